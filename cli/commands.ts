@@ -1,0 +1,60 @@
+/** The work behind each CLI command. Each builds only the clients it needs and closes them. */
+import { createPrisma } from '../lib/clients/prisma.js';
+import type { Config } from '../lib/config.js';
+import { ensureDatabase, migrate } from '../lib/db/migrations.js';
+import { createTenant } from '../lib/tenants.js';
+import { verifyChains } from '../workers/audit/verify.js';
+import { startBulwark } from '../workers/main.js';
+import type { CliIO } from './output.js';
+
+export async function runMigrate(config: Config, io: CliIO): Promise<number> {
+  const created = await ensureDatabase(config.databaseUrl);
+  if (created) io.out(`created database ${new URL(config.databaseUrl).pathname.slice(1)}`);
+  const report = await migrate(config.databaseUrl, { onApplied: (name) => io.out(`applied ${name}`) });
+  io.out(
+    report.applied.length === 0
+      ? `database is up to date (${report.alreadyApplied} migrations applied earlier)`
+      : `applied ${report.applied.length} migration(s)`,
+  );
+  return 0;
+}
+
+export async function runTenantCreate(config: Config, io: CliIO, input: { name: string; timezone?: string }): Promise<number> {
+  const prisma = createPrisma(config, { max: 1 });
+  try {
+    const tenant = await createTenant(prisma, input);
+    io.out(tenant.id);
+    return 0;
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+export async function runAuditVerify(config: Config, io: CliIO, options: { tenantId?: string }): Promise<number> {
+  const prisma = createPrisma(config, { max: 1 });
+  try {
+    const report = await verifyChains(prisma, options);
+    for (const t of report.tenants) {
+      if (t.ok) io.out(`ok      tenant ${t.tenantId}: ${t.entries} entries, chain intact`);
+      else io.out(`BROKEN  tenant ${t.tenantId}: seq ${t.firstBad!.seq}: ${t.firstBad!.problem}: ${t.firstBad!.detail}`);
+    }
+    const broken = report.tenants.filter((t) => !t.ok).length;
+    io.out(report.ok ? `all ${report.tenants.length} chain(s) intact` : `${broken} of ${report.tenants.length} chain(s) broken`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+/** Run until SIGTERM or SIGINT, then shut down gracefully and exit 0. */
+export async function runStart(config: Config, _io: CliIO): Promise<number> {
+  const running = await startBulwark(config);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      void running.stop(`received ${signal}`).then(resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  return 0;
+}

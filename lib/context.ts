@@ -1,0 +1,21 @@
+/**
+ * The AppContext: everything a worker, the scheduler or the HTTP server needs, built
+ * once by workers/main.ts (the only composition root) and passed down. Nothing in the
+ * project builds a client anywhere else.
+ */
+import type { Redis } from 'ioredis';
+import type { PrismaClient } from './clients/prisma.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { Clock } from './time.js';
+
+export interface AppContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Shared non-blocking connection for queues; workers duplicate it for blocking calls. */
+  readonly redis: Redis;
+  readonly prisma: PrismaClient;
+  readonly clock: Clock;
+}

@@ -1,0 +1,45 @@
+/**
+ * alert contract: queue name, job payload schema and policy. Delivery (policy,
+ * ledger, channels) is built by the alerts issue; the audit path already enqueues
+ * security alerts with this contract.
+ */
+import { z } from 'zod';
+import { INSTANT, JSON_OBJECT, TENANT_ID, TEXT, type QueuePolicy } from './common.js';
+
+export const ALERT_QUEUE = 'alert';
+export const ALERT_JOB = 'alert';
+export const ALERT_SEVERITIES = ['info', 'warning', 'high', 'critical'] as const;
+
+const TYPE = /^[a-z][a-z0-9_.:-]{0,99}$/;
+
+const alertShape = {
+  tenantId: TENANT_ID,
+  type: z.string().regex(TYPE, 'must be 1-100 lower-case letters, digits, ".", "_", ":" or "-"'),
+  severity: z.enum(ALERT_SEVERITIES, { error: `must be one of ${ALERT_SEVERITIES.join(', ')}` }),
+  title: TEXT(200).pipe(z.string().min(1, 'must not be empty')),
+  body: TEXT(4000).optional(),
+  labels: z.record(z.string().max(64), TEXT(256)).optional(),
+  groupKey: TEXT(200).optional(),
+  userId: TEXT(255).optional(),
+  runbookUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  occurredAt: INSTANT,
+  /** Where the alert came from, e.g. the audit entry that raised it. */
+  source: z.object({ auditEventId: z.string().max(128).optional() }).strict().optional(),
+  details: JSON_OBJECT(16384).optional(),
+};
+
+export const alertInputSchema = z.object({ ...alertShape, occurredAt: INSTANT.optional() }).strict();
+export const alertJobSchema = z.object({ v: z.literal(1), alert: z.object(alertShape).strict() }).strict();
+
+export type AlertInput = z.input<typeof alertInputSchema>;
+export type Alert = z.output<typeof alertJobSchema>['alert'];
+export type AlertJob = z.output<typeof alertJobSchema>;
+
+export const alertPolicy: QueuePolicy = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1000 },
+  concurrency: 20,
+  limiter: { max: 100, duration: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { count: 10000 },
+};

@@ -1,0 +1,117 @@
+/**
+ * audit-write contract: queue name, entry schema, job payload schema (versioned by
+ * `v`) and queue policy. See docs/jobs/audit-write.md.
+ */
+import { z } from 'zod';
+import { INSTANT, JSON_OBJECT, TENANT_ID, TEXT, type QueuePolicy } from './common.js';
+
+export const AUDIT_WRITE_QUEUE = 'audit-write';
+export const AUDIT_VERIFY_QUEUE = 'audit-verify';
+export const AUDIT_WRITE_JOB = 'write';
+export const AUDIT_MAX_ENTRIES_PER_JOB = 1000;
+
+export const ACTOR_TYPES = ['user', 'service', 'ai', 'system'] as const;
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+
+/** `domain:verb`, e.g. `task:completed`, `security:auth-failed`. */
+const ACTION = /^[a-z][a-z0-9_-]*(:[a-z0-9][a-z0-9_.-]*)+$/;
+/** Caller-chosen idempotency key: letters, digits and . _ : - (a UUID fits). */
+const EVENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+const entryShape = {
+  tenantId: TENANT_ID,
+  eventId: z.string().regex(EVENT_ID, 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'),
+  occurredAt: INSTANT,
+  actorType: z.enum(ACTOR_TYPES, { error: `must be one of ${ACTOR_TYPES.join(', ')}` }),
+  actorId: TEXT(255).optional(),
+  action: z
+    .string()
+    .max(100, 'must be at most 100 characters')
+    .regex(ACTION, 'must look like "domain:verb", e.g. "task:completed" or "security:auth-failed"'),
+  resourceType: TEXT(100).pipe(z.string().min(1, 'must not be empty')),
+  resourceId: TEXT(255).optional(),
+  before: JSON_OBJECT(65536).nullable().optional(),
+  after: JSON_OBJECT(65536).nullable().optional(),
+  metadata: JSON_OBJECT(16384).nullable().optional(),
+  reason: TEXT(4000).optional(),
+  confidence: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
+  requestId: TEXT(128).optional(),
+  ip: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' }).optional(),
+  userAgent: TEXT(512).optional(),
+  severity: z.enum(SEVERITIES, { error: `must be one of ${SEVERITIES.join(', ')}` }).optional(),
+};
+
+type EntryLike = { actorType: string; action: string; reason?: string | undefined; confidence?: number | undefined; severity?: string | undefined };
+
+/** Rules that tie fields together (checked on producer input and job payload alike). */
+function crossFieldRules(e: EntryLike, ctx: z.RefinementCtx): void {
+  if (e.actorType === 'ai') {
+    if (e.reason === undefined || e.reason.trim() === '') {
+      ctx.addIssue({ code: 'custom', path: ['reason'], message: 'is required when actorType is "ai"' });
+    }
+    if (e.confidence === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['confidence'], message: 'is required when actorType is "ai"' });
+    }
+  }
+  if (e.action.startsWith('security:') && e.severity === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['severity'], message: 'is required for security:* actions' });
+  }
+}
+
+/** What application code passes to `audit.write`: eventId and occurredAt are optional. */
+export const auditEntryInputSchema = z
+  .object({ ...entryShape, eventId: entryShape.eventId.optional(), occurredAt: INSTANT.optional() })
+  .strict()
+  .superRefine(crossFieldRules);
+
+/** An entry as carried in a job: eventId and occurredAt are always set. */
+export const auditEntrySchema = z.object(entryShape).strict().superRefine(crossFieldRules);
+
+/** The audit-write job payload. One job carries 1 to 1000 entries. */
+export const auditWriteJobSchema = z
+  .object({
+    v: z.literal(1),
+    entries: z
+      .array(auditEntrySchema)
+      .min(1, 'must hold at least one entry')
+      .max(AUDIT_MAX_ENTRIES_PER_JOB, `must hold at most ${AUDIT_MAX_ENTRIES_PER_JOB} entries`),
+  })
+  .strict();
+
+export type AuditEntryInput = z.input<typeof auditEntryInputSchema>;
+export type AuditEntry = z.output<typeof auditEntrySchema>;
+export type AuditWriteJob = z.output<typeof auditWriteJobSchema>;
+
+/** What a completed audit-write job returns: where each entry landed in its chain. */
+export interface AuditWriteResult {
+  written: number;
+  duplicates: number;
+  entries: Array<{ eventId: string; seq: string; duplicate: boolean }>;
+}
+
+/** The audit-verify job payload: one tenant, or every tenant when absent. */
+export const auditVerifyJobSchema = z.object({ v: z.literal(1), tenantId: TENANT_ID.optional() }).strict();
+export type AuditVerifyJob = z.output<typeof auditVerifyJobSchema>;
+
+export const auditWritePolicy: QueuePolicy = {
+  attempts: 12,
+  backoff: { type: 'exponential', delay: 500 },
+  concurrency: 200,
+  limiter: { max: 50000, duration: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { count: 10000 },
+};
+
+export const auditVerifyPolicy: QueuePolicy = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 10000 },
+  concurrency: 1,
+  limiter: { max: 10, duration: 1000 },
+  removeOnComplete: { count: 100 },
+  removeOnFail: { count: 100 },
+};
+
+/** A security entry of this severity also raises an alert. */
+export function raisesSecurityAlert(e: Pick<AuditEntry, 'action' | 'severity'>): boolean {
+  return e.action.startsWith('security:') && (e.severity === 'high' || e.severity === 'critical');
+}

@@ -1,0 +1,3 @@
+export * from './common.js';
+export * from './audit.js';
+export * from './alert.js';

@@ -1,0 +1,68 @@
+/**
+ * Error classes that say what went wrong and why it matters to the caller.
+ * None of them ever carries a secret value: messages name fields and variables only.
+ */
+
+/** One problem with one field of an input. `path` is dotted, e.g. `entries.3.tenantId`. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+/** Input was rejected before anything was enqueued or written. Lists every bad field. */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  readonly code = 'validation_failed';
+  constructor(
+    readonly what: string,
+    readonly fields: FieldProblem[],
+  ) {
+    super(`invalid ${what}: ${fields.map((f) => `${f.path || '(root)'}: ${f.message}`).join('; ')}`);
+  }
+}
+
+/** Start-up configuration is invalid. Names every bad variable, never its value. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: FieldProblem[]) {
+    super(
+      `invalid configuration:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`,
+    );
+  }
+}
+
+/** A named thing (tenant, entry, migration) does not exist. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** A unique name or key is already taken. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** A migration file failed; the database was left as it was before that file. */
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+  constructor(
+    readonly migration: string,
+    cause: unknown,
+  ) {
+    super(`migration ${migration} failed and was rolled back: ${describeCause(cause)}`);
+  }
+}
+
+function describeCause(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** Turn zod issues into our FieldProblem list (kept here so zod stays a detail). */
+export function problemsFromZod(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): FieldProblem[] {
+  return issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}

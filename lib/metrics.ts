@@ -1,0 +1,92 @@
+/**
+ * Prometheus metrics. One registry per process, built by createMetrics (never the
+ * global default registry, so importing this file registers nothing). Names start
+ * with `bulwark_`; tenant ids are never labels (unbounded cardinality, and they are
+ * identifying data).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'paused', 'prioritized', 'waiting-children'] as const;
+
+/** Reports job counts per state for one queue; registered by the worker runtime. */
+export type QueueCountSource = () => Promise<Array<{ queue: string; counts: Record<string, number> }>>;
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'bulwark_' });
+  let countSource: QueueCountSource | undefined;
+
+  const metrics = {
+    registry,
+    queueJobs: new Gauge({
+      name: 'bulwark_queue_jobs',
+      help: 'Jobs in each queue by state, read from Redis at scrape time',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+      async collect() {
+        if (!countSource) return;
+        this.reset();
+        for (const { queue, counts } of await countSource()) {
+          for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
+        }
+      },
+    }),
+    jobsCompleted: new Counter({
+      name: 'bulwark_jobs_completed_total',
+      help: 'Jobs completed by this process',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    jobsFailed: new Counter({
+      name: 'bulwark_jobs_failed_total',
+      help: 'Job attempts that failed in this process; final="true" when no retry is left',
+      labelNames: ['queue', 'final'] as const,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'bulwark_job_duration_seconds',
+      help: 'Time from a job starting to finishing, by queue',
+      labelNames: ['queue'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    auditEntriesWritten: new Counter({
+      name: 'bulwark_audit_entries_written_total',
+      help: 'Audit entries committed to the chain',
+      registers: [registry],
+    }),
+    auditDuplicates: new Counter({
+      name: 'bulwark_audit_duplicates_total',
+      help: 'Audit entries skipped because their eventId was already stored (retries, double sends)',
+      registers: [registry],
+    }),
+    auditBatchSize: new Histogram({
+      name: 'bulwark_audit_batch_entries',
+      help: 'Entries per group-commit transaction',
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+      registers: [registry],
+    }),
+    auditVerifyRuns: new Counter({
+      name: 'bulwark_audit_verify_runs_total',
+      help: 'Audit chain verifications by result (ok or broken)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    auditBrokenChains: new Gauge({
+      name: 'bulwark_audit_verify_broken_chains',
+      help: 'Tenants whose chain failed the last verification',
+      registers: [registry],
+    }),
+    auditVerifyLastRun: new Gauge({
+      name: 'bulwark_audit_verify_last_run_timestamp_seconds',
+      help: 'Unix time the last verification finished',
+      registers: [registry],
+    }),
+    setQueueCountSource(source: QueueCountSource) {
+      countSource = source;
+    },
+  };
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

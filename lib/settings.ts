@@ -1,0 +1,43 @@
+/**
+ * Tenant settings: one JSON document per tenant, validated by this schema with a
+ * default for every field, so a new tenant is usable at once and older documents
+ * gain new fields' defaults when read. Alert and retention issues read these.
+ */
+import { z } from 'zod';
+
+export const tenantSettingsSchema = z
+  .object({
+    alerts: z
+      .object({
+        /** Most alerts delivered per tenant per window. Default: 20 per hour. */
+        maxPerWindow: z.number().int().min(1).max(100000).default(20),
+        windowSeconds: z.number().int().min(1).max(86400).default(3600),
+        /** Minimum seconds between two alerts of the same type. Default: 300. */
+        cooldownSeconds: z.number().int().min(0).max(86400).default(300),
+        quietHours: z
+          .object({
+            enabled: z.boolean().default(false),
+            start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM').default('22:00'),
+            end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM').default('07:00'),
+            bypassSeverity: z.enum(['warning', 'high', 'critical']).default('critical'),
+            mode: z.enum(['defer', 'drop']).default('defer'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    retention: z
+      .object({
+        /** Days ordinary audit entries and objects are kept. Default: 90. */
+        defaultDays: z.number().int().min(1).max(3650).default(90),
+        /** Days security:* audit entries are kept (Bematic: 365). */
+        securityDays: z.number().int().min(1).max(3650).default(365),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type TenantSettings = z.output<typeof tenantSettingsSchema>;
+
+export function defaultTenantSettings(): TenantSettings {
+  return tenantSettingsSchema.parse({});
+}

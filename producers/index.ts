@@ -1,0 +1,177 @@
+/**
+ * The typed enqueue API application code imports. Every input is validated before
+ * anything is added (a ValidationError names each bad field and nothing is enqueued);
+ * secret-looking fields are redacted here already, so Redis never holds them.
+ *
+ * @example
+ *   const producer = createProducer({ redisUrl: 'redis://127.0.0.1:6379' });
+ *   await producer.audit.write({ tenantId, actorType: 'user', actorId: 'u1',
+ *     action: 'task:completed', resourceType: 'task', resourceId: 't1' });
+ *   await producer.close();
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import {
+  ALERT_JOB,
+  ALERT_QUEUE,
+  alertInputSchema,
+  alertPolicy,
+  type AlertInput,
+  type AlertJob,
+} from '../lib/contracts/alert.js';
+import {
+  AUDIT_MAX_ENTRIES_PER_JOB,
+  AUDIT_WRITE_JOB,
+  AUDIT_WRITE_QUEUE,
+  auditEntryInputSchema,
+  auditWritePolicy,
+  raisesSecurityAlert,
+  type AuditEntry,
+  type AuditEntryInput,
+  type AuditWriteJob,
+} from '../lib/contracts/audit.js';
+import type { QueuePolicy } from '../lib/contracts/common.js';
+import { ValidationError } from '../lib/errors.js';
+import { redactSecrets } from '../lib/redact.js';
+import { parseEachOrThrow, parseOrThrow } from './validate.js';
+
+export { ValidationError } from '../lib/errors.js';
+export type { AuditEntryInput, AlertInput };
+
+export interface ProducerOptions {
+  /** Redis to enqueue on. Default: redis://127.0.0.1:6379. Ignored when `connection` is given. */
+  redisUrl?: string;
+  /** An existing ioredis connection to share; the producer will not close it. */
+  connection?: Redis;
+  /** Prefix of BullMQ keys; must match the workers'. Default: bulwark. */
+  queuePrefix?: string;
+  /** Clock for default occurredAt. Default: the system clock. */
+  clock?: () => Date;
+}
+
+export interface EnqueuedAudit {
+  jobId: string;
+  eventIds: string[];
+}
+
+const optionsSchema = z
+  .object({
+    redisUrl: z.string().startsWith('redis', 'must be a redis:// or rediss:// URL').optional(),
+    connection: z.custom<Redis>((v) => v instanceof Redis, 'must be an ioredis connection').optional(),
+    queuePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').optional(),
+    clock: z.custom<() => Date>((v) => typeof v === 'function', 'must be a function').optional(),
+  })
+  .strict();
+
+function jobOptions(policy: QueuePolicy): JobsOptions {
+  return {
+    attempts: policy.attempts,
+    backoff: policy.backoff,
+    removeOnComplete: policy.removeOnComplete,
+    removeOnFail: policy.removeOnFail,
+  };
+}
+
+/** BullMQ job ids may not contain ":"; a digest keeps them short and unique. */
+function stableJobId(kind: string, ...parts: string[]): string {
+  return `${kind}-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
+}
+
+function securityAlertFor(e: AuditEntry): AlertJob {
+  return {
+    v: 1,
+    alert: {
+      tenantId: e.tenantId,
+      type: e.action,
+      severity: e.severity === 'critical' ? 'critical' : 'high',
+      title: `Security event ${e.action} (${e.severity})`,
+      body: `${e.actorType}${e.actorId ? ` ${e.actorId}` : ''} on ${e.resourceType}${e.resourceId ? ` ${e.resourceId}` : ''}`,
+      labels: { source: 'audit', action: e.action },
+      groupKey: e.action,
+      occurredAt: e.occurredAt,
+      source: { auditEventId: e.eventId },
+    },
+  };
+}
+
+export function createProducer(options: ProducerOptions = {}) {
+  const opts = parseOrThrow(optionsSchema, options, 'producer options');
+  const connection = opts.connection ?? new Redis(opts.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+  const prefix = opts.queuePrefix ?? 'bulwark';
+  const clock = opts.clock ?? (() => new Date());
+  const auditQueue = new Queue<AuditWriteJob>(AUDIT_WRITE_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: jobOptions(auditWritePolicy),
+  });
+  const alertQueue = new Queue<AlertJob>(ALERT_QUEUE, { connection, prefix, defaultJobOptions: jobOptions(alertPolicy) });
+
+  function complete(input: z.output<typeof auditEntryInputSchema>): AuditEntry {
+    return {
+      ...input,
+      eventId: input.eventId ?? randomUUID(),
+      occurredAt: input.occurredAt ?? clock().toISOString(),
+      before: input.before ? redactSecrets(input.before) : input.before,
+      after: input.after ? redactSecrets(input.after) : input.after,
+      metadata: input.metadata ? redactSecrets(input.metadata) : input.metadata,
+    };
+  }
+
+  async function enqueueEntries(entries: AuditEntry[]): Promise<EnqueuedAudit> {
+    const job = await auditQueue.add(AUDIT_WRITE_JOB, { v: 1, entries });
+    const alerts = entries.filter(raisesSecurityAlert);
+    if (alerts.length > 0) {
+      // Added after the audit job; a retry of this call re-adds neither twice (eventId
+      // dedupe in the database, a job id derived from the eventId here).
+      await alertQueue.addBulk(
+        alerts.map((e) => ({
+          name: ALERT_JOB,
+          data: securityAlertFor(e),
+          opts: { ...jobOptions(alertPolicy), jobId: stableJobId('security', e.tenantId, e.eventId) },
+        })),
+      );
+    }
+    return { jobId: String(job.id), eventIds: entries.map((e) => e.eventId) };
+  }
+
+  return {
+    audit: {
+      /** Validate and enqueue one entry. Resolves once it is safely in Redis. */
+      async write(entry: AuditEntryInput): Promise<{ jobId: string; eventId: string }> {
+        const parsed = complete(parseOrThrow(auditEntryInputSchema, entry, 'audit entry'));
+        const { jobId, eventIds } = await enqueueEntries([parsed]);
+        return { jobId, eventId: eventIds[0]! };
+      },
+      /** Validate every entry (all problems reported at once) and enqueue 1-1000 as one job. */
+      async writeMany(entries: AuditEntryInput[]): Promise<EnqueuedAudit> {
+        if (!Array.isArray(entries) || entries.length === 0 || entries.length > AUDIT_MAX_ENTRIES_PER_JOB) {
+          throw new ValidationError('audit entries', [
+            { path: '', message: `must be an array of 1 to ${AUDIT_MAX_ENTRIES_PER_JOB} entries` },
+          ]);
+        }
+        const parsed = parseEachOrThrow(auditEntryInputSchema, entries, 'audit entries').map(complete);
+        return enqueueEntries(parsed);
+      },
+    },
+    alert: {
+      /** Validate and enqueue one alert (delivery is the alert worker's job). */
+      async send(alert: AlertInput): Promise<{ jobId: string }> {
+        const parsed = parseOrThrow(alertInputSchema, alert, 'alert');
+        const job = await alertQueue.add(ALERT_JOB, {
+          v: 1,
+          alert: { ...parsed, occurredAt: parsed.occurredAt ?? clock().toISOString() },
+        });
+        return { jobId: String(job.id) };
+      },
+    },
+    /** Close the queues, and the connection if the producer opened it. */
+    async close(): Promise<void> {
+      await Promise.all([auditQueue.close(), alertQueue.close()]);
+      if (!opts.connection) await connection.quit();
+    },
+  };
+}
+
+export type Producer = ReturnType<typeof createProducer>;

@@ -1,0 +1,66 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { CONFIG_VARIABLES, loadConfig } from '../../lib/config.js';
+import { ConfigError } from '../../lib/errors.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    return (err as ConfigError).problems.map((p) => p.path);
+  }
+  throw new Error('expected a ConfigError');
+}
+
+test('defaults work on a machine like this one and the result is frozen', () => {
+  const c = loadConfig({});
+  assert.is(c.databaseUrl, 'postgresql://postgres@127.0.0.1:5432/bulwark');
+  assert.is(c.redisUrl, 'redis://127.0.0.1:6379');
+  assert.is(c.env, 'dev');
+  assert.is(c.logLevel, 'info');
+  assert.is(c.queuePrefix, 'bulwark');
+  assert.is(c.auditVerifyCron, '0 * * * *');
+  assert.ok(Object.isFrozen(c));
+});
+
+test('every bad variable is named in one error', () => {
+  const bad = problemsOf({ DATABASE_URL: 'mysql://x', REDIS_URL: 'nope', BULWARK_ENV: 'prod', PORT: '99999', LOG_LEVEL: 'loud', QUEUE_PREFIX: 'a:b' });
+  assert.equal(bad.sort(), ['BULWARK_ENV', 'DATABASE_URL', 'LOG_LEVEL', 'PORT', 'QUEUE_PREFIX', 'REDIS_URL']);
+});
+
+test('an invalid cron expression fails with a clear message', () => {
+  try {
+    loadConfig({ AUDIT_VERIFY_CRON: '61 * * * *' });
+    assert.unreachable('should have thrown');
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.match((err as Error).message, /AUDIT_VERIFY_CRON: must be a valid cron expression/);
+  }
+});
+
+test('live refuses debug and trace log levels', () => {
+  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'debug' }), ['LOG_LEVEL']);
+  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'trace' }), ['LOG_LEVEL']);
+  assert.is(loadConfig({ BULWARK_ENV: 'live', LOG_LEVEL: 'info' }).env, 'live');
+});
+
+test('a secret value is never echoed in the error', () => {
+  const secret = 'S3cr3t-pa55w0rd';
+  try {
+    loadConfig({ DATABASE_URL: `mysql://admin:${secret}@db/x`, REDIS_URL: `http://:${secret}@r` });
+    assert.unreachable('should have thrown');
+  } catch (err) {
+    assert.not.match((err as Error).message, secret);
+    assert.match((err as Error).message, /DATABASE_URL/);
+    assert.match((err as Error).message, /REDIS_URL/);
+  }
+});
+
+test('.env.example lists every variable', () => {
+  const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+  for (const v of CONFIG_VARIABLES) assert.match(example, new RegExp(`^#?\\s*${v}=`, 'm'), `${v} missing from .env.example`);
+});
+
+test.run();

@@ -1,0 +1,32 @@
+/** Wires the audit-write processor into a BullMQ Worker with a group committer. */
+import type { Job, Worker } from 'bullmq';
+import { AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditWriteResult } from '../../lib/contracts/audit.js';
+import type { AppContext } from '../../lib/context.js';
+import { isTransientDbError } from '../../lib/db/errors.js';
+import { createQueueWorker } from '../runtime/queue-worker.js';
+import type { PreparedEntry } from './entry.js';
+import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
+import { processAuditWrite } from './processor.js';
+import { commitEntries } from './store.js';
+
+export function createAuditCommitter(ctx: AppContext): GroupCommitter<PreparedEntry> {
+  return createGroupCommitter<PreparedEntry>({
+    commit: (entries) => commitEntries(ctx.prisma, entries, ctx.clock),
+    maxBatch: ctx.config.auditBatchMax,
+    isTransient: isTransientDbError,
+    onBatch: (size) => ctx.metrics.auditBatchSize.observe(size),
+  });
+}
+
+export function createAuditWriteWorker(ctx: AppContext): { worker: Worker<unknown, AuditWriteResult>; committer: GroupCommitter<PreparedEntry> } {
+  const committer = createAuditCommitter(ctx);
+  const logger = ctx.logger.child({ queue: AUDIT_WRITE_QUEUE });
+  const worker = createQueueWorker<unknown, AuditWriteResult>(ctx, {
+    queue: AUDIT_WRITE_QUEUE,
+    policy: auditWritePolicy,
+    concurrency: ctx.config.auditWriteConcurrency,
+    processor: (job: Job<unknown, AuditWriteResult>) =>
+      processAuditWrite(job.data, { committer, logger, metrics: ctx.metrics }, job),
+  });
+  return { worker, committer };
+}

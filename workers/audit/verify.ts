@@ -1,0 +1,121 @@
+/**
+ * Walking the audit chains. For each tenant, entries are read in seq order (keyset
+ * pages) and three things are checked for every entry: numbering (seq is the next
+ * integer), link (prev_hash is the previous entry's hash) and content (the stored hash
+ * is the hash of the entry's canonical form). Finally the chain head must point at the
+ * last entry, which catches a removed tail.
+ */
+import type { PrismaClient } from '../../lib/clients/prisma.js';
+import { GENESIS_HASH, chainHash, type ChainEntry } from './chain.js';
+
+export type ChainProblem = 'numbering' | 'link' | 'content' | 'head';
+
+export interface TenantVerification {
+  tenantId: string;
+  entries: number;
+  ok: boolean;
+  firstBad?: { seq: string; problem: ChainProblem; detail: string };
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  tenants: TenantVerification[];
+}
+
+interface Row {
+  seq: string;
+  tenant_id: string;
+  event_id: string;
+  occurred_at: Date;
+  recorded_at: Date;
+  actor_type: string;
+  actor_id: string | null;
+  action: string;
+  resource_type: string;
+  resource_id: string | null;
+  before_state: ChainEntry['before'];
+  after_state: ChainEntry['after'];
+  metadata: ChainEntry['metadata'];
+  reason: string | null;
+  confidence: string | null;
+  request_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  severity: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+function toEntry(r: Row): ChainEntry {
+  return {
+    tenantId: r.tenant_id,
+    seq: r.seq,
+    eventId: r.event_id,
+    occurredAt: new Date(r.occurred_at).toISOString(),
+    recordedAt: new Date(r.recorded_at).toISOString(),
+    actorType: r.actor_type,
+    actorId: r.actor_id,
+    action: r.action,
+    resourceType: r.resource_type,
+    resourceId: r.resource_id,
+    before: r.before_state,
+    after: r.after_state,
+    metadata: r.metadata,
+    reason: r.reason,
+    confidence: r.confidence,
+    requestId: r.request_id,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    severity: r.severity,
+  };
+}
+
+const PAGE_SQL = `SELECT seq::text, tenant_id::text, event_id, occurred_at, recorded_at, actor_type, actor_id, action,
+        resource_type, resource_id, before_state, after_state, metadata, reason, confidence::text AS confidence,
+        request_id, ip, user_agent, severity, prev_hash, hash
+   FROM audit_log WHERE tenant_id = $1::uuid AND seq > $2::bigint ORDER BY audit_log.seq LIMIT $3`;
+
+export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, pageSize = 5000): Promise<TenantVerification> {
+  let expected = 1n;
+  let prevHash = GENESIS_HASH;
+  let count = 0;
+  const bad = (seq: string, problem: ChainProblem, detail: string): TenantVerification => ({
+    tenantId,
+    entries: count,
+    ok: false,
+    firstBad: { seq, problem, detail },
+  });
+  for (;;) {
+    const rows = await prisma.$queryRawUnsafe<Row[]>(PAGE_SQL, tenantId, String(expected - 1n), pageSize);
+    for (const r of rows) {
+      count++;
+      if (BigInt(r.seq) !== expected) return bad(r.seq, 'numbering', `expected seq ${expected}, found ${r.seq}`);
+      if (r.prev_hash !== prevHash) return bad(r.seq, 'link', 'prev_hash does not match the previous entry\'s hash');
+      if (chainHash(toEntry(r), r.prev_hash) !== r.hash) return bad(r.seq, 'content', 'stored hash does not match the entry\'s content');
+      prevHash = r.hash;
+      expected++;
+    }
+    if (rows.length < pageSize) break;
+  }
+  const heads = await prisma.$queryRawUnsafe<Array<{ last_seq: string; last_hash: string }>>(
+    'SELECT last_seq::text, last_hash FROM audit_chain_heads WHERE tenant_id = $1::uuid',
+    tenantId,
+  );
+  const head = heads[0];
+  const lastSeq = String(expected - 1n);
+  if (!head) return bad(lastSeq, 'head', 'the tenant has no chain head');
+  if (head.last_seq !== lastSeq || head.last_hash !== prevHash) {
+    return bad(String(expected), 'head', `chain head says seq ${head.last_seq} but the log ends at seq ${lastSeq}`);
+  }
+  return { tenantId, entries: count, ok: true };
+}
+
+/** Verify one tenant's chain, or every tenant's when tenantId is absent. */
+export async function verifyChains(prisma: PrismaClient, options: { tenantId?: string; pageSize?: number } = {}): Promise<VerifyReport> {
+  const tenantIds = options.tenantId
+    ? [options.tenantId]
+    : (await prisma.tenant.findMany({ select: { id: true }, orderBy: { id: 'asc' } })).map((t) => t.id);
+  const tenants: TenantVerification[] = [];
+  for (const id of tenantIds) tenants.push(await verifyTenantChain(prisma, id, options.pageSize));
+  return { ok: tenants.every((t) => t.ok), tenants };
+}

@@ -1,0 +1,95 @@
+/**
+ * The composition root: the one place that builds clients. startBulwark() builds the
+ * context, starts the workers, the scheduler and the HTTP server, and returns a handle
+ * whose stop() shuts everything down in order. Nothing here runs at import time.
+ */
+import type { Worker } from 'bullmq';
+import { Queue } from 'bullmq';
+import type { DestinationStream } from 'pino';
+import { createPrisma } from '../lib/clients/prisma.js';
+import { createRedis } from '../lib/clients/redis.js';
+import type { Config } from '../lib/config.js';
+import type { AppContext } from '../lib/context.js';
+import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
+import { ALERT_QUEUE } from '../lib/contracts/alert.js';
+import { createLogger } from '../lib/logger.js';
+import { createMetrics } from '../lib/metrics.js';
+import { systemClock, withTimeout, type Clock } from '../lib/time.js';
+import { createAuditWriteWorker } from './audit/index.js';
+import { createAuditVerifyWorker } from './audit/verify-worker.js';
+import { createHttpServer } from './runtime/http.js';
+import { createReadiness } from './runtime/readiness.js';
+import { startScheduler } from './runtime/scheduler.js';
+
+export interface StartOptions {
+  /** Where log lines go. Default: stdout. */
+  logDestination?: DestinationStream;
+  clock?: Clock;
+  /** Run the HTTP server. Default: true. */
+  http?: boolean;
+  /** Run the scheduler. Default: true. */
+  scheduler?: boolean;
+}
+
+export interface RunningBulwark {
+  ctx: AppContext;
+  /** The HTTP server's address, e.g. http://127.0.0.1:8080, when it runs. */
+  url: string | undefined;
+  stop(reason?: string): Promise<void>;
+}
+
+export function createContext(config: Config, options: StartOptions = {}): AppContext {
+  return {
+    config,
+    logger: createLogger(config, options.logDestination),
+    metrics: createMetrics(),
+    redis: createRedis(config),
+    prisma: createPrisma(config),
+    clock: options.clock ?? systemClock,
+  };
+}
+
+export async function startBulwark(config: Config, options: StartOptions = {}): Promise<RunningBulwark> {
+  const ctx = createContext(config, options);
+  const { logger } = ctx;
+  const audit = createAuditWriteWorker(ctx);
+  const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker];
+  const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE].map(
+    (name) => new Queue(name, { connection: ctx.redis, prefix: config.queuePrefix }),
+  );
+  ctx.metrics.setQueueCountSource(async () =>
+    Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts() }))),
+  );
+  const scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
+  let accepting = true;
+  const server = options.http === false ? undefined : createHttpServer(ctx, { readiness: createReadiness(ctx), isAccepting: () => accepting });
+  let url: string | undefined;
+  if (server) url = await server.listen({ host: config.host, port: config.port });
+  for (const w of workers) void w.run();
+  logger.info({ event: 'bulwark_started', url, queues: workers.map((w) => w.name) }, 'bulwark started');
+
+  let stopping: Promise<void> | undefined;
+  async function stop(reason = 'stop requested'): Promise<void> {
+    accepting = false;
+    logger.info({ event: 'bulwark_stopping', reason, timeout_ms: config.shutdownTimeoutMs }, 'stopping: no new jobs, waiting for running ones');
+    // Let running jobs finish within the bound; past it, close anyway (their locks
+    // expire and another worker retries them, idempotently).
+    await withTimeout(Promise.all(workers.map((w) => w.close())), config.shutdownTimeoutMs, 'running jobs').catch(async (err) => {
+      logger.warn({ event: 'shutdown_forced', err }, 'jobs still running at the deadline; they will be retried');
+      await Promise.all(workers.map((w) => w.close(true)));
+    });
+    await audit.committer.drain();
+    await scheduler?.close();
+    await Promise.all(countQueues.map((q) => q.close()));
+    await server?.close();
+    await ctx.prisma.$disconnect();
+    await ctx.redis.quit().catch(() => ctx.redis.disconnect());
+    logger.info({ event: 'bulwark_stopped' }, 'bulwark stopped');
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  }
+  return {
+    ctx,
+    url,
+    stop: (reason) => (stopping ??= stop(reason)),
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Building a BullMQ Worker for one queue from its contract policy, with the metrics
+ * and logging every queue gets: completed/failed counters, a duration histogram and
+ * a structured log line for each failure.
+ */
+import { Worker, type Job, type Processor } from 'bullmq';
+import type { QueuePolicy } from '../../lib/contracts/common.js';
+import type { AppContext } from '../../lib/context.js';
+
+export interface QueueWorkerOptions<D, R> {
+  queue: string;
+  policy: QueuePolicy;
+  processor: (job: Job<D, R>) => Promise<R>;
+  /** Overrides policy.concurrency. */
+  concurrency?: number;
+}
+
+export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOptions<D, R>): Worker<D, R> {
+  const { config, metrics } = ctx;
+  const log = ctx.logger.child({ queue: options.queue });
+  const worker = new Worker<D, R>(options.queue, options.processor as Processor<D, R>, {
+    connection: ctx.redis,
+    prefix: config.queuePrefix,
+    concurrency: options.concurrency ?? options.policy.concurrency,
+    limiter: options.policy.limiter,
+    lockDuration: config.workerLockDurationMs,
+    stalledInterval: Math.max(500, Math.floor(config.workerLockDurationMs / 2)),
+    // A job whose worker died is retried; only one that keeps killing workers fails.
+    maxStalledCount: 2,
+    autorun: false,
+  });
+  worker.on('completed', (job) => {
+    metrics.jobsCompleted.inc({ queue: options.queue });
+    if (job.processedOn && job.finishedOn) {
+      metrics.jobDuration.observe({ queue: options.queue }, (job.finishedOn - job.processedOn) / 1000);
+    }
+  });
+  worker.on('failed', (job, err) => {
+    const final = !job || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    metrics.jobsFailed.inc({ queue: options.queue, final: String(final) });
+    log.warn(
+      { event: 'job_failed', job_id: job?.id, attempts_made: job?.attemptsMade, final, err: { type: err.name, message: err.message } },
+      'job attempt failed',
+    );
+  });
+  worker.on('error', (err) => log.error({ event: 'worker_error', err }, 'worker error'));
+  return worker;
+}
