@@ -39,7 +39,7 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
     const final = !job || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     metrics.jobsFailed.inc({ queue: options.queue, final: String(final) });
     log.warn(
-      { event: 'job_failed', job_id: job?.id, attempts_made: job?.attemptsMade, final, err: { type: err.name, message: err.message } },
+      { event: 'job_failed', job_id: job?.id, attempts_made: job?.attemptsMade, final, error: { type: err.name, message: err.message } },
       'job attempt failed',
     );
   });
