@@ -1,0 +1,111 @@
+// The bulwark CLI through its entry function (same code as bin/bulwark.js), against
+// the real Postgres: exit codes, output and clear errors.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { main } from '../../cli/main.js';
+import type { CliIO } from '../../cli/output.js';
+import { ADMIN_URL, createTestDatabase, superuserQuery, urlFor, type TestDatabase } from '../helpers/db.js';
+
+let db: TestDatabase;
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
+  return { sink, out, err };
+}
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const { sink, out, err } = io();
+  const code = await main(args, sink, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test.before(async () => {
+  db = await createTestDatabase();
+});
+test.after(async () => {
+  await db.drop();
+});
+
+test('help and usage errors exit 0 and 2', async () => {
+  assert.is((await run(['help'])).code, 0);
+  const unknown = await run(['frobnicate']);
+  assert.is(unknown.code, 2);
+  assert.match(unknown.err, 'unknown command "frobnicate"');
+  const badFlag = await run(['tenant', 'create', '--name', 'x', '--colour', 'red']);
+  assert.is(badFlag.code, 2);
+  assert.match(badFlag.err, /colour/);
+  const missing = await run(['tenant', 'create']);
+  assert.is(missing.code, 2);
+  assert.match(missing.err, 'needs --name NAME');
+});
+
+test('tenant create prints the id; a duplicate name and bad input are clear errors', async () => {
+  const ok = await run(['tenant', 'create', '--name', 'cli-tenant', '--timezone', 'Europe/Berlin']);
+  assert.is(ok.code, 0, ok.err);
+  assert.match(ok.out, /^[0-9a-f-]{36}$/);
+  const row = await superuserQuery(db.url, 'SELECT t.timezone, s.settings, h.last_seq FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id JOIN audit_chain_heads h ON h.tenant_id = t.id WHERE t.id = $1', [ok.out]);
+  assert.is(row.rows[0].timezone, 'Europe/Berlin');
+  assert.is(row.rows[0].settings.retention.securityDays, 365);
+  const dup = await run(['tenant', 'create', '--name', 'cli-tenant']);
+  assert.is(dup.code, 1);
+  assert.match(dup.err, 'a tenant named "cli-tenant" already exists');
+  const bad = await run(['tenant', 'create', '--name', '../etc', '--timezone', 'Mars/Olympus']);
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /name: /);
+  assert.match(bad.err, /timezone: must be an IANA time zone/);
+});
+
+test('invalid configuration exits 2 naming the variable, never its value', async () => {
+  const r = await run(['audit', 'verify'], { DATABASE_URL: 'mysql://u:TopSecret99@h/x' });
+  assert.is(r.code, 2);
+  assert.match(r.err, 'DATABASE_URL');
+  assert.not.match(r.err, 'TopSecret99');
+});
+
+test('audit verify exits 0 when intact and 1 naming tenant and seq when not', async () => {
+  const tenant = (await run(['tenant', 'create', '--name', 'verify-me'])).out;
+  const good = await run(['audit', 'verify', '--tenant', tenant]);
+  assert.is(good.code, 0);
+  assert.match(good.out, 'chain intact');
+  // An entry whose hash cannot be right.
+  await superuserQuery(
+    db.url,
+    `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, action, resource_type, prev_hash, hash)
+     VALUES ($1, 1, 'e1', now(), now(), 'system', 'test:forged', 'test', repeat('0', 64), repeat('a', 64));
+     `,
+    [tenant],
+  );
+  await superuserQuery(db.url, `UPDATE audit_chain_heads SET last_seq = 1, last_hash = repeat('a', 64) WHERE tenant_id = $1`, [tenant]);
+  const bad = await run(['audit', 'verify']);
+  assert.is(bad.code, 1);
+  assert.match(bad.out, `BROKEN  tenant ${tenant}: seq 1: content`);
+});
+
+test('migrate creates a missing database, applies migrations, and a re-run is a no-op', async () => {
+  const name = `bulwark_cli_${Date.now().toString(36)}`;
+  try {
+    const first = await run(['migrate'], { DATABASE_URL: urlFor(name) });
+    assert.is(first.code, 0, first.err);
+    assert.match(first.out, `created database ${name}`);
+    assert.match(first.out, /applied 20261122000000_init/);
+    const again = await run(['migrate'], { DATABASE_URL: urlFor(name) });
+    assert.match(again.out, 'database is up to date');
+  } finally {
+    await superuserQuery(ADMIN_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+});
+
+test('the installed bin runs the same CLI', () => {
+  const r = spawnSync(process.execPath, ['bin/bulwark.js', 'tenant', 'create', '--name', 'from-bin'], {
+    env: { ...process.env, DATABASE_URL: db.url },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout.trim(), /^[0-9a-f-]{36}$/);
+});
+
+test.run();

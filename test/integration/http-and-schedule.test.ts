@@ -1,0 +1,98 @@
+// The worker process's HTTP surface and its repeatable audit-verify job.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Queue } from 'bullmq';
+import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE, ALERT_QUEUE } from '../../lib/contracts/index.js';
+import { createTenant } from '../../lib/tenants.js';
+import { createProducer } from '../../producers/index.js';
+import { processAuditVerify } from '../../workers/audit/verify-worker.js';
+import { startBulwark, type RunningBulwark } from '../../workers/main.js';
+import { AUDIT_VERIFY_SCHEDULER_ID } from '../../workers/runtime/scheduler.js';
+import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
+import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
+import { entry } from '../helpers/fixtures.js';
+
+let db: TestDatabase;
+let bulwark: RunningBulwark;
+let tenant: string;
+const logs = captureLogs();
+
+test.before(async () => {
+  db = await createTestDatabase();
+  bulwark = await startBulwark(testConfig(db.url, { AUDIT_VERIFY_CRON: '*/30 * * * *', LOG_LEVEL: 'info' }), { logDestination: logs.stream });
+  tenant = (await createTenant(bulwark.ctx.prisma, { name: 'http-tenant' })).id;
+});
+
+test.after(async () => {
+  const { redis, config } = bulwark.ctx;
+  for (const name of [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE]) {
+    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+    await q.obliterate({ force: true });
+    await q.close();
+  }
+  await bulwark.stop();
+  await db.drop();
+});
+
+test('/healthz and /readyz answer 200 when everything is up', async () => {
+  const health = await fetch(`${bulwark.url}/healthz`);
+  assert.is(health.status, 200);
+  const ready = await fetch(`${bulwark.url}/readyz`);
+  assert.is(ready.status, 200);
+  const body = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean }> };
+  assert.is(body.status, 'ready');
+  assert.equal(Object.keys(body.checks).sort(), ['accepting', 'migrations', 'postgres', 'redis']);
+});
+
+test('/metrics exposes queue, job and audit metrics with the bulwark_ prefix and no tenant ids', async () => {
+  const producer = createProducer({ queuePrefix: bulwark.ctx.config.queuePrefix });
+  await producer.audit.writeMany([entry(tenant), entry(tenant), entry(tenant)]);
+  await producer.close();
+  await waitFor(async () => Number((await superuserQuery(db.url, 'SELECT count(*) AS n FROM audit_log')).rows[0].n) === 3, 'three rows');
+  const text = await waitFor(async () => {
+    const t = await (await fetch(`${bulwark.url}/metrics`)).text();
+    return t.includes('bulwark_jobs_completed_total{queue="audit-write"} 1') ? t : undefined;
+  }, 'completed counter');
+  const names = new Set(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/[{ ]/)[0]!));
+  for (const n of names) assert.ok(n.startsWith('bulwark_'), `${n} lacks the bulwark_ prefix`);
+  assert.match(text, 'bulwark_queue_jobs{queue="audit-write",state="completed"} 1');
+  assert.match(text, 'bulwark_queue_jobs{queue="alert",state="waiting"} 0');
+  assert.match(text, 'bulwark_audit_entries_written_total 3');
+  assert.match(text, /bulwark_job_duration_seconds_count\{queue="audit-write"\} 1/);
+  assert.match(text, 'bulwark_process_resident_memory_bytes');
+  assert.not.match(text, tenant, 'a tenant id must never be a label');
+});
+
+test('the hourly audit-verify job is scheduled with the configured cron in UTC', async () => {
+  const q = new Queue(AUDIT_VERIFY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
+  const schedulers = await q.getJobSchedulers();
+  await q.close();
+  const s = schedulers.find((j) => j.key === AUDIT_VERIFY_SCHEDULER_ID || j.id === AUDIT_VERIFY_SCHEDULER_ID);
+  assert.ok(s, JSON.stringify(schedulers));
+  assert.is(s!.pattern, '*/30 * * * *');
+  assert.is(s!.tz, 'UTC');
+});
+
+test('a verify run records its result in metrics and a log event, and flags a broken chain', async () => {
+  const ok = await processAuditVerify({ v: 1 }, bulwark.ctx);
+  assert.ok(ok.ok);
+  await superuserQuery(db.url, `SET session_replication_role = replica; UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 2`);
+  const bad = await processAuditVerify({ v: 1 }, bulwark.ctx);
+  assert.not.ok(bad.ok);
+  assert.equal(bad.broken, [{ tenantId: tenant, seq: '2', problem: 'content' }]);
+  const text = await (await fetch(`${bulwark.url}/metrics`)).text();
+  assert.match(text, 'bulwark_audit_verify_runs_total{result="ok"} 1');
+  assert.match(text, 'bulwark_audit_verify_runs_total{result="broken"} 1');
+  assert.match(text, 'bulwark_audit_verify_broken_chains 1');
+  const events = logs.events();
+  assert.ok(events.some((e) => e.event === 'audit_verify_completed' && e.ok === true));
+  assert.ok(events.some((e) => e.event === 'audit_chain_broken' && e.tenant_id === tenant && e.seq === '2'));
+  try {
+    await processAuditVerify({ v: 2 }, bulwark.ctx);
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as Error).name, 'UnrecoverableError');
+  }
+});
+
+test.run();
