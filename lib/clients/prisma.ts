@@ -4,6 +4,7 @@ import { PrismaClient } from '../../generated/prisma/client.js';
 import type { Config } from '../config.js';
 
 export type { PrismaClient } from '../../generated/prisma/client.js';
+export type { TransactionClient } from '../../generated/prisma/internal/prismaNamespace.js';
 
 export interface PrismaOptions {
   /** Pool size. Default: 10. */

@@ -4,7 +4,7 @@
  * (up to maxBatch) goes in the next one. A lone entry is written at once, so latency
  * stays low when idle and batches grow by themselves under load.
  */
-import type { CommitOutcome } from './store.js';
+import type { CommitOutcome } from '../../lib/audit/store.js';
 
 export interface GroupCommitter<I> {
   /** Resolves with one outcome per item once the transaction holding them commits. */

@@ -4,10 +4,10 @@ import { AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditWriteResult } from '../.
 import type { AppContext } from '../../lib/context.js';
 import { isTransientDbError } from '../../lib/db/errors.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
-import type { PreparedEntry } from './entry.js';
+import type { PreparedEntry } from '../../lib/audit/entry.js';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
 import { processAuditWrite } from './processor.js';
-import { commitEntries } from './store.js';
+import { commitEntries } from '../../lib/audit/store.js';
 
 export function createAuditCommitter(ctx: AppContext): GroupCommitter<PreparedEntry> {
   return createGroupCommitter<PreparedEntry>({

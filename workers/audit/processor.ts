@@ -9,7 +9,7 @@ import { auditWriteJobSchema, type AuditWriteResult } from '../../lib/contracts/
 import { problemsFromZod } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
-import { prepareEntry, type PreparedEntry } from './entry.js';
+import { prepareEntry, type PreparedEntry } from '../../lib/audit/entry.js';
 import type { GroupCommitter } from './group-commit.js';
 
 export interface AuditWriteContext {

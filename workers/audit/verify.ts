@@ -6,7 +6,7 @@
  * last entry, which catches a removed tail.
  */
 import type { PrismaClient } from '../../lib/clients/prisma.js';
-import { GENESIS_HASH, chainHash, type ChainEntry } from './chain.js';
+import { GENESIS_HASH, chainHash, type ChainEntry } from '../../lib/audit/chain.js';
 
 export type ChainProblem = 'numbering' | 'link' | 'content' | 'head';
 

@@ -2,8 +2,8 @@
  * Turning a validated job entry into what is stored and hashed: secrets redacted,
  * absent fields null, confidence fixed to the column's four decimals.
  */
-import type { AuditEntry } from '../../lib/contracts/audit.js';
-import { redactSecrets } from '../../lib/redact.js';
+import type { AuditEntry } from '../contracts/audit.js';
+import { redactSecrets } from '../redact.js';
 import type { ChainEntry } from './chain.js';
 
 /** A ChainEntry still waiting for its seq and recordedAt. */

@@ -1,0 +1,134 @@
+/**
+ * Writing a batch of entries to the chain in one transaction. Chain heads of the
+ * tenants involved are locked in tenant-id order (so concurrent writers in several
+ * processes never deadlock), entries already stored under their eventId are reported
+ * as duplicates, and the rest go in with one multi-row INSERT ... SELECT FROM unnest.
+ */
+import type { PrismaClient, TransactionClient } from '../clients/prisma.js';
+
+import { chainHash, type ChainEntry } from './chain.js';
+import type { PreparedEntry } from './entry.js';
+
+export type CommitOutcome =
+  | { status: 'written'; seq: string }
+  | { status: 'duplicate'; seq: string }
+  | { status: 'unknown_tenant' };
+
+interface HeadRow {
+  tenant_id: string;
+  last_seq: string;
+  last_hash: string;
+}
+
+// Waiting for another process's lock on a head is normal under load; give it time.
+const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 30_000 };
+
+const key = (tenantId: string, eventId: string) => `${tenantId}\u0000${eventId}`;
+
+/** Column order shared by the INSERT and the unnest arrays. */
+const COLUMNS: Array<[column: string, type: string, pick: (e: ChainEntry, hash: string, prev: string) => string | null]> = [
+  ['tenant_id', 'uuid', (e) => e.tenantId],
+  ['seq', 'bigint', (e) => e.seq],
+  ['event_id', 'text', (e) => e.eventId],
+  ['occurred_at', 'timestamptz', (e) => e.occurredAt],
+  ['recorded_at', 'timestamptz', (e) => e.recordedAt],
+  ['actor_type', 'text', (e) => e.actorType],
+  ['actor_id', 'text', (e) => e.actorId],
+  ['action', 'text', (e) => e.action],
+  ['resource_type', 'text', (e) => e.resourceType],
+  ['resource_id', 'text', (e) => e.resourceId],
+  ['before_state', 'jsonb', (e) => (e.before ? JSON.stringify(e.before) : null)],
+  ['after_state', 'jsonb', (e) => (e.after ? JSON.stringify(e.after) : null)],
+  ['metadata', 'jsonb', (e) => (e.metadata ? JSON.stringify(e.metadata) : null)],
+  ['reason', 'text', (e) => e.reason],
+  ['confidence', 'numeric', (e) => e.confidence],
+  ['request_id', 'text', (e) => e.requestId],
+  ['ip', 'text', (e) => e.ip],
+  ['user_agent', 'text', (e) => e.userAgent],
+  ['severity', 'text', (e) => e.severity],
+  ['prev_hash', 'text', (_e, _h, prev) => prev],
+  ['hash', 'text', (_e, hash) => hash],
+];
+
+const INSERT_SQL = `INSERT INTO audit_log (${COLUMNS.map((c) => c[0]).join(', ')})
+SELECT ${COLUMNS.map((c, i) => `u.c${i}::${c[1]}`).join(', ')}
+  FROM unnest(${COLUMNS.map((_c, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${COLUMNS.map((_c, i) => `c${i}`).join(', ')})`;
+
+/**
+ * Commit `entries` (any tenants, any order) and return one outcome per entry, in order.
+ * @param now clock for recorded_at; injectable for tests.
+ */
+export async function commitEntries(
+  prisma: PrismaClient,
+  entries: PreparedEntry[],
+  now: () => Date = () => new Date(),
+): Promise<CommitOutcome[]> {
+  return prisma.$transaction((tx) => appendEntries(tx, entries, now), TRANSACTION_OPTIONS);
+}
+
+/**
+ * The same, inside a transaction the caller owns: used where an audit entry must
+ * commit or roll back together with the change it records (tenant bootstrap,
+ * secret and key operations, settings changes).
+ */
+export async function appendEntries(
+  tx: TransactionClient,
+  entries: PreparedEntry[],
+  now: () => Date = () => new Date(),
+): Promise<CommitOutcome[]> {
+  const tenants = [...new Set(entries.map((e) => e.tenantId))].sort();
+  const heads = await tx.$queryRawUnsafe<HeadRow[]>(
+    `SELECT tenant_id::text, last_seq::text, last_hash FROM audit_chain_heads
+      WHERE tenant_id = ANY($1::uuid[]) ORDER BY tenant_id FOR UPDATE`,
+    tenants,
+  );
+  const headByTenant = new Map(heads.map((h) => [h.tenant_id, { seq: BigInt(h.last_seq), hash: h.last_hash }]));
+  const known = entries.filter((e) => headByTenant.has(e.tenantId));
+  const existing = new Map<string, string>();
+  if (known.length > 0) {
+    const rows = await tx.$queryRawUnsafe<Array<{ tenant_id: string; event_id: string; seq: string }>>(
+      `SELECT a.tenant_id::text, a.event_id, a.seq::text FROM audit_log a
+         JOIN unnest($1::uuid[], $2::text[]) AS k(tenant_id, event_id)
+           ON a.tenant_id = k.tenant_id AND a.event_id = k.event_id`,
+      known.map((e) => e.tenantId),
+      known.map((e) => e.eventId),
+    );
+    for (const r of rows) existing.set(key(r.tenant_id, r.event_id), r.seq);
+  }
+  const recordedAt = now().toISOString();
+  const outcomes: CommitOutcome[] = [];
+  const columns: Array<Array<string | null>> = COLUMNS.map(() => []);
+  for (const e of entries) {
+    const head = headByTenant.get(e.tenantId);
+    if (!head) {
+      outcomes.push({ status: 'unknown_tenant' });
+      continue;
+    }
+    const k = key(e.tenantId, e.eventId);
+    const stored = existing.get(k);
+    if (stored !== undefined) {
+      outcomes.push({ status: 'duplicate', seq: stored });
+      continue;
+    }
+    const entry: ChainEntry = { ...e, seq: String(head.seq + 1n), recordedAt };
+    const hash = chainHash(entry, head.hash);
+    COLUMNS.forEach((c, i) => columns[i]!.push(c[2](entry, hash, head.hash)));
+    head.seq += 1n;
+    head.hash = hash;
+    existing.set(k, entry.seq);
+    outcomes.push({ status: 'written', seq: entry.seq });
+  }
+  if (columns[0]!.length > 0) {
+    await tx.$executeRawUnsafe(INSERT_SQL, ...columns);
+    const moved = tenants.filter((t) => headByTenant.has(t));
+    await tx.$executeRawUnsafe(
+      `UPDATE audit_chain_heads h SET last_seq = v.seq, last_hash = v.hash, updated_at = now()
+         FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS v(tenant_id, seq, hash)
+        WHERE h.tenant_id = v.tenant_id AND h.last_seq <> v.seq`,
+      moved,
+      moved.map((t) => String(headByTenant.get(t)!.seq)),
+      moved.map((t) => headByTenant.get(t)!.hash),
+    );
+  }
+  return outcomes;
+}
