@@ -22,8 +22,9 @@ export async function runMigrate(config: Config, io: CliIO): Promise<number> {
 export async function runTenantCreate(config: Config, io: CliIO, input: { name: string; timezone?: string }): Promise<number> {
   const prisma = createPrisma(config, { max: 1 });
   try {
-    const tenant = await createTenant(prisma, input);
+    const tenant = await createTenant(prisma, input, { actor: { type: 'system', id: 'bulwark-cli' } });
     io.out(tenant.id);
+    io.out(`admin API key (shown once, store it now): ${tenant.adminKey.key}`);
     return 0;
   } finally {
     await prisma.$disconnect();

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import type { PrismaClient } from './clients/prisma.js';
 import { ConflictError, ValidationError, problemsFromZod } from './errors.js';
+import { createApiKeyInTx } from './apikeys.js';
+import { recordAuditInTx } from './audit/record.js';
 import { defaultTenantSettings } from './settings.js';
 
 function isTimeZone(zone: string): boolean {
@@ -34,21 +36,61 @@ export interface CreatedTenant {
   name: string;
   timezone: string;
   createdAt: Date;
+  /** The first admin API key, shown once and never again. */
+  adminKey: { key: string; displayPrefix: string; scopes: string[]; expiresAt: Date };
 }
 
-export async function createTenant(prisma: PrismaClient, input: TenantInput): Promise<CreatedTenant> {
+export const BOOTSTRAP_STEPS = ['tenant', 'settings', 'chain_head', 'admin_key', 'audit_entry'] as const;
+export type BootstrapStep = (typeof BOOTSTRAP_STEPS)[number];
+
+export interface CreateTenantOptions {
+  actor?: { type: 'user' | 'service' | 'system'; id: string };
+  now?: () => Date;
+  /** Called after each step inside the transaction; a throw rolls everything back (tests use it). */
+  afterStep?: (step: BootstrapStep) => void | Promise<void>;
+}
+
+/**
+ * Create a tenant whole, in one transaction: the tenant, its default settings, its
+ * audit chain head, its first admin API key and the audit entry recording all that.
+ */
+export async function createTenant(prisma: PrismaClient, input: TenantInput, options: CreateTenantOptions = {}): Promise<CreatedTenant> {
   const parsed = tenantInputSchema.safeParse(input);
   if (!parsed.success) throw new ValidationError('tenant', problemsFromZod(parsed.error.issues));
+  const actor = options.actor ?? { type: 'system' as const, id: 'bulwark-cli' };
+  const step = async (s: BootstrapStep) => options.afterStep?.(s);
   try {
-    const tenant = await prisma.tenant.create({
-      data: {
-        name: parsed.data.name,
-        timezone: parsed.data.timezone,
-        settings: { create: { settings: defaultTenantSettings() } },
-        chainHead: { create: {} },
-      },
+    return await prisma.$transaction(async (tx) => {
+      const tenant = await tx.tenant.create({ data: { name: parsed.data.name, timezone: parsed.data.timezone } });
+      await step('tenant');
+      await tx.tenantSettings.create({ data: { tenantId: tenant.id, settings: defaultTenantSettings() } });
+      await step('settings');
+      await tx.auditChainHead.create({ data: { tenantId: tenant.id } });
+      await step('chain_head');
+      const admin = await createApiKeyInTx(tx, { tenantId: tenant.id, name: 'bootstrap admin', scopes: ['admin'] }, actor, options.now);
+      await step('admin_key');
+      await recordAuditInTx(
+        tx,
+        {
+          tenantId: tenant.id,
+          actorType: actor.type,
+          actorId: actor.id,
+          action: 'tenant:created',
+          resourceType: 'tenant',
+          resourceId: tenant.id,
+          after: { name: tenant.name, timezone: tenant.timezone },
+        },
+        options.now,
+      );
+      await step('audit_entry');
+      return {
+        id: tenant.id,
+        name: tenant.name,
+        timezone: tenant.timezone,
+        createdAt: tenant.createdAt,
+        adminKey: { key: admin.key, displayPrefix: admin.record.displayPrefix, scopes: admin.record.scopes, expiresAt: admin.record.expiresAt },
+      };
     });
-    return { id: tenant.id, name: tenant.name, timezone: tenant.timezone, createdAt: tenant.createdAt };
   } catch (err) {
     if ((err as { code?: string }).code === 'P2002') {
       throw new ConflictError(`a tenant named "${parsed.data.name}" already exists`);

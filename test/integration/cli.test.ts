@@ -45,8 +45,11 @@ test('help and usage errors exit 0 and 2', async () => {
 test('tenant create prints the id; a duplicate name and bad input are clear errors', async () => {
   const ok = await run(['tenant', 'create', '--name', 'cli-tenant', '--timezone', 'Europe/Berlin']);
   assert.is(ok.code, 0, ok.err);
-  assert.match(ok.out, /^[0-9a-f-]{36}$/);
-  const row = await superuserQuery(db.url, 'SELECT t.timezone, s.settings, h.last_seq FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id JOIN audit_chain_heads h ON h.tenant_id = t.id WHERE t.id = $1', [ok.out]);
+  const [id, keyLine] = ok.out.split('\n');
+  assert.match(id!, /^[0-9a-f-]{36}$/);
+  assert.match(keyLine!, /^admin API key \(shown once, store it now\): bwk_[A-Za-z0-9_-]{43}$/);
+  const row = await superuserQuery(db.url, 'SELECT t.timezone, s.settings, h.last_seq FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id JOIN audit_chain_heads h ON h.tenant_id = t.id WHERE t.id = $1', [id]);
+  assert.is(row.rows[0].last_seq, '2', 'the admin key and the tenant creation are audited');
   assert.is(row.rows[0].timezone, 'Europe/Berlin');
   assert.is(row.rows[0].settings.retention.securityDays, 365);
   const dup = await run(['tenant', 'create', '--name', 'cli-tenant']);
@@ -66,7 +69,7 @@ test('invalid configuration exits 2 naming the variable, never its value', async
 });
 
 test('audit verify exits 0 when intact and 1 naming tenant and seq when not', async () => {
-  const tenant = (await run(['tenant', 'create', '--name', 'verify-me'])).out;
+  const tenant = (await run(['tenant', 'create', '--name', 'verify-me'])).out.split('\n')[0]!;
   const good = await run(['audit', 'verify', '--tenant', tenant]);
   assert.is(good.code, 0);
   assert.match(good.out, 'chain intact');
@@ -74,14 +77,14 @@ test('audit verify exits 0 when intact and 1 naming tenant and seq when not', as
   await superuserQuery(
     db.url,
     `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, action, resource_type, prev_hash, hash)
-     VALUES ($1, 1, 'e1', now(), now(), 'system', 'test:forged', 'test', repeat('0', 64), repeat('a', 64));
+     SELECT $1, 3, 'e1', now(), now(), 'system', 'test:forged', 'test', last_hash, repeat('a', 64) FROM audit_chain_heads WHERE tenant_id = $1;
      `,
     [tenant],
   );
-  await superuserQuery(db.url, `UPDATE audit_chain_heads SET last_seq = 1, last_hash = repeat('a', 64) WHERE tenant_id = $1`, [tenant]);
+  await superuserQuery(db.url, `UPDATE audit_chain_heads SET last_seq = 3, last_hash = repeat('a', 64) WHERE tenant_id = $1`, [tenant]);
   const bad = await run(['audit', 'verify']);
   assert.is(bad.code, 1);
-  assert.match(bad.out, `BROKEN  tenant ${tenant}: seq 1: content`);
+  assert.match(bad.out, `BROKEN  tenant ${tenant}: seq 3: content`);
 });
 
 test('migrate creates a missing database, applies migrations, and a re-run is a no-op', async () => {
@@ -105,7 +108,7 @@ test('the installed bin runs the same CLI', () => {
     timeout: 60_000,
   });
   assert.is(r.status, 0, r.stderr);
-  assert.match(r.stdout.trim(), /^[0-9a-f-]{36}$/);
+  assert.match(r.stdout.split('\n')[0]!, /^[0-9a-f-]{36}$/);
 });
 
 test.run();

@@ -48,7 +48,7 @@ test('/metrics exposes queue, job and audit metrics with the bulwark_ prefix and
   const producer = createProducer({ queuePrefix: bulwark.ctx.config.queuePrefix });
   await producer.audit.writeMany([entry(tenant), entry(tenant), entry(tenant)]);
   await producer.close();
-  await waitFor(async () => Number((await superuserQuery(db.url, 'SELECT count(*) AS n FROM audit_log')).rows[0].n) === 3, 'three rows');
+  await waitFor(async () => Number((await superuserQuery(db.url, `SELECT count(*) AS n FROM audit_log WHERE action = 'task:completed'`)).rows[0].n) === 3, 'three rows');
   const text = await waitFor(async () => {
     const t = await (await fetch(`${bulwark.url}/metrics`)).text();
     return t.includes('bulwark_jobs_completed_total{queue="audit-write"} 1') ? t : undefined;
@@ -76,17 +76,17 @@ test('the hourly audit-verify job is scheduled with the configured cron in UTC',
 test('a verify run records its result in metrics and a log event, and flags a broken chain', async () => {
   const ok = await processAuditVerify({ v: 1 }, bulwark.ctx);
   assert.ok(ok.ok);
-  await superuserQuery(db.url, `SET session_replication_role = replica; UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 2`);
+  await superuserQuery(db.url, `SET session_replication_role = replica; UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 4`);
   const bad = await processAuditVerify({ v: 1 }, bulwark.ctx);
   assert.not.ok(bad.ok);
-  assert.equal(bad.broken, [{ tenantId: tenant, seq: '2', problem: 'content' }]);
+  assert.equal(bad.broken, [{ tenantId: tenant, seq: '4', problem: 'content' }]);
   const text = await (await fetch(`${bulwark.url}/metrics`)).text();
   assert.match(text, 'bulwark_audit_verify_runs_total{result="ok"} 1');
   assert.match(text, 'bulwark_audit_verify_runs_total{result="broken"} 1');
   assert.match(text, 'bulwark_audit_verify_broken_chains 1');
   const events = logs.events();
   assert.ok(events.some((e) => e.event === 'audit_verify_completed' && e.ok === true));
-  assert.ok(events.some((e) => e.event === 'audit_chain_broken' && e.tenant_id === tenant && e.seq === '2'));
+  assert.ok(events.some((e) => e.event === 'audit_chain_broken' && e.tenant_id === tenant && e.seq === '4'));
   try {
     await processAuditVerify({ v: 2 }, bulwark.ctx);
     assert.unreachable();

@@ -1,0 +1,160 @@
+/**
+ * API keys: 32 random bytes behind a recognisable `bwk_` prefix. Only the SHA-256
+ * hash and a short display prefix are stored; the key itself is shown once. A key is
+ * valid while it is not expired and not revoked (a rotated key carries a revocation
+ * time in the future: the grace period). Every change is audited in the same
+ * transaction.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { recordAuditInTx } from './audit/record.js';
+import type { PrismaClient, TransactionClient } from './clients/prisma.js';
+import { NotFoundError, ValidationError, problemsFromZod } from './errors.js';
+
+export const API_KEY_PREFIX = 'bwk_';
+export const SCOPES = ['audit:write', 'audit:read', 'alert:write', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+const KEY_FORMAT = /^bwk_[A-Za-z0-9_-]{43}$/;
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  displayPrefix: string;
+  scopes: Scope[];
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export const apiKeyInputSchema = z
+  .object({
+    tenantId: z.uuid({ error: 'must be a UUID' }),
+    name: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
+    scopes: z.array(z.enum(SCOPES, { error: `must be among ${SCOPES.join(', ')}` })).min(1, 'must name at least one scope'),
+    /** Days until expiry. Default: 90. */
+    expiresInDays: z.number().int().min(1, 'must be at least 1').max(730, 'must be at most 730').default(90),
+  })
+  .strict();
+
+export type ApiKeyInput = z.input<typeof apiKeyInputSchema>;
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** True when `key` has our shape; checked before any lookup. */
+export function looksLikeApiKey(key: string): boolean {
+  return KEY_FORMAT.test(key);
+}
+
+/** The part of a key that is safe to show and log: `bwk_` plus 8 characters. */
+export function displayPrefixOf(key: string): string {
+  return key.slice(0, API_KEY_PREFIX.length + 8);
+}
+
+function newKey(): { key: string; hash: string; displayPrefix: string } {
+  const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { key, hash: hashApiKey(key), displayPrefix: displayPrefixOf(key) };
+}
+
+function toRecord(row: { id: string; tenantId: string; name: string; displayPrefix: string; scopes: string[]; createdAt: Date; expiresAt: Date; revokedAt: Date | null; lastUsedAt: Date | null }): ApiKeyRecord {
+  return { ...row, scopes: row.scopes as Scope[] };
+}
+
+/** Create a key inside a transaction; returns the key (shown once) and its record. */
+export async function createApiKeyInTx(
+  tx: TransactionClient,
+  input: ApiKeyInput,
+  actor: { type: 'user' | 'service' | 'system'; id: string },
+  now: () => Date = () => new Date(),
+): Promise<{ key: string; record: ApiKeyRecord }> {
+  const parsed = apiKeyInputSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError('API key', problemsFromZod(parsed.error.issues));
+  const { key, hash, displayPrefix } = newKey();
+  const created = now();
+  const row = await tx.apiKey.create({
+    data: {
+      tenantId: parsed.data.tenantId,
+      name: parsed.data.name,
+      displayPrefix,
+      hash,
+      scopes: [...new Set(parsed.data.scopes)],
+      createdAt: created,
+      expiresAt: new Date(created.getTime() + parsed.data.expiresInDays * 86_400_000),
+    },
+  });
+  await recordAuditInTx(
+    tx,
+    {
+      tenantId: row.tenantId,
+      actorType: actor.type,
+      actorId: actor.id,
+      action: 'apikey:created',
+      resourceType: 'api_key',
+      resourceId: row.id,
+      after: { name: row.name, display_prefix: displayPrefix, scopes: row.scopes, expires_at: row.expiresAt.toISOString() },
+    },
+    now,
+  );
+  return { key, record: toRecord(row) };
+}
+
+export async function createApiKey(prisma: PrismaClient, input: ApiKeyInput, actor: { type: 'user' | 'service' | 'system'; id: string }, now?: () => Date) {
+  return prisma.$transaction((tx) => createApiKeyInTx(tx, input, actor, now));
+}
+
+export async function listApiKeys(prisma: PrismaClient, tenantId: string): Promise<ApiKeyRecord[]> {
+  const rows = await prisma.apiKey.findMany({ where: { tenantId }, orderBy: { createdAt: 'asc' } });
+  return rows.map(toRecord);
+}
+
+async function findKey(tx: TransactionClient, tenantId: string, idOrPrefix: string) {
+  const row = await tx.apiKey.findFirst({
+    where: { tenantId, OR: [{ displayPrefix: idOrPrefix }, ...(z.uuid().safeParse(idOrPrefix).success ? [{ id: idOrPrefix }] : [])] },
+  });
+  if (!row) throw new NotFoundError(`no API key "${idOrPrefix}" for tenant ${tenantId}`);
+  return row;
+}
+
+/** Revoke a key at once (or at `at`, for rotation's grace period). */
+export async function revokeApiKey(
+  prisma: PrismaClient,
+  tenantId: string,
+  idOrPrefix: string,
+  actor: { type: 'user' | 'service' | 'system'; id: string },
+  reason = 'revoked',
+  now: () => Date = () => new Date(),
+): Promise<ApiKeyRecord> {
+  return prisma.$transaction(async (tx) => {
+    const row = await findKey(tx, tenantId, idOrPrefix);
+    const updated = await tx.apiKey.update({ where: { id: row.id }, data: { revokedAt: row.revokedAt ?? now(), revokedReason: reason } });
+    await recordAuditInTx(tx, { tenantId, actorType: actor.type, actorId: actor.id, action: 'apikey:revoked', resourceType: 'api_key', resourceId: row.id, metadata: { display_prefix: row.displayPrefix, reason } }, now);
+    return toRecord(updated);
+  });
+}
+
+/**
+ * Issue a new key with the same name and scopes; the old one stays valid for
+ * `graceMs` (default 5 minutes) and is then revoked.
+ */
+export async function rotateApiKey(
+  prisma: PrismaClient,
+  tenantId: string,
+  idOrPrefix: string,
+  actor: { type: 'user' | 'service' | 'system'; id: string },
+  graceMs = 5 * 60_000,
+  now: () => Date = () => new Date(),
+): Promise<{ key: string; record: ApiKeyRecord; oldRevokedAt: Date }> {
+  return prisma.$transaction(async (tx) => {
+    const old = await findKey(tx, tenantId, idOrPrefix);
+    if (old.revokedAt && old.revokedAt <= now()) throw new ValidationError('API key', [{ path: 'key', message: 'is already revoked' }]);
+    const days = Math.max(1, Math.round((old.expiresAt.getTime() - old.createdAt.getTime()) / 86_400_000));
+    const created = await createApiKeyInTx(tx, { tenantId, name: old.name, scopes: old.scopes as Scope[], expiresInDays: Math.min(days, 730) }, actor, now);
+    const oldRevokedAt = new Date(now().getTime() + graceMs);
+    await tx.apiKey.update({ where: { id: old.id }, data: { revokedAt: oldRevokedAt, revokedReason: 'rotated', replacedById: created.record.id } });
+    await recordAuditInTx(tx, { tenantId, actorType: actor.type, actorId: actor.id, action: 'apikey:rotated', resourceType: 'api_key', resourceId: old.id, metadata: { display_prefix: old.displayPrefix, replaced_by: created.record.displayPrefix, grace_ms: graceMs } }, now);
+    return { ...created, oldRevokedAt };
+  });
+}

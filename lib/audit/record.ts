@@ -1,0 +1,24 @@
+/**
+ * Recording an audit entry inside the caller's transaction, so that a change and the
+ * entry that records it commit or roll back together.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TransactionClient } from '../clients/prisma.js';
+import { auditEntrySchema, type AuditEntryInput } from '../contracts/audit.js';
+import { ValidationError, problemsFromZod } from '../errors.js';
+import { prepareEntry } from './entry.js';
+import { appendEntries } from './store.js';
+
+export const SYSTEM_TENANT_ID = '00000000-0000-4000-8000-000000000001';
+
+export async function recordAuditInTx(tx: TransactionClient, input: AuditEntryInput, now: () => Date = () => new Date()): Promise<string> {
+  const parsed = auditEntrySchema.safeParse({
+    ...input,
+    eventId: input.eventId ?? randomUUID(),
+    occurredAt: input.occurredAt ?? now().toISOString(),
+  });
+  if (!parsed.success) throw new ValidationError('audit entry', problemsFromZod(parsed.error.issues));
+  const [outcome] = await appendEntries(tx, [prepareEntry(parsed.data)], now);
+  if (!outcome || outcome.status === 'unknown_tenant') throw new ValidationError('audit entry', [{ path: 'tenantId', message: 'no such tenant' }]);
+  return parsed.data.eventId;
+}
