@@ -82,6 +82,18 @@ export function createMetrics() {
       help: 'Unix time the last verification finished',
       registers: [registry],
     }),
+    abuseOutcomes: new Counter({
+      name: 'bulwark_abuse_outcomes_total',
+      help: 'API requests checked by the per-key sliding-window limit, by outcome (allow or deny)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    apiKeyDenials: new Counter({
+      name: 'bulwark_api_key_denials_total',
+      help: 'API requests refused for their key, by reason (missing, malformed, unknown, expired, revoked, wrong_scope)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     setQueueCountSource(source: QueueCountSource) {
       countSource = source;
     },

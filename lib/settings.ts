@@ -22,8 +22,18 @@ export const tenantSettingsSchema = z
             bypassSeverity: z.enum(['warning', 'high', 'critical']).default('critical'),
             mode: z.enum(['defer', 'drop']).default('defer'),
           })
+          .strict()
           .prefault({}),
       })
+      .strict()
+      .prefault({}),
+    api: z
+      .object({
+        /** Requests one API key may make per window (sliding). Default: 600 per 60 s. */
+        requestsPerWindow: z.number().int().min(1).max(1_000_000).default(600),
+        windowSeconds: z.number().int().min(1).max(86400).default(60),
+      })
+      .strict()
       .prefault({}),
     retention: z
       .object({
@@ -32,6 +42,7 @@ export const tenantSettingsSchema = z
         /** Days security:* audit entries are kept (Bematic: 365). */
         securityDays: z.number().int().min(1).max(3650).default(365),
       })
+      .strict()
       .prefault({}),
   })
   .strict();

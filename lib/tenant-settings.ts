@@ -1,0 +1,91 @@
+/**
+ * Reading and changing a tenant's settings. A change is a partial document merged
+ * into the current one, validated whole (unknown keys are refused), saved together
+ * with a `settings:updated` audit entry holding the before and after state.
+ */
+import { recordAuditInTx } from './audit/record.js';
+import type { PrismaClient } from './clients/prisma.js';
+import { NotFoundError, ValidationError, problemsFromZod } from './errors.js';
+import { tenantSettingsSchema, type TenantSettings } from './settings.js';
+
+type JsonObject = { [key: string]: unknown };
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Objects merge key by key; anything else in the patch replaces what was there. */
+export function deepMerge(base: JsonObject, patch: JsonObject): JsonObject {
+  const out: JsonObject = { ...base };
+  for (const [k, v] of Object.entries(patch)) out[k] = isObject(v) && isObject(base[k]) ? deepMerge(base[k] as JsonObject, v) : v;
+  return out;
+}
+
+/** Parse `a.b.c=value` pairs into a patch; values are JSON when they parse, else strings. */
+export function patchFromPairs(pairs: string[]): JsonObject {
+  const patch: JsonObject = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ValidationError('settings', [{ path: pair, message: 'must look like KEY=VALUE, e.g. alerts.maxPerWindow=50' }]);
+    const path = pair.slice(0, eq).split('.');
+    const raw = pair.slice(eq + 1);
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    let node = patch;
+    path.slice(0, -1).forEach((p) => {
+      node[p] = isObject(node[p]) ? node[p] : {};
+      node = node[p] as JsonObject;
+    });
+    node[path[path.length - 1]!] = value;
+  }
+  return patch;
+}
+
+export async function getTenantSettings(prisma: PrismaClient, tenantId: string): Promise<TenantSettings> {
+  const row = await prisma.tenantSettings.findUnique({ where: { tenantId } });
+  if (!row) throw new NotFoundError(`no tenant ${tenantId}`);
+  // Stored documents gain defaults for fields added since they were written.
+  return tenantSettingsSchema.parse(row.settings);
+}
+
+export async function updateTenantSettings(
+  prisma: PrismaClient,
+  tenantId: string,
+  patch: unknown,
+  actor: { type: 'user' | 'service' | 'system'; id: string; requestId?: string },
+): Promise<TenantSettings> {
+  if (!isObject(patch)) throw new ValidationError('settings', [{ path: '', message: 'must be a JSON object' }]);
+  return prisma.$transaction(async (tx) => {
+    const row = await tx.tenantSettings.findUnique({ where: { tenantId } });
+    if (!row) throw new NotFoundError(`no tenant ${tenantId}`);
+    const before = tenantSettingsSchema.parse(row.settings);
+    const parsed = tenantSettingsSchema.safeParse(deepMerge(before as JsonObject, patch));
+    if (!parsed.success) throw new ValidationError('settings', problemsFromZod(parsed.error.issues));
+    await tx.tenantSettings.update({ where: { tenantId }, data: { settings: parsed.data } });
+    await recordAuditInTx(tx, {
+      tenantId,
+      actorType: actor.type,
+      actorId: actor.id,
+      action: 'settings:updated',
+      resourceType: 'tenant_settings',
+      resourceId: tenantId,
+      requestId: actor.requestId,
+      before: before as JsonObject as Record<string, never>,
+      after: parsed.data as JsonObject as Record<string, never>,
+    });
+    return parsed.data;
+  });
+}
+
+/** Settings read live but at most once per `ttlMs` per tenant (the hot path reads them per request). */
+export function createSettingsCache(prisma: PrismaClient, ttlMs: number) {
+  const cache = new Map<string, { value: TenantSettings; at: number }>();
+  return async function settingsOf(tenantId: string): Promise<TenantSettings> {
+    const hit = cache.get(tenantId);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.value;
+    const value = await getTenantSettings(prisma, tenantId);
+    cache.set(tenantId, { value, at: Date.now() });
+    return value;
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * API key checks served from memory: a lookup by the key's SHA-256 is cached for at
+ * most `cacheMs` (≤ 5 s), so a revocation bites within that time and a request costs
+ * no Postgres query while its key is cached. Last-used times are written in batches.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
+import { displayPrefixOf, hashApiKey, looksLikeApiKey, type Scope } from '../../lib/apikeys.js';
+
+export type DenialReason = 'missing' | 'malformed' | 'unknown' | 'expired' | 'revoked' | 'wrong_scope';
+
+export interface AuthenticatedKey {
+  id: string;
+  tenantId: string;
+  displayPrefix: string;
+  scopes: Scope[];
+}
+
+export type AuthResult = { ok: true; key: AuthenticatedKey } | { ok: false; reason: DenialReason; displayPrefix?: string; tenantId?: string };
+
+interface CachedRow {
+  id: string;
+  tenantId: string;
+  displayPrefix: string;
+  hash: string;
+  scopes: Scope[];
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface Authenticator {
+  authenticate(rawKey: string | undefined): Promise<AuthResult>;
+  /** Write pending last-used times now (also runs on a timer). */
+  flushLastUsed(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createAuthenticator(prisma: PrismaClient, options: { cacheMs: number; clock?: () => Date }): Authenticator {
+  const clock = options.clock ?? (() => new Date());
+  const cache = new Map<string, { row: CachedRow | null; fetchedAt: number }>();
+  const lastUsed = new Map<string, Date>();
+
+  async function lookup(hash: string): Promise<CachedRow | null> {
+    const now = Date.now();
+    const hit = cache.get(hash);
+    if (hit && now - hit.fetchedAt < options.cacheMs) return hit.row;
+    const row = await prisma.apiKey.findUnique({
+      where: { hash },
+      select: { id: true, tenantId: true, displayPrefix: true, hash: true, scopes: true, expiresAt: true, revokedAt: true },
+    });
+    const cached = row ? { ...row, scopes: row.scopes as Scope[] } : null;
+    if (cache.size > 10_000) cache.clear(); // bound memory under a flood of random keys
+    cache.set(hash, { row: cached, fetchedAt: now });
+    return cached;
+  }
+
+  async function flushLastUsed(): Promise<void> {
+    if (lastUsed.size === 0) return;
+    const entries = [...lastUsed.entries()];
+    lastUsed.clear();
+    await prisma.$executeRawUnsafe(
+      `UPDATE api_keys k SET last_used_at = GREATEST(coalesce(k.last_used_at, v.t), v.t)
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, t) WHERE k.id = v.id`,
+      entries.map(([id]) => id),
+      entries.map(([, t]) => t.toISOString()),
+    );
+  }
+  const timer = setInterval(() => void flushLastUsed().catch(() => undefined), 5000);
+  timer.unref();
+
+  return {
+    async authenticate(rawKey) {
+      if (!rawKey) return { ok: false, reason: 'missing' };
+      const displayPrefix = rawKey.startsWith('bwk_') ? displayPrefixOf(rawKey) : undefined;
+      if (!looksLikeApiKey(rawKey)) return { ok: false, reason: 'malformed', displayPrefix };
+      const hash = hashApiKey(rawKey);
+      const row = await lookup(hash);
+      if (!row || !timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(hash, 'hex'))) {
+        return { ok: false, reason: 'unknown', displayPrefix };
+      }
+      const now = clock();
+      const denied = { displayPrefix: row.displayPrefix, tenantId: row.tenantId };
+      if (row.revokedAt && row.revokedAt <= now) return { ok: false, reason: 'revoked', ...denied };
+      if (row.expiresAt <= now) return { ok: false, reason: 'expired', ...denied };
+      lastUsed.set(row.id, now);
+      return { ok: true, key: { id: row.id, tenantId: row.tenantId, displayPrefix: row.displayPrefix, scopes: row.scopes } };
+    },
+    flushLastUsed,
+    async close() {
+      clearInterval(timer);
+      await flushLastUsed().catch(() => undefined);
+    },
+  };
+}
+
+/** admin implies every scope. */
+export function hasScope(key: AuthenticatedKey, scope: Scope): boolean {
+  return key.scopes.includes('admin') || key.scopes.includes(scope);
+}

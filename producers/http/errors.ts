@@ -1,0 +1,57 @@
+/**
+ * One error shape for every route: `{ "error": { "code", "message", "fields" } }`,
+ * with the HTTP status that says what went wrong. Never a stack trace; unexpected
+ * errors are logged with the request id and answered with a generic 500.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from '../../lib/errors.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields?: FieldProblem[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; fields?: FieldProblem[] };
+}
+
+function fromFastify(err: FastifyError): ApiError | undefined {
+  const status = err.statusCode ?? 0;
+  if (status === 413) return new ApiError(413, 'payload_too_large', 'the request body is larger than the limit');
+  if (status === 415) return new ApiError(415, 'unsupported_media_type', 'send the body as application/json');
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return new ApiError(400, 'invalid_json', 'the body is not valid JSON');
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(400, 'invalid_json', 'the body is empty but the content type is JSON');
+  if (status >= 400 && status < 500) return new ApiError(status, 'bad_request', err.message);
+  return undefined;
+}
+
+export function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ValidationError) return new ApiError(400, 'validation_failed', err.message, err.fields);
+  if (err instanceof NotFoundError) return new ApiError(404, 'not_found', err.message);
+  if (err instanceof ConflictError) return new ApiError(409, 'conflict', err.message);
+  return fromFastify(err as FastifyError);
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err, request, reply) => {
+    const api = toApiError(err);
+    if (!api) {
+      request.log.error({ event: 'http_internal_error', err }, 'request failed');
+      return reply.code(500).send({ error: { code: 'internal', message: `internal error; quote request id ${request.id}` } });
+    }
+    if (api.headers) reply.headers(api.headers);
+    const body: ErrorBody = { error: { code: api.code, message: api.message, ...(api.fields ? { fields: api.fields } : {}) } };
+    return reply.code(api.status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  );
+}

@@ -1,0 +1,55 @@
+/**
+ * Headers every response carries, the request id, and CORS (closed unless origins
+ * are configured). The request id is a valid incoming X-Request-Id or a new UUID; it
+ * is echoed back and, via request.id, carried into logs, jobs and audit entries.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+export function requestIdFor(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+export interface SecurityOptions {
+  tlsEnabled: boolean;
+  corsOrigins: readonly string[];
+  /** CSP per path prefix; the API's own is the strictest. */
+  cspFor?: (url: string) => string | undefined;
+}
+
+export function registerSecurity(app: FastifyInstance, options: SecurityOptions): void {
+  const allowed = new Set(options.corsOrigins);
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin && allowed.has(origin)) {
+      reply.header('access-control-allow-origin', origin);
+      reply.header('vary', 'Origin');
+      if (request.method === 'OPTIONS') {
+        reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE');
+        reply.header('access-control-allow-headers', 'authorization, x-api-key, content-type, x-request-id');
+        reply.header('access-control-max-age', '600');
+        return reply.code(204).send();
+      }
+    }
+    return undefined;
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    reply.header('cross-origin-resource-policy', 'same-origin');
+    reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
+    reply.header('content-security-policy', options.cspFor?.(request.url) ?? API_CSP);
+    if (options.tlsEnabled) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+    reply.removeHeader('x-powered-by');
+    reply.removeHeader('server');
+    return payload;
+  });
+}
