@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, ValidationError } from '../lib/errors.js';
 import { maskUrlCredentials } from '../lib/redact.js';
-import { runAuditVerify, runMigrate, runStart, runTenantCreate } from './commands.js';
+import { runAuditVerify, runMigrate, runStart, runTenantCreate } from './commands/core.js';
 import { processIO, type CliIO } from './output.js';
 
 export const USAGE = `Usage: bulwark <command> [options]

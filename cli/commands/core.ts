@@ -1,11 +1,11 @@
 /** The work behind each CLI command. Each builds only the clients it needs and closes them. */
-import { createPrisma } from '../lib/clients/prisma.js';
-import type { Config } from '../lib/config.js';
-import { ensureDatabase, migrate } from '../lib/db/migrations.js';
-import { createTenant } from '../lib/tenants.js';
-import { verifyChains } from '../workers/audit/verify.js';
-import { startBulwark } from '../workers/main.js';
-import type { CliIO } from './output.js';
+import { createPrisma } from '../../lib/clients/prisma.js';
+import type { Config } from '../../lib/config.js';
+import { ensureDatabase, migrate } from '../../lib/db/migrations.js';
+import { createTenant } from '../../lib/tenants.js';
+import { verifyChains } from '../../workers/audit/verify.js';
+import { startBulwark } from '../../workers/main.js';
+import type { CliIO } from '../output.js';
 
 export async function runMigrate(config: Config, io: CliIO): Promise<number> {
   const created = await ensureDatabase(config.databaseUrl);
