@@ -23,7 +23,7 @@ test.after(async () => {
   await db.drop();
 });
 
-async function rowCounts(): Promise<Record<string, number>> {
+async function rowCounts(): Promise<{ tenants: number; settings: number; heads: number; keys: number; entries: number }> {
   const r = await superuserQuery(db.url, `SELECT
     (SELECT count(*) FROM tenants)::int AS tenants, (SELECT count(*) FROM tenant_settings)::int AS settings,
     (SELECT count(*) FROM audit_chain_heads)::int AS heads, (SELECT count(*) FROM api_keys)::int AS keys,
