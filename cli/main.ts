@@ -1,77 +1,128 @@
 /**
  * `bulwark` CLI. Every command validates its flags (unknown or missing ones are a clear
  * error and exit 2), loads the configuration once, and exits 0 on success, 1 when the
- * work found a problem (e.g. a broken chain), 2 on bad usage or configuration.
+ * work found a problem (a broken chain, a secret that did not decrypt, a duplicate), 2
+ * on bad usage, input or configuration.
  */
-import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../lib/config.js';
-import { ConfigError, ConflictError, MigrationError, ValidationError } from '../lib/errors.js';
+import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { maskUrlCredentials } from '../lib/redact.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate } from './commands/core.js';
+import { readSecretFromStdin, runKeysGenerate, runRotateMaster, runSecretHistory, runSecretList, runSecretSet } from './commands/secrets.js';
+import { runApiKeyCreate, runApiKeyList, runApiKeyRevoke, runApiKeyRotate, runSettingsGet, runSettingsSet } from './commands/tenants.js';
+import { parseFlags, UsageError, type FlagSpec, type Flags } from './flags.js';
 import { processIO, type CliIO } from './output.js';
 
 export const USAGE = `Usage: bulwark <command> [options]
 
-Commands:
-  migrate                                   create the database if needed and apply pending migrations
-  tenant create --name NAME [--timezone TZ] create a tenant with default settings; prints its id
-  audit verify [--tenant ID]                verify audit hash chains; exit 1 naming the first bad entry
-  start                                     run workers, scheduler and the HTTP server until SIGTERM
-  help                                      show this text
+Set-up and running:
+  migrate                                        create the database if needed and apply pending migrations
+  start                                          run workers, scheduler and the HTTP server until SIGTERM
+Tenants:
+  tenant create --name NAME [--timezone TZ]      create a tenant (settings, first admin key, audit entry);
+                                                 prints its id and the admin key (shown once)
+  tenant settings get --tenant ID                print the tenant's settings
+  tenant settings set --tenant ID KEY=VALUE...   change settings, e.g. api.requestsPerWindow=100
+API keys:
+  apikey create --tenant ID --name N --scopes S [--expires-days D]   S: audit:write,audit:read,alert:write,admin
+  apikey list --tenant ID
+  apikey revoke --tenant ID --key PREFIX|ID
+  apikey rotate --tenant ID --key PREFIX|ID [--grace-seconds 300]
+Secrets (values are read from stdin, never from arguments):
+  secret set --tenant ID --name NAME             create or replace a secret
+  secret rotate --tenant ID --name NAME          replace an existing secret's value
+  secret list --tenant ID                        names, versions and times (never values)
+  secret history --tenant ID --name NAME         when the secret was created and rotated
+  keys generate [--id ID]                        print a new master key entry for MASTER_KEYS
+  keys rotate-master [--batch-size 200]          re-encrypt every secret under the first MASTER_KEYS key
+Audit:
+  audit verify [--tenant ID]                     verify hash chains; exit 1 naming the first bad entry
+  help                                           show this text
 
-Configuration comes from the environment; see README.md ("Configuration").`;
+Configuration comes from the environment (and a .env file, if present); see README.md.`;
 
-class UsageError extends Error {}
+type Handler = (args: string[], ctx: { config: () => Config; io: CliIO; stdin: NodeJS.ReadableStream & { isTTY?: boolean } }) => Promise<number> | number;
 
-type Flags = Record<string, { type: 'string' | 'boolean' }>;
+const TENANT: FlagSpec = { tenant: { type: 'string', required: true } };
+const str = (v: Flags[string]) => v as string;
 
-function parse(args: string[], options: Flags) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
+const commands: Record<string, Handler> = {
+  migrate: (a, c) => (parseFlags(a, {}), runMigrate(c.config(), c.io)),
+  start: (a, c) => (parseFlags(a, {}), runStart(c.config(), c.io)),
+  'tenant create': (a, c) => {
+    const f = parseFlags(a, { name: { type: 'string', required: true }, timezone: { type: 'string' } });
+    return runTenantCreate(c.config(), c.io, { name: str(f.name), timezone: f.timezone as string | undefined });
+  },
+  'tenant settings get': (a, c) => runSettingsGet(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
+  'tenant settings set': (a, c) => {
+    const f = parseFlags(a, TENANT, true);
+    return runSettingsSet(c.config(), c.io, str(f.tenant), f._);
+  },
+  'apikey create': (a, c) => {
+    const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true }, scopes: { type: 'string', required: true }, 'expires-days': { type: 'int' } });
+    return runApiKeyCreate(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), scopes: str(f.scopes), expiresInDays: f['expires-days'] as number | undefined });
+  },
+  'apikey list': (a, c) => runApiKeyList(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
+  'apikey revoke': (a, c) => {
+    const f = parseFlags(a, { ...TENANT, key: { type: 'string', required: true } });
+    return runApiKeyRevoke(c.config(), c.io, str(f.tenant), str(f.key));
+  },
+  'apikey rotate': (a, c) => {
+    const f = parseFlags(a, { ...TENANT, key: { type: 'string', required: true }, 'grace-seconds': { type: 'int' } });
+    return runApiKeyRotate(c.config(), c.io, str(f.tenant), str(f.key), (f['grace-seconds'] as number | undefined) ?? 300);
+  },
+  'secret set': async (a, c) => {
+    const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
+    const config = c.config();
+    return runSecretSet(config, c.io, { tenantId: str(f.tenant), name: str(f.name), value: await readSecretFromStdin(c.stdin, c.io), mustExist: false });
+  },
+  'secret rotate': async (a, c) => {
+    const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
+    const config = c.config();
+    return runSecretSet(config, c.io, { tenantId: str(f.tenant), name: str(f.name), value: await readSecretFromStdin(c.stdin, c.io), mustExist: true });
+  },
+  'secret list': (a, c) => runSecretList(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
+  'secret history': (a, c) => {
+    const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
+    return runSecretHistory(c.config(), c.io, str(f.tenant), str(f.name));
+  },
+  'keys generate': (a, c) => runKeysGenerate(c.io, (parseFlags(a, { id: { type: 'string' } }).id as string | undefined) ?? `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`),
+  'keys rotate-master': (a, c) => runRotateMaster(c.config(), c.io, (parseFlags(a, { 'batch-size': { type: 'int' } })['batch-size'] as number | undefined) ?? 200),
+  'audit verify': (a, c) => runAuditVerify(c.config(), c.io, { tenantId: parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined }),
+};
+
+function resolve(argv: string[]): [Handler, string[]] | undefined {
+  for (const words of [3, 2, 1]) {
+    const handler = commands[argv.slice(0, words).join(' ')];
+    if (handler) return [handler, argv.slice(words)];
   }
+  return undefined;
 }
 
-export async function main(argv: string[], io: CliIO = processIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const [command, sub, ...rest] = argv;
+export async function main(
+  argv: string[],
+  io: CliIO = processIO,
+  env: NodeJS.ProcessEnv = process.env,
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+): Promise<number> {
   try {
-    if (!command || command === 'help' || command === '--help' || command === '-h') {
+    if (argv.length === 0 || ['help', '--help', '-h'].includes(argv[0]!)) {
       io.out(USAGE);
       return 0;
     }
-    const config = (): Config => loadConfig(env);
-    switch (command) {
-      case 'migrate':
-        parse([sub, ...rest].filter((a): a is string => a !== undefined), {});
-        return await runMigrate(config(), io);
-      case 'start':
-        parse([sub, ...rest].filter((a): a is string => a !== undefined), {});
-        return await runStart(config(), io);
-      case 'tenant': {
-        if (sub !== 'create') throw new UsageError(`unknown tenant command "${sub ?? ''}"; expected "tenant create"`);
-        const flags = parse(rest, { name: { type: 'string' }, timezone: { type: 'string' } });
-        if (flags.name === undefined) throw new UsageError('tenant create needs --name NAME');
-        return await runTenantCreate(config(), io, { name: flags.name, timezone: flags.timezone });
-      }
-      case 'audit': {
-        if (sub !== 'verify') throw new UsageError(`unknown audit command "${sub ?? ''}"; expected "audit verify"`);
-        const flags = parse(rest, { tenant: { type: 'string' } });
-        return await runAuditVerify(config(), io, { tenantId: flags.tenant });
-      }
-      default:
-        throw new UsageError(`unknown command "${command}"`);
-    }
+    const found = resolve(argv);
+    if (!found) throw new UsageError(`unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 3).join(' ')}"`);
+    return await found[0](found[1], { config: () => loadConfig(env), io, stdin });
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`bulwark: ${err.message}\n\n${USAGE}`);
+      io.err(`bulwark: ${err.message}\n\nRun "bulwark help" for usage.`);
       return 2;
     }
     if (err instanceof ConfigError || err instanceof ValidationError) {
       io.err(`bulwark: ${err.message}`);
       return 2;
     }
-    if (err instanceof ConflictError || err instanceof MigrationError) {
+    if (err instanceof ConflictError || err instanceof MigrationError || err instanceof NotFoundError) {
       io.err(`bulwark: ${err.message}`);
       return 1;
     }

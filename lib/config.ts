@@ -5,6 +5,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { parseMasterKeys, type MasterKeys } from './crypto/master-keys.js';
 import { ConfigError, type FieldProblem } from './errors.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
@@ -63,6 +64,26 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
   /** BullMQ job lock; a crashed worker's jobs are retried after about this long. Default: 30000 ms. */
   WORKER_LOCK_DURATION_MS: int(1000, 600000).default(30000),
+  /**
+   * Master keys of the secrets store: "id:base64urlkey,id2:key2" (Fernet keys); the
+   * first encrypts, all decrypt. Required by `start` and the secret commands.
+   */
+  MASTER_KEYS: z.string().optional(),
+  /** When set, /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. Default: open. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Operator credentials (HTTP Basic) for Bull Board and tenant creation over HTTP. */
+  OPERATOR_USERNAME: z.string().min(1).max(64).optional(),
+  OPERATOR_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  /** Bull Board may retry/clean/promote jobs only when false; always read-only in live. Default: true. */
+  BULL_BOARD_READ_ONLY: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
+  /** Comma-separated browser origins allowed by CORS. Default: none (CORS closed). */
+  CORS_ORIGINS: z.string().optional(),
+  /** Set when clients reach Bulwark over TLS (usually terminated at a proxy): adds HSTS. */
+  TLS_ENABLED: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  /** Largest accepted request body. Default: 1048576 (1 MiB). */
+  API_BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
+  /** How long an API key lookup is cached in memory; bounds how late a revocation bites. Default: 5000 ms. */
+  API_KEY_CACHE_MS: int(0, 5000).default(5000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -81,6 +102,15 @@ export interface Config {
   readonly auditBatchMax: number;
   readonly shutdownTimeoutMs: number;
   readonly workerLockDurationMs: number;
+  /** Raw MASTER_KEYS value; parsed by lib/crypto/master-keys.ts. Never log it. */
+  readonly masterKeys: string | undefined;
+  readonly metricsToken: string | undefined;
+  readonly operator: { username: string; password: string } | undefined;
+  readonly bullBoardReadOnly: boolean;
+  readonly corsOrigins: readonly string[];
+  readonly tlsEnabled: boolean;
+  readonly apiBodyLimitBytes: number;
+  readonly apiKeyCacheMs: number;
 }
 
 /** Names of every variable loadConfig reads (the .env.example test checks this list). */
@@ -104,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.success && parsed.data.BULWARK_ENV === 'live' && ['debug', 'trace'].includes(parsed.data.LOG_LEVEL)) {
     problems.push({ path: 'LOG_LEVEL', message: 'debug and trace are refused in live (they can log payloads)' });
   }
+  if (parsed.success) problems.push(...crossChecks(parsed.data));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return Object.freeze({
@@ -119,5 +150,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditBatchMax: e.AUDIT_BATCH_MAX,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     workerLockDurationMs: e.WORKER_LOCK_DURATION_MS,
+    masterKeys: e.MASTER_KEYS,
+    metricsToken: e.METRICS_TOKEN,
+    operator: e.OPERATOR_USERNAME && e.OPERATOR_PASSWORD ? { username: e.OPERATOR_USERNAME, password: e.OPERATOR_PASSWORD } : undefined,
+    // Live never lets the dashboard change jobs, whatever the variable says.
+    bullBoardReadOnly: e.BULWARK_ENV === 'live' || e.BULL_BOARD_READ_ONLY === 'true',
+    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : [],
+    tlsEnabled: e.TLS_ENABLED === 'true',
+    apiBodyLimitBytes: e.API_BODY_LIMIT_BYTES,
+    apiKeyCacheMs: e.API_KEY_CACHE_MS,
   });
+}
+
+/** Rules that involve several variables or a parser of their own. */
+function crossChecks(e: Env): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (e.MASTER_KEYS !== undefined) {
+    try {
+      parseMasterKeys(e.MASTER_KEYS);
+    } catch (err) {
+      // parseMasterKeys never puts key material in its messages.
+      problems.push({ path: 'MASTER_KEYS', message: (err as Error).message });
+    }
+  }
+  if (Boolean(e.OPERATOR_USERNAME) !== Boolean(e.OPERATOR_PASSWORD)) {
+    problems.push({ path: e.OPERATOR_USERNAME ? 'OPERATOR_PASSWORD' : 'OPERATOR_USERNAME', message: 'OPERATOR_USERNAME and OPERATOR_PASSWORD must be set together' });
+  }
+  for (const origin of e.CORS_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean) ?? []) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ path: 'CORS_ORIGINS', message: `"${origin}" is not an origin like https://app.example.com` });
+  }
+  return problems;
+}
+
+/** The master keys, or a ConfigError saying the command needs them. */
+export function requireMasterKeys(config: Config): MasterKeys {
+  if (!config.masterKeys) {
+    throw new ConfigError([{ path: 'MASTER_KEYS', message: 'is required here; generate one with `bulwark keys generate`' }]);
+  }
+  return parseMasterKeys(config.masterKeys);
 }

@@ -49,6 +49,11 @@ export interface ProducerOptions {
   queuePrefix?: string;
   /** Clock for default occurredAt. Default: the system clock. */
   clock?: () => Date;
+  /**
+   * Called with connection errors of the producer's queues (they also surface as a
+   * rejected write). Default: ignored here, so they do not reach stderr unformatted.
+   */
+  onError?: (err: Error) => void;
 }
 
 export interface EnqueuedAudit {
@@ -62,6 +67,7 @@ const optionsSchema = z
     connection: z.custom<Redis>((v) => v instanceof Redis, 'must be an ioredis connection').optional(),
     queuePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').optional(),
     clock: z.custom<() => Date>((v) => typeof v === 'function', 'must be a function').optional(),
+    onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   })
   .strict();
 
@@ -107,6 +113,7 @@ export function createProducer(options: ProducerOptions = {}) {
     defaultJobOptions: jobOptions(auditWritePolicy),
   });
   const alertQueue = new Queue<AlertJob>(ALERT_QUEUE, { connection, prefix, defaultJobOptions: jobOptions(alertPolicy) });
+  for (const q of [auditQueue, alertQueue]) q.on('error', (err) => opts.onError?.(err));
 
   function complete(input: z.output<typeof auditEntryInputSchema>): AuditEntry {
     return {

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Install dependencies from the lockfile, generate the Prisma client, make sure Redis
-# and Postgres run, create the database and apply migrations. Idempotent.
+# and Postgres run, write a .env with a fresh master key if there is none, create the
+# database and apply migrations. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/services.sh
-npm ci --no-audit --no-fund
+bash scripts/install.sh
 npm run --silent generate
+if [ ! -f .env ] && [ -z "${MASTER_KEYS:-}" ]; then
+  # A local, uncommitted .env (gitignored) keeps the dev master key out of the repo.
+  umask 077
+  echo "MASTER_KEYS=$(node bin/bulwark.js keys generate --id dev1 2>/dev/null)" > .env
+  echo "wrote .env with a new development master key (keep it; secrets stored under it need it)"
+fi
 node bin/bulwark.js migrate

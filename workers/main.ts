@@ -8,13 +8,16 @@ import { Queue } from 'bullmq';
 import type { DestinationStream } from 'pino';
 import { createPrisma } from '../lib/clients/prisma.js';
 import { createRedis } from '../lib/clients/redis.js';
-import type { Config } from '../lib/config.js';
+import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import { ALERT_QUEUE } from '../lib/contracts/alert.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, withTimeout, type Clock } from '../lib/time.js';
+import { bullBoardCsp, registerBullBoard } from '../producers/http/bull-board.js';
+import { registerApi, requestIdFor, type Api } from '../producers/http/index.js';
+import { createProducer } from '../producers/index.js';
 import { createAuditWriteWorker } from './audit/index.js';
 import { createAuditVerifyWorker } from './audit/verify-worker.js';
 import { createHttpServer } from './runtime/http.js';
@@ -29,6 +32,8 @@ export interface StartOptions {
   http?: boolean;
   /** Run the scheduler. Default: true. */
   scheduler?: boolean;
+  /** Run the queue workers. Default: true (false serves only HTTP, e.g. an API-only process). */
+  workers?: boolean;
 }
 
 export interface RunningBulwark {
@@ -50,6 +55,8 @@ export function createContext(config: Config, options: StartOptions = {}): AppCo
 }
 
 export async function startBulwark(config: Config, options: StartOptions = {}): Promise<RunningBulwark> {
+  // Fail before connecting anything when the secrets store could not work.
+  requireMasterKeys(config);
   const ctx = createContext(config, options);
   const { logger } = ctx;
   const audit = createAuditWriteWorker(ctx);
@@ -57,15 +64,35 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE].map(
     (name) => new Queue(name, { connection: ctx.redis, prefix: config.queuePrefix }),
   );
+  for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
   ctx.metrics.setQueueCountSource(async () =>
     Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts() }))),
   );
   const scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
   let accepting = true;
-  const server = options.http === false ? undefined : createHttpServer(ctx, { readiness: createReadiness(ctx), isAccepting: () => accepting });
+  // The API enqueues through the same typed producer application code uses.
+  const producer = createProducer({
+    connection: ctx.redis,
+    queuePrefix: config.queuePrefix,
+    clock: ctx.clock,
+    onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
+  });
+  let api: Api | undefined;
+  const server =
+    options.http === false
+      ? undefined
+      : await createHttpServer(ctx, {
+          readiness: createReadiness(ctx),
+          isAccepting: () => accepting,
+          requestId: requestIdFor,
+          configure: async (app) => {
+            api = registerApi(app, { ...ctx, producer, cspFor: bullBoardCsp });
+            await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isAdmin: api.guards.isAdmin });
+          },
+        });
   let url: string | undefined;
   if (server) url = await server.listen({ host: config.host, port: config.port });
-  for (const w of workers) void w.run();
+  if (options.workers !== false) for (const w of workers) void w.run();
   logger.info({ event: 'bulwark_started', url, queues: workers.map((w) => w.name) }, 'bulwark started');
 
   let stopping: Promise<void> | undefined;
@@ -82,6 +109,8 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await scheduler?.close();
     await Promise.all(countQueues.map((q) => q.close()));
     await server?.close();
+    await api?.close();
+    await producer.close();
     await ctx.prisma.$disconnect();
     await ctx.redis.quit().catch(() => ctx.redis.disconnect());
     logger.info({ event: 'bulwark_stopped' }, 'bulwark stopped');

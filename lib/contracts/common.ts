@@ -20,7 +20,8 @@ export interface QueuePolicy {
   removeOnFail: { count: number; age?: number };
 }
 
-export const TENANT_ID = z.uuid({ error: 'must be a UUID' });
+// Lower-cased because Postgres prints UUIDs in lower case and chains are keyed by that text.
+export const TENANT_ID = z.uuid({ error: 'must be a UUID' }).transform((id) => id.toLowerCase());
 
 /**
  * A string Postgres can store in TEXT and JSONB: no NUL character, no lone UTF-16

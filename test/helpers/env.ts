@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../lib/config.js';
+import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { withTimeout } from '../../lib/time.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -19,6 +20,7 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
     QUEUE_PREFIX: randomPrefix(),
     WORKER_LOCK_DURATION_MS: '2000',
     SHUTDOWN_TIMEOUT_MS: '5000',
+    MASTER_KEYS: `test1:${generateFernetKey()}`,
     ...overrides,
   });
 }

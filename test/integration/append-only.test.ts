@@ -39,7 +39,7 @@ test.before(async () => {
   await superuserQuery(
     db.url,
     `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, action, resource_type, prev_hash, hash)
-     VALUES ($1, 1, 'e1', now(), now(), 'system', 'test:seeded', 'test', repeat('0', 64), repeat('a', 64))`,
+     VALUES ($1, 1001, 'e1', now(), now(), 'system', 'test:seeded', 'test', repeat('0', 64), repeat('a', 64))`,
     [tenant.id],
   );
   await superuserQuery(db.url, `CREATE ROLE ${owner} LOGIN; CREATE ROLE ${app} LOGIN;
@@ -68,8 +68,10 @@ for (const [who, url] of [
       const outcome = await attempt(url(), sql);
       assert.match(outcome, `audit_log is append-only: ${op} is not allowed`, `${op} by ${who}: ${outcome}`);
     }
-    const left = await superuserQuery(db.url, `SELECT action FROM audit_log`);
+    const left = await superuserQuery(db.url, `SELECT action FROM audit_log WHERE seq = 1001`);
     assert.equal(left.rows, [{ action: 'test:seeded' }]);
+    const all = await superuserQuery(db.url, `SELECT count(*)::int AS n FROM audit_log`);
+    assert.is(all.rows[0].n, 3, 'the bootstrap entries and the seeded one, all still there');
   });
 }
 
@@ -77,7 +79,7 @@ test('INSERT still works for the application role', async () => {
   const outcome = await attempt(
     roleUrl(app),
     `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, action, resource_type, prev_hash, hash)
-     SELECT tenant_id, 2, 'e2', now(), now(), 'system', 'test:seeded', 'test', repeat('a', 64), repeat('b', 64) FROM audit_log LIMIT 1`,
+     SELECT tenant_id, 1002, 'e2', now(), now(), 'system', 'test:seeded', 'test', repeat('a', 64), repeat('b', 64) FROM audit_log WHERE seq = 1001`,
   );
   assert.is(outcome, 'succeeded');
 });

@@ -39,7 +39,7 @@ test('help and usage errors exit 0 and 2', async () => {
   assert.match(badFlag.err, /colour/);
   const missing = await run(['tenant', 'create']);
   assert.is(missing.code, 2);
-  assert.match(missing.err, 'needs --name NAME');
+  assert.match(missing.err, '--name is required');
 });
 
 test('tenant create prints the id; a duplicate name and bad input are clear errors', async () => {

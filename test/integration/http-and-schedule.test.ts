@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
-import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE, ALERT_QUEUE } from '../../lib/contracts/index.js';
+import { AUDIT_VERIFY_QUEUE } from '../../lib/contracts/index.js';
 import { createTenant } from '../../lib/tenants.js';
 import { createProducer } from '../../producers/index.js';
 import { processAuditVerify } from '../../workers/audit/verify-worker.js';
@@ -11,6 +11,7 @@ import { AUDIT_VERIFY_SCHEDULER_ID } from '../../workers/runtime/scheduler.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
 import { entry } from '../helpers/fixtures.js';
+import { obliterateQueues } from '../helpers/queues.js';
 
 let db: TestDatabase;
 let bulwark: RunningBulwark;
@@ -24,13 +25,8 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  const { redis, config } = bulwark.ctx;
-  for (const name of [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE]) {
-    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
-    await q.obliterate({ force: true });
-    await q.close();
-  }
   await bulwark.stop();
+  await obliterateQueues(bulwark.ctx.config.queuePrefix);
   await db.drop();
 });
 

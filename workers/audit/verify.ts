@@ -73,9 +73,16 @@ function toEntry(r: Row): ChainEntry {
 const PAGE_SQL = `SELECT seq::text, tenant_id::text, event_id, occurred_at, recorded_at, actor_type, actor_id, action,
         resource_type, resource_id, before_state, after_state, metadata, reason, confidence::text AS confidence,
         request_id, ip, user_agent, severity, prev_hash, hash
-   FROM audit_log WHERE tenant_id = $1::uuid AND seq > $2::bigint ORDER BY audit_log.seq LIMIT $3`;
+   FROM audit_log WHERE tenant_id = $1::uuid AND seq > $2::bigint AND seq <= $3::bigint ORDER BY audit_log.seq LIMIT $4`;
 
 export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, pageSize = 5000): Promise<TenantVerification> {
+  // The head is read first: entries committed while we walk lie beyond it and are
+  // left for the next run, instead of looking like a broken tail.
+  const heads = await prisma.$queryRawUnsafe<Array<{ last_seq: string; last_hash: string }>>(
+    'SELECT last_seq::text, last_hash FROM audit_chain_heads WHERE tenant_id = $1::uuid',
+    tenantId,
+  );
+  const head = heads[0];
   let expected = 1n;
   let prevHash = GENESIS_HASH;
   let count = 0;
@@ -85,27 +92,26 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
     ok: false,
     firstBad: { seq, problem, detail },
   });
-  for (;;) {
-    const rows = await prisma.$queryRawUnsafe<Row[]>(PAGE_SQL, tenantId, String(expected - 1n), pageSize);
+  if (!head) return bad('1', 'head', 'the tenant has no chain head');
+  const headSeq = BigInt(head.last_seq);
+  while (expected <= headSeq) {
+    const rows = await prisma.$queryRawUnsafe<Row[]>(PAGE_SQL, tenantId, String(expected - 1n), head.last_seq, pageSize);
     for (const r of rows) {
       count++;
-      if (BigInt(r.seq) !== expected) return bad(r.seq, 'numbering', `expected seq ${expected}, found ${r.seq}`);
-      if (r.prev_hash !== prevHash) return bad(r.seq, 'link', 'prev_hash does not match the previous entry\'s hash');
-      if (chainHash(toEntry(r), r.prev_hash) !== r.hash) return bad(r.seq, 'content', 'stored hash does not match the entry\'s content');
+      if (BigInt(r.seq) !== expected) return bad(String(expected), 'numbering', `expected seq ${expected}, found ${r.seq}`);
+      if (r.prev_hash !== prevHash) return bad(r.seq, 'link', "prev_hash does not match the previous entry's hash");
+      if (chainHash(toEntry(r), r.prev_hash) !== r.hash) return bad(r.seq, 'content', "stored hash does not match the entry's content");
       prevHash = r.hash;
       expected++;
     }
     if (rows.length < pageSize) break;
   }
-  const heads = await prisma.$queryRawUnsafe<Array<{ last_seq: string; last_hash: string }>>(
-    'SELECT last_seq::text, last_hash FROM audit_chain_heads WHERE tenant_id = $1::uuid',
-    tenantId,
-  );
-  const head = heads[0];
-  const lastSeq = String(expected - 1n);
-  if (!head) return bad(lastSeq, 'head', 'the tenant has no chain head');
-  if (head.last_seq !== lastSeq || head.last_hash !== prevHash) {
-    return bad(String(expected), 'head', `chain head says seq ${head.last_seq} but the log ends at seq ${lastSeq}`);
+  const lastSeq = expected - 1n;
+  if (lastSeq !== headSeq) {
+    return bad(String(expected), 'head', `the chain head says the log ends at seq ${headSeq} but entries stop at seq ${lastSeq}`);
+  }
+  if (head.last_hash !== prevHash) {
+    return bad(String(lastSeq), 'head', `the chain head's hash does not match entry seq ${lastSeq}`);
   }
   return { tenantId, entries: count, ok: true };
 }

@@ -1,8 +1,11 @@
 /**
  * The HTTP server of the worker process: /healthz (the process is alive), /readyz
- * (dependencies answer; 503 naming the failing checks otherwise) and /metrics.
+ * (dependencies answer; 503 naming the failing checks otherwise), /metrics (behind a
+ * bearer token when METRICS_TOKEN is set), plus whatever `configure` registers (the
+ * /v1 API and Bull Board).
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../lib/context.js';
 import type { ReadinessReport } from './readiness.js';
 
@@ -13,13 +16,23 @@ export interface HttpServerOptions {
   readiness: () => Promise<ReadinessReport>;
   /** False once shutdown has begun, so load balancers stop sending work. */
   isAccepting: () => boolean;
+  /** Generates the request id from the raw request (a valid X-Request-Id or a UUID). */
+  requestId: (req: import('node:http').IncomingMessage) => string;
+  /** Registers the rest of the routes (API, dashboard) before the server listens. */
+  configure?: (app: FastifyInstance) => void | Promise<void>;
 }
 
-export function createHttpServer(ctx: AppContext, options: HttpServerOptions): FastifyInstance {
+const sha = (s: string) => createHash('sha256').update(s).digest();
+
+export async function createHttpServer(ctx: AppContext, options: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: ctx.config.apiBodyLimitBytes,
+    genReqId: options.requestId,
+    requestIdLogLabel: 'request_id',
+    trustProxy: ctx.config.tlsEnabled,
   });
+  await options.configure?.(app);
 
   app.get('/healthz', QUIET, async () => ({ status: 'ok' }));
 
@@ -33,7 +46,16 @@ export function createHttpServer(ctx: AppContext, options: HttpServerOptions): F
     return { status: failing.length === 0 ? 'ready' : 'not_ready', failing, checks };
   });
 
-  app.get('/metrics', QUIET, async (_req, reply) => {
+  const token = ctx.config.metricsToken;
+  app.get('/metrics', QUIET, async (request, reply) => {
+    if (token) {
+      const auth = request.headers.authorization ?? '';
+      const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+      if (!timingSafeEqual(sha(given), sha(token))) {
+        reply.code(401).header('www-authenticate', 'Bearer');
+        return { error: { code: 'unauthenticated', message: 'metrics need the scrape token (METRICS_TOKEN)' } };
+      }
+    }
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
   });

@@ -15,6 +15,7 @@ export interface Scheduler {
 
 export async function startScheduler(ctx: AppContext): Promise<Scheduler> {
   const verifyQueue = new Queue<AuditVerifyJob>(AUDIT_VERIFY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
+  verifyQueue.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: AUDIT_VERIFY_QUEUE, err }, 'queue connection error'));
   await verifyQueue.upsertJobScheduler(
     AUDIT_VERIFY_SCHEDULER_ID,
     { pattern: ctx.config.auditVerifyCron, tz: 'UTC' },

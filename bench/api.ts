@@ -1,0 +1,79 @@
+/**
+ * npm run bench:api — POST /v1/audit with a valid key against a Fastify route that
+ * answers 204 with no work, both driven by autocannon on loopback in the same run.
+ * Prints requests/s, p99 latency and the ratio (target ≥ 0.5, p99 < 20 ms), and how
+ * many Postgres queries the key checks cost (target: about none per request).
+ */
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { createApiKey } from '../lib/apikeys.js';
+import { loadConfig } from '../lib/config.js';
+import { generateFernetKey } from '../lib/crypto/fernet.js';
+import { createTenant } from '../lib/tenants.js';
+import { createTestDatabase, superuserQuery } from '../test/helpers/db.js';
+import { obliterateQueues } from '../test/helpers/queues.js';
+import { startBulwark } from '../workers/main.js';
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+interface Figures {
+  rps: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function drive(url: string, options: Partial<autocannon.Options>): Promise<Figures> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
+  return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+}
+
+async function baseline(): Promise<Figures> {
+  const app = Fastify();
+  app.post('/noop', async (_req, reply) => reply.code(204).send());
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    return await drive(`${url}/noop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+  } finally {
+    await app.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const db = await createTestDatabase('bulwark_bench');
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    QUEUE_PREFIX: `bench-api-${Date.now()}`,
+    MASTER_KEYS: `b1:${generateFernetKey()}`,
+  });
+  // Only the API runs: jobs pile up in Redis, as when workers lag; the API's cost is what is measured.
+  const bulwark = await startBulwark(config, { scheduler: false, workers: false });
+  try {
+    const tenant = await createTenant(bulwark.ctx.prisma, { name: 'bench' });
+    await bulwark.ctx.prisma.tenantSettings.update({
+      where: { tenantId: tenant.id },
+      data: { settings: { api: { requestsPerWindow: 10_000_000, windowSeconds: 60 } } },
+    });
+    const { key } = await createApiKey(bulwark.ctx.prisma, { tenantId: tenant.id, name: 'bench', scopes: ['audit:write'] }, { type: 'system', id: 'bench' });
+    const body = JSON.stringify({ actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-1' });
+    const base = await baseline();
+    const queriesBefore = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
+    const api = await drive(`${bulwark.url}/v1/audit`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
+    const queriesAfter = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
+    const requests = api.rps * DURATION;
+    const ratio = api.rps / base.rps;
+    console.log(`fastify 204 baseline   ${base.rps.toFixed(0)} req/s   p99 ${base.p99} ms`);
+    console.log(`POST /v1/audit         ${api.rps.toFixed(0)} req/s   p99 ${api.p99} ms   non-2xx ${api.non2xx}   errors ${api.errors}`);
+    console.log(`ratio                  ${ratio.toFixed(2)} (target >= 0.5); p99 ${api.p99} ms (target < 20 ms)`);
+    console.log(`postgres transactions  ${queriesAfter - queriesBefore} for ~${requests.toFixed(0)} requests (${((queriesAfter - queriesBefore) / Math.max(1, requests)).toFixed(4)} per request)`);
+  } finally {
+    await bulwark.stop();
+    await obliterateQueues(config.queuePrefix);
+    await db.drop();
+  }
+}
+
+await main();

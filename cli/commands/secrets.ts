@@ -1,0 +1,81 @@
+/** `bulwark secret set|rotate|list|history` and `bulwark keys generate|rotate-master`. */
+import { createPrisma } from '../../lib/clients/prisma.js';
+import { requireMasterKeys, type Config } from '../../lib/config.js';
+import { generateFernetKey } from '../../lib/crypto/fernet.js';
+import { rotateMasterKey } from '../../lib/master-key-rotation.js';
+import { listSecrets, rotateSecret, secretHistory, setSecret } from '../../lib/secrets.js';
+import { progressBar, type CliIO } from '../output.js';
+
+const CLI_ACTOR = { type: 'user' as const, id: 'bulwark-cli' };
+
+/** The value comes from stdin, never from argv (argv shows up in `ps` and shell history). */
+export async function readSecretFromStdin(stdin: NodeJS.ReadableStream & { isTTY?: boolean }, io: CliIO): Promise<string> {
+  if (stdin.isTTY) io.err('enter the secret value, then press Ctrl-D:');
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export async function runSecretSet(config: Config, io: CliIO, args: { tenantId: string; name: string; value: string; mustExist: boolean }): Promise<number> {
+  const keys = requireMasterKeys(config);
+  const prisma = createPrisma(config, { max: 1 });
+  try {
+    const input = { tenantId: args.tenantId, name: args.name, value: args.value };
+    const result = args.mustExist ? await rotateSecret(prisma, keys, input, CLI_ACTOR) : await setSecret(prisma, keys, input, CLI_ACTOR);
+    io.out(`${result.rotated ? 'rotated' : 'created'} secret ${result.name} (version ${result.version}, key ${result.keyId}); reference it as secret://${result.name}`);
+    return 0;
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+export async function runSecretList(config: Config, io: CliIO, tenantId: string): Promise<number> {
+  const prisma = createPrisma(config, { max: 1 });
+  try {
+    const rows = await listSecrets(prisma, tenantId);
+    for (const s of rows) io.out(`${s.name}\tversion ${s.version}\tkey ${s.keyId}\tupdated ${s.updatedAt.toISOString()}${s.rotatedAt ? `\trotated ${s.rotatedAt.toISOString()}` : ''}`);
+    io.out(`${rows.length} secret(s)`);
+    return 0;
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+export async function runSecretHistory(config: Config, io: CliIO, tenantId: string, name: string): Promise<number> {
+  const prisma = createPrisma(config, { max: 1 });
+  try {
+    const h = await secretHistory(prisma, tenantId, name);
+    io.out(`created ${h.createdAt.toISOString()}`);
+    for (const r of h.rotations) io.out(`rotated ${r.rotatedAt.toISOString()}: version ${r.fromVersion} -> ${r.toVersion}`);
+    return 0;
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+export function runKeysGenerate(io: CliIO, id: string): number {
+  io.out(`${id}:${generateFernetKey()}`);
+  io.err('put it first in MASTER_KEYS (e.g. MASTER_KEYS=<new>,<old>) and run `bulwark keys rotate-master`');
+  return 0;
+}
+
+export async function runRotateMaster(config: Config, io: CliIO, batchSize: number): Promise<number> {
+  const keys = requireMasterKeys(config);
+  const prisma = createPrisma(config, { max: 2 });
+  try {
+    let bar: ReturnType<typeof progressBar> | undefined;
+    const report = await rotateMasterKey(prisma, keys, {
+      batchSize,
+      onProgress: (done, total) => {
+        bar ??= progressBar(io, 're-encrypting', total);
+        bar.update(done);
+      },
+    });
+    bar?.done();
+    for (const f of report.failed) io.err(`FAILED  tenant ${f.tenantId} secret ${f.name} (key ${f.keyId}): ${f.error}`);
+    io.out(`re-encrypted ${report.reencrypted} of ${report.total} secret(s) under key ${keys.current.id}; ${report.failed.length} failed`);
+    return report.failed.length === 0 ? 0 : 1;
+  } finally {
+    await prisma.$disconnect();
+  }
+}

@@ -1,0 +1,37 @@
+/** Flag parsing for the CLI: strict (unknown flags are errors), typed, with required flags named. */
+import { parseArgs } from 'node:util';
+
+export class UsageError extends Error {}
+
+export type FlagSpec = Record<string, { type: 'string' | 'int' | 'boolean'; required?: boolean }>;
+export interface Flags {
+  _: string[];
+  [name: string]: string | number | boolean | string[] | undefined;
+}
+
+export function parseFlags(args: string[], spec: FlagSpec, positionals = false): Flags {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      options: Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type === 'boolean' ? 'boolean' : 'string' }])),
+      strict: true,
+      allowPositionals: positionals,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const out: Flags = { _: parsed.positionals };
+  for (const [name, s] of Object.entries(spec)) {
+    const v = parsed.values[name];
+    if (v === undefined) {
+      if (s.required) throw new UsageError(`--${name} is required`);
+      continue;
+    }
+    if (s.type === 'int') {
+      if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
+      out[name] = Number(v);
+    } else out[name] = v as string | boolean;
+  }
+  return out;
+}

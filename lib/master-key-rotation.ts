@@ -1,0 +1,76 @@
+/**
+ * Re-encrypting every secret under the current master key, in batches. Each batch is
+ * one transaction (its rows and one audit entry per tenant touched), so a crash loses
+ * at most the batch in flight and a re-run continues with what is left: rows already
+ * under the current key are not selected again. A secret that fails to decrypt is
+ * reported by name and left as it is, never skipped silently.
+ */
+import { recordAuditInTx } from './audit/record.js';
+import type { PrismaClient } from './clients/prisma.js';
+import { decryptWithKeyId, type MasterKeys } from './crypto/master-keys.js';
+
+export interface RotationFailure {
+  tenantId: string;
+  name: string;
+  keyId: string;
+  error: string;
+}
+
+export interface RotationReport {
+  total: number;
+  reencrypted: number;
+  failed: RotationFailure[];
+}
+
+export async function rotateMasterKey(
+  prisma: PrismaClient,
+  keys: MasterKeys,
+  options: { batchSize?: number; onProgress?: (done: number, total: number) => void; actor?: { type: 'user' | 'system'; id: string } } = {},
+): Promise<RotationReport> {
+  const batchSize = options.batchSize ?? 200;
+  const actor = options.actor ?? { type: 'system' as const, id: 'bulwark-cli' };
+  const currentId = keys.current.id;
+  const total = await prisma.secret.count({ where: { keyId: { not: currentId } } });
+  const report: RotationReport = { total, reencrypted: 0, failed: [] };
+  let cursor: string | undefined;
+  options.onProgress?.(0, total);
+  for (;;) {
+    const rows = await prisma.secret.findMany({
+      where: { keyId: { not: currentId }, ...(cursor ? { id: { gt: cursor } } : {}) },
+      orderBy: { id: 'asc' },
+      take: batchSize,
+    });
+    if (rows.length === 0) break;
+    cursor = rows[rows.length - 1]!.id;
+    const updates: Array<{ id: string; tenantId: string; name: string; token: string; from: string }> = [];
+    for (const row of rows) {
+      try {
+        const plain = decryptWithKeyId(keys, row.encryptedValue, row.keyId);
+        updates.push({ id: row.id, tenantId: row.tenantId, name: row.name, token: keys.current.fernet.encrypt(plain), from: row.keyId });
+      } catch (err) {
+        report.failed.push({ tenantId: row.tenantId, name: row.name, keyId: row.keyId, error: (err as Error).message });
+      }
+    }
+    await prisma.$transaction(async (tx) => {
+      for (const u of updates) {
+        // Guarded by the old key id: a concurrent run that got here first wins, once.
+        await tx.secret.updateMany({ where: { id: u.id, keyId: u.from }, data: { encryptedValue: u.token, keyId: currentId } });
+      }
+      const byTenant = new Map<string, typeof updates>();
+      for (const u of updates) byTenant.set(u.tenantId, [...(byTenant.get(u.tenantId) ?? []), u]);
+      for (const [tenantId, list] of byTenant) {
+        await recordAuditInTx(tx, {
+          tenantId,
+          actorType: actor.type,
+          actorId: actor.id,
+          action: 'secret:master-key-rotated',
+          resourceType: 'secret',
+          metadata: { names: list.map((u) => u.name), from_key_ids: [...new Set(list.map((u) => u.from))], to_key_id: currentId },
+        });
+      }
+    });
+    report.reencrypted += updates.length;
+    options.onProgress?.(report.reencrypted + report.failed.length, total);
+  }
+  return report;
+}

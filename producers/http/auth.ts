@@ -1,0 +1,128 @@
+/**
+ * Route guards: `requireScope(scope)` authenticates the API key (Authorization:
+ * Bearer or X-API-Key), checks its scope, records every denial, and applies the
+ * tenant's per-key sliding-window limit. `requireOperator()` checks the operator's
+ * HTTP Basic credentials from config (or an admin-scoped key). Comparisons of
+ * secrets are timing-safe.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Scope } from '../../lib/apikeys.js';
+import type { Logger } from '../../lib/logger.js';
+import type { SlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
+import type { TenantSettings } from '../../lib/settings.js';
+import { hasScope, type AuthenticatedKey, type Authenticator } from './authenticator.js';
+import type { DenialRecorder } from './denials.js';
+import { ApiError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey?: AuthenticatedKey;
+  }
+}
+
+export interface GuardDeps {
+  authenticator: Authenticator;
+  recordDenial: DenialRecorder;
+  limiter: SlidingWindowLimiter;
+  settingsOf: (tenantId: string) => Promise<TenantSettings>;
+  operator: { username: string; password: string } | undefined;
+  logger: Logger;
+  onThrottle: (outcome: 'allow' | 'deny') => void;
+}
+
+/** The client address as an IP the audit contract accepts (IPv4-mapped IPv6 unwrapped). */
+export function clientIp(request: FastifyRequest): string {
+  return request.ip.startsWith('::ffff:') ? request.ip.slice(7) : request.ip;
+}
+
+export function presentedKey(request: FastifyRequest): string | undefined {
+  const auth = request.headers.authorization;
+  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
+  const header = request.headers['x-api-key'];
+  return typeof header === 'string' ? header.trim() : undefined;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+function routeOf(request: FastifyRequest): string {
+  return `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
+}
+
+export function createGuards(deps: GuardDeps) {
+  async function deny(request: FastifyRequest, reason: Parameters<DenialRecorder>[0]['reason'], displayPrefix?: string, tenantId?: string): Promise<never> {
+    await deps.recordDenial({ reason, displayPrefix, tenantId, ip: clientIp(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] });
+    if (reason === 'wrong_scope') throw new ApiError(403, 'forbidden', 'this API key lacks the scope this route needs');
+    throw new ApiError(401, 'unauthenticated', reason === 'missing' ? 'send an API key as "Authorization: Bearer <key>" or "X-API-Key"' : 'the API key is not valid', undefined, { 'www-authenticate': 'Bearer' });
+  }
+
+  async function throttle(request: FastifyRequest, reply: FastifyReply, key: AuthenticatedKey): Promise<void> {
+    const { api } = await deps.settingsOf(key.tenantId);
+    const hit = await deps.limiter.hit(`key:${key.id}`, api.requestsPerWindow, api.windowSeconds * 1000);
+    reply.header('ratelimit-limit', String(hit.limit));
+    reply.header('ratelimit-remaining', String(hit.remaining));
+    deps.onThrottle(hit.allowed ? 'allow' : 'deny');
+    if (hit.allowed) return;
+    const retryAfter = String(Math.max(1, Math.ceil(hit.retryAfterMs / 1000)));
+    deps.logger.warn(
+      { event: 'abuse_throttle_deny', tenant_id: key.tenantId, key_prefix: key.displayPrefix, route: routeOf(request), window_seconds: api.windowSeconds, limit: api.requestsPerWindow, request_id: request.id },
+      'request throttled',
+    );
+    throw new ApiError(429, 'rate_limited', `more than ${api.requestsPerWindow} requests in ${api.windowSeconds} s for this key; retry later`, undefined, { 'retry-after': retryAfter });
+  }
+
+  function requireScope(scope: Scope): preHandlerAsyncHookHandler {
+    return async function guard(request, reply) {
+      const result = await deps.authenticator.authenticate(presentedKey(request));
+      if (!result.ok) return deny(request, result.reason, result.displayPrefix, result.tenantId);
+      if (!hasScope(result.key, scope)) return deny(request, 'wrong_scope', result.key.displayPrefix, result.key.tenantId);
+      request.apiKey = result.key;
+      request.log = request.log.child({ tenant_id: result.key.tenantId, key_prefix: result.key.displayPrefix });
+      await throttle(request, reply, result.key);
+    };
+  }
+
+  /** True when the request carries the operator's Basic credentials. */
+  function isOperator(request: FastifyRequest): boolean {
+    const auth = request.headers.authorization;
+    if (!deps.operator || typeof auth !== 'string' || !auth.startsWith('Basic ')) return false;
+    const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8');
+    const sep = decoded.indexOf(':');
+    if (sep < 0) return false;
+    const userOk = safeEqual(decoded.slice(0, sep), deps.operator.username);
+    const passOk = safeEqual(decoded.slice(sep + 1), deps.operator.password);
+    return userOk && passOk;
+  }
+
+  /** Operator credentials, or an admin-scoped API key. */
+  async function isAdmin(request: FastifyRequest): Promise<boolean> {
+    if (isOperator(request)) return true;
+    const key = presentedKey(request);
+    if (!key) return false;
+    const result = await deps.authenticator.authenticate(key);
+    if (result.ok && hasScope(result.key, 'admin')) return true;
+    await deps.recordDenial({
+      reason: result.ok ? 'wrong_scope' : result.reason,
+      displayPrefix: result.ok ? result.key.displayPrefix : result.displayPrefix,
+      tenantId: result.ok ? result.key.tenantId : result.tenantId,
+      ip: clientIp(request),
+      route: routeOf(request),
+      requestId: request.id,
+    });
+    return false;
+  }
+
+  function requireOperator(): preHandlerAsyncHookHandler {
+    return async function guard(request) {
+      if (isOperator(request)) return;
+      throw new ApiError(401, 'unauthenticated', 'operator credentials required (HTTP Basic)', undefined, { 'www-authenticate': 'Basic realm="bulwark"' });
+    };
+  }
+
+  return { requireScope, requireOperator, isOperator, isAdmin };
+}
+
+export type Guards = ReturnType<typeof createGuards>;

@@ -1,0 +1,56 @@
+/**
+ * Bull Board at /admin/queues, showing every Bulwark queue, for admins only
+ * (operator Basic credentials or an admin-scoped API key). Read-only unless
+ * BULL_BOARD_READ_ONLY=false, and always read-only in live.
+ */
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+export const BULL_BOARD_PATH = '/admin/queues';
+
+/** The dashboard's page needs its own scripts, styles and fonts; nothing else. */
+export const BULL_BOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com",
+  "font-src 'self' https://fonts.gstatic.com data:",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+].join('; ');
+
+export function bullBoardCsp(url: string): string | undefined {
+  return url.startsWith(BULL_BOARD_PATH) ? BULL_BOARD_CSP : undefined;
+}
+
+export interface BullBoardOptions {
+  queues: Queue[];
+  readOnly: boolean;
+  isAdmin: (request: FastifyRequest) => Promise<boolean>;
+}
+
+export async function registerBullBoard(app: FastifyInstance, options: BullBoardOptions): Promise<void> {
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(BULL_BOARD_PATH);
+  createBullBoard({
+    queues: options.queues.map((q) => new BullMQAdapter(q, { readOnlyMode: options.readOnly, allowRetries: !options.readOnly })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: options.readOnly ? 'Bulwark (read-only)' : 'Bulwark' } },
+  });
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', async (request, reply) => {
+      if (await options.isAdmin(request)) return;
+      // A Basic challenge lets a browser ask the operator for credentials.
+      await reply
+        .code(401)
+        .header('www-authenticate', 'Basic realm="bulwark"')
+        .send({ error: { code: 'unauthenticated', message: 'Bull Board needs operator credentials or an admin API key' } });
+    });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+  });
+}

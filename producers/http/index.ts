@@ -1,0 +1,67 @@
+/**
+ * The HTTP ingest API as one Fastify registration: security headers and request ids,
+ * the error shape, and the /v1 routes. workers/main.ts builds the dependencies and
+ * calls registerApi on the process's one HTTP server.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
+import type { Config } from '../../lib/config.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Metrics } from '../../lib/metrics.js';
+import { createSlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
+import { createSettingsCache } from '../../lib/tenant-settings.js';
+import type { Producer } from '../index.js';
+import { createGuards, type Guards } from './auth.js';
+import { createAuthenticator, type Authenticator } from './authenticator.js';
+import { createDenialRecorder } from './denials.js';
+import { registerErrorHandling } from './errors.js';
+import { registerAuditRoutes } from './routes/audit.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerSecurity } from './security.js';
+
+export { requestIdFor } from './security.js';
+
+export interface ApiDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  redis: Redis;
+  prisma: PrismaClient;
+  producer: Producer;
+  clock?: () => Date;
+  /** CSP for paths the API does not own (Bull Board's UI). */
+  cspFor?: (url: string) => string | undefined;
+}
+
+export interface Api {
+  guards: Guards;
+  authenticator: Authenticator;
+  close(): Promise<void>;
+}
+
+export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
+  const { config, metrics } = deps;
+  const authenticator = createAuthenticator(deps.prisma, { cacheMs: config.apiKeyCacheMs, clock: deps.clock });
+  const recordDenial = createDenialRecorder({
+    producer: deps.producer,
+    redis: deps.redis,
+    prefix: config.queuePrefix,
+    logger: deps.logger,
+    onDenial: (reason) => metrics.apiKeyDenials.inc({ reason }),
+  });
+  const guards = createGuards({
+    authenticator,
+    recordDenial,
+    limiter: createSlidingWindowLimiter(deps.redis, { keyPrefix: `${config.queuePrefix}:ratelimit` }),
+    settingsOf: createSettingsCache(deps.prisma, config.apiKeyCacheMs),
+    operator: config.operator,
+    logger: deps.logger,
+    onThrottle: (outcome) => metrics.abuseOutcomes.inc({ outcome }),
+  });
+  registerSecurity(app, { tlsEnabled: config.tlsEnabled, corsOrigins: config.corsOrigins, cspFor: deps.cspFor });
+  registerErrorHandling(app);
+  registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
+  registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
+  return { guards, authenticator, close: () => authenticator.close() };
+}

@@ -1,0 +1,38 @@
+/** POST /v1/alerts (alert:write), GET/PATCH /v1/settings (admin), POST /v1/tenants (operator). */
+import type { FastifyInstance } from 'fastify';
+import type { PrismaClient } from '../../../lib/clients/prisma.js';
+import { createTenant } from '../../../lib/tenants.js';
+import { getTenantSettings, updateTenantSettings } from '../../../lib/tenant-settings.js';
+import type { Producer } from '../../index.js';
+import type { Guards } from '../auth.js';
+import { withKeyTenant } from './audit.js';
+
+export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Producer; prisma: PrismaClient; guards: Guards }): void {
+  const { producer, prisma, guards } = deps;
+
+  app.post('/v1/alerts', { preHandler: guards.requireScope('alert:write') }, async (request, reply) => {
+    const { requestId: _ignored, ...alert } = withKeyTenant(request, request.body);
+    const result = await producer.alert.send(alert as never);
+    return reply.code(202).send({ jobId: result.jobId, requestId: request.id });
+  });
+
+  app.get('/v1/settings', { preHandler: guards.requireScope('admin') }, async (request) => ({
+    settings: await getTenantSettings(prisma, request.apiKey!.tenantId),
+  }));
+
+  app.patch('/v1/settings', { preHandler: guards.requireScope('admin') }, async (request) => ({
+    settings: await updateTenantSettings(prisma, request.apiKey!.tenantId, request.body, {
+      type: 'service',
+      id: request.apiKey!.displayPrefix,
+      requestId: request.id,
+    }),
+  }));
+
+  app.post('/v1/tenants', { preHandler: guards.requireOperator() }, async (request, reply) => {
+    const tenant = await createTenant(prisma, request.body as never, { actor: { type: 'user', id: 'operator' } });
+    return reply.code(201).send({
+      tenant: { id: tenant.id, name: tenant.name, timezone: tenant.timezone, createdAt: tenant.createdAt.toISOString() },
+      adminKey: { key: tenant.adminKey.key, displayPrefix: tenant.adminKey.displayPrefix, scopes: tenant.adminKey.scopes, expiresAt: tenant.adminKey.expiresAt.toISOString() },
+    });
+  });
+}

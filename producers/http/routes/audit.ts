@@ -1,0 +1,101 @@
+/** POST /v1/audit, POST /v1/audit/batch (scope audit:write) and GET /v1/audit (audit:read). */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { PrismaClient } from '../../../lib/clients/prisma.js';
+import { AUDIT_MAX_ENTRIES_PER_JOB } from '../../../lib/contracts/audit.js';
+import { ValidationError, problemsFromZod } from '../../../lib/errors.js';
+import type { Producer } from '../../index.js';
+import type { Guards } from '../auth.js';
+import { ApiError } from '../errors.js';
+
+type Body = Record<string, unknown>;
+
+/** The tenant comes from the key; a body naming another tenant is refused. */
+export function withKeyTenant(request: FastifyRequest, body: unknown, index?: number): Body {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ValidationError('audit entry', [{ path: index === undefined ? '' : String(index), message: 'must be a JSON object' }]);
+  }
+  const tenantId = request.apiKey!.tenantId;
+  const named = (body as Body).tenantId;
+  if (named !== undefined && named !== tenantId) {
+    throw new ApiError(403, 'tenant_mismatch', `the body names tenant ${String(named).slice(0, 64)} but the API key belongs to another tenant`);
+  }
+  return { ...(body as Body), tenantId, requestId: (body as Body).requestId ?? request.id };
+}
+
+const listQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().regex(/^\d{1,19}$/, 'must be a cursor returned by an earlier page').optional(),
+    action: z.string().max(100).optional(),
+    actorType: z.enum(['user', 'service', 'ai', 'system']).optional(),
+    actorId: z.string().max(255).optional(),
+    resourceType: z.string().max(100).optional(),
+    resourceId: z.string().max(255).optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+export function registerAuditRoutes(app: FastifyInstance, deps: { producer: Producer; prisma: PrismaClient; guards: Guards }): void {
+  const { producer, prisma, guards } = deps;
+
+  app.post('/v1/audit', { preHandler: guards.requireScope('audit:write') }, async (request, reply) => {
+    const result = await producer.audit.write(withKeyTenant(request, request.body) as never);
+    return reply.code(202).send({ eventId: result.eventId, jobId: result.jobId, requestId: request.id });
+  });
+
+  app.post('/v1/audit/batch', { preHandler: guards.requireScope('audit:write') }, async (request, reply) => {
+    const entries = (request.body as Body | undefined)?.entries;
+    if (!Array.isArray(entries) || entries.length === 0 || entries.length > AUDIT_MAX_ENTRIES_PER_JOB) {
+      throw new ValidationError('batch', [{ path: 'entries', message: `must be an array of 1 to ${AUDIT_MAX_ENTRIES_PER_JOB} entries` }]);
+    }
+    const result = await producer.audit.writeMany(entries.map((e, i) => withKeyTenant(request, e, i)) as never);
+    return reply.code(202).send({ eventIds: result.eventIds, jobId: result.jobId, requestId: request.id });
+  });
+
+  app.get('/v1/audit', { preHandler: guards.requireScope('audit:read') }, async (request) => {
+    const parsed = listQuery.safeParse(request.query);
+    if (!parsed.success) throw new ValidationError('query', problemsFromZod(parsed.error.issues));
+    const q = parsed.data;
+    const rows = await prisma.auditLog.findMany({
+      where: {
+        tenantId: request.apiKey!.tenantId,
+        ...(q.cursor ? { seq: { lt: BigInt(q.cursor) } } : {}),
+        ...(q.action ? { action: q.action } : {}),
+        ...(q.actorType ? { actorType: q.actorType } : {}),
+        ...(q.actorId ? { actorId: q.actorId } : {}),
+        ...(q.resourceType ? { resourceType: q.resourceType } : {}),
+        ...(q.resourceId ? { resourceId: q.resourceId } : {}),
+        ...(q.since || q.until ? { occurredAt: { ...(q.since ? { gte: new Date(q.since) } : {}), ...(q.until ? { lt: new Date(q.until) } : {}) } } : {}),
+      },
+      orderBy: { seq: 'desc' },
+      take: q.limit + 1,
+    });
+    const page = rows.slice(0, q.limit);
+    return {
+      items: page.map((r) => ({
+        seq: String(r.seq),
+        eventId: r.eventId,
+        occurredAt: r.occurredAt.toISOString(),
+        recordedAt: r.recordedAt.toISOString(),
+        actorType: r.actorType,
+        actorId: r.actorId,
+        action: r.action,
+        resourceType: r.resourceType,
+        resourceId: r.resourceId,
+        before: r.beforeState,
+        after: r.afterState,
+        metadata: r.metadata,
+        reason: r.reason,
+        confidence: r.confidence === null ? null : Number(r.confidence),
+        requestId: r.requestId,
+        ip: r.ip,
+        userAgent: r.userAgent,
+        severity: r.severity,
+        hash: r.hash,
+      })),
+      nextCursor: rows.length > q.limit ? String(page[page.length - 1]!.seq) : null,
+    };
+  });
+}

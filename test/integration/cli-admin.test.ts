@@ -1,0 +1,93 @@
+// The CLI's tenant, API key and secret commands end to end against Postgres.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Readable } from 'node:stream';
+import { main } from '../../cli/main.js';
+import type { CliIO } from '../../cli/output.js';
+import { generateFernetKey } from '../../lib/crypto/fernet.js';
+import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
+
+let db: TestDatabase;
+let tenant: string;
+const K1 = `k1:${generateFernetKey()}`;
+const K2 = `k2:${generateFernetKey()}`;
+
+async function run(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
+  const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]);
+  const code = await main(args, io, { DATABASE_URL: db.url, MASTER_KEYS: K1, ...options.env }, stdin);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test.before(async () => {
+  db = await createTestDatabase();
+  tenant = (await run(['tenant', 'create', '--name', 'cli-admin'])).out.split('\n')[0]!;
+});
+test.after(async () => db.drop());
+
+test('secret set reads the value from stdin, never argv, and list shows no value', async () => {
+  const set = await run(['secret', 'set', '--tenant', tenant, '--name', 'webhook.key'], { stdin: 'from-stdin-s3cret\n' });
+  assert.is(set.code, 0, set.err);
+  assert.match(set.out, 'created secret webhook.key (version 1, key k1); reference it as secret://webhook.key');
+  const argv = await run(['secret', 'set', '--tenant', tenant, '--name', 'x', '--value', 'oops']);
+  assert.is(argv.code, 2, 'a --value flag does not exist');
+  const rotate = await run(['secret', 'rotate', '--tenant', tenant, '--name', 'webhook.key'], { stdin: 'second-s3cret' });
+  assert.match(rotate.out, 'rotated secret webhook.key (version 2');
+  const list = await run(['secret', 'list', '--tenant', tenant]);
+  assert.match(list.out, /webhook\.key\tversion 2\tkey k1/);
+  assert.not.match(list.out + list.err, 's3cret');
+  const history = await run(['secret', 'history', '--tenant', tenant, '--name', 'webhook.key']);
+  assert.match(history.out, 'version 1 -> 2');
+  const missingKeys = await run(['secret', 'list', '--tenant', tenant], { env: { MASTER_KEYS: 'k1:not-a-key' } });
+  assert.is(missingKeys.code, 2);
+  assert.match(missingKeys.err, 'MASTER_KEYS');
+  assert.not.match(missingKeys.err, 'not-a-key');
+});
+
+test('keys rotate-master re-encrypts under the new first key and prints a final count', async () => {
+  const gen = await run(['keys', 'generate', '--id', 'k9']);
+  assert.match(gen.out, /^k9:[A-Za-z0-9_=-]{43,44}$/);
+  const r = await run(['keys', 'rotate-master'], { env: { MASTER_KEYS: `${K2},${K1}` } });
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, 're-encrypted 1 of 1 secret(s) under key k2; 0 failed');
+  const again = await run(['keys', 'rotate-master'], { env: { MASTER_KEYS: `${K2},${K1}` } });
+  assert.match(again.out, 're-encrypted 0 of 0 secret(s)');
+});
+
+test('apikey create, list, rotate and revoke', async () => {
+  const created = await run(['apikey', 'create', '--tenant', tenant, '--name', 'ingest', '--scopes', 'audit:write,alert:write', '--expires-days', '30']);
+  assert.is(created.code, 0, created.err);
+  const key = created.out.trim();
+  assert.match(key, /^bwk_[A-Za-z0-9_-]{43}$/);
+  const prefix = key.slice(0, 12);
+  const bad = await run(['apikey', 'create', '--tenant', tenant, '--name', 'x', '--scopes', 'root']);
+  assert.is(bad.code, 2);
+  assert.match(bad.err, 'not: root');
+  const rotated = await run(['apikey', 'rotate', '--tenant', tenant, '--key', prefix, '--grace-seconds', '60']);
+  assert.is(rotated.code, 0, rotated.err);
+  assert.match(rotated.err, 'the old one stays valid until');
+  const list = await run(['apikey', 'list', '--tenant', tenant]);
+  assert.match(list.out, `${prefix}\tingest\taudit:write,alert:write\tvalid until`);
+  const revoked = await run(['apikey', 'revoke', '--tenant', tenant, '--key', rotated.out.trim().slice(0, 12)]);
+  assert.is(revoked.code, 0);
+  const missing = await run(['apikey', 'revoke', '--tenant', tenant, '--key', 'bwk_nothere']);
+  assert.is(missing.code, 1);
+  const dump = JSON.stringify((await superuserQuery(db.url, 'SELECT * FROM api_keys')).rows);
+  assert.not.match(dump, key);
+});
+
+test('tenant settings get and set, with validation', async () => {
+  const set = await run(['tenant', 'settings', 'set', '--tenant', tenant, 'api.requestsPerWindow=100', 'alerts.quietHours.enabled=true']);
+  assert.is(set.code, 0, set.err);
+  const got = JSON.parse((await run(['tenant', 'settings', 'get', '--tenant', tenant])).out);
+  assert.is(got.api.requestsPerWindow, 100);
+  assert.is(got.alerts.quietHours.enabled, true);
+  const bad = await run(['tenant', 'settings', 'set', '--tenant', tenant, 'api.requestsPerWindow=0', 'nope=1']);
+  assert.is(bad.code, 2);
+  assert.match(bad.err, 'api.requestsPerWindow');
+  assert.match(bad.err, 'nope');
+});
+
+test.run();
