@@ -58,6 +58,25 @@ test('a secret value is never echoed in the error', () => {
   }
 });
 
+test('Bull Board is read-only by default and always in live', () => {
+  assert.is(loadConfig({}).bullBoardReadOnly, true);
+  assert.is(loadConfig({ BULL_BOARD_READ_ONLY: 'false' }).bullBoardReadOnly, false);
+  assert.is(loadConfig({ BULWARK_ENV: 'live', BULL_BOARD_READ_ONLY: 'false' }).bullBoardReadOnly, true);
+});
+
+test('MASTER_KEYS, operator and CORS settings are checked up front without echoing secrets', () => {
+  assert.equal(problemsOf({ MASTER_KEYS: 'k1:short-and-wrong' }), ['MASTER_KEYS']);
+  assert.equal(problemsOf({ MASTER_KEYS: 'no-colon-here' }), ['MASTER_KEYS']);
+  assert.equal(problemsOf({ OPERATOR_USERNAME: 'ops' }), ['OPERATOR_PASSWORD']);
+  assert.equal(problemsOf({ CORS_ORIGINS: 'https://ok.example,not an origin' }), ['CORS_ORIGINS']);
+  try {
+    loadConfig({ MASTER_KEYS: 'k1:c2VjcmV0LWJ1dC10b28tc2hvcnQ' });
+  } catch (err) {
+    assert.not.match((err as Error).message, 'c2VjcmV0LWJ1dC10b28tc2hvcnQ');
+    assert.match((err as Error).message, 'entry 1 (id k1)');
+  }
+});
+
 test('.env.example lists every variable', () => {
   const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
   for (const v of CONFIG_VARIABLES) assert.match(example, new RegExp(`^#?\\s*${v}=`, 'm'), `${v} missing from .env.example`);
