@@ -26,7 +26,7 @@ export function createLogger(
   config: Pick<Config, 'env' | 'logLevel'>,
   destination?: DestinationStream,
 ): Logger {
-  return pino(
+  const logger = pino(
     {
       level: config.logLevel,
       base: { service: 'bulwark', env: config.env },
@@ -46,6 +46,14 @@ export function createLogger(
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
+  // pino serialises child bindings without the formatters above; children inherit
+  // this method from the root (they are created with it as prototype), so every
+  // child, at any depth, gets its bindings redacted too.
+  const pinoChild = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return pinoChild.call(this, redactSecrets(bindings), options);
+  } as Logger['child'];
+  return logger;
 }
 
 /** A child logger carrying the given correlation ids. */
