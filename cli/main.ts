@@ -7,6 +7,7 @@
 import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { maskUrlCredentials } from '../lib/redact.js';
+import { runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate } from './commands/core.js';
 import { readSecretFromStdin, runKeysGenerate, runRotateMaster, runSecretHistory, runSecretList, runSecretSet } from './commands/secrets.js';
 import { runApiKeyCreate, runApiKeyList, runApiKeyRevoke, runApiKeyRotate, runSettingsGet, runSettingsSet } from './commands/tenants.js';
@@ -35,6 +36,12 @@ Secrets (values are read from stdin, never from arguments):
   secret history --tenant ID --name NAME         when the secret was created and rotated
   keys generate [--id ID]                        print a new master key entry for MASTER_KEYS
   keys rotate-master [--batch-size 200]          re-encrypt every secret under the first MASTER_KEYS key
+Alert channels (credentials are secret:// references):
+  channel add --tenant ID --name N --type webhook|slack|telegram --target URL|LABEL|CHAT_ID
+              --secret secret://NAME [--severities info,warning,high,critical]
+              (a chat id starting with - is given as --target=-100123)
+  channel list --tenant ID
+  channel remove --tenant ID --name N
 Audit:
   audit verify [--tenant ID]                     verify hash chains; exit 1 naming the first bad entry
   help                                           show this text
@@ -88,6 +95,15 @@ const commands: Record<string, Handler> = {
   },
   'keys generate': (a, c) => runKeysGenerate(c.io, (parseFlags(a, { id: { type: 'string' } }).id as string | undefined) ?? `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`),
   'keys rotate-master': (a, c) => runRotateMaster(c.config(), c.io, (parseFlags(a, { 'batch-size': { type: 'int' } })['batch-size'] as number | undefined) ?? 200),
+  'channel add': (a, c) => {
+    const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true }, type: { type: 'string', required: true }, target: { type: 'string', required: true }, secret: { type: 'string', required: true }, severities: { type: 'string' } });
+    return runChannelAdd(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), type: str(f.type), target: str(f.target), secretRef: str(f.secret), severities: f.severities as string | undefined });
+  },
+  'channel list': (a, c) => runChannelList(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
+  'channel remove': (a, c) => {
+    const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
+    return runChannelRemove(c.config(), c.io, str(f.tenant), str(f.name));
+  },
   'audit verify': (a, c) => runAuditVerify(c.config(), c.io, { tenantId: parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined }),
 };
 

@@ -18,6 +18,7 @@ import { createDenialRecorder } from './denials.js';
 import { registerErrorHandling } from './errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerChannelRoutes } from './routes/channels.js';
 import { registerSecurity } from './security.js';
 
 export { requestIdFor } from './security.js';
@@ -63,5 +64,6 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   registerErrorHandling(app);
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
+  registerChannelRoutes(app, { prisma: deps.prisma, guards });
   return { guards, authenticator, close: () => authenticator.close() };
 }

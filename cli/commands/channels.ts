@@ -1,0 +1,42 @@
+/** `bulwark channel add|list|remove`. */
+import { addChannel, listChannels, removeChannel } from '../../lib/channels.js';
+import { createPrisma } from '../../lib/clients/prisma.js';
+import type { Config } from '../../lib/config.js';
+import type { CliIO } from '../output.js';
+
+const CLI_ACTOR = { type: 'user' as const, id: 'bulwark-cli' };
+
+async function withPrisma<T>(config: Config, fn: (prisma: ReturnType<typeof createPrisma>) => Promise<T>): Promise<T> {
+  const prisma = createPrisma(config, { max: 1 });
+  try {
+    return await fn(prisma);
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+export async function runChannelAdd(
+  config: Config,
+  io: CliIO,
+  a: { tenantId: string; name: string; type: string; target: string; secretRef: string; severities?: string },
+): Promise<number> {
+  const severities = a.severities?.split(',').map((s) => s.trim()).filter(Boolean);
+  const c = await withPrisma(config, (p) =>
+    addChannel(p, { tenantId: a.tenantId, name: a.name, type: a.type as never, target: a.target, secretRef: a.secretRef, severities: severities as never }, CLI_ACTOR),
+  );
+  io.out(`added ${c.type} channel ${c.name} (${c.id}) for ${c.severities.join(',')}`);
+  return 0;
+}
+
+export async function runChannelList(config: Config, io: CliIO, tenantId: string): Promise<number> {
+  const rows = await withPrisma(config, (p) => listChannels(p, tenantId));
+  for (const c of rows) io.out(`${c.name}\t${c.type}\t${c.target}\t${c.secretRef}\t${c.severities.join(',')}\t${c.enabled ? 'enabled' : 'disabled'}`);
+  io.out(`${rows.length} channel(s)`);
+  return 0;
+}
+
+export async function runChannelRemove(config: Config, io: CliIO, tenantId: string, name: string): Promise<number> {
+  const c = await withPrisma(config, (p) => removeChannel(p, tenantId, name, CLI_ACTOR));
+  io.out(`removed channel ${c.name}`);
+  return 0;
+}

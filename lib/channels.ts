@@ -1,0 +1,88 @@
+/**
+ * Alert channels: where a tenant's alerts go. A channel names its type, its target
+ * (webhook URL, Slack label, Telegram chat id), the severities it takes and a
+ * `secret://NAME` reference to its credential (webhook signing secret, Slack
+ * incoming-webhook URL, Telegram bot token), resolved only when sending.
+ */
+import { z } from 'zod';
+import { recordAuditInTx } from './audit/record.js';
+import type { PrismaClient } from './clients/prisma.js';
+import { ALERT_SEVERITIES } from './contracts/alert.js';
+import { ConflictError, NotFoundError, ValidationError, problemsFromZod } from './errors.js';
+
+export const CHANNEL_TYPES = ['webhook', 'slack', 'telegram'] as const;
+type Actor = { type: 'user' | 'service' | 'system'; id: string; requestId?: string };
+
+export const channelInputSchema = z
+  .object({
+    tenantId: z.uuid({ error: 'must be a UUID' }).transform((s) => s.toLowerCase()),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be 1-100 letters, digits, ".", "_" or "-"'),
+    type: z.enum(CHANNEL_TYPES, { error: `must be one of ${CHANNEL_TYPES.join(', ')}` }),
+    target: z.string().min(1, 'must not be empty').max(2048),
+    secretRef: z.string().regex(/^secret:\/\/[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, 'must be a secret reference like secret://NAME (never the credential itself)'),
+    severities: z.array(z.enum(ALERT_SEVERITIES, { error: `must be among ${ALERT_SEVERITIES.join(', ')}` })).min(1).default([...ALERT_SEVERITIES]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.type === 'webhook' && !/^https?:\/\/[^\s]+$/.test(c.target)) {
+      ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be the http(s) URL to POST to' });
+    }
+    if (c.type === 'telegram' && !/^(-?\d{1,20}|@[A-Za-z0-9_]{5,32})$/.test(c.target)) {
+      ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be a Telegram chat id (digits, may start with -) or @channelname' });
+    }
+  });
+
+export type ChannelInput = z.input<typeof channelInputSchema>;
+
+export interface ChannelRecord {
+  id: string;
+  name: string;
+  type: (typeof CHANNEL_TYPES)[number];
+  target: string;
+  secretRef: string;
+  severities: string[];
+  enabled: boolean;
+  createdAt: Date;
+}
+
+const toRecord = (r: ChannelRecord): ChannelRecord => ({ id: r.id, name: r.name, type: r.type, target: r.target, secretRef: r.secretRef, severities: r.severities, enabled: r.enabled, createdAt: r.createdAt });
+
+export async function addChannel(prisma: PrismaClient, input: ChannelInput, actor: Actor): Promise<ChannelRecord> {
+  const parsed = channelInputSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError('channel', problemsFromZod(parsed.error.issues));
+  const c = parsed.data;
+  const secretName = c.secretRef.slice('secret://'.length);
+  return prisma.$transaction(async (tx) => {
+    const secret = await tx.secret.findUnique({ where: { tenantId_name: { tenantId: c.tenantId, name: secretName } }, select: { id: true } });
+    if (!secret) throw new ValidationError('channel', [{ path: 'secretRef', message: `names no secret of this tenant; store it first with \`bulwark secret set --name ${secretName}\`` }]);
+    const taken = await tx.alertChannel.findUnique({ where: { tenantId_name: { tenantId: c.tenantId, name: c.name } }, select: { id: true } });
+    if (taken) throw new ConflictError(`a channel named "${c.name}" already exists`);
+    const row = await tx.alertChannel.create({ data: { tenantId: c.tenantId, name: c.name, type: c.type, target: c.target, secretRef: c.secretRef, severities: c.severities } });
+    await recordAuditInTx(tx, {
+      tenantId: c.tenantId, actorType: actor.type, actorId: actor.id, requestId: actor.requestId,
+      action: 'channel:added', resourceType: 'alert_channel', resourceId: row.id,
+      after: { name: row.name, type: row.type, target: row.target, secret_ref: row.secretRef, severities: row.severities },
+    });
+    return toRecord(row as ChannelRecord);
+  });
+}
+
+export async function listChannels(prisma: PrismaClient, tenantId: string): Promise<ChannelRecord[]> {
+  const rows = await prisma.alertChannel.findMany({ where: { tenantId }, orderBy: { name: 'asc' } });
+  return rows.map((r) => toRecord(r as ChannelRecord));
+}
+
+export async function removeChannel(prisma: PrismaClient, tenantId: string, nameOrId: string, actor: Actor): Promise<ChannelRecord> {
+  return prisma.$transaction(async (tx) => {
+    const row = await tx.alertChannel.findFirst({
+      where: { tenantId, OR: [{ name: nameOrId }, ...(z.uuid().safeParse(nameOrId).success ? [{ id: nameOrId }] : [])] },
+    });
+    if (!row) throw new NotFoundError(`no channel "${nameOrId}" for tenant ${tenantId}`);
+    await tx.alertChannel.delete({ where: { id: row.id } });
+    await recordAuditInTx(tx, {
+      tenantId, actorType: actor.type, actorId: actor.id, requestId: actor.requestId,
+      action: 'channel:removed', resourceType: 'alert_channel', resourceId: row.id, before: { name: row.name, type: row.type, target: row.target },
+    });
+    return toRecord(row as ChannelRecord);
+  });
+}

@@ -1,0 +1,25 @@
+/** GET/POST /v1/channels and DELETE /v1/channels/:name (scope admin). */
+import type { FastifyInstance } from 'fastify';
+import { addChannel, listChannels, removeChannel } from '../../../lib/channels.js';
+import type { PrismaClient } from '../../../lib/clients/prisma.js';
+import type { Guards } from '../auth.js';
+import { withKeyTenant } from './audit.js';
+
+export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: PrismaClient; guards: Guards }): void {
+  const { prisma, guards } = deps;
+  const actorOf = (request: { apiKey?: { displayPrefix: string }; id: string }) => ({ type: 'service' as const, id: request.apiKey!.displayPrefix, requestId: request.id });
+
+  app.get('/v1/channels', { preHandler: guards.requireScope('admin') }, async (request) => ({
+    channels: await listChannels(prisma, request.apiKey!.tenantId),
+  }));
+
+  app.post('/v1/channels', { preHandler: guards.requireScope('admin') }, async (request, reply) => {
+    const { requestId: _r, ...body } = withKeyTenant(request, request.body);
+    const channel = await addChannel(prisma, body as never, actorOf(request));
+    return reply.code(201).send({ channel });
+  });
+
+  app.delete<{ Params: { name: string } }>('/v1/channels/:name', { preHandler: guards.requireScope('admin') }, async (request) => ({
+    channel: await removeChannel(prisma, request.apiKey!.tenantId, request.params.name, actorOf(request)),
+  }));
+}
