@@ -170,7 +170,7 @@ function crossChecks(e: Env): FieldProblem[] {
       parseMasterKeys(e.MASTER_KEYS);
     } catch (err) {
       // parseMasterKeys never puts key material in its messages.
-      problems.push({ path: 'MASTER_KEYS', message: (err as Error).message });
+      problems.push({ path: 'MASTER_KEYS', message: (err as Error).message.replace(/^MASTER_KEYS /, '') });
     }
   }
   if (Boolean(e.OPERATOR_USERNAME) !== Boolean(e.OPERATOR_PASSWORD)) {
