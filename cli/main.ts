@@ -7,7 +7,7 @@
 import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { maskUrlCredentials } from '../lib/redact.js';
-import { runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
+import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate } from './commands/core.js';
 import { readSecretFromStdin, runKeysGenerate, runRotateMaster, runSecretHistory, runSecretList, runSecretSet } from './commands/secrets.js';
 import { runApiKeyCreate, runApiKeyList, runApiKeyRevoke, runApiKeyRotate, runSettingsGet, runSettingsSet } from './commands/tenants.js';
@@ -42,6 +42,7 @@ Alert channels (credentials are secret:// references):
               (a chat id starting with - is given as --target=-100123)
   channel list --tenant ID
   channel remove --tenant ID --name N
+  alerts log --tenant ID [--since ISO] [--outcome O] [--limit N]   the ledger: every alert and its decision
 Audit:
   audit verify [--tenant ID]                     verify hash chains; exit 1 naming the first bad entry
   help                                           show this text
@@ -103,6 +104,10 @@ const commands: Record<string, Handler> = {
   'channel remove': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
     return runChannelRemove(c.config(), c.io, str(f.tenant), str(f.name));
+  },
+  'alerts log': (a, c) => {
+    const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int' } });
+    return runAlertsLog(c.config(), c.io, { tenantId: str(f.tenant), since: f.since as string | undefined, outcome: f.outcome as string | undefined, limit: f.limit as number | undefined });
   },
   'audit verify': (a, c) => runAuditVerify(c.config(), c.io, { tenantId: parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined }),
 };

@@ -84,6 +84,12 @@ const envSchema = z.object({
   API_BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   /** How long an API key lookup is cached in memory; bounds how late a revocation bites. Default: 5000 ms. */
   API_KEY_CACHE_MS: int(0, 5000).default(5000),
+  /** How long tenant settings and time zones are cached; a change applies within this. Default: 5000 ms. */
+  SETTINGS_CACHE_MS: int(0, 60000).default(5000),
+  /** Base URL of the Telegram Bot API (a local stand-in in tests). Default: https://api.telegram.org */
+  TELEGRAM_API_URL: url(['https:', 'http:']).default('https://api.telegram.org'),
+  /** Time limit of one alert delivery HTTP request. Default: 10000 ms. */
+  ALERT_HTTP_TIMEOUT_MS: int(100, 120000).default(10000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -111,6 +117,9 @@ export interface Config {
   readonly tlsEnabled: boolean;
   readonly apiBodyLimitBytes: number;
   readonly apiKeyCacheMs: number;
+  readonly settingsCacheMs: number;
+  readonly telegramApiUrl: string;
+  readonly alertHttpTimeoutMs: number;
 }
 
 /** Names of every variable loadConfig reads (the .env.example test checks this list). */
@@ -159,6 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsEnabled: e.TLS_ENABLED === 'true',
     apiBodyLimitBytes: e.API_BODY_LIMIT_BYTES,
     apiKeyCacheMs: e.API_KEY_CACHE_MS,
+    settingsCacheMs: e.SETTINGS_CACHE_MS,
+    telegramApiUrl: e.TELEGRAM_API_URL,
+    alertHttpTimeoutMs: e.ALERT_HTTP_TIMEOUT_MS,
   });
 }
 

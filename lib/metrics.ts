@@ -94,6 +94,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    alertsTotal: new Counter({
+      name: 'bulwark_alerts_total',
+      help: 'Alert decisions and deliveries by outcome, reason and channel type',
+      labelNames: ['outcome', 'reason', 'channel'] as const,
+      registers: [registry],
+    }),
     setQueueCountSource(source: QueueCountSource) {
       countSource = source;
     },

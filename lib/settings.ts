@@ -14,6 +14,13 @@ export const tenantSettingsSchema = z
         windowSeconds: z.number().int().min(1).max(86400).default(3600),
         /** Minimum seconds between two alerts of the same type. Default: 300. */
         cooldownSeconds: z.number().int().min(0).max(86400).default(300),
+        /** Alerts with the same group key within this many seconds go out as one. Default: 0 (off). */
+        groupWaitSeconds: z.number().int().min(0).max(3600).default(0),
+        /** Per-user sliding-window throttle (EPIC-009). limit 0 turns it off. Default: 10 per 60 s. */
+        userThrottle: z
+          .object({ limit: z.number().int().min(0).max(100000).default(10), windowSeconds: z.number().int().min(1).max(86400).default(60) })
+          .strict()
+          .prefault({}),
         quietHours: z
           .object({
             enabled: z.boolean().default(false),

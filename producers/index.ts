@@ -85,10 +85,18 @@ function stableJobId(kind: string, ...parts: string[]): string {
   return `${kind}-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
 }
 
+/** A UUID-shaped id derived from its parts (stable across retries). */
+function uuidFrom(...parts: string[]): string {
+  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 function securityAlertFor(e: AuditEntry): AlertJob {
   return {
     v: 1,
     alert: {
+      // Derived from the audit entry, so re-sending the entry re-sends the same alert.
+      id: uuidFrom('security-alert', e.tenantId, e.eventId),
       tenantId: e.tenantId,
       type: e.action,
       severity: e.severity === 'critical' ? 'critical' : 'high',
@@ -164,13 +172,16 @@ export function createProducer(options: ProducerOptions = {}) {
     },
     alert: {
       /** Validate and enqueue one alert (delivery is the alert worker's job). */
-      async send(alert: AlertInput): Promise<{ jobId: string }> {
+      async send(alert: AlertInput): Promise<{ jobId: string; alertId: string }> {
         const parsed = parseOrThrow(alertInputSchema, alert, 'alert');
-        const job = await alertQueue.add(ALERT_JOB, {
-          v: 1,
-          alert: { ...parsed, occurredAt: parsed.occurredAt ?? clock().toISOString() },
-        });
-        return { jobId: String(job.id) };
+        const alertId = parsed.id ?? randomUUID();
+        // The job id follows the alert id: sending the same alert twice enqueues it once.
+        const job = await alertQueue.add(
+          ALERT_JOB,
+          { v: 1, alert: { ...parsed, id: alertId, occurredAt: parsed.occurredAt ?? clock().toISOString() } },
+          { jobId: `alert-${alertId}` },
+        );
+        return { jobId: String(job.id), alertId };
       },
     },
     /** Close the queues, and the connection if the producer opened it. */

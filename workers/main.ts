@@ -12,12 +12,14 @@ import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import { ALERT_QUEUE } from '../lib/contracts/alert.js';
+import { ALERT_DELIVERY_QUEUE } from '../lib/contracts/alert-delivery.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, withTimeout, type Clock } from '../lib/time.js';
 import { bullBoardCsp, registerBullBoard } from '../producers/http/bull-board.js';
 import { registerApi, requestIdFor, type Api } from '../producers/http/index.js';
 import { createProducer } from '../producers/index.js';
+import { createAlertWorkers, type AlertWorkerOptions } from './alert/index.js';
 import { createAuditWriteWorker } from './audit/index.js';
 import { createAuditVerifyWorker } from './audit/verify-worker.js';
 import { createHttpServer } from './runtime/http.js';
@@ -34,6 +36,8 @@ export interface StartOptions {
   scheduler?: boolean;
   /** Run the queue workers. Default: true (false serves only HTTP, e.g. an API-only process). */
   workers?: boolean;
+  /** Options of the alert delivery worker (tests point channels at local servers). */
+  alerts?: AlertWorkerOptions;
 }
 
 export interface RunningBulwark {
@@ -60,8 +64,9 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   const ctx = createContext(config, options);
   const { logger } = ctx;
   const audit = createAuditWriteWorker(ctx);
-  const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker];
-  const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE].map(
+  const alerts = createAlertWorkers(ctx, options.alerts);
+  const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker, ...alerts.workers];
+  const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE].map(
     (name) => new Queue(name, { connection: ctx.redis, prefix: config.queuePrefix }),
   );
   for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
@@ -107,7 +112,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     });
     await audit.committer.drain();
     await scheduler?.close();
-    await Promise.all(countQueues.map((q) => q.close()));
+    await Promise.all([...countQueues, alerts.deliveries].map((q) => q.close()));
     await server?.close();
     await api?.close();
     await producer.close();

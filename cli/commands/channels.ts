@@ -1,4 +1,5 @@
 /** `bulwark channel add|list|remove`. */
+import { queryLedger } from '../../lib/alerts/ledger-query.js';
 import { addChannel, listChannels, removeChannel } from '../../lib/channels.js';
 import { createPrisma } from '../../lib/clients/prisma.js';
 import type { Config } from '../../lib/config.js';
@@ -38,5 +39,14 @@ export async function runChannelList(config: Config, io: CliIO, tenantId: string
 export async function runChannelRemove(config: Config, io: CliIO, tenantId: string, name: string): Promise<number> {
   const c = await withPrisma(config, (p) => removeChannel(p, tenantId, name, CLI_ACTOR));
   io.out(`removed channel ${c.name}`);
+  return 0;
+}
+
+export async function runAlertsLog(config: Config, io: CliIO, a: { tenantId: string; since?: string; outcome?: string; limit?: number }): Promise<number> {
+  const page = await withPrisma(config, (p) => queryLedger(p, { tenantId: a.tenantId, since: a.since, outcome: a.outcome as never, limit: a.limit }));
+  for (const r of page.items) {
+    io.out(`${r.receivedAt}\t${r.outcome}\t${r.reason ?? '-'}\t${r.severity}\t${r.type}\t${r.channel ?? '-'}\tattempts ${r.attempts}${r.deliveryMs !== null ? `\t${r.deliveryMs} ms` : ''}\t${r.title}`);
+  }
+  io.out(`${page.items.length} alert(s)${page.nextCursor ? ' (more: raise --limit or narrow --since)' : ''}`);
   return 0;
 }

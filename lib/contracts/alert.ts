@@ -13,6 +13,8 @@ export const ALERT_SEVERITIES = ['info', 'warning', 'high', 'critical'] as const
 const TYPE = /^[a-z][a-z0-9_.:-]{0,99}$/;
 
 const alertShape = {
+  /** The alert's id: the ledger key, so a retried job never makes a second decision. */
+  id: z.uuid({ error: 'must be a UUID' }),
   tenantId: TENANT_ID,
   type: z.string().regex(TYPE, 'must be 1-100 lower-case letters, digits, ".", "_", ":" or "-"'),
   severity: z.enum(ALERT_SEVERITIES, { error: `must be one of ${ALERT_SEVERITIES.join(', ')}` }),
@@ -28,7 +30,7 @@ const alertShape = {
   details: JSON_OBJECT(16384).optional(),
 };
 
-export const alertInputSchema = z.object({ ...alertShape, occurredAt: INSTANT.optional() }).strict();
+export const alertInputSchema = z.object({ ...alertShape, id: alertShape.id.optional(), occurredAt: INSTANT.optional() }).strict();
 export const alertJobSchema = z.object({ v: z.literal(1), alert: z.object(alertShape).strict() }).strict();
 
 export type AlertInput = z.input<typeof alertInputSchema>;

@@ -55,7 +55,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     authenticator,
     recordDenial,
     limiter: createSlidingWindowLimiter(deps.redis, { keyPrefix: `${config.queuePrefix}:ratelimit` }),
-    settingsOf: createSettingsCache(deps.prisma, config.apiKeyCacheMs),
+    settingsOf: createSettingsCache(deps.prisma, config.settingsCacheMs),
     operator: config.operator,
     logger: deps.logger,
     onThrottle: (outcome) => metrics.abuseOutcomes.inc({ outcome }),

@@ -2,10 +2,11 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
+import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
 import { REDIS_URL } from './env.js';
 
-export const ALL_QUEUES = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE];
+export const ALL_QUEUES = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE];
 
 /** Obliterate every Bulwark queue under `prefix`, then delete any key left behind. */
 export async function obliterateQueues(prefix: string, redisUrl = REDIS_URL): Promise<void> {

@@ -16,7 +16,7 @@ const entry = { actorType: 'user', action: 'task:completed', resourceType: 'task
 
 test.before(async () => {
   // No settings cache, so the limit set below applies to the very next request.
-  api = await startApi({ API_KEY_CACHE_MS: '0' });
+  api = await startApi({ API_KEY_CACHE_MS: '0', SETTINGS_CACHE_MS: '0' });
   tenant = await api.tenant('abuse-tenant');
 });
 test.after(async () => api.close());

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { ALERT_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../../lib/contracts/index.js';
+import { ALERT_DELIVERY_QUEUE, ALERT_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../../lib/contracts/index.js';
 import { withTimeout } from '../helpers/env.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 
@@ -62,7 +62,7 @@ test('an admin-scoped API key opens the dashboard API; the board is read-only', 
   const res = await fetch(`${api.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${admin}` } });
   assert.is(res.status, 200);
   const body = (await res.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
-  assert.equal(body.queues.map((q) => q.name).sort(), [ALERT_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE].sort());
+  assert.equal(body.queues.map((q) => q.name).sort(), [ALERT_QUEUE, ALERT_DELIVERY_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE].sort());
   assert.ok(body.queues.every((q) => q.readOnlyMode), 'read-only by default');
 });
 

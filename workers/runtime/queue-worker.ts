@@ -10,7 +10,7 @@ import type { AppContext } from '../../lib/context.js';
 export interface QueueWorkerOptions<D, R> {
   queue: string;
   policy: QueuePolicy;
-  processor: (job: Job<D, R>) => Promise<R>;
+  processor: (job: Job<D, R>, token?: string) => Promise<R>;
   /** Overrides policy.concurrency. */
   concurrency?: number;
 }

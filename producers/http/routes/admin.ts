@@ -13,7 +13,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Prod
   app.post('/v1/alerts', { preHandler: guards.requireScope('alert:write') }, async (request, reply) => {
     const { requestId: _ignored, ...alert } = withKeyTenant(request, request.body);
     const result = await producer.alert.send(alert as never);
-    return reply.code(202).send({ jobId: result.jobId, requestId: request.id });
+    return reply.code(202).send({ alertId: result.alertId, jobId: result.jobId, requestId: request.id });
   });
 
   app.get('/v1/settings', { preHandler: guards.requireScope('admin') }, async (request) => ({

@@ -1,5 +1,6 @@
-/** GET/POST /v1/channels and DELETE /v1/channels/:name (scope admin). */
+/** GET/POST /v1/channels, DELETE /v1/channels/:name and GET /v1/alerts (the ledger); scope admin. */
 import type { FastifyInstance } from 'fastify';
+import { queryLedger } from '../../../lib/alerts/ledger-query.js';
 import { addChannel, listChannels, removeChannel } from '../../../lib/channels.js';
 import type { PrismaClient } from '../../../lib/clients/prisma.js';
 import type { Guards } from '../auth.js';
@@ -8,6 +9,10 @@ import { withKeyTenant } from './audit.js';
 export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: PrismaClient; guards: Guards }): void {
   const { prisma, guards } = deps;
   const actorOf = (request: { apiKey?: { displayPrefix: string }; id: string }) => ({ type: 'service' as const, id: request.apiKey!.displayPrefix, requestId: request.id });
+
+  app.get('/v1/alerts', { preHandler: guards.requireScope('admin') }, async (request) =>
+    queryLedger(prisma, { ...(request.query as Record<string, string>), tenantId: request.apiKey!.tenantId }),
+  );
 
   app.get('/v1/channels', { preHandler: guards.requireScope('admin') }, async (request) => ({
     channels: await listChannels(prisma, request.apiKey!.tenantId),

@@ -1,0 +1,45 @@
+/** Reading the alert ledger: newest first, filtered by time and outcome, cursor-paged. */
+import { z } from 'zod';
+import type { PrismaClient } from '../clients/prisma.js';
+import { ValidationError, problemsFromZod } from '../errors.js';
+
+export const OUTCOMES = ['received', 'delivering', 'delivered', 'suppressed', 'grouped', 'deferred', 'failed'] as const;
+
+export const ledgerQuerySchema = z
+  .object({
+    tenantId: z.uuid(),
+    since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone' }).optional(),
+    outcome: z.enum(OUTCOMES, { error: `must be one of ${OUTCOMES.join(', ')}` }).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    /** The receivedAt|id of the last row of the previous page. */
+    cursor: z.string().regex(/^\d+\|[0-9a-f-]{36}$/, 'must be a cursor returned by an earlier page').optional(),
+  })
+  .strict();
+
+export async function queryLedger(prisma: PrismaClient, input: z.input<typeof ledgerQuerySchema>) {
+  const parsed = ledgerQuerySchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError('alert ledger query', problemsFromZod(parsed.error.issues));
+  const q = parsed.data;
+  const [ms, id] = q.cursor ? q.cursor.split('|') : [];
+  const rows = await prisma.alertRecord.findMany({
+    where: {
+      tenantId: q.tenantId,
+      ...(q.outcome ? { outcome: q.outcome } : {}),
+      ...(q.since ? { receivedAt: { gte: new Date(q.since) } } : {}),
+      ...(ms ? { OR: [{ receivedAt: { lt: new Date(Number(ms)) } }, { receivedAt: new Date(Number(ms)), id: { lt: id! } }] } : {}),
+    },
+    orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
+    take: q.limit + 1,
+  });
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => ({
+      id: r.id, type: r.type, severity: r.severity, title: r.title, groupKey: r.groupKey, userId: r.userId,
+      occurredAt: r.occurredAt.toISOString(), receivedAt: r.receivedAt.toISOString(), outcome: r.outcome, reason: r.reason,
+      groupId: r.groupId, deferUntil: r.deferUntil?.toISOString() ?? null, channel: r.channel, attempts: r.attempts,
+      deliveredAt: r.deliveredAt?.toISOString() ?? null, deliveryMs: r.deliveryMs, lastStatus: r.lastStatus, lastError: r.lastError,
+    })),
+    nextCursor: rows.length > q.limit && last ? `${last.receivedAt.getTime()}|${last.id}` : null,
+  };
+}

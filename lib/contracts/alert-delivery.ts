@@ -1,0 +1,40 @@
+/**
+ * alert-delivery contract: the jobs the alert worker schedules for itself after a
+ * decision. `deliver` sends one message (one alert, a group or a digest) to one
+ * channel; `group-flush` closes a group when its wait ends; `digest` sends what quiet
+ * hours deferred. Job ids are derived from their content, so re-adding is a no-op.
+ */
+import { z } from 'zod';
+import { TENANT_ID, type QueuePolicy } from './common.js';
+
+export const ALERT_DELIVERY_QUEUE = 'alert-delivery';
+
+export const deliverJobSchema = z
+  .object({
+    v: z.literal(1),
+    tenantId: TENANT_ID,
+    channelId: z.uuid(),
+    kind: z.enum(['single', 'group', 'digest']),
+    alertIds: z.array(z.uuid()).min(1).max(1000),
+  })
+  .strict();
+
+export const groupFlushJobSchema = z.object({ v: z.literal(1), tenantId: TENANT_ID, groupId: z.uuid() }).strict();
+export const digestJobSchema = z.object({ v: z.literal(1), tenantId: TENANT_ID, until: z.iso.datetime({ offset: true }) }).strict();
+
+export type DeliverJob = z.output<typeof deliverJobSchema>;
+export type GroupFlushJob = z.output<typeof groupFlushJobSchema>;
+export type DigestJob = z.output<typeof digestJobSchema>;
+
+export const alertDeliveryPolicy: QueuePolicy & { backoffJitter: number; perChannelConcurrency: number } = {
+  attempts: 8,
+  // Exponential from 2 s with jitter, so many tenants' retries do not arrive together.
+  backoff: { type: 'exponential', delay: 2000 },
+  backoffJitter: 0.5,
+  concurrency: 20,
+  limiter: { max: 200, duration: 1000 },
+  /** Sends in flight to one channel from one worker process. */
+  perChannelConcurrency: 4,
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { count: 10000 },
+};

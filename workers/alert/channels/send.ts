@@ -1,0 +1,79 @@
+/**
+ * Sending one message to one channel: a signed JSON webhook, a Slack incoming webhook
+ * (the credential is the webhook URL) or Telegram's sendMessage (the credential is the
+ * bot token). Results say whether a retry can help; no result or error ever contains
+ * the credential.
+ */
+import type { AlertMessage, ChannelTarget, SendResult } from './types.js';
+import { signWebhook } from './webhook-signature.js';
+
+export interface SendOptions {
+  fetch?: typeof fetch;
+  /** Time limit of the HTTP request. Default: 10000 ms. */
+  timeoutMs?: number;
+  now?: () => Date;
+  /** Default: https://api.telegram.org */
+  telegramBaseUrl?: string;
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Retry-After as seconds or an HTTP date, in ms. */
+export function retryAfterMs(value: string | null, now: Date): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}
+
+function request(target: ChannelTarget, credential: string, m: AlertMessage, now: Date, telegramBase: string): { url: string; body: string; headers: Record<string, string> } {
+  const runbook = m.runbookUrl ? `\nRunbook: ${m.runbookUrl}` : '';
+  if (target.type === 'webhook') {
+    const body = JSON.stringify({ version: 1, tenantId: m.tenantId, alertIds: m.alertIds, severity: m.severity, title: m.title, text: m.text, runbookUrl: m.runbookUrl ?? null, items: m.items ?? [] });
+    return { url: target.url!, body, headers: { 'content-type': 'application/json', ...signWebhook(credential, body, Math.floor(now.getTime() / 1000)) } };
+  }
+  if (target.type === 'slack') {
+    const text = `*[${m.severity.toUpperCase()}] ${m.title}*\n${m.text}${m.runbookUrl ? `\n<${m.runbookUrl}|Runbook>` : ''}`;
+    return { url: credential, body: JSON.stringify({ text }), headers: { 'content-type': 'application/json' } };
+  }
+  const html = `<b>[${escapeHtml(m.severity.toUpperCase())}] ${escapeHtml(m.title)}</b>\n${escapeHtml(m.text)}${m.runbookUrl ? `\n<a href="${escapeHtml(m.runbookUrl)}">Runbook</a>` : ''}`;
+  void runbook;
+  return {
+    url: `${telegramBase.replace(/\/$/, '')}/bot${credential}/sendMessage`,
+    body: JSON.stringify({ chat_id: target.chatId, text: html, parse_mode: 'HTML', disable_web_page_preview: true }),
+    headers: { 'content-type': 'application/json' },
+  };
+}
+
+export async function sendToChannel(target: ChannelTarget, credential: string, message: AlertMessage, options: SendOptions = {}): Promise<SendResult> {
+  const now = (options.now ?? (() => new Date()))();
+  const doFetch = options.fetch ?? fetch;
+  const req = request(target, credential, message, now, options.telegramBaseUrl ?? 'https://api.telegram.org');
+  // The credential can sit in the URL (Slack, Telegram): never let it into a message.
+  const mask = (s: string) => s.split(credential).join('[REDACTED]');
+  let res: Response;
+  try {
+    res = await doFetch(req.url, { method: 'POST', body: req.body, headers: req.headers, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+  } catch (err) {
+    const e = err as Error;
+    const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${options.timeoutMs ?? 10_000} ms` : mask(`${e.message}${(e.cause as Error | undefined)?.message ? `: ${(e.cause as Error).message}` : ''}`);
+    return { ok: false, retryable: true, error: reason };
+  }
+  const text = await res.text().catch(() => '');
+  if (res.ok) return { ok: true, status: res.status };
+  if (res.status === 429) {
+    let after = retryAfterMs(res.headers.get('retry-after'), now);
+    if (after === undefined && target.type === 'telegram') {
+      try {
+        const seconds = (JSON.parse(text) as { parameters?: { retry_after?: number } }).parameters?.retry_after;
+        if (typeof seconds === 'number') after = seconds * 1000;
+      } catch {
+        // not JSON: fall back to the default pause
+      }
+    }
+    return { ok: false, status: 429, retryable: true, retryAfterMs: after ?? 30_000, error: 'rate limited by the receiver (429)' };
+  }
+  return { ok: false, status: res.status, retryable: res.status >= 500, error: mask(`HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`) };
+}

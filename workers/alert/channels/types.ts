@@ -1,0 +1,25 @@
+/** What the channel senders take and return. */
+
+export interface AlertMessage {
+  tenantId: string;
+  alertIds: string[];
+  title: string;
+  /** Plain text; each sender escapes it for its own format. */
+  text: string;
+  severity: string;
+  runbookUrl?: string;
+  /** The alerts of a group or digest. */
+  items?: Array<{ title: string; occurredAt: string }>;
+}
+
+export interface ChannelTarget {
+  type: 'webhook' | 'slack' | 'telegram';
+  /** webhook: the URL to POST to. */
+  url?: string;
+  /** telegram: the chat id. */
+  chatId?: string;
+}
+
+export type SendResult =
+  | { ok: true; status: number }
+  | { ok: false; status?: number; retryable: boolean; retryAfterMs?: number; error: string };

@@ -1,0 +1,46 @@
+/** Wires the alert decision worker and the delivery worker into BullMQ. */
+import { Queue, type Worker } from 'bullmq';
+import { createAlertDecider } from '../../lib/alerts/decide.js';
+import { requireMasterKeys } from '../../lib/config.js';
+import type { AppContext } from '../../lib/context.js';
+import { ALERT_QUEUE, alertPolicy } from '../../lib/contracts/alert.js';
+import { ALERT_DELIVERY_QUEUE, alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { createSettingsCache } from '../../lib/tenant-settings.js';
+import { createQueueWorker } from '../runtime/queue-worker.js';
+import { processDelivery, type DeliveryContext } from './delivery.js';
+import { processAlert } from './processor.js';
+
+export interface AlertWorkerOptions {
+  /** Passed to the channel senders; tests point Telegram at a local server. */
+  send?: DeliveryContext['send'];
+}
+
+export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions = {}): { workers: Worker[]; deliveries: Queue } {
+  const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
+  deliveries.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
+  const zones = new Map<string, { zone: string; at: number }>();
+  const deliveryCtx: DeliveryContext = {
+    prisma: ctx.prisma,
+    logger: ctx.logger.child({ queue: ALERT_QUEUE }),
+    metrics: ctx.metrics,
+    decider: createAlertDecider(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),
+    deliveries,
+    // Read live (at most settingsCacheMs old): a policy change applies without a restart.
+    settingsOf: createSettingsCache(ctx.prisma, ctx.config.settingsCacheMs),
+    async timezoneOf(tenantId) {
+      const hit = zones.get(tenantId);
+      if (hit && Date.now() - hit.at < ctx.config.settingsCacheMs) return hit.zone;
+      const t = await ctx.prisma.tenant.findUnique({ where: { id: tenantId }, select: { timezone: true } });
+      if (!t) throw new NotFoundError(`no tenant ${tenantId}`);
+      zones.set(tenantId, { zone: t.timezone, at: Date.now() });
+      return t.timezone;
+    },
+    clock: ctx.clock,
+    keys: requireMasterKeys(ctx.config),
+    send: options.send ?? { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl },
+  };
+  const alertWorker = createQueueWorker(ctx, { queue: ALERT_QUEUE, policy: alertPolicy, processor: (job) => processAlert(job.data, deliveryCtx, job) });
+  const deliveryWorker = createQueueWorker(ctx, { queue: ALERT_DELIVERY_QUEUE, policy: alertDeliveryPolicy, processor: (job, token) => processDelivery(job, deliveryCtx, token) });
+  return { workers: [alertWorker as Worker, deliveryWorker as Worker], deliveries };
+}
