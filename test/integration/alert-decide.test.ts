@@ -155,7 +155,7 @@ test('alert decide: a policy change applies to the next call', async () => {
 
 test('alert decide: the default tenant settings map to a working policy', async () => {
   const policy = policyFromSettings(defaultTenantSettings().alerts);
-  assert.equal({ ...policy, quietHours: undefined }, { maxPerWindow: 20, windowMs: 3_600_000, cooldownMs: 300_000, groupWaitMs: 0, userLimit: 0, userWindowMs: 60_000, quietHours: undefined });
+  assert.equal({ ...policy, quietHours: undefined }, { maxPerWindow: 20, windowMs: 3_600_000, cooldownMs: 300_000, groupWaitMs: 0, userLimit: 10, userWindowMs: 60_000, quietHours: undefined });
   assert.is(policy.quietHours?.timezone, 'UTC');
   assert.is(brief(await decide({}, policy)), 'deliver');
   assert.is(brief(await decide({}, policy)), 'suppress:cooldown');
