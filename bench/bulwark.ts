@@ -14,7 +14,7 @@ import { ALERT_QUEUE } from '../lib/contracts/alert.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import { createProducer } from '../producers/index.js';
 import { benchEntry } from './entries.js';
-import { pool, randomPrefix, rate, sampleRss, until } from './util.js';
+import { pool, randomPrefix, rate, sampleProcess, until } from './util.js';
 
 const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
 
@@ -44,6 +44,11 @@ export interface PhaseResult {
   jobsPerSec: number;
   rssMaxMb: number;
   rssHwmMb: number;
+  /** Worker CPU per entry (µs) and its share of one core, from start to the last commit. */
+  cpuUsPerEntry: number;
+  cpuShare: number;
+  /** Share of the machine's cores busy meanwhile (worker, Redis, Postgres, anything else). */
+  machineBusy: number;
 }
 
 export async function committedTotal(db: pg.Client): Promise<number> {
@@ -52,7 +57,8 @@ export async function committedTotal(db: pg.Client): Promise<number> {
 }
 
 function startChild(options: PhaseOptions, prefix: string): { child: ChildProcess; started: Promise<number> } {
-  const execArgv = ['--import', 'tsx'];
+  // BENCH_WORKER_NODE_ARGS: extra Node flags for the worker child, e.g. "--max-semi-space-size=32".
+  const execArgv = ['--import', 'tsx', ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}/${options.label}`);
   const child = fork(CHILD, [], {
     execArgv,
@@ -67,6 +73,8 @@ function startChild(options: PhaseOptions, prefix: string): { child: ChildProces
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  child.on('error', () => undefined); // IPC errors of a dying child; its exit is what we act on
+
   const started = new Promise<number>((resolve, reject) => {
     child.once('exit', (code, signal) => reject(new Error(`worker child exited early (code ${code}, signal ${signal})`)));
     child.on('message', (msg: unknown) => {
@@ -78,9 +86,11 @@ function startChild(options: PhaseOptions, prefix: string): { child: ChildProces
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.send({ cmd: 'stop' });
+  // A child that crashed may have closed its IPC channel before its exit event.
+  if (child.connected) child.send({ cmd: 'stop' }, (err) => err && child.kill('SIGKILL'));
+  else child.kill('SIGKILL');
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   await exited;
   clearTimeout(timer);
@@ -106,19 +116,22 @@ export async function runBulwarkPhase(options: PhaseOptions): Promise<PhaseResul
 
     const started = startChild(options, prefix);
     child = started.child;
-    const rss = sampleRss(child.pid!);
     const t0 = await started.started;
+    // From the child's start (imports done), like the time window.
+    const sampler = sampleProcess(child.pid!);
     const target = before + entries;
-    const childGone = new Promise<never>((_r, reject) => child!.once('exit', () => reject(new Error('worker child exited during the run'))));
-    const tEnd = await Promise.race([
-      childGone,
-      until(
-        async () => (await committedTotal(options.db)) >= target,
-        options.timeoutMs,
-        async () => `${options.label}: ${(await committedTotal(options.db)) - before}/${entries} committed; jobs ${JSON.stringify(await queue.getJobCounts())}`,
-      ),
-    ]);
-    const mem = rss.stop();
+    const worker = child;
+    const tEnd = await until(
+      async () => {
+        if (worker.exitCode !== null || worker.signalCode !== null) {
+          throw new Error(`${options.label}: worker child exited during the run (code ${worker.exitCode}, signal ${worker.signalCode})`);
+        }
+        return (await committedTotal(options.db)) >= target;
+      },
+      options.timeoutMs,
+      async () => `${options.label}: ${(await committedTotal(options.db)) - before}/${entries} committed; jobs ${JSON.stringify(await queue.getJobCounts())}`,
+    );
+    const sample = sampler.stop();
     const ms = tEnd - t0;
     const counts = await queue.getJobCounts('failed');
     if ((counts.failed ?? 0) > 0) throw new Error(`${options.label}: ${counts.failed} jobs failed`);
@@ -129,8 +142,11 @@ export async function runBulwarkPhase(options: PhaseOptions): Promise<PhaseResul
       ms,
       entriesPerSec: rate(entries, ms),
       jobsPerSec: rate(jobs, ms),
-      rssMaxMb: mem.maxMb,
-      rssHwmMb: mem.hwmMb,
+      rssMaxMb: sample.maxMb,
+      rssHwmMb: sample.hwmMb,
+      cpuUsPerEntry: (sample.cpuMs * 1000) / entries,
+      cpuShare: sample.cpuMs / ms,
+      machineBusy: sample.machineBusy,
     };
   } finally {
     if (child) await stopChild(child);

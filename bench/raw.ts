@@ -6,7 +6,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { chainedColumnBatches, unnestInsertSql } from './entries.js';
-import { randomPrefix, rate } from './util.js';
+import { randomPrefix, rate, sampleProcess } from './util.js';
 
 export interface RawBullmqResult {
   jobs: number;
@@ -14,6 +14,10 @@ export interface RawBullmqResult {
   addBulkPerSec: number;
   jobsPerSec: number;
   ms: number;
+  /** This process's CPU per job (µs) and share of one core while the worker ran; machine busy share. */
+  cpuUsPerJob: number;
+  cpuShare: number;
+  machineBusy: number;
 }
 
 /**
@@ -40,17 +44,28 @@ export async function rawBullmqNoop(redisUrl: string, jobs: number, concurrency:
     });
     worker.on('failed', () => void failed++);
   });
+  const sampler = sampleProcess(process.pid);
   const t0 = performance.now();
   void worker.run();
   await done;
   const ms = performance.now() - t0;
+  const sample = sampler.stop();
   await worker.close();
   await workerConnection.quit();
   await queue.obliterate({ force: true });
   await queue.close();
   await connection.quit();
   if (failed > 0) throw new Error(`raw no-op: ${failed} jobs failed`);
-  return { jobs, concurrency, addBulkPerSec: rate(jobs, addMs), jobsPerSec: rate(jobs, ms), ms };
+  return {
+    jobs,
+    concurrency,
+    addBulkPerSec: rate(jobs, addMs),
+    jobsPerSec: rate(jobs, ms),
+    ms,
+    cpuUsPerJob: (sample.cpuMs * 1000) / jobs,
+    cpuShare: sample.cpuMs / ms,
+    machineBusy: sample.machineBusy,
+  };
 }
 
 export interface RawUnnestResult {

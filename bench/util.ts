@@ -49,16 +49,45 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | un
   }
 }
 
-/** Samples a process's resident set every `everyMs` until stopped; reports the largest in MB. */
-export function sampleRss(pid: number, everyMs = 100): { stop(): { maxMb: number; hwmMb: number; samples: number } } {
+/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat (100 Hz ticks). */
+export function procCpuMs(pid: number | 'self'): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+export interface ProcessSample {
+  /** Largest VmRSS seen, MB. */
+  maxMb: number;
+  /** VmHWM (peak RSS by the kernel's count) at the end, MB. */
+  hwmMb: number;
+  /** CPU the process used while sampled, ms. */
+  cpuMs: number;
+  /** Share of all cores busy meanwhile (every process on the machine), 0..1. */
+  machineBusy: number;
+}
+
+/** Samples a process's resident set every `everyMs` until stopped; also its CPU time and the machine's. */
+export function sampleProcess(pid: number, everyMs = 100): { stop(): ProcessSample } {
   let max = 0;
-  let samples = 0;
+  const cpu0 = procCpuMs(pid) ?? 0;
+  const machine0 = machineJiffies();
   const take = () => {
     const kb = procStatusKb(pid, 'VmRSS');
-    if (kb !== undefined) {
-      samples++;
-      max = Math.max(max, kb);
-    }
+    if (kb !== undefined) max = Math.max(max, kb);
   };
   take();
   const timer = setInterval(take, everyMs);
@@ -66,8 +95,13 @@ export function sampleRss(pid: number, everyMs = 100): { stop(): { maxMb: number
     stop() {
       take();
       clearInterval(timer);
-      const hwm = procStatusKb(pid, 'VmHWM') ?? 0;
-      return { maxMb: max / 1024, hwmMb: hwm / 1024, samples };
+      const machine1 = machineJiffies();
+      return {
+        maxMb: max / 1024,
+        hwmMb: (procStatusKb(pid, 'VmHWM') ?? 0) / 1024,
+        cpuMs: (procCpuMs(pid) ?? cpu0) - cpu0,
+        machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
+      };
     },
   };
 }

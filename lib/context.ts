@@ -4,6 +4,7 @@
  * project builds a client anywhere else.
  */
 import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import type { PrismaClient } from './clients/prisma.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -17,5 +18,7 @@ export interface AppContext {
   /** Shared non-blocking connection for queues; workers duplicate it for blocking calls. */
   readonly redis: Redis;
   readonly prisma: PrismaClient;
+  /** The pool Prisma runs on; the audit group commit uses it directly. */
+  readonly pg: pg.Pool;
   readonly clock: Clock;
 }

@@ -6,7 +6,7 @@
 import type { Worker } from 'bullmq';
 import { Queue } from 'bullmq';
 import type { DestinationStream } from 'pino';
-import { createPrisma } from '../lib/clients/prisma.js';
+import { createPgPool, createPrisma } from '../lib/clients/prisma.js';
 import { createRedis } from '../lib/clients/redis.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
@@ -48,12 +48,15 @@ export interface RunningBulwark {
 }
 
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
+  const logger = createLogger(config, options.logDestination);
+  const pool = createPgPool(config, 10, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'));
   return {
     config,
-    logger: createLogger(config, options.logDestination),
+    logger,
     metrics: createMetrics(),
     redis: createRedis(config),
-    prisma: createPrisma(config),
+    prisma: createPrisma(config, { pool }),
+    pg: pool,
     clock: options.clock ?? systemClock,
   };
 }
@@ -117,6 +120,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await api?.close();
     await producer.close();
     await ctx.prisma.$disconnect();
+    await ctx.pg.end().catch(() => undefined);
     await ctx.redis.quit().catch(() => ctx.redis.disconnect());
     logger.info({ event: 'bulwark_stopped' }, 'bulwark stopped');
     await new Promise<void>((resolve) => logger.flush(() => resolve()));

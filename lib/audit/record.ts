@@ -7,7 +7,7 @@ import type { TransactionClient } from '../clients/prisma.js';
 import { auditEntrySchema, type AuditEntryInput } from '../contracts/audit.js';
 import { ValidationError, problemsFromZod } from '../errors.js';
 import { prepareEntry } from './entry.js';
-import { appendEntries } from './store.js';
+import { appendEntries, prismaSql } from './store.js';
 
 export const SYSTEM_TENANT_ID = '00000000-0000-4000-8000-000000000001';
 
@@ -18,7 +18,7 @@ export async function recordAuditInTx(tx: TransactionClient, input: AuditEntryIn
     occurredAt: input.occurredAt ?? now().toISOString(),
   });
   if (!parsed.success) throw new ValidationError('audit entry', problemsFromZod(parsed.error.issues));
-  const [outcome] = await appendEntries(tx, [prepareEntry(parsed.data)], now);
+  const [outcome] = await appendEntries(prismaSql(tx), [prepareEntry(parsed.data)], now);
   if (!outcome || outcome.status === 'unknown_tenant') throw new ValidationError('audit entry', [{ path: 'tenantId', message: 'no such tenant' }]);
   return parsed.data.eventId;
 }

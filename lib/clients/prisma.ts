@@ -1,5 +1,6 @@
 /** Prisma client factory (Prisma 7, driver adapter over node-postgres; no native engine). */
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import type { Config } from '../config.js';
 
@@ -9,14 +10,24 @@ export type { TransactionClient } from '../../generated/prisma/internal/prismaNa
 export interface PrismaOptions {
   /** Pool size. Default: 10. */
   max?: number;
+  /** Share this pool instead of opening one (the hot audit path uses it directly). */
+  pool?: pg.Pool;
 }
 
-export function createPrisma(config: Pick<Config, 'databaseUrl'>, options: PrismaOptions = {}): PrismaClient {
-  const adapter = new PrismaPg({
+/** The node-postgres pool Prisma's adapter runs on. */
+export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onIdleError?: (err: Error) => void): pg.Pool {
+  const pool = new pg.Pool({
     connectionString: config.databaseUrl,
-    max: options.max ?? 10,
+    max,
     // Fail fast when Postgres is unreachable so jobs retry with backoff instead of hanging.
     connectionTimeoutMillis: 5000,
   });
-  return new PrismaClient({ adapter });
+  // An idle connection dropped by the server (restart, network cut) must not crash the
+  // process: the pool discards it and the next query opens a new one.
+  pool.on('error', (err) => onIdleError?.(err));
+  return pool;
+}
+
+export function createPrisma(config: Pick<Config, 'databaseUrl'>, options: PrismaOptions = {}): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg(options.pool ?? createPgPool(config, options.max ?? 10)) });
 }

@@ -47,12 +47,20 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
     }
   }
 
+  let scheduled = false;
   function pump(): void {
-    if (running || queue.length === 0) return;
-    const batch = queue.splice(0, options.maxBatch);
-    running = writeBatch(batch).finally(() => {
-      running = undefined;
-      pump();
+    if (running || scheduled || queue.length === 0) return;
+    // Wait one turn of the event loop before starting: the jobs BullMQ hands over in
+    // the same burst then share this transaction instead of a lone entry taking it.
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      if (running || queue.length === 0) return;
+      const batch = queue.splice(0, options.maxBatch);
+      running = writeBatch(batch).finally(() => {
+        running = undefined;
+        pump();
+      });
     });
   }
 
@@ -65,7 +73,7 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
       return Promise.all(promises);
     },
     async drain() {
-      while (running) await running;
+      while (running || scheduled || queue.length > 0) await (running ?? new Promise((r) => setImmediate(r)));
     },
   };
 }

@@ -11,7 +11,7 @@ import { commitEntries } from '../../lib/audit/store.js';
 
 export function createAuditCommitter(ctx: AppContext): GroupCommitter<PreparedEntry> {
   return createGroupCommitter<PreparedEntry>({
-    commit: (entries) => commitEntries(ctx.prisma, entries, ctx.clock),
+    commit: (entries) => commitEntries(ctx.pg, entries, ctx.clock),
     maxBatch: ctx.config.auditBatchMax,
     isTransient: isTransientDbError,
     onBatch: (size) => ctx.metrics.auditBatchSize.observe(size),
