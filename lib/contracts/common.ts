@@ -70,13 +70,51 @@ export function findUnstorableText(value: unknown, path = ''): string | undefine
   return undefined;
 }
 
+/**
+ * Walk a value once: is it plain JSON (objects, arrays, strings, finite numbers,
+ * booleans, null), is every string storable, and how many bytes is it roughly as
+ * JSON? Returns the first problem, or the size. One pass instead of zod's generic
+ * JSON schema plus two more walks: this runs for every audit entry, twice.
+ */
+function inspectJson(value: unknown, path: string, depth: number): { problem: string } | { size: number } {
+  if (depth > 32) return { problem: `nests deeper than 32 levels at ${path || '(root)'}` };
+  if (value === null || typeof value === 'boolean') return { size: 5 };
+  if (typeof value === 'number') return Number.isFinite(value) ? { size: 24 } : { problem: `has a non-finite number at ${path}` };
+  if (typeof value === 'string') return isStorableText(value) ? { size: value.length + 2 } : { problem: `has a string with NUL or unpaired surrogate at ${path}` };
+  if (Array.isArray(value)) {
+    let size = 2;
+    for (let i = 0; i < value.length; i++) {
+      const r = inspectJson(value[i], `${path}[${i}]`, depth + 1);
+      if ('problem' in r) return r;
+      size += r.size + 1;
+    }
+    return { size };
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    let size = 2;
+    for (const [k, v] of Object.entries(value)) {
+      if (!isStorableText(k)) return { problem: `has a key with NUL or unpaired surrogate at ${path}.${k}` };
+      if (v === undefined) continue;
+      const r = inspectJson(v, `${path}.${k}`, depth + 1);
+      if ('problem' in r) return r;
+      size += k.length + 4 + r.size;
+    }
+    return { size };
+  }
+  return { problem: `holds a value that is not JSON at ${path || '(root)'}` };
+}
+
 /** A JSON object (before/after state, metadata): plain JSON, storable, bounded in size. */
 export const JSON_OBJECT = (maxBytes: number) =>
-  z
-    .record(z.string(), z.json())
-    .superRefine((obj, ctx) => {
-      const bad = findUnstorableText(obj);
-      if (bad) ctx.addIssue({ code: 'custom', message: `has a string with NUL or unpaired surrogate at ${bad}` });
+  z.custom<Record<string, JsonValue>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object').superRefine((obj, ctx) => {
+    const r = inspectJson(obj, '', 0);
+    if ('problem' in r) ctx.addIssue({ code: 'custom', message: r.problem });
+    // The walk counts UTF-16 units; JSON can take up to 6 bytes for one (\u001f), so
+    // only objects that could be near the limit get their exact size computed.
+    else if (r.size > maxBytes / 6) {
       const size = Buffer.byteLength(JSON.stringify(obj));
       if (size > maxBytes) ctx.addIssue({ code: 'custom', message: `is ${size} bytes, more than ${maxBytes}` });
-    });
+    }
+  });
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
