@@ -20,6 +20,24 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** For an HTML attribute value in double quotes (Telegram supports &quot;). */
+const escapeAttr = (text: string) => escapeHtml(text).replace(/"/g, '&quot;');
+
+/** Slack mrkdwn control characters, so alert text cannot mention <!channel> or forge links. */
+export const escapeSlack = escapeHtml;
+
+/** Every form in which the credential could show up in a message: whole, URL-encoded, and a Slack URL's path. */
+function secretForms(credential: string): string[] {
+  const forms = [credential, encodeURIComponent(credential)];
+  try {
+    const u = new URL(credential);
+    forms.push(u.pathname + u.search, u.pathname);
+  } catch {
+    // not a URL: a token or a signing secret
+  }
+  return [...new Set(forms)].filter((f) => f.length >= 4 && f !== '/');
+}
+
 /** Retry-After as seconds or an HTTP date, in ms. */
 export function retryAfterMs(value: string | null, now: Date): number | undefined {
   if (!value) return undefined;
@@ -29,17 +47,15 @@ export function retryAfterMs(value: string | null, now: Date): number | undefine
 }
 
 function request(target: ChannelTarget, credential: string, m: AlertMessage, now: Date, telegramBase: string): { url: string; body: string; headers: Record<string, string> } {
-  const runbook = m.runbookUrl ? `\nRunbook: ${m.runbookUrl}` : '';
   if (target.type === 'webhook') {
     const body = JSON.stringify({ version: 1, tenantId: m.tenantId, alertIds: m.alertIds, severity: m.severity, title: m.title, text: m.text, runbookUrl: m.runbookUrl ?? null, items: m.items ?? [] });
-    return { url: target.url!, body, headers: { 'content-type': 'application/json', ...signWebhook(credential, body, Math.floor(now.getTime() / 1000)) } };
+    return { url: target.url ?? '', body, headers: { 'content-type': 'application/json', ...signWebhook(credential, body, Math.floor(now.getTime() / 1000)) } };
   }
   if (target.type === 'slack') {
-    const text = `*[${m.severity.toUpperCase()}] ${m.title}*\n${m.text}${m.runbookUrl ? `\n<${m.runbookUrl}|Runbook>` : ''}`;
+    const text = `*[${escapeSlack(m.severity.toUpperCase())}] ${escapeSlack(m.title)}*\n${escapeSlack(m.text)}${m.runbookUrl ? `\n<${m.runbookUrl.replace(/[<>|]/g, encodeURIComponent)}|Runbook>` : ''}`;
     return { url: credential, body: JSON.stringify({ text }), headers: { 'content-type': 'application/json' } };
   }
-  const html = `<b>[${escapeHtml(m.severity.toUpperCase())}] ${escapeHtml(m.title)}</b>\n${escapeHtml(m.text)}${m.runbookUrl ? `\n<a href="${escapeHtml(m.runbookUrl)}">Runbook</a>` : ''}`;
-  void runbook;
+  const html = `<b>[${escapeHtml(m.severity.toUpperCase())}] ${escapeHtml(m.title)}</b>\n${escapeHtml(m.text)}${m.runbookUrl ? `\n<a href="${escapeAttr(m.runbookUrl)}">Runbook</a>` : ''}`;
   return {
     url: `${telegramBase.replace(/\/$/, '')}/bot${credential}/sendMessage`,
     body: JSON.stringify({ chat_id: target.chatId, text: html, parse_mode: 'HTML', disable_web_page_preview: true }),
@@ -52,7 +68,11 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   const doFetch = options.fetch ?? fetch;
   const req = request(target, credential, message, now, options.telegramBaseUrl ?? 'https://api.telegram.org');
   // The credential can sit in the URL (Slack, Telegram): never let it into a message.
-  const mask = (s: string) => s.split(credential).join('[REDACTED]');
+  const forms = secretForms(credential);
+  const mask = (s: string) => forms.reduce((out, f) => out.split(f).join('[REDACTED]'), s);
+  // A channel that cannot work as configured is not worth retrying.
+  const problem = !credential ? 'no credential' : target.type === 'webhook' && !target.url ? 'webhook without a url' : target.type === 'telegram' && !target.chatId ? 'telegram without a chat id' : !URL.canParse(req.url) ? 'not a valid URL' : undefined;
+  if (problem) return { ok: false, retryable: false, error: `invalid ${target.type} channel: ${problem}` };
   let res: Response;
   try {
     res = await doFetch(req.url, { method: 'POST', body: req.body, headers: req.headers, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });

@@ -1,0 +1,45 @@
+// Checks for the proposed send.ts fixes (/tmp/send-fixes.patch); fail on the committed send.ts.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { sendToChannel } from '../../workers/alert/channels/send.js';
+import type { AlertMessage } from '../../workers/alert/channels/types.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { startTelegramServer, type TelegramServer } from '../helpers/telegram-server.js';
+
+const SLACK_PATH = '/services/T0ACME/B0ALERTS/SlackSecretPath9x8y7z';
+const m: AlertMessage = { tenantId: 't', alertIds: ['a'], title: 'Ping <!channel> & <https://evil.example|click>', text: 'x', severity: 'high', runbookUrl: 'https://runbooks.example/a"b' };
+let receiver: Receiver;
+let telegram: TelegramServer;
+test.before(async () => { receiver = await startReceiver(); telegram = await startTelegramServer(); });
+test.after(async () => { await receiver.close(); await telegram.close(); });
+
+test('slack: alert text cannot mention @channel or forge links', async () => {
+  assert.ok((await sendToChannel({ type: 'slack' }, `${receiver.url}${SLACK_PATH}`, m)).ok);
+  const text = String((JSON.parse(receiver.requests.at(-1)!.body) as { text: string }).text);
+  assert.not.ok(text.includes('<!channel>'), text);
+  assert.ok(text.includes('&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;'), text);
+});
+
+test('telegram: a quote in the runbook URL stays inside the href', async () => {
+  const r = await sendToChannel({ type: 'telegram', chatId: '1' }, telegram.token, m, { telegramBaseUrl: telegram.baseUrl });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.ok(telegram.messages.at(-1)!.text.includes('href="https://runbooks.example/a&quot;b"'));
+});
+
+test('a receiver echoing the Slack path does not leak it', async () => {
+  receiver.next({ status: 404, body: `no_service for ${SLACK_PATH}` });
+  const r = await sendToChannel({ type: 'slack' }, `${receiver.url}${SLACK_PATH}`, m);
+  assert.ok(!r.ok && r.status === 404 && !r.retryable);
+  assert.not.match(JSON.stringify(r), 'SlackSecretPath9x8y7z');
+});
+
+test('misconfigured channels fail for good without a request, and an empty credential is not "masked" letter by letter', async () => {
+  const before = receiver.requests.length;
+  for (const [target, cred] of [[{ type: 'webhook' }, 'sec'], [{ type: 'telegram' }, 'tok:en'], [{ type: 'slack' }, ''], [{ type: 'slack' }, 'not a url']] as const) {
+    const r = await sendToChannel(target, cred, m, { telegramBaseUrl: telegram.baseUrl });
+    assert.ok(!r.ok && !r.retryable && !r.error.includes('[REDACTED]e'), JSON.stringify(r));
+  }
+  assert.is(receiver.requests.length, before);
+});
+
+test.run();
