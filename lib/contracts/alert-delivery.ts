@@ -32,7 +32,7 @@ export const alertDeliveryPolicy: QueuePolicy & { backoffJitter: number; perChan
   backoff: { type: 'exponential', delay: 2000 },
   backoffJitter: 0.5,
   concurrency: 20,
-  limiter: { max: 200, duration: 1000 },
+  limiter: { max: 1000, duration: 1000 },
   /** Sends in flight to one channel from one worker process. */
   perChannelConcurrency: 4,
   removeOnComplete: { count: 1000 },

@@ -41,7 +41,7 @@ export const alertPolicy: QueuePolicy = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 1000 },
   concurrency: 20,
-  limiter: { max: 100, duration: 1000 },
+  limiter: { max: 1000, duration: 1000 },
   removeOnComplete: { count: 1000 },
   removeOnFail: { count: 10000 },
 };

@@ -35,14 +35,21 @@ export function messageFor(tenantId: string, kind: DeliverJob['kind'], rows: Row
   return { tenantId, alertIds: rows.map((r) => r.id), title, text: items.map((i) => `• ${i.title} (${i.occurredAt})`).join('\n'), severity, runbookUrl: rows.find((r) => r.runbookUrl)?.runbookUrl ?? undefined, items };
 }
 
-const inFlight = new Map<string, number>();
+/** Per-channel semaphore: at most perChannelConcurrency sends in flight, waiters in order. */
+const slots = new Map<string, { busy: number; waiting: Array<() => void> }>();
 async function withChannelSlot<T>(channelId: string, fn: () => Promise<T>): Promise<T> {
-  while ((inFlight.get(channelId) ?? 0) >= alertDeliveryPolicy.perChannelConcurrency) await new Promise((r) => setTimeout(r, 20));
-  inFlight.set(channelId, (inFlight.get(channelId) ?? 0) + 1);
+  let slot = slots.get(channelId);
+  if (!slot) slots.set(channelId, (slot = { busy: 0, waiting: [] }));
+  const s = slot;
+  if (s.busy >= alertDeliveryPolicy.perChannelConcurrency) await new Promise<void>((resolve) => s.waiting.push(resolve));
+  else s.busy++;
   try {
     return await fn();
   } finally {
-    inFlight.set(channelId, (inFlight.get(channelId) ?? 1) - 1);
+    const next = s.waiting.shift();
+    // Hand the slot straight to the next waiter; free it only when nobody waits.
+    if (next) next();
+    else if (--s.busy === 0) slots.delete(channelId);
   }
 }
 

@@ -1,0 +1,71 @@
+/**
+ * Alert deliveries end to end (queue → decision → ledger → signed webhook POST) to a
+ * local receiver, against a raw loop of HTTP POSTs of the same body to the same
+ * receiver at the same concurrency, in one run. Target ratio ≥ 0.6.
+ * Run: node --import tsx bench/alert-delivery.ts   (BENCH_N, default 2000)
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { addChannel } from '../lib/channels.js';
+import { loadConfig, requireMasterKeys } from '../lib/config.js';
+import { alertDeliveryPolicy } from '../lib/contracts/alert-delivery.js';
+import { generateFernetKey } from '../lib/crypto/fernet.js';
+import { setSecret } from '../lib/secrets.js';
+import { createTenant } from '../lib/tenants.js';
+import { updateTenantSettings } from '../lib/tenant-settings.js';
+import { createProducer } from '../producers/index.js';
+import { createTestDatabase } from '../test/helpers/db.js';
+import { obliterateQueues } from '../test/helpers/queues.js';
+import { startBulwark } from '../workers/main.js';
+
+const N = Number(process.env.BENCH_N ?? 2000);
+const CONCURRENCY = alertDeliveryPolicy.concurrency;
+let hits = 0;
+const server = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    hits++;
+    res.writeHead(200).end();
+  });
+});
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+const body = JSON.stringify({ version: 1, tenantId: '00000000-0000-4000-8000-000000000000', alertIds: ['x'], severity: 'warning', title: 'Disk almost full', text: '', runbookUrl: null, items: [] });
+
+async function rawLoop(): Promise<number> {
+  hits = 0;
+  let i = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (i++ < N) await (await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).arrayBuffer();
+  }));
+  return (N / (performance.now() - t0)) * 1000;
+}
+
+const db = await createTestDatabase('bulwark_bench');
+const config = loadConfig({ DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-alerts-${Date.now()}`, MASTER_KEYS: `b1:${generateFernetKey()}`, SETTINGS_CACHE_MS: '60000' });
+const raw = await rawLoop();
+const producer = createProducer({ queuePrefix: config.queuePrefix });
+// Decisions need the tenant first; workers start after everything is enqueued.
+const setup = await startBulwark(config, { http: false, scheduler: false, workers: false });
+const tenant = await createTenant(setup.ctx.prisma, { name: 'bench' });
+await updateTenantSettings(setup.ctx.prisma, tenant.id, { alerts: { maxPerWindow: 100000, cooldownSeconds: 0, userThrottle: { limit: 0 } } }, { type: 'system', id: 'bench' });
+await setSecret(setup.ctx.prisma, requireMasterKeys(config), { tenantId: tenant.id, name: 'hook', value: 'bench-signing-secret' }, { type: 'system', id: 'bench' });
+await addChannel(setup.ctx.prisma, { tenantId: tenant.id, name: 'hook', type: 'webhook', target: url, secretRef: 'secret://hook' }, { type: 'system', id: 'bench' });
+await setup.stop();
+for (let i = 0; i < N; i += 500) {
+  await Promise.all(Array.from({ length: Math.min(500, N - i) }, () => producer.alert.send({ tenantId: tenant.id, type: 'disk.full', severity: 'warning', title: 'Disk almost full' })));
+}
+hits = 0;
+const t0 = performance.now();
+const bulwark = await startBulwark(config, { http: false, scheduler: false });
+while (hits < N) await new Promise((r) => setTimeout(r, 20));
+const e2e = (N / (performance.now() - t0)) * 1000;
+await bulwark.stop();
+await producer.close();
+await obliterateQueues(config.queuePrefix);
+await db.drop();
+server.close();
+console.log(`raw POST loop          ${raw.toFixed(0)} req/s (concurrency ${CONCURRENCY})`);
+console.log(`alert deliveries e2e   ${e2e.toFixed(0)} deliveries/s (${N} alerts, decision + ledger + signed POST)`);
+console.log(`ratio                  ${(e2e / raw).toFixed(2)} (target >= 0.6)`);
