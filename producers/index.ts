@@ -54,6 +54,13 @@ export interface ProducerOptions {
    * rejected write). Default: ignored here, so they do not reach stderr unformatted.
    */
   onError?: (err: Error) => void;
+  /**
+   * Let `audit.write` calls made in the same turn of the event loop share one job (up
+   * to 1000 entries). Each call still validates its own entry and resolves only once
+   * the shared job is in Redis; a failure rejects every call of the batch, and a retry
+   * is safe (eventIds make entries idempotent). Default: true.
+   */
+  coalesceWrites?: boolean;
 }
 
 export interface EnqueuedAudit {
@@ -68,6 +75,7 @@ const optionsSchema = z
     queuePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').optional(),
     clock: z.custom<() => Date>((v) => typeof v === 'function', 'must be a function').optional(),
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
+    coalesceWrites: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .strict();
 
@@ -151,13 +159,37 @@ export function createProducer(options: ProducerOptions = {}) {
     return { jobId: String(job.id), eventIds: entries.map((e) => e.eventId) };
   }
 
+  // Writes of one event-loop turn, waiting to share a job.
+  let pending: { entries: AuditEntry[]; done: Promise<EnqueuedAudit> } | undefined;
+  function coalesce(entry: AuditEntry): Promise<EnqueuedAudit> {
+    if (!pending || pending.entries.length >= AUDIT_MAX_ENTRIES_PER_JOB) {
+      const batch: AuditEntry[] = [];
+      const done = new Promise<EnqueuedAudit>((resolve, reject) => {
+        setImmediate(() => {
+          if (pending?.entries === batch) pending = undefined;
+          enqueueEntries(batch).then(resolve, reject);
+        });
+      });
+      pending = { entries: batch, done };
+    }
+    pending.entries.push(entry);
+    return pending.done;
+  }
+  async function flushPending(): Promise<void> {
+    if (pending) await pending.done.catch(() => undefined);
+  }
+
   return {
     audit: {
       /** Validate and enqueue one entry. Resolves once it is safely in Redis. */
       async write(entry: AuditEntryInput): Promise<{ jobId: string; eventId: string }> {
         const parsed = complete(parseOrThrow(auditEntryInputSchema, entry, 'audit entry'));
-        const { jobId, eventIds } = await enqueueEntries([parsed]);
-        return { jobId, eventId: eventIds[0]! };
+        if (opts.coalesceWrites === false) {
+          const { jobId, eventIds } = await enqueueEntries([parsed]);
+          return { jobId, eventId: eventIds[0]! };
+        }
+        const { jobId } = await coalesce(parsed);
+        return { jobId, eventId: parsed.eventId };
       },
       /** Validate every entry (all problems reported at once) and enqueue 1-1000 as one job. */
       async writeMany(entries: AuditEntryInput[]): Promise<EnqueuedAudit> {
@@ -186,6 +218,7 @@ export function createProducer(options: ProducerOptions = {}) {
     },
     /** Close the queues, and the connection if the producer opened it. */
     async close(): Promise<void> {
+      await flushPending();
       await Promise.all([auditQueue.close(), alertQueue.close()]);
       if (!opts.connection) await connection.quit();
     },
