@@ -1,20 +1,12 @@
 /** `bulwark channel add|list|remove`. */
 import { queryLedger } from '../../lib/alerts/ledger-query.js';
 import { addChannel, listChannels, removeChannel } from '../../lib/channels.js';
-import { createPrisma } from '../../lib/clients/prisma.js';
 import type { Config } from '../../lib/config.js';
 import type { CliIO } from '../output.js';
+import { withPrisma } from './with-prisma.js';
 
 const CLI_ACTOR = { type: 'user' as const, id: 'bulwark-cli' };
 
-async function withPrisma<T>(config: Config, fn: (prisma: ReturnType<typeof createPrisma>) => Promise<T>): Promise<T> {
-  const prisma = createPrisma(config, { max: 1 });
-  try {
-    return await fn(prisma);
-  } finally {
-    await prisma.$disconnect();
-  }
-}
 
 export async function runChannelAdd(
   config: Config,

@@ -1,21 +1,13 @@
 /** `bulwark apikey create|list|revoke|rotate` and `bulwark tenant settings get|set`. */
 import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, SCOPES, type Scope } from '../../lib/apikeys.js';
-import { createPrisma } from '../../lib/clients/prisma.js';
 import type { Config } from '../../lib/config.js';
 import { ValidationError } from '../../lib/errors.js';
 import { getTenantSettings, patchFromPairs, updateTenantSettings } from '../../lib/tenant-settings.js';
 import type { CliIO } from '../output.js';
+import { withPrisma } from './with-prisma.js';
 
 const CLI_ACTOR = { type: 'user' as const, id: 'bulwark-cli' };
 
-async function withPrisma<T>(config: Config, fn: (prisma: ReturnType<typeof createPrisma>) => Promise<T>): Promise<T> {
-  const prisma = createPrisma(config, { max: 1 });
-  try {
-    return await fn(prisma);
-  } finally {
-    await prisma.$disconnect();
-  }
-}
 
 export function parseScopes(text: string): Scope[] {
   const scopes = text.split(',').map((s) => s.trim()).filter(Boolean);
