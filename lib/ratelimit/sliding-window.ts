@@ -12,7 +12,9 @@ const COMMAND = 'bulwarkSlidingWindow';
 
 export interface LimitResult {
   allowed: boolean;
+  /** Hits in the window after this call (the denied hit is not counted). */
   count: number;
+  /** 0 when allowed; otherwise ms until a slot frees, between 1 and windowMs. */
   retryAfterMs: number;
   limit: number;
   remaining: number;
@@ -23,18 +25,31 @@ export interface SlidingWindowLimiter {
   hit(key: string, limit: number, windowMs: number): Promise<LimitResult>;
 }
 
+export interface SlidingWindowOptions {
+  /** Prepended to every key as `${keyPrefix}:${key}`. */
+  keyPrefix: string;
+  /** Milliseconds since the epoch; injectable for tests. Defaults to Date.now. */
+  clock?: () => number;
+}
+
 type WithCommand = Redis & { [COMMAND]: (key: string, now: number, windowMs: number, limit: number, member: string) => Promise<[number, number, number]> };
 
-export function createSlidingWindowLimiter(redis: Redis, options: { keyPrefix: string; clock?: () => number }): SlidingWindowLimiter {
+export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowOptions): SlidingWindowLimiter {
+  if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '') throw new TypeError('keyPrefix must be a non-empty string');
   const clock = options.clock ?? Date.now;
   if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: readFileSync(SCRIPT_PATH, 'utf8') });
+  // Member ids: time, a random per-limiter seed and a counter, so hits in the same
+  // millisecond never collide, in this process or another.
+  const seed = randomBytes(6).toString('hex');
   let counter = 0;
-  const seed = randomBytes(4).toString('hex');
   return {
     async hit(key, limit, windowMs) {
-      if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a whole number of at least 1 (got ${limit})`);
-      if (!Number.isInteger(windowMs) || windowMs < 1) throw new RangeError(`windowMs must be a whole number of at least 1 (got ${windowMs})`);
-      const now = clock();
+      if (typeof key !== 'string' || key === '') throw new TypeError('key must be a non-empty string');
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a whole number of at least 1 (got ${limit})`);
+      if (!Number.isSafeInteger(windowMs) || windowMs < 1) throw new RangeError(`windowMs must be a whole number of milliseconds, at least 1 (got ${windowMs})`);
+      const raw = clock();
+      if (!Number.isFinite(raw)) throw new RangeError(`clock must return a finite number of milliseconds (got ${raw})`);
+      const now = Math.floor(raw);
       counter = (counter + 1) % 1_000_000_000;
       const [allowed, count, retry] = await (redis as WithCommand)[COMMAND](`${options.keyPrefix}:${key}`, now, windowMs, limit, `${now}-${seed}-${counter}`);
       return { allowed: allowed === 1, count, retryAfterMs: retry, limit, remaining: Math.max(0, limit - count) };
