@@ -31,17 +31,20 @@ export function createLogger(
       level: config.logLevel,
       base: { service: 'bulwark', env: config.env },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // formatters.log already turned errors into plain redacted objects; pino's own err
+      // serializer would re-wrap them as type "Object".
+      serializers: { err: (e: unknown) => e },
       formatters: {
         level: (label) => ({ level: label }),
         bindings: (bindings) => redactSecrets(bindings),
         log: (object) => redactSecrets(object),
       },
       hooks: {
-        // Messages are strings we write, but they may quote a URL with credentials.
         logMethod(args, method) {
-          const masked = args.map((a) => (typeof a === 'string' ? maskUrlCredentials(a) : a));
-          return method.apply(this, masked as Parameters<typeof method>);
+          return method.apply(this, safeArgs(args) as Parameters<typeof method>);
         },
+        // Last line of defence: whatever path a URL with credentials took into the line.
+        streamWrite: (line) => maskUrlCredentials(line),
       },
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
@@ -54,6 +57,17 @@ export function createLogger(
     return pinoChild.call(this, redactSecrets(bindings), options);
   } as Logger['child'];
   return logger;
+}
+
+/**
+ * Arguments as pino should see them. `log.error(err)` alone would make the raw
+ * err.message the line's msg, so the error moves under `err` and its masked message
+ * becomes the msg; objects interpolated by %o/%j are redacted like the first one.
+ */
+function safeArgs(args: unknown[]): unknown[] {
+  const [first, ...rest] = args;
+  const moved = first instanceof Error ? [{ err: first }, ...(typeof rest[0] === 'string' ? rest : [first.message, ...rest])] : args;
+  return moved.map((a, i) => (typeof a === 'string' ? maskUrlCredentials(a) : i > 0 ? redactSecrets(a) : a));
 }
 
 /** A child logger carrying the given correlation ids. */

@@ -7,7 +7,8 @@
 export const REDACTED = '[REDACTED]';
 
 const SECRET_KEY = /passw(or)?d|passphrase|^pass$|secret|token|api[-_]?key|authori[sz]ation|cookie|credential|private[-_]?key|session[-_]?id/i;
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):([^@\s/]+)@/gi;
+// The password part runs to the LAST "@" before the path: a password may itself hold "@".
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):([^\s/]+)@/gi;
 
 /** True when a field of this name must never be stored or logged in clear. */
 export function isSecretKey(key: string): boolean {
@@ -26,19 +27,31 @@ export function maskUrlCredentials(text: string): string {
 export function redactSecrets<T>(value: T, seen: WeakSet<object> = new WeakSet()): T {
   if (typeof value === 'string') return maskUrlCredentials(value) as T;
   if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Date) return value;
+  // `seen` holds only the ancestors of the current value: an object reached twice
+  // through different paths is copied twice, only a true cycle becomes "[Circular]".
   if (seen.has(value)) return '[Circular]' as T;
   seen.add(value);
-  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, seen)) as T;
-  if (value instanceof Date) return value;
-  if (value instanceof Error) {
-    const out: Record<string, unknown> = { type: value.name, message: maskUrlCredentials(value.message) };
-    if (value.stack) out.stack = maskUrlCredentials(value.stack);
-    for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) ? REDACTED : redactSecrets(v, seen);
+  try {
+    if (Array.isArray(value)) return value.map((v) => redactSecrets(v, seen)) as T;
+    if (value instanceof Error) return redactError(value, seen) as T;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      out[k] = isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redactSecrets(v, seen);
+    }
     return out as T;
+  } finally {
+    seen.delete(value);
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redactSecrets(v, seen);
-  }
-  return out as T;
+}
+
+/** An Error as a plain object: type, masked message and stack, cause and inner errors kept. */
+function redactError(err: Error, seen: WeakSet<object>): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: err.name, message: maskUrlCredentials(err.message) };
+  if (err.stack) out.stack = maskUrlCredentials(err.stack);
+  for (const [k, v] of Object.entries(err)) out[k] = isSecretKey(k) ? REDACTED : redactSecrets(v, seen);
+  // cause and AggregateError's errors are not enumerable own fields, so Object.entries misses them.
+  if (err.cause !== undefined) out.cause = redactSecrets(err.cause, seen);
+  if (err instanceof AggregateError) out.errors = redactSecrets(err.errors, seen);
+  return out;
 }

@@ -130,6 +130,9 @@ export function createProducer(options: ProducerOptions = {}) {
   });
   const alertQueue = new Queue<AlertJob>(ALERT_QUEUE, { connection, prefix, defaultJobOptions: jobOptions(alertPolicy) });
   for (const q of [auditQueue, alertQueue]) q.on('error', (err) => opts.onError?.(err));
+  // A connection we opened is ours to watch: without a listener ioredis reports its
+  // errors as unhandled.
+  if (!opts.connection) connection.on('error', (err: Error) => opts.onError?.(err));
 
   function complete(input: z.output<typeof auditEntryInputSchema>): AuditEntry {
     return {

@@ -46,26 +46,29 @@ type EntryLike = { actorType: string; action: string; reason?: string | undefine
 /** Rules that tie fields together (checked on producer input and job payload alike). */
 function crossFieldRules(e: EntryLike, ctx: z.RefinementCtx): void {
   if (e.actorType === 'ai') {
-    if (e.reason === undefined || e.reason.trim() === '') {
+    if (typeof e.reason !== 'string' || e.reason.trim() === '') {
       ctx.addIssue({ code: 'custom', path: ['reason'], message: 'is required when actorType is "ai"' });
     }
     if (e.confidence === undefined) {
       ctx.addIssue({ code: 'custom', path: ['confidence'], message: 'is required when actorType is "ai"' });
     }
   }
-  if (e.action.startsWith('security:') && e.severity === undefined) {
+  if (typeof e.action === 'string' && e.action.startsWith('security:') && e.severity === undefined) {
     ctx.addIssue({ code: 'custom', path: ['severity'], message: 'is required for security:* actions' });
   }
 }
+
+/** Run the cross-field rules even when other fields failed (one error names every problem), but only on an object. */
+const onObjects = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
 
 /** What application code passes to `audit.write`: eventId and occurredAt are optional. */
 export const auditEntryInputSchema = z
   .object({ ...entryShape, eventId: entryShape.eventId.optional(), occurredAt: INSTANT.optional() })
   .strict()
-  .superRefine(crossFieldRules);
+  .superRefine(crossFieldRules, onObjects);
 
 /** An entry as carried in a job: eventId and occurredAt are always set. */
-export const auditEntrySchema = z.object(entryShape).strict().superRefine(crossFieldRules);
+export const auditEntrySchema = z.object(entryShape).strict().superRefine(crossFieldRules, onObjects);
 
 /** The audit-write job payload. One job carries 1 to 1000 entries. */
 export const auditWriteJobSchema = z

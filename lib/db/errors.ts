@@ -23,5 +23,8 @@ export function isTransientDbError(err: unknown): boolean {
   if (codes.some((c) => TRANSIENT_NODE_CODES.has(c) || TRANSIENT_PRISMA_CODES.has(c) || TRANSIENT_SQLSTATE.test(c))) {
     return true;
   }
+  // A code that is not transient is the better witness: a unique violation (23505) on a
+  // constraint that happens to be named "connections" is still permanent.
+  if (codes.length > 0) return false;
   return err instanceof Error && TRANSIENT_MESSAGE.test(err.message);
 }

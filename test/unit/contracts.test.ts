@@ -62,4 +62,10 @@ test('alerts: required fields, severity, runbook URL', () => {
   assert.equal(paths({ ...a, severity: 'low', title: '', runbookUrl: 'ftp://x' }, alertInputSchema), ['runbookUrl', 'severity', 'title']);
 });
 
+test('cross-field rules are reported together with field errors', () => {
+  assert.equal(paths({ ...base, tenantId: 'x', actorType: 'ai', action: 'security:login' }), ['confidence', 'reason', 'severity', 'tenantId']);
+  assert.equal(paths({ ...base, actorType: 'ai', reason: 42, confidence: 0.5 }), ['reason']);
+  assert.equal(paths(null), ['']);
+});
+
 test.run();

@@ -72,4 +72,9 @@ test('a deep or cyclic cause chain does not hang', () => {
   assert.type(isTransientDbError(deep), 'boolean');
 });
 
+test('a permanent SQLSTATE wins over a message that mentions connections', () => {
+  assert.is(isTransientDbError(pgError('23505', 'duplicate key value violates unique constraint "user_connections_pkey"')), false);
+  assert.is(isTransientDbError(new Error('Connection terminated unexpectedly')), true);
+});
+
 test.run();

@@ -132,4 +132,18 @@ test('no secret value appears in the output, whatever path it takes through the 
   assert.equal([child.tenant_id, child.job_id, child.token], ['t1', 'j1', REDACTED]);
 });
 
+test('an Error logged alone, or an object interpolated with %o/%j, leaks nothing', async () => {
+  const logs = captureLogs();
+  const log = createLogger({ env: 'dev', logLevel: 'info' }, logs.stream);
+  log.error(new Error('connect to postgresql://app:pa55@w0rd@db:5432/x failed', { cause: new Error('inner token=abc') }));
+  log.info('payload %o', { password: 'pa55@w0rd', nested: { apiKey: 'k-123456' } });
+  log.info('payload %j', { secret: 'k-123456' });
+  await settle(log);
+  assert.not.match(logs.text(), /pa55|w0rd|k-123456/);
+  const first = logs.events()[0] as Record<string, Record<string, unknown>>;
+  assert.is(first.err!.type, 'Error');
+  assert.ok(first.err!.cause, 'the cause is kept');
+  assert.match(String(first.msg), /connect to postgresql:\/\/app:\[REDACTED\]@db/);
+});
+
 test.run();

@@ -126,4 +126,27 @@ test('Errors become plain objects with masked message and stack and redacted own
   assert.not.match(JSON.stringify(top), 'rpw');
 });
 
+test('an object reached twice without a cycle is copied twice, not marked circular', () => {
+  const shared = { plan: 'pro', token: 't0k' };
+  const out = redactSecrets({ a: shared, b: shared, list: [shared, shared] });
+  assert.equal(out.a, { plan: 'pro', token: REDACTED });
+  assert.equal(out.b, out.a);
+  assert.equal(out.list, [out.a, out.a]);
+});
+
+test('a password holding "@" is masked whole', () => {
+  const masked = maskUrlCredentials('redis://default:p@ss@w0rd@cache:6379/0 and more');
+  assert.is(masked, `redis://default:${REDACTED}@cache:6379/0 and more`);
+  assert.not.match(masked, /ss@w0rd|w0rd/);
+});
+
+test("an Error's cause and an AggregateError's errors are kept, redacted", () => {
+  const inner = Object.assign(new Error('postgresql://app:hunter2@db/x refused'), { password: 'hunter2' });
+  const out = redactSecrets(new AggregateError([inner], 'all failed', { cause: inner })) as unknown as Record<string, Record<string, unknown>[] & Record<string, unknown>>;
+  assert.is(out.type as unknown, 'AggregateError');
+  assert.is(out.cause!.password, REDACTED);
+  assert.is((out.errors as unknown as Array<Record<string, unknown>>)[0]!.message, `postgresql://app:${REDACTED}@db/x refused`);
+  assert.not.match(JSON.stringify(out), /hunter2/);
+});
+
 test.run();
