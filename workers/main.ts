@@ -78,9 +78,11 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   );
   const scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
   let accepting = true;
-  // The API enqueues through the same typed producer application code uses.
+  // The API enqueues through the same typed producer application code uses, on a
+  // connection of its own (see createRedis on auto-pipelining).
+  const apiRedis = createRedis(config, 'bulwark-api', { autoPipelining: false });
   const producer = createProducer({
-    connection: ctx.redis,
+    connection: apiRedis,
     queuePrefix: config.queuePrefix,
     clock: ctx.clock,
     onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
@@ -94,7 +96,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
           isAccepting: () => accepting,
           requestId: requestIdFor,
           configure: async (app) => {
-            api = registerApi(app, { ...ctx, producer, cspFor: bullBoardCsp });
+            api = registerApi(app, { ...ctx, redis: apiRedis, producer, cspFor: bullBoardCsp });
             await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isAdmin: api.guards.isAdmin });
           },
         });
@@ -122,6 +124,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await ctx.prisma.$disconnect();
     await ctx.pg.end().catch(() => undefined);
     await ctx.redis.quit().catch(() => ctx.redis.disconnect());
+    await apiRedis.quit().catch(() => apiRedis.disconnect());
     logger.info({ event: 'bulwark_stopped' }, 'bulwark stopped');
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }

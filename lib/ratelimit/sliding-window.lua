@@ -2,6 +2,9 @@
   Sliding-log rate limit: admit a hit only if fewer than `limit` hits lie within the
   last `window_ms`. One script, so the check and the insert are atomic: a burst of
   2×limit concurrent hits, from any number of connections, admits exactly `limit`.
+  A caller may bring several hits for the same key at once (those that arrived in
+  one event-loop turn): they are admitted in order while room lasts, exactly as if
+  they had come one by one, for one round trip instead of n.
 
   KEYS[1]  the window's sorted set (member = hit id, score = hit time in ms)
   ARGV[1]  now_ms     the caller's clock, in whole ms. Taken from the caller rather than
@@ -10,35 +13,48 @@
                       its arguments).
   ARGV[2]  window_ms  whole ms, at least 1
   ARGV[3]  limit      whole number, at least 1
-  ARGV[4]  member     an id unique to this hit (two hits in one ms must not collide,
-                      or ZADD would overwrite one and under-count)
+  ARGV[4]  member     an id prefix unique to this call; hit i is stored as member..":"..i
+                      (two hits in one ms must not collide, or ZADD would overwrite one
+                      and under-count)
+  ARGV[5]  n          how many hits this call brings, at least 1
 
   Entries with score <= now - window have left the window and are removed first.
-  An admitted hit is added and the key's PEXPIRE is set to the window: the newest
+  Admitted hits are added and the key's PEXPIRE is set to the window: the newest
   admitted hit outlives all older ones, so the TTL always covers every live entry.
-  A denied hit adds nothing and leaves the TTL alone.
+  Denied hits add nothing and leave the TTL alone.
 
-  Returns { allowed (0|1), count in the window after this call,
-            retry_after_ms: 0 when allowed, else the time until the oldest entry leaves
-            the window, at least 1 and at most window_ms (a caller whose clock lags, or
-            whose hit arrived after a later-stamped one, would otherwise be told to
-            wait longer than the window itself) }
+  Returns { admitted (0..n; the first `admitted` hits are allowed),
+            count in the window before this call,
+            retry_after_ms: 0 when all were admitted, else the time until the oldest
+            entry leaves the window, at least 1 and at most window_ms (a caller whose
+            clock lags, or whose hit arrived after a later-stamped one, would
+            otherwise be told to wait longer than the window itself) }
 ]]
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 
+local n = tonumber(ARGV[5])
+
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
-if count < limit then
-  redis.call('ZADD', key, now, ARGV[4])
+local admitted = math.max(0, math.min(n, limit - count))
+if admitted > 0 then
+  local args = {}
+  for i = 1, admitted do
+    args[#args + 1] = now
+    args[#args + 1] = ARGV[4] .. ':' .. i
+  end
+  redis.call('ZADD', key, unpack(args))
   redis.call('PEXPIRE', key, window)
-  return { 1, count + 1, 0 }
+end
+if admitted == n then
+  return { admitted, count, 0 }
 end
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 local retry = window
 if oldest[2] then
   retry = math.min(window, math.max(1, tonumber(oldest[2]) + window - now))
 end
-return { 0, count, retry }
+return { admitted, count, retry }

@@ -32,7 +32,18 @@ export interface SlidingWindowOptions {
   clock?: () => number;
 }
 
-type WithCommand = Redis & { [COMMAND]: (key: string, now: number, windowMs: number, limit: number, member: string) => Promise<[number, number, number]> };
+type WithCommand = Redis & { [COMMAND]: (key: string, now: number, windowMs: number, limit: number, member: string, n: number) => Promise<[number, number, number]> };
+
+/** Lua's unpack() has a stack limit; a batch is flushed at this many hits. */
+const MAX_HITS_PER_CALL = 1000;
+
+interface Batch {
+  key: string;
+  limit: number;
+  windowMs: number;
+  now: number;
+  waiters: Array<{ resolve: (r: LimitResult) => void; reject: (e: unknown) => void }>;
+}
 
 export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowOptions): SlidingWindowLimiter {
   if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '') throw new TypeError('keyPrefix must be a non-empty string');
@@ -42,6 +53,32 @@ export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowO
   // millisecond never collide, in this process or another.
   const seed = randomBytes(6).toString('hex');
   let counter = 0;
+  // Hits of one event-loop turn for the same key share one script call: under load a
+  // round trip per request costs more than the request's own work.
+  const open = new Map<string, Batch>();
+  let scheduled = false;
+
+  async function run(b: Batch): Promise<void> {
+    counter = (counter + 1) % 1_000_000_000;
+    try {
+      const [admitted, before, retry] = await (redis as WithCommand)[COMMAND](`${options.keyPrefix}:${b.key}`, b.now, b.windowMs, b.limit, `${b.now}-${seed}-${counter}`, b.waiters.length);
+      b.waiters.forEach((w, i) => {
+        const allowed = i < admitted;
+        const count = allowed ? before + i + 1 : before + admitted;
+        w.resolve({ allowed, count, retryAfterMs: allowed ? 0 : retry, limit: b.limit, remaining: Math.max(0, b.limit - count) });
+      });
+    } catch (err) {
+      for (const w of b.waiters) w.reject(err);
+    }
+  }
+
+  function flushAll(): void {
+    scheduled = false;
+    const batches = [...open.values()];
+    open.clear();
+    for (const b of batches) void run(b);
+  }
+
   return {
     async hit(key, limit, windowMs) {
       if (typeof key !== 'string' || key === '') throw new TypeError('key must be a non-empty string');
@@ -50,9 +87,19 @@ export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowO
       const raw = clock();
       if (!Number.isFinite(raw)) throw new RangeError(`clock must return a finite number of milliseconds (got ${raw})`);
       const now = Math.floor(raw);
-      counter = (counter + 1) % 1_000_000_000;
-      const [allowed, count, retry] = await (redis as WithCommand)[COMMAND](`${options.keyPrefix}:${key}`, now, windowMs, limit, `${now}-${seed}-${counter}`);
-      return { allowed: allowed === 1, count, retryAfterMs: retry, limit, remaining: Math.max(0, limit - count) };
+      const id = `${key}\n${limit}\n${windowMs}\n${now}`;
+      let batch = open.get(id);
+      if (!batch) open.set(id, (batch = { key, limit, windowMs, now, waiters: [] }));
+      const b = batch;
+      const result = new Promise<LimitResult>((resolve, reject) => b.waiters.push({ resolve, reject }));
+      if (b.waiters.length >= MAX_HITS_PER_CALL) {
+        open.delete(id);
+        void run(b);
+      } else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushAll);
+      }
+      return result;
     },
   };
 }

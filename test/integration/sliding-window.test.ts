@@ -46,6 +46,16 @@ test('a burst of twice the limit admits exactly the limit', () =>
     assert.is(await redis.zcard(`${prefix}:burst`), 100, 'denied hits are not recorded');
   }));
 
+test('hits of one turn share script calls, in order, also past the per-call maximum', () =>
+  withPrefix(async (prefix) => {
+    const limiter = createSlidingWindowLimiter(redis, { keyPrefix: prefix });
+    const results = await Promise.all(Array.from({ length: 2500 }, () => limiter.hit('big', 1500, 60_000)));
+    assert.equal(results.map((r) => r.allowed), Array.from({ length: 2500 }, (_, i) => i < 1500), 'the first 1500 callers are the admitted ones');
+    assert.is(results[1499]!.count, 1500);
+    assert.is(results[1500]!.remaining, 0);
+    assert.is(await redis.zcard(`${prefix}:big`), 1500);
+  }));
+
 test('two limiter instances on two connections sharing a key admit exactly the limit in total', () =>
   withPrefix(async (prefix) => {
     const a = createSlidingWindowLimiter(redis, { keyPrefix: prefix });
