@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { canonicalEntry, canonicalJson, chainHash, GENESIS_HASH, type ChainEntry } from '../../lib/audit/chain.js';
+import { canonicalEntry, canonicalEntryReference, canonicalJson, chainHash, GENESIS_HASH, type ChainEntry } from '../../lib/audit/chain.js';
 
 test('object keys are sorted by UTF-16 code units, at every depth', () => {
   // RFC 8785 §3.2.3 example: U+1F600 (a surrogate pair, D83D DE00) sorts before
@@ -150,6 +150,34 @@ test('chainHash is deterministic and changes with every field and with prevHash'
   assert.is(Object.keys(changed).length, Object.keys(ENTRY).length, 'every ChainEntry field is covered');
   assert.is.not(chainHash(ENTRY, 'f'.repeat(64)), base);
   assert.is.not(chainHash(ENTRY, `${'0'.repeat(63)}1`), base);
+});
+
+test('the direct canonical form equals the generic algorithm on varied entries', () => {
+  const pick = <T>(i: number, xs: T[]) => xs[i % xs.length]!;
+  for (let i = 0; i < 500; i++) {
+    const e: ChainEntry = {
+      tenantId: '6f1c2a4e-0000-4000-8000-00000000000' + (i % 10),
+      seq: String(i + 1),
+      eventId: pick(i, ['evt-1', 'é"\\\u2028', '😀']),
+      occurredAt: '2026-03-29T01:30:00.000Z',
+      recordedAt: '2026-03-29T01:30:00.123Z',
+      actorType: pick(i, ['user', 'service', 'ai', 'system']),
+      actorId: pick(i, [null, 'u-1', 'ünï']),
+      action: 'task:completed',
+      resourceType: 'task',
+      resourceId: pick(i, [null, 't-1']),
+      before: pick<ChainEntry['before']>(i, [null, { b: 1, a: [2, { y: true, x: null }] }, {}]),
+      after: pick<ChainEntry['after']>(i, [null, { '\ud83d\ude00': 1, '\ufb33': 2, z: 'q' }]),
+      metadata: pick<ChainEntry['metadata']>(i, [null, { n: 1.5e-7, m: -0, big: 1e21 }]),
+      reason: pick(i, [null, 'line\nbreak']),
+      confidence: pick(i, [null, '0.9500']),
+      requestId: pick(i, [null, 'req-1']),
+      ip: pick(i, [null, '10.0.0.1', '::1']),
+      userAgent: pick(i, [null, 'ua/1.0']),
+      severity: pick(i, [null, 'high']),
+    };
+    assert.is(canonicalEntry(e), canonicalEntryReference(e), `entry ${i}`);
+  }
 });
 
 test.run();
