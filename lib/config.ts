@@ -60,6 +60,12 @@ const envSchema = z.object({
   AUDIT_WRITE_CONCURRENCY: int(1, 1000).optional(),
   /** Most entries written in one group-commit transaction. Default: 2000. */
   AUDIT_BATCH_MAX: int(1, 10000).default(2000),
+  /**
+   * Most audit entries one worker process holds between picking up their job and
+   * their commit. Bounds memory when jobs carry many entries (200 running jobs of
+   * 1,000 entries would otherwise all be parsed at once). Default: 4000.
+   */
+  AUDIT_ENTRIES_IN_FLIGHT: int(1, 100000).default(4000),
   /** How long running jobs may take to finish on SIGTERM. Default: 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
   /** BullMQ job lock; a crashed worker's jobs are retried after about this long. Default: 30000 ms. */
@@ -106,6 +112,7 @@ export interface Config {
   readonly auditVerifyCron: string;
   readonly auditWriteConcurrency: number | undefined;
   readonly auditBatchMax: number;
+  readonly auditEntriesInFlight: number;
   readonly shutdownTimeoutMs: number;
   readonly workerLockDurationMs: number;
   /** Raw MASTER_KEYS value; parsed by lib/crypto/master-keys.ts. Never log it. */
@@ -157,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditVerifyCron: e.AUDIT_VERIFY_CRON,
     auditWriteConcurrency: e.AUDIT_WRITE_CONCURRENCY,
     auditBatchMax: e.AUDIT_BATCH_MAX,
+    auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     workerLockDurationMs: e.WORKER_LOCK_DURATION_MS,
     masterKeys: e.MASTER_KEYS,

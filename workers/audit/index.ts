@@ -5,6 +5,7 @@ import type { AppContext } from '../../lib/context.js';
 import { isTransientDbError } from '../../lib/db/errors.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
 import type { PreparedEntry } from '../../lib/audit/entry.js';
+import { createSemaphore } from '../../lib/semaphore.js';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
 import { processAuditWrite } from './processor.js';
 import { commitEntries } from '../../lib/audit/store.js';
@@ -20,13 +21,14 @@ export function createAuditCommitter(ctx: AppContext): GroupCommitter<PreparedEn
 
 export function createAuditWriteWorker(ctx: AppContext): { worker: Worker<unknown, AuditWriteResult>; committer: GroupCommitter<PreparedEntry> } {
   const committer = createAuditCommitter(ctx);
+  const inFlight = createSemaphore(ctx.config.auditEntriesInFlight);
   const logger = ctx.logger.child({ queue: AUDIT_WRITE_QUEUE });
   const worker = createQueueWorker<unknown, AuditWriteResult>(ctx, {
     queue: AUDIT_WRITE_QUEUE,
     policy: auditWritePolicy,
     concurrency: ctx.config.auditWriteConcurrency,
     processor: (job: Job<unknown, AuditWriteResult>) =>
-      processAuditWrite(job.data, { committer, logger, metrics: ctx.metrics }, job),
+      processAuditWrite(job.data, { committer, inFlight, logger, metrics: ctx.metrics }, job),
   });
   return { worker, committer };
 }

@@ -10,15 +10,29 @@ import { problemsFromZod } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
 import { prepareEntry, type PreparedEntry } from '../../lib/audit/entry.js';
+import type { Semaphore } from '../../lib/semaphore.js';
 import type { GroupCommitter } from './group-commit.js';
 
 export interface AuditWriteContext {
   committer: GroupCommitter<PreparedEntry>;
+  /** Caps the entries held at once (AUDIT_ENTRIES_IN_FLIGHT); absent means no cap. */
+  inFlight?: Semaphore;
   logger: Logger;
   metrics: Metrics;
 }
 
 export async function processAuditWrite(data: unknown, ctx: AuditWriteContext, job?: Pick<Job, 'id'>): Promise<AuditWriteResult> {
+  // Wait for room before parsing: the parsed and prepared copies are what grows.
+  const claimed = (data as { entries?: unknown } | null)?.entries;
+  const release = await ctx.inFlight?.acquire(Array.isArray(claimed) ? claimed.length : 1);
+  try {
+    return await processHeld(data, ctx, job);
+  } finally {
+    release?.();
+  }
+}
+
+async function processHeld(data: unknown, ctx: AuditWriteContext, job?: Pick<Job, 'id'>): Promise<AuditWriteResult> {
   const parsed = auditWriteJobSchema.safeParse(data);
   if (!parsed.success) {
     const fields = problemsFromZod(parsed.error.issues).map((p) => `${p.path}: ${p.message}`);
