@@ -1,5 +1,6 @@
 # Bulwark: one image runs `bulwark migrate` and then `bulwark start` (workers, scheduler
-# and the HTTP server on $PORT). TypeScript runs through tsx; there is no build step.
+# and the HTTP server on $PORT). The TypeScript sources are compiled to dist/ at build
+# time (scripts/build.mjs), so the running process carries no TypeScript loader.
 FROM node:20-bookworm-slim
 
 ENV TZ=UTC \
@@ -11,7 +12,8 @@ ENV TZ=UTC \
 WORKDIR /app
 
 # Dependencies first, from the lockfile, so they are cached across source changes.
-# tsx and prisma are runtime dependencies; dev dependencies are left out.
+# esbuild (the build), tsx (fallback loader) and prisma are runtime dependencies;
+# dev dependencies are left out.
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-audit --no-fund --no-save && npm cache clean --force
 
@@ -20,7 +22,7 @@ COPY . .
 # Generate the Prisma client into generated/. `prisma generate` does not need the
 # native schema engine; pointing the variable at /bin/true stops the CLI from
 # downloading it. Migrations are applied by Bulwark's own runner (bulwark migrate).
-RUN PRISMA_SCHEMA_ENGINE_BINARY=/bin/true npx prisma generate
+RUN PRISMA_SCHEMA_ENGINE_BINARY=/bin/true npx prisma generate && node scripts/build.mjs
 
 # Run as the unprivileged user the node image provides; the app files stay root-owned.
 USER node

@@ -16,7 +16,8 @@ import { createProducer } from '../producers/index.js';
 import { benchEntry } from './entries.js';
 import { pool, randomPrefix, rate, sampleProcess, until } from './util.js';
 
-const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
+import { ensureBuilt } from '../scripts/build.mjs';
+const CHILD = fileURLToPath(new URL('../dist/bench/worker-child.js', import.meta.url));
 
 export interface PhaseOptions {
   label: string;
@@ -56,9 +57,11 @@ export async function committedTotal(db: pg.Client): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-function startChild(options: PhaseOptions, prefix: string): { child: ChildProcess; started: Promise<number> } {
+async function startChild(options: PhaseOptions, prefix: string): Promise<{ child: ChildProcess; started: Promise<number> }> {
+  await ensureBuilt();
   // BENCH_WORKER_NODE_ARGS: extra Node flags for the worker child, e.g. "--max-semi-space-size=32".
-  const execArgv = ['--import', 'tsx', ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  // The child runs the compiled dist/ build, as `bulwark start` does (scripts/build.mjs).
+  const execArgv = [...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}/${options.label}`);
   const child = fork(CHILD, [], {
     execArgv,
@@ -114,7 +117,7 @@ export async function runBulwarkPhase(options: PhaseOptions): Promise<PhaseResul
     });
     const enqueueMs = performance.now() - enqueueStart;
 
-    const started = startChild(options, prefix);
+    const started = await startChild(options, prefix);
     child = started.child;
     const t0 = await started.started;
     // From the child's start (imports done), like the time window.

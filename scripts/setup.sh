@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh
 bash scripts/install.sh
 npm run --silent generate
+npm run --silent build
 if [ ! -f .env ] && [ -z "${MASTER_KEYS:-}" ]; then
   # A local, uncommitted .env (gitignored) keeps the dev master key out of the repo.
   umask 077

@@ -3,6 +3,7 @@
 // take the others down), two at a time, each with a time limit; prints each file's
 // output, then the closing line CI reads: "N passed, N failed".
 import { spawn } from 'node:child_process';
+import { ensureBuilt } from './build.mjs';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -49,6 +50,8 @@ function runFile(file) {
   });
 }
 
+// Tests that run the `bulwark` command would otherwise race to build dist/ in parallel.
+await ensureBuilt();
 const files = findTests(join(ROOT, 'test'))
   .filter((f) => !filter || f.includes(filter))
   .sort();
