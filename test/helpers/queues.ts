@@ -65,3 +65,34 @@ export async function promoteDelayedJobs(prefix: string, redisUrl = REDIS_URL): 
     await connection.quit();
   }
 }
+
+/**
+ * Everything Redis holds under `prefix` (job data, options, events, script state), as
+ * one string: for asserting that no credential ever reached Redis in any form.
+ */
+export async function dumpRedis(prefix: string, redisUrl = REDIS_URL): Promise<string> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const parts: string[] = [];
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      for (const key of keys) {
+        const type = await connection.type(key);
+        const value =
+          type === 'string' ? await connection.get(key)
+          : type === 'hash' ? await connection.hgetall(key)
+          : type === 'list' ? await connection.lrange(key, 0, -1)
+          : type === 'set' ? await connection.smembers(key)
+          : type === 'zset' ? await connection.zrange(key, 0, -1)
+          : type === 'stream' ? await connection.xrange(key, '-', '+')
+          : null;
+        parts.push(`${key} ${JSON.stringify(value)}`);
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    return parts.join('\n');
+  } finally {
+    await connection.quit();
+  }
+}
