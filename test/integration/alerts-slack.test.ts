@@ -76,7 +76,8 @@ test('slack: the worker posts { text } with severity, title and runbook link to 
   assert.is(row.last_status, 200);
   assert.is(row.attempts, 1);
   assert.ok(row.delivered_at, 'delivered_at set');
-  assert.ok(logs.events().some((e) => e.event === 'alert_delivered' && e.tenant_id === tenantId), 'alert_delivered logged');
+  // The log line follows the ledger update.
+  await waitFor(async () => logs.events().some((e) => e.event === 'alert_delivered' && e.tenant_id === tenantId), 'alert_delivered logged');
 });
 
 test('slack: a refused post (400) is recorded as failed with its status, without the webhook URL', async () => {
@@ -89,7 +90,8 @@ test('slack: a refused post (400) is recorded as failed with its status, without
   assert.is(row.reason, 'rejected');
   assert.is(row.last_status, 400);
   assert.is(row.channel, 'slack-ops');
-  assert.ok(logs.events().some((e) => e.event === 'alert_failed' && e.tenant_id === tenantId), 'alert_failed logged');
+  // The log line follows the ledger update.
+  await waitFor(async () => logs.events().some((e) => e.event === 'alert_failed' && e.tenant_id === tenantId), 'alert_failed logged');
 });
 
 test('slack: the webhook URL is in no log line, no Redis key and no database row', async () => {
