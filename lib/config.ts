@@ -96,6 +96,12 @@ const envSchema = z.object({
   TELEGRAM_API_URL: url(['https:', 'http:']).default('https://api.telegram.org'),
   /** Time limit of one alert delivery HTTP request. Default: 10000 ms. */
   ALERT_HTTP_TIMEOUT_MS: int(100, 120000).default(10000),
+  /**
+   * Where the runbooks are published, e.g. https://git.example.com/bulwark/blob/main/docs/runbooks.
+   * Alerts Bulwark raises itself link to `<this>/<page>.md`. Default: none (no link,
+   * because the alert contract only accepts absolute http(s) URLs).
+   */
+  RUNBOOK_BASE_URL: url(['https:', 'http:']).optional(),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -127,6 +133,8 @@ export interface Config {
   readonly settingsCacheMs: number;
   readonly telegramApiUrl: string;
   readonly alertHttpTimeoutMs: number;
+  /** Base URL of docs/runbooks as published, without a trailing slash; undefined when not set. */
+  readonly runbookBaseUrl: string | undefined;
 }
 
 /** Names of every variable loadConfig reads (the .env.example test checks this list). */
@@ -179,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     settingsCacheMs: e.SETTINGS_CACHE_MS,
     telegramApiUrl: e.TELEGRAM_API_URL,
     alertHttpTimeoutMs: e.ALERT_HTTP_TIMEOUT_MS,
+    runbookBaseUrl: e.RUNBOOK_BASE_URL?.replace(/\/+$/, ''),
   });
 }
 

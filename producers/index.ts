@@ -35,6 +35,7 @@ import {
 import type { QueuePolicy } from '../lib/contracts/common.js';
 import { ValidationError } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
+import { runbookUrlFor } from '../lib/runbooks.js';
 import { parseEachOrThrow, parseOrThrow } from './validate.js';
 
 export { ValidationError } from '../lib/errors.js';
@@ -61,6 +62,14 @@ export interface ProducerOptions {
    * is safe (eventIds make entries idempotent). Default: true.
    */
   coalesceWrites?: boolean;
+  /**
+   * Where docs/runbooks is published (http or https, e.g.
+   * `https://git.example.com/bulwark/blob/main/docs/runbooks`). Security alerts raised
+   * from audit entries then link to `<runbookBaseUrl>/<page>.md`. Default: none, and
+   * those alerts carry no runbookUrl (the alert contract takes only absolute http(s)
+   * URLs). Bulwark passes its RUNBOOK_BASE_URL here.
+   */
+  runbookBaseUrl?: string;
 }
 
 export interface EnqueuedAudit {
@@ -76,6 +85,7 @@ const optionsSchema = z
     clock: z.custom<() => Date>((v) => typeof v === 'function', 'must be a function').optional(),
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
     coalesceWrites: z.boolean({ error: 'must be true or false' }).optional(),
+    runbookBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   })
   .strict();
 
@@ -99,7 +109,8 @@ function uuidFrom(...parts: string[]): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-function securityAlertFor(e: AuditEntry): AlertJob {
+function securityAlertFor(e: AuditEntry, runbookBaseUrl: string | undefined): AlertJob {
+  const runbookUrl = runbookUrlFor(runbookBaseUrl, e.action);
   return {
     v: 1,
     alert: {
@@ -112,6 +123,7 @@ function securityAlertFor(e: AuditEntry): AlertJob {
       body: `${e.actorType}${e.actorId ? ` ${e.actorId}` : ''} on ${e.resourceType}${e.resourceId ? ` ${e.resourceId}` : ''}`,
       labels: { source: 'audit', action: e.action },
       groupKey: e.action,
+      ...(runbookUrl ? { runbookUrl } : {}),
       occurredAt: e.occurredAt,
       source: { auditEventId: e.eventId },
     },
@@ -154,7 +166,7 @@ export function createProducer(options: ProducerOptions = {}) {
       await alertQueue.addBulk(
         alerts.map((e) => ({
           name: ALERT_JOB,
-          data: securityAlertFor(e),
+          data: securityAlertFor(e, opts.runbookBaseUrl),
           opts: { ...jobOptions(alertPolicy), jobId: stableJobId('security', e.tenantId, e.eventId) },
         })),
       );

@@ -85,6 +85,8 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     connection: apiRedis,
     queuePrefix: config.queuePrefix,
     clock: ctx.clock,
+    // Security alerts raised from audit entries (denial bursts included) link to their runbook.
+    runbookBaseUrl: config.runbookBaseUrl,
     onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
   });
   let api: Api | undefined;

@@ -30,3 +30,69 @@ export async function obliterateQueues(prefix: string, redisUrl = REDIS_URL): Pr
     await connection.quit();
   }
 }
+
+/**
+ * Move every delayed job of every queue under `prefix` to waiting. BullMQ keeps delays
+ * in Redis against the real time, which a test's injected clock cannot move: a test
+ * that has advanced its clock past a scheduled moment (say, the end of quiet hours
+ * eight hours away) calls this to stand in for the real wait. Returns the queue names
+ * that had delayed jobs.
+ */
+export async function promoteDelayedJobs(prefix: string, redisUrl = REDIS_URL): Promise<string[]> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const promoted: string[] = [];
+  try {
+    // Found by key rather than taken from ALL_QUEUES, so a queue added later is covered.
+    const names = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*:delayed`, 'COUNT', 1000);
+      for (const k of keys) names.add(k.slice(prefix.length + 1, -':delayed'.length));
+      cursor = next;
+    } while (cursor !== '0');
+    for (const name of names) {
+      const q = new Queue(name, { connection, prefix });
+      try {
+        if ((await q.getDelayedCount()) === 0) continue;
+        await q.promoteJobs();
+        promoted.push(name);
+      } finally {
+        await q.close();
+      }
+    }
+    return promoted;
+  } finally {
+    await connection.quit();
+  }
+}
+
+/**
+ * Everything Redis holds under `prefix` (job data, options, events, script state), as
+ * one string: for asserting that no credential ever reached Redis in any form.
+ */
+export async function dumpRedis(prefix: string, redisUrl = REDIS_URL): Promise<string> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const parts: string[] = [];
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      for (const key of keys) {
+        const type = await connection.type(key);
+        const value =
+          type === 'string' ? await connection.get(key)
+          : type === 'hash' ? await connection.hgetall(key)
+          : type === 'list' ? await connection.lrange(key, 0, -1)
+          : type === 'set' ? await connection.smembers(key)
+          : type === 'zset' ? await connection.zrange(key, 0, -1)
+          : type === 'stream' ? await connection.xrange(key, '-', '+')
+          : null;
+        parts.push(`${key} ${JSON.stringify(value)}`);
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    return parts.join('\n');
+  } finally {
+    await connection.quit();
+  }
+}

@@ -173,7 +173,7 @@ test('alert.send: validation errors name each field; a valid alert is enqueued o
   }));
 
 test('createProducer rejects bad options before connecting', async () => {
-  for (const [opts, path] of [[{ queuePrefix: 'a:b' }, 'queuePrefix'], [{ queuePrefix: '' }, 'queuePrefix'], [{ redisUrl: 'http://x' }, 'redisUrl'], [{ coalesceWrites: 'yes' }, 'coalesceWrites']] as const) {
+  for (const [opts, path] of [[{ queuePrefix: 'a:b' }, 'queuePrefix'], [{ queuePrefix: '' }, 'queuePrefix'], [{ redisUrl: 'http://x' }, 'redisUrl'], [{ coalesceWrites: 'yes' }, 'coalesceWrites'], [{ runbookBaseUrl: 'docs/runbooks' }, 'runbookBaseUrl'], [{ runbookBaseUrl: 'ftp://x/runbooks' }, 'runbookBaseUrl']] as const) {
     const r = await rejectedPaths(async () => createProducer(opts as never));
     assert.equal(r.paths, [path]);
   }

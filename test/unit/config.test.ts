@@ -77,6 +77,19 @@ test('MASTER_KEYS, operator and CORS settings are checked up front without echoi
   }
 });
 
+test('RUNBOOK_BASE_URL is optional, must be http(s), and loses its trailing slash', () => {
+  assert.is(loadConfig({}).runbookBaseUrl, undefined);
+  assert.is(loadConfig({ RUNBOOK_BASE_URL: '' }).runbookBaseUrl, undefined);
+  assert.is(loadConfig({ RUNBOOK_BASE_URL: 'https://git.example.com/bulwark/docs/runbooks/' }).runbookBaseUrl, 'https://git.example.com/bulwark/docs/runbooks');
+  assert.is(loadConfig({ RUNBOOK_BASE_URL: 'http://wiki.internal/runbooks' }).runbookBaseUrl, 'http://wiki.internal/runbooks');
+  for (const bad of ['docs/runbooks', 'ftp://example.com/runbooks', 'file:///srv/runbooks']) assert.equal(problemsOf({ RUNBOOK_BASE_URL: bad }), ['RUNBOOK_BASE_URL']);
+});
+
+test('README documents every variable in its configuration table', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  for (const v of CONFIG_VARIABLES) assert.match(readme, `| \`${v}\` |`, `${v} missing from README's configuration table`);
+});
+
 test('.env.example lists every variable', () => {
   const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
   for (const v of CONFIG_VARIABLES) assert.match(example, new RegExp(`^#?\\s*${v}=`, 'm'), `${v} missing from .env.example`);

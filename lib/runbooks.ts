@@ -1,0 +1,30 @@
+/**
+ * Runbook pages of the alerts Bulwark raises itself (as alert jobs, not Prometheus
+ * rules; those name their pages in dashboards/prometheus/rules.yml). Kept in one table
+ * so the docs test can check that every page named here exists in docs/runbooks/.
+ */
+
+/** Page (file name in docs/runbooks/, without .md) per self-raised alert type. */
+export const SELF_RAISED_RUNBOOKS = {
+  /** producers/http/denials.ts: more than 10 API key denials in an hour. */
+  'security:api-key-denial-burst': 'security-api-key-denial-burst',
+} as const satisfies Record<string, string>;
+
+/** Any other high or critical `security:*` audit entry (written by application code). */
+export const SECURITY_EVENT_RUNBOOK = 'security-event';
+
+/** The runbook page for an alert raised from a `security:*` audit entry. */
+export function runbookPageFor(action: string): string {
+  return Object.hasOwn(SELF_RAISED_RUNBOOKS, action) ? SELF_RAISED_RUNBOOKS[action as keyof typeof SELF_RAISED_RUNBOOKS] : SECURITY_EVENT_RUNBOOK;
+}
+
+/**
+ * The absolute link for an alert, or undefined without a base URL: the alert contract
+ * takes only http(s) URLs, so a relative docs/ path would make the alert invalid.
+ */
+export function runbookUrlFor(baseUrl: string | undefined, action: string): string | undefined {
+  return baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${runbookPageFor(action)}.md` : undefined;
+}
+
+/** Every page named by code, for the docs test. */
+export const SELF_RAISED_RUNBOOK_PAGES: readonly string[] = [...new Set([...Object.values(SELF_RAISED_RUNBOOKS), SECURITY_EVENT_RUNBOOK])];
