@@ -6,15 +6,29 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'paused', 'prioritized', 'waiting-children'] as const;
+// No "paused" state: since BullMQ 5 the jobs of a paused queue stay "waiting" and the
+// pause is a flag on the queue, reported by bulwark_queue_paused instead.
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children'] as const;
 
-/** Reports job counts per state for one queue; registered by the worker runtime. */
-export type QueueCountSource = () => Promise<Array<{ queue: string; counts: Record<string, number> }>>;
+/** Reports job counts per state, and the pause flag, per queue; registered by the worker runtime. */
+export type QueueCountSource = () => Promise<Array<{ queue: string; counts: Record<string, number>; paused: boolean }>>;
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bulwark_' });
   let countSource: QueueCountSource | undefined;
+  let readinessSource: (() => Promise<Record<string, boolean>>) | undefined;
+  // Both queue gauges are collected concurrently in one scrape; they share one read.
+  let reading: ReturnType<QueueCountSource> | undefined;
+  function readQueues(): ReturnType<QueueCountSource> | Promise<undefined> {
+    if (!countSource) return Promise.resolve(undefined);
+    if (!reading) {
+      reading = countSource();
+      const clear = () => setTimeout(() => (reading = undefined), 0);
+      reading.then(clear, clear);
+    }
+    return reading;
+  }
 
   const metrics = {
     registry,
@@ -24,11 +38,22 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
       async collect() {
-        if (!countSource) return;
+        const read = await readQueues();
+        if (!read) return;
         this.reset();
-        for (const { queue, counts } of await countSource()) {
-          for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
-        }
+        for (const { queue, counts } of read) for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
+      },
+    }),
+    queuePaused: new Gauge({
+      name: 'bulwark_queue_paused',
+      help: '1 when the queue is paused (its jobs wait, nothing takes them), read at scrape time',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+      async collect() {
+        const read = await readQueues();
+        if (!read) return;
+        this.reset();
+        for (const { queue, paused } of read) this.set({ queue }, paused ? 1 : 0);
       },
     }),
     jobsCompleted: new Counter({
@@ -100,8 +125,23 @@ export function createMetrics() {
       labelNames: ['outcome', 'reason', 'channel'] as const,
       registers: [registry],
     }),
+    ready: new Gauge({
+      name: 'bulwark_ready',
+      help: 'Readiness checks at scrape time, 1 when passing (redis, postgres, migrations, accepting), as /readyz reports them',
+      labelNames: ['check'] as const,
+      registers: [registry],
+      async collect() {
+        if (!readinessSource) return;
+        this.reset();
+        for (const [check, ok] of Object.entries(await readinessSource())) this.set({ check }, ok ? 1 : 0);
+      },
+    }),
     setQueueCountSource(source: QueueCountSource) {
       countSource = source;
+    },
+    /** Where bulwark_ready reads its checks (check name → passing). */
+    setReadinessSource(source: () => Promise<Record<string, boolean>>) {
+      readinessSource = source;
     },
   };
   return metrics;

@@ -74,7 +74,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   );
   for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
   ctx.metrics.setQueueCountSource(async () =>
-    Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts() }))),
+    Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))),
   );
   const scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
   let accepting = true;
@@ -90,11 +90,18 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
   });
   let api: Api | undefined;
+  const readiness = createReadiness(ctx);
+  // Readiness as a metric too: a process that answers scrapes but cannot work (database
+  // down, migration pending) is otherwise invisible to Prometheus.
+  ctx.metrics.setReadinessSource(async () => {
+    const report = await readiness();
+    return { ...Object.fromEntries(Object.entries(report.checks).map(([name, c]) => [name, c.ok])), accepting: accepting };
+  });
   const server =
     options.http === false
       ? undefined
       : await createHttpServer(ctx, {
-          readiness: createReadiness(ctx),
+          readiness,
           isAccepting: () => accepting,
           requestId: requestIdFor,
           configure: async (app) => {

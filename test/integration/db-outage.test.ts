@@ -89,6 +89,12 @@ test('Postgres unreachable: jobs retry and nothing is written; back: every entry
   pgProxy.block();
   const down = await waitFor(readyzFailing('postgres'), 'readyz 503 naming postgres', 30_000, 200);
   assert.match(JSON.stringify(down.body), /postgres/);
+  // The same failure is visible to Prometheus while /metrics keeps answering.
+  const scraped = await withTimeout(fetch(`${bulwark.url}/metrics`), 15_000, 'GET /metrics');
+  assert.is(scraped.status, 200);
+  const metricsText = await scraped.text();
+  assert.match(metricsText, 'bulwark_ready{check="postgres"} 0');
+  assert.match(metricsText, 'bulwark_ready{check="redis"} 1');
 
   const eventIds: string[] = [...baseline.eventIds];
   const jobIds: string[] = [];

@@ -1,5 +1,6 @@
 // The worker process's HTTP surface and its repeatable audit-verify job.
 import { test } from 'uvu';
+import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { AUDIT_VERIFY_QUEUE } from '../../lib/contracts/index.js';
@@ -57,6 +58,22 @@ test('/metrics exposes queue, job and audit metrics with the bulwark_ prefix and
   assert.match(text, /bulwark_job_duration_seconds_count\{queue="audit-write"\} 1/);
   assert.match(text, 'bulwark_process_resident_memory_bytes');
   assert.not.match(text, tenant, 'a tenant id must never be a label');
+  assert.match(text, 'bulwark_queue_paused{queue="alert"} 0');
+  for (const check of ['redis', 'postgres', 'migrations', 'accepting']) assert.match(text, `bulwark_ready{check="${check}"} 1`);
+  assert.not.match(text, 'state="paused"', 'BullMQ has no paused job state; the flag has its own gauge');
+});
+
+test('a paused queue shows in bulwark_queue_paused and its jobs still count as waiting', async () => {
+  const queue = new Queue(ALERT_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
+  await queue.pause();
+  try {
+    const text = await (await fetch(`${bulwark.url}/metrics`)).text();
+    assert.match(text, 'bulwark_queue_paused{queue="alert"} 1');
+    assert.match(text, 'bulwark_queue_paused{queue="audit-write"} 0');
+  } finally {
+    await queue.resume();
+    await queue.close();
+  }
 });
 
 test('the hourly audit-verify job is scheduled with the configured cron in UTC', async () => {
