@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GENESIS_HASH, chainHash, type ChainEntry } from '../lib/audit/chain.js';
+import { STATIC_COLUMNS } from '../lib/audit/encode.js';
 import { prepareEntry } from '../lib/audit/entry.js';
 import type { AuditEntry } from '../lib/contracts/audit.js';
 
@@ -29,27 +30,11 @@ export function benchEntry(tenants: readonly string[], i: number): AuditEntry {
   };
 }
 
-/** Column order and types of audit_log as lib/audit/store.ts writes it. */
+/** Columns of audit_log in the order lib/audit/store.ts writes them (shared column list, plain values). */
 export const ROW_COLUMNS: ReadonlyArray<[column: string, type: string, pick: (e: ChainEntry, hash: string, prev: string) => string | null]> = [
-  ['tenant_id', 'uuid', (e) => e.tenantId],
+  ...STATIC_COLUMNS.map(([column, type, pick]): [string, string, (e: ChainEntry) => string | null] => [column, type, (e) => pick(e)]),
   ['seq', 'bigint', (e) => e.seq],
-  ['event_id', 'text', (e) => e.eventId],
-  ['occurred_at', 'timestamptz', (e) => e.occurredAt],
   ['recorded_at', 'timestamptz', (e) => e.recordedAt],
-  ['actor_type', 'text', (e) => e.actorType],
-  ['actor_id', 'text', (e) => e.actorId],
-  ['action', 'text', (e) => e.action],
-  ['resource_type', 'text', (e) => e.resourceType],
-  ['resource_id', 'text', (e) => e.resourceId],
-  ['before_state', 'jsonb', (e) => (e.before ? JSON.stringify(e.before) : null)],
-  ['after_state', 'jsonb', (e) => (e.after ? JSON.stringify(e.after) : null)],
-  ['metadata', 'jsonb', (e) => (e.metadata ? JSON.stringify(e.metadata) : null)],
-  ['reason', 'text', (e) => e.reason],
-  ['confidence', 'numeric', (e) => e.confidence],
-  ['request_id', 'text', (e) => e.requestId],
-  ['ip', 'text', (e) => e.ip],
-  ['user_agent', 'text', (e) => e.userAgent],
-  ['severity', 'text', (e) => e.severity],
   ['prev_hash', 'text', (_e, _h, prev) => prev],
   ['hash', 'text', (_e, hash) => hash],
 ];

@@ -68,28 +68,52 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * The exact string that is hashed for an entry (see the docs for the field list).
- * The same text canonicalJson would write for the object of these twenty fields, but
- * built directly: the top-level keys are fixed, so their sorted order is written out
- * below once instead of an object being built and its keys sorted for every entry
- * (the chain is hashed inside the commit, where every microsecond is serial).
+ * canonicalEntry split around the two values only the commit knows: the text before
+ * recorded_at's value, between it and seq's value, and after. Everything else can be
+ * serialised before the commit, outside the serial part of the write.
+ */
+export interface CanonicalParts {
+  beforeRecordedAt: string;
+  beforeSeq: string;
+  rest: string;
+}
+
+/**
+ * The canonical form of an entry whose seq and recorded_at are not known yet. The
+ * same text canonicalJson would write for the object of the twenty fields, but built
+ * directly: the top-level keys are fixed, so their sorted order is written out below
+ * once instead of an object being built and its keys sorted for every entry.
  * test/unit/chain.test.ts checks the two agree.
  */
-export function canonicalEntry(e: ChainEntry): string {
+export function canonicalParts(e: Omit<ChainEntry, 'seq' | 'recordedAt'>): CanonicalParts {
   const s = JSON.stringify;
   // Keys in UTF-16 order: action < actor_id < actor_type < after_state < before_state
   // < confidence < event_id < ip < metadata < occurred_at < reason < recorded_at
   // < request_id < resource_id < resource_type < seq < severity < tenant_id
   // < user_agent < v.
-  return (
-    `{"action":${s(e.action)},"actor_id":${text(e.actorId)},"actor_type":${s(e.actorType)}` +
-    `,"after_state":${json(e.after)},"before_state":${json(e.before)}` +
-    `,"confidence":${text(e.confidence)},"event_id":${s(e.eventId)},"ip":${text(e.ip)}` +
-    `,"metadata":${json(e.metadata)},"occurred_at":${s(e.occurredAt)},"reason":${text(e.reason)}` +
-    `,"recorded_at":${s(e.recordedAt)},"request_id":${text(e.requestId)},"resource_id":${text(e.resourceId)}` +
-    `,"resource_type":${s(e.resourceType)},"seq":${s(e.seq)},"severity":${text(e.severity)}` +
-    `,"tenant_id":${s(e.tenantId)},"user_agent":${text(e.userAgent)},"v":${CHAIN_FORMAT_VERSION}}`
-  );
+  // join, not +: the parts are kept until the commit, and a joined string is one flat
+  // allocation where a chain of + would keep every piece alive (about twice the memory).
+  return {
+    beforeRecordedAt: [
+      '{"action":', s(e.action), ',"actor_id":', text(e.actorId), ',"actor_type":', s(e.actorType),
+      ',"after_state":', json(e.after), ',"before_state":', json(e.before),
+      ',"confidence":', text(e.confidence), ',"event_id":', s(e.eventId), ',"ip":', text(e.ip),
+      ',"metadata":', json(e.metadata), ',"occurred_at":', s(e.occurredAt), ',"reason":', text(e.reason),
+      ',"recorded_at":',
+    ].join(''),
+    beforeSeq: [',"request_id":', text(e.requestId), ',"resource_id":', text(e.resourceId), ',"resource_type":', s(e.resourceType), ',"seq":'].join(''),
+    rest: [',"severity":', text(e.severity), ',"tenant_id":', s(e.tenantId), ',"user_agent":', text(e.userAgent), ',"v":', String(CHAIN_FORMAT_VERSION), '}'].join(''),
+  };
+}
+
+/** The canonical form from its parts and the two commit-time values. */
+export function joinCanonical(parts: CanonicalParts, recordedAt: string, seq: string): string {
+  return parts.beforeRecordedAt + JSON.stringify(recordedAt) + parts.beforeSeq + JSON.stringify(seq) + parts.rest;
+}
+
+/** The exact string that is hashed for an entry (see the docs for the field list). */
+export function canonicalEntry(e: ChainEntry): string {
+  return joinCanonical(canonicalParts(e), e.recordedAt, e.seq);
 }
 
 /** A nullable text field as canonical JSON (absent is null, as in the stored row). */
@@ -129,5 +153,10 @@ export function canonicalEntryReference(e: ChainEntry): string {
 
 /** hash = hex(SHA-256(UTF-8(canonical entry) ‖ ASCII(previous hash hex))). */
 export function chainHash(e: ChainEntry, prevHash: string): string {
-  return createHash('sha256').update(canonicalEntry(e), 'utf8').update(prevHash, 'ascii').digest('hex');
+  return hashCanonical(canonicalEntry(e), prevHash);
+}
+
+/** chainHash of an entry already in canonical form. */
+export function hashCanonical(canonical: string, prevHash: string): string {
+  return createHash('sha256').update(canonical, 'utf8').update(prevHash, 'ascii').digest('hex');
 }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { TransactionClient } from '../clients/prisma.js';
 import { auditEntrySchema, type AuditEntryInput } from '../contracts/audit.js';
 import { ValidationError, problemsFromZod } from '../errors.js';
+import { encodeEntry } from './encode.js';
 import { prepareEntry } from './entry.js';
 import { appendEntries, prismaSql } from './store.js';
 
@@ -18,7 +19,7 @@ export async function recordAuditInTx(tx: TransactionClient, input: AuditEntryIn
     occurredAt: input.occurredAt ?? now().toISOString(),
   });
   if (!parsed.success) throw new ValidationError('audit entry', problemsFromZod(parsed.error.issues));
-  const [outcome] = await appendEntries(prismaSql(tx), [prepareEntry(parsed.data)], now);
+  const [outcome] = await appendEntries(prismaSql(tx), [encodeEntry(prepareEntry(parsed.data))], now);
   if (!outcome || outcome.status === 'unknown_tenant') throw new ValidationError('audit entry', [{ path: 'tenantId', message: 'no such tenant' }]);
   return parsed.data.eventId;
 }

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UnrecoverableError } from 'bullmq';
 import type { CommitOutcome } from '../../lib/audit/store.js';
-import type { PreparedEntry } from '../../lib/audit/entry.js';
+import type { EncodedEntry } from '../../lib/audit/encode.js';
 import { createLogger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
 import { createGroupCommitter } from '../../workers/audit/group-commit.js';
@@ -25,10 +25,10 @@ const goodEntry = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-function context(commit: (items: PreparedEntry[]) => Promise<CommitOutcome[]>) {
+function context(commit: (items: EncodedEntry[]) => Promise<CommitOutcome[]>) {
   let commits = 0;
   const counters = { written: 0, duplicates: 0 };
-  const committer = createGroupCommitter<PreparedEntry>({
+  const committer = createGroupCommitter<EncodedEntry>({
     maxBatch: 100,
     isTransient: () => false,
     commit: (items) => (commits++, commit(items)),
@@ -89,7 +89,7 @@ for (const [what, data, reasons] of CASES) {
 test('an entry for an unknown tenant fails unrecoverably naming it; the others are counted written', async () => {
   const ghost = '00000000-0000-4000-8000-00000000dead';
   const { ctx, counters } = context(async (items) =>
-    items.map((e, i): CommitOutcome => (e.tenantId === ghost ? { status: 'unknown_tenant' } : { status: 'written', seq: String(i + 1) })),
+    items.map((e, i): CommitOutcome => (e.entry.tenantId === ghost ? { status: 'unknown_tenant' } : { status: 'written', seq: String(i + 1) })),
   );
   const err = await failure({ v: 1, entries: [goodEntry(), goodEntry({ tenantId: ghost, eventId: 'evt-2' })] }, ctx);
   assert.instance(err, UnrecoverableError);
@@ -99,13 +99,14 @@ test('an entry for an unknown tenant fails unrecoverably naming it; the others a
 });
 
 test('a valid payload goes through the committer (control case for the fakes above)', async () => {
-  const seen: PreparedEntry[] = [];
+  const seen: EncodedEntry[] = [];
   const { ctx, counters } = context(async (items) => (seen.push(...items), items.map((_, i): CommitOutcome => (i === 1 ? { status: 'duplicate', seq: '7' } : { status: 'written', seq: String(10 + i) }))));
   const result = await processAuditWrite({ v: 1, entries: [goodEntry({ tenantId: TENANT.toUpperCase() }), goodEntry({ eventId: 'evt-2', before: { password: 'pw' } })] }, ctx, { id: 'job-2' });
   assert.equal(result, { written: 1, duplicates: 1, entries: [{ eventId: 'evt-1', seq: '10', duplicate: false }, { eventId: 'evt-2', seq: '7', duplicate: true }] });
   assert.equal(counters, { written: 1, duplicates: 1 });
-  assert.is(seen[0]!.tenantId, TENANT, 'tenant ids are lower-cased');
-  assert.equal(seen[1]!.before, { password: '[REDACTED]' }, 'secrets are redacted before the commit');
+  assert.is(seen[0]!.entry.tenantId, TENANT, 'tenant ids are lower-cased');
+  assert.equal(seen[1]!.entry.before, { password: '[REDACTED]' }, 'secrets are redacted before the commit');
+  assert.not.match(seen[1]!.cells.join(','), 'pw"', 'nor do they reach the encoded columns');
 });
 
 test.run();

@@ -4,14 +4,14 @@ import { AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditWriteResult } from '../.
 import type { AppContext } from '../../lib/context.js';
 import { isTransientDbError } from '../../lib/db/errors.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
-import type { PreparedEntry } from '../../lib/audit/entry.js';
+import type { EncodedEntry } from '../../lib/audit/encode.js';
 import { createSemaphore } from '../../lib/semaphore.js';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
 import { processAuditWrite } from './processor.js';
 import { commitEntries } from '../../lib/audit/store.js';
 
-export function createAuditCommitter(ctx: AppContext): GroupCommitter<PreparedEntry> {
-  return createGroupCommitter<PreparedEntry>({
+export function createAuditCommitter(ctx: AppContext): GroupCommitter<EncodedEntry> {
+  return createGroupCommitter<EncodedEntry>({
     commit: (entries) => commitEntries(ctx.pg, entries, ctx.clock),
     maxBatch: ctx.config.auditBatchMax,
     isTransient: isTransientDbError,
@@ -19,7 +19,7 @@ export function createAuditCommitter(ctx: AppContext): GroupCommitter<PreparedEn
   });
 }
 
-export function createAuditWriteWorker(ctx: AppContext): { worker: Worker<unknown, AuditWriteResult>; committer: GroupCommitter<PreparedEntry> } {
+export function createAuditWriteWorker(ctx: AppContext): { worker: Worker<unknown, AuditWriteResult>; committer: GroupCommitter<EncodedEntry> } {
   const committer = createAuditCommitter(ctx);
   const inFlight = createSemaphore(ctx.config.auditEntriesInFlight);
   const logger = ctx.logger.child({ queue: AUDIT_WRITE_QUEUE });

@@ -9,12 +9,13 @@ import { auditWriteJobSchema, type AuditWriteResult } from '../../lib/contracts/
 import { problemsFromZod } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
-import { prepareEntry, type PreparedEntry } from '../../lib/audit/entry.js';
+import { encodeEntry, type EncodedEntry } from '../../lib/audit/encode.js';
+import { prepareEntry } from '../../lib/audit/entry.js';
 import type { Semaphore } from '../../lib/semaphore.js';
 import type { GroupCommitter } from './group-commit.js';
 
 export interface AuditWriteContext {
-  committer: GroupCommitter<PreparedEntry>;
+  committer: GroupCommitter<EncodedEntry>;
   /** Caps the entries held at once (AUDIT_ENTRIES_IN_FLIGHT); absent means no cap. */
   inFlight?: Semaphore;
   logger: Logger;
@@ -39,7 +40,7 @@ async function processHeld(data: unknown, ctx: AuditWriteContext, job?: Pick<Job
     throw new UnrecoverableError(`invalid audit-write payload: ${fields.slice(0, 10).join('; ')}`);
   }
   const entries = parsed.data.entries.map(prepareEntry);
-  const outcomes = await ctx.committer.submit(entries);
+  const outcomes = await ctx.committer.submit(entries.map(encodeEntry));
   const result: AuditWriteResult = { written: 0, duplicates: 0, entries: [] };
   const unknown = new Set<string>();
   outcomes.forEach((o, i) => {
