@@ -16,6 +16,11 @@ export const deliverJobSchema = z
     channelId: z.uuid(),
     kind: z.enum(['single', 'group', 'digest']),
     alertIds: z.array(z.uuid()).min(1).max(1000),
+    /**
+     * Attempts already spent before this job existed: the alert job's inline send that
+     * failed retryably counts as attempt 1, so the ledger and the attempt limit agree.
+     */
+    priorAttempts: z.number().int().min(0).max(7).optional(),
   })
   .strict();
 

@@ -22,6 +22,7 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
   const zones = new Map<string, { zone: string; at: number }>();
   const deliveryCtx: DeliveryContext = {
     prisma: ctx.prisma,
+    pg: ctx.pg,
     logger: ctx.logger.child({ queue: ALERT_QUEUE }),
     metrics: ctx.metrics,
     decider: createAlertDecider(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),

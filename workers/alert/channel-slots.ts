@@ -1,0 +1,53 @@
+/**
+ * Per-channel semaphore, one per worker process: at most `perChannelConcurrency` sends
+ * in flight to one channel, waiters served in order. Shared by the inline send in the
+ * alert job and the queued `deliver` jobs, so both together respect the one limit.
+ */
+import { alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
+
+interface Slot {
+  busy: number;
+  waiting: Array<() => void>;
+}
+
+const slots = new Map<string, Slot>();
+
+function release(channelId: string, s: Slot): void {
+  const next = s.waiting.shift();
+  // Hand the slot straight to the next waiter; free it only when nobody waits.
+  if (next) next();
+  else if (--s.busy === 0) slots.delete(channelId);
+}
+
+/**
+ * Take a slot, waiting in line when all are busy; with `maxWaiting`, give up (return
+ * undefined) instead of joining a line already that long. Returns the release function.
+ */
+export async function acquireChannelSlot(channelId: string, options: { maxWaiting?: number } = {}): Promise<(() => void) | undefined> {
+  let slot = slots.get(channelId);
+  if (!slot) slots.set(channelId, (slot = { busy: 0, waiting: [] }));
+  const s = slot;
+  if (s.busy < alertDeliveryPolicy.perChannelConcurrency) s.busy++;
+  else if (options.maxWaiting !== undefined && s.waiting.length >= options.maxWaiting) return undefined;
+  else await new Promise<void>((resolve) => s.waiting.push(resolve));
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    release(channelId, s);
+  };
+}
+
+/**
+ * Run fn with a slot of the channel (waiting for one as long as it takes). fn gets the
+ * release so it can free the slot as soon as its send is done; it is freed anyway
+ * when fn ends, however it ends.
+ */
+export async function withChannelSlotRelease<T>(channelId: string, fn: (release: () => void) => Promise<T>): Promise<T> {
+  const release = (await acquireChannelSlot(channelId))!;
+  try {
+    return await fn(release);
+  } finally {
+    release();
+  }
+}
