@@ -7,6 +7,7 @@ import { alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
 
 interface Slot {
   busy: number;
+  /** Each waiter is handed a slot (busy stays as it is) by the release that frees it. */
   waiting: Array<() => void>;
 }
 
@@ -20,22 +21,40 @@ function release(channelId: string, s: Slot): void {
 }
 
 /**
- * Take a slot, waiting in line when all are busy; with `maxWaiting`, give up (return
- * undefined) instead of joining a line already that long. Returns the release function.
+ * Take a slot, waiting in line when all are busy; with `waitMs`, give up after that
+ * long (return undefined) instead of waiting as long as it takes. Returns the release.
  */
-export async function acquireChannelSlot(channelId: string, options: { maxWaiting?: number } = {}): Promise<(() => void) | undefined> {
+export async function acquireChannelSlot(channelId: string, options: { waitMs?: number } = {}): Promise<(() => void) | undefined> {
   let slot = slots.get(channelId);
   if (!slot) slots.set(channelId, (slot = { busy: 0, waiting: [] }));
   const s = slot;
   if (s.busy < alertDeliveryPolicy.perChannelConcurrency) s.busy++;
-  else if (options.maxWaiting !== undefined && s.waiting.length >= options.maxWaiting) return undefined;
-  else await new Promise<void>((resolve) => s.waiting.push(resolve));
+  else if (!(await waitInLine(s, options.waitMs))) return undefined;
   let released = false;
   return () => {
     if (released) return;
     released = true;
     release(channelId, s);
   };
+}
+
+/** Resolves true once a slot was handed over, false when waitMs passed first. */
+function waitInLine(s: Slot, waitMs?: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const take = () => {
+      if (timer) clearTimeout(timer);
+      resolve(true);
+    };
+    s.waiting.push(take);
+    if (waitMs === undefined) return;
+    timer = setTimeout(() => {
+      // Leave the line; a slot handed over later goes to the next waiter instead.
+      const i = s.waiting.indexOf(take);
+      if (i >= 0) s.waiting.splice(i, 1);
+      resolve(false);
+    }, waitMs);
+  });
 }
 
 /**

@@ -6,8 +6,8 @@
  * documented retry semantics need the queue:
  *   - 429: a job delayed until Retry-After, with no attempt spent;
  *   - network error or 5xx: a job that continues as attempt 2, after the first backoff;
- *   - channel saturated (all slots busy and a line waiting): a job, no attempt spent,
- *     so a slow receiver cannot hold many alert-job slots waiting in line.
+ *   - no slot of the channel free within inlineSlotWaitMs: a job, no attempt spent,
+ *     so a slow receiver cannot keep alert jobs (and other tenants' decisions) waiting.
  * Any other 4xx fails at once (`rejected`, with its status), as a queued send would.
  */
 import type { Queue } from 'bullmq';
@@ -46,7 +46,7 @@ export async function deliverInline(ctx: FastPathContext, alert: Alert, channels
   await Promise.all(
     channels.map(async (channel) => {
       const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };
-      const releaseSlot = await acquireChannelSlot(channel.id, { maxWaiting: alertDeliveryPolicy.perChannelConcurrency });
+      const releaseSlot = await acquireChannelSlot(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
       if (!releaseSlot) {
         await record(ctx, [alert.id], { outcome: 'delivering' }, context);
         handOver.push(request);
