@@ -9,6 +9,7 @@ import { NotFoundError } from '../../lib/errors.js';
 import { createSettingsCache } from '../../lib/tenant-settings.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
 import { processDelivery, type DeliveryContext } from './delivery.js';
+import { createChannelReader } from './channel-store.js';
 import { createLedgerStore } from './ledger-store.js';
 import { processAlert } from './processor.js';
 
@@ -25,6 +26,7 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
     prisma: ctx.prisma,
     pg: ctx.pg,
     ledger: createLedgerStore(ctx.pg),
+    channelsFor: createChannelReader(ctx.pg),
     logger: ctx.logger.child({ queue: ALERT_QUEUE }),
     metrics: ctx.metrics,
     decider: createAlertDecider(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),

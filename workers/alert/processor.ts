@@ -10,7 +10,7 @@ import { alertJobSchema, type Alert } from '../../lib/contracts/alert.js';
 import { NotFoundError, problemsFromZod } from '../../lib/errors.js';
 import type { TenantSettings } from '../../lib/settings.js';
 import type { SendDeps } from './attempt.js';
-import { channelsFor } from './channel-store.js';
+import type { ChannelsFor } from './channel-store.js';
 import { deliveryJobOpts, enqueueDeliveries } from './deliver-jobs.js';
 import { deliverInline } from './fast-path.js';
 import { receive, record } from './ledger.js';
@@ -19,6 +19,8 @@ import { highestSeverity } from './message.js';
 export interface AlertContext extends SendDeps {
   decider: AlertDecider;
   deliveries: Queue;
+  /** The tenant's enabled channels for a severity, read now (batched with other jobs). */
+  channelsFor: ChannelsFor;
   settingsOf: (tenantId: string) => Promise<TenantSettings>;
   timezoneOf: (tenantId: string) => Promise<string>;
   clock: () => Date;
@@ -33,7 +35,7 @@ type Sendable = Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: string };
 export async function fanOut(ctx: AlertContext, alerts: Sendable[], kind: 'single' | 'group' | 'digest', key: string, inline?: Alert): Promise<number> {
   const first = alerts[0]!;
   const severity = highestSeverity(alerts.map((a) => a.severity));
-  const channels = await channelsFor(ctx.pg, first.tenantId, severity);
+  const channels = await ctx.channelsFor(first.tenantId, severity);
   const ids = alerts.map((a) => a.id);
   if (channels.length === 0) {
     await record(ctx, ids, { outcome: 'failed', reason: 'no_channel' }, { tenantId: first.tenantId, type: first.type, severity });
