@@ -34,6 +34,8 @@ export interface LedgerStore {
 
 type Db = Pick<pg.Pool, 'query'>;
 const MAX_BATCH = 200;
+/** Batches of one kind in the database at once (the pool has 10 connections). */
+const IN_FLIGHT = 3;
 
 const INSERT = `INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
 SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
@@ -98,9 +100,10 @@ async function updateBatch(db: Db, items: Change[]): Promise<void[]> {
 }
 
 export function createLedgerStore(db: Db): LedgerStore {
-  const insert = createBatcher<Receipt, boolean>({ maxBatch: MAX_BATCH, run: (items) => insertBatch(db, items) });
+  const insert = createBatcher<Receipt, boolean>({ maxBatch: MAX_BATCH, maxInFlight: IN_FLIGHT, run: (items) => insertBatch(db, items) });
   const update = createBatcher<Change, void>({
     maxBatch: MAX_BATCH,
+    maxInFlight: IN_FLIGHT,
     run: (items) => updateBatch(db, items),
     // Two changes of one row go in order, in separate statements.
     conflicts: (a, b) => a.ids.some((id) => b.ids.includes(id)),
