@@ -22,16 +22,14 @@ export interface ChannelRow {
   secret: { encryptedValue: string; keyId: string } | null;
 }
 
-type Raw = { id: string; name: string; type: ChannelTarget['type']; target: string; secret_ref: string; encrypted_value: string | null; key_id: string | null };
+export type ChannelRaw = { id: string; name: string; type: ChannelTarget['type']; target: string; secret_ref: string; encrypted_value: string | null; key_id: string | null };
 
 // 'secret://' is 9 characters; a malformed reference simply joins no secret and
 // credentialOf reports it exactly as resolveSecretRef would.
-const SELECT = `SELECT c.id, c.name, c.type, c.target, c.secret_ref, s.encrypted_value, s.key_id
-FROM alert_channels c
-LEFT JOIN secrets s ON s.tenant_id = c.tenant_id AND s.name = substr(c.secret_ref, 10) AND c.secret_ref LIKE 'secret://%'
-WHERE c.tenant_id = $1`;
+const SECRET_JOIN = `LEFT JOIN secrets s ON s.tenant_id = c.tenant_id AND s.name = substr(c.secret_ref, 10) AND c.secret_ref LIKE 'secret://%'`;
+const COLUMNS = 'c.id, c.name, c.type, c.target, c.secret_ref, s.encrypted_value, s.key_id';
 
-const toRow = (r: Raw): ChannelRow => ({
+const toRow = (r: ChannelRaw): ChannelRow => ({
   id: r.id,
   name: r.name,
   type: r.type,
@@ -40,42 +38,56 @@ const toRow = (r: Raw): ChannelRow => ({
   secret: r.encrypted_value !== null && r.key_id !== null ? { encryptedValue: r.encrypted_value, keyId: r.key_id } : null,
 });
 
-type Key = { tenantId: string; severity: string };
+export type ChannelKey = { tenantId: string; severity: string };
 
 /**
- * The enabled channels that take a severity, by name, for many (tenant, severity) keys
- * in one statement: alert jobs running at the same moment share it (batcher.ts).
+ * A SELECT of the enabled channels that take a severity, by name, for many (tenant,
+ * severity) keys given as two array parameters; each row carries `k`, the 1-based
+ * position of its key. Also used inside the ledger's batched statement.
  */
-async function channelsForKeys(db: Pick<pg.Pool, 'query'>, keys: Key[]): Promise<ChannelRow[][]> {
-  const distinct = [...new Map(keys.map((k) => [`${k.tenantId}|${k.severity}`, k])).values()];
-  const res = await db.query<Raw & { k: number }>(
-    `SELECT k.k::int AS k, c.id, c.name, c.type, c.target, c.secret_ref, s.encrypted_value, s.key_id
-FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(tenant_id, severity, k)
+export function channelsForKeysSql(tenants: string, severities: string): string {
+  return `SELECT k.k::int AS k, ${COLUMNS}
+FROM unnest(${tenants}::uuid[], ${severities}::text[]) WITH ORDINALITY AS k(tenant_id, severity, k)
 JOIN alert_channels c ON c.tenant_id = k.tenant_id AND c.enabled AND k.severity = ANY(c.severities)
-LEFT JOIN secrets s ON s.tenant_id = c.tenant_id AND s.name = substr(c.secret_ref, 10) AND c.secret_ref LIKE 'secret://%'
-ORDER BY k.k, c.name`,
-    [distinct.map((k) => k.tenantId), distinct.map((k) => k.severity)],
-  );
-  const byKey = new Map<string, ChannelRow[]>();
-  for (const r of res.rows) {
-    const k = distinct[r.k - 1]!;
-    const id = `${k.tenantId}|${k.severity}`;
-    byKey.set(id, [...(byKey.get(id) ?? []), toRow(r)]);
-  }
-  return keys.map((k) => byKey.get(`${k.tenantId}|${k.severity}`) ?? []);
+${SECRET_JOIN}`;
+}
+
+/** Key arrays for channelsForKeysSql, each distinct key once, and the mapping back. */
+export function channelKeyParams(keys: ChannelKey[]) {
+  const id = (k: ChannelKey) => `${k.tenantId}|${k.severity}`;
+  const distinct = [...new Map(keys.map((k) => [id(k), k])).values()];
+  return {
+    tenants: distinct.map((k) => k.tenantId),
+    severities: distinct.map((k) => k.severity),
+    /** Rows of the SELECT (ordered by k, name) back to one list per requested key. */
+    split(rows: Array<ChannelRaw & { k: number }>): ChannelRow[][] {
+      const byKey = new Map<string, ChannelRow[]>();
+      for (const r of rows) {
+        const key = id(distinct[r.k - 1]!);
+        byKey.set(key, [...(byKey.get(key) ?? []), toRow(r)]);
+      }
+      return keys.map((k) => byKey.get(id(k)) ?? []);
+    },
+  };
+}
+
+async function channelsForKeys(db: Pick<pg.Pool, 'query'>, keys: ChannelKey[]): Promise<ChannelRow[][]> {
+  const params = channelKeyParams(keys);
+  const res = await db.query<ChannelRaw & { k: number }>(`${channelsForKeysSql('$1', '$2')} ORDER BY k, c.name`, [params.tenants, params.severities]);
+  return params.split(res.rows);
 }
 
 export type ChannelsFor = (tenantId: string, severity: string) => Promise<ChannelRow[]>;
 
 /** Reads a tenant's enabled channels for a severity, batched with other jobs' reads. */
 export function createChannelReader(db: Pick<pg.Pool, 'query'>): ChannelsFor {
-  const read = createBatcher<Key, ChannelRow[]>({ maxBatch: 200, maxInFlight: 3, run: (keys) => channelsForKeys(db, keys) });
+  const read = createBatcher<ChannelKey, ChannelRow[]>({ maxBatch: 200, maxInFlight: 2, run: (keys) => channelsForKeys(db, keys) });
   return (tenantId, severity) => read({ tenantId, severity });
 }
 
 /** One channel of the tenant, enabled or not (a queued delivery goes to the channel it named). */
 export async function channelById(db: Pick<pg.Pool, 'query'>, tenantId: string, channelId: string): Promise<ChannelRow | undefined> {
-  const res = await db.query<Raw>(`${SELECT} AND c.id = $2`, [tenantId, channelId]);
+  const res = await db.query<ChannelRaw>(`SELECT ${COLUMNS} FROM alert_channels c ${SECRET_JOIN} WHERE c.tenant_id = $1 AND c.id = $2`, [tenantId, channelId]);
   return res.rows[0] && toRow(res.rows[0]);
 }
 

@@ -9,13 +9,14 @@ import type { PrismaClient } from '../../lib/clients/prisma.js';
 import type { Alert } from '../../lib/contracts/alert.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
+import type { ChannelRow } from './channel-store.js';
 import type { LedgerChange, LedgerStore } from './ledger-store.js';
 
 export type { LedgerChange, LedgerOutcome } from './ledger-store.js';
 
 export interface LedgerDeps {
   prisma: PrismaClient;
-  /** The shared pool, for the hot-path reads (channels) that skip Prisma. */
+  /** The shared pool, for reads that skip Prisma (channels of queued deliveries). */
   pg: Pick<pg.Pool, 'query'>;
   /** Batched ledger statements (one store per worker process). */
   ledger: LedgerStore;
@@ -40,11 +41,13 @@ const EVENT: Record<string, string> = {
 
 /**
  * Insert the alert as received; idempotent: a retried job finds its row (and the
- * outcome an earlier attempt recorded) instead of inserting a second one.
+ * outcome an earlier attempt recorded) instead of inserting a second one. The alert's
+ * channels come with it (read in the same statement, at this moment).
  */
-export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date): Promise<{ outcome: string; reason: string | null }> {
-  if (await deps.ledger.insertReceived(alert, receivedAt)) return { outcome: 'received', reason: null };
-  return deps.ledger.outcomeOf(alert.id);
+export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date): Promise<{ outcome: string; reason: string | null; channels: ChannelRow[] }> {
+  const receipt = await deps.ledger.receive(alert, receivedAt);
+  if (receipt.inserted) return { outcome: 'received', reason: null, channels: receipt.channels };
+  return { ...(await deps.ledger.outcomeOf(alert.id)), channels: receipt.channels };
 }
 
 /** Record an outcome for some alerts; logs and counts it once per alert. */

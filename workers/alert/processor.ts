@@ -32,10 +32,10 @@ type Sendable = Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: string };
  * Deliver to every channel that takes the (highest) severity; with no channel the
  * alerts fail visibly. A single alert is sent inline; a group or digest is queued.
  */
-export async function fanOut(ctx: AlertContext, alerts: Sendable[], kind: 'single' | 'group' | 'digest', key: string, inline?: { alert: Alert; channels: Promise<ChannelRow[]> }): Promise<number> {
+export async function fanOut(ctx: AlertContext, alerts: Sendable[], kind: 'single' | 'group' | 'digest', key: string, inline?: { alert: Alert; channels: ChannelRow[] }): Promise<number> {
   const first = alerts[0]!;
   const severity = highestSeverity(alerts.map((a) => a.severity));
-  const channels = await (inline?.channels ?? ctx.channelsFor(first.tenantId, severity));
+  const channels = inline?.channels ?? (await ctx.channelsFor(first.tenantId, severity));
   const ids = alerts.map((a) => a.id);
   if (channels.length === 0) {
     await record(ctx, ids, { outcome: 'failed', reason: 'no_channel' }, { tenantId: first.tenantId, type: first.type, severity });
@@ -67,10 +67,6 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   const row = await receive(ctx, alert, ctx.clock());
   if (row.outcome !== 'received') return { outcome: row.outcome, reason: row.reason ?? undefined }; // decided by an earlier attempt
   const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone } });
-  // Read the channels while the decision runs rather than after it: one wait less for
-  // the common `deliver` case; a suppressed alert wastes one (batched) read.
-  const channels = ctx.channelsFor(alert.tenantId, alert.severity);
-  channels.catch(() => undefined); // awaited only for a delivery; its error surfaces there
   const decision = await ctx.decider.decide(
     { tenantId: alert.tenantId, alertId: alert.id, type: alert.type, severity: alert.severity, groupKey: alert.groupKey, userId: alert.userId, dedupeKey: alert.source?.auditEventId },
     policy,
@@ -80,7 +76,8 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   // as a duplicate; delivering is the choice that loses nothing.
   const selfDuplicate = decision.outcome === 'suppress' && decision.reason === 'duplicate' && decision.duplicateOf === alert.id;
   if (decision.outcome === 'deliver' || selfDuplicate) {
-    await fanOut(ctx, [alert], 'single', alert.id, { alert, channels });
+    // The channels came with the receipt (one statement): no second wait for them.
+    await fanOut(ctx, [alert], 'single', alert.id, { alert, channels: row.channels });
     return { outcome: 'deliver' };
   }
   if (decision.outcome === 'suppress') {
