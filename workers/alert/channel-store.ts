@@ -81,7 +81,7 @@ export type ChannelsFor = (tenantId: string, severity: string) => Promise<Channe
 
 /** Reads a tenant's enabled channels for a severity, batched with other jobs' reads. */
 export function createChannelReader(db: Pick<pg.Pool, 'query'>): ChannelsFor {
-  const read = createBatcher<ChannelKey, ChannelRow[]>({ maxBatch: 200, maxInFlight: 2, run: (keys) => channelsForKeys(db, keys) });
+  const read = createBatcher<ChannelKey, ChannelRow[]>({ maxBatch: 200, run: (keys) => channelsForKeys(db, keys) });
   return (tenantId, severity) => read({ tenantId, severity });
 }
 
