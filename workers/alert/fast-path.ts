@@ -43,7 +43,7 @@ export async function deliverInline(ctx: FastPathContext, alert: Alert, channels
   const message = messageFor(alert.tenantId, 'single', [asRow(alert)]);
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
   const handOver: DeliverRequest[] = [];
-  await Promise.all(
+  const sends = await Promise.allSettled(
     channels.map(async (channel) => {
       const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };
       const releaseSlot = await acquireChannelSlot(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
@@ -57,5 +57,9 @@ export async function deliverInline(ctx: FastPathContext, alert: Alert, channels
       if (outcome.kind === 'retry') handOver.push({ ...request, priorAttempts: 1, delayMs: backoffDelay(1) });
     }),
   );
+  // Queue what was handed over even if another channel's send failed to record: the
+  // retried alert job returns early once its row left `received`, so these must exist.
   await enqueueDeliveries(ctx.deliveries, handOver);
+  const failed = sends.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
