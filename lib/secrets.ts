@@ -99,6 +99,15 @@ export async function secretHistory(prisma: PrismaClient, tenantId: string, name
 export async function resolveSecretRef(prisma: PrismaClient, keys: MasterKeys, tenantId: string, ref: string): Promise<string> {
   const name = secretNameOf(ref);
   const row = await prisma.secret.findUnique({ where: { tenantId_name: { tenantId, name } } });
+  return resolveSecretFromRow(keys, tenantId, ref, row);
+}
+
+/**
+ * The same resolution for a caller that already read the secret row (the alert hot
+ * path reads it in one statement with the channel): same checks, same errors.
+ */
+export function resolveSecretFromRow(keys: MasterKeys, tenantId: string, ref: string, row: { encryptedValue: string; keyId: string } | null): string {
+  const name = secretNameOf(ref);
   if (!row) throw new NotFoundError(`secret reference secret://${name} names no secret of tenant ${tenantId}`);
   return decryptWithKeyId(keys, row.encryptedValue, row.keyId).toString('utf8');
 }

@@ -16,6 +16,11 @@ export const deliverJobSchema = z
     channelId: z.uuid(),
     kind: z.enum(['single', 'group', 'digest']),
     alertIds: z.array(z.uuid()).min(1).max(1000),
+    /**
+     * Attempts already spent before this job existed: the alert job's inline send that
+     * failed retryably counts as attempt 1, so the ledger and the attempt limit agree.
+     */
+    priorAttempts: z.number().int().min(0).max(7).optional(),
   })
   .strict();
 
@@ -26,7 +31,7 @@ export type DeliverJob = z.output<typeof deliverJobSchema>;
 export type GroupFlushJob = z.output<typeof groupFlushJobSchema>;
 export type DigestJob = z.output<typeof digestJobSchema>;
 
-export const alertDeliveryPolicy: QueuePolicy & { backoffJitter: number; perChannelConcurrency: number } = {
+export const alertDeliveryPolicy: QueuePolicy & { backoffJitter: number; perChannelConcurrency: number; inlineSlotWaitMs: number } = {
   attempts: 8,
   // Exponential from 2 s with jitter, so many tenants' retries do not arrive together.
   backoff: { type: 'exponential', delay: 2000 },
@@ -35,6 +40,12 @@ export const alertDeliveryPolicy: QueuePolicy & { backoffJitter: number; perChan
   limiter: { max: 1000, duration: 1000 },
   /** Sends in flight to one channel from one worker process. */
   perChannelConcurrency: 4,
+  /**
+   * How long the alert job's inline send waits for a busy channel's slot before it hands
+   * the send to a queued job: long enough for a healthy receiver's turnover, short
+   * enough that a slow one does not keep alert decisions waiting.
+   */
+  inlineSlotWaitMs: 250,
   removeOnComplete: { count: 1000 },
   removeOnFail: { count: 10000 },
 };

@@ -9,6 +9,8 @@ import { NotFoundError } from '../../lib/errors.js';
 import { createSettingsCache } from '../../lib/tenant-settings.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
 import { processDelivery, type DeliveryContext } from './delivery.js';
+import { createChannelReader } from './channel-store.js';
+import { createLedgerStore } from './ledger-store.js';
 import { processAlert } from './processor.js';
 
 export interface AlertWorkerOptions {
@@ -22,6 +24,9 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
   const zones = new Map<string, { zone: string; at: number }>();
   const deliveryCtx: DeliveryContext = {
     prisma: ctx.prisma,
+    pg: ctx.pg,
+    ledger: createLedgerStore(ctx.pg),
+    channelsFor: createChannelReader(ctx.pg),
     logger: ctx.logger.child({ queue: ALERT_QUEUE }),
     metrics: ctx.metrics,
     decider: createAlertDecider(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),

@@ -2,19 +2,33 @@
  * The alert ledger: one row per alert, holding the decision (outcome, reason) and,
  * once sent, the delivery (channel, attempts, status, time to deliver). Every change
  * is also a structured log event and a count in bulwark_alerts_total, so nothing is
- * dropped without a trace.
+ * dropped without a trace. The statements themselves are in ledger-store.ts.
  */
+import type pg from 'pg';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import type { Alert } from '../../lib/contracts/alert.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
+import type { ChannelRow } from './channel-store.js';
+import type { LedgerChange, LedgerStore } from './ledger-store.js';
 
-export type LedgerOutcome = 'received' | 'delivering' | 'delivered' | 'suppressed' | 'grouped' | 'deferred' | 'failed';
+export type { LedgerChange, LedgerOutcome } from './ledger-store.js';
 
 export interface LedgerDeps {
   prisma: PrismaClient;
+  /** The shared pool, for reads that skip Prisma (channels of queued deliveries). */
+  pg: Pick<pg.Pool, 'query'>;
+  /** Batched ledger statements (one store per worker process). */
+  ledger: LedgerStore;
   logger: Logger;
   metrics: Metrics;
+}
+
+export interface LedgerContext {
+  tenantId: string;
+  type?: string;
+  severity?: string;
+  userId?: string | null;
 }
 
 const EVENT: Record<string, string> = {
@@ -25,57 +39,20 @@ const EVENT: Record<string, string> = {
   failed: 'alert_failed',
 };
 
-/** Insert the alert as received (idempotent: a retried job finds its row). */
-export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date) {
-  const existing = await deps.prisma.alertRecord.findUnique({ where: { id: alert.id } });
-  if (existing) return existing;
-  return deps.prisma.alertRecord.create({
-    data: {
-      id: alert.id,
-      tenantId: alert.tenantId,
-      type: alert.type,
-      severity: alert.severity,
-      title: alert.title,
-      body: alert.body ?? null,
-      labels: alert.labels ?? undefined,
-      runbookUrl: alert.runbookUrl ?? null,
-      groupKey: alert.groupKey ?? alert.type,
-      userId: alert.userId ?? null,
-      occurredAt: new Date(alert.occurredAt),
-      receivedAt,
-      outcome: 'received',
-    },
-  });
+/**
+ * Insert the alert as received; idempotent: a retried job finds its row (and the
+ * outcome an earlier attempt recorded) instead of inserting a second one. The alert's
+ * channels come with it (read in the same statement, at this moment).
+ */
+export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date): Promise<{ outcome: string; reason: string | null; channels: ChannelRow[] }> {
+  const receipt = await deps.ledger.receive(alert, receivedAt);
+  if (receipt.inserted) return { outcome: 'received', reason: null, channels: receipt.channels };
+  return { ...(await deps.ledger.outcomeOf(alert.id)), channels: receipt.channels };
 }
 
 /** Record an outcome for some alerts; logs and counts it once per alert. */
-export async function record(
-  deps: LedgerDeps,
-  ids: string[],
-  change: { outcome: LedgerOutcome; reason?: string; groupId?: string; deferUntil?: Date; channel?: string; channelType?: string; attempts?: number; status?: number; error?: string; deliveredAt?: Date },
-  context: { tenantId: string; type?: string; severity?: string; userId?: string | null },
-): Promise<void> {
-  await deps.prisma.alertRecord.updateMany({
-    where: { id: { in: ids } },
-    data: {
-      outcome: change.outcome,
-      ...(change.reason !== undefined ? { reason: change.reason } : {}),
-      ...(change.groupId ? { groupId: change.groupId } : {}),
-      ...(change.deferUntil ? { deferUntil: change.deferUntil } : {}),
-      ...(change.channel ? { channel: change.channel } : {}),
-      ...(change.attempts !== undefined ? { attempts: change.attempts } : {}),
-      ...(change.status !== undefined ? { lastStatus: change.status } : {}),
-      ...(change.error !== undefined ? { lastError: change.error.slice(0, 500) } : {}),
-      ...(change.deliveredAt ? { deliveredAt: change.deliveredAt } : {}),
-    },
-  });
-  if (change.deliveredAt) {
-    // Time to deliver, measured from when Bulwark received each alert.
-    await deps.prisma.$executeRawUnsafe(
-      `UPDATE alert_ledger SET delivery_ms = GREATEST(0, (EXTRACT(EPOCH FROM (delivered_at - received_at)) * 1000)::int) WHERE id = ANY($1::uuid[])`,
-      ids,
-    );
-  }
+export async function record(deps: LedgerDeps, ids: string[], change: LedgerChange, context: LedgerContext): Promise<void> {
+  await deps.ledger.apply(ids, change);
   const event = EVENT[change.outcome];
   if (!event) return;
   // The channel label is the channel's type: names are tenants' own and unbounded.

@@ -1,51 +1,52 @@
 /**
  * alert processor: one decision per alert (lib/alerts/decide.ts, one Redis script),
- * recorded in the ledger, then the follow-up jobs: a delivery per matching channel,
- * a group flush when a group opens, a digest when quiet hours defer.
+ * recorded in the ledger, then what follows: a `deliver` decision is sent inline
+ * (fast-path.ts, falling back to queued `deliver` jobs for retries and 429s), a group
+ * flush is scheduled when a group opens, a digest when quiet hours defer.
  */
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { policyFromSettings, type AlertDecider } from '../../lib/alerts/decide.js';
-import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { alertJobSchema, type Alert } from '../../lib/contracts/alert.js';
-import { alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
 import { NotFoundError, problemsFromZod } from '../../lib/errors.js';
 import type { TenantSettings } from '../../lib/settings.js';
-import { receive, record, type LedgerDeps } from './ledger.js';
+import type { SendDeps } from './attempt.js';
+import type { ChannelRow, ChannelsFor } from './channel-store.js';
+import { deliveryJobOpts, enqueueDeliveries } from './deliver-jobs.js';
+import { deliverInline } from './fast-path.js';
+import { receive, record } from './ledger.js';
+import { highestSeverity } from './message.js';
 
-export interface AlertContext extends LedgerDeps {
+export interface AlertContext extends SendDeps {
   decider: AlertDecider;
   deliveries: Queue;
+  /** The tenant's enabled channels for a severity, read now (batched with other jobs). */
+  channelsFor: ChannelsFor;
   settingsOf: (tenantId: string) => Promise<TenantSettings>;
   timezoneOf: (tenantId: string) => Promise<string>;
   clock: () => Date;
 }
 
-const jobOpts = { attempts: alertDeliveryPolicy.attempts, backoff: { ...alertDeliveryPolicy.backoff, jitter: alertDeliveryPolicy.backoffJitter }, removeOnComplete: alertDeliveryPolicy.removeOnComplete, removeOnFail: alertDeliveryPolicy.removeOnFail };
+type Sendable = Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: string };
 
-/** Channels that take this severity. */
-export async function channelsFor(prisma: PrismaClient, tenantId: string, severity: string) {
-  return prisma.alertChannel.findMany({ where: { tenantId, enabled: true, severities: { has: severity } }, orderBy: { name: 'asc' } });
-}
-
-/** Queue one delivery per channel; with no channel the alerts fail visibly. */
-export async function fanOut(ctx: AlertContext, alerts: Array<Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: string }>, kind: 'single' | 'group' | 'digest', key: string): Promise<number> {
+/**
+ * Deliver to every channel that takes the (highest) severity; with no channel the
+ * alerts fail visibly. A single alert is sent inline; a group or digest is queued.
+ */
+export async function fanOut(ctx: AlertContext, alerts: Sendable[], kind: 'single' | 'group' | 'digest', key: string, inline?: { alert: Alert; channels: ChannelRow[] }): Promise<number> {
   const first = alerts[0]!;
-  const rank = ['info', 'warning', 'high', 'critical'];
-  const severity = alerts.reduce((s, a) => (rank.indexOf(a.severity) > rank.indexOf(s) ? a.severity : s), first.severity);
-  const channels = await channelsFor(ctx.prisma, first.tenantId, severity);
+  const severity = highestSeverity(alerts.map((a) => a.severity));
+  const channels = inline?.channels ?? (await ctx.channelsFor(first.tenantId, severity));
   const ids = alerts.map((a) => a.id);
   if (channels.length === 0) {
     await record(ctx, ids, { outcome: 'failed', reason: 'no_channel' }, { tenantId: first.tenantId, type: first.type, severity });
     return 0;
   }
+  if (inline) {
+    await deliverInline(ctx, inline.alert, channels);
+    return channels.length;
+  }
   await record(ctx, ids, { outcome: 'delivering' }, { tenantId: first.tenantId });
-  await ctx.deliveries.addBulk(
-    channels.map((c) => ({
-      name: 'deliver',
-      data: { v: 1, tenantId: first.tenantId, channelId: c.id, kind, alertIds: ids },
-      opts: { ...jobOpts, jobId: `deliver-${key}-${c.id}` },
-    })),
-  );
+  await enqueueDeliveries(ctx.deliveries, channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: ids, key })));
   return channels.length;
 }
 
@@ -75,7 +76,8 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   // as a duplicate; delivering is the choice that loses nothing.
   const selfDuplicate = decision.outcome === 'suppress' && decision.reason === 'duplicate' && decision.duplicateOf === alert.id;
   if (decision.outcome === 'deliver' || selfDuplicate) {
-    await fanOut(ctx, [alert], 'single', alert.id);
+    // The channels came with the receipt (one statement): no second wait for them.
+    await fanOut(ctx, [alert], 'single', alert.id, { alert, channels: row.channels });
     return { outcome: 'deliver' };
   }
   if (decision.outcome === 'suppress') {
@@ -85,14 +87,14 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   if (decision.outcome === 'defer') {
     const until = decision.deferUntil!;
     await record(ctx, [alert.id], { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until }, context);
-    await ctx.deliveries.add('digest', { v: 1, tenantId: alert.tenantId, until: until.toISOString() }, { ...jobOpts, delay: Math.max(0, until.getTime() - ctx.clock().getTime()), jobId: `digest-${alert.tenantId}-${until.getTime()}` });
+    await ctx.deliveries.add('digest', { v: 1, tenantId: alert.tenantId, until: until.toISOString() }, { ...deliveryJobOpts, delay: Math.max(0, until.getTime() - ctx.clock().getTime()), jobId: `digest-${alert.tenantId}-${until.getTime()}` });
     return { outcome: 'deferred', reason: 'quiet_hours' };
   }
   const group = decision.group!;
   await record(ctx, [alert.id], { outcome: 'grouped', reason: group.opened ? 'group_opened' : 'grouped', groupId: group.id }, context);
   if (group.opened) {
     // Members may join until flushAt; flush just after it.
-    await ctx.deliveries.add('group-flush', { v: 1, tenantId: alert.tenantId, groupId: group.id }, { ...jobOpts, delay: Math.max(0, group.flushAt.getTime() - ctx.clock().getTime() + 250), jobId: `group-${group.id}` });
+    await ctx.deliveries.add('group-flush', { v: 1, tenantId: alert.tenantId, groupId: group.id }, { ...deliveryJobOpts, delay: Math.max(0, group.flushAt.getTime() - ctx.clock().getTime() + 250), jobId: `group-${group.id}` });
   }
   void job;
   return { outcome: 'grouped' };

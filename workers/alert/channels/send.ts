@@ -29,11 +29,11 @@ export const escapeSlack = escapeHtml;
 /** Every form in which the credential could show up in a message: whole, URL-encoded, and a Slack URL's path. */
 function secretForms(credential: string): string[] {
   const forms = [credential, encodeURIComponent(credential)];
-  try {
+  // Most credentials are not URLs (tokens, signing secrets): check before parsing
+  // rather than paying for a thrown error.
+  if (URL.canParse(credential)) {
     const u = new URL(credential);
     forms.push(u.pathname + u.search, u.pathname);
-  } catch {
-    // not a URL: a token or a signing secret
   }
   return [...new Set(forms)].filter((f) => f.length >= 4 && f !== '/');
 }
@@ -68,20 +68,29 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   const doFetch = options.fetch ?? fetch;
   const req = request(target, credential, message, now, options.telegramBaseUrl ?? 'https://api.telegram.org');
   // The credential can sit in the URL (Slack, Telegram): never let it into a message.
-  const forms = secretForms(credential);
-  const mask = (s: string) => forms.reduce((out, f) => out.split(f).join('[REDACTED]'), s);
+  // Only failures build messages, so the forms are worked out only then.
+  const mask = (s: string) => secretForms(credential).reduce((out, f) => out.split(f).join('[REDACTED]'), s);
   // A channel that cannot work as configured is not worth retrying.
   const problem = !credential ? 'no credential' : target.type === 'webhook' && !target.url ? 'webhook without a url' : target.type === 'telegram' && !target.chatId ? 'telegram without a chat id' : !URL.canParse(req.url) ? 'not a valid URL' : undefined;
   if (problem) return { ok: false, retryable: false, error: `invalid ${target.type} channel: ${problem}` };
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  // One time limit for the request and reading its answer. A controller with a timer
+  // cleared on completion, not AbortSignal.timeout: that one is several times dearer
+  // to create and keeps a timer per send alive for the whole limit.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
   let res: Response;
+  let text: string;
   try {
-    res = await doFetch(req.url, { method: 'POST', body: req.body, headers: req.headers, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+    res = await doFetch(req.url, { method: 'POST', body: req.body, headers: req.headers, signal: controller.signal });
+    text = await res.text().catch(() => '');
   } catch (err) {
     const e = err as Error;
-    const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${options.timeoutMs ?? 10_000} ms` : mask(`${e.message}${(e.cause as Error | undefined)?.message ? `: ${(e.cause as Error).message}` : ''}`);
+    const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${timeoutMs} ms` : mask(`${e.message}${(e.cause as Error | undefined)?.message ? `: ${(e.cause as Error).message}` : ''}`);
     return { ok: false, retryable: true, error: reason };
+  } finally {
+    clearTimeout(timer);
   }
-  const text = await res.text().catch(() => '');
   if (res.ok) return { ok: true, status: res.status };
   if (res.status === 429) {
     let after = retryAfterMs(res.headers.get('retry-after'), now);

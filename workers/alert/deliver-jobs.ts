@@ -1,0 +1,52 @@
+/**
+ * Queuing `deliver` jobs on alert-delivery. A job that takes over after the alert
+ * job's inline attempt continues the same schedule: its attempt limit and backoff are
+ * shifted by the attempts already spent, so an alert gets the documented 8 attempts
+ * with exponential backoff from 2 s, whichever job made them.
+ */
+import type { Queue } from 'bullmq';
+import { alertDeliveryPolicy, type DeliverJob } from '../../lib/contracts/alert-delivery.js';
+
+const { attempts, backoff, backoffJitter, removeOnComplete, removeOnFail } = alertDeliveryPolicy;
+
+/** Options of every alert-delivery job (deliver, group-flush, digest). */
+export const deliveryJobOpts = { attempts, backoff: { ...backoff, jitter: backoffJitter }, removeOnComplete, removeOnFail };
+
+/** BullMQ's exponential delay with jitter, for the wait after `attemptsMade` failed attempts. */
+export function backoffDelay(attemptsMade: number, random: () => number = Math.random): number {
+  const max = Math.round(2 ** (attemptsMade - 1) * backoff.delay);
+  return Math.floor(random() * max * backoffJitter + max * (1 - backoffJitter));
+}
+
+export interface DeliverRequest {
+  tenantId: string;
+  channelId: string;
+  kind: DeliverJob['kind'];
+  alertIds: string[];
+  /** Makes the job id: the same request queued twice is one job. */
+  key: string;
+  /** Attempts already made inline (0 when none, or when a 429 spent none). */
+  priorAttempts?: number;
+  /** Wait before the first queued attempt (a 429's Retry-After, or the backoff). */
+  delayMs?: number;
+}
+
+export function deliverJob(r: DeliverRequest) {
+  const prior = r.priorAttempts ?? 0;
+  const data: DeliverJob = { v: 1, tenantId: r.tenantId, channelId: r.channelId, kind: r.kind, alertIds: r.alertIds, ...(prior > 0 ? { priorAttempts: prior } : {}) };
+  return {
+    name: 'deliver' as const,
+    data,
+    opts: {
+      ...deliveryJobOpts,
+      attempts: attempts - prior,
+      backoff: { ...deliveryJobOpts.backoff, delay: backoff.delay * 2 ** prior },
+      jobId: `deliver-${r.key}-${r.channelId}`,
+      ...(r.delayMs ? { delay: Math.max(0, Math.round(r.delayMs)) } : {}),
+    },
+  };
+}
+
+export async function enqueueDeliveries(queue: Queue, requests: DeliverRequest[]): Promise<void> {
+  if (requests.length > 0) await queue.addBulk(requests.map(deliverJob));
+}

@@ -1,0 +1,65 @@
+/**
+ * The fast path of a `deliver` decision: the alert job sends to each channel itself,
+ * right away, instead of queuing a `deliver` job per channel (which cost a second job,
+ * and with it a second round of reads, per alert). It takes the same per-channel slots
+ * as the delivery worker, and hands over to a queued `deliver` job whenever the
+ * documented retry semantics need the queue:
+ *   - 429: a job delayed until Retry-After, with no attempt spent;
+ *   - network error or 5xx: a job that continues as attempt 2, after the first backoff;
+ *   - no slot of the channel free within inlineSlotWaitMs: a job, no attempt spent,
+ *     so a slow receiver cannot keep alert jobs (and other tenants' decisions) waiting.
+ * Any other 4xx fails at once (`rejected`, with its status), as a queued send would.
+ */
+import type { Queue } from 'bullmq';
+import { alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
+import type { Alert } from '../../lib/contracts/alert.js';
+import { attemptDelivery, type SendDeps } from './attempt.js';
+import { acquireChannelSlot } from './channel-slots.js';
+import type { ChannelRow } from './channel-store.js';
+import { backoffDelay, enqueueDeliveries, type DeliverRequest } from './deliver-jobs.js';
+import { record } from './ledger.js';
+import { messageFor, type MessageRow } from './message.js';
+
+export interface FastPathContext extends SendDeps {
+  deliveries: Queue;
+}
+
+/** What the ledger row holds, built from the job's alert without reading the row back. */
+function asRow(alert: Alert): MessageRow {
+  return {
+    id: alert.id,
+    title: alert.title,
+    body: alert.body ?? null,
+    labels: alert.labels ?? null,
+    runbookUrl: alert.runbookUrl ?? null,
+    severity: alert.severity,
+    groupKey: alert.groupKey ?? alert.type,
+    occurredAt: new Date(alert.occurredAt),
+  };
+}
+
+/** Send one alert to its channels now; queue a `deliver` job for each channel that needs one. */
+export async function deliverInline(ctx: FastPathContext, alert: Alert, channels: ChannelRow[]): Promise<void> {
+  const message = messageFor(alert.tenantId, 'single', [asRow(alert)]);
+  const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
+  const handOver: DeliverRequest[] = [];
+  const sends = await Promise.allSettled(
+    channels.map(async (channel) => {
+      const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };
+      const releaseSlot = await acquireChannelSlot(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
+      if (!releaseSlot) {
+        await record(ctx, [alert.id], { outcome: 'delivering' }, context);
+        handOver.push(request);
+        return;
+      }
+      const outcome = await attemptDelivery(ctx, { tenantId: alert.tenantId, channel, alertIds: [alert.id], message, context, attempts: 1, lastAttempt: false, canPause: true, releaseSlot });
+      if (outcome.kind === 'paused') handOver.push({ ...request, delayMs: outcome.retryAfterMs });
+      if (outcome.kind === 'retry') handOver.push({ ...request, priorAttempts: 1, delayMs: backoffDelay(1) });
+    }),
+  );
+  // Queue what was handed over even if another channel's send failed to record: the
+  // retried alert job returns early once its row left `received`, so these must exist.
+  await enqueueDeliveries(ctx.deliveries, handOver);
+  const failed = sends.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -1,0 +1,43 @@
+/** The message one delivery sends: one alert, a group or a digest. */
+import type { DeliverJob } from '../../lib/contracts/alert-delivery.js';
+import type { AlertMessage } from './channels/types.js';
+
+/** What a message is built from: a ledger row, or the alert itself on the inline path. */
+export interface MessageRow {
+  id: string;
+  title: string;
+  body: string | null;
+  labels: unknown;
+  runbookUrl: string | null;
+  severity: string;
+  groupKey: string;
+  occurredAt: Date;
+}
+
+const RANK = ['info', 'warning', 'high', 'critical'];
+
+export function highestSeverity(severities: string[]): string {
+  return severities.reduce((s, x) => (RANK.indexOf(x) > RANK.indexOf(s) ? x : s), severities[0]!);
+}
+
+function labelText(labels: unknown): string {
+  if (!labels || typeof labels !== 'object' || Array.isArray(labels)) return '';
+  // Sorted by name: JSONB reorders keys, and the text must not depend on whether the
+  // alert came from the job (inline send) or from its ledger row (queued send).
+  return Object.entries(labels as Record<string, unknown>)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(', ');
+}
+
+export function messageFor(tenantId: string, kind: DeliverJob['kind'], rows: MessageRow[]): AlertMessage {
+  const first = rows[0]!;
+  const severity = highestSeverity(rows.map((r) => r.severity));
+  if (kind === 'single') {
+    const labels = labelText(first.labels);
+    return { tenantId, alertIds: [first.id], title: first.title, text: [first.body, labels && `labels: ${labels}`].filter(Boolean).join('\n'), severity, runbookUrl: first.runbookUrl ?? undefined };
+  }
+  const items = rows.map((r) => ({ title: r.title, occurredAt: r.occurredAt.toISOString() }));
+  const title = kind === 'group' ? `${rows.length} alerts: ${first.groupKey}` : `Digest: ${rows.length} alerts held during quiet hours`;
+  return { tenantId, alertIds: rows.map((r) => r.id), title, text: items.map((i) => `• ${i.title} (${i.occurredAt})`).join('\n'), severity, runbookUrl: rows.find((r) => r.runbookUrl)?.runbookUrl ?? undefined, items };
+}
