@@ -51,7 +51,10 @@ export interface EncodedEntry {
  * backslash and double quote escaped (the only two characters that need it there).
  */
 export function arrayElement(value: string | null): string {
-  return value === null ? 'NULL' : `"${value.replace(/[\\"]/g, '\\$&')}"`;
+  if (value === null) return 'NULL';
+  // Most text values hold neither character; the regex is only paid for those that do.
+  const plain = value.indexOf('"') < 0 && value.indexOf('\\') < 0;
+  return `"${plain ? value : value.replace(/[\\"]/g, '\\$&')}"`;
 }
 
 /** A whole array literal from elements made by arrayElement. */
