@@ -7,6 +7,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../lib/context.js';
+import { lazyChild } from '../../lib/lazy-logger.js';
+import type { Logger } from '../../lib/logger.js';
 import type { ReadinessReport } from './readiness.js';
 
 // Probes and scrapes arrive every few seconds; only their failures are worth a log line.
@@ -30,6 +32,8 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
     bodyLimit: ctx.config.apiBodyLimitBytes,
     genReqId: options.requestId,
     requestIdLogLabel: 'request_id',
+    // A pino child per request only when the request writes a line (lib/lazy-logger.ts).
+    childLoggerFactory: (logger, bindings, options) => lazyChild(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
     trustProxy: ctx.config.tlsEnabled,
   });
   await options.configure?.(app);
