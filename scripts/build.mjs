@@ -13,7 +13,7 @@
  * The build goes to a temporary directory that is renamed into place: a concurrent
  * start never sees half a dist/.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -79,9 +79,39 @@ export function isFresh() {
   return Number(readFileSync(STAMP, 'utf8')) >= newestSource(sources());
 }
 
-/** Build if stale; returns the dist directory. */
+const LOCK = join(ROOT, 'dist.lock');
+const LOCK_STALE_MS = 60_000;
+
+/** Hold dist.lock (created exclusively) while `fn` runs; waits for another holder. */
+async function withBuildLock(fn) {
+  for (;;) {
+    try {
+      closeSync(openSync(LOCK, 'wx'));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      // A builder that crashed leaves its lock behind; a build takes about a second.
+      if (Date.now() - statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs > LOCK_STALE_MS) rmSync(LOCK, { force: true });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { force: true });
+  }
+}
+
+/**
+ * Build if stale; returns the dist directory. Builds are serialised by a lock file, so
+ * several `bulwark` commands started together after an edit build once, not in turn
+ * over each other's output.
+ */
 export async function ensureBuilt() {
-  if (!isFresh()) await build();
+  if (isFresh()) return DIST;
+  await withBuildLock(async () => {
+    if (!isFresh()) await build();
+  });
   return DIST;
 }
 
