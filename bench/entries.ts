@@ -4,7 +4,7 @@
  * and the same entries as stored, chained rows for the raw INSERT baseline.
  */
 import { randomUUID } from 'node:crypto';
-import { GENESIS_HASH, chainHash, type ChainEntry } from '../lib/audit/chain.js';
+import { GENESIS_HASH, canonicalJsonFields, chainHash, type ChainEntry } from '../lib/audit/chain.js';
 import { STATIC_COLUMNS } from '../lib/audit/encode.js';
 import { prepareEntry } from '../lib/audit/entry.js';
 import type { AuditEntry } from '../lib/contracts/audit.js';
@@ -32,7 +32,7 @@ export function benchEntry(tenants: readonly string[], i: number): AuditEntry {
 
 /** Columns of audit_log in the order lib/audit/store.ts writes them (shared column list, plain values). */
 export const ROW_COLUMNS: ReadonlyArray<[column: string, type: string, pick: (e: ChainEntry, hash: string, prev: string) => string | null]> = [
-  ...STATIC_COLUMNS.map(([column, type, pick]): [string, string, (e: ChainEntry) => string | null] => [column, type, (e) => pick(e)]),
+  ...STATIC_COLUMNS.map(([column, type, pick]): [string, string, (e: ChainEntry) => string | null] => [column, type, (e) => pick(e, canonicalJsonFields(e))]),
   ['seq', 'bigint', (e) => e.seq],
   ['recorded_at', 'timestamptz', (e) => e.recordedAt],
   ['prev_hash', 'text', (_e, _h, prev) => prev],

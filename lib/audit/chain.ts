@@ -85,7 +85,7 @@ export interface CanonicalParts {
  * once instead of an object being built and its keys sorted for every entry.
  * test/unit/chain.test.ts checks the two agree.
  */
-export function canonicalParts(e: Omit<ChainEntry, 'seq' | 'recordedAt'>): CanonicalParts {
+export function canonicalParts(e: Omit<ChainEntry, 'seq' | 'recordedAt'>, jsonTexts: CanonicalJsonFields = canonicalJsonFields(e)): CanonicalParts {
   const s = JSON.stringify;
   // Keys in UTF-16 order: action < actor_id < actor_type < after_state < before_state
   // < confidence < event_id < ip < metadata < occurred_at < reason < recorded_at
@@ -96,9 +96,9 @@ export function canonicalParts(e: Omit<ChainEntry, 'seq' | 'recordedAt'>): Canon
   return {
     beforeRecordedAt: [
       '{"action":', s(e.action), ',"actor_id":', text(e.actorId), ',"actor_type":', s(e.actorType),
-      ',"after_state":', json(e.after), ',"before_state":', json(e.before),
+      ',"after_state":', jsonTexts.after ?? 'null', ',"before_state":', jsonTexts.before ?? 'null',
       ',"confidence":', text(e.confidence), ',"event_id":', s(e.eventId), ',"ip":', text(e.ip),
-      ',"metadata":', json(e.metadata), ',"occurred_at":', s(e.occurredAt), ',"reason":', text(e.reason),
+      ',"metadata":', jsonTexts.metadata ?? 'null', ',"occurred_at":', s(e.occurredAt), ',"reason":', text(e.reason),
       ',"recorded_at":',
     ].join(''),
     beforeSeq: [',"request_id":', text(e.requestId), ',"resource_id":', text(e.resourceId), ',"resource_type":', s(e.resourceType), ',"seq":'].join(''),
@@ -121,8 +121,17 @@ function text(v: string | null | undefined): string {
   return v === null || v === undefined ? 'null' : JSON.stringify(v);
 }
 
-function json(v: ChainEntry['before'] | undefined): string {
-  return v === null || v === undefined ? 'null' : canonicalJson(v);
+/** The canonical JSON of the three JSON fields, null where absent. */
+export interface CanonicalJsonFields {
+  before: string | null;
+  after: string | null;
+  metadata: string | null;
+}
+
+/** Computed once per entry: the hash and the stored jsonb columns both use it. */
+export function canonicalJsonFields(e: Pick<ChainEntry, 'before' | 'after' | 'metadata'>): CanonicalJsonFields {
+  const json = (v: ChainEntry['before'] | undefined) => (v === null || v === undefined ? null : canonicalJson(v));
+  return { before: json(e.before), after: json(e.after), metadata: json(e.metadata) };
 }
 
 /** canonicalEntry as the generic algorithm writes it; kept as the reference for tests. */

@@ -7,28 +7,32 @@
  * entry. Measured on the bench: the serial part of a 2,000-entry commit spent 50-90 ms
  * in this work before.
  */
-import { canonicalParts, type CanonicalParts } from './chain.js';
+import { canonicalJsonFields, canonicalParts, type CanonicalJsonFields, type CanonicalParts } from './chain.js';
 import type { PreparedEntry } from './entry.js';
 
-/** Columns whose values do not depend on the chain, in INSERT order, with their SQL type. */
-export const STATIC_COLUMNS: ReadonlyArray<[column: string, type: string, pick: (e: PreparedEntry) => string | null]> = [
-  ['tenant_id', 'uuid', (e) => e.tenantId],
-  ['event_id', 'text', (e) => e.eventId],
-  ['occurred_at', 'timestamptz', (e) => e.occurredAt],
-  ['actor_type', 'text', (e) => e.actorType],
-  ['actor_id', 'text', (e) => e.actorId],
-  ['action', 'text', (e) => e.action],
-  ['resource_type', 'text', (e) => e.resourceType],
-  ['resource_id', 'text', (e) => e.resourceId],
-  ['before_state', 'jsonb', (e) => (e.before ? JSON.stringify(e.before) : null)],
-  ['after_state', 'jsonb', (e) => (e.after ? JSON.stringify(e.after) : null)],
-  ['metadata', 'jsonb', (e) => (e.metadata ? JSON.stringify(e.metadata) : null)],
-  ['reason', 'text', (e) => e.reason],
-  ['confidence', 'numeric', (e) => e.confidence],
-  ['request_id', 'text', (e) => e.requestId],
-  ['ip', 'text', (e) => e.ip],
-  ['user_agent', 'text', (e) => e.userAgent],
-  ['severity', 'text', (e) => e.severity],
+/**
+ * Columns whose values do not depend on the chain, in INSERT order, with their SQL
+ * type and their value: `text` picks a string, `json` one of the canonical JSON texts.
+ */
+export const STATIC_COLUMNS: ReadonlyArray<[column: string, type: string, pick: (e: PreparedEntry, json: CanonicalJsonFields) => string | null, kind: 'text' | 'json']> = [
+  ['tenant_id', 'uuid', (e) => e.tenantId, 'text'],
+  ['event_id', 'text', (e) => e.eventId, 'text'],
+  ['occurred_at', 'timestamptz', (e) => e.occurredAt, 'text'],
+  ['actor_type', 'text', (e) => e.actorType, 'text'],
+  ['actor_id', 'text', (e) => e.actorId, 'text'],
+  ['action', 'text', (e) => e.action, 'text'],
+  ['resource_type', 'text', (e) => e.resourceType, 'text'],
+  ['resource_id', 'text', (e) => e.resourceId, 'text'],
+  // jsonb keeps the value, not the text, so the canonical text serves the column too.
+  ['before_state', 'jsonb', (_e, json) => json.before, 'json'],
+  ['after_state', 'jsonb', (_e, json) => json.after, 'json'],
+  ['metadata', 'jsonb', (_e, json) => json.metadata, 'json'],
+  ['reason', 'text', (e) => e.reason, 'text'],
+  ['confidence', 'numeric', (e) => e.confidence, 'text'],
+  ['request_id', 'text', (e) => e.requestId, 'text'],
+  ['ip', 'text', (e) => e.ip, 'text'],
+  ['user_agent', 'text', (e) => e.userAgent, 'text'],
+  ['severity', 'text', (e) => e.severity, 'text'],
 ];
 
 /** Columns filled in by the commit, after the static ones. */
@@ -62,6 +66,22 @@ export function arrayLiteral(elements: readonly string[]): string {
   return `{${elements.join(',')}}`;
 }
 
+/**
+ * A JSON text as an array-literal element. JSON.stringify of a string escapes exactly
+ * `"` and `\\` as the literal needs, plus control characters and lone surrogates,
+ * which a JSON text never holds raw (they are already escaped inside it), so the
+ * result is the element, quotes included, about twice as fast as the regex.
+ */
+function jsonElement(jsonText: string | null): string {
+  return jsonText === null ? 'NULL' : JSON.stringify(jsonText);
+}
+
 export function encodeEntry(entry: PreparedEntry): EncodedEntry {
-  return { entry, canonical: canonicalParts(entry), cells: STATIC_COLUMNS.map(([, , pick]) => arrayElement(pick(entry))) };
+  const json = canonicalJsonFields(entry);
+  const cells = new Array<string>(STATIC_COLUMNS.length);
+  for (let i = 0; i < STATIC_COLUMNS.length; i++) {
+    const [, , pick, kind] = STATIC_COLUMNS[i]!;
+    cells[i] = kind === 'json' ? jsonElement(pick(entry, json)) : arrayElement(pick(entry, json));
+  }
+  return { entry, canonical: canonicalParts(entry, json), cells };
 }

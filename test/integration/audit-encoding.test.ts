@@ -18,7 +18,7 @@ let pool: ReturnType<typeof createPgPool>;
 let prisma: ReturnType<typeof createPrisma>;
 let tenantId: string;
 
-const HARD = ['say "hi"', 'back\\slash', '{braces}', 'a,b', 'NULL', 'null', '', ' padded ', 'é😀\u2028', '\\"', '"{,}"'];
+const HARD = ['say "hi"', 'tab\there\nnew line\r\u0001', 'back\\slash', '{braces}', 'a,b', 'NULL', 'null', '', ' padded ', 'é😀\u2028', '\\"', '"{,}"'];
 
 test.before(async () => {
   db = await createTestDatabase();
