@@ -16,6 +16,9 @@ export type QueueCountSource = () => Promise<Array<{ queue: string; counts: Reco
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bulwark_' });
+  // prom-client's `*_total` gauges break the naming rule `_total` is for counters
+  // (`promtool check metrics` flags them); each is the sum of its per-type gauge.
+  for (const name of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`bulwark_nodejs_active_${name}_total`);
   let countSource: QueueCountSource | undefined;
   let readinessSource: (() => Promise<Record<string, boolean>>) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.

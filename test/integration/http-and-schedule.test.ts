@@ -1,5 +1,6 @@
 // The worker process's HTTP surface and its repeatable audit-verify job.
 import { test } from 'uvu';
+import { spawnSync } from 'node:child_process';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
@@ -61,6 +62,10 @@ test('/metrics exposes queue, job and audit metrics with the bulwark_ prefix and
   assert.match(text, 'bulwark_queue_paused{queue="alert"} 0');
   for (const check of ['redis', 'postgres', 'migrations', 'accepting']) assert.match(text, `bulwark_ready{check="${check}"} 1`);
   assert.not.match(text, 'state="paused"', 'BullMQ has no paused job state; the flag has its own gauge');
+  // Prometheus' own linter, where it is installed (CI installs it: scripts/system-deps.sh).
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  if (lint.error && (lint.error as NodeJS.ErrnoException).code === 'ENOENT') console.log('  (promtool not installed: metric lint skipped)');
+  else assert.is(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
 });
 
 test('a paused queue shows in bulwark_queue_paused and its jobs still count as waiting', async () => {
