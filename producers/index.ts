@@ -23,6 +23,7 @@ import {
 } from '../lib/contracts/alert.js';
 import {
   AUDIT_MAX_ENTRIES_PER_JOB,
+  AUDIT_MAX_JOB_BYTES,
   AUDIT_WRITE_JOB,
   AUDIT_WRITE_QUEUE,
   auditEntryInputSchema,
@@ -88,6 +89,11 @@ const optionsSchema = z
     runbookBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   })
   .strict();
+
+/** Size of an entry in the job, as UTF-8 JSON. */
+function jsonBytes(entry: AuditEntry): number {
+  return Buffer.byteLength(JSON.stringify(entry));
+}
 
 function jobOptions(policy: QueuePolicy): JobsOptions {
   return {
@@ -174,10 +180,11 @@ export function createProducer(options: ProducerOptions = {}) {
     return { jobId: String(job.id), eventIds: entries.map((e) => e.eventId) };
   }
 
-  // Writes of one event-loop turn, waiting to share a job.
-  let pending: { entries: AuditEntry[]; done: Promise<EnqueuedAudit> } | undefined;
+  // Writes of one event-loop turn, waiting to share a job (up to the count and byte caps).
+  let pending: { entries: AuditEntry[]; bytes: number; done: Promise<EnqueuedAudit> } | undefined;
   function coalesce(entry: AuditEntry): Promise<EnqueuedAudit> {
-    if (!pending || pending.entries.length >= AUDIT_MAX_ENTRIES_PER_JOB) {
+    const bytes = jsonBytes(entry);
+    if (!pending || pending.entries.length >= AUDIT_MAX_ENTRIES_PER_JOB || pending.bytes + bytes > AUDIT_MAX_JOB_BYTES) {
       const batch: AuditEntry[] = [];
       const done = new Promise<EnqueuedAudit>((resolve, reject) => {
         setImmediate(() => {
@@ -185,9 +192,10 @@ export function createProducer(options: ProducerOptions = {}) {
           enqueueEntries(batch).then(resolve, reject);
         });
       });
-      pending = { entries: batch, done };
+      pending = { entries: batch, bytes: 0, done };
     }
     pending.entries.push(entry);
+    pending.bytes += bytes;
     return pending.done;
   }
   async function flushPending(): Promise<void> {
@@ -206,7 +214,10 @@ export function createProducer(options: ProducerOptions = {}) {
         const { jobId } = await coalesce(parsed);
         return { jobId, eventId: parsed.eventId };
       },
-      /** Validate every entry (all problems reported at once) and enqueue 1-1000 as one job. */
+      /**
+       * Validate every entry (all problems reported at once) and enqueue 1-1000 as one
+       * job of at most AUDIT_MAX_JOB_BYTES (4 MiB) of JSON.
+       */
       async writeMany(entries: AuditEntryInput[]): Promise<EnqueuedAudit> {
         if (!Array.isArray(entries) || entries.length === 0 || entries.length > AUDIT_MAX_ENTRIES_PER_JOB) {
           throw new ValidationError('audit entries', [
@@ -214,6 +225,12 @@ export function createProducer(options: ProducerOptions = {}) {
           ]);
         }
         const parsed = parseEachOrThrow(auditEntryInputSchema, entries, 'audit entries').map(complete);
+        const bytes = parsed.reduce((n, e) => n + jsonBytes(e), 0);
+        if (bytes > AUDIT_MAX_JOB_BYTES) {
+          throw new ValidationError('audit entries', [
+            { path: '', message: `are ${bytes} bytes as JSON, more than the ${AUDIT_MAX_JOB_BYTES} one job may carry; split them over several writeMany calls` },
+          ]);
+        }
         return enqueueEntries(parsed);
       },
     },

@@ -9,6 +9,12 @@ export const AUDIT_WRITE_QUEUE = 'audit-write';
 export const AUDIT_VERIFY_QUEUE = 'audit-verify';
 export const AUDIT_WRITE_JOB = 'write';
 export const AUDIT_MAX_ENTRIES_PER_JOB = 1000;
+/**
+ * Most bytes of entries (as JSON) one audit-write job may carry: 4 MiB. Entries may
+ * hold up to ~150 KB of JSON each, so 1,000 of them could make a 150 MB job, which
+ * Redis would store and every worker that took it would hold in memory.
+ */
+export const AUDIT_MAX_JOB_BYTES = 4 * 1024 * 1024;
 
 export const ACTOR_TYPES = ['user', 'service', 'ai', 'system'] as const;
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
+import { AUDIT_MAX_JOB_BYTES, AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
 import { ValidationError } from '../../lib/errors.js';
 import { createProducer } from '../../producers/index.js';
 import { randomPrefix, REDIS_URL } from '../helpers/env.js';
@@ -67,6 +67,41 @@ test('with coalesceWrites false every write is its own job', async () => {
   try {
     const results = await Promise.all(Array.from({ length: 5 }, () => producer.audit.write(entry(tenant))));
     assert.is(new Set(results.map((r) => r.jobId)).size, 5);
+  } finally {
+    await producer.close();
+  }
+});
+
+/** An entry of about 100 KB of JSON (two 50 KB states, within their 64 KB limits). */
+const bulky = () => entry(tenant, { before: { blob: 'b'.repeat(50_000) }, after: { blob: 'a'.repeat(50_000) } });
+
+test('coalesced writes are split so that no job carries more than AUDIT_MAX_JOB_BYTES', async () => {
+  const prefix = randomPrefix('coalesce');
+  prefixes.push(prefix);
+  const producer = createProducer({ queuePrefix: prefix });
+  try {
+    const results = await Promise.all(Array.from({ length: 100 }, () => producer.audit.write(bulky())));
+    assert.is(new Set(results.map((r) => r.eventId)).size, 100);
+    const jobs = await jobsOf(prefix);
+    assert.ok(jobs.length >= 3, `100 entries of ~100 KB need at least 3 jobs of 4 MiB, got ${jobs.length}`);
+    assert.is(jobs.reduce((n, j) => n + j.data.entries.length, 0), 100, 'every entry is in a job');
+    for (const j of jobs) assert.ok(Buffer.byteLength(JSON.stringify(j.data.entries)) <= AUDIT_MAX_JOB_BYTES, `job ${j.id} is too large`);
+  } finally {
+    await producer.close();
+  }
+});
+
+test('writeMany over AUDIT_MAX_JOB_BYTES is refused whole, naming the size and the limit', async () => {
+  const prefix = randomPrefix('coalesce');
+  prefixes.push(prefix);
+  const producer = createProducer({ queuePrefix: prefix });
+  try {
+    const err = await producer.audit.writeMany(Array.from({ length: 50 }, bulky)).catch((e: unknown) => e);
+    assert.instance(err, ValidationError);
+    assert.match((err as ValidationError).message, new RegExp(`more than the ${AUDIT_MAX_JOB_BYTES} one job may carry`));
+    assert.is((await jobsOf(prefix)).length, 0, 'nothing is enqueued');
+    const ok = await producer.audit.writeMany(Array.from({ length: 30 }, bulky));
+    assert.is(ok.eventIds.length, 30, '30 such entries (about 3 MB) fit');
   } finally {
     await producer.close();
   }
