@@ -51,6 +51,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     logger: deps.logger,
     onDenial: (reason) => metrics.apiKeyDenials.inc({ reason }),
   });
+  // Label children looked up once: this counts every API request.
+  const throttleCounters = { allow: metrics.abuseOutcomes.labels({ outcome: 'allow' }), deny: metrics.abuseOutcomes.labels({ outcome: 'deny' }) };
   const guards = createGuards({
     authenticator,
     recordDenial,
@@ -58,7 +60,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     settingsOf: createSettingsCache(deps.prisma, config.settingsCacheMs),
     operator: config.operator,
     logger: deps.logger,
-    onThrottle: (outcome) => metrics.abuseOutcomes.inc({ outcome }),
+    onThrottle: (outcome) => throttleCounters[outcome].inc(),
   });
   registerSecurity(app, { tlsEnabled: config.tlsEnabled, corsOrigins: config.corsOrigins, cspFor: deps.cspFor });
   registerErrorHandling(app);

@@ -24,21 +24,25 @@ export interface SecurityOptions {
 
 export function registerSecurity(app: FastifyInstance, options: SecurityOptions): void {
   const allowed = new Set(options.corsOrigins);
-  app.addHook('onRequest', async (request, reply) => {
-    const origin = request.headers.origin;
-    if (origin && allowed.has(origin)) {
-      reply.header('access-control-allow-origin', origin);
-      reply.header('vary', 'Origin');
-      if (request.method === 'OPTIONS') {
-        reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE');
-        reply.header('access-control-allow-headers', 'authorization, x-api-key, content-type, x-request-id');
-        reply.header('access-control-max-age', '600');
-        return reply.code(204).send();
+  // With no origin configured CORS stays closed, and requests skip this hook entirely.
+  if (allowed.size > 0) {
+    app.addHook('onRequest', async (request, reply) => {
+      const origin = request.headers.origin;
+      if (origin && allowed.has(origin)) {
+        reply.header('access-control-allow-origin', origin);
+        reply.header('vary', 'Origin');
+        if (request.method === 'OPTIONS') {
+          reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE');
+          reply.header('access-control-allow-headers', 'authorization, x-api-key, content-type, x-request-id');
+          reply.header('access-control-max-age', '600');
+          return reply.code(204).send();
+        }
       }
-    }
-    return undefined;
-  });
-  app.addHook('onSend', async (request, reply, payload) => {
+      return undefined;
+    });
+  }
+  // Callback style: this runs for every response, and an async hook costs a promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
@@ -50,6 +54,6 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
     if (options.tlsEnabled) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
     reply.removeHeader('x-powered-by');
     reply.removeHeader('server');
-    return payload;
+    done(null, payload);
   });
 }
