@@ -4,7 +4,7 @@
  * bearer token when METRICS_TOKEN is set), plus whatever `configure` registers (the
  * /v1 API and Bull Board).
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../lib/context.js';
 import { lazyChild } from '../../lib/lazy-logger.js';
@@ -31,7 +31,7 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
     loggerInstance: ctx.logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: ctx.config.apiBodyLimitBytes,
     genReqId: options.requestId,
-    requestIdLogLabel: 'request_id',
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     // A pino child per request only when the request writes a line (lib/lazy-logger.ts).
     childLoggerFactory: (logger, bindings, options) => lazyChild(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
     trustProxy: ctx.config.tlsEnabled,
