@@ -6,6 +6,7 @@ import { isTransientDbError } from '../../lib/db/errors.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
 import type { EncodedEntry } from '../../lib/audit/encode.js';
 import { createSemaphore } from '../../lib/semaphore.js';
+import { createConcurrencyTracker } from './adaptive-concurrency.js';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
 import { processAuditWrite } from './processor.js';
 import { commitEntries } from '../../lib/audit/store.js';
@@ -23,12 +24,18 @@ export function createAuditWriteWorker(ctx: AppContext): { worker: Worker<unknow
   const committer = createAuditCommitter(ctx);
   const inFlight = createSemaphore(ctx.config.auditEntriesInFlight);
   const logger = ctx.logger.child({ queue: AUDIT_WRITE_QUEUE });
-  const worker = createQueueWorker<unknown, AuditWriteResult>(ctx, {
+  const maxConcurrency = ctx.config.auditWriteConcurrency ?? auditWritePolicy.concurrency;
+  const sizes = createConcurrencyTracker(ctx.config.auditEntriesInFlight, maxConcurrency);
+  const worker: Worker<unknown, AuditWriteResult> = createQueueWorker<unknown, AuditWriteResult>(ctx, {
     queue: AUDIT_WRITE_QUEUE,
     policy: auditWritePolicy,
-    concurrency: ctx.config.auditWriteConcurrency,
-    processor: (job: Job<unknown, AuditWriteResult>) =>
-      processAuditWrite(job.data, { committer, inFlight, logger, metrics: ctx.metrics }, job),
+    concurrency: maxConcurrency,
+    processor: (job: Job<unknown, AuditWriteResult>) => {
+      const entries = (job.data as { entries?: unknown } | null)?.entries;
+      const next = sizes.observe(Array.isArray(entries) ? entries.length : 1);
+      if (next !== worker.concurrency) worker.concurrency = next;
+      return processAuditWrite(job.data, { committer, inFlight, logger, metrics: ctx.metrics }, job);
+    },
   });
   return { worker, committer };
 }
