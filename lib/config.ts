@@ -90,7 +90,7 @@ const envSchema = z.object({
   API_BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   /** How long an API key lookup is cached in memory; bounds how late a revocation bites. Default: 5000 ms. */
   API_KEY_CACHE_MS: int(0, 5000).default(5000),
-  /** How long tenant settings and time zones are cached; a change applies within this. Default: 5000 ms. */
+  /** How long the HTTP API caches a tenant's settings (its request limit); a change applies within this. The alert worker reads the policy per alert. Default: 5000 ms. */
   SETTINGS_CACHE_MS: int(0, 60000).default(5000),
   /** Base URL of the Telegram Bot API (a local stand-in in tests). Default: https://api.telegram.org */
   TELEGRAM_API_URL: url(['https:', 'http:']).default('https://api.telegram.org'),

@@ -53,7 +53,8 @@ test.before(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   db = await createTestDatabase();
-  bulwark = await startBulwark(testConfig(db.url, { SETTINGS_CACHE_MS: '0', LOG_LEVEL: 'info' }), { http: false, scheduler: false, logDestination: logs.stream });
+  // SETTINGS_CACHE_MS at a full minute: the alert worker must not depend on it (policy is read per alert).
+  bulwark = await startBulwark(testConfig(db.url, { SETTINGS_CACHE_MS: '60000', LOG_LEVEL: 'info' }), { http: false, scheduler: false, logDestination: logs.stream });
   producer = createProducer({ queuePrefix: bulwark.ctx.config.queuePrefix });
 });
 test.after(async () => {

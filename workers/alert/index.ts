@@ -5,10 +5,9 @@ import { requireMasterKeys } from '../../lib/config.js';
 import type { AppContext } from '../../lib/context.js';
 import { ALERT_QUEUE, alertPolicy } from '../../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE, alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
-import { NotFoundError } from '../../lib/errors.js';
-import { createSettingsCache } from '../../lib/tenant-settings.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
 import { processDelivery, type DeliveryContext } from './delivery.js';
+import { createPolicyReader } from './policy-store.js';
 import { createChannelReader } from './channel-store.js';
 import { createLedgerStore } from './ledger-store.js';
 import { processAlert } from './processor.js';
@@ -21,7 +20,6 @@ export interface AlertWorkerOptions {
 export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions = {}): { workers: Worker[]; deliveries: Queue } {
   const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
   deliveries.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
-  const zones = new Map<string, { zone: string; at: number }>();
   const deliveryCtx: DeliveryContext = {
     prisma: ctx.prisma,
     pg: ctx.pg,
@@ -31,16 +29,8 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
     metrics: ctx.metrics,
     decider: createAlertDecider(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),
     deliveries,
-    // Read live (at most settingsCacheMs old): a policy change applies without a restart.
-    settingsOf: createSettingsCache(ctx.prisma, ctx.config.settingsCacheMs),
-    async timezoneOf(tenantId) {
-      const hit = zones.get(tenantId);
-      if (hit && Date.now() - hit.at < ctx.config.settingsCacheMs) return hit.zone;
-      const t = await ctx.prisma.tenant.findUnique({ where: { id: tenantId }, select: { timezone: true } });
-      if (!t) throw new NotFoundError(`no tenant ${tenantId}`);
-      zones.set(tenantId, { zone: t.timezone, at: Date.now() });
-      return t.timezone;
-    },
+    // Read for every alert (batched across jobs): a policy change applies to the next alert.
+    policyInputsOf: createPolicyReader(ctx.pg),
     clock: ctx.clock,
     keys: requireMasterKeys(ctx.config),
     send: options.send ?? { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl },

@@ -9,6 +9,7 @@ import { policyFromSettings, type AlertDecider } from '../../lib/alerts/decide.j
 import { alertJobSchema, type Alert } from '../../lib/contracts/alert.js';
 import { NotFoundError, problemsFromZod } from '../../lib/errors.js';
 import type { TenantSettings } from '../../lib/settings.js';
+import type { PolicyInputsOf } from './policy-store.js';
 import type { SendDeps } from './attempt.js';
 import type { ChannelRow, ChannelsFor } from './channel-store.js';
 import { deliveryJobOpts, enqueueDeliveries } from './deliver-jobs.js';
@@ -21,8 +22,8 @@ export interface AlertContext extends SendDeps {
   deliveries: Queue;
   /** The tenant's enabled channels for a severity, read now (batched with other jobs). */
   channelsFor: ChannelsFor;
-  settingsOf: (tenantId: string) => Promise<TenantSettings>;
-  timezoneOf: (tenantId: string) => Promise<string>;
+  /** The tenant's settings and time zone, read for this alert (policy-store.ts). */
+  policyInputsOf: PolicyInputsOf;
   clock: () => Date;
 }
 
@@ -59,7 +60,7 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   let settings: TenantSettings;
   let timezone: string;
   try {
-    [settings, timezone] = await Promise.all([ctx.settingsOf(alert.tenantId), ctx.timezoneOf(alert.tenantId)]);
+    ({ settings, timezone } = await ctx.policyInputsOf(alert.tenantId));
   } catch (err) {
     if (err instanceof NotFoundError) throw new UnrecoverableError(`unknown tenant ${alert.tenantId}`);
     throw err;
