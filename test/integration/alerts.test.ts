@@ -2,6 +2,8 @@
 // a real webhook receiver on loopback, signed; limits, 429 pauses, rejections,
 // grouping, live policy changes, and no credential anywhere it should not be.
 import { test } from 'uvu';
+import { Queue } from 'bullmq';
+import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import * as assert from 'uvu/assert';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -127,6 +129,23 @@ test('a policy change applies to the next alert without a restart', async () => 
   await updateTenantSettings(bulwark.ctx.prisma, tenant, { alerts: { cooldownSeconds: 0 } }, system);
   await producer.alert.send(alert(tenant));
   await waitFor(async () => (await ledger(tenant)).filter((r) => r.outcome === 'delivered').length === 2, 'the third alert delivered');
+});
+
+test('an alert for a tenant that does not exist fails for good, naming it, and leaves no ledger row', async () => {
+  const ghost = '00000000-0000-4000-8000-0000000d0e5d';
+  const { jobId } = await producer.alert.send(alert(ghost));
+  const queue = new Queue(ALERT_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
+  try {
+    const job = await waitFor(async () => {
+      const j = await queue.getJob(jobId);
+      return j && (await j.isFailed()) ? j : undefined;
+    }, 'the alert job to fail');
+    assert.match(job.failedReason, `unknown tenant ${ghost}`);
+    assert.is(job.attemptsMade, 1, 'not retried: it can never succeed');
+  } finally {
+    await queue.close();
+  }
+  assert.equal(await ledger(ghost), []);
 });
 
 test('no credential in logs, job data or ledger rows', async () => {

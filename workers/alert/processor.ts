@@ -8,7 +8,6 @@ import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { policyFromSettings, type AlertDecider } from '../../lib/alerts/decide.js';
 import { alertJobSchema, type Alert } from '../../lib/contracts/alert.js';
 import { NotFoundError, problemsFromZod } from '../../lib/errors.js';
-import type { TenantSettings } from '../../lib/settings.js';
 import type { PolicyInputsOf } from './policy-store.js';
 import type { SendDeps } from './attempt.js';
 import type { ChannelRow, ChannelsFor } from './channel-store.js';
@@ -57,15 +56,17 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
     throw new UnrecoverableError(`invalid alert payload: ${problemsFromZod(parsed.error.issues).map((p) => `${p.path}: ${p.message}`).slice(0, 10).join('; ')}`);
   }
   const alert = parsed.data.alert;
-  let settings: TenantSettings;
-  let timezone: string;
-  try {
-    ({ settings, timezone } = await ctx.policyInputsOf(alert.tenantId));
-  } catch (err) {
-    if (err instanceof NotFoundError) throw new UnrecoverableError(`unknown tenant ${alert.tenantId}`);
-    throw err;
+  // The policy read and the receipt do not depend on each other: one wait, not two.
+  // The policy is looked at first, so an unknown tenant is reported as such (its
+  // receipt fails too, on the ledger's foreign key).
+  const [inputs, receipt] = await Promise.allSettled([ctx.policyInputsOf(alert.tenantId), receive(ctx, alert, ctx.clock())]);
+  if (inputs.status === 'rejected') {
+    if (inputs.reason instanceof NotFoundError) throw new UnrecoverableError(`unknown tenant ${alert.tenantId}`);
+    throw inputs.reason;
   }
-  const row = await receive(ctx, alert, ctx.clock());
+  if (receipt.status === 'rejected') throw receipt.reason;
+  const { settings, timezone } = inputs.value;
+  const row = receipt.value;
   if (row.outcome !== 'received') return { outcome: row.outcome, reason: row.reason ?? undefined }; // decided by an earlier attempt
   const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone } });
   const decision = await ctx.decider.decide(
