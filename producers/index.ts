@@ -37,6 +37,7 @@ import type { QueuePolicy } from '../lib/contracts/common.js';
 import { ValidationError } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
 import { runbookUrlFor } from '../lib/runbooks.js';
+import { createWriteCoalescer, jsonBytes } from './coalesce.js';
 import { parseEachOrThrow, parseOrThrow } from './validate.js';
 
 export { ValidationError } from '../lib/errors.js';
@@ -89,11 +90,6 @@ const optionsSchema = z
     runbookBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   })
   .strict();
-
-/** Size of an entry in the job, as UTF-8 JSON. */
-function jsonBytes(entry: AuditEntry): number {
-  return Buffer.byteLength(JSON.stringify(entry));
-}
 
 function jobOptions(policy: QueuePolicy): JobsOptions {
   return {
@@ -180,27 +176,7 @@ export function createProducer(options: ProducerOptions = {}) {
     return { jobId: String(job.id), eventIds: entries.map((e) => e.eventId) };
   }
 
-  // Writes of one event-loop turn, waiting to share a job (up to the count and byte caps).
-  let pending: { entries: AuditEntry[]; bytes: number; done: Promise<EnqueuedAudit> } | undefined;
-  function coalesce(entry: AuditEntry): Promise<EnqueuedAudit> {
-    const bytes = jsonBytes(entry);
-    if (!pending || pending.entries.length >= AUDIT_MAX_ENTRIES_PER_JOB || pending.bytes + bytes > AUDIT_MAX_JOB_BYTES) {
-      const batch: AuditEntry[] = [];
-      const done = new Promise<EnqueuedAudit>((resolve, reject) => {
-        setImmediate(() => {
-          if (pending?.entries === batch) pending = undefined;
-          enqueueEntries(batch).then(resolve, reject);
-        });
-      });
-      pending = { entries: batch, bytes: 0, done };
-    }
-    pending.entries.push(entry);
-    pending.bytes += bytes;
-    return pending.done;
-  }
-  async function flushPending(): Promise<void> {
-    if (pending) await pending.done.catch(() => undefined);
-  }
+  const coalescer = createWriteCoalescer(enqueueEntries);
 
   return {
     audit: {
@@ -211,7 +187,7 @@ export function createProducer(options: ProducerOptions = {}) {
           const { jobId, eventIds } = await enqueueEntries([parsed]);
           return { jobId, eventId: eventIds[0]! };
         }
-        const { jobId } = await coalesce(parsed);
+        const { jobId } = await coalescer.add(parsed);
         return { jobId, eventId: parsed.eventId };
       },
       /**
@@ -250,7 +226,7 @@ export function createProducer(options: ProducerOptions = {}) {
     },
     /** Close the queues, and the connection if the producer opened it. */
     async close(): Promise<void> {
-      await flushPending();
+      await coalescer.flush();
       await Promise.all([auditQueue.close(), alertQueue.close()]);
       if (!opts.connection) await connection.quit();
     },
