@@ -16,7 +16,8 @@ import { createProducer, type Producer } from '../../producers/index.js';
 import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
-import { obliterateQueues, promoteDelayedJobs } from '../helpers/queues.js';
+import { bulwarkTeardown, cleanup } from '../helpers/lifecycle.js';
+import { promoteDelayedJobs } from '../helpers/queues.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 const ZONE = 'Europe/Berlin';
@@ -40,13 +41,7 @@ test.before(async () => {
   bulwark = await startBulwark(config, { http: false, scheduler: false, clock, logDestination: logs.stream });
   producer = createProducer({ queuePrefix: config.queuePrefix, clock });
 });
-test.after(async () => {
-  await producer.close();
-  await bulwark.stop();
-  await obliterateQueues(bulwark.ctx.config.queuePrefix);
-  await db.drop();
-  await receiver.close();
-});
+test.after(cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['close receiver', () => receiver?.close()]]));
 
 interface Night {
   name: string;

@@ -14,7 +14,7 @@ import { createProducer, type Producer } from '../../producers/index.js';
 import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
-import { obliterateQueues } from '../helpers/queues.js';
+import { bulwarkTeardown, cleanup } from '../helpers/lifecycle.js';
 
 const BOT_TOKEN = '123456:AAF-very-secret-bot-token';
 let db: TestDatabase;
@@ -54,13 +54,7 @@ test.before(async () => {
   bulwark = await startBulwark(config, { http: false, scheduler: false, clock, logDestination: logs.stream });
   producer = createProducer({ queuePrefix: config.queuePrefix, clock });
 });
-test.after(async () => {
-  await producer.close();
-  await bulwark.stop();
-  await obliterateQueues(bulwark.ctx.config.queuePrefix);
-  await db.drop();
-  await new Promise((r) => telegram.close(r));
-});
+test.after(cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['close telegram server', () => new Promise((r) => telegram.close(r))]]));
 
 test('inside quiet hours a warning is deferred and sent as one digest at their end; critical bypasses', async () => {
   const t = await createTenant(bulwark.ctx.prisma, { name: 'quiet', timezone: 'Europe/Berlin' });

@@ -15,7 +15,8 @@ import { createProducer, type Producer } from '../../producers/index.js';
 import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
-import { dumpRedis, obliterateQueues } from '../helpers/queues.js';
+import { bulwarkTeardown, cleanup } from '../helpers/lifecycle.js';
+import { dumpRedis } from '../helpers/queues.js';
 import { replies, startReceiver, type Receiver } from '../helpers/receiver.js';
 
 const system = { type: 'system' as const, id: 'test' };
@@ -46,13 +47,7 @@ test.before(async () => {
   await setSecret(prisma, requireMasterKeys(config), { tenantId: t.id, name: 'slack-hook', value: hookUrl }, system);
   await addChannel(prisma, { tenantId: t.id, name: 'slack-ops', type: 'slack', target: '#ops', secretRef: 'secret://slack-hook' }, system);
 });
-test.after(async () => {
-  await producer.close();
-  await bulwark.stop();
-  await obliterateQueues(bulwark.ctx.config.queuePrefix);
-  await db.drop();
-  await receiver.close();
-});
+test.after(cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['close receiver', () => receiver?.close()]]));
 
 const ledgerRow = async (id: string) => (await superuserQuery(db.url, `SELECT * FROM alert_ledger WHERE id = $1`, [id])).rows[0];
 
