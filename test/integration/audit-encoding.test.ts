@@ -82,4 +82,17 @@ test('absent optional fields are stored as NULL, not as the text "NULL"', async 
   assert.ok((await verifyChains(prisma, { tenantId })).ok);
 });
 
+test('stored duplicates found by the unique index: the batch is redone with the lookup, new entries still written once', async () => {
+  const make = (id: string) => encodeEntry(prepareEntry({ tenantId, eventId: id, occurredAt: '2026-11-26T11:00:00.000Z', actorType: 'system', action: 'task:noted', resourceType: 'task' }));
+  const first = await commitEntries(pool, [make('dup-a'), make('dup-b')]);
+  assert.equal(first.map((o) => o.status), ['written', 'written']);
+  const again = await commitEntries(pool, [make('dup-new-1'), make('dup-a'), make('dup-new-2'), make('dup-new-1'), make('dup-b')]);
+  assert.equal(again.map((o) => o.status), ['written', 'duplicate', 'written', 'duplicate', 'duplicate']);
+  assert.equal(again[1], { status: 'duplicate', seq: (first[0] as { seq: string }).seq }, 'the stored seq is reported');
+  assert.equal(again[3], { status: 'duplicate', seq: (again[0] as { seq: string }).seq }, 'a repeat within the batch points at its first copy');
+  const { rows } = await superuserQuery(db.url, `SELECT event_id, count(*)::int AS n FROM audit_log WHERE event_id LIKE 'dup-%' GROUP BY event_id ORDER BY event_id`);
+  assert.equal(rows, [{ event_id: 'dup-a', n: 1 }, { event_id: 'dup-b', n: 1 }, { event_id: 'dup-new-1', n: 1 }, { event_id: 'dup-new-2', n: 1 }]);
+  assert.ok((await verifyChains(prisma, { tenantId })).ok, 'no gap in the chain from the rolled-back attempt');
+});
+
 test.run();
