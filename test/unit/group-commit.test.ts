@@ -172,20 +172,4 @@ test('drain waits for queued and running commits; resolves at once when idle', a
   assert.equal(done.sort(), [1, 3]);
 });
 
-test('a full batch waiting starts its transaction before the previous outcomes are handed out', async () => {
-  const g = gatedCommit();
-  const c = createGroupCommitter<number>({ maxBatch: 2, isTransient: () => false, commit: g.commit });
-  const order: string[] = [];
-  const first = c.submit([1, 2]).then(() => order.push('first resolved'));
-  await g.started(0);
-  const second = c.submit([3, 4]).then(() => order.push('second resolved'));
-  void g.started(1).then(() => order.push('second started'));
-  g.release(0);
-  await first;
-  assert.equal(order, ['second started', 'first resolved'], 'no turn lost between transactions when a full batch waits');
-  g.release(1);
-  await second;
-  assert.equal(g.batches, [[1, 2], [3, 4]]);
-});
-
 test.run();

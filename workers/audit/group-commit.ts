@@ -34,41 +34,17 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
 
   async function writeBatch(batch: Array<Pending<I>>): Promise<void> {
     options.onBatch?.(batch.length);
-    let outcomes: CommitOutcome[];
     try {
-      outcomes = await options.commit(batch.map((p) => p.item));
+      const outcomes = await options.commit(batch.map((p) => p.item));
+      batch.forEach((p, i) => p.resolve(outcomes[i]!));
     } catch (err) {
       if (batch.length === 1 || options.isTransient(err)) {
         for (const p of batch) p.reject(err);
-      } else {
-        // One bad entry must not fail its neighbours: write them one by one to find it.
-        for (const p of batch) await writeAlone(p);
+        return;
       }
-      finish();
-      return;
+      // One bad entry must not fail its neighbours: write them one by one to find it.
+      for (const p of batch) await writeBatch([p]);
     }
-    // The next transaction starts before this batch's outcomes are handed out: resolving
-    // them lets the jobs that waited for room parse and encode their entries, and that
-    // work (tens of ms for a full batch) would otherwise delay the next commit.
-    finish();
-    batch.forEach((p, i) => p.resolve(outcomes[i]!));
-  }
-
-  async function writeAlone(p: Pending<I>): Promise<void> {
-    options.onBatch?.(1);
-    try {
-      const [outcome] = await options.commit([p.item]);
-      p.resolve(outcome!);
-    } catch (err) {
-      p.reject(err);
-    }
-  }
-
-  /** The transaction ended: start the next one now when a full batch waits, else after a turn. */
-  function finish(): void {
-    running = undefined;
-    if (queue.length >= options.maxBatch) running = writeBatch(queue.splice(0, options.maxBatch));
-    else pump();
   }
 
   let scheduled = false;
@@ -80,7 +56,11 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
     setImmediate(() => {
       scheduled = false;
       if (running || queue.length === 0) return;
-      running = writeBatch(queue.splice(0, options.maxBatch));
+      const batch = queue.splice(0, options.maxBatch);
+      running = writeBatch(batch).finally(() => {
+        running = undefined;
+        pump();
+      });
     });
   }
 
