@@ -78,37 +78,35 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   );
   const scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
   let accepting = true;
-  // The API enqueues through the same typed producer application code uses, on a
-  // connection of its own (see createRedis on auto-pipelining).
-  const apiRedis = createRedis(config, 'bulwark-api', { autoPipelining: false });
-  const producer = createProducer({
-    connection: apiRedis,
-    queuePrefix: config.queuePrefix,
-    clock: ctx.clock,
-    // Security alerts raised from audit entries (denial bursts included) link to their runbook.
-    runbookBaseUrl: config.runbookBaseUrl,
-    onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
-  });
+  // The API (only with the HTTP server) enqueues through the same typed producer
+  // application code uses, on a connection of its own (see createRedis on auto-pipelining).
+  const apiRedis = options.http === false ? undefined : createRedis(config, 'bulwark-api', { autoPipelining: false });
+  const producer =
+    apiRedis &&
+    createProducer({
+      connection: apiRedis,
+      queuePrefix: config.queuePrefix,
+      clock: ctx.clock,
+      // Security alerts raised from audit entries (denial bursts included) link to their runbook.
+      runbookBaseUrl: config.runbookBaseUrl,
+      onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
+    });
   let api: Api | undefined;
-  const readiness = createReadiness(ctx);
+  const readiness = createReadiness(ctx, () => accepting);
   // Readiness as a metric too: a process that answers scrapes but cannot work (database
   // down, migration pending) is otherwise invisible to Prometheus.
-  ctx.metrics.setReadinessSource(async () => {
-    const report = await readiness();
-    return { ...Object.fromEntries(Object.entries(report.checks).map(([name, c]) => [name, c.ok])), accepting: accepting };
-  });
+  ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
   const server =
-    options.http === false
-      ? undefined
-      : await createHttpServer(ctx, {
+    apiRedis && producer
+      ? await createHttpServer(ctx, {
           readiness,
-          isAccepting: () => accepting,
           requestId: requestIdFor,
           configure: async (app) => {
             api = registerApi(app, { ...ctx, redis: apiRedis, producer, cspFor: bullBoardCsp });
             await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isAdmin: api.guards.isAdmin });
           },
-        });
+        })
+      : undefined;
   let url: string | undefined;
   if (server) url = await server.listen({ host: config.host, port: config.port });
   if (options.workers !== false) for (const w of workers) void w.run();
@@ -129,11 +127,11 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await Promise.all([...countQueues, alerts.deliveries].map((q) => q.close()));
     await server?.close();
     await api?.close();
-    await producer.close();
+    await producer?.close();
     await ctx.prisma.$disconnect();
     await ctx.pg.end().catch(() => undefined);
     await ctx.redis.quit().catch(() => ctx.redis.disconnect());
-    await apiRedis.quit().catch(() => apiRedis.disconnect());
+    await apiRedis?.quit().catch(() => apiRedis.disconnect());
     logger.info({ event: 'bulwark_stopped' }, 'bulwark stopped');
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }

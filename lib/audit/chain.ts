@@ -134,32 +134,6 @@ export function canonicalJsonFields(e: Pick<ChainEntry, 'before' | 'after' | 'me
   return { before: json(e.before), after: json(e.after), metadata: json(e.metadata) };
 }
 
-/** canonicalEntry as the generic algorithm writes it; kept as the reference for tests. */
-export function canonicalEntryReference(e: ChainEntry): string {
-  return canonicalJson({
-    v: CHAIN_FORMAT_VERSION,
-    tenant_id: e.tenantId,
-    seq: e.seq,
-    event_id: e.eventId,
-    occurred_at: e.occurredAt,
-    recorded_at: e.recordedAt,
-    actor_type: e.actorType,
-    actor_id: e.actorId,
-    action: e.action,
-    resource_type: e.resourceType,
-    resource_id: e.resourceId,
-    before_state: e.before,
-    after_state: e.after,
-    metadata: e.metadata,
-    reason: e.reason,
-    confidence: e.confidence,
-    request_id: e.requestId,
-    ip: e.ip,
-    user_agent: e.userAgent,
-    severity: e.severity,
-  });
-}
-
 /** hash = hex(SHA-256(UTF-8(canonical entry) ‖ ASCII(previous hash hex))). */
 export function chainHash(e: ChainEntry, prevHash: string): string {
   return hashCanonical(canonicalEntry(e), prevHash);

@@ -34,7 +34,6 @@ local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
-
 local n = tonumber(ARGV[5])
 
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)

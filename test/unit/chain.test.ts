@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { canonicalEntry, canonicalEntryReference, canonicalJson, chainHash, GENESIS_HASH, type ChainEntry } from '../../lib/audit/chain.js';
+import { CHAIN_FORMAT_VERSION, canonicalEntry, canonicalJson, chainHash, GENESIS_HASH, type ChainEntry } from '../../lib/audit/chain.js';
 
 test('object keys are sorted by UTF-16 code units, at every depth', () => {
   // RFC 8785 §3.2.3 example: U+1F600 (a surrogate pair, D83D DE00) sorts before
@@ -151,6 +151,32 @@ test('chainHash is deterministic and changes with every field and with prevHash'
   assert.is.not(chainHash(ENTRY, 'f'.repeat(64)), base);
   assert.is.not(chainHash(ENTRY, `${'0'.repeat(63)}1`), base);
 });
+
+/** The canonical entry as the generic RFC 8785 algorithm writes it, from the documented object. */
+function canonicalEntryReference(e: ChainEntry): string {
+  return canonicalJson({
+    v: CHAIN_FORMAT_VERSION,
+    tenant_id: e.tenantId,
+    seq: e.seq,
+    event_id: e.eventId,
+    occurred_at: e.occurredAt,
+    recorded_at: e.recordedAt,
+    actor_type: e.actorType,
+    actor_id: e.actorId,
+    action: e.action,
+    resource_type: e.resourceType,
+    resource_id: e.resourceId,
+    before_state: e.before,
+    after_state: e.after,
+    metadata: e.metadata,
+    reason: e.reason,
+    confidence: e.confidence,
+    request_id: e.requestId,
+    ip: e.ip,
+    user_agent: e.userAgent,
+    severity: e.severity,
+  });
+}
 
 test('the direct canonical form equals the generic algorithm on varied entries', () => {
   const pick = <T>(i: number, xs: T[]) => xs[i % xs.length]!;

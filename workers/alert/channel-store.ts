@@ -64,7 +64,9 @@ export function channelKeyParams(keys: ChannelKey[]) {
       const byKey = new Map<string, ChannelRow[]>();
       for (const r of rows) {
         const key = id(distinct[r.k - 1]!);
-        byKey.set(key, [...(byKey.get(key) ?? []), toRow(r)]);
+        const list = byKey.get(key);
+        if (list) list.push(toRow(r));
+        else byKey.set(key, [toRow(r)]);
       }
       return keys.map((k) => byKey.get(id(k)) ?? []);
     },

@@ -17,12 +17,12 @@ export interface TenantPolicyInputs {
 
 export type PolicyInputsOf = (tenantId: string) => Promise<TenantPolicyInputs>;
 
-type Row = { n: string; timezone: string | null; settings: unknown };
+type Row = { timezone: string | null; settings: unknown };
 
 async function readMany(db: Pick<pg.Pool, 'query'>, tenantIds: string[]): Promise<Array<TenantPolicyInputs | NotFoundError>> {
   const res = await db.query<Row>({
     name: 'bulwark_alert_policy_inputs_v1',
-    text: `SELECT k.n::text AS n, t.timezone, s.settings
+    text: `SELECT t.timezone, s.settings
              FROM unnest($1::uuid[]) WITH ORDINALITY AS k(id, n)
              LEFT JOIN tenants t ON t.id = k.id
              LEFT JOIN tenant_settings s ON s.tenant_id = k.id

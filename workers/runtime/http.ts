@@ -16,8 +16,6 @@ const QUIET = { logLevel: 'warn' } as const;
 
 export interface HttpServerOptions {
   readiness: () => Promise<ReadinessReport>;
-  /** False once shutdown has begun, so load balancers stop sending work. */
-  isAccepting: () => boolean;
   /** Generates the request id from the raw request (a valid X-Request-Id or a UUID). */
   requestId: (req: import('node:http').IncomingMessage) => string;
   /** Registers the rest of the routes (API, dashboard) before the server listens. */
@@ -41,13 +39,12 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
   app.get('/healthz', QUIET, async () => ({ status: 'ok' }));
 
   app.get('/readyz', QUIET, async (_req, reply) => {
-    const report = await options.readiness();
-    const checks = { ...report.checks, accepting: { ok: options.isAccepting() } };
+    const { ready, checks } = await options.readiness();
     const failing = Object.entries(checks)
       .filter(([, c]) => !c.ok)
       .map(([name]) => name);
-    reply.code(failing.length === 0 ? 200 : 503);
-    return { status: failing.length === 0 ? 'ready' : 'not_ready', failing, checks };
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'not_ready', failing, checks };
   });
 
   const token = ctx.config.metricsToken;

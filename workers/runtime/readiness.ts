@@ -14,7 +14,11 @@ export interface ReadinessReport {
 
 const CHECK_TIMEOUT_MS = 2000;
 
-export function createReadiness(ctx: AppContext) {
+/**
+ * @param isAccepting false once shutdown has begun: reported as the `accepting` check,
+ *   so load balancers stop sending work.
+ */
+export function createReadiness(ctx: AppContext, isAccepting: () => boolean = () => true) {
   let files: MigrationFile[] | undefined;
 
   async function check(name: string, fn: () => Promise<void>): Promise<[string, { ok: boolean; error?: string }]> {
@@ -44,7 +48,7 @@ export function createReadiness(ctx: AppContext) {
         if (pending.length > 0) throw new Error(`pending migrations: ${pending.join(', ')} (run bulwark migrate)`);
       }),
     ]);
-    const checks = Object.fromEntries(results);
-    return { ready: results.every(([, r]) => r.ok), checks };
+    const checks = { ...Object.fromEntries(results), accepting: { ok: isAccepting() } };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
 }
