@@ -41,6 +41,12 @@ export interface AttemptInput {
   canPause: boolean;
   /** Release of the channel slot the caller took for this send. */
   releaseSlot: () => void;
+  /**
+   * Queues what follows a paused or retryable attempt, before the row is recorded as
+   * still delivering (the inline send's hand-over to a `deliver` job). A queued job
+   * leaves it out: BullMQ runs it again by itself.
+   */
+  handOver?: (next: { kind: 'paused'; retryAfterMs: number } | { kind: 'retry' }) => Promise<void>;
 }
 
 export async function attemptDelivery(deps: SendDeps, input: AttemptInput): Promise<AttemptOutcome> {
@@ -67,11 +73,13 @@ export async function attemptDelivery(deps: SendDeps, input: AttemptInput): Prom
   }
   if (result.retryable && result.retryAfterMs !== undefined && input.canPause) {
     // The receiver asked us to slow down: wait as told, without spending an attempt.
+    await input.handOver?.({ kind: 'paused', retryAfterMs: result.retryAfterMs });
     await record(deps, alertIds, { outcome: 'delivering', ...base, status: result.status, error: `paused ${result.retryAfterMs} ms (429)` }, context);
     deps.logger.warn({ event: 'alert_channel_paused', tenant_id: input.tenantId, channel: channel.name, retry_after_ms: result.retryAfterMs }, 'channel asked to slow down');
     return { kind: 'paused', status: result.status, retryAfterMs: result.retryAfterMs, error: result.error };
   }
   if (result.retryable && !input.lastAttempt) {
+    await input.handOver?.({ kind: 'retry' });
     await record(deps, alertIds, { outcome: 'delivering', ...base, status: result.status, error: result.error }, context);
     return { kind: 'retry', status: result.status, error: result.error };
   }

@@ -42,24 +42,33 @@ function asRow(alert: Alert): MessageRow {
 export async function deliverInline(ctx: FastPathContext, alert: Alert, channels: ChannelRow[]): Promise<void> {
   const message = messageFor(alert.tenantId, 'single', [asRow(alert)]);
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
-  const handOver: DeliverRequest[] = [];
   const sends = await Promise.allSettled(
     channels.map(async (channel) => {
       const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };
+      // Every hand-over is queued before the row says `delivering`: a crash in between
+      // leaves the row `received`, and the retried alert job queues the send again
+      // (same job id: one job) instead of finding a row that waits for nothing.
+      const handOver = (extra: Partial<DeliverRequest>) => enqueueDeliveries(ctx.deliveries, [{ ...request, ...extra }]);
       const releaseSlot = await acquireChannelSlot(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
       if (!releaseSlot) {
+        await handOver({});
         await record(ctx, [alert.id], { outcome: 'delivering' }, context);
-        handOver.push(request);
         return;
       }
-      const outcome = await attemptDelivery(ctx, { tenantId: alert.tenantId, channel, alertIds: [alert.id], message, context, attempts: 1, lastAttempt: false, canPause: true, releaseSlot });
-      if (outcome.kind === 'paused') handOver.push({ ...request, delayMs: outcome.retryAfterMs });
-      if (outcome.kind === 'retry') handOver.push({ ...request, priorAttempts: 1, delayMs: backoffDelay(1) });
+      await attemptDelivery(ctx, {
+        tenantId: alert.tenantId,
+        channel,
+        alertIds: [alert.id],
+        message,
+        context,
+        attempts: 1,
+        lastAttempt: false,
+        canPause: true,
+        releaseSlot,
+        handOver: (next) => handOver(next.kind === 'paused' ? { delayMs: next.retryAfterMs } : { priorAttempts: 1, delayMs: backoffDelay(1) }),
+      });
     }),
   );
-  // Queue what was handed over even if another channel's send failed to record: the
-  // retried alert job returns early once its row left `received`, so these must exist.
-  await enqueueDeliveries(ctx.deliveries, handOver);
   const failed = sends.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }

@@ -17,10 +17,9 @@ export interface AlertWorkerOptions {
   send?: DeliveryContext['send'];
 }
 
-export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions = {}): { workers: Worker[]; deliveries: Queue } {
-  const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
-  deliveries.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
-  const deliveryCtx: DeliveryContext = {
+/** What both alert processors work with; `deliveries` is the queue they hand sends to. */
+export function createAlertContext(ctx: AppContext, deliveries: Queue, options: AlertWorkerOptions = {}): DeliveryContext {
+  return {
     prisma: ctx.prisma,
     pg: ctx.pg,
     ledger: createLedgerStore(ctx.pg),
@@ -35,6 +34,12 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
     keys: requireMasterKeys(ctx.config),
     send: options.send ?? { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl },
   };
+}
+
+export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions = {}): { workers: Worker[]; deliveries: Queue } {
+  const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
+  deliveries.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
+  const deliveryCtx = createAlertContext(ctx, deliveries, options);
   const alertWorker = createQueueWorker(ctx, { queue: ALERT_QUEUE, policy: alertPolicy, processor: (job) => processAlert(job.data, deliveryCtx, job) });
   const deliveryWorker = createQueueWorker(ctx, { queue: ALERT_DELIVERY_QUEUE, policy: alertDeliveryPolicy, processor: (job, token) => processDelivery(job, deliveryCtx, token) });
   return { workers: [alertWorker as Worker, deliveryWorker as Worker], deliveries };

@@ -50,7 +50,7 @@ const MAX_BATCH = 200;
 // Every field of a change is non-null when given, so NULL in the batch means "keep".
 // Named: each pooled connection parses and plans it once.
 const ROUND = {
-  name: 'bulwark_alert_ledger_round_v1',
+  name: 'bulwark_alert_ledger_round_v2',
   text: `WITH ins AS (
   INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
   SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
@@ -71,6 +71,8 @@ const ROUND = {
   FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[])
     AS u(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at)
   WHERE l.id = u.id
+    -- A send is queued before its row says so: a row the queued job already finished stays finished.
+    AND NOT (u.outcome = 'delivering' AND l.outcome IN ('delivered', 'failed'))
 )
 SELECT 0 AS k, id, NULL::text AS name, NULL::text AS type, NULL::text AS target, NULL::text AS secret_ref, NULL::text AS encrypted_value, NULL::text AS key_id FROM ins
 UNION ALL

@@ -45,12 +45,15 @@ export async function fanOut(ctx: AlertContext, alerts: Sendable[], kind: 'singl
     await deliverInline(ctx, inline.alert, channels);
     return channels.length;
   }
-  await record(ctx, ids, { outcome: 'delivering' }, { tenantId: first.tenantId });
+  // Queued first, recorded second: a crash in between leaves the rows as they were, so
+  // the retried job finds and queues them again (the job ids make that one job each).
+  // Recorded the other way round, the retry would find nothing left to send.
   await enqueueDeliveries(ctx.deliveries, channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: ids, key })));
+  await record(ctx, ids, { outcome: 'delivering' }, { tenantId: first.tenantId });
   return channels.length;
 }
 
-export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<Job, 'id'>): Promise<{ outcome: string; reason?: string }> {
+export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<Job, 'id' | 'attemptsStarted'>): Promise<{ outcome: string; reason?: string }> {
   const parsed = alertJobSchema.safeParse(data);
   if (!parsed.success) {
     throw new UnrecoverableError(`invalid alert payload: ${problemsFromZod(parsed.error.issues).map((p) => `${p.path}: ${p.message}`).slice(0, 10).join('; ')}`);
@@ -67,7 +70,18 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   if (receipt.status === 'rejected') throw receipt.reason;
   const { settings, timezone } = inputs.value;
   const row = receipt.value;
-  if (row.outcome !== 'received') return { outcome: row.outcome, reason: row.reason ?? undefined }; // decided by an earlier attempt
+  // A re-run (a retry, or a job taken over from a worker that died) may follow a crash
+  // anywhere in the run before: it sends through queued `deliver` jobs, whose job ids
+  // make a send that is already queued one job, never through the inline path.
+  const rerun = (job?.attemptsStarted ?? 1) > 1;
+  if (row.outcome !== 'received') {
+    // Decided by an earlier run. `delivering` with the run cut short: queue the sends
+    // again (a channel whose job is still there keeps that one job).
+    if (row.outcome === 'delivering' && rerun) {
+      await enqueueDeliveries(ctx.deliveries, row.channels.map((c) => ({ tenantId: alert.tenantId, channelId: c.id, kind: 'single' as const, alertIds: [alert.id], key: alert.id })));
+    }
+    return { outcome: row.outcome, reason: row.reason ?? undefined };
+  }
   const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone } });
   const decision = await ctx.decider.decide(
     { tenantId: alert.tenantId, alertId: alert.id, type: alert.type, severity: alert.severity, groupKey: alert.groupKey, userId: alert.userId, dedupeKey: alert.source?.auditEventId },
@@ -79,7 +93,7 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   const selfDuplicate = decision.outcome === 'suppress' && decision.reason === 'duplicate' && decision.duplicateOf === alert.id;
   if (decision.outcome === 'deliver' || selfDuplicate) {
     // The channels came with the receipt (one statement): no second wait for them.
-    await fanOut(ctx, [alert], 'single', alert.id, { alert, channels: row.channels });
+    await fanOut(ctx, [alert], 'single', alert.id, rerun ? undefined : { alert, channels: row.channels });
     return { outcome: 'deliver' };
   }
   if (decision.outcome === 'suppress') {
@@ -98,6 +112,5 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
     // Members may join until flushAt; flush just after it.
     await ctx.deliveries.add('group-flush', { v: 1, tenantId: alert.tenantId, groupId: group.id }, { ...deliveryJobOpts, delay: Math.max(0, group.flushAt.getTime() - ctx.clock().getTime() + 250), jobId: `group-${group.id}` });
   }
-  void job;
   return { outcome: 'grouped' };
 }
