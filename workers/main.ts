@@ -16,13 +16,11 @@ import { ALERT_DELIVERY_QUEUE } from '../lib/contracts/alert-delivery.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, withTimeout, type Clock } from '../lib/time.js';
-import { bullBoardCsp, registerBullBoard } from '../producers/http/bull-board.js';
-import { registerApi, requestIdFor, type Api } from '../producers/http/index.js';
+import type { Api } from '../producers/http/index.js';
 import { createProducer } from '../producers/index.js';
 import { createAlertWorkers, type AlertWorkerOptions } from './alert/index.js';
 import { createAuditWriteWorker } from './audit/index.js';
 import { createAuditVerifyWorker } from './audit/verify-worker.js';
-import { createHttpServer } from './runtime/http.js';
 import { createReadiness } from './runtime/readiness.js';
 import { startScheduler } from './runtime/scheduler.js';
 
@@ -96,16 +94,25 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   // Readiness as a metric too: a process that answers scrapes but cannot work (database
   // down, migration pending) is otherwise invisible to Prometheus.
   ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
+  // Fastify, the API and Bull Board are loaded only by a process that serves HTTP: a
+  // workers-only process stays smaller by their code and heap.
   const server =
     apiRedis && producer
-      ? await createHttpServer(ctx, {
-          readiness,
-          requestId: requestIdFor,
-          configure: async (app) => {
-            api = registerApi(app, { ...ctx, redis: apiRedis, producer, cspFor: bullBoardCsp });
-            await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isAdmin: api.guards.isAdmin });
-          },
-        })
+      ? await (async () => {
+          const [{ createHttpServer }, { registerApi, requestIdFor }, { bullBoardCsp, registerBullBoard }] = await Promise.all([
+            import('./runtime/http.js'),
+            import('../producers/http/index.js'),
+            import('../producers/http/bull-board.js'),
+          ]);
+          return createHttpServer(ctx, {
+            readiness,
+            requestId: requestIdFor,
+            configure: async (app) => {
+              api = registerApi(app, { ...ctx, redis: apiRedis, producer, cspFor: bullBoardCsp });
+              await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isAdmin: api.guards.isAdmin });
+            },
+          });
+        })()
       : undefined;
   let url: string | undefined;
   if (server) url = await server.listen({ host: config.host, port: config.port });
