@@ -85,13 +85,18 @@ async function main(): Promise<void> {
     const body = JSON.stringify({ actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-1' });
     const base = await baseline();
     const queriesBefore = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
+    // CPU of this process (the server under test; autocannon runs in a child) per request:
+    // steadier than requests/s on a shared 2-core machine, for comparing changes.
+    const cpu0 = process.cpuUsage();
     const api = await drive(`${bulwark.url}/v1/audit`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
     const queriesAfter = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
+    const cpu = process.cpuUsage(cpu0);
     const requests = api.rps * DURATION;
     const ratio = api.rps / base.rps;
     console.log(`fastify 204 baseline   ${base.rps.toFixed(0)} req/s   p99 ${base.p99} ms`);
     console.log(`POST /v1/audit         ${api.rps.toFixed(0)} req/s   p99 ${api.p99} ms   non-2xx ${api.non2xx}   errors ${api.errors}`);
     console.log(`ratio                  ${ratio.toFixed(2)} (target >= 0.5); p99 ${api.p99} ms (target < 20 ms)`);
+    console.log(`(for reading) server cpu  ${((cpu.user + cpu.system) / Math.max(1, requests)).toFixed(0)} µs per request`);
     console.log(`postgres transactions  ${queriesAfter - queriesBefore} for ~${requests.toFixed(0)} requests (${((queriesAfter - queriesBefore) / Math.max(1, requests)).toFixed(4)} per request)`);
   } finally {
     await bulwark.stop();
