@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { recordAuditInTx } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
+import { InvalidToken } from './crypto/fernet.js';
 import { decryptWithKeyId, type MasterKeys } from './crypto/master-keys.js';
 import { NotFoundError, ValidationError, problemsFromZod } from './errors.js';
 
@@ -109,5 +110,11 @@ export async function resolveSecretRef(prisma: PrismaClient, keys: MasterKeys, t
 export function resolveSecretFromRow(keys: MasterKeys, tenantId: string, ref: string, row: { encryptedValue: string; keyId: string } | null): string {
   const name = secretNameOf(ref);
   if (!row) throw new NotFoundError(`secret reference secret://${name} names no secret of tenant ${tenantId}`);
-  return decryptWithKeyId(keys, row.encryptedValue, row.keyId).toString('utf8');
+  try {
+    return decryptWithKeyId(keys, row.encryptedValue, row.keyId).toString('utf8');
+  } catch (err) {
+    // Name the secret (names are not secret) so an operator knows which one to set again.
+    if (err instanceof InvalidToken) throw new InvalidToken(`secret://${name} of tenant ${tenantId}: ${err.message}`);
+    throw err;
+  }
 }

@@ -65,8 +65,12 @@ const firstRun = { id: 'first', attemptsStarted: 1 };
 const rerun = { id: 'rerun', attemptsStarted: 2 };
 const outcomeOf = async (id: string) => (await superuserQuery(db.url, 'SELECT outcome FROM alert_ledger WHERE id = $1', [id])).rows[0]?.outcome as string | undefined;
 const hitsAt = (path: string) => receiver.requests.filter((r) => r.path === path).length;
-/** Give a wrongly queued second send time to arrive before counting. */
-const settle = () => new Promise((r) => setTimeout(r, 500));
+/** Wait until no delivery is queued, delayed or running: every send made has arrived. */
+const deliveriesIdle = () =>
+  waitFor(async () => {
+    const counts = await ctx.deliveries.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    return Object.values(counts).every((n) => n === 0) || undefined;
+  }, 'the alert-delivery queue idle');
 
 test('crash after the hand-over was queued, before the row said so: the re-run keeps the one job, one send', async () => {
   const { tenantId, channelId } = await tenantWithHook('rerun-received', '/a');
@@ -81,7 +85,7 @@ test('crash after the hand-over was queued, before the row said so: the re-run k
   const result = await processAlert({ v: 1, alert }, ctx, rerun);
   assert.is(result.outcome, 'deliver');
   await waitFor(async () => ((await outcomeOf(alert.id)) === 'delivered' ? true : undefined), 'the one delivery');
-  await settle();
+  await deliveriesIdle();
   assert.is(hitsAt('/a'), 1, 'sent once: the re-run queued no second job and did not send inline');
 });
 
@@ -105,12 +109,14 @@ test('group flush cut short after queuing: the re-run finds the rows still group
   for (const a of alerts) assert.is((await processAlert({ v: 1, alert: a }, ctx, firstRun)).outcome, 'grouped');
   const groupId = (await superuserQuery(db.url, 'SELECT group_id FROM alert_ledger WHERE id = $1', [alerts[0]!.id])).rows[0].group_id as string;
   const key = `g-${groupId}`;
+  // The test runs the flush itself (as the re-run of the scheduled one): drop the scheduled job.
+  await (await ctx.deliveries.getJob(`group-${groupId}`))?.remove();
   // The flush queued its send and died before recording the rows as delivering.
   await enqueueDeliveries(ctx.deliveries, [{ tenantId, channelId, kind: 'group', alertIds: alerts.map((a) => a.id), key, delayMs: 300 }]);
   const flush = { name: 'group-flush', data: { v: 1, tenantId, groupId } } as unknown as Job;
   assert.equal(await processDelivery(flush, ctx), { channels: 1 });
   await waitFor(async () => ((await outcomeOf(alerts[1]!.id)) === 'delivered' ? true : undefined), 'the group delivery');
-  await settle();
+  await deliveriesIdle();
   assert.is(hitsAt('/g'), 1);
   assert.equal([await outcomeOf(alerts[0]!.id), await outcomeOf(alerts[1]!.id)], ['delivered', 'delivered']);
 });

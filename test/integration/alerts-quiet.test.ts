@@ -15,6 +15,7 @@ import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
 import { bulwarkTeardown, cleanup } from '../helpers/lifecycle.js';
+import { promoteDelayedJobs } from '../helpers/queues.js';
 
 const BOT_TOKEN = '123456:AAF-very-secret-bot-token';
 let db: TestDatabase;
@@ -25,15 +26,16 @@ const messages: Array<{ chat_id: string; text: string; parse_mode: string }> = [
 const logs = captureLogs();
 const system = { type: 'system' as const, id: 'test' };
 
-// The test's clock sits 3 s before a minute boundary in Europe/Berlin, and quiet hours
-// end at that boundary, so deferred alerts come due 3 s of real time later.
+// The test's clock sits ten minutes before a minute boundary in Europe/Berlin, where
+// quiet hours end; the test then moves it past the boundary and promotes the delayed
+// digest (BullMQ's delays run on real time), so no step races a real-time deadline.
 let boundary = 0;
 let offset = 0;
 const clock = () => new Date(Date.now() + offset);
 /** Put the test clock `leadMs` before the next minute boundary (quiet hours end there). */
-function nearBoundary(leadMs: number): void {
+function beforeBoundary(leadMs: number): void {
   const now = Date.now();
-  boundary = Math.ceil((now + 60_000) / 60_000) * 60_000;
+  boundary = Math.ceil((now + leadMs) / 60_000) * 60_000;
   offset = boundary - leadMs - now;
 }
 const hhmm = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(ms));
@@ -58,7 +60,7 @@ test.after(cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['clo
 
 test('inside quiet hours a warning is deferred and sent as one digest at their end; critical bypasses', async () => {
   const t = await createTenant(bulwark.ctx.prisma, { name: 'quiet', timezone: 'Europe/Berlin' });
-  nearBoundary(5_000);
+  beforeBoundary(10 * 60_000);
   await updateTenantSettings(bulwark.ctx.prisma, t.id, {
     alerts: { cooldownSeconds: 0, userThrottle: { limit: 0 }, quietHours: { enabled: true, start: hhmm(boundary - 3_600_000), end: hhmm(boundary), mode: 'defer', bypassSeverity: 'critical' } },
   }, system);
@@ -74,6 +76,8 @@ test('inside quiet hours a warning is deferred and sent as one digest at their e
   assert.is(new Date(deferred[0].defer_until).getTime(), boundary, 'deferred until the end of quiet hours');
   await waitFor(async () => messages.some((m) => m.text.includes('Possible breach')) || undefined, 'the critical alert at once');
   assert.is(messages.length, 1, 'only the critical one went out during quiet hours');
+  offset = boundary + 1_000 - Date.now();
+  await promoteDelayedJobs(bulwark.ctx.config.queuePrefix);
   await waitFor(async () => messages.length === 2 || undefined, 'the digest', 20_000);
   const digest = messages[1]!;
   assert.match(digest.text, 'Digest: 2 alerts');
@@ -86,7 +90,7 @@ test('inside quiet hours a warning is deferred and sent as one digest at their e
   assert.not.match(logs.text(), BOT_TOKEN);
 });
 
-test('a high-severity security audit entry raises an alert through the same policy', async () => {
+test('a critical security audit entry raises an alert through the same policy', async () => {
   const t = await createTenant(bulwark.ctx.prisma, { name: 'security', timezone: 'UTC' });
   await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { cooldownSeconds: 0 } }, system);
   await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'bot', value: BOT_TOKEN }, system);

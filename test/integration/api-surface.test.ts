@@ -3,10 +3,10 @@
 // its token; and no secret value in logs, Redis job data or HTTP responses.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Redis } from 'ioredis';
 import { requireMasterKeys } from '../../lib/config.js';
 import { resolveSecretRef, setSecret } from '../../lib/secrets.js';
-import { REDIS_URL } from '../helpers/env.js';
+import { waitFor } from '../helpers/env.js';
+import { dumpRedis } from '../helpers/queues.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';
 
 const METRICS_TOKEN = 'scrape-token-0123456789';
@@ -58,28 +58,25 @@ test('a secret value appears in no log line, no Redis key and no HTTP response',
   await setSecret(prisma, keys, { tenantId: tenant.id, name: 'telegram.bot', value: SECRET }, { type: 'user', id: 't' });
   assert.is(await resolveSecretRef(prisma, keys, tenant.id, 'secret://telegram.bot'), SECRET);
   // Traffic that touches secrets, audit entries and the queues.
-  await api.call('POST', '/v1/audit', { key: tenant.adminKey, body: { actorType: 'user', action: 'secret:used', resourceType: 'secret', resourceId: 'telegram.bot', metadata: { token: SECRET } } });
-  await api.call('POST', '/v1/alerts', { key: tenant.adminKey, body: { type: 'test', severity: 'info', title: 't', labels: { ref: 'secret://telegram.bot' } } });
-  const responses: string[] = [];
-  for (const path of ['/v1/audit?limit=200', '/v1/settings']) responses.push(await (await api.call('GET', path, { key: tenant.adminKey })).text());
+  const audit = await api.call('POST', '/v1/audit', { key: tenant.adminKey, body: { actorType: 'user', action: 'secret:used', resourceType: 'secret', resourceId: 'telegram.bot', metadata: { token: SECRET } } });
+  assert.is(audit.status, 202, await audit.clone().text());
+  const { eventId } = (await audit.json()) as { eventId: string };
+  const alert = await api.call('POST', '/v1/alerts', { key: tenant.adminKey, body: { type: 'test', severity: 'info', title: 't', labels: { ref: 'secret://telegram.bot' } } });
+  assert.is(alert.status, 202, await alert.clone().text());
+  // The entry is stored (so the page below holds it) before anything is inspected.
+  const page = await waitFor(async () => {
+    const text = await (await api.call('GET', '/v1/audit?limit=200', { key: tenant.adminKey })).text();
+    return text.includes(eventId) ? text : undefined;
+  }, 'the audit entry listed');
+  const responses = [page, await (await api.call('GET', '/v1/settings', { key: tenant.adminKey })).text()];
   responses.push(await (await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text());
   for (const r of responses) assert.not.match(r, SECRET);
+  assert.match(page, '[REDACTED]', 'the secret-looking metadata field was stored redacted');
   assert.not.match(api.logs.text(), SECRET);
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${api.bulwark.ctx.config.queuePrefix}:*`, 'COUNT', 500);
-      for (const k of found) {
-        const type = await redis.type(k);
-        const dump = type === 'hash' ? JSON.stringify(await redis.hgetall(k)) : type === 'string' ? await redis.get(k) : type === 'list' ? JSON.stringify(await redis.lrange(k, 0, -1)) : '';
-        assert.not.match(dump ?? '', SECRET, `Redis key ${k}`);
-      }
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    await redis.quit();
-  }
+  // Every key of the run's prefix, of every type; the audit job's data is among them.
+  const dump = await dumpRedis(api.bulwark.ctx.config.queuePrefix);
+  assert.match(dump, eventId, 'the dump holds the audit-write job data');
+  assert.not.match(dump, SECRET);
 });
 
 test.run();
