@@ -35,33 +35,37 @@ SELECT ${COLUMNS.map((c, i) => `u.c${i}::${c[1]}`).join(', ')}
  * Commit `entries` (any tenants, any order) and return one outcome per entry, in order.
  * @param now clock for recorded_at; injectable for tests.
  */
-export async function commitEntries(pool: pg.Pool, entries: EncodedEntry[], now: () => Date = () => new Date()): Promise<CommitOutcome[]> {
+export async function commitEntries(pool: pg.Pool, entries: EncodedEntry[], now: () => Date = () => new Date(), statementTimeoutMs = COMMIT_STATEMENT_TIMEOUT_MS): Promise<CommitOutcome[]> {
   // Optimistic first: skip the lookup of already stored eventIds and let the unique
   // index (tenant_id, event_id) object. Stored duplicates only come from retries and
   // repeated sends, and the lookup was about a tenth of every transaction. When the
   // index objects, the whole transaction is rolled back and done again with the lookup.
   try {
-    return await commitOnce(pool, entries, now, false);
+    return await commitOnce(pool, entries, now, false, statementTimeoutMs);
   } catch (err) {
     if (!isStoredDuplicate(err)) throw err;
-    return commitOnce(pool, entries, now, true);
+    return commitOnce(pool, entries, now, true, statementTimeoutMs);
   }
 }
 
 const EVENT_ID_KEY = 'audit_log_tenant_id_event_id_key';
+
+/** Longest any statement of a group-commit transaction may run; a timeout is transient (57014) and the jobs retry. */
+export const COMMIT_STATEMENT_TIMEOUT_MS = 30_000;
 
 function isStoredDuplicate(err: unknown): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
   return e?.code === '23505' && e.constraint === EVENT_ID_KEY;
 }
 
-async function commitOnce(pool: pg.Pool, entries: EncodedEntry[], now: () => Date, lookUpStored: boolean): Promise<CommitOutcome[]> {
+async function commitOnce(pool: pg.Pool, entries: EncodedEntry[], now: () => Date, lookUpStored: boolean, statementTimeoutMs: number): Promise<CommitOutcome[]> {
   // The hot path talks to node-postgres directly (the same pool Prisma runs on):
   // Prisma's parameter handling doubled the time of a 2,000-row unnest insert.
   const client = await pool.connect();
   let failed = false;
   try {
-    await client.query('BEGIN');
+    // One round trip: the transaction and its time limit (it holds the chain heads' locks).
+    await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(statementTimeoutMs))}`);
     const outcomes = await appendEntries(pgSql(client), entries, now, { lookUpStored });
     await client.query('COMMIT');
     return outcomes;

@@ -21,6 +21,9 @@ export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onId
     max,
     // Fail fast when Postgres is unreachable so jobs retry with backoff instead of hanging.
     connectionTimeoutMillis: 5000,
+    // A process that stalls inside a transaction (paused, wedged) must not hold the audit
+    // chain heads' row locks for ever: the server ends such a session after 30 s.
+    idle_in_transaction_session_timeout: 30_000,
   });
   // An idle connection dropped by the server (restart, network cut) must not crash the
   // process: the pool discards it and the next query opens a new one.

@@ -2,7 +2,7 @@
  * Route guards: `requireScope(scope)` authenticates the API key (Authorization:
  * Bearer or X-API-Key), checks its scope, records every denial, and applies the
  * tenant's per-key sliding-window limit. `requireOperator()` checks the operator's
- * HTTP Basic credentials from config (or an admin-scoped key). Comparisons of
+ * HTTP Basic credentials from config (an API key, even an admin one, is not enough). Comparisons of
  * secrets are timing-safe.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';

@@ -1,13 +1,17 @@
 // The commit path sends every column as a Postgres array literal it writes itself
 // (lib/audit/encode.ts). Values that are hard for that format (quotes, backslashes,
 // braces, commas, the text NULL, empty strings, non-ASCII, JSON with all of those)
-// must come back from the database exactly as given, and the chain must verify.
+// must come back from the database exactly as given, and the chain must verify. The
+// transaction runs under a time limit, and the pool's sessions under an idle-in-
+// transaction limit, so a stuck writer cannot hold the chain heads for ever.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { commitEntries } from '../../lib/audit/store.js';
 import { encodeEntry } from '../../lib/audit/encode.js';
 import { prepareEntry } from '../../lib/audit/entry.js';
 import { createPgPool, createPrisma } from '../../lib/clients/prisma.js';
+import { isTransientDbError } from '../../lib/db/errors.js';
+import pg from 'pg';
 import { createTenant } from '../../lib/tenants.js';
 import { verifyChains } from '../../workers/audit/verify.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
@@ -93,6 +97,35 @@ test('stored duplicates found by the unique index: the batch is redone with the 
   const { rows } = await superuserQuery(db.url, `SELECT event_id, count(*)::int AS n FROM audit_log WHERE event_id LIKE 'dup-%' GROUP BY event_id ORDER BY event_id`);
   assert.equal(rows, [{ event_id: 'dup-a', n: 1 }, { event_id: 'dup-b', n: 1 }, { event_id: 'dup-new-1', n: 1 }, { event_id: 'dup-new-2', n: 1 }]);
   assert.ok((await verifyChains(prisma, { tenantId })).ok, 'no gap in the chain from the rolled-back attempt');
+});
+
+test('a commit blocked on a chain head past its time limit fails as transient (the jobs retry) and writes nothing', async () => {
+  const entry = encodeEntry(prepareEntry({ tenantId, eventId: 'evt-blocked', occurredAt: '2026-11-26T10:00:00.000Z', actorType: 'user', action: 'task:completed', resourceType: 'task' }));
+  const holder = new pg.Client({ connectionString: db.url });
+  await holder.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM audit_chain_heads WHERE tenant_id = $1 FOR UPDATE', [tenantId]);
+    const err = await commitEntries(pool, [entry], () => new Date(), 300).then(() => undefined, (e: unknown) => e as { code?: string });
+    assert.is(err?.code, '57014', 'canceled by statement_timeout');
+    assert.ok(isTransientDbError(err));
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  const rows = await superuserQuery(db.url, `SELECT count(*)::int AS n FROM audit_log WHERE event_id = 'evt-blocked'`);
+  assert.is(rows.rows[0].n, 0);
+  // Once the lock is gone the same entry commits.
+  assert.equal((await commitEntries(pool, [entry])).map((o) => o.status), ['written']);
+});
+
+test('pooled sessions end an idle transaction after 30 s', async () => {
+  const client = await pool.connect();
+  try {
+    assert.is((await client.query('SHOW idle_in_transaction_session_timeout')).rows[0].idle_in_transaction_session_timeout, '30s');
+  } finally {
+    client.release();
+  }
 });
 
 test.run();
