@@ -71,14 +71,19 @@ await updateTenantSettings(setup.ctx.prisma, tenant.id, { alerts: { maxPerWindow
 await setSecret(setup.ctx.prisma, requireMasterKeys(config), { tenantId: tenant.id, name: 'hook', value: 'bench-signing-secret' }, { type: 'system', id: 'bench' });
 await addChannel(setup.ctx.prisma, { tenantId: tenant.id, name: 'hook', type: 'webhook', target: url, secretRef: 'secret://hook' }, { type: 'system', id: 'bench' });
 await setup.stop();
-for (let i = 0; i < N; i += 500) {
-  await Promise.all(Array.from({ length: Math.min(500, N - i) }, () => producer.alert.send({ tenantId: tenant.id, type: 'disk.full', severity: 'warning', title: 'Disk almost full' })));
+// Bulwark is warmed up like the raw loop: the first WARM alerts (JIT, connections,
+// prepared statements) are delivered before the clock starts; jobs run in order.
+const WARM = Math.min(500, Math.floor(N / 4));
+for (let i = 0; i < N + WARM; i += 500) {
+  await Promise.all(Array.from({ length: Math.min(500, N + WARM - i) }, () => producer.alert.send({ tenantId: tenant.id, type: 'disk.full', severity: 'warning', title: 'Disk almost full' })));
 }
 hits = 0;
+const bulwark = await startBulwark(config, { http: false, scheduler: false });
+while (hits < WARM) await new Promise((r) => setImmediate(r));
 const c0 = cpuMs();
 const t0 = performance.now();
-const bulwark = await startBulwark(config, { http: false, scheduler: false });
-while (hits < N) await new Promise((r) => setTimeout(r, 20));
+const hits0 = hits;
+while (hits < hits0 + N) await new Promise((r) => setTimeout(r, 20));
 const e2e = (N / (performance.now() - t0)) * 1000;
 const e2eCpuMs = cpuMs() - c0;
 await bulwark.stop();
@@ -87,7 +92,7 @@ await obliterateQueues(config.queuePrefix);
 await db.drop();
 server.close();
 console.log(`raw POST loop          ${raw.toFixed(0)} req/s (warm, concurrency ${CAP} = the per-channel cap, the most POSTs Bulwark has in flight to this receiver)`);
-console.log(`alert deliveries e2e   ${e2e.toFixed(0)} deliveries/s (${N} alerts, decision + ledger + signed POST)`);
+console.log(`alert deliveries e2e   ${e2e.toFixed(0)} deliveries/s (${N} alerts after ${WARM} to warm up, decision + ledger + signed POST)`);
 console.log(`ratio                  ${(e2e / raw).toFixed(2)} (target >= 0.6)`);
 console.log(`(for reading) raw POST loop at the alert worker's concurrency ${CONCURRENCY}: ${rawAtWorkerConcurrency.toFixed(0)} req/s (e2e / that = ${(e2e / rawAtWorkerConcurrency).toFixed(2)})`);
 console.log(`(for reading) cpu of this process: ${(rawCpuPerPost * 1000).toFixed(0)} µs per raw POST; ${((e2eCpuMs / N) * 1000).toFixed(0)} µs per delivery (Postgres and Redis not included)`);
