@@ -1,4 +1,7 @@
-// Checks for the proposed send.ts fixes (/tmp/send-fixes.patch); fail on the committed send.ts.
+// sendToChannel against local HTTP stand-ins (a webhook/Slack receiver and a Telegram Bot
+// API server): alert text cannot inject Slack mentions or links, a quote in a runbook URL
+// stays inside Telegram's href, an error never echoes the Slack webhook path, and a
+// misconfigured channel fails for good before any request is sent.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sendToChannel } from '../../workers/alert/channels/send.js';
@@ -34,12 +37,22 @@ test('a receiver echoing the Slack path does not leak it', async () => {
 });
 
 test('misconfigured channels fail for good without a request, and an empty credential is not "masked" letter by letter', async () => {
-  const before = receiver.requests.length;
-  for (const [target, cred] of [[{ type: 'webhook' }, 'sec'], [{ type: 'telegram' }, 'tok:en'], [{ type: 'slack' }, ''], [{ type: 'slack' }, 'not a url']] as const) {
+  const before = { receiver: receiver.requests.length, telegram: telegram.requests.length };
+  // Each case has a server it would reach if the configuration were not checked first:
+  // the receiver (webhook URL) or the Telegram stand-in (telegramBaseUrl).
+  const cases = [
+    [{ type: 'webhook' }, 'sec'],
+    [{ type: 'webhook', url: `${receiver.url}/hook` }, ''],
+    [{ type: 'telegram' }, telegram.token],
+    [{ type: 'telegram', chatId: '1' }, ''],
+    [{ type: 'slack' }, ''],
+    [{ type: 'slack' }, 'not a url'],
+  ] as const;
+  for (const [target, cred] of cases) {
     const r = await sendToChannel(target, cred, m, { telegramBaseUrl: telegram.baseUrl });
     assert.ok(!r.ok && !r.retryable && !r.error.includes('[REDACTED]e'), JSON.stringify(r));
   }
-  assert.is(receiver.requests.length, before);
+  assert.equal({ receiver: receiver.requests.length, telegram: telegram.requests.length }, before, 'no request reached either server');
 });
 
 test.run();

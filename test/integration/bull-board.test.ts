@@ -50,7 +50,7 @@ test('with operator credentials every queue is listed in the browser', async () 
   const page = await context.newPage();
   const res = await page.goto(`${api.url}/admin/queues`);
   assert.is(res?.status(), 200);
-  for (const q of [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE]) {
+  for (const q of [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE]) {
     await withTimeout(page.getByText(q, { exact: true }).first().waitFor(), 15_000, `queue ${q} on the page`);
   }
   assert.match((await page.title()) ?? '', 'Bulwark (read-only)');

@@ -4,10 +4,14 @@ import * as assert from 'uvu/assert';
 import { Readable } from 'node:stream';
 import { main } from '../../cli/main.js';
 import type { CliIO } from '../../cli/output.js';
+import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
+import { parseMasterKeys } from '../../lib/crypto/master-keys.js';
+import { resolveSecretRef } from '../../lib/secrets.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 
 let db: TestDatabase;
+let prisma: PrismaClient;
 let tenant: string;
 const K1 = `k1:${generateFernetKey()}`;
 const K2 = `k2:${generateFernetKey()}`;
@@ -23,18 +27,25 @@ async function run(args: string[], options: { env?: Record<string, string>; stdi
 
 test.before(async () => {
   db = await createTestDatabase();
+  prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
   tenant = (await run(['tenant', 'create', '--name', 'cli-admin'])).out.split('\n')[0]!;
 });
-test.after(async () => db.drop());
+test.after(async () => {
+  await prisma.$disconnect();
+  await db.drop();
+});
 
 test('secret set reads the value from stdin, never argv, and list shows no value', async () => {
   const set = await run(['secret', 'set', '--tenant', tenant, '--name', 'webhook.key'], { stdin: 'from-stdin-s3cret\n' });
   assert.is(set.code, 0, set.err);
   assert.match(set.out, 'created secret webhook.key (version 1, key k1); reference it as secret://webhook.key');
+  // The stored value is stdin's text without its final newline.
+  assert.is(await resolveSecretRef(prisma, parseMasterKeys(K1), tenant, 'secret://webhook.key'), 'from-stdin-s3cret');
   const argv = await run(['secret', 'set', '--tenant', tenant, '--name', 'x', '--value', 'oops']);
   assert.is(argv.code, 2, 'a --value flag does not exist');
   const rotate = await run(['secret', 'rotate', '--tenant', tenant, '--name', 'webhook.key'], { stdin: 'second-s3cret' });
   assert.match(rotate.out, 'rotated secret webhook.key (version 2');
+  assert.is(await resolveSecretRef(prisma, parseMasterKeys(K1), tenant, 'secret://webhook.key'), 'second-s3cret');
   const list = await run(['secret', 'list', '--tenant', tenant]);
   assert.match(list.out, /webhook\.key\tversion 2\tkey k1/);
   assert.not.match(list.out + list.err, 's3cret');
@@ -52,6 +63,10 @@ test('keys rotate-master re-encrypts under the new first key and prints a final 
   const r = await run(['keys', 'rotate-master'], { env: { MASTER_KEYS: `${K2},${K1}` } });
   assert.is(r.code, 0, r.err);
   assert.match(r.out, 're-encrypted 1 of 1 secret(s) under key k2; 0 failed');
+  const rows = (await superuserQuery(db.url, 'SELECT name, key_id FROM secrets')).rows;
+  assert.equal(rows, [{ name: 'webhook.key', key_id: 'k2' }]);
+  // k1 is gone from this key list: the value decrypts under k2 alone.
+  assert.is(await resolveSecretRef(prisma, parseMasterKeys(K2), tenant, 'secret://webhook.key'), 'second-s3cret');
   const again = await run(['keys', 'rotate-master'], { env: { MASTER_KEYS: `${K2},${K1}` } });
   assert.match(again.out, 're-encrypted 0 of 0 secret(s)');
 });

@@ -39,38 +39,47 @@ test('Tenant, TenantSettings and AuditChainHead: create, read, update', async ()
 
 test('AuditLog: every column round-trips through the client; update is refused', async () => {
   const t = await prisma.tenant.create({ data: { name: 'schema-log' } });
-  const occurredAt = new Date('2026-03-29T01:30:00.123Z');
-  const row = await prisma.auditLog.create({
-    data: {
-      tenantId: t.id,
-      seq: 1n,
-      eventId: 'evt-1',
-      occurredAt,
-      recordedAt: new Date('2026-03-29T01:30:01.000Z'),
-      actorType: 'ai',
-      actorId: 'model-7',
-      action: 'rule:changed',
-      resourceType: 'rule',
-      resourceId: 'r-1',
-      beforeState: { x: 1 },
-      afterState: { x: 2 },
-      metadata: { source: 'test' },
-      reason: 'drift detected',
-      confidence: '0.9500',
-      requestId: 'req-1',
-      ip: '2001:db8::1',
-      userAgent: 'test/1.0',
-      severity: null,
-      prevHash: '0'.repeat(64),
-      hash: 'a'.repeat(64),
-    },
-  });
+  const data = {
+    tenantId: t.id,
+    seq: 1n,
+    eventId: 'evt-1',
+    occurredAt: new Date('2026-03-29T01:30:00.123Z'),
+    recordedAt: new Date('2026-03-29T01:30:01.000Z'),
+    actorType: 'ai',
+    actorId: 'model-7',
+    action: 'rule:changed',
+    resourceType: 'rule',
+    resourceId: 'r-1',
+    beforeState: { x: 1 },
+    afterState: { x: 2 },
+    metadata: { source: 'test' },
+    reason: 'drift detected',
+    confidence: '0.9500',
+    requestId: 'req-1',
+    ip: '2001:db8::1',
+    userAgent: 'test/1.0',
+    severity: 'high',
+    prevHash: '0'.repeat(64),
+    hash: 'a'.repeat(64),
+  };
+  const row = await prisma.auditLog.create({ data });
   const read = await prisma.auditLog.findUniqueOrThrow({ where: { tenantId_eventId: { tenantId: t.id, eventId: 'evt-1' } } });
-  assert.is(read.id, row.id);
-  assert.is(read.occurredAt.toISOString(), occurredAt.toISOString());
-  assert.is(read.confidence?.toFixed(4), '0.9500');
-  assert.equal(read.afterState, { x: 2 });
-  assert.is(read.ip, '2001:db8::1');
+  // Plain values for comparison: Dates as ISO strings, the Decimal at its 4 places.
+  const plain = (r: typeof read) => ({ ...r, occurredAt: r.occurredAt.toISOString(), recordedAt: r.recordedAt.toISOString(), confidence: r.confidence?.toFixed(4) });
+  // Every column read back, the generated id included (so a new column fails here until it is compared).
+  assert.equal(plain(read), {
+    ...data,
+    id: row.id,
+    occurredAt: '2026-03-29T01:30:00.123Z',
+    recordedAt: '2026-03-29T01:30:01.000Z',
+  });
+  assert.equal(plain(row), plain(read));
+  // A null round-trips as null, not as JSON null or an empty string.
+  const nulls = await prisma.auditLog.create({
+    data: { ...data, seq: 2n, eventId: 'evt-2', actorId: null, resourceId: null, reason: null, confidence: null, requestId: null, ip: null, userAgent: null, severity: null },
+  });
+  const nullsRead = await prisma.auditLog.findUniqueOrThrow({ where: { id: nulls.id } });
+  for (const col of ['actorId', 'resourceId', 'reason', 'confidence', 'requestId', 'ip', 'userAgent', 'severity'] as const) assert.is(nullsRead[col], null, col);
   try {
     await prisma.auditLog.update({ where: { id: row.id }, data: { reason: 'rewritten' } });
     assert.unreachable('update should be refused');

@@ -67,7 +67,9 @@ test('no two tests in the suite share a name', () => {
   const seen = new Map<string, string>();
   for (const f of files(join(ROOT, 'test'), '.test.ts')) {
     const text = readFileSync(f, 'utf8');
-    for (const m of text.matchAll(/^test\((['`])(.+?)\1/gm)) {
+    // A name in any quote (escaped quotes inside it kept), on an indented line too
+    // (tests declared in a loop), and on the line after `test(` when wrapped.
+    for (const m of text.matchAll(/^[ \t]*test\(\s*(['"`])((?:\\.|(?!\1)[^\\])+)\1/gm)) {
       const name = m[2]!;
       const where = relative(ROOT, f);
       assert.not.ok(seen.has(name), `"${name}" is in both ${seen.get(name)} and ${where}`);

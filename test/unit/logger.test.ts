@@ -75,7 +75,9 @@ const S = {
   pgPassword: 'pgpass-Hotel-17fe',
   redisPassword: 'redispass-India-b2c4',
   configDbPassword: 'cfgpass-Juliet-9911',
+  configRedisPassword: 'cfgredis-Lima-4c2e',
   childSecret: 'child-Kilo-3f70',
+  childSession: 'sess-Mike-7b15',
 };
 
 test('no secret value appears in the output, whatever path it takes through the code', async () => {
@@ -101,7 +103,7 @@ test('no secret value appears in the output, whatever path it takes through the 
   // A ConfigError from loadConfig with a bad DATABASE_URL carrying a password.
   let configError: unknown;
   try {
-    loadConfig({ DATABASE_URL: `mysql://admin:${S.configDbPassword}@db/bulwark` });
+    loadConfig({ DATABASE_URL: `mysql://admin:${S.configDbPassword}@db/bulwark`, REDIS_URL: `http://:${S.configRedisPassword}@cache` });
   } catch (err) {
     configError = err;
   }
@@ -109,7 +111,7 @@ test('no secret value appears in the output, whatever path it takes through the 
   log.fatal({ err: configError }, 'invalid configuration');
   log.fatal({ err: configError, env: { DATABASE_URL: `mysql://admin:${S.configDbPassword}@db/bulwark` } }, 'with env');
   // Child bindings carrying secrets, at two levels.
-  log.child({ tenant_id: 't1', token: S.childSecret }).child({ job_id: 'j1', auth: { password: S.childSecret } }).info('child');
+  log.child({ tenant_id: 't1', token: S.childSecret, session_id: S.childSession }).child({ job_id: 'j1', auth: { password: S.childSecret } }).info('child');
   await settle(log);
 
   const text = logs.text();
@@ -129,7 +131,7 @@ test('no secret value appears in the output, whatever path it takes through the 
   assert.match(String(events[3]!.msg), `rediss://default:${REDACTED}@cache:6380`);
   assert.match(JSON.stringify(events[4]), 'DATABASE_URL');
   const child = events[6]!;
-  assert.equal([child.tenant_id, child.job_id, child.token], ['t1', 'j1', REDACTED]);
+  assert.equal([child.tenant_id, child.job_id, child.token, child.session_id], ['t1', 'j1', REDACTED, REDACTED]);
 });
 
 test('an Error logged alone, or an object interpolated with %o/%j, leaks nothing', async () => {
