@@ -109,6 +109,22 @@ test('secret-looking fields are stored as [REDACTED]', async () => {
   assert.equal(row.metadata, { authorization: '[REDACTED]' });
 });
 
+test('a job added straight to the queue (not through the producer) is normalised and redacted by the worker', async () => {
+  // Another producer, or a hand-made job: the worker is a boundary of its own.
+  const eventId = `direct-${Date.now()}`;
+  const job = await queue.add('write', {
+    v: 1,
+    entries: [{ ...entry(tenantA.toUpperCase()), eventId, occurredAt: '2026-11-26T10:00:00.000Z', before: { password: 'hunter2', name: 'Ann' }, metadata: { token: 'tok-123' } }],
+  });
+  const result = (await job.waitUntilFinished(events, 20_000)) as { written: number };
+  assert.is(result.written, 1);
+  const row = (await superuserQuery(db.url, 'SELECT tenant_id::text, before_state, metadata FROM audit_log WHERE event_id = $1', [eventId])).rows[0];
+  assert.is(row.tenant_id, tenantA, 'the upper-case tenant id was lower-cased');
+  assert.equal(row.before_state, { password: '[REDACTED]', name: 'Ann' });
+  assert.equal(row.metadata, { token: '[REDACTED]' });
+  assert.ok((await verifyChains(bulwark.ctx.prisma, { tenantId: tenantA })).ok);
+});
+
 async function tamper(sql: string, params: unknown[]) {
   await superuserQuery(db.url, `SET session_replication_role = replica; ${sql}`.replace(/\$(\d)/g, (_m, d) => String(params[Number(d) - 1] === undefined ? '' : `'${params[Number(d) - 1]}'`)));
 }
