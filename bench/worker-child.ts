@@ -6,11 +6,13 @@
  */
 import { loadConfig } from '../lib/config.js';
 import { startBulwark } from '../workers/main.js';
+import { applyHeapGrowth } from '../workers/runtime/heap.js';
 
 if (!process.send) throw new Error('bench/worker-child.ts must be started with an IPC channel (fork)');
 const send = (msg: object) => new Promise<void>((resolve) => process.send!(msg, undefined, {}, () => resolve()));
 
 const config = loadConfig(process.env);
+applyHeapGrowth(config); // as `bulwark start` does
 const t0 = Date.now();
 const running = await startBulwark(config, { http: false, scheduler: false });
 await send({ event: 'started', t0, pid: process.pid });

@@ -5,6 +5,7 @@ import { ensureDatabase, migrate } from '../../lib/db/migrations.js';
 import { createTenant } from '../../lib/tenants.js';
 import { verifyChains } from '../../workers/audit/verify.js';
 import { startBulwark } from '../../workers/main.js';
+import { applyHeapGrowth } from '../../workers/runtime/heap.js';
 import type { CliIO } from '../output.js';
 
 export async function runMigrate(config: Config, io: CliIO): Promise<number> {
@@ -49,6 +50,7 @@ export async function runAuditVerify(config: Config, io: CliIO, options: { tenan
 
 /** Run until SIGTERM or SIGINT, then shut down gracefully and exit 0. */
 export async function runStart(config: Config, _io: CliIO): Promise<number> {
+  applyHeapGrowth(config);
   const running = await startBulwark(config);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

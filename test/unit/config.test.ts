@@ -88,6 +88,12 @@ test('RUNBOOK_BASE_URL is optional, must be http(s), and loses its trailing slas
   for (const bad of ['docs/runbooks', 'ftp://example.com/runbooks', 'file:///srv/runbooks']) assert.equal(problemsOf({ RUNBOOK_BASE_URL: bad }), ['RUNBOOK_BASE_URL']);
 });
 
+test('HEAP_GROWING_PERCENT defaults to 100 and takes 0 (V8 decides) to 1000 only', () => {
+  assert.is(loadConfig({}).heapGrowingPercent, 100);
+  assert.is(loadConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent, 0);
+  for (const bad of ['-1', '1001', '1.5', 'lots']) assert.equal(problemsOf({ HEAP_GROWING_PERCENT: bad }), ['HEAP_GROWING_PERCENT'], bad);
+});
+
 test('README documents every variable in its configuration table', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   for (const v of CONFIG_VARIABLES) assert.match(readme, `| \`${v}\` |`, `${v} missing from README's configuration table`);

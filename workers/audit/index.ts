@@ -1,12 +1,12 @@
 /** Wires the audit-write processor into a BullMQ Worker with a group committer. */
 import type { Job, Worker } from 'bullmq';
-import { AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditWriteResult } from '../../lib/contracts/audit.js';
+import { AUDIT_MAX_ENTRIES_PER_JOB, AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditWriteResult } from '../../lib/contracts/audit.js';
 import type { AppContext } from '../../lib/context.js';
 import { isTransientDbError } from '../../lib/db/errors.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
 import type { EncodedEntry } from '../../lib/audit/encode.js';
 import { createSemaphore } from '../../lib/semaphore.js';
-import { createConcurrencyTracker } from './adaptive-concurrency.js';
+import { concurrencyFor, createConcurrencyTracker } from './adaptive-concurrency.js';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
 import { processAuditWrite } from './processor.js';
 import { commitEntries } from '../../lib/audit/store.js';
@@ -29,7 +29,10 @@ export function createAuditWriteWorker(ctx: AppContext): { worker: Worker<unknow
   const worker: Worker<unknown, AuditWriteResult> = createQueueWorker<unknown, AuditWriteResult>(ctx, {
     queue: AUDIT_WRITE_QUEUE,
     policy: auditWritePolicy,
-    concurrency: maxConcurrency,
+    // Until a job has been seen, assume jobs of the largest size: BullMQ fetches up to
+    // the concurrency at once, and a start at 200 into a backlog of 1,000-entry jobs
+    // would hold 200,000 entries before the first one tells their size.
+    concurrency: concurrencyFor(AUDIT_MAX_ENTRIES_PER_JOB, ctx.config.auditEntriesInFlight, maxConcurrency),
     processor: (job: Job<unknown, AuditWriteResult>) => {
       const entries = (job.data as { entries?: unknown } | null)?.entries;
       const next = sizes.observe(Array.isArray(entries) ? entries.length : 1);
