@@ -92,12 +92,12 @@ async function main(): Promise<number> {
   // Clock pinned to a weekday noon in Berlin so quiet hours are computed but never apply.
   const now = Date.parse('2026-01-15T11:00:00Z');
   const decider = createAlertDecider(redis, { keyPrefix, clock: () => new Date(now) });
-  redis.defineCommand(NOOP, { numberOfKeys: 5, lua: "return { 'deliver', '', 0, '', 0, 0, '' }" });
+  redis.defineCommand(NOOP, { numberOfKeys: 6, lua: "return { 'deliver', '', 0, '', 0, 0, '' }" });
   const noopCommand = (redis as Redis & Record<typeof NOOP, (...args: Array<string | number>) => Promise<unknown>>)[NOOP].bind(redis);
   const noop = (i: number) => {
     const a = input(i);
     // The same keys and ARGV shape decide() sends.
-    return noopCommand(...alertKeys(keyPrefix, a), now, a.alertId, 0, 1, 1, 0, 0, 'defer', 0, 1_000_000, 3_600_000, 0, 0, 1_000_000, 60_000, 86_400_000);
+    return noopCommand(...alertKeys(keyPrefix, a), now, a.alertId, 0, 1, 1, 0, 0, 'defer', 0, 1_000_000, 3_600_000, 0, 0, 1_000_000, 60_000, 86_400_000, 3_600_000);
   };
   const decide = (i: number) => decider.decide(input(i), policy);
 

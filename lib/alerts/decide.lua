@@ -7,6 +7,7 @@
   KEYS[3]  {p}:alert:{tenant}:user:{user}:throttle      sliding log for the per-user throttle (untouched without a user)
   KEYS[4]  {p}:alert:{tenant}:group:{groupKey}          hash {groupId, flushAt} of the open group
   KEYS[5]  {p}:alert:{tenant}:seen:{dedupeKey}          string: id of the first alert with this dedupe key (untouched without one)
+  KEYS[6]  {p}:alert:{tenant}:decided:{alertId}         string: this alert's decision (JSON of the reply), kept replay_ttl_ms
 
   ARGV[1]  now_ms          the caller's clock. Passed in rather than read with TIME so tests can
                            inject time (cooldowns, windows, groups, quiet hours) without sleeping,
@@ -26,6 +27,12 @@
   ARGV[14] user_limit      per-user limit (0 = no throttle)
   ARGV[15] user_window_ms  per-user window
   ARGV[16] dedupe_ttl_ms   how long a dedupe key is remembered
+  ARGV[17] replay_ttl_ms   how long this alert's decision is remembered
+
+  Replay: an alert decided before (its job run again after a crash or a failure) gets
+  the same decision back and consumes nothing again. Deciding anew would find the
+  cooldown, limit and group its own first decision left behind, and suppress or
+  regroup an alert that was admitted.
 
   Order: duplicate, user throttle, quiet hours, critical, grouping (joiners stop here),
   cooldown, tenant limit, deliver. A suppression consumes nothing (no limit, cooldown or
@@ -34,7 +41,7 @@
   Returns { outcome, reason, defer_until_ms, group_id, flush_at_ms, opened, duplicate_of }
   with '' / 0 for the fields that do not apply.
 ]]
-local count_key, cooldown_key, user_key, group_key, seen_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local count_key, cooldown_key, user_key, group_key, seen_key, decided_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local now = tonumber(ARGV[1])
 local alert_id = ARGV[2]
 local critical = ARGV[3] == '1'
@@ -44,9 +51,19 @@ local max_per_window, window_ms = tonumber(ARGV[10]), tonumber(ARGV[11])
 local cooldown_ms, group_wait_ms = tonumber(ARGV[12]), tonumber(ARGV[13])
 local user_limit, user_window_ms = tonumber(ARGV[14]), tonumber(ARGV[15])
 local dedupe_ttl_ms = tonumber(ARGV[16])
+local replay_ttl_ms = tonumber(ARGV[17])
+
+local decided = redis.call('GET', decided_key)
+if decided then return cjson.decode(decided) end
+
+-- Every decision leaves through here, remembered for a replay.
+local function finish(reply)
+  redis.call('SET', decided_key, cjson.encode(reply), 'PX', replay_ttl_ms)
+  return reply
+end
 
 local function suppress(reason, duplicate_of)
-  return { 'suppress', reason, 0, '', 0, 0, duplicate_of or '' }
+  return finish({ 'suppress', reason, 0, '', 0, 0, duplicate_of or '' })
 end
 
 -- (1) duplicate: the first alert with a dedupe key claims it for dedupe_ttl_ms.
@@ -73,7 +90,7 @@ end
 if quiet and not bypass then
   if quiet_mode == 'drop' then return suppress('quiet_hours') end
   take_user_hit()
-  return { 'defer', '', quiet_ends, '', 0, 0, '' }
+  return finish({ 'defer', '', quiet_ends, '', 0, 0, '' })
 end
 
 -- Tenant sliding log: drop what left the window.
@@ -87,7 +104,7 @@ end
 if critical then
   take_user_hit()
   count_hit()
-  return { 'deliver', '', 0, '', 0, 0, '' }
+  return finish({ 'deliver', '', 0, '', 0, 0, '' })
 end
 
 -- (5) grouping: join an open group (consumes nothing more), or become the opener below.
@@ -96,7 +113,7 @@ if grouping then
   local open = redis.call('HMGET', group_key, 'groupId', 'flushAt')
   if open[1] and open[2] and tonumber(open[2]) > now then
     take_user_hit()
-    return { 'group', '', 0, open[1], tonumber(open[2]), 0, '' }
+    return finish({ 'group', '', 0, open[1], tonumber(open[2]), 0, '' })
   end
 end
 
@@ -119,6 +136,6 @@ if grouping then
   redis.call('HSET', group_key, 'groupId', alert_id, 'flushAt', flush_at)
   -- Kept a little past flushAt only for inspection; the script trusts flushAt, not the TTL.
   redis.call('PEXPIRE', group_key, group_wait_ms + 60000)
-  return { 'group', '', 0, alert_id, flush_at, 1, '' }
+  return finish({ 'group', '', 0, alert_id, flush_at, 1, '' })
 end
-return { 'deliver', '', 0, '', 0, 0, '' }
+return finish({ 'deliver', '', 0, '', 0, 0, '' })

@@ -78,6 +78,13 @@ export interface AlertDeciderOptions {
   clock?: () => Date;
   /** How long a dedupe key is remembered, ms. Default: 86 400 000 (24 h). */
   dedupeTtlMs?: number;
+  /**
+   * How long an alert's decision is remembered, ms: a run of its job again within this
+   * time (a retry, a job taken over after a crash) gets the same decision back instead
+   * of a new one that its own first decision's cooldown or limit would suppress. Must
+   * outlast the alert job's retries. Default: 3 600 000 (1 h).
+   */
+  replayTtlMs?: number;
 }
 
 export interface AlertDecider {
@@ -85,7 +92,7 @@ export interface AlertDecider {
 }
 
 /** The Redis keys one decision touches, in the script's KEYS order. Tenant is the hash tag. */
-export function alertKeys(keyPrefix: string, input: Pick<AlertDecisionInput, 'tenantId' | 'type' | 'groupKey' | 'userId' | 'dedupeKey'>): string[] {
+export function alertKeys(keyPrefix: string, input: Pick<AlertDecisionInput, 'tenantId' | 'alertId' | 'type' | 'groupKey' | 'userId' | 'dedupeKey'>): string[] {
   const base = `${keyPrefix}:alert:{${input.tenantId}}`;
   return [
     `${base}:count`,
@@ -93,6 +100,7 @@ export function alertKeys(keyPrefix: string, input: Pick<AlertDecisionInput, 'te
     `${base}:user:${input.userId ?? ''}:throttle`,
     `${base}:group:${input.groupKey ?? input.type}`,
     `${base}:seen:${input.dedupeKey ?? ''}`,
+    `${base}:decided:${input.alertId}`,
   ];
 }
 
@@ -165,8 +173,10 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
   const clock = options.clock ?? (() => new Date());
   const dedupeTtlMs = options.dedupeTtlMs ?? 86_400_000;
   if (!isText(options.keyPrefix, 200)) throw new RangeError('keyPrefix must be a string of 1-200 characters');
+  const replayTtlMs = options.replayTtlMs ?? 3_600_000;
   if (!isInt(dedupeTtlMs, 1)) throw new RangeError(`dedupeTtlMs must be a whole number >= 1 (got ${dedupeTtlMs})`);
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 5, lua: readFileSync(SCRIPT_PATH, 'utf8') });
+  if (!isInt(replayTtlMs, 1)) throw new RangeError(`replayTtlMs must be a whole number >= 1 (got ${replayTtlMs})`);
+  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 6, lua: readFileSync(SCRIPT_PATH, 'utf8') });
   const run = (redis as WithCommand)[COMMAND].bind(redis);
 
   return {
@@ -197,6 +207,7 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
         policy.userLimit ?? 0,
         policy.userWindowMs ?? 60_000,
         dedupeTtlMs,
+        replayTtlMs,
       );
       const decision: AlertDecision = { outcome: outcome as AlertOutcome, decidedAt: now };
       if (reason) decision.reason = reason as SuppressReason;

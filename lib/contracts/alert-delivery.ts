@@ -2,7 +2,8 @@
  * alert-delivery contract: the jobs the alert worker schedules for itself after a
  * decision. `deliver` sends one message (one alert, a group or a digest) to one
  * channel; `group-flush` closes a group when its wait ends; `digest` sends what quiet
- * hours deferred. Job ids are derived from their content, so re-adding is a no-op.
+ * hours deferred; `sweep` finds grouped or deferred rows whose flush or digest is past
+ * and never came. Job ids are derived from their content, so re-adding is a no-op.
  */
 import { z } from 'zod';
 import { TENANT_ID, type QueuePolicy } from './common.js';
@@ -26,6 +27,8 @@ export const deliverJobSchema = z
 
 export const groupFlushJobSchema = z.object({ v: z.literal(1), tenantId: TENANT_ID, groupId: z.uuid() }).strict();
 export const digestJobSchema = z.object({ v: z.literal(1), tenantId: TENANT_ID, until: z.iso.datetime({ offset: true }) }).strict();
+/** The sweep (every minute, from the scheduler) takes no input. */
+export const sweepJobSchema = z.object({ v: z.literal(1) }).strict();
 
 export type DeliverJob = z.output<typeof deliverJobSchema>;
 export type GroupFlushJob = z.output<typeof groupFlushJobSchema>;

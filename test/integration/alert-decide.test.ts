@@ -85,7 +85,7 @@ test('alert decide: a repeated dedupe key is a duplicate and consumes nothing', 
   assert.is(brief(again), 'suppress:duplicate');
   const replay = alert({ dedupeKey: 'audit-2' });
   await decider.decide(replay, base);
-  assert.is((await decider.decide(replay, base)).duplicateOf, replay.alertId, 'a replay names itself');
+  assert.is(brief(await decider.decide(replay, base)), 'deliver', 'a replay of the same alert gets its own decision back, not "duplicate"');
   assert.is(await counted(), 2);
   const ttl = await redis.pttl(`${prefix}:alert:{${tenantId}}:seen:audit-1`);
   assert.ok(ttl > 86_000_000 && ttl <= 86_400_000, `remembered 24 h (pttl ${ttl})`);
@@ -161,12 +161,30 @@ test('alert decide: the default tenant settings map to a working policy', async 
   assert.is(brief(await decide({}, policy)), 'suppress:cooldown');
 });
 
+test('alert decide: the same alert decided again gets its first decision back and consumes nothing', async () => {
+  const policy = { ...base, cooldownMs: 60_000, maxPerWindow: 2 };
+  const first = alert({ type: 'replayed' });
+  assert.is(brief(await decider.decide(first, policy)), 'deliver');
+  const afterFirst = await counted();
+  nowMs += 1000;
+  // Deciding anew would meet its own cooldown: the replay must still say deliver.
+  assert.is(brief(await decider.decide(first, policy)), 'deliver');
+  assert.is(await counted(), afterFirst, 'the replay took no second place in the tenant limit');
+  assert.is(brief(await decide({ type: 'replayed' }, policy)), 'suppress:cooldown', 'another alert of the type is cooled down');
+  const opener = alert({ type: 'grouped', groupKey: 'replay-group' });
+  const opened = await decider.decide(opener, { ...base, groupWaitMs: 5_000 });
+  const again = await decider.decide(opener, { ...base, groupWaitMs: 5_000 });
+  assert.equal([again.outcome, again.group?.id, again.group?.opened, again.group?.flushAt.getTime()], ['group', opener.alertId, true, opened.group?.flushAt.getTime()], 'still the opener, not a member of its own group');
+  const ttl = await redis.pttl(`${prefix}:alert:{${tenantId}}:decided:${first.alertId}`);
+  assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `remembered 1 h (pttl ${ttl})`);
+});
+
 test('alert decide: every key it writes expires', async () => {
   const policy = { ...base, cooldownMs: 1000, groupWaitMs: 1000, userLimit: 5 };
   await decide({ userId: 'u', dedupeKey: 'd', groupKey: 'g' }, policy);
   await decide({ severity: 'critical', userId: 'u' }, policy);
   const keys = await redis.keys(`${prefix}:alert:{${tenantId}}:*`);
-  assert.is(keys.length, 5, keys.join(', '));
+  assert.is(keys.length, 7, keys.join(', ')); // the five policy keys and each alert's remembered decision
   for (const k of keys) assert.ok((await redis.pttl(k)) > 0, `${k} has a TTL`);
 });
 

@@ -9,7 +9,8 @@ import { createTenant } from '../../lib/tenants.js';
 import { createProducer } from '../../producers/index.js';
 import { processAuditVerify } from '../../workers/audit/verify-worker.js';
 import { startBulwark, type RunningBulwark } from '../../workers/main.js';
-import { AUDIT_VERIFY_SCHEDULER_ID } from '../../workers/runtime/scheduler.js';
+import { ALERT_SWEEP_EVERY_MS, ALERT_SWEEP_SCHEDULER_ID, AUDIT_VERIFY_SCHEDULER_ID } from '../../workers/runtime/scheduler.js';
+import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
 import { entry } from '../helpers/fixtures.js';
@@ -96,6 +97,16 @@ test('the hourly audit-verify job is scheduled with the configured cron in UTC',
   assert.ok(s, JSON.stringify(schedulers));
   assert.is(s!.pattern, '*/30 * * * *');
   assert.is(s!.tz, 'UTC');
+});
+
+test('the alert sweep is scheduled every minute on alert-delivery', async () => {
+  const q = new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
+  const schedulers = await q.getJobSchedulers();
+  await q.close();
+  const s = schedulers.find((j) => j.key === ALERT_SWEEP_SCHEDULER_ID || j.id === ALERT_SWEEP_SCHEDULER_ID);
+  assert.ok(s, JSON.stringify(schedulers));
+  assert.is(Number(s!.every), ALERT_SWEEP_EVERY_MS);
+  assert.is(ALERT_SWEEP_EVERY_MS, 60_000);
 });
 
 test('a verify run records its result in metrics and a log event, and flags a broken chain', async () => {

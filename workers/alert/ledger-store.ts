@@ -39,8 +39,12 @@ export interface LedgerStore {
   receive(alert: Alert, receivedAt: Date): Promise<Receipt>;
   /** What an existing row says (read only when receive found the row already there). */
   outcomeOf(id: string): Promise<{ outcome: string; reason: string | null }>;
-  /** Apply a change to these rows; fields left out keep their values. */
-  apply(ids: string[], change: LedgerChange): Promise<void>;
+  /**
+   * Apply a change to these rows; fields left out keep their values. Resolves with the
+   * ids it changed: a decision only changes a row still `received`, and `delivering`
+   * never changes a finished row (see ROUND).
+   */
+  apply(ids: string[], change: LedgerChange): Promise<string[]>;
 }
 
 type Db = Pick<pg.Pool, 'query'>;
@@ -50,7 +54,7 @@ const MAX_BATCH = 200;
 // Every field of a change is non-null when given, so NULL in the batch means "keep".
 // Named: each pooled connection parses and plans it once.
 const ROUND = {
-  name: 'bulwark_alert_ledger_round_v2',
+  name: 'bulwark_alert_ledger_round_v3',
   text: `WITH ins AS (
   INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
   SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
@@ -71,16 +75,22 @@ const ROUND = {
   FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[])
     AS u(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at)
   WHERE l.id = u.id
+    -- A decision goes only over a row still received: a job run again replays its
+    -- decision, and must not undo what followed it (a flush, a digest, a delivery).
+    AND (u.outcome NOT IN ('suppressed', 'deferred', 'grouped') OR l.outcome = 'received')
     -- A send is queued before its row says so: a row the queued job already finished stays finished.
-    AND NOT (u.outcome = 'delivering' AND l.outcome IN ('delivered', 'failed'))
+    AND NOT (u.outcome = 'delivering' AND l.outcome IN ('delivered', 'failed', 'suppressed'))
+  RETURNING l.id
 )
 SELECT 0 AS k, id, NULL::text AS name, NULL::text AS type, NULL::text AS target, NULL::text AS secret_ref, NULL::text AS encrypted_value, NULL::text AS key_id FROM ins
+UNION ALL
+SELECT -1, id, NULL, NULL, NULL, NULL, NULL, NULL FROM upd
 UNION ALL
 ${channelsForKeysSql('$23', '$24')}
 ORDER BY k, name`,
 };
 
-async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | undefined>> {
+async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]>> {
   const receipts = items.flatMap((i) => ('receipt' in i ? [i.receipt] : []));
   const changes = items.flatMap((i) => ('change' in i ? i.change.ids.map((id) => ({ id, c: i.change.change })) : []));
   const r = <T>(f: (x: (typeof receipts)[number]) => T) => receipts.map(f);
@@ -116,26 +126,27 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | undefine
     ],
   });
   const inserted = new Set(res.rows.filter((row) => row.k === 0).map((row) => row.id));
+  const updated = new Set(res.rows.filter((row) => row.k === -1).map((row) => row.id));
   const channels = keys.split(res.rows.filter((row) => row.k > 0));
   let n = 0;
-  return items.map((i) => ('receipt' in i ? { inserted: inserted.has(i.receipt.alert.id), channels: channels[n++]! } : undefined));
+  return items.map((i) => ('receipt' in i ? { inserted: inserted.has(i.receipt.alert.id), channels: channels[n++]! } : i.change.ids.filter((id) => updated.has(id))));
 }
 
 const idsOf = (i: Item) => ('change' in i ? i.change.ids : [i.receipt.alert.id]);
 
 export function createLedgerStore(db: Db): LedgerStore {
-  const round = createBatcher<Item, Receipt | undefined>({
+  const round = createBatcher<Item, Receipt | string[]>({
     maxBatch: MAX_BATCH,
     run: (items) => runRound(db, items),
     // Two writes of one row go in order, in separate statements.
     conflicts: (a, b) => idsOf(a).some((id) => idsOf(b).includes(id)),
   });
   return {
-    receive: async (alert, receivedAt) => (await round({ receipt: { alert, receivedAt } }))!,
+    receive: async (alert, receivedAt) => (await round({ receipt: { alert, receivedAt } })) as Receipt,
     async outcomeOf(id) {
       const res = await db.query<{ outcome: string; reason: string | null }>('SELECT outcome, reason FROM alert_ledger WHERE id = $1', [id]);
       return res.rows[0] ?? { outcome: 'received', reason: null };
     },
-    apply: async (ids, change) => void (await round({ change: { ids, change } })),
+    apply: async (ids, change) => (await round({ change: { ids, change } })) as string[],
   };
 }

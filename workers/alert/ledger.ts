@@ -50,11 +50,14 @@ export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date):
   return { ...(await deps.ledger.outcomeOf(alert.id)), channels: receipt.channels };
 }
 
-/** Record an outcome for some alerts; logs and counts it once per alert. */
-export async function record(deps: LedgerDeps, ids: string[], change: LedgerChange, context: LedgerContext): Promise<void> {
-  await deps.ledger.apply(ids, change);
+/**
+ * Record an outcome for some alerts; logs and counts it once per alert it changed (a
+ * replayed decision, or a late `delivering`, changes nothing and is not told twice).
+ */
+export async function record(deps: LedgerDeps, alertIds: string[], change: LedgerChange, context: LedgerContext): Promise<void> {
+  const ids = await deps.ledger.apply(alertIds, change);
   const event = EVENT[change.outcome];
-  if (!event) return;
+  if (!event || ids.length === 0) return;
   // The channel label is the channel's type: names are tenants' own and unbounded.
   deps.metrics.alertsTotal.inc({ outcome: change.outcome, reason: change.reason ?? 'none', channel: change.channelType ?? 'none' }, ids.length);
   const level = change.outcome === 'failed' ? 'error' : 'info';

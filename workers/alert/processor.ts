@@ -28,26 +28,36 @@ export interface AlertContext extends SendDeps {
 
 type Sendable = Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: string };
 
+/** Outcomes after which an alert job has nothing left to do. */
+const FINISHED = new Set(['delivered', 'failed', 'suppressed']);
+
 /**
  * Deliver to every channel that takes the (highest) severity; with no channel the
- * alerts fail visibly. A single alert is sent inline; a group or digest is queued.
+ * alerts fail visibly. With `inline` the alert is sent by this job (fast-path.ts);
+ * otherwise each channel gets a queued `deliver` job.
  */
-export async function fanOut(ctx: AlertContext, alerts: Sendable[], kind: 'single' | 'group' | 'digest', key: string, inline?: { alert: Alert; channels: ChannelRow[] }): Promise<number> {
+export async function fanOut(
+  ctx: AlertContext,
+  alerts: Sendable[],
+  kind: 'single' | 'group' | 'digest',
+  key: string,
+  options: { channels?: ChannelRow[]; inline?: Alert } = {},
+): Promise<number> {
   const first = alerts[0]!;
   const severity = highestSeverity(alerts.map((a) => a.severity));
-  const channels = inline?.channels ?? (await ctx.channelsFor(first.tenantId, severity));
+  const channels = options.channels ?? (await ctx.channelsFor(first.tenantId, severity));
   const ids = alerts.map((a) => a.id);
   if (channels.length === 0) {
     await record(ctx, ids, { outcome: 'failed', reason: 'no_channel' }, { tenantId: first.tenantId, type: first.type, severity });
     return 0;
   }
-  if (inline) {
-    await deliverInline(ctx, inline.alert, channels);
+  if (options.inline) {
+    await deliverInline(ctx, options.inline, channels);
     return channels.length;
   }
   // Queued first, recorded second: a crash in between leaves the rows as they were, so
-  // the retried job finds and queues them again (the job ids make that one job each).
-  // Recorded the other way round, the retry would find nothing left to send.
+  // the job run again finds and queues them again (the job ids make that one job each).
+  // Recorded the other way round, the re-run would find nothing left to send.
   await enqueueDeliveries(ctx.deliveries, channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: ids, key })));
   await record(ctx, ids, { outcome: 'delivering' }, { tenantId: first.tenantId });
   return channels.length;
@@ -68,49 +78,52 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
     throw inputs.reason;
   }
   if (receipt.status === 'rejected') throw receipt.reason;
-  const { settings, timezone } = inputs.value;
   const row = receipt.value;
   // A re-run (a retry, or a job taken over from a worker that died) may follow a crash
-  // anywhere in the run before: it sends through queued `deliver` jobs, whose job ids
-  // make a send that is already queued one job, never through the inline path.
+  // anywhere in the run before. It gets the same decision back (the decision script
+  // remembers it), redoes only what is idempotent (job ids make a queued job one job;
+  // a decision is recorded only over a row still `received`), and sends through queued
+  // `deliver` jobs, never inline, so a hand-over already queued is not sent twice.
   const rerun = (job?.attemptsStarted ?? 1) > 1;
-  if (row.outcome !== 'received') {
-    // Decided by an earlier run. `delivering` with the run cut short: queue the sends
-    // again (a channel whose job is still there keeps that one job).
-    if (row.outcome === 'delivering' && rerun) {
-      await enqueueDeliveries(ctx.deliveries, row.channels.map((c) => ({ tenantId: alert.tenantId, channelId: c.id, kind: 'single' as const, alertIds: [alert.id], key: alert.id })));
-    }
-    return { outcome: row.outcome, reason: row.reason ?? undefined };
-  }
+  const done = { outcome: row.outcome, reason: row.reason ?? undefined };
+  // A first run finding the row decided: the same alert sent again after its job was gone.
+  if (!rerun && row.outcome !== 'received') return done;
+  // The one row of an alert with several channels tells only the last channel's send,
+  // so a re-run queues them all again: a repeat is better than a channel left out.
+  if (FINISHED.has(row.outcome) && row.channels.length <= 1) return done;
+  const { settings, timezone } = inputs.value;
   const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone } });
   const decision = await ctx.decider.decide(
     { tenantId: alert.tenantId, alertId: alert.id, type: alert.type, severity: alert.severity, groupKey: alert.groupKey, userId: alert.userId, dedupeKey: alert.source?.auditEventId },
     policy,
   );
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
-  // A retry after a crash between deciding and recording sees its own earlier decision
-  // as a duplicate; delivering is the choice that loses nothing.
+  // Past the script's memory of this alert, a re-run sees its own dedupe key as a
+  // duplicate of itself; delivering is the choice that loses nothing.
   const selfDuplicate = decision.outcome === 'suppress' && decision.reason === 'duplicate' && decision.duplicateOf === alert.id;
   if (decision.outcome === 'deliver' || selfDuplicate) {
     // The channels came with the receipt (one statement): no second wait for them.
-    await fanOut(ctx, [alert], 'single', alert.id, rerun ? undefined : { alert, channels: row.channels });
+    await fanOut(ctx, [alert], 'single', alert.id, { channels: row.channels, inline: rerun ? undefined : alert });
     return { outcome: 'deliver' };
   }
   if (decision.outcome === 'suppress') {
     await record(ctx, [alert.id], { outcome: 'suppressed', reason: decision.reason }, context);
     return { outcome: 'suppressed', reason: decision.reason };
   }
+  // Deferred and grouped rows wait for a job that sends them: it is queued before the
+  // row says so, so a crash in between cannot leave a row waiting for nothing.
   if (decision.outcome === 'defer') {
     const until = decision.deferUntil!;
-    await record(ctx, [alert.id], { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until }, context);
     await ctx.deliveries.add('digest', { v: 1, tenantId: alert.tenantId, until: until.toISOString() }, { ...deliveryJobOpts, delay: Math.max(0, until.getTime() - ctx.clock().getTime()), jobId: `digest-${alert.tenantId}-${until.getTime()}` });
+    await record(ctx, [alert.id], { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until }, context);
     return { outcome: 'deferred', reason: 'quiet_hours' };
   }
   const group = decision.group!;
-  await record(ctx, [alert.id], { outcome: 'grouped', reason: group.opened ? 'group_opened' : 'grouped', groupId: group.id }, context);
   if (group.opened) {
     // Members may join until flushAt; flush just after it.
     await ctx.deliveries.add('group-flush', { v: 1, tenantId: alert.tenantId, groupId: group.id }, { ...deliveryJobOpts, delay: Math.max(0, group.flushAt.getTime() - ctx.clock().getTime() + 250), jobId: `group-${group.id}` });
   }
+  // defer_until of a grouped row is its group's flush time (the sweep looks for rows past it).
+  await record(ctx, [alert.id], { outcome: 'grouped', reason: group.opened ? 'group_opened' : 'grouped', groupId: group.id, deferUntil: group.flushAt }, context);
   return { outcome: 'grouped' };
 }

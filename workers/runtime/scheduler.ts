@@ -4,9 +4,13 @@
  */
 import { Queue } from 'bullmq';
 import { AUDIT_VERIFY_QUEUE, auditVerifyPolicy, type AuditVerifyJob } from '../../lib/contracts/audit.js';
+import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import type { AppContext } from '../../lib/context.js';
 
 export const AUDIT_VERIFY_SCHEDULER_ID = 'audit-verify-hourly';
+export const ALERT_SWEEP_SCHEDULER_ID = 'alert-sweep';
+/** The alert sweep (workers/alert/sweep.ts) runs every minute. */
+export const ALERT_SWEEP_EVERY_MS = 60_000;
 
 export interface Scheduler {
   queues: Queue[];
@@ -30,9 +34,14 @@ export async function startScheduler(ctx: AppContext): Promise<Scheduler> {
       },
     },
   );
+  const deliveryQueue = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
+  deliveryQueue.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
+  // A sweep that fails is simply the next minute's: no retries, few kept.
+  await deliveryQueue.upsertJobScheduler(ALERT_SWEEP_SCHEDULER_ID, { every: ALERT_SWEEP_EVERY_MS }, { name: 'sweep', data: { v: 1 }, opts: { attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } });
   ctx.logger.info({ event: 'scheduler_started', scheduler: AUDIT_VERIFY_SCHEDULER_ID, cron: ctx.config.auditVerifyCron, tz: 'UTC' }, 'repeatable jobs scheduled');
+  ctx.logger.info({ event: 'scheduler_started', scheduler: ALERT_SWEEP_SCHEDULER_ID, every_ms: ALERT_SWEEP_EVERY_MS }, 'repeatable jobs scheduled');
   return {
-    queues: [verifyQueue],
-    close: () => verifyQueue.close(),
+    queues: [verifyQueue, deliveryQueue],
+    close: async () => void (await Promise.all([verifyQueue.close(), deliveryQueue.close()])),
   };
 }
