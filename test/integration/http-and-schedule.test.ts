@@ -89,22 +89,24 @@ test('a paused queue shows in bulwark_queue_paused and its jobs still count as w
   }
 });
 
-test('the hourly audit-verify job is scheduled with the configured cron in UTC', async () => {
-  const q = new Queue(AUDIT_VERIFY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
+/** The job scheduler `id` on queue `name`, as BullMQ stored it. */
+async function schedulerOf(name: string, id: string) {
+  const q = new Queue(name, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
   const schedulers = await q.getJobSchedulers();
   await q.close();
-  const s = schedulers.find((j) => j.key === AUDIT_VERIFY_SCHEDULER_ID || j.id === AUDIT_VERIFY_SCHEDULER_ID);
+  const s = schedulers.find((j) => j.key === id || j.id === id);
   assert.ok(s, JSON.stringify(schedulers));
+  return s;
+}
+
+test('the hourly audit-verify job is scheduled with the configured cron in UTC', async () => {
+  const s = await schedulerOf(AUDIT_VERIFY_QUEUE, AUDIT_VERIFY_SCHEDULER_ID);
   assert.is(s!.pattern, '*/30 * * * *');
   assert.is(s!.tz, 'UTC');
 });
 
 test('the alert sweep is scheduled every minute on alert-delivery', async () => {
-  const q = new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
-  const schedulers = await q.getJobSchedulers();
-  await q.close();
-  const s = schedulers.find((j) => j.key === ALERT_SWEEP_SCHEDULER_ID || j.id === ALERT_SWEEP_SCHEDULER_ID);
-  assert.ok(s, JSON.stringify(schedulers));
+  const s = await schedulerOf(ALERT_DELIVERY_QUEUE, ALERT_SWEEP_SCHEDULER_ID);
   assert.is(Number(s!.every), ALERT_SWEEP_EVERY_MS);
   assert.is(ALERT_SWEEP_EVERY_MS, 60_000);
 });
