@@ -81,14 +81,23 @@ export interface AlertDeciderOptions {
   /**
    * How long an alert's decision is remembered, ms: a run of its job again within this
    * time (a retry, a job taken over after a crash) gets the same decision back instead
-   * of a new one that its own first decision's cooldown or limit would suppress. Must
-   * outlast the alert job's retries. Default: 3 600 000 (1 h).
+   * of a new one that its own first decision's cooldown or limit would suppress. It
+   * covers the time between deciding and recording (the alert job forgets it once the
+   * row is written), so it must outlast the alert job's retries (about two minutes of
+   * backoff, plus the lock time of a job taken over after a crash). Default: 900 000 (15 min).
    */
   replayTtlMs?: number;
 }
 
 export interface AlertDecider {
   decide(input: AlertDecisionInput, policy: AlertPolicy): Promise<AlertDecision>;
+  /** Drop the remembered decision once what follows it is recorded (the row then tells a re-run what to redo). */
+  forget(input: Pick<AlertDecisionInput, 'tenantId' | 'alertId'>): Promise<void>;
+}
+
+/** Where one alert's decision is remembered for a replay (KEYS[6] of the script). */
+export function decidedKey(keyPrefix: string, tenantId: string, alertId: string): string {
+  return `${keyPrefix}:alert:{${tenantId}}:decided:${alertId}`;
 }
 
 /** The Redis keys one decision touches, in the script's KEYS order. Tenant is the hash tag. */
@@ -100,7 +109,7 @@ export function alertKeys(keyPrefix: string, input: Pick<AlertDecisionInput, 'te
     `${base}:user:${input.userId ?? ''}:throttle`,
     `${base}:group:${input.groupKey ?? input.type}`,
     `${base}:seen:${input.dedupeKey ?? ''}`,
-    `${base}:decided:${input.alertId}`,
+    decidedKey(keyPrefix, input.tenantId, input.alertId),
   ];
 }
 
@@ -173,7 +182,7 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
   const clock = options.clock ?? (() => new Date());
   const dedupeTtlMs = options.dedupeTtlMs ?? 86_400_000;
   if (!isText(options.keyPrefix, 200)) throw new RangeError('keyPrefix must be a string of 1-200 characters');
-  const replayTtlMs = options.replayTtlMs ?? 3_600_000;
+  const replayTtlMs = options.replayTtlMs ?? 900_000;
   if (!isInt(dedupeTtlMs, 1)) throw new RangeError(`dedupeTtlMs must be a whole number >= 1 (got ${dedupeTtlMs})`);
   if (!isInt(replayTtlMs, 1)) throw new RangeError(`replayTtlMs must be a whole number >= 1 (got ${replayTtlMs})`);
   if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 6, lua: readFileSync(SCRIPT_PATH, 'utf8') });
@@ -215,6 +224,9 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
       if (outcome === 'group') decision.group = { id: groupId, flushAt: new Date(flushAt), opened: opened === 1 };
       if (duplicateOf) decision.duplicateOf = duplicateOf;
       return decision;
+    },
+    async forget(input) {
+      await redis.del(decidedKey(options.keyPrefix, input.tenantId, input.alertId));
     },
   };
 }

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { TENANT_ID, type QueuePolicy } from './common.js';
 
 export const ALERT_DELIVERY_QUEUE = 'alert-delivery';
+/** Most alerts one `deliver` job sends (a larger group or digest goes out in several). */
+export const DELIVER_MAX_ALERTS = 1000;
 
 export const deliverJobSchema = z
   .object({
@@ -16,7 +18,7 @@ export const deliverJobSchema = z
     tenantId: TENANT_ID,
     channelId: z.uuid(),
     kind: z.enum(['single', 'group', 'digest']),
-    alertIds: z.array(z.uuid()).min(1).max(1000),
+    alertIds: z.array(z.uuid()).min(1).max(DELIVER_MAX_ALERTS),
     /**
      * Attempts already spent before this job existed: the alert job's inline send that
      * failed retryably counts as attempt 1, so the ledger and the attempt limit agree.

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
-import { policyFromSettings, type AlertDecision } from '../../lib/alerts/decide.js';
+import { decidedKey, policyFromSettings, type AlertDecision } from '../../lib/alerts/decide.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { Alert } from '../../lib/contracts/alert.js';
@@ -18,7 +18,8 @@ import { setSecret } from '../../lib/secrets.js';
 import { createTenant } from '../../lib/tenants.js';
 import { updateTenantSettings } from '../../lib/tenant-settings.js';
 import { enqueueDeliveries } from '../../workers/alert/deliver-jobs.js';
-import { idsKey, processDelivery } from '../../workers/alert/delivery.js';
+import { processDelivery } from '../../workers/alert/delivery.js';
+import { idsKey } from '../../workers/alert/deliver-jobs.js';
 import { createAlertContext } from '../../workers/alert/index.js';
 import { processAlert, type AlertContext } from '../../workers/alert/processor.js';
 import { sweep } from '../../workers/alert/sweep.js';
@@ -172,7 +173,7 @@ test('group flush cut short after queuing: the re-run finds the rows still group
   const groupId = alerts[0]!.id;
   await (await ctx.deliveries.getJob(`group-${groupId}`))?.remove(); // the test runs the flush itself
   // The flush queued its send and died before recording the rows as delivering.
-  await enqueueDeliveries(ctx.deliveries, [{ tenantId, channelId: channelIds[0]!, kind: 'group', alertIds: alerts.map((a) => a.id), key: `g-${groupId}-${idsKey(alerts)}`, delayMs: 300 }]);
+  await enqueueDeliveries(ctx.deliveries, [{ tenantId, channelId: channelIds[0]!, kind: 'group', alertIds: alerts.map((a) => a.id), key: `g-${groupId}-${idsKey(alerts.map((a) => a.id))}`, delayMs: 300 }]);
   assert.equal(await processDelivery({ name: 'group-flush', data: { v: 1, tenantId, groupId } } as unknown as Job, ctx), { channels: 1 });
   await delivered(alerts[1]!.id);
   await deliveriesIdle();
@@ -207,6 +208,57 @@ test('the sweep flushes a grouped row past its flush time whose flush never came
   assert.ok(later.groups >= 1);
   await delivered(opener.id);
   assert.is(hitsAt('/s'), 1);
+});
+
+test('a first run forgets its decision once recorded; a re-run of a recorded opener schedules its lost flush again', async () => {
+  const { tenantId } = await tenantWithHooks('rerun-recorded-opener', ['/g4'], { groupWaitSeconds: 1 });
+  const opener = alertFor(tenantId, { groupKey: 'recorded' });
+  assert.equal(await processAlert({ v: 1, alert: opener }, ctx, firstRun), { outcome: 'grouped' });
+  assert.is(await bulwark.ctx.redis.exists(decidedKey(bulwark.ctx.config.queuePrefix, tenantId, opener.id)), 0, 'nothing left in Redis once the row says it');
+  await (await ctx.deliveries.getJob(`group-${opener.id}`))!.remove(); // lost
+  assert.equal(await processAlert({ v: 1, alert: opener }, ctx, rerun), { outcome: 'grouped', reason: 'group_opened' });
+  assert.ok(await ctx.deliveries.getJob(`group-${opener.id}`), 'scheduled again from the row');
+  await delivered(opener.id, 15_000);
+  assert.is(hitsAt('/g4'), 1);
+});
+
+test('a digest of more than 1,000 alerts goes out in parts of at most 1,000, and every row is delivered', async () => {
+  const { tenantId } = await tenantWithHooks('big-digest', ['/big']);
+  const until = new Date(Date.now() - 1000);
+  const ids: string[] = [];
+  for (let i = 0; i < 1001; i++) {
+    const a = alertFor(tenantId, { title: `Queue ${i} slow` });
+    ids.push(a.id);
+    await ctx.ledger.receive(a, new Date());
+  }
+  await ctx.ledger.apply(ids, { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until });
+  await processDelivery({ name: 'digest', data: { v: 1, tenantId, until: until.toISOString() } } as unknown as Job, ctx);
+  await waitFor(async () => {
+    const r = (await superuserQuery(db.url, `SELECT count(*)::int AS n FROM alert_ledger WHERE tenant_id = $1 AND outcome = 'delivered'`, [tenantId])).rows[0].n as number;
+    return r === 1001 || undefined;
+  }, 'all 1,001 rows delivered');
+  await deliveriesIdle();
+  assert.is(hitsAt('/big'), 2, 'two messages: 1,000 and 1');
+});
+
+test('the sweep reports alerts delivering with no change for an hour, naming tenant and id, and not fresh ones', async () => {
+  const { tenantId } = await tenantWithHooks('stale', ['/st']);
+  const [old, fresh] = [alertFor(tenantId), alertFor(tenantId)];
+  for (const a of [old, fresh]) {
+    await ctx.ledger.receive(a, new Date());
+    await ctx.ledger.apply([a.id], { outcome: 'delivering' });
+  }
+  await superuserQuery(db.url, `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = $1`, [old.id]);
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = { warn: (o: Record<string, unknown>) => void logs.push(o) } as unknown as AlertContext['logger'];
+  const result = await sweep({ ...ctx, logger, clock: () => new Date() });
+  assert.ok(result.stale.delivering >= 1);
+  const line = logs.find((l) => l.event === 'alert_stale' && l.outcome === 'delivering');
+  assert.ok(line, JSON.stringify(logs));
+  assert.ok((line.tenants as string[]).includes(tenantId));
+  assert.ok((line.alert_ids as string[]).includes(old.id));
+  assert.not.ok((line.alert_ids as string[]).includes(fresh.id), 'a row that changed recently is not stale');
+  await superuserQuery(db.url, `UPDATE alert_ledger SET outcome = 'failed' WHERE id = ANY($1::uuid[])`, [[old.id, fresh.id]]);
 });
 
 test('a decision replayed after what followed it, or a late "delivering", never overwrites a later state', async () => {

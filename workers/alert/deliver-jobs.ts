@@ -4,8 +4,9 @@
  * shifted by the attempts already spent, so an alert gets the documented 8 attempts
  * with exponential backoff from 2 s, whichever job made them.
  */
+import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { alertDeliveryPolicy, type DeliverJob } from '../../lib/contracts/alert-delivery.js';
+import { DELIVER_MAX_ALERTS, alertDeliveryPolicy, type DeliverJob } from '../../lib/contracts/alert-delivery.js';
 
 const { attempts, backoff, backoffJitter, removeOnComplete, removeOnFail } = alertDeliveryPolicy;
 
@@ -49,4 +50,23 @@ export function deliverJob(r: DeliverRequest) {
 
 export async function enqueueDeliveries(queue: Queue, requests: DeliverRequest[]): Promise<void> {
   if (requests.length > 0) await queue.addBulk(requests.map(deliverJob));
+}
+
+/**
+ * Part of a group's or digest's deliver job ids: the alerts it sends. The same flush run
+ * again with the same rows is the same job; a later flush of rows that came late (a
+ * member recorded after the flush read the group, or a sweep) is a job of its own.
+ */
+export function idsKey(ids: string[]): string {
+  return createHash('sha256').update([...ids].sort().join(',')).digest('hex').slice(0, 16);
+}
+
+/** The alerts of a group or digest in job-sized parts (DELIVER_MAX_ALERTS each), each with its key. */
+export function deliveryParts(ids: string[], keyBase: string): Array<{ ids: string[]; key: string }> {
+  const parts: Array<{ ids: string[]; key: string }> = [];
+  for (let i = 0; i < ids.length; i += DELIVER_MAX_ALERTS) {
+    const part = ids.slice(i, i + DELIVER_MAX_ALERTS);
+    parts.push({ ids: part, key: `${keyBase}-${idsKey(part)}` });
+  }
+  return parts;
 }

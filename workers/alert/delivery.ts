@@ -6,7 +6,6 @@
  * a 429 pauses the job until Retry-After without spending an attempt; any other 4xx
  * fails at once with its status (attempt.ts classifies, for both paths alike).
  */
-import { createHash } from 'node:crypto';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { deliverJobSchema, digestJobSchema, groupFlushJobSchema, sweepJobSchema, type DeliverJob } from '../../lib/contracts/alert-delivery.js';
 import { attemptDelivery } from './attempt.js';
@@ -48,15 +47,6 @@ async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?:
   }
 }
 
-/**
- * Part of a group's or digest's deliver job ids: the alerts it sends. The same flush run
- * again with the same rows is the same job; a later flush of rows that came late (a
- * member recorded after the flush read the group, or a sweep) is a job of its own.
- */
-export function idsKey(rows: Array<{ id: string }>): string {
-  return createHash('sha256').update(rows.map((r) => r.id).sort().join(',')).digest('hex').slice(0, 16);
-}
-
 export async function processDelivery(job: Job, ctx: DeliveryContext, token?: string): Promise<unknown> {
   if (job.name === 'deliver') {
     const parsed = deliverJobSchema.safeParse(job.data);
@@ -68,14 +58,14 @@ export async function processDelivery(job: Job, ctx: DeliveryContext, token?: st
     if (!parsed.success) throw new UnrecoverableError('invalid group-flush payload');
     const rows = await ctx.prisma.alertRecord.findMany({ where: { tenantId: parsed.data.tenantId, groupId: parsed.data.groupId, outcome: 'grouped' }, orderBy: { occurredAt: 'asc' } });
     if (rows.length === 0) return { sent: 0 };
-    return { channels: await fanOut(ctx, rows, rows.length === 1 ? 'single' : 'group', `g-${parsed.data.groupId}-${idsKey(rows)}`) };
+    return { channels: await fanOut(ctx, rows, rows.length === 1 ? 'single' : 'group', `g-${parsed.data.groupId}`, { parts: true }) };
   }
   if (job.name === 'digest') {
     const parsed = digestJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError('invalid digest payload');
     const rows = await ctx.prisma.alertRecord.findMany({ where: { tenantId: parsed.data.tenantId, outcome: 'deferred', deferUntil: { lte: new Date(Date.parse(parsed.data.until) + 1000) } }, orderBy: { occurredAt: 'asc' } });
     if (rows.length === 0) return { sent: 0 };
-    return { channels: await fanOut(ctx, rows, 'digest', `d-${parsed.data.tenantId}-${Date.parse(parsed.data.until)}-${idsKey(rows)}`) };
+    return { channels: await fanOut(ctx, rows, 'digest', `d-${parsed.data.tenantId}-${Date.parse(parsed.data.until)}`, { parts: true }) };
   }
   if (job.name === 'sweep') {
     if (!sweepJobSchema.safeParse(job.data).success) throw new UnrecoverableError('invalid sweep payload');

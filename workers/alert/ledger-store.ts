@@ -27,6 +27,14 @@ export interface LedgerChange {
   deliveredAt?: Date;
 }
 
+/** What a job run again needs to know of its row to redo what follows its decision. */
+export interface RowState {
+  outcome: string;
+  reason: string | null;
+  groupId: string | null;
+  deferUntil: Date | null;
+}
+
 export interface Receipt {
   /** False when the row already existed (a retried job). */
   inserted: boolean;
@@ -38,7 +46,7 @@ export interface LedgerStore {
   /** Insert the row as received, reading the alert's channels in the same statement. */
   receive(alert: Alert, receivedAt: Date): Promise<Receipt>;
   /** What an existing row says (read only when receive found the row already there). */
-  outcomeOf(id: string): Promise<{ outcome: string; reason: string | null }>;
+  outcomeOf(id: string): Promise<RowState>;
   /**
    * Apply a change to these rows; fields left out keep their values. Resolves with the
    * ids it changed: a decision only changes a row still `received`, and `delivering`
@@ -62,6 +70,7 @@ const ROUND = {
 ), upd AS (
   UPDATE alert_ledger l SET
     outcome = u.outcome,
+    updated_at = now(),
     reason = COALESCE(u.reason, l.reason),
     group_id = COALESCE(u.group_id, l.group_id),
     defer_until = COALESCE(u.defer_until, l.defer_until),
@@ -144,8 +153,8 @@ export function createLedgerStore(db: Db): LedgerStore {
   return {
     receive: async (alert, receivedAt) => (await round({ receipt: { alert, receivedAt } })) as Receipt,
     async outcomeOf(id) {
-      const res = await db.query<{ outcome: string; reason: string | null }>('SELECT outcome, reason FROM alert_ledger WHERE id = $1', [id]);
-      return res.rows[0] ?? { outcome: 'received', reason: null };
+      const res = await db.query<RowState>('SELECT outcome, reason, group_id::text AS "groupId", defer_until AS "deferUntil" FROM alert_ledger WHERE id = $1', [id]);
+      return res.rows[0] ?? { outcome: 'received', reason: null, groupId: null, deferUntil: null };
     },
     apply: async (ids, change) => (await round({ change: { ids, change } })) as string[],
   };

@@ -10,7 +10,7 @@ import type { Alert } from '../../lib/contracts/alert.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
 import type { ChannelRow } from './channel-store.js';
-import type { LedgerChange, LedgerStore } from './ledger-store.js';
+import type { LedgerChange, LedgerStore, RowState } from './ledger-store.js';
 
 export type { LedgerChange, LedgerOutcome } from './ledger-store.js';
 
@@ -44,9 +44,9 @@ const EVENT: Record<string, string> = {
  * outcome an earlier attempt recorded) instead of inserting a second one. The alert's
  * channels come with it (read in the same statement, at this moment).
  */
-export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date): Promise<{ outcome: string; reason: string | null; channels: ChannelRow[] }> {
+export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date): Promise<RowState & { channels: ChannelRow[] }> {
   const receipt = await deps.ledger.receive(alert, receivedAt);
-  if (receipt.inserted) return { outcome: 'received', reason: null, channels: receipt.channels };
+  if (receipt.inserted) return { outcome: 'received', reason: null, groupId: null, deferUntil: null, channels: receipt.channels };
   return { ...(await deps.ledger.outcomeOf(alert.id)), channels: receipt.channels };
 }
 

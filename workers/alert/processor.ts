@@ -5,15 +5,16 @@
  * flush is scheduled when a group opens, a digest when quiet hours defer.
  */
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { policyFromSettings, type AlertDecider } from '../../lib/alerts/decide.js';
+import { policyFromSettings, type AlertDecider, type AlertDecision } from '../../lib/alerts/decide.js';
 import { alertJobSchema, type Alert } from '../../lib/contracts/alert.js';
 import { NotFoundError, problemsFromZod } from '../../lib/errors.js';
 import type { PolicyInputsOf } from './policy-store.js';
 import type { SendDeps } from './attempt.js';
 import type { ChannelRow, ChannelsFor } from './channel-store.js';
-import { deliveryJobOpts, enqueueDeliveries } from './deliver-jobs.js';
+import { deliveryJobOpts, deliveryParts, enqueueDeliveries } from './deliver-jobs.js';
 import { deliverInline } from './fast-path.js';
 import { receive, record } from './ledger.js';
+import type { RowState } from './ledger-store.js';
 import { highestSeverity } from './message.js';
 
 export interface AlertContext extends SendDeps {
@@ -28,9 +29,6 @@ export interface AlertContext extends SendDeps {
 
 type Sendable = Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: string };
 
-/** Outcomes after which an alert job has nothing left to do. */
-const FINISHED = new Set(['delivered', 'failed', 'suppressed']);
-
 /**
  * Deliver to every channel that takes the (highest) severity; with no channel the
  * alerts fail visibly. With `inline` the alert is sent by this job (fast-path.ts);
@@ -41,7 +39,12 @@ export async function fanOut(
   alerts: Sendable[],
   kind: 'single' | 'group' | 'digest',
   key: string,
-  options: { channels?: ChannelRow[]; inline?: Alert } = {},
+  options: {
+    channels?: ChannelRow[];
+    inline?: Alert;
+    /** `key` is a flush's or digest's base: each part of at most DELIVER_MAX_ALERTS alerts gets a key naming its alerts. */
+    parts?: boolean;
+  } = {},
 ): Promise<number> {
   const first = alerts[0]!;
   const severity = highestSeverity(alerts.map((a) => a.severity));
@@ -58,7 +61,10 @@ export async function fanOut(
   // Queued first, recorded second: a crash in between leaves the rows as they were, so
   // the job run again finds and queues them again (the job ids make that one job each).
   // Recorded the other way round, the re-run would find nothing left to send.
-  await enqueueDeliveries(ctx.deliveries, channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: ids, key })));
+  // A group or digest goes out in parts of at most DELIVER_MAX_ALERTS alerts, each
+  // part's job id naming its alerts; a single alert's is its id.
+  const parts = options.parts ? deliveryParts(ids, key) : [{ ids, key }];
+  await enqueueDeliveries(ctx.deliveries, parts.flatMap((p) => channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: p.ids, key: p.key }))));
   await record(ctx, ids, { outcome: 'delivering' }, { tenantId: first.tenantId });
   return channels.length;
 }
@@ -80,50 +86,82 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   if (receipt.status === 'rejected') throw receipt.reason;
   const row = receipt.value;
   // A re-run (a retry, or a job taken over from a worker that died) may follow a crash
-  // anywhere in the run before. It gets the same decision back (the decision script
-  // remembers it), redoes only what is idempotent (job ids make a queued job one job;
-  // a decision is recorded only over a row still `received`), and sends through queued
-  // `deliver` jobs, never inline, so a hand-over already queued is not sent twice.
+  // anywhere in the run before. It sends through queued `deliver` jobs, never inline,
+  // so a hand-over already queued stays one job (job ids come from the content).
   const rerun = (job?.attemptsStarted ?? 1) > 1;
-  const done = { outcome: row.outcome, reason: row.reason ?? undefined };
-  // A first run finding the row decided: the same alert sent again after its job was gone.
-  if (!rerun && row.outcome !== 'received') return done;
-  // The one row of an alert with several channels tells only the last channel's send,
-  // so a re-run queues them all again: a repeat is better than a channel left out.
-  if (FINISHED.has(row.outcome) && row.channels.length <= 1) return done;
+  if (row.outcome !== 'received') {
+    // Decided and recorded before: a first run finding that is the same alert sent again
+    // after its job was gone; a re-run redoes, from the row, what may have been cut short.
+    if (rerun) await resumeFromRow(ctx, alert, row);
+    return { outcome: row.outcome, reason: row.reason ?? undefined };
+  }
   const { settings, timezone } = inputs.value;
   const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone } });
+  // Still received: decided now, or, on a re-run that died before recording, the same
+  // decision given back by the script (it remembers it until forget() below).
   const decision = await ctx.decider.decide(
     { tenantId: alert.tenantId, alertId: alert.id, type: alert.type, severity: alert.severity, groupKey: alert.groupKey, userId: alert.userId, dedupeKey: alert.source?.auditEventId },
     policy,
   );
+  const result = await act(ctx, alert, decision, row.channels, rerun);
+  await ctx.decider.forget({ tenantId: alert.tenantId, alertId: alert.id });
+  return result;
+}
+
+/** What follows a decision: each job that will send is queued before the row says it waits for it. */
+async function act(ctx: AlertContext, alert: Alert, decision: AlertDecision, channels: ChannelRow[], rerun: boolean): Promise<{ outcome: string; reason?: string }> {
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
-  // Past the script's memory of this alert, a re-run sees its own dedupe key as a
-  // duplicate of itself; delivering is the choice that loses nothing.
+  // Past the script's memory, a re-run sees its own dedupe key as a duplicate of itself;
+  // delivering is the choice that loses nothing.
   const selfDuplicate = decision.outcome === 'suppress' && decision.reason === 'duplicate' && decision.duplicateOf === alert.id;
   if (decision.outcome === 'deliver' || selfDuplicate) {
     // The channels came with the receipt (one statement): no second wait for them.
-    await fanOut(ctx, [alert], 'single', alert.id, { channels: row.channels, inline: rerun ? undefined : alert });
+    await fanOut(ctx, [alert], 'single', alert.id, { channels, inline: rerun ? undefined : alert });
     return { outcome: 'deliver' };
   }
   if (decision.outcome === 'suppress') {
     await record(ctx, [alert.id], { outcome: 'suppressed', reason: decision.reason }, context);
     return { outcome: 'suppressed', reason: decision.reason };
   }
-  // Deferred and grouped rows wait for a job that sends them: it is queued before the
-  // row says so, so a crash in between cannot leave a row waiting for nothing.
   if (decision.outcome === 'defer') {
     const until = decision.deferUntil!;
-    await ctx.deliveries.add('digest', { v: 1, tenantId: alert.tenantId, until: until.toISOString() }, { ...deliveryJobOpts, delay: Math.max(0, until.getTime() - ctx.clock().getTime()), jobId: `digest-${alert.tenantId}-${until.getTime()}` });
+    await scheduleDigest(ctx, alert.tenantId, until);
     await record(ctx, [alert.id], { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until }, context);
     return { outcome: 'deferred', reason: 'quiet_hours' };
   }
   const group = decision.group!;
-  if (group.opened) {
-    // Members may join until flushAt; flush just after it.
-    await ctx.deliveries.add('group-flush', { v: 1, tenantId: alert.tenantId, groupId: group.id }, { ...deliveryJobOpts, delay: Math.max(0, group.flushAt.getTime() - ctx.clock().getTime() + 250), jobId: `group-${group.id}` });
-  }
+  if (group.opened) await scheduleFlush(ctx, alert.tenantId, group.id, group.flushAt);
   // defer_until of a grouped row is its group's flush time (the sweep looks for rows past it).
   await record(ctx, [alert.id], { outcome: 'grouped', reason: group.opened ? 'group_opened' : 'grouped', groupId: group.id, deferUntil: group.flushAt }, context);
   return { outcome: 'grouped' };
+}
+
+/**
+ * A re-run of an alert whose row was recorded: queue again what the row waits for
+ * (job ids make an existing job one job). A group member or a digest row needs
+ * nothing of its own: its group's or tenant's job sends it.
+ */
+async function resumeFromRow(ctx: AlertContext, alert: Alert, row: RowState & { channels: ChannelRow[] }): Promise<void> {
+  if (row.outcome === 'grouped' && row.reason === 'group_opened' && row.groupId && row.deferUntil) return scheduleFlush(ctx, alert.tenantId, row.groupId, row.deferUntil);
+  if (row.outcome === 'deferred' && row.deferUntil) return scheduleDigest(ctx, alert.tenantId, row.deferUntil);
+  const sentAlone = row.groupId === null && row.reason !== 'quiet_hours';
+  // The one row of an alert with several channels tells only the last send, so a
+  // finished one is queued again to every channel: a repeat beats a channel left out.
+  const pending = row.outcome === 'delivering' || ((row.outcome === 'delivered' || row.outcome === 'failed') && row.channels.length > 1);
+  if (sentAlone && pending && row.channels.length > 0) {
+    await enqueueDeliveries(ctx.deliveries, row.channels.map((c) => ({ tenantId: alert.tenantId, channelId: c.id, kind: 'single' as const, alertIds: [alert.id], key: alert.id })));
+  }
+}
+
+function scheduleDigest(ctx: AlertContext, tenantId: string, until: Date): Promise<void> {
+  return addOnce(ctx, 'digest', { v: 1, tenantId, until: until.toISOString() }, until.getTime(), `digest-${tenantId}-${until.getTime()}`);
+}
+
+/** Members may join until flushAt; flush just after it. */
+function scheduleFlush(ctx: AlertContext, tenantId: string, groupId: string, flushAt: Date): Promise<void> {
+  return addOnce(ctx, 'group-flush', { v: 1, tenantId, groupId }, flushAt.getTime() + 250, `group-${groupId}`);
+}
+
+async function addOnce(ctx: AlertContext, name: string, data: object, atMs: number, jobId: string): Promise<void> {
+  await ctx.deliveries.add(name, data, { ...deliveryJobOpts, delay: Math.max(0, atMs - ctx.clock().getTime()), jobId });
 }

@@ -4,8 +4,9 @@
  * just after the flush read its group, or a job lost to something outside Bulwark,
  * would leave rows waiting for ever. Every minute (the scheduler's `alert-sweep`), rows
  * still grouped or deferred a minute past their time get a flush or digest of their
- * own. Alerts left undecided or still delivering after an hour are reported (log event
- * `alert_stale`), so nothing waits without a trace.
+ * own. Alerts received or delivering with no change for an hour are reported (log
+ * event `alert_stale`, per outcome: count, tenants, the oldest ids), so nothing waits
+ * without a trace.
  */
 import type pg from 'pg';
 import type { Queue } from 'bullmq';
@@ -21,7 +22,7 @@ export interface SweepDeps {
 
 /** How long past its flush or digest time a row may wait before the sweep sends it. */
 export const SWEEP_GRACE_MS = 60_000;
-/** How long an alert may stay received or delivering before the sweep reports it. */
+/** How long an alert may stay received or delivering with no change before the sweep reports it. */
 export const STALE_AFTER_MS = 3_600_000;
 /** Most groups and tenants taken per sweep; the rest wait for the next minute. */
 const LIMIT = 500;
@@ -38,23 +39,30 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   // One sweep job id per group or tenant per minute: a sweep run again in the same
   // minute adds nothing, the next minute's sweep tries again.
   const minute = Math.floor(now.getTime() / 60_000);
+  const staleBefore = new Date(now.getTime() - STALE_AFTER_MS);
   const [groups, digests, stale] = await Promise.all([
+    // Oldest first, so a backlog larger than LIMIT is worked off rather than starved.
     deps.pg.query<{ tenant_id: string; group_id: string }>(
       `SELECT tenant_id::text, group_id::text FROM alert_ledger
         WHERE outcome = 'grouped' AND defer_until < $1 AND group_id IS NOT NULL
-        GROUP BY tenant_id, group_id LIMIT ${LIMIT}`,
+        GROUP BY tenant_id, group_id ORDER BY min(defer_until) LIMIT ${LIMIT}`,
       [due],
     ),
     deps.pg.query<{ tenant_id: string; until: Date }>(
       `SELECT tenant_id::text, max(defer_until) AS until FROM alert_ledger
         WHERE outcome = 'deferred' AND defer_until < $1
-        GROUP BY tenant_id LIMIT ${LIMIT}`,
+        GROUP BY tenant_id ORDER BY min(defer_until) LIMIT ${LIMIT}`,
       [due],
     ),
-    deps.pg.query<{ outcome: string; n: number }>(
-      `SELECT outcome, count(*)::int AS n FROM alert_ledger
-        WHERE outcome IN ('received', 'delivering') AND received_at < $1 GROUP BY outcome`,
-      [new Date(now.getTime() - STALE_AFTER_MS)],
+    // Per outcome: how many, in which tenants (up to 10), and the oldest few ids.
+    deps.pg.query<{ outcome: string; n: number; tenants: string[]; sample: string[] }>(
+      `SELECT outcome, count(*)::int AS n,
+              (array_agg(DISTINCT tenant_id::text))[1:10] AS tenants,
+              (array_agg(id::text ORDER BY updated_at))[1:5] AS sample
+         FROM alert_ledger
+        WHERE outcome IN ('received', 'delivering') AND updated_at < $1
+        GROUP BY outcome`,
+      [staleBefore],
     ),
   ]);
   const jobs = [
@@ -65,10 +73,13 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     await deps.deliveries.addBulk(jobs);
     deps.logger.warn({ event: 'alert_sweep', groups: groups.rows.length, digests: digests.rows.length }, 'grouped or deferred alerts past their time: flush and digest queued again');
   }
-  const count = (outcome: string) => stale.rows.find((r) => r.outcome === outcome)?.n ?? 0;
-  const result = { groups: groups.rows.length, digests: digests.rows.length, stale: { received: count('received'), delivering: count('delivering') } };
-  if (result.stale.received + result.stale.delivering > 0) {
-    deps.logger.warn({ event: 'alert_stale', received: result.stale.received, delivering: result.stale.delivering, older_than_ms: STALE_AFTER_MS }, 'alerts undecided or still delivering after an hour');
+  const of = (outcome: string) => stale.rows.find((r) => r.outcome === outcome);
+  const result = { groups: groups.rows.length, digests: digests.rows.length, stale: { received: of('received')?.n ?? 0, delivering: of('delivering')?.n ?? 0 } };
+  for (const r of stale.rows) {
+    deps.logger.warn(
+      { event: 'alert_stale', outcome: r.outcome, count: r.n, tenants: r.tenants, alert_ids: r.sample, unchanged_for_ms: STALE_AFTER_MS },
+      `alerts ${r.outcome} with no change for an hour`,
+    );
   }
   return result;
 }
