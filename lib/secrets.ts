@@ -114,7 +114,7 @@ export function resolveSecretFromRow(keys: MasterKeys, tenantId: string, ref: st
     return decryptWithKeyId(keys, row.encryptedValue, row.keyId).toString('utf8');
   } catch (err) {
     // Name the secret (names are not secret) so an operator knows which one to set again.
-    if (err instanceof InvalidToken) throw new InvalidToken(`secret://${name} of tenant ${tenantId}: ${err.message}`);
+    if (err instanceof InvalidToken) throw new InvalidToken(`secret://${name} of tenant ${tenantId}: ${err.message}`, { cause: err });
     throw err;
   }
 }

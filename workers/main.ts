@@ -5,6 +5,7 @@
  */
 import type { Worker } from 'bullmq';
 import { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createPgPool, createPrisma } from '../lib/clients/prisma.js';
 import { createRedis } from '../lib/clients/redis.js';
@@ -74,50 +75,14 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   ctx.metrics.setQueueCountSource(async () =>
     Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))),
   );
-  const scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
   let accepting = true;
-  // The API (only with the HTTP server) enqueues through the same typed producer
-  // application code uses, on a connection of its own (see createRedis on auto-pipelining).
-  const apiRedis = options.http === false ? undefined : createRedis(config, 'bulwark-api', { autoPipelining: false });
-  const producer =
-    apiRedis &&
-    createProducer({
-      connection: apiRedis,
-      queuePrefix: config.queuePrefix,
-      clock: ctx.clock,
-      // Security alerts raised from audit entries (denial bursts included) link to their runbook.
-      runbookBaseUrl: config.runbookBaseUrl,
-      onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
-    });
+  // Everything below may fail half way (a port in use, a Redis that refuses the
+  // scheduler): then what was opened is closed again, so a failed start exits.
+  let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
+  let apiRedis: ReturnType<typeof createRedis> | undefined;
+  let producer: ReturnType<typeof createProducer> | undefined;
   let api: Api | undefined;
-  const readiness = createReadiness(ctx, () => accepting);
-  // Readiness as a metric too: a process that answers scrapes but cannot work (database
-  // down, migration pending) is otherwise invisible to Prometheus.
-  ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
-  // Fastify, the API and Bull Board are loaded only by a process that serves HTTP: a
-  // workers-only process stays smaller by their code and heap.
-  const server =
-    apiRedis && producer
-      ? await (async () => {
-          const [{ createHttpServer }, { registerApi, requestIdFor }, { bullBoardCsp, registerBullBoard }] = await Promise.all([
-            import('./runtime/http.js'),
-            import('../producers/http/index.js'),
-            import('../producers/http/bull-board.js'),
-          ]);
-          return createHttpServer(ctx, {
-            readiness,
-            requestId: requestIdFor,
-            configure: async (app) => {
-              api = registerApi(app, { ...ctx, redis: apiRedis, producer, cspFor: bullBoardCsp });
-              await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isAdmin: api.guards.isAdmin });
-            },
-          });
-        })()
-      : undefined;
-  let url: string | undefined;
-  if (server) url = await server.listen({ host: config.host, port: config.port });
-  if (options.workers !== false) for (const w of workers) void w.run();
-  logger.info({ event: 'bulwark_started', url, queues: workers.map((w) => w.name) }, 'bulwark started');
+  let server: Awaited<ReturnType<typeof startHttp>> | undefined;
 
   let stopping: Promise<void> | undefined;
   async function stop(reason = 'stop requested'): Promise<void> {
@@ -138,13 +103,64 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await ctx.prisma.$disconnect();
     await ctx.pg.end().catch(() => undefined);
     await ctx.redis.quit().catch(() => ctx.redis.disconnect());
-    await apiRedis?.quit().catch(() => apiRedis.disconnect());
+    await apiRedis?.quit().catch(() => apiRedis?.disconnect());
     logger.info({ event: 'bulwark_stopped' }, 'bulwark stopped');
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }
+
+  let url: string | undefined;
+  try {
+    scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
+    // The API (only with the HTTP server) enqueues through the same typed producer
+    // application code uses, on a connection of its own (see createRedis on auto-pipelining).
+    apiRedis = options.http === false ? undefined : createRedis(config, 'bulwark-api', { autoPipelining: false });
+    const readiness = createReadiness(ctx, () => accepting);
+    // Readiness as a metric too: a process that answers scrapes but cannot work (database
+    // down, migration pending) is otherwise invisible to Prometheus.
+    ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
+    if (apiRedis) {
+      const redis = apiRedis;
+      producer = createProducer({
+        connection: redis,
+        queuePrefix: config.queuePrefix,
+        clock: ctx.clock,
+        // Security alerts raised from audit entries (denial bursts included) link to their runbook.
+        runbookBaseUrl: config.runbookBaseUrl,
+        onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
+      });
+      const p = producer;
+      server = await startHttp(ctx, readiness, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
+        api = registerApi(app, { ...ctx, redis, producer: p, cspFor: bullBoardCsp });
+        await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isAdmin: api.guards.isAdmin });
+      });
+      url = await server.listen({ host: config.host, port: config.port });
+    }
+  } catch (err) {
+    await stop('start failed').catch(() => undefined);
+    throw err;
+  }
+  if (options.workers !== false) for (const w of workers) void w.run();
+  logger.info({ event: 'bulwark_started', url, queues: workers.map((w) => w.name) }, 'bulwark started');
   return {
     ctx,
     url,
     stop: (reason) => (stopping ??= stop(reason)),
   };
+}
+
+/**
+ * Fastify, the API and Bull Board, loaded only by a process that serves HTTP: a
+ * workers-only process stays smaller by their code and heap.
+ */
+async function startHttp(
+  ctx: AppContext,
+  readiness: ReturnType<typeof createReadiness>,
+  configure: (app: FastifyInstance, parts: { registerApi: typeof import('../producers/http/index.js').registerApi } & Pick<typeof import('../producers/http/bull-board.js'), 'bullBoardCsp' | 'registerBullBoard'>) => Promise<void>,
+) {
+  const [{ createHttpServer }, { registerApi, requestIdFor }, { bullBoardCsp, registerBullBoard }] = await Promise.all([
+    import('./runtime/http.js'),
+    import('../producers/http/index.js'),
+    import('../producers/http/bull-board.js'),
+  ]);
+  return createHttpServer(ctx, { readiness, requestId: requestIdFor, configure: (app) => configure(app, { registerApi, bullBoardCsp, registerBullBoard }) });
 }

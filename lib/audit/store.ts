@@ -34,8 +34,11 @@ SELECT ${COLUMNS.map((c, i) => `u.c${i}::${c[1]}`).join(', ')}
 /**
  * Commit `entries` (any tenants, any order) and return one outcome per entry, in order.
  * @param now clock for recorded_at; injectable for tests.
+ * @param statementTimeoutMs limit of each statement of the transaction, a positive
+ *   whole number of ms. Default: COMMIT_STATEMENT_TIMEOUT_MS (30 000).
  */
 export async function commitEntries(pool: pg.Pool, entries: EncodedEntry[], now: () => Date = () => new Date(), statementTimeoutMs = COMMIT_STATEMENT_TIMEOUT_MS): Promise<CommitOutcome[]> {
+  if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 1) throw new RangeError(`statementTimeoutMs must be a positive whole number (got ${statementTimeoutMs})`);
   // Optimistic first: skip the lookup of already stored eventIds and let the unique
   // index (tenant_id, event_id) object. Stored duplicates only come from retries and
   // repeated sends, and the lookup was about a tenth of every transaction. When the
@@ -65,7 +68,7 @@ async function commitOnce(pool: pg.Pool, entries: EncodedEntry[], now: () => Dat
   let failed = false;
   try {
     // One round trip: the transaction and its time limit (it holds the chain heads' locks).
-    await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(statementTimeoutMs))}`);
+    await client.query(`BEGIN; SET LOCAL statement_timeout = ${statementTimeoutMs}`);
     const outcomes = await appendEntries(pgSql(client), entries, now, { lookUpStored });
     await client.query('COMMIT');
     return outcomes;

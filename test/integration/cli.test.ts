@@ -2,7 +2,12 @@
 // the real Postgres: exit codes, output and clear errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { randomPrefix, withTimeout } from '../helpers/env.js';
+import { obliterateQueues } from '../helpers/queues.js';
+import { workerEnv } from '../helpers/worker-process.js';
 import { main } from '../../cli/main.js';
 import type { CliIO } from '../../cli/output.js';
 import { ADMIN_URL, createTestDatabase, superuserQuery, urlFor, type TestDatabase } from '../helpers/db.js';
@@ -109,6 +114,29 @@ test('the installed bin runs the same CLI', () => {
   });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout.split('\n')[0]!, /^[0-9a-f-]{36}$/);
+});
+
+test('start on a port already in use fails, names the problem and exits (nothing left open)', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const prefix = randomPrefix('start-fail');
+  try {
+    const port = String((taken.address() as AddressInfo).port);
+    const child = spawn(process.execPath, ['bin/bulwark.js', 'start'], { env: { ...process.env, ...workerEnv(db.url, prefix, { PORT: port }) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    // A hang guard, not a timing claim: a start that left connections open would never exit.
+    const code = await withTimeout(new Promise<number | null>((r) => child.on('exit', r)), 30_000, 'bulwark start to exit').catch((err: unknown) => {
+      child.kill('SIGKILL');
+      throw err;
+    });
+    assert.is.not(code, 0, output);
+    assert.match(output, 'EADDRINUSE');
+  } finally {
+    taken.close();
+    await obliterateQueues(prefix);
+  }
 });
 
 test.run();

@@ -7,6 +7,7 @@ import { concurrencyFor, createConcurrencyTracker } from '../../workers/audit/ad
 test('enough jobs to fill the in-flight cap one and a half times, within 2..max', () => {
   assert.is(concurrencyFor(1, 4000, 200), 200);
   assert.is(concurrencyFor(100, 4000, 200), 60);
+  assert.is(concurrencyFor(1000, 4000, 1), 1, 'never above a configured maximum of 1');
   assert.is(concurrencyFor(1000, 4000, 200), 6);
   assert.is(concurrencyFor(100_000, 4000, 200), 2);
   assert.is(concurrencyFor(0, 4000, 200), 200, 'no size known yet: the configured maximum');

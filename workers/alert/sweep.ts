@@ -28,8 +28,10 @@ export const STALE_AFTER_MS = 3_600_000;
 const LIMIT = 500;
 
 export interface SweepResult {
-  groups: number;
-  digests: number;
+  /** Groups flushed again. */
+  groups: string[];
+  /** Tenants whose deferred rows got a digest again. */
+  digests: string[];
   stale: { received: number; delivering: number };
 }
 
@@ -54,14 +56,17 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         GROUP BY tenant_id ORDER BY min(defer_until) LIMIT ${LIMIT}`,
       [due],
     ),
-    // Per outcome: how many, in which tenants (up to 10), and the oldest few ids.
+    // Per outcome: how many, and (from the 50 oldest, so a large backlog stays cheap)
+    // in which tenants and the five oldest ids.
     deps.pg.query<{ outcome: string; n: number; tenants: string[]; sample: string[] }>(
-      `SELECT outcome, count(*)::int AS n,
-              (array_agg(DISTINCT tenant_id::text))[1:10] AS tenants,
-              (array_agg(id::text ORDER BY updated_at))[1:5] AS sample
-         FROM alert_ledger
-        WHERE outcome IN ('received', 'delivering') AND updated_at < $1
-        GROUP BY outcome`,
+      `SELECT o.outcome, c.n, s.tenants, s.sample
+         FROM unnest(ARRAY['received', 'delivering']) AS o(outcome)
+         CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM alert_ledger l WHERE l.outcome = o.outcome AND l.updated_at < $1) c
+         CROSS JOIN LATERAL (
+           SELECT (array_agg(DISTINCT x.tenant_id::text))[1:10] AS tenants, (array_agg(x.id::text ORDER BY x.updated_at))[1:5] AS sample
+             FROM (SELECT tenant_id, id, updated_at FROM alert_ledger l WHERE l.outcome = o.outcome AND l.updated_at < $1 ORDER BY updated_at LIMIT 50) x
+         ) s
+        WHERE c.n > 0`,
       [staleBefore],
     ),
   ]);
@@ -74,7 +79,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     deps.logger.warn({ event: 'alert_sweep', groups: groups.rows.length, digests: digests.rows.length }, 'grouped or deferred alerts past their time: flush and digest queued again');
   }
   const of = (outcome: string) => stale.rows.find((r) => r.outcome === outcome);
-  const result = { groups: groups.rows.length, digests: digests.rows.length, stale: { received: of('received')?.n ?? 0, delivering: of('delivering')?.n ?? 0 } };
+  const result = { groups: groups.rows.map((g) => g.group_id), digests: digests.rows.map((d) => d.tenant_id), stale: { received: of('received')?.n ?? 0, delivering: of('delivering')?.n ?? 0 } };
   for (const r of stale.rows) {
     deps.logger.warn(
       { event: 'alert_stale', outcome: r.outcome, count: r.n, tenants: r.tenants, alert_ids: r.sample, unchanged_for_ms: STALE_AFTER_MS },

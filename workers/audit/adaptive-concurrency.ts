@@ -11,8 +11,8 @@
 export function concurrencyFor(entriesPerJob: number, entriesInFlight: number, maxConcurrency: number): number {
   if (!(entriesPerJob > 0)) return maxConcurrency;
   const wanted = Math.ceil((entriesInFlight * 1.5) / entriesPerJob);
-  // At least 2: one job committing while the next is parsed.
-  return Math.max(2, Math.min(maxConcurrency, wanted));
+  // At least 2 (one job committing while the next is parsed), never above the maximum.
+  return Math.min(maxConcurrency, Math.max(2, wanted));
 }
 
 export interface ConcurrencyTracker {

@@ -12,6 +12,7 @@
 import { setFlagsFromString } from 'node:v8';
 import type { Config } from '../../lib/config.js';
 
+/** Sets V8's heap growth to `config.heapGrowingPercent` (HEAP_GROWING_PERCENT); 0 leaves V8's default. */
 export function applyHeapGrowth(config: Pick<Config, 'heapGrowingPercent'>): void {
   // V8 reads this flag whenever it sets the next collection's limit, so setting it at
   // run time takes effect from the next full collection on.

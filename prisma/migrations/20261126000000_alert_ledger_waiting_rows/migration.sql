@@ -6,12 +6,14 @@
 
 -- When the row last changed (the ledger's statements set it on every change).
 ALTER TABLE "alert_ledger" ADD COLUMN "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP;
-UPDATE "alert_ledger" SET "updated_at" = COALESCE("delivered_at", "received_at");
+-- Only the rows the stale report reads need a truthful value (the others keep the
+-- migration's time): a smaller update, and a shorter lock on a large ledger.
+UPDATE "alert_ledger" SET "updated_at" = "received_at" WHERE "outcome" IN ('received', 'delivering');
 
 -- defer_until of a grouped row is now its group's flush time. Rows grouped before this
--- migration have none: their receipt time stands in, so the sweep flushes any of them
--- left waiting.
-UPDATE "alert_ledger" SET "defer_until" = "received_at" WHERE "outcome" = 'grouped' AND "defer_until" IS NULL;
+-- migration have none: an hour after receipt stands in (the longest group wait), so
+-- the sweep flushes those left waiting and never an open group early.
+UPDATE "alert_ledger" SET "defer_until" = "received_at" + interval '1 hour' WHERE "outcome" = 'grouped' AND "defer_until" IS NULL;
 
 CREATE INDEX "alert_ledger_waiting_until_idx" ON "alert_ledger" ("defer_until") WHERE "outcome" IN ('grouped', 'deferred');
 CREATE INDEX "alert_ledger_pending_updated_idx" ON "alert_ledger" ("updated_at") WHERE "outcome" IN ('received', 'delivering');
