@@ -21,6 +21,7 @@ export function createMetrics() {
   for (const name of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`bulwark_nodejs_active_${name}_total`);
   let countSource: QueueCountSource | undefined;
   let readinessSource: (() => Promise<Record<string, boolean>>) | undefined;
+  let stuckAlertsSource: (() => Promise<Record<string, number>>) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.
   let reading: ReturnType<QueueCountSource> | undefined;
   function readQueues(): ReturnType<QueueCountSource> | Promise<undefined> {
@@ -139,12 +140,29 @@ export function createMetrics() {
         for (const [check, ok] of Object.entries(await readinessSource())) this.set({ check }, ok ? 1 : 0);
       },
     }),
+    alertsStuck: new Gauge({
+      name: 'bulwark_alerts_stuck',
+      help: 'Alerts in the ledger waiting longer than they should, by state (received or delivering unchanged for an hour; grouped or deferred five minutes past their time), read at scrape time',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      async collect() {
+        if (!stuckAlertsSource) return;
+        this.reset();
+        // A database that cannot answer leaves the gauge empty for this scrape (bulwark_ready says why).
+        const counts = await stuckAlertsSource().catch(() => undefined);
+        if (counts) for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    }),
     setQueueCountSource(source: QueueCountSource) {
       countSource = source;
     },
     /** Where bulwark_ready reads its checks (check name → passing). */
     setReadinessSource(source: () => Promise<Record<string, boolean>>) {
       readinessSource = source;
+    },
+    /** Where bulwark_alerts_stuck reads its counts (state → alerts). */
+    setStuckAlertsSource(source: () => Promise<Record<string, number>>) {
+      stuckAlertsSource = source;
     },
   };
   return metrics;

@@ -20,6 +20,7 @@ import { systemClock, withTimeout, type Clock } from '../lib/time.js';
 import type { Api } from '../producers/http/index.js';
 import { createProducer } from '../producers/index.js';
 import { createAlertWorkers, type AlertWorkerOptions } from './alert/index.js';
+import { countStuckAlerts } from './alert/sweep.js';
 import { createAuditWriteWorker } from './audit/index.js';
 import { createAuditVerifyWorker } from './audit/verify-worker.js';
 import { createReadiness } from './runtime/readiness.js';
@@ -72,6 +73,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     (name) => new Queue(name, { connection: ctx.redis, prefix: config.queuePrefix }),
   );
   for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
+  ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
   ctx.metrics.setQueueCountSource(async () =>
     Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))),
   );

@@ -248,7 +248,7 @@ test('a digest of more than 1,000 alerts goes out in parts of at most 1,000, and
   assert.is(hitsAt('/big'), 2, 'two messages: 1,000 and 1');
 });
 
-test('the sweep reports alerts delivering with no change for an hour, naming tenant and id, and not fresh ones', async () => {
+test('the sweep and bulwark_alerts_stuck report alerts delivering with no change for an hour, naming tenant and id, and not fresh ones', async () => {
   const { tenantId } = await tenantWithHooks('stale', ['/st']);
   const [old, fresh] = [alertFor(tenantId), alertFor(tenantId)];
   for (const a of [old, fresh]) {
@@ -265,6 +265,9 @@ test('the sweep reports alerts delivering with no change for an hour, naming ten
   assert.ok((line.tenants as string[]).includes(tenantId));
   assert.ok((line.alert_ids as string[]).includes(old.id));
   assert.not.ok((line.alert_ids as string[]).includes(fresh.id), 'a row that changed recently is not stale');
+  // The same count reaches Prometheus at scrape time (rule AlertsStuck).
+  const stuck = /bulwark_alerts_stuck\{state="delivering"\} (\d+)/.exec(await bulwark.ctx.metrics.registry.metrics())?.[1];
+  assert.is(Number(stuck), result.stale.delivering);
   await superuserQuery(db.url, `UPDATE alert_ledger SET outcome = 'failed' WHERE id = ANY($1::uuid[])`, [[old.id, fresh.id]]);
 });
 

@@ -88,3 +88,19 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   }
   return result;
 }
+
+/** How far past its flush or digest time a grouped or deferred row counts as stuck (the sweep has had several turns). */
+export const OVERDUE_AFTER_MS = 5 * 60_000;
+
+/** Alerts waiting longer than they should, by state: what bulwark_alerts_stuck reports. */
+export async function countStuckAlerts(db: Pick<pg.Pool, 'query'>, now: Date): Promise<Record<'received' | 'delivering' | 'grouped' | 'deferred', number>> {
+  const res = await db.query<{ received: number; delivering: number; grouped: number; deferred: number }>(
+    `SELECT
+       (SELECT count(*)::int FROM alert_ledger WHERE outcome = 'received' AND updated_at < $1) AS received,
+       (SELECT count(*)::int FROM alert_ledger WHERE outcome = 'delivering' AND updated_at < $1) AS delivering,
+       (SELECT count(*)::int FROM alert_ledger WHERE outcome = 'grouped' AND defer_until < $2) AS grouped,
+       (SELECT count(*)::int FROM alert_ledger WHERE outcome = 'deferred' AND defer_until < $2) AS deferred`,
+    [new Date(now.getTime() - STALE_AFTER_MS), new Date(now.getTime() - OVERDUE_AFTER_MS)],
+  );
+  return res.rows[0]!;
+}
