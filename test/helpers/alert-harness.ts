@@ -1,0 +1,95 @@
+/**
+ * A running Bulwark (workers on, scheduler off) with the alert processors' context, a
+ * recording receiver, and what the alert crash and sweep tests share: tenants with
+ * webhook channels, alerts, reading the ledger, waiting for the delivery queue.
+ * Everything is real: Redis, Postgres, HTTP on loopback.
+ */
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { addChannel } from '../../lib/channels.js';
+import { requireMasterKeys } from '../../lib/config.js';
+import type { Alert } from '../../lib/contracts/alert.js';
+import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
+import { setSecret } from '../../lib/secrets.js';
+import { createTenant } from '../../lib/tenants.js';
+import { updateTenantSettings } from '../../lib/tenant-settings.js';
+import { createAlertContext } from '../../workers/alert/index.js';
+import type { AlertContext } from '../../workers/alert/processor.js';
+import { startBulwark, type RunningBulwark } from '../../workers/main.js';
+import { createTestDatabase, superuserQuery, type TestDatabase } from './db.js';
+import { testConfig, waitFor } from './env.js';
+import { cleanup } from './lifecycle.js';
+import { obliterateQueues } from './queues.js';
+import { startReceiver, type Receiver } from './receiver.js';
+
+export const system = { type: 'system' as const, id: 'test' };
+/** Job stand-ins for processAlert: a first run, and a run again after a crash or failure. */
+export const firstRun = { id: 'first', attemptsStarted: 1 };
+export const rerun = { id: 'rerun', attemptsStarted: 2 };
+
+export interface LedgerRow {
+  outcome: string;
+  reason: string | null;
+  group_id: string | null;
+  defer_until: Date | null;
+}
+
+export interface AlertHarness {
+  db: TestDatabase;
+  bulwark: RunningBulwark;
+  receiver: Receiver;
+  ctx: AlertContext;
+  /** A tenant with webhook channels posting to the receiver at each path (default cooldown kept). */
+  tenantWithHooks(name: string, paths: string[], alerts?: Record<string, unknown>): Promise<{ tenantId: string; channelIds: string[] }>;
+  alertFor(tenantId: string, extra?: Partial<Alert>): Alert;
+  rowOf(id: string): Promise<LedgerRow | undefined>;
+  outcomeOf(id: string): Promise<string | undefined>;
+  hitsAt(path: string): number;
+  delivered(id: string, ms?: number): Promise<true>;
+  /** Wait until no delivery is waiting, running or due soon: every send made has arrived. */
+  deliveriesIdle(): Promise<true>;
+  close(): Promise<void>;
+}
+
+export async function startAlertHarness(): Promise<AlertHarness> {
+  const receiver = await startReceiver();
+  const db = await createTestDatabase();
+  const bulwark = await startBulwark(testConfig(db.url, { SETTINGS_CACHE_MS: '0' }), { http: false, scheduler: false });
+  const ctx = createAlertContext(bulwark.ctx, new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix }));
+  const rowOf = async (id: string) => (await superuserQuery(db.url, 'SELECT outcome, reason, group_id, defer_until FROM alert_ledger WHERE id = $1', [id])).rows[0] as LedgerRow | undefined;
+  const outcomeOf = async (id: string) => (await rowOf(id))?.outcome;
+  return {
+    db,
+    bulwark,
+    receiver,
+    ctx,
+    async tenantWithHooks(name, paths, alerts = {}) {
+      const t = await createTenant(bulwark.ctx.prisma, { name });
+      await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 }, ...alerts } }, system);
+      await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: 'whsec-harness-signing-key' }, system);
+      for (const [i, path] of paths.entries()) {
+        await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: `hook-${i}`, type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' }, system);
+      }
+      const channels = await bulwark.ctx.prisma.alertChannel.findMany({ where: { tenantId: t.id }, orderBy: { name: 'asc' } });
+      return { tenantId: t.id, channelIds: channels.map((c) => c.id) };
+    },
+    alertFor: (tenantId, extra = {}) => ({ id: randomUUID(), tenantId, type: 'disk.full', severity: 'warning', title: 'Disk almost full', occurredAt: new Date().toISOString(), ...extra }),
+    rowOf,
+    outcomeOf,
+    hitsAt: (path) => receiver.requests.filter((r) => r.path === path).length,
+    delivered: (id, ms) => waitFor(async () => ((await outcomeOf(id)) === 'delivered' ? (true as const) : undefined), `alert ${id} delivered`, ms),
+    deliveriesIdle: () =>
+      waitFor(async () => {
+        const counts = await ctx.deliveries.getJobCounts('waiting', 'active', 'prioritized');
+        const soon = (await ctx.deliveries.getDelayed()).filter((j) => j.name === 'deliver' || j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000);
+        return Object.values(counts).every((n) => n === 0) && soon.length === 0 ? (true as const) : undefined;
+      }, 'the alert-delivery queue idle'),
+    close: cleanup([
+      ['close queue', () => ctx.deliveries.close()],
+      ['stop bulwark', () => bulwark.stop()],
+      ['obliterate queues', () => obliterateQueues(bulwark.ctx.config.queuePrefix)],
+      ['drop database', () => db.drop()],
+      ['close receiver', () => receiver.close()],
+    ]),
+  };
+}

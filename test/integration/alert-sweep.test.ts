@@ -1,0 +1,75 @@
+// The alert sweep and the large-digest path: rows still grouped a minute past their
+// flush time get a flush of their own; alerts delivering with no change for an hour
+// are reported in a log event and in bulwark_alerts_stuck; a digest of more than 1,000
+// alerts goes out in parts. Real Redis, Postgres and a recording receiver.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Job } from 'bullmq';
+import { processDelivery } from '../../workers/alert/delivery.js';
+import { processAlert, type AlertContext } from '../../workers/alert/processor.js';
+import { sweep } from '../../workers/alert/sweep.js';
+import { firstRun, startAlertHarness, type AlertHarness } from '../helpers/alert-harness.js';
+import { superuserQuery } from '../helpers/db.js';
+import { waitFor } from '../helpers/env.js';
+import { setup } from '../helpers/lifecycle.js';
+
+let h: AlertHarness;
+test.before(setup(async () => void (h = await startAlertHarness())));
+test.after(() => h?.close());
+
+test('the sweep flushes a grouped row past its flush time whose flush never came (a late member)', async () => {
+  const { tenantId } = await h.tenantWithHooks('sweep-group', ['/s'], { groupWaitSeconds: 1 });
+  const opener = h.alertFor(tenantId, { groupKey: 'late' });
+  await processAlert({ v: 1, alert: opener }, h.ctx, firstRun);
+  await (await h.ctx.deliveries.getJob(`group-${opener.id}`))?.remove(); // the flush that would have sent it is gone
+  const early = await sweep({ ...h.ctx, clock: () => new Date() });
+  assert.not.ok(early.groups.includes(opener.id), 'not yet: within its flush time and the grace minute');
+  const later = await sweep({ ...h.ctx, clock: () => new Date(Date.now() + 3 * 60_000) });
+  assert.ok(later.groups.includes(opener.id));
+  await h.delivered(opener.id);
+  assert.is(h.hitsAt('/s'), 1);
+});
+
+test('a digest of more than 1,000 alerts goes out in parts of at most 1,000, and every row is delivered', async () => {
+  const { tenantId } = await h.tenantWithHooks('big-digest', ['/big']);
+  const until = new Date(Date.now() - 1000);
+  const ids: string[] = [];
+  for (let i = 0; i < 1001; i++) {
+    const a = h.alertFor(tenantId, { title: `Queue ${i} slow` });
+    ids.push(a.id);
+    await h.ctx.ledger.receive(a, new Date());
+  }
+  await h.ctx.ledger.apply(ids, { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until });
+  await processDelivery({ name: 'digest', data: { v: 1, tenantId, until: until.toISOString() } } as unknown as Job, h.ctx);
+  await waitFor(async () => {
+    const r = (await superuserQuery(h.db.url, `SELECT count(*)::int AS n FROM alert_ledger WHERE tenant_id = $1 AND outcome = 'delivered'`, [tenantId])).rows[0].n as number;
+    return r === 1001 || undefined;
+  }, 'all 1,001 rows delivered');
+  await h.deliveriesIdle();
+  assert.is(h.hitsAt('/big'), 2, 'two messages: 1,000 and 1');
+});
+
+test('the sweep and bulwark_alerts_stuck report alerts delivering with no change for an hour, naming tenant and id, and not fresh ones', async () => {
+  const { tenantId } = await h.tenantWithHooks('stale', ['/st']);
+  const [old, fresh] = [h.alertFor(tenantId), h.alertFor(tenantId)];
+  for (const a of [old, fresh]) {
+    await h.ctx.ledger.receive(a, new Date());
+    await h.ctx.ledger.apply([a.id], { outcome: 'delivering' });
+  }
+  await superuserQuery(h.db.url, `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = $1`, [old.id]);
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = { warn: (o: Record<string, unknown>) => void logs.push(o) } as unknown as AlertContext['logger'];
+  const result = await sweep({ ...h.ctx, logger, clock: () => new Date() });
+  assert.ok(result.stale.delivering >= 1);
+  const line = logs.find((l) => l.event === 'alert_stale' && l.outcome === 'delivering');
+  assert.ok(line, JSON.stringify(logs));
+  assert.ok((line.tenants as string[]).includes(tenantId));
+  assert.ok((line.alert_ids as string[]).includes(old.id));
+  assert.not.ok((line.alert_ids as string[]).includes(fresh.id), 'a row that changed recently is not stale');
+  // The same count reaches Prometheus at scrape time (rule AlertsStuck).
+  const stuck = /bulwark_alerts_stuck\{state="delivering"\} (\d+)/.exec(await h.bulwark.ctx.metrics.registry.metrics())?.[1];
+  assert.is(Number(stuck), result.stale.delivering);
+  await superuserQuery(h.db.url, `UPDATE alert_ledger SET outcome = 'failed' WHERE id = ANY($1::uuid[])`, [[old.id, fresh.id]]);
+});
+
+test.run();
