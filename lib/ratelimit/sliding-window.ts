@@ -87,8 +87,15 @@ export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowO
       const raw = clock();
       if (!Number.isFinite(raw)) throw new RangeError(`clock must return a finite number of milliseconds (got ${raw})`);
       const now = Math.floor(raw);
-      const id = `${key}\n${limit}\n${windowMs}\n${now}`;
+      const id = `${key}\n${limit}\n${windowMs}`;
       let batch = open.get(id);
+      if (batch && batch.now !== now) {
+        // The clock moved on within the turn: send what was gathered first, so the
+        // script calls (run in order on one connection) admit callers in call order.
+        open.delete(id);
+        void run(batch);
+        batch = undefined;
+      }
       if (!batch) open.set(id, (batch = { key, limit, windowMs, now, waiters: [] }));
       const b = batch;
       const result = new Promise<LimitResult>((resolve, reject) => b.waiters.push({ resolve, reject }));

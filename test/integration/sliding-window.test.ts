@@ -56,6 +56,17 @@ test('hits of one turn share script calls, in order, also past the per-call maxi
     assert.is(await redis.zcard(`${prefix}:big`), 1500);
   }));
 
+test('callers are admitted in call order when the clock moves on within one turn', () =>
+  withPrefix(async (prefix) => {
+    // The clock ticks after the 1,200th call: the turn's hits fall into two milliseconds.
+    let calls = 0;
+    const limiter = createSlidingWindowLimiter(redis, { keyPrefix: prefix, clock: () => 1_000_000 + (calls++ < 1200 ? 0 : 1) });
+    const results = await Promise.all(Array.from({ length: 2500 }, () => limiter.hit('tick', 1500, 60_000)));
+    const admitted = results.map((r, i) => (r.allowed ? i : -1)).filter((i) => i >= 0);
+    assert.is(admitted.length, 1500);
+    assert.is(admitted[admitted.length - 1], 1499, 'the first 1500 callers, not a later batch before an earlier one');
+  }));
+
 test('two limiter instances on two connections sharing a key admit exactly the limit in total', () =>
   withPrefix(async (prefix) => {
     const a = createSlidingWindowLimiter(redis, { keyPrefix: prefix });
