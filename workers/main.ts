@@ -115,22 +115,20 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
     // The API (only with the HTTP server) enqueues through the same typed producer
     // application code uses, on a connection of its own (see createRedis on auto-pipelining).
-    apiRedis = options.http === false ? undefined : createRedis(config, 'bulwark-api', { autoPipelining: false });
     const readiness = createReadiness(ctx, () => accepting);
     // Readiness as a metric too: a process that answers scrapes but cannot work (database
     // down, migration pending) is otherwise invisible to Prometheus.
     ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
-    if (apiRedis) {
-      const redis = apiRedis;
-      producer = createProducer({
+    if (options.http !== false) {
+      const redis = (apiRedis = createRedis(config, 'bulwark-api', { autoPipelining: false }));
+      const p = (producer = createProducer({
         connection: redis,
         queuePrefix: config.queuePrefix,
         clock: ctx.clock,
         // Security alerts raised from audit entries (denial bursts included) link to their runbook.
         runbookBaseUrl: config.runbookBaseUrl,
         onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
-      });
-      const p = producer;
+      }));
       server = await startHttp(ctx, readiness, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
         api = registerApi(app, { ...ctx, redis, producer: p, cspFor: bullBoardCsp });
         await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isAdmin: api.guards.isAdmin });

@@ -1,4 +1,5 @@
 /** The message one delivery sends: one alert, a group or a digest. */
+import { ALERT_SEVERITIES } from '../../lib/contracts/alert.js';
 import type { DeliverJob } from '../../lib/contracts/alert-delivery.js';
 import type { AlertMessage } from './channels/types.js';
 
@@ -14,10 +15,10 @@ export interface MessageRow {
   occurredAt: Date;
 }
 
-const RANK = ['info', 'warning', 'high', 'critical'];
-
+/** The most severe of some alert severities (ALERT_SEVERITIES runs from least to most). */
 export function highestSeverity(severities: string[]): string {
-  return severities.reduce((s, x) => (RANK.indexOf(x) > RANK.indexOf(s) ? x : s), severities[0]!);
+  const rank = (s: string) => (ALERT_SEVERITIES as readonly string[]).indexOf(s);
+  return severities.reduce((s, x) => (rank(x) > rank(s) ? x : s), severities[0]!);
 }
 
 function labelText(labels: unknown): string {

@@ -148,9 +148,7 @@ async function resumeFromRow(ctx: AlertContext, alert: Alert, row: RowState & { 
   // The one row of an alert with several channels tells only the last send, so a
   // finished one is queued again to every channel: a repeat beats a channel left out.
   const pending = row.outcome === 'delivering' || ((row.outcome === 'delivered' || row.outcome === 'failed') && row.channels.length > 1);
-  if (sentAlone && pending && row.channels.length > 0) {
-    await enqueueDeliveries(ctx.deliveries, row.channels.map((c) => ({ tenantId: alert.tenantId, channelId: c.id, kind: 'single' as const, alertIds: [alert.id], key: alert.id })));
-  }
+  if (sentAlone && pending && row.channels.length > 0) await fanOut(ctx, [alert], 'single', alert.id, { channels: row.channels });
 }
 
 function scheduleDigest(ctx: AlertContext, tenantId: string, until: Date): Promise<void> {

@@ -42,7 +42,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   // minute adds nothing, the next minute's sweep tries again.
   const minute = Math.floor(now.getTime() / 60_000);
   const staleBefore = new Date(now.getTime() - STALE_AFTER_MS);
-  const [groups, digests, stale] = await Promise.all([
+  const [groups, digests, stuck] = await Promise.all([
     // Oldest first, so a backlog larger than LIMIT is worked off rather than starved.
     deps.pg.query<{ tenant_id: string; group_id: string }>(
       `SELECT tenant_id::text, group_id::text FROM alert_ledger
@@ -56,19 +56,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         GROUP BY tenant_id ORDER BY min(defer_until) LIMIT ${LIMIT}`,
       [due],
     ),
-    // Per outcome: how many, and (from the 50 oldest, so a large backlog stays cheap)
-    // in which tenants and the five oldest ids.
-    deps.pg.query<{ outcome: string; n: number; tenants: string[]; sample: string[] }>(
-      `SELECT o.outcome, c.n, s.tenants, s.sample
-         FROM unnest(ARRAY['received', 'delivering']) AS o(outcome)
-         CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM alert_ledger l WHERE l.outcome = o.outcome AND l.updated_at < $1) c
-         CROSS JOIN LATERAL (
-           SELECT (array_agg(DISTINCT x.tenant_id::text))[1:10] AS tenants, (array_agg(x.id::text ORDER BY x.updated_at))[1:5] AS sample
-             FROM (SELECT tenant_id, id, updated_at FROM alert_ledger l WHERE l.outcome = o.outcome AND l.updated_at < $1 ORDER BY updated_at LIMIT 50) x
-         ) s
-        WHERE c.n > 0`,
-      [staleBefore],
-    ),
+    countStuckAlerts(deps.pg, now),
   ]);
   const jobs = [
     ...groups.rows.map((g) => ({ name: 'group-flush', data: { v: 1, tenantId: g.tenant_id, groupId: g.group_id }, opts: { ...deliveryJobOpts, jobId: `group-${g.group_id}-sweep-${minute}` } })),
@@ -78,12 +66,24 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     await deps.deliveries.addBulk(jobs);
     deps.logger.warn({ event: 'alert_sweep', groups: groups.rows.length, digests: digests.rows.length }, 'grouped or deferred alerts past their time: flush and digest queued again');
   }
-  const of = (outcome: string) => stale.rows.find((r) => r.outcome === outcome);
-  const result = { groups: groups.rows.map((g) => g.group_id), digests: digests.rows.map((d) => d.tenant_id), stale: { received: of('received')?.n ?? 0, delivering: of('delivering')?.n ?? 0 } };
-  for (const r of stale.rows) {
+  const result = { groups: groups.rows.map((g) => g.group_id), digests: digests.rows.map((d) => d.tenant_id), stale: { received: stuck.received, delivering: stuck.delivering } };
+  for (const outcome of ['received', 'delivering'] as const) {
+    if (stuck[outcome] === 0) continue;
+    // The 50 oldest say where to look, however large the backlog.
+    const oldest = await deps.pg.query<{ tenant_id: string; id: string }>(
+      `SELECT tenant_id::text, id::text FROM alert_ledger WHERE outcome = $1 AND updated_at < $2 ORDER BY updated_at LIMIT 50`,
+      [outcome, staleBefore],
+    );
     deps.logger.warn(
-      { event: 'alert_stale', outcome: r.outcome, count: r.n, tenants: r.tenants, alert_ids: r.sample, unchanged_for_ms: STALE_AFTER_MS },
-      `alerts ${r.outcome} with no change for an hour`,
+      {
+        event: 'alert_stale',
+        outcome,
+        count: stuck[outcome],
+        tenants: [...new Set(oldest.rows.map((r) => r.tenant_id))].slice(0, 10),
+        alert_ids: oldest.rows.slice(0, 5).map((r) => r.id),
+        unchanged_for_ms: STALE_AFTER_MS,
+      },
+      `alerts ${outcome} with no change for an hour`,
     );
   }
   return result;

@@ -8,7 +8,7 @@ import type { EncodedEntry } from '../../lib/audit/encode.js';
 import { createSemaphore } from '../../lib/semaphore.js';
 import { concurrencyFor, createConcurrencyTracker } from './adaptive-concurrency.js';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
-import { processAuditWrite } from './processor.js';
+import { claimedEntries, processAuditWrite } from './processor.js';
 import { commitEntries } from '../../lib/audit/store.js';
 
 export function createAuditCommitter(ctx: AppContext): GroupCommitter<EncodedEntry> {
@@ -34,8 +34,7 @@ export function createAuditWriteWorker(ctx: AppContext): { worker: Worker<unknow
     // would hold 200,000 entries before the first one tells their size.
     concurrency: concurrencyFor(AUDIT_MAX_ENTRIES_PER_JOB, ctx.config.auditEntriesInFlight, maxConcurrency),
     processor: (job: Job<unknown, AuditWriteResult>) => {
-      const entries = (job.data as { entries?: unknown } | null)?.entries;
-      const next = sizes.observe(Array.isArray(entries) ? entries.length : 1);
+      const next = sizes.observe(claimedEntries(job.data));
       if (next !== worker.concurrency) worker.concurrency = next;
       return processAuditWrite(job.data, { committer, inFlight, logger, metrics: ctx.metrics }, job);
     },

@@ -22,10 +22,15 @@ export interface AuditWriteContext {
   metrics: Metrics;
 }
 
+/** How many entries a job payload says it carries, before it is validated (1 when it says nothing usable). */
+export function claimedEntries(data: unknown): number {
+  const entries = (data as { entries?: unknown } | null)?.entries;
+  return Array.isArray(entries) ? entries.length : 1;
+}
+
 export async function processAuditWrite(data: unknown, ctx: AuditWriteContext, job?: Pick<Job, 'id'>): Promise<AuditWriteResult> {
   // Wait for room before parsing: the parsed and prepared copies are what grows.
-  const claimed = (data as { entries?: unknown } | null)?.entries;
-  const release = await ctx.inFlight?.acquire(Array.isArray(claimed) ? claimed.length : 1);
+  const release = await ctx.inFlight?.acquire(claimedEntries(data));
   try {
     return await processHeld(data, ctx, job);
   } finally {

@@ -18,8 +18,12 @@ export interface Scheduler {
 }
 
 export async function startScheduler(ctx: AppContext): Promise<Scheduler> {
-  const verifyQueue = new Queue<AuditVerifyJob>(AUDIT_VERIFY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
-  verifyQueue.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: AUDIT_VERIFY_QUEUE, err }, 'queue connection error'));
+  const open = <T>(name: string) => {
+    const q = new Queue<T>(name, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
+    q.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: name, err }, 'queue connection error'));
+    return q;
+  };
+  const verifyQueue = open<AuditVerifyJob>(AUDIT_VERIFY_QUEUE);
   await verifyQueue.upsertJobScheduler(
     AUDIT_VERIFY_SCHEDULER_ID,
     { pattern: ctx.config.auditVerifyCron, tz: 'UTC' },
@@ -34,8 +38,7 @@ export async function startScheduler(ctx: AppContext): Promise<Scheduler> {
       },
     },
   );
-  const deliveryQueue = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
-  deliveryQueue.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
+  const deliveryQueue = open(ALERT_DELIVERY_QUEUE);
   // A sweep that fails is simply the next minute's: no retries, few kept.
   await deliveryQueue.upsertJobScheduler(ALERT_SWEEP_SCHEDULER_ID, { every: ALERT_SWEEP_EVERY_MS }, { name: 'sweep', data: { v: 1 }, opts: { attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } });
   ctx.logger.info({ event: 'scheduler_started', scheduler: AUDIT_VERIFY_SCHEDULER_ID, cron: ctx.config.auditVerifyCron, tz: 'UTC' }, 'repeatable jobs scheduled');
