@@ -19,7 +19,7 @@ import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from './db.js';
 import { testConfig, waitFor } from './env.js';
 import { cleanup } from './lifecycle.js';
-import { obliterateQueues } from './queues.js';
+import { obliterateQueues, queueIdle } from './queues.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
 export const system = { type: 'system' as const, id: 'test' };
@@ -78,12 +78,8 @@ export async function startAlertHarness(): Promise<AlertHarness> {
     outcomeOf,
     hitsAt: (path) => receiver.requests.filter((r) => r.path === path).length,
     delivered: (id, ms) => waitFor(async () => ((await outcomeOf(id)) === 'delivered' ? (true as const) : undefined), `alert ${id} delivered`, ms),
-    deliveriesIdle: () =>
-      waitFor(async () => {
-        const counts = await ctx.deliveries.getJobCounts('waiting', 'active', 'prioritized');
-        const soon = (await ctx.deliveries.getDelayed()).filter((j) => j.name === 'deliver' || j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000);
-        return Object.values(counts).every((n) => n === 0) && soon.length === 0 ? (true as const) : undefined;
-      }, 'the alert-delivery queue idle'),
+    // A delayed deliver job is a send still to come (a backoff, a pause), however far off.
+    deliveriesIdle: () => queueIdle(ctx.deliveries, (j) => j.name === 'deliver' || j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000),
     close: cleanup([
       ['close queue', () => ctx.deliveries.close()],
       ['stop bulwark', () => bulwark.stop()],

@@ -1,12 +1,26 @@
 /** Removing every BullMQ key a test created under its random queue prefix. */
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
-import { REDIS_URL } from './env.js';
+import { REDIS_URL, waitFor } from './env.js';
 
 export const ALL_QUEUES = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE];
+
+/**
+ * Resolves once `queue` has nothing waiting or running and no delayed job due within
+ * 5 s (or, with `counts`, no delayed job it says counts): every job due now has
+ * finished, so whatever it sent has arrived. Waiting for this instead of sleeping
+ * makes "nothing more came" a fact, not a guess.
+ */
+export function queueIdle(queue: Queue, counts: (job: Job) => boolean = (j) => j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000): Promise<true> {
+  return waitFor(async () => {
+    const busy = await queue.getJobCounts('waiting', 'active', 'prioritized');
+    const due = (await queue.getDelayed()).filter(counts);
+    return Object.values(busy).every((n) => n === 0) && due.length === 0 ? (true as const) : undefined;
+  }, `queue ${queue.name} idle`);
+}
 
 /** Obliterate every Bulwark queue under `prefix`, then delete any key left behind. */
 export async function obliterateQueues(prefix: string, redisUrl = REDIS_URL): Promise<void> {

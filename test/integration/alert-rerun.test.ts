@@ -67,8 +67,8 @@ test('a row left delivering with its job gone: the re-run queues the send again 
   assert.is(h.hitsAt('/c'), 2, 'the failed inline attempt, then the re-queued send');
 });
 
-test('two channels, one h.delivered inline and the other\'s hand-over lost: the re-run still reaches the second', async () => {
-  // The second channel posts to a h.receiver of its own, which answers 500 once.
+test('two channels, one delivered inline and the other\'s hand-over lost: the re-run still reaches the second', async () => {
+  // The second channel posts to a receiver of its own, which answers 500 once.
   const second = await startReceiver();
   try {
     const { tenantId } = await h.tenantWithHooks('rerun-two-channels', ['/d1']);

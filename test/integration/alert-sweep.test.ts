@@ -6,11 +6,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Job } from 'bullmq';
 import { processDelivery } from '../../workers/alert/delivery.js';
-import { processAlert, type AlertContext } from '../../workers/alert/processor.js';
+import { createLogger } from '../../lib/logger.js';
+import { processAlert } from '../../workers/alert/processor.js';
 import { sweep } from '../../workers/alert/sweep.js';
 import { firstRun, startAlertHarness, type AlertHarness } from '../helpers/alert-harness.js';
 import { superuserQuery } from '../helpers/db.js';
-import { waitFor } from '../helpers/env.js';
+import { captureLogs, waitFor } from '../helpers/env.js';
 import { setup } from '../helpers/lifecycle.js';
 
 let h: AlertHarness;
@@ -57,18 +58,20 @@ test('the sweep and bulwark_alerts_stuck report alerts delivering with no change
     await h.ctx.ledger.apply([a.id], { outcome: 'delivering' });
   }
   await superuserQuery(h.db.url, `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = $1`, [old.id]);
-  const logs: Array<Record<string, unknown>> = [];
-  const logger = { warn: (o: Record<string, unknown>) => void logs.push(o) } as unknown as AlertContext['logger'];
+  const logs = captureLogs();
+  const logger = createLogger({ env: 'dev', logLevel: 'info' }, logs.stream);
   const result = await sweep({ ...h.ctx, logger, clock: () => new Date() });
-  assert.ok(result.stale.delivering >= 1);
-  const line = logs.find((l) => l.event === 'alert_stale' && l.outcome === 'delivering');
-  assert.ok(line, JSON.stringify(logs));
+  // This file's database holds exactly one row delivering and unchanged for two hours.
+  assert.is(result.stale.delivering, 1);
+  const line = logs.events().find((l) => l.event === 'alert_stale' && l.outcome === 'delivering');
+  assert.ok(line, logs.text());
+  assert.is(line.count, 1);
   assert.ok((line.tenants as string[]).includes(tenantId));
   assert.ok((line.alert_ids as string[]).includes(old.id));
   assert.not.ok((line.alert_ids as string[]).includes(fresh.id), 'a row that changed recently is not stale');
   // The same count reaches Prometheus at scrape time (rule AlertsStuck).
   const stuck = /bulwark_alerts_stuck\{state="delivering"\} (\d+)/.exec(await h.bulwark.ctx.metrics.registry.metrics())?.[1];
-  assert.is(Number(stuck), result.stale.delivering);
+  assert.is(Number(stuck), 1);
   await superuserQuery(h.db.url, `UPDATE alert_ledger SET outcome = 'failed' WHERE id = ANY($1::uuid[])`, [[old.id, fresh.id]]);
 });
 

@@ -7,7 +7,9 @@
 // A critical alert in the same window is delivered at once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Queue } from 'bullmq';
 import { addChannel } from '../../lib/channels.js';
+import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';
 import { createTenant } from '../../lib/tenants.js';
@@ -17,7 +19,7 @@ import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
 import { bulwarkTeardown, cleanup } from '../helpers/lifecycle.js';
-import { promoteDelayedJobs } from '../helpers/queues.js';
+import { promoteDelayedJobs, queueIdle } from '../helpers/queues.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 const ZONE = 'Europe/Berlin';
@@ -109,7 +111,13 @@ async function quietNight(n: Night): Promise<void> {
     assert.is(r.channel, 'ops');
     assert.ok(new Date(r.delivered_at).getTime() >= expected, 'delivered once the clock passed 07:00 local');
   }
-  await new Promise((r) => setTimeout(r, 300));
+  // Every delivery job due has finished: a second digest would have arrived by now.
+  const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
+  try {
+    await queueIdle(deliveries);
+  } finally {
+    await deliveries.close();
+  }
   assert.is(atPath().length, 2, 'exactly one digest');
 }
 

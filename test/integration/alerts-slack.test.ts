@@ -85,6 +85,7 @@ test('slack: a refused post (400) is recorded as failed with its status, without
   assert.is(row.reason, 'rejected');
   assert.is(row.last_status, 400);
   assert.is(row.channel, 'slack-ops');
+  assert.ok(row.last_error && !row.last_error.includes(HOOK_PATH), `the recorded error names no part of the webhook URL: ${row.last_error}`);
   // The log line follows the ledger update.
   await waitFor(async () => logs.events().some((e) => e.event === 'alert_failed' && e.tenant_id === tenantId), 'alert_failed logged');
 });

@@ -9,7 +9,7 @@ import { createTenant } from '../../lib/tenants.js';
 import { createProducer } from '../../producers/index.js';
 import { processAuditVerify } from '../../workers/audit/verify-worker.js';
 import { startBulwark, type RunningBulwark } from '../../workers/main.js';
-import { ALERT_SWEEP_EVERY_MS, ALERT_SWEEP_SCHEDULER_ID, AUDIT_VERIFY_SCHEDULER_ID } from '../../workers/runtime/scheduler.js';
+import { ALERT_SWEEP_SCHEDULER_ID, AUDIT_VERIFY_SCHEDULER_ID } from '../../workers/runtime/scheduler.js';
 import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
@@ -107,8 +107,7 @@ test('the hourly audit-verify job is scheduled with the configured cron in UTC',
 
 test('the alert sweep is scheduled every minute on alert-delivery', async () => {
   const s = await schedulerOf(ALERT_DELIVERY_QUEUE, ALERT_SWEEP_SCHEDULER_ID);
-  assert.is(Number(s!.every), ALERT_SWEEP_EVERY_MS);
-  assert.is(ALERT_SWEEP_EVERY_MS, 60_000);
+  assert.is(Number(s!.every), 60_000);
 });
 
 test('a verify run records its result in metrics and a log event, and flags a broken chain', async () => {

@@ -11,12 +11,16 @@ const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
 test('batcher: items submitted together share one run; later ones wait for the next', async () => {
   const runs: number[][] = [];
-  const submit = createBatcher<number, number>({ maxBatch: 100, run: async (items) => { runs.push(items); await tick(); return items.map((i) => i * 2); } });
+  // The run of item 4 stays open until the test lets it go: no timing involved.
+  let letGo!: () => void;
+  const held = new Promise<void>((r) => (letGo = r));
+  const submit = createBatcher<number, number>({ maxBatch: 100, run: async (items) => { runs.push(items); if (items.includes(4)) await held; return items.map((i) => i * 2); } });
   const first = await Promise.all([1, 2, 3].map(submit));
   assert.equal(first, [2, 4, 6]);
   const a = submit(4);
-  await tick(1); // the first run of this pair is in flight now
+  while (runs.length < 2) await new Promise((r) => setImmediate(r)); // the run of 4 has started
   const [b, c] = [submit(5), submit(6)];
+  letGo();
   assert.equal(await Promise.all([a, b, c]), [8, 10, 12]);
   assert.equal(runs, [[1, 2, 3], [4], [5, 6]]);
 });

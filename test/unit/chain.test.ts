@@ -106,7 +106,6 @@ test('known-answer vector: canonical text, hash of the first link and of the nex
   const second = { ...ENTRY, seq: '2' };
   assert.is(sha256Hex(CANONICAL.replace('"seq":"1"', '"seq":"2"'), EXPECTED_HASH_1), EXPECTED_HASH_2);
   assert.is(chainHash(second, EXPECTED_HASH_1), EXPECTED_HASH_2);
-  assert.match(EXPECTED_HASH_2, /^[0-9a-f]{64}$/);
 });
 
 test('the canonical form does not depend on key order of the input', () => {
