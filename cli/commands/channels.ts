@@ -38,6 +38,10 @@ export async function runAlertsLog(config: Config, io: CliIO, a: { tenantId: str
   const page = await withPrisma(config, (p) => queryLedger(p, { tenantId: a.tenantId, since: a.since, outcome: a.outcome as never, limit: a.limit }));
   for (const r of page.items) {
     io.out(`${r.receivedAt}\t${r.outcome}\t${r.reason ?? '-'}\t${r.severity}\t${r.type}\t${r.channel ?? '-'}\tattempts ${r.attempts}${r.deliveryMs !== null ? `\t${r.deliveryMs} ms` : ''}\t${r.title}`);
+    // Several channels: each one's send on a line of its own, under its alert.
+    if (r.deliveries.length > 1) {
+      for (const d of r.deliveries) io.out(`  -> ${d.channel ?? d.channelId}\t${d.outcome}\t${d.reason ?? '-'}\tattempts ${d.attempts}${d.lastStatus !== null ? `\tHTTP ${d.lastStatus}` : ''}${d.deliveryMs !== null ? `\t${d.deliveryMs} ms` : ''}`);
+    }
   }
   io.out(`${page.items.length} alert(s)${page.nextCursor ? ' (more: raise --limit or narrow --since)' : ''}`);
   return 0;

@@ -1,4 +1,4 @@
-/** Reading the alert ledger: newest first, filtered by time and outcome, cursor-paged. */
+/** Reading the alert ledger: newest first, filtered by time and outcome, cursor-paged, each alert with its channels' sends. */
 import { z } from 'zod';
 import type { PrismaClient } from '../clients/prisma.js';
 import { ValidationError, problemsFromZod } from '../errors.js';
@@ -30,6 +30,7 @@ export async function queryLedger(prisma: PrismaClient, input: z.input<typeof le
     },
     orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
     take: q.limit + 1,
+    include: { deliveries: { orderBy: { channel: 'asc' } } },
   });
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
@@ -39,6 +40,11 @@ export async function queryLedger(prisma: PrismaClient, input: z.input<typeof le
       occurredAt: r.occurredAt.toISOString(), receivedAt: r.receivedAt.toISOString(), outcome: r.outcome, reason: r.reason,
       groupId: r.groupId, deferUntil: r.deferUntil?.toISOString() ?? null, channel: r.channel, attempts: r.attempts,
       deliveredAt: r.deliveredAt?.toISOString() ?? null, deliveryMs: r.deliveryMs, lastStatus: r.lastStatus, lastError: r.lastError,
+      // Each channel's send; the fields above tell the alert's outcome and its last send.
+      deliveries: r.deliveries.map((d) => ({
+        channelId: d.channelId, channel: d.channel, channelType: d.channelType, outcome: d.outcome, reason: d.reason, attempts: d.attempts,
+        lastStatus: d.lastStatus, lastError: d.lastError, deliveredAt: d.deliveredAt?.toISOString() ?? null, deliveryMs: d.deliveryMs,
+      })),
     })),
     nextCursor: rows.length > q.limit && last ? `${last.receivedAt.getTime()}|${last.id}` : null,
   };

@@ -8,6 +8,8 @@ import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';
 import { superuserQuery } from '../helpers/db.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';
+import { waitFor } from '../helpers/env.js';
+import { replies, startReceiver } from '../helpers/receiver.js';
 
 let api: ApiHarness;
 let tenant: { id: string; adminKey: string };
@@ -51,6 +53,38 @@ test('the CLI adds, lists and removes channels', async () => {
   assert.is(await main(['channel', 'remove', '--tenant', tenant.id, '--name', 'tg'], io, env), 1);
   const removed = await api.call('DELETE', '/v1/channels/ops', { key: tenant.adminKey });
   assert.is(removed.status, 200);
+});
+
+test('GET /v1/alerts and `bulwark alerts log` show an alert with each of its channels\' sends', async () => {
+  const [ok, refusing] = [await startReceiver(), await startReceiver({ reply: replies.badRequest })];
+  try {
+    const t = await api.tenant('ledger-tenant');
+    await setSecret(api.bulwark.ctx.prisma, requireMasterKeys(api.bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: 'ledger-signing-secret' }, { type: 'user', id: 't' });
+    for (const [name, target] of [['ok', `${ok.url}/in`], ['refusing', `${refusing.url}/in`]]) {
+      const added = await api.call('POST', '/v1/channels', { key: t.adminKey, body: { name, type: 'webhook', target, secretRef: 'secret://hook', severities: ['warning'] } });
+      assert.is(added.status, 201);
+    }
+    assert.is((await api.call('POST', '/v1/alerts', { key: t.adminKey, body: { type: 'disk.full', severity: 'warning', title: 'Disk almost full' } })).status, 202);
+    type Page = { items: Array<{ outcome: string; reason: string | null; deliveries: Array<{ channel: string; outcome: string; reason: string | null; lastStatus: number | null; attempts: number }> }> };
+    const page = await waitFor(async () => {
+      const p = (await (await api.call('GET', '/v1/alerts', { key: t.adminKey })).json()) as Page;
+      return p.items[0]?.outcome === 'failed' ? p : undefined;
+    }, 'the alert settled');
+    assert.is(page.items[0]!.reason, 'rejected');
+    assert.equal(page.items[0]!.deliveries.map((d) => [d.channel, d.outcome, d.reason, d.lastStatus, d.attempts]), [
+      ['ok', 'delivered', null, 200, 1],
+      ['refusing', 'failed', 'rejected', 400, 1],
+    ]);
+    const out: string[] = [];
+    const io: CliIO = { out: (l) => out.push(l), err: (l) => out.push(l), isTTY: false };
+    assert.is(await main(['alerts', 'log', '--tenant', t.id], io, { DATABASE_URL: api.db.url }), 0, out.join('\n'));
+    assert.match(out[0]!, /\tfailed\trejected\twarning\tdisk\.full\t/);
+    assert.match(out[1]!, /^  -> ok\tdelivered\t-\tattempts 1\tHTTP 200\t\d+ ms$/);
+    assert.match(out[2]!, /^  -> refusing\tfailed\trejected\tattempts 1\tHTTP 400$/);
+  } finally {
+    await ok.close();
+    await refusing.close();
+  }
 });
 
 test.run();

@@ -103,6 +103,35 @@ test('a migration changed after it was applied is refused', async () => {
   }
 });
 
+test('the alert_deliveries migration gives each alert sent before it its one channel row, where the channel still exists', async () => {
+  const db = await emptyDb();
+  const dir = await mkdtemp(join(tmpdir(), 'bulwark-mig-'));
+  const MIGRATION = '20261126120000_alert_deliveries';
+  try {
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    await rm(join(dir, MIGRATION), { recursive: true });
+    await migrate(db.url, { dir });
+    const tenant = (await superuserQuery(db.url, `INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'before') RETURNING id`)).rows[0].id as string;
+    const channel = (await superuserQuery(db.url, `INSERT INTO alert_channels (id, tenant_id, name, type, target, secret_ref, severities) VALUES (gen_random_uuid(), $1, 'hook', 'webhook', 'https://x.example', 'secret://h', '{warning}') RETURNING id`, [tenant])).rows[0].id as string;
+    const rows: Array<[outcome: string, reason: string | null, channel: string | null]> = [['delivered', null, 'hook'], ['failed', 'rejected', 'hook'], ['received', null, null], ['delivered', null, 'removed-since']];
+    const ids: string[] = [];
+    for (const [outcome, reason, ch] of rows) {
+      const r = await superuserQuery(db.url, `INSERT INTO alert_ledger (id, tenant_id, type, severity, title, group_key, occurred_at, received_at, outcome, reason, channel, attempts, last_status)
+        VALUES (gen_random_uuid(), $1, 't', 'warning', 'x', 't', now(), now(), $2, $3, $4, 1, 200) RETURNING id`, [tenant, outcome, reason, ch]);
+      ids.push(r.rows[0].id);
+    }
+    await cp(join(MIGRATIONS_DIR, MIGRATION), join(dir, MIGRATION), { recursive: true });
+    await migrate(db.url, { dir });
+    const got = await superuserQuery(db.url, 'SELECT alert_id, channel_id, channel, channel_type, outcome, reason, attempts FROM alert_deliveries ORDER BY outcome');
+    assert.equal(got.rows, [
+      { alert_id: ids[0], channel_id: channel, channel: 'hook', channel_type: 'webhook', outcome: 'delivered', reason: null, attempts: 1 },
+      { alert_id: ids[1], channel_id: channel, channel: 'hook', channel_type: 'webhook', outcome: 'failed', reason: 'rejected', attempts: 1 },
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('ensureDatabase creates a missing database and is a no-op when it exists', async () => {
   const name = `bulwark_ensure_${Date.now().toString(36)}`;
   const url = urlFor(name);

@@ -51,7 +51,7 @@ export interface AttemptInput {
 
 export async function attemptDelivery(deps: SendDeps, input: AttemptInput): Promise<AttemptOutcome> {
   const { channel, alertIds, context } = input;
-  const base = { channel: channel.name, channelType: channel.type, attempts: input.attempts };
+  const base = { channelId: channel.id, channel: channel.name, channelType: channel.type, attempts: input.attempts };
   let result: Awaited<ReturnType<typeof sendToChannel>>;
   try {
     let credential: string;

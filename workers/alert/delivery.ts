@@ -23,7 +23,7 @@ async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?:
   const rows = await ctx.prisma.alertRecord.findMany({ where: { id: { in: data.alertIds }, tenantId: data.tenantId }, orderBy: { occurredAt: 'asc' } });
   const context = { tenantId: data.tenantId, type: rows[0]?.type, severity: rows[0]?.severity };
   if (!channel || rows.length === 0) {
-    await record(ctx, data.alertIds, { outcome: 'failed', reason: 'channel_removed' }, context);
+    await record(ctx, data.alertIds, { outcome: 'failed', reason: 'channel_removed', channelId: data.channelId, channel: channel?.name }, context);
     throw new UnrecoverableError(`channel ${data.channelId} or its alerts no longer exist`);
   }
   // Attempts made inline by the alert job count too; this job's limit is already shifted by them.

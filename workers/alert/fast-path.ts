@@ -42,6 +42,10 @@ function asRow(alert: Alert): MessageRow {
 export async function deliverInline(ctx: FastPathContext, alert: Alert, channels: ChannelRow[]): Promise<void> {
   const message = messageFor(alert.tenantId, 'single', [asRow(alert)]);
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
+  // With several channels the row waits for all of them: one channel's result must not
+  // settle the alert while another's send is still to come (a single channel's result
+  // is the whole answer, and the hot path is spared a statement).
+  if (channels.length > 1) await record(ctx, [alert.id], { outcome: 'delivering', pendingChannels: channels }, context);
   const sends = await Promise.allSettled(
     channels.map(async (channel) => {
       const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };
@@ -52,7 +56,7 @@ export async function deliverInline(ctx: FastPathContext, alert: Alert, channels
       const releaseSlot = await acquireChannelSlot(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
       if (!releaseSlot) {
         await handOver({});
-        await record(ctx, [alert.id], { outcome: 'delivering' }, context);
+        await record(ctx, [alert.id], { outcome: 'delivering', channelId: channel.id, channel: channel.name, channelType: channel.type }, context);
         return;
       }
       await attemptDelivery(ctx, {

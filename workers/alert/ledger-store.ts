@@ -2,7 +2,8 @@
  * The ledger's statements on the hot path, batched across concurrently running alert
  * jobs (batcher.ts) into ONE statement per batch, on node-postgres directly (the pool
  * Prisma's adapter also uses): new rows as a multi-row INSERT, changes as one UPDATE ...
- * FROM unnest(...), and, for each new alert, its tenant's channels for its severity
+ * FROM unnest(...) with the per-channel rows as one upsert (ledger-sql.ts), and, for
+ * each new alert, its tenant's channels for its severity
  * (read with the receipt: most decisions are `deliver` and need them). One round trip
  * and one commit per batch instead of Prisma's several queries per alert, which were
  * most of an alert's CPU.
@@ -10,7 +11,8 @@
 import type pg from 'pg';
 import type { Alert } from '../../lib/contracts/alert.js';
 import { createBatcher } from './batcher.js';
-import { channelKeyParams, channelsForKeysSql, type ChannelRaw, type ChannelRow } from './channel-store.js';
+import { channelKeyParams, type ChannelRaw, type ChannelRow } from './channel-store.js';
+import { LEDGER_ROUND } from './ledger-sql.js';
 
 export type LedgerOutcome = 'received' | 'delivering' | 'delivered' | 'suppressed' | 'grouped' | 'deferred' | 'failed';
 
@@ -25,6 +27,10 @@ export interface LedgerChange {
   status?: number;
   error?: string;
   deliveredAt?: Date;
+  /** The channel this result is for: its alert_deliveries row is written too. */
+  channelId?: string;
+  /** With `delivering`, the channels a fan-out just queued or is about to send to: each gets its row. */
+  pendingChannels?: Array<Pick<ChannelRow, 'id' | 'name' | 'type'>>;
 }
 
 /** What a job run again needs to know of its row to redo what follows its decision. */
@@ -33,6 +39,8 @@ export interface RowState {
   reason: string | null;
   groupId: string | null;
   deferUntil: Date | null;
+  /** The alert's channels and where each send stands (alert_deliveries). */
+  deliveries: Array<{ channelId: string; outcome: string }>;
 }
 
 export interface Receipt {
@@ -50,7 +58,8 @@ export interface LedgerStore {
   /**
    * Apply a change to these rows; fields left out keep their values. Resolves with the
    * ids it changed: a decision only changes a row still `received`, and `delivering`
-   * never changes a finished row (see ROUND).
+   * never changes a finished row unless a channel it waits for has not finished (see
+   * ledger-sql.ts). A change naming a channel also writes that channel's row.
    */
   apply(ids: string[], change: LedgerChange): Promise<string[]>;
 }
@@ -59,45 +68,13 @@ type Db = Pick<pg.Pool, 'query'>;
 type Item = { receipt: { alert: Alert; receivedAt: Date } } | { change: { ids: string[]; change: LedgerChange } };
 const MAX_BATCH = 200;
 
-// Every field of a change is non-null when given, so NULL in the batch means "keep".
-// Named: each pooled connection parses and plans it once.
-const ROUND = {
-  name: 'bulwark_alert_ledger_round_v3',
-  text: `WITH ins AS (
-  INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
-  SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
-  ON CONFLICT (id) DO NOTHING RETURNING id
-), upd AS (
-  UPDATE alert_ledger l SET
-    outcome = u.outcome,
-    updated_at = now(),
-    reason = COALESCE(u.reason, l.reason),
-    group_id = COALESCE(u.group_id, l.group_id),
-    defer_until = COALESCE(u.defer_until, l.defer_until),
-    channel = COALESCE(u.channel, l.channel),
-    attempts = COALESCE(u.attempts, l.attempts),
-    last_status = COALESCE(u.status, l.last_status),
-    last_error = COALESCE(u.error, l.last_error),
-    delivered_at = COALESCE(u.delivered_at, l.delivered_at),
-    delivery_ms = CASE WHEN u.delivered_at IS NULL THEN l.delivery_ms
-      ELSE GREATEST(0, (EXTRACT(EPOCH FROM (u.delivered_at::timestamptz(3) - l.received_at)) * 1000)::int) END
-  FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[])
-    AS u(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at)
-  WHERE l.id = u.id
-    -- A decision goes only over a row still received: a job run again replays its
-    -- decision, and must not undo what followed it (a flush, a digest, a delivery).
-    AND (u.outcome NOT IN ('suppressed', 'deferred', 'grouped') OR l.outcome = 'received')
-    -- A send is queued before its row says so: a row the queued job already finished stays finished.
-    AND NOT (u.outcome = 'delivering' AND l.outcome IN ('delivered', 'failed', 'suppressed'))
-  RETURNING l.id
-)
-SELECT 0 AS k, id, NULL::text AS name, NULL::text AS type, NULL::text AS target, NULL::text AS secret_ref, NULL::text AS encrypted_value, NULL::text AS key_id FROM ins
-UNION ALL
-SELECT -1, id, NULL, NULL, NULL, NULL, NULL, NULL FROM upd
-UNION ALL
-${channelsForKeysSql('$23', '$24')}
-ORDER BY k, name`,
-};
+/** The per-channel rows a change writes: its own channel's, or one per channel a fan-out waits for. */
+function deliveryRows(changes: Array<{ id: string; c: LedgerChange }>) {
+  return changes.flatMap(({ id, c }) => {
+    if (c.channelId) return [{ id, channelId: c.channelId, channel: c.channel ?? null, channelType: c.channelType ?? null, c }];
+    return (c.pendingChannels ?? []).map((ch) => ({ id, channelId: ch.id, channel: ch.name, channelType: ch.type, c: { outcome: 'delivering' } as LedgerChange }));
+  });
+}
 
 async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]>> {
   const receipts = items.flatMap((i) => ('receipt' in i ? [i.receipt] : []));
@@ -105,8 +82,10 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]
   const r = <T>(f: (x: (typeof receipts)[number]) => T) => receipts.map(f);
   const u = <T>(f: (x: (typeof changes)[number]) => T) => changes.map(f);
   const keys = channelKeyParams(receipts.map(({ alert }) => ({ tenantId: alert.tenantId, severity: alert.severity })));
+  const deliveries = deliveryRows(changes);
+  const d = <T>(f: (x: (typeof deliveries)[number]) => T) => deliveries.map(f);
   const res = await db.query<ChannelRaw & { k: number }>({
-    ...ROUND,
+    ...LEDGER_ROUND,
     values: [
       r((x) => x.alert.id),
       r((x) => x.alert.tenantId),
@@ -130,8 +109,22 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]
       u((x) => x.c.status ?? null),
       u((x) => (x.c.error === undefined ? null : x.c.error.slice(0, 500))),
       u((x) => x.c.deliveredAt ?? null),
+      u((x) => x.c.channelId ?? null),
+      // The channels a `delivering` change waits for: a finished row goes back to
+      // delivering only for one of them that has not finished.
+      u((x) => (x.c.outcome !== 'delivering' ? null : x.c.pendingChannels?.map((ch) => ch.id).join(',') ?? x.c.channelId ?? null)),
       keys.tenants,
       keys.severities,
+      d((x) => x.id),
+      d((x) => x.channelId),
+      d((x) => x.channel),
+      d((x) => x.channelType),
+      d((x) => x.c.outcome),
+      d((x) => x.c.reason ?? null),
+      d((x) => x.c.attempts ?? null),
+      d((x) => x.c.status ?? null),
+      d((x) => (x.c.error === undefined ? null : x.c.error.slice(0, 500))),
+      d((x) => x.c.deliveredAt ?? null),
     ],
   });
   const inserted = new Set(res.rows.filter((row) => row.k === 0).map((row) => row.id));
@@ -153,8 +146,13 @@ export function createLedgerStore(db: Db): LedgerStore {
   return {
     receive: async (alert, receivedAt) => (await round({ receipt: { alert, receivedAt } })) as Receipt,
     async outcomeOf(id) {
-      const res = await db.query<RowState>('SELECT outcome, reason, group_id::text AS "groupId", defer_until AS "deferUntil" FROM alert_ledger WHERE id = $1', [id]);
-      return res.rows[0] ?? { outcome: 'received', reason: null, groupId: null, deferUntil: null };
+      const res = await db.query<RowState>(
+        `SELECT outcome, reason, group_id::text AS "groupId", defer_until AS "deferUntil",
+           (SELECT COALESCE(json_agg(json_build_object('channelId', d.channel_id, 'outcome', d.outcome)), '[]') FROM alert_deliveries d WHERE d.alert_id = l.id) AS deliveries
+         FROM alert_ledger l WHERE id = $1`,
+        [id],
+      );
+      return res.rows[0] ?? { outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [] };
     },
     apply: async (ids, change) => (await round({ change: { ids, change } })) as string[],
   };

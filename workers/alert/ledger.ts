@@ -1,6 +1,7 @@
 /**
  * The alert ledger: one row per alert, holding the decision (outcome, reason) and,
- * once sent, the delivery (channel, attempts, status, time to deliver). Every change
+ * once sent, the delivery (channel, attempts, status, time to deliver), plus one row
+ * per alert and channel sent to (alert_deliveries). Every change
  * is also a structured log event and a count in bulwark_alerts_total, so nothing is
  * dropped without a trace. The statements themselves are in ledger-store.ts.
  */
@@ -46,7 +47,7 @@ const EVENT: Record<string, string> = {
  */
 export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date): Promise<RowState & { channels: ChannelRow[] }> {
   const receipt = await deps.ledger.receive(alert, receivedAt);
-  if (receipt.inserted) return { outcome: 'received', reason: null, groupId: null, deferUntil: null, channels: receipt.channels };
+  if (receipt.inserted) return { outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [], channels: receipt.channels };
   return { ...(await deps.ledger.outcomeOf(alert.id)), channels: receipt.channels };
 }
 

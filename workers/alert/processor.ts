@@ -65,7 +65,7 @@ export async function fanOut(
   // part's job id naming its alerts; a single alert's is its id.
   const parts = options.parts ? deliveryParts(ids, key) : [{ ids, key }];
   await enqueueDeliveries(ctx.deliveries, parts.flatMap((p) => channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: p.ids, key: p.key }))));
-  await record(ctx, ids, { outcome: 'delivering' }, { tenantId: first.tenantId });
+  await record(ctx, ids, { outcome: 'delivering', pendingChannels: channels }, { tenantId: first.tenantId });
   return channels.length;
 }
 
@@ -145,10 +145,13 @@ async function resumeFromRow(ctx: AlertContext, alert: Alert, row: RowState & { 
   if (row.outcome === 'grouped' && row.reason === 'group_opened' && row.groupId && row.deferUntil) return scheduleFlush(ctx, alert.tenantId, row.groupId, row.deferUntil);
   if (row.outcome === 'deferred' && row.deferUntil) return scheduleDigest(ctx, alert.tenantId, row.deferUntil);
   const sentAlone = row.groupId === null && row.reason !== 'quiet_hours';
-  // The one row of an alert with several channels tells only the last send, so a
-  // finished one is queued again to every channel: a repeat beats a channel left out.
-  const pending = row.outcome === 'delivering' || ((row.outcome === 'delivered' || row.outcome === 'failed') && row.channels.length > 1);
-  if (sentAlone && pending && row.channels.length > 0) await fanOut(ctx, [alert], 'single', alert.id, { channels: row.channels });
+  const sent = row.outcome === 'delivering' || ((row.outcome === 'delivered' || row.outcome === 'failed') && row.reason !== 'no_channel');
+  if (!sentAlone || !sent) return;
+  // Each channel's row says whether it was reached: only the others are queued again
+  // (a channel with no row yet may have been cut short before it was sent to).
+  const finished = new Set(row.deliveries.filter((d) => d.outcome === 'delivered' || d.outcome === 'failed').map((d) => d.channelId));
+  const pending = row.channels.filter((c) => !finished.has(c.id));
+  if (pending.length > 0) await fanOut(ctx, [alert], 'single', alert.id, { channels: pending });
 }
 
 function scheduleDigest(ctx: AlertContext, tenantId: string, until: Date): Promise<void> {

@@ -6,7 +6,9 @@
  * still grouped or deferred a minute past their time get a flush or digest of their
  * own. Alerts received or delivering with no change for an hour are reported (log
  * event `alert_stale`, per outcome: count, tenants, the oldest ids), so nothing waits
- * without a trace.
+ * without a trace. An alert left delivering although every channel has finished (two
+ * worker processes recording its channels' results at the same moment each saw the
+ * other still delivering) is settled: failed if a channel failed, else delivered.
  */
 import type pg from 'pg';
 import type { Queue } from 'bullmq';
@@ -33,6 +35,8 @@ export interface SweepResult {
   /** Tenants whose deferred rows got a digest again. */
   digests: string[];
   stale: { received: number; delivering: number };
+  /** Alerts settled from their channels' rows. */
+  settled: number;
 }
 
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
@@ -42,7 +46,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   // minute adds nothing, the next minute's sweep tries again.
   const minute = Math.floor(now.getTime() / 60_000);
   const staleBefore = new Date(now.getTime() - STALE_AFTER_MS);
-  const [groups, digests, stuck] = await Promise.all([
+  const [groups, digests, stuck, settled] = await Promise.all([
     // Oldest first, so a backlog larger than LIMIT is worked off rather than starved.
     deps.pg.query<{ tenant_id: string; group_id: string }>(
       `SELECT tenant_id::text, group_id::text FROM alert_ledger
@@ -57,6 +61,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       [due],
     ),
     countStuckAlerts(deps.pg, now),
+    settleFinished(deps, due),
   ]);
   const jobs = [
     ...groups.rows.map((g) => ({ name: 'group-flush', data: { v: 1, tenantId: g.tenant_id, groupId: g.group_id }, opts: { ...deliveryJobOpts, jobId: `group-${g.group_id}-sweep-${minute}` } })),
@@ -66,7 +71,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     await deps.deliveries.addBulk(jobs);
     deps.logger.warn({ event: 'alert_sweep', groups: groups.rows.length, digests: digests.rows.length }, 'grouped or deferred alerts past their time: flush and digest queued again');
   }
-  const result = { groups: groups.rows.map((g) => g.group_id), digests: digests.rows.map((d) => d.tenant_id), stale: { received: stuck.received, delivering: stuck.delivering } };
+  const result = { groups: groups.rows.map((g) => g.group_id), digests: digests.rows.map((d) => d.tenant_id), stale: { received: stuck.received, delivering: stuck.delivering }, settled };
   for (const outcome of ['received', 'delivering'] as const) {
     if (stuck[outcome] === 0) continue;
     // The 50 oldest say where to look, however large the backlog.
@@ -87,6 +92,33 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     );
   }
   return result;
+}
+
+/**
+ * Alerts still delivering, unchanged since `before`, whose channels have all finished:
+ * each gets the outcome its last channel's result would have given it.
+ */
+async function settleFinished(deps: SweepDeps, before: Date): Promise<number> {
+  const res = await deps.pg.query<{ id: string; tenant_id: string; outcome: string }>(
+    `WITH settled AS (
+       SELECT d.alert_id, bool_or(d.outcome = 'failed') AS failed
+         FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
+        WHERE l.outcome = 'delivering' AND l.updated_at < $1
+        GROUP BY d.alert_id HAVING bool_and(d.outcome IN ('delivered', 'failed'))
+        LIMIT ${LIMIT}
+     )
+     UPDATE alert_ledger l SET outcome = CASE WHEN s.failed THEN 'failed' ELSE 'delivered' END, updated_at = now()
+       FROM settled s WHERE l.id = s.alert_id AND l.outcome = 'delivering'
+     RETURNING l.id::text, l.tenant_id::text, l.outcome`,
+    [before],
+  );
+  if (res.rows.length > 0) {
+    deps.logger.warn(
+      { event: 'alert_settled', count: res.rows.length, tenants: [...new Set(res.rows.map((r) => r.tenant_id))].slice(0, 10), alert_ids: res.rows.slice(0, 5).map((r) => r.id) },
+      'alerts left delivering after every channel finished: settled from their channels',
+    );
+  }
+  return res.rows.length;
 }
 
 /** How far past its flush or digest time a grouped or deferred row counts as stuck (the sweep has had several turns). */

@@ -1,0 +1,90 @@
+/**
+ * The ledger's one statement per batch (ledger-store.ts runs it). It inserts new rows
+ * as received, upserts each alert's row per channel (alert_deliveries), applies
+ * changes to the alerts' rows, and reads the channels of each new alert. Every field of
+ * a change is non-null when given, so NULL in the batch means "keep". Named: each
+ * pooled connection parses and plans it once.
+ *
+ * Parameters: $1–$12 new rows; $13–$24 changes (id, outcome, reason, group_id,
+ * defer_until, channel, attempts, status, error, delivered_at, channel_id, pending);
+ * $25–$26 channel keys (channelsForKeysSql); $27–$36 delivery rows (alert_id,
+ * channel_id, channel, channel_type, outcome, reason, attempts, status, error,
+ * delivered_at).
+ */
+import { channelsForKeysSql } from './channel-store.js';
+
+/** Milliseconds from the ledger row's receipt to a delivery, as the ledger stores it. */
+const deliveryMs = (deliveredAt: string) =>
+  `GREATEST(0, (EXTRACT(EPOCH FROM (${deliveredAt}::timestamptz(3) - l.received_at)) * 1000)::int)`;
+
+/** An alert's other channels, as they stood when the statement began. */
+const otherChannel = (outcome: string) =>
+  `EXISTS (SELECT 1 FROM alert_deliveries o WHERE o.alert_id = l.id AND o.channel_id <> u.channel_id AND o.outcome = '${outcome}')`;
+
+export const LEDGER_ROUND = {
+  name: 'bulwark_alert_ledger_round_v4',
+  text: `WITH ins AS (
+  INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
+  SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
+  ON CONFLICT (id) DO NOTHING RETURNING id
+), dlv AS (
+  INSERT INTO alert_deliveries AS d (alert_id, channel_id, channel, channel_type, outcome, reason, attempts, last_status, last_error, delivered_at, delivery_ms)
+  SELECT v.alert_id, v.channel_id, v.channel, v.channel_type, v.outcome, v.reason, COALESCE(v.attempts, 0), v.status, v.error, v.delivered_at,
+    CASE WHEN v.delivered_at IS NULL THEN NULL ELSE ${deliveryMs('v.delivered_at')} END
+  FROM unnest($27::uuid[], $28::uuid[], $29::text[], $30::text[], $31::text[], $32::text[], $33::int[], $34::int[], $35::text[], $36::timestamptz[])
+    AS v(alert_id, channel_id, channel, channel_type, outcome, reason, attempts, status, error, delivered_at)
+  JOIN alert_ledger l ON l.id = v.alert_id
+  ON CONFLICT (alert_id, channel_id) DO UPDATE SET
+    outcome = excluded.outcome,
+    updated_at = now(),
+    channel = COALESCE(excluded.channel, d.channel),
+    channel_type = COALESCE(excluded.channel_type, d.channel_type),
+    reason = COALESCE(excluded.reason, d.reason),
+    attempts = GREATEST(excluded.attempts, d.attempts),
+    last_status = COALESCE(excluded.last_status, d.last_status),
+    last_error = COALESCE(excluded.last_error, d.last_error),
+    delivered_at = COALESCE(excluded.delivered_at, d.delivered_at),
+    delivery_ms = COALESCE(excluded.delivery_ms, d.delivery_ms)
+  -- A send is queued before its row says so: a channel the queued job already finished stays finished.
+  WHERE NOT (excluded.outcome = 'delivering' AND d.outcome IN ('delivered', 'failed'))
+), upd AS (
+  UPDATE alert_ledger l SET
+    -- One channel's result settles the alert only when no other channel is still
+    -- delivering; then any failed channel makes the alert failed, so a failure is never
+    -- hidden by another channel's success.
+    outcome = CASE
+      WHEN u.channel_id IS NULL OR u.outcome NOT IN ('delivered', 'failed') THEN u.outcome
+      WHEN ${otherChannel('delivering')} THEN 'delivering'
+      WHEN u.outcome = 'failed' OR ${otherChannel('failed')} THEN 'failed'
+      ELSE 'delivered' END,
+    updated_at = now(),
+    reason = COALESCE(u.reason, l.reason),
+    group_id = COALESCE(u.group_id, l.group_id),
+    defer_until = COALESCE(u.defer_until, l.defer_until),
+    channel = COALESCE(u.channel, l.channel),
+    attempts = COALESCE(u.attempts, l.attempts),
+    last_status = COALESCE(u.status, l.last_status),
+    last_error = COALESCE(u.error, l.last_error),
+    delivered_at = COALESCE(u.delivered_at, l.delivered_at),
+    delivery_ms = CASE WHEN u.delivered_at IS NULL THEN l.delivery_ms ELSE ${deliveryMs('u.delivered_at')} END
+  FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[], $23::uuid[], $24::text[])
+    AS u(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at, channel_id, pending)
+  WHERE l.id = u.id
+    -- A decision goes only over a row still received: a job run again replays its
+    -- decision, and must not undo what followed it (a flush, a digest, a delivery).
+    AND (u.outcome NOT IN ('suppressed', 'deferred', 'grouped') OR l.outcome = 'received')
+    -- A send is queued before its row says so: a finished row stays finished, unless
+    -- one of the channels this change waits for ("pending") has not finished yet.
+    AND NOT (u.outcome = 'delivering' AND l.outcome IN ('delivered', 'failed', 'suppressed') AND NOT (
+      l.outcome <> 'suppressed' AND u.pending IS NOT NULL AND EXISTS (
+        SELECT 1 FROM unnest(string_to_array(u.pending, ',')::uuid[]) AS p(id)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_deliveries f WHERE f.alert_id = l.id AND f.channel_id = p.id AND f.outcome IN ('delivered', 'failed')))))
+  RETURNING l.id
+)
+SELECT 0 AS k, id, NULL::text AS name, NULL::text AS type, NULL::text AS target, NULL::text AS secret_ref, NULL::text AS encrypted_value, NULL::text AS key_id FROM ins
+UNION ALL
+SELECT -1, id, NULL, NULL, NULL, NULL, NULL, NULL FROM upd
+UNION ALL
+${channelsForKeysSql('$25', '$26')}
+ORDER BY k, name`,
+};
