@@ -6,6 +6,7 @@
  * until the last attempt (`retries_exhausted`); any other 4xx `rejected` at once.
  */
 import type { MasterKeys } from '../../lib/crypto/master-keys.js';
+import type { ChannelPauses } from './channel-pause.js';
 import { sendToChannel } from './channels/send.js';
 import type { AlertMessage } from './channels/types.js';
 import { credentialOf, type ChannelRow } from './channel-store.js';
@@ -14,6 +15,8 @@ import { record, type LedgerContext, type LedgerDeps } from './ledger.js';
 export interface SendDeps extends LedgerDeps {
   keys: MasterKeys;
   clock: () => Date;
+  /** Channels a receiver asked to slow down (429), shared by every worker process. */
+  pauses: ChannelPauses;
   /** Options passed to the channel senders (timeout, Telegram base URL). */
   send?: { timeoutMs?: number; telegramBaseUrl?: string };
 }
@@ -72,7 +75,9 @@ export async function attemptDelivery(deps: SendDeps, input: AttemptInput): Prom
     return { kind: 'delivered', status: result.status };
   }
   if (result.retryable && result.retryAfterMs !== undefined && input.canPause) {
-    // The receiver asked us to slow down: wait as told, without spending an attempt.
+    // The receiver asked us to slow down: wait as told, without spending an attempt, and
+    // send nothing else to the channel meanwhile (paused first, so other sends see it).
+    await deps.pauses.pause(input.tenantId, channel.id, deps.clock().getTime() + result.retryAfterMs);
     await input.handOver?.({ kind: 'paused', retryAfterMs: result.retryAfterMs });
     await record(deps, alertIds, { outcome: 'delivering', ...base, status: result.status, error: `paused ${result.retryAfterMs} ms (429)` }, context);
     deps.logger.warn({ event: 'alert_channel_paused', tenant_id: input.tenantId, channel: channel.name, retry_after_ms: result.retryAfterMs }, 'channel asked to slow down');

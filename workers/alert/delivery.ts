@@ -3,7 +3,8 @@
  * group or a digest, or taking over from the alert job's inline send after a 429 or
  * a retryable failure. `group-flush` and `digest` turn grouped or deferred ledger rows
  * into deliveries. Network errors and 5xx retry with exponential backoff and jitter;
- * a 429 pauses the job until Retry-After without spending an attempt; any other 4xx
+ * a 429 pauses the channel until Retry-After without spending an attempt (this job,
+ * and any other for the channel, waits in delayed until then); any other 4xx
  * fails at once with its status (attempt.ts classifies, for both paths alike).
  */
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
@@ -25,6 +26,13 @@ async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?:
   if (!channel || rows.length === 0) {
     await record(ctx, data.alertIds, { outcome: 'failed', reason: 'channel_removed', channelId: data.channelId, channel: channel?.name }, context);
     throw new UnrecoverableError(`channel ${data.channelId} or its alerts no longer exist`);
+  }
+  // A paused channel (a receiver's 429, seen by any process) is not sent to: this job
+  // waits for the end of the pause without spending an attempt.
+  const pausedUntil = token === undefined ? undefined : (await ctx.pauses.pausedUntil(data.tenantId, [channel.id])).get(channel.id);
+  if (pausedUntil !== undefined) {
+    await job.moveToDelayed(Date.now() + (pausedUntil - ctx.clock().getTime()), token);
+    throw new DelayedError();
   }
   // Attempts made inline by the alert job count too; this job's limit is already shifted by them.
   const attempts = (data.priorAttempts ?? 0) + job.attemptsMade + 1;

@@ -4,7 +4,9 @@
  * and with it a second round of reads, per alert). It takes the same per-channel slots
  * as the delivery worker, and hands over to a queued `deliver` job whenever the
  * documented retry semantics need the queue:
- *   - 429: a job delayed until Retry-After, with no attempt spent;
+ *   - 429: a job delayed until Retry-After, with no attempt spent, and the channel
+ *     paused until then (channel-pause.ts): a paused channel is not sent to at all,
+ *     each alert for it goes straight to a job delayed until the pause ends;
  *   - network error or 5xx: a job that continues as attempt 2, after the first backoff;
  *   - no slot of the channel free within inlineSlotWaitMs: a job, no attempt spent,
  *     so a slow receiver cannot keep alert jobs (and other tenants' decisions) waiting.
@@ -46,6 +48,7 @@ export async function deliverInline(ctx: FastPathContext, alert: Alert, channels
   // settle the alert while another's send is still to come (a single channel's result
   // is the whole answer, and the hot path is spared a statement).
   if (channels.length > 1) await record(ctx, [alert.id], { outcome: 'delivering', pendingChannels: channels }, context);
+  const paused = await ctx.pauses.pausedUntil(alert.tenantId, channels.map((c) => c.id));
   const sends = await Promise.allSettled(
     channels.map(async (channel) => {
       const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };
@@ -53,10 +56,18 @@ export async function deliverInline(ctx: FastPathContext, alert: Alert, channels
       // leaves the row `received`, and the retried alert job queues the send again
       // (same job id: one job) instead of finding a row that waits for nothing.
       const handOver = (extra: Partial<DeliverRequest>) => enqueueDeliveries(ctx.deliveries, [{ ...request, ...extra }]);
+      const channelRef = { channelId: channel.id, channel: channel.name, channelType: channel.type };
+      const pausedUntil = paused.get(channel.id);
+      if (pausedUntil !== undefined) {
+        // A receiver asked the channel to slow down: wait for the end of the pause, no attempt spent.
+        await handOver({ delayMs: pausedUntil - ctx.clock().getTime() });
+        await record(ctx, [alert.id], { outcome: 'delivering', ...channelRef, error: `channel paused until ${new Date(pausedUntil).toISOString()} (429)` }, context);
+        return;
+      }
       const releaseSlot = await acquireChannelSlot(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
       if (!releaseSlot) {
         await handOver({});
-        await record(ctx, [alert.id], { outcome: 'delivering', channelId: channel.id, channel: channel.name, channelType: channel.type }, context);
+        await record(ctx, [alert.id], { outcome: 'delivering', ...channelRef }, context);
         return;
       }
       await attemptDelivery(ctx, {

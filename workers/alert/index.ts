@@ -8,6 +8,7 @@ import { ALERT_DELIVERY_QUEUE, alertDeliveryPolicy } from '../../lib/contracts/a
 import { createQueueWorker } from '../runtime/queue-worker.js';
 import { processDelivery, type DeliveryContext } from './delivery.js';
 import { createPolicyReader } from './policy-store.js';
+import { createChannelPauses } from './channel-pause.js';
 import { createChannelReader } from './channel-store.js';
 import { createLedgerStore } from './ledger-store.js';
 import { processAlert } from './processor.js';
@@ -32,6 +33,7 @@ export function createAlertContext(ctx: AppContext, deliveries: Queue, options: 
     policyInputsOf: createPolicyReader(ctx.pg),
     clock: ctx.clock,
     keys: requireMasterKeys(ctx.config),
+    pauses: createChannelPauses(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),
     send: options.send ?? { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl },
   };
 }

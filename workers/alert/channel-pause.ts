@@ -1,0 +1,43 @@
+/**
+ * Channel pauses. A receiver that answers 429 asks the channel to slow down, not one
+ * message: until its Retry-After has passed, nothing is sent to that channel by any
+ * worker process. The inline send hands over to a `deliver` job delayed until the
+ * pause ends, and a queued `deliver` job moves itself to delayed; neither spends an
+ * attempt. The pause lives in Redis (one key per channel, expiring with the pause) so
+ * every process sees it. BullMQ's own rate limit (`worker.rateLimit`) would stop the
+ * whole alert-delivery queue, every tenant's channels with it; this pauses one channel.
+ */
+import type { Redis } from 'ioredis';
+
+export interface ChannelPauses {
+  /** When each paused channel may be sent to again (epoch ms); channels not paused are absent. */
+  pausedUntil(tenantId: string, channelIds: string[]): Promise<Map<string, number>>;
+  /** Pause a channel until `untilMs` (the receiver's latest answer wins). */
+  pause(tenantId: string, channelId: string, untilMs: number): Promise<void>;
+}
+
+/** In the tenant's hash slot, like the decision keys (lib/alerts/decide.ts). */
+export function channelPauseKey(keyPrefix: string, tenantId: string, channelId: string): string {
+  return `${keyPrefix}:alert:{${tenantId}}:channel:${channelId}:paused-until`;
+}
+
+export function createChannelPauses(redis: Redis, options: { keyPrefix: string; clock: () => Date }): ChannelPauses {
+  const key = (tenantId: string, channelId: string) => channelPauseKey(options.keyPrefix, tenantId, channelId);
+  return {
+    async pausedUntil(tenantId, channelIds) {
+      const paused = new Map<string, number>();
+      if (channelIds.length === 0) return paused;
+      const values = await redis.mget(channelIds.map((id) => key(tenantId, id)));
+      const now = options.clock().getTime();
+      values.forEach((v, i) => {
+        const until = v === null ? NaN : Number(v);
+        if (until > now) paused.set(channelIds[i]!, until);
+      });
+      return paused;
+    },
+    async pause(tenantId, channelId, untilMs) {
+      const ms = Math.ceil(untilMs - options.clock().getTime());
+      if (ms > 0) await redis.set(key(tenantId, channelId), String(untilMs), 'PX', ms);
+    },
+  };
+}
