@@ -4,10 +4,11 @@
 // settles an alert two processes left delivering. Real Redis, Postgres and receivers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { addChannel } from '../../lib/channels.js';
+import { addChannel, removeChannel } from '../../lib/channels.js';
+import { updateTenantSettings } from '../../lib/tenant-settings.js';
 import { processAlert } from '../../workers/alert/processor.js';
 import { sweep } from '../../workers/alert/sweep.js';
-import { firstRun, startAlertHarness, system, type AlertHarness } from '../helpers/alert-harness.js';
+import { firstRun, rerun, startAlertHarness, system, type AlertHarness } from '../helpers/alert-harness.js';
 import { superuserQuery } from '../helpers/db.js';
 import { setup } from '../helpers/lifecycle.js';
 import { replies, startReceiver, type Receiver } from '../helpers/receiver.js';
@@ -82,10 +83,55 @@ test('whichever order the results come in: delivering until the last channel, th
     await h.ctx.ledger.apply([alert.id], result(...then));
     assert.is(await h.outcomeOf(alert.id), final, `${first[1]} then ${then[1]}`);
     assert.is((await h.rowOf(alert.id))?.reason, final === 'failed' ? 'rejected' : null);
+    if (final === 'failed') {
+      const last = (await superuserQuery(h.db.url, 'SELECT channel, last_status FROM alert_ledger WHERE id = $1', [alert.id])).rows[0];
+      assert.equal([last.channel, last.last_status], [(first[1] === 'failed' ? first : then)[0].name, 400], 'the alert row tells the failed send, not a later success');
+    }
     // A late `delivering` (a fan-out recorded after its jobs finished) changes nothing.
     assert.equal(await h.ctx.ledger.apply([alert.id], { outcome: 'delivering', pendingChannels: channels }), []);
     assert.is(await h.outcomeOf(alert.id), final);
   }
+});
+
+test('a channel\'s result recorded before the fan-out said it waits (a fast queued job): the alert is reopened, then settled by the last', async () => {
+  const { tenantId, channels } = await twoChannels('early-result');
+  const [a, b] = channels as [(typeof channels)[0], (typeof channels)[0]];
+  const alert = h.alertFor(tenantId);
+  await h.ctx.ledger.receive(alert, new Date());
+  await h.ctx.ledger.apply([alert.id], { outcome: 'delivered', channelId: a.id, channel: a.name, channelType: a.type, attempts: 1, status: 200, deliveredAt: new Date() });
+  assert.is(await h.outcomeOf(alert.id), 'delivered', 'alone, the one result settles it');
+  await h.ctx.ledger.apply([alert.id], { outcome: 'delivering', pendingChannels: channels });
+  assert.is(await h.outcomeOf(alert.id), 'delivering', 'reopened: the other channel is still to come');
+  assert.equal((await deliveriesOf(alert.id)).map((d) => d.outcome), ['delivered', 'delivering'], 'the finished channel stays finished');
+  await h.ctx.ledger.apply([alert.id], { outcome: 'failed', reason: 'rejected', channelId: b.id, channel: b.name, channelType: b.type, attempts: 1, status: 400 });
+  assert.is(await h.outcomeOf(alert.id), 'failed');
+});
+
+test('a group sent to two channels: every member has a row per channel, and all are delivered', async () => {
+  const { tenantId } = await twoChannels('group-two');
+  await updateTenantSettings(h.bulwark.ctx.prisma, tenantId, { alerts: { groupWaitSeconds: 1 } }, system);
+  const members = [0, 1, 2].map((i) => h.alertFor(tenantId, { groupKey: 'disks', title: `Disk ${i} almost full` }));
+  for (const m of members) await processAlert({ v: 1, alert: m }, h.ctx, firstRun);
+  for (const m of members) await h.delivered(m.id, 15_000);
+  for (const m of members) assert.equal((await deliveriesOf(m.id)).map((d) => [d.channel, d.outcome]), [['hook-0', 'delivered'], ['hook-1', 'delivered']]);
+  await h.deliveriesIdle();
+  assert.equal([h.hitsAt('/group-two'), second.requests.filter((r) => r.path === '/group-two').length], [1, 1], 'one message per channel listing the group');
+});
+
+test('a re-run after a channel was removed closes that channel\'s row, so the alert does not wait for ever', async () => {
+  const { tenantId, channels } = await twoChannels('removed-since');
+  const [a] = channels as [(typeof channels)[0]];
+  const alert = h.alertFor(tenantId);
+  await h.ctx.ledger.receive(alert, new Date());
+  await h.ctx.ledger.apply([alert.id], { outcome: 'delivering', pendingChannels: channels });
+  await h.ctx.ledger.apply([alert.id], { outcome: 'delivered', channelId: a.id, channel: a.name, channelType: a.type, attempts: 1, status: 200, deliveredAt: new Date() });
+  await removeChannel(h.bulwark.ctx.prisma, tenantId, 'hook-1', system);
+  await processAlert({ v: 1, alert }, h.ctx, rerun);
+  assert.equal((await deliveriesOf(alert.id)).map((d) => [d.channel, d.outcome, d.reason]), [['hook-0', 'delivered', null], ['hook-1', 'failed', 'channel_removed']]);
+  const row = await h.rowOf(alert.id);
+  assert.equal([row?.outcome, row?.reason], ['failed', 'channel_removed']);
+  await h.deliveriesIdle();
+  assert.is(h.hitsAt('/removed-since'), 0, 'the channel already reached is not sent to again');
 });
 
 test('a 429 on one channel keeps the alert delivering while the other is delivered; it is delivered when the pause ends', async () => {

@@ -52,8 +52,9 @@ export async function deliverInline(ctx: FastPathContext, alert: Alert, channels
   const sends = await Promise.allSettled(
     channels.map(async (channel) => {
       const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };
-      // Every hand-over is queued before the row says `delivering`: a crash in between
-      // leaves the row `received`, and the retried alert job queues the send again
+      // Every hand-over is queued before the channel's row says `delivering`: a crash in
+      // between leaves that row missing or `delivering` (with several channels, written
+      // before the sends), and the retried alert job queues the send again
       // (same job id: one job) instead of finding a row that waits for nothing.
       const handOver = (extra: Partial<DeliverRequest>) => enqueueDeliveries(ctx.deliveries, [{ ...request, ...extra }]);
       const channelRef = { channelId: channel.id, channel: channel.name, channelType: channel.type };

@@ -17,12 +17,15 @@ import { channelsForKeysSql } from './channel-store.js';
 const deliveryMs = (deliveredAt: string) =>
   `GREATEST(0, (EXTRACT(EPOCH FROM (${deliveredAt}::timestamptz(3) - l.received_at)) * 1000)::int)`;
 
-/** An alert's other channels, as they stood when the statement began. */
+/** Whether another channel of the change's alert is in this state, as it stood when the statement began. */
 const otherChannel = (outcome: string) =>
-  `EXISTS (SELECT 1 FROM alert_deliveries o WHERE o.alert_id = l.id AND o.channel_id <> u.channel_id AND o.outcome = '${outcome}')`;
+  `EXISTS (SELECT 1 FROM alert_deliveries o WHERE o.alert_id = c.id AND o.channel_id <> c.channel_id AND o.outcome = '${outcome}')`;
+
+/** The alert row's last-send fields: a success never overwrites those of another channel's failure. */
+const lastSend = (column: string, value: string) => `${column} = CASE WHEN u.success_after_failure THEN l.${column} ELSE COALESCE(${value}, l.${column}) END`;
 
 export const LEDGER_ROUND = {
-  name: 'bulwark_alert_ledger_round_v4',
+  name: 'bulwark_alert_ledger_round_v5',
   text: `WITH ins AS (
   INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
   SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
@@ -54,21 +57,25 @@ export const LEDGER_ROUND = {
     -- hidden by another channel's success.
     outcome = CASE
       WHEN u.channel_id IS NULL OR u.outcome NOT IN ('delivered', 'failed') THEN u.outcome
-      WHEN ${otherChannel('delivering')} THEN 'delivering'
-      WHEN u.outcome = 'failed' OR ${otherChannel('failed')} THEN 'failed'
+      WHEN u.others_delivering THEN 'delivering'
+      WHEN u.outcome = 'failed' OR u.others_failed THEN 'failed'
       ELSE 'delivered' END,
     updated_at = now(),
     reason = COALESCE(u.reason, l.reason),
     group_id = COALESCE(u.group_id, l.group_id),
     defer_until = COALESCE(u.defer_until, l.defer_until),
-    channel = COALESCE(u.channel, l.channel),
-    attempts = COALESCE(u.attempts, l.attempts),
-    last_status = COALESCE(u.status, l.last_status),
-    last_error = COALESCE(u.error, l.last_error),
+    ${lastSend('channel', 'u.channel')},
+    ${lastSend('attempts', 'u.attempts')},
+    ${lastSend('last_status', 'u.status')},
+    ${lastSend('last_error', 'u.error')},
     delivered_at = COALESCE(u.delivered_at, l.delivered_at),
     delivery_ms = CASE WHEN u.delivered_at IS NULL THEN l.delivery_ms ELSE ${deliveryMs('u.delivered_at')} END
-  FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[], $23::uuid[], $24::text[])
-    AS u(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at, channel_id, pending)
+  FROM (
+    SELECT c.*, ${otherChannel('delivering')} AS others_delivering, ${otherChannel('failed')} AS others_failed,
+      c.outcome = 'delivered' AND c.channel_id IS NOT NULL AND ${otherChannel('failed')} AS success_after_failure
+    FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[], $23::uuid[], $24::text[])
+      AS c(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at, channel_id, pending)
+  ) u
   WHERE l.id = u.id
     -- A decision goes only over a row still received: a job run again replays its
     -- decision, and must not undo what followed it (a flush, a digest, a delivery).

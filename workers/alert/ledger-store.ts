@@ -40,7 +40,7 @@ export interface RowState {
   groupId: string | null;
   deferUntil: Date | null;
   /** The alert's channels and where each send stands (alert_deliveries). */
-  deliveries: Array<{ channelId: string; outcome: string }>;
+  deliveries: Array<{ channelId: string; channel: string | null; outcome: string }>;
 }
 
 export interface Receipt {
@@ -70,10 +70,12 @@ const MAX_BATCH = 200;
 
 /** The per-channel rows a change writes: its own channel's, or one per channel a fan-out waits for. */
 function deliveryRows(changes: Array<{ id: string; c: LedgerChange }>) {
-  return changes.flatMap(({ id, c }) => {
+  const rows = changes.flatMap(({ id, c }) => {
     if (c.channelId) return [{ id, channelId: c.channelId, channel: c.channel ?? null, channelType: c.channelType ?? null, c }];
     return (c.pendingChannels ?? []).map((ch) => ({ id, channelId: ch.id, channel: ch.name, channelType: ch.type, c: { outcome: 'delivering' } as LedgerChange }));
   });
+  // One upsert cannot touch a row twice: a pair given twice (a repeated id or channel) is written once.
+  return [...new Map(rows.map((r) => [`${r.id}|${r.channelId}`, r])).values()];
 }
 
 async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]>> {
@@ -148,7 +150,7 @@ export function createLedgerStore(db: Db): LedgerStore {
     async outcomeOf(id) {
       const res = await db.query<RowState>(
         `SELECT outcome, reason, group_id::text AS "groupId", defer_until AS "deferUntil",
-           (SELECT COALESCE(json_agg(json_build_object('channelId', d.channel_id, 'outcome', d.outcome)), '[]') FROM alert_deliveries d WHERE d.alert_id = l.id) AS deliveries
+           (SELECT COALESCE(json_agg(json_build_object('channelId', d.channel_id, 'channel', d.channel, 'outcome', d.outcome)), '[]') FROM alert_deliveries d WHERE d.alert_id = l.id) AS deliveries
          FROM alert_ledger l WHERE id = $1`,
         [id],
       );

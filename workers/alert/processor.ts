@@ -147,11 +147,17 @@ async function resumeFromRow(ctx: AlertContext, alert: Alert, row: RowState & { 
   const sentAlone = row.groupId === null && row.reason !== 'quiet_hours';
   const sent = row.outcome === 'delivering' || ((row.outcome === 'delivered' || row.outcome === 'failed') && row.reason !== 'no_channel');
   if (!sentAlone || !sent) return;
-  // Each channel's row says whether it was reached: only the others are queued again
-  // (a channel with no row yet may have been cut short before it was sent to).
+  // Each channel's row says whether it was reached: of the alert's channels now, only
+  // the others are queued again (one with no row may have been cut short before its send).
   const finished = new Set(row.deliveries.filter((d) => d.outcome === 'delivered' || d.outcome === 'failed').map((d) => d.channelId));
   const pending = row.channels.filter((c) => !finished.has(c.id));
   if (pending.length > 0) await fanOut(ctx, [alert], 'single', alert.id, { channels: pending });
+  // A channel still waited for but removed, disabled or no longer taking the severity
+  // since: nothing will send to it, so its row is closed, or the alert would wait for ever.
+  const current = new Set(row.channels.map((c) => c.id));
+  for (const d of row.deliveries.filter((x) => x.outcome === 'delivering' && !current.has(x.channelId))) {
+    await record(ctx, [alert.id], { outcome: 'failed', reason: 'channel_removed', channelId: d.channelId, channel: d.channel ?? undefined }, { tenantId: alert.tenantId, type: alert.type, severity: alert.severity });
+  }
 }
 
 function scheduleDigest(ctx: AlertContext, tenantId: string, until: Date): Promise<void> {

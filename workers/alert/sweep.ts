@@ -108,7 +108,8 @@ async function settleFinished(deps: SweepDeps, before: Date): Promise<number> {
         LIMIT ${LIMIT}
      )
      UPDATE alert_ledger l SET outcome = CASE WHEN s.failed THEN 'failed' ELSE 'delivered' END, updated_at = now()
-       FROM settled s WHERE l.id = s.alert_id AND l.outcome = 'delivering'
+       -- Re-checked on the row as it is now: a row reopened meanwhile (a new channel's send) was changed since.
+       FROM settled s WHERE l.id = s.alert_id AND l.outcome = 'delivering' AND l.updated_at < $1
      RETURNING l.id::text, l.tenant_id::text, l.outcome`,
     [before],
   );
