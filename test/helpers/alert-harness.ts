@@ -1,10 +1,11 @@
 /**
  * A running Bulwark (workers on, scheduler off) with the alert processors' context, a
- * recording receiver, and what the alert crash and sweep tests share: tenants with
- * webhook channels, alerts, reading the ledger, waiting for the delivery queue.
+ * recording receiver, and what the alert fast-path, crash and sweep tests share: tenants
+ * with webhook channels, alerts, reading the ledger, waiting for the delivery queue.
  * Everything is real: Redis, Postgres, HTTP on loopback.
  */
 import { randomUUID } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
@@ -20,9 +21,11 @@ import { createTestDatabase, superuserQuery, type TestDatabase } from './db.js';
 import { testConfig, waitFor } from './env.js';
 import { cleanup } from './lifecycle.js';
 import { obliterateQueues, queueIdle } from './queues.js';
-import { startReceiver, type Receiver } from './receiver.js';
+import { startReceiver, type Receiver, type RecordedRequest } from './receiver.js';
 
 export const system = { type: 'system' as const, id: 'test' };
+/** What every harness webhook channel signs with, for verifying what the receiver got. */
+export const HOOK_SECRET = 'whsec-harness-signing-key';
 /** Job stand-ins for processAlert: a first run, and a run again after a crash or failure. */
 export const firstRun = { id: 'first', attemptsStarted: 1 };
 export const rerun = { id: 'rerun', attemptsStarted: 2 };
@@ -32,6 +35,11 @@ export interface LedgerRow {
   reason: string | null;
   group_id: string | null;
   defer_until: Date | null;
+  channel: string | null;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  delivery_ms: number | null;
 }
 
 export interface AlertHarness {
@@ -44,6 +52,7 @@ export interface AlertHarness {
   alertFor(tenantId: string, extra?: Partial<Alert>): Alert;
   rowOf(id: string): Promise<LedgerRow | undefined>;
   outcomeOf(id: string): Promise<string | undefined>;
+  requestsAt(path: string): RecordedRequest[];
   hitsAt(path: string): number;
   delivered(id: string, ms?: number): Promise<true>;
   /** Wait until no delivery is waiting, running or due soon: every send made has arrived. */
@@ -51,12 +60,16 @@ export interface AlertHarness {
   close(): Promise<void>;
 }
 
-export async function startAlertHarness(): Promise<AlertHarness> {
+/** With `logs`, Bulwark logs at info into that stream, for assertions on log events. */
+export async function startAlertHarness(options: { logs?: { stream: Writable } } = {}): Promise<AlertHarness> {
   const receiver = await startReceiver();
   const db = await createTestDatabase();
-  const bulwark = await startBulwark(testConfig(db.url, { SETTINGS_CACHE_MS: '0' }), { http: false, scheduler: false });
+  const env: Record<string, string> = options.logs ? { SETTINGS_CACHE_MS: '0', LOG_LEVEL: 'info' } : { SETTINGS_CACHE_MS: '0' };
+  const bulwark = await startBulwark(testConfig(db.url, env), { http: false, scheduler: false, logDestination: options.logs?.stream });
   const ctx = createAlertContext(bulwark.ctx, new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix }));
-  const rowOf = async (id: string) => (await superuserQuery(db.url, 'SELECT outcome, reason, group_id, defer_until FROM alert_ledger WHERE id = $1', [id])).rows[0] as LedgerRow | undefined;
+  const rowOf = async (id: string) =>
+    (await superuserQuery(db.url, 'SELECT outcome, reason, group_id, defer_until, channel, attempts, last_status, last_error, delivery_ms FROM alert_ledger WHERE id = $1', [id])).rows[0] as LedgerRow | undefined;
+  const requestsAt = (path: string) => receiver.requests.filter((r) => r.path === path);
   const outcomeOf = async (id: string) => (await rowOf(id))?.outcome;
   return {
     db,
@@ -66,7 +79,7 @@ export async function startAlertHarness(): Promise<AlertHarness> {
     async tenantWithHooks(name, paths, alerts = {}) {
       const t = await createTenant(bulwark.ctx.prisma, { name });
       await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 }, ...alerts } }, system);
-      await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: 'whsec-harness-signing-key' }, system);
+      await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: HOOK_SECRET }, system);
       for (const [i, path] of paths.entries()) {
         await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: `hook-${i}`, type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' }, system);
       }
@@ -76,7 +89,8 @@ export async function startAlertHarness(): Promise<AlertHarness> {
     alertFor: (tenantId, extra = {}) => ({ id: randomUUID(), tenantId, type: 'disk.full', severity: 'warning', title: 'Disk almost full', occurredAt: new Date().toISOString(), ...extra }),
     rowOf,
     outcomeOf,
-    hitsAt: (path) => receiver.requests.filter((r) => r.path === path).length,
+    requestsAt,
+    hitsAt: (path) => requestsAt(path).length,
     delivered: (id, ms) => waitFor(async () => ((await outcomeOf(id)) === 'delivered' ? (true as const) : undefined), `alert ${id} delivered`, ms),
     // A delayed deliver job is a send still to come (a backoff, a pause), however far off.
     deliveriesIdle: () => queueIdle(ctx.deliveries, (j) => j.name === 'deliver' || j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000),

@@ -34,15 +34,20 @@ export async function obliterateQueues(prefix: string, redisUrl = REDIS_URL): Pr
         await q.close();
       }
     }
-    let cursor = '0';
-    do {
-      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await connection.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeys(connection, prefix);
   } finally {
     await connection.quit();
   }
+}
+
+/** Delete every key under `prefix`, BullMQ's or not, on a connection the caller owns. */
+export async function deleteKeys(connection: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await connection.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
 }
 
 /**

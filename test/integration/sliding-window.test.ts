@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { createSlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
 import { randomPrefix, REDIS_URL } from '../helpers/env.js';
+import { deleteKeys } from '../helpers/queues.js';
 
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 const other = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -16,12 +17,7 @@ async function withPrefix(fn: (prefix: string) => Promise<void>): Promise<void> 
   try {
     await fn(prefix);
   } finally {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
   }
 }
 
