@@ -7,6 +7,7 @@ import { createAlertDecider, policyFromSettings, type AlertDecision, type AlertD
 import { ValidationError } from '../../lib/errors.js';
 import { defaultTenantSettings } from '../../lib/settings.js';
 import { REDIS_URL, randomPrefix } from '../helpers/env.js';
+import { deleteKeys } from '../helpers/queues.js';
 
 const redis = new Redis(REDIS_URL);
 const prefix = randomPrefix('alert');
@@ -27,12 +28,7 @@ const brief = (d: AlertDecision) => (d.reason ? `${d.outcome}:${d.reason}` : d.o
 const counted = () => redis.zcard(`${prefix}:alert:{${tenantId}}:count`);
 
 test.after(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeys(redis, prefix);
   redis.disconnect();
 });
 

@@ -61,6 +61,9 @@ test('/metrics exposes queue, job and audit metrics with the bulwark_ prefix and
   assert.match(text, 'bulwark_process_resident_memory_bytes');
   assert.not.match(text, tenant, 'a tenant id must never be a label');
   assert.match(text, 'bulwark_queue_paused{queue="alert"} 0');
+  // Failure series exist at 0 before any failure, so the rules' increase() counts the first one.
+  for (const queue of ['audit-write', 'alert', 'alert-delivery']) assert.match(text, `bulwark_jobs_failed_total{queue="${queue}",final="true"} 0`);
+  assert.match(text, 'bulwark_alerts_total{outcome="failed",reason="rejected",channel="webhook"} 0');
   for (const check of ['redis', 'postgres', 'migrations', 'accepting']) assert.match(text, `bulwark_ready{check="${check}"} 1`);
   assert.not.match(text, 'state="paused"', 'BullMQ has no paused job state; the flag has its own gauge');
   // Prometheus' own linter; CI installs it (scripts/system-deps.sh), so a missing promtool fails.

@@ -1,6 +1,7 @@
 /** Wires the alert decision worker and the delivery worker into BullMQ. */
 import { Queue, type Worker } from 'bullmq';
 import { createAlertDecider } from '../../lib/alerts/decide.js';
+import { CHANNEL_TYPES } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { AppContext } from '../../lib/context.js';
 import { ALERT_QUEUE, alertPolicy } from '../../lib/contracts/alert.js';
@@ -42,6 +43,12 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
   const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
   deliveries.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
   const deliveryCtx = createAlertContext(ctx, deliveries, options);
+  // The failure series AlertDeliveriesFailing watches exist from the start at 0, so a
+  // process's first failure is an increase too (a series first seen at 1 has none).
+  for (const reason of ['credential', 'rejected', 'retries_exhausted']) {
+    for (const channel of CHANNEL_TYPES) ctx.metrics.alertsTotal.inc({ outcome: 'failed', reason, channel }, 0);
+  }
+  for (const reason of ['no_channel', 'channel_removed']) ctx.metrics.alertsTotal.inc({ outcome: 'failed', reason, channel: 'none' }, 0);
   const alertWorker = createQueueWorker(ctx, { queue: ALERT_QUEUE, policy: alertPolicy, processor: (job) => processAlert(job.data, deliveryCtx, job) });
   const deliveryWorker = createQueueWorker(ctx, { queue: ALERT_DELIVERY_QUEUE, policy: alertDeliveryPolicy, processor: (job, token) => processDelivery(job, deliveryCtx, token) });
   return { workers: [alertWorker as Worker, deliveryWorker as Worker], deliveries };

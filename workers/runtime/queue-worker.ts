@@ -29,6 +29,10 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
     maxStalledCount: 2,
     autorun: false,
   });
+  // Each series exists from the start at 0: a rule's rate() or increase() then counts
+  // a process's first failure too (a series first seen at 1 has no increase).
+  metrics.jobsCompleted.inc({ queue: options.queue }, 0);
+  for (const final of ['true', 'false']) metrics.jobsFailed.inc({ queue: options.queue, final }, 0);
   worker.on('completed', (job) => {
     metrics.jobsCompleted.inc({ queue: options.queue });
     if (job.processedOn && job.finishedOn) {
