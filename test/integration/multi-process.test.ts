@@ -32,7 +32,9 @@ test.before(
     tenantB = (await createTenant(prisma, { name: 'multi-b' })).id;
     // Creating a tenant may itself write audit entries (e.g. its bootstrap record).
     baseline = { rows: await countRows(db.url), a: await storedEventIds(db.url, tenantA), b: await storedEventIds(db.url, tenantB) };
-    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
+    // One job per write: coalesced, the 1,800 writes of the loop below would be a few
+    // large jobs, and on a loaded machine the first worker to wake could take them all.
+    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix, coalesceWrites: false });
     const env = workerEnv(db.url, prefix);
     workers = await Promise.all([spawnWorker(env), spawnWorker(env)]);
   }),
