@@ -63,6 +63,9 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     onThrottle: (outcome) => throttleCounters[outcome].inc(),
   });
   registerSecurity(app, { tlsEnabled: config.tlsEnabled, corsOrigins: config.corsOrigins, cspFor: deps.cspFor });
+  // JSON bodies only: Fastify also parses text/plain by default, which let such a body
+  // reach the routes as a string (a 400) instead of the documented 415.
+  app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
