@@ -3,6 +3,7 @@
  * Every bad variable is reported at once, by name; values are never echoed because
  * several of them (DATABASE_URL, REDIS_URL) can carry passwords.
  */
+import { isIP } from 'node:net';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { parseMasterKeys, type MasterKeys } from './crypto/master-keys.js';
@@ -94,6 +95,13 @@ const envSchema = z.object({
   CORS_ORIGINS: z.string().optional(),
   /** Set when clients reach Bulwark over TLS (usually terminated at a proxy): adds HSTS. */
   TLS_ENABLED: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  /**
+   * With TLS_ENABLED, the proxies whose X-Forwarded-For is believed: comma-separated IPs,
+   * CIDRs, or `loopback`, `linklocal`, `uniquelocal`. Default: loopback. Anyone else's
+   * header is ignored, so a client reaching the port directly cannot pick its address
+   * (the abuse counters and audit entries key on it).
+   */
+  TRUSTED_PROXIES: z.string().default('loopback'),
   /** Largest accepted request body. Default: 1048576 (1 MiB). */
   API_BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   /** How long an API key lookup is cached in memory; bounds how late a revocation bites. Default: 5000 ms. */
@@ -137,6 +145,8 @@ export interface Config {
   readonly bullBoardReadOnly: boolean;
   readonly corsOrigins: readonly string[];
   readonly tlsEnabled: boolean;
+  /** Fastify's trustProxy: false unless TLS_ENABLED, then TRUSTED_PROXIES. */
+  readonly trustedProxies: readonly string[] | false;
   readonly apiBodyLimitBytes: number;
   readonly apiKeyCacheMs: number;
   readonly settingsCacheMs: number;
@@ -192,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bullBoardReadOnly: e.BULWARK_ENV === 'live' || e.BULL_BOARD_READ_ONLY === 'true',
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : [],
     tlsEnabled: e.TLS_ENABLED === 'true',
+    trustedProxies: e.TLS_ENABLED === 'true' ? listOf(e.TRUSTED_PROXIES) : false,
     apiBodyLimitBytes: e.API_BODY_LIMIT_BYTES,
     apiKeyCacheMs: e.API_KEY_CACHE_MS,
     settingsCacheMs: e.SETTINGS_CACHE_MS,
@@ -215,10 +226,25 @@ function crossChecks(e: Env): FieldProblem[] {
   if (Boolean(e.OPERATOR_USERNAME) !== Boolean(e.OPERATOR_PASSWORD)) {
     problems.push({ path: e.OPERATOR_USERNAME ? 'OPERATOR_PASSWORD' : 'OPERATOR_USERNAME', message: 'OPERATOR_USERNAME and OPERATOR_PASSWORD must be set together' });
   }
+  for (const proxy of listOf(e.TRUSTED_PROXIES)) {
+    if (!isProxyAddress(proxy)) problems.push({ path: 'TRUSTED_PROXIES', message: `"${proxy}" is not an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
+  }
   for (const origin of e.CORS_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean) ?? []) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ path: 'CORS_ORIGINS', message: `"${origin}" is not an origin like https://app.example.com` });
   }
   return problems;
+}
+
+const listOf = (value: string | undefined): string[] => value?.split(',').map((v) => v.trim()).filter(Boolean) ?? [];
+
+/** What proxy-addr (Fastify's trustProxy) accepts: an address, a CIDR, or a named range. */
+function isProxyAddress(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address, bits, extra] = value.split('/');
+  if (extra !== undefined || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
 }
 
 /** The master keys, or a ConfigError saying the command needs them. */

@@ -62,7 +62,15 @@ function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-/** Turn zod issues into our FieldProblem list (kept here so zod stays a detail). */
-export function problemsFromZod(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): FieldProblem[] {
-  return issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+/**
+ * Turn zod issues into our FieldProblem list (kept here so zod stays a detail). Unknown
+ * fields of a strict object come as one issue at the object's path: each becomes a
+ * problem at its own path, so `fields` names every field that is wrong.
+ */
+export function problemsFromZod(issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code?: string; keys?: readonly string[] }>): FieldProblem[] {
+  return issues.flatMap((i) => {
+    const path = i.path.map(String);
+    if (i.code === 'unrecognized_keys' && i.keys?.length) return i.keys.map((k) => ({ path: [...path, k].join('.'), message: 'is not a known field' }));
+    return [{ path: path.join('.'), message: i.message }];
+  });
 }

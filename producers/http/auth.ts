@@ -111,6 +111,7 @@ export function createGuards(deps: GuardDeps) {
       ip: clientIp(request),
       route: routeOf(request),
       requestId: request.id,
+      userAgent: request.headers['user-agent'],
     });
     return false;
   }

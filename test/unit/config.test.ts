@@ -94,6 +94,15 @@ test('HEAP_GROWING_PERCENT defaults to 100 and takes 0 (V8 decides) to 1000 only
   for (const bad of ['-1', '1001', '1.5', 'lots']) assert.equal(problemsOf({ HEAP_GROWING_PERCENT: bad }), ['HEAP_GROWING_PERCENT'], bad);
 });
 
+test('TRUSTED_PROXIES: loopback by default, used only with TLS_ENABLED, each entry checked', () => {
+  assert.is(loadConfig({}).trustedProxies, false, 'no TLS: no forwarded header is believed');
+  assert.equal(loadConfig({ TLS_ENABLED: 'true' }).trustedProxies, ['loopback']);
+  assert.equal(loadConfig({ TLS_ENABLED: 'true', TRUSTED_PROXIES: ' 10.0.0.5, 172.16.0.0/12 ,fd00::/8,uniquelocal' }).trustedProxies, ['10.0.0.5', '172.16.0.0/12', 'fd00::/8', 'uniquelocal']);
+  for (const bad of ['proxy.example', '10.0.0.0/33', '10.0.0.1/8/1', '*', '::1/129']) {
+    assert.throws(() => loadConfig({ TLS_ENABLED: 'true', TRUSTED_PROXIES: bad }), (err: Error) => err.message.includes('TRUSTED_PROXIES') && err.message.includes(`"${bad}"`), bad);
+  }
+});
+
 test('README documents every variable in its configuration table', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   for (const v of CONFIG_VARIABLES) assert.match(readme, `| \`${v}\` |`, `${v} missing from README's configuration table`);

@@ -32,7 +32,8 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     // A pino child per request only when the request writes a line (lib/lazy-logger.ts).
     childLoggerFactory: (logger, bindings, options) => lazyChild(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
-    trustProxy: ctx.config.tlsEnabled,
+    // Only the configured proxies' X-Forwarded-For is believed (TRUSTED_PROXIES).
+    trustProxy: ctx.config.trustedProxies === false ? false : [...ctx.config.trustedProxies],
   });
   await options.configure?.(app);
 
