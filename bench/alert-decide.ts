@@ -20,6 +20,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createAlertDecider, alertKeys, type AlertDecisionInput, type AlertPolicy } from '../lib/alerts/decide.js';
 import { alertPolicy } from '../lib/contracts/alert.js';
+import { deleteKeys } from '../test/helpers/queues.js';
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -131,12 +132,7 @@ async function main(): Promise<number> {
     const met = ratio >= 0.5 && p99 < 2;
     return !met && process.env.BENCH_STRICT === '1' ? 1 : 0;
   } finally {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeys(redis, keyPrefix);
     redis.disconnect();
   }
 }

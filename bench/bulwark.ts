@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { ALERT_QUEUE } from '../lib/contracts/alert.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import { createProducer } from '../producers/index.js';
+import { deleteKeys } from '../test/helpers/queues.js';
 import { benchEntry } from './entries.js';
 import { pool, randomPrefix, rate, sampleProcess, until } from './util.js';
 
@@ -167,10 +168,5 @@ export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
     await q.obliterate({ force: true }).catch(() => undefined);
     await q.close();
   }
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeys(redis, prefix);
 }
