@@ -60,12 +60,20 @@ export interface AlertHarness {
   close(): Promise<void>;
 }
 
-/** With `logs`, Bulwark logs at info into that stream, for assertions on log events. */
-export async function startAlertHarness(options: { logs?: { stream: Writable } } = {}): Promise<AlertHarness> {
+export interface AlertHarnessOptions {
+  /** With `logs`, Bulwark logs at info into that stream, for assertions on log events. */
+  logs?: { stream: Writable };
+  /** Configuration variables over the test defaults, e.g. TELEGRAM_API_URL. */
+  config?: Record<string, string>;
+  /** The clock Bulwark decides and records by (default: the system clock). */
+  clock?: () => Date;
+}
+
+export async function startAlertHarness(options: AlertHarnessOptions = {}): Promise<AlertHarness> {
   const receiver = await startReceiver();
   const db = await createTestDatabase();
-  const env: Record<string, string> = options.logs ? { SETTINGS_CACHE_MS: '0', LOG_LEVEL: 'info' } : { SETTINGS_CACHE_MS: '0' };
-  const bulwark = await startBulwark(testConfig(db.url, env), { http: false, scheduler: false, logDestination: options.logs?.stream });
+  const env: Record<string, string> = { SETTINGS_CACHE_MS: '0', ...(options.logs ? { LOG_LEVEL: 'info' } : {}), ...options.config };
+  const bulwark = await startBulwark(testConfig(db.url, env), { http: false, scheduler: false, clock: options.clock, logDestination: options.logs?.stream });
   const ctx = createAlertContext(bulwark.ctx, new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix }));
   const rowOf = async (id: string) =>
     (await superuserQuery(db.url, 'SELECT outcome, reason, group_id, defer_until, channel, attempts, last_status, last_error, delivery_ms FROM alert_ledger WHERE id = $1', [id])).rows[0] as LedgerRow | undefined;
