@@ -34,7 +34,7 @@ export function isStorableText(s: string): boolean {
 
 export const TEXT = (max: number) =>
   z
-    .string()
+    .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
     .max(max, `must be at most ${max} characters`)
     .refine(isStorableText, 'must not contain NUL characters or unpaired surrogates');
 

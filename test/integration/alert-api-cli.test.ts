@@ -49,10 +49,15 @@ test('POST /v1/alerts with bad input: 400 naming each bad field, and nothing enq
     assert.equal(error.fields.map((f) => f.path).sort(), fields, error.message);
     for (const f of error.fields) {
       if (f.path === 'severity') assert.is(f.message, 'must be one of info, warning, high, critical');
+      if (f.path === 'title' && !('title' in body)) assert.is(f.message, 'is required');
       assert.ok(f.message.length > 0, `${f.path} has a message`);
       assert.match(error.message, `${f.path}: ${f.message}`, 'the message names each field too');
     }
   }
+  // A body that is not an object is named for what it should have been.
+  const notObject = await api.call('POST', '/v1/alerts', { key: t.adminKey, body: [] });
+  assert.is(notObject.status, 400);
+  assert.is(((await notObject.json()) as ErrorBody).error.message, 'invalid alert: (root): must be a JSON object');
   assert.is(await alertJobs(), 0, 'the alert queue has no job');
   // The same count sees a job when one is enqueued: the check above is not blind.
   const ok = await api.call('POST', '/v1/alerts', { key: t.adminKey, body: { type: 'disk.full', severity: 'warning', title: 'Disk almost full' } });

@@ -11,7 +11,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Prod
   const { producer, prisma, guards } = deps;
 
   app.post('/v1/alerts', { preHandler: guards.requireScope('alert:write') }, async (request, reply) => {
-    const { requestId: _ignored, ...alert } = withKeyTenant(request, request.body);
+    const { requestId: _ignored, ...alert } = withKeyTenant(request, request.body, { what: 'alert' });
     const result = await producer.alert.send(alert as never);
     return reply.code(202).send({ alertId: result.alertId, jobId: result.jobId, requestId: request.id });
   });

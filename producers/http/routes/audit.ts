@@ -11,9 +11,9 @@ import { ApiError } from '../errors.js';
 type Body = Record<string, unknown>;
 
 /** The tenant comes from the key; a body naming another tenant is refused. */
-export function withKeyTenant(request: FastifyRequest, body: unknown, index?: number): Body {
+export function withKeyTenant(request: FastifyRequest, body: unknown, options: { what: string; index?: number }): Body {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ValidationError('audit entry', [{ path: index === undefined ? '' : String(index), message: 'must be a JSON object' }]);
+    throw new ValidationError(options.what, [{ path: options.index === undefined ? '' : String(options.index), message: 'must be a JSON object' }]);
   }
   const tenantId = request.apiKey!.tenantId;
   const named = (body as Body).tenantId;
@@ -41,7 +41,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { producer: Prod
   const { producer, prisma, guards } = deps;
 
   app.post('/v1/audit', { preHandler: guards.requireScope('audit:write') }, async (request, reply) => {
-    const result = await producer.audit.write(withKeyTenant(request, request.body) as never);
+    const result = await producer.audit.write(withKeyTenant(request, request.body, { what: 'audit entry' }) as never);
     return reply.code(202).send({ eventId: result.eventId, jobId: result.jobId, requestId: request.id });
   });
 
@@ -50,7 +50,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { producer: Prod
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > AUDIT_MAX_ENTRIES_PER_JOB) {
       throw new ValidationError('batch', [{ path: 'entries', message: `must be an array of 1 to ${AUDIT_MAX_ENTRIES_PER_JOB} entries` }]);
     }
-    const result = await producer.audit.writeMany(entries.map((e, i) => withKeyTenant(request, e, i)) as never);
+    const result = await producer.audit.writeMany(entries.map((e, i) => withKeyTenant(request, e, { what: 'audit entry', index: i })) as never);
     return reply.code(202).send({ eventIds: result.eventIds, jobId: result.jobId, requestId: request.id });
   });
 

@@ -19,7 +19,7 @@ export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: Pris
   }));
 
   app.post('/v1/channels', { preHandler: guards.requireScope('admin') }, async (request, reply) => {
-    const { requestId: _r, ...body } = withKeyTenant(request, request.body);
+    const { requestId: _r, ...body } = withKeyTenant(request, request.body, { what: 'channel' });
     const channel = await addChannel(prisma, body as never, actorOf(request));
     return reply.code(201).send({ channel });
   });
