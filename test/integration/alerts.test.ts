@@ -139,10 +139,10 @@ test('an alert for a tenant that does not exist fails for good, naming it, and l
   const { jobId } = await producer.alert.send(alert(ghost));
   const queue = new Queue(ALERT_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
   try {
-    const job = await waitFor(async () => {
-      const j = await queue.getJob(jobId);
-      return j && (await j.isFailed()) ? j : undefined;
-    }, 'the alert job to fail');
+    // The state first, then the job: read the other way round, the job can fail between
+    // the two reads, and the job read before it (still active: no failedReason, no
+    // attempt counted) would be the one asserted on. Once failed, its hash is final.
+    const job = await waitFor(async () => ((await queue.getJobState(jobId)) === 'failed' ? queue.getJob(jobId) : undefined), 'the alert job to fail');
     assert.match(job.failedReason, `unknown tenant ${ghost}`);
     assert.is(job.attemptsMade, 1, 'not retried: it can never succeed');
   } finally {
