@@ -13,6 +13,7 @@ import { firstRun, startAlertHarness, type AlertHarness } from '../helpers/alert
 import { superuserQuery } from '../helpers/db.js';
 import { captureLogs, waitFor } from '../helpers/env.js';
 import { setup } from '../helpers/lifecycle.js';
+import { replies } from '../helpers/receiver.js';
 
 let h: AlertHarness;
 test.before(setup(async () => void (h = await startAlertHarness())));
@@ -73,6 +74,28 @@ test('the sweep and bulwark_alerts_stuck report alerts delivering with no change
   const stuck = /bulwark_alerts_stuck\{state="delivering"\} (\d+)/.exec(await h.bulwark.ctx.metrics.registry.metrics())?.[1];
   assert.is(Number(stuck), 1);
   await superuserQuery(h.db.url, `UPDATE alert_ledger SET outcome = 'failed' WHERE id = ANY($1::uuid[])`, [[old.id, fresh.id]]);
+});
+
+test('the sweep queues again the deliver job of a send waiting for an hour whose job is gone, and leaves one whose job still waits', async () => {
+  const lostTenant = await h.tenantWithHooks('lost-job', ['/lost']);
+  const keptTenant = await h.tenantWithHooks('kept-job', ['/kept']);
+  const [lost, kept] = [h.alertFor(lostTenant.tenantId), h.alertFor(keptTenant.tenantId)];
+  h.receiver.next(replies.serverError, replies.tooMany('3600'));
+  await processAlert({ v: 1, alert: lost }, h.ctx, firstRun); // 500: handed over to a job after the backoff
+  await processAlert({ v: 1, alert: kept }, h.ctx, firstRun); // 429: handed over to a job an hour away
+  const lostJob = await waitFor(() => h.ctx.deliveries.getJob(`deliver-${lost.id}-${lostTenant.channelIds[0]}`), 'the hand-over job');
+  await lostJob.remove(); // lost, by something outside Bulwark
+  await superuserQuery(h.db.url, `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`, [[lost.id, kept.id]]);
+  const logs = captureLogs();
+  const result = await sweep({ ...h.ctx, logger: createLogger({ env: 'dev', logLevel: 'info' }, logs.stream), clock: () => new Date() });
+  assert.is(result.requeued, 1);
+  const line = logs.events().find((l) => l.event === 'alert_requeued');
+  assert.equal(line?.alert_ids, [lost.id], logs.text());
+  await h.delivered(lost.id, 15_000);
+  assert.is(h.hitsAt('/lost'), 2, 'the failed inline attempt, then the job queued again');
+  assert.is(await (await h.ctx.deliveries.getJob(`deliver-${kept.id}-${keptTenant.channelIds[0]}`))?.getState(), 'delayed', 'the waiting job is kept as it was');
+  assert.is(h.hitsAt('/kept'), 1);
+  assert.is((await sweep({ ...h.ctx, clock: () => new Date() })).requeued, 0, 'a job that still exists is not reported again');
 });
 
 test.run();

@@ -6,14 +6,16 @@
  * still grouped or deferred a minute past their time get a flush or digest of their
  * own. Alerts received or delivering with no change for an hour are reported (log
  * event `alert_stale`, per outcome: count, tenants, the oldest ids), so nothing waits
- * without a trace. An alert left delivering although every channel has finished (two
+ * without a trace; an alert sent on its own whose channel has waited that long gets
+ * its `deliver` job queued again under the same job id, which recreates a job that
+ * was lost and adds nothing while the job still exists (delayed, running or failed). An alert left delivering although every channel has finished (two
  * worker processes recording its channels' results at the same moment each saw the
  * other still delivering) is settled: failed if a channel failed, else delivered.
  */
 import type pg from 'pg';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../../lib/logger.js';
-import { deliveryJobOpts } from './deliver-jobs.js';
+import { deliverJob, deliveryJobOpts, enqueueDeliveries } from './deliver-jobs.js';
 
 export interface SweepDeps {
   pg: Pick<pg.Pool, 'query'>;
@@ -37,6 +39,8 @@ export interface SweepResult {
   stale: { received: number; delivering: number };
   /** Alerts settled from their channels' rows. */
   settled: number;
+  /** Sends (alert and channel) whose deliver job was gone and was queued again. */
+  requeued: number;
 }
 
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
@@ -46,7 +50,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   // minute adds nothing, the next minute's sweep tries again.
   const minute = Math.floor(now.getTime() / 60_000);
   const staleBefore = new Date(now.getTime() - STALE_AFTER_MS);
-  const [groups, digests, stuck, settled] = await Promise.all([
+  const [groups, digests, stuck, settled, requeued] = await Promise.all([
     // Oldest first, so a backlog larger than LIMIT is worked off rather than starved.
     deps.pg.query<{ tenant_id: string; group_id: string }>(
       `SELECT tenant_id::text, group_id::text FROM alert_ledger
@@ -62,6 +66,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     ),
     countStuckAlerts(deps.pg, now),
     settleFinished(deps, due),
+    requeueWaitingSends(deps, staleBefore),
   ]);
   const jobs = [
     ...groups.rows.map((g) => ({ name: 'group-flush', data: { v: 1, tenantId: g.tenant_id, groupId: g.group_id }, opts: { ...deliveryJobOpts, jobId: `group-${g.group_id}-sweep-${minute}` } })),
@@ -71,7 +76,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     await deps.deliveries.addBulk(jobs);
     deps.logger.warn({ event: 'alert_sweep', groups: groups.rows.length, digests: digests.rows.length }, 'grouped or deferred alerts past their time: flush and digest queued again');
   }
-  const result = { groups: groups.rows.map((g) => g.group_id), digests: digests.rows.map((d) => d.tenant_id), stale: { received: stuck.received, delivering: stuck.delivering }, settled };
+  const result = { groups: groups.rows.map((g) => g.group_id), digests: digests.rows.map((d) => d.tenant_id), stale: { received: stuck.received, delivering: stuck.delivering }, settled, requeued };
   for (const outcome of ['received', 'delivering'] as const) {
     if (stuck[outcome] === 0) continue;
     // The 50 oldest say where to look, however large the backlog.
@@ -120,6 +125,32 @@ async function settleFinished(deps: SweepDeps, before: Date): Promise<number> {
     );
   }
   return res.rows.length;
+}
+
+/**
+ * Channels of alerts sent on their own (not in a group or digest, whose parts' jobs the
+ * row does not name) still delivering with no change since `before`: their deliver job
+ * is queued again under its own id. BullMQ adds nothing when that job still exists, so
+ * only a job lost outside Bulwark (removed by hand, a Redis restored without it) comes back.
+ */
+async function requeueWaitingSends(deps: SweepDeps, before: Date): Promise<number> {
+  const res = await deps.pg.query<{ tenant_id: string; alert_id: string; channel_id: string }>(
+    `SELECT l.tenant_id::text, l.id::text AS alert_id, d.channel_id::text
+       FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
+      WHERE l.outcome = 'delivering' AND l.updated_at < $1 AND d.outcome = 'delivering'
+        AND l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours'
+      ORDER BY l.updated_at LIMIT ${LIMIT}`,
+    [before],
+  );
+  const requests = res.rows.map((r) => ({ tenantId: r.tenant_id, channelId: r.channel_id, kind: 'single' as const, alertIds: [r.alert_id], key: r.alert_id }));
+  // Looked up first so that a send still waiting on its job (a long Retry-After) is not
+  // reported every minute; adding would keep that job as it is anyway.
+  const existing = await Promise.all(requests.map((r) => deps.deliveries.getJob(deliverJob(r).opts.jobId)));
+  const lost = requests.filter((_r, i) => !existing[i]);
+  if (lost.length === 0) return 0;
+  await enqueueDeliveries(deps.deliveries, lost);
+  deps.logger.warn({ event: 'alert_requeued', count: lost.length, alert_ids: lost.slice(0, 5).map((r) => r.key) }, 'sends waiting for an hour whose deliver job was gone: queued again');
+  return lost.length;
 }
 
 /** How far past its flush or digest time a grouped or deferred row counts as stuck (the sweep has had several turns). */
