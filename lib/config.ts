@@ -160,6 +160,13 @@ export interface Config {
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 /**
+ * The variables whose whole value is a secret (README marks them "Secret."): never
+ * logged, never echoed in a ConfigError, and listed in .env.example with no value.
+ * DATABASE_URL and REDIS_URL may carry a password too; their defaults carry none.
+ */
+export const SECRET_VARIABLES = ['MASTER_KEYS', 'METRICS_TOKEN', 'OPERATOR_PASSWORD'] as const satisfies ReadonlyArray<keyof Env>;
+
+/**
  * Parse the environment into a frozen Config.
  * @throws ConfigError naming every invalid variable (never its value).
  */

@@ -91,11 +91,16 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     accepting = false;
     logger.info({ event: 'bulwark_stopping', reason, timeout_ms: config.shutdownTimeoutMs }, 'stopping: no new jobs, waiting for running ones');
     // Let running jobs finish within the bound; past it, close anyway (their locks
-    // expire and another worker retries them, idempotently).
-    await withTimeout(Promise.all(workers.map((w) => w.close())), config.shutdownTimeoutMs, 'running jobs').catch(async (err) => {
-      logger.warn({ event: 'shutdown_forced', err }, 'jobs still running at the deadline; they will be retried');
-      await Promise.all(workers.map((w) => w.close(true)));
-    });
+    // expire and another worker retries them, idempotently). The wait is pause(), not
+    // close(): once a close() is under way BullMQ's close(true) only returns that same
+    // close, which waits for the running jobs however long they take.
+    await withTimeout(Promise.all(workers.map((w) => w.pause())), config.shutdownTimeoutMs, 'running jobs').then(
+      () => Promise.all(workers.map((w) => w.close())),
+      async (err: unknown) => {
+        logger.warn({ event: 'shutdown_forced', err }, 'jobs still running at the deadline; they will be retried');
+        await Promise.all(workers.map((w) => w.close(true)));
+      },
+    );
     await audit.committer.drain();
     await scheduler?.close();
     await Promise.all([...countQueues, alerts.deliveries].map((q) => q.close()));

@@ -59,5 +59,13 @@ export async function runStart(config: Config, _io: CliIO): Promise<number> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  // Everything Bulwark opened is closed, so the process ends by itself once its last
+  // log lines are written. A job abandoned at the shutdown deadline may still hold a
+  // socket or a timer (a send waiting on its receiver): after a short grace for those
+  // writes, it must not keep the process alive past the bound.
+  setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
   return 0;
 }
+
+/** How long a stopped `bulwark start` waits for its process to end by itself. */
+const EXIT_GRACE_MS = 1000;

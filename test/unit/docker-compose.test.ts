@@ -1,0 +1,98 @@
+// docker-compose.yml as the issue asks: Postgres, Redis, MinIO and Bulwark services;
+// Redis with AOF on and maxmemory-policy noeviction (BullMQ needs both); a healthcheck
+// and TZ=UTC on every service; Bulwark waits for healthy Postgres and Redis, gives no
+// secret a default, publishes on loopback only and has time for a graceful shutdown.
+// Read with test/helpers/yaml-subset.ts (the project has no YAML parser dependency).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { SECRET_VARIABLES, loadConfig } from '../../lib/config.js';
+import { parseYamlSubset, type YamlValue } from '../helpers/yaml-subset.js';
+
+type Map = { [key: string]: YamlValue };
+const isMap = (v: YamlValue | undefined): v is Map => typeof v === 'object' && v !== null && !Array.isArray(v);
+function map(v: YamlValue | undefined, what: string): Map {
+  if (!isMap(v)) throw new Error(`${what} is not a mapping: ${JSON.stringify(v)}`);
+  return v;
+}
+function list(v: YamlValue | undefined, what: string): string[] {
+  if (typeof v === 'string') return v.split(/\s+/).filter(Boolean);
+  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string')) throw new Error(`${what} is not a list of strings: ${JSON.stringify(v)}`);
+  return v;
+}
+/** A service's environment as name → value, from either compose form (mapping or KEY=value list). */
+function environment(service: Map, what: string): Record<string, string | null> {
+  const env = service.environment;
+  if (Array.isArray(env)) return Object.fromEntries(list(env, what).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  return Object.fromEntries(Object.entries(map(env, what)).map(([k, v]) => [k, typeof v === 'string' || v === null ? v : JSON.stringify(v)]));
+}
+/** Compose durations like 30s, 1m30s, 500ms, in milliseconds. */
+function durationMs(v: YamlValue | undefined): number {
+  const text = String(v);
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`not a duration: ${text}`);
+  return parts.reduce((ms, [, n, unit]) => ms + Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'], 0);
+}
+
+const compose = map(parseYamlSubset(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')), 'the file');
+const services = map(compose.services, 'services');
+const service = (name: string) => map(services[name], `service ${name}`);
+
+test('the subset reader fails loudly outside its subset', () => {
+  assert.equal(parseYamlSubset('a:\n  b: "x # y" # note\n  c:\n  - 1\n  - \'it\'\'s\'\nd: [\"p\", \"q\"]\n'), { a: { b: 'x # y', c: ['1', "it's"] }, d: ['p', 'q'] });
+  for (const bad of ['a: &anchor x', 'a: *ref', 'a: |\n  text', 'a: {b: c}', 'a:\n\tb: c', 'a: x\n  b: y', 'a: 1\na: 2', '- k: v']) {
+    assert.throws(() => parseYamlSubset(bad), /line \d+/, JSON.stringify(bad));
+  }
+});
+
+test('Postgres 15, Redis 7, MinIO and Bulwark (built here) are the services', () => {
+  assert.equal(Object.keys(services).sort(), ['bulwark', 'minio', 'postgres', 'redis']);
+  assert.match(String(service('postgres').image), /^postgres:15(\b|$)/);
+  assert.match(String(service('redis').image), /^redis:7(\b|$)/);
+  assert.match(String(service('minio').image), /^minio\/minio(:|$)/);
+  assert.is(service('bulwark').build, '.');
+});
+
+test('Redis keeps jobs: AOF on and maxmemory-policy noeviction', () => {
+  const command = list(service('redis').command, 'redis command');
+  assert.is(command[0], 'redis-server');
+  const option = (name: string) => command[command.indexOf(name) + 1];
+  assert.ok(command.includes('--appendonly'), command.join(' '));
+  assert.is(option('--appendonly'), 'yes');
+  assert.ok(command.includes('--maxmemory-policy'), command.join(' '));
+  assert.is(option('--maxmemory-policy'), 'noeviction');
+  // Data on a volume, or AOF survives nothing.
+  assert.ok(list(service('redis').volumes, 'redis volumes').some((v) => v.endsWith(':/data')));
+});
+
+test('every service has a healthcheck that runs a command, and TZ=UTC', () => {
+  for (const name of Object.keys(services)) {
+    const check = map(service(name).healthcheck, `${name} healthcheck`);
+    assert.not.ok(check.disable === 'true', `${name} healthcheck disabled`);
+    const cmd = list(check.test, `${name} healthcheck test`);
+    assert.ok(['CMD', 'CMD-SHELL'].includes(cmd[0]!) && cmd.length >= 2, `${name}: ${cmd.join(' ')}`);
+    for (const field of ['interval', 'timeout']) assert.ok(durationMs(check[field]) > 0, `${name} healthcheck ${field}`);
+    assert.ok(Number(check.retries) >= 1, `${name} healthcheck retries`);
+    assert.is(environment(service(name), `${name} environment`).TZ, 'UTC', `${name} TZ`);
+  }
+});
+
+test('Bulwark waits for healthy Postgres and Redis, has no secret defaults, publishes on loopback only', () => {
+  const bulwark = service('bulwark');
+  const deps = map(bulwark.depends_on, 'bulwark depends_on');
+  for (const dep of ['postgres', 'redis']) assert.is(map(deps[dep], `depends_on ${dep}`).condition, 'service_healthy');
+  const env = environment(bulwark, 'bulwark environment');
+  for (const v of SECRET_VARIABLES) assert.is(env[v], `\${${v}:-}`, `${v} must come from .env or the shell, with no default`);
+  assert.match(String(env.DATABASE_URL), /^postgresql:\/\/[^@]+@postgres:5432\//);
+  assert.is(env.REDIS_URL, 'redis://redis:6379');
+  for (const name of Object.keys(services)) {
+    const ports = service(name).ports;
+    for (const port of ports === undefined ? [] : list(ports, `${name} ports`)) {
+      assert.ok(port.startsWith('127.0.0.1:'), `${name} publishes ${port} beyond loopback`);
+    }
+  }
+  // Docker's stop grace covers the shutdown bound, or running jobs are killed mid-way.
+  assert.ok(durationMs(bulwark.stop_grace_period) > loadConfig({}).shutdownTimeoutMs, String(bulwark.stop_grace_period));
+});
+
+test.run();
