@@ -20,5 +20,10 @@ export interface AppContext {
   readonly prisma: PrismaClient;
   /** The pool Prisma runs on; the audit group commit uses it directly. */
   readonly pg: pg.Pool;
+  /**
+   * The pool's application_name, unique to this process: pg_stat_activity shows which
+   * process a session belongs to, and a forced shutdown cancels exactly its own statements.
+   */
+  readonly pgApplicationName: string;
   readonly clock: Clock;
 }

@@ -3,7 +3,9 @@
  * context, starts the workers, the scheduler and the HTTP server, and returns a handle
  * whose stop() shuts everything down in order. Nothing here runs at import time.
  */
+import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
+import pg from 'pg';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
@@ -17,6 +19,7 @@ import { ALERT_DELIVERY_QUEUE } from '../lib/contracts/alert-delivery.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, withTimeout, type Clock } from '../lib/time.js';
+import { cancelOwnStatements } from './runtime/cancel-statements.js';
 import type { Api } from '../producers/http/index.js';
 import { createProducer } from '../producers/index.js';
 import { createAlertWorkers, type AlertWorkerOptions } from './alert/index.js';
@@ -49,7 +52,8 @@ export interface RunningBulwark {
 
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
   const logger = createLogger(config, options.logDestination);
-  const pool = createPgPool(config, 10, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'));
+  const pgApplicationName = `bulwark-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const pool = createPgPool(config, 10, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'), pgApplicationName);
   return {
     config,
     logger,
@@ -57,8 +61,20 @@ export function createContext(config: Config, options: StartOptions = {}): AppCo
     redis: createRedis(config),
     prisma: createPrisma(config, { pool }),
     pg: pool,
+    pgApplicationName,
     clock: options.clock ?? systemClock,
   };
+}
+
+/** A connection of its own (the pool may be all busy) to cancel this process's running statements. */
+async function cancelRunningStatements(config: Config, applicationName: string): Promise<number> {
+  const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 });
+  await client.connect();
+  try {
+    return await cancelOwnStatements(client, applicationName);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 export async function startBulwark(config: Config, options: StartOptions = {}): Promise<RunningBulwark> {
@@ -99,6 +115,14 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
       async (err: unknown) => {
         logger.warn({ event: 'shutdown_forced', err }, 'jobs still running at the deadline; they will be retried');
         await Promise.all(workers.map((w) => w.close(true)));
+        // An abandoned job may be inside a transaction waiting on a lock (an audit commit
+        // behind a chain head): its statement is cancelled, so it rolls back now rather
+        // than at its 30 s statement timeout, and the pool can close.
+        const cancelled = await cancelRunningStatements(config, ctx.pgApplicationName).catch((e: unknown) => {
+          logger.warn({ event: 'shutdown_cancel_failed', err: e }, 'could not cancel running statements');
+          return 0;
+        });
+        if (cancelled > 0) logger.warn({ event: 'shutdown_statements_cancelled', count: cancelled }, 'running database statements cancelled');
       },
     );
     await audit.committer.drain();

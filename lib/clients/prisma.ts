@@ -15,10 +15,11 @@ export interface PrismaOptions {
 }
 
 /** The node-postgres pool Prisma's adapter runs on. */
-export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onIdleError?: (err: Error) => void): pg.Pool {
+export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onIdleError?: (err: Error) => void, applicationName?: string): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,
+    ...(applicationName ? { application_name: applicationName } : {}),
     // Fail fast when Postgres is unreachable so jobs retry with backoff instead of hanging.
     connectionTimeoutMillis: 5000,
     // A process that stalls inside a transaction (paused, wedged) must not hold the audit

@@ -2,11 +2,13 @@
 // far longer than SHUTDOWN_TIMEOUT_MS (an alert whose inline send waits on a receiver
 // that never answers). It logs shutdown_forced, exits 0 within the bound, and the job
 // is not lost: its lock expires, and another worker takes it over as a stalled job and
-// completes it.
+// completes it. The same with an audit commit waiting on a locked chain head: its
+// statement is cancelled so the process can close its pool within the bound.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { addChannel } from '../../lib/channels.js';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
@@ -131,6 +133,43 @@ test('SIGTERM during a job longer than SHUTDOWN_TIMEOUT_MS: shutdown_forced, exi
 
   second.kill('SIGTERM');
   assert.equal(await withTimeout(second.exited, 30_000, 'the second worker exiting'), { code: 0, signal: null }, second.stderr());
+});
+
+test('SIGTERM while an audit commit waits on a locked chain head: its statement is cancelled, the exit is bounded, the entry lands once later', async () => {
+  const env = workerEnv(db.url, prefix, { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), WORKER_LOCK_DURATION_MS: String(LOCK_MS), MASTER_KEYS, LOG_LEVEL: 'info' });
+  // Another session holds the tenant's chain head, as a slow or stuck writer would.
+  const holder = new pg.Client({ connectionString: db.url });
+  await holder.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM audit_chain_heads WHERE tenant_id = $1 FOR UPDATE', [tenantId]);
+    const worker = await spawnWorker(env, { cli: true });
+    spawned.push(worker);
+    const { eventId } = await producer.audit.write({ tenantId, actorType: 'system', action: 'task:noted', resourceType: 'task' });
+    // Read outside the holder's transaction: pg_stat_activity is a snapshot per transaction.
+    await waitFor(async () => {
+      const r = await superuserQuery(db.url, `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'bulwark-%' AND wait_event_type = 'Lock' AND datname = current_database()`);
+      return r.rowCount ? true : undefined;
+    }, 'the commit waiting on the lock', 30_000);
+    const sentAt = Date.now();
+    worker.kill('SIGTERM');
+    const exit = await withTimeout(worker.exited, 60_000, 'the worker exiting after SIGTERM');
+    const elapsed = Date.now() - sentAt;
+    assert.equal(exit, { code: 0, signal: null }, worker.stderr());
+    // Without the cancel the commit would hold the exit until its 30 s statement timeout.
+    assert.ok(elapsed < SHUTDOWN_TIMEOUT_MS + 10_000, `exited ${elapsed} ms after SIGTERM`);
+    const cancelled = events(worker).find((e) => e.event === 'shutdown_statements_cancelled');
+    assert.ok(cancelled && Number(cancelled.count) >= 1, worker.lines.join('\n'));
+    assert.is((await holder.query('SELECT count(*)::int AS n FROM audit_log WHERE event_id = $1', [eventId])).rows[0].n, 0, 'nothing written while the lock was held');
+    await holder.query('COMMIT');
+    const second = await spawnWorker({ ...env, LOG_LEVEL: 'warn' });
+    spawned.push(second);
+    await waitFor(async () => ((await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE event_id = $1', [eventId])).rows[0].n === 1 ? true : undefined), 'the entry written by the next worker', 60_000, 100);
+    second.kill('SIGTERM');
+    assert.equal(await withTimeout(second.exited, 30_000, 'the second worker exiting'), { code: 0, signal: null }, second.stderr());
+  } finally {
+    await holder.end().catch(() => undefined);
+  }
 });
 
 test.run();
