@@ -4,6 +4,8 @@ export interface CliIO {
   out: (line: string) => void;
   err: (line: string) => void;
   isTTY: boolean;
+  /** Raw text for the progress bar (no newline added). Default: written to stderr. */
+  progress?: (text: string) => void;
 }
 
 export const processIO: CliIO = {
@@ -15,6 +17,7 @@ export const processIO: CliIO = {
 /** A one-line progress bar on stderr when it is a terminal; silent otherwise. */
 export function progressBar(io: CliIO, label: string, total: number) {
   let last = -1;
+  const write = io.progress ?? ((text: string) => void process.stderr.write(text));
   return {
     update(done: number) {
       if (!io.isTTY || total <= 0) return;
@@ -23,10 +26,10 @@ export function progressBar(io: CliIO, label: string, total: number) {
       last = pct;
       const width = 30;
       const filled = Math.round((pct / 100) * width);
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% (${done}/${total})`);
+      write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% (${done}/${total})`);
     },
     done() {
-      if (io.isTTY && total > 0) process.stderr.write('\n');
+      if (io.isTTY && total > 0) write('\n');
     },
   };
 }

@@ -50,23 +50,14 @@ test.after(
   ]),
 );
 
-/** Run the CLI with its stderr writes caught: progressBar writes to process.stderr itself. */
+/** Run the CLI, its progress bar's raw stderr text caught too. */
 async function run(args: string[], isTTY: boolean) {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY };
   let stderr = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(args, io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: `${K2},${K1}` });
-    return { code, out: out.join('\n'), err: err.join('\n'), stderr };
-  } finally {
-    process.stderr.write = write;
-  }
+  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY, progress: (text) => void (stderr += text) };
+  const code = await main(args, io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: `${K2},${K1}` });
+  return { code, out: out.join('\n'), err: err.join('\n'), stderr };
 }
 
 const bar = (pct: number, done: number, total: number) => {
