@@ -56,3 +56,31 @@ function redactError(err: Error, seen: WeakSet<object>): Record<string, unknown>
   if (err instanceof AggregateError) out.errors = redactSecrets(err.errors, seen);
   return out;
 }
+
+/**
+ * redactSecrets for plain JSON values (parsed JSON: no cycles, no Errors or Dates), as
+ * audit entries' before/after/metadata are: the same result, but a value with nothing
+ * to redact is returned as it is, not copied. It runs for every audit entry, in the
+ * producer and again in the worker, where the copies were garbage to collect.
+ */
+export function redactJson<T>(value: T): T {
+  if (typeof value === 'string') return maskUrlCredentials(value) as T;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = redactJson(value[i]);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return (out ?? value) as T;
+  }
+  const obj = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    const v = obj[k];
+    const r = isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redactJson(v);
+    if (r !== v) (out ??= { ...obj })[k] = r;
+  }
+  return (out ?? obj) as T;
+}

@@ -3,7 +3,7 @@
  * absent fields null, confidence fixed to the column's four decimals.
  */
 import type { AuditEntry } from '../contracts/audit.js';
-import { redactSecrets } from '../redact.js';
+import { redactJson } from '../redact.js';
 import type { ChainEntry } from './chain.js';
 
 /** A ChainEntry still waiting for its seq and recordedAt. */
@@ -19,9 +19,9 @@ export function prepareEntry(e: AuditEntry): PreparedEntry {
     action: e.action,
     resourceType: e.resourceType,
     resourceId: e.resourceId ?? null,
-    before: e.before ? redactSecrets(e.before) : null,
-    after: e.after ? redactSecrets(e.after) : null,
-    metadata: e.metadata ? redactSecrets(e.metadata) : null,
+    before: e.before ? redactJson(e.before) : null,
+    after: e.after ? redactJson(e.after) : null,
+    metadata: e.metadata ? redactJson(e.metadata) : null,
     reason: e.reason ?? null,
     confidence: e.confidence === undefined ? null : e.confidence.toFixed(4),
     requestId: e.requestId ?? null,

@@ -2,7 +2,7 @@
 // kept, URL credentials are masked in any string, cycles and Errors are handled.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isSecretKey, maskUrlCredentials, redactSecrets, REDACTED } from '../../lib/redact.js';
+import { isSecretKey, maskUrlCredentials, redactJson, redactSecrets, REDACTED } from '../../lib/redact.js';
 
 test('every secret-bearing key name is redacted, in any case', () => {
   const keys = [
@@ -147,6 +147,27 @@ test("an Error's cause and an AggregateError's errors are kept, redacted", () =>
   assert.is(out.cause!.password, REDACTED);
   assert.is((out.errors as unknown as Array<Record<string, unknown>>)[0]!.message, `postgresql://app:${REDACTED}@db/x refused`);
   assert.not.match(JSON.stringify(out), /hunter2/);
+});
+
+test('redactJson gives what redactSecrets gives for JSON, and returns a value with nothing to redact as it is', () => {
+  const clean = { status: 'open', tags: ['a', { b: 1, c: [null, true, 2.5] }], nested: { deep: { x: 'https://example.com/no-credentials' } } };
+  assert.is(redactJson(clean), clean, 'nothing to redact: the same object, not a copy');
+  const dirty = {
+    status: 'open',
+    apiKey: 'k-123',
+    list: [{ token: 't' }, 'plain', 'postgresql://app:hunter2@db/x'],
+    keep: { same: [1, 2] },
+    nulled: { password: null },
+    already: { secret: REDACTED },
+  };
+  const out = redactJson(dirty);
+  assert.equal(out, redactSecrets(dirty));
+  assert.equal(JSON.parse(JSON.stringify(out)), out, 'still plain JSON');
+  assert.is.not(out, dirty);
+  assert.is(out.keep, dirty.keep, 'an untouched branch is shared, not copied');
+  assert.is(out.already, dirty.already, 'a value already redacted needs no copy');
+  assert.equal(dirty.apiKey, 'k-123', 'the input is not changed');
+  assert.equal(Object.keys(out), Object.keys(dirty), 'key order kept');
 });
 
 test.run();
