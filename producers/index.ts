@@ -149,14 +149,30 @@ export function createProducer(options: ProducerOptions = {}) {
   if (!opts.connection) connection.on('error', (err: Error) => opts.onError?.(err));
 
   function complete(input: z.output<typeof auditEntryInputSchema>): AuditEntry {
-    return {
-      ...input,
+    // Every field written out rather than `{ ...input, eventId, … }`: V8 built that
+    // spread of a zod output about eight times slower (some 4 µs, the largest single
+    // cost of an HTTP audit write). `satisfies` keeps the list complete: a field added
+    // to the contract and missing here is a type error.
+    const entry = {
+      tenantId: input.tenantId,
       eventId: input.eventId ?? randomUUID(),
       occurredAt: input.occurredAt ?? clock().toISOString(),
+      actorType: input.actorType,
+      actorId: input.actorId,
+      action: input.action,
+      resourceType: input.resourceType,
+      resourceId: input.resourceId,
       before: input.before ? redactSecrets(input.before) : input.before,
       after: input.after ? redactSecrets(input.after) : input.after,
       metadata: input.metadata ? redactSecrets(input.metadata) : input.metadata,
-    };
+      reason: input.reason,
+      confidence: input.confidence,
+      requestId: input.requestId,
+      ip: input.ip,
+      userAgent: input.userAgent,
+      severity: input.severity,
+    } satisfies Record<keyof AuditEntry, unknown>;
+    return entry;
   }
 
   async function enqueueEntries(entries: AuditEntry[]): Promise<EnqueuedAudit> {
