@@ -18,13 +18,15 @@ export class LazyLogger {
    * @param parent the logger the child would be made from
    * @param bindings fields every line of the child carries
    * @param options pino child options; `level` applies as it would to a real child
+   * @param outer the lazy child this one was made from, whose bindings come first
    */
   constructor(
     private readonly parent: Logger,
     private readonly bindings: Bindings,
     private readonly options?: ChildLoggerOptions,
+    private readonly outer?: LazyLogger,
   ) {
-    this.#level = options?.level ?? parent.level;
+    this.#level = options?.level ?? outer?.level ?? parent.level;
   }
 
   get level(): string {
@@ -35,9 +37,20 @@ export class LazyLogger {
     if (this.#real) this.#real.level = value as LevelWithSilent;
   }
 
-  /** Bindings merge into one lazy child instead of a chain of real ones. */
+  /**
+   * Another lazy child; bindings and options are merged only if a line is written
+   * (merging them here, per request, cost more than the rest of the child).
+   */
   child(more: Bindings, options?: ChildLoggerOptions): LazyLogger {
-    return new LazyLogger(this.parent, { ...this.bindings, ...more }, { ...this.options, level: this.#level, ...options });
+    return new LazyLogger(this.parent, more, options, this);
+  }
+
+  #allBindings(): Bindings {
+    return this.outer ? { ...this.outer.#allBindings(), ...this.bindings } : this.bindings;
+  }
+
+  #allOptions(): ChildLoggerOptions | undefined {
+    return this.outer ? { ...this.outer.#allOptions(), ...this.options } : this.options;
   }
 
   fatal(...args: unknown[]): void {
@@ -64,7 +77,7 @@ export class LazyLogger {
     // Compare numeric levels as pino does, without building the child.
     const values = this.parent.levels.values;
     if (this.#level === 'silent' || values[method]! < (values[this.#level] ?? 0)) return;
-    this.#real ??= this.parent.child(this.bindings, { ...this.options, level: this.#level });
+    this.#real ??= this.parent.child(this.#allBindings(), { ...this.#allOptions(), level: this.#level });
     (this.#real[method] as LogFn)(...args);
   }
 }
