@@ -21,9 +21,9 @@ export interface AppContext {
   /** The pool Prisma runs on; the audit group commit uses it directly. */
   readonly pg: pg.Pool;
   /**
-   * The pool's application_name, unique to this process: pg_stat_activity shows which
-   * process a session belongs to, and a forced shutdown cancels exactly its own statements.
+   * The server process ids of the pool's open sessions (kept as the pool connects and
+   * drops them): a shutdown past its deadline cancels exactly its own statements.
    */
-  readonly pgApplicationName: string;
+  readonly pgBackendPids: () => number[];
   readonly clock: Clock;
 }

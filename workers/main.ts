@@ -3,13 +3,12 @@
  * context, starts the workers, the scheduler and the HTTP server, and returns a handle
  * whose stop() shuts everything down in order. Nothing here runs at import time.
  */
-import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { createPgPool, createPrisma } from '../lib/clients/prisma.js';
+import { createPgPool, createPrisma, trackBackendPids } from '../lib/clients/prisma.js';
 import { createRedis } from '../lib/clients/redis.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
@@ -18,8 +17,9 @@ import { ALERT_QUEUE } from '../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE } from '../lib/contracts/alert-delivery.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
-import { systemClock, withTimeout, type Clock } from '../lib/time.js';
+import { systemClock, type Clock } from '../lib/time.js';
 import { cancelOwnStatements } from './runtime/cancel-statements.js';
+import { stopWorkers } from './runtime/stop-workers.js';
 import type { Api } from '../producers/http/index.js';
 import { createProducer } from '../producers/index.js';
 import { createAlertWorkers, type AlertWorkerOptions } from './alert/index.js';
@@ -52,8 +52,7 @@ export interface RunningBulwark {
 
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
   const logger = createLogger(config, options.logDestination);
-  const pgApplicationName = `bulwark-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const pool = createPgPool(config, 10, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'), pgApplicationName);
+  const pool = createPgPool(config, 10, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'));
   return {
     config,
     logger,
@@ -61,17 +60,17 @@ export function createContext(config: Config, options: StartOptions = {}): AppCo
     redis: createRedis(config),
     prisma: createPrisma(config, { pool }),
     pg: pool,
-    pgApplicationName,
+    pgBackendPids: trackBackendPids(pool),
     clock: options.clock ?? systemClock,
   };
 }
 
 /** A connection of its own (the pool may be all busy) to cancel this process's running statements. */
-async function cancelRunningStatements(config: Config, applicationName: string): Promise<number> {
+async function cancelRunningStatements(config: Config, pids: number[]): Promise<number> {
   const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 });
   await client.connect();
   try {
-    return await cancelOwnStatements(client, applicationName);
+    return await cancelOwnStatements(client, pids);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -106,25 +105,22 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   async function stop(reason = 'stop requested'): Promise<void> {
     accepting = false;
     logger.info({ event: 'bulwark_stopping', reason, timeout_ms: config.shutdownTimeoutMs }, 'stopping: no new jobs, waiting for running ones');
-    // Let running jobs finish within the bound; past it, close anyway (their locks
-    // expire and another worker retries them, idempotently). The wait is pause(), not
-    // close(): once a close() is under way BullMQ's close(true) only returns that same
-    // close, which waits for the running jobs however long they take.
-    await withTimeout(Promise.all(workers.map((w) => w.pause())), config.shutdownTimeoutMs, 'running jobs').then(
-      () => Promise.all(workers.map((w) => w.close())),
-      async (err: unknown) => {
-        logger.warn({ event: 'shutdown_forced', err }, 'jobs still running at the deadline; they will be retried');
-        await Promise.all(workers.map((w) => w.close(true)));
-        // An abandoned job may be inside a transaction waiting on a lock (an audit commit
-        // behind a chain head): its statement is cancelled, so it rolls back now rather
-        // than at its 30 s statement timeout, and the pool can close.
-        const cancelled = await cancelRunningStatements(config, ctx.pgApplicationName).catch((e: unknown) => {
+    // Running jobs get until the deadline (workers/runtime/stop-workers.ts).
+    await stopWorkers(workers, {
+      timeoutMs: config.shutdownTimeoutMs,
+      logger,
+      onForced: async () => {
+        // An abandoned audit job may wait on a lock (a commit behind a chain head):
+        // nothing queued is started any more, and the running statement is cancelled,
+        // so the transaction rolls back now rather than at its 30 s statement timeout.
+        audit.committer.abort(new Error('shutting down'));
+        const cancelled = await cancelRunningStatements(config, ctx.pgBackendPids()).catch((e: unknown) => {
           logger.warn({ event: 'shutdown_cancel_failed', err: e }, 'could not cancel running statements');
           return 0;
         });
         if (cancelled > 0) logger.warn({ event: 'shutdown_statements_cancelled', count: cancelled }, 'running database statements cancelled');
       },
-    );
+    });
     await audit.committer.drain();
     await scheduler?.close();
     await Promise.all([...countQueues, alerts.deliveries].map((q) => q.close()));

@@ -15,11 +15,10 @@ export interface PrismaOptions {
 }
 
 /** The node-postgres pool Prisma's adapter runs on. */
-export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onIdleError?: (err: Error) => void, applicationName?: string): pg.Pool {
+export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onIdleError?: (err: Error) => void): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,
-    ...(applicationName ? { application_name: applicationName } : {}),
     // Fail fast when Postgres is unreachable so jobs retry with backoff instead of hanging.
     connectionTimeoutMillis: 5000,
     // A process that stalls inside a transaction (paused, wedged) must not hold the audit
@@ -30,6 +29,21 @@ export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onId
   // process: the pool discards it and the next query opens a new one.
   pool.on('error', (err) => onIdleError?.(err));
   return pool;
+}
+
+/**
+ * Track the server process id of each session the pool opens, until the pool drops it.
+ * (pg's Client learns it at connect time; @types/pg does not declare it.)
+ */
+export function trackBackendPids(pool: pg.Pool): () => number[] {
+  const pids = new Map<pg.PoolClient, number>();
+  const pidOf = (client: pg.PoolClient) => (client as unknown as { processID?: number | null }).processID;
+  pool.on('connect', (client) => {
+    const pid = pidOf(client);
+    if (typeof pid === 'number') pids.set(client, pid);
+  });
+  pool.on('remove', (client) => void pids.delete(client));
+  return () => [...pids.values()];
 }
 
 export function createPrisma(config: Pick<Config, 'databaseUrl'>, options: PrismaOptions = {}): PrismaClient {

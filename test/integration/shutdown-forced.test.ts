@@ -145,10 +145,14 @@ test('SIGTERM while an audit commit waits on a locked chain head: its statement 
     await holder.query('SELECT 1 FROM audit_chain_heads WHERE tenant_id = $1 FOR UPDATE', [tenantId]);
     const worker = await spawnWorker(env, { cli: true });
     spawned.push(worker);
-    const { eventId } = await producer.audit.write({ tenantId, actorType: 'system', action: 'task:noted', resourceType: 'task' });
+    // Four jobs: one commit waits on the lock and the others queue behind it, each of
+    // which would wait again if the shutdown only cancelled the first.
+    const separate = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix, coalesceWrites: false });
+    const eventIds = await Promise.all([1, 2, 3, 4].map(async (i) => (await separate.audit.write({ tenantId, actorType: 'system', action: 'task:noted', resourceType: 'task', resourceId: `t-${i}` })).eventId));
+    await separate.close();
     // Read outside the holder's transaction: pg_stat_activity is a snapshot per transaction.
     await waitFor(async () => {
-      const r = await superuserQuery(db.url, `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'bulwark-%' AND wait_event_type = 'Lock' AND datname = current_database()`);
+      const r = await superuserQuery(db.url, `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
       return r.rowCount ? true : undefined;
     }, 'the commit waiting on the lock', 30_000);
     const sentAt = Date.now();
@@ -160,11 +164,12 @@ test('SIGTERM while an audit commit waits on a locked chain head: its statement 
     assert.ok(elapsed < SHUTDOWN_TIMEOUT_MS + 10_000, `exited ${elapsed} ms after SIGTERM`);
     const cancelled = events(worker).find((e) => e.event === 'shutdown_statements_cancelled');
     assert.ok(cancelled && Number(cancelled.count) >= 1, worker.lines.join('\n'));
-    assert.is((await holder.query('SELECT count(*)::int AS n FROM audit_log WHERE event_id = $1', [eventId])).rows[0].n, 0, 'nothing written while the lock was held');
+    const stored = async () => (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE event_id = ANY($1)', [eventIds])).rows[0].n as number;
+    assert.is(await stored(), 0, 'nothing written while the lock was held');
     await holder.query('COMMIT');
     const second = await spawnWorker({ ...env, LOG_LEVEL: 'warn' });
     spawned.push(second);
-    await waitFor(async () => ((await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE event_id = $1', [eventId])).rows[0].n === 1 ? true : undefined), 'the entry written by the next worker', 60_000, 100);
+    await waitFor(async () => ((await stored()) === 4 ? true : undefined), 'the entries written by the next worker, once each', 60_000, 100);
     second.kill('SIGTERM');
     assert.equal(await withTimeout(second.exited, 30_000, 'the second worker exiting'), { code: 0, signal: null }, second.stderr());
   } finally {

@@ -172,4 +172,20 @@ test('drain waits for queued and running commits; resolves at once when idle', a
   assert.equal(done.sort(), [1, 3]);
 });
 
+test('abort rejects everything queued and anything submitted later, starts no new transaction, and lets the running one end', async () => {
+  const g = gatedCommit();
+  const c = createGroupCommitter<number>({ maxBatch: 100, isTransient: () => false, commit: g.commit });
+  const running = c.submit([1]);
+  await g.started(0);
+  const queued = c.submit([2, 3]);
+  const reason = new Error('shutting down');
+  c.abort(reason);
+  assert.is(await rejection(queued), reason);
+  assert.is(await rejection(c.submit([4])), reason);
+  g.release(0);
+  assert.equal(seqs(await running), ['1'], 'the transaction under way ends as it would have');
+  await c.drain();
+  assert.equal(g.batches, [[1]], 'no transaction after the abort');
+});
+
 test.run();

@@ -11,6 +11,12 @@ export interface GroupCommitter<I> {
   submit(items: I[]): Promise<CommitOutcome[]>;
   /** Resolves when nothing is queued or being written. */
   drain(): Promise<void>;
+  /**
+   * Give up (a shutdown past its deadline): everything queued, and anything submitted
+   * later, is rejected with `reason` at once; only the transaction already running is
+   * left to end (the caller cancels its statement). Its jobs are retried elsewhere.
+   */
+  abort(reason: Error): void;
 }
 
 export interface GroupCommitOptions<I> {
@@ -31,6 +37,7 @@ interface Pending<I> {
 export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCommitter<I> {
   const queue: Array<Pending<I>> = [];
   let running: Promise<void> | undefined;
+  let aborted: Error | undefined;
 
   async function writeBatch(batch: Array<Pending<I>>): Promise<void> {
     options.onBatch?.(batch.length);
@@ -38,7 +45,7 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
       const outcomes = await options.commit(batch.map((p) => p.item));
       batch.forEach((p, i) => p.resolve(outcomes[i]!));
     } catch (err) {
-      if (batch.length === 1 || options.isTransient(err)) {
+      if (aborted || batch.length === 1 || options.isTransient(err)) {
         for (const p of batch) p.reject(err);
         return;
       }
@@ -49,7 +56,7 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
 
   let scheduled = false;
   function pump(): void {
-    if (running || scheduled || queue.length === 0) return;
+    if (aborted || running || scheduled || queue.length === 0) return;
     // Wait one turn of the event loop before starting: the jobs BullMQ hands over in
     // the same burst then share this transaction instead of a lone entry taking it.
     scheduled = true;
@@ -66,11 +73,16 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
 
   return {
     submit(items) {
+      if (aborted) return Promise.reject(aborted);
       const promises = items.map(
         (item) => new Promise<CommitOutcome>((resolve, reject) => queue.push({ item, resolve, reject })),
       );
       pump();
       return Promise.all(promises);
+    },
+    abort(reason) {
+      aborted = reason;
+      for (const p of queue.splice(0)) p.reject(reason);
     },
     async drain() {
       while (running || scheduled || queue.length > 0) await (running ?? new Promise((r) => setImmediate(r)));

@@ -15,10 +15,27 @@ export interface QueueWorkerOptions<D, R> {
   concurrency?: number;
 }
 
+/** Jobs each worker's processor is running now (a shutdown waits for them to reach 0). */
+const running = new WeakMap<Worker, { count: number }>();
+
+/** How many jobs this worker (made by createQueueWorker) is running now. */
+export function jobsRunning(worker: Worker): number {
+  return running.get(worker)?.count ?? 0;
+}
+
 export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOptions<D, R>): Worker<D, R> {
   const { config, metrics } = ctx;
   const log = ctx.logger.child({ queue: options.queue });
-  const worker = new Worker<D, R>(options.queue, options.processor as Processor<D, R>, {
+  const inProcessor = { count: 0 };
+  const processor = async (job: Job<D, R>, token?: string): Promise<R> => {
+    inProcessor.count++;
+    try {
+      return await options.processor(job, token);
+    } finally {
+      inProcessor.count--;
+    }
+  };
+  const worker = new Worker<D, R>(options.queue, processor as Processor<D, R>, {
     connection: ctx.redis,
     prefix: config.queuePrefix,
     concurrency: options.concurrency ?? options.policy.concurrency,
@@ -49,5 +66,6 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
     );
   });
   worker.on('error', (err) => log.error({ event: 'worker_error', err }, 'worker error'));
+  running.set(worker as Worker, inProcessor);
   return worker;
 }
