@@ -251,7 +251,8 @@ function isProxyAddress(value: string): boolean {
   if (extra !== undefined || !address) return false;
   const family = isIP(address);
   if (family === 0) return false;
-  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  // /0 would trust every address, which proxy-addr refuses anyway.
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128));
 }
 
 /** The master keys, or a ConfigError saying the command needs them. */

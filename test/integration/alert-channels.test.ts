@@ -4,7 +4,7 @@
 // and no credential in any result.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { sendToChannel, retryAfterMs, escapeHtml, type SendOptions } from '../../workers/alert/channels/send.js';
+import { MAX_RETRY_AFTER_MS, sendToChannel, retryAfterMs, escapeHtml, type SendOptions } from '../../workers/alert/channels/send.js';
 import type { AlertMessage, ChannelTarget, SendResult } from '../../workers/alert/channels/types.js';
 import { verifyWebhookSignature } from '../../workers/alert/channels/webhook-signature.js';
 import { refusedUrl, replies, startReceiver, type Receiver } from '../helpers/receiver.js';
@@ -92,12 +92,16 @@ test('429 Retry-After as an HTTP date is measured from the injected clock; witho
   assert.ok(!bare.ok && bare.retryable && (bare.retryAfterMs ?? 0) > 0);
 });
 
-test('retryAfterMs parses seconds and HTTP dates and ignores garbage', () => {
+test('retryAfterMs parses seconds and HTTP dates, holds them to an hour, and ignores garbage', () => {
   assert.is(retryAfterMs('0', NOW), 0);
   assert.is(retryAfterMs(' 30 ', NOW), 30_000);
   assert.is(retryAfterMs(new Date(NOW.getTime() + 5000).toUTCString(), NOW), 5000);
   assert.is(retryAfterMs(new Date(NOW.getTime() - 5000).toUTCString(), NOW), 0);
   assert.is(retryAfterMs('soon', NOW), undefined);
+  // A 429 pauses the whole channel: a receiver cannot hold it for more than an hour.
+  assert.is(retryAfterMs('86400', NOW), MAX_RETRY_AFTER_MS);
+  assert.is(retryAfterMs('99999999999999999999', NOW), MAX_RETRY_AFTER_MS);
+  assert.is(retryAfterMs(new Date(NOW.getTime() + 7 * 86_400_000).toUTCString(), NOW), MAX_RETRY_AFTER_MS);
   assert.is(retryAfterMs('', NOW), undefined);
   assert.is(retryAfterMs(null, NOW), undefined);
 });

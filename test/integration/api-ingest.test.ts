@@ -35,6 +35,10 @@ test('POST /v1/audit: 202, the request id echoed and carried into the entry and 
   const bad = await api.call('POST', '/v1/audit', { key: writer, body: entry, headers: { 'x-request-id': 'not valid!' } });
   assert.match(bad.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, 'an invalid incoming id is replaced by a UUID');
   assert.ok(api.logs.events().some((e) => e.request_id === 'req-abc-123'), 'a log line of the request carries its id');
+  // A body saying "requestId": null gets the request's id, as one that leaves it out.
+  const nulled = await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, requestId: null }, headers: { 'x-request-id': 'req-null-1' } });
+  assert.is(nulled.status, 202);
+  assert.is(((await nulled.json()) as { requestId: string }).requestId, 'req-null-1');
 });
 
 test('X-API-Key works as well as Bearer; batch goes to one job', async () => {

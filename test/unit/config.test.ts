@@ -98,7 +98,7 @@ test('TRUSTED_PROXIES: loopback by default, used only with TLS_ENABLED, each ent
   assert.is(loadConfig({}).trustedProxies, false, 'no TLS: no forwarded header is believed');
   assert.equal(loadConfig({ TLS_ENABLED: 'true' }).trustedProxies, ['loopback']);
   assert.equal(loadConfig({ TLS_ENABLED: 'true', TRUSTED_PROXIES: ' 10.0.0.5, 172.16.0.0/12 ,fd00::/8,uniquelocal' }).trustedProxies, ['10.0.0.5', '172.16.0.0/12', 'fd00::/8', 'uniquelocal']);
-  for (const bad of ['proxy.example', '10.0.0.0/33', '10.0.0.1/8/1', '*', '::1/129']) {
+  for (const bad of ['proxy.example', '10.0.0.0/33', '10.0.0.1/8/1', '*', '::1/129', '0.0.0.0/0', '::/0']) {
     assert.throws(() => loadConfig({ TLS_ENABLED: 'true', TRUSTED_PROXIES: bad }), (err: Error) => err.message.includes('TRUSTED_PROXIES') && err.message.includes(`"${bad}"`), bad);
   }
 });

@@ -170,4 +170,12 @@ test('redactJson gives what redactSecrets gives for JSON, and returns a value wi
   assert.equal(Object.keys(out), Object.keys(dirty), 'key order kept');
 });
 
+test('redactJson keeps an own "__proto__" key of parsed JSON as a plain field, redacted, and never as a prototype', () => {
+  const parsed = JSON.parse('{"__proto__": {"token": "t-1", "x": 1}, "a": 1}') as Record<string, unknown>;
+  const out = redactJson(parsed);
+  assert.equal(Object.getPrototypeOf(out), Object.prototype);
+  assert.ok(Object.hasOwn(out, '__proto__'));
+  assert.equal(JSON.parse(JSON.stringify(out)), JSON.parse('{"__proto__": {"token": "[REDACTED]", "x": 1}, "a": 1}'));
+});
+
 test.run();

@@ -27,17 +27,19 @@ export function createChannelPauses(redis: Redis, options: { keyPrefix: string; 
     async pausedUntil(tenantId, channelIds) {
       const paused = new Map<string, number>();
       if (channelIds.length === 0) return paused;
-      const values = await redis.mget(channelIds.map((id) => key(tenantId, id)));
+      // The time left is Redis's (the key's TTL), not a time another process wrote by
+      // its own clock: clocks that differ, or a test's frozen one, cannot stretch a pause.
+      const left = await Promise.all(channelIds.map((id) => redis.pttl(key(tenantId, id))));
       const now = options.clock().getTime();
-      values.forEach((v, i) => {
-        const until = v === null ? NaN : Number(v);
-        if (until > now) paused.set(channelIds[i]!, until);
+      left.forEach((ms, i) => {
+        if (ms > 0) paused.set(channelIds[i]!, now + ms);
       });
       return paused;
     },
     async pause(tenantId, channelId, untilMs) {
       const ms = Math.ceil(untilMs - options.clock().getTime());
-      if (ms > 0) await redis.set(key(tenantId, channelId), String(untilMs), 'PX', ms);
+      // The value is for people reading Redis; the TTL is what counts.
+      if (ms > 0) await redis.set(key(tenantId, channelId), new Date(untilMs).toISOString(), 'PX', ms);
     },
   };
 }

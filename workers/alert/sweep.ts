@@ -139,7 +139,9 @@ async function requeueWaitingSends(deps: SweepDeps, before: Date): Promise<numbe
        FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
       WHERE l.outcome = 'delivering' AND l.updated_at < $1 AND d.outcome = 'delivering'
         AND l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours'
-      ORDER BY l.updated_at LIMIT ${LIMIT}`,
+      -- In no fixed order: sends whose job still exists (a long pause, a failed job kept)
+      -- would otherwise fill every look, and a lost one behind them never come back.
+      ORDER BY random() LIMIT ${LIMIT}`,
     [before],
   );
   const requests = res.rows.map((r) => ({ tenantId: r.tenant_id, channelId: r.channel_id, kind: 'single' as const, alertIds: [r.alert_id], key: r.alert_id }));

@@ -24,7 +24,7 @@ export function withKeyTenant(request: FastifyRequest, body: unknown, options: {
   // about 1 µs per request, a noticeable part of an audit write's cost.
   const own = body as Body;
   own.tenantId = tenantId;
-  if (own.requestId === undefined) own.requestId = request.id;
+  if (own.requestId === undefined || own.requestId === null) own.requestId = request.id;
   return own;
 }
 

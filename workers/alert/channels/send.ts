@@ -38,12 +38,19 @@ function secretForms(credential: string): string[] {
   return [...new Set(forms)].filter((f) => f.length >= 4 && f !== '/');
 }
 
-/** Retry-After as seconds or an HTTP date, in ms. */
+/**
+ * The longest wait a receiver's 429 can impose. It pauses the whole channel, security
+ * alerts included, so a receiver asking for days (or a number Redis cannot store) is
+ * held to an hour and asked again then.
+ */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/** Retry-After as seconds or an HTTP date, in ms, at most MAX_RETRY_AFTER_MS. */
 export function retryAfterMs(value: string | null, now: Date): number | undefined {
   if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (/^\d+$/.test(value.trim())) return Math.min(MAX_RETRY_AFTER_MS, Number(value.trim()) * 1000);
   const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+  return Number.isNaN(at) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - now.getTime()));
 }
 
 function request(target: ChannelTarget, credential: string, m: AlertMessage, now: Date, telegramBase: string): { url: string; body: string; headers: Record<string, string> } {
@@ -97,7 +104,7 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
     if (after === undefined && target.type === 'telegram') {
       try {
         const seconds = (JSON.parse(text) as { parameters?: { retry_after?: number } }).parameters?.retry_after;
-        if (typeof seconds === 'number') after = seconds * 1000;
+        if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) after = Math.min(MAX_RETRY_AFTER_MS, seconds * 1000);
       } catch {
         // not JSON: fall back to the default pause
       }
