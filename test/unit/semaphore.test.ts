@@ -58,4 +58,24 @@ test('bad capacity or weight is refused with the value named', async () => {
   assert.match(message, /weight .* \(got -1\)/);
 });
 
+test('tryAcquire gives up after waitMs and leaves the line; a waiter behind it is served, and idle says when nothing is held or awaited', async () => {
+  const s = createSemaphore(2);
+  const a = await s.acquire(1);
+  const big = s.tryAcquire(2, 30); // does not fit while a is held; first in line
+  const small = s.acquire(1); // fits, but waits behind big
+  await tick();
+  assert.is(s.inUse, 1);
+  assert.is(await big, undefined, 'gave up');
+  const b = await small; // served once big left the head of the line
+  assert.is(s.inUse, 2);
+  assert.is(await s.tryAcquire(1, 10), undefined, 'full: gives up');
+  a();
+  b();
+  assert.ok(s.idle);
+  const c = await s.tryAcquire(2, 10);
+  assert.ok(c, 'free: granted at once');
+  assert.not.ok(s.idle);
+  c!();
+});
+
 test.run();

@@ -1,23 +1,26 @@
 /**
- * Per-channel semaphore, one per worker process: at most `perChannelConcurrency` sends
- * in flight to one channel, waiters served in order. Shared by the inline send in the
- * alert job and the queued `deliver` jobs, so both together respect the one limit.
+ * Per-channel slots, one set per worker process: at most `perChannelConcurrency` sends
+ * in flight to one channel, waiters served in order (lib/semaphore.ts, one per channel
+ * while it is in use). Shared by the inline send in the alert job and the queued
+ * `deliver` jobs, so both together respect the one limit.
  */
 import { alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
+import { createSemaphore, type Semaphore } from '../../lib/semaphore.js';
 
-interface Slot {
-  busy: number;
-  /** Each waiter is handed a slot (busy stays as it is) by the release that frees it. */
-  waiting: Array<() => void>;
+const slots = new Map<string, Semaphore>();
+
+function slotsOf(channelId: string): Semaphore {
+  let s = slots.get(channelId);
+  if (!s) slots.set(channelId, (s = createSemaphore(alertDeliveryPolicy.perChannelConcurrency)));
+  return s;
 }
 
-const slots = new Map<string, Slot>();
-
-function release(channelId: string, s: Slot): void {
-  const next = s.waiting.shift();
-  // Hand the slot straight to the next waiter; free it only when nobody waits.
-  if (next) next();
-  else if (--s.busy === 0) slots.delete(channelId);
+/** A release that also forgets the channel's semaphore once nobody holds or waits for it. */
+function forgetting(channelId: string, s: Semaphore, release: () => void): () => void {
+  return () => {
+    release();
+    if (s.idle && slots.get(channelId) === s) slots.delete(channelId);
+  };
 }
 
 /**
@@ -25,36 +28,13 @@ function release(channelId: string, s: Slot): void {
  * long (return undefined) instead of waiting as long as it takes. Returns the release.
  */
 export async function acquireChannelSlot(channelId: string, options: { waitMs?: number } = {}): Promise<(() => void) | undefined> {
-  let slot = slots.get(channelId);
-  if (!slot) slots.set(channelId, (slot = { busy: 0, waiting: [] }));
-  const s = slot;
-  if (s.busy < alertDeliveryPolicy.perChannelConcurrency) s.busy++;
-  else if (!(await waitInLine(s, options.waitMs))) return undefined;
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    release(channelId, s);
-  };
-}
-
-/** Resolves true once a slot was handed over, false when waitMs passed first. */
-function waitInLine(s: Slot, waitMs?: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const take = () => {
-      if (timer) clearTimeout(timer);
-      resolve(true);
-    };
-    s.waiting.push(take);
-    if (waitMs === undefined) return;
-    timer = setTimeout(() => {
-      // Leave the line; a slot handed over later goes to the next waiter instead.
-      const i = s.waiting.indexOf(take);
-      if (i >= 0) s.waiting.splice(i, 1);
-      resolve(false);
-    }, waitMs);
-  });
+  const s = slotsOf(channelId);
+  const release = options.waitMs === undefined ? await s.acquire(1) : await s.tryAcquire(1, options.waitMs);
+  if (!release) {
+    if (s.idle && slots.get(channelId) === s) slots.delete(channelId);
+    return undefined;
+  }
+  return forgetting(channelId, s, release);
 }
 
 /**
