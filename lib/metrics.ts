@@ -123,6 +123,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    alertDeliveryJobsLost: new Counter({
+      name: 'bulwark_alert_delivery_jobs_lost_total',
+      help: 'alert-delivery jobs that failed for good without their outcome in the ledger (database or Redis down through every attempt, a worker that kept dying, an invalid payload), by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     alertsTotal: new Counter({
       name: 'bulwark_alerts_total',
       help: 'Alert decisions and deliveries by outcome, reason and channel type',

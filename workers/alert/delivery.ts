@@ -19,13 +19,27 @@ import { sweep } from './sweep.js';
 
 export type DeliveryContext = AlertContext;
 
+/**
+ * Marks an error thrown after the failure was recorded in the ledger (`failed`, with
+ * its reason): the job fails as before, but is not counted as lost
+ * (bulwark_alert_delivery_jobs_lost_total, see index.ts).
+ */
+function recorded<E extends Error>(err: E): E & { recorded: true } {
+  return Object.assign(err, { recorded: true as const });
+}
+
+/** Whether a job's failure was recorded in the ledger before it was thrown. */
+export function wasRecorded(err: unknown): boolean {
+  return (err as { recorded?: unknown } | null)?.recorded === true;
+}
+
 async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?: string): Promise<{ status: number }> {
   const channel = await channelById(ctx.pg, data.tenantId, data.channelId);
   const rows = await ctx.prisma.alertRecord.findMany({ where: { id: { in: data.alertIds }, tenantId: data.tenantId }, orderBy: { occurredAt: 'asc' } });
   const context = { tenantId: data.tenantId, type: rows[0]?.type, severity: rows[0]?.severity };
   if (!channel || rows.length === 0) {
     await record(ctx, data.alertIds, { outcome: 'failed', reason: 'channel_removed', channelId: data.channelId, channel: channel?.name }, context);
-    throw new UnrecoverableError(`channel ${data.channelId} or its alerts no longer exist`);
+    throw recorded(new UnrecoverableError(`channel ${data.channelId} or its alerts no longer exist`));
   }
   // A paused channel (a receiver's 429, seen by any process) is not sent to: this job
   // waits for the end of the pause without spending an attempt.
@@ -49,9 +63,9 @@ async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?:
     case 'retry':
       throw new Error(`channel ${channel.name}: ${outcome.error}`);
     case 'failed':
-      if (outcome.reason === 'credential') throw new UnrecoverableError(`channel ${channel.name}: ${outcome.error}`);
-      if (outcome.reason === 'rejected') throw new UnrecoverableError(`channel ${channel.name} refused the message (${outcome.status ?? 'no status'}): ${outcome.error}`);
-      throw new Error(`channel ${channel.name}: ${outcome.error}`);
+      if (outcome.reason === 'credential') throw recorded(new UnrecoverableError(`channel ${channel.name}: ${outcome.error}`));
+      if (outcome.reason === 'rejected') throw recorded(new UnrecoverableError(`channel ${channel.name} refused the message (${outcome.status ?? 'no status'}): ${outcome.error}`));
+      throw recorded(new Error(`channel ${channel.name}: ${outcome.error}`));
   }
 }
 

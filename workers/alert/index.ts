@@ -7,7 +7,7 @@ import type { AppContext } from '../../lib/context.js';
 import { ALERT_QUEUE, alertPolicy } from '../../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE, alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
-import { processDelivery, type DeliveryContext } from './delivery.js';
+import { processDelivery, wasRecorded, type DeliveryContext } from './delivery.js';
 import { createPolicyReader } from './policy-store.js';
 import { createChannelPauses } from './channel-pause.js';
 import { createChannelReader } from './channel-store.js';
@@ -50,6 +50,17 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
   }
   for (const reason of ['no_channel', 'channel_removed']) ctx.metrics.alertsTotal.inc({ outcome: 'failed', reason, channel: 'none' }, 0);
   const alertWorker = createQueueWorker(ctx, { queue: ALERT_QUEUE, policy: alertPolicy, processor: (job) => processAlert(job.data, deliveryCtx, job) });
-  const deliveryWorker = createQueueWorker(ctx, { queue: ALERT_DELIVERY_QUEUE, policy: alertDeliveryPolicy, processor: (job, token) => processDelivery(job, deliveryCtx, token) });
+  // A delivery job failing for good without its outcome in the ledger (the database
+  // down through every attempt, a worker that kept dying) is lost to AlertDeliveriesFailing
+  // and waits an hour for AlertsStuck: it has a counter of its own, from 0.
+  for (const kind of ['deliver', 'group-flush', 'digest', 'sweep']) ctx.metrics.alertDeliveryJobsLost.inc({ kind }, 0);
+  const deliveryWorker = createQueueWorker(ctx, {
+    queue: ALERT_DELIVERY_QUEUE,
+    policy: alertDeliveryPolicy,
+    processor: (job, token) => processDelivery(job, deliveryCtx, token),
+    onFinalFailure: (job, err) => {
+      if (!wasRecorded(err)) ctx.metrics.alertDeliveryJobsLost.inc({ kind: job?.name ?? 'unknown' });
+    },
+  });
   return { workers: [alertWorker as Worker, deliveryWorker as Worker], deliveries };
 }

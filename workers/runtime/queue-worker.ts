@@ -13,6 +13,8 @@ export interface QueueWorkerOptions<D, R> {
   processor: (job: Job<D, R>, token?: string) => Promise<R>;
   /** Overrides policy.concurrency. */
   concurrency?: number;
+  /** Called for a job that failed with no retry left, after it is counted and logged. */
+  onFinalFailure?: (job: Job<D, R> | undefined, err: Error) => void;
 }
 
 /** Jobs each worker's processor is running now (a shutdown waits for them to reach 0). */
@@ -64,6 +66,7 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
       { event: 'job_failed', job_id: job?.id, attempts_made: job?.attemptsMade, final, error: { type: err.name, message: err.message } },
       'job attempt failed',
     );
+    if (final) options.onFinalFailure?.(job, err);
   });
   worker.on('error', (err) => log.error({ event: 'worker_error', err }, 'worker error'));
   running.set(worker as Worker, inProcessor);
