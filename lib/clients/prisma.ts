@@ -47,5 +47,10 @@ export function trackBackendPids(pool: pg.Pool): () => number[] {
 }
 
 export function createPrisma(config: Pick<Config, 'databaseUrl'>, options: PrismaOptions = {}): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg(options.pool ?? createPgPool(config, options.max ?? 10)) });
+  if (options.pool) return new PrismaClient({ adapter: new PrismaPg(options.pool) });
+  // Prisma's $disconnect() does not end a pool it was handed: its idle connections kept
+  // a finished CLI command alive for the pool's 10 s idle timeout. They may not now.
+  const pool = createPgPool(config, options.max ?? 10);
+  pool.options.allowExitOnIdle = true;
+  return new PrismaClient({ adapter: new PrismaPg(pool) });
 }
