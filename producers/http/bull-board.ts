@@ -31,7 +31,11 @@ export function bullBoardCsp(url: string): string | undefined {
 export interface BullBoardOptions {
   queues: Queue[];
   readOnly: boolean;
-  isAdmin: (request: FastifyRequest) => Promise<boolean>;
+  /**
+   * Operator credentials only: the board shows and acts on every tenant's jobs, so a
+   * tenant's admin key (whose reach is its own tenant) does not open it.
+   */
+  isOperator: (request: FastifyRequest) => boolean;
 }
 
 export async function registerBullBoard(app: FastifyInstance, options: BullBoardOptions): Promise<void> {
@@ -44,12 +48,12 @@ export async function registerBullBoard(app: FastifyInstance, options: BullBoard
   });
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
-      if (await options.isAdmin(request)) return;
+      if (options.isOperator(request)) return;
       // A Basic challenge lets a browser ask the operator for credentials.
       await reply
         .code(401)
         .header('www-authenticate', 'Basic realm="bulwark"')
-        .send({ error: { code: 'unauthenticated', message: 'Bull Board needs operator credentials or an admin API key' } });
+        .send({ error: { code: 'unauthenticated', message: 'Bull Board needs operator credentials (it shows every tenant\'s jobs)' } });
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });

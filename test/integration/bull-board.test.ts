@@ -58,8 +58,10 @@ test('with operator credentials every queue is listed in the browser', async () 
   await context.close();
 });
 
-test('an admin-scoped API key opens the dashboard API; the board is read-only', async () => {
-  const res = await fetch(`${api.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${admin}` } });
+test("a tenant's admin key does not open the board (it shows every tenant's jobs); operator credentials do, read-only", async () => {
+  const tenantKey = await fetch(`${api.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${admin}` } });
+  assert.is(tenantKey.status, 401);
+  const res = await fetch(`${api.url}/admin/queues/api/queues`, { headers: { authorization: basic(OPERATOR.username, OPERATOR.password) } });
   assert.is(res.status, 200);
   const body = (await res.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
   assert.equal(body.queues.map((q) => q.name).sort(), [ALERT_QUEUE, ALERT_DELIVERY_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE].sort());
