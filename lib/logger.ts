@@ -19,6 +19,24 @@ export interface LogBindings {
 }
 
 /**
+ * Fastify logs its request and reply objects as `req` and `res`. Their method, URL and
+ * status are getters, not own fields, so the redacting copy below would log them as
+ * `{}`: they are turned into those plain fields first (no headers, so no credentials).
+ */
+function withHttpFields(object: Record<string, unknown>): Record<string, unknown> {
+  const req = object.req as { method?: unknown; url?: unknown } | undefined;
+  const res = object.res as { statusCode?: unknown } | undefined;
+  const isReq = typeof req === 'object' && req !== null && typeof req.method === 'string';
+  const isRes = typeof res === 'object' && res !== null && typeof res.statusCode === 'number';
+  if (!isReq && !isRes) return object;
+  return {
+    ...object,
+    ...(isReq ? { req: { method: req.method, url: req.url } } : {}),
+    ...(isRes ? { res: { statusCode: res.statusCode } } : {}),
+  };
+}
+
+/**
  * Create the root logger.
  * @param destination where lines go; default stdout. Tests pass a capturing stream.
  */
@@ -37,7 +55,7 @@ export function createLogger(
       formatters: {
         level: (label) => ({ level: label }),
         bindings: (bindings) => redactSecrets(bindings),
-        log: (object) => redactSecrets(object),
+        log: (object) => redactSecrets(withHttpFields(object)),
       },
       hooks: {
         logMethod(args, method) {

@@ -53,6 +53,9 @@ test('every log line of a request carries its X-Request-Id, and so does its queu
   assert.is(ok.status, 202);
   assert.equal(ok.lines.map((l) => l.msg), ['incoming request', 'request completed']);
   for (const line of ok.lines) assert.is(line.request_id, 'trace.ok:1_a-B', JSON.stringify(line));
+  // Fastify's request and reply come out as their method and URL, and status, not as {}.
+  assert.equal(ok.lines[0]!.req, { method: 'POST', url: '/v1/audit' });
+  assert.equal(ok.lines[1]!.res, { statusCode: 202 });
   const { eventId } = JSON.parse(ok.body) as { eventId: string };
   const queued = (await auditJobEntries()).find((e) => e.eventId === eventId);
   assert.is(queued?.requestId, 'trace.ok:1_a-B', 'the job data carries the request id');
