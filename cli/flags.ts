@@ -9,6 +9,8 @@ export interface Flags {
   [name: string]: string | number | boolean | string[] | undefined;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function parseFlags(args: string[], spec: FlagSpec, positionals = false): Flags {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -31,6 +33,9 @@ export function parseFlags(args: string[], spec: FlagSpec, positionals = false):
     if (s.type === 'int') {
       if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
       out[name] = Number(v);
+    } else if (name === 'tenant' && (typeof v !== 'string' || !UUID.test(v))) {
+      // Checked here so a typo is a usage error, not a database error about uuid syntax.
+      throw new UsageError(`--tenant must be a tenant id (a UUID, as \`bulwark tenant create\` printed it), got "${String(v).slice(0, 64)}"`);
     } else out[name] = v as string | boolean;
   }
   return out;

@@ -105,4 +105,13 @@ test('tenant settings get and set, with validation', async () => {
   assert.match(bad.err, 'nope');
 });
 
+test('a --tenant that is not a tenant id is a usage error (exit 2) naming the flag, not a database error', async () => {
+  for (const args of [['apikey', 'list', '--tenant', 'nope'], ['secret', 'list', '--tenant', 'acme'], ['audit', 'verify', '--tenant', '123']]) {
+    const r = await run(args);
+    assert.is(r.code, 2, args.join(' '));
+    assert.match(r.err, '--tenant must be a tenant id');
+    assert.not.match(r.err, /prisma|invalid input syntax/i);
+  }
+});
+
 test.run();
