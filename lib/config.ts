@@ -207,7 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     operator: e.OPERATOR_USERNAME && e.OPERATOR_PASSWORD ? { username: e.OPERATOR_USERNAME, password: e.OPERATOR_PASSWORD } : undefined,
     // Live never lets the dashboard change jobs, whatever the variable says.
     bullBoardReadOnly: e.BULWARK_ENV === 'live' || e.BULL_BOARD_READ_ONLY === 'true',
-    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : [],
+    corsOrigins: listOf(e.CORS_ORIGINS),
     tlsEnabled: e.TLS_ENABLED === 'true',
     trustedProxies: e.TLS_ENABLED === 'true' ? listOf(e.TRUSTED_PROXIES) : false,
     apiBodyLimitBytes: e.API_BODY_LIMIT_BYTES,
@@ -236,7 +236,7 @@ function crossChecks(e: Env): FieldProblem[] {
   for (const proxy of listOf(e.TRUSTED_PROXIES)) {
     if (!isProxyAddress(proxy)) problems.push({ path: 'TRUSTED_PROXIES', message: `"${proxy}" is not an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
   }
-  for (const origin of e.CORS_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean) ?? []) {
+  for (const origin of listOf(e.CORS_ORIGINS)) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ path: 'CORS_ORIGINS', message: `"${origin}" is not an origin like https://app.example.com` });
   }
   return problems;

@@ -97,25 +97,6 @@ export function createGuards(deps: GuardDeps) {
     return userOk && passOk;
   }
 
-  /** Operator credentials, or an admin-scoped API key. */
-  async function isAdmin(request: FastifyRequest): Promise<boolean> {
-    if (isOperator(request)) return true;
-    const key = presentedKey(request);
-    if (!key) return false;
-    const result = await deps.authenticator.authenticate(key);
-    if (result.ok && hasScope(result.key, 'admin')) return true;
-    await deps.recordDenial({
-      reason: result.ok ? 'wrong_scope' : result.reason,
-      displayPrefix: result.ok ? result.key.displayPrefix : result.displayPrefix,
-      tenantId: result.ok ? result.key.tenantId : result.tenantId,
-      ip: clientIp(request),
-      route: routeOf(request),
-      requestId: request.id,
-      userAgent: request.headers['user-agent'],
-    });
-    return false;
-  }
-
   function requireOperator(): preHandlerAsyncHookHandler {
     return async function guard(request) {
       if (isOperator(request)) return;
@@ -123,7 +104,7 @@ export function createGuards(deps: GuardDeps) {
     };
   }
 
-  return { requireScope, requireOperator, isOperator, isAdmin };
+  return { requireScope, requireOperator, isOperator };
 }
 
 export type Guards = ReturnType<typeof createGuards>;

@@ -104,7 +104,8 @@ test('authentication: valid, unknown, malformed, expired, revoked, and revocatio
     now = new Date(revokedAt + 1);
     // The cache (200 ms here) may still answer from the lookup made just before: poll.
     await waitFor(async () => ((await auth.authenticate(key)) as { reason?: string }).reason === 'revoked' || undefined, 'the revocation to bite', 5_000, 20);
-    assert.ok(Date.now() - revokedAt < 200 + 1000, `revocation took ${Date.now() - revokedAt} ms with a 200 ms cache`);
+    // The requirement's bound (5 s), not the cache time: a loaded machine stretches a poll.
+    assert.ok(Date.now() - revokedAt <= 5_000, `revocation took ${Date.now() - revokedAt} ms`);
     await auth.flushLastUsed();
     const listed = await listApiKeys(prisma, t.id);
     assert.ok(listed.find((k) => k.displayPrefix === key.slice(0, 12))?.lastUsedAt, 'last used time recorded');
