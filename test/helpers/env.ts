@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
-import { withTimeout } from '../../lib/time.js';
+import { TimeoutError, withTimeout } from '../../lib/time.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -41,7 +41,10 @@ export function captureLogs() {
 export async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, ms = 20_000, every = 50): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const v = await withTimeout(check(), Math.max(1, deadline - Date.now()), `waiting for ${what}`);
+    // A check still running at the deadline fails with the whole wait's length, not the few ms left of it.
+    const v = await withTimeout(check(), Math.max(1, deadline - Date.now()), `waiting for ${what}`).catch((e: unknown) => {
+      throw e instanceof TimeoutError ? new Error(`timed out after ${ms} ms waiting for ${what} (its last check was still running)`) : e;
+    });
     if (v) return v;
     if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, every));

@@ -25,7 +25,7 @@ const otherChannel = (outcome: string) =>
 const lastSend = (column: string, value: string) => `${column} = CASE WHEN u.success_after_failure THEN l.${column} ELSE COALESCE(${value}, l.${column}) END`;
 
 export const LEDGER_ROUND = {
-  name: 'bulwark_alert_ledger_round_v5',
+  name: 'bulwark_alert_ledger_round_v6',
   text: `WITH ins AS (
   INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
   SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
@@ -49,7 +49,10 @@ export const LEDGER_ROUND = {
     delivered_at = COALESCE(excluded.delivered_at, d.delivered_at),
     delivery_ms = COALESCE(excluded.delivery_ms, d.delivery_ms)
   -- A send is queued before its row says so: a channel the queued job already finished stays finished.
+  -- ON CONFLICT judges the row as last committed, so this holds for a result committed
+  -- after this statement began; the rows it returns are the channels still to finish.
   WHERE NOT (excluded.outcome = 'delivering' AND d.outcome IN ('delivered', 'failed'))
+  RETURNING d.alert_id, d.outcome
 ), upd AS (
   UPDATE alert_ledger l SET
     -- One channel's result settles the alert only when no other channel is still
@@ -75,17 +78,22 @@ export const LEDGER_ROUND = {
       c.outcome = 'delivered' AND c.channel_id IS NOT NULL AND ${otherChannel('failed')} AS success_after_failure
     FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[], $23::uuid[], $24::text[])
       AS c(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at, channel_id, pending)
-  ) u
+  ) u,
+  -- Every channel row is written before any alert row is locked: one lock order for all
+  -- rounds, so two rounds on the same alerts wait for each other instead of deadlocking.
+  (SELECT count(*) FROM dlv) AS channel_rows_written
   WHERE l.id = u.id
     -- A decision goes only over a row still received: a job run again replays its
     -- decision, and must not undo what followed it (a flush, a digest, a delivery).
     AND (u.outcome NOT IN ('suppressed', 'deferred', 'grouped') OR l.outcome = 'received')
     -- A send is queued before its row says so: a finished row stays finished, unless
-    -- one of the channels this change waits for ("pending") has not finished yet.
+    -- one of the channels this change waits for ("pending") has not finished yet, that
+    -- is, dlv wrote it as delivering. Not a read of alert_deliveries: a row re-checked
+    -- after a concurrent commit is compared with the statement's older snapshot of other
+    -- tables, which missed the commit and kept such alerts delivering for ever.
     AND NOT (u.outcome = 'delivering' AND l.outcome IN ('delivered', 'failed', 'suppressed') AND NOT (
       l.outcome <> 'suppressed' AND u.pending IS NOT NULL AND EXISTS (
-        SELECT 1 FROM unnest(string_to_array(u.pending, ',')::uuid[]) AS p(id)
-        WHERE NOT EXISTS (SELECT 1 FROM alert_deliveries f WHERE f.alert_id = l.id AND f.channel_id = p.id AND f.outcome IN ('delivered', 'failed')))))
+        SELECT 1 FROM dlv WHERE dlv.alert_id = l.id AND dlv.outcome = 'delivering')))
   RETURNING l.id
 )
 SELECT 0 AS k, id, NULL::text AS name, NULL::text AS type, NULL::text AS target, NULL::text AS secret_ref, NULL::text AS encrypted_value, NULL::text AS key_id FROM ins
