@@ -8,7 +8,8 @@
  * loop is warmed up first (fetch loads lazily; a cold first loop is slower and would
  * flatter the ratio), and is also printed at the alert worker's concurrency for reading.
  * Bulwark runs from the compiled build (dist/), as `bulwark start` does.
- * Run: node --import tsx bench/alert-delivery.ts   (BENCH_N, default 2000)
+ * Run: node --import tsx bench/alert-delivery.ts   (BENCH_N, default 2000; BENCH_CPU_PROF=<dir>
+ * writes a CPU profile of the measured phase there)
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +24,7 @@ import { createProducer } from '../producers/index.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { obliterateQueues } from '../test/helpers/queues.js';
 import { ensureBuilt } from '../scripts/build.mjs';
+import { profileWindow } from './util.js';
 
 const { startBulwark } = (await import(`${await ensureBuilt()}/workers/main.js`)) as typeof import('../workers/main.js');
 
@@ -80,6 +82,7 @@ for (let i = 0; i < N + WARM; i += 500) {
 hits = 0;
 const bulwark = await startBulwark(config, { http: false, scheduler: false });
 while (hits < WARM) await new Promise((r) => setImmediate(r));
+const stopProfile = await profileWindow(process.env.BENCH_CPU_PROF || undefined, 'alert-delivery-e2e');
 const c0 = cpuMs();
 const t0 = performance.now();
 // Some sends may land between the warm-up's last one and this line: count from here.
@@ -88,6 +91,7 @@ const measured = WARM + N - hits0;
 while (hits < WARM + N) await new Promise((r) => setTimeout(r, 20));
 const e2e = (measured / (performance.now() - t0)) * 1000;
 const e2eCpuMs = cpuMs() - c0;
+await stopProfile();
 await bulwark.stop();
 await producer.close();
 await obliterateQueues(config.queuePrefix);

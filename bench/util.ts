@@ -115,3 +115,24 @@ export function fmtInt(n: number): string {
 export function log(message: string): void {
   process.stdout.write(`${message}\n`);
 }
+
+/**
+ * Profile this process's CPU between start() and the returned stop(), written as a
+ * .cpuprofile into `dir` (for a measured phase only, not the set-up around it).
+ * Nothing happens when `dir` is undefined.
+ */
+export async function profileWindow(dir: string | undefined, label: string): Promise<() => Promise<void>> {
+  if (!dir) return async () => {};
+  const { Session } = await import('node:inspector/promises');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/${label}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
