@@ -3,6 +3,8 @@
  * answers 204 with no work, both driven by autocannon on loopback in the same run.
  * Prints requests/s, p99 latency and the ratio (target ≥ 0.5, p99 < 20 ms), and how
  * many Postgres queries the key checks cost (target: about none per request).
+ * BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50); BENCH_CPU_PROF=<dir> writes
+ * a CPU profile of the server during the POST /v1/audit run there.
  */
 import type autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
@@ -15,6 +17,7 @@ import { createTenant } from '../lib/tenants.js';
 import { createTestDatabase, superuserQuery } from '../test/helpers/db.js';
 import { obliterateQueues } from '../test/helpers/queues.js';
 import { ensureBuilt } from '../scripts/build.mjs';
+import { profileWindow } from './util.js';
 
 /**
  * The server under test is the compiled build `bulwark start` runs (dist/), not the
@@ -87,10 +90,12 @@ async function main(): Promise<void> {
     const queriesBefore = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
     // CPU of this process (the server under test; autocannon runs in a child) per request:
     // steadier than requests/s on a shared 2-core machine, for comparing changes.
+    const stopProfile = await profileWindow(process.env.BENCH_CPU_PROF || undefined, 'api-post-audit');
     const cpu0 = process.cpuUsage();
     const api = await drive(`${bulwark.url}/v1/audit`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
     const queriesAfter = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
     const cpu = process.cpuUsage(cpu0);
+    await stopProfile();
     const requests = api.rps * DURATION;
     const ratio = api.rps / base.rps;
     console.log(`fastify 204 baseline   ${base.rps.toFixed(0)} req/s   p99 ${base.p99} ms`);
