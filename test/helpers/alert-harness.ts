@@ -39,6 +39,7 @@ export interface LedgerRow {
   attempts: number;
   last_status: number | null;
   last_error: string | null;
+  delivered_at: Date | null;
   delivery_ms: number | null;
 }
 
@@ -76,7 +77,7 @@ export async function startAlertHarness(options: AlertHarnessOptions = {}): Prom
   const bulwark = await startBulwark(testConfig(db.url, env), { http: false, scheduler: false, clock: options.clock, logDestination: options.logs?.stream });
   const ctx = createAlertContext(bulwark.ctx, new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix }));
   const rowOf = async (id: string) =>
-    (await superuserQuery(db.url, 'SELECT outcome, reason, group_id, defer_until, channel, attempts, last_status, last_error, delivery_ms FROM alert_ledger WHERE id = $1', [id])).rows[0] as LedgerRow | undefined;
+    (await superuserQuery(db.url, 'SELECT outcome, reason, group_id, defer_until, channel, attempts, last_status, last_error, delivered_at, delivery_ms FROM alert_ledger WHERE id = $1', [id])).rows[0] as LedgerRow | undefined;
   const requestsAt = (path: string) => receiver.requests.filter((r) => r.path === path);
   const outcomeOf = async (id: string) => (await rowOf(id))?.outcome;
   return {

@@ -25,7 +25,7 @@ const otherChannel = (outcome: string) =>
 const lastSend = (column: string, value: string) => `${column} = CASE WHEN u.success_after_failure THEN l.${column} ELSE COALESCE(${value}, l.${column}) END`;
 
 export const LEDGER_ROUND = {
-  name: 'bulwark_alert_ledger_round_v6',
+  name: 'bulwark_alert_ledger_round_v7',
   text: `WITH ins AS (
   INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
   SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
@@ -55,14 +55,7 @@ export const LEDGER_ROUND = {
   RETURNING d.alert_id, d.outcome
 ), upd AS (
   UPDATE alert_ledger l SET
-    -- One channel's result settles the alert only when no other channel is still
-    -- delivering; then any failed channel makes the alert failed, so a failure is never
-    -- hidden by another channel's success.
-    outcome = CASE
-      WHEN u.channel_id IS NULL OR u.outcome NOT IN ('delivered', 'failed') THEN u.outcome
-      WHEN u.others_delivering THEN 'delivering'
-      WHEN u.outcome = 'failed' OR u.others_failed THEN 'failed'
-      ELSE 'delivered' END,
+    outcome = u.next_outcome,
     updated_at = now(),
     reason = COALESCE(u.reason, l.reason),
     group_id = COALESCE(u.group_id, l.group_id),
@@ -71,11 +64,20 @@ export const LEDGER_ROUND = {
     ${lastSend('attempts', 'u.attempts')},
     ${lastSend('last_status', 'u.status')},
     ${lastSend('last_error', 'u.error')},
-    delivered_at = COALESCE(u.delivered_at, l.delivered_at),
-    delivery_ms = CASE WHEN u.delivered_at IS NULL THEN l.delivery_ms ELSE ${deliveryMs('u.delivered_at')} END
+    -- The alert's delivery time is its last channel's, and only an alert delivered has one.
+    delivered_at = CASE WHEN u.next_outcome <> 'delivered' THEN NULL ELSE COALESCE(u.delivered_at, l.delivered_at) END,
+    delivery_ms = CASE WHEN u.next_outcome <> 'delivered' THEN NULL WHEN u.delivered_at IS NULL THEN l.delivery_ms ELSE ${deliveryMs('u.delivered_at')} END
   FROM (
-    SELECT c.*, ${otherChannel('delivering')} AS others_delivering, ${otherChannel('failed')} AS others_failed,
-      c.outcome = 'delivered' AND c.channel_id IS NOT NULL AND ${otherChannel('failed')} AS success_after_failure
+    SELECT c.*,
+      c.outcome = 'delivered' AND c.channel_id IS NOT NULL AND ${otherChannel('failed')} AS success_after_failure,
+      -- One channel's result settles the alert only when no other channel is still
+      -- delivering; then any failed channel makes the alert failed, so a failure is never
+      -- hidden by another channel's success.
+      CASE
+        WHEN c.channel_id IS NULL OR c.outcome NOT IN ('delivered', 'failed') THEN c.outcome
+        WHEN ${otherChannel('delivering')} THEN 'delivering'
+        WHEN c.outcome = 'failed' OR ${otherChannel('failed')} THEN 'failed'
+        ELSE 'delivered' END AS next_outcome
     FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[], $23::uuid[], $24::text[])
       AS c(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at, channel_id, pending)
   ) u,
@@ -94,12 +96,50 @@ export const LEDGER_ROUND = {
     AND NOT (u.outcome = 'delivering' AND l.outcome IN ('delivered', 'failed', 'suppressed') AND NOT (
       l.outcome <> 'suppressed' AND u.pending IS NOT NULL AND EXISTS (
         SELECT 1 FROM dlv WHERE dlv.alert_id = l.id AND dlv.outcome = 'delivering')))
-  RETURNING l.id
+  RETURNING l.id, l.outcome
 )
 SELECT 0 AS k, id, NULL::text AS name, NULL::text AS type, NULL::text AS target, NULL::text AS secret_ref, NULL::text AS encrypted_value, NULL::text AS key_id FROM ins
 UNION ALL
-SELECT -1, id, NULL, NULL, NULL, NULL, NULL, NULL FROM upd
+SELECT -1, id, outcome, NULL, NULL, NULL, NULL, NULL FROM upd
 UNION ALL
 ${channelsForKeysSql('$25', '$26')}
 ORDER BY k, name`,
 };
+
+/**
+ * Alerts still `delivering` whose channels have all finished get the outcome their last
+ * channel's result would have given them: failed (with a failed channel's last-send
+ * fields) if any failed, else delivered at the last channel's time. Two channels'
+ * results committed at once each judge the other by a snapshot taken before it, so
+ * both can leave the alert delivering; the ledger runs this right after such a round,
+ * in a new snapshot, and the sweep runs it for anything older.
+ *
+ * `filter` is a condition on the alert row `l` (it may use parameters); a row changed
+ * since this statement's snapshot is left to whoever changed it.
+ */
+export function settleFromChannelsSql(filter: string, limit?: number): string {
+  return `WITH settled AS (
+  SELECT d.alert_id, l.updated_at AS seen_at, bool_or(d.outcome = 'failed') AS failed, max(d.delivered_at) AS delivered_at
+    FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
+   WHERE l.outcome = 'delivering' AND ${filter}
+   GROUP BY d.alert_id, l.updated_at HAVING bool_and(d.outcome IN ('delivered', 'failed'))
+   ${limit === undefined ? '' : `LIMIT ${limit}`}
+)
+UPDATE alert_ledger l SET
+  outcome = CASE WHEN s.failed THEN 'failed' ELSE 'delivered' END,
+  updated_at = now(),
+  reason = CASE WHEN s.failed THEN f.reason ELSE l.reason END,
+  channel = CASE WHEN s.failed THEN f.channel ELSE l.channel END,
+  attempts = CASE WHEN s.failed THEN f.attempts ELSE l.attempts END,
+  last_status = CASE WHEN s.failed THEN f.last_status ELSE l.last_status END,
+  last_error = CASE WHEN s.failed THEN f.last_error ELSE l.last_error END,
+  delivered_at = CASE WHEN s.failed THEN NULL ELSE s.delivered_at END,
+  delivery_ms = CASE WHEN s.failed OR s.delivered_at IS NULL THEN NULL ELSE ${deliveryMs('s.delivered_at')} END
+  FROM settled s
+  LEFT JOIN LATERAL (
+    SELECT x.reason, x.channel, x.attempts, x.last_status, x.last_error FROM alert_deliveries x
+     WHERE x.alert_id = s.alert_id AND x.outcome = 'failed' ORDER BY x.updated_at DESC LIMIT 1
+  ) f ON true
+ WHERE l.id = s.alert_id AND l.outcome = 'delivering' AND l.updated_at = s.seen_at
+RETURNING l.id::text, l.tenant_id::text, l.outcome`;
+}

@@ -12,7 +12,7 @@ import type pg from 'pg';
 import type { Alert } from '../../lib/contracts/alert.js';
 import { createBatcher } from './batcher.js';
 import { channelKeyParams, type ChannelRaw, type ChannelRow } from './channel-store.js';
-import { LEDGER_ROUND } from './ledger-sql.js';
+import { LEDGER_ROUND, settleFromChannelsSql } from './ledger-sql.js';
 
 export type LedgerOutcome = 'received' | 'delivering' | 'delivered' | 'suppressed' | 'grouped' | 'deferred' | 'failed';
 
@@ -131,6 +131,11 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]
   });
   const inserted = new Set(res.rows.filter((row) => row.k === 0).map((row) => row.id));
   const updated = new Set(res.rows.filter((row) => row.k === -1).map((row) => row.id));
+  // A channel's result that left its alert delivering: the other channels may have
+  // finished in a commit this statement's snapshot missed (settleFromChannelsSql).
+  const reopened = new Set(res.rows.filter((row) => row.k === -1 && row.name === 'delivering').map((row) => row.id));
+  const waiting = changes.filter(({ id, c }) => c.channelId && (c.outcome === 'delivered' || c.outcome === 'failed') && reopened.has(id)).map(({ id }) => id);
+  if (waiting.length > 0) await db.query(settleFromChannelsSql('l.id = ANY($1::uuid[])'), [waiting]);
   const channels = keys.split(res.rows.filter((row) => row.k > 0));
   let n = 0;
   return items.map((i) => ('receipt' in i ? { inserted: inserted.has(i.receipt.alert.id), channels: channels[n++]! } : i.change.ids.filter((id) => updated.has(id))));

@@ -16,6 +16,7 @@ import type pg from 'pg';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../../lib/logger.js';
 import { deliverJob, deliveryJobOpts, enqueueDeliveries } from './deliver-jobs.js';
+import { settleFromChannelsSql } from './ledger-sql.js';
 
 export interface SweepDeps {
   pg: Pick<pg.Pool, 'query'>;
@@ -104,20 +105,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
  * each gets the outcome its last channel's result would have given it.
  */
 async function settleFinished(deps: SweepDeps, before: Date): Promise<number> {
-  const res = await deps.pg.query<{ id: string; tenant_id: string; outcome: string }>(
-    `WITH settled AS (
-       SELECT d.alert_id, bool_or(d.outcome = 'failed') AS failed
-         FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
-        WHERE l.outcome = 'delivering' AND l.updated_at < $1
-        GROUP BY d.alert_id HAVING bool_and(d.outcome IN ('delivered', 'failed'))
-        LIMIT ${LIMIT}
-     )
-     UPDATE alert_ledger l SET outcome = CASE WHEN s.failed THEN 'failed' ELSE 'delivered' END, updated_at = now()
-       -- Re-checked on the row as it is now: a row reopened meanwhile (a new channel's send) was changed since.
-       FROM settled s WHERE l.id = s.alert_id AND l.outcome = 'delivering' AND l.updated_at < $1
-     RETURNING l.id::text, l.tenant_id::text, l.outcome`,
-    [before],
-  );
+  const res = await deps.pg.query<{ id: string; tenant_id: string; outcome: string }>(settleFromChannelsSql('l.updated_at < $1', LIMIT), [before]);
   if (res.rows.length > 0) {
     deps.logger.warn(
       { event: 'alert_settled', count: res.rows.length, tenants: [...new Set(res.rows.map((r) => r.tenant_id))].slice(0, 10), alert_ids: res.rows.slice(0, 5).map((r) => r.id) },
