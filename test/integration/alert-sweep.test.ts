@@ -4,7 +4,9 @@
 // alerts goes out in parts. Real Redis, Postgres and a recording receiver.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
+import { enqueueDeliveries } from '../../workers/alert/deliver-jobs.js';
 import { processDelivery } from '../../workers/alert/delivery.js';
 import { createLogger } from '../../lib/logger.js';
 import { processAlert } from '../../workers/alert/processor.js';
@@ -49,6 +51,10 @@ test('a digest of more than 1,000 alerts goes out in parts of at most 1,000, and
   }, 'all 1,001 rows delivered');
   await h.deliveriesIdle();
   assert.is(h.hitsAt('/big'), 2, 'two messages: 1,000 and 1');
+  // Each part's rows keep its deliver job's key, by which the sweep would find it lost.
+  const keys = (await superuserQuery(h.db.url, `SELECT job_key, count(*)::int AS n FROM alert_deliveries WHERE alert_id = ANY($1::uuid[]) GROUP BY job_key ORDER BY n`, [ids])).rows as Array<{ job_key: string; n: number }>;
+  assert.equal(keys.map((k) => k.n), [1, 1000]);
+  for (const k of keys) assert.match(k.job_key, new RegExp(`^d-${tenantId}-${until.getTime()}-[0-9a-f]{16}$`));
 });
 
 test('the sweep and bulwark_alerts_stuck report alerts delivering with no change for an hour, naming tenant and id, and not fresh ones', async () => {
@@ -96,6 +102,40 @@ test('the sweep queues again the deliver job of a send waiting for an hour whose
   assert.is(await (await h.ctx.deliveries.getJob(`deliver-${kept.id}-${keptTenant.channelIds[0]}`))?.getState(), 'delayed', 'the waiting job is kept as it was');
   assert.is(h.hitsAt('/kept'), 1);
   assert.is((await sweep({ ...h.ctx, clock: () => new Date() })).requeued, 0, 'a job that still exists is not reported again');
+});
+
+test('the sweep queues again a digest\'s or group\'s part whose deliver job is gone, all its waiting alerts in one job, and leaves a part whose job still waits', async () => {
+  const { tenantId, channelIds } = await h.tenantWithHooks('lost-parts', ['/parts']);
+  const channel = { id: channelIds[0]!, name: 'hook-0', type: 'webhook' as const };
+  const rowsOf = async (change: { outcome: 'deferred'; reason: string; deferUntil: Date } | { outcome: 'grouped'; reason: string; groupId: string; deferUntil: Date }, n: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = h.alertFor(tenantId, { title: `Part alert ${i}` });
+      await h.ctx.ledger.receive(a, new Date());
+      ids.push(a.id);
+    }
+    await h.ctx.ledger.apply(ids, change);
+    return ids;
+  };
+  const past = new Date(Date.now() - 3 * 3_600_000);
+  const digest = await rowsOf({ outcome: 'deferred', reason: 'quiet_hours', deferUntil: past }, 3);
+  const group = await rowsOf({ outcome: 'grouped', reason: 'grouped', groupId: randomUUID(), deferUntil: past }, 2);
+  const kept = await rowsOf({ outcome: 'deferred', reason: 'quiet_hours', deferUntil: past }, 1);
+  // Each part's send was queued and its rows say so (as a flush or digest does), then
+  // the digest's and the group's jobs were lost; the third part's job waits an hour.
+  for (const [ids, key] of [[digest, 'd-lost-digest'], [group, 'g-lost-group'], [kept, 'd-kept']] as const) {
+    await h.ctx.ledger.apply([...ids], { outcome: 'delivering', pendingChannels: [channel], jobKey: key });
+  }
+  await enqueueDeliveries(h.ctx.deliveries, [{ tenantId, channelId: channel.id, kind: 'digest', alertIds: kept, key: 'd-kept', delayMs: 3_600_000 }]);
+  await superuserQuery(h.db.url, `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`, [[...digest, ...group, ...kept]]);
+  const result = await sweep({ ...h.ctx, clock: () => new Date() });
+  assert.is(result.requeued, 2, 'the digest\'s part and the group\'s part');
+  for (const id of [...digest, ...group]) await h.delivered(id, 15_000);
+  const bodies = h.requestsAt('/parts').map((r) => JSON.parse(r.body) as { alertIds: string[] });
+  assert.equal(bodies.map((b) => [...b.alertIds].sort()).sort((a, b) => a.length - b.length), [[...group].sort(), [...digest].sort()], 'one message per part, listing its alerts');
+  assert.is(await (await h.ctx.deliveries.getJob(`deliver-d-kept-${channel.id}`))?.getState(), 'delayed', 'the waiting job is kept as it was');
+  assert.is(await h.outcomeOf(kept[0]!), 'delivering');
+  assert.is((await sweep({ ...h.ctx, clock: () => new Date() })).requeued, 0);
 });
 
 test.run();

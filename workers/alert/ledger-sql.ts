@@ -7,9 +7,9 @@
  *
  * Parameters: $1–$12 new rows; $13–$24 changes (id, outcome, reason, group_id,
  * defer_until, channel, attempts, status, error, delivered_at, channel_id, pending);
- * $25–$26 channel keys (channelsForKeysSql); $27–$36 delivery rows (alert_id,
+ * $25–$26 channel keys (channelsForKeysSql); $27–$37 delivery rows (alert_id,
  * channel_id, channel, channel_type, outcome, reason, attempts, status, error,
- * delivered_at).
+ * delivered_at, job_key).
  */
 import { channelsForKeysSql } from './channel-store.js';
 
@@ -25,17 +25,17 @@ const otherChannel = (outcome: string) =>
 const lastSend = (column: string, value: string) => `${column} = CASE WHEN u.success_after_failure THEN l.${column} ELSE COALESCE(${value}, l.${column}) END`;
 
 export const LEDGER_ROUND = {
-  name: 'bulwark_alert_ledger_round_v7',
+  name: 'bulwark_alert_ledger_round_v8',
   text: `WITH ins AS (
   INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
   SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
   ON CONFLICT (id) DO NOTHING RETURNING id
 ), dlv AS (
-  INSERT INTO alert_deliveries AS d (alert_id, channel_id, channel, channel_type, outcome, reason, attempts, last_status, last_error, delivered_at, delivery_ms)
+  INSERT INTO alert_deliveries AS d (alert_id, channel_id, channel, channel_type, outcome, reason, attempts, last_status, last_error, delivered_at, delivery_ms, job_key)
   SELECT v.alert_id, v.channel_id, v.channel, v.channel_type, v.outcome, v.reason, COALESCE(v.attempts, 0), v.status, v.error, v.delivered_at,
-    CASE WHEN v.delivered_at IS NULL THEN NULL ELSE ${deliveryMs('v.delivered_at')} END
-  FROM unnest($27::uuid[], $28::uuid[], $29::text[], $30::text[], $31::text[], $32::text[], $33::int[], $34::int[], $35::text[], $36::timestamptz[])
-    AS v(alert_id, channel_id, channel, channel_type, outcome, reason, attempts, status, error, delivered_at)
+    CASE WHEN v.delivered_at IS NULL THEN NULL ELSE ${deliveryMs('v.delivered_at')} END, v.job_key
+  FROM unnest($27::uuid[], $28::uuid[], $29::text[], $30::text[], $31::text[], $32::text[], $33::int[], $34::int[], $35::text[], $36::timestamptz[], $37::text[])
+    AS v(alert_id, channel_id, channel, channel_type, outcome, reason, attempts, status, error, delivered_at, job_key)
   JOIN alert_ledger l ON l.id = v.alert_id
   ON CONFLICT (alert_id, channel_id) DO UPDATE SET
     outcome = excluded.outcome,
@@ -47,7 +47,8 @@ export const LEDGER_ROUND = {
     last_status = COALESCE(excluded.last_status, d.last_status),
     last_error = COALESCE(excluded.last_error, d.last_error),
     delivered_at = COALESCE(excluded.delivered_at, d.delivered_at),
-    delivery_ms = COALESCE(excluded.delivery_ms, d.delivery_ms)
+    delivery_ms = COALESCE(excluded.delivery_ms, d.delivery_ms),
+    job_key = COALESCE(excluded.job_key, d.job_key)
   -- A send is queued before its row says so: a channel the queued job already finished stays finished.
   -- ON CONFLICT judges the row as last committed, so this holds for a result committed
   -- after this statement began; the rows it returns are the channels still to finish.

@@ -31,6 +31,8 @@ export interface LedgerChange {
   channelId?: string;
   /** With `delivering`, the channels a fan-out just queued or is about to send to: each gets its row. */
   pendingChannels?: Array<Pick<ChannelRow, 'id' | 'name' | 'type'>>;
+  /** With pendingChannels queued as deliver jobs: the jobs' key, kept on their rows so the sweep can find a lost one. */
+  jobKey?: string;
 }
 
 /** What a job run again needs to know of its row to redo what follows its decision. */
@@ -69,10 +71,12 @@ type Item = { receipt: { alert: Alert; receivedAt: Date } } | { change: { ids: s
 const MAX_BATCH = 200;
 
 /** The per-channel rows a change writes: its own channel's, or one per channel a fan-out waits for. */
-function deliveryRows(changes: Array<{ id: string; c: LedgerChange }>) {
-  const rows = changes.flatMap(({ id, c }) => {
-    if (c.channelId) return [{ id, channelId: c.channelId, channel: c.channel ?? null, channelType: c.channelType ?? null, c }];
-    return (c.pendingChannels ?? []).map((ch) => ({ id, channelId: ch.id, channel: ch.name, channelType: ch.type, c: { outcome: 'delivering' } as LedgerChange }));
+interface DeliveryRow { id: string; channelId: string; channel: string | null; channelType: string | null; jobKey: string | null; c: LedgerChange }
+
+function deliveryRows(changes: Array<{ id: string; c: LedgerChange }>): DeliveryRow[] {
+  const rows = changes.flatMap(({ id, c }): DeliveryRow[] => {
+    if (c.channelId) return [{ id, channelId: c.channelId, channel: c.channel ?? null, channelType: c.channelType ?? null, jobKey: null, c }];
+    return (c.pendingChannels ?? []).map((ch) => ({ id, channelId: ch.id, channel: ch.name, channelType: ch.type, jobKey: c.jobKey ?? null, c: { outcome: 'delivering' } as LedgerChange }));
   });
   // One upsert cannot touch a row twice: a pair given twice (a repeated id or channel) is written once.
   return [...new Map(rows.map((r) => [`${r.id}|${r.channelId}`, r])).values()];
@@ -127,6 +131,7 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]
       d((x) => x.c.status ?? null),
       d((x) => (x.c.error === undefined ? null : x.c.error.slice(0, 500))),
       d((x) => x.c.deliveredAt ?? null),
+      d((x) => x.jobKey),
     ],
   });
   const inserted = new Set(res.rows.filter((row) => row.k === 0).map((row) => row.id));

@@ -65,7 +65,8 @@ export async function fanOut(
   // part's job id naming its alerts; a single alert's is its id.
   const parts = options.parts ? deliveryParts(ids, key) : [{ ids, key }];
   await enqueueDeliveries(ctx.deliveries, parts.flatMap((p) => channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: p.ids, key: p.key }))));
-  await record(ctx, ids, { outcome: 'delivering', pendingChannels: channels }, { tenantId: first.tenantId });
+  // Each part's rows keep its jobs' key: the sweep finds a lost job by it.
+  for (const p of parts) await record(ctx, p.ids, { outcome: 'delivering', pendingChannels: channels, jobKey: p.key }, { tenantId: first.tenantId });
   return channels.length;
 }
 

@@ -116,30 +116,39 @@ async function settleFinished(deps: SweepDeps, before: Date): Promise<number> {
 }
 
 /**
- * Channels of alerts sent on their own (not in a group or digest, whose parts' jobs the
- * row does not name) still delivering with no change since `before`: their deliver job
- * is queued again under its own id. BullMQ adds nothing when that job still exists, so
- * only a job lost outside Bulwark (removed by hand, a Redis restored without it) comes back.
+ * Sends still delivering with no change since `before`: their deliver job is queued
+ * again under its own id (deliver-<key>-<channel>). A single alert's key is its id; a
+ * group's or digest's part's is kept on its rows (job_key), and all its waiting alerts
+ * go back in the one job. BullMQ adds nothing when that job still exists, so only a job
+ * lost outside Bulwark (removed by hand, a Redis restored without it) comes back.
  */
 async function requeueWaitingSends(deps: SweepDeps, before: Date): Promise<number> {
-  const res = await deps.pg.query<{ tenant_id: string; alert_id: string; channel_id: string }>(
-    `SELECT l.tenant_id::text, l.id::text AS alert_id, d.channel_id::text
-       FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
-      WHERE l.outcome = 'delivering' AND l.updated_at < $1 AND d.outcome = 'delivering'
-        AND l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours'
-      -- In no fixed order: sends whose job still exists (a long pause, a failed job kept)
-      -- would otherwise fill every look, and a lost one behind them never come back.
-      ORDER BY random() LIMIT ${LIMIT}`,
+  const res = await deps.pg.query<{ tenant_id: string; channel_id: string; key: string; kind: 'single' | 'group' | 'digest'; alert_ids: string[] }>(
+    `WITH waiting AS (
+       SELECT l.tenant_id, l.id, d.channel_id, COALESCE(d.job_key, l.id::text) AS key,
+         CASE WHEN l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours' THEN 'single' WHEN l.group_id IS NOT NULL THEN 'group' ELSE 'digest' END AS kind
+         FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
+        WHERE l.outcome = 'delivering' AND l.updated_at < $1 AND d.outcome = 'delivering'
+          -- A part's rows from before job_key was kept cannot name their job (runbook alerts-stuck).
+          AND (d.job_key IS NOT NULL OR (l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours'))
+     ), jobs AS (
+       -- In no fixed order: sends whose job still exists (a long pause, a failed job kept)
+       -- would otherwise fill every look, and a lost one behind them never come back.
+       SELECT key, channel_id FROM (SELECT DISTINCT key, channel_id FROM waiting) k ORDER BY random() LIMIT ${LIMIT}
+     )
+     SELECT w.tenant_id::text, w.channel_id::text, w.key, w.kind, array_agg(w.id::text ORDER BY w.id) AS alert_ids
+       FROM waiting w JOIN jobs j ON j.key = w.key AND j.channel_id = w.channel_id
+      GROUP BY w.tenant_id, w.channel_id, w.key, w.kind`,
     [before],
   );
-  const requests = res.rows.map((r) => ({ tenantId: r.tenant_id, channelId: r.channel_id, kind: 'single' as const, alertIds: [r.alert_id], key: r.alert_id }));
+  const requests = res.rows.map((r) => ({ tenantId: r.tenant_id, channelId: r.channel_id, kind: r.kind, alertIds: r.alert_ids, key: r.key }));
   // Looked up first so that a send still waiting on its job (a long Retry-After) is not
   // reported every minute; adding would keep that job as it is anyway.
   const existing = await Promise.all(requests.map((r) => deps.deliveries.getJob(deliverJob(r).opts.jobId)));
   const lost = requests.filter((_r, i) => !existing[i]);
   if (lost.length === 0) return 0;
   await enqueueDeliveries(deps.deliveries, lost);
-  deps.logger.warn({ event: 'alert_requeued', count: lost.length, alert_ids: lost.slice(0, 5).map((r) => r.key) }, 'sends waiting for an hour whose deliver job was gone: queued again');
+  deps.logger.warn({ event: 'alert_requeued', count: lost.length, alert_ids: lost.flatMap((r) => r.alertIds).slice(0, 5) }, 'sends waiting for an hour whose deliver job was gone: queued again');
   return lost.length;
 }
 
