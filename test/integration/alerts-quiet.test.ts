@@ -84,8 +84,8 @@ test('inside quiet hours a warning is deferred and sent as one digest at their e
   assert.match(digest.text, 'Queue &lt;slow&gt; &amp; late', 'HTML escaped for parse_mode HTML');
   assert.is(digest.parse_mode, 'HTML');
   assert.is(digest.chat_id, '-100200300');
-  const rows = (await superuserQuery(db.url, `SELECT outcome FROM alert_ledger WHERE tenant_id = $1`, [t.id])).rows;
-  assert.ok(rows.every((r) => r.outcome === 'delivered'));
+  // The message arrives before the job records its answer: wait for the rows.
+  await waitFor(async () => (await superuserQuery(db.url, `SELECT outcome FROM alert_ledger WHERE tenant_id = $1`, [t.id])).rows.every((r) => r.outcome === 'delivered') || undefined, 'every row delivered');
   assert.ok(logs.events().some((e) => e.event === 'alert_deferred'));
   assert.not.match(logs.text(), BOT_TOKEN);
 });
