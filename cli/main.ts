@@ -79,15 +79,13 @@ const commands: Record<string, Handler> = {
     const f = parseFlags(a, { ...TENANT, key: { type: 'string', required: true }, 'grace-seconds': { type: 'int' } });
     return runApiKeyRotate(c.config(), c.io, str(f.tenant), str(f.key), (f['grace-seconds'] as number | undefined) ?? 300);
   },
-  'secret set': async (a, c) => {
+  'secret set': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
-    const config = c.config();
-    return runSecretSet(config, c.io, { tenantId: str(f.tenant), name: str(f.name), value: await readSecretFromStdin(c.stdin, c.io), mustExist: false });
+    return runSecretSet(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), readValue: () => readSecretFromStdin(c.stdin, c.io), mustExist: false });
   },
-  'secret rotate': async (a, c) => {
+  'secret rotate': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
-    const config = c.config();
-    return runSecretSet(config, c.io, { tenantId: str(f.tenant), name: str(f.name), value: await readSecretFromStdin(c.stdin, c.io), mustExist: true });
+    return runSecretSet(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), readValue: () => readSecretFromStdin(c.stdin, c.io), mustExist: true });
   },
   'secret list': (a, c) => runSecretList(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
   'secret history': (a, c) => {
