@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { COMMAND_NAMES, main } from '../../cli/main.js';
 import type { CliIO } from '../../cli/output.js';
 import { DOCUMENTED_COMMANDS } from '../../cli/usage.js';
@@ -60,8 +61,11 @@ test('<group> <command> --help prints that command, even among other flags', asy
   assert.equal((await run(['help', 'migrate'])).out, (await run(['migrate', '--help'])).out);
 });
 
-test('every command has usage text and every usage entry is a command', () => {
+test('every command has usage text and every usage entry is a command; README names each', () => {
   assert.equal([...COMMAND_NAMES].sort(), DOCUMENTED_COMMANDS.filter((c) => c !== 'help').sort());
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const reference = readme.slice(readme.indexOf('## CLI reference'), readme.indexOf('## Producer API'));
+  for (const name of DOCUMENTED_COMMANDS) assert.match(reference, `\`${name}`, `README's CLI reference lacks ${name}`);
 });
 
 test('a group without its command, or an unknown one, exits 2 naming the commands it has', async () => {
