@@ -1,7 +1,12 @@
 /** Flag parsing for the CLI: strict (unknown flags are errors), typed, with required flags named. */
 import { parseArgs } from 'node:util';
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  /** The command or group whose --help the error message points at, when known. */
+  constructor(message: string, readonly topic?: string) {
+    super(message);
+  }
+}
 
 export type FlagSpec = Record<string, { type: 'string' | 'int' | 'boolean'; required?: boolean }>;
 export interface Flags {

@@ -1,53 +1,20 @@
 /**
  * `bulwark` CLI. Every command validates its flags (unknown or missing ones are a clear
  * error and exit 2), loads the configuration once, and exits 0 on success, 1 when the
- * work found a problem (a broken chain, a secret that did not decrypt, a duplicate), 2
- * on bad usage, input or configuration.
+ * work found a problem (a broken chain, a secret that did not decrypt, a duplicate,
+ * something not found, such as an unknown --tenant), 2 on bad usage, input or
+ * configuration. `--help` anywhere prints the usage of the command or group named.
  */
 import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { maskUrlCredentials } from '../lib/redact.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
-import { runAuditVerify, runMigrate, runStart, runTenantCreate } from './commands/core.js';
+import { runAuditVerify, runMigrate, runStart, runTenantCreate, runTenantList } from './commands/core.js';
 import { readSecretFromStdin, runKeysGenerate, runRotateMaster, runSecretHistory, runSecretList, runSecretSet } from './commands/secrets.js';
 import { runApiKeyCreate, runApiKeyList, runApiKeyRevoke, runApiKeyRotate, runSettingsGet, runSettingsSet } from './commands/tenants.js';
 import { parseFlags, UsageError, type FlagSpec, type Flags } from './flags.js';
 import { processIO, type CliIO } from './output.js';
-
-export const USAGE = `Usage: bulwark <command> [options]
-
-Set-up and running:
-  migrate                                        create the database if needed and apply pending migrations
-  start                                          run workers, scheduler and the HTTP server until SIGTERM
-Tenants:
-  tenant create --name NAME [--timezone TZ]      create a tenant (settings, first admin key, audit entry);
-                                                 prints its id and the admin key (shown once)
-  tenant settings get --tenant ID                print the tenant's settings
-  tenant settings set --tenant ID KEY=VALUE...   change settings, e.g. api.requestsPerWindow=100
-API keys:
-  apikey create --tenant ID --name N --scopes S [--expires-days D]   S: audit:write,audit:read,alert:write,admin
-  apikey list --tenant ID
-  apikey revoke --tenant ID --key PREFIX|ID
-  apikey rotate --tenant ID --key PREFIX|ID [--grace-seconds 300]
-Secrets (values are read from stdin, never from arguments):
-  secret set --tenant ID --name NAME             create or replace a secret
-  secret rotate --tenant ID --name NAME          replace an existing secret's value
-  secret list --tenant ID                        names, versions and times (never values)
-  secret history --tenant ID --name NAME         when the secret was created and rotated
-  keys generate [--id ID]                        print a new master key entry for MASTER_KEYS
-  keys rotate-master [--batch-size 200]          re-encrypt every secret under the first MASTER_KEYS key
-Alert channels (credentials are secret:// references):
-  channel add --tenant ID --name N --type webhook|slack|telegram --target URL|LABEL|CHAT_ID
-              --secret secret://NAME [--severities info,warning,high,critical]
-              (a chat id starting with - is given as --target=-100123)
-  channel list --tenant ID
-  channel remove --tenant ID --name N
-  alerts log --tenant ID [--since ISO] [--outcome O] [--limit N]   the ledger: every alert and its decision
-Audit:
-  audit verify [--tenant ID]                     verify hash chains; exit 1 naming the first bad entry
-  help                                           show this text
-
-Configuration comes from the environment (and a .env file, if present); see README.md.`;
+import { commandUsage, groupCommands, groupUsage, USAGE } from './usage.js';
 
 type Handler = (args: string[], ctx: { config: () => Config; io: CliIO; stdin: NodeJS.ReadableStream & { isTTY?: boolean } }) => Promise<number> | number;
 
@@ -61,6 +28,7 @@ const commands: Record<string, Handler> = {
     const f = parseFlags(a, { name: { type: 'string', required: true }, timezone: { type: 'string' } });
     return runTenantCreate(c.config(), c.io, { name: str(f.name), timezone: f.timezone as string | undefined });
   },
+  'tenant list': (a, c) => (parseFlags(a, {}), runTenantList(c.config(), c.io)),
   'tenant settings get': (a, c) => runSettingsGet(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
   'tenant settings set': (a, c) => {
     const f = parseFlags(a, TENANT, true);
@@ -79,15 +47,13 @@ const commands: Record<string, Handler> = {
     const f = parseFlags(a, { ...TENANT, key: { type: 'string', required: true }, 'grace-seconds': { type: 'int' } });
     return runApiKeyRotate(c.config(), c.io, str(f.tenant), str(f.key), (f['grace-seconds'] as number | undefined) ?? 300);
   },
-  'secret set': async (a, c) => {
+  'secret set': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
-    const config = c.config();
-    return runSecretSet(config, c.io, { tenantId: str(f.tenant), name: str(f.name), value: await readSecretFromStdin(c.stdin, c.io), mustExist: false });
+    return runSecretSet(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), readValue: () => readSecretFromStdin(c.stdin, c.io), mustExist: false });
   },
-  'secret rotate': async (a, c) => {
+  'secret rotate': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
-    const config = c.config();
-    return runSecretSet(config, c.io, { tenantId: str(f.tenant), name: str(f.name), value: await readSecretFromStdin(c.stdin, c.io), mustExist: true });
+    return runSecretSet(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), readValue: () => readSecretFromStdin(c.stdin, c.io), mustExist: true });
   },
   'secret list': (a, c) => runSecretList(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
   'secret history': (a, c) => {
@@ -112,12 +78,41 @@ const commands: Record<string, Handler> = {
   'audit verify': (a, c) => runAuditVerify(c.config(), c.io, { tenantId: parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined }),
 };
 
-function resolve(argv: string[]): [Handler, string[]] | undefined {
+/** Every command name, so a test can hold the usage text to the commands that exist. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(commands);
+
+const HELP = ['--help', '-h'];
+
+/** The command words at the front of argv: [handler name, its arguments] for the longest match. */
+function resolve(argv: string[]): [string, string[]] | undefined {
   for (const words of [3, 2, 1]) {
-    const handler = commands[argv.slice(0, words).join(' ')];
-    if (handler) return [handler, argv.slice(words)];
+    const name = argv.slice(0, words).join(' ');
+    if (commands[name]) return [name, argv.slice(words)];
   }
   return undefined;
+}
+
+/**
+ * `help X Y` or `X Y --help`: the usage of the longest command X Y starts with (later
+ * words may be arguments), else of group X Y exactly, else of everything when empty.
+ */
+function helpFor(words: string[]): string {
+  for (let n = words.length; n > 0; n--) {
+    const text = commandUsage(words.slice(0, n).join(' '));
+    if (text) return text;
+  }
+  if (words.length === 0) return USAGE;
+  return groupUsage(words.join(' ')) ?? unknownCommand(words);
+}
+
+/** No command by these words: name the commands of the nearest group, if any. */
+function unknownCommand(words: string[]): never {
+  let group = '';
+  for (let n = words.length; n > 0 && !group; n--) if (groupCommands(words.slice(0, n).join(' ')).length) group = words.slice(0, n).join(' ');
+  const sub = groupCommands(group).join(', ');
+  // `bulwark apikey` or `bulwark apikey frob`: the group's commands, so the fix is in sight.
+  if (group && group === words.join(' ')) throw new UsageError(`"${group}" needs a command: ${sub}`, group);
+  throw new UsageError(`unknown command "${words.join(' ')}"${group ? ` ("${group}" has: ${sub})` : ''}`, group);
 }
 
 export async function main(
@@ -126,17 +121,23 @@ export async function main(
   env: NodeJS.ProcessEnv = process.env,
   stdin: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
 ): Promise<number> {
+  // What a usage error points at for help: the command run, or the group it is in.
+  let topic = '';
   try {
-    if (argv.length === 0 || ['help', '--help', '-h'].includes(argv[0]!)) {
-      io.out(USAGE);
+    const firstFlag = argv.findIndex((a) => a.startsWith('-'));
+    const words = (firstFlag === -1 ? argv : argv.slice(0, firstFlag)).slice(0, 3);
+    if (argv.length === 0 || argv[0] === 'help' || argv.some((a) => HELP.includes(a))) {
+      io.out(helpFor(argv[0] === 'help' ? argv.slice(1).filter((a) => !a.startsWith('-')) : words));
       return 0;
     }
     const found = resolve(argv);
-    if (!found) throw new UsageError(`unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 3).join(' ')}"`);
-    return await found[0](found[1], { config: () => loadConfig(env), io, stdin });
+    if (!found) unknownCommand(words);
+    topic = found[0];
+    return await commands[found[0]]!(found[1], { config: () => loadConfig(env), io, stdin });
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`bulwark: ${err.message}\n\nRun "bulwark help" for usage.`);
+      const about = err.topic ?? topic;
+      io.err(`bulwark: ${err.message}\n\nRun "bulwark ${about ? `${about} ` : ''}--help" for usage.`);
       return 2;
     }
     if (err instanceof ConfigError || err instanceof ValidationError) {

@@ -98,3 +98,15 @@ export async function createTenant(prisma: PrismaClient, input: TenantInput, opt
     throw err;
   }
 }
+
+export interface TenantSummary {
+  id: string;
+  name: string;
+  timezone: string;
+  createdAt: Date;
+}
+
+/** Every tenant, by name (names are unique, so the order is total and easy to scan). */
+export async function listTenants(prisma: PrismaClient): Promise<TenantSummary[]> {
+  return prisma.tenant.findMany({ select: { id: true, name: true, timezone: true, createdAt: true }, orderBy: { name: 'asc' } });
+}

@@ -3,10 +3,9 @@ import { queryLedger } from '../../lib/alerts/ledger-query.js';
 import { addChannel, listChannels, removeChannel } from '../../lib/channels.js';
 import type { Config } from '../../lib/config.js';
 import type { CliIO } from '../output.js';
-import { withPrisma } from './with-prisma.js';
+import { withTenant } from './with-prisma.js';
 
 const CLI_ACTOR = { type: 'user' as const, id: 'bulwark-cli' };
-
 
 export async function runChannelAdd(
   config: Config,
@@ -14,7 +13,7 @@ export async function runChannelAdd(
   a: { tenantId: string; name: string; type: string; target: string; secretRef: string; severities?: string },
 ): Promise<number> {
   const severities = a.severities?.split(',').map((s) => s.trim()).filter(Boolean);
-  const c = await withPrisma(config, (p) =>
+  const c = await withTenant(config, a.tenantId, (p) =>
     addChannel(p, { tenantId: a.tenantId, name: a.name, type: a.type as never, target: a.target, secretRef: a.secretRef, severities: severities as never }, CLI_ACTOR),
   );
   io.out(`added ${c.type} channel ${c.name} (${c.id}) for ${c.severities.join(',')}`);
@@ -22,20 +21,20 @@ export async function runChannelAdd(
 }
 
 export async function runChannelList(config: Config, io: CliIO, tenantId: string): Promise<number> {
-  const rows = await withPrisma(config, (p) => listChannels(p, tenantId));
+  const rows = await withTenant(config, tenantId, (p) => listChannels(p, tenantId));
   for (const c of rows) io.out(`${c.name}\t${c.type}\t${c.target}\t${c.secretRef}\t${c.severities.join(',')}\t${c.enabled ? 'enabled' : 'disabled'}`);
   io.out(`${rows.length} channel(s)`);
   return 0;
 }
 
 export async function runChannelRemove(config: Config, io: CliIO, tenantId: string, name: string): Promise<number> {
-  const c = await withPrisma(config, (p) => removeChannel(p, tenantId, name, CLI_ACTOR));
+  const c = await withTenant(config, tenantId, (p) => removeChannel(p, tenantId, name, CLI_ACTOR));
   io.out(`removed channel ${c.name}`);
   return 0;
 }
 
 export async function runAlertsLog(config: Config, io: CliIO, a: { tenantId: string; since?: string; outcome?: string; limit?: number }): Promise<number> {
-  const page = await withPrisma(config, (p) => queryLedger(p, { tenantId: a.tenantId, since: a.since, outcome: a.outcome as never, limit: a.limit }));
+  const page = await withTenant(config, a.tenantId, (p) => queryLedger(p, { tenantId: a.tenantId, since: a.since, outcome: a.outcome as never, limit: a.limit }));
   for (const r of page.items) {
     io.out(`${r.receivedAt}\t${r.outcome}\t${r.reason ?? '-'}\t${r.severity}\t${r.type}\t${r.channel ?? '-'}\tattempts ${r.attempts}${r.deliveryMs !== null ? `\t${r.deliveryMs} ms` : ''}\t${r.title}`);
     // Several channels: each one's send on a line of its own, under its alert.

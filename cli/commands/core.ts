@@ -1,12 +1,12 @@
 /** The work behind each CLI command. Each builds only the clients it needs and closes them. */
-import { createPrisma } from '../../lib/clients/prisma.js';
 import type { Config } from '../../lib/config.js';
 import { ensureDatabase, migrate } from '../../lib/db/migrations.js';
-import { createTenant } from '../../lib/tenants.js';
+import { createTenant, listTenants } from '../../lib/tenants.js';
 import { verifyChains } from '../../workers/audit/verify.js';
 import { startBulwark } from '../../workers/main.js';
 import { applyHeapGrowth } from '../../workers/runtime/heap.js';
 import type { CliIO } from '../output.js';
+import { requireTenant, withPrisma } from './with-prisma.js';
 
 export async function runMigrate(config: Config, io: CliIO): Promise<number> {
   const created = await ensureDatabase(config.databaseUrl);
@@ -20,32 +20,40 @@ export async function runMigrate(config: Config, io: CliIO): Promise<number> {
   return 0;
 }
 
+/**
+ * stdout is the tenant id, then the admin key, one per line and nothing else, as
+ * `apikey create` prints its key: a script reads both with `read`. The note that the
+ * key is shown once goes to stderr.
+ */
 export async function runTenantCreate(config: Config, io: CliIO, input: { name: string; timezone?: string }): Promise<number> {
-  const prisma = createPrisma(config, { max: 1 });
-  try {
-    const tenant = await createTenant(prisma, input, { actor: { type: 'system', id: 'bulwark-cli' } });
-    io.out(tenant.id);
-    io.out(`admin API key (shown once, store it now): ${tenant.adminKey.key}`);
-    return 0;
-  } finally {
-    await prisma.$disconnect();
-  }
+  const tenant = await withPrisma(config, (p) => createTenant(p, input, { actor: { type: 'system', id: 'bulwark-cli' } }));
+  io.out(tenant.id);
+  io.out(tenant.adminKey.key);
+  io.err(`created tenant ${tenant.name} (${tenant.timezone}) with admin key ${tenant.adminKey.displayPrefix} (${tenant.adminKey.scopes.join(',')}), expires ${tenant.adminKey.expiresAt.toISOString()}; the key is shown once`);
+  return 0;
+}
+
+export async function runTenantList(config: Config, io: CliIO): Promise<number> {
+  const rows = await withPrisma(config, (p) => listTenants(p));
+  for (const t of rows) io.out(`${t.id}\t${t.name}\t${t.timezone}\tcreated ${t.createdAt.toISOString()}`);
+  io.out(`${rows.length} tenant(s)`);
+  return 0;
 }
 
 export async function runAuditVerify(config: Config, io: CliIO, options: { tenantId?: string }): Promise<number> {
-  const prisma = createPrisma(config, { max: 1 });
-  try {
-    const report = await verifyChains(prisma, options);
-    for (const t of report.tenants) {
-      if (t.ok) io.out(`ok      tenant ${t.tenantId}: ${t.entries} entries, chain intact`);
-      else io.out(`BROKEN  tenant ${t.tenantId}: seq ${t.firstBad!.seq}: ${t.firstBad!.problem}: ${t.firstBad!.detail}`);
-    }
-    const broken = report.tenants.filter((t) => !t.ok).length;
-    io.out(report.ok ? `all ${report.tenants.length} chain(s) intact` : `${broken} of ${report.tenants.length} chain(s) broken`);
-    return report.ok ? 0 : 1;
-  } finally {
-    await prisma.$disconnect();
+  const report = await withPrisma(config, async (p) => {
+    // An unknown id has no chain to verify: without this it read as a BROKEN chain
+    // (no chain head), which claims tampering where there is only a typo.
+    if (options.tenantId) await requireTenant(p, options.tenantId);
+    return verifyChains(p, options);
+  });
+  for (const t of report.tenants) {
+    if (t.ok) io.out(`ok      tenant ${t.tenantId}: ${t.entries} entries, chain intact`);
+    else io.out(`BROKEN  tenant ${t.tenantId}: seq ${t.firstBad!.seq}: ${t.firstBad!.problem}: ${t.firstBad!.detail}`);
   }
+  const broken = report.tenants.filter((t) => !t.ok).length;
+  io.out(report.ok ? `all ${report.tenants.length} chain(s) intact` : `${broken} of ${report.tenants.length} chain(s) broken`);
+  return report.ok ? 0 : 1;
 }
 
 /** Run until SIGTERM or SIGINT, then shut down gracefully and exit 0. */

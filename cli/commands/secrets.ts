@@ -5,6 +5,7 @@ import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { rotateMasterKey } from '../../lib/master-key-rotation.js';
 import { listSecrets, rotateSecret, secretHistory, setSecret } from '../../lib/secrets.js';
 import { progressBar, type CliIO } from '../output.js';
+import { withTenant } from './with-prisma.js';
 
 const CLI_ACTOR = { type: 'user' as const, id: 'bulwark-cli' };
 
@@ -16,41 +17,36 @@ export async function readSecretFromStdin(stdin: NodeJS.ReadableStream & { isTTY
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-export async function runSecretSet(config: Config, io: CliIO, args: { tenantId: string; name: string; value: string; mustExist: boolean }): Promise<number> {
+/**
+ * The value is read only after the tenant is known to exist, so a mistyped --tenant is
+ * reported before anyone is asked to paste a secret.
+ */
+export async function runSecretSet(
+  config: Config,
+  io: CliIO,
+  args: { tenantId: string; name: string; readValue: () => Promise<string>; mustExist: boolean },
+): Promise<number> {
   const keys = requireMasterKeys(config);
-  const prisma = createPrisma(config, { max: 1 });
-  try {
-    const input = { tenantId: args.tenantId, name: args.name, value: args.value };
-    const result = args.mustExist ? await rotateSecret(prisma, keys, input, CLI_ACTOR) : await setSecret(prisma, keys, input, CLI_ACTOR);
-    io.out(`${result.rotated ? 'rotated' : 'created'} secret ${result.name} (version ${result.version}, key ${result.keyId}); reference it as secret://${result.name}`);
-    return 0;
-  } finally {
-    await prisma.$disconnect();
-  }
+  const result = await withTenant(config, args.tenantId, async (prisma) => {
+    const input = { tenantId: args.tenantId, name: args.name, value: await args.readValue() };
+    return args.mustExist ? rotateSecret(prisma, keys, input, CLI_ACTOR) : setSecret(prisma, keys, input, CLI_ACTOR);
+  });
+  io.out(`${result.rotated ? 'rotated' : 'created'} secret ${result.name} (version ${result.version}, key ${result.keyId}); reference it as secret://${result.name}`);
+  return 0;
 }
 
 export async function runSecretList(config: Config, io: CliIO, tenantId: string): Promise<number> {
-  const prisma = createPrisma(config, { max: 1 });
-  try {
-    const rows = await listSecrets(prisma, tenantId);
-    for (const s of rows) io.out(`${s.name}\tversion ${s.version}\tkey ${s.keyId}\tupdated ${s.updatedAt.toISOString()}${s.rotatedAt ? `\trotated ${s.rotatedAt.toISOString()}` : ''}`);
-    io.out(`${rows.length} secret(s)`);
-    return 0;
-  } finally {
-    await prisma.$disconnect();
-  }
+  const rows = await withTenant(config, tenantId, (prisma) => listSecrets(prisma, tenantId));
+  for (const s of rows) io.out(`${s.name}\tversion ${s.version}\tkey ${s.keyId}\tupdated ${s.updatedAt.toISOString()}${s.rotatedAt ? `\trotated ${s.rotatedAt.toISOString()}` : ''}`);
+  io.out(`${rows.length} secret(s)`);
+  return 0;
 }
 
 export async function runSecretHistory(config: Config, io: CliIO, tenantId: string, name: string): Promise<number> {
-  const prisma = createPrisma(config, { max: 1 });
-  try {
-    const h = await secretHistory(prisma, tenantId, name);
-    io.out(`created ${h.createdAt.toISOString()}`);
-    for (const r of h.rotations) io.out(`rotated ${r.rotatedAt.toISOString()}: version ${r.fromVersion} -> ${r.toVersion}`);
-    return 0;
-  } finally {
-    await prisma.$disconnect();
-  }
+  const h = await withTenant(config, tenantId, (prisma) => secretHistory(prisma, tenantId, name));
+  io.out(`created ${h.createdAt.toISOString()}`);
+  for (const r of h.rotations) io.out(`rotated ${r.rotatedAt.toISOString()}: version ${r.fromVersion} -> ${r.toVersion}`);
+  return 0;
 }
 
 export function runKeysGenerate(io: CliIO, id: string): number {

@@ -1,6 +1,7 @@
 /** A Prisma client for one CLI command: pool of one, always disconnected afterwards. */
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import type { Config } from '../../lib/config.js';
+import { NotFoundError } from '../../lib/errors.js';
 
 export async function withPrisma<T>(config: Config, fn: (prisma: PrismaClient) => Promise<T>): Promise<T> {
   const prisma = createPrisma(config, { max: 1 });
@@ -9,4 +10,23 @@ export async function withPrisma<T>(config: Config, fn: (prisma: PrismaClient) =
   } finally {
     await prisma.$disconnect();
   }
+}
+
+/**
+ * Fails with NotFoundError (exit 1) naming the id and the flag when no tenant has it.
+ * Every command taking --tenant checks this first: otherwise an unknown id surfaced as
+ * whatever the command hit next (a foreign-key error from a write, an empty list from
+ * a read, a "broken" chain from audit verify), none of which says what was wrong.
+ */
+export async function requireTenant(prisma: PrismaClient, tenantId: string): Promise<void> {
+  const found = await prisma.tenant.findUnique({ where: { id: tenantId }, select: { id: true } });
+  if (!found) throw new NotFoundError(`no tenant with id ${tenantId} (--tenant)`);
+}
+
+/** withPrisma for a command scoped to one tenant: the tenant is checked before fn runs. */
+export function withTenant<T>(config: Config, tenantId: string, fn: (prisma: PrismaClient) => Promise<T>): Promise<T> {
+  return withPrisma(config, async (prisma) => {
+    await requireTenant(prisma, tenantId);
+    return fn(prisma);
+  });
 }

@@ -50,9 +50,13 @@ test('help and usage errors exit 0 and 2', async () => {
 test('tenant create prints the id; a duplicate name and bad input are clear errors', async () => {
   const ok = await run(['tenant', 'create', '--name', 'cli-tenant', '--timezone', 'Europe/Berlin']);
   assert.is(ok.code, 0, ok.err);
-  const [id, keyLine] = ok.out.split('\n');
+  // stdout is the id and the key, one per line and bare, as `apikey create` prints a key.
+  const [id, key, ...rest] = ok.out.split('\n');
   assert.match(id!, /^[0-9a-f-]{36}$/);
-  assert.match(keyLine!, /^admin API key \(shown once, store it now\): bwk_[A-Za-z0-9_-]{43}$/);
+  assert.match(key!, /^bwk_[A-Za-z0-9_-]{43}$/);
+  assert.equal(rest, []);
+  assert.match(ok.err, /^created tenant cli-tenant \(Europe\/Berlin\) with admin key bwk_\S+ \(admin\), expires \S+; the key is shown once$/);
+  assert.not.match(ok.err, key!, 'the note never repeats the key');
   const row = await superuserQuery(db.url, 'SELECT t.timezone, s.settings, h.last_seq FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id JOIN audit_chain_heads h ON h.tenant_id = t.id WHERE t.id = $1', [id]);
   assert.is(row.rows[0].last_seq, '2', 'the admin key and the tenant creation are audited');
   assert.is(row.rows[0].timezone, 'Europe/Berlin');
