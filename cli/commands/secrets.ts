@@ -3,7 +3,9 @@ import { createPrisma } from '../../lib/clients/prisma.js';
 import { requireMasterKeys, type Config } from '../../lib/config.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { rotateMasterKey } from '../../lib/master-key-rotation.js';
-import { listSecrets, rotateSecret, secretHistory, setSecret } from '../../lib/secrets.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { SECRET_NAME, listSecrets, rotateSecret, secretHistory, setSecret } from '../../lib/secrets.js';
+import { UsageError } from '../flags.js';
 import { progressBar, type CliIO } from '../output.js';
 import { withTenant } from './with-prisma.js';
 
@@ -27,7 +29,13 @@ export async function runSecretSet(
   args: { tenantId: string; name: string; readValue: () => Promise<string>; mustExist: boolean },
 ): Promise<number> {
   const keys = requireMasterKeys(config);
+  // Everything that can be judged without the value is judged first: nobody pastes a
+  // secret only to learn that its name or the secret to rotate was wrong.
+  if (!SECRET_NAME.test(args.name)) throw new UsageError(`secret name "${args.name.slice(0, 64)}" must be 1-255 letters, digits, ".", "_" or "-", starting with a letter or digit`);
   const result = await withTenant(config, args.tenantId, async (prisma) => {
+    if (args.mustExist && !(await prisma.secret.findUnique({ where: { tenantId_name: { tenantId: args.tenantId, name: args.name } }, select: { id: true } }))) {
+      throw new NotFoundError(`no secret "${args.name}" for tenant ${args.tenantId}`);
+    }
     const input = { tenantId: args.tenantId, name: args.name, value: await args.readValue() };
     return args.mustExist ? rotateSecret(prisma, keys, input, CLI_ACTOR) : setSecret(prisma, keys, input, CLI_ACTOR);
   });

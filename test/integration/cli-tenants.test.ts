@@ -71,6 +71,21 @@ test('an unknown --tenant is "no tenant with id …" and exit 1 on every command
   assert.is((await run(['tenant', 'settings', 'get', '--tenant', real])).code, 0);
 });
 
+test('secret set with a bad name, and secret rotate of a secret that does not exist, fail before the value is read', async () => {
+  const tenant = (await run(['tenant', 'create', '--name', 'names'])).out.split('\n')[0]!;
+  for (const [args, code, message] of [
+    [['secret', 'set', '--tenant', tenant, '--name', 'bad name!'], 2, 'secret name "bad name!" must be'],
+    [['secret', 'rotate', '--tenant', tenant, '--name', 'never-set'], 1, 'no secret "never-set"'],
+  ] as const) {
+    let stdinRead = false;
+    const stdin = new Readable({ read() { stdinRead = true; this.push(null); } });
+    const r = await run([...args], stdin);
+    assert.is(r.code, code, r.err);
+    assert.match(r.err, message);
+    assert.not.ok(stdinRead, `${args.join(' ')} did not read stdin`);
+  }
+});
+
 test('audit verify --tenant <unknown> says there is no such tenant, never BROKEN', async () => {
   const ghost = randomUUID();
   const r = await run(['audit', 'verify', '--tenant', ghost]);
