@@ -7,19 +7,32 @@
 import { isIP } from 'node:net';
 import { parseMasterKeys } from './crypto/master-keys.js';
 import type { FieldProblem } from './errors.js';
-import type { Env } from './config.js';
+
+/**
+ * The parsed variables the rules read (a structural slice of config.ts's Env, declared
+ * here so this module does not import config.ts, which imports it).
+ */
+export interface CheckedEnv {
+  BULWARK_ENV: string;
+  LOG_LEVEL: string;
+  MASTER_KEYS?: string | undefined;
+  OPERATOR_USERNAME?: string | undefined;
+  OPERATOR_PASSWORD?: string | undefined;
+  TRUSTED_PROXIES: string;
+  CORS_ORIGINS?: string | undefined;
+}
 
 /** What a rule may know about the input besides the parsed values. */
 export interface CheckContext {
   /** Variables that failed their own validation; their value in `e` is the default. */
   readonly invalid: ReadonlySet<string>;
   /** Whether the variable was set at all (non-empty), valid or not. */
-  readonly isSet: (name: keyof Env) => boolean;
+  readonly isSet: (name: keyof CheckedEnv) => boolean;
 }
 
-export function crossChecks(e: Env, { invalid, isSet }: CheckContext): FieldProblem[] {
+export function crossChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): FieldProblem[] {
   const problems: FieldProblem[] = [];
-  const judgeable = (...names: Array<keyof Env>) => names.every((n) => !invalid.has(n));
+  const judgeable = (...names: Array<keyof CheckedEnv>) => names.every((n) => !invalid.has(n));
   if (judgeable('BULWARK_ENV', 'LOG_LEVEL') && e.BULWARK_ENV === 'live' && (e.LOG_LEVEL === 'debug' || e.LOG_LEVEL === 'trace')) {
     problems.push({ path: 'LOG_LEVEL', message: 'debug and trace are refused in live (they can log payloads)' });
   }

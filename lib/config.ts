@@ -120,7 +120,7 @@ const envSchema = z.object({
   RUNBOOK_BASE_URL: url(['https:', 'http:']).optional(),
 });
 
-export type Env = z.infer<typeof envSchema>;
+type Env = z.infer<typeof envSchema>;
 
 /** The validated, frozen configuration every factory receives. */
 export interface Config {
