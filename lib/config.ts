@@ -3,11 +3,11 @@
  * Every bad variable is reported at once, by name; values are never echoed because
  * several of them (DATABASE_URL, REDIS_URL) can carry passwords.
  */
-import { isIP } from 'node:net';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { parseMasterKeys, type MasterKeys } from './crypto/master-keys.js';
 import { ConfigError, type FieldProblem } from './errors.js';
+import { crossChecks, listOf } from './config-checks.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -181,10 +181,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: FieldProblem[] = parsed.success
     ? []
     : parsed.error.issues.map((i) => ({ path: String(i.path[0] ?? '(env)'), message: i.message }));
-  if (parsed.success && parsed.data.BULWARK_ENV === 'live' && ['debug', 'trace'].includes(parsed.data.LOG_LEVEL)) {
-    problems.push({ path: 'LOG_LEVEL', message: 'debug and trace are refused in live (they can log payloads)' });
-  }
-  if (parsed.success) problems.push(...crossChecks(parsed.data));
+  const invalid = new Set(problems.map((p) => p.path));
+  // The cross-field rules are judged even when some variable is invalid, so one error
+  // lists every problem: the invalid variables are parsed as if unset and the rules
+  // that read them are skipped (lib/config-checks.ts). Each variable is validated on
+  // its own, so the rest parses.
+  const judged = parsed.success ? parsed : envSchema.safeParse(omit(input, invalid));
+  if (judged.success) problems.push(...crossChecks(judged.data, { invalid, isSet: (name) => Object.hasOwn(input, name) }));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return Object.freeze({
@@ -219,41 +222,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
 }
 
-/** Rules that involve several variables or a parser of their own. */
-function crossChecks(e: Env): FieldProblem[] {
-  const problems: FieldProblem[] = [];
-  if (e.MASTER_KEYS !== undefined) {
-    try {
-      parseMasterKeys(e.MASTER_KEYS);
-    } catch (err) {
-      // parseMasterKeys never puts key material in its messages.
-      problems.push({ path: 'MASTER_KEYS', message: (err as Error).message.replace(/^MASTER_KEYS /, '') });
-    }
-  }
-  if (Boolean(e.OPERATOR_USERNAME) !== Boolean(e.OPERATOR_PASSWORD)) {
-    problems.push({ path: e.OPERATOR_USERNAME ? 'OPERATOR_PASSWORD' : 'OPERATOR_USERNAME', message: 'OPERATOR_USERNAME and OPERATOR_PASSWORD must be set together' });
-  }
-  for (const proxy of listOf(e.TRUSTED_PROXIES)) {
-    if (!isProxyAddress(proxy)) problems.push({ path: 'TRUSTED_PROXIES', message: `"${proxy}" is not an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
-  }
-  for (const origin of listOf(e.CORS_ORIGINS)) {
-    if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ path: 'CORS_ORIGINS', message: `"${origin}" is not an origin like https://app.example.com` });
-  }
-  return problems;
-}
-
-const listOf = (value: string | undefined): string[] => value?.split(',').map((v) => v.trim()).filter(Boolean) ?? [];
-
-/** What proxy-addr (Fastify's trustProxy) accepts: an address, a CIDR, or a named range. */
-function isProxyAddress(value: string): boolean {
-  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
-  const [address, bits, extra] = value.split('/');
-  if (extra !== undefined || !address) return false;
-  const family = isIP(address);
-  if (family === 0) return false;
-  // /0 would trust every address, which proxy-addr refuses anyway.
-  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128));
-}
+const omit = (input: Record<string, string>, names: ReadonlySet<string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(input).filter(([k]) => !names.has(k)));
 
 /** The master keys, or a ConfigError saying the command needs them. */
 export function requireMasterKeys(config: Config): MasterKeys {

@@ -1,13 +1,15 @@
 /**
- * Bull Board at /admin/queues, showing every Bulwark queue, for admins only
- * (operator Basic credentials or an admin-scoped API key). Read-only unless
- * BULL_BOARD_READ_ONLY=false, and always read-only in live.
+ * Bull Board at /admin/queues, showing every Bulwark queue, for the operator only
+ * (HTTP Basic credentials; a tenant's admin key does not open it). Read-only unless
+ * BULL_BOARD_READ_ONLY=false, and always read-only in live. Its errors answer in the
+ * API's error shape (bull-board-errors.ts).
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isBoardErrorBody, toApiShape } from './bull-board-errors.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
@@ -54,6 +56,14 @@ export async function registerBullBoard(app: FastifyInstance, options: BullBoard
         .code(401)
         .header('www-authenticate', 'Basic realm="bulwark"')
         .send({ error: { code: 'unauthenticated', message: 'Bull Board needs operator credentials (it shows every tenant\'s jobs)' } });
+    });
+    // Bull Board's own error bodies (its handlers and its error handler) in the API's shape.
+    scope.addHook('preSerialization', async (request, reply, payload) => {
+      if (reply.statusCode < 400 || !isBoardErrorBody(payload)) return payload;
+      if (reply.statusCode >= 500) {
+        request.log.error({ event: 'bull_board_error', status: reply.statusCode, key: payload.error.key, detail: payload.message }, 'Bull Board request failed');
+      }
+      return toApiShape(payload, reply.statusCode, request.id);
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });

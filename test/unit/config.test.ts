@@ -80,6 +80,47 @@ test('MASTER_KEYS, operator and CORS settings are checked up front without echoi
   assert.match(message, 'entry 1 (id k1)');
 });
 
+test('one error lists every bad variable and every cross-field problem that can still be judged', () => {
+  const secrets = { db: 'Db-pa55w0rd-xyz', token: 'tok-short', password: 'pw-short', keys: 'k1:c2VjcmV0LWJ1dC10b28tc2hvcnQ' };
+  const env = {
+    PORT: '99999',
+    DATABASE_URL: `mysql://admin:${secrets.db}@db/x`,
+    METRICS_TOKEN: secrets.token,
+    BULWARK_ENV: 'live',
+    LOG_LEVEL: 'debug',
+    OPERATOR_PASSWORD: secrets.password,
+    MASTER_KEYS: secrets.keys,
+    CORS_ORIGINS: 'not an origin',
+  };
+  let err: ConfigError | undefined;
+  try {
+    loadConfig(env);
+  } catch (e) {
+    assert.instance(e, ConfigError);
+    err = e as ConfigError;
+  }
+  assert.ok(err, 'expected a ConfigError');
+  // Per-variable problems first, in the schema's order, then the cross-field ones.
+  assert.equal(err.problems.map((p) => p.path), ['DATABASE_URL', 'PORT', 'METRICS_TOKEN', 'OPERATOR_PASSWORD', 'LOG_LEVEL', 'MASTER_KEYS', 'OPERATOR_USERNAME', 'CORS_ORIGINS']);
+  const lines = err.message.split('\n');
+  assert.is(lines[0], 'invalid configuration:');
+  assert.is(lines.length, 1 + err.problems.length);
+  for (const line of lines.slice(1)) assert.match(line, /^ {2}- [A-Z_]+: \S/);
+  assert.match(err.message, '  - LOG_LEVEL: debug and trace are refused in live');
+  assert.match(err.message, '  - OPERATOR_USERNAME: OPERATOR_USERNAME and OPERATOR_PASSWORD must be set together');
+  for (const value of Object.values(secrets)) assert.not.match(err.message, value);
+  assert.not.match(err.message, 'c2VjcmV0LWJ1dC10b28tc2hvcnQ');
+});
+
+test('a cross-field rule whose own inputs are invalid is skipped, not guessed', () => {
+  // BULWARK_ENV is not a known environment, so "live refuses debug" cannot be judged.
+  assert.equal(problemsOf({ BULWARK_ENV: 'prod', LOG_LEVEL: 'debug', PORT: 'x' }), ['BULWARK_ENV', 'PORT']);
+  // LOG_LEVEL is invalid itself: its own problem, no second one about live.
+  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'loud' }), ['LOG_LEVEL']);
+  // Both operator variables set, one invalid: the pair rule holds, only the length is wrong.
+  assert.equal(problemsOf({ OPERATOR_USERNAME: 'ops', OPERATOR_PASSWORD: 'short' }), ['OPERATOR_PASSWORD']);
+});
+
 test('RUNBOOK_BASE_URL is optional, must be http(s), and loses its trailing slash', () => {
   assert.is(loadConfig({}).runbookBaseUrl, undefined);
   assert.is(loadConfig({ RUNBOOK_BASE_URL: '' }).runbookBaseUrl, undefined);

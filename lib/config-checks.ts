@@ -1,0 +1,72 @@
+/**
+ * The configuration rules that read several variables, or need a parser of their own.
+ * They run even when other variables are invalid, so one start-up error lists every
+ * problem; only a rule whose own inputs are invalid is skipped (its verdict would be
+ * about a value the user is about to change anyway).
+ */
+import { isIP } from 'node:net';
+import { parseMasterKeys } from './crypto/master-keys.js';
+import type { FieldProblem } from './errors.js';
+
+/**
+ * The parsed variables the rules read (a structural slice of config.ts's Env, declared
+ * here so this module does not import config.ts, which imports it).
+ */
+export interface CheckedEnv {
+  BULWARK_ENV: string;
+  LOG_LEVEL: string;
+  MASTER_KEYS?: string | undefined;
+  OPERATOR_USERNAME?: string | undefined;
+  OPERATOR_PASSWORD?: string | undefined;
+  TRUSTED_PROXIES: string;
+  CORS_ORIGINS?: string | undefined;
+}
+
+/** What a rule may know about the input besides the parsed values. */
+export interface CheckContext {
+  /** Variables that failed their own validation; their value in `e` is the default. */
+  readonly invalid: ReadonlySet<string>;
+  /** Whether the variable was set at all (non-empty), valid or not. */
+  readonly isSet: (name: keyof CheckedEnv) => boolean;
+}
+
+export function crossChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const judgeable = (...names: Array<keyof CheckedEnv>) => names.every((n) => !invalid.has(n));
+  if (judgeable('BULWARK_ENV', 'LOG_LEVEL') && e.BULWARK_ENV === 'live' && (e.LOG_LEVEL === 'debug' || e.LOG_LEVEL === 'trace')) {
+    problems.push({ path: 'LOG_LEVEL', message: 'debug and trace are refused in live (they can log payloads)' });
+  }
+  if (e.MASTER_KEYS !== undefined) {
+    try {
+      parseMasterKeys(e.MASTER_KEYS);
+    } catch (err) {
+      // parseMasterKeys never puts key material in its messages.
+      problems.push({ path: 'MASTER_KEYS', message: (err as Error).message.replace(/^MASTER_KEYS /, '') });
+    }
+  }
+  // Judged on presence, which an invalid value does not hide: a too-short password set
+  // without a username is two mistakes, and the user should hear of both at once.
+  if (isSet('OPERATOR_USERNAME') !== isSet('OPERATOR_PASSWORD')) {
+    problems.push({ path: isSet('OPERATOR_USERNAME') ? 'OPERATOR_PASSWORD' : 'OPERATOR_USERNAME', message: 'OPERATOR_USERNAME and OPERATOR_PASSWORD must be set together' });
+  }
+  for (const proxy of listOf(e.TRUSTED_PROXIES)) {
+    if (!isProxyAddress(proxy)) problems.push({ path: 'TRUSTED_PROXIES', message: `"${proxy}" is not an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
+  }
+  for (const origin of listOf(e.CORS_ORIGINS)) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ path: 'CORS_ORIGINS', message: `"${origin}" is not an origin like https://app.example.com` });
+  }
+  return problems;
+}
+
+export const listOf = (value: string | undefined): string[] => value?.split(',').map((v) => v.trim()).filter(Boolean) ?? [];
+
+/** What proxy-addr (Fastify's trustProxy) accepts: an address, a CIDR, or a named range. */
+function isProxyAddress(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address, bits, extra] = value.split('/');
+  if (extra !== undefined || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  // /0 would trust every address, which proxy-addr refuses anyway.
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128));
+}
