@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDatabase, MIGRATIONS_DIR, migrate, pendingMigrations, readMigrationFiles } from '../../lib/db/migrations.js';
@@ -108,8 +108,10 @@ test('the alert_deliveries migration gives each alert sent before it its one cha
   const dir = await mkdtemp(join(tmpdir(), 'bulwark-mig-'));
   const MIGRATION = '20261126120000_alert_deliveries';
   try {
+    // The database as it stood before this migration: it and every later one held back.
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    await rm(join(dir, MIGRATION), { recursive: true });
+    const later = (await readdir(MIGRATIONS_DIR)).filter((name) => name >= MIGRATION && !name.includes('.'));
+    for (const name of later) await rm(join(dir, name), { recursive: true });
     await migrate(db.url, { dir });
     const tenant = (await superuserQuery(db.url, `INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'before') RETURNING id`)).rows[0].id as string;
     const channel = (await superuserQuery(db.url, `INSERT INTO alert_channels (id, tenant_id, name, type, target, secret_ref, severities) VALUES (gen_random_uuid(), $1, 'hook', 'webhook', 'https://x.example', 'secret://h', '{warning}') RETURNING id`, [tenant])).rows[0].id as string;
@@ -120,7 +122,7 @@ test('the alert_deliveries migration gives each alert sent before it its one cha
         VALUES (gen_random_uuid(), $1, 't', 'warning', 'x', 't', now(), now(), $2, $3, $4, 1, 200) RETURNING id`, [tenant, outcome, reason, ch]);
       ids.push(r.rows[0].id);
     }
-    await cp(join(MIGRATIONS_DIR, MIGRATION), join(dir, MIGRATION), { recursive: true });
+    for (const name of later) await cp(join(MIGRATIONS_DIR, name), join(dir, name), { recursive: true });
     await migrate(db.url, { dir });
     const got = await superuserQuery(db.url, 'SELECT alert_id, channel_id, channel, channel_type, outcome, reason, attempts FROM alert_deliveries ORDER BY outcome');
     assert.equal(got.rows, [
