@@ -21,6 +21,12 @@ type Handler = (args: string[], ctx: { config: () => Config; io: CliIO; stdin: N
 const TENANT: FlagSpec = { tenant: { type: 'string', required: true } };
 const str = (v: Flags[string]) => v as string;
 
+/** A command taking only --tenant. Flags are read before the configuration, so a wrong flag is reported as such even when the configuration is bad too. */
+const tenantOnly = (run: (config: Config, io: CliIO, tenantId: string) => Promise<number>): Handler => (a, c) => {
+  const tenantId = str(parseFlags(a, TENANT).tenant);
+  return run(c.config(), c.io, tenantId);
+};
+
 const commands: Record<string, Handler> = {
   migrate: (a, c) => (parseFlags(a, {}), runMigrate(c.config(), c.io)),
   start: (a, c) => (parseFlags(a, {}), runStart(c.config(), c.io)),
@@ -29,7 +35,7 @@ const commands: Record<string, Handler> = {
     return runTenantCreate(c.config(), c.io, { name: str(f.name), timezone: f.timezone as string | undefined });
   },
   'tenant list': (a, c) => (parseFlags(a, {}), runTenantList(c.config(), c.io)),
-  'tenant settings get': (a, c) => runSettingsGet(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
+  'tenant settings get': tenantOnly(runSettingsGet),
   'tenant settings set': (a, c) => {
     const f = parseFlags(a, TENANT, true);
     return runSettingsSet(c.config(), c.io, str(f.tenant), f._);
@@ -38,7 +44,7 @@ const commands: Record<string, Handler> = {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true }, scopes: { type: 'string', required: true }, 'expires-days': { type: 'int' } });
     return runApiKeyCreate(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), scopes: str(f.scopes), expiresInDays: f['expires-days'] as number | undefined });
   },
-  'apikey list': (a, c) => runApiKeyList(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
+  'apikey list': tenantOnly(runApiKeyList),
   'apikey revoke': (a, c) => {
     const f = parseFlags(a, { ...TENANT, key: { type: 'string', required: true } });
     return runApiKeyRevoke(c.config(), c.io, str(f.tenant), str(f.key));
@@ -55,18 +61,21 @@ const commands: Record<string, Handler> = {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
     return runSecretSet(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), readValue: () => readSecretFromStdin(c.stdin, c.io), mustExist: true });
   },
-  'secret list': (a, c) => runSecretList(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
+  'secret list': tenantOnly(runSecretList),
   'secret history': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
     return runSecretHistory(c.config(), c.io, str(f.tenant), str(f.name));
   },
   'keys generate': (a, c) => runKeysGenerate(c.io, (parseFlags(a, { id: { type: 'string' } }).id as string | undefined) ?? `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`),
-  'keys rotate-master': (a, c) => runRotateMaster(c.config(), c.io, (parseFlags(a, { 'batch-size': { type: 'int' } })['batch-size'] as number | undefined) ?? 200),
+  'keys rotate-master': (a, c) => {
+    const batchSize = (parseFlags(a, { 'batch-size': { type: 'int' } })['batch-size'] as number | undefined) ?? 200;
+    return runRotateMaster(c.config(), c.io, batchSize);
+  },
   'channel add': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true }, type: { type: 'string', required: true }, target: { type: 'string', required: true }, secret: { type: 'string', required: true }, severities: { type: 'string' } });
     return runChannelAdd(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), type: str(f.type), target: str(f.target), secretRef: str(f.secret), severities: f.severities as string | undefined });
   },
-  'channel list': (a, c) => runChannelList(c.config(), c.io, str(parseFlags(a, TENANT).tenant)),
+  'channel list': tenantOnly(runChannelList),
   'channel remove': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });
     return runChannelRemove(c.config(), c.io, str(f.tenant), str(f.name));
@@ -75,7 +84,10 @@ const commands: Record<string, Handler> = {
     const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int' } });
     return runAlertsLog(c.config(), c.io, { tenantId: str(f.tenant), since: f.since as string | undefined, outcome: f.outcome as string | undefined, limit: f.limit as number | undefined });
   },
-  'audit verify': (a, c) => runAuditVerify(c.config(), c.io, { tenantId: parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined }),
+  'audit verify': (a, c) => {
+    const tenantId = parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined;
+    return runAuditVerify(c.config(), c.io, { tenantId });
+  },
 };
 
 /** Every command name, so a test can hold the usage text to the commands that exist. */

@@ -91,6 +91,14 @@ test('a group without its command, or an unknown one, exits 2 naming the command
   assert.match(flagError.err, 'Run "bulwark apikey create --help" for usage.');
 });
 
+test('a wrong flag is reported as a usage error (exit 2) even when the configuration is bad too', async () => {
+  for (const args of [['apikey', 'list'], ['secret', 'list', '--tenant', 'nope'], ['channel', 'list', '--bogus', 'x'], ['tenant', 'settings', 'get'], ['audit', 'verify', '--tenant'], ['keys', 'rotate-master', '--batch-size', 'lots']]) {
+    const r = await run(args);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.not.match(r.err, 'DATABASE_URL', `${args.join(' ')} names the flag, not the configuration`);
+  }
+});
+
 test('the installed bin prints group help and exits 0', () => {
   const r = spawnSync(process.execPath, ['bin/bulwark.js', 'apikey', '--help'], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
