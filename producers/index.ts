@@ -231,11 +231,13 @@ export function createProducer(options: ProducerOptions = {}) {
       async send(alert: AlertInput): Promise<{ jobId: string; alertId: string }> {
         const parsed = parseOrThrow(alertInputSchema, alert, 'alert');
         const alertId = parsed.id ?? randomUUID();
-        // The job id follows the alert id: sending the same alert twice enqueues it once.
+        // The job id follows the tenant and alert id: sending the same alert twice enqueues
+        // it once, and another tenant's alert that happens to carry the same id is not
+        // taken for it (the worker refuses a second tenant's use of an id, see processor.ts).
         const job = await alertQueue.add(
           ALERT_JOB,
           { v: 1, alert: { ...parsed, id: alertId, occurredAt: parsed.occurredAt ?? clock().toISOString() } },
-          { jobId: `alert-${alertId}` },
+          { jobId: `alert-${parsed.tenantId}-${alertId}` },
         );
         return { jobId: String(job.id), alertId };
       },

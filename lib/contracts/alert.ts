@@ -30,7 +30,18 @@ const alertShape = {
   details: JSON_OBJECT(16384).optional(),
 };
 
-export const alertInputSchema = z.object({ ...alertShape, id: alertShape.id.optional(), occurredAt: INSTANT.optional() }).strict();
+export const alertInputSchema = z
+  .object({
+    ...alertShape,
+    id: alertShape.id.optional(),
+    occurredAt: INSTANT.optional(),
+    // The duplicate check runs on source.auditEventId before every other rule: an alert
+    // sent by a caller that could set it could silence the security alert of an audit
+    // entry it names (audit eventIds are callers' own, often guessable). Only the audit
+    // path raises alerts with a source; it builds their jobs itself.
+    source: z.never({ error: 'is set by Bulwark for alerts raised by audit entries; an alert sent by a caller cannot carry it' }).optional(),
+  })
+  .strict();
 export const alertJobSchema = z.object({ v: z.literal(1), alert: z.object(alertShape).strict() }).strict();
 
 export type AlertInput = z.input<typeof alertInputSchema>;

@@ -64,7 +64,7 @@ test('POST /v1/alerts with bad input: 400 naming each bad field, and nothing enq
   assert.is(ok.status, 202);
   const { alertId } = (await ok.json()) as { alertId: string };
   assert.is(await alertJobs(), 1);
-  assert.ok(await alerts.getJob(`alert-${alertId}`));
+  assert.ok(await alerts.getJob(`alert-${t.id}-${alertId}`));
 });
 
 /** Run `bulwark alerts log` with the flags; exit code and what it wrote. */

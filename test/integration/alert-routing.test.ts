@@ -32,7 +32,7 @@ test.after(cleanup([
 
 /** Enqueue an alert through the producer, as application code does; returns its id. */
 async function send(tenantId: string, extra: Partial<Alert>): Promise<string> {
-  const { id: _generated, occurredAt: _now, ...alert } = h.alertFor(tenantId, extra);
+  const { id: _generated, occurredAt: _now, source: _internal, ...alert } = h.alertFor(tenantId, extra);
   return (await producer.alert.send(alert)).alertId;
 }
 /** A webhook channel of the tenant posting to the harness receiver at /<name>. */

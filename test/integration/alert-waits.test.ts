@@ -37,7 +37,7 @@ test.after(cleanup([
 ]));
 
 async function send(tenantId: string, extra: Partial<Alert> = {}): Promise<string> {
-  const { id: _generated, occurredAt: _now, ...alert } = h.alertFor(tenantId, extra);
+  const { id: _generated, occurredAt: _now, source: _internal, ...alert } = h.alertFor(tenantId, extra);
   return (await producer.alert.send(alert)).alertId;
 }
 interface SendRow { outcome: string; reason: string | null; attempts: number; last_status: number | null }

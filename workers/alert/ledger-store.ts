@@ -37,6 +37,8 @@ export interface LedgerChange {
 
 /** What a job run again needs to know of its row to redo what follows its decision. */
 export interface RowState {
+  /** Whose alert the row is: null only for a row not found. */
+  tenantId: string | null;
   outcome: string;
   reason: string | null;
   groupId: string | null;
@@ -159,12 +161,12 @@ export function createLedgerStore(db: Db): LedgerStore {
     receive: async (alert, receivedAt) => (await round({ receipt: { alert, receivedAt } })) as Receipt,
     async outcomeOf(id) {
       const res = await db.query<RowState>(
-        `SELECT outcome, reason, group_id::text AS "groupId", defer_until AS "deferUntil",
+        `SELECT tenant_id::text AS "tenantId", outcome, reason, group_id::text AS "groupId", defer_until AS "deferUntil",
            (SELECT COALESCE(json_agg(json_build_object('channelId', d.channel_id, 'channel', d.channel, 'outcome', d.outcome)), '[]') FROM alert_deliveries d WHERE d.alert_id = l.id) AS deliveries
          FROM alert_ledger l WHERE id = $1`,
         [id],
       );
-      return res.rows[0] ?? { outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [] };
+      return res.rows[0] ?? { tenantId: null, outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [] };
     },
     apply: async (ids, change) => (await round({ change: { ids, change } })) as string[],
   };

@@ -47,7 +47,7 @@ const EVENT: Record<string, string> = {
  */
 export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date): Promise<RowState & { channels: ChannelRow[] }> {
   const receipt = await deps.ledger.receive(alert, receivedAt);
-  if (receipt.inserted) return { outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [], channels: receipt.channels };
+  if (receipt.inserted) return { tenantId: alert.tenantId, outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [], channels: receipt.channels };
   return { ...(await deps.ledger.outcomeOf(alert.id)), channels: receipt.channels };
 }
 

@@ -86,6 +86,13 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   }
   if (receipt.status === 'rejected') throw receipt.reason;
   const row = receipt.value;
+  // Alert ids are callers' to choose, and the ledger's key: another tenant's row under
+  // this id is not this alert, and deciding or sending on it would act on that row.
+  // Refused for good, with a reason the failed job and the log both carry.
+  if (row.tenantId !== null && row.tenantId !== alert.tenantId) {
+    ctx.logger.error({ event: 'alert_id_conflict', tenant_id: alert.tenantId, alert_id: alert.id, alert_type: alert.type, severity: alert.severity }, 'alert id already used by another tenant\'s alert: not recorded');
+    throw new UnrecoverableError(`alert id ${alert.id} is already used by another tenant's alert: this alert was not recorded; send it again with another id (or none)`);
+  }
   // A re-run (a retry, or a job taken over from a worker that died) may follow a crash
   // anywhere in the run before. It sends through queued `deliver` jobs, never inline,
   // so a hand-over already queued stays one job (job ids come from the content).

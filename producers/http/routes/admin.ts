@@ -1,17 +1,26 @@
 /** POST /v1/alerts (alert:write), GET/PATCH /v1/settings (admin), POST /v1/tenants (operator). */
 import type { FastifyInstance } from 'fastify';
 import type { PrismaClient } from '../../../lib/clients/prisma.js';
+import { ConflictError } from '../../../lib/errors.js';
 import { createTenant } from '../../../lib/tenants.js';
 import { getTenantSettings, updateTenantSettings } from '../../../lib/tenant-settings.js';
 import type { Producer } from '../../index.js';
 import type { Guards } from '../auth.js';
 import { withKeyTenant } from './audit.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Producer; prisma: PrismaClient; guards: Guards }): void {
   const { producer, prisma, guards } = deps;
 
   app.post('/v1/alerts', { preHandler: guards.requireScope('alert:write') }, async (request, reply) => {
     const { requestId: _ignored, ...alert } = withKeyTenant(request, request.body, { what: 'alert' });
+    // An id another tenant's alert already holds would be refused by the worker (it is
+    // the ledger's key); said here, at once, for the common case. Not which tenant.
+    if (typeof alert.id === 'string' && UUID.test(alert.id)) {
+      const holder = await prisma.alertRecord.findUnique({ where: { id: alert.id }, select: { tenantId: true } });
+      if (holder && holder.tenantId !== request.apiKey!.tenantId) throw new ConflictError(`alert id ${alert.id} is already in use; send the alert with another id, or none`);
+    }
     const result = await producer.alert.send(alert as never);
     return reply.code(202).send({ alertId: result.alertId, jobId: result.jobId, requestId: request.id });
   });
