@@ -24,8 +24,11 @@ export const channelInputSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.type === 'webhook' && !/^https?:\/\/[^\s]+$/.test(c.target)) {
+    if (c.type === 'webhook' && (!/^https?:\/\/[^\s]+$/.test(c.target) || !URL.canParse(c.target))) {
       ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be the http(s) URL to POST to' });
+    } else if (c.type === 'webhook' && (new URL(c.target).username || new URL(c.target).password)) {
+      // The target is shown by channel list and the API; a credential belongs in the secret.
+      ctx.addIssue({ code: 'custom', path: ['target'], message: 'must not carry a user or password (the target is shown by `channel list` and the API; put the credential in the secret)' });
     }
     if (c.type === 'telegram' && !/^(-?\d{1,20}|@[A-Za-z0-9_]{5,32})$/.test(c.target)) {
       ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be a Telegram chat id (digits, may start with -) or @channelname' });

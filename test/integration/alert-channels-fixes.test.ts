@@ -40,17 +40,23 @@ test('misconfigured channels fail for good without a request, and an empty crede
   const before = { receiver: receiver.requests.length, telegram: telegram.requests.length };
   // Each case has a server it would reach if the configuration were not checked first:
   // the receiver (webhook URL) or the Telegram stand-in (telegramBaseUrl).
+  // The reason says what to fix: the secret (`credential`) or the channel (`misconfigured`).
+  const withUser = receiver.url.replace('http://', 'http://user:pw@');
   const cases = [
-    [{ type: 'webhook' }, 'sec'],
-    [{ type: 'webhook', url: `${receiver.url}/hook` }, ''],
-    [{ type: 'telegram' }, telegram.token],
-    [{ type: 'telegram', chatId: '1' }, ''],
-    [{ type: 'slack' }, ''],
-    [{ type: 'slack' }, 'not a url'],
+    [{ type: 'webhook' }, 'sec', 'misconfigured'],
+    [{ type: 'webhook', url: `${receiver.url}/hook` }, '', 'credential'],
+    [{ type: 'webhook', url: `${withUser}/hook` }, 'sec', 'misconfigured'],
+    [{ type: 'telegram' }, telegram.token, 'misconfigured'],
+    [{ type: 'telegram', chatId: '1' }, '', 'credential'],
+    [{ type: 'slack' }, '', 'credential'],
+    [{ type: 'slack' }, 'not a url', 'credential'],
+    [{ type: 'slack' }, `${withUser}/services/x`, 'credential'],
   ] as const;
-  for (const [target, cred] of cases) {
+  for (const [target, cred, reason] of cases) {
     const r = await sendToChannel(target, cred, m, { telegramBaseUrl: telegram.baseUrl });
     assert.ok(!r.ok && !r.retryable && !r.error.includes('[REDACTED]e'), JSON.stringify(r));
+    assert.is(!r.ok && r.reason, reason, JSON.stringify([target, r]));
+    assert.not.match(r.ok ? '' : r.error, 'pw@', 'a password in a URL is never in the error');
   }
   assert.equal({ receiver: receiver.requests.length, telegram: telegram.requests.length }, before, 'no request reached either server');
 });

@@ -26,6 +26,13 @@ test('POST /v1/channels validates, refuses raw credentials and unknown secrets, 
   assert.is(bad.status, 400);
   const fields = ((await bad.json()) as { error: { fields: Array<{ path: string }> } }).error.fields.map((f) => f.path).sort();
   assert.equal(fields, ['secretRef', 'type']);
+  // A user or password in a webhook URL would be shown by the API and every listing.
+  const withUser = await api.call('POST', '/v1/channels', { key: tenant.adminKey, body: { name: 'ops', type: 'webhook', target: 'https://user:pw@hooks.example/x', secretRef: 'secret://hook.secret' } });
+  assert.is(withUser.status, 400);
+  const userError = ((await withUser.json()) as { error: { fields: Array<{ path: string; message: string }> } }).error;
+  assert.equal(userError.fields.map((f) => f.path), ['target']);
+  assert.match(userError.fields[0]!.message, 'must not carry a user or password');
+  assert.not.match(JSON.stringify(userError), 'pw@', 'the refusal does not echo the password');
   const missing = await api.call('POST', '/v1/channels', { key: tenant.adminKey, body: { name: 'ops', type: 'webhook', target: 'https://hooks.example/x', secretRef: 'secret://nope' } });
   assert.is(missing.status, 400);
   const ok = await api.call('POST', '/v1/channels', { key: tenant.adminKey, body: { name: 'ops', type: 'webhook', target: 'https://hooks.example/x', secretRef: 'secret://hook.secret', severities: ['high', 'critical'] } });

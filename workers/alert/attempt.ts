@@ -28,7 +28,7 @@ export type AttemptOutcome =
   /** Retryable failure with attempts left: recorded as still delivering. */
   | { kind: 'retry'; status?: number; error: string }
   /** Final: recorded as failed with the reason. */
-  | { kind: 'failed'; reason: 'credential' | 'rejected' | 'retries_exhausted'; status?: number; error: string };
+  | { kind: 'failed'; reason: 'credential' | 'misconfigured' | 'rejected' | 'retries_exhausted'; status?: number; error: string };
 
 export interface AttemptInput {
   tenantId: string;
@@ -88,7 +88,7 @@ export async function attemptDelivery(deps: SendDeps, input: AttemptInput): Prom
     await record(deps, alertIds, { outcome: 'delivering', ...base, status: result.status, error: result.error }, context);
     return { kind: 'retry', status: result.status, error: result.error };
   }
-  const reason = result.retryable ? 'retries_exhausted' : 'rejected';
+  const reason = result.reason ?? (result.retryable ? 'retries_exhausted' : 'rejected');
   await record(deps, alertIds, { outcome: 'failed', reason, ...base, status: result.status, error: result.error }, context);
   return { kind: 'failed', reason, status: result.status, error: result.error };
 }

@@ -70,6 +70,22 @@ function request(target: ChannelTarget, credential: string, m: AlertMessage, now
   };
 }
 
+function configurationProblem(target: ChannelTarget, credential: string, url: string): { reason: 'credential' | 'misconfigured'; text: string } | undefined {
+  if (!credential) return { reason: 'credential', text: 'no credential' };
+  if (target.type === 'webhook' && !target.url) return { reason: 'misconfigured', text: 'webhook without a url' };
+  if (target.type === 'telegram' && !target.chatId) return { reason: 'misconfigured', text: 'telegram without a chat id' };
+  const fromSecret = target.type !== 'webhook';
+  if (!URL.canParse(url)) {
+    return fromSecret
+      ? { reason: 'credential', text: target.type === 'slack' ? 'its secret must hold the Slack incoming-webhook URL' : 'its secret must hold the bot token' }
+      : { reason: 'misconfigured', text: 'not a valid URL' };
+  }
+  // fetch refuses a URL with a user or password, and its error would carry them.
+  const u = new URL(url);
+  if (u.username || u.password) return { reason: fromSecret ? 'credential' : 'misconfigured', text: 'the URL must not carry a user or password' };
+  return undefined;
+}
+
 export async function sendToChannel(target: ChannelTarget, credential: string, message: AlertMessage, options: SendOptions = {}): Promise<SendResult> {
   const now = (options.now ?? (() => new Date()))();
   const doFetch = options.fetch ?? fetch;
@@ -77,9 +93,11 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   // The credential can sit in the URL (Slack, Telegram): never let it into a message.
   // Only failures build messages, so the forms are worked out only then.
   const mask = (s: string) => secretForms(credential).reduce((out, f) => out.split(f).join('[REDACTED]'), s);
-  // A channel that cannot work as configured is not worth retrying.
-  const problem = !credential ? 'no credential' : target.type === 'webhook' && !target.url ? 'webhook without a url' : target.type === 'telegram' && !target.chatId ? 'telegram without a chat id' : !URL.canParse(req.url) ? 'not a valid URL' : undefined;
-  if (problem) return { ok: false, retryable: false, error: `invalid ${target.type} channel: ${problem}` };
+  // A channel that cannot work as configured is not worth retrying. Slack's URL and
+  // Telegram's token come from the secret, a webhook's URL from the channel: the reason
+  // says which to fix.
+  const problem = configurationProblem(target, credential, req.url);
+  if (problem) return { ok: false, retryable: false, reason: problem.reason, error: `invalid ${target.type} channel: ${problem.text}` };
   const timeoutMs = options.timeoutMs ?? 10_000;
   // One time limit for the request and reading its answer. A controller with a timer
   // cleared on completion, not AbortSignal.timeout: that one is several times dearer

@@ -22,4 +22,12 @@ export interface ChannelTarget {
 
 export type SendResult =
   | { ok: true; status: number }
-  | { ok: false; status?: number; retryable: boolean; retryAfterMs?: number; error: string };
+  | {
+      ok: false;
+      status?: number;
+      retryable: boolean;
+      retryAfterMs?: number;
+      error: string;
+      /** A channel that cannot work as configured: its credential (`credential`) or its target (`misconfigured`). No request was made. */
+      reason?: 'credential' | 'misconfigured';
+    };
