@@ -14,7 +14,8 @@ import { withChannelSlotRelease } from './channel-slots.js';
 import { channelById } from './channel-store.js';
 import { record } from './ledger.js';
 import { messageFor } from './message.js';
-import { fanOut, type AlertContext } from './processor.js';
+import { fanOut } from './fan-out.js';
+import type { AlertContext } from './processor.js';
 import { sweep } from './sweep.js';
 
 export type DeliveryContext = AlertContext;

@@ -11,11 +11,10 @@ import { NotFoundError, problemsFromZod } from '../../lib/errors.js';
 import type { PolicyInputsOf } from './policy-store.js';
 import type { SendDeps } from './attempt.js';
 import type { ChannelRow, ChannelsFor } from './channel-store.js';
-import { deliveryJobOpts, deliveryParts, enqueueDeliveries } from './deliver-jobs.js';
-import { deliverInline } from './fast-path.js';
+import { deliveryJobOpts } from './deliver-jobs.js';
+import { fanOut } from './fan-out.js';
 import { receive, record } from './ledger.js';
 import type { RowState } from './ledger-store.js';
-import { highestSeverity } from './message.js';
 
 export interface AlertContext extends SendDeps {
   decider: AlertDecider;
@@ -25,49 +24,6 @@ export interface AlertContext extends SendDeps {
   /** The tenant's settings and time zone, read for this alert (policy-store.ts). */
   policyInputsOf: PolicyInputsOf;
   clock: () => Date;
-}
-
-type Sendable = Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: string };
-
-/**
- * Deliver to every channel that takes the (highest) severity; with no channel the
- * alerts fail visibly. With `inline` the alert is sent by this job (fast-path.ts);
- * otherwise each channel gets a queued `deliver` job.
- */
-export async function fanOut(
-  ctx: AlertContext,
-  alerts: Sendable[],
-  kind: 'single' | 'group' | 'digest',
-  key: string,
-  options: {
-    channels?: ChannelRow[];
-    inline?: Alert;
-    /** `key` is a flush's or digest's base: each part of at most DELIVER_MAX_ALERTS alerts gets a key naming its alerts. */
-    parts?: boolean;
-  } = {},
-): Promise<number> {
-  const first = alerts[0]!;
-  const severity = highestSeverity(alerts.map((a) => a.severity));
-  const channels = options.channels ?? (await ctx.channelsFor(first.tenantId, severity));
-  const ids = alerts.map((a) => a.id);
-  if (channels.length === 0) {
-    await record(ctx, ids, { outcome: 'failed', reason: 'no_channel' }, { tenantId: first.tenantId, type: first.type, severity });
-    return 0;
-  }
-  if (options.inline) {
-    await deliverInline(ctx, options.inline, channels);
-    return channels.length;
-  }
-  // Queued first, recorded second: a crash in between leaves the rows as they were, so
-  // the job run again finds and queues them again (the job ids make that one job each).
-  // Recorded the other way round, the re-run would find nothing left to send.
-  // A group or digest goes out in parts of at most DELIVER_MAX_ALERTS alerts, each
-  // part's job id naming its alerts; a single alert's is its id.
-  const parts = options.parts ? deliveryParts(ids, key) : [{ ids, key }];
-  await enqueueDeliveries(ctx.deliveries, parts.flatMap((p) => channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: p.ids, key: p.key }))));
-  // Each part's rows keep its jobs' key: the sweep finds a lost job by it.
-  for (const p of parts) await record(ctx, p.ids, { outcome: 'delivering', pendingChannels: channels, jobKey: p.key }, { tenantId: first.tenantId });
-  return channels.length;
 }
 
 export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<Job, 'id' | 'attemptsStarted'>): Promise<{ outcome: string; reason?: string }> {
