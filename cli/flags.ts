@@ -1,4 +1,9 @@
-/** Flag parsing for the CLI: strict (unknown flags are errors), typed, with required flags named. */
+/**
+ * Flag parsing for the CLI: strict (unknown flags are errors), typed, with required
+ * flags named, whole-number flags held to a declared range, and each flag given at
+ * most once (a repeated flag silently taking its last value could revoke a key of
+ * the wrong tenant, so it is a usage error instead; no flag is repeatable).
+ */
 import { parseArgs } from 'node:util';
 
 export class UsageError extends Error {
@@ -8,7 +13,10 @@ export class UsageError extends Error {
   }
 }
 
-export type FlagSpec = Record<string, { type: 'string' | 'int' | 'boolean'; required?: boolean }>;
+/** A whole-number flag names its range, so every int flag has one and its error states it. */
+type IntFlag = { type: 'int'; min: number; max: number; required?: boolean };
+type PlainFlag = { type: 'string' | 'boolean'; required?: boolean };
+export type FlagSpec = Record<string, IntFlag | PlainFlag>;
 export interface Flags {
   _: string[];
   [name: string]: string | number | boolean | string[] | undefined;
@@ -16,17 +24,40 @@ export interface Flags {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * `--grace-seconds -1`: parseArgs refuses a value starting with "-" as ambiguous (it
+ * may be a forgotten value before another flag). For a whole-number flag a negative
+ * number cannot be a flag, so it is joined to its flag and judged by the range check,
+ * whose message says what is allowed.
+ */
+function joinNegativeInts(args: string[], spec: FlagSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i]!.startsWith('--') ? args[i]!.slice(2) : undefined;
+    if (name && spec[name]?.type === 'int' && /^-\d+$/.test(args[i + 1] ?? '')) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]!);
+  }
+  return out;
+}
+
 export function parseFlags(args: string[], spec: FlagSpec, positionals = false): Flags {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ReturnType<typeof parseArgs<{ options: Record<string, { type: 'string' | 'boolean' }>; strict: true; allowPositionals: boolean; tokens: true }>>;
   try {
     parsed = parseArgs({
-      args,
-      options: Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type === 'boolean' ? 'boolean' : 'string' }])),
+      args: joinNegativeInts(args, spec),
+      options: Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type === 'boolean' ? ('boolean' as const) : ('string' as const) }])),
       strict: true,
       allowPositionals: positionals,
+      tokens: true,
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
+  }
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name)) throw new UsageError(`--${t.name} was given more than once; give it once`);
+    seen.add(t.name);
   }
   const out: Flags = { _: parsed.positionals };
   for (const [name, s] of Object.entries(spec)) {
@@ -36,8 +67,9 @@ export function parseFlags(args: string[], spec: FlagSpec, positionals = false):
       continue;
     }
     if (s.type === 'int') {
-      if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
-      out[name] = Number(v);
+      const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n) || n < s.min || n > s.max) throw new UsageError(`--${name} must be a whole number from ${s.min} to ${s.max}, got "${String(v).slice(0, 32)}"`);
+      out[name] = n;
     } else if (name === 'tenant' && (typeof v !== 'string' || !UUID.test(v))) {
       // Checked here so a typo is a usage error, not a database error about uuid syntax.
       throw new UsageError(`--tenant must be a tenant id (a UUID, as \`bulwark tenant create\` printed it), got "${String(v).slice(0, 64)}"`);

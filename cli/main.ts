@@ -5,8 +5,11 @@
  * something not found, such as an unknown --tenant), 2 on bad usage, input or
  * configuration. `--help` anywhere prints the usage of the command or group named.
  */
+import { LEDGER_PAGE_MAX } from '../lib/alerts/ledger-query.js';
+import { API_KEY_MAX_DAYS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { ROTATION_BATCH_MAX } from '../lib/master-key-rotation.js';
 import { maskUrlCredentials } from '../lib/redact.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate, runTenantList } from './commands/core.js';
@@ -41,7 +44,7 @@ const commands: Record<string, Handler> = {
     return runSettingsSet(c.config(), c.io, str(f.tenant), f._);
   },
   'apikey create': (a, c) => {
-    const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true }, scopes: { type: 'string', required: true }, 'expires-days': { type: 'int' } });
+    const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true }, scopes: { type: 'string', required: true }, 'expires-days': { type: 'int', min: 1, max: API_KEY_MAX_DAYS } });
     return runApiKeyCreate(c.config(), c.io, { tenantId: str(f.tenant), name: str(f.name), scopes: str(f.scopes), expiresInDays: f['expires-days'] as number | undefined });
   },
   'apikey list': tenantOnly(runApiKeyList),
@@ -50,7 +53,7 @@ const commands: Record<string, Handler> = {
     return runApiKeyRevoke(c.config(), c.io, str(f.tenant), str(f.key));
   },
   'apikey rotate': (a, c) => {
-    const f = parseFlags(a, { ...TENANT, key: { type: 'string', required: true }, 'grace-seconds': { type: 'int' } });
+    const f = parseFlags(a, { ...TENANT, key: { type: 'string', required: true }, 'grace-seconds': { type: 'int', min: 0, max: ROTATION_GRACE_MAX_SECONDS } });
     return runApiKeyRotate(c.config(), c.io, str(f.tenant), str(f.key), (f['grace-seconds'] as number | undefined) ?? 300);
   },
   'secret set': (a, c) => {
@@ -68,7 +71,7 @@ const commands: Record<string, Handler> = {
   },
   'keys generate': (a, c) => runKeysGenerate(c.io, (parseFlags(a, { id: { type: 'string' } }).id as string | undefined) ?? `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`),
   'keys rotate-master': (a, c) => {
-    const batchSize = (parseFlags(a, { 'batch-size': { type: 'int' } })['batch-size'] as number | undefined) ?? 200;
+    const batchSize = (parseFlags(a, { 'batch-size': { type: 'int', min: 1, max: ROTATION_BATCH_MAX } })['batch-size'] as number | undefined) ?? 200;
     return runRotateMaster(c.config(), c.io, batchSize);
   },
   'channel add': (a, c) => {
@@ -81,7 +84,7 @@ const commands: Record<string, Handler> = {
     return runChannelRemove(c.config(), c.io, str(f.tenant), str(f.name));
   },
   'alerts log': (a, c) => {
-    const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int' } });
+    const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int', min: 1, max: LEDGER_PAGE_MAX } });
     return runAlertsLog(c.config(), c.io, { tenantId: str(f.tenant), since: f.since as string | undefined, outcome: f.outcome as string | undefined, limit: f.limit as number | undefined });
   },
   'audit verify': (a, c) => {

@@ -39,10 +39,10 @@ const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
   {
     title: 'API keys',
     commands: [
-      cmd('apikey create', [`${TENANT} --name N --scopes S [--expires-days D]`], 'create a key and print it (shown once);', 'S: audit:write,audit:read,alert:write,admin'),
+      cmd('apikey create', [`${TENANT} --name N --scopes S [--expires-days D]`], 'create a key and print it (shown once);', 'S: audit:write,audit:read,alert:write,admin', 'D: 1-730 days (default 90)'),
       cmd('apikey list', TENANT, 'prefix, name, scopes, state, expiry, last use'),
       cmd('apikey revoke', `${TENANT} --key PREFIX|ID`, 'revoke a key at once'),
-      cmd('apikey rotate', `${TENANT} --key PREFIX|ID [--grace-seconds 300]`, 'print a new key; the old one stays valid for the grace'),
+      cmd('apikey rotate', `${TENANT} --key PREFIX|ID [--grace-seconds 300]`, 'print a new key; the old one stays valid for the grace', '(0-86400 seconds, default 300)'),
     ],
   },
   {
@@ -52,8 +52,8 @@ const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
       cmd('secret rotate', `${TENANT} --name NAME`, "replace an existing secret's value"),
       cmd('secret list', TENANT, 'names, versions and times (never values)'),
       cmd('secret history', `${TENANT} --name NAME`, 'when the secret was created and rotated'),
-      cmd('keys generate', '[--id ID]', 'print a new master key entry for MASTER_KEYS'),
-      cmd('keys rotate-master', '[--batch-size 200]', 're-encrypt every secret under the first MASTER_KEYS key'),
+      cmd('keys generate', '[--id ID]', 'print a new master key entry for MASTER_KEYS;', 'ID: 1-32 letters, digits, _ or -'),
+      cmd('keys rotate-master', '[--batch-size 200]', 're-encrypt every secret under the first MASTER_KEYS key;', 'batch 1-10000; exit 0 only for "N of N", "0 failed"'),
     ],
   },
   {

@@ -14,6 +14,13 @@ import { NotFoundError, ValidationError, problemsFromZod } from './errors.js';
 export const API_KEY_PREFIX = 'bwk_';
 export const SCOPES = ['audit:write', 'audit:read', 'alert:write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
+/** Longest life of a key, in days; the CLI's --expires-days is held to it too. */
+export const API_KEY_MAX_DAYS = 730;
+/**
+ * Longest time a rotated key stays valid, in seconds: a day is enough to roll a new
+ * key out, and a longer grace would leave a key meant to be retired usable for months.
+ */
+export const ROTATION_GRACE_MAX_SECONDS = 86_400;
 const KEY_FORMAT = /^bwk_[A-Za-z0-9_-]{43}$/;
 
 export interface ApiKeyRecord {
@@ -34,7 +41,7 @@ export const apiKeyInputSchema = z
     name: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
     scopes: z.array(z.enum(SCOPES, { error: `must be among ${SCOPES.join(', ')}` })).min(1, 'must name at least one scope'),
     /** Days until expiry. Default: 90. */
-    expiresInDays: z.number().int().min(1, 'must be at least 1').max(730, 'must be at most 730').default(90),
+    expiresInDays: z.number().int().min(1, 'must be at least 1').max(API_KEY_MAX_DAYS, `must be at most ${API_KEY_MAX_DAYS}`).default(90),
   })
   .strict();
 
@@ -138,7 +145,8 @@ export async function revokeApiKey(
 
 /**
  * Issue a new key with the same name and scopes; the old one stays valid for
- * `graceMs` (default 5 minutes) and is then revoked.
+ * `graceMs` (default 5 minutes, at most ROTATION_GRACE_MAX_SECONDS) and is then revoked.
+ * Every caller gets the same bound here, whichever flag or field the grace came from.
  */
 export async function rotateApiKey(
   prisma: PrismaClient,
@@ -148,11 +156,14 @@ export async function rotateApiKey(
   graceMs = 5 * 60_000,
   now: () => Date = () => new Date(),
 ): Promise<{ key: string; record: ApiKeyRecord; oldRevokedAt: Date }> {
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > ROTATION_GRACE_MAX_SECONDS * 1000) {
+    throw new ValidationError('API key rotation', [{ path: 'graceMs', message: `must be a whole number of milliseconds from 0 to ${ROTATION_GRACE_MAX_SECONDS * 1000} (${ROTATION_GRACE_MAX_SECONDS / 3600} hours)` }]);
+  }
   return prisma.$transaction(async (tx) => {
     const old = await findKey(tx, tenantId, idOrPrefix);
     if (old.revokedAt && old.revokedAt <= now()) throw new ValidationError('API key', [{ path: 'key', message: 'is already revoked' }]);
     const days = Math.max(1, Math.round((old.expiresAt.getTime() - old.createdAt.getTime()) / 86_400_000));
-    const created = await createApiKeyInTx(tx, { tenantId, name: old.name, scopes: old.scopes as Scope[], expiresInDays: Math.min(days, 730) }, actor, now);
+    const created = await createApiKeyInTx(tx, { tenantId, name: old.name, scopes: old.scopes as Scope[], expiresInDays: Math.min(days, API_KEY_MAX_DAYS) }, actor, now);
     const oldRevokedAt = new Date(now().getTime() + graceMs);
     await tx.apiKey.update({ where: { id: old.id }, data: { revokedAt: oldRevokedAt, revokedReason: 'rotated', replacedById: created.record.id } });
     await recordAuditInTx(tx, { tenantId, actorType: actor.type, actorId: actor.id, action: 'apikey:rotated', resourceType: 'api_key', resourceId: old.id, metadata: { display_prefix: old.displayPrefix, replaced_by: created.record.displayPrefix, grace_ms: graceMs } }, now);

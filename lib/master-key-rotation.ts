@@ -8,6 +8,13 @@
 import { recordAuditInTx } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
 import { decryptWithKeyId, type MasterKeys } from './crypto/master-keys.js';
+import { ValidationError } from './errors.js';
+
+/**
+ * Largest batch: one batch is one transaction holding every row it rewrites, so the
+ * bound keeps a typo (an extra zero or three) from becoming one huge transaction.
+ */
+export const ROTATION_BATCH_MAX = 10_000;
 
 export interface RotationFailure {
   tenantId: string;
@@ -28,6 +35,10 @@ export async function rotateMasterKey(
   options: { batchSize?: number; onProgress?: (done: number, total: number) => void; actor?: { type: 'user' | 'system'; id: string } } = {},
 ): Promise<RotationReport> {
   const batchSize = options.batchSize ?? 200;
+  // A batch of 0 selected nothing and reported "0 of N, 0 failed" as if all was well.
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > ROTATION_BATCH_MAX) {
+    throw new ValidationError('master key rotation', [{ path: 'batchSize', message: `must be a whole number from 1 to ${ROTATION_BATCH_MAX}` }]);
+  }
   const actor = options.actor ?? { type: 'system' as const, id: 'bulwark-cli' };
   const currentId = keys.current.id;
   const total = await prisma.secret.count({ where: { keyId: { not: currentId } } });

@@ -22,7 +22,8 @@ export const tenantInputSchema = z
   .object({
     name: z
       .string()
-      .min(1, 'must not be empty')
+      // abort: an empty name fails the pattern too, and one message says it better than two.
+      .min(1, { error: 'must not be empty', abort: true })
       .max(100, 'must be at most 100 characters')
       .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'must start with a letter or digit and hold only letters, digits, space, ".", "_" or "-"'),
     timezone: z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin').default('UTC'),

@@ -2,6 +2,7 @@
 import { createPrisma } from '../../lib/clients/prisma.js';
 import { requireMasterKeys, type Config } from '../../lib/config.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
+import { MASTER_KEY_ID, MASTER_KEY_ID_RULE } from '../../lib/crypto/master-keys.js';
 import { rotateMasterKey } from '../../lib/master-key-rotation.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { SECRET_NAME, listSecrets, rotateSecret, secretHistory, setSecret } from '../../lib/secrets.js';
@@ -58,6 +59,9 @@ export async function runSecretHistory(config: Config, io: CliIO, tenantId: stri
 }
 
 export function runKeysGenerate(io: CliIO, id: string): number {
+  // The rule MASTER_KEYS applies: an entry printed here that MASTER_KEYS then refused
+  // would only be found out at the next deploy, which would not start.
+  if (!MASTER_KEY_ID.test(id)) throw new UsageError(`--id must be ${MASTER_KEY_ID_RULE} (the ids MASTER_KEYS accepts)`);
   io.out(`${id}:${generateFernetKey()}`);
   io.err('put it first in MASTER_KEYS (e.g. MASTER_KEYS=<new>,<old>) and run `bulwark keys rotate-master`');
   return 0;
@@ -78,7 +82,13 @@ export async function runRotateMaster(config: Config, io: CliIO, batchSize: numb
     bar?.done();
     for (const f of report.failed) io.err(`FAILED  tenant ${f.tenantId} secret ${f.name} (key ${f.keyId}): ${f.error}`);
     io.out(`re-encrypted ${report.reencrypted} of ${report.total} secret(s) under key ${keys.current.id}; ${report.failed.length} failed`);
-    return report.failed.length === 0 ? 0 : 1;
+    // Success means every secret counted at the start is now under the current key: the
+    // old key may be removed only then. Fewer without a failure (another run got to some
+    // first) still asks for a run that confirms it.
+    if (report.failed.length === 0 && report.reencrypted < report.total) {
+      io.err(`${report.total - report.reencrypted} secret(s) were not re-encrypted by this run; run it again and remove the old key only when it reports N of N, 0 failed`);
+    }
+    return report.failed.length === 0 && report.reencrypted === report.total ? 0 : 1;
   } finally {
     await prisma.$disconnect();
   }

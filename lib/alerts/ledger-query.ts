@@ -3,6 +3,9 @@ import { z } from 'zod';
 import type { PrismaClient } from '../clients/prisma.js';
 import { ValidationError, problemsFromZod } from '../errors.js';
 
+/** Most alerts one page holds; the CLI's --limit is held to it too. */
+export const LEDGER_PAGE_MAX = 500;
+
 export const OUTCOMES = ['received', 'delivering', 'delivered', 'suppressed', 'grouped', 'deferred', 'failed'] as const;
 
 export const ledgerQuerySchema = z
@@ -10,7 +13,7 @@ export const ledgerQuerySchema = z
     tenantId: z.uuid(),
     since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone' }).optional(),
     outcome: z.enum(OUTCOMES, { error: `must be one of ${OUTCOMES.join(', ')}` }).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
+    limit: z.coerce.number().int().min(1).max(LEDGER_PAGE_MAX).default(100),
     /** The receivedAt|id of the last row of the previous page. */
     cursor: z.string().regex(/^\d+\|[0-9a-f-]{36}$/, 'must be a cursor returned by an earlier page').optional(),
   })

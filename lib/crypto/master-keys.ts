@@ -14,6 +14,8 @@ export interface MasterKeys {
 }
 
 export const MASTER_KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+/** MASTER_KEY_ID in words, for every message that refuses an id (here and `keys generate --id`). */
+export const MASTER_KEY_ID_RULE = '1-32 letters, digits, "_" or "-"';
 
 export function parseMasterKeys(value: string): MasterKeys {
   if (typeof value !== 'string' || value.trim() === '') {
@@ -27,7 +29,7 @@ export function parseMasterKeys(value: string): MasterKeys {
     const sep = entry.indexOf(':');
     if (sep < 0) throw new Error(`MASTER_KEYS entry ${n}: must be id:base64urlkey (no ":" found)`);
     const id = entry.slice(0, sep);
-    if (!MASTER_KEY_ID.test(id)) throw new Error(`MASTER_KEYS entry ${n}: the key id must be 1-32 letters, digits, "_" or "-"`);
+    if (!MASTER_KEY_ID.test(id)) throw new Error(`MASTER_KEYS entry ${n}: the key id must be ${MASTER_KEY_ID_RULE}`);
     const where = `MASTER_KEYS entry ${n} (id ${id})`;
     if (all.has(id)) throw new Error(`${where}: the id is used by an earlier entry`);
     let fernet: Fernet;
