@@ -2,15 +2,16 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../clients/prisma.js';
 import { ValidationError, problemsFromZod } from '../errors.js';
+import { QUERY_INSTANT, QUERY_LIMIT } from '../query-fields.js';
 
 export const OUTCOMES = ['received', 'delivering', 'delivered', 'suppressed', 'grouped', 'deferred', 'failed'] as const;
 
 export const ledgerQuerySchema = z
   .object({
     tenantId: z.uuid(),
-    since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone' }).optional(),
+    since: QUERY_INSTANT.optional(),
     outcome: z.enum(OUTCOMES, { error: `must be one of ${OUTCOMES.join(', ')}` }).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
+    limit: QUERY_LIMIT(500, 100),
     /** The receivedAt|id of the last row of the previous page. */
     cursor: z.string().regex(/^\d+\|[0-9a-f-]{36}$/, 'must be a cursor returned by an earlier page').optional(),
   })
