@@ -16,6 +16,11 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+
+  /** Fastify's name for the status: error handlers other than ours (Bull Board's) read it. */
+  get statusCode(): number {
+    return this.status;
+  }
 }
 
 export interface ErrorBody {

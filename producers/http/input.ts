@@ -43,7 +43,9 @@ export function parseJsonBody(text: string): unknown {
   // only when the text could hold such a key (directly or \u-escaped), as most bodies don't.
   if (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
     const key = poisonedKey(parsed, '');
-    if (key) throw new ValidationError('body', [{ path: key, message: POISON }]);
+    // An ApiError, not a ValidationError: it carries its status (statusCode) to error
+    // handlers other than ours too, such as Bull Board's on its routes.
+    if (key) throw new ApiError(400, 'validation_failed', `invalid body: ${key}: ${POISON}`, [{ path: key, message: POISON }]);
   }
   return parsed;
 }
