@@ -13,4 +13,4 @@ export const QUERY_LIMIT = (max: number, fallback: number) => {
 };
 
 /** An instant as ISO 8601 with a zone; without one it would be read in the server's zone. */
-export const QUERY_INSTANT = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time with a zone, e.g. 2026-11-26T00:00:00Z' });
+export const QUERY_INSTANT = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2026-11-26T00:00:00Z' });

@@ -87,7 +87,7 @@ test('query errors are worded for the caller, not in zod\'s words', async () => 
   };
   for (const limit of ['0', '201', '1.5', 'abc', '']) assert.is(await fieldMessage(`/v1/audit?limit=${limit}`), 'limit: must be a whole number from 1 to 200', limit);
   assert.is(await fieldMessage('/v1/alerts?limit=501'), 'limit: must be a whole number from 1 to 500');
-  const zone = 'must be an ISO 8601 time with a zone, e.g. 2026-11-26T00:00:00Z';
+  const zone = 'must be an ISO 8601 date-time with a zone, e.g. 2026-11-26T00:00:00Z';
   assert.is(await fieldMessage('/v1/audit?since=2026-11-26T00:00:00'), `since: ${zone}`);
   assert.is(await fieldMessage('/v1/audit?until=yesterday'), `until: ${zone}`);
   assert.is(await fieldMessage('/v1/alerts?since=2026-11-26T00:00:00'), `since: ${zone}`);
@@ -106,6 +106,9 @@ test('a URL that is not UTF-8 once decoded is a 400 in the API\'s shape, with th
     assert.ok(e.headers.get('x-request-id'), 'the request id is echoed');
     assert.is(e.headers.get('x-content-type-options'), 'nosniff');
   }
+  // A path parameter over Fastify's length limit (100): its own status, our shape.
+  const long = await errorOf(await api.call('DELETE', `/v1/channels/${'a'.repeat(101)}`, { key: tenant.adminKey }));
+  assert.equal([long.status, long.error.code], [414, 'bad_request'], long.error.message);
 });
 
 test('framework body errors come out in the API\'s shape with its codes', async () => {
