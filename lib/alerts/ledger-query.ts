@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../clients/prisma.js';
 import { ValidationError, problemsFromZod } from '../errors.js';
+import { QUERY_INSTANT, QUERY_LIMIT } from '../query-fields.js';
 
 /** Most alerts one page holds; the CLI's --limit is held to it too. */
 export const LEDGER_PAGE_MAX = 500;
@@ -11,9 +12,9 @@ export const OUTCOMES = ['received', 'delivering', 'delivered', 'suppressed', 'g
 export const ledgerQuerySchema = z
   .object({
     tenantId: z.uuid(),
-    since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone' }).optional(),
+    since: QUERY_INSTANT.optional(),
     outcome: z.enum(OUTCOMES, { error: `must be one of ${OUTCOMES.join(', ')}` }).optional(),
-    limit: z.coerce.number().int().min(1).max(LEDGER_PAGE_MAX).default(100),
+    limit: QUERY_LIMIT(LEDGER_PAGE_MAX, 100),
     /** The receivedAt|id of the last row of the previous page. */
     cursor: z.string().regex(/^\d+\|[0-9a-f-]{36}$/, 'must be a cursor returned by an earlier page').optional(),
   })

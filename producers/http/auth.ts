@@ -13,7 +13,7 @@ import type { SlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js
 import type { TenantSettings } from '../../lib/settings.js';
 import { hasScope, type AuthenticatedKey, type Authenticator } from './authenticator.js';
 import type { DenialRecorder } from './denials.js';
-import { ApiError } from './errors.js';
+import { ApiError, routeOf } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,14 +48,11 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
-function routeOf(request: FastifyRequest): string {
-  return `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
-}
-
 export function createGuards(deps: GuardDeps) {
-  async function deny(request: FastifyRequest, reason: Parameters<DenialRecorder>[0]['reason'], displayPrefix?: string, tenantId?: string): Promise<never> {
+  async function deny(request: FastifyRequest, reason: Parameters<DenialRecorder>[0]['reason'], displayPrefix?: string, tenantId?: string, scope?: Scope): Promise<never> {
     await deps.recordDenial({ reason, displayPrefix, tenantId, ip: clientIp(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] });
-    if (reason === 'wrong_scope') throw new ApiError(403, 'forbidden', 'this API key lacks the scope this route needs');
+    // Naming the scope tells the caller which key to use or ask for; scopes are public (docs/api.md).
+    if (reason === 'wrong_scope') throw new ApiError(403, 'forbidden', `this API key lacks the ${scope ?? 'needed'} scope${scope === 'admin' ? '' : ' (or admin)'} that ${routeOf(request)} needs`);
     throw new ApiError(401, 'unauthenticated', reason === 'missing' ? 'send an API key as "Authorization: Bearer <key>" or "X-API-Key"' : 'the API key is not valid', undefined, { 'www-authenticate': 'Bearer' });
   }
 
@@ -78,7 +75,7 @@ export function createGuards(deps: GuardDeps) {
     return async function guard(request, reply) {
       const result = await deps.authenticator.authenticate(presentedKey(request));
       if (!result.ok) return deny(request, result.reason, result.displayPrefix, result.tenantId);
-      if (!hasScope(result.key, scope)) return deny(request, 'wrong_scope', result.key.displayPrefix, result.key.tenantId);
+      if (!hasScope(result.key, scope)) return deny(request, 'wrong_scope', result.key.displayPrefix, result.key.tenantId, scope);
       request.apiKey = result.key;
       request.log = request.log.child({ tenant_id: result.key.tenantId, key_prefix: result.key.displayPrefix });
       await throttle(request, reply, result.key);

@@ -3,7 +3,7 @@
  * the error shape, and the /v1 routes. workers/main.ts builds the dependencies and
  * calls registerApi on the process's one HTTP server.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import type { Config } from '../../lib/config.js';
@@ -15,11 +15,12 @@ import type { Producer } from '../index.js';
 import { createGuards, type Guards } from './auth.js';
 import { createAuthenticator, type Authenticator } from './authenticator.js';
 import { createDenialRecorder } from './denials.js';
-import { registerErrorHandling } from './errors.js';
+import { frameworkErrors, registerErrorHandling } from './errors.js';
+import { registerInputChecks } from './input.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerChannelRoutes } from './routes/channels.js';
-import { registerSecurity } from './security.js';
+import { registerSecurity, setResponseHeaders, type SecurityOptions } from './security.js';
 
 export { requestIdFor } from './security.js';
 
@@ -39,6 +40,18 @@ export interface Api {
   guards: Guards;
   authenticator: Authenticator;
   close(): Promise<void>;
+}
+
+/**
+ * Fastify's `frameworkErrors` server option (set when the server is built, before
+ * registerApi): errors raised before routing, in the API's shape and with the headers
+ * every response carries, which the onSend hook does not add to these.
+ */
+export function frameworkErrorsFor(options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): FastifyServerOptions['frameworkErrors'] {
+  return (err, request, reply) => {
+    setResponseHeaders(request, reply, options);
+    frameworkErrors(err, request, reply);
+  };
 }
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
@@ -67,6 +80,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   // reach the routes as a string (a 400) instead of the documented 415.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
+  registerInputChecks(app);
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerChannelRoutes(app, { prisma: deps.prisma, guards });

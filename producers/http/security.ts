@@ -4,7 +4,7 @@
  * is echoed back and, via request.id, carried into logs, jobs and audit entries.
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -43,17 +43,25 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
   }
   // Callback style: this runs for every response, and an async hook costs a promise.
   app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('cross-origin-opener-policy', 'same-origin');
-    reply.header('cross-origin-resource-policy', 'same-origin');
-    reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
-    reply.header('content-security-policy', options.cspFor?.(request.url) ?? API_CSP);
-    if (options.tlsEnabled) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
-    reply.removeHeader('x-powered-by');
-    reply.removeHeader('server');
+    setResponseHeaders(request, reply, options);
     done(null, payload);
   });
+}
+
+/**
+ * The headers of every response. Also called directly for errors Fastify answers
+ * before routing (producers/http/errors.ts frameworkErrors), which skip onSend hooks.
+ */
+export function setResponseHeaders(request: FastifyRequest, reply: FastifyReply, options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): void {
+  reply.header('x-request-id', request.id);
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('x-frame-options', 'DENY');
+  reply.header('referrer-policy', 'no-referrer');
+  reply.header('cross-origin-opener-policy', 'same-origin');
+  reply.header('cross-origin-resource-policy', 'same-origin');
+  reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
+  reply.header('content-security-policy', options.cspFor?.(request.url) ?? API_CSP);
+  if (options.tlsEnabled) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+  reply.removeHeader('x-powered-by');
+  reply.removeHeader('server');
 }

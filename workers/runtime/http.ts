@@ -4,7 +4,7 @@
  * bearer token when METRICS_TOKEN is set), plus whatever `configure` registers (the
  * /v1 API and Bull Board).
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../lib/context.js';
 import { lazyChild } from '../../lib/lazy-logger.js';
@@ -18,6 +18,8 @@ export interface HttpServerOptions {
   readiness: () => Promise<ReadinessReport>;
   /** Generates the request id from the raw request (a valid X-Request-Id or a UUID). */
   requestId: (req: import('node:http').IncomingMessage) => string;
+  /** Answers the errors Fastify raises before routing (a malformed URL) in the API's shape. */
+  frameworkErrors?: FastifyServerOptions['frameworkErrors'];
   /** Registers the rest of the routes (API, dashboard) before the server listens. */
   configure?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -29,6 +31,7 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
     loggerInstance: ctx.logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: ctx.config.apiBodyLimitBytes,
     genReqId: options.requestId,
+    ...(options.frameworkErrors ? { frameworkErrors: options.frameworkErrors } : {}),
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     // A pino child per request only when the request writes a line (lib/lazy-logger.ts).
     childLoggerFactory: (logger, bindings, options) => lazyChild(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,

@@ -1,0 +1,91 @@
+/**
+ * Input checks every /v1 route shares, before any route code sees the input: the JSON
+ * body parser (with the prototype-poisoning guard) and the query string and path
+ * parameters (each given once, each text Postgres can store). Refusing them here
+ * keeps a NUL byte from reaching a query, where Postgres answers with an error (22021)
+ * that would surface as a 500.
+ */
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { isStorableText } from '../../lib/contracts/common.js';
+import { ValidationError, type FieldProblem } from '../../lib/errors.js';
+import { ApiError } from './errors.js';
+
+const UNSTORABLE = 'must not contain NUL characters or unpaired surrogates';
+const POISON = 'is a key name that is not accepted (__proto__, or constructor holding prototype: they could change object prototypes)';
+
+/**
+ * The first key that could poison a prototype where the value is later merged or
+ * copied: `__proto__` anywhere, or `constructor` holding `prototype` (the rule
+ * Fastify's own parser applies, which refuses such a body as "not valid JSON").
+ */
+function poisonedKey(value: unknown, path: string): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const node = value as Record<string, unknown>;
+  if (Object.hasOwn(node, '__proto__')) return `${path}__proto__`;
+  const ctor = Object.hasOwn(node, 'constructor') ? node.constructor : undefined;
+  if (ctor !== null && typeof ctor === 'object' && Object.hasOwn(ctor, 'prototype')) return `${path}constructor`;
+  for (const [key, child] of Object.entries(node)) {
+    const found = poisonedKey(child, `${path}${key}.`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0) throw new ApiError(400, 'invalid_json', 'the body is empty but the content type is JSON');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'the body is not valid JSON');
+  }
+  // JSON.parse makes "__proto__" an own data property, harmless here; the walk runs
+  // only when the text could hold such a key (directly or \u-escaped), as most bodies don't.
+  if (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
+    const key = poisonedKey(parsed, '');
+    // An ApiError, not a ValidationError: it carries its status (statusCode) to error
+    // handlers other than ours too, such as Bull Board's on its routes.
+    if (key) throw new ApiError(400, 'validation_failed', `invalid body: ${key}: ${POISON}`, [{ path: key, message: POISON }]);
+  }
+  return parsed;
+}
+
+/** Query values and path parameters: one string each, storable as Postgres text. */
+export function inputProblems(request: Pick<FastifyRequest, 'query' | 'params'>): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const name = (key: string) => (isStorableText(key) ? key : '(a query parameter name)');
+  for (const [key, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
+    if (Array.isArray(value)) problems.push({ path: name(key), message: 'is given more than once; give it once' });
+    else if (!isStorableText(key) || (typeof value === 'string' && !isStorableText(value))) problems.push({ path: name(key), message: UNSTORABLE });
+  }
+  for (const [key, value] of Object.entries((request.params ?? {}) as Record<string, unknown>)) {
+    if (typeof value === 'string' && !isStorableText(value)) problems.push({ path: key, message: UNSTORABLE });
+  }
+  return problems;
+}
+
+const checkInput: preHandlerAsyncHookHandler = async (request) => {
+  const problems = inputProblems(request);
+  if (problems.length > 0) throw new ValidationError('request', problems);
+};
+
+/**
+ * Registers the JSON parser, and the query and parameter check on every /v1 route
+ * added after this call. The check runs after the route's own preHandlers (the key
+ * and scope guard), so an unauthenticated caller learns nothing about the input rules.
+ */
+export function registerInputChecks(app: FastifyInstance): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return;
+    const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    route.preHandler = [...own, checkInput];
+  });
+}
