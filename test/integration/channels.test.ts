@@ -43,6 +43,8 @@ test('POST /v1/channels validates, refuses raw credentials and unknown secrets, 
   assert.equal(list.channels.map((c) => [c.name, c.severities]), [['ops', ['high', 'critical']]]);
   const audited = await superuserQuery(api.db.url, `SELECT action FROM audit_log WHERE tenant_id = $1 AND action LIKE 'channel:%'`, [tenant.id]);
   assert.equal(audited.rows.map((r) => r.action), ['channel:added']);
+  const added = await superuserQuery(api.db.url, `SELECT after_state FROM audit_log WHERE tenant_id = $1 AND action = 'channel:added'`, [tenant.id]);
+  assert.is(added.rows[0].after_state.ref, 'secret://hook.secret', 'the trail names the secret the channel uses (a reference, not a value)');
   assert.not.match(JSON.stringify((await superuserQuery(api.db.url, 'SELECT * FROM alert_channels')).rows), 'signing-secret-value');
 });
 
