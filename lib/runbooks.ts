@@ -8,6 +8,8 @@
 export const SELF_RAISED_RUNBOOKS = {
   /** producers/http/denials.ts: more than 10 API key denials in an hour. */
   'security:api-key-denial-burst': 'security-api-key-denial-burst',
+  /** producers/http/operator-denials.ts: more than 10 wrong operator sign-ins in an hour from one address. */
+  'security:operator-auth-denial-burst': 'security-operator-auth-denial-burst',
 } as const satisfies Record<string, string>;
 
 /** Any other high or critical `security:*` audit entry (written by application code). */

@@ -156,7 +156,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
       }));
       server = await startHttp(ctx, readiness, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
         api = registerApi(app, { ...ctx, redis, producer: p, cspFor: bullBoardCsp });
-        await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, isOperator: api.guards.isOperator });
+        await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, verifyOperator: api.guards.verifyOperator });
       });
       url = await server.listen({ host: config.host, port: config.port });
     }

@@ -13,6 +13,7 @@ import type { SlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js
 import type { TenantSettings } from '../../lib/settings.js';
 import { hasScope, type AuthenticatedKey, type Authenticator } from './authenticator.js';
 import type { DenialRecorder } from './denials.js';
+import type { OperatorDenials } from './operator-denials.js';
 import { ApiError, routeOf } from './errors.js';
 
 declare module 'fastify' {
@@ -27,6 +28,8 @@ export interface GuardDeps {
   limiter: SlidingWindowLimiter;
   settingsOf: (tenantId: string) => Promise<TenantSettings>;
   operator: { username: string; password: string } | undefined;
+  /** Failed operator sign-ins: recorded, and an address locked out after a burst. */
+  operatorDenials?: OperatorDenials;
   logger: Logger;
   onThrottle: (outcome: 'allow' | 'deny') => void;
 }
@@ -94,14 +97,30 @@ export function createGuards(deps: GuardDeps) {
     return userOk && passOk;
   }
 
+  /**
+   * Throws unless the request carries the operator's credentials: 429 from an address
+   * locked out by failed attempts (checked first, so a correct guess is refused too),
+   * else 401, each failure recorded (operator-denials.ts).
+   */
+  async function verifyOperator(request: FastifyRequest, refusal = 'operator credentials required (HTTP Basic)'): Promise<void> {
+    const ip = clientIp(request);
+    const locked = deps.operatorDenials ? await deps.operatorDenials.lockedFor(ip) : 0;
+    if (locked > 0) {
+      throw new ApiError(429, 'rate_limited', 'too many failed operator sign-ins from this address; retry later', undefined, { 'retry-after': String(Math.ceil(locked / 1000)) });
+    }
+    if (isOperator(request)) return;
+    const presented = typeof request.headers.authorization === 'string' && request.headers.authorization.startsWith('Basic ');
+    await deps.operatorDenials?.record({ ip, route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'], presented });
+    throw new ApiError(401, 'unauthenticated', refusal, undefined, { 'www-authenticate': 'Basic realm="bulwark"' });
+  }
+
   function requireOperator(): preHandlerAsyncHookHandler {
     return async function guard(request) {
-      if (isOperator(request)) return;
-      throw new ApiError(401, 'unauthenticated', 'operator credentials required (HTTP Basic)', undefined, { 'www-authenticate': 'Basic realm="bulwark"' });
+      await verifyOperator(request);
     };
   }
 
-  return { requireScope, requireOperator, isOperator };
+  return { requireScope, requireOperator, verifyOperator };
 }
 
 export type Guards = ReturnType<typeof createGuards>;

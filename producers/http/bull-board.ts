@@ -10,6 +10,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isBoardErrorBody, toApiShape } from './bull-board-errors.js';
+import { ApiError } from './errors.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
@@ -37,7 +38,8 @@ export interface BullBoardOptions {
    * Operator credentials only: the board shows and acts on every tenant's jobs, so a
    * tenant's admin key (whose reach is its own tenant) does not open it.
    */
-  isOperator: (request: FastifyRequest) => boolean;
+  /** Throws an ApiError (401, or 429 for an address locked out) unless the request is the operator's. */
+  verifyOperator: (request: FastifyRequest, refusal?: string) => Promise<void>;
 }
 
 export async function registerBullBoard(app: FastifyInstance, options: BullBoardOptions): Promise<void> {
@@ -50,12 +52,14 @@ export async function registerBullBoard(app: FastifyInstance, options: BullBoard
   });
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
-      if (options.isOperator(request)) return;
-      // A Basic challenge lets a browser ask the operator for credentials.
-      await reply
-        .code(401)
-        .header('www-authenticate', 'Basic realm="bulwark"')
-        .send({ error: { code: 'unauthenticated', message: 'Bull Board needs operator credentials (it shows every tenant\'s jobs)' } });
+      try {
+        await options.verifyOperator(request, 'Bull Board needs operator credentials (it shows every tenant\'s jobs)');
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        // Answered here, in the API's shape: the 401's Basic challenge lets a browser ask
+        // the operator for credentials.
+        await reply.code(err.status).headers(err.headers ?? {}).send({ error: { code: err.code, message: err.message } });
+      }
     });
     // Bull Board's own error bodies (its handlers and its error handler) in the API's shape.
     scope.addHook('preSerialization', async (request, reply, payload) => {

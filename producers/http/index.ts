@@ -15,6 +15,7 @@ import type { Producer } from '../index.js';
 import { createGuards, type Guards } from './auth.js';
 import { createAuthenticator, type Authenticator } from './authenticator.js';
 import { createDenialRecorder } from './denials.js';
+import { createOperatorDenials } from './operator-denials.js';
 import { frameworkErrors, registerErrorHandling } from './errors.js';
 import { registerInputChecks } from './input.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -72,6 +73,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     limiter: createSlidingWindowLimiter(deps.redis, { keyPrefix: `${config.queuePrefix}:ratelimit` }),
     settingsOf: createSettingsCache(deps.prisma, config.settingsCacheMs),
     operator: config.operator,
+    operatorDenials: createOperatorDenials({ producer: deps.producer, redis: deps.redis, prefix: config.queuePrefix, logger: deps.logger }),
     logger: deps.logger,
     onThrottle: (outcome) => throttleCounters[outcome].inc(),
   });
