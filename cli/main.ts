@@ -84,8 +84,8 @@ const commands: Record<string, Handler> = {
     return runChannelRemove(c.config(), c.io, str(f.tenant), str(f.name));
   },
   'alerts log': (a, c) => {
-    const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int', min: 1, max: LEDGER_PAGE_MAX } });
-    return runAlertsLog(c.config(), c.io, { tenantId: str(f.tenant), since: f.since as string | undefined, outcome: f.outcome as string | undefined, limit: f.limit as number | undefined });
+    const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int', min: 1, max: LEDGER_PAGE_MAX }, cursor: { type: 'string' } });
+    return runAlertsLog(c.config(), c.io, { tenantId: str(f.tenant), since: f.since as string | undefined, outcome: f.outcome as string | undefined, limit: f.limit as number | undefined, cursor: f.cursor as string | undefined });
   },
   'audit verify': (a, c) => {
     const tenantId = parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined;

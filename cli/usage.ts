@@ -66,7 +66,7 @@ const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
       ),
       cmd('channel list', TENANT, "the tenant's channels"),
       cmd('channel remove', `${TENANT} --name N`, 'remove a channel'),
-      cmd('alerts log', `${TENANT} [--since ISO] [--outcome O] [--limit N]`, 'the ledger: every alert and its decision'),
+      cmd('alerts log', `${TENANT} [--since ISO] [--outcome O] [--limit N] [--cursor C]`, 'the ledger: every alert and its decision'),
     ],
   },
   {

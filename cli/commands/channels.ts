@@ -33,15 +33,18 @@ export async function runChannelRemove(config: Config, io: CliIO, tenantId: stri
   return 0;
 }
 
-export async function runAlertsLog(config: Config, io: CliIO, a: { tenantId: string; since?: string; outcome?: string; limit?: number }): Promise<number> {
-  const page = await withTenant(config, a.tenantId, (p) => queryLedger(p, { tenantId: a.tenantId, since: a.since, outcome: a.outcome as never, limit: a.limit }));
+export async function runAlertsLog(config: Config, io: CliIO, a: { tenantId: string; since?: string; outcome?: string; limit?: number; cursor?: string }): Promise<number> {
+  const page = await withTenant(config, a.tenantId, (p) => queryLedger(p, { tenantId: a.tenantId, since: a.since, outcome: a.outcome as never, limit: a.limit, cursor: a.cursor }));
   for (const r of page.items) {
-    io.out(`${r.receivedAt}\t${r.outcome}\t${r.reason ?? '-'}\t${r.severity}\t${r.type}\t${r.channel ?? '-'}\tattempts ${r.attempts}${r.deliveryMs !== null ? `\t${r.deliveryMs} ms` : ''}\t${r.title}`);
+    // The last send's HTTP status, and its error on a line of its own, say why a row is
+    // failed or still delivering. The title stays the last field: it is free text.
+    io.out(`${r.receivedAt}\t${r.outcome}\t${r.reason ?? '-'}\t${r.severity}\t${r.type}\t${r.channel ?? '-'}\tattempts ${r.attempts}${r.deliveryMs !== null ? `\t${r.deliveryMs} ms` : ''}${r.lastStatus !== null ? `\tHTTP ${r.lastStatus}` : ''}\t${r.title}`);
+    if (r.lastError && r.deliveries.length <= 1) io.out(`  ! ${r.lastError.slice(0, 200)}`);
     // Several channels: each one's send on a line of its own, under its alert.
     if (r.deliveries.length > 1) {
       for (const d of r.deliveries) io.out(`  -> ${d.channel ?? d.channelId}\t${d.outcome}\t${d.reason ?? '-'}\tattempts ${d.attempts}${d.lastStatus !== null ? `\tHTTP ${d.lastStatus}` : ''}${d.deliveryMs !== null ? `\t${d.deliveryMs} ms` : ''}`);
     }
   }
-  io.out(`${page.items.length} alert(s)${page.nextCursor ? ' (more: raise --limit or narrow --since)' : ''}`);
+  io.out(`${page.items.length} alert(s)${page.nextCursor ? `; older ones: add --cursor ${page.nextCursor}` : ''}`);
   return 0;
 }

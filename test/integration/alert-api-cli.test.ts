@@ -122,6 +122,15 @@ test('`bulwark alerts log --since … --outcome …` prints only the rows that m
     assert.equal(titles(r.out), expected, flags.join(' '));
     assert.is(r.out.at(-1), `${expected.length} alert(s)`, flags.join(' '));
   }
+  // Pages: the last line gives the cursor to the older ones, and that page holds the rest.
+  const first = await alertsLog(t.id, '--limit', '3');
+  assert.equal(titles(first.out), ['Backup done', 'Disk full again', 'Disk full']);
+  const cursor = /add --cursor (\S+)$/.exec(first.out.at(-1)!)?.[1];
+  assert.ok(cursor, first.out.at(-1));
+  const older = await alertsLog(t.id, '--limit', '3', '--cursor', cursor!);
+  assert.equal(titles(older.out), ['Old disk alert']);
+  assert.is(older.out.at(-1), '1 alert(s)', 'no cursor past the last page');
+  assert.match(all.out.find((l) => l.endsWith('\tDisk full'))!, '\tHTTP 200\t', 'the last send\'s status');
   const cooledLine = (await alertsLog(t.id, '--outcome', 'suppressed')).out[0]!;
   assert.match(cooledLine, /\tsuppressed\tcooldown\twarning\tdisk\.full\t/);
 
