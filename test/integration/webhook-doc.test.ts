@@ -29,7 +29,7 @@ const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + 
 const [docSingle, docGroup] = blocks('json').map((b) => JSON.parse(b) as Record<string, unknown>);
 
 const row = (over: Partial<MessageRow>): MessageRow => ({
-  id: crypto.randomUUID(), title: 'Disk almost full', body: 'db-1 is at 93%', labels: { volume: 'data', host: 'db-1' },
+  id: crypto.randomUUID(), type: 'disk.full', title: 'Disk almost full', body: 'db-1 is at 93%', labels: { volume: 'data', host: 'db-1' },
   runbookUrl: 'https://runbooks.example/disk.md', severity: 'high', groupKey: 'db-1', occurredAt: new Date('2026-11-26T20:40:00Z'), ...over,
 });
 const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -57,6 +57,11 @@ test('one alert: the fields and their kinds are the documented ones', async () =
   assert.equal(Object.keys(body).sort(), Object.keys(docSingle!).sort());
   assert.equal(shape(body), shape(docSingle!));
   assert.is(body.text, docSingle!.text, 'body, then labels sorted by name, as documented');
+  const [item] = body.items as Array<Record<string, unknown>>;
+  const [docItem] = docSingle!.items as Array<Record<string, unknown>>;
+  assert.equal(Object.keys(item!).sort(), Object.keys(docItem!).sort(), 'one alert is one item too');
+  assert.equal(shape(item!), shape(docItem!));
+  assert.equal(Object.keys(item!.labels as object), ['host', 'volume'], 'labels sorted by name');
 });
 
 test('a group: the fields, their kinds and the items\' fields are the documented ones', async () => {

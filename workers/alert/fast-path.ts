@@ -30,6 +30,7 @@ export interface FastPathContext extends SendDeps {
 function asRow(alert: Alert): MessageRow {
   return {
     id: alert.id,
+    type: alert.type,
     title: alert.title,
     body: alert.body ?? null,
     labels: alert.labels ?? null,

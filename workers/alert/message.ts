@@ -6,6 +6,7 @@ import type { AlertMessage } from './channels/types.js';
 /** What a message is built from: a ledger row, or the alert itself on the inline path. */
 export interface MessageRow {
   id: string;
+  type: string;
   title: string;
   body: string | null;
   labels: unknown;
@@ -21,24 +22,28 @@ export function highestSeverity(severities: string[]): string {
   return severities.reduce((s, x) => (rank(x) > rank(s) ? x : s), severities[0]!);
 }
 
-function labelText(labels: unknown): string {
-  if (!labels || typeof labels !== 'object' || Array.isArray(labels)) return '';
-  // Sorted by name: JSONB reorders keys, and the text must not depend on whether the
-  // alert came from the job (inline send) or from its ledger row (queued send).
-  return Object.entries(labels as Record<string, unknown>)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(', ');
+/**
+ * Labels as a string map sorted by name: JSONB reorders keys, and a message must not
+ * depend on whether the alert came from the job (inline send) or its row (queued send).
+ */
+function sortedLabels(labels: unknown): Record<string, string> {
+  if (!labels || typeof labels !== 'object' || Array.isArray(labels)) return {};
+  const entries = Object.entries(labels as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(entries.map(([k, v]) => [k, String(v)]));
 }
+
+const labelText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ');
 
 export function messageFor(tenantId: string, kind: DeliverJob['kind'], rows: MessageRow[]): AlertMessage {
   const first = rows[0]!;
   const severity = highestSeverity(rows.map((r) => r.severity));
+  // Every alert of the message as data, one alert's included, so a receiver need not
+  // parse the text for a type, a severity or a label.
+  const items = rows.map((r) => ({ id: r.id, type: r.type, severity: r.severity, title: r.title, occurredAt: r.occurredAt.toISOString(), labels: sortedLabels(r.labels) }));
   if (kind === 'single') {
-    const labels = labelText(first.labels);
-    return { tenantId, alertIds: [first.id], title: first.title, text: [first.body, labels && `labels: ${labels}`].filter(Boolean).join('\n'), severity, runbookUrl: first.runbookUrl ?? undefined };
+    const labels = labelText(items[0]!.labels);
+    return { tenantId, alertIds: [first.id], title: first.title, text: [first.body, labels && `labels: ${labels}`].filter(Boolean).join('\n'), severity, runbookUrl: first.runbookUrl ?? undefined, items };
   }
-  const items = rows.map((r) => ({ title: r.title, occurredAt: r.occurredAt.toISOString() }));
   const title = kind === 'group' ? `${rows.length} alerts: ${first.groupKey}` : `Digest: ${rows.length} alerts held during quiet hours`;
   return { tenantId, alertIds: rows.map((r) => r.id), title, text: items.map((i) => `• ${i.title} (${i.occurredAt})`).join('\n'), severity, runbookUrl: rows.find((r) => r.runbookUrl)?.runbookUrl ?? undefined, items };
 }

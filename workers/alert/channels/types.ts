@@ -8,8 +8,8 @@ export interface AlertMessage {
   text: string;
   severity: string;
   runbookUrl?: string;
-  /** The alerts of a group or digest. */
-  items?: Array<{ title: string; occurredAt: string }>;
+  /** Every alert of the message (one for a single alert), as data. */
+  items?: Array<{ id: string; type: string; severity: string; title: string; occurredAt: string; labels: Record<string, string> }>;
 }
 
 export interface ChannelTarget {
