@@ -1,25 +1,30 @@
 /**
- * Stopping the workers within SHUTDOWN_TIMEOUT_MS. They stop taking jobs at once
- * (`pause(true)`), running jobs get until the deadline to finish, then the workers
- * close without waiting (`close(true)`). Not `close()` and then `close(true)`: once a
- * close is under way BullMQ's close(true) returns that same close, which waits for the
- * running jobs however long they take. Not `pause()` either: it waits for the running
- * jobs and then reopens the blocking connection, after the close. Jobs still running at
- * the deadline are abandoned: their locks expire and another worker takes them over,
- * idempotently; `onForced` ends what they hold (the audit commit, its statement).
+ * Stopping the workers within SHUTDOWN_TIMEOUT_MS. Each worker is closed gracefully at
+ * once: BullMQ stops fetching, and finishes what it holds, a job fetched just as the
+ * stop began included, up to moving it to completed or failed. (Pausing first and then
+ * watching our own count of running processors missed that job: it reached its
+ * processor after the count read 0, did its work, and the forced close left it active
+ * until its lock ran out, to be run again.)
+ *
+ * At the deadline the close is no longer waited for: jobs still running are abandoned
+ * (their locks expire and another worker takes them over, idempotently), `onForced`
+ * ends what they hold (the audit commit, its statement), and the connections the
+ * caller closes next end the close. BullMQ's close(true) cannot be used instead: once
+ * a close is under way it returns that same close.
  */
 import type { Worker } from 'bullmq';
 import type { Logger } from '../../lib/logger.js';
 import { jobsRunning } from './queue-worker.js';
 
 export async function stopWorkers(workers: Worker[], options: { timeoutMs: number; logger: Logger; onForced: () => Promise<void> }): Promise<void> {
-  await Promise.all(workers.map((w) => w.pause(true)));
-  const deadline = Date.now() + options.timeoutMs;
-  while (workers.some((w) => jobsRunning(w) > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const closing = Promise.all(workers.map((w) => w.close()));
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), options.timeoutMs)));
+  const first = await Promise.race([closing.then(() => 'closed' as const), deadline]).finally(() => clearTimeout(timer));
+  if (first === 'closed') return;
+  // Left behind, not awaited: it ends when the connections close.
+  closing.catch(() => undefined);
   const still = workers.reduce((n, w) => n + jobsRunning(w), 0);
-  await Promise.all(workers.map((w) => w.close(true)));
-  if (still > 0) {
-    options.logger.warn({ event: 'shutdown_forced', running_jobs: still, timeout_ms: options.timeoutMs }, 'jobs still running at the deadline; they will be retried');
-    await options.onForced();
-  }
+  options.logger.warn({ event: 'shutdown_forced', running_jobs: still, timeout_ms: options.timeoutMs }, 'jobs still running at the deadline; they will be retried');
+  await options.onForced();
 }
