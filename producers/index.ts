@@ -17,6 +17,7 @@ import {
   ALERT_JOB,
   ALERT_QUEUE,
   alertInputSchema,
+  RESERVED_ALERT_ID_VERSION,
   alertPolicy,
   type AlertInput,
   type AlertJob,
@@ -105,10 +106,14 @@ function stableJobId(kind: string, ...parts: string[]): string {
   return `${kind}-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
 }
 
-/** A UUID-shaped id derived from its parts (stable across retries). */
+/**
+ * A UUID derived from its parts (stable across retries), version 8 (RFC 9562's custom
+ * version): callers' alerts may not use that version (alertInputSchema), so a caller
+ * who computes a security alert's id cannot take it first and so silence that alert.
+ */
 function uuidFrom(...parts: string[]): string {
   const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${RESERVED_ALERT_ID_VERSION}${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 function securityAlertFor(e: AuditEntry, runbookBaseUrl: string | undefined): AlertJob {

@@ -30,10 +30,18 @@ const alertShape = {
   details: JSON_OBJECT(16384).optional(),
 };
 
+/** The UUID version of the ids of alerts Bulwark raises (from audit entries); callers' alerts may not use it. */
+export const RESERVED_ALERT_ID_VERSION = '8';
+
 export const alertInputSchema = z
   .object({
     ...alertShape,
-    id: alertShape.id.optional(),
+    // A security alert's id is derived from its tenant and audit eventId, both known to
+    // the tenant: a caller sending an alert under that id first would make the real one
+    // a repeat of it. Those ids are version 8, and callers' may not be.
+    id: alertShape.id
+      .refine((id) => id[14] !== RESERVED_ALERT_ID_VERSION, { error: `UUID version ${RESERVED_ALERT_ID_VERSION} is reserved for alerts Bulwark raises; use a random (version 4) UUID, or none` })
+      .optional(),
     occurredAt: INSTANT.optional(),
     // The duplicate check runs on source.auditEventId before every other rule: an alert
     // sent by a caller that could set it could silence the security alert of an audit

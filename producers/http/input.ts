@@ -18,15 +18,19 @@ const POISON = 'is a key name that is not accepted (__proto__, or constructor ho
  * copied: `__proto__` anywhere, or `constructor` holding `prototype` (the rule
  * Fastify's own parser applies, which refuses such a body as "not valid JSON").
  */
-function poisonedKey(value: unknown, path: string): string | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  const node = value as Record<string, unknown>;
-  if (Object.hasOwn(node, '__proto__')) return `${path}__proto__`;
-  const ctor = Object.hasOwn(node, 'constructor') ? node.constructor : undefined;
-  if (ctor !== null && typeof ctor === 'object' && Object.hasOwn(ctor, 'prototype')) return `${path}constructor`;
-  for (const [key, child] of Object.entries(node)) {
-    const found = poisonedKey(child, `${path}${key}.`);
-    if (found) return found;
+function poisonedKey(root: unknown): string | undefined {
+  // An explicit stack, not recursion: a body nested thousands deep (a few KB) would
+  // otherwise overflow the call stack, a 500 to anyone, before authentication.
+  const stack: Array<[value: unknown, path: string]> = [[root, '']];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    const node = value as Record<string, unknown>;
+    if (Object.hasOwn(node, '__proto__')) return `${path}__proto__`;
+    const ctor = Object.hasOwn(node, 'constructor') ? node.constructor : undefined;
+    if (ctor !== null && typeof ctor === 'object' && Object.hasOwn(ctor, 'prototype')) return `${path}constructor`;
+    const entries = Object.entries(node);
+    for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i]![1], `${path}${entries[i]![0]}.`]);
   }
   return undefined;
 }
@@ -42,7 +46,7 @@ export function parseJsonBody(text: string): unknown {
   // JSON.parse makes "__proto__" an own data property, harmless here; the walk runs
   // only when the text could hold such a key (directly or \u-escaped), as most bodies don't.
   if (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
-    const key = poisonedKey(parsed, '');
+    const key = poisonedKey(parsed);
     // An ApiError, not a ValidationError: it carries its status (statusCode) to error
     // handlers other than ours too, such as Bull Board's on its routes.
     if (key) throw new ApiError(400, 'validation_failed', `invalid body: ${key}: ${POISON}`, [{ path: key, message: POISON }]);

@@ -61,6 +61,20 @@ test('another tenant\'s alert with an id already used is refused (409 over HTTP;
   assert.equal(await rowOf(id), before, 'tenant a\'s row is as it was');
 });
 
+test('a caller\'s alert id cannot be a version 8 UUID, the version of the ids of security alerts (derived from tenant and eventId, so computable)', async () => {
+  const t = await api.tenant('ids-v8');
+  const v8 = '3f1c6a36-7c0e-8b6e-9a3a-111111111111';
+  const res = await api.call('POST', '/v1/alerts', { key: t.adminKey, body: { ...alert, id: v8 } });
+  assert.is(res.status, 400);
+  const body = (await res.json()) as { error: { fields: Array<{ path: string; message: string }> } };
+  assert.equal(body.error.fields.map((f) => f.path), ['id']);
+  assert.match(body.error.fields[0]!.message, 'UUID version 8 is reserved');
+  // A security alert's own id is version 8, and is not refused on its path.
+  assert.is((await api.call('POST', '/v1/audit', { key: t.adminKey, body: { eventId: 'login-42', actorType: 'user', actorId: 'u-9', action: 'security:privilege-escalation', resourceType: 'user', severity: 'critical' } })).status, 202);
+  const raised = await waitFor(async () => (await superuserQuery(api.db.url, `SELECT id::text FROM alert_ledger WHERE tenant_id = $1 AND type = 'security:privilege-escalation'`, [t.id])).rows[0], 'the security alert');
+  assert.is(raised.id[14], '8');
+});
+
 test('an alert sent by a caller cannot carry source.auditEventId (the duplicate key of security alerts)', async () => {
   const t = await api.tenant('ids-source');
   const res = await api.call('POST', '/v1/alerts', { key: t.adminKey, body: { ...alert, source: { auditEventId: 'sec-evt-1' } } });
