@@ -106,6 +106,7 @@ export function createGuards(deps: GuardDeps) {
     const ip = clientIp(request);
     const locked = deps.operatorDenials ? await deps.operatorDenials.lockedFor(ip) : 0;
     if (locked > 0) {
+      deps.logger.warn({ event: 'operator_locked_request', ip, route: routeOf(request), request_id: request.id, retry_after_ms: locked }, 'operator route refused: address locked out');
       throw new ApiError(429, 'rate_limited', 'too many failed operator sign-ins from this address; retry later', undefined, { 'retry-after': String(Math.ceil(locked / 1000)) });
     }
     if (isOperator(request)) return;

@@ -73,6 +73,8 @@ type Item = { receipt: { alert: Alert; receivedAt: Date } } | { change: { ids: s
 const MAX_BATCH = 200;
 
 /** The per-channel rows a change writes: its own channel's, or one per channel a fan-out waits for. */
+const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 interface DeliveryRow { id: string; channelId: string; channel: string | null; channelType: string | null; jobKey: string | null; c: LedgerChange }
 
 function deliveryRows(changes: Array<{ id: string; c: LedgerChange }>): DeliveryRow[] {
@@ -81,12 +83,14 @@ function deliveryRows(changes: Array<{ id: string; c: LedgerChange }>): Delivery
     return (c.pendingChannels ?? []).map((ch) => ({ id, channelId: ch.id, channel: ch.name, channelType: ch.type, jobKey: c.jobKey ?? null, c: { outcome: 'delivering' } as LedgerChange }));
   });
   // One upsert cannot touch a row twice: a pair given twice (a repeated id or channel) is written once.
-  return [...new Map(rows.map((r) => [`${r.id}|${r.channelId}`, r])).values()];
+  // In key order, as the changes are: rounds of other processes on the same rows lock
+  // them in the same order and wait for each other instead of deadlocking.
+  return [...new Map(rows.map((r) => [`${r.id}|${r.channelId}`, r])).values()].sort((a, b) => byKey(`${a.id}|${a.channelId}`, `${b.id}|${b.channelId}`));
 }
 
 async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]>> {
   const receipts = items.flatMap((i) => ('receipt' in i ? [i.receipt] : []));
-  const changes = items.flatMap((i) => ('change' in i ? i.change.ids.map((id) => ({ id, c: i.change.change })) : []));
+  const changes = items.flatMap((i) => ('change' in i ? i.change.ids.map((id) => ({ id, c: i.change.change })) : [])).sort((a, b) => byKey(a.id, b.id));
   const r = <T>(f: (x: (typeof receipts)[number]) => T) => receipts.map(f);
   const u = <T>(f: (x: (typeof changes)[number]) => T) => changes.map(f);
   const keys = channelKeyParams(receipts.map(({ alert }) => ({ tenantId: alert.tenantId, severity: alert.severity })));

@@ -125,20 +125,24 @@ async function settleFinished(deps: SweepDeps, before: Date): Promise<number> {
 async function requeueWaitingSends(deps: SweepDeps, before: Date): Promise<number> {
   const res = await deps.pg.query<{ tenant_id: string; channel_id: string; key: string; kind: 'single' | 'group' | 'digest'; alert_ids: string[] }>(
     `WITH waiting AS (
-       SELECT l.tenant_id, l.id, d.channel_id, COALESCE(d.job_key, l.id::text) AS key,
+       SELECT l.tenant_id, l.id, l.updated_at, d.channel_id, COALESCE(d.job_key, l.id::text) AS key,
          CASE WHEN l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours' THEN 'single' WHEN l.group_id IS NOT NULL THEN 'group' ELSE 'digest' END AS kind
          FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
-        WHERE l.outcome = 'delivering' AND l.updated_at < $1 AND d.outcome = 'delivering'
+        WHERE l.outcome = 'delivering' AND d.outcome = 'delivering'
           -- A part's rows from before job_key was kept cannot name their job (runbook alerts-stuck).
           AND (d.job_key IS NOT NULL OR (l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours'))
      ), jobs AS (
-       -- In no fixed order: sends whose job still exists (a long pause, a failed job kept)
-       -- would otherwise fill every look, and a lost one behind them never come back.
-       SELECT key, channel_id FROM (SELECT DISTINCT key, channel_id FROM waiting) k ORDER BY random() LIMIT ${LIMIT}
+       -- A job is due when any of its alerts has waited that long. In no fixed order:
+       -- sends whose job still exists (a long pause, a failed job kept) would otherwise
+       -- fill every look, and a lost one behind them never come back.
+       SELECT key, channel_id FROM (SELECT DISTINCT key, channel_id FROM waiting WHERE updated_at < $1) k ORDER BY random() LIMIT ${LIMIT}
      )
-     SELECT w.tenant_id::text, w.channel_id::text, w.key, w.kind, array_agg(w.id::text ORDER BY w.id) AS alert_ids
+     -- Every alert of a due job still waiting on that channel goes back in it, however
+     -- recently its row changed (another channel's result): the job id is the key's,
+     -- and a job queued with only some of them would be found later and never refilled.
+     SELECT w.tenant_id::text, w.channel_id::text, w.key, min(w.kind) AS kind, array_agg(w.id::text ORDER BY w.id) AS alert_ids
        FROM waiting w JOIN jobs j ON j.key = w.key AND j.channel_id = w.channel_id
-      GROUP BY w.tenant_id, w.channel_id, w.key, w.kind`,
+      GROUP BY w.tenant_id, w.channel_id, w.key`,
     [before],
   );
   const requests = res.rows.map((r) => ({ tenantId: r.tenant_id, channelId: r.channel_id, kind: r.kind, alertIds: r.alert_ids, key: r.key }));
