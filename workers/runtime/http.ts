@@ -39,6 +39,16 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
     trustProxy: ctx.config.trustedProxies === false ? false : [...ctx.config.trustedProxies],
   });
   await options.configure?.(app);
+  // Closing waits for open connections. Keep-alive ones that were busy when the close
+  // began become idle only after their response, and Node closes idle connections only
+  // once, at the start: a client's idle sockets then held shutdown for their own
+  // keep-alive timeout (about 8 s measured). Closed as they become idle instead, so no
+  // request is cut.
+  app.addHook('preClose', (done) => {
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100).unref();
+    app.server.once('close', () => clearInterval(sweep));
+    done();
+  });
 
   app.get('/healthz', QUIET, async () => ({ status: 'ok' }));
 
