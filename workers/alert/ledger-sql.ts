@@ -120,10 +120,11 @@ ORDER BY k, name`,
  */
 export function settleFromChannelsSql(filter: string, limit?: number): string {
   return `WITH settled AS (
-  SELECT d.alert_id, l.updated_at AS seen_at, bool_or(d.outcome = 'failed') AS failed, max(d.delivered_at) AS delivered_at
+  -- xmin: the row version this snapshot saw (updated_at could repeat within a millisecond).
+  SELECT d.alert_id, l.xmin::text AS seen_version, bool_or(d.outcome = 'failed') AS failed, max(d.delivered_at) AS delivered_at
     FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
    WHERE l.outcome = 'delivering' AND ${filter}
-   GROUP BY d.alert_id, l.updated_at HAVING bool_and(d.outcome IN ('delivered', 'failed'))
+   GROUP BY d.alert_id, l.xmin::text HAVING bool_and(d.outcome IN ('delivered', 'failed'))
    ${limit === undefined ? '' : `LIMIT ${limit}`}
 )
 UPDATE alert_ledger l SET
@@ -141,6 +142,6 @@ UPDATE alert_ledger l SET
     SELECT x.reason, x.channel, x.attempts, x.last_status, x.last_error FROM alert_deliveries x
      WHERE x.alert_id = s.alert_id AND x.outcome = 'failed' ORDER BY x.updated_at DESC LIMIT 1
   ) f ON true
- WHERE l.id = s.alert_id AND l.outcome = 'delivering' AND l.updated_at = s.seen_at
+ WHERE l.id = s.alert_id AND l.outcome = 'delivering' AND l.xmin::text = s.seen_version
 RETURNING l.id::text, l.tenant_id::text, l.outcome`;
 }
