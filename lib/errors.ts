@@ -19,6 +19,11 @@ export class ValidationError extends Error {
   ) {
     super(`invalid ${what}: ${fields.map((f) => `${f.path || '(root)'}: ${f.message}`).join('; ')}`);
   }
+
+  /** The HTTP status, for error handlers other than the API's that read `statusCode` (Bull Board's, Fastify's default). */
+  get statusCode(): number {
+    return 400;
+  }
 }
 
 /** Start-up configuration is invalid. Names every bad variable, never its value. */
@@ -37,6 +42,11 @@ export class NotFoundError extends Error {
   constructor(message: string) {
     super(message);
   }
+
+  /** The HTTP status, as for ValidationError. */
+  get statusCode(): number {
+    return 404;
+  }
 }
 
 /** A unique name or key is already taken. */
@@ -44,6 +54,11 @@ export class ConflictError extends Error {
   override readonly name = 'ConflictError';
   constructor(message: string) {
     super(message);
+  }
+
+  /** The HTTP status, as for ValidationError. */
+  get statusCode(): number {
+    return 409;
   }
 }
 
