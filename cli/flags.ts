@@ -5,6 +5,7 @@
  * the wrong tenant, so it is a usage error instead; no flag is repeatable).
  */
 import { parseArgs } from 'node:util';
+import { isUuid } from '../lib/contracts/common.js';
 
 export class UsageError extends Error {
   /** The command or group whose --help the error message points at, when known. */
@@ -21,8 +22,6 @@ export interface Flags {
   _: string[];
   [name: string]: string | number | boolean | string[] | undefined;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `--grace-seconds -1`: parseArgs refuses a value starting with "-" as ambiguous (it
@@ -70,7 +69,7 @@ export function parseFlags(args: string[], spec: FlagSpec, positionals = false):
       const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : NaN;
       if (!Number.isSafeInteger(n) || n < s.min || n > s.max) throw new UsageError(`--${name} must be a whole number from ${s.min} to ${s.max}, got "${String(v).slice(0, 32)}"`);
       out[name] = n;
-    } else if (name === 'tenant' && (typeof v !== 'string' || !UUID.test(v))) {
+    } else if (name === 'tenant' && (typeof v !== 'string' || !isUuid(v))) {
       // Checked here so a typo is a usage error, not a database error about uuid syntax.
       throw new UsageError(`--tenant must be a tenant id (a UUID, as \`bulwark tenant create\` printed it), got "${String(v).slice(0, 64)}"`);
     } else out[name] = v as string | boolean;

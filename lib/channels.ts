@@ -24,9 +24,10 @@ export const channelInputSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.type === 'webhook' && (!/^https?:\/\/[^\s]+$/.test(c.target) || !URL.canParse(c.target))) {
+    const url = c.type === 'webhook' && /^https?:\/\/[^\s]+$/.test(c.target) && URL.canParse(c.target) ? new URL(c.target) : null;
+    if (c.type === 'webhook' && !url) {
       ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be the http(s) URL to POST to' });
-    } else if (c.type === 'webhook' && (new URL(c.target).username || new URL(c.target).password)) {
+    } else if (url && (url.username || url.password)) {
       // The target is shown by channel list and the API; a credential belongs in the secret.
       ctx.addIssue({ code: 'custom', path: ['target'], message: 'must not carry a user or password (the target is shown by `channel list` and the API; put the credential in the secret)' });
     }

@@ -21,6 +21,11 @@ export interface QueuePolicy {
 }
 
 // Lower-cased because Postgres prints UUIDs in lower case and chains are keyed by that text.
+/** Whether a string is a UUID in its 8-4-4-4-12 hex form, any version, any case (a check before a query on a uuid column). */
+export function isUuid(s: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+}
+
 export const TENANT_ID = z.uuid({ error: 'must be a UUID' }).transform((id) => id.toLowerCase());
 
 /**

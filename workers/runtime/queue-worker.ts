@@ -3,7 +3,7 @@
  * and logging every queue gets: completed/failed counters, a duration histogram and
  * a structured log line for each failure.
  */
-import { DelayedError, RateLimitError, WaitingChildrenError, WaitingError, Worker, type Job, type Processor } from 'bullmq';
+import { Worker, type Job, type Processor } from 'bullmq';
 import type { QueuePolicy } from '../../lib/contracts/common.js';
 import type { AppContext } from '../../lib/context.js';
 
@@ -17,39 +17,24 @@ export interface QueueWorkerOptions<D, R> {
   onFinalFailure?: (job: Job<D, R> | undefined, err: Error) => void;
 }
 
-/**
- * Jobs each worker has taken and not yet finished in Redis (a shutdown waits for none
- * to be left). Finished means BullMQ has moved the job to completed or failed, not
- * that the processor returned: a forced close between the two left a job whose work
- * was done (its audit entries committed) active until its lock ran out, and run again.
- */
-const running = new WeakMap<Worker, Set<string>>();
+/** Jobs each worker's processor is running now (a shutdown past its deadline reports them). */
+const running = new WeakMap<Worker, { count: number }>();
 
-/** How many jobs this worker (made by createQueueWorker) has taken and not yet finished. */
+/** How many jobs this worker (made by createQueueWorker) is running now. */
 export function jobsRunning(worker: Worker): number {
-  return running.get(worker)?.size ?? 0;
+  return running.get(worker)?.count ?? 0;
 }
-
-/** Errors by which a processor hands its job back to BullMQ (moved already) rather than finishing it: no completed or failed event follows. */
-const HANDED_BACK = [DelayedError, WaitingChildrenError, WaitingError, RateLimitError];
-
-/** Should neither event come (the finishing command failed, a lost lock), the job stops counting after this long. */
-const FINISH_EVENT_WAIT_MS = 5_000;
 
 export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOptions<D, R>): Worker<D, R> {
   const { config, metrics } = ctx;
   const log = ctx.logger.child({ queue: options.queue });
-  const unfinished = new Set<string>();
+  const inProcessor = { count: 0 };
   const processor = async (job: Job<D, R>, token?: string): Promise<R> => {
-    const id = String(job.id);
-    unfinished.add(id);
+    inProcessor.count++;
     try {
       return await options.processor(job, token);
-    } catch (err) {
-      if (HANDED_BACK.some((E) => err instanceof E)) unfinished.delete(id);
-      throw err;
     } finally {
-      setTimeout(() => unfinished.delete(id), FINISH_EVENT_WAIT_MS).unref();
+      inProcessor.count--;
     }
   };
   const worker = new Worker<D, R>(options.queue, processor as Processor<D, R>, {
@@ -68,14 +53,12 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
   metrics.jobsCompleted.inc({ queue: options.queue }, 0);
   for (const final of ['true', 'false']) metrics.jobsFailed.inc({ queue: options.queue, final }, 0);
   worker.on('completed', (job) => {
-    unfinished.delete(String(job.id));
     metrics.jobsCompleted.inc({ queue: options.queue });
     if (job.processedOn && job.finishedOn) {
       metrics.jobDuration.observe({ queue: options.queue }, (job.finishedOn - job.processedOn) / 1000);
     }
   });
   worker.on('failed', (job, err) => {
-    if (job) unfinished.delete(String(job.id));
     // A job that stalled too often is failed for good whatever its attempts say.
     const final = !job || err.name === 'UnrecoverableError' || /stalled more than allowable limit/.test(err.message) || job.attemptsMade >= (job.opts.attempts ?? 1);
     metrics.jobsFailed.inc({ queue: options.queue, final: String(final) });
@@ -86,6 +69,6 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
     if (final) options.onFinalFailure?.(job, err);
   });
   worker.on('error', (err) => log.error({ event: 'worker_error', err }, 'worker error'));
-  running.set(worker as Worker, unfinished);
+  running.set(worker as Worker, inProcessor);
   return worker;
 }

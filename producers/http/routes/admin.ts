@@ -1,14 +1,13 @@
 /** POST /v1/alerts (alert:write), GET/PATCH /v1/settings (admin), POST /v1/tenants (operator). */
 import type { FastifyInstance } from 'fastify';
 import type { PrismaClient } from '../../../lib/clients/prisma.js';
+import { isUuid } from '../../../lib/contracts/common.js';
 import { ConflictError } from '../../../lib/errors.js';
 import { createTenant } from '../../../lib/tenants.js';
 import { getTenantSettings, updateTenantSettings } from '../../../lib/tenant-settings.js';
 import type { Producer } from '../../index.js';
 import type { Guards } from '../auth.js';
 import { withKeyTenant } from './audit.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Producer; prisma: PrismaClient; guards: Guards }): void {
   const { producer, prisma, guards } = deps;
@@ -17,7 +16,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Prod
     const { requestId: _ignored, ...alert } = withKeyTenant(request, request.body, { what: 'alert' });
     // An id another tenant's alert already holds would be refused by the worker (it is
     // the ledger's key); said here, at once, for the common case. Not which tenant.
-    if (typeof alert.id === 'string' && UUID.test(alert.id)) {
+    if (typeof alert.id === 'string' && isUuid(alert.id)) {
       const holder = await prisma.alertRecord.findUnique({ where: { id: alert.id }, select: { tenantId: true } });
       if (holder && holder.tenantId !== request.apiKey!.tenantId) throw new ConflictError(`alert id ${alert.id} is already in use; send the alert with another id, or none`);
     }
