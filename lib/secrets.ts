@@ -12,6 +12,8 @@ import { decryptWithKeyId, type MasterKeys } from './crypto/master-keys.js';
 import { NotFoundError, ValidationError, problemsFromZod } from './errors.js';
 
 export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+/** SECRET_NAME in words, for every message that refuses a name. */
+export const SECRET_NAME_RULE = 'must be 1-255 letters, digits, ".", "_" or "-", starting with a letter or digit';
 const SECRET_REF = /^secret:\/\/([A-Za-z0-9][A-Za-z0-9._-]{0,254})$/;
 
 type Actor = { type: 'user' | 'service' | 'system'; id: string };
@@ -19,7 +21,7 @@ type Actor = { type: 'user' | 'service' | 'system'; id: string };
 const setSchema = z
   .object({
     tenantId: z.uuid({ error: 'must be a UUID' }),
-    name: z.string().regex(SECRET_NAME, 'must be 1-255 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    name: z.string().regex(SECRET_NAME, SECRET_NAME_RULE),
     value: z.string().min(1, 'must not be empty').max(65536, 'must be at most 65536 characters'),
   })
   .strict();
@@ -75,10 +77,15 @@ export async function setSecret(prisma: PrismaClient, keys: MasterKeys, input: {
 }
 
 /** Replace the value of an existing secret (refuses to create one). */
-export async function rotateSecret(prisma: PrismaClient, keys: MasterKeys, input: { tenantId: string; name: string; value: string }, actor: Actor) {
-  const { tenantId, name } = parseSet(input);
+/** Fails with NotFoundError unless the tenant has a secret of this name. */
+export async function requireSecret(prisma: PrismaClient, tenantId: string, name: string): Promise<void> {
   const exists = await prisma.secret.findUnique({ where: { tenantId_name: { tenantId, name } }, select: { id: true } });
   if (!exists) throw new NotFoundError(`no secret "${name}" for tenant ${tenantId}`);
+}
+
+export async function rotateSecret(prisma: PrismaClient, keys: MasterKeys, input: { tenantId: string; name: string; value: string }, actor: Actor) {
+  const { tenantId, name } = parseSet(input);
+  await requireSecret(prisma, tenantId, name);
   return setSecret(prisma, keys, input, actor);
 }
 

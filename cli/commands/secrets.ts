@@ -4,8 +4,7 @@ import { requireMasterKeys, type Config } from '../../lib/config.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { MASTER_KEY_ID, MASTER_KEY_ID_RULE } from '../../lib/crypto/master-keys.js';
 import { rotateMasterKey } from '../../lib/master-key-rotation.js';
-import { NotFoundError } from '../../lib/errors.js';
-import { SECRET_NAME, listSecrets, rotateSecret, secretHistory, setSecret } from '../../lib/secrets.js';
+import { SECRET_NAME, SECRET_NAME_RULE, listSecrets, requireSecret, secretHistory, setSecret } from '../../lib/secrets.js';
 import { UsageError } from '../flags.js';
 import { progressBar, type CliIO } from '../output.js';
 import { withTenant } from './with-prisma.js';
@@ -32,13 +31,11 @@ export async function runSecretSet(
   const keys = requireMasterKeys(config);
   // Everything that can be judged without the value is judged first: nobody pastes a
   // secret only to learn that its name or the secret to rotate was wrong.
-  if (!SECRET_NAME.test(args.name)) throw new UsageError(`secret name "${args.name.slice(0, 64)}" must be 1-255 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  if (!SECRET_NAME.test(args.name)) throw new UsageError(`secret name "${args.name.slice(0, 64)}" ${SECRET_NAME_RULE}`);
   const result = await withTenant(config, args.tenantId, async (prisma) => {
-    if (args.mustExist && !(await prisma.secret.findUnique({ where: { tenantId_name: { tenantId: args.tenantId, name: args.name } }, select: { id: true } }))) {
-      throw new NotFoundError(`no secret "${args.name}" for tenant ${args.tenantId}`);
-    }
-    const input = { tenantId: args.tenantId, name: args.name, value: await args.readValue() };
-    return args.mustExist ? rotateSecret(prisma, keys, input, CLI_ACTOR) : setSecret(prisma, keys, input, CLI_ACTOR);
+    // rotate is set on a secret that exists, checked here before the value is read.
+    if (args.mustExist) await requireSecret(prisma, args.tenantId, args.name);
+    return setSecret(prisma, keys, { tenantId: args.tenantId, name: args.name, value: await args.readValue() }, CLI_ACTOR);
   });
   io.out(`${result.rotated ? 'rotated' : 'created'} secret ${result.name} (version ${result.version}, key ${result.keyId}); reference it as secret://${result.name}`);
   return 0;
