@@ -8,6 +8,9 @@
   KEYS[4]  {p}:alert:{tenant}:group:{groupKey}          hash {groupId, flushAt} of the open group
   KEYS[5]  {p}:alert:{tenant}:seen:{dedupeKey}          string: id of the first alert with this dedupe key (untouched without one)
   KEYS[6]  {p}:alert:{tenant}:decided:{alertId}         string: this alert's decision (JSON of the reply), kept replay_ttl_ms
+  KEYS[7..] (optional) keys of the caller's, in the tenant's slot, only read: their
+            PTTL is appended to the reply (the channel pauses, so that sending a
+            `deliver` decision needs no second round trip to learn them)
 
   ARGV[1]  now_ms          the caller's clock. Passed in rather than read with TIME so tests can
                            inject time (cooldowns, windows, groups, quiet hours) without sleeping,
@@ -38,8 +41,8 @@
   cooldown, tenant limit, deliver. A suppression consumes nothing (no limit, cooldown or
   throttle entry); only the duplicate marker is always written.
 
-  Returns { outcome, reason, defer_until_ms, group_id, flush_at_ms, opened, duplicate_of }
-  with '' / 0 for the fields that do not apply.
+  Returns { outcome, reason, defer_until_ms, group_id, flush_at_ms, opened, duplicate_of,
+  pttl(KEYS[7]), pttl(KEYS[8]), ... } with '' / 0 for the fields that do not apply.
 ]]
 local count_key, cooldown_key, user_key, group_key, seen_key, decided_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local now = tonumber(ARGV[1])
@@ -53,13 +56,19 @@ local user_limit, user_window_ms = tonumber(ARGV[14]), tonumber(ARGV[15])
 local dedupe_ttl_ms = tonumber(ARGV[16])
 local replay_ttl_ms = tonumber(ARGV[17])
 
+-- The watched keys' TTLs go after the decision, and are not part of what is remembered.
+local function with_ttls(reply)
+  for i = 7, #KEYS do reply[#reply + 1] = redis.call('PTTL', KEYS[i]) end
+  return reply
+end
+
 local decided = redis.call('GET', decided_key)
-if decided then return cjson.decode(decided) end
+if decided then return with_ttls(cjson.decode(decided)) end
 
 -- Every decision leaves through here, remembered for a replay.
 local function finish(reply)
   redis.call('SET', decided_key, cjson.encode(reply), 'PX', replay_ttl_ms)
-  return reply
+  return with_ttls(reply)
 end
 
 local function suppress(reason, duplicate_of)

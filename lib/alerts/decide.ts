@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { isInt, isText, SEVERITIES, validateDecisionInput, type AlertDecisionInput, type AlertPolicy, type AlertSeverity, type QuietHoursPolicy } from './decision-input.js';
+import { createForgetter } from './forgetter.js';
 import { quietWindow } from './quiet-hours.js';
 
 export type { AlertDecisionInput, AlertPolicy, AlertSeverity, QuietHoursPolicy } from './decision-input.js';
@@ -27,6 +28,8 @@ export interface AlertDecision {
   group?: { id: string; flushAt: Date; opened: boolean };
   /** For 'duplicate': the alertId that first used the dedupe key (equal to alertId on a replay). */
   duplicateOf?: string;
+  /** With `watch`: each watched key's PTTL as Redis reports it (-2 no key, -1 no expiry), in order. */
+  watchedTtlMs?: number[];
   /** The clock reading the decision was made at. */
   decidedAt: Date;
 }
@@ -47,12 +50,26 @@ export interface AlertDeciderOptions {
    * backoff, plus the lock time of a job taken over after a crash). Default: 900 000 (15 min).
    */
   replayTtlMs?: number;
+  /** Told when a forget's UNLINK fails (the keys then expire after replayTtlMs). Default: nothing. */
+  onForgetError?: (err: unknown) => void;
 }
 
 export interface AlertDecider {
-  decide(input: AlertDecisionInput, policy: AlertPolicy): Promise<AlertDecision>;
-  /** Drop the remembered decision once what follows it is recorded (the row then tells a re-run what to redo). */
-  forget(input: Pick<AlertDecisionInput, 'tenantId' | 'alertId'>): Promise<void>;
+  /**
+   * `watch`: keys of the caller's in the tenant's hash slot whose remaining TTL is read
+   * by the same script call (the alert worker's channel pauses: a `deliver` decision
+   * then needs no second round trip before sending). Default: none.
+   */
+  decide(input: AlertDecisionInput, policy: AlertPolicy, watch?: string[]): Promise<AlertDecision>;
+  /**
+   * Drop the remembered decision once what follows it is recorded (the row then tells a
+   * re-run what to redo). Not awaited by anyone: the forgets of concurrently finishing
+   * jobs share one UNLINK per tenant, sent after the current turn (and while one is in
+   * Redis, the next ones gather). A failed one only leaves keys to their TTL (replayTtlMs).
+   */
+  forget(input: Pick<AlertDecisionInput, 'tenantId' | 'alertId'>): void;
+  /** Resolves once every forget so far has been sent to Redis. */
+  forgotten(): Promise<void>;
 }
 
 /** Where one alert's decision is remembered for a replay (KEYS[6] of the script). */
@@ -96,7 +113,7 @@ export function policyFromSettings(a: AlertSettingsLike): AlertPolicy {
   };
 }
 
-type Reply = [string, string, number, string, number, number, string];
+type Reply = [string, string, number, string, number, number, string, ...number[]];
 type WithCommand = Redis & { [COMMAND]: (...args: Array<string | number>) => Promise<Reply> };
 
 /** Defines the script on `redis` (once per connection) and returns a decider. */
@@ -107,11 +124,13 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
   const replayTtlMs = options.replayTtlMs ?? 900_000;
   if (!isInt(dedupeTtlMs, 1)) throw new RangeError(`dedupeTtlMs must be a whole number >= 1 (got ${dedupeTtlMs})`);
   if (!isInt(replayTtlMs, 1)) throw new RangeError(`replayTtlMs must be a whole number >= 1 (got ${replayTtlMs})`);
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 6, lua: readFileSync(SCRIPT_PATH, 'utf8') });
+  // No fixed key count: the first argument is the count (6, plus the watched keys).
+  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: readFileSync(SCRIPT_PATH, 'utf8') });
   const run = (redis as WithCommand)[COMMAND].bind(redis);
+  const forgetting = createForgetter(redis, (err) => options.onForgetError?.(err));
 
   return {
-    async decide(input, policy) {
+    async decide(input, policy, watch = []) {
       validateDecisionInput(input, policy);
       const now = clock();
       const nowMs = now.getTime();
@@ -120,8 +139,10 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
       const rank = (s: AlertSeverity) => SEVERITIES.indexOf(s);
       const bypass = q !== undefined && rank(input.severity) >= rank(q.bypassSeverity ?? 'critical');
       const flag = (b: boolean) => (b ? 1 : 0);
-      const [outcome, reason, deferUntil, groupId, flushAt, opened, duplicateOf] = await run(
+      const [outcome, reason, deferUntil, groupId, flushAt, opened, duplicateOf, ...watchedTtlMs] = await run(
+        6 + watch.length,
         ...alertKeys(options.keyPrefix, input),
+        ...watch,
         nowMs,
         input.alertId,
         flag(input.severity === 'critical'),
@@ -145,10 +166,12 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
       if (outcome === 'defer') decision.deferUntil = new Date(deferUntil);
       if (outcome === 'group') decision.group = { id: groupId, flushAt: new Date(flushAt), opened: opened === 1 };
       if (duplicateOf) decision.duplicateOf = duplicateOf;
+      if (watch.length > 0) decision.watchedTtlMs = watchedTtlMs;
       return decision;
     },
-    async forget(input) {
-      await redis.del(decidedKey(options.keyPrefix, input.tenantId, input.alertId));
+    forget(input) {
+      forgetting.add(input.tenantId, decidedKey(options.keyPrefix, input.tenantId, input.alertId));
     },
+    forgotten: () => forgetting.drain(),
   };
 }

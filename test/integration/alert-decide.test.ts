@@ -173,8 +173,36 @@ test('alert decide: the same alert decided again gets its first decision back an
   assert.equal([again.outcome, again.group?.id, again.group?.opened, again.group?.flushAt.getTime()], ['group', opener.alertId, true, opened.group?.flushAt.getTime()], 'still the opener, not a member of its own group');
   const ttl = await redis.pttl(`${prefix}:alert:{${tenantId}}:decided:${first.alertId}`);
   assert.ok(ttl > 890_000 && ttl <= 900_000, `remembered 15 min (pttl ${ttl})`);
-  await decider.forget(first);
+  decider.forget(first);
+  await decider.forgotten();
   assert.is(await redis.exists(`${prefix}:alert:{${tenantId}}:decided:${first.alertId}`), 0, 'forgotten');
+});
+
+test('alert decide: forgets of one turn go out together, per tenant, and all are carried out', async () => {
+  const other = randomUUID();
+  const inputs = [...Array.from({ length: 30 }, () => alert({ type: 'forget-a' })), ...Array.from({ length: 30 }, () => alert({ type: 'forget-b', tenantId: other }))];
+  for (const input of inputs) await decider.decide(input, { ...base, maxPerWindow: 1000 });
+  const keyOf = (i: { tenantId: string; alertId: string }) => `${prefix}:alert:{${i.tenantId}}:decided:${i.alertId}`;
+  assert.is(await redis.exists(...inputs.map(keyOf)), 60, 'every decision remembered');
+  for (const input of inputs) decider.forget(input);
+  await decider.forgotten();
+  assert.is(await redis.exists(...inputs.map(keyOf)), 0, 'every one forgotten');
+});
+
+test('alert decide: watched keys come back with their TTLs, on a replay too, and are never written', async () => {
+  const paused = `${prefix}:alert:{${tenantId}}:channel:watch-1:paused-until`;
+  const absent = `${prefix}:alert:{${tenantId}}:channel:watch-2:paused-until`;
+  await redis.set(paused, 'x', 'PX', 60_000);
+  const input = alert({ type: 'watched' });
+  const first = await decider.decide(input, base, [paused, absent]);
+  assert.is(first.outcome, 'deliver');
+  assert.ok(first.watchedTtlMs![0]! > 55_000 && first.watchedTtlMs![0]! <= 60_000, `pttl ${first.watchedTtlMs}`);
+  assert.is(first.watchedTtlMs![1], -2, 'no key');
+  await redis.del(paused);
+  const replay = await decider.decide(input, base, [paused, absent]);
+  assert.equal([replay.outcome, replay.watchedTtlMs], ['deliver', [-2, -2]], 'read anew on the replay, not remembered with the decision');
+  assert.is(await redis.exists(paused, absent), 0, 'only read');
+  assert.is((await decider.decide(alert({ type: 'unwatched' }), base)).watchedTtlMs, undefined);
 });
 
 test('alert decide: every key it writes expires', async () => {

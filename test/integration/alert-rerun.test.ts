@@ -150,6 +150,7 @@ test('a first run forgets its decision once recorded; a re-run of a recorded ope
   const { tenantId } = await h.tenantWithHooks('rerun-recorded-opener', ['/g4'], { groupWaitSeconds: 1 });
   const opener = h.alertFor(tenantId, { groupKey: 'recorded' });
   assert.equal(await processAlert({ v: 1, alert: opener }, h.ctx, firstRun), { outcome: 'grouped' });
+  await h.ctx.decider.forgotten();
   assert.is(await h.bulwark.ctx.redis.exists(decidedKey(h.bulwark.ctx.config.queuePrefix, tenantId, opener.id)), 0, 'nothing left in Redis once the row says it');
   await (await h.ctx.deliveries.getJob(`group-${opener.id}`))!.remove(); // lost
   assert.equal(await processAlert({ v: 1, alert: opener }, h.ctx, rerun), { outcome: 'grouped', reason: 'group_opened' });

@@ -12,6 +12,10 @@ import type { Redis } from 'ioredis';
 export interface ChannelPauses {
   /** When each paused channel may be sent to again (epoch ms); channels not paused are absent. */
   pausedUntil(tenantId: string, channelIds: string[]): Promise<Map<string, number>>;
+  /** The Redis key of a channel's pause, for a caller reading its TTL in a script of its own. */
+  keyOf(tenantId: string, channelId: string): string;
+  /** The same answer as pausedUntil, from the keys' PTTLs as read elsewhere (in channelIds' order). */
+  fromTtls(channelIds: string[], ttlMs: number[]): Map<string, number>;
   /** Pause a channel until `untilMs` (the receiver's latest answer wins). */
   pause(tenantId: string, channelId: string, untilMs: number): Promise<void>;
 }
@@ -23,18 +27,22 @@ export function channelPauseKey(keyPrefix: string, tenantId: string, channelId: 
 
 export function createChannelPauses(redis: Redis, options: { keyPrefix: string; clock: () => Date }): ChannelPauses {
   const key = (tenantId: string, channelId: string) => channelPauseKey(options.keyPrefix, tenantId, channelId);
+  // The time left is Redis's (the key's TTL), not a time another process wrote by its
+  // own clock: clocks that differ, or a test's frozen one, cannot stretch a pause.
+  function fromTtls(channelIds: string[], ttlMs: number[]): Map<string, number> {
+    const paused = new Map<string, number>();
+    const now = options.clock().getTime();
+    ttlMs.forEach((ms, i) => {
+      if (ms > 0 && i < channelIds.length) paused.set(channelIds[i]!, now + ms);
+    });
+    return paused;
+  }
   return {
+    keyOf: key,
+    fromTtls,
     async pausedUntil(tenantId, channelIds) {
-      const paused = new Map<string, number>();
-      if (channelIds.length === 0) return paused;
-      // The time left is Redis's (the key's TTL), not a time another process wrote by
-      // its own clock: clocks that differ, or a test's frozen one, cannot stretch a pause.
-      const left = await Promise.all(channelIds.map((id) => redis.pttl(key(tenantId, id))));
-      const now = options.clock().getTime();
-      left.forEach((ms, i) => {
-        if (ms > 0) paused.set(channelIds[i]!, now + ms);
-      });
-      return paused;
+      if (channelIds.length === 0) return new Map();
+      return fromTtls(channelIds, await Promise.all(channelIds.map((id) => redis.pttl(key(tenantId, id)))));
     },
     async pause(tenantId, channelId, untilMs) {
       const ms = Math.ceil(untilMs - options.clock().getTime());

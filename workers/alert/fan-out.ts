@@ -23,7 +23,8 @@ export type Sendable = Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: str
 export interface FanOutOptions {
   /** The channels to use for every alert (already chosen: the receipt's, or a re-run's remaining ones). */
   channels?: ChannelRow[];
-  inline?: Alert;
+  /** Send this one alert from the calling job; `paused`: its channels' pauses, read with the decision. */
+  inline?: { alert: Alert; paused: Map<string, number> };
   /** `key` is a flush's or digest's base: each part of at most DELIVER_MAX_ALERTS alerts gets a key naming its alerts. */
   parts?: boolean;
 }
@@ -55,7 +56,7 @@ export async function fanOut(ctx: FanOutContext, alerts: Sendable[], kind: 'sing
   }
   if (routed.length === 0) return 0;
   if (options.inline) {
-    await deliverInline(ctx, options.inline, routed.map((r) => r.channel));
+    await deliverInline(ctx, options.inline.alert, routed.map((r) => r.channel), options.inline.paused);
     return routed.length;
   }
   // One job per channel and part; channels given the same alerts share their parts

@@ -41,15 +41,17 @@ function asRow(alert: Alert): MessageRow {
   };
 }
 
-/** Send one alert to its channels now; queue a `deliver` job for each channel that needs one. */
-export async function deliverInline(ctx: FastPathContext, alert: Alert, channels: ChannelRow[]): Promise<void> {
+/**
+ * Send one alert to its channels now; queue a `deliver` job for each channel that needs
+ * one. `paused`: the channels' pauses, read with the decision (ChannelPauses.fromTtls).
+ */
+export async function deliverInline(ctx: FastPathContext, alert: Alert, channels: ChannelRow[], paused: Map<string, number>): Promise<void> {
   const message = messageFor(alert.tenantId, 'single', [asRow(alert)]);
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
   // With several channels the row waits for all of them: one channel's result must not
   // settle the alert while another's send is still to come (a single channel's result
   // is the whole answer, and the hot path is spared a statement).
   if (channels.length > 1) await record(ctx, [alert.id], { outcome: 'delivering', pendingChannels: channels }, context);
-  const paused = await ctx.pauses.pausedUntil(alert.tenantId, channels.map((c) => c.id));
   const sends = await Promise.allSettled(
     channels.map(async (channel) => {
       const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };

@@ -21,14 +21,19 @@ export interface AlertWorkerOptions {
 
 /** What both alert processors work with; `deliveries` is the queue they hand sends to. */
 export function createAlertContext(ctx: AppContext, deliveries: Queue, options: AlertWorkerOptions = {}): DeliveryContext {
+  const logger = ctx.logger.child({ queue: ALERT_QUEUE });
   return {
     prisma: ctx.prisma,
     pg: ctx.pg,
     ledger: createLedgerStore(ctx.pg),
     channelsFor: createChannelReader(ctx.pg),
-    logger: ctx.logger.child({ queue: ALERT_QUEUE }),
+    logger,
     metrics: ctx.metrics,
-    decider: createAlertDecider(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),
+    decider: createAlertDecider(ctx.redis, {
+      keyPrefix: ctx.config.queuePrefix,
+      clock: ctx.clock,
+      onForgetError: (err) => logger.warn({ event: 'alert_forget_failed', err }, 'could not drop remembered alert decisions: they expire on their own'),
+    }),
     deliveries,
     // Read for every alert (batched across jobs): a policy change applies to the next alert.
     policyInputsOf: createPolicyReader(ctx.pg),

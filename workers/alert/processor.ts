@@ -63,24 +63,28 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
   const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone } });
   // Still received: decided now, or, on a re-run that died before recording, the same
   // decision given back by the script (it remembers it until forget() below).
+  // The channels' pauses are read by the same script call: a `deliver` decision is sent
+  // at once, without a second round trip to learn them.
   const decision = await ctx.decider.decide(
     { tenantId: alert.tenantId, alertId: alert.id, type: alert.type, severity: alert.severity, groupKey: alert.groupKey, userId: alert.userId, dedupeKey: alert.source?.auditEventId },
     policy,
+    row.channels.map((c) => ctx.pauses.keyOf(alert.tenantId, c.id)),
   );
-  const result = await act(ctx, alert, decision, row.channels, rerun);
-  await ctx.decider.forget({ tenantId: alert.tenantId, alertId: alert.id });
+  const paused = ctx.pauses.fromTtls(row.channels.map((c) => c.id), decision.watchedTtlMs ?? []);
+  const result = await act(ctx, alert, decision, row.channels, rerun, paused);
+  ctx.decider.forget({ tenantId: alert.tenantId, alertId: alert.id });
   return result;
 }
 
 /** What follows a decision: each job that will send is queued before the row says it waits for it. */
-async function act(ctx: AlertContext, alert: Alert, decision: AlertDecision, channels: ChannelRow[], rerun: boolean): Promise<{ outcome: string; reason?: string }> {
+async function act(ctx: AlertContext, alert: Alert, decision: AlertDecision, channels: ChannelRow[], rerun: boolean, paused: Map<string, number>): Promise<{ outcome: string; reason?: string }> {
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
   // Past the script's memory, a re-run sees its own dedupe key as a duplicate of itself;
   // delivering is the choice that loses nothing.
   const selfDuplicate = decision.outcome === 'suppress' && decision.reason === 'duplicate' && decision.duplicateOf === alert.id;
   if (decision.outcome === 'deliver' || selfDuplicate) {
     // The channels came with the receipt (one statement): no second wait for them.
-    await fanOut(ctx, [alert], 'single', alert.id, { channels, inline: rerun ? undefined : alert });
+    await fanOut(ctx, [alert], 'single', alert.id, { channels, inline: rerun ? undefined : { alert, paused } });
     return { outcome: 'deliver' };
   }
   if (decision.outcome === 'suppress') {
