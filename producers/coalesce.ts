@@ -1,10 +1,17 @@
 /**
- * Coalescing of audit.write calls: the calls of one event-loop turn share one job, up
- * to AUDIT_MAX_ENTRIES_PER_JOB entries and AUDIT_MAX_JOB_BYTES of JSON. One job per
- * entry costs BullMQ (and Redis) far more than the entry itself; retries stay safe
+ * Coalescing of audit.write calls into shared jobs, as a group commit: the calls of one
+ * event-loop turn share one job, and while MAX_IN_FLIGHT jobs are on their way to
+ * Redis, new calls keep gathering into the next one. One job per entry costs BullMQ (and
+ * Redis) far more than the entry itself, and under load a turn alone holds only one or
+ * two calls; waiting for a job in flight lets batches grow with the load, while an idle
+ * producer still sends at the end of the turn. A job holds at most
+ * AUDIT_MAX_ENTRIES_PER_JOB entries and AUDIT_MAX_JOB_BYTES of JSON. Retries stay safe
  * because each entry keeps its own eventId.
  */
 import { AUDIT_MAX_ENTRIES_PER_JOB, AUDIT_MAX_JOB_BYTES, type AuditEntry } from '../lib/contracts/audit.js';
+
+/** Jobs on their way to Redis at once; more calls wait (and gather) for one to return. */
+const MAX_IN_FLIGHT = 2;
 
 /** Size of an entry in a job, as UTF-8 JSON. */
 export function jsonBytes(entry: AuditEntry): number {
@@ -12,33 +19,77 @@ export function jsonBytes(entry: AuditEntry): number {
 }
 
 export interface WriteCoalescer<R> {
-  /** Add an entry to this turn's job; resolves when that job is enqueued. */
+  /** Add an entry to the job being gathered; resolves when that job is enqueued. */
   add(entry: AuditEntry): Promise<R>;
-  /** Wait for the job being gathered, if any (its failure is the callers' to see). */
+  /** Wait until every job gathered so far is enqueued (failures are the callers' to see). */
   flush(): Promise<void>;
 }
 
+interface Batch<R> {
+  entries: AuditEntry[];
+  bytes: number;
+  done: Promise<R>;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
 export function createWriteCoalescer<R>(enqueue: (entries: AuditEntry[]) => Promise<R>): WriteCoalescer<R> {
-  let pending: { entries: AuditEntry[]; bytes: number; done: Promise<R> } | undefined;
+  let open: Batch<R> | undefined;
+  /** Full batches waiting for a slot, in order. */
+  const full: Array<Batch<R>> = [];
+  const inFlight = new Set<Promise<unknown>>();
+  let scheduled = false;
+
+  function newBatch(): Batch<R> {
+    let resolve!: (r: R) => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<R>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { entries: [], bytes: 0, done, resolve, reject };
+  }
+
+  function dispatch(): void {
+    while (inFlight.size < MAX_IN_FLIGHT) {
+      const batch = full.shift() ?? open;
+      if (!batch) return;
+      if (batch === open) open = undefined;
+      const sent = enqueue(batch.entries).then(batch.resolve, batch.reject);
+      inFlight.add(sent);
+      void sent.finally(() => {
+        inFlight.delete(sent);
+        dispatch();
+      });
+    }
+  }
+
   return {
     add(entry) {
       const bytes = jsonBytes(entry);
-      if (!pending || pending.entries.length >= AUDIT_MAX_ENTRIES_PER_JOB || pending.bytes + bytes > AUDIT_MAX_JOB_BYTES) {
-        const batch: AuditEntry[] = [];
-        const done = new Promise<R>((resolve, reject) => {
-          setImmediate(() => {
-            if (pending?.entries === batch) pending = undefined;
-            enqueue(batch).then(resolve, reject);
-          });
-        });
-        pending = { entries: batch, bytes: 0, done };
+      if (open && (open.entries.length >= AUDIT_MAX_ENTRIES_PER_JOB || open.bytes + bytes > AUDIT_MAX_JOB_BYTES)) {
+        full.push(open);
+        open = undefined;
       }
-      pending.entries.push(entry);
-      pending.bytes += bytes;
-      return pending.done;
+      open ??= newBatch();
+      open.entries.push(entry);
+      open.bytes += bytes;
+      const { done } = open;
+      // The end of this turn, not at once: the rest of the turn's calls join the batch.
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          dispatch();
+        });
+      }
+      return done;
     },
     async flush() {
-      if (pending) await pending.done.catch(() => undefined);
+      while (open || full.length > 0 || inFlight.size > 0 || scheduled) {
+        if (inFlight.size > 0) await Promise.race(inFlight);
+        else await new Promise((r) => setImmediate(r));
+      }
     },
   };
 }
