@@ -9,7 +9,9 @@
 import type autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
 import Fastify from 'fastify';
+import { AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import { createApiKey } from '../lib/apikeys.js';
 import { loadConfig } from '../lib/config.js';
 import { generateFernetKey } from '../lib/crypto/fernet.js';
@@ -96,12 +98,14 @@ async function main(): Promise<void> {
     const queriesAfter = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
     const cpu = process.cpuUsage(cpu0);
     await stopProfile();
+    const jobs = await new Queue(AUDIT_WRITE_QUEUE, { connection: bulwark.ctx.redis, prefix: config.queuePrefix }).count();
     const requests = api.rps * DURATION;
     const ratio = api.rps / base.rps;
     console.log(`fastify 204 baseline   ${base.rps.toFixed(0)} req/s   p99 ${base.p99} ms`);
     console.log(`POST /v1/audit         ${api.rps.toFixed(0)} req/s   p99 ${api.p99} ms   non-2xx ${api.non2xx}   errors ${api.errors}`);
     console.log(`ratio                  ${ratio.toFixed(2)} (target >= 0.5); p99 ${api.p99} ms (target < 20 ms)`);
     console.log(`(for reading) server cpu  ${((cpu.user + cpu.system) / Math.max(1, requests)).toFixed(0)} µs per request`);
+    console.log(`(for reading) audit-write jobs ${jobs} for ~${requests.toFixed(0)} requests (${(requests / Math.max(1, jobs)).toFixed(1)} entries per job)`);
     console.log(`postgres transactions  ${queriesAfter - queriesBefore} for ~${requests.toFixed(0)} requests (${((queriesAfter - queriesBefore) / Math.max(1, requests)).toFixed(4)} per request)`);
   } finally {
     await bulwark.stop();
