@@ -8,7 +8,8 @@
  * loop is warmed up first (fetch loads lazily; a cold first loop is slower and would
  * flatter the ratio), and is also printed at the alert worker's concurrency for reading.
  * Bulwark runs from the compiled build (dist/), as `bulwark start` does.
- * Run: node --import tsx bench/alert-delivery.ts   (BENCH_N, default 2000; BENCH_CPU_PROF=<dir>
+ * Run: node --import tsx bench/alert-delivery.ts   (BENCH_N, default 2000; REDIS_URL, default the
+ * local one; BENCH_CPU_PROF=<dir>
  * writes a CPU profile of the measured phase there)
  */
 import { createServer } from 'node:http';
@@ -59,13 +60,13 @@ async function rawLoop(concurrency: number, n = N): Promise<number> {
 }
 
 const db = await createTestDatabase('bulwark_bench');
-const config = loadConfig({ DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-alerts-${Date.now()}`, MASTER_KEYS: `b1:${generateFernetKey()}`, SETTINGS_CACHE_MS: '60000' });
+const config = loadConfig({ DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, PORT: '0', LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-alerts-${Date.now()}`, MASTER_KEYS: `b1:${generateFernetKey()}`, SETTINGS_CACHE_MS: '60000' });
 const CAP = alertDeliveryPolicy.perChannelConcurrency;
 await rawLoop(CONCURRENCY, Math.min(N, 1000)); // warm-up, not measured
 const raw = await rawLoop(CAP);
 const rawCpuPerPost = rawCpuMs / N;
 const rawAtWorkerConcurrency = await rawLoop(CONCURRENCY);
-const producer = createProducer({ queuePrefix: config.queuePrefix });
+const producer = createProducer({ redisUrl: config.redisUrl, queuePrefix: config.queuePrefix });
 // Decisions need the tenant first; workers start after everything is enqueued.
 const setup = await startBulwark(config, { http: false, scheduler: false, workers: false });
 const tenant = await createTenant(setup.ctx.prisma, { name: 'bench' });
@@ -94,7 +95,7 @@ const e2eCpuMs = cpuMs() - c0;
 await stopProfile();
 await bulwark.stop();
 await producer.close();
-await obliterateQueues(config.queuePrefix);
+await obliterateQueues(config.queuePrefix, config.redisUrl);
 await db.drop();
 server.close();
 console.log(`raw POST loop          ${raw.toFixed(0)} req/s (warm, concurrency ${CAP} = the per-channel cap, the most POSTs Bulwark has in flight to this receiver)`);

@@ -121,20 +121,23 @@ test('the sweep queues again a digest\'s or group\'s part whose deliver job is g
   const digest = await rowsOf({ outcome: 'deferred', reason: 'quiet_hours', deferUntil: past }, 3);
   const group = await rowsOf({ outcome: 'grouped', reason: 'grouped', groupId: randomUUID(), deferUntil: past }, 2);
   const kept = await rowsOf({ outcome: 'deferred', reason: 'quiet_hours', deferUntil: past }, 1);
+  const alone = await rowsOf({ outcome: 'grouped', reason: 'group_opened', groupId: randomUUID(), deferUntil: past }, 1);
   // Each part's send was queued and its rows say so (as a flush or digest does), then
-  // the digest's and the group's jobs were lost; the third part's job waits an hour.
-  for (const [ids, key] of [[digest, 'd-lost-digest'], [group, 'g-lost-group'], [kept, 'd-kept']] as const) {
+  // the digest's and the groups' jobs were lost; the third part's job waits an hour.
+  for (const [ids, key] of [[digest, 'd-lost-digest'], [group, 'g-lost-group'], [kept, 'd-kept'], [alone, 'g-lost-alone']] as const) {
     await h.ctx.ledger.apply([...ids], { outcome: 'delivering', pendingChannels: [channel], jobKey: key });
   }
   await enqueueDeliveries(h.ctx.deliveries, [{ tenantId, channelId: channel.id, kind: 'digest', alertIds: kept, key: 'd-kept', delayMs: 3_600_000 }]);
   // One digest alert changed recently (another channel's result, say): it still goes
   // back in its part's job with the others, or that job would never send it.
-  await superuserQuery(h.db.url, `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`, [[...digest.slice(1), ...group, ...kept]]);
+  await superuserQuery(h.db.url, `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`, [[...digest.slice(1), ...group, ...kept, ...alone]]);
   const result = await sweep({ ...h.ctx, clock: () => new Date() });
-  assert.is(result.requeued, 2, 'the digest\'s part and the group\'s part');
-  for (const id of [...digest, ...group]) await h.delivered(id, 15_000);
-  const bodies = h.requestsAt('/parts').map((r) => JSON.parse(r.body) as { alertIds: string[] });
-  assert.equal(bodies.map((b) => [...b.alertIds].sort()).sort((a, b) => a.length - b.length), [[...group].sort(), [...digest].sort()], 'one message per part, listing its alerts');
+  assert.is(result.requeued, 3, 'the digest\'s part and the two groups\' parts');
+  for (const id of [...digest, ...group, ...alone]) await h.delivered(id, 15_000);
+  const bodies = h.requestsAt('/parts').map((r) => JSON.parse(r.body) as { alertIds: string[]; title: string });
+  assert.equal(bodies.map((b) => [...b.alertIds].sort()).sort((a, b) => a.length - b.length), [alone, [...group].sort(), [...digest].sort()], 'one message per part, listing its alerts');
+  assert.is(bodies.find((b) => b.alertIds[0] === alone[0])?.title, 'Part alert 0', 'a group of one goes out as its alert\'s own message, as its flush sent it');
+  assert.match(bodies.find((b) => b.alertIds.length === 2)?.title ?? '', /^2 alerts: /);
   assert.is(await (await h.ctx.deliveries.getJob(`deliver-d-kept-${channel.id}`))?.getState(), 'delayed', 'the waiting job is kept as it was');
   assert.is(await h.outcomeOf(kept[0]!), 'delivering');
   assert.is((await sweep({ ...h.ctx, clock: () => new Date() })).requeued, 0);

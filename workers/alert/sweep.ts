@@ -126,7 +126,10 @@ async function requeueWaitingSends(deps: SweepDeps, before: Date): Promise<numbe
   const res = await deps.pg.query<{ tenant_id: string; channel_id: string; key: string; kind: 'single' | 'group' | 'digest'; alert_ids: string[] }>(
     `WITH waiting AS (
        SELECT l.tenant_id, l.id, l.updated_at, d.channel_id, COALESCE(d.job_key, l.id::text) AS key,
-         CASE WHEN l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours' THEN 'single' WHEN l.group_id IS NOT NULL THEN 'group' ELSE 'digest' END AS kind
+         -- As the flush chose: a group of one member went out as a single alert's message.
+         CASE WHEN l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours' THEN 'single'
+              WHEN l.group_id IS NOT NULL THEN CASE WHEN (SELECT count(*) FROM alert_ledger g WHERE g.group_id = l.group_id) = 1 THEN 'single' ELSE 'group' END
+              ELSE 'digest' END AS kind
          FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
         WHERE l.outcome = 'delivering' AND d.outcome = 'delivering'
           -- A part's rows from before job_key was kept cannot name their job (runbook alerts-stuck).
