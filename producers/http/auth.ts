@@ -99,19 +99,21 @@ export function createGuards(deps: GuardDeps) {
 
   /**
    * Throws unless the request carries the operator's credentials: 429 from an address
-   * locked out by failed attempts (checked first, so a correct guess is refused too),
-   * else 401, each failure recorded (operator-denials.ts).
+   * locked out by failed attempts (a correct password too), else 401, each failure
+   * recorded (operator-denials.ts). The credentials are compared first and the outcome
+   * goes to the lockout, which decides in one atomic step: a lock taken by attempts in
+   * flight at the same time still refuses this one, whatever its comparison found.
    */
   async function verifyOperator(request: FastifyRequest, refusal = 'operator credentials required (HTTP Basic)'): Promise<void> {
-    const ip = clientIp(request);
-    const locked = deps.operatorDenials ? await deps.operatorDenials.lockedFor(ip) : 0;
-    if (locked > 0) {
-      deps.logger.warn({ event: 'operator_locked_request', ip, route: routeOf(request), request_id: request.id, retry_after_ms: locked }, 'operator route refused: address locked out');
-      throw new ApiError(429, 'rate_limited', 'too many failed operator sign-ins from this address; retry later', undefined, { 'retry-after': String(Math.ceil(locked / 1000)) });
-    }
-    if (isOperator(request)) return;
     const presented = typeof request.headers.authorization === 'string' && request.headers.authorization.startsWith('Basic ');
-    await deps.operatorDenials?.record({ ip, route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'], presented });
+    const outcome = isOperator(request) ? 'ok' : presented ? 'wrong' : 'missing';
+    const verdict = deps.operatorDenials
+      ? await deps.operatorDenials.judge({ ip: clientIp(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'], outcome })
+      : { status: outcome === 'ok' ? ('allowed' as const) : ('denied' as const) };
+    if (verdict.status === 'allowed') return;
+    if (verdict.status === 'locked') {
+      throw new ApiError(429, 'rate_limited', 'too many failed operator sign-ins from this address; retry later', undefined, { 'retry-after': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) });
+    }
     throw new ApiError(401, 'unauthenticated', refusal, undefined, { 'www-authenticate': 'Basic realm="bulwark"' });
   }
 

@@ -3,11 +3,14 @@
  * display prefix, never the key) and counts towards a burst detector: more than 10
  * denials within an hour for one key prefix or one source address raise one
  * high-severity `security:api-key-denial-burst` entry, which the audit path turns
- * into an alert.
+ * into an alert. "Source address" is the counting group of lib/net-address.ts (an
+ * IPv6 client's whole /64, an IPv4 address on its own); entries and logs keep the
+ * real address.
  */
 import type { Redis } from 'ioredis';
 import { SYSTEM_TENANT_ID } from '../../lib/audit/record.js';
 import type { Logger } from '../../lib/logger.js';
+import { addressGroup } from '../../lib/net-address.js';
 import { createSlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
 import type { Producer } from '../index.js';
 import type { DenialReason } from './authenticator.js';
@@ -28,7 +31,8 @@ export interface Denial {
 export function createDenialRecorder(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger; onDenial?: (reason: DenialReason) => void }) {
   const limiter = createSlidingWindowLimiter(deps.redis, { keyPrefix: `${deps.prefix}:denials` });
 
-  async function burst(subject: string, denial: Denial, tenantId: string): Promise<void> {
+  async function burst(kind: 'ip' | 'key', value: string, denial: Denial, tenantId: string): Promise<void> {
+    const subject = `${kind}:${value}`;
     const hit = await limiter.hit(subject, DENIAL_BURST_LIMIT, DENIAL_BURST_WINDOW_MS);
     if (hit.allowed) return;
     // One alert per subject per window, however long the burst goes on.
@@ -44,7 +48,7 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
       resourceId: denial.displayPrefix,
       requestId: denial.requestId,
       ip: denial.ip,
-      metadata: { subject: subject.split(':')[0] ?? subject, threshold: DENIAL_BURST_LIMIT, window_seconds: DENIAL_BURST_WINDOW_MS / 1000 },
+      metadata: { subject: kind, threshold: DENIAL_BURST_LIMIT, window_seconds: DENIAL_BURST_WINDOW_MS / 1000, ...(kind === 'ip' ? { address_group: value } : {}) },
     });
   }
 
@@ -70,8 +74,8 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
       userAgent: denial.userAgent?.slice(0, 512),
       metadata: { reason: denial.reason, route: denial.route },
     });
-    const subjects = [`ip:${denial.ip}`, ...(denial.displayPrefix ? [`key:${denial.displayPrefix}`] : [])];
-    for (const s of subjects) await burst(s, denial, tenantId);
+    await burst('ip', addressGroup(denial.ip), denial, tenantId);
+    if (denial.displayPrefix) await burst('key', denial.displayPrefix, denial, tenantId);
   };
 }
 

@@ -2,57 +2,81 @@
  * Failed operator sign-ins (HTTP Basic, for tenant creation and Bull Board). The
  * operator credential opens every tenant's jobs and creates tenants, so its failures
  * get what API key denials get, and more: each wrong attempt is logged and audited
- * (`security:operator-auth-denied`, system tenant, never the values tried); more than
- * OPERATOR_DENIAL_LIMIT in an hour from one address raise one high-severity
- * `security:operator-auth-denial-burst` entry (and so an alert) and lock that address
- * out of operator routes for the rest of the hour, correct password or not, so that
- * guessing stops there.
+ * (`security:operator-auth-denied`, system tenant, never the values tried); at most
+ * OPERATOR_DENIAL_LIMIT wrong attempts an hour from one address are judged, and the
+ * next raises one high-severity `security:operator-auth-denial-burst` entry (and so
+ * an alert) and locks that address out of operator routes for an hour, correct
+ * password or not, so that guessing stops there.
+ *
+ * The count and the lock are one atomic step in Redis (lib/ratelimit/lockout.ts)
+ * taken after the credentials were compared, with the comparison's outcome: that is
+ * what makes the limit exact under concurrency. A pre-check of the lock followed by a
+ * comparison let every request in flight when the limit was reached be judged, and
+ * its password tried. Here a request refused by the lock gets 429 whatever its
+ * comparison said, so no more than the limit of guesses is ever answered, and a
+ * correct password sent after them is refused too.
+ *
+ * "Address" is the counting group of lib/net-address.ts: an IPv6 client's whole /64,
+ * an IPv4 address on its own. Logs and audit entries keep the real address.
  */
 import type { Redis } from 'ioredis';
 import { SYSTEM_TENANT_ID } from '../../lib/audit/record.js';
 import type { Logger } from '../../lib/logger.js';
-import { createSlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
+import { addressGroup } from '../../lib/net-address.js';
+import { createLockout } from '../../lib/ratelimit/lockout.js';
 import type { Producer } from '../index.js';
 
 export const OPERATOR_DENIAL_LIMIT = 10;
 export const OPERATOR_DENIAL_WINDOW_MS = 3_600_000;
 
-export interface OperatorDenial {
+export interface OperatorAttempt {
   ip: string;
   route: string;
   requestId: string;
   userAgent?: string;
-  /** False when no Basic credentials came at all (a browser's first request): logged only. */
-  presented: boolean;
+  /**
+   * What the credentials' comparison found: `ok`, `wrong` (Basic credentials that are
+   * not the operator's: counted), or `missing` (none at all, as on a browser's first
+   * request: logged only).
+   */
+  outcome: 'ok' | 'wrong' | 'missing';
 }
 
+export type OperatorVerdict = { status: 'allowed' } | { status: 'denied' } | { status: 'locked'; retryAfterMs: number };
+
 export function createOperatorDenials(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger }) {
-  const limiter = createSlidingWindowLimiter(deps.redis, { keyPrefix: `${deps.prefix}:operator-denials` });
-  const lockKey = (ip: string) => `${deps.prefix}:operator-denials:locked:${ip}`;
+  // Keys `${prefix}:operator-denials:locked:<group>` (the runbook names it) and `…:failures:<group>`.
+  const lockout = createLockout(deps.redis, { keyPrefix: `${deps.prefix}:operator-denials`, limit: OPERATOR_DENIAL_LIMIT, windowMs: OPERATOR_DENIAL_WINDOW_MS });
   const entry = { tenantId: SYSTEM_TENANT_ID, actorType: 'system' as const, actorId: 'bulwark-api', resourceType: 'operator' };
+  const windowSeconds = OPERATOR_DENIAL_WINDOW_MS / 1000;
 
   return {
-    /** Milliseconds this address stays locked out of operator routes; 0 when it is not. */
-    async lockedFor(ip: string): Promise<number> {
-      return Math.max(0, await deps.redis.pttl(lockKey(ip)));
-    },
-    async record(d: OperatorDenial): Promise<void> {
-      deps.logger.warn({ event: 'operator_auth_denied', reason: d.presented ? 'wrong_credentials' : 'missing', ip: d.ip, route: d.route, request_id: d.requestId }, 'operator credentials refused');
-      if (!d.presented) return;
-      const context = { requestId: d.requestId, ip: d.ip, userAgent: d.userAgent?.slice(0, 512), metadata: { route: d.route } };
-      await deps.producer.audit.write({ ...entry, action: 'security:operator-auth-denied', severity: 'medium', reason: 'wrong_credentials', ...context });
-      const hit = await limiter.hit(`ip:${d.ip}`, OPERATOR_DENIAL_LIMIT, OPERATOR_DENIAL_WINDOW_MS);
-      if (hit.allowed) return;
-      // One burst entry (one alert) per address per lockout, however long the guessing goes on.
-      if ((await deps.redis.set(lockKey(d.ip), '1', 'PX', OPERATOR_DENIAL_WINDOW_MS, 'NX')) !== 'OK') return;
-      deps.logger.warn({ event: 'operator_locked_out', ip: d.ip, failures: hit.count + 1, window_seconds: OPERATOR_DENIAL_WINDOW_MS / 1000 }, 'address locked out of operator routes');
-      await deps.producer.audit.write({
-        ...entry,
-        action: 'security:operator-auth-denial-burst',
-        severity: 'high',
-        ...context,
-        metadata: { route: d.route, threshold: OPERATOR_DENIAL_LIMIT, window_seconds: OPERATOR_DENIAL_WINDOW_MS / 1000 },
-      });
+    /** The verdict on one attempt at an operator route, recorded, logged and audited. */
+    async judge(a: OperatorAttempt): Promise<OperatorVerdict> {
+      const group = addressGroup(a.ip);
+      const verdict = a.outcome === 'wrong' ? await lockout.fail(group) : await lockout.check(group);
+      const context = { requestId: a.requestId, ip: a.ip, userAgent: a.userAgent?.slice(0, 512), metadata: { route: a.route } };
+      const log = { ip: a.ip, address_group: group, route: a.route, request_id: a.requestId };
+      if (verdict.state === 'locked') {
+        if (!verdict.lockedNow) {
+          deps.logger.warn({ event: 'operator_locked_request', ...log, retry_after_ms: verdict.retryAfterMs }, 'operator route refused: address locked out');
+          return { status: 'locked', retryAfterMs: verdict.retryAfterMs };
+        }
+        // The one attempt past the limit: one burst entry (one alert) per lockout, however long the guessing goes on.
+        deps.logger.warn({ event: 'operator_locked_out', ...log, failures: verdict.failures, window_seconds: windowSeconds }, 'address locked out of operator routes');
+        await deps.producer.audit.write({
+          ...entry,
+          action: 'security:operator-auth-denial-burst',
+          severity: 'high',
+          ...context,
+          metadata: { route: a.route, threshold: OPERATOR_DENIAL_LIMIT, window_seconds: windowSeconds, address_group: group },
+        });
+        return { status: 'locked', retryAfterMs: verdict.retryAfterMs };
+      }
+      if (a.outcome === 'ok') return { status: 'allowed' };
+      deps.logger.warn({ event: 'operator_auth_denied', reason: a.outcome === 'wrong' ? 'wrong_credentials' : 'missing', ...log }, 'operator credentials refused');
+      if (a.outcome === 'wrong') await deps.producer.audit.write({ ...entry, action: 'security:operator-auth-denied', severity: 'medium', reason: 'wrong_credentials', ...context });
+      return { status: 'denied' };
     },
   };
 }

@@ -1,6 +1,7 @@
 // The denial-burst threshold at its boundary: 10 refused keys in an hour from one
 // source raise nothing, the 11th raises one high-severity security:api-key-denial-burst
-// entry and alert; and a burst counted by key prefix across source addresses. TLS is
+// entry and alert; a burst counted by key prefix across source addresses; and IPv6
+// addresses counted by their /64, IPv4 ones each on its own. TLS is
 // on, so the server trusts X-Forwarded-For for the client address, as behind a proxy.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -36,7 +37,7 @@ interface Row {
   resource_id: string;
   ip: string;
   severity: string;
-  metadata: { subject: string; threshold: number; window_seconds: number };
+  metadata: { subject: string; threshold: number; window_seconds: number; address_group?: string };
 }
 
 async function refuse(key: string, ip: string): Promise<void> {
@@ -76,7 +77,7 @@ test('10 denials from one address raise no burst; the 11th raises exactly one en
   assert.is(burst!.severity, 'high');
   assert.is(burst!.tenant_id, SYSTEM_TENANT, 'unknown keys are attributed to the system tenant');
   assert.is(burst!.resource_id, keys[10]!.slice(0, 12));
-  assert.equal(burst!.metadata, { subject: 'ip', threshold: 10, window_seconds: 3600 });
+  assert.equal(burst!.metadata, { subject: 'ip', threshold: 10, window_seconds: 3600, address_group: ip });
   assert.is(raised[0]!.severity, 'high');
   assert.is(raised[0]!.tenantId, SYSTEM_TENANT);
   assert.is(raised[0]!.source?.auditEventId, burst!.event_id, 'the alert is the burst entry\'s');
@@ -117,6 +118,34 @@ test('one key prefix refused from 11 addresses raises a burst counted by key, in
   await queueIdle(audits);
   assert.is((await rows('security:api-key-denial-burst', 'true', [])).length, 2, 'no address reached the threshold: one burst from the test above, one for the key');
   assert.not.match(JSON.stringify(await superuserQuery(api.db.url, 'SELECT * FROM audit_log')), key);
+});
+
+test('IPv6 addresses rotating within one /64 count as one source; IPv4 neighbours do not', async () => {
+  // Each key its own prefix again, so only the address counter can reach the threshold.
+  const keys = Array.from({ length: 24 }, (_, i) => `bwk_V6${String(i).padStart(2, '0')}${'r'.repeat(39)}`);
+  const inPrefix = (i: number) => `2001:db8:aa:bb:${(i + 1).toString(16)}::1`;
+  const v4 = (i: number) => `192.0.2.${i + 1}`;
+  for (let i = 0; i < 11; i++) await refuse(keys[i]!, v4(i));
+  for (let i = 0; i < 10; i++) await refuse(keys[11 + i]!, inPrefix(i));
+  await queueIdle(audits);
+  const burstsOf = (group: string) => rows('security:api-key-denial-burst', "metadata->>'address_group' = $2", [group]);
+  assert.equal(await burstsOf('2001:db8:aa:bb::/64'), [], 'no burst after 10 denials from the /64');
+  assert.is((await rows('security:api-key-denied', "ip LIKE '192.0.2.%'", [])).length, 11);
+  assert.equal(await rows('security:api-key-denial-burst', "ip LIKE '192.0.2.%'", []), [], '11 IPv4 neighbours: no burst');
+
+  await refuse(keys[21]!, '2001:DB8:AA:BB:FFFF:FFFF:FFFF:FFFF');
+  const [burst, ...more] = await waitFor(async () => {
+    const r = await burstsOf('2001:db8:aa:bb::/64');
+    return r.length ? r : undefined;
+  }, 'the /64 burst entry');
+  assert.is(more.length, 0);
+  assert.is(burst!.ip, '2001:DB8:AA:BB:FFFF:FFFF:FFFF:FFFF', 'the entry keeps the address as it came');
+  assert.equal(burst!.metadata, { subject: 'ip', threshold: 10, window_seconds: 3600, address_group: '2001:db8:aa:bb::/64' });
+  const denied = await rows('security:api-key-denied', "ip ILIKE '2001:db8:aa:bb:%'", []);
+  assert.is(new Set(denied.map((r) => r.ip)).size, 11, 'each denial keeps its own address');
+  await refuse(keys[22]!, '2001:db8:aa:bc::1');
+  await queueIdle(audits);
+  assert.equal(await burstsOf('2001:db8:aa:bc::/64'), [], 'the neighbouring /64 has its own count');
 });
 
 test.run();
