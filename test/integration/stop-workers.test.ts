@@ -9,7 +9,7 @@
 // jobs then ran their processors but were never moved to completed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Queue } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import type { QueuePolicy } from '../../lib/contracts/common.js';
 import { createContext } from '../../workers/main.js';
 import { createQueueWorker } from '../../workers/runtime/queue-worker.js';
@@ -37,9 +37,12 @@ const prefix = randomPrefix('stop-workers');
 // The probe never queries the database; the context only needs a URL for its pool.
 const ctx = createContext(testConfig(ADMIN_URL, { QUEUE_PREFIX: prefix }));
 const queue = new Queue(QUEUE, { connection: ctx.redis, prefix });
+let worker: Worker<{ n: number }, number> | undefined;
 
 test.after(
   cleanup([
+    // Already closed by the stop, unless the test failed before it.
+    ['close worker', () => worker?.close()],
     ['close queue', () => queue.close()],
     ['obliterate queues', () => obliterateQueues(prefix)],
     ['quit redis', () => ctx.redis.quit()],
@@ -51,27 +54,23 @@ test.after(
 test('a stop while jobs flow leaves none active: each job completed (its processor ran once) or still waiting', async () => {
   await queue.addBulk(Array.from({ length: JOBS }, (_, n) => ({ name: 'probe', data: { n } })));
   const ran = new Map<string, number>();
-  const worker = createQueueWorker<{ n: number }, number>(ctx, {
+  const w = (worker = createQueueWorker<{ n: number }, number>(ctx, {
     queue: QUEUE,
     policy,
     processor: async (job) => {
       ran.set(job.id!, (ran.get(job.id!) ?? 0) + 1);
       return job.data.n;
     },
-  });
+  }));
   let forced = false;
   let completed = 0;
-  let stopping: Promise<void> | undefined;
   const stopped = new Promise<void>((resolve, reject) => {
-    worker.on('completed', () => {
+    w.on('completed', () => {
       if (++completed !== STOP_AFTER) return;
-      setImmediate(() => {
-        stopping = stopWorkers([worker], { timeoutMs: 20_000, logger: ctx.logger, onForced: async () => void (forced = true) });
-        stopping.then(resolve, reject);
-      });
+      setImmediate(() => stopWorkers([w], { timeoutMs: 20_000, logger: ctx.logger, onForced: async () => void (forced = true) }).then(resolve, reject));
     });
   });
-  void worker.run();
+  void w.run();
   // A hang guard only: the stop must end, however long it takes here.
   await withTimeout(stopped, 60_000, 'the workers stopping');
   assert.not.ok(forced, 'the stop finished within its deadline');
