@@ -4,6 +4,13 @@
  * at most the batch in flight and a re-run continues with what is left: rows already
  * under the current key are not selected again. A secret that fails to decrypt is
  * reported by name and left as it is, never skipped silently.
+ *
+ * Runs may overlap (two operators, a retried deploy step) and other writers may change
+ * a secret meanwhile. Each row is replaced only if it still holds the token this run
+ * decrypted, and a run counts and audits only the rows its UPDATE changed: overlapping
+ * runs' counts add up to the secrets re-encrypted, each audited once. A row another run
+ * got to first is one this run counted and did not re-encrypt, so it reports fewer
+ * than it counted (the CLI then asks for a run that confirms all is done).
  */
 import { recordAuditInTx } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
@@ -44,6 +51,8 @@ export async function rotateMasterKey(
   const total = await prisma.secret.count({ where: { keyId: { not: currentId } } });
   const report: RotationReport = { total, reencrypted: 0, failed: [] };
   let cursor: string | undefined;
+  // Rows this run has dealt with (re-encrypted, failed, or found changed by another).
+  let handled = 0;
   options.onProgress?.(0, total);
   for (;;) {
     const rows = await prisma.secret.findMany({
@@ -53,23 +62,30 @@ export async function rotateMasterKey(
     });
     if (rows.length === 0) break;
     cursor = rows[rows.length - 1]!.id;
-    const updates: Array<{ id: string; tenantId: string; name: string; token: string; from: string }> = [];
+    const updates: Array<{ id: string; tenantId: string; name: string; token: string; from: string; was: string }> = [];
     for (const row of rows) {
       try {
         const plain = decryptWithKeyId(keys, row.encryptedValue, row.keyId);
-        updates.push({ id: row.id, tenantId: row.tenantId, name: row.name, token: keys.current.fernet.encrypt(plain), from: row.keyId });
+        updates.push({ id: row.id, tenantId: row.tenantId, name: row.name, token: keys.current.fernet.encrypt(plain), from: row.keyId, was: row.encryptedValue });
       } catch (err) {
         report.failed.push({ tenantId: row.tenantId, name: row.name, keyId: row.keyId, error: (err as Error).message });
       }
     }
-    await prisma.$transaction(async (tx) => {
+    const changed = await prisma.$transaction(async (tx) => {
+      const mine: typeof updates = [];
       for (const u of updates) {
-        // Guarded by the old key id: a concurrent run that got here first wins, once.
-        await tx.secret.updateMany({ where: { id: u.id, keyId: u.from }, data: { encryptedValue: u.token, keyId: currentId } });
+        // A row another transaction holds is waited for, then judged as it is after its
+        // commit: a run that re-encrypted it first (new key id), or a writer that
+        // replaced its value (new token), wins, and the row is not ours to count.
+        const { count } = await tx.secret.updateMany({ where: { id: u.id, keyId: u.from, encryptedValue: u.was }, data: { encryptedValue: u.token, keyId: currentId } });
+        if (count === 1) mine.push(u);
       }
       const byTenant = new Map<string, typeof updates>();
-      for (const u of updates) byTenant.set(u.tenantId, [...(byTenant.get(u.tenantId) ?? []), u]);
-      for (const [tenantId, list] of byTenant) {
+      for (const u of mine) byTenant.set(u.tenantId, [...(byTenant.get(u.tenantId) ?? []), u]);
+      // In tenant id order, the order the audit store locks chain heads in: two runs'
+      // batches spanning the same tenants then cannot deadlock on them.
+      for (const tenantId of [...byTenant.keys()].sort()) {
+        const list = byTenant.get(tenantId)!;
         await recordAuditInTx(tx, {
           tenantId,
           actorType: actor.type,
@@ -79,9 +95,11 @@ export async function rotateMasterKey(
           metadata: { names: list.map((u) => u.name), from_key_ids: [...new Set(list.map((u) => u.from))], to_key_id: currentId },
         });
       }
+      return mine.length;
     });
-    report.reencrypted += updates.length;
-    options.onProgress?.(report.reencrypted + report.failed.length, total);
+    report.reencrypted += changed;
+    handled += rows.length;
+    options.onProgress?.(handled, total);
   }
   return report;
 }

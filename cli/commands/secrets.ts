@@ -83,7 +83,10 @@ export async function runRotateMaster(config: Config, io: CliIO, batchSize: numb
     // old key may be removed only then. Fewer without a failure (another run got to some
     // first) still asks for a run that confirms it.
     if (report.failed.length === 0 && report.reencrypted < report.total) {
-      io.err(`${report.total - report.reencrypted} secret(s) were not re-encrypted by this run; run it again and remove the old key only when it reports N of N, 0 failed`);
+      io.err(
+        `${report.total - report.reencrypted} secret(s) were not re-encrypted by this run; run it again and remove the old key only when it reports N of N, 0 failed ` +
+          '(another run, or a change of the secret, got to them after this run counted them)',
+      );
     }
     return report.failed.length === 0 && report.reencrypted === report.total ? 0 : 1;
   } finally {
