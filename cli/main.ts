@@ -6,7 +6,7 @@
  * configuration. `--help` anywhere prints the usage of the command or group named.
  */
 import { LEDGER_PAGE_MAX } from '../lib/alerts/ledger-query.js';
-import { API_KEY_MAX_DAYS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys.js';
+import { API_KEY_MAX_DAYS, ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { ROTATION_BATCH_MAX } from '../lib/master-key-rotation.js';
@@ -54,7 +54,7 @@ const commands: Record<string, Handler> = {
   },
   'apikey rotate': (a, c) => {
     const f = parseFlags(a, { ...TENANT, key: { type: 'string', required: true }, 'grace-seconds': { type: 'int', min: 0, max: ROTATION_GRACE_MAX_SECONDS } });
-    return runApiKeyRotate(c.config(), c.io, str(f.tenant), str(f.key), (f['grace-seconds'] as number | undefined) ?? 300);
+    return runApiKeyRotate(c.config(), c.io, str(f.tenant), str(f.key), (f['grace-seconds'] as number | undefined) ?? ROTATION_GRACE_DEFAULT_SECONDS);
   },
   'secret set': (a, c) => {
     const f = parseFlags(a, { ...TENANT, name: { type: 'string', required: true } });

@@ -2,6 +2,7 @@
  * The CLI's usage text, kept as data so `bulwark --help`, `bulwark <group> --help` and
  * `bulwark <group> <command> --help` print from one source and cannot drift apart.
  */
+import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys.js';
 
 interface CommandHelp {
   /** The command words, e.g. `apikey create`; main.ts dispatches on the same string. */
@@ -18,6 +19,7 @@ const cmd = (name: string, synopsis: string | string[], ...about: string[]): Com
   about,
 });
 const TENANT = '--tenant ID';
+const GRACE = ROTATION_GRACE_DEFAULT_SECONDS;
 
 const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
   {
@@ -39,10 +41,10 @@ const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
   {
     title: 'API keys',
     commands: [
-      cmd('apikey create', [`${TENANT} --name N --scopes S [--expires-days D]`], 'create a key and print it (shown once);', 'S: audit:write,audit:read,alert:write,admin', 'D: 1-730 days (default 90)'),
+      cmd('apikey create', [`${TENANT} --name N --scopes S [--expires-days D]`], 'create a key and print it (shown once);', 'N: unique among the keys not revoked', 'S: audit:write,audit:read,alert:write,admin', 'D: 1-730 days (default 90)'),
       cmd('apikey list', TENANT, 'prefix, name, scopes, state, expiry, last use'),
       cmd('apikey revoke', `${TENANT} --key PREFIX|ID`, 'revoke a key at once'),
-      cmd('apikey rotate', `${TENANT} --key PREFIX|ID [--grace-seconds 300]`, 'print a new key; the old one stays valid for the grace', '(0-86400 seconds, default 300)'),
+      cmd('apikey rotate', `${TENANT} --key PREFIX|ID [--grace-seconds ${GRACE}]`, 'print a new key; the old one stays valid for the grace', `(0-${ROTATION_GRACE_MAX_SECONDS} seconds, default ${GRACE})`),
     ],
   },
   {

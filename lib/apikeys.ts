@@ -4,12 +4,20 @@
  * valid while it is not expired and not revoked (a rotated key carries a revocation
  * time in the future: the grace period). Every change is audited in the same
  * transaction.
+ *
+ * A name is unique among a tenant's keys that are not revoked (a partial unique index,
+ * migration 20261127020000), so an operator can tell the keys listed apart by name. Not
+ * among all keys: rotation hands the name on to the new key, and a revoked key's name
+ * is free for a new one. A key in its rotation grace period has its revocation time
+ * set, so its replacement holds the name while both are valid (`apikey list` tells
+ * them apart by state). An expired key that was never revoked still holds its name
+ * (the index cannot ask what time it is): revoke it to reuse the name.
  */
 import { hash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { recordAuditInTx } from './audit/record.js';
 import type { PrismaClient, TransactionClient } from './clients/prisma.js';
-import { NotFoundError, ValidationError, problemsFromZod } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError, problemsFromZod } from './errors.js';
 
 export const API_KEY_PREFIX = 'bwk_';
 export const SCOPES = ['audit:write', 'audit:read', 'alert:write', 'admin'] as const;
@@ -21,6 +29,8 @@ export const API_KEY_MAX_DAYS = 730;
  * key out, and a longer grace would leave a key meant to be retired usable for months.
  */
 export const ROTATION_GRACE_MAX_SECONDS = 86_400;
+/** How long a rotated key stays valid when no grace is given (the CLI's --grace-seconds default too). */
+export const ROTATION_GRACE_DEFAULT_SECONDS = 300;
 const KEY_FORMAT = /^bwk_[A-Za-z0-9_-]{43}$/;
 
 export interface ApiKeyRecord {
@@ -80,6 +90,9 @@ export async function createApiKeyInTx(
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   const parsed = apiKeyInputSchema.safeParse(input);
   if (!parsed.success) throw new ValidationError('API key', problemsFromZod(parsed.error.issues));
+  // Asked first for the message; the index is the check when two creations race (createApiKey).
+  const taken = await nameTaken(tx, parsed.data.tenantId, parsed.data.name, now());
+  if (taken) throw taken;
   const { key, hash, displayPrefix } = newKey();
   const created = now();
   const row = await tx.apiKey.create({
@@ -110,7 +123,23 @@ export async function createApiKeyInTx(
 }
 
 export async function createApiKey(prisma: PrismaClient, input: ApiKeyInput, actor: { type: 'user' | 'service' | 'system'; id: string }, now?: () => Date) {
-  return prisma.$transaction((tx) => createApiKeyInTx(tx, input, actor, now));
+  try {
+    return await prisma.$transaction((tx) => createApiKeyInTx(tx, input, actor, now));
+  } catch (err) {
+    // A creation that raced ours took the name between our check and our insert.
+    const taken = (err as { code?: string }).code === 'P2002' ? await nameTaken(prisma, input.tenantId, input.name, now?.() ?? new Date()) : undefined;
+    throw taken ?? err;
+  }
+}
+
+/** The conflict when a key of the tenant that is not revoked already has this name, naming that key. */
+async function nameTaken(client: TransactionClient | PrismaClient, tenantId: string, name: string, at: Date): Promise<ConflictError | undefined> {
+  const holder = await client.apiKey.findFirst({ where: { tenantId, name, revokedAt: null }, select: { displayPrefix: true, expiresAt: true } });
+  if (!holder) return undefined;
+  const expired = holder.expiresAt <= at ? `, expired ${holder.expiresAt.toISOString()}` : '';
+  return new ConflictError(
+    `an API key named "${name}" already exists for this tenant (${holder.displayPrefix}${expired}); names are unique among keys that are not revoked: choose another name, or revoke or rotate that key`,
+  );
 }
 
 export async function listApiKeys(prisma: PrismaClient, tenantId: string): Promise<ApiKeyRecord[]> {
@@ -137,7 +166,11 @@ export async function revokeApiKey(
 ): Promise<ApiKeyRecord> {
   return prisma.$transaction(async (tx) => {
     const row = await findKey(tx, tenantId, idOrPrefix);
-    const updated = await tx.apiKey.update({ where: { id: row.id }, data: { revokedAt: row.revokedAt ?? now(), revokedReason: reason } });
+    // A key in its rotation grace period is revoked now too, not when the grace ends:
+    // revocation is what an operator reaches for when a key has leaked.
+    const at = now();
+    const revokedAt = row.revokedAt && row.revokedAt <= at ? row.revokedAt : at;
+    const updated = await tx.apiKey.update({ where: { id: row.id }, data: { revokedAt, revokedReason: reason } });
     await recordAuditInTx(tx, { tenantId, actorType: actor.type, actorId: actor.id, action: 'apikey:revoked', resourceType: 'api_key', resourceId: row.id, metadata: { display_prefix: row.displayPrefix, reason } }, now);
     return toRecord(updated);
   });
@@ -145,15 +178,17 @@ export async function revokeApiKey(
 
 /**
  * Issue a new key with the same name and scopes; the old one stays valid for
- * `graceMs` (default 5 minutes, at most ROTATION_GRACE_MAX_SECONDS) and is then revoked.
- * Every caller gets the same bound here, whichever flag or field the grace came from.
+ * `graceMs` (default ROTATION_GRACE_DEFAULT_SECONDS, at most ROTATION_GRACE_MAX_SECONDS)
+ * and is then revoked. Every caller gets the same bound here, whichever flag or field
+ * the grace came from. A key already rotated (in its grace period) is refused: its
+ * replacement holds the name, and is the key to rotate.
  */
 export async function rotateApiKey(
   prisma: PrismaClient,
   tenantId: string,
   idOrPrefix: string,
   actor: { type: 'user' | 'service' | 'system'; id: string },
-  graceMs = 5 * 60_000,
+  graceMs = ROTATION_GRACE_DEFAULT_SECONDS * 1000,
   now: () => Date = () => new Date(),
 ): Promise<{ key: string; record: ApiKeyRecord; oldRevokedAt: Date }> {
   if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > ROTATION_GRACE_MAX_SECONDS * 1000) {
@@ -162,11 +197,21 @@ export async function rotateApiKey(
   return prisma.$transaction(async (tx) => {
     const old = await findKey(tx, tenantId, idOrPrefix);
     if (old.revokedAt && old.revokedAt <= now()) throw new ValidationError('API key', [{ path: 'key', message: 'is already revoked' }]);
+    if (old.revokedAt) throw await alreadyRotated(tx, old.revokedAt, old.replacedById);
     const days = Math.max(1, Math.round((old.expiresAt.getTime() - old.createdAt.getTime()) / 86_400_000));
-    const created = await createApiKeyInTx(tx, { tenantId, name: old.name, scopes: old.scopes as Scope[], expiresInDays: Math.min(days, API_KEY_MAX_DAYS) }, actor, now);
     const oldRevokedAt = new Date(now().getTime() + graceMs);
-    await tx.apiKey.update({ where: { id: old.id }, data: { revokedAt: oldRevokedAt, revokedReason: 'rotated', replacedById: created.record.id } });
+    // The old key's revocation time first: until it is set, the old key holds the name
+    // the new one is given.
+    await tx.apiKey.update({ where: { id: old.id }, data: { revokedAt: oldRevokedAt, revokedReason: 'rotated' } });
+    const created = await createApiKeyInTx(tx, { tenantId, name: old.name, scopes: old.scopes as Scope[], expiresInDays: Math.min(days, API_KEY_MAX_DAYS) }, actor, now);
+    await tx.apiKey.update({ where: { id: old.id }, data: { replacedById: created.record.id } });
     await recordAuditInTx(tx, { tenantId, actorType: actor.type, actorId: actor.id, action: 'apikey:rotated', resourceType: 'api_key', resourceId: old.id, metadata: { display_prefix: old.displayPrefix, replaced_by: created.record.displayPrefix, grace_ms: graceMs } }, now);
     return { ...created, oldRevokedAt };
   });
+}
+
+async function alreadyRotated(tx: TransactionClient, until: Date, replacedById: string | null): Promise<ValidationError> {
+  const replacement = replacedById ? await tx.apiKey.findUnique({ where: { id: replacedById }, select: { displayPrefix: true } }) : null;
+  const next = replacement ? `rotate its replacement ${replacement.displayPrefix} instead` : 'create a new key instead';
+  return new ValidationError('API key', [{ path: 'key', message: `is already rotated and stays valid only until ${until.toISOString()}; ${next}` }]);
 }

@@ -93,11 +93,20 @@ export async function createTenant(prisma: PrismaClient, input: TenantInput, opt
       };
     });
   } catch (err) {
-    if ((err as { code?: string }).code === 'P2002') {
-      throw new ConflictError(`a tenant named "${parsed.data.name}" already exists`);
-    }
-    throw err;
+    // The unique indexes (the exact name and lower(name), migration 20261127010000) are
+    // the check, so two creations racing cannot both pass it.
+    const taken = (err as { code?: string }).code === 'P2002' ? await nameTaken(prisma, parsed.data.name) : undefined;
+    throw taken ?? err;
   }
+}
+
+/** The conflict for a taken name, naming the tenant that holds it when only the case differs. */
+async function nameTaken(prisma: PrismaClient, name: string): Promise<ConflictError | undefined> {
+  const rows = await prisma.$queryRaw<Array<{ name: string }>>`SELECT "name" FROM "tenants" WHERE lower("name") = lower(${name}) LIMIT 1`;
+  const holder = rows[0]?.name;
+  if (holder === undefined) return undefined;
+  if (holder === name) return new ConflictError(`a tenant named "${name}" already exists`);
+  return new ConflictError(`a tenant named "${holder}" already exists; tenant names are compared without regard to case, so "${name}" is taken too`);
 }
 
 export interface TenantSummary {
@@ -107,7 +116,7 @@ export interface TenantSummary {
   createdAt: Date;
 }
 
-/** Every tenant, by name (names are unique, so the order is total and easy to scan). */
+/** Every tenant, by name (names are unique, even ignoring case, so the order is total and easy to scan). */
 export async function listTenants(prisma: PrismaClient): Promise<TenantSummary[]> {
   return prisma.tenant.findMany({ select: { id: true, name: true, timezone: true, createdAt: true }, orderBy: { name: 'asc' } });
 }

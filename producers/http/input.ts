@@ -1,14 +1,24 @@
 /**
  * Input checks every /v1 route shares, before any route code sees the input: the JSON
  * body parser (with the prototype-poisoning guard) and the query string and path
- * parameters (each given once, each text Postgres can store). Refusing them here
- * keeps a NUL byte from reaching a query, where Postgres answers with an error (22021)
- * that would surface as a 500.
+ * parameters (each given once, each text Postgres can store, each one the route reads).
+ * Refusing them here keeps a NUL byte from reaching a query, where Postgres answers
+ * with an error (22021) that would surface as a 500.
  */
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { isStorableText } from '../../lib/contracts/common.js';
 import { ValidationError, type FieldProblem } from '../../lib/errors.js';
 import { ApiError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The query parameters a /v1 route reads; any other is refused (400 naming it), so a
+     * misspelt filter is not silently ignored. None given: the route takes no query.
+     */
+    query?: readonly string[];
+  }
+}
 
 const UNSTORABLE = 'must not contain NUL characters or unpaired surrogates';
 const POISON = 'is a key name that is not accepted (__proto__, or constructor holding prototype: they could change object prototypes)';
@@ -54,13 +64,18 @@ export function parseJsonBody(text: string): unknown {
   return parsed;
 }
 
-/** Query values and path parameters: one string each, storable as Postgres text. */
-export function inputProblems(request: Pick<FastifyRequest, 'query' | 'params'>): FieldProblem[] {
+/**
+ * Query values and path parameters: one string each, storable as Postgres text, and
+ * only the query parameters in `accepted` (when given). One problem per parameter.
+ */
+export function inputProblems(request: Pick<FastifyRequest, 'query' | 'params'>, accepted?: ReadonlySet<string>): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const name = (key: string) => (isStorableText(key) ? key : '(a query parameter name)');
   for (const [key, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
     if (Array.isArray(value)) problems.push({ path: name(key), message: 'is given more than once; give it once' });
     else if (!isStorableText(key) || (typeof value === 'string' && !isStorableText(value))) problems.push({ path: name(key), message: UNSTORABLE });
+    // The message the routes' own strict query schemas give, so a caller sees one wording.
+    else if (accepted && !accepted.has(key)) problems.push({ path: key, message: accepted.size === 0 ? 'is not a known field (this route takes no query parameters)' : 'is not a known field' });
   }
   for (const [key, value] of Object.entries((request.params ?? {}) as Record<string, unknown>)) {
     if (typeof value === 'string' && !isStorableText(value)) problems.push({ path: key, message: UNSTORABLE });
@@ -68,15 +83,18 @@ export function inputProblems(request: Pick<FastifyRequest, 'query' | 'params'>)
   return problems;
 }
 
-const checkInput: preHandlerAsyncHookHandler = async (request) => {
-  const problems = inputProblems(request);
-  if (problems.length > 0) throw new ValidationError('request', problems);
-};
+function checkInput(accepted: ReadonlySet<string>): preHandlerAsyncHookHandler {
+  return async (request) => {
+    const problems = inputProblems(request, accepted);
+    if (problems.length > 0) throw new ValidationError('request', problems);
+  };
+}
 
 /**
  * Registers the JSON parser, and the query and parameter check on every /v1 route
- * added after this call. The check runs after the route's own preHandlers (the key
- * and scope guard), so an unauthenticated caller learns nothing about the input rules.
+ * added after this call (its query parameters are those of its `config.query`). The
+ * check runs after the route's own preHandlers (the key and scope guard), so an
+ * unauthenticated caller learns nothing about the input rules.
  */
 export function registerInputChecks(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
@@ -90,6 +108,6 @@ export function registerInputChecks(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/v1/')) return;
     const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
-    route.preHandler = [...own, checkInput];
+    route.preHandler = [...own, checkInput(new Set(route.config?.query ?? []))];
   });
 }

@@ -68,7 +68,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { producer: Prod
     return reply.code(202).send({ eventIds: result.eventIds, jobId: result.jobId, requestId: request.id });
   });
 
-  app.get('/v1/audit', { preHandler: guards.requireScope('audit:read') }, async (request) => {
+  app.get('/v1/audit', { preHandler: guards.requireScope('audit:read'), config: { query: Object.keys(listQuery.shape) } }, async (request) => {
     const parsed = listQuery.safeParse(request.query);
     if (!parsed.success) throw new ValidationError('query', problemsFromZod(parsed.error.issues));
     const q = parsed.data;

@@ -1,16 +1,19 @@
 /** GET/POST /v1/channels, DELETE /v1/channels/:name and GET /v1/alerts (the ledger); scope admin. */
 import type { FastifyInstance } from 'fastify';
-import { queryLedger } from '../../../lib/alerts/ledger-query.js';
+import { ledgerQuerySchema, queryLedger } from '../../../lib/alerts/ledger-query.js';
 import { addChannel, listChannels, removeChannel } from '../../../lib/channels.js';
 import type { PrismaClient } from '../../../lib/clients/prisma.js';
 import type { Guards } from '../auth.js';
 import { withKeyTenant } from './audit.js';
 
+/** The ledger query's fields but the tenant, which is the key's: `?tenantId=` is refused, not overridden. */
+const LEDGER_QUERY = Object.keys(ledgerQuerySchema.shape).filter((k) => k !== 'tenantId');
+
 export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: PrismaClient; guards: Guards }): void {
   const { prisma, guards } = deps;
   const actorOf = (request: { apiKey?: { displayPrefix: string }; id: string }) => ({ type: 'service' as const, id: request.apiKey!.displayPrefix, requestId: request.id });
 
-  app.get('/v1/alerts', { preHandler: guards.requireScope('admin') }, async (request) =>
+  app.get('/v1/alerts', { preHandler: guards.requireScope('admin'), config: { query: LEDGER_QUERY } }, async (request) =>
     queryLedger(prisma, { ...(request.query as Record<string, string>), tenantId: request.apiKey!.tenantId }),
   );
 
