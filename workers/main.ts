@@ -122,6 +122,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
       },
     });
     await audit.committer.drain();
+    await alerts.drain();
     await scheduler?.close();
     await Promise.all([...countQueues, alerts.deliveries].map((q) => q.close()));
     await server?.close();

@@ -44,7 +44,12 @@ export function createAlertContext(ctx: AppContext, deliveries: Queue, options: 
   };
 }
 
-export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions = {}): { workers: Worker[]; deliveries: Queue } {
+/**
+ * The alert workers, the queue they hand sends to, and `drain()`: the forgets of
+ * remembered decisions are sent after their jobs finish, so shutdown waits for them
+ * before closing the Redis connection (or they fail and wait out their TTL).
+ */
+export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions = {}): { workers: Worker[]; deliveries: Queue; drain: () => Promise<void> } {
   const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
   deliveries.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
   const deliveryCtx = createAlertContext(ctx, deliveries, options);
@@ -67,5 +72,5 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
       if (!wasRecorded(err)) ctx.metrics.alertDeliveryJobsLost.inc({ kind: job?.name ?? 'unknown' });
     },
   });
-  return { workers: [alertWorker as Worker, deliveryWorker as Worker], deliveries };
+  return { workers: [alertWorker as Worker, deliveryWorker as Worker], deliveries, drain: () => deliveryCtx.decider.forgotten() };
 }
