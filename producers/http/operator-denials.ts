@@ -17,20 +17,23 @@
  * correct password sent after them is refused too.
  *
  * "Address" is the counting group of lib/net-address.ts: an IPv6 client's whole /64,
- * an IPv4 address on its own. Logs and audit entries keep the real address.
+ * an IPv4 address on its own. Logs and audit entries keep the real address, or what
+ * arrived instead of one (`metadata.ipUnparsed`, `ip_unparsed` in logs).
  */
 import type { Redis } from 'ioredis';
 import { SYSTEM_TENANT_ID } from '../../lib/audit/record.js';
 import type { Logger } from '../../lib/logger.js';
-import { addressGroup } from '../../lib/net-address.js';
+import { auditAddressGroup, type AuditAddress } from '../../lib/net-address.js';
 import { createLockout } from '../../lib/ratelimit/lockout.js';
 import type { Producer } from '../index.js';
+import { unparsed } from './denials.js';
 
 export const OPERATOR_DENIAL_LIMIT = 10;
 export const OPERATOR_DENIAL_WINDOW_MS = 3_600_000;
 
 export interface OperatorAttempt {
-  ip: string;
+  /** The client address, as clientAddress (auth.ts) made it fit for an entry. */
+  address: AuditAddress;
   route: string;
   requestId: string;
   userAgent?: string;
@@ -53,10 +56,10 @@ export function createOperatorDenials(deps: { producer: Producer; redis: Redis; 
   return {
     /** The verdict on one attempt at an operator route, recorded, logged and audited. */
     async judge(a: OperatorAttempt): Promise<OperatorVerdict> {
-      const group = addressGroup(a.ip);
+      const group = auditAddressGroup(a.address);
       const verdict = a.outcome === 'wrong' ? await lockout.fail(group) : await lockout.check(group);
-      const context = { requestId: a.requestId, ip: a.ip, userAgent: a.userAgent?.slice(0, 512), metadata: { route: a.route } };
-      const log = { ip: a.ip, address_group: group, route: a.route, request_id: a.requestId };
+      const context = { requestId: a.requestId, ip: a.address.ip, userAgent: a.userAgent?.slice(0, 512), metadata: { route: a.route, ...unparsed(a.address) } };
+      const log = { ip: a.address.ip, ip_unparsed: a.address.unparsed, address_group: group, route: a.route, request_id: a.requestId };
       if (verdict.state === 'locked') {
         if (!verdict.lockedNow) {
           deps.logger.warn({ event: 'operator_locked_request', ...log, retry_after_ms: verdict.retryAfterMs }, 'operator route refused: address locked out');
@@ -69,7 +72,7 @@ export function createOperatorDenials(deps: { producer: Producer; redis: Redis; 
           action: 'security:operator-auth-denial-burst',
           severity: 'high',
           ...context,
-          metadata: { route: a.route, threshold: OPERATOR_DENIAL_LIMIT, window_seconds: windowSeconds, address_group: group },
+          metadata: { ...context.metadata, threshold: OPERATOR_DENIAL_LIMIT, window_seconds: windowSeconds, address_group: group },
         });
         return { status: 'locked', retryAfterMs: verdict.retryAfterMs };
       }
