@@ -14,7 +14,7 @@ import type { SlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js
 import type { TenantSettings } from '../../lib/settings.js';
 import { hasScope, type AuthenticatedKey, type Authenticator } from './authenticator.js';
 import type { DenialRecorder } from './denials.js';
-import type { OperatorDenials } from './operator-denials.js';
+import type { OperatorDenials, OperatorOutcome } from './operator-denials.js';
 import { ApiError, routeOf } from './errors.js';
 
 declare module 'fastify' {
@@ -106,16 +106,19 @@ export function createGuards(deps: GuardDeps) {
   /**
    * Throws unless the request carries the operator's credentials: 429 from an address
    * locked out by failed attempts (a correct password too), else 401, each failure
-   * recorded (operator-denials.ts). The credentials are compared first and the outcome
-   * goes to the lockout, which decides in one atomic step: a lock taken by attempts in
-   * flight at the same time still refuses this one, whatever its comparison found.
+   * recorded (operator-denials.ts). An address already locked is refused before the
+   * credentials are compared; otherwise the outcome of the comparison goes to the
+   * lockout, which decides in one atomic step: a lock taken by attempts in flight at
+   * the same time still refuses this one, whatever its comparison found.
    */
   async function verifyOperator(request: FastifyRequest, refusal = 'operator credentials required (HTTP Basic)'): Promise<void> {
-    const presented = typeof request.headers.authorization === 'string' && request.headers.authorization.startsWith('Basic ');
-    const outcome = isOperator(request) ? 'ok' : presented ? 'wrong' : 'missing';
+    const compare = (): OperatorOutcome => {
+      const presented = typeof request.headers.authorization === 'string' && request.headers.authorization.startsWith('Basic ');
+      return isOperator(request) ? 'ok' : presented ? 'wrong' : 'missing';
+    };
     const verdict = deps.operatorDenials
-      ? await deps.operatorDenials.judge({ address: clientAddress(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'], outcome })
-      : { status: outcome === 'ok' ? ('allowed' as const) : ('denied' as const) };
+      ? await deps.operatorDenials.judge({ address: clientAddress(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] }, compare)
+      : { status: compare() === 'ok' ? ('allowed' as const) : ('denied' as const) };
     if (verdict.status === 'allowed') return;
     if (verdict.status === 'locked') {
       throw new ApiError(429, 'rate_limited', 'too many failed operator sign-ins from this address; retry later', undefined, { 'retry-after': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) });
