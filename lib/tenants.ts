@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { PrismaClient } from './clients/prisma.js';
 import { ConflictError, ValidationError, problemsFromZod } from './errors.js';
-import { createApiKeyInTx } from './apikeys.js';
+import { createApiKeyInTx } from './apikeys/records.js';
 import { recordAuditInTx } from './audit/record.js';
 import { defaultTenantSettings } from './settings.js';
 

@@ -7,7 +7,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { Scope } from '../../lib/apikeys.js';
+import type { Scope } from '../../lib/apikeys/keys.js';
 import type { Logger } from '../../lib/logger.js';
 import { auditAddress, type AuditAddress } from '../../lib/net-address.js';
 import type { SlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
