@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
-import { createApiKey } from '../lib/apikeys.js';
+import { createApiKey } from '../lib/apikeys/records.js';
 import { loadConfig } from '../lib/config.js';
 import { generateFernetKey } from '../lib/crypto/fernet.js';
 import { createTenant } from '../lib/tenants.js';

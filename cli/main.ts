@@ -6,7 +6,8 @@
  * configuration. `--help` anywhere prints the usage of the command or group named.
  */
 import { LEDGER_PAGE_MAX } from '../lib/alerts/ledger-query.js';
-import { API_KEY_MAX_DAYS, ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys.js';
+import { API_KEY_MAX_DAYS } from '../lib/apikeys/keys.js';
+import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys/lifecycle.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { ROTATION_BATCH_MAX } from '../lib/master-key-rotation.js';

@@ -2,7 +2,7 @@
  * The CLI's usage text, kept as data so `bulwark --help`, `bulwark <group> --help` and
  * `bulwark <group> <command> --help` print from one source and cannot drift apart.
  */
-import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys.js';
+import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys/lifecycle.js';
 
 interface CommandHelp {
   /** The command words, e.g. `apikey create`; main.ts dispatches on the same string. */

@@ -1,5 +1,7 @@
 /**
- * The key by which per-address brute-force counters group a client address.
+ * Client addresses as the API records them: `auditAddress` turns a request's address
+ * into what an audit entry can hold, and `addressGroup` is the key by which
+ * per-address brute-force counters group it.
  *
  * An IPv6 client is usually given a whole /64 (one LAN, often a whole subscriber), and
  * picks addresses in it at will (privacy extensions rotate them by themselves), so
@@ -9,6 +11,7 @@
  * entries keep the real address.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { AUDIT_IP } from './contracts/audit.js';
 
 /** Prefix length, in bits, that IPv6 addresses are grouped by. */
 export const IPV6_GROUP_BITS = 64;
@@ -31,6 +34,42 @@ export function addressGroup(address: string): string {
   if (embedded) return embedded;
   const kept = IPV6_GROUP_BITS / 16;
   return `${formatIPv6([...groups.slice(0, kept), ...Array<number>(8 - kept).fill(0)])}/${IPV6_GROUP_BITS}`;
+}
+
+/** Most characters of a non-address kept in `AuditAddress.unparsed`. */
+export const UNPARSED_ADDRESS_MAX = 64;
+
+/** A request's client address, as the audit entries the API writes itself carry it. */
+export interface AuditAddress {
+  /** The address, when it is one the audit contract takes (for the entry's `ip`). */
+  ip?: string;
+  /**
+   * What arrived instead of an address (say `unknown` in X-Forwarded-For from a trusted
+   * proxy): printable ASCII, anything else as `?`, at most UNPARSED_ADDRESS_MAX
+   * characters. Entries put it in `metadata.ipUnparsed`.
+   */
+  unparsed?: string;
+}
+
+/**
+ * A request's address made fit for an audit entry, so the entries the server writes
+ * on its own are never refused by the contract (and lost): an IPv6 zone id is
+ * dropped, an IPv4-mapped `::ffff:a.b.c.d` becomes `a.b.c.d` (as the API has always
+ * recorded it), and anything still not an address goes to `unparsed`, cut short and
+ * sanitised, since it came from a header. Empty or absent: neither field.
+ */
+export function auditAddress(raw: string | undefined): AuditAddress {
+  if (raw === undefined || raw === '') return {};
+  const zoneAt = raw.indexOf('%');
+  let candidate = zoneAt > 0 && isIPv6(raw.slice(0, zoneAt)) ? raw.slice(0, zoneAt) : raw;
+  if (candidate.startsWith('::ffff:') && isIPv4(candidate.slice(7))) candidate = candidate.slice(7);
+  if (AUDIT_IP.safeParse(candidate).success) return { ip: candidate };
+  return { unparsed: raw.replace(/[^\x20-\x7e]/gu, '?').slice(0, UNPARSED_ADDRESS_MAX) };
+}
+
+/** The counting key of an address as `auditAddress` gave it (`-` for none at all). */
+export function auditAddressGroup(a: AuditAddress): string {
+  return addressGroup(a.ip ?? a.unparsed ?? '-');
 }
 
 /** The eight 16-bit groups of an IPv6 address (zone id ignored), or undefined if it is not one. */

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { PrismaClient } from './clients/prisma.js';
 import { ConflictError, ValidationError, problemsFromZod } from './errors.js';
-import { createApiKeyInTx } from './apikeys.js';
+import { createApiKeyInTx } from './apikeys/records.js';
 import { recordAuditInTx } from './audit/record.js';
 import { defaultTenantSettings } from './settings.js';
 
@@ -116,7 +116,17 @@ export interface TenantSummary {
   createdAt: Date;
 }
 
-/** Every tenant, by name (names are unique, even ignoring case, so the order is total and easy to scan). */
+/**
+ * Every tenant, by name without regard to case, compared character by character in
+ * code-point order (space, `-`, `.` and digits before `_`, `_` before letters), then
+ * by id. Not `ORDER BY name`: that follows the database's collation, so `A`, `Z`,
+ * `a`… under C and `a`, `A`, `Z`… under en_US, and punctuation counted or skipped,
+ * and the same command listed differently on two servers. `COLLATE "C"` inside
+ * lower() lowers ASCII letters only, whatever the database's locale (names are ASCII
+ * anyway). Names are unique even ignoring case, so the id only settles what cannot tie.
+ */
 export async function listTenants(prisma: PrismaClient): Promise<TenantSummary[]> {
-  return prisma.tenant.findMany({ select: { id: true, name: true, timezone: true, createdAt: true }, orderBy: { name: 'asc' } });
+  return prisma.$queryRaw<TenantSummary[]>`
+    SELECT "id"::text AS "id", "name", "timezone", "created_at" AS "createdAt"
+    FROM "tenants" ORDER BY lower("name" COLLATE "C"), "id"`;
 }

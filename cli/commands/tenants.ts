@@ -1,5 +1,7 @@
 /** `bulwark apikey create|list|revoke|rotate` and `bulwark tenant settings get|set`. */
-import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, SCOPES, type Scope } from '../../lib/apikeys.js';
+import { SCOPES, type Scope } from '../../lib/apikeys/keys.js';
+import { createApiKey, listApiKeys } from '../../lib/apikeys/records.js';
+import { revokeApiKey, rotateApiKey } from '../../lib/apikeys/lifecycle.js';
 import type { Config } from '../../lib/config.js';
 import { ValidationError } from '../../lib/errors.js';
 import { getTenantSettings, patchFromPairs, updateTenantSettings } from '../../lib/tenant-settings.js';

@@ -24,6 +24,12 @@ const ACTION = /^[a-z][a-z0-9_-]*(:[a-z0-9][a-z0-9_.-]*)+$/;
 /** Caller-chosen idempotency key: letters, digits and . _ : - (a UUID fits). */
 const EVENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+/**
+ * An entry's client address: IPv4 or IPv6 as written, no zone id (`%eth0`), which
+ * names an interface of the host that saw the address and means nothing elsewhere.
+ */
+export const AUDIT_IP = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
+
 const entryShape = {
   tenantId: TENANT_ID,
   eventId: z.string().regex(EVENT_ID, 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'),
@@ -42,7 +48,7 @@ const entryShape = {
   reason: TEXT(4000).optional(),
   confidence: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
   requestId: TEXT(128).optional(),
-  ip: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' }).optional(),
+  ip: AUDIT_IP.optional(),
   userAgent: TEXT(512).optional(),
   severity: z.enum(SEVERITIES, { error: `must be one of ${SEVERITIES.join(', ')}` }).optional(),
 };

@@ -7,13 +7,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { Scope } from '../../lib/apikeys.js';
+import type { Scope } from '../../lib/apikeys/keys.js';
 import type { Logger } from '../../lib/logger.js';
+import { auditAddress, type AuditAddress } from '../../lib/net-address.js';
 import type { SlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
 import type { TenantSettings } from '../../lib/settings.js';
 import { hasScope, type AuthenticatedKey, type Authenticator } from './authenticator.js';
 import type { DenialRecorder } from './denials.js';
-import type { OperatorDenials } from './operator-denials.js';
+import type { OperatorDenials, OperatorOutcome } from './operator-denials.js';
 import { ApiError, routeOf } from './errors.js';
 
 declare module 'fastify' {
@@ -34,9 +35,14 @@ export interface GuardDeps {
   onThrottle: (outcome: 'allow' | 'deny') => void;
 }
 
-/** The client address as an IP the audit contract accepts (IPv4-mapped IPv6 unwrapped). */
-export function clientIp(request: FastifyRequest): string {
-  return request.ip.startsWith('::ffff:') ? request.ip.slice(7) : request.ip;
+/**
+ * The one place a request's address becomes audit fields (lib/net-address.ts): a zone
+ * id dropped, IPv4-mapped IPv6 unwrapped, a non-address (X-Forwarded-For from a
+ * trusted proxy can hold anything) kept apart, so the entries about this request
+ * pass the contract. `request.ip` is undefined once the socket is gone.
+ */
+export function clientAddress(request: FastifyRequest): AuditAddress {
+  return auditAddress(request.ip as string | undefined);
 }
 
 export function presentedKey(request: FastifyRequest): string | undefined {
@@ -53,7 +59,7 @@ export function safeEqual(a: string, b: string): boolean {
 
 export function createGuards(deps: GuardDeps) {
   async function deny(request: FastifyRequest, reason: Parameters<DenialRecorder>[0]['reason'], displayPrefix?: string, tenantId?: string, scope?: Scope): Promise<never> {
-    await deps.recordDenial({ reason, displayPrefix, tenantId, ip: clientIp(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] });
+    await deps.recordDenial({ reason, displayPrefix, tenantId, address: clientAddress(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] });
     // Naming the scope tells the caller which key to use or ask for; scopes are public (docs/api.md).
     if (reason === 'wrong_scope') throw new ApiError(403, 'forbidden', `this API key lacks the ${scope ?? 'needed'} scope${scope === 'admin' ? '' : ' (or admin)'} that ${routeOf(request)} needs`);
     throw new ApiError(401, 'unauthenticated', reason === 'missing' ? 'send an API key as "Authorization: Bearer <key>" or "X-API-Key"' : 'the API key is not valid', undefined, { 'www-authenticate': 'Bearer' });
@@ -100,16 +106,19 @@ export function createGuards(deps: GuardDeps) {
   /**
    * Throws unless the request carries the operator's credentials: 429 from an address
    * locked out by failed attempts (a correct password too), else 401, each failure
-   * recorded (operator-denials.ts). The credentials are compared first and the outcome
-   * goes to the lockout, which decides in one atomic step: a lock taken by attempts in
-   * flight at the same time still refuses this one, whatever its comparison found.
+   * recorded (operator-denials.ts). An address already locked is refused before the
+   * credentials are compared; otherwise the outcome of the comparison goes to the
+   * lockout, which decides in one atomic step: a lock taken by attempts in flight at
+   * the same time still refuses this one, whatever its comparison found.
    */
   async function verifyOperator(request: FastifyRequest, refusal = 'operator credentials required (HTTP Basic)'): Promise<void> {
-    const presented = typeof request.headers.authorization === 'string' && request.headers.authorization.startsWith('Basic ');
-    const outcome = isOperator(request) ? 'ok' : presented ? 'wrong' : 'missing';
+    const compare = (): OperatorOutcome => {
+      const presented = typeof request.headers.authorization === 'string' && request.headers.authorization.startsWith('Basic ');
+      return isOperator(request) ? 'ok' : presented ? 'wrong' : 'missing';
+    };
     const verdict = deps.operatorDenials
-      ? await deps.operatorDenials.judge({ ip: clientIp(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'], outcome })
-      : { status: outcome === 'ok' ? ('allowed' as const) : ('denied' as const) };
+      ? await deps.operatorDenials.judge({ address: clientAddress(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] }, compare)
+      : { status: compare() === 'ok' ? ('allowed' as const) : ('denied' as const) };
     if (verdict.status === 'allowed') return;
     if (verdict.status === 'locked') {
       throw new ApiError(429, 'rate_limited', 'too many failed operator sign-ins from this address; retry later', undefined, { 'retry-after': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) });

@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
-import { displayPrefixOf, hashApiKey, looksLikeApiKey, type Scope } from '../../lib/apikeys.js';
+import { displayPrefixOf, hashApiKey, looksLikeApiKey, type Scope } from '../../lib/apikeys/keys.js';
 
 export type DenialReason = 'missing' | 'malformed' | 'unknown' | 'expired' | 'revoked' | 'wrong_scope';
 

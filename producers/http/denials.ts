@@ -5,12 +5,13 @@
  * high-severity `security:api-key-denial-burst` entry, which the audit path turns
  * into an alert. "Source address" is the counting group of lib/net-address.ts (an
  * IPv6 client's whole /64, an IPv4 address on its own); entries and logs keep the
- * real address.
+ * real address, or what arrived instead of one in `metadata.ipUnparsed` (`ip_unparsed`
+ * in logs), so that every denial is recorded.
  */
 import type { Redis } from 'ioredis';
 import { SYSTEM_TENANT_ID } from '../../lib/audit/record.js';
 import type { Logger } from '../../lib/logger.js';
-import { addressGroup } from '../../lib/net-address.js';
+import { auditAddressGroup, type AuditAddress } from '../../lib/net-address.js';
 import { createSlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
 import type { Producer } from '../index.js';
 import type { DenialReason } from './authenticator.js';
@@ -22,10 +23,16 @@ export interface Denial {
   reason: DenialReason;
   displayPrefix?: string;
   tenantId?: string;
-  ip: string;
+  /** The client address, as clientAddress (auth.ts) made it fit for an entry. */
+  address: AuditAddress;
   route: string;
   requestId: string;
   userAgent?: string;
+}
+
+/** `{ ipUnparsed }` for an entry's metadata when the address was not one, else nothing. */
+export function unparsed(address: AuditAddress): { ipUnparsed?: string } {
+  return address.unparsed === undefined ? {} : { ipUnparsed: address.unparsed };
 }
 
 export function createDenialRecorder(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger; onDenial?: (reason: DenialReason) => void }) {
@@ -47,8 +54,8 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
       resourceType: 'api_key',
       resourceId: denial.displayPrefix,
       requestId: denial.requestId,
-      ip: denial.ip,
-      metadata: { subject: kind, threshold: DENIAL_BURST_LIMIT, window_seconds: DENIAL_BURST_WINDOW_MS / 1000, ...(kind === 'ip' ? { address_group: value } : {}) },
+      ip: denial.address.ip,
+      metadata: { subject: kind, threshold: DENIAL_BURST_LIMIT, window_seconds: DENIAL_BURST_WINDOW_MS / 1000, ...(kind === 'ip' ? { address_group: value } : {}), ...unparsed(denial.address) },
     });
   }
 
@@ -56,7 +63,7 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
     deps.onDenial?.(denial.reason);
     const tenantId = denial.tenantId ?? SYSTEM_TENANT_ID;
     deps.logger.warn(
-      { event: 'api_key_denied', reason: denial.reason, key_prefix: denial.displayPrefix, tenant_id: tenantId, ip: denial.ip, route: denial.route, request_id: denial.requestId },
+      { event: 'api_key_denied', reason: denial.reason, key_prefix: denial.displayPrefix, tenant_id: tenantId, ip: denial.address.ip, ip_unparsed: denial.address.unparsed, route: denial.route, request_id: denial.requestId },
       'API key denied',
     );
     if (denial.reason === 'missing') return; // no key, nothing to attribute
@@ -70,11 +77,11 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
       resourceId: denial.displayPrefix,
       reason: denial.reason,
       requestId: denial.requestId,
-      ip: denial.ip,
+      ip: denial.address.ip,
       userAgent: denial.userAgent?.slice(0, 512),
-      metadata: { reason: denial.reason, route: denial.route },
+      metadata: { reason: denial.reason, route: denial.route, ...unparsed(denial.address) },
     });
-    await burst('ip', addressGroup(denial.ip), denial, tenantId);
+    await burst('ip', auditAddressGroup(denial.address), denial, tenantId);
     if (denial.displayPrefix) await burst('key', denial.displayPrefix, denial, tenantId);
   };
 }

@@ -1,4 +1,5 @@
 /** A running Bulwark with its HTTP API for API tests, and small request helpers. */
+import type { Config } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
@@ -19,15 +20,16 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApi(overrides: Record<string, string> = {}): Promise<ApiHarness> {
+/** `adjust` may change the loaded configuration before Bulwark starts (e.g. to watch a field being read). */
+export async function startApi(overrides: Record<string, string> = {}, adjust: (config: Config) => Config = (c) => c): Promise<ApiHarness> {
   const db = await createTestDatabase();
   const logs = captureLogs();
-  const config = testConfig(db.url, {
+  const config = adjust(testConfig(db.url, {
     OPERATOR_USERNAME: OPERATOR.username,
     OPERATOR_PASSWORD: OPERATOR.password,
     LOG_LEVEL: 'info',
     ...overrides,
-  });
+  }));
   const bulwark = await startBulwark(config, { logDestination: logs.stream, scheduler: false });
   const url = bulwark.url!;
   const call: ApiHarness['call'] = (method, path, options = {}) =>

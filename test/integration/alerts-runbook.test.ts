@@ -4,7 +4,7 @@
 // RUNBOOK_BASE_URL is set, and no runbook link at all when it is not.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createApiKey } from '../../lib/apikeys.js';
+import { createApiKey } from '../../lib/apikeys/records.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
-import { createApiKey } from '../../lib/apikeys.js';
+import { createApiKey } from '../../lib/apikeys/records.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { superuserQuery } from '../helpers/db.js';
 import { waitFor } from '../helpers/env.js';

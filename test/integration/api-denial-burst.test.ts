@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
-import { createApiKey, revokeApiKey } from '../../lib/apikeys.js';
+import { createApiKey } from '../../lib/apikeys/records.js';
+import { revokeApiKey } from '../../lib/apikeys/lifecycle.js';
 import { ALERT_QUEUE, type AlertJob } from '../../lib/contracts/alert.js';
 import { AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
 import { superuserQuery } from '../helpers/db.js';

@@ -2,7 +2,7 @@
 // the error shape and its statuses, and the entries landing in the chain.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createApiKey } from '../../lib/apikeys.js';
+import { createApiKey } from '../../lib/apikeys/records.js';
 import { superuserQuery } from '../helpers/db.js';
 import { waitFor } from '../helpers/env.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';

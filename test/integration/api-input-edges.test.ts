@@ -5,7 +5,8 @@
 // wording of 413, 403 and query errors; and a last page that has no next cursor.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createApiKey, type Scope } from '../../lib/apikeys.js';
+import type { Scope } from '../../lib/apikeys/keys.js';
+import { createApiKey } from '../../lib/apikeys/records.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';
 import { waitFor } from '../helpers/env.js';
 

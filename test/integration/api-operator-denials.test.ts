@@ -18,8 +18,11 @@ import { queueIdle } from '../helpers/queues.js';
 
 let api: ApiHarness;
 let audits: Queue;
+/** How often the server read the operator credentials to compare them with a request's. */
+let credentialReads = 0;
 test.before(async () => {
-  api = await startApi({ TLS_ENABLED: 'true' });
+  const watched = { get username() { credentialReads++; return OPERATOR.username; }, get password() { credentialReads++; return OPERATOR.password; } };
+  api = await startApi({ TLS_ENABLED: 'true' }, (config) => Object.freeze({ ...config, operator: watched }));
   audits = new Queue(AUDIT_WRITE_QUEUE, { connection: api.bulwark.ctx.redis, prefix: api.bulwark.ctx.config.queuePrefix });
 });
 test.after(async () => {
@@ -124,6 +127,25 @@ test('IPv6: rotating addresses within one /64 share one count and one lock; the 
   assert.is(burst?.ip, '2001:db8:1:2:ffff:ffff:ffff:ffff');
   assert.is(burst?.metadata.address_group, '2001:db8:1:2::/64');
   assert.is(lockedOutEvents('2001:db8:1:2:ffff:ffff:ffff:ffff')[0]?.address_group, '2001:db8:1:2::/64');
+});
+
+test('a locked address gets 429 before its credentials are compared: correct, wrong or none', async () => {
+  const from = '198.51.100.80';
+  for (let i = 0; i <= OPERATOR_DENIAL_LIMIT; i++) await createTenant('x', wrong(i, from));
+  credentialReads = 0;
+  for (const headers of [right(from), wrong(99, from), { 'x-forwarded-for': from }]) {
+    const res = await api.call('POST', '/v1/tenants', { body: { name: 'locked-unread' }, headers });
+    assert.is(res.status, 429);
+    assert.ok(Number(res.headers.get('retry-after')) > 3_000);
+    await res.arrayBuffer();
+  }
+  const board = await api.call('GET', '/admin/queues', { headers: right(from) });
+  assert.is(board.status, 429);
+  await board.arrayBuffer();
+  assert.is(credentialReads, 0, 'the operator credentials were not read for a locked address');
+  assert.is((await createTenant('unlocked-read', right('198.51.100.81'))).status, 201);
+  assert.ok(credentialReads > 0, 'an address not locked has its credentials compared (the watch works)');
+  assert.is((await entries('security:operator-auth-denied', from)).length, OPERATOR_DENIAL_LIMIT, 'nothing more audited while locked');
 });
 
 test('IPv4-mapped IPv6 and IPv4 neighbours count per address', async () => {

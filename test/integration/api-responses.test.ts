@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
-import { createApiKey, type Scope } from '../../lib/apikeys.js';
+import type { Scope } from '../../lib/apikeys/keys.js';
+import { createApiKey } from '../../lib/apikeys/records.js';
 import { AUDIT_WRITE_QUEUE, type AuditEntry } from '../../lib/contracts/audit.js';
 import { waitFor } from '../helpers/env.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';

@@ -2,7 +2,9 @@
 // hash-only storage, scopes, expiry, revocation, rotation with a grace period.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createApiKey, hashApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../lib/apikeys.js';
+import { hashApiKey } from '../../lib/apikeys/keys.js';
+import { createApiKey, listApiKeys } from '../../lib/apikeys/records.js';
+import { revokeApiKey, rotateApiKey } from '../../lib/apikeys/lifecycle.js';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import { ConflictError, ValidationError } from '../../lib/errors.js';
 import { BOOTSTRAP_STEPS, createTenant } from '../../lib/tenants.js';
