@@ -1,11 +1,13 @@
 /**
  * API key checks served from memory: a lookup by the key's SHA-256 is cached for at
  * most `cacheMs` (≤ 5 s), so a revocation bites within that time and a request costs
- * no Postgres query while its key is cached. Last-used times are written in batches.
+ * no Postgres query while its key is cached. Each use is noted in memory; key-use.ts
+ * writes last-used times in batches and audits the hours a key was used in.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { displayPrefixOf, hashApiKey, looksLikeApiKey, type Scope } from '../../lib/apikeys/keys.js';
+import { createKeyUseRecorder, type KeyUseOptions } from './key-use.js';
 
 export type DenialReason = 'missing' | 'malformed' | 'unknown' | 'expired' | 'revoked' | 'wrong_scope';
 
@@ -22,6 +24,7 @@ interface CachedRow {
   id: string;
   tenantId: string;
   displayPrefix: string;
+  name: string;
   hash: string;
   scopes: Scope[];
   expiresAt: Date;
@@ -30,15 +33,22 @@ interface CachedRow {
 
 export interface Authenticator {
   authenticate(rawKey: string | undefined): Promise<AuthResult>;
-  /** Write pending last-used times now (also runs on a timer). */
+  /** Write pending last-used times and `apikey:used` entries now (also runs on a timer). */
   flushLastUsed(): Promise<void>;
   close(): Promise<void>;
 }
 
-export function createAuthenticator(prisma: PrismaClient, options: { cacheMs: number; clock?: () => Date }): Authenticator {
+export interface AuthenticatorOptions extends Pick<KeyUseOptions, 'writeAudit' | 'onError'> {
+  /** How long a key lookup is answered from memory; at most 5000 ms (API_KEY_CACHE_MS). */
+  cacheMs: number;
+  /** Default: the system clock. */
+  clock?: () => Date;
+}
+
+export function createAuthenticator(prisma: PrismaClient, options: AuthenticatorOptions): Authenticator {
   const clock = options.clock ?? (() => new Date());
   const cache = new Map<string, { row: CachedRow | null; fetchedAt: number }>();
-  const lastUsed = new Map<string, Date>();
+  const keyUse = createKeyUseRecorder(prisma, { writeAudit: options.writeAudit, onError: options.onError });
 
   async function lookup(hash: string): Promise<CachedRow | null> {
     const now = Date.now();
@@ -46,27 +56,13 @@ export function createAuthenticator(prisma: PrismaClient, options: { cacheMs: nu
     if (hit && now - hit.fetchedAt < options.cacheMs) return hit.row;
     const row = await prisma.apiKey.findUnique({
       where: { hash },
-      select: { id: true, tenantId: true, displayPrefix: true, hash: true, scopes: true, expiresAt: true, revokedAt: true },
+      select: { id: true, tenantId: true, displayPrefix: true, name: true, hash: true, scopes: true, expiresAt: true, revokedAt: true },
     });
     const cached = row ? { ...row, scopes: row.scopes as Scope[] } : null;
     if (cache.size > 10_000) cache.clear(); // bound memory under a flood of random keys
     cache.set(hash, { row: cached, fetchedAt: now });
     return cached;
   }
-
-  async function flushLastUsed(): Promise<void> {
-    if (lastUsed.size === 0) return;
-    const entries = [...lastUsed.entries()];
-    lastUsed.clear();
-    await prisma.$executeRawUnsafe(
-      `UPDATE api_keys k SET last_used_at = GREATEST(coalesce(k.last_used_at, v.t), v.t)
-         FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, t) WHERE k.id = v.id`,
-      entries.map(([id]) => id),
-      entries.map(([, t]) => t.toISOString()),
-    );
-  }
-  const timer = setInterval(() => void flushLastUsed().catch(() => undefined), 5000);
-  timer.unref();
 
   return {
     async authenticate(rawKey) {
@@ -82,14 +78,11 @@ export function createAuthenticator(prisma: PrismaClient, options: { cacheMs: nu
       const denied = { displayPrefix: row.displayPrefix, tenantId: row.tenantId };
       if (row.revokedAt && row.revokedAt <= now) return { ok: false, reason: 'revoked', ...denied };
       if (row.expiresAt <= now) return { ok: false, reason: 'expired', ...denied };
-      lastUsed.set(row.id, now);
+      keyUse.used(row, now);
       return { ok: true, key: { id: row.id, tenantId: row.tenantId, displayPrefix: row.displayPrefix, scopes: row.scopes } };
     },
-    flushLastUsed,
-    async close() {
-      clearInterval(timer);
-      await flushLastUsed().catch(() => undefined);
-    },
+    flushLastUsed: () => keyUse.flush(),
+    close: () => keyUse.close(),
   };
 }
 

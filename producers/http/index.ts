@@ -57,7 +57,12 @@ export function frameworkErrorsFor(options: Pick<SecurityOptions, 'tlsEnabled' |
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   const { config, metrics } = deps;
-  const authenticator = createAuthenticator(deps.prisma, { cacheMs: config.apiKeyCacheMs, clock: deps.clock });
+  const authenticator = createAuthenticator(deps.prisma, {
+    cacheMs: config.apiKeyCacheMs,
+    clock: deps.clock,
+    writeAudit: (entry) => deps.producer.audit.write(entry),
+    onError: (err) => deps.logger.warn({ event: 'apikey_use_flush_failed', err }, 'could not record API key use; kept to try again'),
+  });
   const recordDenial = createDenialRecorder({
     producer: deps.producer,
     redis: deps.redis,

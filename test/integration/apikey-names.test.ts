@@ -9,6 +9,7 @@ import type { CliIO } from '../../cli/output.js';
 import { createApiKey, listApiKeys } from '../../lib/apikeys/records.js';
 import { revokeApiKey, rotateApiKey, ROTATION_GRACE_DEFAULT_SECONDS } from '../../lib/apikeys/lifecycle.js';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
+import type { AuditEntryInput } from '../../lib/contracts/audit.js';
 import { ConflictError, ValidationError } from '../../lib/errors.js';
 import { createTenant } from '../../lib/tenants.js';
 import { createAuthenticator } from '../../producers/http/authenticator.js';
@@ -16,6 +17,8 @@ import { createTestDatabase, superuserQuery, type TestDatabase } from '../helper
 import { cleanup, setup } from '../helpers/lifecycle.js';
 
 const actor = { type: 'user' as const, id: 'test' };
+/** Where the authenticators hand `apikey:used` entries (their storage is apikey-use-audit.test.ts's subject). */
+const recordUse = async (_entry: AuditEntryInput) => undefined;
 let db: TestDatabase;
 let prisma: PrismaClient;
 
@@ -86,7 +89,7 @@ test('rotation hands the name on: both keys work during the grace, the name is t
   const old = await create(t, 'svc');
   const rotated = await rotateApiKey(prisma, t, old.record.displayPrefix, actor, 60_000);
   assert.is(rotated.record.name, 'svc');
-  const auth = createAuthenticator(prisma, { cacheMs: 0 });
+  const auth = createAuthenticator(prisma, { cacheMs: 0, writeAudit: recordUse });
   try {
     assert.ok((await auth.authenticate(old.key)).ok, 'the old key works during its grace');
     assert.ok((await auth.authenticate(rotated.key)).ok);
@@ -110,7 +113,7 @@ test('revoking a key in its rotation grace period revokes it now, not when the g
   await rotateApiKey(prisma, t, old.record.displayPrefix, actor, 3_600_000);
   const revoked = await revokeApiKey(prisma, t, old.record.displayPrefix, actor);
   assert.ok(revoked.revokedAt!.getTime() <= Date.now(), `revoked at ${revoked.revokedAt?.toISOString()}`);
-  const auth = createAuthenticator(prisma, { cacheMs: 0 });
+  const auth = createAuthenticator(prisma, { cacheMs: 0, writeAudit: recordUse });
   try {
     assert.equal(await auth.authenticate(old.key), { ok: false, reason: 'revoked', displayPrefix: old.record.displayPrefix, tenantId: t });
   } finally {

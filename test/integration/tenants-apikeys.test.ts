@@ -6,6 +6,7 @@ import { hashApiKey } from '../../lib/apikeys/keys.js';
 import { createApiKey, listApiKeys } from '../../lib/apikeys/records.js';
 import { revokeApiKey, rotateApiKey } from '../../lib/apikeys/lifecycle.js';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
+import type { AuditEntryInput } from '../../lib/contracts/audit.js';
 import { ConflictError, ValidationError } from '../../lib/errors.js';
 import { BOOTSTRAP_STEPS, createTenant } from '../../lib/tenants.js';
 import { createAuthenticator } from '../../producers/http/authenticator.js';
@@ -16,6 +17,9 @@ import { waitFor } from '../helpers/env.js';
 let db: TestDatabase;
 let prisma: PrismaClient;
 const cli = { type: 'user' as const, id: 'test' };
+/** The `apikey:used` entries the authenticators hand over (queued and stored in apikey-use-audit.test.ts). */
+const usesRecorded: AuditEntryInput[] = [];
+const recordUse = async (entry: AuditEntryInput) => void usesRecorded.push(entry);
 
 test.before(async () => {
   db = await createTestDatabase();
@@ -89,7 +93,7 @@ test('only the hash and a display prefix of a key are stored', async () => {
 test('authentication: valid, unknown, malformed, expired, revoked, and revocation bites within the cache time', async () => {
   const t = await createTenant(prisma, { name: 'auth-cycle' });
   let now = new Date();
-  const auth = createAuthenticator(prisma, { cacheMs: 200, clock: () => now });
+  const auth = createAuthenticator(prisma, { cacheMs: 200, clock: () => now, writeAudit: recordUse });
   try {
     const { key } = await createApiKey(prisma, { tenantId: t.id, name: 'k', scopes: ['audit:write', 'audit:read'], expiresInDays: 1 }, cli);
     const ok = await auth.authenticate(key);
@@ -111,6 +115,7 @@ test('authentication: valid, unknown, malformed, expired, revoked, and revocatio
     await auth.flushLastUsed();
     const listed = await listApiKeys(prisma, t.id);
     assert.ok(listed.find((k) => k.displayPrefix === key.slice(0, 12))?.lastUsedAt, 'last used time recorded');
+    assert.equal(usesRecorded.filter((e) => e.actorId === key.slice(0, 12)).map((e) => e.action), ['apikey:used'], 'the hour of use handed to the audit log once');
   } finally {
     await auth.close();
   }
@@ -124,7 +129,7 @@ test('rotation issues a new key and keeps the old one valid for the grace period
   assert.is.not(rotated.key, oldKey);
   assert.equal(rotated.record.scopes, ['alert:write']);
   let now = new Date(start.getTime() + 60_000);
-  const auth = createAuthenticator(prisma, { cacheMs: 0, clock: () => now });
+  const auth = createAuthenticator(prisma, { cacheMs: 0, clock: () => now, writeAudit: recordUse });
   try {
     assert.ok((await auth.authenticate(oldKey)).ok, 'old key valid during grace');
     assert.ok((await auth.authenticate(rotated.key)).ok);
