@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""Verify Bulwark's audit chains independently of Bulwark's own code.
+
+Written from docs/jobs/audit-write.md ("Canonical serialisation (normative)" and
+"Verification") alone, with the Python 3.11 standard library. It reads the log with
+`psql` (no driver needed) and recomputes every hash.
+
+    DATABASE_URL=postgresql://... python3 scripts/verify-audit-chain.py [--tenant ID] [--strict]
+
+Output and exit codes follow `bulwark audit verify`: one line per tenant, then a summary;
+exit 0 when every chain is intact, 1 when at least one is broken, the tenant named does
+not exist or the database could not be read, 2 on bad usage or configuration. All tenants
+are read from one REPEATABLE READ snapshot. --strict also reports rows whose seq lies
+beyond the chain head, which `bulwark audit verify` does not look at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any, Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+GENESIS_HASH = "0" * 64
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+# ---------------------------------------------------------------------------
+# Canonical JSON: RFC 8785 (docs/jobs/audit-write.md, "Canonical serialisation", §2)
+# ---------------------------------------------------------------------------
+
+_SHORT_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def canon_string(s: str) -> str:
+    """A string as ECMAScript JSON.stringify writes it (§2.4)."""
+    out = ['"']
+    for ch in s:
+        esc = _SHORT_ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif ord(ch) < 0x20:
+            out.append("\\u%04x" % ord(ch))
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            # Unpaired surrogates cannot be stored (the schema refuses them); a string
+            # holding one cannot have come from Bulwark.
+            raise ValueError("string holds an unpaired surrogate")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def canon_number(x: float) -> str:
+    """An IEEE 754 double in the ECMAScript Number::toString form (§2.5, RFC 8785 §3.2.2.3)."""
+    if isinstance(x, bool):  # pragma: no cover - guarded by the caller
+        raise TypeError("bool is not a number")
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        raise ValueError("NaN and Infinity have no JSON form")
+    if x == 0:
+        return "0"  # covers -0
+    if x < 0:
+        return "-" + canon_number(-x)
+    # repr() gives the shortest digit string that round-trips (Python >= 3.1).
+    r = repr(x)
+    mantissa, _, exp_part = r.partition("e")
+    exp10 = int(exp_part) if exp_part else 0
+    int_part, _, frac_part = mantissa.partition(".")
+    digits = (int_part + frac_part).lstrip("0")
+    # value = 0.<int_part><frac_part> * 10^(len(int_part) + exp10), minus leading zeros
+    leading_zeros = len(int_part + frac_part) - len((int_part + frac_part).lstrip("0"))
+    n = len(int_part) + exp10 - leading_zeros
+    digits = digits.rstrip("0")
+    k = len(digits)
+    # ECMAScript Number::toString(x): x = digits * 10^(n-k), with k as small as possible.
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * (-n) + digits
+    e = n - 1
+    sign = "+" if e >= 0 else "-"
+    if k == 1:
+        return digits + "e" + sign + str(abs(e))
+    return digits[0] + "." + digits[1:] + "e" + sign + str(abs(e))
+
+
+def _utf16_key(s: str) -> bytes:
+    # Big-endian UTF-16 bytes compare exactly as the sequences of UTF-16 code units do.
+    return s.encode("utf-16-be", "surrogatepass")
+
+
+def canon(value: Any) -> str:
+    """Serialise a parsed JSON value (numbers already doubles) per RFC 8785."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return canon_string(value)
+    if isinstance(value, (int, float)):
+        return canon_number(float(value))
+    if isinstance(value, list):
+        return "[" + ",".join(canon(v) for v in value) + "]"
+    if isinstance(value, dict):
+        keys = sorted(value.keys(), key=_utf16_key)
+        return "{" + ",".join(canon_string(k) + ":" + canon(value[k]) for k in keys) + "}"
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def parse_json(text: str) -> Any:
+    """Parse JSON, every number as a double (§2.5: "Read each stored JSON number as a double")."""
+    return json.loads(text, parse_int=float, parse_float=float)
+
+
+# ---------------------------------------------------------------------------
+# The entry (§1) and the hash (§3)
+# ---------------------------------------------------------------------------
+
+MEMBERS = (
+    "v", "tenant_id", "seq", "event_id", "occurred_at", "recorded_at", "actor_type",
+    "actor_id", "action", "resource_type", "resource_id", "before_state", "after_state",
+    "metadata", "reason", "confidence", "request_id", "ip", "user_agent", "severity",
+)
+
+
+def entry_hash(entry: dict[str, Any], prev_hash: str) -> str:
+    missing = [m for m in MEMBERS if m not in entry]
+    extra = [m for m in entry if m not in MEMBERS]
+    if missing or extra:
+        raise ValueError(f"entry members wrong: missing {missing}, extra {extra}")
+    text = canon(entry)
+    return hashlib.sha256(text.encode("utf-8") + prev_hash.encode("ascii")).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Reading from Postgres (§4), one REPEATABLE READ snapshot for the whole walk
+# ---------------------------------------------------------------------------
+
+TS = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
+
+ENTRY_SQL = f"""
+SELECT json_build_object(
+         'kind', 'entry', 'prev_hash', prev_hash, 'hash', hash,
+         'entry', json_build_object(
+           'v', 1, 'tenant_id', tenant_id::text, 'seq', seq::text, 'event_id', event_id,
+           'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', {TS}),
+           'recorded_at', to_char(recorded_at AT TIME ZONE 'UTC', {TS}),
+           'actor_type', actor_type, 'actor_id', actor_id, 'action', action,
+           'resource_type', resource_type, 'resource_id', resource_id,
+           'before_state', before_state, 'after_state', after_state, 'metadata', metadata,
+           'reason', reason, 'confidence', confidence::text, 'request_id', request_id,
+           'ip', ip, 'user_agent', user_agent, 'severity', severity))
+  FROM audit_log {{where}}
+ ORDER BY tenant_id, seq
+"""
+
+TENANTS_SQL = """
+SELECT json_build_object('kind', 'tenant', 'tenant_id', t.id::text,
+                         'has_head', h.tenant_id IS NOT NULL,
+                         'last_seq', h.last_seq::text, 'last_hash', h.last_hash)
+  FROM tenants t LEFT JOIN audit_chain_heads h ON h.tenant_id = t.id
+ {where}
+ ORDER BY t.id
+"""
+
+
+def libpq_url(url: str) -> str:
+    """Drop query parameters that Prisma understands but libpq refuses (e.g. ?schema=)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    keep = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k not in ("schema", "connection_limit", "pool_timeout", "pgbouncer",
+                         "socket_timeout", "statement_cache_size")]
+    return urlunsplit(parts._replace(query=urlencode(keep)))
+
+
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
+_COPY_ESCAPE_RE = re.compile(r"\\(?:([bfnrtv\\])|([0-7]{1,3})|x([0-9a-fA-F]{1,2})|(.))")
+
+
+def copy_unescape(line: str) -> str:
+    """Undo COPY's text-format escaping (only backslashes occur in JSON text)."""
+    def one(m: re.Match[str]) -> str:
+        if m.group(1):
+            return _COPY_ESCAPES[m.group(1)]
+        if m.group(2):
+            return chr(int(m.group(2), 8))
+        if m.group(3):
+            return chr(int(m.group(3), 16))
+        return m.group(4)
+    return _COPY_ESCAPE_RE.sub(one, line)
+
+
+def run_psql(url: str, tenant: str | None) -> Iterator[dict[str, Any]]:
+    """Stream the tenants, then every entry, as JSON objects, from one snapshot.
+
+    The rows come through `COPY (...) TO STDOUT`, not through psql's result printing:
+    psql's printer silently drops the noncharacters U+1FFFE, U+1FFFF, ... U+10FFFE,
+    U+10FFFF (it keeps the BMP's U+FFFE and U+FFFF), which Bulwark stores and hashes.
+    COPY hands over the bytes as the server sends them.
+    """
+    if tenant is not None:
+        where_t = f"WHERE t.id = '{tenant}'::uuid"
+        where_e = f"WHERE tenant_id = '{tenant}'::uuid"
+    else:
+        where_t = where_e = ""
+    script = "\n".join([
+        "\\set ON_ERROR_STOP 1",
+        "SET client_encoding = 'UTF8';",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
+        f"COPY ({TENANTS_SQL.format(where=where_t)}) TO STDOUT;",
+        f"COPY ({ENTRY_SQL.format(where=where_e)}) TO STDOUT;",
+        "COMMIT;",
+    ])
+    env = dict(os.environ, PGCLIENTENCODING="UTF8")
+    proc = subprocess.Popen(
+        ["psql", "-X", "-q", "-A", "-t", "-d", libpq_url(url), "-f", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    proc.stdin.write(script.encode("utf-8"))
+    proc.stdin.close()
+    for raw in proc.stdout:
+        line = raw.decode("utf-8").rstrip("\n")
+        if line:
+            yield parse_json(copy_unescape(line))
+    err = proc.stderr.read().decode("utf-8", "replace")
+    if proc.wait() != 0:
+        raise RuntimeError(f"psql failed: {err.strip()}")
+
+
+# ---------------------------------------------------------------------------
+# The walk ("Verification": numbering, link, content, then head)
+# ---------------------------------------------------------------------------
+
+class TenantResult:
+    """One tenant's walk, with the rules and messages of `bulwark audit verify`.
+
+    The head is the end of the chain: entries 1..last_seq are walked, and rows with a
+    larger seq are not part of it (Bulwark reads the head first so that entries
+    committed during its walk are left for the next run). With strict=True, rows
+    beyond the head are reported too: this script reads one snapshot, in which the
+    writer always moves the head in the transaction that inserts, so such rows were
+    put there by hand.
+    """
+
+    def __init__(self, tenant_id: str, head: dict[str, Any], strict: bool):
+        self.tenant_id = tenant_id
+        self.has_head = bool(head["has_head"])
+        self.head_seq = int(head["last_seq"]) if self.has_head else 0
+        self.head_hash = head["last_hash"]
+        self.strict = strict
+        self.entries = 0
+        self.beyond_head = 0
+        self.expected_seq = 1
+        self.prev_hash = GENESIS_HASH
+        self.stopped = False  # the walk found its first bad entry, or ran out of entries
+        self.broken: tuple[int, str, str] | None = None  # (seq, check, detail)
+        if not self.has_head:
+            self.broken = (1, "head", "the tenant has no chain head")
+
+    def check(self, row: dict[str, Any]) -> None:
+        entry, prev_hash, stored = row["entry"], row["prev_hash"], row["hash"]
+        seq = int(entry["seq"])
+        if seq > self.head_seq:
+            self.beyond_head += 1
+            return
+        if self.broken or self.stopped:
+            return
+        if seq != self.expected_seq:
+            self.broken = (self.expected_seq, "numbering",
+                           f"expected seq {self.expected_seq}, found {seq}")
+            return
+        if prev_hash != self.prev_hash:
+            self.broken = (seq, "link", "prev_hash does not match the previous entry's hash")
+            return
+        try:
+            recomputed = entry_hash(entry, prev_hash)
+        except (ValueError, TypeError) as e:
+            self.broken = (seq, "content", f"entry cannot be canonicalised: {e}")
+            return
+        if recomputed != stored:
+            self.broken = (seq, "content", "stored hash does not match the entry's content")
+            return
+        self.entries += 1
+        self.expected_seq = seq + 1
+        self.prev_hash = stored
+
+    def finish(self) -> None:
+        if self.broken:
+            return
+        last = self.expected_seq - 1
+        if last != self.head_seq:
+            self.broken = (last + 1, "head",
+                           f"the chain head says the log ends at seq {self.head_seq} but entries stop at seq {last}")
+        elif self.head_hash != self.prev_hash:
+            self.broken = (last, "head", f"the chain head's hash does not match entry seq {last}")
+        elif self.strict and self.beyond_head:
+            self.broken = (self.head_seq + 1, "head",
+                           f"{self.beyond_head} entr{'y' if self.beyond_head == 1 else 'ies'} beyond the chain head's seq {self.head_seq}")
+
+
+def verify(url: str, tenant: str | None, strict: bool = False, out=sys.stdout) -> int:
+    results: dict[str, TenantResult] = {}
+    order: list[str] = []
+    for row in run_psql(url, tenant):
+        if row["kind"] == "tenant":
+            results[row["tenant_id"]] = TenantResult(row["tenant_id"], row, strict)
+            order.append(row["tenant_id"])
+        else:
+            results[row["entry"]["tenant_id"]].check(row)
+    if tenant is not None and not order:
+        print(f"verify-audit-chain: no tenant with id {tenant} (--tenant)", file=sys.stderr)
+        return 1
+    broken = 0
+    for tid in order:
+        r = results[tid]
+        r.finish()
+        if r.broken:
+            broken += 1
+            seq, check, detail = r.broken
+            print(f"BROKEN  tenant {tid}: seq {seq}: {check}: {detail}", file=out)
+        else:
+            print(f"ok      tenant {tid}: {r.entries} entries, chain intact", file=out)
+    if broken:
+        print(f"{broken} of {len(order)} chain(s) broken", file=out)
+        return 1
+    print(f"all {len(order)} chain(s) intact", file=out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tenant", help="verify one tenant only (a UUID)")
+    ap.add_argument("--strict", action="store_true",
+                    help="also report rows whose seq lies beyond the chain head "
+                         "(bulwark audit verify does not look there)")
+    ap.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                    help="Postgres URL (default: $DATABASE_URL)")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    if not args.database_url:
+        print("verify-audit-chain: DATABASE_URL is not set (or pass --database-url)", file=sys.stderr)
+        return 2
+    if args.tenant is not None and not UUID_RE.match(args.tenant):
+        print(f"verify-audit-chain: --tenant must be a tenant id (a UUID), got {args.tenant!r}", file=sys.stderr)
+        return 2
+    if shutil.which("psql") is None:
+        print("verify-audit-chain: psql is not installed", file=sys.stderr)
+        return 2
+    tenant = args.tenant.lower() if args.tenant else None
+    try:
+        return verify(args.database_url, tenant, args.strict)
+    except RuntimeError as e:
+        print(f"verify-audit-chain: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
