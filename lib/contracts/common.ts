@@ -52,7 +52,16 @@ export const INSTANT = z
       ctx.addIssue({ code: 'custom', message: 'must be a valid date-time' });
       return z.NEVER;
     }
-    return d.toISOString();
+    const iso = d.toISOString();
+    // A Date outside years 0000-9999 serialises as "+010000-…" or "-000001-…", which
+    // no ISO 8601 reader downstream (the job schema, the chain's canonical form)
+    // accepts: refused here, or the job carrying it would fail after the caller's
+    // write had already resolved.
+    if (iso.length !== 24) {
+      ctx.addIssue({ code: 'custom', message: 'must be a date-time between the years 0000 and 9999' });
+      return z.NEVER;
+    }
+    return iso;
   });
 
 /** Walk a JSON value and report the first string (key or value) Postgres would refuse. */

@@ -77,6 +77,10 @@ const WRITE_CASES: Array<[what: string, input: Record<string, unknown>, paths: s
   ['bad ip', entry(TENANT, { ip: '300.1.2.3' }), ['ip']],
   ['bad eventId', entry(TENANT, { eventId: 'has space' }), ['eventId']],
   ['occurredAt without a zone', entry(TENANT, { occurredAt: '2026-01-15T09:30:00' }), ['occurredAt']],
+  // toISOString() gives "+010000-…" and "-000001-…": the worker would refuse the job after the write resolved.
+  ['an occurredAt Date after the year 9999', entry(TENANT, { occurredAt: new Date(Date.UTC(10000, 0, 1)) }), ['occurredAt']],
+  ['an occurredAt Date before the year 0', entry(TENANT, { occurredAt: new Date(Date.UTC(-1, 0, 1)) }), ['occurredAt']],
+  ['an occurredAt in 9999 whose zone puts it in 10000 UTC', entry(TENANT, { occurredAt: '9999-12-31T23:30:00-01:00' }), ['occurredAt']],
   ['NUL in a string', entry(TENANT, { actorId: 'u\u00001' }), ['actorId']],
   ['lone surrogate in a before-state key', entry(TENANT, { before: { ['k\ud800']: 1 } }), ['before']],
   ['lone surrogate in a before-state value', entry(TENANT, { before: { note: 'x\udc00y' } }), ['before']],
