@@ -5,13 +5,13 @@ Written from docs/jobs/audit-write.md ("Canonical serialisation (normative)" and
 "Verification") alone, with the Python 3.11 standard library. It reads the log with
 `psql` (no driver needed) and recomputes every hash.
 
-    DATABASE_URL=postgresql://... python3 scripts/verify-audit-chain.py [--tenant ID] [--strict]
+    DATABASE_URL=postgresql://... python3 scripts/verify-audit-chain.py [--tenant ID]
 
 Output and exit codes follow `bulwark audit verify`: one line per tenant, then a summary;
 exit 0 when every chain is intact, 1 when at least one is broken, the tenant named does
 not exist or the database could not be read, 2 on bad usage or configuration. All tenants
-are read from one REPEATABLE READ snapshot. --strict also reports rows whose seq lies
-beyond the chain head, which `bulwark audit verify` does not look at.
+are read from one REPEATABLE READ snapshot; rows whose seq lies beyond the chain head
+are reported, as `bulwark audit verify` reports them.
 """
 
 from __future__ import annotations
@@ -259,18 +259,16 @@ class TenantResult:
 
     The head is the end of the chain: entries 1..last_seq are walked, and rows with a
     larger seq are not part of it (Bulwark reads the head first so that entries
-    committed during its walk are left for the next run). With strict=True, rows
-    beyond the head are reported too: this script reads one snapshot, in which the
-    writer always moves the head in the transaction that inserts, so such rows were
-    put there by hand.
+    committed during its walk are left for the next run). Rows beyond the head are
+    reported: this script reads one snapshot, in which the writer always moves the
+    head in the transaction that inserts, so such rows were put there by hand.
     """
 
-    def __init__(self, tenant_id: str, head: dict[str, Any], strict: bool):
+    def __init__(self, tenant_id: str, head: dict[str, Any]):
         self.tenant_id = tenant_id
         self.has_head = bool(head["has_head"])
         self.head_seq = int(head["last_seq"]) if self.has_head else 0
         self.head_hash = head["last_hash"]
-        self.strict = strict
         self.entries = 0
         self.beyond_head = 0
         self.expected_seq = 1
@@ -316,17 +314,17 @@ class TenantResult:
                            f"the chain head says the log ends at seq {self.head_seq} but entries stop at seq {last}")
         elif self.head_hash != self.prev_hash:
             self.broken = (last, "head", f"the chain head's hash does not match entry seq {last}")
-        elif self.strict and self.beyond_head:
+        elif self.beyond_head:
             self.broken = (self.head_seq + 1, "head",
                            f"{self.beyond_head} entr{'y' if self.beyond_head == 1 else 'ies'} beyond the chain head's seq {self.head_seq}")
 
 
-def verify(url: str, tenant: str | None, strict: bool = False, out=sys.stdout) -> int:
+def verify(url: str, tenant: str | None, out=sys.stdout) -> int:
     results: dict[str, TenantResult] = {}
     order: list[str] = []
     for row in run_psql(url, tenant):
         if row["kind"] == "tenant":
-            results[row["tenant_id"]] = TenantResult(row["tenant_id"], row, strict)
+            results[row["tenant_id"]] = TenantResult(row["tenant_id"], row)
             order.append(row["tenant_id"])
         else:
             results[row["entry"]["tenant_id"]].check(row)
@@ -353,9 +351,6 @@ def verify(url: str, tenant: str | None, strict: bool = False, out=sys.stdout) -
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tenant", help="verify one tenant only (a UUID)")
-    ap.add_argument("--strict", action="store_true",
-                    help="also report rows whose seq lies beyond the chain head "
-                         "(bulwark audit verify does not look there)")
     ap.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                     help="Postgres URL (default: $DATABASE_URL)")
     try:
@@ -373,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tenant = args.tenant.lower() if args.tenant else None
     try:
-        return verify(args.database_url, tenant, args.strict)
+        return verify(args.database_url, tenant)
     except RuntimeError as e:
         print(f"verify-audit-chain: {e}", file=sys.stderr)
         return 1

@@ -3,7 +3,8 @@
  * pages) and three things are checked for every entry: numbering (seq is the next
  * integer), link (prev_hash is the previous entry's hash) and content (the stored hash
  * is the hash of the entry's canonical form). Finally the chain head must point at the
- * last entry, which catches a removed tail.
+ * last entry, which catches a removed tail, and no entry may lie beyond the head,
+ * which catches a row added by hand after it.
  */
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { GENESIS_HASH, chainHash, type ChainEntry } from '../../lib/audit/chain.js';
@@ -112,6 +113,20 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
   }
   if (head.last_hash !== prevHash) {
     return bad(String(lastSeq), 'head', `the chain head's hash does not match entry seq ${lastSeq}`);
+  }
+  // Rows beyond the head, counted against the head in one statement, so in one
+  // snapshot: a writer inserts and moves the head in the same transaction, so an
+  // entry committed during the walk is never beyond the head it commits with. One
+  // that is was put there by hand, outside the chain.
+  const [beyond] = await prisma.$queryRawUnsafe<Array<{ last_seq: string; entries: number }>>(
+    `SELECT h.last_seq::text AS last_seq,
+            (SELECT count(*) FROM audit_log a WHERE a.tenant_id = h.tenant_id AND a.seq > h.last_seq)::int AS entries
+       FROM audit_chain_heads h WHERE h.tenant_id = $1::uuid`,
+    tenantId,
+  );
+  if (beyond && beyond.entries > 0) {
+    const at = BigInt(beyond.last_seq);
+    return bad(String(at + 1n), 'head', `${beyond.entries} entr${beyond.entries === 1 ? 'y' : 'ies'} beyond the chain head's seq ${at}`);
   }
   return { tenantId, entries: count, ok: true };
 }
