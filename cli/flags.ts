@@ -72,6 +72,9 @@ export function parseFlags(args: string[], spec: FlagSpec, positionals = false):
     } else if (name === 'tenant' && (typeof v !== 'string' || !isUuid(v))) {
       // Checked here so a typo is a usage error, not a database error about uuid syntax.
       throw new UsageError(`--tenant must be a tenant id (a UUID, as \`bulwark tenant create\` printed it), got "${String(v).slice(0, 64)}"`);
+    } else if (name === 'tenant') {
+      // Postgres reads a UUID in either case but prints it in lower case: so does every output naming it.
+      out[name] = (v as string).toLowerCase();
     } else out[name] = v as string | boolean;
   }
   return out;

@@ -69,6 +69,13 @@ test('a whole-number flag outside its range is a usage error stating the range',
   assert.equal(keys.map((k) => [k.name, k.revokedAt]), [['bootstrap admin', null], ['svc', null]], 'no key created, rotated or revoked');
 });
 
+test('--tenant in upper case names the tenant in lower case, as every other output does', async () => {
+  const r = await run(['audit', 'verify', '--tenant', tenantA.toUpperCase()]);
+  assert.is(r.code, 0, r.err);
+  assert.ok(r.out.includes(`tenant ${tenantA}:`), r.out);
+  assert.not.ok(r.out.includes(tenantA.toUpperCase()), r.out);
+});
+
 test('a repeated flag is a usage error naming it, and nothing is done', async () => {
   const revoke = await run(['apikey', 'revoke', '--tenant', tenantB, '--tenant', tenantA, '--key', keyA]);
   assert.is(revoke.code, 2);
