@@ -5,13 +5,13 @@
  * incoming-webhook URL, Telegram bot token), resolved only when sending.
  */
 import { z } from 'zod';
-import { recordAuditInTx } from './audit/record.js';
+import { actorFields, recordAuditInTx, type AuditActor } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
 import { ALERT_SEVERITIES } from './contracts/alert.js';
 import { ConflictError, NotFoundError, ValidationError, problemsFromZod } from './errors.js';
 
 export const CHANNEL_TYPES = ['webhook', 'slack', 'telegram'] as const;
-type Actor = { type: 'user' | 'service' | 'system'; id: string; requestId?: string };
+type Actor = AuditActor;
 
 export const channelInputSchema = z
   .object({
@@ -63,7 +63,7 @@ export async function addChannel(prisma: PrismaClient, input: ChannelInput, acto
     if (taken) throw new ConflictError(`a channel named "${c.name}" already exists`);
     const row = await tx.alertChannel.create({ data: { tenantId: c.tenantId, name: c.name, type: c.type, target: c.target, secretRef: c.secretRef, severities: c.severities } });
     await recordAuditInTx(tx, {
-      tenantId: c.tenantId, actorType: actor.type, actorId: actor.id, requestId: actor.requestId,
+      tenantId: c.tenantId, ...actorFields(actor),
       action: 'channel:added', resourceType: 'alert_channel', resourceId: row.id,
       // `ref`, not secret_ref: redaction hides any field named like a secret or credential,
       // and a reference is neither; the trail should say which secret the channel uses.
@@ -86,7 +86,7 @@ export async function removeChannel(prisma: PrismaClient, tenantId: string, name
     if (!row) throw new NotFoundError(`no channel "${nameOrId}" for tenant ${tenantId}`);
     await tx.alertChannel.delete({ where: { id: row.id } });
     await recordAuditInTx(tx, {
-      tenantId, actorType: actor.type, actorId: actor.id, requestId: actor.requestId,
+      tenantId, ...actorFields(actor),
       action: 'channel:removed', resourceType: 'alert_channel', resourceId: row.id, before: { name: row.name, type: row.type, target: row.target },
     });
     return toRecord(row as ChannelRecord);

@@ -3,7 +3,7 @@
  * into the current one, validated whole (unknown keys are refused), saved together
  * with a `settings:updated` audit entry holding the before and after state.
  */
-import { recordAuditInTx } from './audit/record.js';
+import { actorFields, recordAuditInTx, type AuditActor } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
 import { NotFoundError, ValidationError, problemsFromZod } from './errors.js';
 import { tenantSettingsSchema, type TenantSettings } from './settings.js';
@@ -53,7 +53,7 @@ export async function updateTenantSettings(
   prisma: PrismaClient,
   tenantId: string,
   patch: unknown,
-  actor: { type: 'user' | 'service' | 'system'; id: string; requestId?: string },
+  actor: AuditActor,
 ): Promise<TenantSettings> {
   if (!isObject(patch)) throw new ValidationError('settings', [{ path: '', message: 'must be a JSON object' }]);
   return prisma.$transaction(async (tx) => {
@@ -68,12 +68,10 @@ export async function updateTenantSettings(
     await tx.tenantSettings.update({ where: { tenantId }, data: { settings: parsed.data } });
     await recordAuditInTx(tx, {
       tenantId,
-      actorType: actor.type,
-      actorId: actor.id,
+      ...actorFields(actor),
       action: 'settings:updated',
       resourceType: 'tenant_settings',
       resourceId: tenantId,
-      requestId: actor.requestId,
       before: before as JsonObject as Record<string, never>,
       after: parsed.data as JsonObject as Record<string, never>,
     });

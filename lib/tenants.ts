@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { PrismaClient } from './clients/prisma.js';
 import { ConflictError, ValidationError, problemsFromZod } from './errors.js';
 import { createApiKeyInTx } from './apikeys/records.js';
-import { recordAuditInTx } from './audit/record.js';
+import { actorFields, recordAuditInTx, type AuditActor } from './audit/record.js';
 import { defaultTenantSettings } from './settings.js';
 
 function isTimeZone(zone: string): boolean {
@@ -45,7 +45,8 @@ export const BOOTSTRAP_STEPS = ['tenant', 'settings', 'chain_head', 'admin_key',
 export type BootstrapStep = (typeof BOOTSTRAP_STEPS)[number];
 
 export interface CreateTenantOptions {
-  actor?: { type: 'user' | 'service' | 'system'; id: string };
+  /** Who creates it (default: the CLI), with the request when it comes over HTTP. */
+  actor?: AuditActor;
   now?: () => Date;
   /** Called after each step inside the transaction; a throw rolls everything back (tests use it). */
   afterStep?: (step: BootstrapStep) => void | Promise<void>;
@@ -74,8 +75,7 @@ export async function createTenant(prisma: PrismaClient, input: TenantInput, opt
         tx,
         {
           tenantId: tenant.id,
-          actorType: actor.type,
-          actorId: actor.id,
+          ...actorFields(actor),
           action: 'tenant:created',
           resourceType: 'tenant',
           resourceId: tenant.id,

@@ -12,7 +12,7 @@
  * (the index cannot ask what time it is): revoke it to reuse the name.
  */
 import { z } from 'zod';
-import { recordAuditInTx } from '../audit/record.js';
+import { actorFields, recordAuditInTx, type AuditActor } from '../audit/record.js';
 import type { PrismaClient, TransactionClient } from '../clients/prisma.js';
 import { ConflictError, ValidationError, problemsFromZod } from '../errors.js';
 import { API_KEY_MAX_DAYS, SCOPES, newKey, type Scope } from './keys.js';
@@ -49,7 +49,7 @@ export function toRecord(row: { id: string; tenantId: string; name: string; disp
 export async function createApiKeyInTx(
   tx: TransactionClient,
   input: ApiKeyInput,
-  actor: { type: 'user' | 'service' | 'system'; id: string },
+  actor: AuditActor,
   now: () => Date = () => new Date(),
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   const parsed = apiKeyInputSchema.safeParse(input);
@@ -74,8 +74,7 @@ export async function createApiKeyInTx(
     tx,
     {
       tenantId: row.tenantId,
-      actorType: actor.type,
-      actorId: actor.id,
+      ...actorFields(actor),
       action: 'apikey:created',
       resourceType: 'api_key',
       resourceId: row.id,
@@ -86,7 +85,7 @@ export async function createApiKeyInTx(
   return { key, record: toRecord(row) };
 }
 
-export async function createApiKey(prisma: PrismaClient, input: ApiKeyInput, actor: { type: 'user' | 'service' | 'system'; id: string }, now?: () => Date) {
+export async function createApiKey(prisma: PrismaClient, input: ApiKeyInput, actor: AuditActor, now?: () => Date) {
   try {
     return await prisma.$transaction((tx) => createApiKeyInTx(tx, input, actor, now));
   } catch (err) {

@@ -12,6 +12,25 @@ import { appendEntries, prismaSql } from './store.js';
 
 export const SYSTEM_TENANT_ID = '00000000-0000-4000-8000-000000000001';
 
+/**
+ * Who made a change, and, when it came over HTTP, the request it came with: every
+ * entry recording the change carries them, so the trail leads back to the request
+ * (its id in the logs, the address and client it came from).
+ */
+export interface AuditActor {
+  type: 'user' | 'service' | 'system';
+  id: string;
+  requestId?: string;
+  /** An address the entry's `ip` field accepts (producers/http clientAddress makes one). */
+  ip?: string;
+  userAgent?: string;
+}
+
+/** The entry fields an actor fills. */
+export function actorFields(actor: AuditActor): Pick<AuditEntryInput, 'actorType' | 'actorId' | 'requestId' | 'ip' | 'userAgent'> {
+  return { actorType: actor.type, actorId: actor.id, requestId: actor.requestId, ip: actor.ip, userAgent: actor.userAgent };
+}
+
 export async function recordAuditInTx(tx: TransactionClient, input: AuditEntryInput, now: () => Date = () => new Date()): Promise<string> {
   const parsed = auditEntrySchema.safeParse({
     ...input,

@@ -8,6 +8,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Scope } from '../../lib/apikeys/keys.js';
+import type { AuditActor } from '../../lib/audit/record.js';
 import type { Logger } from '../../lib/logger.js';
 import { auditAddress, type AuditAddress } from '../../lib/net-address.js';
 import type { SlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
@@ -43,6 +44,17 @@ export interface GuardDeps {
  */
 export function clientAddress(request: FastifyRequest): AuditAddress {
   return auditAddress(request.ip as string | undefined);
+}
+
+/**
+ * The actor of a change made over HTTP: an API key (by its display prefix) or the
+ * operator, with the request's id, address and client for the entry recording it.
+ */
+export function requestActor(request: FastifyRequest): AuditActor {
+  const { ip } = clientAddress(request);
+  const userAgent = request.headers['user-agent']?.slice(0, 512);
+  const who = request.apiKey ? { type: 'service' as const, id: request.apiKey.displayPrefix } : { type: 'user' as const, id: 'operator' };
+  return { ...who, requestId: request.id, ...(ip === undefined ? {} : { ip }), ...(userAgent ? { userAgent } : {}) };
 }
 
 export function presentedKey(request: FastifyRequest): string | undefined {

@@ -6,7 +6,7 @@ import { ConflictError } from '../../../lib/errors.js';
 import { createTenant } from '../../../lib/tenants.js';
 import { getTenantSettings, updateTenantSettings } from '../../../lib/tenant-settings.js';
 import type { Producer } from '../../index.js';
-import type { Guards } from '../auth.js';
+import { requestActor, type Guards } from '../auth.js';
 import { withKeyTenant } from './audit.js';
 
 export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Producer; prisma: PrismaClient; guards: Guards }): void {
@@ -29,15 +29,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Prod
   }));
 
   app.patch('/v1/settings', { preHandler: guards.requireScope('admin') }, async (request) => ({
-    settings: await updateTenantSettings(prisma, request.apiKey!.tenantId, request.body, {
-      type: 'service',
-      id: request.apiKey!.displayPrefix,
-      requestId: request.id,
-    }),
+    settings: await updateTenantSettings(prisma, request.apiKey!.tenantId, request.body, requestActor(request)),
   }));
 
   app.post('/v1/tenants', { preHandler: guards.requireOperator() }, async (request, reply) => {
-    const tenant = await createTenant(prisma, request.body as never, { actor: { type: 'user', id: 'operator' } });
+    const tenant = await createTenant(prisma, request.body as never, { actor: requestActor(request) });
     return reply.code(201).send({
       tenant: { id: tenant.id, name: tenant.name, timezone: tenant.timezone, createdAt: tenant.createdAt.toISOString() },
       adminKey: { key: tenant.adminKey.key, displayPrefix: tenant.adminKey.displayPrefix, scopes: tenant.adminKey.scopes, expiresAt: tenant.adminKey.expiresAt.toISOString() },

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { ledgerQuerySchema, queryLedger } from '../../../lib/alerts/ledger-query.js';
 import { addChannel, listChannels, removeChannel } from '../../../lib/channels.js';
 import type { PrismaClient } from '../../../lib/clients/prisma.js';
-import type { Guards } from '../auth.js';
+import { requestActor, type Guards } from '../auth.js';
 import { withKeyTenant } from './audit.js';
 
 /** The ledger query's fields but the tenant, which is the key's: `?tenantId=` is refused, not overridden. */
@@ -11,7 +11,6 @@ const LEDGER_QUERY = Object.keys(ledgerQuerySchema.shape).filter((k) => k !== 't
 
 export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: PrismaClient; guards: Guards }): void {
   const { prisma, guards } = deps;
-  const actorOf = (request: { apiKey?: { displayPrefix: string }; id: string }) => ({ type: 'service' as const, id: request.apiKey!.displayPrefix, requestId: request.id });
 
   app.get('/v1/alerts', { preHandler: guards.requireScope('admin'), config: { query: LEDGER_QUERY } }, async (request) =>
     queryLedger(prisma, { ...(request.query as Record<string, string>), tenantId: request.apiKey!.tenantId }),
@@ -23,11 +22,11 @@ export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: Pris
 
   app.post('/v1/channels', { preHandler: guards.requireScope('admin') }, async (request, reply) => {
     const { requestId: _r, ...body } = withKeyTenant(request, request.body, { what: 'channel' });
-    const channel = await addChannel(prisma, body as never, actorOf(request));
+    const channel = await addChannel(prisma, body as never, requestActor(request));
     return reply.code(201).send({ channel });
   });
 
   app.delete<{ Params: { name: string } }>('/v1/channels/:name', { preHandler: guards.requireScope('admin') }, async (request) => ({
-    channel: await removeChannel(prisma, request.apiKey!.tenantId, request.params.name, actorOf(request)),
+    channel: await removeChannel(prisma, request.apiKey!.tenantId, request.params.name, requestActor(request)),
   }));
 }
