@@ -7,9 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
-import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { AUDIT_METADATA_MAX_BYTES } from '../../lib/contracts/audit.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { parseMasterKeys } from '../../lib/crypto/master-keys.js';
@@ -17,7 +15,8 @@ import { ROTATION_BATCH_MAX, RotationBatchError, rotateMasterKey } from '../../l
 import { resolveSecretRef } from '../../lib/secrets.js';
 import { createTenant } from '../../lib/tenants.js';
 import { verifyChains } from '../../workers/audit/verify.js';
-import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
+import { runCli } from '../helpers/cli.js';
+import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { waitFor, withTimeout } from '../helpers/env.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
 
@@ -29,24 +28,12 @@ let prisma: PrismaClient;
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
+    ({ db, prisma } = await createTestDatabaseWithPrisma());
   }),
 );
-test.after(
-  cleanup([
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
-  ]),
-);
+test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
-async function run(args: string[] = []) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const code = await main(['keys', 'rotate-master', ...args], io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: `${K2},${K1}` });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = (args: string[] = []) => runCli(['keys', 'rotate-master', ...args], { DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: `${K2},${K1}` });
 
 /** A tenant with `n` secrets under k1, written in one statement (setSecret one by one would take minutes). */
 async function tenantWithSecrets(name: string, n: number) {
