@@ -10,18 +10,23 @@
  * decrypted, and a run counts and audits only the rows its UPDATE changed: overlapping
  * runs' counts add up to the secrets re-encrypted, each audited once. A row another run
  * got to first is one this run counted and did not re-encrypt, so it reports fewer
- * than it counted (the CLI then asks for a run that confirms all is done).
+ * than it counted (the CLI then asks for a run that confirms it all is done).
  */
-import { recordAuditInTx } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
 import { decryptWithKeyId, type MasterKeys } from './crypto/master-keys.js';
 import { ValidationError } from './errors.js';
+import { RotationBatchError, writeBatch, type BatchUpdate } from './master-key-rotation-batch.js';
+
+export { RotationBatchError } from './master-key-rotation-batch.js';
 
 /**
  * Largest batch: one batch is one transaction holding every row it rewrites, so the
  * bound keeps a typo (an extra zero or three) from becoming one huge transaction.
  */
 export const ROTATION_BATCH_MAX = 10_000;
+
+/** Longest any statement of a batch may run, waiting for a row lock included. */
+export const ROTATION_STATEMENT_TIMEOUT_MS = 30_000;
 
 export interface RotationFailure {
   tenantId: string;
@@ -36,15 +41,33 @@ export interface RotationReport {
   failed: RotationFailure[];
 }
 
-export async function rotateMasterKey(
-  prisma: PrismaClient,
-  keys: MasterKeys,
-  options: { batchSize?: number; onProgress?: (done: number, total: number) => void; actor?: { type: 'user' | 'system'; id: string } } = {},
-): Promise<RotationReport> {
+export interface RotationOptions {
+  /** Secrets read, re-encrypted and written per transaction, 1 to ROTATION_BATCH_MAX. Default: 200. */
+  batchSize?: number;
+  /**
+   * Limit of each statement of a batch's transaction, in ms; the transaction itself
+   * may take four times as long (see writeBatch). Default: ROTATION_STATEMENT_TIMEOUT_MS (30 000).
+   */
+  statementTimeoutMs?: number;
+  onProgress?: (done: number, total: number) => void;
+  /** Who the audit entries name. Default: system `bulwark-cli`. */
+  actor?: { type: 'user' | 'system'; id: string };
+}
+
+/**
+ * Re-encrypt every secret not under `keys.current`. A batch that cannot be written
+ * throws RotationBatchError, naming the batch and carrying the report so far: the
+ * batches before it stay committed, the failed one is rolled back whole.
+ */
+export async function rotateMasterKey(prisma: PrismaClient, keys: MasterKeys, options: RotationOptions = {}): Promise<RotationReport> {
   const batchSize = options.batchSize ?? 200;
+  const statementTimeoutMs = options.statementTimeoutMs ?? ROTATION_STATEMENT_TIMEOUT_MS;
   // A batch of 0 selected nothing and reported "0 of N, 0 failed" as if all was well.
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > ROTATION_BATCH_MAX) {
     throw new ValidationError('master key rotation', [{ path: 'batchSize', message: `must be a whole number from 1 to ${ROTATION_BATCH_MAX}` }]);
+  }
+  if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 1) {
+    throw new ValidationError('master key rotation', [{ path: 'statementTimeoutMs', message: 'must be a positive whole number of milliseconds' }]);
   }
   const actor = options.actor ?? { type: 'system' as const, id: 'bulwark-cli' };
   const currentId = keys.current.id;
@@ -53,6 +76,7 @@ export async function rotateMasterKey(
   let cursor: string | undefined;
   // Rows this run has dealt with (re-encrypted, failed, or found changed by another).
   let handled = 0;
+  let batch = 0;
   options.onProgress?.(0, total);
   for (;;) {
     const rows = await prisma.secret.findMany({
@@ -61,8 +85,9 @@ export async function rotateMasterKey(
       take: batchSize,
     });
     if (rows.length === 0) break;
+    batch += 1;
     cursor = rows[rows.length - 1]!.id;
-    const updates: Array<{ id: string; tenantId: string; name: string; token: string; from: string; was: string }> = [];
+    const updates: BatchUpdate[] = [];
     for (const row of rows) {
       try {
         const plain = decryptWithKeyId(keys, row.encryptedValue, row.keyId);
@@ -71,31 +96,11 @@ export async function rotateMasterKey(
         report.failed.push({ tenantId: row.tenantId, name: row.name, keyId: row.keyId, error: (err as Error).message });
       }
     }
-    const changed = await prisma.$transaction(async (tx) => {
-      const mine: typeof updates = [];
-      for (const u of updates) {
-        // A row another transaction holds is waited for, then judged as it is after its
-        // commit: a run that re-encrypted it first (new key id), or a writer that
-        // replaced its value (new token), wins, and the row is not ours to count.
-        const { count } = await tx.secret.updateMany({ where: { id: u.id, keyId: u.from, encryptedValue: u.was }, data: { encryptedValue: u.token, keyId: currentId } });
-        if (count === 1) mine.push(u);
-      }
-      const byTenant = new Map<string, typeof updates>();
-      for (const u of mine) byTenant.set(u.tenantId, [...(byTenant.get(u.tenantId) ?? []), u]);
-      // In tenant id order, the order the audit store locks chain heads in: two runs'
-      // batches spanning the same tenants then cannot deadlock on them.
-      for (const tenantId of [...byTenant.keys()].sort()) {
-        const list = byTenant.get(tenantId)!;
-        await recordAuditInTx(tx, {
-          tenantId,
-          actorType: actor.type,
-          actorId: actor.id,
-          action: 'secret:master-key-rotated',
-          resourceType: 'secret',
-          metadata: { names: list.map((u) => u.name), from_key_ids: [...new Set(list.map((u) => u.from))], to_key_id: currentId },
-        });
-      }
-      return mine.length;
+    // Names only: the error carrying this must not carry the rows' tokens.
+    const ref = (r: (typeof rows)[number]) => ({ tenantId: r.tenantId, name: r.name });
+    const where = { number: batch, size: rows.length, from: handled + 1, first: ref(rows[0]!), last: ref(rows[rows.length - 1]!) };
+    const changed = await writeBatch(prisma, updates, { currentId, actor, statementTimeoutMs }).catch((err: unknown) => {
+      throw new RotationBatchError(where, statementTimeoutMs, err, { ...report, failed: [...report.failed] });
     });
     report.reencrypted += changed;
     handled += rows.length;

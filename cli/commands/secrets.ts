@@ -3,7 +3,7 @@ import { createPrisma } from '../../lib/clients/prisma.js';
 import { requireMasterKeys, type Config } from '../../lib/config.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { MASTER_KEY_ID, MASTER_KEY_ID_RULE } from '../../lib/crypto/master-keys.js';
-import { rotateMasterKey } from '../../lib/master-key-rotation.js';
+import { ROTATION_BATCH_MAX, RotationBatchError, rotateMasterKey, type RotationReport } from '../../lib/master-key-rotation.js';
 import { SECRET_NAME, SECRET_NAME_RULE, listSecrets, requireSecret, secretHistory, setSecret } from '../../lib/secrets.js';
 import { UsageError } from '../flags.js';
 import { progressBar, type CliIO } from '../output.js';
@@ -67,18 +67,26 @@ export function runKeysGenerate(io: CliIO, id: string): number {
 export async function runRotateMaster(config: Config, io: CliIO, batchSize: number): Promise<number> {
   const keys = requireMasterKeys(config);
   const prisma = createPrisma(config, { max: 2 });
+  let bar: ReturnType<typeof progressBar> | undefined;
   try {
-    let bar: ReturnType<typeof progressBar> | undefined;
     const report = await rotateMasterKey(prisma, keys, {
       batchSize,
       onProgress: (done, total) => {
         bar ??= progressBar(io, 're-encrypting', total);
         bar.update(done);
       },
+    }).catch((err: unknown) => {
+      if (!(err instanceof RotationBatchError)) throw err;
+      // The run so far, then the batch that stopped it: what is done stays done.
+      bar?.done();
+      printReport(io, err.report, keys.current.id);
+      io.err(`bulwark: ${err.message}`);
+      io.err(`run it again: it continues with what is left (a smaller --batch-size, 1-${ROTATION_BATCH_MAX}, makes each transaction shorter)`);
+      return undefined;
     });
+    if (!report) return 1;
     bar?.done();
-    for (const f of report.failed) io.err(`FAILED  tenant ${f.tenantId} secret ${f.name} (key ${f.keyId}): ${f.error}`);
-    io.out(`re-encrypted ${report.reencrypted} of ${report.total} secret(s) under key ${keys.current.id}; ${report.failed.length} failed`);
+    printReport(io, report, keys.current.id);
     // Success means every secret counted at the start is now under the current key: the
     // old key may be removed only then. Fewer without a failure (another run got to some
     // first) still asks for a run that confirms it.
@@ -92,4 +100,9 @@ export async function runRotateMaster(config: Config, io: CliIO, batchSize: numb
   } finally {
     await prisma.$disconnect();
   }
+}
+
+function printReport(io: CliIO, report: RotationReport, keyId: string): void {
+  for (const f of report.failed) io.err(`FAILED  tenant ${f.tenantId} secret ${f.name} (key ${f.keyId}): ${f.error}`);
+  io.out(`re-encrypted ${report.reencrypted} of ${report.total} secret(s) under key ${keyId}; ${report.failed.length} failed`);
 }

@@ -5,16 +5,16 @@
  * of every call, so a settings change applies to the next alert without a restart.
  * The script is read and defined when a decider is created, never at import time.
  */
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { defineScript } from '../redis-script.js';
 import { isInt, isText, SEVERITIES, validateDecisionInput, type AlertDecisionInput, type AlertPolicy, type AlertSeverity, type QuietHoursPolicy } from './decision-input.js';
 import { createForgetter } from './forgetter.js';
 import { quietWindow } from './quiet-hours.js';
 
 export type { AlertDecisionInput, AlertPolicy, AlertSeverity, QuietHoursPolicy } from './decision-input.js';
 
-const SCRIPT_PATH = new URL('./decide.lua', import.meta.url);
-const COMMAND = 'bulwarkAlertDecide';
+// No fixed key count: the first argument is the count (6, plus the watched keys).
+const SCRIPT = { name: 'bulwarkAlertDecide', file: new URL('./decide.lua', import.meta.url) };
 
 export type AlertOutcome = 'deliver' | 'suppress' | 'group' | 'defer';
 export type SuppressReason = 'duplicate' | 'user_throttled' | 'quiet_hours' | 'cooldown' | 'rate_limited';
@@ -114,7 +114,6 @@ export function policyFromSettings(a: AlertSettingsLike): AlertPolicy {
 }
 
 type Reply = [string, string, number, string, number, number, string, ...number[]];
-type WithCommand = Redis & { [COMMAND]: (...args: Array<string | number>) => Promise<Reply> };
 
 /** Defines the script on `redis` (once per connection) and returns a decider. */
 export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): AlertDecider {
@@ -124,9 +123,7 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
   const replayTtlMs = options.replayTtlMs ?? 900_000;
   if (!isInt(dedupeTtlMs, 1)) throw new RangeError(`dedupeTtlMs must be a whole number >= 1 (got ${dedupeTtlMs})`);
   if (!isInt(replayTtlMs, 1)) throw new RangeError(`replayTtlMs must be a whole number >= 1 (got ${replayTtlMs})`);
-  // No fixed key count: the first argument is the count (6, plus the watched keys).
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: readFileSync(SCRIPT_PATH, 'utf8') });
-  const run = (redis as WithCommand)[COMMAND].bind(redis);
+  const run = defineScript<Array<string | number>, Reply>(redis, SCRIPT);
   const forgetting = createForgetter(redis, (err) => options.onForgetError?.(err));
 
   return {

@@ -32,13 +32,28 @@ export function actorFields(actor: AuditActor): Pick<AuditEntryInput, 'actorType
 }
 
 export async function recordAuditInTx(tx: TransactionClient, input: AuditEntryInput, now: () => Date = () => new Date()): Promise<string> {
-  const parsed = auditEntrySchema.safeParse({
-    ...input,
-    eventId: input.eventId ?? randomUUID(),
-    occurredAt: input.occurredAt ?? now().toISOString(),
+  const [eventId] = await recordAuditEntriesInTx(tx, [input], now);
+  return eventId!;
+}
+
+/**
+ * Several entries (any tenants) in one append: the statements a transaction spends on
+ * its audit entries stay the same however many tenants it touched.
+ */
+export async function recordAuditEntriesInTx(tx: TransactionClient, inputs: AuditEntryInput[], now: () => Date = () => new Date()): Promise<string[]> {
+  const entries = inputs.map((input) => {
+    const parsed = auditEntrySchema.safeParse({
+      ...input,
+      eventId: input.eventId ?? randomUUID(),
+      occurredAt: input.occurredAt ?? now().toISOString(),
+    });
+    if (!parsed.success) throw new ValidationError('audit entry', problemsFromZod(parsed.error.issues));
+    return parsed.data;
   });
-  if (!parsed.success) throw new ValidationError('audit entry', problemsFromZod(parsed.error.issues));
-  const [outcome] = await appendEntries(prismaSql(tx), [encodeEntry(prepareEntry(parsed.data))], now);
-  if (!outcome || outcome.status === 'unknown_tenant') throw new ValidationError('audit entry', [{ path: 'tenantId', message: 'no such tenant' }]);
-  return parsed.data.eventId;
+  if (entries.length === 0) return [];
+  const outcomes = await appendEntries(prismaSql(tx), entries.map((e) => encodeEntry(prepareEntry(e))), now);
+  if (outcomes.length !== entries.length || outcomes.some((o) => o.status === 'unknown_tenant')) {
+    throw new ValidationError('audit entry', [{ path: 'tenantId', message: 'no such tenant' }]);
+  }
+  return entries.map((e) => e.eventId);
 }

@@ -16,6 +16,9 @@ export const AUDIT_MAX_ENTRIES_PER_JOB = 1000;
  */
 export const AUDIT_MAX_JOB_BYTES = 4 * 1024 * 1024;
 
+/** Largest `metadata` of an entry, as JSON bytes. */
+export const AUDIT_METADATA_MAX_BYTES = 16384;
+
 export const ACTOR_TYPES = ['user', 'service', 'ai', 'system'] as const;
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 
@@ -44,7 +47,7 @@ const entryShape = {
   resourceId: TEXT(255).optional(),
   before: JSON_OBJECT(65536).nullable().optional(),
   after: JSON_OBJECT(65536).nullable().optional(),
-  metadata: JSON_OBJECT(16384).nullable().optional(),
+  metadata: JSON_OBJECT(AUDIT_METADATA_MAX_BYTES).nullable().optional(),
   reason: TEXT(4000).optional(),
   confidence: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
   requestId: TEXT(128).optional(),

@@ -10,7 +10,8 @@ const TRANSIENT_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P20
 const TRANSIENT_SQLSTATE = /^(08|53|57|58|40)/;
 const TRANSIENT_MESSAGE = /connect|connection|terminat|timed? ?out|ECONN|socket|closed|shutting down|server closed/i;
 
-function codesOf(err: unknown, depth = 0): string[] {
+/** Every error code (SQLSTATE, Prisma's, Node's) found on the error and its causes, outermost first. */
+export function codesOf(err: unknown, depth = 0): string[] {
   if (!err || typeof err !== 'object' || depth > 4) return [];
   const e = err as Record<string, unknown>;
   const own = [e.code, e.errno, (e.meta as Record<string, unknown> | undefined)?.code]

@@ -7,12 +7,10 @@
  * cannot slip past it. The script is read and defined when a lockout is created,
  * never at import time.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { defineScript, memberIds } from '../redis-script.js';
 
-const SCRIPT_PATH = new URL('./lockout.lua', import.meta.url);
-const COMMAND = 'bulwarkLockout';
+const SCRIPT = { name: 'bulwarkLockout', file: new URL('./lockout.lua', import.meta.url), numberOfKeys: 2 };
 
 export interface LockoutOptions {
   /** Keys are `${keyPrefix}:failures:${subject}` and `${keyPrefix}:locked:${subject}`. */
@@ -46,7 +44,7 @@ export interface Lockout {
 }
 
 type Reply = [string, number, number];
-type WithCommand = Redis & { [COMMAND]: (failuresKey: string, lockKey: string, now: number, windowMs: number, limit: number, lockMs: number, member: string, outcome: string) => Promise<Reply> };
+type Args = [failuresKey: string, lockKey: string, now: number, windowMs: number, limit: number, lockMs: number, member: string, outcome: string];
 
 function wholeNumber(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number of at least 1 (got ${value})`);
@@ -59,24 +57,21 @@ export function createLockout(redis: Redis, options: LockoutOptions): Lockout {
   const windowMs = wholeNumber('windowMs', options.windowMs);
   const lockMs = wholeNumber('lockMs', options.lockMs ?? options.windowMs);
   const clock = options.clock ?? Date.now;
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: readFileSync(SCRIPT_PATH, 'utf8') });
-  // Member ids as in sliding-window.ts: unique across calls and processes.
-  const seed = randomBytes(6).toString('hex');
-  let counter = 0;
+  const script = defineScript<Args, Reply>(redis, SCRIPT);
+  const memberId = memberIds();
 
   async function run(subject: string, outcome: 'failure' | 'check'): Promise<LockoutVerdict> {
     if (typeof subject !== 'string' || subject === '') throw new TypeError('subject must be a non-empty string');
     const now = Math.floor(clock());
     if (!Number.isFinite(now)) throw new RangeError('clock must return a finite number of milliseconds');
-    counter = (counter + 1) % 1_000_000_000;
-    const [state, ms, failures] = await (redis as WithCommand)[COMMAND](
+    const [state, ms, failures] = await script(
       `${options.keyPrefix}:failures:${subject}`,
       `${options.keyPrefix}:locked:${subject}`,
       now,
       windowMs,
       limit,
       lockMs,
-      `${now}-${seed}-${counter}`,
+      memberId(now),
       outcome,
     );
     switch (state) {

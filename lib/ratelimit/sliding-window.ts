@@ -3,12 +3,10 @@
  * (sliding-window.lua). The script is read and defined when a limiter is created,
  * never at import time.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { defineScript, memberIds } from '../redis-script.js';
 
-const SCRIPT_PATH = new URL('./sliding-window.lua', import.meta.url);
-const COMMAND = 'bulwarkSlidingWindow';
+const SCRIPT = { name: 'bulwarkSlidingWindow', file: new URL('./sliding-window.lua', import.meta.url), numberOfKeys: 1 };
 
 export interface LimitResult {
   allowed: boolean;
@@ -32,7 +30,7 @@ export interface SlidingWindowOptions {
   clock?: () => number;
 }
 
-type WithCommand = Redis & { [COMMAND]: (key: string, now: number, windowMs: number, limit: number, member: string, n: number) => Promise<[number, number, number]> };
+type Args = [key: string, now: number, windowMs: number, limit: number, member: string, n: number];
 
 /** Lua's unpack() has a stack limit; a batch is flushed at this many hits. */
 const MAX_HITS_PER_CALL = 1000;
@@ -48,20 +46,17 @@ interface Batch {
 export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowOptions): SlidingWindowLimiter {
   if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '') throw new TypeError('keyPrefix must be a non-empty string');
   const clock = options.clock ?? Date.now;
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: readFileSync(SCRIPT_PATH, 'utf8') });
-  // Member ids: time, a random per-limiter seed and a counter, so hits in the same
-  // millisecond never collide, in this process or another.
-  const seed = randomBytes(6).toString('hex');
-  let counter = 0;
+  const script = defineScript<Args, [number, number, number]>(redis, SCRIPT);
+  // One id per script call: the script derives the ids of a call's hits from it.
+  const memberId = memberIds();
   // Hits of one event-loop turn for the same key share one script call: under load a
   // round trip per request costs more than the request's own work.
   const open = new Map<string, Batch>();
   let scheduled = false;
 
   async function run(b: Batch): Promise<void> {
-    counter = (counter + 1) % 1_000_000_000;
     try {
-      const [admitted, before, retry] = await (redis as WithCommand)[COMMAND](`${options.keyPrefix}:${b.key}`, b.now, b.windowMs, b.limit, `${b.now}-${seed}-${counter}`, b.waiters.length);
+      const [admitted, before, retry] = await script(`${options.keyPrefix}:${b.key}`, b.now, b.windowMs, b.limit, memberId(b.now), b.waiters.length);
       b.waiters.forEach((w, i) => {
         const allowed = i < admitted;
         const count = allowed ? before + i + 1 : before + admitted;

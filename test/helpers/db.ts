@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import { migrate, readMigrationFiles } from '../../lib/db/migrations.js';
 
 export const ADMIN_URL = process.env.TEST_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -70,6 +71,23 @@ export async function createTestDatabase(prefix = 'bulwark_t'): Promise<TestData
     url: urlFor(name),
     drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
   };
+}
+
+/**
+ * A new, migrated database with a Prisma client on it, for a file's own setup and
+ * checks. `max` is the client's pool size. Default: 1. Clean up with databaseTeardown.
+ */
+export async function createTestDatabaseWithPrisma(max = 1): Promise<{ db: TestDatabase; prisma: PrismaClient }> {
+  const db = await createTestDatabase();
+  return { db, prisma: createPrisma({ databaseUrl: db.url }, { max }) };
+}
+
+/** Cleanup steps for it, in order: disconnect, drop. `get` is called at cleanup time. */
+export function databaseTeardown(get: () => { db?: TestDatabase | undefined; prisma?: PrismaClient | undefined }): Array<[string, () => unknown]> {
+  return [
+    ['disconnect prisma', () => get().prisma?.$disconnect()],
+    ['drop database', () => get().db?.drop()],
+  ];
 }
 
 /** An empty database with no migrations applied (for migration-runner tests). */

@@ -5,12 +5,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { setSecret } from '../../lib/secrets.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';
+import { runCli } from '../helpers/cli.js';
 import { superuserQuery } from '../helpers/db.js';
 import { waitFor } from '../helpers/env.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
@@ -69,11 +68,8 @@ test('POST /v1/alerts with bad input: 400 naming each bad field, and nothing enq
 
 /** Run `bulwark alerts log` with the flags; exit code and what it wrote. */
 async function alertsLog(tenantId: string, ...flags: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const code = await main(['alerts', 'log', '--tenant', tenantId, ...flags], io, { DATABASE_URL: api.db.url });
-  return { code, out, err: err.join('\n') };
+  const r = await runCli(['alerts', 'log', '--tenant', tenantId, ...flags], { DATABASE_URL: api.db.url });
+  return { code: r.code, out: r.outLines, err: r.err };
 }
 /** The titles of the printed alert lines (their last field), in printed order. */
 const titles = (out: string[]) => out.filter((l) => l.includes('\tattempts ')).map((l) => l.split('\t').at(-1));

@@ -3,10 +3,9 @@
 // and a revoked or expired key's refusal is audited with its reason and display prefix.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
 import type { Scope } from '../../lib/apikeys/keys.js';
 import { createApiKey } from '../../lib/apikeys/records.js';
+import { runCli } from '../helpers/cli.js';
 import { superuserQuery } from '../helpers/db.js';
 import { waitFor } from '../helpers/env.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';
@@ -25,13 +24,7 @@ async function newKey(name: string, scopes: Scope[]): Promise<{ key: string; pre
   return { key, prefix: record.displayPrefix };
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const code = await main(args, io, { DATABASE_URL: api.db.url });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (args: string[]) => runCli(args, { DATABASE_URL: api.db.url });
 
 interface DeniedRow {
   tenant_id: string;

@@ -4,16 +4,15 @@
 // revokes it now, and the grace default is one constant for the library and the CLI.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
 import { createApiKey, listApiKeys } from '../../lib/apikeys/records.js';
 import { revokeApiKey, rotateApiKey, ROTATION_GRACE_DEFAULT_SECONDS } from '../../lib/apikeys/lifecycle.js';
-import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import type { AuditEntryInput } from '../../lib/contracts/audit.js';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { ConflictError, ValidationError } from '../../lib/errors.js';
 import { createTenant } from '../../lib/tenants.js';
 import { createAuthenticator } from '../../producers/http/authenticator.js';
-import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
+import { runCli } from '../helpers/cli.js';
+import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
 
 const actor = { type: 'user' as const, id: 'test' };
@@ -24,24 +23,12 @@ let prisma: PrismaClient;
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 4 });
+    ({ db, prisma } = await createTestDatabaseWithPrisma(4));
   }),
 );
-test.after(
-  cleanup([
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
-  ]),
-);
+test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const code = await main(args, io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (args: string[]) => runCli(args, { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
 
 const create = (tenantId: string, name: string, expiresInDays?: number) => createApiKey(prisma, { tenantId, name, scopes: ['audit:write'], expiresInDays }, actor);
 const keyCount = async () => (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM api_keys')).rows[0].n as number;

@@ -2,13 +2,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Readable } from 'node:stream';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
-import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { parseMasterKeys } from '../../lib/crypto/master-keys.js';
 import { resolveSecretRef } from '../../lib/secrets.js';
-import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
+import { createCliTenant, makeCliRunner } from '../helpers/cli.js';
+import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
+import { cleanup, setup } from '../helpers/lifecycle.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;
@@ -16,24 +16,18 @@ let tenant: string;
 const K1 = `k1:${generateFernetKey()}`;
 const K2 = `k2:${generateFernetKey()}`;
 
-async function run(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]);
-  const code = await main(args, io, { DATABASE_URL: db.url, MASTER_KEYS: K1, ...options.env }, stdin);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = makeCliRunner(() => ({ DATABASE_URL: db.url, MASTER_KEYS: K1 }));
+/** stdin is empty unless given. */
+const run = (args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) =>
+  cli(args, { env: options.env, stdin: Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]) });
 
-test.before(async () => {
-  db = await createTestDatabase();
-  prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
-  tenant = (await run(['tenant', 'create', '--name', 'cli-admin'])).out.split('\n')[0]!;
-});
-test.after(async () => {
-  await prisma.$disconnect();
-  await db.drop();
-});
+test.before(
+  setup(async () => {
+    ({ db, prisma } = await createTestDatabaseWithPrisma());
+    tenant = await createCliTenant(run, 'cli-admin');
+  }),
+);
+test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
 test('secret set reads the value from stdin, never argv, and list shows no value', async () => {
   const set = await run(['secret', 'set', '--tenant', tenant, '--name', 'webhook.key'], { stdin: 'from-stdin-s3cret\n' });

@@ -4,17 +4,15 @@
 // ids MASTER_KEYS accepts, and the library holds the same bounds for every caller.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
 import { createApiKey, listApiKeys } from '../../lib/apikeys/records.js';
 import { rotateApiKey } from '../../lib/apikeys/lifecycle.js';
-import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { parseMasterKeys } from '../../lib/crypto/master-keys.js';
 import { ValidationError } from '../../lib/errors.js';
 import { rotateMasterKey } from '../../lib/master-key-rotation.js';
 import { createTenant } from '../../lib/tenants.js';
-import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
+import { makeCliRunner, runBin } from '../helpers/cli.js';
+import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
 
 const actor = { type: 'system' as const, id: 'test' };
@@ -26,27 +24,15 @@ let keyA: string;
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
+    ({ db, prisma } = await createTestDatabaseWithPrisma());
     tenantA = (await createTenant(prisma, { name: 'flags-a' })).id;
     tenantB = (await createTenant(prisma, { name: 'flags-b' })).id;
     keyA = (await createApiKey(prisma, { tenantId: tenantA, name: 'svc', scopes: ['audit:write'] }, actor)).record.displayPrefix;
   }),
 );
-test.after(
-  cleanup([
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
-  ]),
-);
+test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const code = await main(args, io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = makeCliRunner(() => ({ DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' }));
 
 test('a whole-number flag outside its range is a usage error stating the range', async () => {
   const cases: Array<[string[], string]> = [
@@ -99,7 +85,7 @@ test('keys generate --id takes only an id MASTER_KEYS accepts', async () => {
   assert.is(ok.code, 0, ok.err);
   assert.is(parseMasterKeys(ok.out).current.id, 'k_2-b', 'the printed entry is a valid MASTER_KEYS value');
   // Through the real process: the hint on stderr ends its line.
-  const bin = spawnSync(process.execPath, ['bin/bulwark.js', 'keys', 'generate', '--id', 'k3'], { encoding: 'utf8', timeout: 60_000 });
+  const bin = runBin(['keys', 'generate', '--id', 'k3']);
   assert.is(bin.status, 0, bin.stderr);
   assert.match(bin.stderr, /rotate-master`\n$/);
 });

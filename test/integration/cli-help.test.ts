@@ -3,20 +3,13 @@
 // error naming the group's commands. Help needs no configuration and no database.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { COMMAND_NAMES, main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
+import { COMMAND_NAMES } from '../../cli/main.js';
 import { DOCUMENTED_COMMANDS } from '../../cli/usage.js';
+import { runBin, runCli } from '../helpers/cli.js';
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  // A configuration that cannot load: help must not need one.
-  const code = await main(args, io, { DATABASE_URL: 'mysql://nowhere/x' });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+// A configuration that cannot load: help must not need one.
+const run = (args: string[]) => runCli(args, { DATABASE_URL: 'mysql://nowhere/x' });
 
 test('bulwark --help, -h, help and no arguments print the whole usage', async () => {
   for (const args of [['--help'], ['-h'], ['help'], []]) {
@@ -100,7 +93,7 @@ test('a wrong flag is reported as a usage error (exit 2) even when the configura
 });
 
 test('the installed bin prints group help and exits 0', () => {
-  const r = spawnSync(process.execPath, ['bin/bulwark.js', 'apikey', '--help'], { encoding: 'utf8', timeout: 60_000 });
+  const r = runBin(['apikey', '--help']);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, 'Usage: bulwark apikey <command> [options]');
 });

@@ -6,10 +6,8 @@
 // migrate({ dir }) in migrations.test.ts.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
 import { readMigrationFiles } from '../../lib/db/migrations.js';
+import { runBin, runCli } from '../helpers/cli.js';
 import { createEmptyDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 
 const made: TestDatabase[] = [];
@@ -24,11 +22,8 @@ async function emptyDb(): Promise<TestDatabase> {
 }
 
 async function migrate(db: TestDatabase) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const code = await main(['migrate'], io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
-  return { code, out, err: err.join('\n') };
+  const r = await runCli(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
+  return { code: r.code, out: r.outLines, err: r.err };
 }
 
 const applied = async (db: TestDatabase) =>
@@ -68,11 +63,7 @@ test('the installed bin exits 1 and names the file on stderr', async () => {
   const [first] = await readMigrationFiles();
   const db = await emptyDb();
   await superuserQuery(db.url, 'CREATE TABLE audit_log (squatter int)');
-  const r = spawnSync(process.execPath, ['bin/bulwark.js', 'migrate'], {
-    env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const r = runBin(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
   assert.is(r.status, 1, r.stderr);
   assert.is(r.stdout, '');
   assert.match(r.stderr, `bulwark: migration ${first!.name} failed and was rolled back: relation "audit_log" already exists`);

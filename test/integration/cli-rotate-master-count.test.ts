@@ -10,15 +10,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import pg from 'pg';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
-import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { parseMasterKeys } from '../../lib/crypto/master-keys.js';
 import { resolveSecretRef, setSecret } from '../../lib/secrets.js';
 import { createTenant } from '../../lib/tenants.js';
 import { verifyChains } from '../../workers/audit/verify.js';
-import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
+import { runCli } from '../helpers/cli.js';
+import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { waitFor, withTimeout } from '../helpers/env.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
 
@@ -32,28 +31,18 @@ let tenant: string;
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
+    ({ db, prisma } = await createTestDatabaseWithPrisma());
     tenant = (await createTenant(prisma, { name: 'rotate-count' })).id;
     const keys = parseMasterKeys(K1);
     for (const i of [0, 1, 2]) await setSecret(prisma, keys, { tenantId: tenant, name: `s-${i}`, value: `value-${i}` }, actor);
   }),
 );
-test.after(
-  cleanup([
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
-  ]),
-);
+test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
-async function run(onProgress: () => void = () => {}, args: string[] = []) {
-  const out: string[] = [];
-  const err: string[] = [];
+function run(onProgress: () => void = () => {}, args: string[] = []) {
   // A terminal, so the progress bar reports 0 of N right after the count and before the
   // first batch is read: the one moment to change the table in between.
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: true, progress: onProgress };
-  const code = await main(['keys', 'rotate-master', ...args], io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: `${K2},${K1}` });
-  return { code, out: out.join('\n'), err: err.join('\n') };
+  return runCli(['keys', 'rotate-master', ...args], { DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: `${K2},${K1}` }, { isTTY: true, onProgress });
 }
 
 test('fewer re-encrypted than counted, without a failure, exits 1 and asks for a re-run', async () => {

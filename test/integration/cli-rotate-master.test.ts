@@ -4,15 +4,14 @@
 // not decrypt is named on stderr and makes the exit code 1, it is not skipped silently.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
-import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { Fernet, generateFernetKey } from '../../lib/crypto/fernet.js';
 import { parseMasterKeys } from '../../lib/crypto/master-keys.js';
 import { resolveSecretRef, setSecret } from '../../lib/secrets.js';
 import { createTenant } from '../../lib/tenants.js';
 import { verifyChains } from '../../workers/audit/verify.js';
-import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
+import { makeCliRunner } from '../helpers/cli.js';
+import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
 
 const K1 = `k1:${generateFernetKey()}`;
@@ -28,8 +27,7 @@ let tenantB: string;
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
+    ({ db, prisma } = await createTestDatabaseWithPrisma());
     tenantA = (await createTenant(prisma, { name: 'rotate-a' })).id;
     tenantB = (await createTenant(prisma, { name: 'rotate-b' })).id;
     const keys = parseMasterKeys(K1);
@@ -43,22 +41,11 @@ test.before(
     await superuserQuery(db.url, insert, [tenantA, 'a.orphaned', lostKey.encrypt('lost-s3cret-y'), 'k0']);
   }),
 );
-test.after(
-  cleanup([
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
-  ]),
-);
+test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
-/** Run the CLI, its progress bar's raw stderr text caught too. */
-async function run(args: string[], isTTY: boolean) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let stderr = '';
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY, progress: (text) => void (stderr += text) };
-  const code = await main(args, io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: `${K2},${K1}` });
-  return { code, out: out.join('\n'), err: err.join('\n'), stderr };
-}
+/** Run the CLI, its progress bar's raw stderr text caught too (`progress`). */
+const cli = makeCliRunner(() => ({ DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: `${K2},${K1}` }));
+const run = (args: string[], isTTY: boolean) => cli(args, { isTTY });
 
 const bar = (pct: number, done: number, total: number) => {
   const filled = Math.round((pct / 100) * 30);
@@ -84,7 +71,7 @@ test('rotate-master on a terminal: progress bar to the final count, undecryptabl
   assert.ok(failed.some((l) => l.startsWith(`FAILED  tenant ${tenantB} secret b.corrupt (key k1)${because}`)), r.err);
 
   // 7 rows in batches of 3: progress after each batch, failures counted as done.
-  assert.is(r.stderr, `${bar(0, 0, 7)}${bar(42, 3, 7)}${bar(85, 6, 7)}${bar(100, 7, 7)}\n`);
+  assert.is(r.progress, `${bar(0, 0, 7)}${bar(42, 3, 7)}${bar(85, 6, 7)}${bar(100, 7, 7)}\n`);
 
   const keyIds = (await superuserQuery(db.url, 'SELECT name, key_id FROM secrets ORDER BY name')).rows;
   assert.equal(keyIds, [
@@ -121,7 +108,7 @@ test('rotate-master on a terminal: progress bar to the final count, undecryptabl
   assert.equal(namesOf(tenantA), ['a.secret-0', 'a.secret-1', 'a.secret-2']);
   assert.equal(namesOf(tenantB), ['b.secret-0', 'b.secret-1']);
   // No value in any audit row (nor in what the command printed).
-  const everything = `${JSON.stringify((await superuserQuery(db.url, 'SELECT * FROM audit_log')).rows)}\n${r.out}\n${r.err}\n${r.stderr}`;
+  const everything = `${JSON.stringify((await superuserQuery(db.url, 'SELECT * FROM audit_log')).rows)}\n${r.out}\n${r.err}\n${r.progress}`;
   for (const v of [...VALUES.a, ...VALUES.b, 'lost-s3cret-x', 'lost-s3cret-y']) assert.not.match(everything, v);
   for (const t of [tenantA, tenantB]) assert.ok((await verifyChains(prisma, { tenantId: t })).ok, `chain of ${t}`);
 });
@@ -133,7 +120,7 @@ test('a re-run does only what is left, reports the same failures, and draws noth
   assert.is(r.out, 're-encrypted 0 of 2 secret(s) under key k2; 2 failed');
   assert.match(r.err, 'secret a.orphaned (key k0)');
   assert.match(r.err, 'secret b.corrupt (key k1)');
-  assert.is(r.stderr, '', 'no progress bar when stderr is not a terminal');
+  assert.is(r.progress, '', 'no progress bar when stderr is not a terminal');
   const after = (await superuserQuery(db.url, `SELECT count(*)::int AS n FROM audit_log WHERE action = 'secret:master-key-rotated'`)).rows[0].n as number;
   assert.is(after, before, 'nothing re-encrypted, nothing audited');
 });

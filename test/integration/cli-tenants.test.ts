@@ -7,21 +7,14 @@ import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
+import { createCliTenant, runCli } from '../helpers/cli.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 
 let db: TestDatabase;
 const MASTER_KEYS = `k1:${generateFernetKey()}`;
 
-async function run(args: string[], stdin: NodeJS.ReadableStream = Readable.from([Buffer.from('s3cret-value')])) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const code = await main(args, io, { DATABASE_URL: db.url, MASTER_KEYS, LOG_LEVEL: 'warn' }, stdin);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = (args: string[], stdin: NodeJS.ReadableStream = Readable.from([Buffer.from('s3cret-value')])) => runCli(args, { DATABASE_URL: db.url, MASTER_KEYS, LOG_LEVEL: 'warn' }, { stdin });
 
 const rowCount = async (table: string) => Number((await superuserQuery(db.url, `SELECT count(*)::int AS n FROM ${table}`)).rows[0].n);
 
@@ -35,7 +28,7 @@ test.after(async () => {
 test('an unknown --tenant is "no tenant with id …" and exit 1 on every command taking it; nothing is written', async () => {
   const ghost = randomUUID();
   // A real tenant with a secret, so channel add and the rest get past their own checks.
-  const real = (await run(['tenant', 'create', '--name', 'real'])).out.split('\n')[0]!;
+  const real = await createCliTenant(run, 'real');
   assert.is((await run(['secret', 'set', '--tenant', real, '--name', 'hook'])).code, 0);
   const before = await Promise.all(['api_keys', 'secrets', 'alert_channels', 'audit_log'].map(rowCount));
   const commands: string[][] = [
@@ -72,7 +65,7 @@ test('an unknown --tenant is "no tenant with id …" and exit 1 on every command
 });
 
 test('secret set with a bad name, and secret rotate of a secret that does not exist, fail before the value is read', async () => {
-  const tenant = (await run(['tenant', 'create', '--name', 'names'])).out.split('\n')[0]!;
+  const tenant = await createCliTenant(run, 'names');
   for (const [args, code, message] of [
     [['secret', 'set', '--tenant', tenant, '--name', 'bad name!'], 2, 'secret name "bad name!" must be'],
     [['secret', 'rotate', '--tenant', tenant, '--name', 'never-set'], 1, 'no secret "never-set"'],
@@ -98,8 +91,8 @@ test('audit verify --tenant <unknown> says there is no such tenant, never BROKEN
 });
 
 test('tenant list prints every tenant by name with id, zone and creation time, then a count', async () => {
-  const zulu = (await run(['tenant', 'create', '--name', 'zulu', '--timezone', 'Asia/Tokyo'])).out.split('\n')[0]!;
-  const alpha = (await run(['tenant', 'create', '--name', 'alpha'])).out.split('\n')[0]!;
+  const zulu = await createCliTenant(run, 'zulu', '--timezone', 'Asia/Tokyo');
+  const alpha = await createCliTenant(run, 'alpha');
   const r = await run(['tenant', 'list']);
   assert.is(r.code, 0, r.err);
   const lines = r.out.split('\n');

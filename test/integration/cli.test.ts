@@ -2,30 +2,18 @@
 // the real Postgres: exit codes, output and clear errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { randomPrefix, withTimeout } from '../helpers/env.js';
 import { obliterateQueues } from '../helpers/queues.js';
 import { workerEnv } from '../helpers/worker-process.js';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
+import { createCliTenant, runBin, runCli } from '../helpers/cli.js';
 import { ADMIN_URL, createTestDatabase, superuserQuery, urlFor, type TestDatabase } from '../helpers/db.js';
 
 let db: TestDatabase;
 
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  return { sink, out, err };
-}
-
-async function run(args: string[], env: Record<string, string> = {}) {
-  const { sink, out, err } = io();
-  const code = await main(args, sink, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
 
 test.before(async () => {
   db = await createTestDatabase();
@@ -78,7 +66,7 @@ test('invalid configuration exits 2 naming the variable, never its value', async
 });
 
 test('audit verify exits 0 when intact and 1 naming tenant and seq when not', async () => {
-  const tenant = (await run(['tenant', 'create', '--name', 'verify-me'])).out.split('\n')[0]!;
+  const tenant = await createCliTenant(run, 'verify-me');
   const good = await run(['audit', 'verify', '--tenant', tenant]);
   assert.is(good.code, 0);
   assert.match(good.out, 'chain intact');
@@ -111,11 +99,7 @@ test('migrate creates a missing database, applies migrations, and a re-run is a 
 });
 
 test('the installed bin runs the same CLI', () => {
-  const r = spawnSync(process.execPath, ['bin/bulwark.js', 'tenant', 'create', '--name', 'from-bin'], {
-    env: { ...process.env, DATABASE_URL: db.url },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const r = runBin(['tenant', 'create', '--name', 'from-bin'], { DATABASE_URL: db.url });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout.split('\n')[0]!, /^[0-9a-f-]{36}$/);
 });

@@ -4,27 +4,12 @@
 // subjects are independent; bad options are refused before Redis is touched.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Redis } from 'ioredis';
 import { createLockout, type LockoutVerdict } from '../../lib/ratelimit/lockout.js';
-import { randomPrefix, REDIS_URL } from '../helpers/env.js';
-import { deleteKeys } from '../helpers/queues.js';
+import { makeRedisPair } from '../helpers/redis-pair.js';
 
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-const other = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+const { redis, other, withPrefix, close } = makeRedisPair('lockout');
 
-async function withPrefix(fn: (prefix: string) => Promise<void>): Promise<void> {
-  const prefix = randomPrefix('lockout');
-  try {
-    await fn(prefix);
-  } finally {
-    await deleteKeys(redis, prefix);
-  }
-}
-
-test.after(async () => {
-  await redis.quit();
-  await other.quit();
-});
+test.after(close);
 
 function states(verdicts: LockoutVerdict[]): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -8,9 +8,8 @@ import * as assert from 'uvu/assert';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
 import { MIGRATIONS_DIR, migrate } from '../../lib/db/migrations.js';
+import { runCli } from '../helpers/cli.js';
 import { createEmptyDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 
 const TENANT_CI = '20261127010000_tenant_name_ci';
@@ -36,10 +35,8 @@ async function before(migration: string): Promise<TestDatabase> {
 }
 
 async function bulwarkMigrate(db: TestDatabase) {
-  const err: string[] = [];
-  const io: CliIO = { out: () => undefined, err: (l) => err.push(l), isTTY: false };
-  const code = await main(['migrate'], io, { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
-  return { code, err: err.join('\n') };
+  const r = await runCli(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
+  return { code: r.code, err: r.err };
 }
 
 const q = async (db: TestDatabase, sql: string, params: unknown[] = []) => (await superuserQuery(db.url, sql, params)).rows;

@@ -3,28 +3,12 @@
 // expire, bad arguments are refused before Redis is touched.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Redis } from 'ioredis';
 import { createSlidingWindowLimiter } from '../../lib/ratelimit/sliding-window.js';
-import { randomPrefix, REDIS_URL } from '../helpers/env.js';
-import { deleteKeys } from '../helpers/queues.js';
+import { makeRedisPair } from '../helpers/redis-pair.js';
 
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-const other = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+const { redis, other, withPrefix, close } = makeRedisPair('sw');
 
-/** Run `fn` with a fresh key prefix, deleting every key under it afterwards. */
-async function withPrefix(fn: (prefix: string) => Promise<void>): Promise<void> {
-  const prefix = randomPrefix('sw');
-  try {
-    await fn(prefix);
-  } finally {
-    await deleteKeys(redis, prefix);
-  }
-}
-
-test.after(async () => {
-  await redis.quit();
-  await other.quit();
-});
+test.after(close);
 
 test('a burst of twice the limit admits exactly the limit', () =>
   withPrefix(async (prefix) => {

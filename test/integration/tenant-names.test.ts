@@ -4,23 +4,16 @@
 // tenant that holds it, with nothing written.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../cli/main.js';
-import type { CliIO } from '../../cli/output.js';
 import { ConflictError } from '../../lib/errors.js';
 import { createTenant } from '../../lib/tenants.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
+import { runCli } from '../helpers/cli.js';
 import { superuserQuery } from '../helpers/db.js';
 
 let api: ApiHarness;
 const operator = { authorization: basic(OPERATOR.username, OPERATOR.password) };
 
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false };
-  const code = await main(args, io, { DATABASE_URL: api.db.url, LOG_LEVEL: 'warn' });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (args: string[]) => runCli(args, { DATABASE_URL: api.db.url, LOG_LEVEL: 'warn' });
 
 const counts = async () =>
   (await superuserQuery(api.db.url, `SELECT (SELECT count(*) FROM tenants)::int AS tenants, (SELECT count(*) FROM api_keys)::int AS keys, (SELECT count(*) FROM audit_log)::int AS entries`)).rows[0];
