@@ -6,6 +6,7 @@
  * secrets are timing-safe.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Scope } from '../../lib/apikeys.js';
 import type { Logger } from '../../lib/logger.js';
@@ -34,10 +35,18 @@ export interface GuardDeps {
   onThrottle: (outcome: 'allow' | 'deny') => void;
 }
 
-/** The client address as an IP the audit contract accepts (IPv4-mapped IPv6 unwrapped). */
+/**
+ * The client address as an IP the audit contract accepts (IPv4-mapped IPv6 unwrapped,
+ * an IPv6 zone dropped). A trusted proxy's X-Forwarded-For can hold anything; one that
+ * is not an address made every denial's audit entry invalid, so the refusal became a
+ * 400 about the audit entry's `ip` and went unaudited. Then the address known for
+ * sure, the proxy's own, is the one recorded.
+ */
 export function clientIp(request: FastifyRequest): string {
-  return request.ip.startsWith('::ffff:') ? request.ip.slice(7) : request.ip;
+  const ip = plainIp(request.ip);
+  return isIP(ip) ? ip : plainIp(request.socket.remoteAddress ?? '');
 }
+const plainIp = (ip: string) => (ip.startsWith('::ffff:') ? ip.slice(7) : ip).split('%')[0]!;
 
 export function presentedKey(request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization;
