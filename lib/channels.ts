@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { actorFields, recordAuditInTx, type AuditActor } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
 import { ALERT_SEVERITIES } from './contracts/alert.js';
+import { isStorableText } from './contracts/common.js';
 import { ConflictError, NotFoundError, ValidationError, problemsFromZod } from './errors.js';
 
 export const CHANNEL_TYPES = ['webhook', 'slack', 'telegram'] as const;
@@ -18,7 +19,8 @@ export const channelInputSchema = z
     tenantId: z.uuid({ error: 'must be a UUID' }).transform((s) => s.toLowerCase()),
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be 1-100 letters, digits, ".", "_" or "-"'),
     type: z.enum(CHANNEL_TYPES, { error: `must be one of ${CHANNEL_TYPES.join(', ')}` }),
-    target: z.string().min(1, 'must not be empty').max(2048),
+    // Storable: Postgres refuses a NUL (a 500), and a lone surrogate was stored as U+FFFD.
+    target: z.string().min(1, 'must not be empty').max(2048).refine(isStorableText, 'must not contain NUL characters or unpaired surrogates'),
     secretRef: z.string().regex(/^secret:\/\/[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, 'must be a secret reference like secret://NAME (never the credential itself)'),
     severities: z.array(z.enum(ALERT_SEVERITIES, { error: `must be among ${ALERT_SEVERITIES.join(', ')}` })).min(1).default([...ALERT_SEVERITIES]),
   })

@@ -183,10 +183,17 @@ async function startHttp(
   readiness: ReturnType<typeof createReadiness>,
   configure: (app: FastifyInstance, parts: { registerApi: typeof import('../producers/http/index.js').registerApi } & Pick<typeof import('../producers/http/bull-board.js'), 'bullBoardCsp' | 'registerBullBoard'>) => Promise<void>,
 ) {
-  const [{ createHttpServer }, { registerApi, requestIdFor, frameworkErrorsFor }, { bullBoardCsp, registerBullBoard }] = await Promise.all([
+  const [{ createHttpServer }, { registerApi, requestIdFor, frameworkErrorsFor, clientErrorHandlerFor }, { bullBoardCsp, registerBullBoard }] = await Promise.all([
     import('./runtime/http.js'),
     import('../producers/http/index.js'),
     import('../producers/http/bull-board.js'),
   ]);
-  return createHttpServer(ctx, { readiness, requestId: requestIdFor, frameworkErrors: frameworkErrorsFor({ tlsEnabled: ctx.config.tlsEnabled, cspFor: bullBoardCsp }), configure: (app) => configure(app, { registerApi, bullBoardCsp, registerBullBoard }) });
+  const headerOptions = { tlsEnabled: ctx.config.tlsEnabled, cspFor: bullBoardCsp };
+  return createHttpServer(ctx, {
+    readiness,
+    requestId: requestIdFor,
+    frameworkErrors: frameworkErrorsFor(headerOptions),
+    clientErrorHandler: clientErrorHandlerFor(headerOptions),
+    configure: (app) => configure(app, { registerApi, bullBoardCsp, registerBullBoard }),
+  });
 }

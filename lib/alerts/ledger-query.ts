@@ -7,6 +7,9 @@ import { QUERY_INSTANT, QUERY_LIMIT } from '../query-fields.js';
 /** Most alerts one page holds; the CLI's --limit is held to it too. */
 export const LEDGER_PAGE_MAX = 500;
 
+/** The latest instant a JavaScript Date holds. */
+const MAX_DATE_MS = 8.64e15;
+
 export const OUTCOMES = ['received', 'delivering', 'delivered', 'suppressed', 'grouped', 'deferred', 'failed'] as const;
 
 export const ledgerQuerySchema = z
@@ -16,7 +19,13 @@ export const ledgerQuerySchema = z
     outcome: z.enum(OUTCOMES, { error: `must be one of ${OUTCOMES.join(', ')}` }).optional(),
     limit: QUERY_LIMIT(LEDGER_PAGE_MAX, 100),
     /** The receivedAt|id of the last row of the previous page. */
-    cursor: z.string().regex(/^\d+\|[0-9a-f-]{36}$/, 'must be a cursor returned by an earlier page').optional(),
+    // A time JavaScript can hold and a well-formed id: either out of shape reached the
+    // query as an invalid date or a uuid Postgres refuses, a 500.
+    cursor: z
+      .string()
+      .regex(/^\d{1,16}\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, { error: 'must be a cursor returned by an earlier page', abort: true })
+      .refine((c) => Number(c.slice(0, c.indexOf('|'))) <= MAX_DATE_MS, 'must be a cursor returned by an earlier page')
+      .optional(),
   })
   .strict();
 

@@ -43,6 +43,20 @@ export const TEXT = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine(isStorableText, 'must not contain NUL characters or unpaired surrogates');
 
+/**
+ * The instants Bulwark stores: years 1 to 9999 in UTC. Postgres has no year 0 and
+ * refused one ("0000-01-01T00:00:00Z", or "0001-01-01T00:00:00+01:00", which is in it)
+ * only when the worker wrote the entry: a 202, then a job that failed at every attempt,
+ * taking the other entries of its job with it. Past 9999 toISOString writes "+010000-…".
+ */
+export const INSTANT_MIN_MS = Date.parse('0001-01-01T00:00:00.000Z');
+export const INSTANT_MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
+export const INSTANT_RANGE = 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z';
+export function isInstantInRange(d: Date): boolean {
+  const ms = d.getTime();
+  return ms >= INSTANT_MIN_MS && ms <= INSTANT_MAX_MS;
+}
+
 /** An instant, given as a Date or an ISO 8601 string with a zone, normalised to UTC ms ISO. */
 export const INSTANT = z
   .union([z.date(), z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00Z' })])
@@ -52,16 +66,11 @@ export const INSTANT = z
       ctx.addIssue({ code: 'custom', message: 'must be a valid date-time' });
       return z.NEVER;
     }
-    const iso = d.toISOString();
-    // A Date outside years 0000-9999 serialises as "+010000-…" or "-000001-…", which
-    // no ISO 8601 reader downstream (the job schema, the chain's canonical form)
-    // accepts: refused here, or the job carrying it would fail after the caller's
-    // write had already resolved.
-    if (iso.length !== 24) {
-      ctx.addIssue({ code: 'custom', message: 'must be a date-time between the years 0000 and 9999' });
+    if (!isInstantInRange(d)) {
+      ctx.addIssue({ code: 'custom', message: INSTANT_RANGE });
       return z.NEVER;
     }
-    return iso;
+    return d.toISOString();
   });
 
 /** Walk a JSON value and report the first string (key or value) Postgres would refuse. */

@@ -3,6 +3,7 @@
  * the error shape, and the /v1 routes. workers/main.ts builds the dependencies and
  * calls registerApi on the process's one HTTP server.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
@@ -21,7 +22,7 @@ import { registerInputChecks } from './input.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerChannelRoutes } from './routes/channels.js';
-import { registerSecurity, setResponseHeaders, type SecurityOptions } from './security.js';
+import { registerSecurity, securityHeaderLines, setResponseHeaders, type SecurityOptions } from './security.js';
 
 export { requestIdFor } from './security.js';
 
@@ -52,6 +53,46 @@ export function frameworkErrorsFor(options: Pick<SecurityOptions, 'tlsEnabled' |
   return (err, request, reply) => {
     setResponseHeaders(request, reply, options);
     frameworkErrors(err, request, reply);
+  };
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: the answer to bytes Node's HTTP parser refuses
+ * (a NUL or a space where a header or the request line cannot hold one, an unknown
+ * method, Content-Length with Transfer-Encoding, headers over 16 KB). Fastify's own
+ * answer was `{"error":"Bad Request","message":"Client Error","statusCode":400}`,
+ * without the security headers: here it is the API's shape, naming what the parser
+ * found, with the headers every answer carries and a request id of its own (none was
+ * read). Written straight to the socket, which is then closed, as Fastify does.
+ */
+export function clientErrorHandlerFor(options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): NonNullable<FastifyServerOptions['clientErrorHandler']> {
+  return function clientError(this: FastifyInstance, err, socket) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNRESET' || socket.destroyed) return;
+    // llhttp's reason is one of its fixed phrases ("Invalid header value char"); anything else is not quoted.
+    const reason = (err as { reason?: unknown }).reason;
+    const why = typeof reason === 'string' && /^[A-Za-z0-9 ,.'-]{1,100}$/.test(reason) ? reason.toLowerCase() : 'it could not be parsed';
+    const [status, text, message] =
+      code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'the request headers are larger than the server accepts (16 KB)']
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'the request did not arrive in time']
+          : [400, 'Bad Request', `the request is not valid HTTP/1.1: ${why}`];
+    const requestId = randomUUID();
+    this.log.debug({ event: 'http_client_error', code, status, request_id: requestId }, 'request refused by the HTTP parser');
+    if (socket.writable) {
+      const body = JSON.stringify({ error: { code: 'bad_request', message } });
+      const head = [
+        `HTTP/1.1 ${status} ${text}`,
+        'content-type: application/json; charset=utf-8',
+        `content-length: ${Buffer.byteLength(body)}`,
+        'connection: close',
+        `x-request-id: ${requestId}`,
+        ...securityHeaderLines('', options),
+      ];
+      socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+    }
+    socket.destroy(err);
   };
 }
 

@@ -5,6 +5,7 @@
  * Refusing them here keeps a NUL byte from reaching a query, where Postgres answers
  * with an error (22021) that would surface as a 500.
  */
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { isStorableText } from '../../lib/contracts/common.js';
 import { ValidationError, type FieldProblem } from '../../lib/errors.js';
@@ -98,9 +99,13 @@ function checkInput(accepted: ReadonlySet<string>): preHandlerAsyncHookHandler {
  */
 export function registerInputChecks(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  // As bytes: decoded as a string, invalid UTF-8 became U+FFFD without a word, so a
+  // corrupted body was accepted and stored altered. JSON text is UTF-8 (RFC 8259).
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      const bytes = body as Buffer;
+      if (!isUtf8(bytes)) throw new ApiError(400, 'invalid_json', 'the body is not valid UTF-8 (JSON text must be UTF-8)');
+      done(null, parseJsonBody(bytes.toString('utf8')));
     } catch (err) {
       done(err as Error, undefined);
     }

@@ -54,14 +54,31 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
  */
 export function setResponseHeaders(request: FastifyRequest, reply: FastifyReply, options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): void {
   reply.header('x-request-id', request.id);
-  reply.header('x-content-type-options', 'nosniff');
-  reply.header('x-frame-options', 'DENY');
-  reply.header('referrer-policy', 'no-referrer');
-  reply.header('cross-origin-opener-policy', 'same-origin');
-  reply.header('cross-origin-resource-policy', 'same-origin');
-  reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
+  for (const [name, value] of FIXED_HEADERS) reply.header(name, value);
   reply.header('content-security-policy', options.cspFor?.(request.url) ?? API_CSP);
-  if (options.tlsEnabled) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+  if (options.tlsEnabled) reply.header('strict-transport-security', HSTS);
   reply.removeHeader('x-powered-by');
   reply.removeHeader('server');
+}
+
+const FIXED_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+  ['cross-origin-opener-policy', 'same-origin'],
+  ['cross-origin-resource-policy', 'same-origin'],
+  ['permissions-policy', 'camera=(), microphone=(), geolocation=()'],
+];
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+/**
+ * The same headers as raw `name: value` lines, for the answers written straight to the
+ * socket to requests the HTTP parser refused (errors.ts clientErrorHandler), which
+ * have no reply object.
+ */
+export function securityHeaderLines(url: string, options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): string[] {
+  const lines = FIXED_HEADERS.map(([name, value]) => `${name}: ${value}`);
+  lines.push(`content-security-policy: ${options.cspFor?.(url) ?? API_CSP}`);
+  if (options.tlsEnabled) lines.push(`strict-transport-security: ${HSTS}`);
+  return lines;
 }

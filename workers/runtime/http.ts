@@ -20,6 +20,8 @@ export interface HttpServerOptions {
   requestId: (req: import('node:http').IncomingMessage) => string;
   /** Answers the errors Fastify raises before routing (a malformed URL) in the API's shape. */
   frameworkErrors?: FastifyServerOptions['frameworkErrors'];
+  /** Answers requests Node's HTTP parser refuses, in the API's shape. */
+  clientErrorHandler?: FastifyServerOptions['clientErrorHandler'];
   /** Registers the rest of the routes (API, dashboard) before the server listens. */
   configure?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -32,6 +34,7 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
     bodyLimit: ctx.config.apiBodyLimitBytes,
     genReqId: options.requestId,
     ...(options.frameworkErrors ? { frameworkErrors: options.frameworkErrors } : {}),
+    ...(options.clientErrorHandler ? { clientErrorHandler: options.clientErrorHandler } : {}),
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     // A pino child per request only when the request writes a line (lib/lazy-logger.ts).
     childLoggerFactory: (logger, bindings, options) => lazyChild(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,

@@ -33,10 +33,18 @@ export function withKeyTenant(request: FastifyRequest, body: unknown, options: {
   return own;
 }
 
+/** The largest `seq` (a Postgres bigint). */
+const MAX_SEQ = 2n ** 63n - 1n;
+
 const listQuery = z
   .object({
     limit: QUERY_LIMIT(200, 50),
-    cursor: z.string().regex(/^\d{1,19}$/, 'must be a cursor returned by an earlier page').optional(),
+    // Within Postgres' bigint: 19 digits reach past it, and such a cursor was a 500.
+    cursor: z
+      .string()
+      .regex(/^\d{1,19}$/, { error: 'must be a cursor returned by an earlier page', abort: true })
+      .refine((c) => BigInt(c) <= MAX_SEQ, 'must be a cursor returned by an earlier page')
+      .optional(),
     action: TEXT(100).optional(),
     actorType: z.enum(ACTOR_TYPES, { error: `must be one of ${ACTOR_TYPES.join(', ')}` }).optional(),
     actorId: TEXT(255).optional(),

@@ -21,8 +21,11 @@ export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: Pris
   }));
 
   app.post('/v1/channels', { preHandler: guards.requireScope('admin') }, async (request, reply) => {
-    const { requestId: _r, ...body } = withKeyTenant(request, request.body, { what: 'channel' });
-    const channel = await addChannel(prisma, body as never, requestActor(request));
+    // withKeyTenant adds the request id, which a channel does not take; one the caller
+    // sent stays, for the channel's strict schema to refuse like any unknown field.
+    const sent = typeof request.body === 'object' && request.body !== null && Object.hasOwn(request.body, 'requestId');
+    const { requestId, ...body } = withKeyTenant(request, request.body, { what: 'channel' });
+    const channel = await addChannel(prisma, (sent ? { ...body, requestId } : body) as never, requestActor(request));
     return reply.code(201).send({ channel });
   });
 
