@@ -62,7 +62,7 @@ export function auditAddress(raw: string | undefined): AuditAddress {
   if (raw === undefined || raw === '') return {};
   const zoneAt = raw.indexOf('%');
   let candidate = zoneAt > 0 && isIPv6(raw.slice(0, zoneAt)) ? raw.slice(0, zoneAt) : raw;
-  if (candidate.startsWith('::ffff:') && isIPv4(candidate.slice(7))) candidate = candidate.slice(7);
+  if (candidate.slice(0, 7).toLowerCase() === '::ffff:' && isIPv4(candidate.slice(7))) candidate = candidate.slice(7);
   if (AUDIT_IP.safeParse(candidate).success) return { ip: candidate };
   return { unparsed: raw.replace(/[^\x20-\x7e]/gu, '?').slice(0, UNPARSED_ADDRESS_MAX) };
 }

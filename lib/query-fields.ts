@@ -9,8 +9,12 @@ import { INSTANT_RANGE, isInstantInRange } from './contracts/common.js';
 /** A page size: a whole number from 1 to `max`, given as a number or a query string. */
 export const QUERY_LIMIT = (max: number, fallback: number) => {
   const message = `must be a whole number from 1 to ${max}`;
-  // One message for every way to miss (not a number, a fraction, out of range).
-  return z.coerce.number({ error: message }).int(message).min(1, message).max(max, message).default(fallback);
+  // One message for every way to miss (not a number, a fraction, out of range). Digits
+  // only: Number() would also take " 5", "0x10" and "1e2".
+  return z
+    .union([z.number(), z.string().regex(/^\d{1,9}$/).transform(Number)], { error: message })
+    .pipe(z.number().int(message).min(1, message).max(max, message))
+    .default(fallback);
 };
 
 /** An instant as ISO 8601 with a zone; without one it would be read in the server's zone. */

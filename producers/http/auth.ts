@@ -57,9 +57,14 @@ export function requestActor(request: FastifyRequest): AuditActor {
   return { ...who, requestId: request.id, ...(ip === undefined ? {} : { ip }), ...(userAgent ? { userAgent } : {}) };
 }
 
+/** Whether an Authorization value uses `scheme` (lower case): schemes are case-insensitive (RFC 9110 §11.1). */
+export function hasScheme(authorization: string, scheme: 'bearer' | 'basic'): boolean {
+  return authorization.length > scheme.length && authorization[scheme.length] === ' ' && authorization.slice(0, scheme.length).toLowerCase() === scheme;
+}
+
 export function presentedKey(request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization;
-  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
+  if (typeof auth === 'string' && hasScheme(auth, 'bearer')) return auth.slice(7).trim();
   const header = request.headers['x-api-key'];
   return typeof header === 'string' ? header.trim() : undefined;
 }
@@ -106,7 +111,7 @@ export function createGuards(deps: GuardDeps) {
   /** True when the request carries the operator's Basic credentials. */
   function isOperator(request: FastifyRequest): boolean {
     const auth = request.headers.authorization;
-    if (!deps.operator || typeof auth !== 'string' || !auth.startsWith('Basic ')) return false;
+    if (!deps.operator || typeof auth !== 'string' || !hasScheme(auth, 'basic')) return false;
     const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8');
     const sep = decoded.indexOf(':');
     if (sep < 0) return false;
@@ -125,7 +130,7 @@ export function createGuards(deps: GuardDeps) {
    */
   async function verifyOperator(request: FastifyRequest, refusal = 'operator credentials required (HTTP Basic)'): Promise<void> {
     const compare = (): OperatorOutcome => {
-      const presented = typeof request.headers.authorization === 'string' && request.headers.authorization.startsWith('Basic ');
+      const presented = typeof request.headers.authorization === 'string' && hasScheme(request.headers.authorization, 'basic');
       return isOperator(request) ? 'ok' : presented ? 'wrong' : 'missing';
     };
     const verdict = deps.operatorDenials

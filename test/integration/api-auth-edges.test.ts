@@ -8,7 +8,7 @@ import { createApiKey } from '../../lib/apikeys/records.js';
 import { runCli } from '../helpers/cli.js';
 import { superuserQuery } from '../helpers/db.js';
 import { waitFor } from '../helpers/env.js';
-import { startApi, type ApiHarness } from '../helpers/api.js';
+import { OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 
 let api: ApiHarness;
 let tenant: { id: string; adminKey: string };
@@ -112,6 +112,18 @@ test('an expired key is refused with 401 and audited as expired with its display
   const metrics = await (await fetch(`${api.url}/metrics`)).text();
   assert.match(metrics, 'bulwark_api_key_denials_total{reason="expired"} 1');
   assert.match(metrics, /bulwark_api_key_denials_total\{reason="revoked"\} [1-9]/);
+});
+
+test('the Authorization scheme is case-insensitive (RFC 9110): bearer, BEARER and basic work', async () => {
+  for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+    const res = await api.call('GET', '/v1/settings', { headers: { authorization: `${scheme} ${tenant.adminKey}` } });
+    assert.is(res.status, 200, scheme);
+  }
+  const creds = Buffer.from(`${OPERATOR.username}:${OPERATOR.password}`).toString('base64');
+  const res = await api.call('POST', '/v1/tenants', { body: { name: 'scheme-case' }, headers: { authorization: `basic ${creds}` } });
+  assert.is(res.status, 201);
+  // A scheme alone, or glued to the key, is still no key.
+  assert.is((await api.call('GET', '/v1/settings', { headers: { authorization: `bearer${tenant.adminKey}` } })).status, 401);
 });
 
 test('the denial entries never hold the keys themselves', async () => {

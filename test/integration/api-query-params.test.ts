@@ -63,6 +63,17 @@ test('GET /v1/alerts names only its own parameters: a tenantId in the query is r
   assert.equal(audit.fields, [{ path: 'colour', message: 'is not a known field' }]);
 });
 
+test('limit is digits only: " 5", "0x10", "1e2", "5.0" and "+5" are refused naming limit, "5" taken', async () => {
+  for (const path of ['/v1/audit', '/v1/alerts']) {
+    assert.is((await api.call('GET', `${path}?limit=5`, { key: tenant.adminKey })).status, 200, path);
+    for (const limit of ['%205', '0x10', '1e2', '5.0', '%2B5', '', '0', '999999999999']) {
+      const r = await refusal(await api.call('GET', `${path}?limit=${limit}`, { key: tenant.adminKey }));
+      assert.equal([r.status, r.fields.map((f) => f.path)], [400, ['limit']], `${path}?limit=${limit}`);
+      assert.match(r.fields[0]!.message, 'must be a whole number from 1 to');
+    }
+  }
+});
+
 test('the key comes first: without one the answer is 401, whatever the query', async () => {
   for (const path of ['/v1/channels?x=1', '/v1/settings?x=1']) assert.is((await api.call('GET', path)).status, 401, path);
 });

@@ -37,6 +37,11 @@ test('whatever arrives, the result passes the audit contract', () => {
   }
 });
 
+test('an IPv4-mapped address is unwrapped whatever the case of its hex', () => {
+  assert.equal(auditAddress('::FFFF:198.51.100.9'), { ip: '198.51.100.9' });
+  assert.equal(auditAddress('::Ffff:198.51.100.9'), { ip: '198.51.100.9' });
+});
+
 test('the counting key of an unparsed value is the value itself; of nothing, "-"', () => {
   assert.is(auditAddressGroup(auditAddress('fe80::1%eth0')), 'fe80::/64');
   assert.is(auditAddressGroup(auditAddress('unknown')), 'unknown');

@@ -68,7 +68,8 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
   app.get('/metrics', QUIET, async (request, reply) => {
     if (token) {
       const auth = request.headers.authorization ?? '';
-      const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+      // The scheme is case-insensitive (RFC 9110 §11.1).
+      const given = /^bearer /i.test(auth) ? auth.slice(7) : '';
       if (!timingSafeEqual(sha(given), sha(token))) {
         reply.code(401).header('www-authenticate', 'Bearer');
         return { error: { code: 'unauthenticated', message: 'metrics need the scrape token (METRICS_TOKEN)' } };
