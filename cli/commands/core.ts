@@ -5,7 +5,7 @@ import { createTenant, listTenants } from '../../lib/tenants.js';
 import { verifyChains } from '../../workers/audit/verify.js';
 import { startBulwark } from '../../workers/main.js';
 import { applyHeapGrowth } from '../../workers/runtime/heap.js';
-import type { CliIO } from '../output.js';
+import { progressBar, type CliIO } from '../output.js';
 import { requireTenant, withPrisma } from './with-prisma.js';
 
 export async function runMigrate(config: Config, io: CliIO): Promise<number> {
@@ -41,12 +41,23 @@ export async function runTenantList(config: Config, io: CliIO): Promise<number> 
 }
 
 export async function runAuditVerify(config: Config, io: CliIO, options: { tenantId?: string }): Promise<number> {
+  // A large log takes minutes: a bar on a terminal (stderr), nothing in a pipe.
+  let bar: ReturnType<typeof progressBar> | undefined;
   const report = await withPrisma(config, async (p) => {
     // An unknown id has no chain to verify: without this it read as a BROKEN chain
     // (no chain head), which claims tampering where there is only a typo.
     if (options.tenantId) await requireTenant(p, options.tenantId);
-    return verifyChains(p, options);
+    return verifyChains(p, {
+      ...options,
+      onProgress: io.isTTY
+        ? (done, total) => {
+            bar ??= progressBar(io, 'verifying', total);
+            bar.update(done);
+          }
+        : undefined,
+    });
   });
+  bar?.done();
   for (const t of report.tenants) {
     if (t.ok) io.out(`ok      tenant ${t.tenantId}: ${t.entries} entries, chain intact`);
     else io.out(`BROKEN  tenant ${t.tenantId}: seq ${t.firstBad!.seq}: ${t.firstBad!.problem}: ${t.firstBad!.detail}`);

@@ -84,6 +84,19 @@ test('audit verify exits 0 when intact and 1 naming tenant and seq when not', as
   assert.match(bad.out, `BROKEN  tenant ${tenant}: seq 3: content`);
 });
 
+test('audit verify on a terminal draws a progress bar over every chain\'s entries on stderr; in a pipe none', async () => {
+  const tenant = await createCliTenant(run, 'verify-bar');
+  const heads = (await superuserQuery(db.url, 'SELECT sum(last_seq)::int AS n FROM audit_chain_heads')).rows[0].n as number;
+  assert.ok(heads >= 2, 'entries to walk');
+  const tty = await runCli(['audit', 'verify', '--tenant', tenant], { DATABASE_URL: db.url, LOG_LEVEL: 'warn' }, { isTTY: true });
+  // The bootstrap wrote two entries (the admin key, the tenant): 0 of 2, then 2 of 2.
+  assert.is(tty.progress, `\rverifying [${'.'.repeat(30)}] 0% (0/2)\rverifying [${'#'.repeat(30)}] 100% (2/2)\n`);
+  assert.match(tty.out, `ok      tenant ${tenant}: 2 entries, chain intact`);
+  const piped = await run(['audit', 'verify', '--tenant', tenant]);
+  assert.is(piped.progress, '');
+  assert.is(piped.out, tty.out);
+});
+
 test('migrate creates a missing database, applies migrations, and a re-run is a no-op', async () => {
   const name = `bulwark_cli_${Date.now().toString(36)}`;
   try {

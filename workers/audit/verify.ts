@@ -76,7 +76,11 @@ const PAGE_SQL = `SELECT seq::text, tenant_id::text, event_id, occurred_at, reco
         request_id, ip, user_agent, severity, prev_hash, hash
    FROM audit_log WHERE tenant_id = $1::uuid AND seq > $2::bigint AND seq <= $3::bigint ORDER BY audit_log.seq LIMIT $4`;
 
-export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, pageSize = 5000): Promise<TenantVerification> {
+/**
+ * Walk one tenant's chain. `onEntries` is told how many entries each page held, as
+ * they are checked (for a progress bar).
+ */
+export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, pageSize = 5000, onEntries?: (n: number) => void): Promise<TenantVerification> {
   // The head is read first: entries committed while we walk lie beyond it and are
   // left for the next run, instead of looking like a broken tail.
   const heads = await prisma.$queryRawUnsafe<Array<{ last_seq: string; last_hash: string }>>(
@@ -105,6 +109,7 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
       prevHash = r.hash;
       expected++;
     }
+    onEntries?.(rows.length);
     if (rows.length < pageSize) break;
   }
   const lastSeq = expected - 1n;
@@ -131,12 +136,37 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
   return { tenantId, entries: count, ok: true };
 }
 
+export interface VerifyOptions {
+  /** One tenant only. Default: every tenant in `tenants`. */
+  tenantId?: string;
+  /** Entries read per query. Default: 5000. */
+  pageSize?: number;
+  /**
+   * Told, before the walk, how many entries the chain heads hold in all (`total`), then
+   * after each page how many have been checked (`done`). A broken chain stops early,
+   * so `done` may end below `total`. Default: nothing.
+   */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** Verify one tenant's chain, or every tenant's when tenantId is absent. */
-export async function verifyChains(prisma: PrismaClient, options: { tenantId?: string; pageSize?: number } = {}): Promise<VerifyReport> {
+export async function verifyChains(prisma: PrismaClient, options: VerifyOptions = {}): Promise<VerifyReport> {
   const tenantIds = options.tenantId
     ? [options.tenantId]
     : (await prisma.tenant.findMany({ select: { id: true }, orderBy: { id: 'asc' } })).map((t) => t.id);
+  let total = 0;
+  let done = 0;
+  if (options.onProgress) {
+    // Only with a listener: the sum is one more query, over the heads (one row per tenant).
+    const [sum] = await prisma.$queryRawUnsafe<Array<{ total: string }>>(
+      'SELECT coalesce(sum(last_seq), 0)::text AS total FROM audit_chain_heads WHERE tenant_id = ANY($1::uuid[])',
+      tenantIds,
+    );
+    total = Number(sum?.total ?? 0);
+    options.onProgress(0, total);
+  }
+  const onEntries = options.onProgress && ((n: number) => options.onProgress!((done += n), total));
   const tenants: TenantVerification[] = [];
-  for (const id of tenantIds) tenants.push(await verifyTenantChain(prisma, id, options.pageSize));
+  for (const id of tenantIds) tenants.push(await verifyTenantChain(prisma, id, options.pageSize, onEntries));
   return { ok: tenants.every((t) => t.ok), tenants };
 }
