@@ -47,6 +47,8 @@ export interface RunningBulwark {
   ctx: AppContext;
   /** The HTTP server's address, e.g. http://127.0.0.1:8080, when it runs. */
   url: string | undefined;
+  /** The HTTP server when it runs (its routes are what docs/api.md documents). */
+  http: FastifyInstance | undefined;
   stop(reason?: string): Promise<void>;
 }
 
@@ -170,6 +172,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   return {
     ctx,
     url,
+    http: server,
     stop: (reason) => (stopping ??= stop(reason)),
   };
 }
