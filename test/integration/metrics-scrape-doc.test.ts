@@ -57,6 +57,14 @@ test('metrics scrape doc: the queues, states and readiness checks README lists a
   assert.equal(values('bulwark_jobs_failed_total', 'final'), ['false', 'true']);
 });
 
+test('metrics scrape doc: every failure reason the process reports is in the AlertDeliveriesFailing runbook', () => {
+  const runbook = read('docs/runbooks/alert-deliveries-failing.md');
+  const table = [...runbook.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!);
+  const reported = [...new Set((series.get('bulwark_alerts_total') ?? []).filter((s) => s.labels.outcome === 'failed').map((s) => s.labels.reason!))];
+  assert.ok(reported.length >= 3, reported.join(', '));
+  for (const reason of reported) assert.ok(table.includes(reason), `reason ${reason} is not in the runbook's table (${table.join(', ')})`);
+});
+
 test('metrics scrape doc: the verify gauges are 0 until a verification ran in this process', () => {
   assert.equal(series.get('bulwark_audit_verify_last_run_timestamp_seconds')?.map((s) => s.value), [0]);
 });
