@@ -18,18 +18,18 @@ const doc = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
 const SOURCE_DIRS = ['lib', 'producers', 'workers', 'cli'];
 const FILE = /^[\w.-]*[\w-]\.(ts|lua|js|mjs|sh|py|sql|prisma|json|yml|md)$/;
 
-/** The layout block: the first fenced block after "## Layout". */
-const block = (() => {
-  const start = doc.indexOf('\n## Layout');
-  assert.ok(start >= 0, 'docs/architecture.md has a "## Layout" section');
-  const open = doc.indexOf('```\n', start);
-  return doc.slice(open + 4, doc.indexOf('\n```', open + 4));
-})();
+/** A file's layout block: the first fenced block after its "## Layout". */
+function layoutBlock(text: string, file: string): string {
+  const start = text.indexOf('\n## Layout');
+  assert.ok(start >= 0, `${file} has a "## Layout" section`);
+  const open = text.indexOf('```\n', start);
+  return text.slice(open + 4, text.indexOf('\n```', open + 4));
+}
 
 interface Entry { dirs: string[]; text: string }
 
 /** Entries with the folder(s) their names are relative to. */
-const entries = (() => {
+function entriesOf(block: string): Entry[] {
   const out: Entry[] = [];
   let top: string[] = [''];
   for (const line of block.split('\n')) {
@@ -48,7 +48,7 @@ const entries = (() => {
     }
   }
   return out;
-})();
+}
 
 /** Paths in an entry's text: `a/{b,c}.ts` expanded, `x.lua + .ts` as x.ts too, `-batch.ts` after `name.ts` as name-batch.ts. */
 function tokens(text: string): string[] {
@@ -66,10 +66,10 @@ function tokens(text: string): string[] {
     .filter((t) => !t.includes('<') && !t.includes('//') && (t.endsWith('/') || FILE.test(posix.basename(t))) && !/^\.?\//.test(t));
 }
 
-/** What the block names: [path, is a folder named inside an entry's text]. */
-const named = (() => {
+/** What a layout block names: each path, and whether it is a folder named inside an entry's text. */
+function namesOf(block: string): Array<{ path: string; entry: string; described: boolean }> {
   const found: Array<{ path: string; entry: string; described: boolean }> = [];
-  for (const { dirs, text } of entries) {
+  for (const { dirs, text } of entriesOf(block)) {
     const seenFolders: string[] = [];
     for (const t of tokens(text)) {
       // dist/ is the build's output (gitignored), named as such.
@@ -84,7 +84,8 @@ const named = (() => {
     for (const d of dirs) if (d) found.push({ path: d, entry: d, described: false });
   }
   return found;
-})();
+}
+const named = namesOf(layoutBlock(doc, 'docs/architecture.md'));
 
 function files(dir: string): string[] {
   return readdirSync(join(ROOT, dir)).flatMap((n) => {
@@ -106,6 +107,13 @@ test('architecture doc: every source file under lib/, producers/, workers/ and c
     .filter((f) => /\.(ts|lua)$/.test(f))
     .filter((f) => !paths.has(f) && !wholeFolders.some((d) => f.startsWith(d)));
   assert.equal(unnamed, [], 'in the tree but not in docs/architecture.md');
+});
+
+test("architecture doc: every file and folder README's layout block names exists", () => {
+  const readmeNamed = namesOf(layoutBlock(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md'));
+  assert.ok(readmeNamed.length > 15, `README's layout names files (${readmeNamed.length})`);
+  const missing = readmeNamed.filter((n) => !existsSync(join(ROOT, n.path)));
+  assert.equal(missing.map((m) => `${m.path} (in "${m.entry}…")`), [], "named in README's layout but not in the tree");
 });
 
 test.run();
