@@ -63,6 +63,9 @@ test('metrics scrape doc: every failure reason the process reports is in the Ale
   const reported = [...new Set((series.get('bulwark_alerts_total') ?? []).filter((s) => s.labels.outcome === 'failed').map((s) => s.labels.reason!))];
   assert.ok(reported.length >= 3, reported.join(', '));
   for (const reason of reported) assert.ok(table.includes(reason), `reason ${reason} is not in the runbook's table (${table.join(', ')})`);
+  // And the other way: every reason the runbook explains exists from the start, so its
+  // first failure is an increase (AlertDeliveriesFailing counts increases).
+  for (const reason of table) assert.ok(reported.includes(reason), `reason ${reason} of the runbook is not reported at 0 from the start (${reported.join(', ')})`);
 });
 
 test('metrics scrape doc: the verify gauges are 0 until a verification ran in this process', () => {

@@ -55,7 +55,7 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
   const deliveryCtx = createAlertContext(ctx, deliveries, options);
   // The failure series AlertDeliveriesFailing watches exist from the start at 0, so a
   // process's first failure is an increase too (a series first seen at 1 has none).
-  for (const reason of ['credential', 'rejected', 'retries_exhausted']) {
+  for (const reason of ['credential', 'misconfigured', 'rejected', 'retries_exhausted']) {
     for (const channel of CHANNEL_TYPES) ctx.metrics.alertsTotal.inc({ outcome: 'failed', reason, channel }, 0);
   }
   for (const reason of ['no_channel', 'channel_removed']) ctx.metrics.alertsTotal.inc({ outcome: 'failed', reason, channel: 'none' }, 0);
