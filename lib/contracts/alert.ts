@@ -55,8 +55,13 @@ export const RUNBOOK_URL_MAX = 2048;
 const NON_EMPTY = (max: number, absent: string) => TEXT(max).pipe(z.string().min(1, `must not be empty; leave it out ${absent}`));
 
 const alertShape = {
-  /** The alert's id: the ledger key, so a retried job never makes a second decision. */
-  id: z.uuid({ error: 'must be a UUID' }),
+  /**
+   * The alert's id: the ledger key, so a retried job never makes a second decision. In
+   * lower case, as Postgres gives uuids back: an upper-case id was decided and sent, but
+   * the ledger's batched statements, which match rows by that text, reported it
+   * unchanged, so no decision or delivery of it was logged or counted.
+   */
+  id: z.uuid({ error: 'must be a UUID' }).transform((id) => id.toLowerCase()),
   tenantId: TENANT_ID,
   type: z.string().regex(TYPE, 'must be 1-100 lower-case letters, digits, ".", "_", ":" or "-"'),
   severity: z.enum(ALERT_SEVERITIES, { error: `must be one of ${ALERT_SEVERITIES.join(', ')}` }),

@@ -16,7 +16,9 @@
 // - an alert's occurredAt in year 1 written by a process in Europe/Berlin: node-postgres
 //   sent the Date with a whole-minute offset, so the stored instant moved by 28 seconds;
 // - two settings changes at once: both merged into what both had read, and the later
-//   write dropped the other change.
+//   write dropped the other change;
+// - an alert id in upper case: decided and sent, but neither logged nor counted (the
+//   ledger's statements match rows by the id's text, which Postgres gives in lower case).
 // Real Bulwark (workers on), Redis, Postgres and a webhook receiver.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -193,6 +195,20 @@ test('an alert of year 1 keeps its instant in a process whose zone then had an o
     if (tz === undefined) delete process.env.TZ;
     else process.env.TZ = tz;
   }
+});
+
+test('an alert id in upper case is the same alert in lower case: counted and logged when decided, and given back as stored', async () => {
+  const delivered = async () => ((await bulwark.ctx.metrics.alertsTotal.get()).values.filter((v) => v.labels.outcome === 'delivered').reduce((n, v) => n + v.value, 0));
+  const before = await delivered();
+  const id = randomUUID().toUpperCase();
+  const { alertId, jobId } = await producer.alert.send(alert({ id }));
+  assert.is(alertId, id.toLowerCase(), 'the id as the ledger holds it');
+  assert.is(jobId, `alert-${tenantId}-${id.toLowerCase()}`);
+  // The same alert again, in lower case: one job, one row.
+  await producer.alert.send(alert({ id: id.toLowerCase() }));
+  await nothingFailed();
+  assert.is((await ledgerRow(alertId))?.outcome, 'delivered');
+  assert.is(await delivered(), before + 1, 'one delivered alert counted');
 });
 
 test('settings changes made at once all land, each audited against the one before it', async () => {
