@@ -38,7 +38,11 @@ export function redactSecrets<T>(value: T, seen: WeakSet<object> = new WeakSet()
     if (value instanceof Error) return redactError(value, seen) as T;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redactSecrets(v, seen);
+      const r = isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redactSecrets(v, seen);
+      // An own "__proto__" (JSON.parse makes one) assigned to `out` would set its
+      // prototype instead: the member vanished from the copy, and so from a stored audit entry.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: r, enumerable: true, writable: true, configurable: true });
+      else out[k] = r;
     }
     return out as T;
   } finally {

@@ -5,6 +5,7 @@
  */
 import { actorFields, recordAuditInTx, type AuditActor } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
+import { isUuid } from './contracts/common.js';
 import { NotFoundError, ValidationError, problemsFromZod } from './errors.js';
 import { tenantSettingsSchema, type TenantSettings } from './settings.js';
 
@@ -57,6 +58,10 @@ export async function updateTenantSettings(
 ): Promise<TenantSettings> {
   if (!isObject(patch)) throw new ValidationError('settings', [{ path: '', message: 'must be a JSON object' }]);
   return prisma.$transaction(async (tx) => {
+    // The row is locked first: two changes at once were both merged into what both had
+    // read, and the later write dropped the other change (its settings:updated entry's
+    // before state was stale too). Now the second waits and merges into the first.
+    if (isUuid(tenantId)) await tx.$queryRaw`SELECT 1 FROM tenant_settings WHERE tenant_id = ${tenantId}::uuid FOR UPDATE`;
     const row = await tx.tenantSettings.findUnique({ where: { tenantId } });
     if (!row) throw new NotFoundError(`no tenant ${tenantId}`);
     const before = tenantSettingsSchema.parse(row.settings);

@@ -25,6 +25,8 @@ import {
 import {
   AUDIT_MAX_ENTRIES_PER_JOB,
   AUDIT_MAX_JOB_BYTES,
+  AUDIT_METADATA_MAX_BYTES,
+  AUDIT_STATE_MAX_BYTES,
   AUDIT_WRITE_JOB,
   AUDIT_WRITE_QUEUE,
   auditEntryInputSchema,
@@ -34,8 +36,8 @@ import {
   type AuditEntryInput,
   type AuditWriteJob,
 } from '../lib/contracts/audit.js';
-import type { QueuePolicy } from '../lib/contracts/common.js';
-import { ValidationError } from '../lib/errors.js';
+import { jsonBytesOver, type QueuePolicy } from '../lib/contracts/common.js';
+import { ValidationError, type FieldProblem } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
 import { runbookUrlFor } from '../lib/runbooks.js';
 import { createWriteCoalescer, jsonBytes } from './coalesce.js';
@@ -137,6 +139,30 @@ function securityAlertFor(e: AuditEntry, runbookBaseUrl: string | undefined): Al
   };
 }
 
+const JSON_LIMITS = [
+  ['before', AUDIT_STATE_MAX_BYTES],
+  ['after', AUDIT_STATE_MAX_BYTES],
+  ['metadata', AUDIT_METADATA_MAX_BYTES],
+] as const;
+
+/**
+ * The size limits of before, after and metadata hold for what is stored: the redacted
+ * form, which the worker checks again. Redaction can make a field longer ("[REDACTED]"
+ * for `"token": 1`, a masked URL password), and an object just under its limit as given
+ * but over it once redacted was accepted, then refused by the worker at every attempt,
+ * with every other entry of its job.
+ */
+function assertStoredSizes(entries: AuditEntry[], what: string, indexed: boolean): void {
+  const problems: FieldProblem[] = [];
+  entries.forEach((e, i) => {
+    for (const [field, max] of JSON_LIMITS) {
+      const size = e[field] ? jsonBytesOver(e[field], max) : undefined;
+      if (size !== undefined) problems.push({ path: indexed ? `${i}.${field}` : field, message: `is ${size} bytes once secret values are redacted, more than ${max}` });
+    }
+  });
+  if (problems.length > 0) throw new ValidationError(what, problems);
+}
+
 export function createProducer(options: ProducerOptions = {}) {
   const opts = parseOrThrow(optionsSchema, options, 'producer options');
   const connection = opts.connection ?? new Redis(opts.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
@@ -204,6 +230,7 @@ export function createProducer(options: ProducerOptions = {}) {
       /** Validate and enqueue one entry. Resolves once it is safely in Redis. */
       async write(entry: AuditEntryInput): Promise<{ jobId: string; eventId: string }> {
         const parsed = complete(parseOrThrow(auditEntryInputSchema, entry, 'audit entry'));
+        assertStoredSizes([parsed], 'audit entry', false);
         if (opts.coalesceWrites === false) {
           const { jobId, eventIds } = await enqueueEntries([parsed]);
           return { jobId, eventId: eventIds[0]! };
@@ -222,6 +249,7 @@ export function createProducer(options: ProducerOptions = {}) {
           ]);
         }
         const parsed = parseEachOrThrow(auditEntryInputSchema, entries, 'audit entries').map(complete);
+        assertStoredSizes(parsed, 'audit entries', true);
         const bytes = parsed.reduce((n, e) => n + jsonBytes(e), 0);
         if (bytes > AUDIT_MAX_JOB_BYTES) {
           throw new ValidationError('audit entries', [

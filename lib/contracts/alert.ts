@@ -25,18 +25,56 @@ function checkLabelNames(labels: Record<string, string>, ctx: z.RefinementCtx): 
 
 const TYPE = /^[a-z][a-z0-9_.:-]{0,99}$/;
 
+/**
+ * zod's record skips a key named "__proto__" (setting it would change the result's
+ * prototype), so such a label was accepted and then silently missing from the ledger and
+ * every message. Refused instead, checked on the input before the record is parsed.
+ */
+const LABELS = z
+  .custom<Record<string, string>>(() => true)
+  .superRefine((v, ctx) => {
+    if (v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__')) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'has a label named "__proto__", which cannot be kept; rename it' });
+    }
+  })
+  .pipe(z.record(z.string(), TEXT(256)).superRefine(checkLabelNames));
+
+/**
+ * Most characters of a runbook URL: the ledger's runbook_url column is varchar(2048). A
+ * longer one, or one holding a NUL (the URL parser ignores C0 controls at the ends, so
+ * "https://x/\u0000" is a valid URL), was accepted and then refused by Postgres at every
+ * attempt of the alert job: the alert was lost with no ledger row.
+ */
+export const RUNBOOK_URL_MAX = 2048;
+
+/**
+ * Optional text that must not be empty when given: the decision (lib/alerts/decide.ts)
+ * takes groupKey and userId of 1-256 characters, and an empty one failed the alert job
+ * at every attempt, leaving its row `received` for ever.
+ */
+const NON_EMPTY = (max: number, absent: string) => TEXT(max).pipe(z.string().min(1, `must not be empty; leave it out ${absent}`));
+
 const alertShape = {
-  /** The alert's id: the ledger key, so a retried job never makes a second decision. */
-  id: z.uuid({ error: 'must be a UUID' }),
+  /**
+   * The alert's id: the ledger key, so a retried job never makes a second decision. In
+   * lower case, as Postgres gives uuids back: an upper-case id was decided and sent, but
+   * the ledger's batched statements, which match rows by that text, reported it
+   * unchanged, so no decision or delivery of it was logged or counted.
+   */
+  id: z.uuid({ error: 'must be a UUID' }).transform((id) => id.toLowerCase()),
   tenantId: TENANT_ID,
   type: z.string().regex(TYPE, 'must be 1-100 lower-case letters, digits, ".", "_", ":" or "-"'),
   severity: z.enum(ALERT_SEVERITIES, { error: `must be one of ${ALERT_SEVERITIES.join(', ')}` }),
   title: TEXT(200).pipe(z.string().min(1, 'must not be empty')),
   body: TEXT(4000).optional(),
-  labels: z.record(z.string(), TEXT(256)).superRefine(checkLabelNames).optional(),
-  groupKey: TEXT(200).optional(),
-  userId: TEXT(255).optional(),
-  runbookUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  labels: LABELS.optional(),
+  groupKey: NON_EMPTY(200, 'to group by type').optional(),
+  userId: NON_EMPTY(255, 'when no user caused the alert').optional(),
+  runbookUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(RUNBOOK_URL_MAX, `must be at most ${RUNBOOK_URL_MAX} characters`)
+    .refine(isStorableText, 'must not contain NUL characters or unpaired surrogates')
+    .optional(),
   occurredAt: INSTANT,
   /** Where the alert came from, e.g. the audit entry that raised it. */
   source: z.object({ auditEventId: z.string().max(128).optional() }).strict().optional(),

@@ -16,8 +16,10 @@ export const AUDIT_MAX_ENTRIES_PER_JOB = 1000;
  */
 export const AUDIT_MAX_JOB_BYTES = 4 * 1024 * 1024;
 
-/** Largest `metadata` of an entry, as JSON bytes. */
+/** Largest `metadata` of an entry, as JSON bytes (once redacted: see producers/index.ts). */
 export const AUDIT_METADATA_MAX_BYTES = 16384;
+/** Largest `before` or `after` state of an entry, as JSON bytes (once redacted). */
+export const AUDIT_STATE_MAX_BYTES = 65536;
 
 export const ACTOR_TYPES = ['user', 'service', 'ai', 'system'] as const;
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
@@ -45,8 +47,8 @@ const entryShape = {
     .regex(ACTION, 'must look like "domain:verb", e.g. "task:completed" or "security:auth-failed"'),
   resourceType: TEXT(100).pipe(z.string().min(1, 'must not be empty')),
   resourceId: TEXT(255).optional(),
-  before: JSON_OBJECT(65536).nullable().optional(),
-  after: JSON_OBJECT(65536).nullable().optional(),
+  before: JSON_OBJECT(AUDIT_STATE_MAX_BYTES).nullable().optional(),
+  after: JSON_OBJECT(AUDIT_STATE_MAX_BYTES).nullable().optional(),
   metadata: JSON_OBJECT(AUDIT_METADATA_MAX_BYTES).nullable().optional(),
   reason: TEXT(4000).optional(),
   confidence: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),

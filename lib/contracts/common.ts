@@ -127,6 +127,18 @@ function inspectJson(value: unknown, path: string, depth: number): { problem: st
   return { problem: `holds a value that is not JSON at ${path || '(root)'}` };
 }
 
+/**
+ * The size in bytes of a JSON object as JSON when it is more than `maxBytes`, else
+ * undefined: the walk's estimate first, the exact size only for objects that could be
+ * near the limit (as JSON_OBJECT does).
+ */
+export function jsonBytesOver(obj: unknown, maxBytes: number): number | undefined {
+  const r = inspectJson(obj, '', 0);
+  if ('size' in r && r.size <= maxBytes / 6) return undefined;
+  const size = Buffer.byteLength(JSON.stringify(obj));
+  return size > maxBytes ? size : undefined;
+}
+
 /** A JSON object (before/after state, metadata): plain JSON, storable, bounded in size. */
 export const JSON_OBJECT = (maxBytes: number) =>
   z.custom<Record<string, JsonValue>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object').superRefine((obj, ctx) => {

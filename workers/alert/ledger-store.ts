@@ -109,7 +109,10 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]
       r((x) => x.alert.runbookUrl ?? null),
       r((x) => x.alert.groupKey ?? x.alert.type),
       r((x) => x.alert.userId ?? null),
-      r((x) => new Date(x.alert.occurredAt)),
+      // The contract's UTC ISO text, not a Date: node-postgres writes a Date in the
+      // process's local zone with a whole-minute offset, so in a zone whose offset then
+      // had seconds (Europe/Berlin before 1893: +00:53:28) the instant moved by them.
+      r((x) => x.alert.occurredAt),
       r((x) => x.receivedAt),
       u((x) => x.id),
       u((x) => x.c.outcome),
