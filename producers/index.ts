@@ -208,7 +208,15 @@ export function createProducer(options: ProducerOptions = {}) {
 
   async function enqueueEntries(entries: AuditEntry[]): Promise<EnqueuedAudit> {
     const job = await auditQueue.add(AUDIT_WRITE_JOB, { v: 1, entries });
-    const alerts = entries.filter(raisesSecurityAlert);
+    // Of entries sharing an eventId the first is stored (the rest are duplicates): only
+    // it may raise an alert, or a later namesake would alert about an entry never stored.
+    const seen = new Set<string>();
+    const alerts = entries.filter((e) => {
+      const key = `${e.tenantId}\n${e.eventId}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return raisesSecurityAlert(e);
+    });
     if (alerts.length > 0) {
       // Added after the audit job; a retry of this call re-adds neither twice (eventId
       // dedupe in the database, a job id derived from the eventId here).

@@ -158,6 +158,16 @@ test('a security entry of severity high raises one alert job per eventId; low an
     assert.is(await c.audit.count(), 6, 'every audit write was still enqueued');
   }));
 
+test('writeMany with one eventId twice: only the first, the one stored, may raise an alert', () =>
+  withProducer(async (c) => {
+    const plain = entry(TENANT, { eventId: 'shared-id' });
+    const security = entry(TENANT, { action: 'security:auth-failed', severity: 'critical', eventId: 'shared-id' });
+    await c.producer.audit.writeMany([plain, security]);
+    assert.is(await c.alert.count(), 0, 'the stored entry (the first) is no security entry');
+    await c.producer.audit.writeMany([{ ...security, eventId: 'other-id' }, { ...plain, eventId: 'other-id' }]);
+    assert.is(await c.alert.count(), 1, 'a security entry first raises its alert');
+  }));
+
 test('alert.send: validation errors name each field; a valid alert is enqueued once per id', () =>
   withProducer(async (c) => {
     const good = { tenantId: TENANT, type: 'disk.full', severity: 'warning' as const, title: 'Disk almost full' };
