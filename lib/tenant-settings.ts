@@ -15,9 +15,18 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 /** Objects merge key by key; anything else in the patch replaces what was there. */
 export function deepMerge(base: JsonObject, patch: JsonObject): JsonObject {
   const out: JsonObject = { ...base };
-  for (const [k, v] of Object.entries(patch)) out[k] = isObject(v) && isObject(base[k]) ? deepMerge(base[k] as JsonObject, v) : v;
+  for (const [k, v] of Object.entries(patch)) {
+    // Own members only, and defined, not assigned: a patch member named `__proto__`
+    // (JSON.parse makes one) assigned would replace out's prototype and vanish; defined,
+    // it stays a member, which the strict settings schema then refuses by name.
+    const own = Object.hasOwn(base, k) ? base[k] : undefined;
+    Object.defineProperty(out, k, { value: isObject(v) && isObject(own) ? deepMerge(own as JsonObject, v) : v, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
+
+/** A settings key's parts are names (`alerts`, `maxPerWindow`): nothing else can name a field. */
+const KEY_PART = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 /** Parse `a.b.c=value` pairs into a patch; values are JSON when they parse, else strings. */
 export function patchFromPairs(pairs: string[]): JsonObject {
@@ -26,6 +35,10 @@ export function patchFromPairs(pairs: string[]): JsonObject {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new ValidationError('settings', [{ path: pair, message: 'must look like KEY=VALUE, e.g. alerts.maxPerWindow=50' }]);
     const path = pair.slice(0, eq).split('.');
+    // Checked before anything is built: `__proto__.x=1` walked into Object.prototype.
+    if (!path.every((part) => KEY_PART.test(part))) {
+      throw new ValidationError('settings', [{ path: pair.slice(0, Math.min(eq, 200)), message: 'must be a dotted settings key of names, e.g. alerts.maxPerWindow' }]);
+    }
     const raw = pair.slice(eq + 1);
     let value: unknown;
     try {

@@ -99,6 +99,31 @@ test('tenant settings get and set, with validation', async () => {
   assert.match(bad.err, 'nope');
 });
 
+test('tenant settings set refuses keys that are not names (__proto__, constructor.prototype, empty parts), polluting nothing', async () => {
+  for (const pair of ['__proto__.polluted=1', 'alerts.__proto__.polluted=1', 'constructor.prototype.polluted=1', 'alerts..maxPerWindow=5', '.x=1']) {
+    const r = await run(['tenant', 'settings', 'set', '--tenant', tenant, pair]);
+    assert.is(r.code, 2, `${pair}: ${r.err}`);
+    // constructor and prototype are names, so they reach the schema, which knows no such field.
+    assert.match(r.err, pair.startsWith('constructor') ? 'constructor: is not a known field' : 'must be a dotted settings key of names', pair);
+    assert.not.match(r.err, /at .*\.js:\d+/, 'no stack');
+  }
+  assert.is(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched');
+});
+
+test('updateTenantSettings: a patch member named __proto__ (as JSON.parse makes it) is refused by name, not silently dropped', async () => {
+  const { updateTenantSettings } = await import('../../lib/tenant-settings.js');
+  const { ValidationError } = await import('../../lib/errors.js');
+  for (const json of ['{"__proto__":{"api":{"requestsPerWindow":7}}}', '{"alerts":{"__proto__":{"maxPerWindow":7}}}']) {
+    try {
+      await updateTenantSettings(prisma, tenant, JSON.parse(json), { type: 'system', id: 'test' });
+      assert.unreachable(`${json} was accepted`);
+    } catch (err) {
+      assert.instance(err, ValidationError, String(err));
+      assert.match((err as Error).message, '__proto__', json);
+    }
+  }
+});
+
 test('a --tenant that is not a tenant id is a usage error (exit 2) naming the flag, not a database error', async () => {
   for (const args of [['apikey', 'list', '--tenant', 'nope'], ['secret', 'list', '--tenant', 'acme'], ['audit', 'verify', '--tenant', '123']]) {
     const r = await run(args);
