@@ -113,6 +113,11 @@ function stableJobId(kind: string, ...parts: string[]): string {
  * version): callers' alerts may not use that version (alertInputSchema), so a caller
  * who computes a security alert's id cannot take it first and so silence that alert.
  */
+/** The id of the alert a security entry raises: one per tenant and eventId. */
+export function securityAlertIdFor(tenantId: string, eventId: string): string {
+  return uuidFrom('security-alert', tenantId, eventId);
+}
+
 function uuidFrom(...parts: string[]): string {
   const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${RESERVED_ALERT_ID_VERSION}${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
