@@ -17,11 +17,18 @@ export const ALERT_SEVERITIES = ['info', 'warning', 'high', 'critical'] as const
  * here in words; zod's own record-key issue said only "Invalid key in record".
  */
 function checkLabelNames(labels: Record<string, string>, ctx: z.RefinementCtx): void {
-  for (const name of Object.keys(labels)) {
+  const names = Object.keys(labels);
+  // Labels travel with every message and ledger row: a bound keeps one alert from
+  // carrying megabytes (64 names of 64 and values of 256 characters: about 20 KB).
+  if (names.length > ALERT_LABELS_MAX) ctx.addIssue({ code: 'custom', path: [], message: `has ${names.length} labels, more than ${ALERT_LABELS_MAX}` });
+  for (const name of names) {
     if (!isStorableText(name)) ctx.addIssue({ code: 'custom', path: [], message: 'has a label name with a NUL character or an unpaired surrogate' });
     else if (name.length > 64) ctx.addIssue({ code: 'custom', path: [name], message: 'is a label name longer than 64 characters' });
   }
 }
+
+/** Most labels one alert carries. */
+export const ALERT_LABELS_MAX = 64;
 
 const TYPE = /^[a-z][a-z0-9_.:-]{0,99}$/;
 

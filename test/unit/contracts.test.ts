@@ -62,6 +62,15 @@ test('alerts: required fields, severity, runbook URL', () => {
   assert.equal(paths({ ...a, severity: 'low', title: '', runbookUrl: 'ftp://x' }, alertInputSchema), ['runbookUrl', 'severity', 'title']);
 });
 
+test('alerts: at most 64 labels', () => {
+  const a = { tenantId: base.tenantId, type: 'disk.full', severity: 'warning', title: 'Disk' };
+  const labels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`l${i}`, 'v']));
+  assert.equal(paths({ ...a, labels: labels(64) }, alertInputSchema), []);
+  const r = alertInputSchema.safeParse({ ...a, labels: labels(65) });
+  assert.not.ok(r.success);
+  assert.equal(r.error!.issues.map((i) => [i.path.join('.'), i.message]), [['labels', 'has 65 labels, more than 64']]);
+});
+
 test('cross-field rules are reported together with field errors', () => {
   assert.equal(paths({ ...base, tenantId: 'x', actorType: 'ai', action: 'security:login' }), ['confidence', 'reason', 'severity', 'tenantId']);
   assert.equal(paths({ ...base, actorType: 'ai', reason: 42, confidence: 0.5 }), ['reason']);
