@@ -42,24 +42,10 @@ import { captureLogs, testConfig } from '../helpers/env.js';
 import { cleanup, bulwarkTeardown } from '../helpers/lifecycle.js';
 import { queueIdle } from '../helpers/queues.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { createFuzz } from '../helpers/fuzz.js';
 
 // ---------------------------------------------------------------- the PRNG
-const SEED = (process.env.FUZZ_SEED === undefined ? 20261127 : Number(process.env.FUZZ_SEED)) >>> 0;
-console.log(`producer-durability-fuzz: seed ${SEED} (repeat with FUZZ_SEED=${SEED})`);
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = mulberry32(SEED);
-const int = (n: number) => Math.floor(rand() * n);
-const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-const chance = (p: number) => rand() < p;
-const word = (n = 6) => Array.from({ length: n }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[int(36)]).join('');
+const { seed: SEED, int, pick, chance, word } = createFuzz('producer-durability-fuzz');
 let counter = 0;
 const unique = () => `${(++counter).toString(36)}${word(4)}`;
 /**
