@@ -8,7 +8,7 @@
  * batch --batch-size allows could never commit. Now the batch's statements are the
  * same few whatever its size.
  */
-import { recordAuditEntriesInTx } from './audit/record.js';
+import { actorFields, recordAuditEntriesInTx } from './audit/record.js';
 import type { PrismaClient } from './clients/prisma.js';
 import { AUDIT_METADATA_MAX_BYTES } from './contracts/audit.js';
 import { codesOf } from './db/errors.js';
@@ -70,8 +70,7 @@ export async function writeBatch(
       const entries = [...byTenant.keys()].sort().flatMap((tenantId) =>
         rotationMetadata(byTenant.get(tenantId)!, ctx.currentId).map((metadata) => ({
           tenantId,
-          actorType: ctx.actor.type,
-          actorId: ctx.actor.id,
+          ...actorFields(ctx.actor),
           action: 'secret:master-key-rotated',
           resourceType: 'secret',
           metadata,

@@ -113,14 +113,14 @@ function stableJobId(kind: string, ...parts: string[]): string {
  * version): callers' alerts may not use that version (alertInputSchema), so a caller
  * who computes a security alert's id cannot take it first and so silence that alert.
  */
-/** The id of the alert a security entry raises: one per tenant and eventId. */
-export function securityAlertIdFor(tenantId: string, eventId: string): string {
-  return uuidFrom('security-alert', tenantId, eventId);
-}
-
 function uuidFrom(...parts: string[]): string {
   const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${RESERVED_ALERT_ID_VERSION}${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The id of the alert a security entry raises: one per tenant and eventId. */
+export function securityAlertIdFor(tenantId: string, eventId: string): string {
+  return uuidFrom('security-alert', tenantId, eventId);
 }
 
 function securityAlertFor(e: AuditEntry, runbookBaseUrl: string | undefined): AlertJob {
@@ -129,7 +129,7 @@ function securityAlertFor(e: AuditEntry, runbookBaseUrl: string | undefined): Al
     v: 1,
     alert: {
       // Derived from the audit entry, so re-sending the entry re-sends the same alert.
-      id: uuidFrom('security-alert', e.tenantId, e.eventId),
+      id: securityAlertIdFor(e.tenantId, e.eventId),
       tenantId: e.tenantId,
       type: e.action,
       severity: e.severity === 'critical' ? 'critical' : 'high',

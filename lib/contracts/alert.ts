@@ -10,6 +10,9 @@ export const ALERT_QUEUE = 'alert';
 export const ALERT_JOB = 'alert';
 export const ALERT_SEVERITIES = ['info', 'warning', 'high', 'critical'] as const;
 
+/** Most labels one alert carries. */
+export const ALERT_LABELS_MAX = 64;
+
 /**
  * Label names: at most 64 characters, and text Postgres can store. A NUL or a lone
  * surrogate in a name was accepted (202) and then failed the alert job at every
@@ -26,9 +29,6 @@ function checkLabelNames(labels: Record<string, string>, ctx: z.RefinementCtx): 
     else if (name.length > 64) ctx.addIssue({ code: 'custom', path: [name], message: 'is a label name longer than 64 characters' });
   }
 }
-
-/** Most labels one alert carries. */
-export const ALERT_LABELS_MAX = 64;
 
 const TYPE = /^[a-z][a-z0-9_.:-]{0,99}$/;
 

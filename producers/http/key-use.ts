@@ -49,7 +49,6 @@ const hourOf = (d: Date) => Math.floor(d.getTime() / HOUR_MS);
 /** `2026112704` for 04:xx UTC on 2026-11-27: the hour in an eventId. */
 const hourLabel = (hour: number) => new Date(hour * HOUR_MS).toISOString().slice(0, 13).replace(/[-T]/g, '');
 
-
 export function usedEntry(key: UsedKey, firstUseInHour: Date): AuditEntryInput & { eventId: string } {
   const hour = hourOf(firstUseInHour);
   return {

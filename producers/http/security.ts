@@ -73,7 +73,7 @@ const HSTS = 'max-age=31536000; includeSubDomains';
 
 /**
  * The same headers as raw `name: value` lines, for the answers written straight to the
- * socket to requests the HTTP parser refused (errors.ts clientErrorHandler), which
+ * socket to requests the HTTP parser refused (index.ts clientErrorHandlerFor), which
  * have no reply object.
  */
 export function securityHeaderLines(url: string, options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): string[] {
