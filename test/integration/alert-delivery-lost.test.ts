@@ -45,4 +45,13 @@ test('an invalid deliver job that fails for good counts as lost; a refused send,
   }
 });
 
+test('a failed job of a name the queue does not use counts as other, not as a new series', async () => {
+  const before = await lost('other');
+  assert.is(before, 0, 'the other series exists at 0 from the start');
+  const stray = await h.ctx.deliveries.add('made-up-kind', { v: 1 }, { attempts: 1 });
+  await waitFor(async () => ((await stray.getState()) === 'failed' ? true : undefined), 'the stray job failed');
+  await waitFor(async () => ((await lost('other')) === 1 ? true : undefined), 'counted as other');
+  assert.is(await lost('made-up-kind'), undefined, 'no series named after the job');
+});
+
 test.run();

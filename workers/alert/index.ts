@@ -49,6 +49,17 @@ export function createAlertContext(ctx: AppContext, deliveries: Queue, options: 
  * remembered decisions are sent after their jobs finish, so shutdown waits for them
  * before closing the Redis connection (or they fail and wait out their TTL).
  */
+/**
+ * The `kind` label of bulwark_alert_delivery_jobs_lost_total: the delivery queue's job
+ * names, and `other` for a job with any other name (anyone who can write to Redis can
+ * add one) or none (BullMQ reports some failures without the job). A closed set, so a
+ * stray job name cannot add series.
+ */
+export const LOST_JOB_KINDS = ['deliver', 'group-flush', 'digest', 'sweep', 'other'] as const;
+export function lostJobKind(name: string | undefined): (typeof LOST_JOB_KINDS)[number] {
+  return LOST_JOB_KINDS.find((k) => k === name && k !== 'other') ?? 'other';
+}
+
 export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions = {}): { workers: Worker[]; deliveries: Queue; drain: () => Promise<void> } {
   const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
   deliveries.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
@@ -63,13 +74,13 @@ export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions 
   // A delivery job failing for good without its outcome in the ledger (the database
   // down through every attempt, a worker that kept dying) is lost to AlertDeliveriesFailing
   // and waits an hour for AlertsStuck: it has a counter of its own, from 0.
-  for (const kind of ['deliver', 'group-flush', 'digest', 'sweep']) ctx.metrics.alertDeliveryJobsLost.inc({ kind }, 0);
+  for (const kind of LOST_JOB_KINDS) ctx.metrics.alertDeliveryJobsLost.inc({ kind }, 0);
   const deliveryWorker = createQueueWorker(ctx, {
     queue: ALERT_DELIVERY_QUEUE,
     policy: alertDeliveryPolicy,
     processor: (job, token) => processDelivery(job, deliveryCtx, token),
     onFinalFailure: (job, err) => {
-      if (!wasRecorded(err)) ctx.metrics.alertDeliveryJobsLost.inc({ kind: job?.name ?? 'unknown' });
+      if (!wasRecorded(err)) ctx.metrics.alertDeliveryJobsLost.inc({ kind: lostJobKind(job?.name) });
     },
   });
   return { workers: [alertWorker as Worker, deliveryWorker as Worker], deliveries, drain: () => deliveryCtx.decider.forgotten() };
