@@ -60,8 +60,16 @@ interface RotationEntry {
   metadata: { names: string[]; from_key_ids: string[]; to_key_id: string };
 }
 
+/** What re-encryption must not touch: the value is the same, so it is no rotation of it. */
+const valueHistory = async () => ({
+  secrets: (await superuserQuery(db.url, 'SELECT name, version, rotated_at FROM secrets ORDER BY name')).rows,
+  rotations: (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM secret_rotations')).rows[0].n as number,
+});
+
 test('rotate-master on a terminal: progress bar to the final count, undecryptable secrets named, exit 1, batches audited by name', async () => {
+  const history = await valueHistory();
   const r = await run(['keys', 'rotate-master', '--batch-size', '3'], true);
+  assert.equal(await valueHistory(), history, 'versions, rotated_at and secret_rotations are the value\'s history: left alone');
   assert.is(r.code, 1, 'a secret that did not decrypt fails the command');
   assert.is(r.out, 're-encrypted 5 of 7 secret(s) under key k2; 2 failed');
   const failed = r.err.split('\n');
