@@ -53,7 +53,7 @@ test.after(async () => {
 });
 
 test('webhook: signed JSON POST whose signature verifies; tampering, wrong secret and staleness do not', async () => {
-  const digest: AlertMessage = { ...message, alertIds: ['al-1', 'al-2'], items: [{ id: 'al-1', type: 'disk.full', severity: 'high', title: 'a', occurredAt: '2025-03-30T00:00:00.000Z', labels: {} }, { id: 'al-2', type: 'disk.full', severity: 'high', title: 'b', occurredAt: '2025-03-30T00:10:00.000Z', labels: { host: 'db-1' } }] };
+  const digest: AlertMessage = { ...message, alertIds: ['al-1', 'al-2'], items: [{ id: 'al-1', type: 'disk.full', severity: 'high', title: 'a', occurredAt: '2025-03-30T00:00:00.000Z', labels: {}, runbookUrl: null }, { id: 'al-2', type: 'disk.full', severity: 'high', title: 'b', occurredAt: '2025-03-30T00:10:00.000Z', labels: { host: 'db-1' }, runbookUrl: null }] };
   assert.equal(await send(hook('/hooks/ops?x=1'), WEBHOOK_SECRET, digest), { ok: true, status: 200 });
   const [req] = await receiver.waitForRequests(1);
   assert.is(req!.method, 'POST');
