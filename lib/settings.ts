@@ -4,6 +4,16 @@
  * gain new fields' defaults when read. Alert and retention issues read these.
  */
 import { z } from 'zod';
+import { assertTimeZone } from './alerts/quiet-hours.js';
+
+function isTimeZone(zone: string): boolean {
+  try {
+    assertTimeZone(zone);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const tenantSettingsSchema = z
   .object({
@@ -28,6 +38,12 @@ export const tenantSettingsSchema = z
             end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM').default('07:00'),
             bypassSeverity: z.enum(['warning', 'high', 'critical']).default('critical'),
             mode: z.enum(['defer', 'drop']).default('defer'),
+            /**
+             * IANA zone start and end are read in. Absent: the tenant's own (tenants.timezone),
+             * which is fixed when the tenant is created; this is how a tenant moves its quiet
+             * hours to another zone, live like the rest of the policy. null: back to the tenant's.
+             */
+            timezone: z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin').nullable().optional(),
           })
           .strict()
           .prefault({}),

@@ -97,7 +97,7 @@ export interface AlertSettingsLike {
   cooldownSeconds: number;
   groupWaitSeconds?: number;
   userThrottle?: { limit: number; windowSeconds: number };
-  quietHours: Omit<QuietHoursPolicy, 'timezone'> & { timezone?: string };
+  quietHours: Omit<QuietHoursPolicy, 'timezone'> & { timezone?: string | null };
 }
 
 /** Maps tenant settings (seconds) to a policy (ms). Time zone default: 'UTC'. */

@@ -2,7 +2,7 @@
  * A local stand-in for the Telegram Bot API's sendMessage, on loopback. It checks the
  * token in the path (/bot<token>/sendMessage), the JSON body and, for parse_mode HTML,
  * that the text parses the way Telegram requires (only its tags; every other <, > and &
- * escaped), and answers in the Bot API's shapes: {ok:true,result:{message_id,...}} or
+ * escaped) and is at most 4,096 characters once parsed, and answers in the Bot API's shapes: {ok:true,result:{message_id,...}} or
  * {ok:false,error_code,description[,parameters:{retry_after}]}.
  */
 import { randomBytes } from 'node:crypto';
@@ -118,6 +118,8 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       if (parseMode !== undefined && parseMode !== 'HTML') return fail(res, 400, `Bad Request: unsupported parse_mode ${parseMode} in this stand-in`);
       const parsedText = parseMode === 'HTML' ? parseTelegramHtml(body.text) : { ok: true as const, plain: body.text };
       if (!parsedText.ok) return fail(res, 400, parsedText.error);
+      // Telegram's limit: 1-4096 characters after entities parsing.
+      if (parsedText.plain.length > 4096) return fail(res, 400, 'Bad Request: message is too long');
       const wait = limits.shift();
       if (wait !== undefined) {
         const payload = { ok: false, error_code: 429, description: `Too Many Requests: retry after ${wait}`, parameters: { retry_after: wait } };

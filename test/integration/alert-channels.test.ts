@@ -10,6 +10,7 @@ import { verifyWebhookSignature } from '../../workers/alert/channels/webhook-sig
 import { refusedUrl, replies, startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startTelegramServer, type TelegramServer } from '../helpers/telegram-server.js';
 import { withTimeout } from '../helpers/env.js';
+import { messageFor, type MessageRow } from '../../workers/alert/message.js';
 
 const WEBHOOK_SECRET = 'whsec-Integration-Secret-7f3a9c';
 const SLACK_PATH = '/services/T0ACME/B0ALERTS/SlackSecretPath9x8y7z';
@@ -52,7 +53,7 @@ test.after(async () => {
 });
 
 test('webhook: signed JSON POST whose signature verifies; tampering, wrong secret and staleness do not', async () => {
-  const digest: AlertMessage = { ...message, alertIds: ['al-1', 'al-2'], items: [{ id: 'al-1', type: 'disk.full', severity: 'high', title: 'a', occurredAt: '2025-03-30T00:00:00.000Z', labels: {} }, { id: 'al-2', type: 'disk.full', severity: 'high', title: 'b', occurredAt: '2025-03-30T00:10:00.000Z', labels: { host: 'db-1' } }] };
+  const digest: AlertMessage = { ...message, alertIds: ['al-1', 'al-2'], items: [{ id: 'al-1', type: 'disk.full', severity: 'high', title: 'a', occurredAt: '2025-03-30T00:00:00.000Z', labels: {}, runbookUrl: null }, { id: 'al-2', type: 'disk.full', severity: 'high', title: 'b', occurredAt: '2025-03-30T00:10:00.000Z', labels: { host: 'db-1' }, runbookUrl: null }] };
   assert.equal(await send(hook('/hooks/ops?x=1'), WEBHOOK_SECRET, digest), { ok: true, status: 200 });
   const [req] = await receiver.waitForRequests(1);
   assert.is(req!.method, 'POST');
@@ -179,6 +180,35 @@ test('telegram: a wrong token (401) or unknown chat (400) fails for good, the to
   const unknownChat = await send({ type: 'telegram', chatId: '42' }, telegram.token);
   assert.equal([unknownChat.ok, !unknownChat.ok && unknownChat.status, !unknownChat.ok && unknownChat.retryable], [false, 400, false]);
   assert.match(!unknownChat.ok ? unknownChat.error : '', /chat not found/);
+});
+
+/** Ledger-like rows for a digest of `n` alerts with 200-character titles holding characters the channels escape. */
+const digestRows = (n: number): MessageRow[] =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, type: 'disk.full', title: `Disk ${i} <&> ${'x'.repeat(180)}`.slice(0, 200), body: null,
+    labels: {}, runbookUrl: i === 0 ? message.runbookUrl! : null, severity: 'warning', groupKey: 'disk.full', occurredAt: new Date('2025-03-30T00:00:00Z'),
+  }));
+
+test('telegram: a long alert and a digest of 300 alerts fit the 4,096 characters sendMessage takes, with a note and the runbook link', async () => {
+  const long: AlertMessage = { ...message, title: 'T'.repeat(200), text: `${'body & more '.repeat(333)}\nlabels: ${'k=v, '.repeat(500)}` };
+  for (const m of [long, messageFor('tenant-1', 'digest', digestRows(300))]) {
+    const r = await send({ type: 'telegram', chatId: '-100200300' }, telegram.token, m);
+    assert.equal(r, { ok: true, status: 200 }, JSON.stringify(r));
+    const sent = telegram.messages.at(-1)!;
+    assert.ok(sent.plain.length <= 4096, `${sent.plain.length} characters`);
+    assert.ok(sent.plain.length > 3500, 'the room is used');
+    assert.match(sent.plain, /more lines? left out to fit the channel; every alert is in the ledger/);
+    assert.ok(sent.text.endsWith(`<a href="${escapeHtml(message.runbookUrl!)}">Runbook</a>`), 'the runbook link is kept');
+  }
+  assert.match(telegram.messages.at(-1)!.plain, /\n• Disk 0 <&> x+ \(2025-03-30T00:00:00.000Z\)\n/, 'a digest keeps whole lines');
+});
+
+test('slack: a digest of 1,000 alerts is cut to 40,000 characters as sent, keeping the runbook link at the end', async () => {
+  assert.ok((await send({ type: 'slack' }, slackUrl, messageFor('tenant-1', 'digest', digestRows(1000)))).ok);
+  const text = String(json(receiver.requests.at(-1)!.body).text);
+  assert.ok(text.length <= 40_000, `${text.length} characters`);
+  assert.match(text, /left out to fit the channel/);
+  assert.ok(text.endsWith(`<${message.runbookUrl}|Runbook>`), text.slice(-80));
 });
 
 test('errors that quote the URL (network failures, bad base URL) are masked', async () => {

@@ -99,4 +99,29 @@ test('a critical security audit entry raises an alert through the same policy', 
   await waitFor(async () => messages.some((m) => m.chat_id === '-100999' && m.text.includes('security:auth-failed')) || undefined, 'the security alert');
 });
 
+test('quiet hours follow alerts.quietHours.timezone when set, changed live; a tenant created in UTC can move them to Berlin', async () => {
+  const t = await createTenant(bulwark.ctx.prisma, { name: 'quiet-zone', timezone: 'UTC' });
+  beforeBoundary(10 * 60_000);
+  // The window is the hour before the boundary as Berlin's clock reads it: read in UTC
+  // (an hour or two behind), now is outside it.
+  const quietHours = { enabled: true, start: hhmm(boundary - 3_600_000), end: hhmm(boundary), mode: 'defer' as const };
+  await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { cooldownSeconds: 0, userThrottle: { limit: 0 }, quietHours } }, system);
+  await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'bot', value: BOT_TOKEN }, system);
+  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'zone-chat', type: 'telegram', target: '-100777', secretRef: 'secret://bot' }, system);
+  const outcomeOf = async (alertId: string) =>
+    waitFor(async () => {
+      const r = (await superuserQuery(db.url, `SELECT outcome, defer_until FROM alert_ledger WHERE id = $1`, [alertId])).rows[0];
+      return r && r.outcome !== 'received' && r.outcome !== 'delivering' ? r : undefined;
+    }, `the decision of ${alertId}`);
+  const first = await producer.alert.send({ tenantId: t.id, type: 'zone.before', severity: 'warning', title: 'Before the zone change' });
+  assert.is((await outcomeOf(first.alertId)).outcome, 'delivered', 'read in the tenant\'s zone (UTC), now is outside quiet hours');
+  const bad = await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { quietHours: { timezone: 'Mars/Olympus' } } }, system).then(() => undefined, (e: unknown) => e as { fields?: Array<{ path: string }> });
+  assert.equal(bad?.fields?.map((f) => f.path), ['alerts.quietHours.timezone'], 'an unknown zone is refused, naming the field');
+  await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { quietHours: { timezone: 'Europe/Berlin' } } }, system);
+  const second = await producer.alert.send({ tenantId: t.id, type: 'zone.after', severity: 'warning', title: 'After the zone change' });
+  const row = await outcomeOf(second.alertId);
+  assert.is(row.outcome, 'deferred', 'the next alert is read in Berlin, inside quiet hours');
+  assert.is(new Date(row.defer_until).getTime(), boundary, 'deferred until the window ends in Berlin');
+});
+
 test.run();

@@ -75,6 +75,21 @@ test('a group: the fields, their kinds and the items\' fields are the documented
   for (const k of ['title', 'text', 'severity'] as const) assert.is(body[k], docGroup![k], k);
 });
 
+test('a digest of alerts with different runbooks: each item carries its own link, and each line whose link is not the message\'s names it', async () => {
+  const other = 'https://runbooks.example/security-event.md';
+  const rows = [row({}), row({ title: 'Auth failures', runbookUrl: other }), row({ title: 'No runbook', runbookUrl: null })];
+  receiver.reset();
+  assert.equal(await sendToChannel({ type: 'webhook', url: `${receiver.url}/hook` }, SECRET, messageFor(TENANT, 'digest', rows), { timeoutMs: 2000 }), { ok: true, status: 200 });
+  const body = JSON.parse((await receiver.waitForRequests(1))[0]!.body) as { runbookUrl: string; text: string; items: Array<{ runbookUrl: string | null }> };
+  assert.is(body.runbookUrl, 'https://runbooks.example/disk.md');
+  assert.equal(body.items.map((i) => i.runbookUrl), ['https://runbooks.example/disk.md', other, null]);
+  assert.equal(body.text.split('\n'), [
+    '• Disk almost full (2026-11-26T20:40:00.000Z)',
+    `• Auth failures (2026-11-26T20:40:00.000Z) runbook: ${other}`,
+    '• No runbook (2026-11-26T20:40:00.000Z)',
+  ]);
+});
+
 test('the documented headers are the ones sent, and the signature verifies', async () => {
   const { raw, headers } = await sentBody([row({})], 'single');
   for (const h of [SIGNATURE_HEADER, TIMESTAMP_HEADER]) {

@@ -60,7 +60,8 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
     return { outcome: row.outcome, reason: row.reason ?? undefined };
   }
   const { settings, timezone } = inputs.value;
-  const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone } });
+  // Quiet hours are read in the zone the settings name, else in the tenant's own.
+  const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone: settings.alerts.quietHours.timezone ?? timezone } });
   // Still received: decided now, or, on a re-run that died before recording, the same
   // decision given back by the script (it remembers it until forget() below).
   // The channels' pauses are read by the same script call: a `deliver` decision is sent

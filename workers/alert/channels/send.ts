@@ -4,6 +4,7 @@
  * bot token). Results say whether a retry can help; no result or error ever contains
  * the credential.
  */
+import { fitText, SLACK_TEXT_MAX, TELEGRAM_TEXT_MAX } from './fit.js';
 import type { AlertMessage, ChannelTarget, SendResult } from './types.js';
 import { signWebhook } from './webhook-signature.js';
 
@@ -59,10 +60,16 @@ function request(target: ChannelTarget, credential: string, m: AlertMessage, now
     return { url: target.url ?? '', body, headers: { 'content-type': 'application/json', ...signWebhook(credential, body, Math.floor(now.getTime() / 1000)) } };
   }
   if (target.type === 'slack') {
-    const text = `*[${escapeSlack(m.severity.toUpperCase())}] ${escapeSlack(m.title)}*\n${escapeSlack(m.text)}${m.runbookUrl ? `\n<${m.runbookUrl.replace(/[<>|]/g, encodeURIComponent)}|Runbook>` : ''}`;
-    return { url: credential, body: JSON.stringify({ text }), headers: { 'content-type': 'application/json' } };
+    const head = `*[${escapeSlack(m.severity.toUpperCase())}] ${escapeSlack(m.title)}*\n`;
+    const link = m.runbookUrl ? `\n<${m.runbookUrl.replace(/[<>|]/g, encodeURIComponent)}|Runbook>` : '';
+    // Slack counts the text as sent (escaped), and would cut the runbook link off the end.
+    const body = escapeSlack(fitText(m.text, SLACK_TEXT_MAX - head.length - link.length, (t) => escapeSlack(t).length));
+    return { url: credential, body: JSON.stringify({ text: `${head}${body}${link}` }), headers: { 'content-type': 'application/json' } };
   }
-  const html = `<b>[${escapeHtml(m.severity.toUpperCase())}] ${escapeHtml(m.title)}</b>\n${escapeHtml(m.text)}${m.runbookUrl ? `\n<a href="${escapeAttr(m.runbookUrl)}">Runbook</a>` : ''}`;
+  // Telegram counts the visible text (after entities parsing): the header, the text and "Runbook".
+  const title = `[${m.severity.toUpperCase()}] ${m.title}`;
+  const visible = TELEGRAM_TEXT_MAX - title.length - 1 - (m.runbookUrl ? '\nRunbook'.length : 0);
+  const html = `<b>${escapeHtml(title)}</b>\n${escapeHtml(fitText(m.text, visible))}${m.runbookUrl ? `\n<a href="${escapeAttr(m.runbookUrl)}">Runbook</a>` : ''}`;
   return {
     url: `${telegramBase.replace(/\/$/, '')}/bot${credential}/sendMessage`,
     body: JSON.stringify({ chat_id: target.chatId, text: html, parse_mode: 'HTML', disable_web_page_preview: true }),
