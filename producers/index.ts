@@ -140,6 +140,8 @@ function securityAlertFor(e: AuditEntry, runbookBaseUrl: string | undefined): Al
       ...(runbookUrl ? { runbookUrl } : {}),
       occurredAt: e.occurredAt,
       source: { auditEventId: e.eventId },
+      // The request that wrote the entry (a denial's, say) is the one the alert traces to.
+      ...(e.requestId === undefined ? {} : { requestId: e.requestId }),
     },
   };
 }

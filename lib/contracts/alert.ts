@@ -86,6 +86,12 @@ const alertShape = {
   /** Where the alert came from, e.g. the audit entry that raised it. */
   source: z.object({ auditEventId: z.string().max(128).optional() }).strict().optional(),
   details: JSON_OBJECT(16384).optional(),
+  /**
+   * The request that caused the alert, so it can be traced from the job back to that
+   * request's log lines and audit entries: POST /v1/alerts sets its X-Request-Id, and a
+   * security alert takes its audit entry's. As long as the audit entry's field.
+   */
+  requestId: TEXT(128).optional(),
 };
 
 /** The UUID version of the ids of alerts Bulwark raises (from audit entries); callers' alerts may not use it. */

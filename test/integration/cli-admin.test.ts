@@ -97,6 +97,11 @@ test('tenant settings get and set, with validation', async () => {
   assert.is(bad.code, 2);
   assert.match(bad.err, 'api.requestsPerWindow');
   assert.match(bad.err, 'nope');
+  // The change is audited, with its before and after state; the refused one is not.
+  const audited = (await superuserQuery(db.url, `SELECT actor_id, before_state, after_state FROM audit_log WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`, [tenant])).rows;
+  assert.is(audited.length, 1, JSON.stringify(audited));
+  assert.equal([audited[0].actor_id, audited[0].before_state.api.requestsPerWindow, audited[0].after_state.api.requestsPerWindow], ['bulwark-cli', 600, 100]);
+  assert.equal([audited[0].before_state.alerts.quietHours.enabled, audited[0].after_state.alerts.quietHours.enabled], [false, true]);
 });
 
 test('tenant settings set refuses keys that are not names (__proto__, constructor.prototype, empty parts), polluting nothing', async () => {

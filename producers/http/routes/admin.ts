@@ -13,7 +13,10 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { producer: Prod
   const { producer, prisma, guards } = deps;
 
   app.post('/v1/alerts', { preHandler: guards.requireScope('alert:write') }, async (request, reply) => {
-    const { requestId: _ignored, ...alert } = withKeyTenant(request, request.body, { what: 'alert' });
+    // The request's own id goes into the job, as for audit writes; a requestId in the
+    // body is not the caller's to set here (docs/api.md).
+    const { requestId: _ignored, ...sent } = withKeyTenant(request, request.body, { what: 'alert' });
+    const alert: Record<string, unknown> = { ...sent, requestId: request.id };
     // An id another tenant's alert already holds would be refused by the worker (it is
     // the ledger's key); said here, at once, for the common case. Not which tenant.
     if (typeof alert.id === 'string' && isUuid(alert.id)) {
