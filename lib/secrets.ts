@@ -76,13 +76,13 @@ export async function setSecret(prisma: PrismaClient, keys: MasterKeys, input: {
   });
 }
 
-/** Replace the value of an existing secret (refuses to create one). */
 /** Fails with NotFoundError unless the tenant has a secret of this name. */
 export async function requireSecret(prisma: PrismaClient, tenantId: string, name: string): Promise<void> {
   const exists = await prisma.secret.findUnique({ where: { tenantId_name: { tenantId, name } }, select: { id: true } });
   if (!exists) throw new NotFoundError(`no secret "${name}" for tenant ${tenantId}`);
 }
 
+/** Replace the value of an existing secret (refuses to create one). */
 export async function rotateSecret(prisma: PrismaClient, keys: MasterKeys, input: { tenantId: string; name: string; value: string }, actor: Actor) {
   const { tenantId, name } = parseSet(input);
   await requireSecret(prisma, tenantId, name);

@@ -35,10 +35,10 @@ export interface BullBoardOptions {
   queues: Queue[];
   readOnly: boolean;
   /**
-   * Operator credentials only: the board shows and acts on every tenant's jobs, so a
-   * tenant's admin key (whose reach is its own tenant) does not open it.
+   * Throws an ApiError (401, or 429 for an address locked out) unless the request is the
+   * operator's. Operator credentials only: the board shows and acts on every tenant's
+   * jobs, so a tenant's admin key (whose reach is its own tenant) does not open it.
    */
-  /** Throws an ApiError (401, or 429 for an address locked out) unless the request is the operator's. */
   verifyOperator: (request: FastifyRequest, refusal?: string) => Promise<void>;
 }
 
