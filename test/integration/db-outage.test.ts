@@ -89,6 +89,18 @@ test('Postgres unreachable: jobs retry and nothing is written; back: every entry
   pgProxy.block();
   const down = await waitFor(readyzFailing('postgres'), 'readyz 503 naming postgres', 30_000, 200);
   assert.match(JSON.stringify(down.body), /postgres/);
+  // /readyz is public: a fixed reason, never the driver's message with hosts and ports.
+  const postgresCheck = (down.body.checks as Record<string, { ok: boolean; reason?: string }>).postgres!;
+  assert.ok(postgresCheck.reason === 'timeout' || postgresCheck.reason === 'error', JSON.stringify(down.body));
+  assert.equal(Object.keys(postgresCheck).sort(), ['ok', 'reason'], JSON.stringify(down.body));
+  assert.not.match(JSON.stringify(down.body), String(pgProxy.port));
+  assert.not.match(JSON.stringify(down.body), '127.0.0.1');
+  // The message is in the log instead, once per message however often the probe asks.
+  await readyz();
+  await readyz();
+  const failed = logs.events().filter((e) => e.event === 'readiness_check_failed' && e.check === 'postgres');
+  assert.ok(failed.length >= 1 && failed.every((e) => typeof e.error === 'string' && e.error !== '' && (e.reason === 'timeout' || e.reason === 'error')), JSON.stringify(failed));
+  assert.ok(failed.every((e, i) => i === 0 || e.error !== failed[i - 1]!.error), `one line per message: ${JSON.stringify(failed)}`);
   // The same failure is visible to Prometheus while /metrics keeps answering.
   const scraped = await withTimeout(fetch(`${bulwark.url}/metrics`), 15_000, 'GET /metrics');
   assert.is(scraped.status, 200);
@@ -151,7 +163,11 @@ test('a pending migration: /readyz 503 naming migrations; applied again: 200', a
   try {
     const r = await waitFor(readyzFailing('migrations'), 'readyz 503 naming migrations', 20_000, 200);
     assert.equal(r.failing, ['migrations']);
-    assert.match(JSON.stringify(r.body), last.migration_name);
+    assert.equal((r.body.checks as Record<string, unknown>).migrations, { ok: false, reason: 'pending_migrations' });
+    // The file names are for the operator's log, not the public probe.
+    assert.not.match(JSON.stringify(r.body), last.migration_name);
+    const logged = logs.events().filter((e) => e.event === 'readiness_check_failed' && e.check === 'migrations');
+    assert.ok(logged.some((e) => String(e.error).includes(last.migration_name)), JSON.stringify(logged));
   } finally {
     const cols = Object.keys(last);
     await superuserQuery(
