@@ -67,7 +67,10 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
     return true;
   } catch (err) {
     // Two runs racing to create it: the loser finds it created, which is what it wanted.
-    if ((err as { code?: string }).code === '42P04') return false;
+    // It hears 42P04 (duplicate_database) when the winner had committed before its
+    // check, but 23505 from pg_database's unique index when both were creating at once.
+    const code = (err as { code?: string }).code;
+    if (code === '42P04' || code === '23505') return false;
     throw err;
   } finally {
     await client.end();

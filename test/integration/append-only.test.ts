@@ -64,6 +64,10 @@ for (const [who, url] of [
       ['UPDATE', `UPDATE audit_log SET action = 'test:forged'`],
       ['DELETE', 'DELETE FROM audit_log'],
       ['TRUNCATE', 'TRUNCATE audit_log'],
+      // Matching no row is refused too: a statement that "worked" on an empty selection
+      // would tell its author that audit entries can be changed.
+      ['UPDATE', `UPDATE audit_log SET action = 'test:forged' WHERE false`],
+      ['DELETE', 'DELETE FROM audit_log WHERE false'],
     ] as const) {
       const outcome = await attempt(url(), sql);
       assert.match(outcome, `audit_log is append-only: ${op} is not allowed`, `${op} by ${who}: ${outcome}`);

@@ -147,4 +147,21 @@ test('ensureDatabase creates a missing database and is a no-op when it exists', 
   }
 });
 
+test('concurrent runs against a missing database: one creates it, the others find it created, none fails', async () => {
+  const name = `bulwark_ensure_race_${Date.now().toString(36)}`;
+  const url = urlFor(name);
+  try {
+    // Racing CREATE DATABASEs: the losers get 23505 from pg_database's unique index
+    // (42P04 only when the name is already committed), so both must count as "exists".
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => ensureDatabase(url)));
+    const failed = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
+    assert.equal(failed, [], 'no run fails');
+    assert.is(outcomes.filter((o) => o.status === 'fulfilled' && o.value).length, 1, 'exactly one run reports creating it');
+    const reports = await Promise.all([migrate(url), migrate(url)]);
+    assert.is(reports.reduce((n, r) => n + r.applied.length, 0), (await readMigrationFiles()).length);
+  } finally {
+    await superuserQuery(ADMIN_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+});
+
 test.run();
