@@ -10,7 +10,7 @@
  *   await producer.close();
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Queue, type JobsOptions } from 'bullmq';
+import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
@@ -213,8 +213,10 @@ export function createProducer(options: ProducerOptions = {}) {
     return entry;
   }
 
+  /** Made on the first entry that raises an alert: most producers never need it. */
+  let flows: FlowProducer | undefined;
+
   async function enqueueEntries(entries: AuditEntry[]): Promise<EnqueuedAudit> {
-    const job = await auditQueue.add(AUDIT_WRITE_JOB, { v: 1, entries });
     // Of entries sharing an eventId the first is stored (the rest are duplicates): only
     // it may raise an alert, or a later namesake would alert about an entry never stored.
     const seen = new Set<string>();
@@ -224,18 +226,31 @@ export function createProducer(options: ProducerOptions = {}) {
       seen.add(key);
       return raisesSecurityAlert(e);
     });
-    if (alerts.length > 0) {
-      // Added after the audit job; a retry of this call re-adds neither twice (eventId
-      // dedupe in the database, a job id derived from the eventId here).
-      await alertQueue.addBulk(
-        alerts.map((e) => ({
-          name: ALERT_JOB,
-          data: securityAlertFor(e, opts.runbookBaseUrl),
-          opts: { ...jobOptions(alertPolicy), jobId: stableJobId('security', e.tenantId, e.eventId) },
-        })),
-      );
+    if (alerts.length === 0) {
+      const job = await auditQueue.add(AUDIT_WRITE_JOB, { v: 1, entries });
+      return { jobId: String(job.id), eventIds: entries.map((e) => e.eventId) };
     }
-    return { jobId: String(job.id), eventIds: entries.map((e) => e.eventId) };
+    // The audit job and its alerts go to Redis in one MULTI (FlowProducer.addBulk, every
+    // node a root): added one after the other, a producer that died or lost Redis
+    // between the two left a stored security entry that never alerted. A retry of this
+    // call re-adds neither twice (eventId dedupe in the database, a job id derived from
+    // the eventId here).
+    if (!flows) {
+      flows = new FlowProducer({ connection, prefix });
+      flows.on('error', (err) => opts.onError?.(err));
+    }
+    const [audit] = await flows.addBulk([
+      { name: AUDIT_WRITE_JOB, queueName: AUDIT_WRITE_QUEUE, data: { v: 1, entries } satisfies AuditWriteJob, opts: jobOptions(auditWritePolicy) },
+      ...alerts.map((e) => ({
+        name: ALERT_JOB,
+        queueName: ALERT_QUEUE,
+        data: securityAlertFor(e, opts.runbookBaseUrl),
+        opts: { ...jobOptions(alertPolicy), jobId: stableJobId('security', e.tenantId, e.eventId) },
+      })),
+    ]);
+    // addBulk answers nothing once the producer is closing: nothing was added.
+    if (!audit) throw new Error('the producer is closed: the entries were not enqueued');
+    return { jobId: String(audit.job.id), eventIds: entries.map((e) => e.eventId) };
   }
 
   const coalescer = createWriteCoalescer(enqueueEntries);
@@ -293,7 +308,7 @@ export function createProducer(options: ProducerOptions = {}) {
     /** Close the queues, and the connection if the producer opened it. */
     async close(): Promise<void> {
       await coalescer.flush();
-      await Promise.all([auditQueue.close(), alertQueue.close()]);
+      await Promise.all([auditQueue.close(), alertQueue.close(), flows?.close()]);
       if (!opts.connection) await connection.quit();
     },
   };
