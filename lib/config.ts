@@ -7,6 +7,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { parseMasterKeys, type MasterKeys } from './crypto/master-keys.js';
 import { ConfigError, type FieldProblem } from './errors.js';
+import { runbookBaseUrlProblem } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
@@ -117,7 +118,12 @@ const envSchema = z.object({
    * Alerts Bulwark raises itself link to `<this>/<page>.md`. Default: none (no link,
    * because the alert contract only accepts absolute http(s) URLs).
    */
-  RUNBOOK_BASE_URL: url(['https:', 'http:']).optional(),
+  RUNBOOK_BASE_URL: url(['https:', 'http:'])
+    .superRefine((v, c) => {
+      const problem = runbookBaseUrlProblem(v);
+      if (problem) c.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
 });
 
 type Env = z.infer<typeof envSchema>;

@@ -3,6 +3,8 @@
  * rules; those name their pages in dashboards/prometheus/rules.yml). Kept in one table
  * so the docs test can check that every page named here exists in docs/runbooks/.
  */
+import { RUNBOOK_URL_MAX } from './contracts/alert.js';
+import { isStorableText } from './contracts/common.js';
 
 /** Page (file name in docs/runbooks/, without .md) per self-raised alert type. */
 export const SELF_RAISED_RUNBOOKS = {
@@ -30,3 +32,17 @@ export function runbookUrlFor(baseUrl: string | undefined, action: string): stri
 
 /** Every page named by code, for the docs test. */
 export const SELF_RAISED_RUNBOOK_PAGES: readonly string[] = [...new Set([...Object.values(SELF_RAISED_RUNBOOKS), SECURITY_EVENT_RUNBOOK])];
+
+/**
+ * Most characters of a runbook base URL (without trailing slashes): its longest link
+ * must still pass the alert contract (RUNBOOK_URL_MAX). A longer base was accepted,
+ * and every alert raised with it was then refused as invalid and lost.
+ */
+export const RUNBOOK_BASE_URL_MAX = RUNBOOK_URL_MAX - Math.max(...SELF_RAISED_RUNBOOK_PAGES.map((page) => `/${page}.md`.length));
+
+/** Why `baseUrl` cannot make valid runbook links, or undefined when it can (checked at start-up and by the producer). */
+export function runbookBaseUrlProblem(baseUrl: string): string | undefined {
+  if (baseUrl.replace(/\/+$/, '').length > RUNBOOK_BASE_URL_MAX) return `must be at most ${RUNBOOK_BASE_URL_MAX} characters, so its links fit ${RUNBOOK_URL_MAX}`;
+  if (!isStorableText(baseUrl)) return 'must not contain NUL characters or unpaired surrogates';
+  return undefined;
+}

@@ -39,7 +39,7 @@ import {
 import { jsonBytesOver, type QueuePolicy } from '../lib/contracts/common.js';
 import { ValidationError, type FieldProblem } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
-import { runbookUrlFor } from '../lib/runbooks.js';
+import { runbookBaseUrlProblem, runbookUrlFor } from '../lib/runbooks.js';
 import { createWriteCoalescer, jsonBytes } from './coalesce.js';
 import { parseEachOrThrow, parseOrThrow } from './validate.js';
 
@@ -90,7 +90,13 @@ const optionsSchema = z
     clock: z.custom<() => Date>((v) => typeof v === 'function', 'must be a function').optional(),
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
     coalesceWrites: z.boolean({ error: 'must be true or false' }).optional(),
-    runbookBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    runbookBaseUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .superRefine((v, c) => {
+        const problem = runbookBaseUrlProblem(v);
+        if (problem) c.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
   })
   .strict();
 

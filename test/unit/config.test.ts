@@ -3,6 +3,9 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { CONFIG_VARIABLES, loadConfig } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
+import { alertInputSchema } from '../../lib/contracts/alert.js';
+import { RUNBOOK_BASE_URL_MAX, runbookUrlFor, SELF_RAISED_RUNBOOKS } from '../../lib/runbooks.js';
+import { createProducer } from '../../producers/index.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -127,6 +130,19 @@ test('RUNBOOK_BASE_URL is optional, must be http(s), and loses its trailing slas
   assert.is(loadConfig({ RUNBOOK_BASE_URL: 'https://git.example.com/bulwark/docs/runbooks/' }).runbookBaseUrl, 'https://git.example.com/bulwark/docs/runbooks');
   assert.is(loadConfig({ RUNBOOK_BASE_URL: 'http://wiki.internal/runbooks' }).runbookBaseUrl, 'http://wiki.internal/runbooks');
   for (const bad of ['docs/runbooks', 'ftp://example.com/runbooks', 'file:///srv/runbooks']) assert.equal(problemsOf({ RUNBOOK_BASE_URL: bad }), ['RUNBOOK_BASE_URL']);
+});
+
+test('RUNBOOK_BASE_URL (and the producer option) as long as its links allow: every link a valid alert; one character more refused', () => {
+  const longest = (extra: number) => `https://docs.example.com/${'r'.repeat(RUNBOOK_BASE_URL_MAX - 'https://docs.example.com/'.length + extra)}`;
+  const base = loadConfig({ RUNBOOK_BASE_URL: `${longest(0)}/` }).runbookBaseUrl;
+  assert.is(base, longest(0));
+  for (const action of [...Object.keys(SELF_RAISED_RUNBOOKS), 'security:anything-else']) {
+    const parsed = alertInputSchema.safeParse({ tenantId: '00000000-0000-4000-8000-000000000001', type: 'x', severity: 'high', title: 't', runbookUrl: runbookUrlFor(base, action) });
+    assert.ok(parsed.success, `${action}: ${JSON.stringify(parsed.error?.issues)}`);
+  }
+  assert.equal(problemsOf({ RUNBOOK_BASE_URL: longest(1) }), ['RUNBOOK_BASE_URL']);
+  assert.throws(() => createProducer({ runbookBaseUrl: longest(1) }), (e: Error) => /runbookBaseUrl/.test(e.message) && /at most/.test(e.message));
+  assert.equal(problemsOf({ RUNBOOK_BASE_URL: 'https://docs.example.com/run\u0000books' }), ['RUNBOOK_BASE_URL']);
 });
 
 test('HEAP_GROWING_PERCENT defaults to 100 and takes 0 (V8 decides) to 1000 only', () => {
