@@ -11,7 +11,8 @@ Output and exit codes follow `bulwark audit verify`: one line per tenant, then a
 exit 0 when every chain is intact, 1 when at least one is broken, the tenant named does
 not exist or the database could not be read, 2 on bad usage or configuration. All tenants
 are read from one REPEATABLE READ snapshot; rows whose seq lies beyond the chain head
-are reported, as `bulwark audit verify` reports them.
+are reported, as `bulwark audit verify` reports them. Tenant ids that have entries or a
+chain head but no row in `tenants` are verified too, and fail the tenant check.
 """
 
 from __future__ import annotations
@@ -174,13 +175,16 @@ SELECT json_build_object(
  ORDER BY tenant_id, seq
 """
 
+# Every tenant row and every chain head, joined both ways: a head whose tenant row is
+# gone still names a chain. Ids with entries but neither come from the entries.
 TENANTS_SQL = """
-SELECT json_build_object('kind', 'tenant', 'tenant_id', t.id::text,
+SELECT json_build_object('kind', 'tenant', 'tenant_id', coalesce(t.id, h.tenant_id)::text,
+                         'has_row', t.id IS NOT NULL,
                          'has_head', h.tenant_id IS NOT NULL,
                          'last_seq', h.last_seq::text, 'last_hash', h.last_hash)
-  FROM tenants t LEFT JOIN audit_chain_heads h ON h.tenant_id = t.id
+  FROM tenants t FULL JOIN audit_chain_heads h ON h.tenant_id = t.id
  {where}
- ORDER BY t.id
+ ORDER BY coalesce(t.id, h.tenant_id)
 """
 
 
@@ -221,7 +225,7 @@ def run_psql(url: str, tenant: str | None) -> Iterator[dict[str, Any]]:
     COPY hands over the bytes as the server sends them.
     """
     if tenant is not None:
-        where_t = f"WHERE t.id = '{tenant}'::uuid"
+        where_t = f"WHERE coalesce(t.id, h.tenant_id) = '{tenant}'::uuid"
         where_e = f"WHERE tenant_id = '{tenant}'::uuid"
     else:
         where_t = where_e = ""
@@ -262,10 +266,16 @@ class TenantResult:
     committed during its walk are left for the next run). Rows beyond the head are
     reported: this script reads one snapshot, in which the writer always moves the
     head in the transaction that inserts, so such rows were put there by hand.
+
+    A tenant id with no row in `tenants` (its entries and head outlived it: the foreign
+    keys were bypassed) fails the tenant check first, at seq 1, and is not walked; the
+    detail counts all its rows in audit_log, those beyond the head too.
     """
 
     def __init__(self, tenant_id: str, head: dict[str, Any]):
         self.tenant_id = tenant_id
+        self.has_row = bool(head["has_row"])
+        self.rows = 0  # every row of this tenant in audit_log
         self.has_head = bool(head["has_head"])
         self.head_seq = int(head["last_seq"]) if self.has_head else 0
         self.head_hash = head["last_hash"]
@@ -279,6 +289,9 @@ class TenantResult:
             self.broken = (1, "head", "the tenant has no chain head")
 
     def check(self, row: dict[str, Any]) -> None:
+        self.rows += 1
+        if not self.has_row:
+            return
         entry, prev_hash, stored = row["entry"], row["prev_hash"], row["hash"]
         seq = int(entry["seq"])
         if seq > self.head_seq:
@@ -306,6 +319,11 @@ class TenantResult:
         self.prev_hash = stored
 
     def finish(self) -> None:
+        if not self.has_row:
+            self.entries = 0
+            self.broken = (1, "tenant", "the tenant's row is missing from tenants "
+                           f"({self.rows} entr{'y' if self.rows == 1 else 'ies'})")
+            return
         if self.broken:
             return
         last = self.expected_seq - 1
@@ -321,13 +339,16 @@ class TenantResult:
 
 def verify(url: str, tenant: str | None, out=sys.stdout) -> int:
     results: dict[str, TenantResult] = {}
-    order: list[str] = []
     for row in run_psql(url, tenant):
         if row["kind"] == "tenant":
             results[row["tenant_id"]] = TenantResult(row["tenant_id"], row)
-            order.append(row["tenant_id"])
         else:
-            results[row["entry"]["tenant_id"]].check(row)
+            tid = row["entry"]["tenant_id"]
+            if tid not in results:  # entries with neither a tenant row nor a head
+                results[tid] = TenantResult(tid, {"has_row": False, "has_head": False, "last_seq": None, "last_hash": None})
+            results[tid].check(row)
+    # uuid order is the order of the lower-case text.
+    order = sorted(results)
     if tenant is not None and not order:
         print(f"verify-audit-chain: no tenant with id {tenant} (--tenant)", file=sys.stderr)
         return 1

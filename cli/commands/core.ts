@@ -2,11 +2,13 @@
 import type { Config } from '../../lib/config.js';
 import { ensureDatabase, migrate } from '../../lib/db/migrations.js';
 import { createTenant, listTenants } from '../../lib/tenants.js';
+import { NotFoundError } from '../../lib/errors.js';
 import { verifyChains } from '../../workers/audit/verify.js';
+import { listChainOwners } from '../../workers/audit/verify-tenants.js';
 import { startBulwark } from '../../workers/main.js';
 import { applyHeapGrowth } from '../../workers/runtime/heap.js';
 import { progressBar, type CliIO } from '../output.js';
-import { requireTenant, withPrisma } from './with-prisma.js';
+import { withPrisma } from './with-prisma.js';
 
 export async function runMigrate(config: Config, io: CliIO): Promise<number> {
   const created = await ensureDatabase(config.databaseUrl);
@@ -44,9 +46,13 @@ export async function runAuditVerify(config: Config, io: CliIO, options: { tenan
   // A large log takes minutes: a bar on a terminal (stderr), nothing in a pipe.
   let bar: ReturnType<typeof progressBar> | undefined;
   const report = await withPrisma(config, async (p) => {
-    // An unknown id has no chain to verify: without this it read as a BROKEN chain
-    // (no chain head), which claims tampering where there is only a typo.
-    if (options.tenantId) await requireTenant(p, options.tenantId);
+    // An id with no tenants row, no entries and no chain head is a typo: without this
+    // it read as a BROKEN chain (no chain head), which claims tampering. An id with
+    // entries or a head but no tenants row is verified: it fails the tenant check.
+    if (options.tenantId) {
+      const [owner] = await listChainOwners(p, options.tenantId);
+      if (!owner?.hasRow && !owner?.hasChain) throw new NotFoundError(`no tenant with id ${options.tenantId} (--tenant)`);
+    }
     return verifyChains(p, {
       ...options,
       onProgress: io.isTTY

@@ -16,7 +16,9 @@ export async function withPrisma<T>(config: Config, fn: (prisma: PrismaClient) =
  * Fails with NotFoundError (exit 1) naming the id and the flag when no tenant has it.
  * Every command taking --tenant checks this first: otherwise an unknown id surfaced as
  * whatever the command hit next (a foreign-key error from a write, an empty list from
- * a read, a "broken" chain from audit verify), none of which says what was wrong.
+ * a read), none of which says what was wrong. `audit verify` has its own check
+ * (runAuditVerify): an id with entries or a chain head but no tenants row is verified,
+ * and reported broken, instead of not found.
  */
 export async function requireTenant(prisma: PrismaClient, tenantId: string): Promise<void> {
   const found = await prisma.tenant.findUnique({ where: { id: tenantId }, select: { id: true } });

@@ -8,8 +8,9 @@ import { createTenant } from '../../lib/tenants.js';
 import { createProducer, type Producer } from '../../producers/index.js';
 import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { verifyChains } from '../../workers/audit/verify.js';
+import { processAuditVerify } from '../../workers/audit/verify-worker.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
-import { testConfig, waitFor } from '../helpers/env.js';
+import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
 import { entry } from '../helpers/fixtures.js';
 import { obliterateQueues } from '../helpers/queues.js';
 
@@ -21,6 +22,7 @@ let events: QueueEvents;
 let eventsConnection: ReturnType<RunningBulwark['ctx']['redis']['duplicate']>;
 let tenantA: string;
 let tenantB: string;
+const logs = captureLogs();
 
 const count = async (tenantId: string) =>
   Number((await superuserQuery(db.url, `SELECT count(*) AS n FROM audit_log WHERE tenant_id = $1 AND action NOT IN ('tenant:created', 'apikey:created')`, [tenantId])).rows[0].n);
@@ -28,7 +30,7 @@ const count = async (tenantId: string) =>
 test.before(async () => {
   db = await createTestDatabase();
   const config = testConfig(db.url);
-  bulwark = await startBulwark(config, { http: false, scheduler: false });
+  bulwark = await startBulwark(config, { http: false, scheduler: false, logDestination: logs.stream });
   tenantA = (await createTenant(bulwark.ctx.prisma, { name: 'flow-a' })).id;
   tenantB = (await createTenant(bulwark.ctx.prisma, { name: 'flow-b' })).id;
   producer = createProducer({ redisUrl: config.redisUrl, queuePrefix: config.queuePrefix });
@@ -125,6 +127,21 @@ test('a job added straight to the queue (not through the producer) is normalised
   assert.ok((await verifyChains(bulwark.ctx.prisma, { tenantId: tenantA })).ok);
 });
 
+test('a run over intact tenants walks exactly the tenants rows, in id order, with progress over their heads', async () => {
+  const ids = (await superuserQuery(db.url, 'SELECT id::text AS id FROM tenants ORDER BY id')).rows.map((r) => r.id as string);
+  const heads = (await superuserQuery(db.url, 'SELECT tenant_id::text AS id, last_seq::int AS n FROM audit_chain_heads ORDER BY tenant_id')).rows;
+  const total = heads.reduce((n, h) => n + (h.n as number), 0);
+  const progress: Array<[number, number]> = [];
+  const report = await verifyChains(bulwark.ctx.prisma, { pageSize: 150, onProgress: (d, t) => progress.push([d, t]) });
+  assert.ok(report.ok);
+  assert.equal(
+    report.tenants,
+    ids.map((id) => ({ tenantId: id, entries: heads.find((h) => h.id === id)!.n as number, ok: true })),
+  );
+  assert.equal(progress[0], [0, total]);
+  assert.equal(progress.at(-1), [total, total]);
+});
+
 async function tamper(sql: string, params: unknown[]) {
   await superuserQuery(db.url, `SET session_replication_role = replica; ${sql}`.replace(/\$(\d)/g, (_m, d) => String(params[Number(d) - 1] === undefined ? '' : `'${params[Number(d) - 1]}'`)));
 }
@@ -149,6 +166,34 @@ test('verification fails at the right seq after a superuser alters, relinks, rem
   await tamper(`DELETE FROM audit_log WHERE tenant_id = $1 AND seq = ${last}`, [tenantB]);
   const tail = (await verifyChains(bulwark.ctx.prisma, { tenantId: tenantB })).tenants[0]!;
   assert.equal([tail.firstBad?.seq, tail.firstBad?.problem], [String(last), 'head']);
+});
+
+test('a tenant row deleted past the foreign keys: its chain is still found, reported broken (tenant) in id order, counted by the job', async () => {
+  const gone = (await createTenant(bulwark.ctx.prisma, { name: 'flow-gone' })).id;
+  // Entries and the head reference tenants ON DELETE RESTRICT: only a session that skips
+  // the foreign-key triggers can delete the row.
+  await tamper(`DELETE FROM tenants WHERE id = $1`, [gone]);
+  assert.is((await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE tenant_id = $1', [gone])).rows[0].n, 2);
+  const ids = (await superuserQuery(db.url, 'SELECT id::text AS id FROM tenants ORDER BY id')).rows.map((r) => r.id as string);
+  const progress: Array<[number, number]> = [];
+  const report = await verifyChains(bulwark.ctx.prisma, { onProgress: (d, t) => progress.push([d, t]) });
+  assert.not.ok(report.ok);
+  assert.equal(report.tenants.map((t) => t.tenantId), [...ids, gone].sort(), 'every tenant row and the orphaned chain, in id order');
+  const bad = report.tenants.find((t) => t.tenantId === gone)!;
+  assert.equal(bad, { tenantId: gone, entries: 0, ok: false, firstBad: { seq: '1', problem: 'tenant', detail: "the tenant's row is missing from tenants (2 entries)" } });
+  // The orphaned chain is not walked, so its head is not in the progress total.
+  const walked = (await superuserQuery(db.url, 'SELECT coalesce(sum(h.last_seq), 0)::int AS n FROM audit_chain_heads h JOIN tenants t ON t.id = h.tenant_id')).rows[0].n as number;
+  assert.equal(progress[0], [0, walked]);
+
+  const one = await verifyChains(bulwark.ctx.prisma, { tenantId: gone });
+  assert.equal(one, { ok: false, tenants: [bad] });
+
+  const summary = await processAuditVerify({ v: 1 }, bulwark.ctx);
+  assert.not.ok(summary.ok);
+  assert.equal(summary.broken.find((b) => b.tenantId === gone), { tenantId: gone, seq: '1', problem: 'tenant' });
+  assert.is(summary.broken.length, 3, 'tenantA, tenantB (tampered above) and the orphaned chain');
+  assert.is((await bulwark.ctx.metrics.auditBrokenChains.get()).values[0]!.value, 3);
+  assert.ok(logs.events().some((e) => e.event === 'audit_chain_broken' && e.tenant_id === gone && e.seq === '1' && e.problem === 'tenant'), logs.text());
 });
 
 test.run();

@@ -329,6 +329,39 @@ test('the head: a wrong last_hash is named at last_seq; a row beyond the head is
   assert.is(r.out.split('\n')[0], `BROKEN  tenant ${tenants.epsilon}: seq ${head.s + 1}: head: 1 entry beyond the chain head's seq ${head.s}`);
 });
 
+test('a tenant row deleted past the foreign keys: both verifiers still find its chain and report it broken (tenant)', async () => {
+  // A fresh tenant, so the count of broken chains moves: 5 of 6 are broken by now.
+  const zeta = (await createTenant(bulwark.ctx.prisma, { name: 'py-verify-zeta' })).id;
+  let r = await bothVerify();
+  assert.is(r.out.split('\n').at(-1), '5 of 7 chain(s) broken');
+  assert.ok(r.out.includes(`ok      tenant ${zeta}: 2 entries, chain intact`), r.out);
+
+  // audit_log and audit_chain_heads reference tenants ON DELETE RESTRICT: only a
+  // session that skips the foreign-key triggers can delete a tenant that has entries.
+  await tamper('DELETE FROM tenants WHERE id = $1', [zeta]);
+  const line = `BROKEN  tenant ${zeta}: seq 1: tenant: the tenant's row is missing from tenants (2 entries)`;
+  r = await bothVerify();
+  assert.is(r.code, 1, r.out);
+  const lines = r.out.split('\n');
+  assert.ok(lines.includes(line), r.out);
+  assert.is(lines.at(-1), '6 of 7 chain(s) broken');
+  const ids = lines.slice(0, -1).map((l) => /tenant ([0-9a-f-]{36}):/.exec(l)![1]!);
+  assert.equal(ids, [...ids].sort(), 'one id order for every chain, with or without a tenants row');
+  const one = await bothVerify(['--tenant', zeta]);
+  assert.equal([one.code, one.out.split('\n')], [1, [line, '1 of 1 chain(s) broken']]);
+
+  // The head gone too: the entries alone still name the chain.
+  await tamper('DELETE FROM audit_chain_heads WHERE tenant_id = $1', [zeta]);
+  assert.equal((await bothVerify(['--tenant', zeta])).out.split('\n'), [line, '1 of 1 chain(s) broken']);
+
+  // A head with no entries and no tenants row: a chain of 0 entries whose tenant is gone.
+  const headOnly = 'ffffffff-0000-4000-8000-000000000000';
+  await tamper(`INSERT INTO audit_chain_heads (tenant_id) VALUES ($1)`, [headOnly]);
+  r = await bothVerify();
+  assert.is(r.out.split('\n').at(-2), `BROKEN  tenant ${headOnly}: seq 1: tenant: the tenant's row is missing from tenants (0 entries)`, 'the largest id comes last');
+  assert.is(r.out.split('\n').at(-1), '7 of 8 chain(s) broken');
+});
+
 test('an unknown --tenant is an error, not a broken chain; bad usage exits 2', async () => {
   const ghost = '7d1f0c2e-9a3b-4c5d-8e6f-0a1b2c3d4e5f';
   const [py, bw] = await Promise.all([python(['--tenant', ghost]), bulwarkVerify(['--tenant', ghost])]);

@@ -97,6 +97,17 @@ test('audit verify on a terminal draws a progress bar over every chain\'s entrie
   assert.is(piped.out, tty.out);
 });
 
+test('audit verify names a tenant whose row was deleted past the foreign keys (tenant), with and without --tenant', async () => {
+  const gone = await createCliTenant(run, 'verify-gone');
+  await superuserQuery(db.url, `SET session_replication_role = replica; DELETE FROM tenants WHERE id = '${gone}'`);
+  const line = `BROKEN  tenant ${gone}: seq 1: tenant: the tenant's row is missing from tenants (2 entries)`;
+  const one = await run(['audit', 'verify', '--tenant', gone]);
+  assert.equal([one.code, one.out, one.err], [1, `${line}\n1 of 1 chain(s) broken`, ''], 'a BROKEN line, not "no tenant with id"');
+  const all = await run(['audit', 'verify']);
+  assert.is(all.code, 1);
+  assert.ok(all.out.split('\n').includes(line), all.out);
+});
+
 test('migrate creates a missing database, applies migrations, and a re-run is a no-op', async () => {
   const name = `bulwark_cli_${Date.now().toString(36)}`;
   try {

@@ -4,12 +4,14 @@
  * integer), link (prev_hash is the previous entry's hash) and content (the stored hash
  * is the hash of the entry's canonical form). Finally the chain head must point at the
  * last entry, which catches a removed tail, and no entry may lie beyond the head,
- * which catches a row added by hand after it.
+ * which catches a row added by hand after it. A chain whose tenant has no row in
+ * `tenants` is not walked: it fails the tenant check (verify-tenants.ts).
  */
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { GENESIS_HASH, chainHash, type ChainEntry } from '../../lib/audit/chain.js';
+import { listChainOwners, verifyOwnerlessChain } from './verify-tenants.js';
 
-export type ChainProblem = 'numbering' | 'link' | 'content' | 'head';
+export type ChainProblem = 'tenant' | 'numbering' | 'link' | 'content' | 'head';
 
 export interface TenantVerification {
   tenantId: string;
@@ -137,36 +139,45 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
 }
 
 export interface VerifyOptions {
-  /** One tenant only. Default: every tenant in `tenants`. */
+  /**
+   * One tenant only. Default: every tenant in `tenants`, and every tenant id with
+   * entries or a chain head but no `tenants` row (reported broken: **tenant**).
+   */
   tenantId?: string;
   /** Entries read per query. Default: 5000. */
   pageSize?: number;
   /**
-   * Told, before the walk, how many entries the chain heads hold in all (`total`), then
-   * after each page how many have been checked (`done`). A broken chain stops early,
-   * so `done` may end below `total`. Default: nothing.
+   * Told, before the walk, how many entries the chain heads of the chains to be walked
+   * hold in all (`total`; a chain without a tenants row is not walked, so not counted),
+   * then after each page how many have been checked (`done`). A broken chain stops
+   * early, so `done` may end below `total`. Default: nothing.
    */
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Verify one tenant's chain, or every tenant's when tenantId is absent. */
+/**
+ * Verify one tenant's chain, or every tenant's when tenantId is absent. A tenantId with
+ * no tenants row but a chain fails the tenant check; one with neither is walked as
+ * before (and fails: no chain head); the CLI refuses it first as not found.
+ */
 export async function verifyChains(prisma: PrismaClient, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const tenantIds = options.tenantId
-    ? [options.tenantId]
-    : (await prisma.tenant.findMany({ select: { id: true }, orderBy: { id: 'asc' } })).map((t) => t.id);
+  const owners = await listChainOwners(prisma, options.tenantId);
+  const walked = owners.filter((o) => o.hasRow || !o.hasChain).map((o) => o.id);
   let total = 0;
   let done = 0;
   if (options.onProgress) {
     // Only with a listener: the sum is one more query, over the heads (one row per tenant).
     const [sum] = await prisma.$queryRawUnsafe<Array<{ total: string }>>(
       'SELECT coalesce(sum(last_seq), 0)::text AS total FROM audit_chain_heads WHERE tenant_id = ANY($1::uuid[])',
-      tenantIds,
+      walked,
     );
     total = Number(sum?.total ?? 0);
     options.onProgress(0, total);
   }
   const onEntries = options.onProgress && ((n: number) => options.onProgress!((done += n), total));
   const tenants: TenantVerification[] = [];
-  for (const id of tenantIds) tenants.push(await verifyTenantChain(prisma, id, options.pageSize, onEntries));
+  for (const o of owners) {
+    tenants.push(o.hasRow || !o.hasChain ? await verifyTenantChain(prisma, o.id, options.pageSize, onEntries) : await verifyOwnerlessChain(prisma, o.id));
+  }
   return { ok: tenants.every((t) => t.ok), tenants };
 }
