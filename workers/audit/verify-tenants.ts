@@ -6,7 +6,6 @@
  * replica`): listing `tenants` alone would skip exactly the chain that was tampered with.
  */
 import type { PrismaClient } from '../../lib/clients/prisma.js';
-import type { TenantVerification } from './verify.js';
 
 export interface ChainOwner {
   /** The tenant id as Postgres prints `uuid::text` (lower case). */
@@ -29,16 +28,13 @@ const ALL_SQL = `WITH RECURSIVE logged(tenant_id) AS (
     UNION ALL
     SELECT (SELECT a.tenant_id FROM audit_log a WHERE a.tenant_id > l.tenant_id ORDER BY a.tenant_id LIMIT 1)
       FROM logged l WHERE l.tenant_id IS NOT NULL
-  ), ids(id) AS (
-    SELECT id FROM tenants
-    UNION SELECT tenant_id FROM audit_chain_heads
-    UNION SELECT tenant_id FROM logged WHERE tenant_id IS NOT NULL
+  ), ids(id, has_row, has_chain) AS (
+    SELECT id, true, false FROM tenants
+    UNION ALL SELECT tenant_id, false, true FROM audit_chain_heads
+    UNION ALL SELECT tenant_id, false, true FROM logged WHERE tenant_id IS NOT NULL
   )
-SELECT i.id::text AS id,
-       EXISTS (SELECT 1 FROM tenants t WHERE t.id = i.id) AS has_row,
-       EXISTS (SELECT 1 FROM audit_chain_heads h WHERE h.tenant_id = i.id)
-         OR EXISTS (SELECT 1 FROM audit_log a WHERE a.tenant_id = i.id) AS has_chain
-  FROM ids i ORDER BY i.id`;
+SELECT id::text AS id, bool_or(has_row) AS has_row, bool_or(has_chain) AS has_chain
+  FROM ids GROUP BY id ORDER BY id`;
 
 const ONE_SQL = `SELECT $1::uuid::text AS id,
        EXISTS (SELECT 1 FROM tenants WHERE id = $1::uuid) AS has_row,
@@ -56,18 +52,8 @@ export async function listChainOwners(prisma: PrismaClient, tenantId?: string): 
   return rows.map((r) => ({ id: r.id, hasRow: r.has_row, hasChain: r.has_chain }));
 }
 
-/**
- * A chain whose tenant row is gone fails check 0, **tenant**, at seq 1, before its head
- * is read: its chain is not walked (the foreign keys were bypassed for it, so nothing
- * of it is vouched for). The detail counts its rows in `audit_log`, beyond the head too.
- */
-export async function verifyOwnerlessChain(prisma: PrismaClient, tenantId: string): Promise<TenantVerification> {
+/** The rows of `tenantId` in `audit_log`, beyond the head too (for the tenant check's detail). */
+export async function countEntries(prisma: PrismaClient, tenantId: string): Promise<number> {
   const [row] = await prisma.$queryRawUnsafe<Array<{ n: string }>>('SELECT count(*)::text AS n FROM audit_log WHERE tenant_id = $1::uuid', tenantId);
-  const n = row?.n ?? '0';
-  return {
-    tenantId,
-    entries: 0,
-    ok: false,
-    firstBad: { seq: '1', problem: 'tenant', detail: `the tenant's row is missing from tenants (${n} entr${n === '1' ? 'y' : 'ies'})` },
-  };
+  return Number(row?.n ?? 0);
 }

@@ -9,7 +9,7 @@
  */
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { GENESIS_HASH, chainHash, type ChainEntry } from '../../lib/audit/chain.js';
-import { listChainOwners, verifyOwnerlessChain } from './verify-tenants.js';
+import { countEntries, listChainOwners } from './verify-tenants.js';
 
 export type ChainProblem = 'tenant' | 'numbering' | 'link' | 'content' | 'head';
 
@@ -136,6 +136,17 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
     return bad(String(at + 1n), 'head', `${beyond.entries} entr${beyond.entries === 1 ? 'y' : 'ies'} beyond the chain head's seq ${at}`);
   }
   return { tenantId, entries: count, ok: true };
+}
+
+/**
+ * Check 0, **tenant**: a chain whose tenants row is gone (its foreign keys were
+ * bypassed) fails at seq 1 and is not walked, as a chain with no head is not: nothing
+ * of it is vouched for. The detail counts its rows in audit_log, beyond the head too.
+ */
+async function verifyOwnerlessChain(prisma: PrismaClient, tenantId: string): Promise<TenantVerification> {
+  const n = await countEntries(prisma, tenantId);
+  const detail = `the tenant's row is missing from tenants (${n} entr${n === 1 ? 'y' : 'ies'})`;
+  return { tenantId, entries: 0, ok: false, firstBad: { seq: '1', problem: 'tenant', detail } };
 }
 
 export interface VerifyOptions {
