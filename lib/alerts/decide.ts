@@ -7,8 +7,9 @@
  */
 import type { Redis } from 'ioredis';
 import { defineScript } from '../redis-script.js';
-import { isInt, isText, SEVERITIES, validateDecisionInput, type AlertDecisionInput, type AlertPolicy, type AlertSeverity, type QuietHoursPolicy } from './decision-input.js';
+import { isInt, isText, validateDecisionInput, type AlertDecisionInput, type AlertPolicy, type QuietHoursPolicy } from './decision-input.js';
 import { createForgetter } from './forgetter.js';
+import { bypassesQuietHours } from './quiet-hold.js';
 import { quietWindow } from './quiet-hours.js';
 
 export type { AlertDecisionInput, AlertPolicy, AlertSeverity, QuietHoursPolicy } from './decision-input.js';
@@ -133,8 +134,7 @@ export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): 
       const nowMs = now.getTime();
       const q = policy.quietHours;
       const quiet = q ? quietWindow(now, q) : { inQuiet: false };
-      const rank = (s: AlertSeverity) => SEVERITIES.indexOf(s);
-      const bypass = q !== undefined && rank(input.severity) >= rank(q.bypassSeverity ?? 'critical');
+      const bypass = q !== undefined && bypassesQuietHours(q, input.severity);
       const flag = (b: boolean) => (b ? 1 : 0);
       const [outcome, reason, deferUntil, groupId, flushAt, opened, duplicateOf, ...watchedTtlMs] = await run(
         6 + watch.length,

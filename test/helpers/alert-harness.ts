@@ -48,8 +48,8 @@ export interface AlertHarness {
   bulwark: RunningBulwark;
   receiver: Receiver;
   ctx: AlertContext;
-  /** A tenant with webhook channels posting to the receiver at each path (default cooldown kept). */
-  tenantWithHooks(name: string, paths: string[], alerts?: Record<string, unknown>): Promise<{ tenantId: string; channelIds: string[] }>;
+  /** A tenant with webhook channels posting to the receiver at each path (default cooldown kept), in `timezone` (default UTC). */
+  tenantWithHooks(name: string, paths: string[], alerts?: Record<string, unknown>, timezone?: string): Promise<{ tenantId: string; channelIds: string[] }>;
   alertFor(tenantId: string, extra?: Partial<Alert>): Alert;
   rowOf(id: string): Promise<LedgerRow | undefined>;
   outcomeOf(id: string): Promise<string | undefined>;
@@ -85,8 +85,8 @@ export async function startAlertHarness(options: AlertHarnessOptions = {}): Prom
     bulwark,
     receiver,
     ctx,
-    async tenantWithHooks(name, paths, alerts = {}) {
-      const t = await createTenant(bulwark.ctx.prisma, { name });
+    async tenantWithHooks(name, paths, alerts = {}, timezone) {
+      const t = await createTenant(bulwark.ctx.prisma, { name, ...(timezone ? { timezone } : {}) });
       await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 }, ...alerts } }, system);
       await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: HOOK_SECRET }, system);
       for (const [i, path] of paths.entries()) {

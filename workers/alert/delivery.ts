@@ -15,6 +15,7 @@ import { channelById } from './channel-store.js';
 import { record } from './ledger.js';
 import { messageFor } from './message.js';
 import { fanOut } from './fan-out.js';
+import { flushGroup } from './group-flush.js';
 import type { AlertContext } from './processor.js';
 import { sweep } from './sweep.js';
 
@@ -79,9 +80,7 @@ export async function processDelivery(job: Job, ctx: DeliveryContext, token?: st
   if (job.name === 'group-flush') {
     const parsed = groupFlushJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError('invalid group-flush payload');
-    const rows = await ctx.prisma.alertRecord.findMany({ where: { tenantId: parsed.data.tenantId, groupId: parsed.data.groupId, outcome: 'grouped' }, orderBy: { occurredAt: 'asc' } });
-    if (rows.length === 0) return { sent: 0 };
-    return { channels: await fanOut(ctx, rows, rows.length === 1 ? 'single' : 'group', `g-${parsed.data.groupId}`, { parts: true }) };
+    return flushGroup(ctx, parsed.data);
   }
   if (job.name === 'digest') {
     const parsed = digestJobSchema.safeParse(job.data);

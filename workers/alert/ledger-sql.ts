@@ -9,7 +9,7 @@
  * defer_until, channel, attempts, status, error, delivered_at, channel_id, pending);
  * $25–$26 channel keys (channelsForKeysSql); $27–$37 delivery rows (alert_id,
  * channel_id, channel, channel_type, outcome, reason, attempts, status, error,
- * delivered_at, job_key).
+ * delivered_at, job_key); $38 the changes' `from` (the state a decision must find).
  */
 import { channelsForKeysSql } from './channel-store.js';
 
@@ -25,7 +25,7 @@ const otherChannel = (outcome: string) =>
 const lastSend = (column: string, value: string) => `${column} = CASE WHEN u.success_after_failure THEN l.${column} ELSE COALESCE(${value}, l.${column}) END`;
 
 export const LEDGER_ROUND = {
-  name: 'bulwark_alert_ledger_round_v8',
+  name: 'bulwark_alert_ledger_round_v9',
   text: `WITH ins AS (
   INSERT INTO alert_ledger (id, tenant_id, type, severity, title, body, labels, runbook_url, group_key, user_id, occurred_at, received_at, outcome)
   SELECT r.*, 'received' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]) AS r
@@ -79,16 +79,17 @@ export const LEDGER_ROUND = {
         WHEN ${otherChannel('delivering')} THEN 'delivering'
         WHEN c.outcome = 'failed' OR ${otherChannel('failed')} THEN 'failed'
         ELSE 'delivered' END AS next_outcome
-    FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[], $23::uuid[], $24::text[])
-      AS c(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at, channel_id, pending)
+    FROM unnest($13::uuid[], $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::text[], $19::int[], $20::int[], $21::text[], $22::timestamptz[], $23::uuid[], $24::text[], $38::text[])
+      AS c(id, outcome, reason, group_id, defer_until, channel, attempts, status, error, delivered_at, channel_id, pending, from_outcome)
   ) u,
   -- Every channel row is written before any alert row is locked: one lock order for all
   -- rounds, so two rounds on the same alerts wait for each other instead of deadlocking.
   (SELECT count(*) FROM dlv) AS channel_rows_written
   WHERE l.id = u.id
-    -- A decision goes only over a row still received: a job run again replays its
-    -- decision, and must not undo what followed it (a flush, a digest, a delivery).
-    AND (u.outcome NOT IN ('suppressed', 'deferred', 'grouped') OR l.outcome = 'received')
+    -- A decision goes only over a row still received (or, for a group held by quiet
+    -- hours at its flush, still grouped): a job run again replays its decision, and
+    -- must not undo what followed it (a flush, a digest, a delivery).
+    AND (u.outcome NOT IN ('suppressed', 'deferred', 'grouped') OR l.outcome = COALESCE(u.from_outcome, 'received'))
     -- A send is queued before its row says so: a finished row stays finished, unless
     -- one of the channels this change waits for ("pending") has not finished yet, that
     -- is, dlv wrote it as delivering. Not a read of alert_deliveries: a row re-checked

@@ -33,6 +33,12 @@ export interface LedgerChange {
   pendingChannels?: Array<Pick<ChannelRow, 'id' | 'name' | 'type'>>;
   /** With pendingChannels queued as deliver jobs: the jobs' key, kept on their rows so the sweep can find a lost one. */
   jobKey?: string;
+  /**
+   * With a decision (suppressed, deferred): the state the row must still be in; default
+   * `received`. A group's flush held by quiet hours decides over rows still `grouped`,
+   * so a re-run of the flush, or a flush racing another, changes each row once.
+   */
+  from?: 'received' | 'grouped';
 }
 
 /** What a job run again needs to know of its row to redo what follows its decision. */
@@ -141,6 +147,7 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]
       d((x) => (x.c.error === undefined ? null : x.c.error.slice(0, 500))),
       d((x) => x.c.deliveredAt ?? null),
       d((x) => x.jobKey),
+      u((x) => x.c.from ?? null),
     ],
   });
   const inserted = new Set(res.rows.filter((row) => row.k === 0).map((row) => row.id));

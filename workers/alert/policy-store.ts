@@ -6,6 +6,7 @@
  * costs one round trip per batch, not a query per alert.
  */
 import type pg from 'pg';
+import { policyFromSettings, type AlertPolicy } from '../../lib/alerts/decide.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { tenantSettingsSchema, type TenantSettings } from '../../lib/settings.js';
 import { createBatcher } from './batcher.js';
@@ -16,6 +17,12 @@ export interface TenantPolicyInputs {
 }
 
 export type PolicyInputsOf = (tenantId: string) => Promise<TenantPolicyInputs>;
+
+/** The policy the tenant's settings give; quiet hours are read in the zone the settings name, else in the tenant's own. */
+export function alertPolicyOf({ settings, timezone }: TenantPolicyInputs): AlertPolicy {
+  const quietHours = settings.alerts.quietHours;
+  return policyFromSettings({ ...settings.alerts, quietHours: { ...quietHours, timezone: quietHours.timezone ?? timezone } });
+}
 
 type Row = { timezone: string | null; settings: unknown };
 

@@ -5,16 +5,16 @@
  * flush is scheduled when a group opens, a digest when quiet hours defer.
  */
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { policyFromSettings, type AlertDecider, type AlertDecision } from '../../lib/alerts/decide.js';
+import type { AlertDecider, AlertDecision } from '../../lib/alerts/decide.js';
 import { alertJobSchema, type Alert } from '../../lib/contracts/alert.js';
 import { NotFoundError, problemsFromZod } from '../../lib/errors.js';
-import type { PolicyInputsOf } from './policy-store.js';
 import type { SendDeps } from './attempt.js';
 import type { ChannelRow, ChannelsFor } from './channel-store.js';
-import { deliveryJobOpts } from './deliver-jobs.js';
 import { fanOut } from './fan-out.js';
 import { receive, record } from './ledger.js';
 import type { RowState } from './ledger-store.js';
+import { alertPolicyOf, type PolicyInputsOf } from './policy-store.js';
+import { scheduleDigest, scheduleFlush } from './schedule.js';
 
 export interface AlertContext extends SendDeps {
   decider: AlertDecider;
@@ -59,9 +59,7 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
     if (rerun) await resumeFromRow(ctx, alert, row);
     return { outcome: row.outcome, reason: row.reason ?? undefined };
   }
-  const { settings, timezone } = inputs.value;
-  // Quiet hours are read in the zone the settings name, else in the tenant's own.
-  const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone: settings.alerts.quietHours.timezone ?? timezone } });
+  const policy = alertPolicyOf(inputs.value);
   // Still received: decided now, or, on a re-run that died before recording, the same
   // decision given back by the script (it remembers it until forget() below).
   // The channels' pauses are read by the same script call: a `deliver` decision is sent
@@ -127,17 +125,4 @@ async function resumeFromRow(ctx: AlertContext, alert: Alert, row: RowState & { 
   for (const d of row.deliveries.filter((x) => x.outcome === 'delivering' && !current.has(x.channelId))) {
     await record(ctx, [alert.id], { outcome: 'failed', reason: 'channel_removed', channelId: d.channelId, channel: d.channel ?? undefined }, { tenantId: alert.tenantId, type: alert.type, severity: alert.severity });
   }
-}
-
-function scheduleDigest(ctx: AlertContext, tenantId: string, until: Date): Promise<void> {
-  return addOnce(ctx, 'digest', { v: 1, tenantId, until: until.toISOString() }, until.getTime(), `digest-${tenantId}-${until.getTime()}`);
-}
-
-/** Members may join until flushAt; flush just after it. */
-function scheduleFlush(ctx: AlertContext, tenantId: string, groupId: string, flushAt: Date): Promise<void> {
-  return addOnce(ctx, 'group-flush', { v: 1, tenantId, groupId }, flushAt.getTime() + 250, `group-${groupId}`);
-}
-
-async function addOnce(ctx: AlertContext, name: string, data: object, atMs: number, jobId: string): Promise<void> {
-  await ctx.deliveries.add(name, data, { ...deliveryJobOpts, delay: Math.max(0, atMs - ctx.clock().getTime()), jobId });
 }

@@ -127,9 +127,12 @@ async function requeueWaitingSends(deps: SweepDeps, before: Date): Promise<numbe
     `WITH waiting AS (
        SELECT l.tenant_id, l.id, l.updated_at, d.channel_id, COALESCE(d.job_key, l.id::text) AS key,
          -- As the flush chose: a group of one member went out as a single alert's message.
-         CASE WHEN l.group_id IS NULL AND l.reason IS DISTINCT FROM 'quiet_hours' THEN 'single'
-              WHEN l.group_id IS NOT NULL THEN CASE WHEN (SELECT count(*) FROM alert_ledger g WHERE g.group_id = l.group_id) = 1 THEN 'single' ELSE 'group' END
-              ELSE 'digest' END AS kind
+         -- quiet_hours first: a group held by quiet hours at its flush keeps its group_id
+         -- but went out in the digest.
+         CASE WHEN l.reason = 'quiet_hours' THEN 'digest'
+              WHEN l.group_id IS NULL THEN 'single'
+              ELSE CASE WHEN (SELECT count(*) FROM alert_ledger g WHERE g.group_id = l.group_id) = 1 THEN 'single' ELSE 'group' END
+              END AS kind
          FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id
         WHERE l.outcome = 'delivering' AND d.outcome = 'delivering'
           -- A part's rows from before job_key was kept cannot name their job (runbook alerts-stuck).
