@@ -7,6 +7,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { parseMasterKeys, type MasterKeys } from './crypto/master-keys.js';
 import { ConfigError, type FieldProblem } from './errors.js';
+import { WEBHOOK_BODY_MAX_BYTES } from './contracts/alert-delivery.js';
 import { runbookBaseUrlProblem } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
 
@@ -114,6 +115,11 @@ const envSchema = z.object({
   /** Time limit of one alert delivery HTTP request. Default: 10000 ms. */
   ALERT_HTTP_TIMEOUT_MS: int(100, 120000).default(10000),
   /**
+   * Largest JSON body sent to a webhook channel; a larger message is fitted (items that
+   * do not fit left out and counted). Default: 262144 (256 KiB).
+   */
+  WEBHOOK_MAX_BODY_BYTES: int(WEBHOOK_BODY_MAX_BYTES.min, WEBHOOK_BODY_MAX_BYTES.max).default(WEBHOOK_BODY_MAX_BYTES.default),
+  /**
    * Where the runbooks are published, e.g. https://git.example.com/bulwark/blob/main/docs/runbooks.
    * Alerts Bulwark raises itself link to `<this>/<page>.md`. Default: none (no link,
    * because the alert contract only accepts absolute http(s) URLs).
@@ -158,6 +164,7 @@ export interface Config {
   readonly settingsCacheMs: number;
   readonly telegramApiUrl: string;
   readonly alertHttpTimeoutMs: number;
+  readonly webhookMaxBodyBytes: number;
   /** Base URL of docs/runbooks as published, without a trailing slash; undefined when not set. */
   readonly runbookBaseUrl: string | undefined;
 }
@@ -224,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     settingsCacheMs: e.SETTINGS_CACHE_MS,
     telegramApiUrl: e.TELEGRAM_API_URL,
     alertHttpTimeoutMs: e.ALERT_HTTP_TIMEOUT_MS,
+    webhookMaxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
     runbookBaseUrl: e.RUNBOOK_BASE_URL?.replace(/\/+$/, ''),
   });
 }

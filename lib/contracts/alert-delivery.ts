@@ -12,6 +12,15 @@ export const ALERT_DELIVERY_QUEUE = 'alert-delivery';
 /** Most alerts one `deliver` job sends (a larger group or digest goes out in several). */
 export const DELIVER_MAX_ALERTS = 1000;
 
+/**
+ * Largest JSON body a webhook channel is sent (WEBHOOK_MAX_BODY_BYTES), in bytes: a
+ * receiver refuses a larger one with 413 (many cap at 256 KiB-1 MiB), which fails the
+ * send for good. The smallest allowed still holds a fitted message's every field but
+ * `items` and a cut `text` at the contract's limits: 1,000 ids (39 KB), a 200-character
+ * title, a 2,048-character runbook link.
+ */
+export const WEBHOOK_BODY_MAX_BYTES = { default: 256 * 1024, min: 64 * 1024, max: 64 * 1024 * 1024 } as const;
+
 export const deliverJobSchema = z
   .object({
     v: z.literal(1),

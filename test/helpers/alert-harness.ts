@@ -21,7 +21,7 @@ import { createTestDatabase, superuserQuery, type TestDatabase } from './db.js';
 import { testConfig, waitFor } from './env.js';
 import { cleanup } from './lifecycle.js';
 import { obliterateQueues, queueIdle } from './queues.js';
-import { startReceiver, type Receiver, type RecordedRequest } from './receiver.js';
+import { startReceiver, type Receiver, type ReceiverOptions, type RecordedRequest } from './receiver.js';
 
 export const system = { type: 'system' as const, id: 'test' };
 /** What every harness webhook channel signs with, for verifying what the receiver got. */
@@ -68,10 +68,12 @@ export interface AlertHarnessOptions {
   config?: Record<string, string>;
   /** The clock Bulwark decides and records by (default: the system clock). */
   clock?: () => Date;
+  /** How the recording receiver behaves, e.g. a body limit answered with 413. */
+  receiver?: ReceiverOptions;
 }
 
 export async function startAlertHarness(options: AlertHarnessOptions = {}): Promise<AlertHarness> {
-  const receiver = await startReceiver();
+  const receiver = await startReceiver(options.receiver);
   const db = await createTestDatabase();
   const env: Record<string, string> = { SETTINGS_CACHE_MS: '0', ...(options.logs ? { LOG_LEVEL: 'info' } : {}), ...options.config };
   const bulwark = await startBulwark(testConfig(db.url, env), { http: false, scheduler: false, clock: options.clock, logDestination: options.logs?.stream });

@@ -52,6 +52,11 @@ export interface Receiver {
 export interface ReceiverOptions {
   /** Persistent reply at start. Default: `replies.ok` (200). */
   reply?: Reply;
+  /**
+   * Answer 413 to a body of more bytes than this (recorded all the same, taking no
+   * queued reply), as Slack and most proxies do. Default: no limit.
+   */
+  maxBodyBytes?: number;
 }
 
 export async function startReceiver(options: ReceiverOptions = {}): Promise<Receiver> {
@@ -65,9 +70,11 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), receivedAt: new Date() });
+      const body = Buffer.concat(chunks);
+      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: body.toString('utf8'), receivedAt: new Date() });
       for (const wake of waiters) wake();
-      const reply = queue.shift() ?? persistent;
+      const tooLarge = options.maxBodyBytes !== undefined && body.length > options.maxBodyBytes;
+      const reply = tooLarge ? { status: 413, body: 'request entity too large' } : (queue.shift() ?? persistent);
       if (reply === 'hang') return; // never answer; close() destroys the socket
       res.writeHead(reply.status, reply.headers).end(reply.body ?? '');
     });

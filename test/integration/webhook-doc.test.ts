@@ -1,6 +1,6 @@
 // docs/api.md's "Webhook alerts (outgoing)" section against the code: messages built by
 // messageFor and sent by sendToChannel to a real HTTP receiver carry exactly the field
-// names of the two documented examples (one alert; a group), with values of the same
+// names of the three documented examples (one alert; a group; a fitted digest), with values of the same
 // kind, and the documented signature headers; the documented receiver example, run as
 // its own process, accepts a real signed send and refuses one signed with another secret.
 import { test } from 'uvu';
@@ -26,7 +26,7 @@ const section = (() => {
   return doc.slice(start, end < 0 ? undefined : end);
 })();
 const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
-const [docSingle, docGroup] = blocks('json').map((b) => JSON.parse(b) as Record<string, unknown>);
+const [docSingle, docGroup, docFitted] = blocks('json').map((b) => JSON.parse(b) as Record<string, unknown>);
 
 const row = (over: Partial<MessageRow>): MessageRow => ({
   id: crypto.randomUUID(), type: 'disk.full', title: 'Disk almost full', body: 'db-1 is at 93%', labels: { volume: 'data', host: 'db-1' },
@@ -88,6 +88,23 @@ test('a digest of alerts with different runbooks: each item carries its own link
     `• Auth failures (2026-11-26T20:40:00.000Z) runbook: ${other}`,
     '• No runbook (2026-11-26T20:40:00.000Z)',
   ]);
+});
+
+test('a digest over WEBHOOK_MAX_BODY_BYTES: the fields, their kinds and the items\' fields are the documented fitted ones', async () => {
+  assert.ok(docFitted, 'the section has a JSON example of a fitted body');
+  assert.match(section, '`WEBHOOK_MAX_BODY_BYTES`');
+  const labels = Object.fromEntries(Array.from({ length: 64 }, (_, j) => [`label_${j}`, 'v'.repeat(60)]));
+  const rows = Array.from({ length: 1000 }, (_, i) => row({ title: `Disk ${i} almost full`, labels }));
+  receiver.reset();
+  assert.equal(await sendToChannel({ type: 'webhook', url: `${receiver.url}/hook` }, SECRET, messageFor(TENANT, 'digest', rows), { timeoutMs: 2000, webhookMaxBodyBytes: 64 * 1024 }), { ok: true, status: 200 });
+  const body = JSON.parse((await receiver.waitForRequests(1))[0]!.body) as Record<string, unknown>;
+  assert.equal(Object.keys(body).sort(), Object.keys(docFitted!).sort());
+  assert.equal(shape(body), shape(docFitted!));
+  assert.is(body.omitted, 1000 - (body.items as unknown[]).length);
+  assert.is(String(body.text).split('\n').at(-1), String(docFitted!.text).split('\n').at(-1)!.replace(/\d+/, String(body.text).match(/… (\d+) more/)![1]!), 'the note as documented');
+  const [item] = body.items as Array<Record<string, unknown>>;
+  const [docItem] = docFitted!.items as Array<Record<string, unknown>>;
+  assert.equal(shape(item!), shape(docItem!));
 });
 
 test('the documented headers are the ones sent, and the signature verifies', async () => {

@@ -151,6 +151,13 @@ test('HEAP_GROWING_PERCENT defaults to 100 and takes 0 (V8 decides) to 1000 only
   for (const bad of ['-1', '1001', '1.5', 'lots']) assert.equal(problemsOf({ HEAP_GROWING_PERCENT: bad }), ['HEAP_GROWING_PERCENT'], bad);
 });
 
+test('WEBHOOK_MAX_BODY_BYTES defaults to 256 KiB and takes 64 KiB (a fitted message\'s fixed fields at the contract\'s limits) to 64 MiB only', () => {
+  assert.is(loadConfig({}).webhookMaxBodyBytes, 262_144);
+  assert.is(loadConfig({ WEBHOOK_MAX_BODY_BYTES: '65536' }).webhookMaxBodyBytes, 65_536);
+  assert.is(loadConfig({ WEBHOOK_MAX_BODY_BYTES: '67108864' }).webhookMaxBodyBytes, 67_108_864);
+  for (const bad of ['65535', '67108865', '0', '1e6', '256k']) assert.equal(problemsOf({ WEBHOOK_MAX_BODY_BYTES: bad }), ['WEBHOOK_MAX_BODY_BYTES'], bad);
+});
+
 test('TRUSTED_PROXIES: loopback by default, used only with TLS_ENABLED, each entry checked', () => {
   assert.is(loadConfig({}).trustedProxies, false, 'no TLS: no forwarded header is believed');
   assert.equal(loadConfig({ TLS_ENABLED: 'true' }).trustedProxies, ['loopback']);

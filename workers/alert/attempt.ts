@@ -7,7 +7,7 @@
  */
 import type { MasterKeys } from '../../lib/crypto/master-keys.js';
 import type { ChannelPauses } from './channel-pause.js';
-import { sendToChannel } from './channels/send.js';
+import { sendToChannel, type SendOptions } from './channels/send.js';
 import type { AlertMessage } from './channels/types.js';
 import { credentialOf, type ChannelRow } from './channel-store.js';
 import { record, type LedgerContext, type LedgerDeps } from './ledger.js';
@@ -17,8 +17,8 @@ export interface SendDeps extends LedgerDeps {
   clock: () => Date;
   /** Channels a receiver asked to slow down (429), shared by every worker process. */
   pauses: ChannelPauses;
-  /** Options passed to the channel senders (timeout, Telegram base URL). */
-  send?: { timeoutMs?: number; telegramBaseUrl?: string };
+  /** Options passed to the channel senders (timeout, Telegram base URL, webhook body limit). */
+  send?: Pick<SendOptions, 'timeoutMs' | 'telegramBaseUrl' | 'webhookMaxBodyBytes'>;
 }
 
 export type AttemptOutcome =

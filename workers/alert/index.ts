@@ -40,7 +40,7 @@ export function createAlertContext(ctx: AppContext, deliveries: Queue, options: 
     clock: ctx.clock,
     keys: requireMasterKeys(ctx.config),
     pauses: createChannelPauses(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),
-    send: options.send ?? { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl },
+    send: options.send ?? { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl, webhookMaxBodyBytes: ctx.config.webhookMaxBodyBytes },
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { fitText, SLACK_TEXT_MAX, TELEGRAM_TEXT_MAX } from './fit.js';
 import type { AlertMessage, ChannelTarget, SendResult } from './types.js';
+import { webhookBody } from './webhook-body.js';
 import { signWebhook } from './webhook-signature.js';
 
 export interface SendOptions {
@@ -15,6 +16,8 @@ export interface SendOptions {
   now?: () => Date;
   /** Default: https://api.telegram.org */
   telegramBaseUrl?: string;
+  /** Largest webhook body in bytes; a larger message is fitted (webhook-body.ts). Default: 262144. */
+  webhookMaxBodyBytes?: number;
 }
 
 export function escapeHtml(text: string): string {
@@ -54,9 +57,10 @@ export function retryAfterMs(value: string | null, now: Date): number | undefine
   return Number.isNaN(at) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - now.getTime()));
 }
 
-function request(target: ChannelTarget, credential: string, m: AlertMessage, now: Date, telegramBase: string): { url: string; body: string; headers: Record<string, string> } {
+function request(target: ChannelTarget, credential: string, m: AlertMessage, now: Date, options: SendOptions): { url: string; body: string; headers: Record<string, string> } {
   if (target.type === 'webhook') {
-    const body = JSON.stringify({ version: 1, tenantId: m.tenantId, alertIds: m.alertIds, severity: m.severity, title: m.title, text: m.text, runbookUrl: m.runbookUrl ?? null, items: m.items ?? [] });
+    // Signed after fitting: the signature covers the body byte for byte as sent.
+    const body = webhookBody(m, options.webhookMaxBodyBytes);
     return { url: target.url ?? '', body, headers: { 'content-type': 'application/json', ...signWebhook(credential, body, Math.floor(now.getTime() / 1000)) } };
   }
   if (target.type === 'slack') {
@@ -69,6 +73,7 @@ function request(target: ChannelTarget, credential: string, m: AlertMessage, now
   // Telegram counts the visible text (after entities parsing): the header, the text and "Runbook".
   const title = `[${m.severity.toUpperCase()}] ${m.title}`;
   const visible = TELEGRAM_TEXT_MAX - title.length - 1 - (m.runbookUrl ? '\nRunbook'.length : 0);
+  const telegramBase = options.telegramBaseUrl ?? 'https://api.telegram.org';
   const html = `<b>${escapeHtml(title)}</b>\n${escapeHtml(fitText(m.text, visible))}${m.runbookUrl ? `\n<a href="${escapeAttr(m.runbookUrl)}">Runbook</a>` : ''}`;
   return {
     url: `${telegramBase.replace(/\/$/, '')}/bot${credential}/sendMessage`,
@@ -96,7 +101,7 @@ function configurationProblem(target: ChannelTarget, credential: string, url: st
 export async function sendToChannel(target: ChannelTarget, credential: string, message: AlertMessage, options: SendOptions = {}): Promise<SendResult> {
   const now = (options.now ?? (() => new Date()))();
   const doFetch = options.fetch ?? fetch;
-  const req = request(target, credential, message, now, options.telegramBaseUrl ?? 'https://api.telegram.org');
+  const req = request(target, credential, message, now, options);
   // The credential can sit in the URL (Slack, Telegram): never let it into a message.
   // Only failures build messages, so the forms are worked out only then.
   const mask = (s: string) => secretForms(credential).reduce((out, f) => out.split(f).join('[REDACTED]'), s);
