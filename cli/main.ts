@@ -9,7 +9,7 @@ import { LEDGER_PAGE_MAX } from '../lib/alerts/ledger-query.js';
 import { API_KEY_MAX_DAYS } from '../lib/apikeys/keys.js';
 import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys/lifecycle.js';
 import { loadConfig, type Config } from '../lib/config.js';
-import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { ConfigError, ConflictError, MigrationError, NotFoundError, PendingMigrationsError, ValidationError } from '../lib/errors.js';
 import { ROTATION_BATCH_MAX } from '../lib/master-key-rotation.js';
 import { maskUrlCredentials } from '../lib/redact.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
@@ -160,7 +160,7 @@ export async function main(
       io.err(`bulwark: ${err.message}`);
       return 2;
     }
-    if (err instanceof ConflictError || err instanceof MigrationError || err instanceof NotFoundError) {
+    if (err instanceof ConflictError || err instanceof MigrationError || err instanceof PendingMigrationsError || err instanceof NotFoundError) {
       io.err(`bulwark: ${err.message}`);
       return 1;
     }

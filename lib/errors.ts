@@ -73,6 +73,14 @@ export class MigrationError extends Error {
   }
 }
 
+/** `bulwark start` found migrations not yet applied: workers must not run against an older schema. */
+export class PendingMigrationsError extends Error {
+  override readonly name = 'PendingMigrationsError';
+  constructor(readonly pending: string[]) {
+    super(`${pending.length} migration(s) pending (${pending.join(', ')}): run \`bulwark migrate\` before \`bulwark start\``);
+  }
+}
+
 function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }

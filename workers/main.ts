@@ -27,6 +27,7 @@ import { countStuckAlerts } from './alert/sweep.js';
 import { createAuditWriteWorker } from './audit/index.js';
 import { createAuditVerifyWorker } from './audit/verify-worker.js';
 import { createReadiness } from './runtime/readiness.js';
+import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
 
 export interface StartOptions {
@@ -83,6 +84,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   requireMasterKeys(config);
   const ctx = createContext(config, options);
   const { logger } = ctx;
+  await refuseUnmigratedSchema(ctx);
   const audit = createAuditWriteWorker(ctx);
   const alerts = createAlertWorkers(ctx, options.alerts);
   const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker, ...alerts.workers];
