@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { SECRET_VARIABLES, loadConfig } from '../../lib/config.js';
+import { CONFIG_VARIABLES, SECRET_VARIABLES, loadConfig } from '../../lib/config.js';
 import { parseYamlSubset, type YamlValue } from '../helpers/yaml-subset.js';
 
 type Map = { [key: string]: YamlValue };
@@ -93,6 +93,15 @@ test('Bulwark waits for healthy Postgres and Redis, has no secret defaults, publ
   }
   // Docker's stop grace covers the shutdown bound, or running jobs are killed mid-way.
   assert.ok(durationMs(bulwark.stop_grace_period) > loadConfig({}).shutdownTimeoutMs, String(bulwark.stop_grace_period));
+});
+
+test('every configuration variable reaches the Bulwark container (from the shell or .env), none fixed that a user needs to set', () => {
+  const env = environment(service('bulwark'), 'bulwark environment');
+  const missing = CONFIG_VARIABLES.filter((v) => !(v in env));
+  assert.equal(missing, [], 'variables .env could not set in the container');
+  // Fixed by compose because they describe the compose network itself.
+  const fixed = CONFIG_VARIABLES.filter((v) => !String(env[v]).includes(`\${${v}`));
+  assert.equal(fixed.sort(), ['DATABASE_URL', 'HOST', 'PORT', 'REDIS_URL']);
 });
 
 test.run();
