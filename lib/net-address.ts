@@ -60,11 +60,27 @@ export interface AuditAddress {
  */
 export function auditAddress(raw: string | undefined): AuditAddress {
   if (raw === undefined || raw === '') return {};
-  const zoneAt = raw.indexOf('%');
-  let candidate = zoneAt > 0 && isIPv6(raw.slice(0, zoneAt)) ? raw.slice(0, zoneAt) : raw;
+  const host = withoutPort(raw);
+  const zoneAt = host.indexOf('%');
+  let candidate = zoneAt > 0 && isIPv6(host.slice(0, zoneAt)) ? host.slice(0, zoneAt) : host;
   if (candidate.slice(0, 7).toLowerCase() === '::ffff:' && isIPv4(candidate.slice(7))) candidate = candidate.slice(7);
   if (AUDIT_IP.safeParse(candidate).success) return { ip: candidate };
   return { unparsed: raw.replace(/[^\x20-\x7e]/gu, '?').slice(0, UNPARSED_ADDRESS_MAX) };
+}
+
+/**
+ * Some proxies (Azure Application Gateway, some IIS set-ups) put the client's port in
+ * X-Forwarded-For: `a.b.c.d:port`, `[v6]:port` or `[v6]`. The address is the client;
+ * the port is not part of it. Kept, it made the value a non-address: the entry had no
+ * `ip`, and since a client's source port changes with every connection, each new
+ * connection got fresh per-address denial counters (a lockout dodged by reconnecting).
+ */
+function withoutPort(raw: string): string {
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(raw);
+  if (v4 && isIPv4(v4[1]!)) return v4[1]!;
+  const v6 = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(raw);
+  if (v6 && isIPv6(v6[1]!.split('%', 1)[0]!)) return v6[1]!;
+  return raw;
 }
 
 /** The counting key of an address as `auditAddress` gave it (`-` for none at all). */

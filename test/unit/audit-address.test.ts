@@ -13,6 +13,17 @@ test('addresses pass as they are, IPv4-mapped in dotted form unwrapped', () => {
   assert.equal(auditAddress('::ffff:cb00:7107'), { ip: '::ffff:cb00:7107' }, 'hex form: an IPv6 address, kept whole');
 });
 
+test('a port some proxies add to X-Forwarded-For is dropped: the client is the address', () => {
+  assert.equal(auditAddress('1.2.3.4:8080'), { ip: '1.2.3.4' });
+  assert.equal(auditAddress('[2001:db8::1]:443'), { ip: '2001:db8::1' });
+  assert.equal(auditAddress('[2001:db8::1]'), { ip: '2001:db8::1' });
+  assert.equal(auditAddress('[fe80::1%eth0]:80'), { ip: 'fe80::1' });
+  assert.equal(auditAddress('[::ffff:10.0.0.1]:80'), { ip: '10.0.0.1' });
+  // One client reconnecting (a new source port each time) counts as one; two count apart.
+  assert.is(auditAddressGroup(auditAddress('1.2.3.4:50001')), auditAddressGroup(auditAddress('1.2.3.4:50002')));
+  assert.is.not(auditAddressGroup(auditAddress('1.2.3.4:1')), auditAddressGroup(auditAddress('5.6.7.8:1')));
+});
+
 test('an IPv6 zone id is dropped', () => {
   assert.equal(auditAddress('fe80::1%eth0'), { ip: 'fe80::1' });
   assert.equal(auditAddress('fe80::1%25'), { ip: 'fe80::1' });
@@ -21,7 +32,8 @@ test('an IPv6 zone id is dropped', () => {
 
 test('anything else is unparsed: printable ASCII, at most UNPARSED_ADDRESS_MAX characters', () => {
   assert.equal(auditAddress('unknown'), { unparsed: 'unknown' });
-  assert.equal(auditAddress('1.2.3.4:8080'), { unparsed: '1.2.3.4:8080' });
+  assert.equal(auditAddress('1.2.3.4:123456'), { unparsed: '1.2.3.4:123456' }, 'no port has six digits');
+  assert.equal(auditAddress('[not-an-address]:80'), { unparsed: '[not-an-address]:80' });
   assert.equal(auditAddress('10%eth0'), { unparsed: '10%eth0' }, 'a zone on a non-address is not stripped');
   assert.equal(auditAddress('a\u0000b\u00fc\u{1F600}c\n'), { unparsed: 'a?b??c?' });
   assert.is(auditAddress('y'.repeat(500)).unparsed, 'y'.repeat(UNPARSED_ADDRESS_MAX));
