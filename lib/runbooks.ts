@@ -3,7 +3,7 @@
  * rules; those name their pages in dashboards/prometheus/rules.yml). Kept in one table
  * so the docs test can check that every page named here exists in docs/runbooks/.
  */
-import { RUNBOOK_URL_MAX } from './contracts/alert.js';
+import { RUNBOOK_URL, RUNBOOK_URL_MAX } from './contracts/alert.js';
 import { isStorableText } from './contracts/common.js';
 
 /** Page (file name in docs/runbooks/, without .md) per self-raised alert type. */
@@ -27,7 +27,11 @@ export function runbookPageFor(action: string): string {
  * takes only http(s) URLs, so a relative docs/ path would make the alert invalid.
  */
 export function runbookUrlFor(baseUrl: string | undefined, action: string): string | undefined {
-  return baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${runbookPageFor(action)}.md` : undefined;
+  return baseUrl ? linkTo(baseUrl, runbookPageFor(action)) : undefined;
+}
+
+function linkTo(baseUrl: string, page: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/${page}.md`;
 }
 
 /** Every page named by code, for the docs test. */
@@ -44,5 +48,11 @@ export const RUNBOOK_BASE_URL_MAX = RUNBOOK_URL_MAX - Math.max(...SELF_RAISED_RU
 export function runbookBaseUrlProblem(baseUrl: string): string | undefined {
   if (baseUrl.replace(/\/+$/, '').length > RUNBOOK_BASE_URL_MAX) return `must be at most ${RUNBOOK_BASE_URL_MAX} characters, so its links fit ${RUNBOOK_URL_MAX}`;
   if (!isStorableText(baseUrl)) return 'must not contain NUL characters or unpaired surrogates';
+  // The URL parser drops spaces and C0 controls at the ends of a URL, not inside one:
+  // "https://x.example " passed as a base, and every link made from it was refused.
+  // A base that is not such a URL itself is the URL check's to report.
+  if (RUNBOOK_URL.safeParse(baseUrl).success && SELF_RAISED_RUNBOOK_PAGES.some((page) => !RUNBOOK_URL.safeParse(linkTo(baseUrl, page)).success)) {
+    return 'makes runbook links that are not valid URLs (look for a space or control character at its end)';
+  }
   return undefined;
 }

@@ -10,7 +10,7 @@
  *   await producer.close();
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
+import { Queue, type FlowProducer, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
@@ -41,6 +41,7 @@ import { ValidationError, type FieldProblem } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
 import { runbookBaseUrlProblem, runbookUrlFor } from '../lib/runbooks.js';
 import { createWriteCoalescer, jsonBytes } from './coalesce.js';
+import { createStrictFlowProducer } from './strict-flows.js';
 import { parseEachOrThrow, parseOrThrow } from './validate.js';
 
 export { ValidationError } from '../lib/errors.js';
@@ -240,9 +241,10 @@ export function createProducer(options: ProducerOptions = {}) {
     // node a root): added one after the other, a producer that died or lost Redis
     // between the two left a stored security entry that never alerted. A retry of this
     // call re-adds neither twice (eventId dedupe in the database, a job id derived from
-    // the eventId here).
+    // the eventId here). MULTI does not roll back a job Redis refuses inside it: the
+    // call fails then, so the caller retries (strict-flows.ts).
     if (!flows) {
-      flows = new FlowProducer({ connection, prefix });
+      flows = createStrictFlowProducer({ connection, prefix });
       flows.on('error', (err) => opts.onError?.(err));
     }
     const [audit] = await flows.addBulk([

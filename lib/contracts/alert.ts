@@ -54,6 +54,12 @@ const LABELS = z
  */
 export const RUNBOOK_URL_MAX = 2048;
 
+/** An alert's runbookUrl; lib/runbooks.ts checks a base URL's links against it. */
+export const RUNBOOK_URL = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(RUNBOOK_URL_MAX, `must be at most ${RUNBOOK_URL_MAX} characters`)
+  .refine(isStorableText, 'must not contain NUL characters or unpaired surrogates');
+
 /**
  * Optional text that must not be empty when given: the decision (lib/alerts/decide.ts)
  * takes groupKey and userId of 1-256 characters, and an empty one failed the alert job
@@ -77,11 +83,7 @@ const alertShape = {
   labels: LABELS.optional(),
   groupKey: NON_EMPTY(200, 'to group by type').optional(),
   userId: NON_EMPTY(255, 'when no user caused the alert').optional(),
-  runbookUrl: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .max(RUNBOOK_URL_MAX, `must be at most ${RUNBOOK_URL_MAX} characters`)
-    .refine(isStorableText, 'must not contain NUL characters or unpaired surrogates')
-    .optional(),
+  runbookUrl: RUNBOOK_URL.optional(),
   occurredAt: INSTANT,
   /** Where the alert came from, e.g. the audit entry that raised it. */
   source: z.object({ auditEventId: z.string().max(128).optional() }).strict().optional(),

@@ -86,4 +86,23 @@ test('an entry that raises no alert: one plain add, no transaction', async () =>
   assert.equal(names, ['audit-write'], JSON.stringify(commands));
 });
 
+test('a job that Redis refuses inside the transaction fails the write (MULTI does not roll back; BullMQ\'s addBulk dropped the error)', async () => {
+  // A key of the wrong type stands in for any error a job's script meets inside EXEC
+  // (OOM under maxmemory, say): the other commands of the transaction still ran.
+  for (const queue of [AUDIT_WRITE_QUEUE, ALERT_QUEUE]) {
+    const own = randomPrefix('atomic-refused');
+    const other = createProducer({ redisUrl: REDIS_URL, queuePrefix: own });
+    try {
+      await connection.set(`${own}:${queue}:wait`, 'not a list');
+      const error = await other.audit.write({ ...base, action: 'security:auth-failed', severity: 'high' }).then(() => undefined, (err: Error) => err);
+      // The caller is told, so it retries (idempotent: eventId dedupe, the alert's job id).
+      assert.match(String(error?.message), /WRONGTYPE/, `${queue}: the write resolved`);
+    } finally {
+      await other.close();
+      await connection.del(`${own}:${queue}:wait`);
+      await obliterateQueues(own);
+    }
+  }
+});
+
 test.run();

@@ -145,6 +145,17 @@ test('RUNBOOK_BASE_URL (and the producer option) as long as its links allow: eve
   assert.equal(problemsOf({ RUNBOOK_BASE_URL: 'https://docs.example.com/run\u0000books' }), ['RUNBOOK_BASE_URL']);
 });
 
+test('RUNBOOK_BASE_URL (and the producer option) whose links would not be URLs is refused: a trailing space or control character passes as a URL on its own, not inside a link', () => {
+  // The URL parser drops spaces and C0 controls at the ends of a URL only: the base
+  // parsed, and every link "<base>/<page>.md" (a space in its host) failed the alert
+  // contract, so every alert raised with it was lost.
+  for (const bad of ['https://runbooks.example.com ', 'https://runbooks.example.com\u0001']) {
+    assert.equal(problemsOf({ RUNBOOK_BASE_URL: bad }), ['RUNBOOK_BASE_URL'], JSON.stringify(bad));
+  }
+  // The producer's option is trimmed (zod's url), so only the control character stays.
+  assert.throws(() => createProducer({ runbookBaseUrl: 'https://runbooks.example.com\u0001' }), (e: Error) => /runbookBaseUrl: makes runbook links that are not valid URLs/.test(e.message));
+});
+
 test('HEAP_GROWING_PERCENT defaults to 100 and takes 0 (V8 decides) to 1000 only', () => {
   assert.is(loadConfig({}).heapGrowingPercent, 100);
   assert.is(loadConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent, 0);

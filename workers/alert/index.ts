@@ -45,11 +45,6 @@ export function createAlertContext(ctx: AppContext, deliveries: Queue, options: 
 }
 
 /**
- * The alert workers, the queue they hand sends to, and `drain()`: the forgets of
- * remembered decisions are sent after their jobs finish, so shutdown waits for them
- * before closing the Redis connection (or they fail and wait out their TTL).
- */
-/**
  * The `kind` label of bulwark_alert_delivery_jobs_lost_total: the delivery queue's job
  * names, and `other` for a job with any other name (anyone who can write to Redis can
  * add one) or none (BullMQ reports some failures without the job). A closed set, so a
@@ -60,6 +55,11 @@ export function lostJobKind(name: string | undefined): (typeof LOST_JOB_KINDS)[n
   return LOST_JOB_KINDS.find((k) => k === name && k !== 'other') ?? 'other';
 }
 
+/**
+ * The alert workers, the queue they hand sends to, and `drain()`: the forgets of
+ * remembered decisions are sent after their jobs finish, so shutdown waits for them
+ * before closing the Redis connection (or they fail and wait out their TTL).
+ */
 export function createAlertWorkers(ctx: AppContext, options: AlertWorkerOptions = {}): { workers: Worker[]; deliveries: Queue; drain: () => Promise<void> } {
   const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
   deliveries.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: ALERT_DELIVERY_QUEUE, err }, 'queue connection error'));
