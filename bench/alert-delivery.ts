@@ -72,7 +72,7 @@ const setup = await startBulwark(config, { http: false, scheduler: false, worker
 const tenant = await createTenant(setup.ctx.prisma, { name: 'bench' });
 await updateTenantSettings(setup.ctx.prisma, tenant.id, { alerts: { maxPerWindow: 100000, cooldownSeconds: 0, userThrottle: { limit: 0 } } }, { type: 'system', id: 'bench' });
 await setSecret(setup.ctx.prisma, requireMasterKeys(config), { tenantId: tenant.id, name: 'hook', value: 'bench-signing-secret' }, { type: 'system', id: 'bench' });
-await addChannel(setup.ctx.prisma, { tenantId: tenant.id, name: 'hook', type: 'webhook', target: url, secretRef: 'secret://hook' }, { type: 'system', id: 'bench' });
+await addChannel(setup.ctx.prisma, { tenantId: tenant.id, name: 'hook', type: 'webhook', target: url, secretRef: 'secret://hook' }, { type: 'system', id: 'bench' }, { allowPrivateTargets: true });
 await setup.stop();
 // Bulwark is warmed up like the raw loop: the first WARM alerts (JIT, connections,
 // prepared statements) are delivered before the clock starts; jobs run in order.

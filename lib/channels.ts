@@ -10,6 +10,7 @@ import type { PrismaClient } from './clients/prisma.js';
 import { ALERT_SEVERITIES } from './contracts/alert.js';
 import { isStorableText } from './contracts/common.js';
 import { ConflictError, NotFoundError, ValidationError, problemsFromZod } from './errors.js';
+import { literalTargetProblem } from './target-address.js';
 
 export const CHANNEL_TYPES = ['webhook', 'slack', 'telegram'] as const;
 type Actor = AuditActor;
@@ -40,6 +41,14 @@ export const channelInputSchema = z
 
 export type ChannelInput = z.input<typeof channelInputSchema>;
 
+/**
+ * Which targets a channel may have (ALERT_TARGETS_ALLOW_PRIVATE): every caller passes
+ * its config's choice, so no path adds a channel with the check forgotten.
+ */
+export interface TargetPolicy {
+  allowPrivateTargets: boolean;
+}
+
 export interface ChannelRecord {
   id: string;
   name: string;
@@ -53,10 +62,15 @@ export interface ChannelRecord {
 
 const toRecord = (r: ChannelRecord): ChannelRecord => ({ id: r.id, name: r.name, type: r.type, target: r.target, secretRef: r.secretRef, severities: r.severities, enabled: r.enabled, createdAt: r.createdAt });
 
-export async function addChannel(prisma: PrismaClient, input: ChannelInput, actor: Actor): Promise<ChannelRecord> {
+export async function addChannel(prisma: PrismaClient, input: ChannelInput, actor: Actor, policy: TargetPolicy): Promise<ChannelRecord> {
   const parsed = channelInputSchema.safeParse(input);
   if (!parsed.success) throw new ValidationError('channel', problemsFromZod(parsed.error.issues));
   const c = parsed.data;
+  // Only what needs no DNS is refused here (a literal address, localhost): a host name
+  // can resolve elsewhere by the time of sending, so the send checks it again (SSRF).
+  // A Slack channel's URL is in its secret, checked only when sending.
+  const targetProblem = c.type === 'webhook' && !policy.allowPrivateTargets ? literalTargetProblem(c.target) : undefined;
+  if (targetProblem) throw new ValidationError('channel', [{ path: 'target', message: targetProblem }]);
   const secretName = c.secretRef.slice('secret://'.length);
   return prisma.$transaction(async (tx) => {
     const secret = await tx.secret.findUnique({ where: { tenantId_name: { tenantId: c.tenantId, name: secretName } }, select: { id: true } });

@@ -118,6 +118,12 @@ const envSchema = z.object({
    * Largest JSON body sent to a webhook channel; a larger message is fitted (items that
    * do not fit left out and counted). Default: 262144 (256 KiB).
    */
+  /**
+   * Whether webhook and Slack channels may send to loopback, private, link-local and
+   * other non-public addresses. Targets are chosen by tenants, so allowing them lets a
+   * tenant make the workers send requests to internal hosts (SSRF). Default: false.
+   */
+  ALERT_TARGETS_ALLOW_PRIVATE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   WEBHOOK_MAX_BODY_BYTES: int(WEBHOOK_BODY_MAX_BYTES.min, WEBHOOK_BODY_MAX_BYTES.max).default(WEBHOOK_BODY_MAX_BYTES.default),
   /**
    * Where the runbooks are published, e.g. https://git.example.com/bulwark/blob/main/docs/runbooks.
@@ -165,6 +171,8 @@ export interface Config {
   readonly telegramApiUrl: string;
   readonly alertHttpTimeoutMs: number;
   readonly webhookMaxBodyBytes: number;
+  /** ALERT_TARGETS_ALLOW_PRIVATE: see lib/target-address.ts. */
+  readonly alertTargetsAllowPrivate: boolean;
   /** Base URL of docs/runbooks as published, without a trailing slash; undefined when not set. */
   readonly runbookBaseUrl: string | undefined;
 }
@@ -232,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     telegramApiUrl: e.TELEGRAM_API_URL,
     alertHttpTimeoutMs: e.ALERT_HTTP_TIMEOUT_MS,
     webhookMaxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
+    alertTargetsAllowPrivate: e.ALERT_TARGETS_ALLOW_PRIVATE === 'true',
     runbookBaseUrl: e.RUNBOOK_BASE_URL?.replace(/\/+$/, ''),
   });
 }

@@ -89,7 +89,7 @@ export function auditAddressGroup(a: AuditAddress): string {
 }
 
 /** The eight 16-bit groups of an IPv6 address (zone id ignored), or undefined if it is not one. */
-function ipv6Groups(address: string): number[] | undefined {
+export function ipv6Groups(address: string): number[] | undefined {
   const bare = address.split('%', 1)[0] ?? '';
   if (!isIPv6(bare)) return undefined;
   const halves = bare.split('::');
@@ -107,7 +107,8 @@ function ipv6Groups(address: string): number[] | undefined {
   return halves.length === 1 ? head : [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail];
 }
 
-function embeddedIPv4(g: number[]): string | undefined {
+/** The IPv4 address an IPv4-mapped (`::ffff:0:0/96`) or NAT64 (`64:ff9b::/96`) address carries. */
+export function embeddedIPv4(g: number[]): string | undefined {
   const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
   const mapped = zeros(0, 5) && g[5] === 0xffff;
   const nat64 = g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6);

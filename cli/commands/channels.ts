@@ -14,7 +14,7 @@ export async function runChannelAdd(
 ): Promise<number> {
   const severities = a.severities?.split(',').map((s) => s.trim()).filter(Boolean);
   const c = await withTenant(config, a.tenantId, (p) =>
-    addChannel(p, { tenantId: a.tenantId, name: a.name, type: a.type as never, target: a.target, secretRef: a.secretRef, severities: severities as never }, CLI_ACTOR),
+    addChannel(p, { tenantId: a.tenantId, name: a.name, type: a.type as never, target: a.target, secretRef: a.secretRef, severities: severities as never }, CLI_ACTOR, { allowPrivateTargets: config.alertTargetsAllowPrivate }),
   );
   io.out(`added ${c.type} channel ${c.name} (${c.id}) for ${c.severities.join(',')}`);
   return 0;

@@ -131,6 +131,6 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   registerInputChecks(app);
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
-  registerChannelRoutes(app, { prisma: deps.prisma, guards });
+  registerChannelRoutes(app, { prisma: deps.prisma, guards, targets: { allowPrivateTargets: config.alertTargetsAllowPrivate } });
   return { guards, authenticator, close: () => authenticator.close() };
 }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
+import { LOOPBACK_TARGETS } from './fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { Alert } from '../../lib/contracts/alert.js';
@@ -92,7 +93,7 @@ export async function startAlertHarness(options: AlertHarnessOptions = {}): Prom
       await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 }, ...alerts } }, system);
       await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: HOOK_SECRET }, system);
       for (const [i, path] of paths.entries()) {
-        await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: `hook-${i}`, type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' }, system);
+        await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: `hook-${i}`, type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
       }
       const channels = await bulwark.ctx.prisma.alertChannel.findMany({ where: { tenantId: t.id }, orderBy: { name: 'asc' } });
       return { tenantId: t.id, channelIds: channels.map((c) => c.id) };

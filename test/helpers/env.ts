@@ -21,6 +21,8 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
     WORKER_LOCK_DURATION_MS: '2000',
     SHUTDOWN_TIMEOUT_MS: '5000',
     MASTER_KEYS: `test1:${generateFernetKey()}`,
+    // The receivers of the tests listen on loopback; tests of the refusal set 'false'.
+    ALERT_TARGETS_ALLOW_PRIVATE: 'true',
     ...overrides,
   });
 }

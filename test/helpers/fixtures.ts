@@ -17,3 +17,9 @@ export function entry(tenantId: string, overrides: Partial<AuditEntryInput> = {}
     ...overrides,
   };
 }
+
+/**
+ * The target policy of tests whose receivers listen on loopback: channels pointing at
+ * them are allowed, as with ALERT_TARGETS_ALLOW_PRIVATE=true (testConfig sets it).
+ */
+export const LOOPBACK_TARGETS = { allowPrivateTargets: true } as const;

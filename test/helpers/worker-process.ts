@@ -54,6 +54,8 @@ export function workerEnv(databaseUrl: string, queuePrefix: string, overrides: R
     WORKER_LOCK_DURATION_MS: '2000',
     SHUTDOWN_TIMEOUT_MS: '10000',
     MASTER_KEYS: `test1:${generateFernetKey()}`,
+    // The receivers of the tests listen on loopback.
+    ALERT_TARGETS_ALLOW_PRIVATE: 'true',
     ...overrides,
   };
 }

@@ -35,7 +35,7 @@ const hook = (path = '/hook'): ChannelTarget => ({ type: 'webhook', url: `${rece
 
 /** Send, remember the result for the final no-credential check, and return it. */
 async function send(target: ChannelTarget, credential: string, m: AlertMessage = message, options: SendOptions = {}): Promise<SendResult> {
-  const r = await sendToChannel(target, credential, m, { now: clock, timeoutMs: 2000, telegramBaseUrl: telegram.baseUrl, ...options });
+  const r = await sendToChannel(target, credential, m, { now: clock, timeoutMs: 2000, telegramBaseUrl: telegram.baseUrl, allowPrivateTargets: true, ...options });
   results.push(r);
   return r;
 }
@@ -231,7 +231,7 @@ test('no credential appears in any result of this file', () => {
 
 test('close() does not wait for a hung request; the send then fails as a network error, not a timeout', async () => {
   const r = await startReceiver({ reply: replies.hang });
-  const pending = sendToChannel({ type: 'webhook', url: `${r.url}/x` }, WEBHOOK_SECRET, message, { timeoutMs: 60_000 });
+  const pending = sendToChannel({ type: 'webhook', url: `${r.url}/x` }, WEBHOOK_SECRET, message, { timeoutMs: 60_000, allowPrivateTargets: true });
   await r.waitForRequests(1);
   // Hang guards only: a close that waited for the request would wait a minute.
   await withTimeout(r.close(), 10_000, 'receiver close with a hung socket');

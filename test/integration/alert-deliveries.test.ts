@@ -4,6 +4,7 @@
 // settles an alert two processes left delivering. Real Redis, Postgres and receivers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel, removeChannel } from '../../lib/channels.js';
 import { updateTenantSettings } from '../../lib/tenant-settings.js';
 import { processAlert } from '../../workers/alert/processor.js';
@@ -31,7 +32,7 @@ const deliveriesOf = async (alertId: string) =>
 /** A tenant whose alerts go to two webhook channels: hook-0 on the harness receiver, hook-1 on `second`. */
 async function twoChannels(name: string) {
   const { tenantId, channelIds } = await h.tenantWithHooks(name, [`/${name}`]);
-  await addChannel(h.bulwark.ctx.prisma, { tenantId, name: 'hook-1', type: 'webhook', target: `${second.url}/${name}`, secretRef: 'secret://hook' }, system);
+  await addChannel(h.bulwark.ctx.prisma, { tenantId, name: 'hook-1', type: 'webhook', target: `${second.url}/${name}`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
   const channels = await h.bulwark.ctx.prisma.alertChannel.findMany({ where: { tenantId }, orderBy: { name: 'asc' } });
   assert.is(channels[0]!.id, channelIds[0]);
   return { tenantId, channels: channels.map((c) => ({ id: c.id, name: c.name, type: c.type as 'webhook' })) };

@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Job } from 'bullmq';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { processDelivery } from '../../workers/alert/delivery.js';
 import { startAlertHarness, system, type AlertHarness } from '../helpers/alert-harness.js';
@@ -20,7 +21,7 @@ const titlesAt = (path: string) => h.requestsAt(path).map((r) => (JSON.parse(r.b
 test('a digest of info, warning and high alerts: each channel gets the alerts of the severities it takes, and every row is delivered', async () => {
   const { tenantId } = await h.tenantWithHooks('digest-routing', ['/all']);
   for (const [name, severities] of [['high-only', ['high', 'critical']], ['info-only', ['info']], ['critical-only', ['critical']]] as const) {
-    await addChannel(h.bulwark.ctx.prisma, { tenantId, name, type: 'webhook', target: `${h.receiver.url}/${name}`, secretRef: 'secret://hook', severities: [...severities] }, system);
+    await addChannel(h.bulwark.ctx.prisma, { tenantId, name, type: 'webhook', target: `${h.receiver.url}/${name}`, secretRef: 'secret://hook', severities: [...severities] }, system, LOOPBACK_TARGETS);
   }
   const until = new Date(Date.now() - 1000);
   const alerts = (['info', 'warning', 'high'] as const).map((severity) => h.alertFor(tenantId, { severity, title: `quiet ${severity}` }));

@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Job } from 'bullmq';
 import { decidedKey, policyFromSettings, type AlertDecision } from '../../lib/alerts/decide.js';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import type { Alert } from '../../lib/contracts/alert.js';
 import { enqueueDeliveries, idsKey } from '../../workers/alert/deliver-jobs.js';
@@ -72,7 +73,7 @@ test('two channels, one delivered inline and the other\'s hand-over lost: the re
   const second = await startReceiver();
   try {
     const { tenantId } = await h.tenantWithHooks('rerun-two-channels', ['/d1']);
-    await addChannel(h.bulwark.ctx.prisma, { tenantId, name: 'hook-b', type: 'webhook', target: `${second.url}/d2`, secretRef: 'secret://hook' }, system);
+    await addChannel(h.bulwark.ctx.prisma, { tenantId, name: 'hook-b', type: 'webhook', target: `${second.url}/d2`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
     const alert = h.alertFor(tenantId);
     second.next(replies.serverError);
     await processAlert({ v: 1, alert }, h.ctx, firstRun);

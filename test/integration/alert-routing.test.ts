@@ -5,6 +5,7 @@
 // rotated signing secret signs the next send. Real Redis, Postgres and HTTP on loopback.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { Alert } from '../../lib/contracts/alert.js';
@@ -37,7 +38,7 @@ async function send(tenantId: string, extra: Partial<Alert>): Promise<string> {
 }
 /** A webhook channel of the tenant posting to the harness receiver at /<name>. */
 const channel = (tenantId: string, name: string, severities: Alert['severity'][], secret = 'hook') =>
-  addChannel(h.bulwark.ctx.prisma, { tenantId, name, type: 'webhook', target: `${h.receiver.url}/${name}`, secretRef: `secret://${secret}`, severities }, system);
+  addChannel(h.bulwark.ctx.prisma, { tenantId, name, type: 'webhook', target: `${h.receiver.url}/${name}`, secretRef: `secret://${secret}`, severities }, system, LOOPBACK_TARGETS);
 const postsOf = (alertId: string): RecordedRequest[] => h.receiver.requests.filter((r) => (JSON.parse(r.body) as { alertIds: string[] }).alertIds.includes(alertId));
 const channelRows = async (alertId: string) =>
   (await superuserQuery(h.db.url, 'SELECT channel, outcome FROM alert_deliveries WHERE alert_id = $1 ORDER BY channel', [alertId])).rows.map((r) => [r.channel, r.outcome]);

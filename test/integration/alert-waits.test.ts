@@ -6,6 +6,7 @@
 // delays run on real time), as alerts-quiet.test.ts does.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { Alert } from '../../lib/contracts/alert.js';
@@ -49,7 +50,7 @@ const channelRows = async (id: string) =>
 test('telegram 429 with parameters.retry_after 1: sent again no earlier than 1 s later, no attempt spent, delivered', async () => {
   const { tenantId } = await h.tenantWithHooks('telegram-429', [], { cooldownSeconds: 0 });
   await setSecret(h.bulwark.ctx.prisma, requireMasterKeys(h.bulwark.ctx.config), { tenantId, name: 'bot', value: telegram.token }, system);
-  await addChannel(h.bulwark.ctx.prisma, { tenantId, name: 'ops-chat', type: 'telegram', target: '-100200300', secretRef: 'secret://bot' }, system);
+  await addChannel(h.bulwark.ctx.prisma, { tenantId, name: 'ops-chat', type: 'telegram', target: '-100200300', secretRef: 'secret://bot' }, system, LOOPBACK_TARGETS);
   telegram.rateLimitNext(1);
   const id = await send(tenantId, { title: 'Queue stuck' });
   await h.delivered(id, 30_000);

@@ -8,6 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { requireMasterKeys } from '../../lib/config.js';
@@ -68,7 +69,7 @@ async function quietNight(n: Night): Promise<void> {
     alerts: { cooldownSeconds: 0, userThrottle: { limit: 0 }, quietHours: { enabled: true, start: '22:00', end: '07:00', mode: 'defer', bypassSeverity: 'critical' } },
   }, system);
   await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: `dst-signing-secret-${n.name}` }, system);
-  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'ops', type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' }, system);
+  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'ops', type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
 
   setClock(n.eveningZ);
   assert.match(local(clock()), '23:30', 'the clock reads 23:30 in Berlin');

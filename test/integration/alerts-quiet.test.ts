@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';
@@ -65,7 +66,7 @@ test('inside quiet hours a warning is deferred and sent as one digest at their e
     alerts: { cooldownSeconds: 0, userThrottle: { limit: 0 }, quietHours: { enabled: true, start: hhmm(boundary - 3_600_000), end: hhmm(boundary), mode: 'defer', bypassSeverity: 'critical' } },
   }, system);
   await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'bot', value: BOT_TOKEN }, system);
-  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'ops-chat', type: 'telegram', target: '-100200300', secretRef: 'secret://bot' }, system);
+  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'ops-chat', type: 'telegram', target: '-100200300', secretRef: 'secret://bot' }, system, LOOPBACK_TARGETS);
   await producer.alert.send({ tenantId: t.id, type: 'queue.slow', severity: 'warning', title: 'Queue <slow> & late' });
   await producer.alert.send({ tenantId: t.id, type: 'queue.stuck', severity: 'warning', title: 'Queue stuck' });
   await producer.alert.send({ tenantId: t.id, type: 'breach', severity: 'critical', title: 'Possible breach' });
@@ -94,7 +95,7 @@ test('a critical security audit entry raises an alert through the same policy', 
   const t = await createTenant(bulwark.ctx.prisma, { name: 'security', timezone: 'UTC' });
   await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { cooldownSeconds: 0 } }, system);
   await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'bot', value: BOT_TOKEN }, system);
-  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'sec-chat', type: 'telegram', target: '-100999', secretRef: 'secret://bot', severities: ['high', 'critical'] }, system);
+  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'sec-chat', type: 'telegram', target: '-100999', secretRef: 'secret://bot', severities: ['high', 'critical'] }, system, LOOPBACK_TARGETS);
   await producer.audit.write({ tenantId: t.id, actorType: 'user', actorId: 'mallory', action: 'security:auth-failed', severity: 'critical', resourceType: 'session' });
   await waitFor(async () => messages.some((m) => m.chat_id === '-100999' && m.text.includes('security:auth-failed')) || undefined, 'the security alert');
 });
@@ -107,7 +108,7 @@ test('quiet hours follow alerts.quietHours.timezone when set, changed live; a te
   const quietHours = { enabled: true, start: hhmm(boundary - 3_600_000), end: hhmm(boundary), mode: 'defer' as const };
   await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { cooldownSeconds: 0, userThrottle: { limit: 0 }, quietHours } }, system);
   await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'bot', value: BOT_TOKEN }, system);
-  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'zone-chat', type: 'telegram', target: '-100777', secretRef: 'secret://bot' }, system);
+  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'zone-chat', type: 'telegram', target: '-100777', secretRef: 'secret://bot' }, system, LOOPBACK_TARGETS);
   const outcomeOf = async (alertId: string) =>
     waitFor(async () => {
       const r = (await superuserQuery(db.url, `SELECT outcome, defer_until FROM alert_ledger WHERE id = $1`, [alertId])).rows[0];

@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApiKey } from '../../lib/apikeys/records.js';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';
@@ -42,7 +43,7 @@ async function burstAlert(overrides: Record<string, string>, path: string): Prom
     // type, so no cooldown may swallow the second.
     assert.is((await api.call('PATCH', '/v1/settings', { key: tenant.adminKey, body: { alerts: { cooldownSeconds: 0 } } })).status, 200);
     await setSecret(prisma, requireMasterKeys(config), { tenantId: tenant.id, name: 'hook', value: 'runbook-test-signing-secret' }, system);
-    await addChannel(prisma, { tenantId: tenant.id, name: 'sec', type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook', severities: ['high', 'critical'] }, system);
+    await addChannel(prisma, { tenantId: tenant.id, name: 'sec', type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook', severities: ['high', 'critical'] }, system, LOOPBACK_TARGETS);
     const { key } = await createApiKey(prisma, { tenantId: tenant.id, name: 'writer', scopes: ['alert:write'] }, system);
     for (let i = 0; i < 11; i++) assert.is((await api.call('GET', '/v1/audit', { key })).status, 403);
     const rows = await waitFor(async () => {

@@ -6,6 +6,7 @@
 // identifies the webhook, appears in no log line, no Redis key and no database row.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';
@@ -45,7 +46,7 @@ test.before(async () => {
   tenantId = t.id;
   await updateTenantSettings(prisma, t.id, { alerts: { cooldownSeconds: 0 } }, system);
   await setSecret(prisma, requireMasterKeys(config), { tenantId: t.id, name: 'slack-hook', value: hookUrl }, system);
-  await addChannel(prisma, { tenantId: t.id, name: 'slack-ops', type: 'slack', target: '#ops', secretRef: 'secret://slack-hook' }, system);
+  await addChannel(prisma, { tenantId: t.id, name: 'slack-ops', type: 'slack', target: '#ops', secretRef: 'secret://slack-hook' }, system, LOOPBACK_TARGETS);
 });
 test.after(cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['close receiver', () => receiver?.close()]]));
 

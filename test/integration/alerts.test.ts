@@ -7,6 +7,7 @@ import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import * as assert from 'uvu/assert';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';
@@ -35,7 +36,7 @@ async function tenantWithHook(name: string, path: string, alerts: Record<string,
   const t = await createTenant(bulwark.ctx.prisma, { name });
   await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { userThrottle: { limit: 0 }, ...alerts } }, system);
   await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: SIGNING_SECRET }, system);
-  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'hook', type: 'webhook', target: `${hookUrl}${path}`, secretRef: 'secret://hook' }, system);
+  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'hook', type: 'webhook', target: `${hookUrl}${path}`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
   return t.id;
 }
 const ledger = async (tenantId: string) =>

@@ -24,6 +24,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
@@ -64,7 +65,7 @@ test.before(async () => {
   tenantId = (await createTenant(prisma, { name: 'findings', timezone: 'Pacific/Chatham' })).id;
   await updateTenantSettings(prisma, tenantId, { alerts: { maxPerWindow: 100000, cooldownSeconds: 0, userThrottle: { limit: 0 } } }, system);
   await setSecret(prisma, requireMasterKeys(config), { tenantId, name: 'hook', value: 'findings-secret' }, system);
-  await addChannel(prisma, { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' }, system);
+  await addChannel(prisma, { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
 });
 test.after(
   cleanup([

@@ -24,6 +24,7 @@ import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import { canonicalJson } from '../../lib/audit/chain.js';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
@@ -372,7 +373,7 @@ test.before(async () => {
     await updateTenantSettings(prisma, t.id, { alerts: { maxPerWindow: 100000, cooldownSeconds: 0, userThrottle: { limit: 0 } } }, system);
     await setSecret(prisma, requireMasterKeys(config), { tenantId: t.id, name: 'hook', value: `hook-secret-${i}` }, system);
     for (const [j, severities] of ROUTES[i]!.entries()) {
-      await addChannel(prisma, { tenantId: t.id, name: `hook-${j}`, type: 'webhook', target: `${receiver.url}/t${i}/c${j}`, secretRef: 'secret://hook', severities: severities as never }, system);
+      await addChannel(prisma, { tenantId: t.id, name: `hook-${j}`, type: 'webhook', target: `${receiver.url}/t${i}/c${j}`, secretRef: 'secret://hook', severities: severities as never }, system, LOOPBACK_TARGETS);
     }
     tenants.push({ id: t.id, zone });
   }

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
 import { addChannel } from '../../lib/channels.js';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
@@ -51,7 +52,7 @@ test.before(
     tenantId = (await createTenant(prisma, { name: 'shutdown-forced' })).id;
     await updateTenantSettings(prisma, tenantId, { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 } } }, system);
     await setSecret(prisma, parseMasterKeys(MASTER_KEYS), { tenantId, name: 'hook', value: 'whsec-shutdown-forced' }, system);
-    await addChannel(prisma, { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' }, system);
+    await addChannel(prisma, { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
     producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     queue = new Queue(ALERT_QUEUE, { connection: redis, prefix });

@@ -45,7 +45,7 @@ test.after(async () => {
 
 async function sentBody(rows: MessageRow[], k: 'single' | 'group'): Promise<{ body: Record<string, unknown>; raw: string; headers: Record<string, string | string[] | undefined> }> {
   receiver.reset();
-  const result = await sendToChannel({ type: 'webhook', url: `${receiver.url}/hook` }, SECRET, messageFor(TENANT, k, rows), { timeoutMs: 2000 });
+  const result = await sendToChannel({ type: 'webhook', url: `${receiver.url}/hook` }, SECRET, messageFor(TENANT, k, rows), { timeoutMs: 2000, allowPrivateTargets: true });
   assert.equal(result, { ok: true, status: 200 });
   const [req] = await receiver.waitForRequests(1);
   return { body: JSON.parse(req!.body) as Record<string, unknown>, raw: req!.body, headers: req!.headers };
@@ -79,7 +79,7 @@ test('a digest of alerts with different runbooks: each item carries its own link
   const other = 'https://runbooks.example/security-event.md';
   const rows = [row({}), row({ title: 'Auth failures', runbookUrl: other }), row({ title: 'No runbook', runbookUrl: null })];
   receiver.reset();
-  assert.equal(await sendToChannel({ type: 'webhook', url: `${receiver.url}/hook` }, SECRET, messageFor(TENANT, 'digest', rows), { timeoutMs: 2000 }), { ok: true, status: 200 });
+  assert.equal(await sendToChannel({ type: 'webhook', url: `${receiver.url}/hook` }, SECRET, messageFor(TENANT, 'digest', rows), { timeoutMs: 2000, allowPrivateTargets: true }), { ok: true, status: 200 });
   const body = JSON.parse((await receiver.waitForRequests(1))[0]!.body) as { runbookUrl: string; text: string; items: Array<{ runbookUrl: string | null }> };
   assert.is(body.runbookUrl, 'https://runbooks.example/disk.md');
   assert.equal(body.items.map((i) => i.runbookUrl), ['https://runbooks.example/disk.md', other, null]);
@@ -96,7 +96,7 @@ test('a digest over WEBHOOK_MAX_BODY_BYTES: the fields, their kinds and the item
   const labels = Object.fromEntries(Array.from({ length: 64 }, (_, j) => [`label_${j}`, 'v'.repeat(60)]));
   const rows = Array.from({ length: 1000 }, (_, i) => row({ title: `Disk ${i} almost full`, labels }));
   receiver.reset();
-  assert.equal(await sendToChannel({ type: 'webhook', url: `${receiver.url}/hook` }, SECRET, messageFor(TENANT, 'digest', rows), { timeoutMs: 2000, webhookMaxBodyBytes: 64 * 1024 }), { ok: true, status: 200 });
+  assert.equal(await sendToChannel({ type: 'webhook', url: `${receiver.url}/hook` }, SECRET, messageFor(TENANT, 'digest', rows), { timeoutMs: 2000, webhookMaxBodyBytes: 64 * 1024, allowPrivateTargets: true }), { ok: true, status: 200 });
   const body = JSON.parse((await receiver.waitForRequests(1))[0]!.body) as Record<string, unknown>;
   assert.equal(Object.keys(body).sort(), Object.keys(docFitted!).sort());
   assert.equal(shape(body), shape(docFitted!));
@@ -129,8 +129,8 @@ test('the documented receiver accepts a real signed send and refuses another sec
     const url = `http://127.0.0.1:${port}/bulwark`;
     await waitFor(() => fetch(url, { method: 'POST', body: '{}' }).then((r) => r.status === 401, () => false), 'the example receiver to listen', 10_000);
     const message = messageFor(TENANT, 'single', [row({})]);
-    assert.equal(await sendToChannel({ type: 'webhook', url }, SECRET, message, { timeoutMs: 2000 }), { ok: true, status: 204 });
-    const refused = await sendToChannel({ type: 'webhook', url }, 'whsec-someone-else', message, { timeoutMs: 2000 });
+    assert.equal(await sendToChannel({ type: 'webhook', url }, SECRET, message, { timeoutMs: 2000, allowPrivateTargets: true }), { ok: true, status: 204 });
+    const refused = await sendToChannel({ type: 'webhook', url }, 'whsec-someone-else', message, { timeoutMs: 2000, allowPrivateTargets: true });
     assert.equal({ ok: refused.ok, status: refused.status }, { ok: false, status: 401 });
   } finally {
     child?.kill();

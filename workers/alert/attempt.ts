@@ -17,8 +17,8 @@ export interface SendDeps extends LedgerDeps {
   clock: () => Date;
   /** Channels a receiver asked to slow down (429), shared by every worker process. */
   pauses: ChannelPauses;
-  /** Options passed to the channel senders (timeout, Telegram base URL, webhook body limit). */
-  send?: Pick<SendOptions, 'timeoutMs' | 'telegramBaseUrl' | 'webhookMaxBodyBytes'>;
+  /** Options passed to the channel senders (timeout, Telegram base URL, webhook body limit, private targets). */
+  send?: Pick<SendOptions, 'timeoutMs' | 'telegramBaseUrl' | 'webhookMaxBodyBytes' | 'allowPrivateTargets'>;
 }
 
 export type AttemptOutcome =

@@ -40,7 +40,8 @@ export function createAlertContext(ctx: AppContext, deliveries: Queue, options: 
     clock: ctx.clock,
     keys: requireMasterKeys(ctx.config),
     pauses: createChannelPauses(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),
-    send: options.send ?? { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl, webhookMaxBodyBytes: ctx.config.webhookMaxBodyBytes },
+    // The target check comes from the config even when a test sets the other options.
+    send: { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl, webhookMaxBodyBytes: ctx.config.webhookMaxBodyBytes, ...options.send, allowPrivateTargets: ctx.config.alertTargetsAllowPrivate },
   };
 }
 

@@ -5,12 +5,23 @@
  * the credential.
  */
 import { fitText, SLACK_TEXT_MAX, TELEGRAM_TEXT_MAX } from './fit.js';
+import { guardedPost, TargetRefusedError } from './guarded-post.js';
 import type { AlertMessage, ChannelTarget, SendResult } from './types.js';
 import { webhookBody } from './webhook-body.js';
 import { signWebhook } from './webhook-signature.js';
+import { literalTargetProblem } from '../../../lib/target-address.js';
 
 export interface SendOptions {
+  /**
+   * Tests only: sends through this instead. The target's literal address is still
+   * checked, but not what a host name resolves to (guarded-post.ts does that).
+   */
   fetch?: typeof fetch;
+  /**
+   * ALERT_TARGETS_ALLOW_PRIVATE: whether a webhook or Slack URL may point at a
+   * loopback, private, link-local or other non-public address. Default: false.
+   */
+  allowPrivateTargets?: boolean;
   /** Time limit of the HTTP request. Default: 10000 ms. */
   timeoutMs?: number;
   now?: () => Date;
@@ -98,6 +109,15 @@ function configurationProblem(target: ChannelTarget, credential: string, url: st
   return undefined;
 }
 
+/**
+ * A send refused because its URL points at an internal address (ALERT_TARGETS_ALLOW_PRIVATE
+ * is false): failed for good, no request made. The reason says what to fix, as for any
+ * unusable configuration: a webhook's channel, a Slack channel's secret.
+ */
+function refused(target: ChannelTarget, why: string): SendResult {
+  return { ok: false, retryable: false, reason: target.type === 'webhook' ? 'misconfigured' : 'credential', error: `refused ${target.type} target: ${why}` };
+}
+
 export async function sendToChannel(target: ChannelTarget, credential: string, message: AlertMessage, options: SendOptions = {}): Promise<SendResult> {
   const now = (options.now ?? (() => new Date()))();
   const doFetch = options.fetch ?? fetch;
@@ -110,6 +130,8 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   // says which to fix.
   const problem = configurationProblem(target, credential, req.url);
   if (problem) return { ok: false, retryable: false, reason: problem.reason, error: `invalid ${target.type} channel: ${problem.text}` };
+  const literal = target.type !== 'telegram' && !options.allowPrivateTargets ? literalTargetProblem(req.url) : undefined;
+  if (literal) return refused(target, mask(literal));
   const timeoutMs = options.timeoutMs ?? 10_000;
   // One time limit for the request and reading its answer. A controller with a timer
   // cleared on completion, not AbortSignal.timeout: that one is several times dearer
@@ -119,10 +141,16 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   let res: Response;
   let text: string;
   try {
-    res = await doFetch(req.url, { method: 'POST', body: req.body, headers: req.headers, signal: controller.signal });
+    // Webhook and Slack URLs are the tenant's choice: sent so they cannot reach an
+    // internal host. Telegram's base URL is the operator's (TELEGRAM_API_URL).
+    const tenantUrl = target.type !== 'telegram';
+    res = tenantUrl && !options.fetch
+      ? await guardedPost(req.url, { body: req.body, headers: req.headers, signal: controller.signal, allowPrivate: options.allowPrivateTargets ?? false })
+      : await doFetch(req.url, { method: 'POST', body: req.body, headers: req.headers, signal: controller.signal, redirect: 'manual' });
     text = await res.text().catch(() => '');
   } catch (err) {
     const e = err as Error;
+    if (e instanceof TargetRefusedError) return refused(target, mask(e.message));
     const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${timeoutMs} ms` : mask(`${e.message}${(e.cause as Error | undefined)?.message ? `: ${(e.cause as Error).message}` : ''}`);
     return { ok: false, retryable: true, error: reason };
   } finally {

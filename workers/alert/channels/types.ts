@@ -28,6 +28,9 @@ export type SendResult =
       retryable: boolean;
       retryAfterMs?: number;
       error: string;
-      /** A channel that cannot work as configured: its credential (`credential`) or its target (`misconfigured`). No request was made. */
+      /**
+       * A channel that cannot work as configured: its credential (`credential`) or its target
+       * (`misconfigured`), including a URL refused as internal (ALERT_TARGETS_ALLOW_PRIVATE). No request was made.
+       */
       reason?: 'credential' | 'misconfigured';
     };

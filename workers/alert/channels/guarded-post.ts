@@ -1,0 +1,135 @@
+/**
+ * The POST to a tenant-chosen URL (webhook, Slack), made so it cannot reach an
+ * internal host (SSRF; lib/target-address.ts). fetch resolves the host itself, so a
+ * check before it could be answered by DNS with a public address and fetch's own
+ * lookup then with 127.0.0.1 (DNS rebinding). Here the request goes through
+ * node:http(s) with a `lookup` of our own: the addresses it connects to are the ones
+ * just checked, while the Host header and TLS SNI still carry the URL's host name.
+ * Redirects are never followed (node:http does not): a 3xx is an answer like any other.
+ */
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { blockedAddress, isLocalhostName, literalTargetProblem } from '../../../lib/target-address.js';
+
+/** A send refused for its target: never retried, never a request. */
+export class TargetRefusedError extends Error {
+  override readonly name = 'TargetRefusedError';
+}
+
+/** Most bytes of an answer kept: only its first 200 characters are ever reported. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * Resolves every address of the host and refuses them all if any is not public: a
+ * name with one public and one internal address could otherwise be connected to the
+ * internal one (Node tries them in turn).
+ */
+const checkedLookup: LookupFunction = (hostname, options, callback) => {
+  if (isLocalhostName(hostname)) {
+    callback(new TargetRefusedError(`its host ${hostname} is a loopback name`), '', 4);
+    return;
+  }
+  const all: LookupAllOptions = { family: options.family ?? 0, hints: options.hints, all: true };
+  dnsLookup(hostname, all, (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
+    if (err) return callback(err, '', 4);
+    const bad = addresses.map((a) => ({ a, why: blockedAddress(a.address) })).find((x) => x.why);
+    if (bad) return callback(new TargetRefusedError(`its host ${hostname} resolves to ${bad.a.address}, ${bad.why}`), '', 4);
+    // net asks for every address when it tries them in turn (autoSelectFamily), else for one.
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+    const first = addresses[0];
+    if (!first) return callback(new TargetRefusedError(`its host ${hostname} has no address`), '', 4);
+    callback(null, first.address, first.family);
+  });
+};
+
+export interface GuardedInit {
+  body: string;
+  headers: Record<string, string>;
+  signal: AbortSignal;
+  /** ALERT_TARGETS_ALLOW_PRIVATE: connect wherever the URL points. */
+  allowPrivate: boolean;
+}
+
+/**
+ * POST `body` to `url` and read the answer, as a fetch Response. Rejects with a
+ * TargetRefusedError, before any connection, when the host is not public (unless
+ * allowed); with the signal's reason when it aborts.
+ */
+export function guardedPost(url: string, init: GuardedInit): Promise<Response> {
+  const literal = init.allowPrivate ? undefined : literalTargetProblem(url);
+  if (literal) return Promise.reject(new TargetRefusedError(literal));
+  const u = new URL(url);
+  const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<Response>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      init.signal.removeEventListener('abort', abort);
+      fn();
+    };
+    const req = send(u, {
+      method: 'POST',
+      headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
+      ...(init.allowPrivate ? {} : { lookup: checkedLookup }),
+      // No keep-alive pool: a socket is not reused for a host whose addresses may change.
+      agent: false,
+    });
+    // The signal's reason (a TimeoutError), not the socket's error, is what the caller reports.
+    function abort() {
+      settle(() => reject(init.signal.reason));
+      req.destroy();
+    }
+    if (init.signal.aborted) abort();
+    init.signal.addEventListener('abort', abort, { once: true });
+    req.on('error', (err) => settle(() => reject(err)));
+    req.on('response', (res) => {
+      readAnswer(res).then(
+        (body) => settle(() => {
+          try {
+            resolve(toResponse(res, body));
+          } catch (err) {
+            reject(err);
+          }
+        }),
+        (err: unknown) => settle(() => reject(err)),
+      );
+    });
+    req.end(init.body);
+  });
+}
+
+/** The answer's first MAX_ANSWER_BYTES; a longer one is cut off there and the socket dropped. */
+function readAnswer(res: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= MAX_ANSWER_BYTES) {
+        res.destroy();
+        resolve(Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES));
+      }
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', reject);
+    res.on('close', () => {
+      if (!res.complete) reject(new Error('the receiver closed the connection mid-answer'));
+    });
+  });
+}
+
+function toResponse(res: IncomingMessage, body: Buffer): Response {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, v);
+  }
+  const status = res.statusCode ?? 0;
+  // Response takes 200-599 only (a 1xx as final answer is a broken receiver: a network error), and no body with these.
+  if (status < 200 || status > 599) throw new Error(`unexpected HTTP status ${status}`);
+  const empty = [204, 205, 304].includes(status);
+  return new Response(empty ? null : new Uint8Array(body), { status, statusText: res.statusMessage ?? '', headers });
+}
