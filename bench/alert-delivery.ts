@@ -12,7 +12,7 @@
  * local one; BENCH_CPU_PROF=<dir>
  * writes a CPU profile of the measured phase there)
  */
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { addChannel } from '../lib/channels.js';
 import { loadConfig, requireMasterKeys } from '../lib/config.js';
@@ -59,13 +59,37 @@ async function rawLoop(concurrency: number, n = N): Promise<number> {
   return (n / (performance.now() - t0)) * 1000;
 }
 
+/**
+ * The same POSTs the way Bulwark's webhook channel sends them since the SSRF guard
+ * (workers/alert/channels/guarded-post.ts): node:http, a new connection per POST.
+ * Printed for reading beside the fetch loop the ratio uses.
+ */
+async function rawHttpLoop(concurrency: number, n = N): Promise<number> {
+  let i = 0;
+  const t0 = performance.now();
+  const post = () => new Promise<void>((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (i++ < n) await post();
+  }));
+  return (n / (performance.now() - t0)) * 1000;
+}
+
 const db = await createTestDatabase('bulwark_bench');
-const config = loadConfig({ DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, PORT: '0', LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-alerts-${Date.now()}`, MASTER_KEYS: `b1:${generateFernetKey()}`, SETTINGS_CACHE_MS: '60000' });
+const config = loadConfig({ DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, PORT: '0', LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-alerts-${Date.now()}`, MASTER_KEYS: `b1:${generateFernetKey()}`, SETTINGS_CACHE_MS: '60000', ALERT_TARGETS_ALLOW_PRIVATE: 'true' }); // the receiver is on loopback
 const CAP = alertDeliveryPolicy.perChannelConcurrency;
 await rawLoop(CONCURRENCY, Math.min(N, 1000)); // warm-up, not measured
 const raw = await rawLoop(CAP);
 const rawCpuPerPost = rawCpuMs / N;
 const rawAtWorkerConcurrency = await rawLoop(CONCURRENCY);
+await rawHttpLoop(CAP, Math.min(N, 500)); // warm-up, not measured
+const rawHttp = await rawHttpLoop(CAP);
 const producer = createProducer({ redisUrl: config.redisUrl, queuePrefix: config.queuePrefix });
 // Decisions need the tenant first; workers start after everything is enqueued.
 const setup = await startBulwark(config, { http: false, scheduler: false, workers: false });
@@ -102,4 +126,5 @@ console.log(`raw POST loop          ${raw.toFixed(0)} req/s (warm, concurrency $
 console.log(`alert deliveries e2e   ${e2e.toFixed(0)} deliveries/s (${N} alerts after ${WARM} to warm up, decision + ledger + signed POST)`);
 console.log(`ratio                  ${(e2e / raw).toFixed(2)} (target >= 0.6)`);
 console.log(`(for reading) raw POST loop at the alert worker's concurrency ${CONCURRENCY}: ${rawAtWorkerConcurrency.toFixed(0)} req/s (e2e / that = ${(e2e / rawAtWorkerConcurrency).toFixed(2)})`);
+console.log(`(for reading) raw node:http loop, a new connection per POST as Bulwark's webhook channel sends: ${rawHttp.toFixed(0)} req/s at concurrency ${CAP} (e2e / that = ${(e2e / rawHttp).toFixed(2)})`);
 console.log(`(for reading) cpu of this process: ${(rawCpuPerPost * 1000).toFixed(0)} µs per raw POST; ${((e2eCpuMs / measured) * 1000).toFixed(0)} µs per delivery (Postgres and Redis not included)`);

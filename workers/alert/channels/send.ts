@@ -5,7 +5,7 @@
  * the credential.
  */
 import { fitText, SLACK_TEXT_MAX, TELEGRAM_TEXT_MAX } from './fit.js';
-import { guardedPost, TargetRefusedError } from './guarded-post.js';
+import { guardedPost, TargetRefusedError, type HttpAnswer } from './guarded-post.js';
 import type { AlertMessage, ChannelTarget, SendResult } from './types.js';
 import { webhookBody } from './webhook-body.js';
 import { signWebhook } from './webhook-signature.js';
@@ -138,7 +138,7 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   // to create and keeps a timer per send alive for the whole limit.
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
-  let res: Response;
+  let res: HttpAnswer;
   let text: string;
   try {
     // Webhook and Slack URLs are the tenant's choice: sent so they cannot reach an
