@@ -2,9 +2,11 @@
  * Running `bulwark` from a test: in-process through main() (the same code as the bin),
  * its output caught line by line, or as the installed bin in a child process.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.js';
 import type { CliIO } from '../../cli/output.js';
+import { withTimeout } from './env.js';
 
 export interface CliResult {
   code: number;
@@ -65,4 +67,24 @@ export async function createCliTenant(run: (args: string[]) => Promise<CliResult
 /** Run the installed bin (`node bin/bulwark.js …`) with `env` over this process's environment, within 60 s. */
 export function runBin(args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, ['bin/bulwark.js', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+}
+
+const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
+
+/**
+ * Run `bulwark start` as the installed bin with exactly `env` (and `cwd`, default this
+ * process's), for a start that must fail: resolves with its exit code and everything it
+ * printed. A hang guard, not a timing claim: a start that got past its check, or left a
+ * connection open, would never exit, and is killed after `ms`.
+ */
+export async function startUntilExit(env: NodeJS.ProcessEnv, options: { cwd?: string; ms?: number } = {}): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [BIN, 'start'], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const code = await withTimeout(new Promise<number | null>((r) => child.on('exit', r)), options.ms ?? 60_000, 'bulwark start to exit').catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  return { code, output };
 }

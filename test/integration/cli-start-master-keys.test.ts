@@ -4,15 +4,13 @@
 // installed bin in a directory of its own, so no .env fills the variable in.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CONFIG_VARIABLES } from '../../lib/config.js';
-import { randomPrefix, REDIS_URL, withTimeout } from '../helpers/env.js';
+import { startUntilExit } from '../helpers/cli.js';
+import { randomPrefix, REDIS_URL } from '../helpers/env.js';
 
-const CLI = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
 const cwd = mkdtempSync(join(tmpdir(), 'bulwark-start-'));
 test.after(() => rmSync(cwd, { recursive: true, force: true }));
 
@@ -30,16 +28,7 @@ async function start(masterKeys: string | undefined): Promise<{ code: number | n
     LOG_LEVEL: 'warn',
     ...(masterKeys === undefined ? {} : { MASTER_KEYS: masterKeys }),
   };
-  const child = spawn(process.execPath, [CLI, 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  // A hang guard, not a timing claim: a start that got past the check would run on.
-  const code = await withTimeout(new Promise<number | null>((r) => child.on('exit', r)), 60_000, 'bulwark start to exit').catch((err: unknown) => {
-    child.kill('SIGKILL');
-    throw err;
-  });
-  return { code, output };
+  return startUntilExit(env, { cwd });
 }
 
 test('without MASTER_KEYS, start exits 2 naming the variable and how to make a key', async () => {

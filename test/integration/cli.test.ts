@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { randomPrefix, withTimeout } from '../helpers/env.js';
 import { obliterateQueues } from '../helpers/queues.js';
 import { workerEnv } from '../helpers/worker-process.js';
-import { createCliTenant, runBin, runCli } from '../helpers/cli.js';
+import { createCliTenant, runBin, runCli, startUntilExit } from '../helpers/cli.js';
 import { ADMIN_URL, createTestDatabase, superuserQuery, urlFor, type TestDatabase } from '../helpers/db.js';
 
 let db: TestDatabase;
@@ -134,15 +134,7 @@ test('start on a port already in use fails, names the problem and exits (nothing
   const prefix = randomPrefix('start-fail');
   try {
     const port = String((taken.address() as AddressInfo).port);
-    const child = spawn(process.execPath, ['bin/bulwark.js', 'start'], { env: { ...process.env, ...workerEnv(db.url, prefix, { PORT: port }) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    // A hang guard, not a timing claim: a start that left connections open would never exit.
-    const code = await withTimeout(new Promise<number | null>((r) => child.on('exit', r)), 30_000, 'bulwark start to exit').catch((err: unknown) => {
-      child.kill('SIGKILL');
-      throw err;
-    });
+    const { code, output } = await startUntilExit({ ...process.env, ...workerEnv(db.url, prefix, { PORT: port }) }, { ms: 30_000 });
     assert.is.not(code, 0, output);
     assert.match(output, 'EADDRINUSE');
   } finally {

@@ -6,8 +6,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CONFIG_VARIABLES } from '../../lib/config.js';
@@ -18,12 +16,12 @@ import { createTenant } from '../../lib/tenants.js';
 import { createProducer } from '../../producers/index.js';
 import { startBulwark } from '../../workers/main.js';
 import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
-import { REDIS_URL, captureLogs, testConfig, waitFor, withTimeout } from '../helpers/env.js';
+import { startUntilExit } from '../helpers/cli.js';
+import { REDIS_URL, captureLogs, testConfig, waitFor } from '../helpers/env.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
 import { obliterateQueues } from '../helpers/queues.js';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 
-const CLI = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
 let db: TestDatabase;
 let prisma: PrismaClient;
 let connection: Redis;
@@ -89,15 +87,7 @@ test('bulwark start with a pending migration exits 1 at once, naming it, with no
   const config = testConfig(db.url);
   prefixes.push(config.queuePrefix);
   const env = { ...inherited, NODE_NO_WARNINGS: '1', DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: config.queuePrefix, PORT: '0', LOG_LEVEL: 'warn', MASTER_KEYS: `k1:${generateFernetKey()}` };
-  const child = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  // A hang guard, not a timing claim: a start past the check would run on.
-  const code = await withTimeout(new Promise<number | null>((r) => child.on('exit', r)), 60_000, 'bulwark start to exit').catch((e: unknown) => {
-    child.kill('SIGKILL');
-    throw e;
-  });
+  const { code, output } = await startUntilExit(env);
   assert.is(code, 1, output);
   assert.match(output, `bulwark: 1 migration(s) pending (${String(removed.migration_name)}): run \`bulwark migrate\` before \`bulwark start\``);
   assert.not.match(output, /bulwark_started|Server listening/);
