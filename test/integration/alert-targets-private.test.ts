@@ -2,6 +2,8 @@
 // channels cannot reach loopback, private or link-local hosts: literal ones are refused
 // when the channel is added (API and CLI), host names when sending, with no request made.
 import { test } from 'uvu';
+import { lookup } from 'node:dns/promises';
+import { hostname } from 'node:os';
 import * as assert from 'uvu/assert';
 import { main } from '../../cli/main.js';
 import type { CliIO } from '../../cli/output.js';
@@ -92,13 +94,30 @@ test('sendToChannel: a host name resolving to loopback, a Slack URL to loopback 
   assert.is(receiver.requests.length, 0);
 });
 
+test('a kept-alive connection opened without the guard is never lent to a guarded send', async () => {
+  // This machine's own name resolves to loopback (/etc/hosts) and is no literal the
+  // add-time check knows, so only the send-time lookup can refuse it.
+  const name = hostname();
+  const addresses = await lookup(name, { all: true });
+  assert.ok(addresses.length > 0 && addresses.every((a) => a.address.startsWith('127.') || a.address === '::1'), `${name} must resolve to loopback here: ${JSON.stringify(addresses)}`);
+  const url = `http://${name}:${new URL(receiver.url).port}/pooled`;
+  const before = receiver.requests.length;
+  const allowed = await sendToChannel({ type: 'webhook', url }, 'secret', message, { timeoutMs: 2000, allowPrivateTargets: true });
+  assert.ok(allowed.ok, JSON.stringify(allowed));
+  assert.is(receiver.requests.length, before + 1, 'the unguarded send went out and left its connection open');
+  const guarded = await sendToChannel({ type: 'webhook', url }, 'secret', message, { timeoutMs: 2000 });
+  assert.ok(!guarded.ok && guarded.reason === 'misconfigured' && /resolves to 127\./.test(guarded.error), JSON.stringify(guarded));
+  assert.is(receiver.requests.length, before + 1, 'the guarded send did not go out on the open connection');
+});
+
 test('a redirect is not followed (even where private targets are allowed): the 3xx is the answer', async () => {
   const target = await startReceiver({ reply: { status: 302, headers: { location: `${receiver.url}/moved` } } });
+  const before = receiver.requests.length;
   try {
     const r = await sendToChannel({ type: 'webhook', url: `${target.url}/hook` }, 'secret', message, { timeoutMs: 2000, allowPrivateTargets: true });
     assert.ok(!r.ok && r.status === 302 && !r.retryable, JSON.stringify(r));
     assert.is(target.requests.length, 1);
-    assert.is(receiver.requests.length, 0, 'the redirect target got nothing');
+    assert.is(receiver.requests.length, before, 'the redirect target got nothing');
   } finally {
     await target.close();
   }

@@ -8,8 +8,8 @@
  * Redirects are never followed (node:http does not): a 3xx is an answer like any other.
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { blockedAddress, isLocalhostName, literalTargetProblem } from '../../../lib/target-address.js';
 
@@ -56,6 +56,28 @@ export interface HttpAnswer {
   text(): Promise<string>;
 }
 
+/**
+ * Keep-alive pools, one per protocol and guard setting, made on first use. A pooled
+ * socket stays connected to the address the guard checked when it was opened, so
+ * reusing it cannot reach anything the check refused; keeping the two settings apart
+ * means a socket opened without the check is never lent to a guarded send. Without a
+ * pool every send paid a new connection (a TLS handshake for https). An idle socket is
+ * closed after FREE_SOCKET_MS, before common servers' own keep-alive limit (Node's 5 s),
+ * so a send rarely meets one the receiver is closing.
+ */
+const FREE_SOCKET_MS = 4000;
+const pools = new Map<string, HttpAgent>();
+function poolFor(https: boolean, allowPrivate: boolean): HttpAgent {
+  const key = `${https ? 'https' : 'http'}:${allowPrivate}`;
+  let agent = pools.get(key);
+  if (!agent) {
+    const options = { keepAlive: true, timeout: FREE_SOCKET_MS, scheduling: 'lifo' as const };
+    agent = https ? new HttpsAgent(options) : new HttpAgent(options);
+    pools.set(key, agent);
+  }
+  return agent;
+}
+
 export interface GuardedInit {
   body: string;
   headers: Record<string, string>;
@@ -86,8 +108,7 @@ export function guardedPost(url: string, init: GuardedInit): Promise<HttpAnswer>
       method: 'POST',
       headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
       ...(init.allowPrivate ? {} : { lookup: checkedLookup }),
-      // No keep-alive pool: a socket is not reused for a host whose addresses may change.
-      agent: false,
+      agent: poolFor(u.protocol === 'https:', init.allowPrivate),
     });
     // The signal's reason (a TimeoutError), not the socket's error, is what the caller reports.
     function abort() {
