@@ -222,6 +222,8 @@ export function createProducer(options: ProducerOptions = {}) {
 
   /** Made on the first entry that raises an alert: most producers never need it. */
   let flows: FlowProducer | undefined;
+  /** Set by close(): a flow producer made after it would stay open on the connection. */
+  let closed = false;
 
   async function enqueueEntries(entries: AuditEntry[]): Promise<EnqueuedAudit> {
     // Of entries sharing an eventId the first is stored (the rest are duplicates): only
@@ -244,6 +246,7 @@ export function createProducer(options: ProducerOptions = {}) {
     // the eventId here). MULTI does not roll back a job Redis refuses inside it: the
     // call fails then, so the caller retries (strict-flows.ts).
     if (!flows) {
+      if (closed) throw new Error('the producer is closed: the entries were not enqueued');
       flows = createStrictFlowProducer({ connection, prefix });
       flows.on('error', (err) => opts.onError?.(err));
     }
@@ -316,6 +319,7 @@ export function createProducer(options: ProducerOptions = {}) {
     /** Close the queues, and the connection if the producer opened it. */
     async close(): Promise<void> {
       await coalescer.flush();
+      closed = true;
       await Promise.all([auditQueue.close(), alertQueue.close(), flows?.close()]);
       if (!opts.connection) await connection.quit();
     },

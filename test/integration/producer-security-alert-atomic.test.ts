@@ -105,4 +105,14 @@ test('a job that Redis refuses inside the transaction fails the write (MULTI doe
   }
 });
 
+test('after close, a security entry is refused as closed and nothing is added (no flow producer made then)', async () => {
+  const closing = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
+  await closing.close();
+  const before = await new Queue(AUDIT_WRITE_QUEUE, { connection, prefix }).count();
+  const err = await closing.audit.writeMany([{ ...base, action: 'security:auth-failed', severity: 'critical' }]).then(() => undefined, (e: unknown) => e);
+  assert.instance(err, Error);
+  assert.match((err as Error).message, 'the producer is closed: the entries were not enqueued');
+  assert.is(await new Queue(AUDIT_WRITE_QUEUE, { connection, prefix }).count(), before);
+});
+
 test.run();
