@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { parseMasterKeys, type MasterKeys } from './crypto/master-keys.js';
 import { ConfigError, type FieldProblem } from './errors.js';
 import { WEBHOOK_BODY_MAX_BYTES } from './contracts/alert-delivery.js';
-import { runbookBaseUrlProblem } from './runbooks.js';
+import { refineRunbookBaseUrl } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
@@ -115,27 +115,22 @@ const envSchema = z.object({
   /** Time limit of one alert delivery HTTP request. Default: 10000 ms. */
   ALERT_HTTP_TIMEOUT_MS: int(100, 120000).default(10000),
   /**
-   * Largest JSON body sent to a webhook channel; a larger message is fitted (items that
-   * do not fit left out and counted). Default: 262144 (256 KiB).
-   */
-  /**
    * Whether webhook and Slack channels may send to loopback, private, link-local and
    * other non-public addresses. Targets are chosen by tenants, so allowing them lets a
    * tenant make the workers send requests to internal hosts (SSRF). Default: false.
    */
   ALERT_TARGETS_ALLOW_PRIVATE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  /**
+   * Largest JSON body sent to a webhook channel; a larger message is fitted (items that
+   * do not fit left out and counted). Default: 262144 (256 KiB).
+   */
   WEBHOOK_MAX_BODY_BYTES: int(WEBHOOK_BODY_MAX_BYTES.min, WEBHOOK_BODY_MAX_BYTES.max).default(WEBHOOK_BODY_MAX_BYTES.default),
   /**
    * Where the runbooks are published, e.g. https://git.example.com/bulwark/blob/main/docs/runbooks.
    * Alerts Bulwark raises itself link to `<this>/<page>.md`. Default: none (no link,
    * because the alert contract only accepts absolute http(s) URLs).
    */
-  RUNBOOK_BASE_URL: url(['https:', 'http:'])
-    .superRefine((v, c) => {
-      const problem = runbookBaseUrlProblem(v);
-      if (problem) c.addIssue({ code: 'custom', message: problem });
-    })
-    .optional(),
+  RUNBOOK_BASE_URL: url(['https:', 'http:']).superRefine(refineRunbookBaseUrl).optional(),
 });
 
 type Env = z.infer<typeof envSchema>;

@@ -56,3 +56,9 @@ export function runbookBaseUrlProblem(baseUrl: string): string | undefined {
   }
   return undefined;
 }
+
+/** runbookBaseUrlProblem as a zod refinement, for RUNBOOK_BASE_URL and the producer's runbookBaseUrl. */
+export function refineRunbookBaseUrl(baseUrl: string, ctx: { addIssue(issue: { code: 'custom'; message: string }): void }): void {
+  const problem = runbookBaseUrlProblem(baseUrl);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}

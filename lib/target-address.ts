@@ -5,8 +5,8 @@
  * metadata service) and the like would let any tenant make Bulwark send requests to
  * internal hosts (SSRF). Unless ALERT_TARGETS_ALLOW_PRIVATE is true, such targets are
  * refused: literal addresses and `localhost` when a channel is added, and every
- * address a host name resolves to when sending (channel-connect.ts), since DNS can
- * change after the channel was added.
+ * address a host name resolves to when sending (workers/alert/channels/guarded-post.ts),
+ * since DNS can change after the channel was added.
  */
 import { BlockList, isIP } from 'node:net';
 import { embeddedIPv4, ipv6Groups } from './net-address.js';

@@ -39,7 +39,7 @@ import {
 import { jsonBytesOver, type QueuePolicy } from '../lib/contracts/common.js';
 import { ValidationError, type FieldProblem } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
-import { runbookBaseUrlProblem, runbookUrlFor } from '../lib/runbooks.js';
+import { refineRunbookBaseUrl, runbookUrlFor } from '../lib/runbooks.js';
 import { createWriteCoalescer, jsonBytes } from './coalesce.js';
 import { createStrictFlowProducer } from './strict-flows.js';
 import { parseEachOrThrow, parseOrThrow } from './validate.js';
@@ -91,13 +91,7 @@ const optionsSchema = z
     clock: z.custom<() => Date>((v) => typeof v === 'function', 'must be a function').optional(),
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
     coalesceWrites: z.boolean({ error: 'must be true or false' }).optional(),
-    runbookBaseUrl: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-      .superRefine((v, c) => {
-        const problem = runbookBaseUrlProblem(v);
-        if (problem) c.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
+    runbookBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).superRefine(refineRunbookBaseUrl).optional(),
   })
   .strict();
 
@@ -224,6 +218,7 @@ export function createProducer(options: ProducerOptions = {}) {
   let flows: FlowProducer | undefined;
   /** Set by close(): a flow producer made after it would stay open on the connection. */
   let closed = false;
+  const closedError = () => new Error('the producer is closed: the entries were not enqueued');
 
   async function enqueueEntries(entries: AuditEntry[]): Promise<EnqueuedAudit> {
     // Of entries sharing an eventId the first is stored (the rest are duplicates): only
@@ -246,7 +241,7 @@ export function createProducer(options: ProducerOptions = {}) {
     // the eventId here). MULTI does not roll back a job Redis refuses inside it: the
     // call fails then, so the caller retries (strict-flows.ts).
     if (!flows) {
-      if (closed) throw new Error('the producer is closed: the entries were not enqueued');
+      if (closed) throw closedError();
       flows = createStrictFlowProducer({ connection, prefix });
       flows.on('error', (err) => opts.onError?.(err));
     }
@@ -260,7 +255,7 @@ export function createProducer(options: ProducerOptions = {}) {
       })),
     ]);
     // addBulk answers nothing once the producer is closing: nothing was added.
-    if (!audit) throw new Error('the producer is closed: the entries were not enqueued');
+    if (!audit) throw closedError();
     return { jobId: String(audit.job.id), eventIds: entries.map((e) => e.eventId) };
   }
 

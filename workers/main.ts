@@ -68,6 +68,15 @@ export function createContext(config: Config, options: StartOptions = {}): AppCo
   };
 }
 
+/** The context's clients, closed last (workers, queues and servers first). */
+async function closeClients(ctx: AppContext): Promise<void> {
+  await ctx.prisma.$disconnect();
+  await ctx.pg.end().catch(() => undefined);
+  await ctx.redis.quit().catch(() => ctx.redis.disconnect());
+}
+
+const flushLogs = (ctx: AppContext) => new Promise<void>((resolve) => ctx.logger.flush(() => resolve()));
+
 /** A connection of its own (the pool may be all busy) to cancel this process's running statements. */
 async function cancelRunningStatements(config: Config, pids: number[]): Promise<number> {
   const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 });
@@ -84,7 +93,14 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   requireMasterKeys(config);
   const ctx = createContext(config, options);
   const { logger } = ctx;
-  await refuseUnmigratedSchema(ctx);
+  try {
+    await refuseUnmigratedSchema(ctx);
+  } catch (err) {
+    // Nothing has started: closed, the refused process exits.
+    await closeClients(ctx);
+    await flushLogs(ctx);
+    throw err;
+  }
   const audit = createAuditWriteWorker(ctx);
   const alerts = createAlertWorkers(ctx, options.alerts);
   const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker, ...alerts.workers];
@@ -132,12 +148,10 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await server?.close();
     await api?.close();
     await producer?.close();
-    await ctx.prisma.$disconnect();
-    await ctx.pg.end().catch(() => undefined);
-    await ctx.redis.quit().catch(() => ctx.redis.disconnect());
+    await closeClients(ctx);
     await apiRedis?.quit().catch(() => apiRedis?.disconnect());
     logger.info({ event: 'bulwark_stopped' }, 'bulwark stopped');
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    await flushLogs(ctx);
   }
 
   let url: string | undefined;

@@ -49,10 +49,13 @@ async function commandsOfWrite(write: () => Promise<unknown>): Promise<Array<[st
   seen.length = 0;
   await write();
   const queueKey = (q: string) => `${prefix}:${q}:`;
-  // MONITOR reports a command as Redis runs it: wait for the last one to arrive.
-  const first = await waitFor(async () => seen.find(([, , key]) => key.startsWith(queueKey(AUDIT_WRITE_QUEUE))), 'the audit add seen by MONITOR');
-  const client = first[0];
-  await new Promise((r) => setTimeout(r, 100));
+  // MONITOR reports commands in the order Redis runs them, and every command of the
+  // write ran before it answered: a marker sent now is reported after all of them.
+  const marker = `${prefix}:marker:${randomUUID()}`;
+  await connection.echo(marker);
+  await waitFor(async () => seen.some(([, , key]) => key === marker), 'the marker seen by MONITOR');
+  const client = seen.find(([, , key]) => key.startsWith(queueKey(AUDIT_WRITE_QUEUE)))?.[0];
+  assert.ok(client, 'the audit add seen by MONITOR');
   return seen.filter(([source, cmd]) => source === client && cmd !== 'info' && cmd !== 'hset').map(([, cmd, key]) => [cmd, key.startsWith(queueKey(AUDIT_WRITE_QUEUE)) ? 'audit-write' : key.startsWith(queueKey(ALERT_QUEUE)) ? 'alert' : key]);
 }
 

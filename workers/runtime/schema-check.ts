@@ -26,16 +26,12 @@ export async function pendingAtStart(pool: pg.Pool, logger: Logger): Promise<str
 }
 
 /**
- * Throws PendingMigrationsError, with the context's connections closed (so a refused
- * `bulwark start` exits), when a migration is pending; nothing has started yet.
+ * Throws PendingMigrationsError when a migration is pending (nothing has started yet:
+ * the caller closes the context's clients, so a refused `bulwark start` exits).
  */
-export async function refuseUnmigratedSchema(ctx: AppContext): Promise<void> {
+export async function refuseUnmigratedSchema(ctx: Pick<AppContext, 'pg' | 'logger'>): Promise<void> {
   const pending = await pendingAtStart(ctx.pg, ctx.logger);
   if (pending.length === 0) return;
   ctx.logger.error({ event: 'migrations_pending', pending }, 'migrations pending: not starting');
-  await ctx.prisma.$disconnect();
-  await ctx.pg.end().catch(() => undefined);
-  await ctx.redis.quit().catch(() => ctx.redis.disconnect());
-  await new Promise<void>((resolve) => ctx.logger.flush(() => resolve()));
   throw new PendingMigrationsError(pending);
 }
