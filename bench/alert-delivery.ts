@@ -7,7 +7,9 @@
  * channel, so the per-channel cap (alertDeliveryPolicy.perChannelConcurrency). The raw
  * loop is warmed up first (fetch loads lazily; a cold first loop is slower and would
  * flatter the ratio), and is also printed at the alert worker's concurrency for reading.
- * Bulwark runs from the compiled build (dist/), as `bulwark start` does.
+ * Bulwark runs from the compiled build (dist/), as `bulwark start` does. Also printed: the
+ * floor (bench/raw.ts rawBullmqPostFloor), plain BullMQ jobs each making one POST at the
+ * same concurrency and cap, which is what the design's parts cost with no Bulwark code.
  * Run: node --import tsx bench/alert-delivery.ts   (BENCH_N, default 2000; REDIS_URL, default the
  * local one; BENCH_CPU_PROF=<dir>
  * writes a CPU profile of the measured phase there)
@@ -25,6 +27,7 @@ import { createProducer } from '../producers/index.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { obliterateQueues } from '../test/helpers/queues.js';
 import { ensureBuilt } from '../scripts/build.mjs';
+import { rawBullmqPostFloor } from './raw.js';
 import { profileWindow } from './util.js';
 
 const { startBulwark } = (await import(`${await ensureBuilt()}/workers/main.js`)) as typeof import('../workers/main.js');
@@ -47,38 +50,35 @@ const body = JSON.stringify({ version: 1, tenantId: '00000000-0000-4000-8000-000
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 let rawCpuMs = 0;
 
-async function rawLoop(concurrency: number, n = N): Promise<number> {
+/** One POST of the body with fetch, the client of the headline raw loop. */
+const fetchPost = async (): Promise<void> => {
+  await (await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).arrayBuffer();
+};
+
+/**
+ * One POST with the client Bulwark's webhook channel sends with since the SSRF guard
+ * (workers/alert/channels/guarded-post.ts): node:http with a keep-alive agent.
+ */
+const rawAgent = new HttpAgent({ keepAlive: true, timeout: 4000, scheduling: 'lifo' });
+const httpPost = () => new Promise<void>((resolve, reject) => {
+  const req = httpRequest(url, { method: 'POST', agent: rawAgent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+    res.resume();
+    res.on('end', resolve);
+  });
+  req.on('error', reject);
+  req.end(body);
+});
+
+/** `n` POSTs, `concurrency` at a time; requests per second. */
+async function rawLoop(concurrency: number, n = N, post: () => Promise<void> = fetchPost): Promise<number> {
   hits = 0;
   let i = 0;
   const c0 = cpuMs();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (i++ < n) await (await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).arrayBuffer();
-  }));
-  rawCpuMs = cpuMs() - c0;
-  return (n / (performance.now() - t0)) * 1000;
-}
-
-/**
- * The same POSTs with the client Bulwark's webhook channel sends with since the SSRF
- * guard (workers/alert/channels/guarded-post.ts): node:http with a keep-alive agent.
- * Printed beside the fetch loop the headline ratio uses: it is the same-client baseline.
- */
-const rawAgent = new HttpAgent({ keepAlive: true, timeout: 4000, scheduling: 'lifo' });
-async function rawHttpLoop(concurrency: number, n = N): Promise<number> {
-  let i = 0;
-  const t0 = performance.now();
-  const post = () => new Promise<void>((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', agent: rawAgent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  await Promise.all(Array.from({ length: concurrency }, async () => {
     while (i++ < n) await post();
   }));
+  rawCpuMs = cpuMs() - c0;
   return (n / (performance.now() - t0)) * 1000;
 }
 
@@ -89,8 +89,11 @@ await rawLoop(CONCURRENCY, Math.min(N, 1000)); // warm-up, not measured
 const raw = await rawLoop(CAP);
 const rawCpuPerPost = rawCpuMs / N;
 const rawAtWorkerConcurrency = await rawLoop(CONCURRENCY);
-await rawHttpLoop(CAP, Math.min(N, 500)); // warm-up, not measured
-const rawHttp = await rawHttpLoop(CAP);
+await rawLoop(CAP, N, httpPost); // warm-up, not measured
+const rawHttp = await rawLoop(CAP, N, httpPost);
+// The floor: plain BullMQ jobs, each one POST, at Bulwark's concurrency and cap.
+const floorFetch = await rawBullmqPostFloor(config.redisUrl, N, CONCURRENCY, CAP, fetchPost);
+const floorHttp = await rawBullmqPostFloor(config.redisUrl, N, CONCURRENCY, CAP, httpPost);
 const producer = createProducer({ redisUrl: config.redisUrl, queuePrefix: config.queuePrefix });
 // Decisions need the tenant first; workers start after everything is enqueued.
 const setup = await startBulwark(config, { http: false, scheduler: false, workers: false });
@@ -130,4 +133,6 @@ console.log(`ratio                  ${(e2e / raw).toFixed(2)} (target >= 0.6)`);
 console.log(`(for reading) raw POST loop at the alert worker's concurrency ${CONCURRENCY}: ${rawAtWorkerConcurrency.toFixed(0)} req/s (e2e / that = ${(e2e / rawAtWorkerConcurrency).toFixed(2)})`);
 console.log(`raw node:http loop     ${rawHttp.toFixed(0)} req/s (keep-alive, concurrency ${CAP}: the client Bulwark's webhook channel sends with)`);
 console.log(`same-client ratio      ${(e2e / rawHttp).toFixed(2)} (target >= 0.6; the ratio above is against fetch, a different and dearer client)`);
+console.log(`raw BullMQ + POST floor ${floorFetch.toFixed(0)} jobs/s with fetch (${(floorFetch / raw).toFixed(2)} of the fetch loop), ${floorHttp.toFixed(0)} with node:http (${(floorHttp / rawHttp).toFixed(2)} of its loop):`);
+console.log(`                       a plain BullMQ worker at concurrency ${CONCURRENCY}, one POST per job, at most ${CAP} in flight; no decision, no ledger`);
 console.log(`(for reading) cpu of this process: ${(rawCpuPerPost * 1000).toFixed(0)} µs per raw POST; ${((e2eCpuMs / measured) * 1000).toFixed(0)} µs per delivery (Postgres and Redis not included)`);

@@ -3,6 +3,8 @@
  * answers 204 with no work, both driven by autocannon on loopback in the same run.
  * Prints requests/s, p99 latency and the ratio (target ≥ 0.5, p99 < 20 ms), and how
  * many Postgres queries the key checks cost (target: about none per request).
+ * Also printed: the floor (bench/raw-ingest.ts), the Redis work an ingest needs done with
+ * raw parts and nothing else, for how much of the target Bulwark's own work may take.
  * BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50); BENCH_CPU_PROF=<dir> writes
  * a CPU profile of the server during the POST /v1/audit run there.
  */
@@ -19,6 +21,7 @@ import { createTenant } from '../lib/tenants.js';
 import { createTestDatabase, superuserQuery } from '../test/helpers/db.js';
 import { obliterateQueues } from '../test/helpers/queues.js';
 import { ensureBuilt } from '../scripts/build.mjs';
+import { startRawIngestFloor } from './raw-ingest.js';
 import { profileWindow } from './util.js';
 
 /**
@@ -89,6 +92,10 @@ async function main(): Promise<void> {
     const { key } = await createApiKey(bulwark.ctx.prisma, { tenantId: tenant.id, name: 'bench', scopes: ['audit:write'] }, { type: 'system', id: 'bench' });
     const body = JSON.stringify({ actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-1' });
     const base = await baseline();
+    const floorServer = await startRawIngestFloor(config.redisUrl);
+    const floorCpu0 = process.cpuUsage();
+    const floor = await drive(floorServer.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).finally(() => floorServer.close());
+    const floorCpu = process.cpuUsage(floorCpu0);
     const queriesBefore = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
     // CPU of this process (the server under test; autocannon runs in a child) per request:
     // steadier than requests/s on a shared 2-core machine, for comparing changes.
@@ -104,6 +111,8 @@ async function main(): Promise<void> {
     console.log(`fastify 204 baseline   ${base.rps.toFixed(0)} req/s   p99 ${base.p99} ms`);
     console.log(`POST /v1/audit         ${api.rps.toFixed(0)} req/s   p99 ${api.p99} ms   non-2xx ${api.non2xx}   errors ${api.errors}`);
     console.log(`ratio                  ${ratio.toFixed(2)} (target >= 0.5); p99 ${api.p99} ms (target < 20 ms)`);
+    console.log(`raw ingest floor       ${floor.rps.toFixed(0)} req/s   p99 ${floor.p99} ms   ratio ${(floor.rps / base.rps).toFixed(2)}: bare Fastify + one raw Redis script call and one raw BullMQ job per turn (bench/raw-ingest.ts)`);
+    console.log(`(for reading) floor cpu ${((floorCpu.user + floorCpu.system) / Math.max(1, floor.rps * DURATION)).toFixed(0)} µs per request`);
     console.log(`(for reading) server cpu  ${((cpu.user + cpu.system) / Math.max(1, requests)).toFixed(0)} µs per request`);
     console.log(`(for reading) audit-write jobs ${jobs} for ~${requests.toFixed(0)} requests (${(requests / Math.max(1, jobs)).toFixed(1)} entries per job)`);
     console.log(`postgres transactions  ${queriesAfter - queriesBefore} for ~${requests.toFixed(0)} requests (${((queriesAfter - queriesBefore) / Math.max(1, requests)).toFixed(4)} per request)`);

@@ -1,10 +1,12 @@
 /**
  * The raw baselines Bulwark is compared with, measured on the same Redis and Postgres:
- * a plain BullMQ no-op worker, and plain-pg INSERT ... SELECT FROM unnest of chained rows.
+ * a plain BullMQ no-op worker, plain-pg INSERT ... SELECT FROM unnest of chained rows, and
+ * a plain BullMQ worker making one HTTP POST per job (the floor of an alert delivery).
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { createSemaphore } from '../lib/semaphore.js';
 import { chainedColumnBatches, unnestInsertSql } from './entries.js';
 import { randomPrefix, rate, sampleProcess } from './util.js';
 
@@ -100,4 +102,55 @@ export async function rawUnnestInsert(databaseUrl: string, tenants: readonly str
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The least an alert delivery can cost with the parts the design prescribes, measured
+ * raw: `jobs` jobs (addBulk, before the clock starts) consumed by a plain BullMQ Worker
+ * at `concurrency`, each job making one `post()` with at most `cap` in flight, as the
+ * per-channel cap allows Bulwark. No decision, no ledger, no signature: what is left
+ * of a delivery once Bulwark's own work is taken out. Jobs per second.
+ */
+export async function rawBullmqPostFloor(redisUrl: string, jobs: number, concurrency: number, cap: number, post: () => Promise<void>): Promise<number> {
+  const prefix = randomPrefix('raw-post');
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue('raw-post', { connection, prefix });
+  for (let start = 0; start < jobs; start += 1000) {
+    await queue.addBulk(Array.from({ length: Math.min(1000, jobs - start) }, (_x, k) => ({ name: 'alert', data: { i: start + k, severity: 'warning', title: 'Disk almost full' } })));
+  }
+  const slots = createSemaphore(cap);
+  const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const worker = new Worker(
+    'raw-post',
+    async () => {
+      const release = await slots.acquire(1);
+      try {
+        await post();
+      } finally {
+        release();
+      }
+    },
+    { connection: workerConnection, prefix, concurrency, autorun: false },
+  );
+  let completed = 0;
+  let failed = 0;
+  const done = new Promise<void>((resolve) => {
+    worker.on('completed', () => {
+      if (++completed + failed === jobs) resolve();
+    });
+    worker.on('failed', () => {
+      if (completed + ++failed === jobs) resolve();
+    });
+  });
+  const t0 = performance.now();
+  void worker.run();
+  await done;
+  const ms = performance.now() - t0;
+  await worker.close();
+  await workerConnection.quit();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await connection.quit();
+  if (failed > 0) throw new Error(`raw BullMQ + POST: ${failed} jobs failed`);
+  return rate(jobs, ms);
 }
