@@ -8,7 +8,7 @@
  * Redirects are never followed (node:http does not): a 3xx is an answer like any other.
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { blockedAddress, isLocalhostName, literalTargetProblem } from '../../../lib/target-address.js';
@@ -87,50 +87,83 @@ export interface GuardedInit {
 }
 
 /**
+ * Times a send goes again on another connection when a pooled connection turns out to
+ * be closed by the receiver (see guardedPost): each time takes a socket from the pool,
+ * which holds only as many as were busy at once, and the last try opens a new one.
+ */
+const MAX_STALE_RETRIES = 2;
+
+/** The errors of a request written to a connection the other end had already closed. */
+const STALE_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
  * POST `body` to `url` and read the answer (at most MAX_ANSWER_BYTES of it). Rejects with a
  * TargetRefusedError, before any connection, when the host is not public (unless
  * allowed); with the signal's reason when it aborts.
+ *
+ * A receiver may close an idle keep-alive connection just as a send reuses it: the send
+ * then fails with ECONNRESET (or EPIPE) before any answer, and the receiver never saw
+ * the request. Such a send is made again at once on another connection (Node's
+ * documented `reusedSocket` check) instead of failing the attempt and waiting for the
+ * retry backoff. An error on a new connection, or after an answer began, is reported
+ * as before.
  */
 export function guardedPost(url: string, init: GuardedInit): Promise<HttpAnswer> {
   const literal = init.allowPrivate ? undefined : literalTargetProblem(url);
   if (literal) return Promise.reject(new TargetRefusedError(literal));
   const u = new URL(url);
   const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  const agent = poolFor(u.protocol === 'https:', init.allowPrivate);
   return new Promise<HttpAnswer>((resolve, reject) => {
     let settled = false;
+    let req: ClientRequest;
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
       init.signal.removeEventListener('abort', abort);
       fn();
     };
-    const req = send(u, {
-      method: 'POST',
-      headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
-      ...(init.allowPrivate ? {} : { lookup: checkedLookup }),
-      agent: poolFor(u.protocol === 'https:', init.allowPrivate),
-    });
     // The signal's reason (a TimeoutError), not the socket's error, is what the caller reports.
     function abort() {
       settle(() => reject(init.signal.reason));
       req.destroy();
     }
+    function attempt(staleRetriesLeft: number): void {
+      let answered = false;
+      req = send(u, {
+        method: 'POST',
+        headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
+        ...(init.allowPrivate ? {} : { lookup: checkedLookup }),
+        // The last try skips the pools, Node's global one too (a socket there may never
+        // have been checked): a connection of its own cannot be a stale one.
+        agent: staleRetriesLeft > 0 ? agent : false,
+      });
+      const current = req;
+      current.on('error', (err: NodeJS.ErrnoException) => {
+        if (!settled && !answered && current.reusedSocket && STALE_CODES.has(err.code ?? '') && !init.signal.aborted) {
+          attempt(staleRetriesLeft - 1);
+          return;
+        }
+        settle(() => reject(err));
+      });
+      current.on('response', (res) => {
+        answered = true;
+        readAnswer(res).then(
+          (body) => settle(() => {
+            try {
+              resolve(toAnswer(res, body));
+            } catch (err) {
+              reject(err);
+            }
+          }),
+          (err: unknown) => settle(() => reject(err)),
+        );
+      });
+      current.end(init.body);
+    }
+    attempt(MAX_STALE_RETRIES);
     if (init.signal.aborted) abort();
-    init.signal.addEventListener('abort', abort, { once: true });
-    req.on('error', (err) => settle(() => reject(err)));
-    req.on('response', (res) => {
-      readAnswer(res).then(
-        (body) => settle(() => {
-          try {
-            resolve(toAnswer(res, body));
-          } catch (err) {
-            reject(err);
-          }
-        }),
-        (err: unknown) => settle(() => reject(err)),
-      );
-    });
-    req.end(init.body);
+    else init.signal.addEventListener('abort', abort, { once: true });
   });
 }
 
