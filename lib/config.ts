@@ -42,6 +42,11 @@ const cron = z.string().refine((v) => {
 const envSchema = z.object({
   /** Postgres connection string. Default: postgresql://postgres@127.0.0.1:5432/bulwark */
   DATABASE_URL: url(['postgresql:', 'postgres:']).default('postgresql://postgres@127.0.0.1:5432/bulwark'),
+  /**
+   * Most Postgres connections the pool of `bulwark start` opens, shared by its workers
+   * and its HTTP API (a forced shutdown opens one more). Default: 10.
+   */
+  DATABASE_POOL_SIZE: int(1, 1000).default(10),
   /** Redis connection string. Default: redis://127.0.0.1:6379 */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   /** Which environment this is. Default: dev. `live` forbids debug logging. */
@@ -77,8 +82,15 @@ const envSchema = z.object({
    * Default: 100.
    */
   HEAP_GROWING_PERCENT: int(0, 1000).default(100),
-  /** How long running jobs may take to finish on SIGTERM. Default: 10000 ms. */
+  /** How long running jobs may take to finish on SIGTERM, after the drain (SHUTDOWN_DRAIN_MS). Default: 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
+  /**
+   * How long a stopping process keeps serving and working with /readyz failing
+   * (`stopping`) before its workers stop taking jobs and its HTTP server closes, so load
+   * balancers stop routing to it first. Comes before SHUTDOWN_TIMEOUT_MS, not out of it.
+   * Default: 0 (no wait).
+   */
+  SHUTDOWN_DRAIN_MS: int(0, 60000).default(0),
   /** BullMQ job lock; a crashed worker's jobs are retried after about this long. Default: 30000 ms. */
   WORKER_LOCK_DURATION_MS: int(1000, 600000).default(30000),
   /**
@@ -139,6 +151,7 @@ type Env = z.infer<typeof envSchema>;
 export interface Config {
   readonly env: Env['BULWARK_ENV'];
   readonly databaseUrl: string;
+  readonly databasePoolSize: number;
   readonly redisUrl: string;
   readonly host: string;
   readonly port: number;
@@ -150,6 +163,7 @@ export interface Config {
   readonly auditEntriesInFlight: number;
   readonly heapGrowingPercent: number;
   readonly shutdownTimeoutMs: number;
+  readonly shutdownDrainMs: number;
   readonly workerLockDurationMs: number;
   /** Raw MASTER_KEYS value; parsed by lib/crypto/master-keys.ts. Never log it. */
   readonly masterKeys: string | undefined;
@@ -209,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     env: e.BULWARK_ENV,
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     host: e.HOST,
     port: e.PORT,
@@ -220,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     workerLockDurationMs: e.WORKER_LOCK_DURATION_MS,
     masterKeys: e.MASTER_KEYS,
     metricsToken: e.METRICS_TOKEN,

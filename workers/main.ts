@@ -3,6 +3,7 @@
  * context, starts the workers, the scheduler and the HTTP server, and returns a handle
  * whose stop() shuts everything down in order. Nothing here runs at import time.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from 'bullmq';
 import pg from 'pg';
 import { Queue } from 'bullmq';
@@ -50,12 +51,17 @@ export interface RunningBulwark {
   url: string | undefined;
   /** The HTTP server when it runs (its routes are what docs/api.md documents). */
   http: FastifyInstance | undefined;
+  /**
+   * Fails /readyz at once; with the HTTP server listening, keeps serving and working for
+   * SHUTDOWN_DRAIN_MS; then stops the workers (SHUTDOWN_TIMEOUT_MS) and closes everything.
+   * Every call returns the first call's promise.
+   */
   stop(reason?: string): Promise<void>;
 }
 
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
   const logger = createLogger(config, options.logDestination);
-  const pool = createPgPool(config, 10, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'));
+  const pool = createPgPool(config, config.databasePoolSize, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'));
   return {
     config,
     logger,
@@ -124,6 +130,13 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   let stopping: Promise<void> | undefined;
   async function stop(reason = 'stop requested'): Promise<void> {
     accepting = false;
+    // Load balancers see the failing /readyz only while the server answers, so a process
+    // without a listening server (none, or a failed start) has nothing to drain.
+    const drainMs = server?.server.listening ? config.shutdownDrainMs : 0;
+    if (drainMs > 0) {
+      logger.info({ event: 'bulwark_draining', reason, drain_ms: drainMs }, 'draining: /readyz fails, still serving and working');
+      await sleep(drainMs);
+    }
     logger.info({ event: 'bulwark_stopping', reason, timeout_ms: config.shutdownTimeoutMs }, 'stopping: no new jobs, waiting for running ones');
     // Running jobs get until the deadline (workers/runtime/stop-workers.ts).
     await stopWorkers(workers, {

@@ -92,7 +92,8 @@ test('Bulwark waits for healthy Postgres and Redis, has no secret defaults, publ
     }
   }
   // Docker's stop grace covers the shutdown bound, or running jobs are killed mid-way.
-  assert.ok(durationMs(bulwark.stop_grace_period) > loadConfig({}).shutdownTimeoutMs, String(bulwark.stop_grace_period));
+  const defaults = loadConfig({});
+  assert.ok(durationMs(bulwark.stop_grace_period) > defaults.shutdownDrainMs + defaults.shutdownTimeoutMs, String(bulwark.stop_grace_period));
 });
 
 test('every configuration variable reaches the Bulwark container (from the shell or .env), none fixed that a user needs to set', () => {
