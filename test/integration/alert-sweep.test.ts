@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
-import { enqueueDeliveries } from '../../workers/alert/deliver-jobs.js';
+import { deliverJob, deliverJobKey, enqueueDeliveries } from '../../workers/alert/deliver-jobs.js';
 import { processDelivery } from '../../workers/alert/delivery.js';
 import { createLogger } from '../../lib/logger.js';
 import { processAlert } from '../../workers/alert/processor.js';
@@ -55,6 +55,21 @@ test('a digest of more than 1,000 alerts goes out in parts of at most 1,000, and
   const keys = (await superuserQuery(h.db.url, `SELECT job_key, count(*)::int AS n FROM alert_deliveries WHERE alert_id = ANY($1::uuid[]) GROUP BY job_key ORDER BY n`, [ids])).rows as Array<{ job_key: string; n: number }>;
   assert.equal(keys.map((k) => k.n), [1, 1000]);
   for (const k of keys) assert.match(k.job_key, new RegExp(`^d-${tenantId}-${until.getTime()}-[0-9a-f]{16}$`));
+});
+
+test('a queued part that finishes before the fan-out records it delivering still leaves its job key on the row', async () => {
+  const { tenantId, channelIds } = await h.tenantWithHooks('key-first', ['/kf']);
+  const a = h.alertFor(tenantId, { title: 'Replica lag' });
+  await h.ctx.ledger.receive(a, new Date());
+  const request = { tenantId, channelId: channelIds[0]!, kind: 'digest' as const, alertIds: [a.id], key: `d-${tenantId}-1-abcdef0123456789` };
+  const queued = deliverJob(request);
+  assert.is(deliverJobKey(queued.opts.jobId, request.channelId), request.key);
+  // The deliver job runs first, as a free worker may before the fan-out's own write.
+  await processDelivery({ name: 'deliver', id: queued.opts.jobId, data: queued.data, attemptsMade: 0, opts: queued.opts } as unknown as Job, h.ctx);
+  await h.ctx.ledger.apply([a.id], { outcome: 'delivering', pendingChannels: [{ id: request.channelId, name: 'kf', type: 'webhook' }], jobKey: request.key });
+  const rows = (await superuserQuery(h.db.url, `SELECT outcome, job_key FROM alert_deliveries WHERE alert_id = $1`, [a.id])).rows;
+  assert.equal(rows, [{ outcome: 'delivered', job_key: request.key }]);
+  assert.is(deliverJobKey('deliver-x', request.channelId), undefined, 'an id of another shape names no key');
 });
 
 test('the sweep and bulwark_alerts_stuck report alerts delivering with no change for an hour, naming tenant and id, and not fresh ones', async () => {

@@ -42,6 +42,8 @@ export interface AttemptInput {
   lastAttempt: boolean;
   /** Whether a 429 can be honoured as a pause (false: treated as any retryable failure). */
   canPause: boolean;
+  /** The queued job's key (deliverJobKey), kept on the channel's row with every result. */
+  jobKey?: string;
   /** Release of the channel slot the caller took for this send. */
   releaseSlot: () => void;
   /**
@@ -54,7 +56,7 @@ export interface AttemptInput {
 
 export async function attemptDelivery(deps: SendDeps, input: AttemptInput): Promise<AttemptOutcome> {
   const { channel, alertIds, context } = input;
-  const base = { channelId: channel.id, channel: channel.name, channelType: channel.type, attempts: input.attempts };
+  const base = { channelId: channel.id, channel: channel.name, channelType: channel.type, attempts: input.attempts, ...(input.jobKey ? { jobKey: input.jobKey } : {}) };
   let result: Awaited<ReturnType<typeof sendToChannel>>;
   try {
     let credential: string;

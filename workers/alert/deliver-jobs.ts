@@ -48,6 +48,19 @@ export function deliverJob(r: DeliverRequest) {
   };
 }
 
+/**
+ * The request key a deliver job was queued with, read back from its id (deliverJob
+ * makes the id from it): a queued send keeps it on its channel's row, so the row names
+ * its job even when the send finished before the fan-out recorded the row as delivering.
+ * Undefined for an id of another shape.
+ */
+export function deliverJobKey(jobId: string | undefined, channelId: string): string | undefined {
+  const prefix = 'deliver-';
+  const suffix = `-${channelId}`;
+  if (!jobId?.startsWith(prefix) || !jobId.endsWith(suffix) || jobId.length <= prefix.length + suffix.length) return undefined;
+  return jobId.slice(prefix.length, -suffix.length);
+}
+
 export async function enqueueDeliveries(queue: Queue, requests: DeliverRequest[]): Promise<void> {
   if (requests.length > 0) await queue.addBulk(requests.map(deliverJob));
 }

@@ -10,6 +10,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { deliverJobSchema, digestJobSchema, groupFlushJobSchema, sweepJobSchema, type DeliverJob } from '../../lib/contracts/alert-delivery.js';
 import { attemptDelivery } from './attempt.js';
+import { deliverJobKey } from './deliver-jobs.js';
 import { withChannelSlotRelease } from './channel-slots.js';
 import { channelById } from './channel-store.js';
 import { record } from './ledger.js';
@@ -54,7 +55,7 @@ async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?:
   const attempts = (data.priorAttempts ?? 0) + job.attemptsMade + 1;
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const outcome = await withChannelSlotRelease(channel.id, (releaseSlot) =>
-    attemptDelivery(ctx, { tenantId: data.tenantId, channel, alertIds: data.alertIds, message: messageFor(data.tenantId, data.kind, rows), context, attempts, lastAttempt, canPause: token !== undefined, releaseSlot }),
+    attemptDelivery(ctx, { tenantId: data.tenantId, channel, alertIds: data.alertIds, message: messageFor(data.tenantId, data.kind, rows), context, attempts, lastAttempt, canPause: token !== undefined, jobKey: deliverJobKey(job.id, channel.id), releaseSlot }),
   );
   switch (outcome.kind) {
     case 'delivered':

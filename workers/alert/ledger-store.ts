@@ -31,7 +31,10 @@ export interface LedgerChange {
   channelId?: string;
   /** With `delivering`, the channels a fan-out just queued or is about to send to: each gets its row. */
   pendingChannels?: Array<Pick<ChannelRow, 'id' | 'name' | 'type'>>;
-  /** With pendingChannels queued as deliver jobs: the jobs' key, kept on their rows so the sweep can find a lost one. */
+  /**
+   * With pendingChannels queued as deliver jobs: the jobs' key, kept on their rows so the
+   * sweep can find a lost one. With a channel's result from a queued job: that job's key.
+   */
   jobKey?: string;
   /**
    * With a decision (suppressed, deferred): the state the row must still be in; default
@@ -85,7 +88,7 @@ interface DeliveryRow { id: string; channelId: string; channel: string | null; c
 
 function deliveryRows(changes: Array<{ id: string; c: LedgerChange }>): DeliveryRow[] {
   const rows = changes.flatMap(({ id, c }): DeliveryRow[] => {
-    if (c.channelId) return [{ id, channelId: c.channelId, channel: c.channel ?? null, channelType: c.channelType ?? null, jobKey: null, c }];
+    if (c.channelId) return [{ id, channelId: c.channelId, channel: c.channel ?? null, channelType: c.channelType ?? null, jobKey: c.jobKey ?? null, c }];
     return (c.pendingChannels ?? []).map((ch) => ({ id, channelId: ch.id, channel: ch.name, channelType: ch.type, jobKey: c.jobKey ?? null, c: { outcome: 'delivering' } as LedgerChange }));
   });
   // One upsert cannot touch a row twice: a pair given twice (a repeated id or channel) is written once.
