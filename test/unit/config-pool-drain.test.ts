@@ -15,39 +15,27 @@ function refusal(name: string, value: string): ConfigError {
   throw new Error(`${name}=${value} was accepted`);
 }
 
-test('DATABASE_POOL_SIZE defaults to 10 and takes 1 to 1000', () => {
-  assert.is(loadConfig({}).databasePoolSize, 10);
-  assert.is(loadConfig({ DATABASE_POOL_SIZE: '' }).databasePoolSize, 10, 'an empty variable counts as unset');
-  assert.is(loadConfig({ DATABASE_POOL_SIZE: '1' }).databasePoolSize, 1);
-  assert.is(loadConfig({ DATABASE_POOL_SIZE: '25' }).databasePoolSize, 25);
-  assert.is(loadConfig({ DATABASE_POOL_SIZE: '1000' }).databasePoolSize, 1000);
-});
+const BOUNDED = [
+  { name: 'DATABASE_POOL_SIZE', field: 'databasePoolSize', unset: 10, accepted: [1, 25, 1000], refused: ['0', '1001', 'ten', '-1', '2.5'], range: 'between 1 and 1000' },
+  { name: 'SHUTDOWN_DRAIN_MS', field: 'shutdownDrainMs', unset: 0, accepted: [0, 5000, 60000], refused: ['60001', '-1', '5s', '1e3', '100.5'], range: 'between 0 and 60000' },
+] as const;
 
-test('DATABASE_POOL_SIZE outside 1..1000 or not a whole number is refused, by name', () => {
-  for (const value of ['0', '1001', 'ten', '-1', '2.5']) {
-    const err = refusal('DATABASE_POOL_SIZE', value);
-    assert.equal(err.problems.map((p) => p.path), ['DATABASE_POOL_SIZE'], value);
-    assert.match(err.message, 'DATABASE_POOL_SIZE: must', value);
-  }
-  assert.match(refusal('DATABASE_POOL_SIZE', '1001').message, 'DATABASE_POOL_SIZE: must be between 1 and 1000');
-});
+for (const v of BOUNDED) {
+  test(`${v.name} defaults to ${v.unset} and takes whole numbers ${v.range}`, () => {
+    assert.is(loadConfig({})[v.field], v.unset);
+    assert.is(loadConfig({ [v.name]: '' })[v.field], v.unset, 'an empty variable counts as unset');
+    for (const n of v.accepted) assert.is(loadConfig({ [v.name]: String(n) })[v.field], n);
+  });
 
-test('SHUTDOWN_DRAIN_MS defaults to 0 (no wait) and takes 0 to 60000', () => {
-  assert.is(loadConfig({}).shutdownDrainMs, 0);
-  assert.is(loadConfig({ SHUTDOWN_DRAIN_MS: '' }).shutdownDrainMs, 0);
-  assert.is(loadConfig({ SHUTDOWN_DRAIN_MS: '0' }).shutdownDrainMs, 0);
-  assert.is(loadConfig({ SHUTDOWN_DRAIN_MS: '5000' }).shutdownDrainMs, 5000);
-  assert.is(loadConfig({ SHUTDOWN_DRAIN_MS: '60000' }).shutdownDrainMs, 60000);
-});
-
-test('SHUTDOWN_DRAIN_MS above 60000 or not a whole number of ms is refused, by name', () => {
-  for (const value of ['60001', '-1', '5s', '1e3', '100.5']) {
-    const err = refusal('SHUTDOWN_DRAIN_MS', value);
-    assert.equal(err.problems.map((p) => p.path), ['SHUTDOWN_DRAIN_MS'], value);
-    assert.match(err.message, 'SHUTDOWN_DRAIN_MS: must', value);
-  }
-  assert.match(refusal('SHUTDOWN_DRAIN_MS', '60001').message, 'SHUTDOWN_DRAIN_MS: must be between 0 and 60000');
-});
+  test(`${v.name} out of range or not a whole number is refused, by name`, () => {
+    for (const value of v.refused) {
+      const err = refusal(v.name, value);
+      assert.equal(err.problems.map((p) => p.path), [v.name], value);
+      assert.match(err.message, `${v.name}: must`, value);
+    }
+    assert.match(refusal(v.name, v.refused[0]).message, `${v.name}: must be ${v.range}`);
+  });
+}
 
 test('both bad at once: one error names both', () => {
   let err: ConfigError | undefined;
