@@ -15,6 +15,9 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+/** An IANA time zone this runtime knows: a tenant's, or its quiet hours'. */
+export const TIME_ZONE = z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin');
+
 export const tenantSettingsSchema = z
   .object({
     alerts: z
@@ -43,7 +46,7 @@ export const tenantSettingsSchema = z
              * which is fixed when the tenant is created; this is how a tenant moves its quiet
              * hours to another zone, live like the rest of the policy. null: back to the tenant's.
              */
-            timezone: z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin').nullable().optional(),
+            timezone: TIME_ZONE.nullable().optional(),
           })
           .strict()
           .prefault({}),

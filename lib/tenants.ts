@@ -7,16 +7,7 @@ import type { PrismaClient } from './clients/prisma.js';
 import { ConflictError, ValidationError, problemsFromZod } from './errors.js';
 import { createApiKeyInTx } from './apikeys/records.js';
 import { actorFields, recordAuditInTx, type AuditActor } from './audit/record.js';
-import { defaultTenantSettings } from './settings.js';
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { defaultTenantSettings, TIME_ZONE } from './settings.js';
 
 export const tenantInputSchema = z
   .object({
@@ -26,7 +17,7 @@ export const tenantInputSchema = z
       .min(1, { error: 'must not be empty', abort: true })
       .max(100, 'must be at most 100 characters')
       .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'must start with a letter or digit and hold only letters, digits, space, ".", "_" or "-"'),
-    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin').default('UTC'),
+    timezone: TIME_ZONE.default('UTC'),
   })
   .strict();
 

@@ -130,7 +130,11 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   // says which to fix.
   const problem = configurationProblem(target, credential, req.url);
   if (problem) return { ok: false, retryable: false, reason: problem.reason, error: `invalid ${target.type} channel: ${problem.text}` };
-  const literal = target.type !== 'telegram' && !options.allowPrivateTargets ? literalTargetProblem(req.url) : undefined;
+  // Webhook and Slack URLs are the tenant's choice: sent so they cannot reach an
+  // internal host. Telegram's base URL is the operator's (TELEGRAM_API_URL).
+  const tenantUrl = target.type !== 'telegram';
+  // guardedPost refuses a literal internal address itself; a test's fetch gets the same check here.
+  const literal = tenantUrl && options.fetch && !options.allowPrivateTargets ? literalTargetProblem(req.url) : undefined;
   if (literal) return refused(target, mask(literal));
   const timeoutMs = options.timeoutMs ?? 10_000;
   // One time limit for the request and reading its answer. A controller with a timer
@@ -141,9 +145,6 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   let res: HttpAnswer;
   let text: string;
   try {
-    // Webhook and Slack URLs are the tenant's choice: sent so they cannot reach an
-    // internal host. Telegram's base URL is the operator's (TELEGRAM_API_URL).
-    const tenantUrl = target.type !== 'telegram';
     res = tenantUrl && !options.fetch
       ? await guardedPost(req.url, { body: req.body, headers: req.headers, signal: controller.signal, allowPrivate: options.allowPrivateTargets ?? false })
       : await doFetch(req.url, { method: 'POST', body: req.body, headers: req.headers, signal: controller.signal, redirect: 'manual' });
