@@ -3,7 +3,7 @@ import type { Config } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { startBulwark, type RunningBulwark } from '../../workers/main.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
-import { captureLogs, testConfig } from './env.js';
+import { captureLogs, testConfig, waitFor } from './env.js';
 import { obliterateQueues } from './queues.js';
 
 export const OPERATOR = { username: 'ops', password: 'operator-password-123' };
@@ -60,6 +60,23 @@ export async function startApi(overrides: Record<string, string> = {}, adjust: (
       await db.drop();
     },
   };
+}
+
+/** A page of GET /v1/alerts, as much of it as the tests read. */
+export interface AlertsPage {
+  items: Array<{
+    outcome: string;
+    reason: string | null;
+    deliveries: Array<{ channel: string; outcome: string; reason: string | null; lastStatus: number | null; lastError: string | null; attempts: number }>;
+  }>;
+}
+
+/** GET /v1/alerts, asked again until the newest alert's outcome is `outcome`. */
+export function newestAlertWhen(api: Pick<ApiHarness, 'call'>, key: string, outcome: string): Promise<AlertsPage> {
+  return waitFor(async () => {
+    const page = (await (await api.call('GET', '/v1/alerts', { key })).json()) as AlertsPage;
+    return page.items[0]?.outcome === outcome ? page : undefined;
+  }, `the newest alert ${outcome}`);
 }
 
 export { ALERT_QUEUE };

@@ -11,9 +11,8 @@ import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';
 import { sendToChannel } from '../../workers/alert/channels/send.js';
 import type { AlertMessage } from '../../workers/alert/channels/types.js';
-import { startApi, type ApiHarness } from '../helpers/api.js';
+import { newestAlertWhen, startApi, type ApiHarness } from '../helpers/api.js';
 import { superuserQuery } from '../helpers/db.js';
-import { waitFor } from '../helpers/env.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 let api: ApiHarness;
@@ -69,11 +68,7 @@ test('a stored channel whose host name resolves to loopback fails for good as mi
   // to loopback just as well after it was added.
   await superuserQuery(api.db.url, `INSERT INTO alert_channels (id, tenant_id, name, type, target, secret_ref, severities) VALUES (gen_random_uuid(), $1, 'sneaky', 'webhook', $2, 'secret://hook', '{warning}')`, [tenant.id, `http://localhost:${port}/internal`]);
   assert.is((await api.call('POST', '/v1/alerts', { key: tenant.adminKey, body: { type: 'disk.full', severity: 'warning', title: 'Disk almost full' } })).status, 202);
-  type Page = { items: Array<{ outcome: string; reason: string | null; deliveries: Array<{ channel: string; outcome: string; reason: string | null; lastError: string | null; attempts: number }> }> };
-  const page = await waitFor(async () => {
-    const p = (await (await api.call('GET', '/v1/alerts', { key: tenant.adminKey })).json()) as Page;
-    return p.items[0]?.outcome === 'failed' ? p : undefined;
-  }, 'the alert failed');
+  const page = await newestAlertWhen(api, tenant.adminKey, 'failed');
   const d = page.items[0]!.deliveries[0]!;
   assert.equal([d.channel, d.outcome, d.reason, d.attempts], ['sneaky', 'failed', 'misconfigured', 1]);
   assert.match(d.lastError ?? '', /refused webhook target: its host localhost is a loopback name/);

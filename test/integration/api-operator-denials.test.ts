@@ -13,7 +13,6 @@ import { AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
 import { OPERATOR_DENIAL_LIMIT } from '../../producers/http/operator-denials.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 import { superuserQuery } from '../helpers/db.js';
-import { waitFor } from '../helpers/env.js';
 import { queueIdle } from '../helpers/queues.js';
 
 let api: ApiHarness;

@@ -330,7 +330,7 @@ test('the head: a wrong last_hash is named at last_seq; a row beyond the head is
 });
 
 test('a tenant row deleted past the foreign keys: both verifiers still find its chain and report it broken (tenant)', async () => {
-  // A fresh tenant, so the count of broken chains moves: 5 of 6 are broken by now.
+  // A fresh tenant, so the count of broken chains moves: 5 of the 6 before it are broken by now.
   const zeta = (await createTenant(bulwark.ctx.prisma, { name: 'py-verify-zeta' })).id;
   let r = await bothVerify();
   assert.is(r.out.split('\n').at(-1), '5 of 7 chain(s) broken');

@@ -7,8 +7,7 @@ import type { CliIO } from '../../cli/output.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { setSecret } from '../../lib/secrets.js';
 import { superuserQuery } from '../helpers/db.js';
-import { startApi, type ApiHarness } from '../helpers/api.js';
-import { waitFor } from '../helpers/env.js';
+import { newestAlertWhen, startApi, type ApiHarness } from '../helpers/api.js';
 import { replies, startReceiver } from '../helpers/receiver.js';
 
 let api: ApiHarness;
@@ -74,11 +73,7 @@ test('GET /v1/alerts and `bulwark alerts log` show an alert with each of its cha
       assert.is(added.status, 201);
     }
     assert.is((await api.call('POST', '/v1/alerts', { key: t.adminKey, body: { type: 'disk.full', severity: 'warning', title: 'Disk almost full' } })).status, 202);
-    type Page = { items: Array<{ outcome: string; reason: string | null; deliveries: Array<{ channel: string; outcome: string; reason: string | null; lastStatus: number | null; attempts: number }> }> };
-    const page = await waitFor(async () => {
-      const p = (await (await api.call('GET', '/v1/alerts', { key: t.adminKey })).json()) as Page;
-      return p.items[0]?.outcome === 'failed' ? p : undefined;
-    }, 'the alert settled');
+    const page = await newestAlertWhen(api, t.adminKey, 'failed');
     assert.is(page.items[0]!.reason, 'rejected');
     assert.equal(page.items[0]!.deliveries.map((d) => [d.channel, d.outcome, d.reason, d.lastStatus, d.attempts]), [
       ['ok', 'delivered', null, 200, 1],

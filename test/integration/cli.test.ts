@@ -2,10 +2,9 @@
 // the real Postgres: exit codes, output and clear errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { randomPrefix, withTimeout } from '../helpers/env.js';
+import { randomPrefix } from '../helpers/env.js';
 import { obliterateQueues } from '../helpers/queues.js';
 import { workerEnv } from '../helpers/worker-process.js';
 import { createCliTenant, runBin, runCli, startUntilExit } from '../helpers/cli.js';
