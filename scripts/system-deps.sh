@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the checks need and npm cannot provide: Chromium (Bull Board browser
-# test), docker-compose (checks docker-compose.yml), promtool (checks alert rules).
+# test), docker-compose (checks docker-compose.yml), promtool (checks alert rules), age
+# (backups are age-encrypted; tests decrypt them by hand as docs/DATA_MANAGEMENT.md says).
 # Installs only what is missing; a failed install is reported, and the test or check
 # that needs the tool then fails with its own clear message.
 set -uo pipefail
@@ -9,6 +10,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v age >/dev/null 2>&1 || missing+=(age)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq >/dev/null 2>&1
