@@ -3,8 +3,8 @@
 // batches in flight), one bad item not failing its neighbours, and slot waits that give up.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createBatcher } from '../../workers/alert/batcher.js';
-import { acquireChannelSlot } from '../../workers/alert/channel-slots.js';
+import { createBatcher } from '../../workers/alert/stores/batcher.js';
+import { acquireChannelSlot } from '../../workers/alert/sending/slots.js';
 import { alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));

@@ -37,7 +37,7 @@ test('producers and workers never import each other (but for the composition roo
   for (const [file, deps] of graph) {
     if (file.startsWith('producers/')) for (const d of deps) assert.not.ok(d.startsWith('workers/'), `${file} imports ${d}`);
     // The composition root wires the HTTP API (which lives with the producers) into the server.
-    if (file.startsWith('workers/') && file !== 'workers/main.ts') for (const d of deps) assert.not.ok(d.startsWith('producers/'), `${file} imports ${d}`);
+    if (file.startsWith('workers/') && file !== 'app/main.ts') for (const d of deps) assert.not.ok(d.startsWith('producers/'), `${file} imports ${d}`);
     if (file.startsWith('lib/')) for (const d of deps) assert.not.ok(/^(workers|producers|cli)\//.test(d), `${file} imports ${d}`);
   }
 });
@@ -54,11 +54,11 @@ test('there are no circular imports', () => {
   for (const f of graph.keys()) visit(f, []);
 });
 
-test('only workers/main.ts and the CLI commands build clients (benchmarks and tests aside)', () => {
+test('only app/main.ts and the CLI commands build clients (benchmarks and tests aside)', () => {
   for (const [file] of graph) {
     const text = readFileSync(join(ROOT, file), 'utf8');
     if (/\bcreate(Redis|Prisma)\(/.test(text) && !/^lib\/clients\//.test(file)) {
-      assert.ok(file === 'workers/main.ts' || file.startsWith('cli/commands/'), `${file} builds a client`);
+      assert.ok(file === 'app/main.ts' || file.startsWith('cli/commands/'), `${file} builds a client`);
     }
   }
 });

@@ -1,5 +1,5 @@
 // README's metrics table against the registry Bulwark builds (createMetrics, the one
-// workers/main.ts uses; building it connects nothing): every registered metric is in
+// app/main.ts uses; building it connects nothing): every registered metric is in
 // the table with its type and labels, every row names a registered metric, and every
 // metric name the docs and dashboards/ mention (Prometheus rules, their tests, the
 // Grafana dashboard) exists, with the label names their expressions use.

@@ -1,18 +1,18 @@
 /** Wires the alert decision worker and the delivery worker into BullMQ. */
 import { Queue, type Worker } from 'bullmq';
 import { createAlertDecider } from '../../lib/alerts/decide.js';
-import { CHANNEL_TYPES } from '../../lib/channels.js';
+import { CHANNEL_TYPES } from '../../lib/alerts/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { AppContext } from '../../lib/context.js';
 import { ALERT_QUEUE, alertPolicy } from '../../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE, alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
-import { createQueueWorker } from '../runtime/queue-worker.js';
-import { processDelivery, wasRecorded, type DeliveryContext } from './delivery.js';
-import { createPolicyReader } from './policy-store.js';
-import { createChannelPauses } from './channel-pause.js';
-import { createChannelReader } from './channel-store.js';
-import { createLedgerStore } from './ledger-store.js';
-import { processAlert } from './processor.js';
+import { createQueueWorker } from '../../app/runtime/queue-worker.js';
+import { processDelivery, wasRecorded, type DeliveryContext } from './jobs/delivery.js';
+import { createPolicyReader } from './stores/policy.js';
+import { createChannelPauses } from './sending/pause.js';
+import { createChannelReader } from './stores/channels.js';
+import { createLedgerStore } from './stores/ledger-store.js';
+import { processAlert } from './jobs/processor.js';
 
 export interface AlertWorkerOptions {
   /** Passed to the channel senders; tests point Telegram at a local server. */

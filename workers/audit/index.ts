@@ -3,7 +3,7 @@ import type { Job, Worker } from 'bullmq';
 import { AUDIT_MAX_ENTRIES_PER_JOB, AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditWriteResult } from '../../lib/contracts/audit.js';
 import type { AppContext } from '../../lib/context.js';
 import { isTransientDbError } from '../../lib/db/errors.js';
-import { createQueueWorker } from '../runtime/queue-worker.js';
+import { createQueueWorker } from '../../app/runtime/queue-worker.js';
 import type { EncodedEntry } from '../../lib/audit/encode.js';
 import { createSemaphore } from '../../lib/semaphore.js';
 import { concurrencyFor, createConcurrencyTracker } from './adaptive-concurrency.js';

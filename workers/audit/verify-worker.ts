@@ -6,8 +6,8 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { AUDIT_VERIFY_QUEUE, auditVerifyJobSchema, auditVerifyPolicy } from '../../lib/contracts/audit.js';
 import type { AppContext } from '../../lib/context.js';
-import { createQueueWorker } from '../runtime/queue-worker.js';
-import { verifyChains, type VerifyReport } from './verify.js';
+import { createQueueWorker } from '../../app/runtime/queue-worker.js';
+import { verifyChains, type VerifyReport } from '../../lib/audit/verify.js';
 
 export interface VerifySummary {
   ok: boolean;
