@@ -20,7 +20,9 @@ import { createOperatorDenials } from './operator-denials.js';
 import { frameworkErrors, registerErrorHandling } from './errors.js';
 import { registerInputChecks } from './input.js';
 import { registerAuditRoutes } from './routes/audit.js';
-import { registerAdminRoutes } from './routes/tenants.js';
+import { registerAlertRoutes } from './routes/alerts.js';
+import { registerSettingsRoutes } from './routes/settings.js';
+import { registerTenantRoutes } from './routes/tenants.js';
 import { registerChannelRoutes } from './routes/channels.js';
 import { registerSecurity, securityHeaderLines, setResponseHeaders, type SecurityOptions } from './security.js';
 
@@ -130,7 +132,9 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   registerErrorHandling(app);
   registerInputChecks(app);
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
-  registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
+  registerAlertRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
+  registerSettingsRoutes(app, { prisma: deps.prisma, guards });
+  registerTenantRoutes(app, { prisma: deps.prisma, guards });
   registerChannelRoutes(app, { prisma: deps.prisma, guards, targets: { allowPrivateTargets: config.alertTargetsAllowPrivate } });
   return { guards, authenticator, close: () => authenticator.close() };
 }

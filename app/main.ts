@@ -4,18 +4,13 @@
  * whose stop() shuts everything down in order. Nothing here runs at import time.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Worker } from 'bullmq';
 import pg from 'pg';
-import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createPgPool, createPrisma, trackBackendPids } from '../lib/clients/prisma.js';
 import { createRedis } from '../lib/clients/redis.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
-import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
-import { ALERT_QUEUE } from '../lib/contracts/alert.js';
-import { ALERT_DELIVERY_QUEUE } from '../lib/contracts/alert-delivery.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, type Clock } from '../lib/time.js';
@@ -23,10 +18,10 @@ import { cancelOwnStatements } from './runtime/cancel-statements.js';
 import { stopWorkers } from './runtime/stop-workers.js';
 import type { Api } from '../api/index.js';
 import { createProducer } from '../producers/index.js';
-import { createAlertWorkers, type AlertWorkerOptions } from '../workers/alert/index.js';
+import type { AlertWorkerOptions } from '../workers/alert/index.js';
 import { countStuckAlerts } from '../workers/alert/jobs/sweep.js';
-import { createAuditWriteWorker } from '../workers/audit/index.js';
-import { createAuditVerifyWorker } from '../workers/audit/verify-worker.js';
+import { registry } from '../workers/registry.js';
+import { createWorkers } from './workers.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
@@ -107,13 +102,9 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await flushLogs(ctx);
     throw err;
   }
-  const audit = createAuditWriteWorker(ctx);
-  const alerts = createAlertWorkers(ctx, options.alerts);
-  const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker, ...alerts.workers];
-  const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE].map(
-    (name) => new Queue(name, { connection: ctx.redis, prefix: config.queuePrefix }),
-  );
-  for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
+  // Every queue, worker and hook comes from the worker registry (workers/registry.ts).
+  const jobs = createWorkers(ctx, registry, { ...(options.alerts ? { alerts: options.alerts } : {}) });
+  const { workers, queues: countQueues } = jobs;
   ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
   ctx.metrics.setQueueCountSource(async () =>
     Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))),
@@ -143,10 +134,10 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
       timeoutMs: config.shutdownTimeoutMs,
       logger,
       onForced: async () => {
-        // An abandoned audit job may wait on a lock (a commit behind a chain head):
-        // nothing queued is started any more, and the running statement is cancelled,
-        // so the transaction rolls back now rather than at its 30 s statement timeout.
-        audit.committer.abort(new Error('shutting down'));
+        // Abandoned jobs end what they hold (the audit committer starts nothing queued
+        // any more), and the running statement is cancelled, so a transaction waiting
+        // on a lock rolls back now rather than at its 30 s statement timeout.
+        jobs.abort();
         const cancelled = await cancelRunningStatements(config, ctx.pgBackendPids()).catch((e: unknown) => {
           logger.warn({ event: 'shutdown_cancel_failed', err: e }, 'could not cancel running statements');
           return 0;
@@ -154,10 +145,9 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
         if (cancelled > 0) logger.warn({ event: 'shutdown_statements_cancelled', count: cancelled }, 'running database statements cancelled');
       },
     });
-    await audit.committer.drain();
-    await alerts.drain();
+    await jobs.drain();
     await scheduler?.close();
-    await Promise.all([...countQueues, alerts.deliveries].map((q) => q.close()));
+    await Promise.all(countQueues.map((q) => q.close()));
     await server?.close();
     await api?.close();
     await producer?.close();
@@ -169,7 +159,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
 
   let url: string | undefined;
   try {
-    scheduler = options.scheduler === false ? undefined : await startScheduler(ctx);
+    scheduler = options.scheduler === false ? undefined : await startScheduler(ctx, registry, jobs.queue);
     // The API (only with the HTTP server) enqueues through the same typed producer
     // application code uses, on a connection of its own (see createRedis on auto-pipelining).
     const readiness = createReadiness(ctx, () => accepting);

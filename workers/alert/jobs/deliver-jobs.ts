@@ -6,12 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { DELIVER_MAX_ALERTS, alertDeliveryPolicy, type DeliverJob } from '../../../lib/contracts/alert-delivery.js';
+import { DELIVER_MAX_ALERTS, alertDeliveryPolicy, deliverJob as deliverDefinition, type DeliverJob } from '../../../lib/contracts/alert-delivery.js';
+import { jobOf } from '../../enqueue.js';
 
-const { attempts, backoff, backoffJitter, removeOnComplete, removeOnFail } = alertDeliveryPolicy;
+const { attempts, backoff, backoffJitter } = alertDeliveryPolicy;
 
-/** Options of every alert-delivery job (deliver, group-flush, digest). */
-export const deliveryJobOpts = { attempts, backoff: { ...backoff, jitter: backoffJitter }, removeOnComplete, removeOnFail };
+/** Options of every alert-delivery job (deliver, group-flush, digest): the contract's. */
+export const deliveryJobOpts = deliverDefinition.opts;
 
 /** BullMQ's exponential delay with jitter, for the wait after `attemptsMade` failed attempts. */
 export function backoffDelay(attemptsMade: number, random: () => number = Math.random): number {
@@ -35,17 +36,12 @@ export interface DeliverRequest {
 export function deliverJob(r: DeliverRequest) {
   const prior = r.priorAttempts ?? 0;
   const data: DeliverJob = { v: 1, tenantId: r.tenantId, channelId: r.channelId, kind: r.kind, alertIds: r.alertIds, ...(prior > 0 ? { priorAttempts: prior } : {}) };
-  return {
-    name: 'deliver' as const,
-    data,
-    opts: {
-      ...deliveryJobOpts,
-      attempts: attempts - prior,
-      backoff: { ...deliveryJobOpts.backoff, delay: backoff.delay * 2 ** prior },
-      jobId: `deliver-${r.key}-${r.channelId}`,
-      ...(r.delayMs ? { delay: Math.max(0, Math.round(r.delayMs)) } : {}),
-    },
-  };
+  return jobOf(deliverDefinition, data, {
+    attempts: attempts - prior,
+    backoff: { ...deliveryJobOpts.backoff!, delay: backoff.delay * 2 ** prior },
+    jobId: `deliver-${r.key}-${r.channelId}`,
+    ...(r.delayMs ? { delay: Math.max(0, Math.round(r.delayMs)) } : {}),
+  });
 }
 
 /**

@@ -8,41 +8,42 @@
  * fails at once with its status (attempt.ts classifies, for both paths alike).
  */
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { deliverJobSchema, digestJobSchema, groupFlushJobSchema, sweepJobSchema, type DeliverJob } from '../../../lib/contracts/alert-delivery.js';
+import { alertDeliveryJobs, type DeliverJob } from '../../../lib/contracts/alert-delivery.js';
+import type { AlertDeps } from '../deps.js';
 import { attemptDelivery } from '../sending/attempt.js';
 import { deliverJobKey } from './deliver-jobs.js';
-import { withChannelSlotRelease } from '../sending/slots.js';
 import { channelById } from '../stores/channels.js';
 import { record } from '../stores/ledger.js';
 import { messageFor } from '../sending/message.js';
-import { fanOut } from './fan-out.js';
+import { parsePayload } from '../../registration.js';
+import { sendDigest } from './digest.js';
 import { flushGroup } from './group-flush.js';
-import type { AlertContext } from './processor.js';
 import { sweep } from './sweep.js';
-
-export type DeliveryContext = AlertContext;
-
 /**
- * Marks an error thrown after the failure was recorded in the ledger (`failed`, with
- * its reason): the job fails as before, but is not counted as lost
- * (bulwark_alert_delivery_jobs_lost_total, see index.ts).
+ * An error thrown after the job's failure was recorded in the ledger (`failed`, with
+ * its reason): the job fails as it would, but is not counted as lost
+ * (bulwark_alert_delivery_jobs_lost_total, see index.ts). `unrecoverable` fails it at
+ * once: BullMQ reads that from the name, as for its own UnrecoverableError.
  */
-function recorded<E extends Error>(err: E): E & { recorded: true } {
-  return Object.assign(err, { recorded: true as const });
+export class RecordedError extends Error {
+  constructor(message: string, options: { unrecoverable: boolean }) {
+    super(message);
+    this.name = options.unrecoverable ? 'UnrecoverableError' : 'Error';
+  }
 }
 
 /** Whether a job's failure was recorded in the ledger before it was thrown. */
 export function wasRecorded(err: unknown): boolean {
-  return (err as { recorded?: unknown } | null)?.recorded === true;
+  return err instanceof RecordedError;
 }
 
-async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?: string): Promise<{ status: number }> {
+export async function deliver(data: DeliverJob, ctx: AlertDeps, job: Job, token?: string): Promise<{ status: number }> {
   const channel = await channelById(ctx.pg, data.tenantId, data.channelId);
   const rows = await ctx.prisma.alertRecord.findMany({ where: { id: { in: data.alertIds }, tenantId: data.tenantId }, orderBy: { occurredAt: 'asc' } });
   const context = { tenantId: data.tenantId, type: rows[0]?.type, severity: rows[0]?.severity };
   if (!channel || rows.length === 0) {
     await record(ctx, data.alertIds, { outcome: 'failed', reason: 'channel_removed', channelId: data.channelId, channel: channel?.name }, context);
-    throw recorded(new UnrecoverableError(`channel ${data.channelId} or its alerts no longer exist`));
+    throw new RecordedError(`channel ${data.channelId} or its alerts no longer exist`, { unrecoverable: true });
   }
   // A paused channel (a receiver's 429, seen by any process) is not sent to: this job
   // waits for the end of the pause without spending an attempt.
@@ -54,7 +55,7 @@ async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?:
   // Attempts made inline by the alert job count too; this job's limit is already shifted by them.
   const attempts = (data.priorAttempts ?? 0) + job.attemptsMade + 1;
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  const outcome = await withChannelSlotRelease(channel.id, (releaseSlot) =>
+  const outcome = await ctx.slots.withRelease(channel.id, (releaseSlot) =>
     attemptDelivery(ctx, { tenantId: data.tenantId, channel, alertIds: data.alertIds, message: messageFor(data.tenantId, data.kind, rows), context, attempts, lastAttempt, canPause: token !== undefined, jobKey: deliverJobKey(job.id, channel.id), releaseSlot }),
   );
   switch (outcome.kind) {
@@ -66,33 +67,27 @@ async function deliver(data: DeliverJob, ctx: DeliveryContext, job: Job, token?:
     case 'retry':
       throw new Error(`channel ${channel.name}: ${outcome.error}`);
     case 'failed':
-      if (outcome.reason === 'credential') throw recorded(new UnrecoverableError(`channel ${channel.name}: ${outcome.error}`));
-      if (outcome.reason === 'rejected') throw recorded(new UnrecoverableError(`channel ${channel.name} refused the message (${outcome.status ?? 'no status'}): ${outcome.error}`));
-      throw recorded(new Error(`channel ${channel.name}: ${outcome.error}`));
+      if (outcome.reason === 'credential') throw new RecordedError(`channel ${channel.name}: ${outcome.error}`, { unrecoverable: true });
+      if (outcome.reason === 'rejected') throw new RecordedError(`channel ${channel.name} refused the message (${outcome.status ?? 'no status'}): ${outcome.error}`, { unrecoverable: true });
+      throw new RecordedError(`channel ${channel.name}: ${outcome.error}`, { unrecoverable: false });
   }
 }
 
-export async function processDelivery(job: Job, ctx: DeliveryContext, token?: string): Promise<unknown> {
-  if (job.name === 'deliver') {
-    const parsed = deliverJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError('invalid deliver payload');
-    return deliver(parsed.data, ctx, job, token);
-  }
-  if (job.name === 'group-flush') {
-    const parsed = groupFlushJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError('invalid group-flush payload');
-    return flushGroup(ctx, parsed.data);
-  }
-  if (job.name === 'digest') {
-    const parsed = digestJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError('invalid digest payload');
-    const rows = await ctx.prisma.alertRecord.findMany({ where: { tenantId: parsed.data.tenantId, outcome: 'deferred', deferUntil: { lte: new Date(Date.parse(parsed.data.until) + 1000) } }, orderBy: { occurredAt: 'asc' } });
-    if (rows.length === 0) return { sent: 0 };
-    return { channels: await fanOut(ctx, rows, 'digest', `d-${parsed.data.tenantId}-${Date.parse(parsed.data.until)}`, { parts: true }) };
-  }
-  if (job.name === 'sweep') {
-    if (!sweepJobSchema.safeParse(job.data).success) throw new UnrecoverableError('invalid sweep payload');
-    return sweep(ctx);
-  }
-  throw new UnrecoverableError(`unknown alert-delivery job "${job.name}"`);
+/** The alert-delivery queue's job kinds, by name: what each runs with its validated payload. */
+export const deliveryHandlers: Record<string, (ctx: AlertDeps, data: never, job: Job, token?: string) => Promise<unknown>> = {
+  deliver: (ctx, data: DeliverJob, job, token) => deliver(data, ctx, job, token),
+  'group-flush': (ctx, data: Parameters<typeof flushGroup>[1]) => flushGroup(ctx, data),
+  digest: (ctx, data: Parameters<typeof sendDigest>[1]) => sendDigest(ctx, data),
+  sweep: (ctx) => sweep(ctx),
+};
+
+/**
+ * Runs one alert-delivery job outside a worker (tests, tools): its payload validated
+ * as the worker's dispatch does (app/workers.ts), then its kind's handler.
+ */
+export async function processDelivery(job: Job, ctx: AlertDeps, token?: string): Promise<unknown> {
+  const def = alertDeliveryJobs.find((d) => d.name === job.name);
+  const handler = def && deliveryHandlers[def.name];
+  if (!def || !handler) throw new UnrecoverableError(`unknown alert-delivery job "${job.name}"`);
+  return handler(ctx, parsePayload(def, job.data) as never, job, token);
 }

@@ -7,16 +7,12 @@
  * jobs, in parts of at most DELIVER_MAX_ALERTS.
  */
 import type { Alert } from '../../../lib/contracts/alert.js';
-import type { ChannelRow, ChannelsFor } from '../stores/channels.js';
+import type { ChannelRow } from '../stores/channels.js';
 import { deliveryParts, enqueueDeliveries } from './deliver-jobs.js';
-import { deliverInline, type FastPathContext } from '../sending/fast-path.js';
+import type { AlertDeps } from '../deps.js';
+import { deliverInline } from '../sending/fast-path.js';
 import { record } from '../stores/ledger.js';
 import { highestSeverity } from '../sending/message.js';
-
-export interface FanOutContext extends FastPathContext {
-  /** The tenant's enabled channels for a severity, read now (batched with other jobs). */
-  channelsFor: ChannelsFor;
-}
 
 export type Sendable = Pick<Alert, 'id' | 'tenantId' | 'type'> & { severity: string };
 
@@ -30,7 +26,7 @@ export interface FanOutOptions {
 }
 
 /** Each channel with the alerts it takes, in the alerts' order. */
-async function routes(ctx: FanOutContext, alerts: Sendable[], given?: ChannelRow[]): Promise<Array<{ channel: ChannelRow; alerts: Sendable[] }>> {
+async function routes(ctx: AlertDeps, alerts: Sendable[], given?: ChannelRow[]): Promise<Array<{ channel: ChannelRow; alerts: Sendable[] }>> {
   if (given) return given.map((channel) => ({ channel, alerts }));
   const severities = [...new Set(alerts.map((a) => a.severity))];
   const bySeverity = new Map(await Promise.all(severities.map(async (s) => [s, await ctx.channelsFor(alerts[0]!.tenantId, s)] as const)));
@@ -46,7 +42,7 @@ async function routes(ctx: FanOutContext, alerts: Sendable[], given?: ChannelRow
 }
 
 /** Returns how many channels were sent to. Alerts no channel takes fail visibly (`no_channel`). */
-export async function fanOut(ctx: FanOutContext, alerts: Sendable[], kind: 'single' | 'group' | 'digest', key: string, options: FanOutOptions = {}): Promise<number> {
+export async function fanOut(ctx: AlertDeps, alerts: Sendable[], kind: 'single' | 'group' | 'digest', key: string, options: FanOutOptions = {}): Promise<number> {
   const first = alerts[0]!;
   const routed = await routes(ctx, alerts, options.channels);
   const reached = new Set(routed.flatMap((r) => r.alerts.map((a) => a.id)));

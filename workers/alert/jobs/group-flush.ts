@@ -15,14 +15,14 @@ import { fanOut } from './fan-out.js';
 import { record } from '../stores/ledger.js';
 import { highestSeverity } from '../sending/message.js';
 import { alertPolicyOf } from '../stores/policy.js';
-import type { AlertContext } from './processor.js';
+import type { AlertDeps } from '../deps.js';
 import { scheduleDigest } from './schedule.js';
 
 export type FlushResult = { sent: 0 } | { channels: number } | { held: 'deferred' | 'suppressed'; alerts: number };
 
 type GroupRow = { id: string; tenantId: string; type: string; severity: string };
 
-export async function flushGroup(ctx: AlertContext, job: GroupFlushJob): Promise<FlushResult> {
+export async function flushGroup(ctx: AlertDeps, job: GroupFlushJob): Promise<FlushResult> {
   // Only rows still grouped: a flush run again after it sent, deferred or dropped them finds none.
   const rows = await ctx.prisma.alertRecord.findMany({ where: { tenantId: job.tenantId, groupId: job.groupId, outcome: 'grouped' }, orderBy: { occurredAt: 'asc' } });
   if (rows.length === 0) return { sent: 0 };
@@ -33,7 +33,7 @@ export async function flushGroup(ctx: AlertContext, job: GroupFlushJob): Promise
 }
 
 /** Whether quiet hours hold alerts of this severity now, under the tenant's current policy. */
-async function quietHoldNow(ctx: AlertContext, tenantId: string, severity: string): Promise<QuietHold | undefined> {
+async function quietHoldNow(ctx: AlertDeps, tenantId: string, severity: string): Promise<QuietHold | undefined> {
   const policy = alertPolicyOf(await ctx.policyInputsOf(tenantId));
   // The contract allows no other severity; were one stored, holding it loses nothing.
   return quietHoldAt(ctx.clock(), policy.quietHours, isSeverity(severity) ? severity : 'info');
@@ -46,7 +46,7 @@ async function quietHoldNow(ctx: AlertContext, tenantId: string, severity: strin
  * the rows say they wait for it (see *Crashes* in docs/jobs/alert.md), so a crash in
  * between leaves them grouped for the re-run, and the job id makes that one job.
  */
-async function holdGroup(ctx: AlertContext, job: GroupFlushJob, rows: GroupRow[], severity: string, hold: QuietHold): Promise<FlushResult> {
+async function holdGroup(ctx: AlertDeps, job: GroupFlushJob, rows: GroupRow[], severity: string, hold: QuietHold): Promise<FlushResult> {
   const ids = rows.map((r) => r.id);
   const context = { tenantId: job.tenantId, type: rows[0]!.type, severity };
   if (hold.mode === 'drop') {

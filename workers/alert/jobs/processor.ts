@@ -4,34 +4,27 @@
  * (fast-path.ts, falling back to queued `deliver` jobs for retries and 429s), a group
  * flush is scheduled when a group opens, a digest when quiet hours defer.
  */
-import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import type { AlertDecider, AlertDecision } from '../../../lib/alerts/decide.js';
-import { alertJobSchema, type Alert } from '../../../lib/contracts/alert.js';
-import { NotFoundError, problemsFromZod } from '../../../lib/errors.js';
-import type { SendDeps } from '../sending/attempt.js';
-import type { ChannelRow, ChannelsFor } from '../stores/channels.js';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AlertDecision } from '../../../lib/alerts/decide.js';
+import { alertJob, type Alert, type AlertJob } from '../../../lib/contracts/alert.js';
+import { parsePayload } from '../../registration.js';
+import { NotFoundError } from '../../../lib/errors.js';
+import type { AlertDeps } from '../deps.js';
+import type { ChannelRow } from '../stores/channels.js';
 import { fanOut } from './fan-out.js';
 import { receive, record } from '../stores/ledger.js';
 import type { RowState } from '../stores/ledger-store.js';
-import { alertPolicyOf, type PolicyInputsOf } from '../stores/policy.js';
+import { alertPolicyOf } from '../stores/policy.js';
 import { scheduleDigest, scheduleFlush } from './schedule.js';
 
-export interface AlertContext extends SendDeps {
-  decider: AlertDecider;
-  deliveries: Queue;
-  /** The tenant's enabled channels for a severity, read now (batched with other jobs). */
-  channelsFor: ChannelsFor;
-  /** The tenant's settings and time zone, read for this alert (policy-store.ts). */
-  policyInputsOf: PolicyInputsOf;
-  clock: () => Date;
+/** Runs one alert job outside a worker (tests): its payload validated as the worker's dispatch does. */
+export function processAlert(data: unknown, ctx: AlertDeps, job?: Pick<Job, 'id' | 'attemptsStarted'>): Promise<{ outcome: string; reason?: string }> {
+  return decideAlert(parsePayload(alertJob, data), ctx, job);
 }
 
-export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<Job, 'id' | 'attemptsStarted'>): Promise<{ outcome: string; reason?: string }> {
-  const parsed = alertJobSchema.safeParse(data);
-  if (!parsed.success) {
-    throw new UnrecoverableError(`invalid alert payload: ${problemsFromZod(parsed.error.issues).map((p) => `${p.path}: ${p.message}`).slice(0, 10).join('; ')}`);
-  }
-  const alert = parsed.data.alert;
+/** The alert job, its payload validated. */
+export async function decideAlert(data: AlertJob, ctx: AlertDeps, job?: Pick<Job, 'id' | 'attemptsStarted'>): Promise<{ outcome: string; reason?: string }> {
+  const alert = data.alert;
   // The policy read and the receipt do not depend on each other: one wait, not two.
   // The policy is looked at first, so an unknown tenant is reported as such (its
   // receipt fails too, on the ledger's foreign key).
@@ -76,7 +69,7 @@ export async function processAlert(data: unknown, ctx: AlertContext, job?: Pick<
 }
 
 /** What follows a decision: each job that will send is queued before the row says it waits for it. */
-async function act(ctx: AlertContext, alert: Alert, decision: AlertDecision, channels: ChannelRow[], rerun: boolean, paused: Map<string, number>): Promise<{ outcome: string; reason?: string }> {
+async function act(ctx: AlertDeps, alert: Alert, decision: AlertDecision, channels: ChannelRow[], rerun: boolean, paused: Map<string, number>): Promise<{ outcome: string; reason?: string }> {
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
   // Past the script's memory, a re-run sees its own dedupe key as a duplicate of itself;
   // delivering is the choice that loses nothing.
@@ -108,7 +101,7 @@ async function act(ctx: AlertContext, alert: Alert, decision: AlertDecision, cha
  * (job ids make an existing job one job). A group member or a digest row needs
  * nothing of its own: its group's or tenant's job sends it.
  */
-async function resumeFromRow(ctx: AlertContext, alert: Alert, row: RowState & { channels: ChannelRow[] }): Promise<void> {
+async function resumeFromRow(ctx: AlertDeps, alert: Alert, row: RowState & { channels: ChannelRow[] }): Promise<void> {
   if (row.outcome === 'grouped' && row.reason === 'group_opened' && row.groupId && row.deferUntil) return scheduleFlush(ctx, alert.tenantId, row.groupId, row.deferUntil);
   if (row.outcome === 'deferred' && row.deferUntil) return scheduleDigest(ctx, alert.tenantId, row.deferUntil);
   const sentAlone = row.groupId === null && row.reason !== 'quiet_hours';

@@ -5,23 +5,19 @@
  * that defers into one window (decisions, group flushes, re-runs) shares one digest
  * job, and queuing again adds nothing while the first is kept.
  */
-import type { Queue } from 'bullmq';
-import { deliveryJobOpts } from './deliver-jobs.js';
+import { digestJob, groupFlushJob } from '../../../lib/contracts/alert-delivery.js';
+import type { AlertDeps } from '../deps.js';
+import { addJob } from '../../enqueue.js';
 
-export interface ScheduleContext {
-  deliveries: Queue;
-  clock: () => Date;
-}
+type ScheduleDeps = Pick<AlertDeps, 'deliveries' | 'clock'>;
 
-export function scheduleDigest(ctx: ScheduleContext, tenantId: string, until: Date): Promise<void> {
-  return addOnce(ctx, 'digest', { v: 1, tenantId, until: until.toISOString() }, until.getTime(), `digest-${tenantId}-${until.getTime()}`);
+const delayUntil = (ctx: ScheduleDeps, atMs: number) => Math.max(0, atMs - ctx.clock().getTime());
+
+export function scheduleDigest(ctx: ScheduleDeps, tenantId: string, until: Date): Promise<void> {
+  return addJob(ctx.deliveries, digestJob, { v: 1, tenantId, until: until.toISOString() }, { delay: delayUntil(ctx, until.getTime()), jobId: `digest-${tenantId}-${until.getTime()}` });
 }
 
 /** Members may join until flushAt; flush just after it. */
-export function scheduleFlush(ctx: ScheduleContext, tenantId: string, groupId: string, flushAt: Date): Promise<void> {
-  return addOnce(ctx, 'group-flush', { v: 1, tenantId, groupId }, flushAt.getTime() + 250, `group-${groupId}`);
-}
-
-async function addOnce(ctx: ScheduleContext, name: string, data: object, atMs: number, jobId: string): Promise<void> {
-  await ctx.deliveries.add(name, data, { ...deliveryJobOpts, delay: Math.max(0, atMs - ctx.clock().getTime()), jobId });
+export function scheduleFlush(ctx: ScheduleDeps, tenantId: string, groupId: string, flushAt: Date): Promise<void> {
+  return addJob(ctx.deliveries, groupFlushJob, { v: 1, tenantId, groupId }, { delay: delayUntil(ctx, flushAt.getTime() + 250), jobId: `group-${groupId}` });
 }

@@ -13,17 +13,11 @@
  * other still delivering) is settled: failed if a channel failed, else delivered.
  */
 import type pg from 'pg';
-import type { Queue } from 'bullmq';
-import type { Logger } from '../../../lib/logger.js';
-import { deliverJob, deliveryJobOpts, enqueueDeliveries } from './deliver-jobs.js';
+import type { AlertDeps } from '../deps.js';
+import { digestJob, groupFlushJob } from '../../../lib/contracts/alert-delivery.js';
+import { jobOf } from '../../enqueue.js';
+import { deliverJob, enqueueDeliveries } from './deliver-jobs.js';
 import { settleFromChannelsSql } from '../stores/ledger-sql.js';
-
-export interface SweepDeps {
-  pg: Pick<pg.Pool, 'query'>;
-  deliveries: Queue;
-  logger: Logger;
-  clock: () => Date;
-}
 
 /** How long past its flush or digest time a row may wait before the sweep sends it. */
 export const SWEEP_GRACE_MS = 60_000;
@@ -44,7 +38,7 @@ export interface SweepResult {
   requeued: number;
 }
 
-export async function sweep(deps: SweepDeps): Promise<SweepResult> {
+export async function sweep(deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger' | 'clock'>): Promise<SweepResult> {
   const now = deps.clock();
   const due = new Date(now.getTime() - SWEEP_GRACE_MS);
   // One sweep job id per group or tenant per minute: a sweep run again in the same
@@ -70,8 +64,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     requeueWaitingSends(deps, staleBefore),
   ]);
   const jobs = [
-    ...groups.rows.map((g) => ({ name: 'group-flush', data: { v: 1, tenantId: g.tenant_id, groupId: g.group_id }, opts: { ...deliveryJobOpts, jobId: `group-${g.group_id}-sweep-${minute}` } })),
-    ...digests.rows.map((d) => ({ name: 'digest', data: { v: 1, tenantId: d.tenant_id, until: d.until.toISOString() }, opts: { ...deliveryJobOpts, jobId: `digest-${d.tenant_id}-${d.until.getTime()}-sweep-${minute}` } })),
+    ...groups.rows.map((g) => jobOf(groupFlushJob, { v: 1, tenantId: g.tenant_id, groupId: g.group_id }, { jobId: `group-${g.group_id}-sweep-${minute}` })),
+    ...digests.rows.map((d) => jobOf(digestJob, { v: 1, tenantId: d.tenant_id, until: d.until.toISOString() }, { jobId: `digest-${d.tenant_id}-${d.until.getTime()}-sweep-${minute}` })),
   ];
   if (jobs.length > 0) {
     await deps.deliveries.addBulk(jobs);
@@ -104,7 +98,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
  * Alerts still delivering, unchanged since `before`, whose channels have all finished:
  * each gets the outcome its last channel's result would have given it.
  */
-async function settleFinished(deps: SweepDeps, before: Date): Promise<number> {
+async function settleFinished(deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger' | 'clock'>, before: Date): Promise<number> {
   const res = await deps.pg.query<{ id: string; tenant_id: string; outcome: string }>(settleFromChannelsSql('l.updated_at < $1', LIMIT), [before]);
   if (res.rows.length > 0) {
     deps.logger.warn(
@@ -122,7 +116,7 @@ async function settleFinished(deps: SweepDeps, before: Date): Promise<number> {
  * go back in the one job. BullMQ adds nothing when that job still exists, so only a job
  * lost outside Bulwark (removed by hand, a Redis restored without it) comes back.
  */
-async function requeueWaitingSends(deps: SweepDeps, before: Date): Promise<number> {
+async function requeueWaitingSends(deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger' | 'clock'>, before: Date): Promise<number> {
   const res = await deps.pg.query<{ tenant_id: string; channel_id: string; key: string; kind: 'single' | 'group' | 'digest'; alert_ids: string[] }>(
     `WITH waiting AS (
        SELECT l.tenant_id, l.id, l.updated_at, d.channel_id, COALESCE(d.job_key, l.id::text) AS key,
@@ -154,7 +148,7 @@ async function requeueWaitingSends(deps: SweepDeps, before: Date): Promise<numbe
   const requests = res.rows.map((r) => ({ tenantId: r.tenant_id, channelId: r.channel_id, kind: r.kind, alertIds: r.alert_ids, key: r.key }));
   // Looked up first so that a send still waiting on its job (a long Retry-After) is not
   // reported every minute; adding would keep that job as it is anyway.
-  const existing = await Promise.all(requests.map((r) => deps.deliveries.getJob(deliverJob(r).opts.jobId)));
+  const existing = await Promise.all(requests.map((r) => deps.deliveries.getJob(deliverJob(r).opts.jobId!)));
   const lost = requests.filter((_r, i) => !existing[i]);
   if (lost.length === 0) return 0;
   await enqueueDeliveries(deps.deliveries, lost);

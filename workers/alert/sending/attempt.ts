@@ -5,21 +5,11 @@
  * delivering, `alert_channel_paused` logged); network errors and 5xx retryable
  * until the last attempt (`retries_exhausted`); any other 4xx `rejected` at once.
  */
-import type { MasterKeys } from '../../../lib/crypto/master-keys.js';
-import type { ChannelPauses } from './pause.js';
-import { sendToChannel, type SendOptions } from './channels/send.js';
+import type { AlertDeps, AlertLogFields } from '../deps.js';
+import { sendToChannel } from './channels/send.js';
 import type { AlertMessage } from './channels/types.js';
 import { credentialOf, type ChannelRow } from '../stores/channels.js';
-import { record, type LedgerContext, type LedgerDeps } from '../stores/ledger.js';
-
-export interface SendDeps extends LedgerDeps {
-  keys: MasterKeys;
-  clock: () => Date;
-  /** Channels a receiver asked to slow down (429), shared by every worker process. */
-  pauses: ChannelPauses;
-  /** Options passed to the channel senders (timeout, Telegram base URL, webhook body limit, private targets). */
-  send?: Pick<SendOptions, 'timeoutMs' | 'telegramBaseUrl' | 'webhookMaxBodyBytes' | 'allowPrivateTargets'>;
-}
+import { record } from '../stores/ledger.js';
 
 export type AttemptOutcome =
   | { kind: 'delivered'; status: number }
@@ -35,7 +25,7 @@ export interface AttemptInput {
   channel: ChannelRow;
   alertIds: string[];
   message: AlertMessage;
-  context: LedgerContext;
+  context: AlertLogFields;
   /** This attempt's number, counting from 1 over the inline and queued attempts. */
   attempts: number;
   /** No attempt follows this one if it fails retryably. */
@@ -54,7 +44,7 @@ export interface AttemptInput {
   handOver?: (next: { kind: 'paused'; retryAfterMs: number } | { kind: 'retry' }) => Promise<void>;
 }
 
-export async function attemptDelivery(deps: SendDeps, input: AttemptInput): Promise<AttemptOutcome> {
+export async function attemptDelivery(deps: AlertDeps, input: AttemptInput): Promise<AttemptOutcome> {
   const { channel, alertIds, context } = input;
   const base = { channelId: channel.id, channel: channel.name, channelType: channel.type, attempts: input.attempts, ...(input.jobKey ? { jobKey: input.jobKey } : {}) };
   let result: Awaited<ReturnType<typeof sendToChannel>>;

@@ -12,19 +12,14 @@
  *     so a slow receiver cannot keep alert jobs (and other tenants' decisions) waiting.
  * Any other 4xx fails at once (`rejected`, with its status), as a queued send would.
  */
-import type { Queue } from 'bullmq';
 import { alertDeliveryPolicy } from '../../../lib/contracts/alert-delivery.js';
 import type { Alert } from '../../../lib/contracts/alert.js';
-import { attemptDelivery, type SendDeps } from './attempt.js';
-import { acquireChannelSlot } from './slots.js';
+import type { AlertDeps } from '../deps.js';
+import { attemptDelivery } from './attempt.js';
 import type { ChannelRow } from '../stores/channels.js';
 import { backoffDelay, enqueueDeliveries, type DeliverRequest } from '../jobs/deliver-jobs.js';
 import { record } from '../stores/ledger.js';
 import { messageFor, type MessageRow } from './message.js';
-
-export interface FastPathContext extends SendDeps {
-  deliveries: Queue;
-}
 
 /** What the ledger row holds, built from the job's alert without reading the row back. */
 function asRow(alert: Alert): MessageRow {
@@ -45,7 +40,7 @@ function asRow(alert: Alert): MessageRow {
  * Send one alert to its channels now; queue a `deliver` job for each channel that needs
  * one. `paused`: the channels' pauses, read with the decision (ChannelPauses.fromTtls).
  */
-export async function deliverInline(ctx: FastPathContext, alert: Alert, channels: ChannelRow[], paused: Map<string, number>): Promise<void> {
+export async function deliverInline(ctx: AlertDeps, alert: Alert, channels: ChannelRow[], paused: Map<string, number>): Promise<void> {
   const message = messageFor(alert.tenantId, 'single', [asRow(alert)]);
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
   // With several channels the row waits for all of them: one channel's result must not
@@ -68,7 +63,7 @@ export async function deliverInline(ctx: FastPathContext, alert: Alert, channels
         await record(ctx, [alert.id], { outcome: 'delivering', ...channelRef, error: `channel paused until ${new Date(pausedUntil).toISOString()} (429)` }, context);
         return;
       }
-      const releaseSlot = await acquireChannelSlot(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
+      const releaseSlot = await ctx.slots.acquire(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
       if (!releaseSlot) {
         await handOver({});
         await record(ctx, [alert.id], { outcome: 'delivering', ...channelRef }, context);

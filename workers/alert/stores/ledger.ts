@@ -5,32 +5,12 @@
  * is also a structured log event and a count in bulwark_alerts_total, so nothing is
  * dropped without a trace. The statements themselves are in ledger-store.ts.
  */
-import type pg from 'pg';
-import type { PrismaClient } from '../../../lib/clients/prisma.js';
 import type { Alert } from '../../../lib/contracts/alert.js';
-import type { Logger } from '../../../lib/logger.js';
-import type { Metrics } from '../../../lib/metrics.js';
+import type { AlertDeps, AlertLogFields } from '../deps.js';
 import type { ChannelRow } from './channels.js';
-import type { LedgerChange, LedgerStore, RowState } from './ledger-store.js';
+import type { LedgerChange, RowState } from './ledger-store.js';
 
 export type { LedgerChange, LedgerOutcome } from './ledger-store.js';
-
-export interface LedgerDeps {
-  prisma: PrismaClient;
-  /** The shared pool, for reads that skip Prisma (channels of queued deliveries). */
-  pg: Pick<pg.Pool, 'query'>;
-  /** Batched ledger statements (one store per worker process). */
-  ledger: LedgerStore;
-  logger: Logger;
-  metrics: Metrics;
-}
-
-export interface LedgerContext {
-  tenantId: string;
-  type?: string;
-  severity?: string;
-  userId?: string | null;
-}
 
 const EVENT: Record<string, string> = {
   suppressed: 'alert_suppressed',
@@ -45,7 +25,7 @@ const EVENT: Record<string, string> = {
  * outcome an earlier attempt recorded) instead of inserting a second one. The alert's
  * channels come with it (read in the same statement, at this moment).
  */
-export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date): Promise<RowState & { channels: ChannelRow[] }> {
+export async function receive(deps: Pick<AlertDeps, 'ledger' | 'logger' | 'metrics'>, alert: Alert, receivedAt: Date): Promise<RowState & { channels: ChannelRow[] }> {
   const receipt = await deps.ledger.receive(alert, receivedAt);
   if (receipt.inserted) return { tenantId: alert.tenantId, outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [], channels: receipt.channels };
   return { ...(await deps.ledger.outcomeOf(alert.id)), channels: receipt.channels };
@@ -55,7 +35,7 @@ export async function receive(deps: LedgerDeps, alert: Alert, receivedAt: Date):
  * Record an outcome for some alerts; logs and counts it once per alert it changed (a
  * replayed decision, or a late `delivering`, changes nothing and is not told twice).
  */
-export async function record(deps: LedgerDeps, alertIds: string[], change: LedgerChange, context: LedgerContext): Promise<void> {
+export async function record(deps: Pick<AlertDeps, 'ledger' | 'logger' | 'metrics'>, alertIds: string[], change: LedgerChange, context: AlertLogFields): Promise<void> {
   const ids = await deps.ledger.apply(alertIds, change);
   const event = EVENT[change.outcome];
   if (!event || ids.length === 0) return;
