@@ -84,7 +84,7 @@ function files(dir: string): string[] {
 
 /** Log events (`event: '…'` in the code, or a table of them) share the bulwark_ prefix with metrics. */
 const logEvents = new Set(
-  files('lib').concat(files('producers'), files('workers'), files('cli'))
+  files('lib').concat(files('producers'), files('api'), files('app'), files('workers'), files('cli'))
     .filter((f) => f.endsWith('.ts'))
     .flatMap((f) => [...read(f).matchAll(/\bevent: '([a-z0-9_]+)'/g)].map((m) => m[1]!)),
 );
