@@ -5,7 +5,7 @@
  * as the delivery worker, and hands over to a queued `deliver` job whenever the
  * documented retry semantics need the queue:
  *   - 429: a job delayed until Retry-After, with no attempt spent, and the channel
- *     paused until then (channel-pause.ts): a paused channel is not sent to at all,
+ *     paused until then (pause.ts): a paused channel is not sent to at all,
  *     each alert for it goes straight to a job delayed until the pause ends;
  *   - network error or 5xx: a job that continues as attempt 2, after the first backoff;
  *   - no slot of the channel free within inlineSlotWaitMs: a job, no attempt spent,
