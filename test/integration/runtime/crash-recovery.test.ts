@@ -2,30 +2,28 @@
 // stalled jobs are retried and nothing is lost or written twice; the chain verifies.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { createPrisma, type PrismaClient } from '../../../lib/clients/prisma.js';
+import type { Queue } from 'bullmq';
+import type { PrismaClient } from '../../../lib/clients/prisma.js';
 import { AUDIT_WRITE_QUEUE } from '../../../lib/contracts/audit.js';
-import { createTenant } from '../../../lib/tenants/tenants.js';
-import { createProducer, type Producer } from '../../../producers/index.js';
+import type { Producer } from '../../../producers/index.js';
 import { verifyChains } from '../../../lib/audit/verify.js';
-import { assertExactChain, countRows, storedEventIds } from '../../helpers/audit-db.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { REDIS_URL, randomPrefix, waitFor, withTimeout } from '../../helpers/env.js';
+import { assertExactChain, countRows } from '../../helpers/audit-db.js';
+import type { TestDatabase } from '../../helpers/db.js';
+import { waitFor, withTimeout } from '../../helpers/env.js';
 import { entry } from '../../helpers/fixtures.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';
-import { obliterateQueues } from '../../helpers/queues.js';
+import { workerFleet } from '../../helpers/worker-fleet.js';
 import { killWorker, scrapeMetric, spawnWorker, workerEnv, type WorkerProcess } from '../../helpers/worker-process.js';
 
 const JOBS = 200;
 const PER_JOB = 50;
 const N = JOBS * PER_JOB;
 
-const prefix = randomPrefix('crash');
+const fleet = workerFleet({ name: 'crash', queue: AUDIT_WRITE_QUEUE });
+let prefix: string;
 let db: TestDatabase;
 let prisma: PrismaClient;
 let producer: Producer;
-let redis: Redis;
 let queue: Queue;
 let first: WorkerProcess | undefined;
 let second: WorkerProcess | undefined;
@@ -35,25 +33,14 @@ let baseline: { rows: number; eventIds: string[] };
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 2 });
-    tenant = (await createTenant(prisma, { name: 'crash' })).id;
-    baseline = { rows: await countRows(db.url), eventIds: await storedEventIds(db.url, tenant) };
-    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    queue = new Queue(AUDIT_WRITE_QUEUE, { connection: redis, prefix });
+    ({ prefix, db, prisma, producer, queue, tenantId: tenant, baseline } = await fleet.start());
   }),
 );
 
 test.after(
   cleanup([
     ['kill workers', () => Promise.all([killWorker(first), killWorker(second)])],
-    ['close producer', () => producer?.close()],
-    ['close queue', () => queue?.close()],
-    ['quit redis', () => redis?.quit()],
-    ['obliterate queues', () => obliterateQueues(prefix)],
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
+    ...fleet.cleanupSteps(),
   ]),
 );
 

@@ -3,29 +3,27 @@
 // Postgres is back; /readyz names the failing check (postgres, redis, migrations).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { createPrisma, type PrismaClient } from '../../../lib/clients/prisma.js';
+import type { Queue } from 'bullmq';
+import type { PrismaClient } from '../../../lib/clients/prisma.js';
 import { AUDIT_WRITE_QUEUE } from '../../../lib/contracts/audit.js';
-import { createTenant } from '../../../lib/tenants/tenants.js';
-import { createProducer, type Producer } from '../../../producers/index.js';
+import type { Producer } from '../../../producers/index.js';
 import { verifyChains } from '../../../lib/audit/verify.js';
 import { startBulwark, type RunningBulwark } from '../../../app/main.js';
-import { assertExactChain, countRows, storedEventIds } from '../../helpers/audit-db.js';
-import { createTestDatabase, superuserQuery, type TestDatabase } from '../../helpers/db.js';
+import { assertExactChain, countRows } from '../../helpers/audit-db.js';
+import { superuserQuery, type TestDatabase } from '../../helpers/db.js';
 import { REDIS_URL, captureLogs, testConfig, waitFor, withTimeout } from '../../helpers/env.js';
 import { entry } from '../../helpers/fixtures.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';
-import { obliterateQueues } from '../../helpers/queues.js';
 import { startTcpProxy, viaProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
+import { workerFleet } from '../../helpers/worker-fleet.js';
 
+const fleet = workerFleet({ name: 'outage', queue: AUDIT_WRITE_QUEUE });
 let db: TestDatabase;
 let pgProxy: TcpProxy;
 let redisProxy: TcpProxy;
 let bulwark: RunningBulwark;
 let prisma: PrismaClient;
 let producer: Producer;
-let redis: Redis;
 let queue: Queue;
 let prefix: string;
 let tenant: string;
@@ -50,19 +48,14 @@ const readyzOk = async () => {
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
+    db = await fleet.database();
     pgProxy = await startTcpProxy(new URL(db.url).hostname, Number(new URL(db.url).port || 5432));
     const redisUrl = new URL(REDIS_URL);
     redisProxy = await startTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
     const config = testConfig(viaProxy(db.url, pgProxy), { REDIS_URL: viaProxy(REDIS_URL, redisProxy), LOG_LEVEL: 'warn' });
     prefix = config.queuePrefix;
     bulwark = await startBulwark(config, { scheduler: false, logDestination: logs.stream });
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 2 });
-    tenant = (await createTenant(prisma, { name: 'outage' })).id;
-    baseline = { rows: await countRows(db.url), eventIds: await storedEventIds(db.url, tenant) };
-    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    queue = new Queue(AUDIT_WRITE_QUEUE, { connection: redis, prefix });
+    ({ prisma, producer, queue, tenantId: tenant, baseline } = await fleet.start({ prefix }));
   }),
 );
 
@@ -70,13 +63,8 @@ test.after(
   cleanup([
     ['unblock proxies', () => (pgProxy?.unblock(), redisProxy?.unblock())],
     ['stop bulwark', () => bulwark?.stop()],
-    ['close producer', () => producer?.close()],
-    ['close queue', () => queue?.close()],
-    ['quit redis', () => redis?.quit()],
     ['close proxies', () => Promise.all([pgProxy?.close(), redisProxy?.close()])],
-    ['obliterate queues', () => prefix && obliterateQueues(prefix)],
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
+    ...fleet.cleanupSteps(),
   ]),
 );
 

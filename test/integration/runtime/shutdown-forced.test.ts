@@ -6,25 +6,23 @@
 // statement is cancelled so the process can close its pool within the bound.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
 import pg from 'pg';
 import { LOOPBACK_TARGETS } from '../../helpers/fixtures.js';
 import { addChannel } from '../../../lib/alerts/channels.js';
-import { createPrisma, type PrismaClient } from '../../../lib/clients/prisma.js';
+import type { PrismaClient } from '../../../lib/clients/prisma.js';
 import { ALERT_QUEUE } from '../../../lib/contracts/alert.js';
 import { generateFernetKey } from '../../../lib/crypto/fernet.js';
 import { parseMasterKeys } from '../../../lib/crypto/master-keys.js';
 import { setSecret } from '../../../lib/secrets/secrets.js';
-import { createTenant } from '../../../lib/tenants/tenants.js';
 import { updateTenantSettings } from '../../../lib/tenants/settings-store.js';
 import { createProducer, type Producer } from '../../../producers/index.js';
-import { createTestDatabase, superuserQuery, type TestDatabase } from '../../helpers/db.js';
-import { REDIS_URL, randomPrefix, waitFor, withTimeout } from '../../helpers/env.js';
+import { superuserQuery, type TestDatabase } from '../../helpers/db.js';
+import { REDIS_URL, waitFor, withTimeout } from '../../helpers/env.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';
-import { obliterateQueues } from '../../helpers/queues.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
-import { killWorker, spawnWorker, workerEnv, type WorkerProcess } from '../../helpers/worker-process.js';
+import { workerFleet } from '../../helpers/worker-fleet.js';
+import { spawnWorker, workerEnv, type WorkerProcess } from '../../helpers/worker-process.js';
 
 const SHUTDOWN_TIMEOUT_MS = 1500;
 /** The hung send would hold the job this long: far past the shutdown bound and the test's slack. */
@@ -34,41 +32,30 @@ const LOCK_MS = 2000;
 const MASTER_KEYS = `k1:${generateFernetKey()}`;
 const system = { type: 'system' as const, id: 'test' };
 
-const prefix = randomPrefix('shutdown-forced');
+const fleet = workerFleet({ name: 'shutdown-forced', queue: ALERT_QUEUE });
+const spawned = fleet.spawned;
+let prefix: string;
 let db: TestDatabase;
 let prisma: PrismaClient;
 let producer: Producer;
-let redis: Redis;
 let queue: Queue;
 let receiver: Receiver;
 let tenantId: string;
-const spawned: WorkerProcess[] = [];
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 2 });
+    ({ prefix, db, prisma, producer, queue, tenantId } = await fleet.start());
     receiver = await startReceiver();
-    tenantId = (await createTenant(prisma, { name: 'shutdown-forced' })).id;
     await updateTenantSettings(prisma, tenantId, { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 } } }, system);
     await setSecret(prisma, parseMasterKeys(MASTER_KEYS), { tenantId, name: 'hook', value: 'whsec-shutdown-forced' }, system);
     await addChannel(prisma, { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
-    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    queue = new Queue(ALERT_QUEUE, { connection: redis, prefix });
   }),
 );
 
 test.after(
   cleanup([
-    ['kill workers', () => Promise.all(spawned.map(killWorker))],
-    ['close producer', () => producer?.close()],
-    ['close queue', () => queue?.close()],
-    ['quit redis', () => redis?.quit()],
-    ['obliterate queues', () => obliterateQueues(prefix)],
+    ...fleet.cleanupSteps(),
     ['close receiver', () => receiver?.close()],
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
   ]),
 );
 

@@ -3,59 +3,41 @@
 // worker then drains the rest with nothing lost or doubled.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { createPrisma, type PrismaClient } from '../../../lib/clients/prisma.js';
+import type { Queue } from 'bullmq';
+import type { PrismaClient } from '../../../lib/clients/prisma.js';
 import { AUDIT_WRITE_QUEUE } from '../../../lib/contracts/audit.js';
-import { createTenant } from '../../../lib/tenants/tenants.js';
-import { createProducer, type Producer } from '../../../producers/index.js';
+import type { Producer } from '../../../producers/index.js';
 import { verifyChains } from '../../../lib/audit/verify.js';
 import { assertExactChain, countRows, storedEventIds } from '../../helpers/audit-db.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { REDIS_URL, randomPrefix, waitFor, withTimeout } from '../../helpers/env.js';
+import type { TestDatabase } from '../../helpers/db.js';
+import { waitFor, withTimeout } from '../../helpers/env.js';
 import { entry } from '../../helpers/fixtures.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';
-import { obliterateQueues } from '../../helpers/queues.js';
-import { killWorker, spawnWorker, workerEnv, type WorkerProcess } from '../../helpers/worker-process.js';
+import { workerFleet } from '../../helpers/worker-fleet.js';
+import { spawnWorker, workerEnv, type WorkerProcess } from '../../helpers/worker-process.js';
 
 const JOBS = 200;
 const PER_JOB = 50;
 const N = JOBS * PER_JOB;
 
-const prefix = randomPrefix('shutdown');
+const fleet = workerFleet({ name: 'shutdown', queue: AUDIT_WRITE_QUEUE });
+const spawned = fleet.spawned;
+let prefix: string;
 let db: TestDatabase;
 let prisma: PrismaClient;
 let producer: Producer;
-let redis: Redis;
 let queue: Queue;
 let tenant: string;
 /** Rows and eventIds present before the test enqueues (creating a tenant may write some). */
 let baseline: { rows: number; eventIds: string[] };
-const spawned: WorkerProcess[] = [];
 
 test.before(
   setup(async () => {
-    db = await createTestDatabase();
-    prisma = createPrisma({ databaseUrl: db.url }, { max: 2 });
-    tenant = (await createTenant(prisma, { name: 'shutdown' })).id;
-    baseline = { rows: await countRows(db.url), eventIds: await storedEventIds(db.url, tenant) };
-    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    queue = new Queue(AUDIT_WRITE_QUEUE, { connection: redis, prefix });
+    ({ prefix, db, prisma, producer, queue, tenantId: tenant, baseline } = await fleet.start());
   }),
 );
 
-test.after(
-  cleanup([
-    ['kill workers', () => Promise.all(spawned.map(killWorker))],
-    ['close producer', () => producer?.close()],
-    ['close queue', () => queue?.close()],
-    ['quit redis', () => redis?.quit()],
-    ['obliterate queues', () => obliterateQueues(prefix)],
-    ['disconnect prisma', () => prisma?.$disconnect()],
-    ['drop database', () => db?.drop()],
-  ]),
-);
+test.after(cleanup(fleet.cleanupSteps()));
 
 const events = (w: WorkerProcess) =>
   w.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
