@@ -190,7 +190,7 @@ export interface Config {
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 /**
- * The variables whose whole value is a secret (README marks them "Secret."): never
+ * The variables whose whole value is a secret (docs/configuration.md marks them "Secret."): never
  * logged, never echoed in a ConfigError, and listed in .env.example with no value.
  * DATABASE_URL and REDIS_URL may carry a password too; their defaults carry none.
  */
