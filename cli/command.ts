@@ -53,7 +53,9 @@ type FlagValue<F extends Flag> = F extends IntFlag ? number : F extends BooleanF
 type HasValue<F extends Flag> = F extends { required: true } ? true : F extends { default: number } ? true : false;
 
 /** What the parser hands `run`: each flag typed by its declaration, positionals in `_`. */
-export type FlagValues<S extends FlagSpec> = { [K in keyof S]: HasValue<S[K]> extends true ? FlagValue<S[K]> : FlagValue<S[K]> | undefined } & { _: string[] };
+export type FlagValues<S extends FlagSpec> = {
+  [K in keyof S]: HasValue<S[K]> extends true ? FlagValue<S[K]> : FlagValue<S[K]> | undefined;
+} & { _: string[] };
 
 export interface RunContext {
   /** The configuration, loaded (and validated) on the first call: after the flags were. */

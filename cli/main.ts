@@ -11,7 +11,14 @@
  * `bulwark --help` starts in a fraction of a second.
  */
 import type { Config } from '../lib/config.js';
-import { ConfigError, ConflictError, MigrationError, NotFoundError, PendingMigrationsError, ValidationError } from '../lib/errors.js';
+import {
+  ConfigError,
+  ConflictError,
+  MigrationError,
+  NotFoundError,
+  PendingMigrationsError,
+  ValidationError,
+} from '../lib/errors.js';
 import { maskUrlCredentials } from '../lib/redact.js';
 import { UsageError, type Command } from './command.js';
 import { GROUPS, loadAllGroups, loadGroup } from './commands/index.js';
@@ -31,7 +38,9 @@ export async function commandNames(): Promise<string[]> {
  * the modules of matching groups are loaded, longest first.
  */
 async function resolve(argv: string[]): Promise<{ name: string; command: Command; args: string[] } | undefined> {
-  const candidates = GROUPS.filter((g) => g.group === '' || g.group.split(' ').every((w, i) => argv[i] === w)).sort((a, b) => b.group.length - a.group.length);
+  const candidates = GROUPS.filter((g) => g.group === '' || g.group.split(' ').every((w, i) => argv[i] === w)).sort(
+    (a, b) => b.group.length - a.group.length,
+  );
   for (const entry of candidates) {
     const group = await loadGroup(entry);
     const skip = entry.group === '' ? 0 : entry.group.split(' ').length;
@@ -40,7 +49,8 @@ async function resolve(argv: string[]): Promise<{ name: string; command: Command
       const own = argv.slice(skip, skip + words);
       if (own.length < words || own.some((w) => w.startsWith('-'))) continue;
       const command = group.commands[own.join(' ')];
-      if (command) return { name: [entry.group, ...own].filter(Boolean).join(' '), command, args: argv.slice(skip + words) };
+      if (command)
+        return { name: [entry.group, ...own].filter(Boolean).join(' '), command, args: argv.slice(skip + words) };
     }
   }
   return undefined;
@@ -62,7 +72,8 @@ function helpFor(all: NamedCommand[], words: string[]): string {
 /** No command by these words: name the commands of the nearest group, if any. */
 function unknownCommand(all: NamedCommand[], words: string[]): never {
   let group = '';
-  for (let n = words.length; n > 0 && !group; n--) if (groupCommands(all, words.slice(0, n).join(' ')).length) group = words.slice(0, n).join(' ');
+  for (let n = words.length; n > 0 && !group; n--)
+    if (groupCommands(all, words.slice(0, n).join(' ')).length) group = words.slice(0, n).join(' ');
   const sub = groupCommands(all, group).join(', ');
   // `bulwark apikey` or `bulwark apikey frob`: the group's commands, so the fix is in sight.
   if (group && group === words.join(' ')) throw new UsageError(`"${group}" needs a command: ${sub}`, group);
@@ -81,7 +92,12 @@ export async function main(
     const firstFlag = argv.findIndex((a) => a.startsWith('-'));
     const words = (firstFlag === -1 ? argv : argv.slice(0, firstFlag)).slice(0, 3);
     if (argv.length === 0 || argv[0] === 'help' || argv.some((a) => HELP.includes(a))) {
-      io.out(helpFor(listCommands(await loadAllGroups()), argv[0] === 'help' ? argv.slice(1).filter((a) => !a.startsWith('-')) : words));
+      io.out(
+        helpFor(
+          listCommands(await loadAllGroups()),
+          argv[0] === 'help' ? argv.slice(1).filter((a) => !a.startsWith('-')) : words,
+        ),
+      );
       return 0;
     }
     const found = await resolve(argv);
@@ -104,7 +120,12 @@ export async function main(
       io.err(`bulwark: ${err.message}`);
       return 2;
     }
-    if (err instanceof ConflictError || err instanceof MigrationError || err instanceof PendingMigrationsError || err instanceof NotFoundError) {
+    if (
+      err instanceof ConflictError ||
+      err instanceof MigrationError ||
+      err instanceof PendingMigrationsError ||
+      err instanceof NotFoundError
+    ) {
       io.err(`bulwark: ${err.message}`);
       return 1;
     }

@@ -56,7 +56,10 @@ export function listCommands(groups: readonly LoadedGroup[]): NamedCommand[] {
 
 /** One command as table rows: synopsis on the left, description from COLUMN on. */
 function rows(c: { name: string; synopsis: string[]; about: string[] }): string[] {
-  const left = [`${c.name} ${c.synopsis[0]}`.trim(), ...c.synopsis.slice(1).map((l) => `${' '.repeat(c.name.length + 1)}${l}`)];
+  const left = [
+    `${c.name} ${c.synopsis[0]}`.trim(),
+    ...c.synopsis.slice(1).map((l) => `${' '.repeat(c.name.length + 1)}${l}`),
+  ];
   const out: string[] = [];
   let about = [...c.about];
   // The description starts on the synopsis' last line when it fits there, else below it.
@@ -70,14 +73,24 @@ function rows(c: { name: string; synopsis: string[]; about: string[] }): string[
 
 const rowsOf = (c: NamedCommand) => rows({ name: c.name, synopsis: c.synopsis, about: c.command.about });
 
-const HELP_ROW = { name: 'help', synopsis: ['[COMMAND...]'], about: ["show this text, or one group's or command's usage"] };
+const HELP_ROW = {
+  name: 'help',
+  synopsis: ['[COMMAND...]'],
+  about: ["show this text, or one group's or command's usage"],
+};
 
 /** The whole usage: every command under its section's heading, sections in first-seen order. */
 export function usage(all: readonly NamedCommand[]): string {
   const sections = [...new Set(all.map((c) => c.section))];
   return [
     'Usage: bulwark <command> [options]',
-    ...sections.map((s) => `${s}:\n${all.filter((c) => c.section === s).flatMap(rowsOf).join('\n')}`),
+    ...sections.map(
+      (s) =>
+        `${s}:\n${all
+          .filter((c) => c.section === s)
+          .flatMap(rowsOf)
+          .join('\n')}`,
+    ),
     `Help:\n${rows(HELP_ROW).join('\n')}`,
     `${EXIT_CODES}\nEvery command takes --help. Configuration comes from the environment (and a .env file,\nif present); see docs/configuration.md.`,
   ].join('\n\n');
@@ -87,7 +100,10 @@ export function usage(all: readonly NamedCommand[]): string {
 export function commandUsage(all: readonly NamedCommand[], name: string): string | undefined {
   const c = all.find((x) => x.name === name);
   if (!c) return undefined;
-  const synopsis = [`Usage: bulwark ${c.name} ${c.synopsis[0]}`.trimEnd(), ...c.synopsis.slice(1).map((l) => `${' '.repeat(16 + c.name.length)}${l}`)];
+  const synopsis = [
+    `Usage: bulwark ${c.name} ${c.synopsis[0]}`.trimEnd(),
+    ...c.synopsis.slice(1).map((l) => `${' '.repeat(16 + c.name.length)}${l}`),
+  ];
   return `${synopsis.join('\n')}\n\n${c.command.about.map((a) => `  ${a}`).join('\n')}\n\n${EXIT_CODES}`;
 }
 

@@ -39,10 +39,17 @@ export default defineGroup({
         bar?.done();
         for (const t of report.tenants) {
           if (t.ok) io.out(`ok      tenant ${t.tenantId}: ${t.entries} entries, chain intact`);
-          else io.out(`BROKEN  tenant ${t.tenantId}: seq ${t.firstBad!.seq}: ${t.firstBad!.problem}: ${t.firstBad!.detail}`);
+          else
+            io.out(
+              `BROKEN  tenant ${t.tenantId}: seq ${t.firstBad!.seq}: ${t.firstBad!.problem}: ${t.firstBad!.detail}`,
+            );
         }
         const broken = report.tenants.filter((t) => !t.ok).length;
-        io.out(report.ok ? `all ${report.tenants.length} chain(s) intact` : `${broken} of ${report.tenants.length} chain(s) broken`);
+        io.out(
+          report.ok
+            ? `all ${report.tenants.length} chain(s) intact`
+            : `${broken} of ${report.tenants.length} chain(s) broken`,
+        );
         return report.ok ? 0 : 1;
       },
     }),

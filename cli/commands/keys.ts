@@ -6,7 +6,9 @@ import type { RotationReport } from '../../lib/master-key-rotation.js';
 
 function printReport(io: CliIO, report: RotationReport, keyId: string): void {
   for (const f of report.failed) io.err(`FAILED  tenant ${f.tenantId} secret ${f.name} (key ${f.keyId}): ${f.error}`);
-  io.out(`re-encrypted ${report.reencrypted} of ${report.total} secret(s) under key ${keyId}; ${report.failed.length} failed`);
+  io.out(
+    `re-encrypted ${report.reencrypted} of ${report.total} secret(s) under key ${keyId}; ${report.failed.length} failed`,
+  );
 }
 
 export default defineGroup({
@@ -16,11 +18,15 @@ export default defineGroup({
       flags: { id: { type: 'string', value: 'ID' } },
       about: ['print a new master key entry for MASTER_KEYS;', 'ID: 1-32 letters, digits, _ or -'],
       async run(f, { io }) {
-        const [{ generateFernetKey }, { MASTER_KEY_ID, MASTER_KEY_ID_RULE }] = await Promise.all([import('../../lib/crypto/fernet.js'), import('../../lib/crypto/master-keys.js')]);
+        const [{ generateFernetKey }, { MASTER_KEY_ID, MASTER_KEY_ID_RULE }] = await Promise.all([
+          import('../../lib/crypto/fernet.js'),
+          import('../../lib/crypto/master-keys.js'),
+        ]);
         const id = f.id ?? `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`;
         // The rule MASTER_KEYS applies: an entry printed here that MASTER_KEYS then refused
         // would only be found out at the next deploy, which would not start.
-        if (!MASTER_KEY_ID.test(id)) throw new UsageError(`--id must be ${MASTER_KEY_ID_RULE} (the ids MASTER_KEYS accepts)`);
+        if (!MASTER_KEY_ID.test(id))
+          throw new UsageError(`--id must be ${MASTER_KEY_ID_RULE} (the ids MASTER_KEYS accepts)`);
         io.out(`${id}:${generateFernetKey()}`);
         io.err('put it first in MASTER_KEYS (e.g. MASTER_KEYS=<new>,<old>) and run `bulwark keys rotate-master`');
         return 0;
@@ -28,7 +34,10 @@ export default defineGroup({
     }),
     'rotate-master': command({
       flags: { 'batch-size': { type: 'int', min: 1, max: ROTATION_BATCH_MAX, default: 200 } },
-      about: ['re-encrypt every secret under the first MASTER_KEYS key;', `batch 1-${ROTATION_BATCH_MAX}; exit 0 only for "N of N", "0 failed"`],
+      about: [
+        're-encrypt every secret under the first MASTER_KEYS key;',
+        `batch 1-${ROTATION_BATCH_MAX}; exit 0 only for "N of N", "0 failed"`,
+      ],
       async run(f, { config, io }) {
         const c = await config();
         const [{ requireMasterKeys }, { createPrisma }, { RotationBatchError, rotateMasterKey }] = await Promise.all([
@@ -52,7 +61,9 @@ export default defineGroup({
             bar?.done();
             printReport(io, err.report, keys.current.id);
             io.err(`bulwark: ${err.message}`);
-            io.err(`run it again: it continues with what is left (a smaller --batch-size, 1-${ROTATION_BATCH_MAX}, makes each transaction shorter)`);
+            io.err(
+              `run it again: it continues with what is left (a smaller --batch-size, 1-${ROTATION_BATCH_MAX}, makes each transaction shorter)`,
+            );
             return undefined;
           });
           if (!report) return 1;

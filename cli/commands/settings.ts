@@ -12,7 +12,10 @@ export default defineGroup({
       about: ["print the tenant's settings"],
       async run(f, { config, io }) {
         const c = await config();
-        const [{ getTenantSettings }, { withTenant }] = await Promise.all([import('../../lib/tenant-settings.js'), import('./with-prisma.js')]);
+        const [{ getTenantSettings }, { withTenant }] = await Promise.all([
+          import('../../lib/tenant-settings.js'),
+          import('./with-prisma.js'),
+        ]);
         io.out(JSON.stringify(await withTenant(c, f.tenant, (p) => getTenantSettings(p, f.tenant)), null, 2));
         return 0;
       },
@@ -23,10 +26,20 @@ export default defineGroup({
       about: ['change settings, e.g. api.requestsPerWindow=100'],
       async run(f, { config, io }) {
         const c = await config();
-        const [{ patchFromPairs, updateTenantSettings }, { withTenant }] = await Promise.all([import('../../lib/tenant-settings.js'), import('./with-prisma.js')]);
-        if (f._.length === 0) throw new ValidationError('settings', [{ path: '', message: 'give at least one KEY=VALUE' }]);
+        const [{ patchFromPairs, updateTenantSettings }, { withTenant }] = await Promise.all([
+          import('../../lib/tenant-settings.js'),
+          import('./with-prisma.js'),
+        ]);
+        if (f._.length === 0)
+          throw new ValidationError('settings', [{ path: '', message: 'give at least one KEY=VALUE' }]);
         const patch = patchFromPairs(f._);
-        io.out(JSON.stringify(await withTenant(c, f.tenant, (p) => updateTenantSettings(p, f.tenant, patch, CLI_ACTOR)), null, 2));
+        io.out(
+          JSON.stringify(
+            await withTenant(c, f.tenant, (p) => updateTenantSettings(p, f.tenant, patch, CLI_ACTOR)),
+            null,
+            2,
+          ),
+        );
         return 0;
       },
     }),

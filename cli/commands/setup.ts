@@ -30,7 +30,10 @@ export default defineGroup({
       /** Run until SIGTERM or SIGINT, then shut down gracefully and exit 0. */
       async run(_f, { config }) {
         const c = await config();
-        const [{ startBulwark }, { applyHeapGrowth }] = await Promise.all([import('../../workers/main.js'), import('../../workers/runtime/heap.js')]);
+        const [{ startBulwark }, { applyHeapGrowth }] = await Promise.all([
+          import('../../workers/main.js'),
+          import('../../workers/runtime/heap.js'),
+        ]);
         applyHeapGrowth(c);
         const running = await startBulwark(c);
         await new Promise<void>((resolve) => {

@@ -6,7 +6,10 @@ export default defineGroup({
   commands: {
     create: command({
       flags: { name: { type: 'string', value: 'NAME', required: true }, timezone: { type: 'string', value: 'TZ' } },
-      about: ['create a tenant (settings, first admin key, audit entry);', 'prints its id, then the admin key (shown once), one per line'],
+      about: [
+        'create a tenant (settings, first admin key, audit entry);',
+        'prints its id, then the admin key (shown once), one per line',
+      ],
       /**
        * stdout is the tenant id, then the admin key, one per line and nothing else, as
        * `apikey create` prints its key: a script reads both with `read`. The note that the
@@ -14,11 +17,18 @@ export default defineGroup({
        */
       async run(f, { config, io }) {
         const c = await config();
-        const [{ createTenant }, { withPrisma }] = await Promise.all([import('../../lib/tenants.js'), import('./with-prisma.js')]);
-        const tenant = await withPrisma(c, (p) => createTenant(p, { name: f.name, timezone: f.timezone }, { actor: { type: 'system', id: 'bulwark-cli' } }));
+        const [{ createTenant }, { withPrisma }] = await Promise.all([
+          import('../../lib/tenants.js'),
+          import('./with-prisma.js'),
+        ]);
+        const tenant = await withPrisma(c, (p) =>
+          createTenant(p, { name: f.name, timezone: f.timezone }, { actor: { type: 'system', id: 'bulwark-cli' } }),
+        );
         io.out(tenant.id);
         io.out(tenant.adminKey.key);
-        io.err(`created tenant ${tenant.name} (${tenant.timezone}) with admin key ${tenant.adminKey.displayPrefix} (${tenant.adminKey.scopes.join(',')}), expires ${tenant.adminKey.expiresAt.toISOString()}; the key is shown once`);
+        io.err(
+          `created tenant ${tenant.name} (${tenant.timezone}) with admin key ${tenant.adminKey.displayPrefix} (${tenant.adminKey.scopes.join(',')}), expires ${tenant.adminKey.expiresAt.toISOString()}; the key is shown once`,
+        );
         return 0;
       },
     }),
@@ -27,7 +37,10 @@ export default defineGroup({
       about: ['every tenant, by name: id, name, time zone, creation time'],
       async run(_f, { config, io }) {
         const c = await config();
-        const [{ listTenants }, { withPrisma }] = await Promise.all([import('../../lib/tenants.js'), import('./with-prisma.js')]);
+        const [{ listTenants }, { withPrisma }] = await Promise.all([
+          import('../../lib/tenants.js'),
+          import('./with-prisma.js'),
+        ]);
         const rows = await withPrisma(c, (p) => listTenants(p));
         for (const t of rows) io.out(`${t.id}\t${t.name}\t${t.timezone}\tcreated ${t.createdAt.toISOString()}`);
         io.out(`${rows.length} tenant(s)`);

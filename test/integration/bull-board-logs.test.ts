@@ -12,7 +12,8 @@ test.after(async () => {
   for (const api of opened) await api.close();
 });
 
-const missingLines = (api: ApiHarness) => api.logs.events().filter((e) => e.event === 'operator_auth_denied' && e.reason === 'missing');
+const missingLines = (api: ApiHarness) =>
+  api.logs.events().filter((e) => e.event === 'operator_auth_denied' && e.reason === 'missing');
 
 test('without OPERATOR_USERNAME/OPERATOR_PASSWORD, start-up logs once that Bull Board is closed, and the board answers 401', async () => {
   const api = await startApi({ OPERATOR_USERNAME: '', OPERATOR_PASSWORD: '' });
@@ -41,7 +42,13 @@ test('a page load without credentials logs one line, not one per asset; wrong cr
   let offset = 0;
   const api = await startApi({}, (c) => c, { clock: () => new Date(base + offset) });
   opened.push(api);
-  const paths = ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/api/redis/stats', '/admin/queues/static/css/main.css', '/admin/queues/static/js/main.js'];
+  const paths = [
+    '/admin/queues',
+    '/admin/queues/api/queues',
+    '/admin/queues/api/redis/stats',
+    '/admin/queues/static/css/main.css',
+    '/admin/queues/static/js/main.js',
+  ];
   for (let i = 0; i < 12; i++) {
     const res = await api.call('GET', paths[i % paths.length]!);
     assert.is(res.status, 401, paths[i % paths.length]);
@@ -59,13 +66,19 @@ test('a page load without credentials logs one line, not one per asset; wrong cr
   assert.is(lines[1]!.unlogged_since_last, 11, 'counting the requests left out');
 
   for (let i = 0; i < 2; i++) {
-    const wrong = await api.call('GET', '/admin/queues', { headers: { authorization: basic(OPERATOR.username, `wrong-password-${i}`) } });
+    const wrong = await api.call('GET', '/admin/queues', {
+      headers: { authorization: basic(OPERATOR.username, `wrong-password-${i}`) },
+    });
     assert.is(wrong.status, 401);
     await wrong.arrayBuffer();
   }
-  const wrongLines = api.logs.events().filter((e) => e.event === 'operator_auth_denied' && e.reason === 'wrong_credentials');
+  const wrongLines = api.logs
+    .events()
+    .filter((e) => e.event === 'operator_auth_denied' && e.reason === 'wrong_credentials');
   assert.is(wrongLines.length, 2, 'a wrong password is logged every time');
-  const ok = await api.call('GET', '/admin/queues/api/queues', { headers: { authorization: basic(OPERATOR.username, OPERATOR.password) } });
+  const ok = await api.call('GET', '/admin/queues/api/queues', {
+    headers: { authorization: basic(OPERATOR.username, OPERATOR.password) },
+  });
   assert.is(ok.status, 200);
   await ok.arrayBuffer();
 });

@@ -13,7 +13,8 @@ import { ConfigError, problemsFromZod, type FieldProblem } from '../../lib/error
 import { tenantSettingsSchema } from '../../lib/settings.js';
 
 /** zod's English defaults, as its locale words them. */
-const ZOD_WORDING = /Too (small|big):|Invalid (input|option|string|number)|expected \w+, received|Unrecognized key|Invalid key in|>=|<=/;
+const ZOD_WORDING =
+  /Too (small|big):|Invalid (input|option|string|number)|expected \w+, received|Unrecognized key|Invalid key in|>=|<=/;
 
 function problems(schema: ZodType, value: unknown): FieldProblem[] {
   const r = schema.safeParse(value);
@@ -23,7 +24,10 @@ function problems(schema: ZodType, value: unknown): FieldProblem[] {
 const at = (list: FieldProblem[], path: string) => list.find((p) => p.path === path)?.message;
 
 test('a number out of range, a wrong type, a missing field, an unknown option: in our words', () => {
-  const settings = problems(tenantSettingsSchema, { alerts: { maxPerWindow: 0, windowSeconds: 1.5, cooldownSeconds: 'soon' }, api: { requestsPerWindow: 10_000_000 } });
+  const settings = problems(tenantSettingsSchema, {
+    alerts: { maxPerWindow: 0, windowSeconds: 1.5, cooldownSeconds: 'soon' },
+    api: { requestsPerWindow: 10_000_000 },
+  });
   assert.is(at(settings, 'alerts.maxPerWindow'), 'must be at least 1');
   assert.is(at(settings, 'alerts.windowSeconds'), 'must be a whole number');
   assert.is(at(settings, 'alerts.cooldownSeconds'), 'must be a number');
@@ -36,10 +40,18 @@ test('a number out of range, a wrong type, a missing field, an unknown option: i
   const alert = problems(alertInputSchema, { type: 'x', severity: 'high', title: 't', labels: 5 });
   assert.is(at(alert, 'labels'), 'must be an object');
 
-  const channel = problems(channelInputSchema, { tenantId: '00000000-0000-4000-8000-000000000000', name: 'ops', type: 'webhook', target: `https://x.example/${'a'.repeat(2100)}`, secretRef: 'secret://hook', severities: [] });
+  const channel = problems(channelInputSchema, {
+    tenantId: '00000000-0000-4000-8000-000000000000',
+    name: 'ops',
+    type: 'webhook',
+    target: `https://x.example/${'a'.repeat(2100)}`,
+    secretRef: 'secret://hook',
+    severities: [],
+  });
   assert.is(at(channel, 'target'), 'must be at most 2048 characters');
   assert.is(at(channel, 'severities'), 'must not be empty');
-  for (const list of [settings, audit, alert, channel]) for (const p of list) assert.not.match(p.message, ZOD_WORDING, `${p.path}: ${p.message}`);
+  for (const list of [settings, audit, alert, channel])
+    for (const p of list) assert.not.match(p.message, ZOD_WORDING, `${p.path}: ${p.message}`);
 });
 
 test("a schema's own message is kept as written", () => {
