@@ -12,8 +12,8 @@ export default defineGroup({
       async run(f, { config, io }) {
         const c = await config();
         const [{ verifyChains }, { listChainOwners }, { withPrisma }] = await Promise.all([
-          import('../../workers/audit/verify.js'),
-          import('../../workers/audit/verify-tenants.js'),
+          import('../../lib/audit/verify.js'),
+          import('../../lib/audit/verify-tenants.js'),
           import('./with-prisma.js'),
         ]);
         // A large log takes minutes: a bar on a terminal (stderr), nothing in a pipe.

@@ -19,7 +19,7 @@ export default defineGroup({
       async run(f, { config, io }) {
         const c = await config();
         const [{ addChannel }, { withTenant }] = await Promise.all([
-          import('../../lib/channels.js'),
+          import('../../lib/alerts/channels.js'),
           import('./with-prisma.js'),
         ]);
         const severities = f.severities
@@ -53,7 +53,7 @@ export default defineGroup({
       async run(f, { config, io }) {
         const c = await config();
         const [{ listChannels }, { withTenant }] = await Promise.all([
-          import('../../lib/channels.js'),
+          import('../../lib/alerts/channels.js'),
           import('./with-prisma.js'),
         ]);
         const rows = await withTenant(c, f.tenant, (p) => listChannels(p, f.tenant));
@@ -71,7 +71,7 @@ export default defineGroup({
       async run(f, { config, io }) {
         const c = await config();
         const [{ removeChannel }, { withTenant }] = await Promise.all([
-          import('../../lib/channels.js'),
+          import('../../lib/alerts/channels.js'),
           import('./with-prisma.js'),
         ]);
         const removed = await withTenant(c, f.tenant, (p) => removeChannel(p, f.tenant, f.name, CLI_ACTOR));

@@ -2,7 +2,7 @@
 import { ROTATION_BATCH_MAX } from '../../lib/limits.js';
 import { command, defineGroup, UsageError } from '../command.js';
 import { progressBar, type CliIO } from '../output.js';
-import type { RotationReport } from '../../lib/master-key-rotation.js';
+import type { RotationReport } from '../../lib/secrets/rotation.js';
 
 function printReport(io: CliIO, report: RotationReport, keyId: string): void {
   for (const f of report.failed) io.err(`FAILED  tenant ${f.tenantId} secret ${f.name} (key ${f.keyId}): ${f.error}`);
@@ -43,7 +43,7 @@ export default defineGroup({
         const [{ requireMasterKeys }, { createPrisma }, { RotationBatchError, rotateMasterKey }] = await Promise.all([
           import('../../lib/config.js'),
           import('../../lib/clients/prisma.js'),
-          import('../../lib/master-key-rotation.js'),
+          import('../../lib/secrets/rotation.js'),
         ]);
         const keys = requireMasterKeys(c);
         const prisma = createPrisma(c, { max: 2 });

@@ -1,4 +1,4 @@
-/** `bulwark tenant settings get|set`: a tenant's settings (lib/tenant-settings.ts). */
+/** `bulwark tenant settings get|set`: a tenant's settings (lib/tenants/settings-store.ts). */
 import { ValidationError } from '../../lib/errors.js';
 import { command, defineGroup, TENANT } from '../command.js';
 
@@ -13,7 +13,7 @@ export default defineGroup({
       async run(f, { config, io }) {
         const c = await config();
         const [{ getTenantSettings }, { withTenant }] = await Promise.all([
-          import('../../lib/tenant-settings.js'),
+          import('../../lib/tenants/settings-store.js'),
           import('./with-prisma.js'),
         ]);
         io.out(JSON.stringify(await withTenant(c, f.tenant, (p) => getTenantSettings(p, f.tenant)), null, 2));
@@ -27,7 +27,7 @@ export default defineGroup({
       async run(f, { config, io }) {
         const c = await config();
         const [{ patchFromPairs, updateTenantSettings }, { withTenant }] = await Promise.all([
-          import('../../lib/tenant-settings.js'),
+          import('../../lib/tenants/settings-store.js'),
           import('./with-prisma.js'),
         ]);
         if (f._.length === 0)

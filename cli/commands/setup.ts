@@ -31,8 +31,8 @@ export default defineGroup({
       async run(_f, { config }) {
         const c = await config();
         const [{ startBulwark }, { applyHeapGrowth }] = await Promise.all([
-          import('../../workers/main.js'),
-          import('../../workers/runtime/heap.js'),
+          import('../../app/main.js'),
+          import('../../app/runtime/heap.js'),
         ]);
         applyHeapGrowth(c);
         const running = await startBulwark(c);

@@ -18,7 +18,7 @@ export default defineGroup({
       async run(f, { config, io }) {
         const c = await config();
         const [{ createTenant }, { withPrisma }] = await Promise.all([
-          import('../../lib/tenants.js'),
+          import('../../lib/tenants/tenants.js'),
           import('./with-prisma.js'),
         ]);
         const tenant = await withPrisma(c, (p) =>
@@ -38,7 +38,7 @@ export default defineGroup({
       async run(_f, { config, io }) {
         const c = await config();
         const [{ listTenants }, { withPrisma }] = await Promise.all([
-          import('../../lib/tenants.js'),
+          import('../../lib/tenants/tenants.js'),
           import('./with-prisma.js'),
         ]);
         const rows = await withPrisma(c, (p) => listTenants(p));

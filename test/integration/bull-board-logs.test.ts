@@ -4,7 +4,7 @@
 // the next line counting those left out; wrong credentials are logged every time.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MISSING_LOG_WINDOW_MS } from '../../producers/http/operator-denials.js';
+import { MISSING_LOG_WINDOW_MS } from '../../api/operator-denials.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 
 const opened: ApiHarness[] = [];

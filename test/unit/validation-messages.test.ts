@@ -4,13 +4,13 @@
 // are rephrased by issueMessage, and a schema's own message passes through unchanged.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { channelInputSchema } from '../../lib/channels.js';
+import { channelInputSchema } from '../../lib/alerts/channels.js';
 import { loadConfig } from '../../lib/config.js';
 import { alertInputSchema } from '../../lib/contracts/alert.js';
 import { auditEntryInputSchema } from '../../lib/contracts/audit.js';
 import type { ZodType } from 'zod';
 import { ConfigError, problemsFromZod, type FieldProblem } from '../../lib/errors.js';
-import { tenantSettingsSchema } from '../../lib/settings.js';
+import { tenantSettingsSchema } from '../../lib/tenants/settings.js';
 
 /** zod's English defaults, as its locale words them. */
 const ZOD_WORDING =
