@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import { z } from 'zod';
 import { StorageUnavailableError, storeCall, type Storage } from '../lib/clients/storage.js';
-import { NotFoundError, ValidationError } from '../lib/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
 import {
   classPrefix,
   keyTenantId,
@@ -41,7 +41,7 @@ export interface PutOptions {
   id?: string;
   /** When the object was made: its key's period (UTC). Default: now (the producer's clock). */
   at?: Date;
-  /** Replace an object of the same key. Default: false (an existing key is a ConflictError-like refusal). */
+  /** Replace an object of the same key. Default: false (an existing key is a ConflictError, 409). */
   overwrite?: boolean;
 }
 
@@ -84,18 +84,6 @@ const listOptionsSchema = z
   .strict();
 
 const presignSchema = z.object({ expiresSeconds: z.number().int('must be a whole number').min(1).max(PRESIGN_MAX_SECONDS).optional() }).strict();
-
-/** An object that is already there and may not be replaced. */
-export class ObjectExistsError extends Error {
-  override readonly name = 'ObjectExistsError';
-  constructor(readonly key: string) {
-    super(`object ${key} already exists (pass overwrite: true to replace it)`);
-  }
-
-  get statusCode(): number {
-    return 409;
-  }
-}
 
 const isMissing = (err: unknown) => err instanceof StorageUnavailableError && ['NoSuchKey', 'NotFound'].includes(err.storeCode ?? '');
 
@@ -140,7 +128,7 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
       if (!bytes) throw new ValidationError('object', [{ path: 'body', message: 'must be a Buffer, Uint8Array or string' }]);
       if (bytes.length > max) throw new ValidationError('object', [{ path: 'body', message: `is ${bytes.length} bytes, more than the ${max} class ${cls} takes` }]);
       const s = need();
-      if (!opts.overwrite && (await stat(s, key))) throw new ObjectExistsError(key);
+      if (!opts.overwrite && (await stat(s, key))) throw new ConflictError(`object ${key} already exists (pass overwrite: true to replace it)`);
       const contentType = parseObjectKey(key).contentType;
       await storeCall(s, `write ${key}`, () => s.client.putObject(s.bucket, key, bytes, bytes.length, { 'Content-Type': contentType }), DATA_CALL_TIMEOUT_MS);
       return key;

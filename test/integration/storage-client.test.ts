@@ -83,6 +83,20 @@ test('probeStorage says which bucket is missing; the error is a StorageUnavailab
   }
 });
 
+test('the storage configuration and client, logged whole, never show the secret key', async () => {
+  const { createLogger } = await import('../../lib/logger.js');
+  const { captureLogs } = await import('../helpers/env.js');
+  const logs = captureLogs();
+  const config = loadConfig({ ...s3.env, S3_SECRET_KEY: SECRET, LOG_LEVEL: 'info' });
+  const logger = createLogger(config, logs.stream);
+  logger.info({ event: 'config', storage: config.storage, config }, 'configuration');
+  logger.info({ event: 'client', storage: createStorage(config.storage) }, 'client');
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  assert.ok(logs.lines.length >= 2, logs.text());
+  assert.not.match(logs.text(), SECRET);
+  assert.match(logs.text(), s3.endpoint);
+});
+
 test('startBulwark does not need the store: a start with it down serves and stops', async () => {
   const other = await startS3Server();
   await other.stop();

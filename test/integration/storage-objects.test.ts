@@ -6,9 +6,8 @@ import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
 import { createStorage, ensureBuckets, StorageUnavailableError, type Storage } from '../../lib/clients/storage.js';
 import { loadConfig } from '../../lib/config.js';
-import { NotFoundError, ValidationError } from '../../lib/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { createProducer, type Producer } from '../../producers/index.js';
-import { ObjectExistsError } from '../../producers/objects.js';
 import { REDIS_URL, randomPrefix } from '../helpers/env.js';
 import { startS3Server, type S3Server } from '../helpers/s3.js';
 
@@ -54,7 +53,8 @@ test('put returns a key in the layout; get returns the same bytes and type', asy
 
 test('put refuses to replace a key unless overwrite is set', async () => {
   const key = await producer.objects.put(A, 'reports', Buffer.from('%PDF-1 v1'), { id: 'fixed' });
-  const err = await rejects(producer.objects.put(A, 'reports', Buffer.from('%PDF-1 v2'), { id: 'fixed' }), ObjectExistsError);
+  const err = await rejects(producer.objects.put(A, 'reports', Buffer.from('%PDF-1 v2'), { id: 'fixed' }), ConflictError);
+  assert.match(err.message, 'already exists (pass overwrite: true');
   assert.is(err.statusCode, 409);
   assert.is((await producer.objects.get(A, key)).body.toString(), '%PDF-1 v1');
   assert.is(await producer.objects.put(A, 'reports', Buffer.from('%PDF-1 v2'), { id: 'fixed', overwrite: true }), key);
