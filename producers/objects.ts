@@ -117,8 +117,9 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
     /**
      * Store `body` as a new object of `tenantId`, of class `cls`. Returns its key.
      * Refuses to replace an existing key unless `overwrite` (only a caller-chosen id can
-     * collide; the check and the write are two calls, so two concurrent puts of one id
-     * with overwrite false can both pass it: choose ids that are unique).
+     * collide, so only then is it checked; the check and the write are two calls, and
+     * two concurrent puts of one id with overwrite false can both pass it: choose ids
+     * that are unique).
      */
     async put(tenantId: string, cls: ObjectClass, body: Buffer | Uint8Array | string, options: PutOptions = {}): Promise<string> {
       const opts = parseOrThrow(putOptionsSchema, options, 'object options');
@@ -128,7 +129,9 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
       if (!bytes) throw new ValidationError('object', [{ path: 'body', message: 'must be a Buffer, Uint8Array or string' }]);
       if (bytes.length > max) throw new ValidationError('object', [{ path: 'body', message: `is ${bytes.length} bytes, more than the ${max} class ${cls} takes` }]);
       const s = need();
-      if (!opts.overwrite && (await stat(s, key))) throw new ConflictError(`object ${key} already exists (pass overwrite: true to replace it)`);
+      // A generated id is a random UUID and cannot name an existing object: only a
+      // caller-chosen id costs the extra request of the check.
+      if (opts.id !== undefined && !opts.overwrite && (await stat(s, key))) throw new ConflictError(`object ${key} already exists (pass overwrite: true to replace it)`);
       const contentType = parseObjectKey(key).contentType;
       await storeCall(s, `write ${key}`, () => s.client.putObject(s.bucket, key, bytes, bytes.length, { 'Content-Type': contentType }), DATA_CALL_TIMEOUT_MS);
       return key;
