@@ -146,15 +146,21 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
           s,
           `read ${key}`,
           async () => {
-            const stream = await s.client.getObject(s.bucket, key);
+            // Sized first: an object written around Bulwark may be larger than its class
+            // allows, and get holds the whole body in memory.
             const info = await s.client.statObject(s.bucket, key);
-            const body = await buffer(stream);
+            const max = OBJECT_CLASSES[parsed.class].maxBytes;
+            if (info.size > max) throw Object.assign(new Error('too large'), { code: 'ObjectTooLarge' });
+            const body = await buffer(await s.client.getObject(s.bucket, key));
             return { body, contentType: parsed.contentType, size: body.length, lastModified: info.lastModified };
           },
           DATA_CALL_TIMEOUT_MS,
         );
       } catch (err) {
         if (isMissing(err)) throw new NotFoundError(`no object ${key}`);
+        if (err instanceof StorageUnavailableError && err.storeCode === 'ObjectTooLarge') {
+          throw new ValidationError('object', [{ path: 'key', message: `names an object larger than the ${OBJECT_CLASSES[parsed.class].maxBytes} bytes class ${parsed.class} allows (written around Bulwark?)` }]);
+        }
         throw err;
       }
     },

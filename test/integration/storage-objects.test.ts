@@ -77,6 +77,15 @@ test('bad input is a ValidationError naming the field; nothing is written', asyn
   assert.is(listed.objects.length, 1, 'only the first test\'s snapshot');
 });
 
+test('get refuses an object larger than its class allows (written around Bulwark), without reading it', async () => {
+  const key = `tenant/${A}/snapshots/raw/2026-12-05/big.jpg`;
+  const big = Buffer.alloc(20 * 1024 * 1024 + 1);
+  await storage.client.putObject(storage.bucket, key, big, big.length);
+  const err = await rejects(producer.objects.get(A, key), ValidationError);
+  assert.match(err.message, 'larger than the 20971520 bytes class snapshots/raw allows');
+  await storage.client.removeObject(storage.bucket, key);
+});
+
 test('list pages through one class, oldest period first, within a date range', async () => {
   const T = randomUUID();
   const days = ['2026-12-01', '2026-12-02', '2026-12-03', '2026-12-04'];
@@ -103,21 +112,22 @@ test('list pages through one class, oldest period first, within a date range', a
 
 test("a tenant cannot read, list, sign or overwrite another tenant's objects", async () => {
   const theirs = await producer.objects.put(B, 'reports', Buffer.from('%PDF secret of B'), { id: 'b-report' });
-  const attempts: Array<Promise<unknown>> = [
-    producer.objects.get(A, theirs),
-    producer.objects.get(A, theirs.replace(B, `${A}/reports/2026-12/../../../${B}`)),
-    producer.objects.get(A, `tenant/${A}/../${B}/reports/2026-12/b-report.pdf`),
-    producer.objects.get(A, `tenant/${A}/reports/2026-12/b-report.pdf/../../../../${B}/reports/2026-12/b-report.pdf`),
-    producer.objects.presignedGet(A, theirs),
-    producer.objects.put(A, 'reports', Buffer.from('x'), { id: `../../${B}/reports/2026-12/b-report` }),
-    producer.objects.put(`${A}/../${B}`, 'reports', Buffer.from('x'), { id: 'b-report', overwrite: true }),
+  // Thunks, called one at a time: a rejection must not wait unhandled while another is awaited.
+  const attempts: Array<() => Promise<unknown>> = [
+    () => producer.objects.get(A, theirs),
+    () => producer.objects.get(A, theirs.replace(B, `${A}/reports/2026-12/../../../${B}`)),
+    () => producer.objects.get(A, `tenant/${A}/../${B}/reports/2026-12/b-report.pdf`),
+    () => producer.objects.get(A, `tenant/${A}/reports/2026-12/b-report.pdf/../../../../${B}/reports/2026-12/b-report.pdf`),
+    () => producer.objects.presignedGet(A, theirs),
+    () => producer.objects.put(A, 'reports', Buffer.from('x'), { id: `../../${B}/reports/2026-12/b-report` }),
+    () => producer.objects.put(`${A}/../${B}`, 'reports', Buffer.from('x'), { id: 'b-report', overwrite: true }),
     // A cursor made of B's key, and one of A's key in another class.
-    producer.objects.list(A, 'reports', { cursor: Buffer.from(theirs).toString('base64url') }),
-    producer.objects.list(A, 'reports', { cursor: Buffer.from(`tenant/${A}/snapshots/raw/2026-12-01/x.jpg`).toString('base64url') }),
-    producer.objects.list(A, 'reports', { cursor: 'not a cursor' }),
+    () => producer.objects.list(A, 'reports', { cursor: Buffer.from(theirs).toString('base64url') }),
+    () => producer.objects.list(A, 'reports', { cursor: Buffer.from(`tenant/${A}/snapshots/raw/2026-12-01/x.jpg`).toString('base64url') }),
+    () => producer.objects.list(A, 'reports', { cursor: 'not a cursor' }),
   ];
   for (const [i, p] of attempts.entries()) {
-    const err = await rejects(p, ValidationError).catch((e: unknown) => {
+    const err = await rejects(p(), ValidationError).catch((e: unknown) => {
       throw new Error(`attempt ${i}: ${String(e)}`);
     });
     assert.ok(err.fields.length > 0, `attempt ${i}`);
@@ -153,8 +163,9 @@ test('a store that is down: StorageUnavailableError (503) naming S3_ENDPOINT, ne
   const p = createProducer({ redisUrl: REDIS_URL, queuePrefix: randomPrefix(), storage: createStorage(loadConfig(env).storage) });
   try {
     await other.stop();
-    for (const call of [p.objects.put(A, 'reports', Buffer.from('x')), p.objects.list(A, 'reports'), p.objects.get(A, `tenant/${A}/reports/2026-12/x.pdf`)]) {
-      const err = await rejects(call, StorageUnavailableError);
+    // Called one at a time: a rejection must not wait unhandled while another is awaited.
+    for (const call of [() => p.objects.put(A, 'reports', Buffer.from('x')), () => p.objects.list(A, 'reports'), () => p.objects.get(A, `tenant/${A}/reports/2026-12/x.pdf`)]) {
+      const err = await rejects(call(), StorageUnavailableError);
       assert.is(err.statusCode, 503);
       assert.match(err.message, `${other.endpoint} (S3_ENDPOINT)`);
       assert.not.match(err.message, 'distinct-secret-value-xyz');
