@@ -38,13 +38,21 @@ async function main(): Promise<number> {
     const tenant = randomUUID();
     const raw: number[] = [];
     const bulwark: number[] = [];
-    log(`s3rver at ${s3.endpoint}; ${N} objects of ${BYTES} bytes per round, ${CONCURRENCY} in flight, ${ROUNDS} rounds per side`);
+    log(
+      `s3rver at ${s3.endpoint}; ${N} objects of ${BYTES} bytes per round, ${CONCURRENCY} in flight, ${ROUNDS} rounds per side`,
+    );
     for (let round = 0; round < ROUNDS; round++) {
       // Raw: the same bucket, a key of the same shape, one putObject per object.
       raw.push(
         await timed(() =>
           pool(N, CONCURRENCY, async () => {
-            await storage.client.putObject(storage.bucket, `raw/${tenant}/snapshots/raw/2026-12-06/${randomUUID()}.jpg`, body, body.length, { 'Content-Type': 'image/jpeg' });
+            await storage.client.putObject(
+              storage.bucket,
+              `raw/${tenant}/snapshots/raw/2026-12-06/${randomUUID()}.jpg`,
+              body,
+              body.length,
+              { 'Content-Type': 'image/jpeg' },
+            );
           }),
         ),
       );
@@ -55,7 +63,9 @@ async function main(): Promise<number> {
           }),
         ),
       );
-      log(`round ${round + 1}: raw putObject ${fmtInt(raw.at(-1)!)} objects/s, producer.objects.put ${fmtInt(bulwark.at(-1)!)} objects/s`);
+      log(
+        `round ${round + 1}: raw putObject ${fmtInt(raw.at(-1)!)} objects/s, producer.objects.put ${fmtInt(bulwark.at(-1)!)} objects/s`,
+      );
     }
     const ratio = median(bulwark) / median(raw);
     log(`median: raw ${fmtInt(median(raw))} objects/s, producer.objects.put ${fmtInt(median(bulwark))} objects/s`);

@@ -69,23 +69,35 @@ const putOptionsSchema = z
   .object({
     contentType: z.string().optional(),
     id: z.string().optional(),
-    at: z.date({ error: 'must be a Date' }).refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date').optional(),
+    at: z
+      .date({ error: 'must be a Date' })
+      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date')
+      .optional(),
     overwrite: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .strict();
 
 const listOptionsSchema = z
   .object({
-    from: z.date({ error: 'must be a Date' }).refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date').optional(),
-    to: z.date({ error: 'must be a Date' }).refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date').optional(),
+    from: z
+      .date({ error: 'must be a Date' })
+      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date')
+      .optional(),
+    to: z
+      .date({ error: 'must be a Date' })
+      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date')
+      .optional(),
     limit: z.number().int('must be a whole number').min(1).max(LIST_MAX).optional(),
     cursor: z.string().max(1500).optional(),
   })
   .strict();
 
-const presignSchema = z.object({ expiresSeconds: z.number().int('must be a whole number').min(1).max(PRESIGN_MAX_SECONDS).optional() }).strict();
+const presignSchema = z
+  .object({ expiresSeconds: z.number().int('must be a whole number').min(1).max(PRESIGN_MAX_SECONDS).optional() })
+  .strict();
 
-const isMissing = (err: unknown) => err instanceof StorageUnavailableError && ['NoSuchKey', 'NotFound'].includes(err.storeCode ?? '');
+const isMissing = (err: unknown) =>
+  err instanceof StorageUnavailableError && ['NoSuchKey', 'NotFound'].includes(err.storeCode ?? '');
 
 /** A cursor is the last key of the previous page, base64url: opaque to callers, checked on the way back. */
 const encodeCursor = (key: string) => Buffer.from(key).toString('base64url');
@@ -94,13 +106,19 @@ function decodeCursor(tenantId: string, cls: ObjectClass, cursor: string): strin
   const parsed = key ? parseObjectKey(key, 'cursor') : undefined;
   // A cursor is refused unless it is a key of this tenant and class: listing with
   // start-after another prefix must not be a way to walk it.
-  if (!parsed || parsed.tenantId !== tenantId || parsed.class !== cls) throw new ValidationError('list options', [{ path: 'cursor', message: 'is not a cursor of this tenant and class' }]);
+  if (!parsed || parsed.tenantId !== tenantId || parsed.class !== cls)
+    throw new ValidationError('list options', [
+      { path: 'cursor', message: 'is not a cursor of this tenant and class' },
+    ]);
   return key;
 }
 
 export function createObjects(storage: Storage | undefined, clock: () => Date) {
   function need(): Storage {
-    if (!storage) throw new Error('producer.objects needs an object store: pass `storage` (createStorage(config.storage)) to createProducer');
+    if (!storage)
+      throw new Error(
+        'producer.objects needs an object store: pass `storage` (createStorage(config.storage)) to createProducer',
+      );
     return storage;
   }
 
@@ -121,24 +139,53 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
      * two concurrent puts of one id with overwrite false can both pass it: choose ids
      * that are unique).
      */
-    async put(tenantId: string, cls: ObjectClass, body: Buffer | Uint8Array | string, options: PutOptions = {}): Promise<string> {
+    async put(
+      tenantId: string,
+      cls: ObjectClass,
+      body: Buffer | Uint8Array | string,
+      options: PutOptions = {},
+    ): Promise<string> {
       const opts = parseOrThrow(putOptionsSchema, options, 'object options');
-      const key = objectKey({ tenantId, class: cls, at: opts.at ?? clock(), id: opts.id ?? randomUUID(), contentType: opts.contentType });
-      const bytes = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined;
+      const key = objectKey({
+        tenantId,
+        class: cls,
+        at: opts.at ?? clock(),
+        id: opts.id ?? randomUUID(),
+        contentType: opts.contentType,
+      });
+      const bytes =
+        typeof body === 'string'
+          ? Buffer.from(body)
+          : body instanceof Uint8Array
+            ? Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+            : undefined;
       const max = OBJECT_CLASSES[cls].maxBytes;
-      if (!bytes) throw new ValidationError('object', [{ path: 'body', message: 'must be a Buffer, Uint8Array or string' }]);
-      if (bytes.length > max) throw new ValidationError('object', [{ path: 'body', message: `is ${bytes.length} bytes, more than the ${max} class ${cls} takes` }]);
+      if (!bytes)
+        throw new ValidationError('object', [{ path: 'body', message: 'must be a Buffer, Uint8Array or string' }]);
+      if (bytes.length > max)
+        throw new ValidationError('object', [
+          { path: 'body', message: `is ${bytes.length} bytes, more than the ${max} class ${cls} takes` },
+        ]);
       const s = need();
       // A generated id is a random UUID and cannot name an existing object: only a
       // caller-chosen id costs the extra request of the check.
-      if (opts.id !== undefined && !opts.overwrite && (await stat(s, key))) throw new ConflictError(`object ${key} already exists (pass overwrite: true to replace it)`);
+      if (opts.id !== undefined && !opts.overwrite && (await stat(s, key)))
+        throw new ConflictError(`object ${key} already exists (pass overwrite: true to replace it)`);
       const contentType = parseObjectKey(key).contentType;
-      await storeCall(s, `write ${key}`, () => s.client.putObject(s.bucket, key, bytes, bytes.length, { 'Content-Type': contentType }), DATA_CALL_TIMEOUT_MS);
+      await storeCall(
+        s,
+        `write ${key}`,
+        () => s.client.putObject(s.bucket, key, bytes, bytes.length, { 'Content-Type': contentType }),
+        DATA_CALL_TIMEOUT_MS,
+      );
       return key;
     },
 
     /** The object's bytes and type. NotFoundError when absent; another tenant's key is a ValidationError. */
-    async get(tenantId: string, key: string): Promise<{ body: Buffer; contentType: string; size: number; lastModified: Date }> {
+    async get(
+      tenantId: string,
+      key: string,
+    ): Promise<{ body: Buffer; contentType: string; size: number; lastModified: Date }> {
       const parsed = tenantObjectKey(tenantId, key);
       const s = need();
       try {
@@ -159,7 +206,12 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
       } catch (err) {
         if (isMissing(err)) throw new NotFoundError(`no object ${key}`);
         if (err instanceof StorageUnavailableError && err.storeCode === 'ObjectTooLarge') {
-          throw new ValidationError('object', [{ path: 'key', message: `names an object larger than the ${OBJECT_CLASSES[parsed.class].maxBytes} bytes class ${parsed.class} allows (written around Bulwark?)` }]);
+          throw new ValidationError('object', [
+            {
+              path: 'key',
+              message: `names an object larger than the ${OBJECT_CLASSES[parsed.class].maxBytes} bytes class ${parsed.class} allows (written around Bulwark?)`,
+            },
+          ]);
         }
         throw err;
       }
@@ -170,7 +222,11 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
      * the periods from `from` to `to` (inclusive, UTC). Pass the returned `cursor` for
      * the next page; no cursor means the last page.
      */
-    async list(tenantId: string, cls: ObjectClass, options: ListOptions = {}): Promise<{ objects: StoredObject[]; cursor?: string }> {
+    async list(
+      tenantId: string,
+      cls: ObjectClass,
+      options: ListOptions = {},
+    ): Promise<{ objects: StoredObject[]; cursor?: string }> {
       const own = keyTenantId(tenantId);
       const c = objectClass(cls);
       const opts = parseOrThrow(listOptionsSchema, options, 'list options');
@@ -178,12 +234,18 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
       const limit = opts.limit ?? LIST_DEFAULT;
       const fromPeriod = opts.from ? periodOf(c, opts.from) : undefined;
       const toPeriod = opts.to ? periodOf(c, opts.to) : undefined;
-      if (fromPeriod && toPeriod && fromPeriod > toPeriod) throw new ValidationError('list options', [{ path: 'to', message: 'must not be before from' }]);
+      if (fromPeriod && toPeriod && fromPeriod > toPeriod)
+        throw new ValidationError('list options', [{ path: 'to', message: 'must not be before from' }]);
       // S3 lists in key order, and the period is the first part after the class, fixed
       // width: start after the cursor or just before the first period wanted.
-      const after = [opts.cursor ? decodeCursor(own, c, opts.cursor) : '', fromPeriod ? `${prefix}${fromPeriod}` : ''].reduce((a, b) => (a > b ? a : b));
+      const after = [
+        opts.cursor ? decodeCursor(own, c, opts.cursor) : '',
+        fromPeriod ? `${prefix}${fromPeriod}` : '',
+      ].reduce((a, b) => (a > b ? a : b));
       const s = need();
-      const page = await storeCall(s, `list ${prefix}`, () => s.client.listObjectsV2Query(s.bucket, prefix, '', '', limit, after));
+      const page = await storeCall(s, `list ${prefix}`, () =>
+        s.client.listObjectsV2Query(s.bucket, prefix, '', '', limit, after),
+      );
       const objects: StoredObject[] = [];
       for (const item of page.objects) {
         if (!item.name) continue;
@@ -196,7 +258,13 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
         }
         if (parsed.tenantId !== own || parsed.class !== c) continue;
         if (toPeriod && parsed.period > toPeriod) return { objects };
-        objects.push({ key: item.name, id: parsed.id, period: parsed.period, size: item.size, lastModified: item.lastModified });
+        objects.push({
+          key: item.name,
+          id: parsed.id,
+          period: parsed.period,
+          size: item.size,
+          lastModified: item.lastModified,
+        });
       }
       const last = page.objects.at(-1)?.name;
       return page.isTruncated && last ? { objects, cursor: encodeCursor(last) } : { objects };
@@ -206,7 +274,11 @@ export function createObjects(storage: Storage | undefined, clock: () => Date) {
      * A URL that lets whoever holds it GET one object for `expiresSeconds` (default 300,
      * at most 3600). The object must exist (NotFoundError) and be the tenant's.
      */
-    async presignedGet(tenantId: string, key: string, options: { expiresSeconds?: number } = {}): Promise<{ url: string; expiresAt: Date }> {
+    async presignedGet(
+      tenantId: string,
+      key: string,
+      options: { expiresSeconds?: number } = {},
+    ): Promise<{ url: string; expiresAt: Date }> {
       tenantObjectKey(tenantId, key);
       const opts = parseOrThrow(presignSchema, options, 'presign options');
       const s = need();

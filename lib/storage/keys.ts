@@ -43,7 +43,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Object ids: what a caller may choose, and what a random UUID is. */
 const OBJECT_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const PERIOD: Record<Granularity, RegExp> = { day: /^\d{4}-\d{2}-\d{2}$/, month: /^\d{4}-\d{2}$/ };
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
@@ -61,7 +60,14 @@ function partProblem(value: unknown, pattern: RegExp, expected: string, slashAll
   return undefined;
 }
 
-function check(problems: FieldProblem[], path: string, value: unknown, pattern: RegExp, expected: string, slashAllowed = false): void {
+function check(
+  problems: FieldProblem[],
+  path: string,
+  value: unknown,
+  pattern: RegExp,
+  expected: string,
+  slashAllowed = false,
+): void {
   const problem = partProblem(value, pattern, expected, slashAllowed);
   if (problem) problems.push({ path, message: problem });
 }
@@ -98,7 +104,8 @@ export function classPrefix(tenantId: string, cls: ObjectClass | string): string
 
 /** The period part of a key for a time, in UTC: `2026-12-06` (day) or `2026-12` (month). */
 export function periodOf(cls: ObjectClass, at: Date): string {
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new ValidationError('object key', [{ path: 'at', message: 'must be a valid date' }]);
+  if (!(at instanceof Date) || Number.isNaN(at.getTime()))
+    throw new ValidationError('object key', [{ path: 'at', message: 'must be a valid date' }]);
   const iso = at.toISOString();
   return OBJECT_CLASSES[cls].granularity === 'day' ? iso.slice(0, 10) : iso.slice(0, 7);
 }
@@ -135,13 +142,18 @@ export function objectKey(parts: KeyParts): string {
     problems.push(...(err as ValidationError).fields);
   }
   check(problems, 'id', parts.id, OBJECT_ID, '1-128 letters, digits, _ or -');
-  if (!(parts.at instanceof Date) || Number.isNaN(parts.at.getTime())) problems.push({ path: 'at', message: 'must be a valid date' });
+  if (!(parts.at instanceof Date) || Number.isNaN(parts.at.getTime()))
+    problems.push({ path: 'at', message: 'must be a valid date' });
   let ext: string | undefined;
   if (cls) {
     const types = OBJECT_CLASSES[cls].contentTypes as Record<string, string>;
     const type = parts.contentType ?? Object.keys(types)[0]!;
     ext = Object.hasOwn(types, type) ? types[type] : undefined;
-    if (!ext) problems.push({ path: 'contentType', message: `must be one of ${Object.keys(types).join(', ')} for class ${cls}` });
+    if (!ext)
+      problems.push({
+        path: 'contentType',
+        message: `must be one of ${Object.keys(types).join(', ')} for class ${cls}`,
+      });
   }
   if (problems.length > 0) throw new ValidationError('object key', problems);
   return `${TENANT_ROOT}${tenantId}/${cls!}/${periodOf(cls!, parts.at)}/${parts.id}.${ext!}`;
@@ -180,13 +192,25 @@ export function parseObjectKey(key: unknown, path = 'key'): ParsedKey {
   const cls = rest.join('/');
   if (!OBJECT_CLASS_NAMES.includes(cls as ObjectClass)) fail(`must name a class (${OBJECT_CLASS_NAMES.join(', ')})`);
   const spec = OBJECT_CLASSES[cls as ObjectClass];
-  if (!period || !PERIOD[spec.granularity].test(period) || Number.isNaN(periodStart(period).getTime()) || periodStart(period).toISOString().slice(0, period.length) !== period) {
+  if (
+    !period ||
+    !PERIOD[spec.granularity].test(period) ||
+    Number.isNaN(periodStart(period).getTime()) ||
+    periodStart(period).toISOString().slice(0, period.length) !== period
+  ) {
     fail(`must have a ${spec.granularity === 'day' ? 'YYYY-MM-DD' : 'YYYY-MM'} period for class ${cls}`);
   }
   const m = /^([A-Za-z0-9_-]{1,128})\.([a-z0-9]{1,8})$/.exec(file ?? '');
   const entry = m ? Object.entries(spec.contentTypes).find(([, e]) => e === m[2]) : undefined;
   if (!m || !entry) return fail(`must end in {id}.{ext} with an extension of class ${cls}`);
-  return { tenantId: tenantId!, class: cls as ObjectClass, period: period!, id: m[1]!, ext: m[2]!, contentType: entry[0] };
+  return {
+    tenantId: tenantId!,
+    class: cls as ObjectClass,
+    period: period!,
+    id: m[1]!,
+    ext: m[2]!,
+    contentType: entry[0],
+  };
 }
 
 /**
@@ -196,6 +220,7 @@ export function parseObjectKey(key: unknown, path = 'key'): ParsedKey {
 export function tenantObjectKey(tenantId: string, key: unknown, path = 'key'): ParsedKey {
   const own = keyTenantId(tenantId);
   const parsed = parseObjectKey(key, path);
-  if (parsed.tenantId !== own) throw new ValidationError('object key', [{ path, message: `is not under tenant ${own}'s prefix` }]);
+  if (parsed.tenantId !== own)
+    throw new ValidationError('object key', [{ path, message: `is not under tenant ${own}'s prefix` }]);
   return parsed;
 }

@@ -23,7 +23,8 @@ test.after(async () => {
   await Promise.all([db.drop(), s3.stop()]);
 });
 
-const migrate = (env: Record<string, string>) => runCli(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
+const migrate = (env: Record<string, string>) =>
+  runCli(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
 
 test('migrate creates both buckets when absent; a re-run creates none', async () => {
   const storage = createStorage(loadConfig(s3.env).storage);

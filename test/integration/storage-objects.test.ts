@@ -47,13 +47,20 @@ test('put returns a key in the layout; get returns the same bytes and type', asy
   assert.equal([got.body.equals(JPEG), got.contentType, got.size], [true, 'image/jpeg', JPEG.length]);
   const stat = await storage.client.statObject(storage.bucket, key);
   assert.is(stat.metaData['content-type'], 'image/jpeg');
-  const report = await producer.objects.put(A, 'reports', 'a,b\n1,2\n', { contentType: 'text/csv', id: 'nov', at: new Date('2026-11-30T23:59:59Z') });
+  const report = await producer.objects.put(A, 'reports', 'a,b\n1,2\n', {
+    contentType: 'text/csv',
+    id: 'nov',
+    at: new Date('2026-11-30T23:59:59Z'),
+  });
   assert.is(report, `tenant/${A}/reports/2026-11/nov.csv`);
 });
 
 test('put refuses to replace a key unless overwrite is set', async () => {
   const key = await producer.objects.put(A, 'reports', Buffer.from('%PDF-1 v1'), { id: 'fixed' });
-  const err = await rejects(producer.objects.put(A, 'reports', Buffer.from('%PDF-1 v2'), { id: 'fixed' }), ConflictError);
+  const err = await rejects(
+    producer.objects.put(A, 'reports', Buffer.from('%PDF-1 v2'), { id: 'fixed' }),
+    ConflictError,
+  );
   assert.match(err.message, 'already exists (pass overwrite: true');
   assert.is(err.statusCode, 409);
   assert.is((await producer.objects.get(A, key)).body.toString(), '%PDF-1 v1');
@@ -71,10 +78,23 @@ test('bad input is a ValidationError naming the field; nothing is written', asyn
   assert.equal(await fields(producer.objects.put('tenant-a', 'reports', JPEG)), ['tenantId']);
   assert.equal(await fields(producer.objects.put(A, 'snapshots/raw', Buffer.alloc(20 * 1024 * 1024 + 1))), ['body']);
   assert.equal(await fields(producer.objects.list(A, 'reports', { limit: 0 })), ['limit']);
-  assert.equal(await fields(producer.objects.list(A, 'reports', { from: new Date('2026-12-01'), to: new Date('2026-11-01') })), ['to']);
-  assert.equal(await fields(producer.objects.presignedGet(A, `tenant/${A}/reports/2026-11/nov.csv`, { expiresSeconds: 3601 })), ['expiresSeconds']);
-  const listed = await storage.client.listObjectsV2Query(storage.bucket, `tenant/${A}/snapshots/raw/`, '', '', 1000, '');
-  assert.is(listed.objects.length, 1, 'only the first test\'s snapshot');
+  assert.equal(
+    await fields(producer.objects.list(A, 'reports', { from: new Date('2026-12-01'), to: new Date('2026-11-01') })),
+    ['to'],
+  );
+  assert.equal(
+    await fields(producer.objects.presignedGet(A, `tenant/${A}/reports/2026-11/nov.csv`, { expiresSeconds: 3601 })),
+    ['expiresSeconds'],
+  );
+  const listed = await storage.client.listObjectsV2Query(
+    storage.bucket,
+    `tenant/${A}/snapshots/raw/`,
+    '',
+    '',
+    1000,
+    '',
+  );
+  assert.is(listed.objects.length, 1, "only the first test's snapshot");
 });
 
 test('get refuses an object larger than its class allows (written around Bulwark), without reading it', async () => {
@@ -90,7 +110,11 @@ test('list pages through one class, oldest period first, within a date range', a
   const T = randomUUID();
   const days = ['2026-12-01', '2026-12-02', '2026-12-03', '2026-12-04'];
   const keys: string[] = [];
-  for (const day of days) for (const n of [1, 2, 3]) keys.push(await producer.objects.put(T, 'snapshots/raw', JPEG, { id: `s${n}`, at: new Date(`${day}T10:00:00Z`) }));
+  for (const day of days)
+    for (const n of [1, 2, 3])
+      keys.push(
+        await producer.objects.put(T, 'snapshots/raw', JPEG, { id: `s${n}`, at: new Date(`${day}T10:00:00Z`) }),
+      );
   await producer.objects.put(T, 'reports', Buffer.from('%PDF'), { at: new Date('2026-12-02T00:00:00Z') });
   const all: string[] = [];
   let cursor: string | undefined;
@@ -103,8 +127,14 @@ test('list pages through one class, oldest period first, within a date range', a
   } while (cursor && pages < 10);
   assert.equal(all, keys, 'every snapshot once, in key order, no report');
   assert.is(pages, 3);
-  const ranged = await producer.objects.list(T, 'snapshots/raw', { from: new Date('2026-12-02T23:59:00Z'), to: new Date('2026-12-03T00:00:00Z') });
-  assert.equal(ranged.objects.map((o) => `${o.period}/${o.id}`), ['2026-12-02/s1', '2026-12-02/s2', '2026-12-02/s3', '2026-12-03/s1', '2026-12-03/s2', '2026-12-03/s3']);
+  const ranged = await producer.objects.list(T, 'snapshots/raw', {
+    from: new Date('2026-12-02T23:59:00Z'),
+    to: new Date('2026-12-03T00:00:00Z'),
+  });
+  assert.equal(
+    ranged.objects.map((o) => `${o.period}/${o.id}`),
+    ['2026-12-02/s1', '2026-12-02/s2', '2026-12-02/s3', '2026-12-03/s1', '2026-12-03/s2', '2026-12-03/s3'],
+  );
   assert.is(ranged.cursor, undefined);
   const first = ranged.objects[0]!;
   assert.equal([first.size, first.lastModified instanceof Date], [JPEG.length, true]);
@@ -117,13 +147,17 @@ test("a tenant cannot read, list, sign or overwrite another tenant's objects", a
     () => producer.objects.get(A, theirs),
     () => producer.objects.get(A, theirs.replace(B, `${A}/reports/2026-12/../../../${B}`)),
     () => producer.objects.get(A, `tenant/${A}/../${B}/reports/2026-12/b-report.pdf`),
-    () => producer.objects.get(A, `tenant/${A}/reports/2026-12/b-report.pdf/../../../../${B}/reports/2026-12/b-report.pdf`),
+    () =>
+      producer.objects.get(A, `tenant/${A}/reports/2026-12/b-report.pdf/../../../../${B}/reports/2026-12/b-report.pdf`),
     () => producer.objects.presignedGet(A, theirs),
     () => producer.objects.put(A, 'reports', Buffer.from('x'), { id: `../../${B}/reports/2026-12/b-report` }),
     () => producer.objects.put(`${A}/../${B}`, 'reports', Buffer.from('x'), { id: 'b-report', overwrite: true }),
     // A cursor made of B's key, and one of A's key in another class.
     () => producer.objects.list(A, 'reports', { cursor: Buffer.from(theirs).toString('base64url') }),
-    () => producer.objects.list(A, 'reports', { cursor: Buffer.from(`tenant/${A}/snapshots/raw/2026-12-01/x.jpg`).toString('base64url') }),
+    () =>
+      producer.objects.list(A, 'reports', {
+        cursor: Buffer.from(`tenant/${A}/snapshots/raw/2026-12-01/x.jpg`).toString('base64url'),
+      }),
     () => producer.objects.list(A, 'reports', { cursor: 'not a cursor' }),
   ];
   for (const [i, p] of attempts.entries()) {
@@ -133,7 +167,10 @@ test("a tenant cannot read, list, sign or overwrite another tenant's objects", a
     assert.ok(err.fields.length > 0, `attempt ${i}`);
   }
   const listedByA = await producer.objects.list(A, 'reports');
-  assert.not.ok(listedByA.objects.some((o) => o.key.includes(B)), 'A lists only its own');
+  assert.not.ok(
+    listedByA.objects.some((o) => o.key.includes(B)),
+    'A lists only its own',
+  );
   assert.is((await producer.objects.get(B, theirs)).body.toString(), '%PDF secret of B', "B's object unchanged");
 });
 
@@ -160,11 +197,19 @@ test('presignedGet: a working URL that expires; default 5 minutes, at most an ho
 test('a store that is down: StorageUnavailableError (503) naming S3_ENDPOINT, never the secret', async () => {
   const other = await startS3Server();
   const env = { ...other.env, S3_SECRET_KEY: 'distinct-secret-value-xyz' };
-  const p = createProducer({ redisUrl: REDIS_URL, queuePrefix: randomPrefix(), storage: createStorage(loadConfig(env).storage) });
+  const p = createProducer({
+    redisUrl: REDIS_URL,
+    queuePrefix: randomPrefix(),
+    storage: createStorage(loadConfig(env).storage),
+  });
   try {
     await other.stop();
     // Called one at a time: a rejection must not wait unhandled while another is awaited.
-    for (const call of [() => p.objects.put(A, 'reports', Buffer.from('x')), () => p.objects.list(A, 'reports'), () => p.objects.get(A, `tenant/${A}/reports/2026-12/x.pdf`)]) {
+    for (const call of [
+      () => p.objects.put(A, 'reports', Buffer.from('x')),
+      () => p.objects.list(A, 'reports'),
+      () => p.objects.get(A, `tenant/${A}/reports/2026-12/x.pdf`),
+    ]) {
       const err = await rejects(call(), StorageUnavailableError);
       assert.is(err.statusCode, 503);
       assert.match(err.message, `${other.endpoint} (S3_ENDPOINT)`);

@@ -80,7 +80,18 @@ test('store down: /readyz 200 naming object_store with a fixed reason, gauge 0, 
     const producer = createProducer({ queuePrefix: bulwark.ctx.config.queuePrefix });
     await producer.audit.write(entry(tenant));
     await producer.close();
-    await waitFor(async () => Number((await superuserQuery(db.url, `SELECT count(*) AS n FROM audit_log WHERE tenant_id = '${tenant}' AND action = 'task:completed'`)).rows[0].n) === 1, 'the entry written');
+    await waitFor(
+      async () =>
+        Number(
+          (
+            await superuserQuery(
+              db.url,
+              `SELECT count(*) AS n FROM audit_log WHERE tenant_id = '${tenant}' AND action = 'task:completed'`,
+            )
+          ).rows[0].n,
+        ) === 1,
+      'the entry written',
+    );
   } finally {
     await s3.resume();
   }
@@ -90,7 +101,10 @@ test('store down: /readyz 200 naming object_store with a fixed reason, gauge 0, 
 });
 
 test('store up without the bucket: reason missing_bucket', async () => {
-  const running = await startBulwark(testConfig(db.url, { ...s3.env, S3_BUCKET: 'never-created' }), { scheduler: false, workers: false });
+  const running = await startBulwark(testConfig(db.url, { ...s3.env, S3_BUCKET: 'never-created' }), {
+    scheduler: false,
+    workers: false,
+  });
   try {
     const res = await fetch(`${running.url}/readyz`);
     assert.is(res.status, 200);
