@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createPgPool, createPrisma, trackBackendPids } from '../lib/clients/prisma.js';
 import { createRedis } from '../lib/clients/redis.js';
+import { createStorage, probeStorage } from '../lib/clients/storage.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
 import { createLogger } from '../lib/logger.js';
@@ -25,6 +26,9 @@ import { createWorkers } from './workers.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
+
+/** A scrape waits at most this long for the object store (bulwark_object_store_up 0 past it). */
+const STORE_PROBE_TIMEOUT_MS = 2000;
 
 export interface StartOptions {
   /** Where log lines go. Default: stdout. */
@@ -66,6 +70,8 @@ export function createContext(config: Config, options: StartOptions = {}): AppCo
     pg: pool,
     pgBackendPids: trackBackendPids(pool),
     clock: options.clock ?? systemClock,
+    // Makes no request: a store that is down never stops a start (audit and alerts do not need it).
+    storage: createStorage(config.storage),
   };
 }
 
@@ -165,7 +171,12 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     const readiness = createReadiness(ctx, () => accepting);
     // Readiness as a metric too: a process that answers scrapes but cannot work (database
     // down, migration pending) is otherwise invisible to Prometheus.
-    ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
+    // The object store is not a readiness condition (audit and alerts work without it):
+    // it has its own gauge, so the rules on bulwark_ready never page for it.
+    ctx.metrics.setReadinessSource(async () =>
+      Object.fromEntries(Object.entries((await readiness()).checks).flatMap(([name, c]) => (c.required === false ? [] : [[name, c.ok]]))),
+    );
+    ctx.metrics.setObjectStoreSource(() => probeStorage(ctx.storage, STORE_PROBE_TIMEOUT_MS).then(() => true, () => false));
     if (options.http !== false) {
       const redis = (apiRedis = createRedis(config, 'bulwark-api', { autoPipelining: false }));
       const p = (producer = createProducer({

@@ -22,6 +22,7 @@ export function createMetrics() {
   let countSource: QueueCountSource | undefined;
   let readinessSource: (() => Promise<Record<string, boolean>>) | undefined;
   let stuckAlertsSource: (() => Promise<Record<string, number>>) | undefined;
+  let objectStoreSource: (() => Promise<boolean>) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.
   let reading: ReturnType<QueueCountSource> | undefined;
   function readQueues(): ReturnType<QueueCountSource> | Promise<undefined> {
@@ -146,6 +147,15 @@ export function createMetrics() {
         for (const [check, ok] of Object.entries(await readinessSource())) this.set({ check }, ok ? 1 : 0);
       },
     }),
+    objectStoreUp: new Gauge({
+      name: 'bulwark_object_store_up',
+      help: 'Whether the object store answered and has its tenant bucket at scrape time (1) or not (0); not a readiness check, audit and alerts work without it',
+      registers: [registry],
+      async collect() {
+        if (!objectStoreSource) return;
+        this.set((await objectStoreSource()) ? 1 : 0);
+      },
+    }),
     alertsStuck: new Gauge({
       name: 'bulwark_alerts_stuck',
       help: 'Alerts in the ledger waiting longer than they should, by state (received or delivering unchanged for an hour; grouped or deferred five minutes past their time), read at scrape time',
@@ -165,6 +175,10 @@ export function createMetrics() {
     /** Where bulwark_ready reads its checks (check name → passing). */
     setReadinessSource(source: () => Promise<Record<string, boolean>>) {
       readinessSource = source;
+    },
+    /** Where bulwark_object_store_up reads whether the store answers (a source that never rejects). */
+    setObjectStoreSource(source: () => Promise<boolean>) {
+      objectStoreSource = source;
     },
     /** Where bulwark_alerts_stuck reads its counts (state → alerts). */
     setStuckAlertsSource(source: () => Promise<Record<string, number>>) {
