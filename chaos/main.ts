@@ -27,8 +27,9 @@ export async function runChaos(log: (line: string) => void = (l) => process.stdo
   const only = process.env.CHAOS_ONLY;
   const scenarios = SCENARIOS.filter((s) => !only || s.name.includes(only));
   const runId = `c${randomBytes(3).toString('hex')}`;
-  // Production defaults throughout (a killed worker's jobs come back after WORKER_LOCK_DURATION_MS, 30 s).
-  const stack = await startStack();
+  // Production defaults, but for the short run's lock: a killed worker's jobs come back
+  // after WORKER_LOCK_DURATION_MS (30 s by default), 10 s there to keep the run short.
+  const stack = await startStack(short ? { lockDurationMs: 10_000 } : {});
   log(`chaos ${short ? 'short' : 'full'} run ${runId}: ${TIMING.rate} requests/s, faults held ${TIMING.holdMs / 1000} s, bound ${TIMING.boundMs} ms + ${TIMING.slackMs} ms slack; folder ${stack.dir}`);
   const outcomes: Outcome[] = [];
   try {
