@@ -4,7 +4,7 @@
  *
  * CHAOS_SHORT=1 (or `--short`): each fault once with a few seconds of load, for CI.
  * CHAOS_ONLY=<substring>: only the scenarios whose name contains it.
- * CHAOS_RATE (requests/s), CHAOS_HOLD_MS (how long a fault lasts), CHAOS_SLACK_MS (allowed on
+ * CHAOS_RATE (requests/s; default 100, short 50), CHAOS_HOLD_MS (how long a fault lasts), CHAOS_SLACK_MS (allowed on
  * top of the 2 s bound before a request counts as unanswered; default 1000): override the mode's.
  * CHAOS_KEEP=1: keep the temporary folder (Bulwark's, Redis's and Postgres's logs).
  */
@@ -20,7 +20,7 @@ const num = (name: string, fallback: number) => (process.env[name] ? Number(proc
 
 export const TIMING: Timing = short
   ? { rate: num('CHAOS_RATE', 50), warmMs: 2000, holdMs: num('CHAOS_HOLD_MS', 3000), afterMs: 3000, boundMs: 2000, slackMs: num('CHAOS_SLACK_MS', 1000), drainMs: 90_000 }
-  : { rate: num('CHAOS_RATE', 150), warmMs: 5000, holdMs: num('CHAOS_HOLD_MS', 15_000), afterMs: 10_000, boundMs: 2000, slackMs: num('CHAOS_SLACK_MS', 1000), drainMs: 120_000 };
+  : { rate: num('CHAOS_RATE', 100), warmMs: 5000, holdMs: num('CHAOS_HOLD_MS', 15_000), afterMs: 10_000, boundMs: 2000, slackMs: num('CHAOS_SLACK_MS', 1000), drainMs: 120_000 };
 
 export async function runChaos(log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<{ outcomes: Outcome[]; table: string }> {
   await ensureBuilt();
@@ -32,6 +32,9 @@ export async function runChaos(log: (line: string) => void = (l) => process.stdo
   const stack = await startStack(short ? { lockDurationMs: 10_000 } : {});
   log(`chaos ${short ? 'short' : 'full'} run ${runId}: ${TIMING.rate} requests/s, faults held ${TIMING.holdMs / 1000} s, bound ${TIMING.boundMs} ms + ${TIMING.slackMs} ms slack; folder ${stack.dir}`);
   const outcomes: Outcome[] = [];
+  // Ctrl-C or a CI timeout: stop what was started (Postgres runs daemonised and would outlive us).
+  const interrupted = () => void stack.destroy().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     for (const [i, scenario] of scenarios.entries()) {
       log(`… ${scenario.name}`);
@@ -40,6 +43,7 @@ export async function runChaos(log: (line: string) => void = (l) => process.stdo
       log(`  ${o.failures.length ? `FAIL: ${o.failures.join('; ')}` : 'pass'}`);
     }
   } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     await stack.destroy();
   }
   return { outcomes, table: table(outcomes) };

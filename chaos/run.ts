@@ -4,6 +4,7 @@
  * verify the chains and give the verdict.
  */
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { reconcile, type Ledger } from './ledger.js';
 import { startLoad, type Sent } from './load.js';
@@ -73,7 +74,13 @@ export async function runScenario(stack: Stack, scenario: Scenario, runId: strin
   stack.primary.takePeakRssMb();
   stack.second.takePeakRssMb();
 
-  const load = startLoad({ rate: timing.rate, target: () => targets[turn++ % targets.length]!, keys: stack.keys, label, deadlineMs });
+  // The harness's own event-loop delay: when it is large, the harness (not Bulwark) was
+  // starved, and its timings (timeouts included) say more about the machine than about Bulwark.
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
+  // In flight at most twice what the rate keeps in flight while every request waits its deadline.
+  const maxInFlight = Math.ceil((timing.rate * deadlineMs * 2) / 1000);
+  const load = startLoad({ rate: timing.rate, target: () => targets[turn++ % targets.length]!, keys: stack.keys, label, deadlineMs, maxInFlight });
   await sleep(timing.warmMs);
   let w: Window;
   try {
@@ -87,6 +94,9 @@ export async function runScenario(stack: Stack, scenario: Scenario, runId: strin
   while (Date.now() < recoverBy && !load.sent.some((s) => s.t0 >= w.end && isOk(s))) await sleep(100);
   await sleep(timing.afterMs);
   const sent = await load.stop();
+  lag.disable();
+  const harnessLagMs = lag.max / 1e6;
+  if (harnessLagMs > 500) w.notes.push(`the harness itself was starved: its event loop stalled up to ${Math.round(harnessLagMs)} ms (a busy machine); its timings are suspect`);
   // For a closer look: every request's times and answer (CHAOS_KEEP=1 keeps the folder).
   writeFileSync(join(stack.dir, `requests-${label}.json`), JSON.stringify({ window: w, sent }));
   supervising = false;
