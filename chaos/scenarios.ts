@@ -123,7 +123,7 @@ export const SCENARIOS: Scenario[] = [
       ctx.targets.push(ctx.stack.second.url);
       await sleep(ctx.holdMs);
       ctx.targets.pop();
-      await sleep(200); // requests already sent to it get their answers
+      await sleep(ctx.deadlineMs); // every request already sent to it is answered (or timed out) before it stops
       await ctx.stack.second.stop();
       return window(start);
     },
