@@ -32,7 +32,13 @@ export function bulwarkCommand(args: string[], env: Record<string, string>, cwd:
   return run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, timeoutMs: 180_000 });
 }
 
-export function createBulwarkProcess(options: { name: string; port: number; env: Record<string, string>; cwd: string; logFile: string }): BulwarkProcess {
+export function createBulwarkProcess(options: {
+  name: string;
+  port: number;
+  env: Record<string, string>;
+  cwd: string;
+  logFile: string;
+}): BulwarkProcess {
   const url = `http://127.0.0.1:${options.port}`;
   const log: WriteStream = createWriteStream(options.logFile, { flags: 'a' });
   let child: ChildProcess | undefined;
@@ -47,7 +53,8 @@ export function createBulwarkProcess(options: { name: string; port: number; env:
   sampler.unref();
 
   async function ready(c: ChildProcess): Promise<boolean> {
-    if (c.exitCode !== null || c.signalCode !== null) throw new Error(`${options.name} exited while starting (see ${options.logFile})`);
+    if (c.exitCode !== null || c.signalCode !== null)
+      throw new Error(`${options.name} exited while starting (see ${options.logFile})`);
     const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3000) });
     await res.arrayBuffer();
     return res.status === 200;
@@ -73,7 +80,11 @@ export function createBulwarkProcess(options: { name: string; port: number; env:
     },
     async start() {
       expectingExit = false;
-      const c = spawn(process.execPath, [BIN, 'start'], { cwd: options.cwd, env: { ...process.env, ...options.env, PORT: String(options.port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [BIN, 'start'], {
+        cwd: options.cwd,
+        env: { ...process.env, ...options.env, PORT: String(options.port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child = c;
       c.stdout!.pipe(log, { end: false });
       c.stderr!.pipe(log, { end: false });
@@ -83,7 +94,8 @@ export function createBulwarkProcess(options: { name: string; port: number; env:
       // A `ready` that throws (the child died) is retried by waitUntil until the deadline: check it ourselves.
       const deadline = Date.now() + 90_000;
       for (;;) {
-        if (c.exitCode !== null || c.signalCode !== null) throw new Error(`${options.name} exited while starting (see ${options.logFile})`);
+        if (c.exitCode !== null || c.signalCode !== null)
+          throw new Error(`${options.name} exited while starting (see ${options.logFile})`);
         if (await ready(c).catch(() => false)) return;
         if (Date.now() > deadline) throw new Error(`${options.name} not ready after 90 s (see ${options.logFile})`);
         await sleep(100);

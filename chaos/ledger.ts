@@ -29,13 +29,24 @@ async function storedCounts(db: pg.Client, label: string): Promise<Map<string, n
 }
 
 export async function storedTotal(db: pg.Client, label: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE resource_type = 'chaos' AND resource_id LIKE $1`, [`${label}.%`]);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM audit_log WHERE resource_type = 'chaos' AND resource_id LIKE $1`,
+    [`${label}.%`],
+  );
   return rows[0]?.n ?? 0;
 }
 
 export async function reconcile(db: pg.Client, label: string, sent: readonly Sent[]): Promise<Ledger> {
   const stored = await storedCounts(db, label);
-  const ledger: Ledger = { offered: 0, acknowledged: 0, stored: 0, duplicated: 0, lost: 0, refusedStored: 0, answeredRefusedStored: 0 };
+  const ledger: Ledger = {
+    offered: 0,
+    acknowledged: 0,
+    stored: 0,
+    duplicated: 0,
+    lost: 0,
+    refusedStored: 0,
+    answeredRefusedStored: 0,
+  };
   for (const s of sent) {
     const ok = typeof s.status === 'number' && s.status >= 200 && s.status < 300;
     for (const m of s.markers) {

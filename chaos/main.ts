@@ -19,10 +19,28 @@ const short = process.env.CHAOS_SHORT === '1' || process.argv.includes('--short'
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 
 export const TIMING: Timing = short
-  ? { rate: num('CHAOS_RATE', 50), warmMs: 2000, holdMs: num('CHAOS_HOLD_MS', 3000), afterMs: 3000, boundMs: 2000, slackMs: num('CHAOS_SLACK_MS', 1000), drainMs: 90_000 }
-  : { rate: num('CHAOS_RATE', 100), warmMs: 5000, holdMs: num('CHAOS_HOLD_MS', 15_000), afterMs: 10_000, boundMs: 2000, slackMs: num('CHAOS_SLACK_MS', 1000), drainMs: 120_000 };
+  ? {
+      rate: num('CHAOS_RATE', 50),
+      warmMs: 2000,
+      holdMs: num('CHAOS_HOLD_MS', 3000),
+      afterMs: 3000,
+      boundMs: 2000,
+      slackMs: num('CHAOS_SLACK_MS', 1000),
+      drainMs: 90_000,
+    }
+  : {
+      rate: num('CHAOS_RATE', 100),
+      warmMs: 5000,
+      holdMs: num('CHAOS_HOLD_MS', 15_000),
+      afterMs: 10_000,
+      boundMs: 2000,
+      slackMs: num('CHAOS_SLACK_MS', 1000),
+      drainMs: 120_000,
+    };
 
-export async function runChaos(log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<{ outcomes: Outcome[]; table: string }> {
+export async function runChaos(
+  log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<{ outcomes: Outcome[]; table: string }> {
   await ensureBuilt();
   const only = process.env.CHAOS_ONLY;
   const scenarios = SCENARIOS.filter((s) => !only || s.name.includes(only));
@@ -30,7 +48,9 @@ export async function runChaos(log: (line: string) => void = (l) => process.stdo
   // Production defaults, but for the short run's lock: a killed worker's jobs come back
   // after WORKER_LOCK_DURATION_MS (30 s by default), 10 s there to keep the run short.
   const stack = await startStack(short ? { lockDurationMs: 10_000 } : {});
-  log(`chaos ${short ? 'short' : 'full'} run ${runId}: ${TIMING.rate} requests/s, faults held ${TIMING.holdMs / 1000} s, bound ${TIMING.boundMs} ms + ${TIMING.slackMs} ms slack; folder ${stack.dir}`);
+  log(
+    `chaos ${short ? 'short' : 'full'} run ${runId}: ${TIMING.rate} requests/s, faults held ${TIMING.holdMs / 1000} s, bound ${TIMING.boundMs} ms + ${TIMING.slackMs} ms slack; folder ${stack.dir}`,
+  );
   const outcomes: Outcome[] = [];
   // Ctrl-C or a CI timeout: stop what was started (Postgres runs daemonised and would outlive us).
   const interrupted = () => void stack.destroy().finally(() => process.exit(130));

@@ -38,14 +38,28 @@ export function malformedProbes(key: string, bodyLimit = 1_048_576): Probe[] {
     ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])],
     ['text/plain', JSON.stringify(good), { 'content-type': 'text/plain' }],
     ['no content type', JSON.stringify(good), { 'content-type': '' }],
-    ['__proto__ key', '{"actorType":"user","actorId":"u","action":"a:b","resourceType":"r","metadata":{"__proto__":{"x":1}}}'],
-    ['constructor.prototype', '{"actorType":"user","actorId":"u","action":"a:b","resourceType":"r","metadata":{"constructor":{"prototype":{"x":1}}}}'],
-    ['deep nesting', `{"actorType":"user","action":"a:b","resourceType":"r","metadata":${'{"a":'.repeat(4000)}1${'}'.repeat(4000)}}`],
-    ['body limit + 1 byte', JSON.stringify({ ...good, metadata: { pad: 'x'.repeat(bodyLimit) } }).slice(0, bodyLimit + 1)],
+    [
+      '__proto__ key',
+      '{"actorType":"user","actorId":"u","action":"a:b","resourceType":"r","metadata":{"__proto__":{"x":1}}}',
+    ],
+    [
+      'constructor.prototype',
+      '{"actorType":"user","actorId":"u","action":"a:b","resourceType":"r","metadata":{"constructor":{"prototype":{"x":1}}}}',
+    ],
+    [
+      'deep nesting',
+      `{"actorType":"user","action":"a:b","resourceType":"r","metadata":${'{"a":'.repeat(4000)}1${'}'.repeat(4000)}}`,
+    ],
+    [
+      'body limit + 1 byte',
+      JSON.stringify({ ...good, metadata: { pad: 'x'.repeat(bodyLimit) } }).slice(0, bodyLimit + 1),
+    ],
     ['10 MiB body', JSON.stringify({ ...good, metadata: { pad: 'x'.repeat(10 << 20) } })],
   ];
   const broken: Array<[string, Record<string, unknown>]> = [
-    ...Object.keys(good).filter((k) => k !== 'actorId' && k !== 'resourceId').map((k): [string, Record<string, unknown>] => [`missing ${k}`, { ...good, [k]: undefined }]),
+    ...Object.keys(good)
+      .filter((k) => k !== 'actorId' && k !== 'resourceId')
+      .map((k): [string, Record<string, unknown>] => [`missing ${k}`, { ...good, [k]: undefined }]),
     ['actorType robot', { ...good, actorType: 'robot' }],
     ['actorType number', { ...good, actorType: 5 }],
     ['action 101 chars', { ...good, action: 'a'.repeat(101) }],
@@ -66,23 +80,85 @@ export function malformedProbes(key: string, bodyLimit = 1_048_576): Probe[] {
     ['requestId 129 chars', { ...good, requestId: 'r'.repeat(129) }],
   ];
   const probes: Probe[] = [];
-  for (const [name, body, headers] of bodies) probes.push({ name: `POST /v1/audit ${name}`, method: 'POST', path: '/v1/audit', headers: { ...json, ...auth, ...headers }, body });
+  for (const [name, body, headers] of bodies)
+    probes.push({
+      name: `POST /v1/audit ${name}`,
+      method: 'POST',
+      path: '/v1/audit',
+      headers: { ...json, ...auth, ...headers },
+      body,
+    });
   for (const [name, entry] of broken) {
-    probes.push({ name: `POST /v1/audit ${name}`, method: 'POST', path: '/v1/audit', headers: { ...json, ...auth }, body: JSON.stringify(entry) });
-    probes.push({ name: `POST /v1/audit/batch ${name}`, method: 'POST', path: '/v1/audit/batch', headers: { ...json, ...auth }, body: JSON.stringify({ entries: [good, entry] }) });
-    probes.push({ name: `POST /v1/audit/batch ${name} (alone)`, method: 'POST', path: '/v1/audit/batch', headers: { ...json, ...auth }, body: JSON.stringify({ entries: [entry] }) });
+    probes.push({
+      name: `POST /v1/audit ${name}`,
+      method: 'POST',
+      path: '/v1/audit',
+      headers: { ...json, ...auth },
+      body: JSON.stringify(entry),
+    });
+    probes.push({
+      name: `POST /v1/audit/batch ${name}`,
+      method: 'POST',
+      path: '/v1/audit/batch',
+      headers: { ...json, ...auth },
+      body: JSON.stringify({ entries: [good, entry] }),
+    });
+    probes.push({
+      name: `POST /v1/audit/batch ${name} (alone)`,
+      method: 'POST',
+      path: '/v1/audit/batch',
+      headers: { ...json, ...auth },
+      body: JSON.stringify({ entries: [entry] }),
+    });
   }
   for (const [name, body] of [
     ['batch empty', { entries: [] }],
     ['batch of 1001', { entries: Array.from({ length: 1001 }, () => good) }],
     ['batch extra field', { entries: [good], colour: 'red' }],
     ['batch entries object', { entries: good }],
-  ] as const) probes.push({ name: `POST /v1/audit/batch ${name}`, method: 'POST', path: '/v1/audit/batch', headers: { ...json, ...auth }, body: JSON.stringify(body) });
-  for (const query of ['actorId=%ff%fe', 'actorId=%C0%AF', 'actorId=%', 'actorId=a%00b', 'limit=abc', 'limit=0', 'limit=201', 'since=yesterday', 'until=2024-03-01T10:00:00', 'cursor=abc', 'colour=red', 'actorId=a&actorId=b', `action=${'a'.repeat(101)}`, 'actorType=robot']) {
-    probes.push({ name: `GET /v1/audit?${query.slice(0, 40)}`, method: 'GET', path: `/v1/audit?${query}`, headers: auth });
+  ] as const)
+    probes.push({
+      name: `POST /v1/audit/batch ${name}`,
+      method: 'POST',
+      path: '/v1/audit/batch',
+      headers: { ...json, ...auth },
+      body: JSON.stringify(body),
+    });
+  for (const query of [
+    'actorId=%ff%fe',
+    'actorId=%C0%AF',
+    'actorId=%',
+    'actorId=a%00b',
+    'limit=abc',
+    'limit=0',
+    'limit=201',
+    'since=yesterday',
+    'until=2024-03-01T10:00:00',
+    'cursor=abc',
+    'colour=red',
+    'actorId=a&actorId=b',
+    `action=${'a'.repeat(101)}`,
+    'actorType=robot',
+  ]) {
+    probes.push({
+      name: `GET /v1/audit?${query.slice(0, 40)}`,
+      method: 'GET',
+      path: `/v1/audit?${query}`,
+      headers: auth,
+    });
   }
-  for (const path of ['/admin/queues/../../../etc/passwd', '/admin/queues/%2e%2e/%2e%2e/etc/passwd', '/admin/queues/api/queues/..%2f..%2f..%2fetc%2fpasswd']) {
-    probes.push({ name: `traversal ${path}`, method: 'GET', path, headers: { authorization: `Basic ${Buffer.from('x:y').toString('base64')}` }, mustNotSay: /internal server error/i });
+  for (const path of [
+    '/admin/queues/../../../etc/passwd',
+    '/admin/queues/%2e%2e/%2e%2e/etc/passwd',
+    '/admin/queues/api/queues/..%2f..%2f..%2fetc%2fpasswd',
+  ]) {
+    probes.push({
+      name: `traversal ${path}`,
+      method: 'GET',
+      path,
+      headers: { authorization: `Basic ${Buffer.from('x:y').toString('base64')}` },
+      mustNotSay: /internal server error/i,
+    });
   }
   return probes;
 }
@@ -95,13 +171,31 @@ export function attackProbe(i: number): Probe {
   switch (i % 5) {
     case 0:
     case 1:
-      return { name: 'unknown key', method: 'POST', path: '/v1/audit', headers: { ...json, authorization: `Bearer bwk_${b64url(43)}` }, body };
+      return {
+        name: 'unknown key',
+        method: 'POST',
+        path: '/v1/audit',
+        headers: { ...json, authorization: `Bearer bwk_${b64url(43)}` },
+        body,
+      };
     case 2:
-      return { name: 'malformed key', method: 'POST', path: '/v1/audit', headers: { ...json, 'x-api-key': `key-${b64url(12)}` }, body };
+      return {
+        name: 'malformed key',
+        method: 'POST',
+        path: '/v1/audit',
+        headers: { ...json, 'x-api-key': `key-${b64url(12)}` },
+        body,
+      };
     case 3:
       return { name: 'no key', method: 'GET', path: '/v1/audit', headers: {} };
     default:
-      return { name: 'bad operator password', method: 'POST', path: '/v1/tenants', headers: { ...json, authorization: `Basic ${Buffer.from(`admin:${b64url(10)}`).toString('base64')}` }, body: '{"name":"x"}' };
+      return {
+        name: 'bad operator password',
+        method: 'POST',
+        path: '/v1/tenants',
+        headers: { ...json, authorization: `Basic ${Buffer.from(`admin:${b64url(10)}`).toString('base64')}` },
+        body: '{"name":"x"}',
+      };
   }
 }
 
@@ -109,7 +203,12 @@ export async function sendProbe(url: string, probe: Probe, deadlineMs: number): 
   const t0 = Date.now();
   try {
     const headers = Object.fromEntries(Object.entries(probe.headers ?? {}).filter(([, v]) => v !== ''));
-    const res = await fetch(`${url}${probe.path}`, { method: probe.method, headers, body: probe.body, signal: AbortSignal.timeout(deadlineMs) });
+    const res = await fetch(`${url}${probe.path}`, {
+      method: probe.method,
+      headers,
+      body: probe.body,
+      signal: AbortSignal.timeout(deadlineMs),
+    });
     const text = await res.text();
     const ms = Date.now() - t0;
     let finding: string | undefined;
@@ -120,6 +219,11 @@ export async function sendProbe(url: string, probe: Probe, deadlineMs: number): 
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     const timeout = e.name === 'TimeoutError' || e.name === 'AbortError';
-    return { probe, status: timeout ? 'timeout' : 'error', ms: Date.now() - t0, finding: timeout ? 'no answer in time' : `connection ${e.cause?.code ?? e.message}` };
+    return {
+      probe,
+      status: timeout ? 'timeout' : 'error',
+      ms: Date.now() - t0,
+      finding: timeout ? 'no answer in time' : `connection ${e.cause?.code ?? e.message}`,
+    };
   }
 }

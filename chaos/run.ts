@@ -51,7 +51,13 @@ function recoveredAfter(sent: readonly Sent[], end: number): number | undefined 
   return first ? Math.max(0, first.t1 - end) / 1000 : undefined;
 }
 
-export async function runScenario(stack: Stack, scenario: Scenario, runId: string, index: number, timing: Timing): Promise<Outcome> {
+export async function runScenario(
+  stack: Stack,
+  scenario: Scenario,
+  runId: string,
+  index: number,
+  timing: Timing,
+): Promise<Outcome> {
   const label = `${runId}.s${index}`;
   const deadlineMs = timing.boundMs + timing.slackMs;
   const targets = [stack.primary.url];
@@ -66,7 +72,8 @@ export async function runScenario(stack: Stack, scenario: Scenario, runId: strin
       const died = stack.primary.takeDeaths().concat(stack.second.takeDeaths());
       if (died.length) {
         deaths.push(...died);
-        if (died.some((d) => d.startsWith(stack.primary.name))) await stack.primary.start().catch((e: Error) => deaths.push(`restart failed: ${e.message}`));
+        if (died.some((d) => d.startsWith(stack.primary.name)))
+          await stack.primary.start().catch((e: Error) => deaths.push(`restart failed: ${e.message}`));
       }
       await sleep(100);
     }
@@ -80,13 +87,25 @@ export async function runScenario(stack: Stack, scenario: Scenario, runId: strin
   lag.enable();
   // In flight at most twice what the rate keeps in flight while every request waits its deadline.
   const maxInFlight = Math.ceil((timing.rate * deadlineMs * 2) / 1000);
-  const load = startLoad({ rate: timing.rate, target: () => targets[turn++ % targets.length]!, keys: stack.keys, label, deadlineMs, maxInFlight });
+  const load = startLoad({
+    rate: timing.rate,
+    target: () => targets[turn++ % targets.length]!,
+    keys: stack.keys,
+    label,
+    deadlineMs,
+    maxInFlight,
+  });
   await sleep(timing.warmMs);
   let w: Window;
   try {
     w = await scenario.inject({ stack, holdMs: timing.holdMs, deadlineMs, targets });
   } catch (err) {
-    w = { start: Date.now(), end: Date.now(), notes: [], findings: [`the fault could not be injected or lifted: ${(err as Error).message}`] };
+    w = {
+      start: Date.now(),
+      end: Date.now(),
+      notes: [],
+      findings: [`the fault could not be injected or lifted: ${(err as Error).message}`],
+    };
   }
   // The load stays on until a write sent after the fault is acknowledged (at most
   // RECOVERY_CAP_MS), then for afterMs more: the time to recover is measured, not cut off.
@@ -96,7 +115,10 @@ export async function runScenario(stack: Stack, scenario: Scenario, runId: strin
   const sent = await load.stop();
   lag.disable();
   const harnessLagMs = lag.max / 1e6;
-  if (harnessLagMs > 500) w.notes.push(`the harness itself was starved: its event loop stalled up to ${Math.round(harnessLagMs)} ms (a busy machine); its timings are suspect`);
+  if (harnessLagMs > 500)
+    w.notes.push(
+      `the harness itself was starved: its event loop stalled up to ${Math.round(harnessLagMs)} ms (a busy machine); its timings are suspect`,
+    );
   // For a closer look: every request's times and answer (CHAOS_KEEP=1 keeps the folder).
   writeFileSync(join(stack.dir, `requests-${label}.json`), JSON.stringify({ window: w, sent }));
   supervising = false;
@@ -111,7 +133,8 @@ export async function runScenario(stack: Stack, scenario: Scenario, runId: strin
     if (counts.pending === 0) break;
     await sleep(250);
   }
-  if (counts.pending !== 0) failures.push(`queue not drained after ${timing.drainMs / 1000} s (${counts.pending} jobs)`);
+  if (counts.pending !== 0)
+    failures.push(`queue not drained after ${timing.drainMs / 1000} s (${counts.pending} jobs)`);
   const ledger = await stack.withDb((db) => reconcile(db, label, sent));
   const chain = await stack.verifyChains();
 
@@ -124,17 +147,34 @@ export async function runScenario(stack: Stack, scenario: Scenario, runId: strin
 
   if (ledger.lost) failures.push(`${ledger.lost} acknowledged entries lost`);
   if (ledger.duplicated) failures.push(`${ledger.duplicated} entries stored twice`);
-  if (ledger.answeredRefusedStored) failures.push(`${ledger.answeredRefusedStored} entries refused with an answer yet stored`);
+  if (ledger.answeredRefusedStored)
+    failures.push(`${ledger.answeredRefusedStored} entries refused with an answer yet stored`);
   if (chain) failures.push(`chain not verified: ${chain}`);
   for (const d of deaths) failures.push(`process died: ${d}`);
   const timeouts = sent.filter((s) => s.status === 'timeout').length;
   if (timeouts) failures.push(`${timeouts} requests without an answer within ${deadlineMs} ms`);
   const errors = sent.filter((s) => s.status === 'error' && !inDown(s));
-  if (errors.length) failures.push(`${errors.length} requests cut off (${[...new Set(errors.map((e) => e.error))].slice(0, 3).join(', ')})`);
+  if (errors.length)
+    failures.push(
+      `${errors.length} requests cut off (${[...new Set(errors.map((e) => e.error))].slice(0, 3).join(', ')})`,
+    );
   const fivexx = sent.filter((s) => typeof s.status === 'number' && s.status >= 500 && s.status !== 503).length;
   if (fivexx) failures.push(`${fivexx} answers 5xx other than 503`);
-  if (recoverS === undefined) failures.push(`no write acknowledged within ${RECOVERY_CAP_MS / 1000} s of the fault's end`);
+  if (recoverS === undefined)
+    failures.push(`no write acknowledged within ${RECOVERY_CAP_MS / 1000} s of the fault's end`);
   if (counts.failed) w.notes.push(`${counts.failed} audit-write jobs failed (in total so far)`);
   failures.push(...w.findings);
-  return { name: scenario.name, ledger, requests: sent.length, skipped: load.skipped(), chainOk: !chain, recoverS, worstMs, peakRssMb, statuses, failures, notes: w.notes };
+  return {
+    name: scenario.name,
+    ledger,
+    requests: sent.length,
+    skipped: load.skipped(),
+    chainOk: !chain,
+    recoverS,
+    worstMs,
+    peakRssMb,
+    statuses,
+    failures,
+    notes: w.notes,
+  };
 }

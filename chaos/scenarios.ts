@@ -38,7 +38,13 @@ export interface Scenario {
 /** Requests per second of the auth attack (the issue's run saw 190/s from one client). */
 const ATTACK_RATE = 200;
 
-const window = (start: number, extra: Partial<Window> = {}): Window => ({ start, end: Date.now(), notes: [], findings: [], ...extra });
+const window = (start: number, extra: Partial<Window> = {}): Window => ({
+  start,
+  end: Date.now(),
+  notes: [],
+  findings: [],
+  ...extra,
+});
 
 function summarise(results: ProbeResult[], label: string, w: Window): void {
   const bad = results.filter((r) => r.finding);
@@ -50,7 +56,11 @@ function summarise(results: ProbeResult[], label: string, w: Window): void {
 }
 
 async function countAction(stack: Stack, action: string): Promise<number> {
-  return stack.withDb(async (db: pg.Client) => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log WHERE action = $1', [action])).rows[0]!.n);
+  return stack.withDb(
+    async (db: pg.Client) =>
+      (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log WHERE action = $1', [action])).rows[0]!
+        .n,
+  );
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -101,7 +111,9 @@ export const SCENARIOS: Scenario[] = [
         killed += await stack.postgres.terminate('bulwark');
         await sleep(1000);
       }
-      return window(start, { notes: [`pg_terminate_backend: ${killed} connections ended, once a second for ${holdMs / 1000} s`] });
+      return window(start, {
+        notes: [`pg_terminate_backend: ${killed} connections ended, once a second for ${holdMs / 1000} s`],
+      });
     },
   },
   {
@@ -136,7 +148,10 @@ export const SCENARIOS: Scenario[] = [
       const results: ProbeResult[] = [];
       // Twice through (once at once, once after the hold's first half), ten at a time.
       for (let round = 0; round < 2; round++) {
-        for (let i = 0; i < probes.length; i += 10) results.push(...(await Promise.all(probes.slice(i, i + 10).map((p) => sendProbe(stack.primary.url, p, deadlineMs)))));
+        for (let i = 0; i < probes.length; i += 10)
+          results.push(
+            ...(await Promise.all(probes.slice(i, i + 10).map((p) => sendProbe(stack.primary.url, p, deadlineMs)))),
+          );
         if (round === 0) await sleep(Math.max(0, holdMs / 2 - (Date.now() - start)));
       }
       const w = window(start);
@@ -152,9 +167,10 @@ export const SCENARIOS: Scenario[] = [
       const results: ProbeResult[] = [];
       const pending: Array<Promise<void>> = [];
       // Open loop, ATTACK_RATE requests/s from one address, however slow the answers.
-      for (let i = 0; Date.now() - start < holdMs; ) {
+      for (let i = 0; Date.now() - start < holdMs;) {
         const due = Math.floor(((Date.now() - start) * ATTACK_RATE) / 1000);
-        for (; i < due; i++) pending.push(sendProbe(stack.primary.url, attackProbe(i), deadlineMs).then((r) => void results.push(r)));
+        for (; i < due; i++)
+          pending.push(sendProbe(stack.primary.url, attackProbe(i), deadlineMs).then((r) => void results.push(r)));
         await sleep(10);
       }
       await Promise.all(pending);
@@ -165,7 +181,8 @@ export const SCENARIOS: Scenario[] = [
       const keyed = results.filter((r) => r.probe.name === 'unknown key' || r.probe.name === 'malformed key').length;
       w.notes.push(`auth attack: ${denials} security:api-key-denied rows for ${keyed} requests with a bad key`);
       // Defect 5: denials must be accounted for but bounded, not one row per request.
-      if (denials > 100 + keyed / 10) w.findings.push(`denial rows grow with the attack: ${denials} rows for ${keyed} bad-key requests`);
+      if (denials > 100 + keyed / 10)
+        w.findings.push(`denial rows grow with the attack: ${denials} rows for ${keyed} bad-key requests`);
       return w;
     },
   },

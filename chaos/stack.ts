@@ -58,7 +58,8 @@ export async function startStack(options: { lockDurationMs?: number } = {}): Pro
     ...(options.lockDurationMs ? { WORKER_LOCK_DURATION_MS: String(options.lockDurationMs) } : {}),
   };
   await bulwarkCommand(['migrate'], env, dir);
-  const proc = async (name: string) => createBulwarkProcess({ name, port: await freePort(), env, cwd: dir, logFile: join(dir, `${name}.log`) });
+  const proc = async (name: string) =>
+    createBulwarkProcess({ name, port: await freePort(), env, cwd: dir, logFile: join(dir, `${name}.log`) });
   const primary = await proc('bulwark-a');
   const second = await proc('bulwark-b');
   await primary.start();
@@ -91,7 +92,11 @@ export async function startStack(options: { lockDurationMs?: number } = {}): Pro
     withDb,
     async queueCounts() {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
-      return { pending: (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0), failed: c.failed ?? 0 };
+      return {
+        pending:
+          (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+        failed: c.failed ?? 0,
+      };
     },
     async verifyChains() {
       return bulwarkCommand(['audit', 'verify'], env, dir).then(
@@ -114,7 +119,11 @@ export async function startStack(options: { lockDurationMs?: number } = {}): Pro
 /** A tenant made over HTTP as the operator, its API limit raised past the load: its admin key. */
 async function createTenant(url: string, name: string): Promise<string> {
   const basic = `Basic ${Buffer.from(`${OPERATOR.user}:${OPERATOR.password}`).toString('base64')}`;
-  const res = await fetch(`${url}/v1/tenants`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+  const res = await fetch(`${url}/v1/tenants`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
   if (res.status !== 201) throw new Error(`creating tenant ${name}: ${res.status} ${await res.text()}`);
   const key = ((await res.json()) as { adminKey: { key: string } }).adminKey.key;
   const patch = await fetch(`${url}/v1/settings`, {

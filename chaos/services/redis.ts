@@ -35,9 +35,22 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-redis-'));
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-    '--appendonly', options.appendonly === false ? 'no' : 'yes', '--appendfsync', 'everysec',
-    '--maxmemory-policy', 'noeviction', '--logfile', join(dir, 'redis.log'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly === false ? 'no' : 'yes',
+    '--appendfsync',
+    'everysec',
+    '--maxmemory-policy',
+    'noeviction',
+    '--logfile',
+    join(dir, 'redis.log'),
   ];
   let child: ChildProcess | undefined;
   const cli = (...a: string[]) => run('redis-cli', ['-p', String(port), ...a]).then((s) => s.trim());

@@ -17,7 +17,10 @@ const enabled = process.env.CHAOS_TEST === '1';
   const { details } = await import('../../chaos/report.js');
   const { outcomes, table } = await runChaos();
   console.log(`${table}\n\n${details(outcomes)}`);
-  assert.equal(outcomes.filter((o) => o.failures.length).map((o) => `${o.name}: ${o.failures.join('; ')}`), []);
+  assert.equal(
+    outcomes.filter((o) => o.failures.length).map((o) => `${o.name}: ${o.failures.join('; ')}`),
+    [],
+  );
 });
 
 test.run();

@@ -58,7 +58,10 @@ test('Postgres: its own port; stopped it refuses connections, started again it a
   await held.end().catch(() => undefined);
 
   await postgres.stop('fast');
-  const refused = await query('SELECT 1').then(() => 'answered', (err: Error & { code?: string }) => err.code ?? err.message);
+  const refused = await query('SELECT 1').then(
+    () => 'answered',
+    (err: Error & { code?: string }) => err.code ?? err.message,
+  );
   assert.is(refused, 'ECONNREFUSED');
   await postgres.start();
   assert.equal(await query('SELECT 2 AS two'), { two: 2 });
