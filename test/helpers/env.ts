@@ -20,7 +20,7 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
     QUEUE_PREFIX: randomPrefix(),
     // Long enough that a busy machine (CPU hog, other suites) never misses a renewal
     // (every 5 s): a lost lock re-runs a job, which sent an alert group twice in
-    // alert-deliveries.test.ts. Tests of the take-over of a dead worker's jobs set their own.
+    // alerts/deliveries.test.ts. Tests of the take-over of a dead worker's jobs set their own.
     WORKER_LOCK_DURATION_MS: '10000',
     SHUTDOWN_TIMEOUT_MS: '5000',
     MASTER_KEYS: `test1:${generateFernetKey()}`,
