@@ -46,11 +46,19 @@ export function trackBackendPids(pool: pg.Pool): () => number[] {
   return () => [...pids.values()];
 }
 
+/**
+ * Interactive transactions (`$transaction(async (tx) => …)`): Prisma's defaults (5 s to
+ * run, 2 s to get a connection) failed a tenant bootstrap on a machine whose CPU was
+ * busy, with nothing wrong. A stalled session is the server's to end
+ * (idle_in_transaction_session_timeout, 30 s); callers that need less pass their own.
+ */
+export const TRANSACTION_OPTIONS = { timeout: 20_000, maxWait: 10_000 } as const;
+
 export function createPrisma(config: Pick<Config, 'databaseUrl'>, options: PrismaOptions = {}): PrismaClient {
-  if (options.pool) return new PrismaClient({ adapter: new PrismaPg(options.pool) });
+  if (options.pool) return new PrismaClient({ adapter: new PrismaPg(options.pool), transactionOptions: TRANSACTION_OPTIONS });
   // Prisma's $disconnect() does not end a pool it was handed: its idle connections kept
   // a finished CLI command alive for the pool's 10 s idle timeout. They may not now.
   const pool = createPgPool(config, options.max ?? 10);
   pool.options.allowExitOnIdle = true;
-  return new PrismaClient({ adapter: new PrismaPg(pool) });
+  return new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
 }
