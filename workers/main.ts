@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createPgPool, createPrisma, trackBackendPids } from '../lib/clients/prisma.js';
 import { createRedis } from '../lib/clients/redis.js';
+import { survivesConnectionLoss } from '../lib/db/connection-loss.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
@@ -61,7 +62,9 @@ export interface RunningBulwark {
 
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
   const logger = createLogger(config, options.logDestination);
-  const pool = createPgPool(config, config.databasePoolSize, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'));
+  const pool = createPgPool(config, config.databasePoolSize, (err, inUse) =>
+    logger.warn({ event: 'db_connection_lost', in_use: inUse, err }, inUse ? 'database connection lost while in use; its work is retried' : 'idle database connection closed'),
+  );
   return {
     config,
     logger,
@@ -85,7 +88,7 @@ const flushLogs = (ctx: AppContext) => new Promise<void>((resolve) => ctx.logger
 
 /** A connection of its own (the pool may be all busy) to cancel this process's running statements. */
 async function cancelRunningStatements(config: Config, pids: number[]): Promise<number> {
-  const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 });
+  const client = survivesConnectionLoss(new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 }));
   await client.connect();
   try {
     return await cancelOwnStatements(client, pids);
