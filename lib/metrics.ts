@@ -123,6 +123,18 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    apiUnavailable: new Counter({
+      name: 'bulwark_api_unavailable_total',
+      help: 'API requests answered 503 because a dependency was out, by dependency (redis, postgres) and reason (unreachable, timeout, out_of_memory)',
+      labelNames: ['dependency', 'reason'] as const,
+      registers: [registry],
+    }),
+    redisOutOfMemory: new Counter({
+      name: 'bulwark_redis_oom_total',
+      help: 'Redis writes refused with OOM (maxmemory reached), by who met it (api: a request answered 503; readiness: the /readyz write probe)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
     alertDeliveryJobsLost: new Counter({
       name: 'bulwark_alert_delivery_jobs_lost_total',
       help: 'alert-delivery jobs that failed for good without their outcome in the ledger (database or Redis down through every attempt, a worker that kept dying, an invalid payload), by kind',

@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createPgPool, createPrisma, trackBackendPids } from '../lib/clients/prisma.js';
-import { createRedis } from '../lib/clients/redis.js';
+import { createApiRedis, createRedis, untilReady } from '../lib/clients/redis.js';
 import { survivesConnectionLoss } from '../lib/db/connection-loss.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
@@ -125,7 +125,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   // Everything below may fail half way (a port in use, a Redis that refuses the
   // scheduler): then what was opened is closed again, so a failed start exits.
   let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
-  let apiRedis: ReturnType<typeof createRedis> | undefined;
+  let apiRedis: ReturnType<typeof createApiRedis> | undefined;
   let producer: ReturnType<typeof createProducer> | undefined;
   let api: Api | undefined;
   let server: Awaited<ReturnType<typeof startHttp>> | undefined;
@@ -180,7 +180,10 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     // down, migration pending) is otherwise invisible to Prometheus.
     ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
     if (options.http !== false) {
-      const redis = (apiRedis = createRedis(config, 'bulwark-api', { autoPipelining: false }));
+      // Refuses instead of queueing while Redis is away (createApiRedis); so that the first
+      // requests are not refused, serving waits for it to be ready (at most 10 s: past that it serves, refusing with 503 until Redis answers).
+      const redis = (apiRedis = createApiRedis(config));
+      await untilReady(redis, 10_000);
       const p = (producer = createProducer({
         connection: redis,
         queuePrefix: config.queuePrefix,

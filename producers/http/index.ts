@@ -127,7 +127,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   // JSON bodies only: Fastify also parses text/plain by default, which let such a body
   // reach the routes as a string (a 400) instead of the documented 415.
   app.removeContentTypeParser('text/plain');
-  registerErrorHandling(app);
+  registerErrorHandling(app, {
+    onOutage: ({ dependency, reason }) => {
+      metrics.apiUnavailable.inc({ dependency, reason });
+      if (reason === 'out_of_memory' && dependency === 'redis') metrics.redisOutOfMemory.inc({ source: 'api' });
+    },
+  });
   registerInputChecks(app);
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
