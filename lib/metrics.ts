@@ -42,7 +42,8 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
       async collect() {
-        const read = await readQueues();
+        // Redis not answering leaves the queue gauges out of this scrape (bulwark_ready says why).
+        const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
         for (const { queue, counts } of read) for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
@@ -54,7 +55,8 @@ export function createMetrics() {
       labelNames: ['queue'] as const,
       registers: [registry],
       async collect() {
-        const read = await readQueues();
+        // Redis not answering leaves the queue gauges out of this scrape (bulwark_ready says why).
+        const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
         for (const { queue, paused } of read) this.set({ queue }, paused ? 1 : 0);

@@ -19,7 +19,7 @@ import { ALERT_QUEUE } from '../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE } from '../lib/contracts/alert-delivery.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
-import { systemClock, type Clock } from '../lib/time.js';
+import { systemClock, withTimeout, type Clock } from '../lib/time.js';
 import { cancelOwnStatements } from './runtime/cancel-statements.js';
 import { stopWorkers } from './runtime/stop-workers.js';
 import type { Api } from '../producers/http/index.js';
@@ -118,8 +118,9 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   );
   for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
   ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
+  // Bounded: with Redis away the counts would wait for it, and so would every scrape (it hung).
   ctx.metrics.setQueueCountSource(async () =>
-    Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))),
+    withTimeout(Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))), config.apiRedisTimeoutMs, 'queue counts'),
   );
   let accepting = true;
   // Everything below may fail half way (a port in use, a Redis that refuses the
@@ -183,6 +184,8 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
       // Refuses instead of queueing while Redis is away (createApiRedis); so that the first
       // requests are not refused, serving waits for it to be ready (at most 10 s: past that it serves, refusing with 503 until Redis answers).
       const redis = (apiRedis = createApiRedis(config));
+      // Each reconnect attempt fails with an error event while Redis is away; requests say it (503).
+      redis.on('error', (err: Error) => logger.debug({ event: 'redis_connection_error', component: 'api', err }, 'API Redis connection error'));
       await untilReady(redis, 10_000);
       const p = (producer = createProducer({
         connection: redis,
