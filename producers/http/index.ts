@@ -96,10 +96,22 @@ export function clientErrorHandlerFor(options: Pick<SecurityOptions, 'tlsEnabled
   };
 }
 
+/** One warn line per minute at most while keys are accepted from memory (a database outage). */
+function servedFromMemoryLog(logger: Logger): (err: unknown) => void {
+  let last = 0;
+  return (err) => {
+    if (Date.now() - last < 60_000) return;
+    last = Date.now();
+    logger.warn({ event: 'apikey_served_from_memory', err }, 'database unreachable: API keys verified lately are accepted from memory (API_KEY_OUTAGE_GRACE_MS)');
+  };
+}
+
 export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   const { config, metrics } = deps;
   const authenticator = createAuthenticator(deps.prisma, {
     cacheMs: config.apiKeyCacheMs,
+    outageGraceMs: config.apiKeyOutageGraceMs,
+    onServedFromMemory: servedFromMemoryLog(deps.logger),
     clock: deps.clock,
     writeAudit: (entry) => deps.producer.audit.write(entry),
     onError: (err) => deps.logger.warn({ event: 'apikey_use_flush_failed', err }, 'could not record API key use; kept to try again'),
