@@ -149,5 +149,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerChannelRoutes(app, { prisma: deps.prisma, guards, targets: { allowPrivateTargets: config.alertTargetsAllowPrivate } });
-  return { guards, authenticator, close: () => authenticator.close() };
+  return {
+    guards,
+    authenticator,
+    close: async () => {
+      await recordDenial.close();
+      await authenticator.close();
+    },
+  };
 }
