@@ -2,39 +2,44 @@
  * Denials, bounded (issue 15): 2,600 requests with bad keys wrote 2,601 audit entries,
  * 190 a second from one client. Every denial is still accounted for, but per subject
  * (source address group, key display prefix, reason, tenant) and window (a minute):
- * - the first denial of a window is written at once (`metadata.count` 1), so a single
- *   refused key is in the log as soon as it happens;
+ * - the first WRITTEN_PER_WINDOW denials of a window are written at once, each with its
+ *   request id (`metadata.count` 1): a client's few refused requests are all there;
  * - the rest of the window only count, and when the window closes one more entry says
  *   how many (`metadata.count` n, `metadata.aggregated` true, the last request's id).
- * So a subject costs at most two entries a minute in each process, and the counts of a
- * subject's entries add up to its denials. The burst detector (denials.ts) still counts
- * every denial in Redis, so the "more than 10 in an hour" alert is unchanged.
+ * So a subject costs at most WRITTEN_PER_WINDOW + 1 entries a minute in each process, and
+ * the counts of a subject's entries add up to its denials. The burst detector
+ * (denials.ts) still counts every denial in Redis: the "more than 10 in an hour" alert
+ * is unchanged.
  *
  * The per-source throttle is in memory, before authentication: a source address group
- * with more than SOURCE_DENIAL_LIMIT denials in a window gets 429 for the rest of it,
- * without a key lookup or an entry of its own (its refusals are added to its count).
+ * with SOURCE_DENIAL_LIMIT denials in a window gets 429 for the rest of it, without a
+ * key lookup (its refusals are counted like denials, reason `throttled`).
  */
 export const DIGEST_WINDOW_MS = 60_000;
 export const SOURCE_DENIAL_LIMIT = 30;
+/** Denials of one subject written one by one in a window before the rest are only counted. */
+export const WRITTEN_PER_WINDOW = 10;
 /** Subjects and sources tracked at most; past it the oldest windows are closed early. */
 const MAX_TRACKED = 10_000;
 
 export interface DigestWindow<D> {
   /** The latest denial of the window (its request id, route, address). */
   last: D;
-  /** Denials after the first (the first was written when it happened). */
+  /** Denials of the window so far, written or not. */
+  seen: number;
+  /** Denials past the ones written one by one (the count of the closing entry). */
   more: number;
   startedAt: number;
 }
 
 export interface DenialDigest<D> {
-  /** True when `denial` opens its subject's window (write it now); false when it only counts. */
+  /** True when `denial` is to be written now (one of the first of its window); false when it only counts. */
   note(subject: string, denial: D): boolean;
   /** Close windows older than the window length (all with `all`), handing each with more than one denial to `flush`. */
   sweep(all?: boolean): void;
 }
 
-export function createDenialDigest<D>(flush: (w: DigestWindow<D>) => void, clock: () => number = Date.now, windowMs = DIGEST_WINDOW_MS): DenialDigest<D> {
+export function createDenialDigest<D>(flush: (w: DigestWindow<D>) => void, clock: () => number = Date.now, windowMs = DIGEST_WINDOW_MS, written = WRITTEN_PER_WINDOW): DenialDigest<D> {
   const windows = new Map<string, DigestWindow<D>>();
   const close = (subject: string, w: DigestWindow<D>) => {
     windows.delete(subject);
@@ -45,6 +50,8 @@ export function createDenialDigest<D>(flush: (w: DigestWindow<D>) => void, clock
       const now = clock();
       const open = windows.get(subject);
       if (open && now - open.startedAt < windowMs) {
+        open.seen += 1;
+        if (open.seen <= written) return true;
         open.more += 1;
         open.last = denial;
         return false;
@@ -54,7 +61,7 @@ export function createDenialDigest<D>(flush: (w: DigestWindow<D>) => void, clock
         const [oldest, w] = windows.entries().next().value!;
         close(oldest, w);
       }
-      windows.set(subject, { last: denial, more: 0, startedAt: now });
+      windows.set(subject, { last: denial, seen: 1, more: 0, startedAt: now });
       return true;
     },
     sweep(all = false) {

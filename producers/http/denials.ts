@@ -1,7 +1,7 @@
 /**
  * Every API key denial is accounted for in `security:api-key-denied` audit entries
- * (reason and display prefix, never the key; one entry per source, key prefix and reason
- * a minute, with a count: denial-digest.ts) and counts towards a burst detector: more than 10
+ * (reason and display prefix, never the key; per source, key prefix and reason, a few
+ * entries a minute and then one with the count of the rest: denial-digest.ts) and counts towards a burst detector: more than 10
  * denials within an hour for one key prefix or one source address raise one
  * high-severity `security:api-key-denial-burst` entry, which the audit path turns
  * into an alert. "Source address" is the counting group of lib/net-address.ts (an
@@ -106,7 +106,7 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
     if (!digest.note([group, denial.displayPrefix ?? '', denial.reason, tenantId].join('\u0000'), denial)) return;
     deps.logger.warn(
       { event: 'api_key_denied', reason: denial.reason, key_prefix: denial.displayPrefix, tenant_id: tenantId, ip: denial.address.ip, ip_unparsed: denial.address.unparsed, route: denial.route, request_id: denial.requestId },
-      'API key denied (further denials of this key, source and reason in the next minute are counted, not logged)',
+      'API key denied (past the first few of a minute, denials of this key, source and reason are counted, not logged one by one)',
     );
     await writeEntry(denial, 1, false);
   }
