@@ -9,8 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createPrisma } from '../lib/clients/prisma.js';
-import { createTenant } from '../lib/tenants.js';
-import { startBulwark } from '../workers/main.js';
+import { createTenant } from '../lib/tenants/tenants.js';
+import { startBulwark } from '../app/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../test/helpers/db.js';
 import { testConfig } from '../test/helpers/env.js';
 import { obliterateQueues } from '../test/helpers/queues.js';

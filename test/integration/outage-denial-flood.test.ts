@@ -13,7 +13,7 @@ import { startApi, type ApiHarness } from '../helpers/api.js';
 import { REDIS_URL, waitFor } from '../helpers/env.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
 import { superuserQuery } from '../helpers/db.js';
-import { SOURCE_DENIAL_LIMIT, WRITTEN_PER_WINDOW } from '../../producers/http/denial-digest.js';
+import { SOURCE_DENIAL_LIMIT, WRITTEN_PER_WINDOW } from '../../api/denial-digest.js';
 
 let api: ApiHarness;
 let redis: Redis;

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
-import { createTenant } from '../../lib/tenants.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
 import { storedEventIds } from '../helpers/audit-db.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { randomPrefix, waitFor, withTimeout } from '../helpers/env.js';
