@@ -43,7 +43,8 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
       async collect() {
-        const read = await readQueues();
+        // Redis not answering leaves the queue gauges out of this scrape (bulwark_ready says why).
+        const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
         for (const { queue, counts } of read) for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
@@ -55,7 +56,8 @@ export function createMetrics() {
       labelNames: ['queue'] as const,
       registers: [registry],
       async collect() {
-        const read = await readQueues();
+        // Redis not answering leaves the queue gauges out of this scrape (bulwark_ready says why).
+        const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
         for (const { queue, paused } of read) this.set({ queue }, paused ? 1 : 0);
@@ -122,6 +124,18 @@ export function createMetrics() {
       name: 'bulwark_api_key_denials_total',
       help: 'API requests refused for their key, by reason (missing, malformed, unknown, expired, revoked, wrong_scope)',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    apiUnavailable: new Counter({
+      name: 'bulwark_api_unavailable_total',
+      help: 'API requests answered 503 because a dependency was out, by dependency (redis, postgres) and reason (unreachable, timeout, out_of_memory)',
+      labelNames: ['dependency', 'reason'] as const,
+      registers: [registry],
+    }),
+    redisOutOfMemory: new Counter({
+      name: 'bulwark_redis_oom_total',
+      help: 'Redis writes refused with OOM (maxmemory reached), by who met it (api: a request answered 503; readiness: the /readyz write probe)',
+      labelNames: ['source'] as const,
       registers: [registry],
     }),
     alertDeliveryJobsLost: new Counter({

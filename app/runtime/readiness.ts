@@ -13,8 +13,13 @@ import { probeStorage, StorageUnavailableError } from '../../lib/clients/storage
 import { maskUrlCredentials } from '../../lib/redact.js';
 import { TimeoutError, withTimeout } from '../../lib/time.js';
 
-/** Why a check fails, as /readyz says it: `timeout` (no answer within 2 s), `error` (the dependency answered with an error or refused the connection), `pending_migrations`, `stopping`, `missing_bucket` (the store answers but `bulwark migrate` has not created the bucket). */
-export type ReadinessReason = 'timeout' | 'error' | 'pending_migrations' | 'stopping' | 'missing_bucket';
+/**
+ * Why a check fails, as /readyz says it: `timeout` (no answer within 2 s), `error` (the
+ * dependency answered with an error or refused the connection), `out_of_memory` (Redis
+ * refuses writes: maxmemory reached), `pending_migrations`, `stopping`, `missing_bucket`
+ * (the store answers but `bulwark migrate` has not created the bucket).
+ */
+export type ReadinessReason = 'timeout' | 'error' | 'out_of_memory' | 'pending_migrations' | 'stopping' | 'missing_bucket';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -32,6 +37,9 @@ export interface ReadinessReport {
 }
 
 class PendingMigrations extends Error {}
+
+/** Redis' error reply when maxmemory is reached under the noeviction policy. */
+const isOutOfMemory = (err: unknown) => err instanceof Error && err.name === 'ReplyError' && err.message.startsWith('OOM ');
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -57,7 +65,10 @@ export function createReadiness(ctx: AppContext, isAccepting: () => boolean = ()
             ? 'pending_migrations'
             : err instanceof StorageUnavailableError && err.storeCode === 'NoSuchBucket'
               ? 'missing_bucket'
-              : 'error';
+              : isOutOfMemory(err)
+                ? 'out_of_memory'
+                : 'error';
+      if (reason === 'out_of_memory') ctx.metrics.redisOutOfMemory.inc({ source: 'readiness' });
       const error = maskUrlCredentials(err instanceof Error ? err.message : String(err)).slice(0, 300);
       if (logged.get(name) !== error) {
         logged.set(name, error);
@@ -71,7 +82,9 @@ export function createReadiness(ctx: AppContext, isAccepting: () => boolean = ()
     files ??= await readMigrationFiles();
     const results = await Promise.all([
       check('redis', async () => {
-        await ctx.redis.ping();
+        // A write, not a PING: a Redis at maxmemory still answers PING but refuses every
+        // enqueue (OOM), and /readyz said ready through the whole of such an outage.
+        await ctx.redis.set(`${ctx.config.queuePrefix}:readyz:probe`, '1', 'PX', 10_000);
       }),
       check('postgres', async () => {
         await ctx.prisma.$queryRawUnsafe('SELECT 1');

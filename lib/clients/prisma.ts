@@ -3,6 +3,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import type { Config } from '../config.js';
+import { poolSurvivesConnectionLoss, type ConnectionLostHandler } from '../db/connection-loss.js';
 
 export type { PrismaClient } from '../../generated/prisma/client.js';
 export type { TransactionClient } from '../../generated/prisma/internal/prismaNamespace.js';
@@ -14,8 +15,12 @@ export interface PrismaOptions {
   pool?: pg.Pool;
 }
 
-/** The node-postgres pool Prisma's adapter runs on. */
-export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onIdleError?: (err: Error) => void): pg.Pool {
+/**
+ * The node-postgres pool Prisma's adapter runs on.
+ * @param onConnectionLost called once per connection that died, idle or checked out
+ *   (lib/db/connection-loss.ts). Default: nothing; the failure reaches the caller anyway.
+ */
+export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onConnectionLost?: ConnectionLostHandler): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,
@@ -25,10 +30,10 @@ export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onId
     // chain heads' row locks for ever: the server ends such a session after 30 s.
     idle_in_transaction_session_timeout: 30_000,
   });
-  // An idle connection dropped by the server (restart, network cut) must not crash the
-  // process: the pool discards it and the next query opens a new one.
-  pool.on('error', (err) => onIdleError?.(err));
-  return pool;
+  // A connection dropped by the server (restart, failover, network cut), idle or in the
+  // middle of a transaction, must not crash the process: the running query fails (the
+  // job retries, the request gets 503), the pool discards the client and opens a new one.
+  return poolSurvivesConnectionLoss(pool, onConnectionLost);
 }
 
 /**
