@@ -7,14 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
-import { createTenant } from '../../lib/tenants/tenants.js';
-import { startBulwark, type RunningBulwark } from '../../app/main.js';
-import { storedEventIds } from '../helpers/audit-db.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { captureLogs, testConfig, waitFor, withTimeout } from '../helpers/env.js';
-import { cleanup, setup } from '../helpers/lifecycle.js';
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
+import { createPrisma, type PrismaClient } from '../../../lib/clients/prisma.js';
+import { createTenant } from '../../../lib/tenants/tenants.js';
+import { startBulwark, type RunningBulwark } from '../../../app/main.js';
+import { storedEventIds } from '../../helpers/audit-db.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { captureLogs, testConfig, waitFor, withTimeout } from '../../helpers/env.js';
+import { cleanup, setup } from '../../helpers/lifecycle.js';
+import { startOwnRedis, type OwnRedis } from '../../helpers/own-redis.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;

@@ -5,10 +5,10 @@
 // Before the indexes, Postgres walked (tenant_id, seq) backwards through every entry.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTenant } from '../../lib/tenants/tenants.js';
-import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
-import type { PrismaClient } from '../../lib/clients/prisma.js';
-import { cleanup, setup } from '../helpers/lifecycle.js';
+import { createTenant } from '../../../lib/tenants/tenants.js';
+import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../../helpers/db.js';
+import type { PrismaClient } from '../../../lib/clients/prisma.js';
+import { cleanup, setup } from '../../helpers/lifecycle.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;

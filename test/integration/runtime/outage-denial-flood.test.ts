@@ -8,12 +8,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AUDIT_WRITE_QUEUE, type AuditWriteJob } from '../../lib/contracts/audit.js';
-import { startApi, type ApiHarness } from '../helpers/api.js';
-import { REDIS_URL, waitFor } from '../helpers/env.js';
-import { cleanup, setup } from '../helpers/lifecycle.js';
-import { superuserQuery } from '../helpers/db.js';
-import { SOURCE_DENIAL_LIMIT, WRITTEN_PER_WINDOW } from '../../api/denial-digest.js';
+import { AUDIT_WRITE_QUEUE, type AuditWriteJob } from '../../../lib/contracts/audit.js';
+import { startApi, type ApiHarness } from '../../helpers/api.js';
+import { REDIS_URL, waitFor } from '../../helpers/env.js';
+import { cleanup, setup } from '../../helpers/lifecycle.js';
+import { superuserQuery } from '../../helpers/db.js';
+import { SOURCE_DENIAL_LIMIT, WRITTEN_PER_WINDOW } from '../../../api/denial-digest.js';
 
 let api: ApiHarness;
 let redis: Redis;

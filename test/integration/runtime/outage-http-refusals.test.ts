@@ -7,9 +7,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
-import { withTimeout } from '../helpers/env.js';
-import { cleanup, setup } from '../helpers/lifecycle.js';
+import { basic, OPERATOR, startApi, type ApiHarness } from '../../helpers/api.js';
+import { withTimeout } from '../../helpers/env.js';
+import { cleanup, setup } from '../../helpers/lifecycle.js';
 
 let api: ApiHarness;
 let key: string;
