@@ -6,18 +6,27 @@
  * putObject needs it).
  */
 import type { BucketItem } from 'minio';
+import { storeErrorCode } from '../clients/storage.js';
+import { withTimeout } from '../time.js';
 import type { BackupStore } from './context.js';
 
+/** Longest one part's upload or download may take before the store counts as gone (a 64 MiB part at 1 MB/s). */
+export const PART_CALL_TIMEOUT_MS = 120_000;
+
+/** The store failed: names the object and the store's error code (the client's own message can echo request details). */
 export class BackupStoreError extends Error {
+  readonly code: string;
   constructor(readonly objectKey: string, action: string, cause: unknown) {
-    super(`object store: could not ${action} ${objectKey}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const code = storeErrorCode(cause);
+    super(`object store: could not ${action} ${objectKey} (${code})`);
     this.name = 'BackupStoreError';
+    this.code = code;
   }
 }
 
 async function guard<T>(key: string, action: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await withTimeout(fn(), PART_CALL_TIMEOUT_MS, `${action} ${key}`);
   } catch (err) {
     throw new BackupStoreError(key, action, err);
   }
@@ -29,10 +38,16 @@ export const putBytes = (s: BackupStore, key: string, body: Buffer, contentType 
 /** The whole object, or undefined when there is none (NoSuchKey). */
 export async function getBytes(s: BackupStore, key: string, bucket = s.backupBucket): Promise<Buffer | undefined> {
   try {
-    const stream = await s.client.getObject(bucket, key);
-    const chunks: Buffer[] = [];
-    for await (const c of stream) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
+    return await withTimeout(
+      (async () => {
+        const stream = await s.client.getObject(bucket, key);
+        const chunks: Buffer[] = [];
+        for await (const c of stream) chunks.push(c as Buffer);
+        return Buffer.concat(chunks);
+      })(),
+      PART_CALL_TIMEOUT_MS,
+      `download ${key}`,
+    );
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'NoSuchKey' || code === 'NotFound') return undefined;

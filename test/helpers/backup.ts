@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { generateIdentity } from 'age-encryption';
-import { Client as MinioClient } from 'minio';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { encodeEntry } from '../../lib/audit/encode.js';
@@ -13,6 +12,7 @@ import { prepareEntry } from '../../lib/audit/entry.js';
 import { commitEntries } from '../../lib/audit/store.js';
 import type { BackupContext } from '../../lib/backup/context.js';
 import { createPgPool, createPrisma } from '../../lib/clients/prisma.js';
+import { createStorage, ensureBuckets } from '../../lib/clients/storage.js';
 import type { Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { createTenant } from '../../lib/tenants.js';
@@ -68,19 +68,18 @@ export async function startBackupHarness(o: { tenants?: number; entries?: number
   };
   const logs = captureLogs();
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const minio = (config: Config) => new MinioClient({ endPoint: config.storage.endPoint, port: config.storage.port, useSSL: config.storage.useSSL, accessKey: config.storage.accessKey, secretKey: config.storage.secretKey, region: config.storage.region, pathStyle: true });
   const make = (overrides: Record<string, string>): { config: Config; ctx: BackupContext } => {
     const config = testConfig(db.url, { ...env, ...overrides });
     env.QUEUE_PREFIX ??= config.queuePrefix;
-    const storage = { client: minio(config), bucket: config.storage.bucket, backupBucket: config.storage.backupBucket };
+    const storage = createStorage(config.storage);
     return { config, ctx: { config, storage, redis, logger: createLogger(config, logs.stream) } };
   };
   const { config, ctx } = make({});
-  for (const b of [config.storage.bucket, config.storage.backupBucket]) if (!(await ctx.storage.client.bucketExists(b))) await ctx.storage.client.makeBucket(b, config.storage.region);
+  await ensureBuckets(createStorage(config.storage));
   const prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
   const tenants: string[] = [];
   try {
-    for (let i = 0; i < (o.tenants ?? 2); i++) tenants.push((await createTenant(prisma, { name: `bk-${i}-${randomBytes(2).toString('hex')}` })).tenant.id);
+    for (let i = 0; i < (o.tenants ?? 2); i++) tenants.push((await createTenant(prisma, { name: `bk-${i}-${randomBytes(2).toString("hex")}` })).id);
   } finally {
     await prisma.$disconnect();
   }
