@@ -12,6 +12,7 @@ import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, PendingMigrationsError, ValidationError } from '../lib/errors.js';
 import { ROTATION_BATCH_MAX } from '../lib/master-key-rotation.js';
 import { maskUrlCredentials } from '../lib/redact.js';
+import { BACKUP_COMMANDS } from './commands/backup.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate, runTenantList } from './commands/core.js';
 import { readSecretFromStdin, runKeysGenerate, runRotateMaster, runSecretHistory, runSecretList, runSecretSet } from './commands/secrets.js';
@@ -92,6 +93,7 @@ const commands: Record<string, Handler> = {
     const tenantId = parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined;
     return runAuditVerify(c.config(), c.io, { tenantId });
   },
+  ...BACKUP_COMMANDS,
 };
 
 /** Every command name, so a test can hold the usage text to the commands that exist. */
