@@ -28,6 +28,8 @@ import { createAlertWorkers, type AlertWorkerOptions } from './alert/index.js';
 import { countStuckAlerts } from './alert/sweep.js';
 import { createAuditWriteWorker } from './audit/index.js';
 import { createAuditVerifyWorker } from './audit/verify-worker.js';
+import { createBackupWorker } from './backup/index.js';
+import { BACKUP_QUEUE } from '../lib/contracts/backup.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
@@ -112,8 +114,8 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   }
   const audit = createAuditWriteWorker(ctx);
   const alerts = createAlertWorkers(ctx, options.alerts);
-  const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker, ...alerts.workers];
-  const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE].map(
+  const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker, ...alerts.workers, createBackupWorker(ctx) as Worker];
+  const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE, BACKUP_QUEUE].map(
     (name) => new Queue(name, { connection: ctx.redis, prefix: config.queuePrefix }),
   );
   for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
