@@ -10,6 +10,7 @@ import { ConfigError, issueMessage, type FieldProblem } from './errors.js';
 import { WEBHOOK_BODY_MAX_BYTES } from './contracts/alert-delivery.js';
 import { refineRunbookBaseUrl } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
+import { isBackupKeyList, isSigningKeyList } from './backup/key-format.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -172,6 +173,19 @@ const envSchema = z.object({
    */
   RUNBOOK_BASE_URL: url(['https:', 'http:']).superRefine(refineRunbookBaseUrl).optional(),
   /**
+   * Backup encryption keys: age identities (`AGE-SECRET-KEY-1…`, from `age-keygen`),
+   * comma- or space-separated. The first encrypts new backups, all decrypt (rotation).
+   * Required by backup and restore. Default: none.
+   */
+  BACKUP_KEYS: z.string().refine(isBackupKeyList, 'must be age identities (AGE-SECRET-KEY-1…), comma- or space-separated').optional(),
+  /**
+   * Keys that sign backup manifests (HMAC-SHA256), comma-separated, each at least 32
+   * characters: the first signs, all verify. Required by backup and restore. Default: none.
+   */
+  BACKUP_SIGNING_KEY: z.string().refine(isSigningKeyList, 'must be comma-separated keys of at least 32 characters each').optional(),
+  /** Size of one backup part before encryption, in MiB (two are held in memory at once). Default: 16. */
+  BACKUP_PART_SIZE_MB: int(1, 64).default(16),
+  /**
    * The S3-protocol object store (MinIO in production, s3rver locally): scheme, host and
    * port only. https turns TLS on. Default: http://127.0.0.1:9000.
    */
@@ -229,6 +243,11 @@ export interface Config {
   readonly alertTargetsAllowPrivate: boolean;
   /** Base URL of docs/runbooks as published, without a trailing slash; undefined when not set. */
   readonly runbookBaseUrl: string | undefined;
+  /** Raw BACKUP_KEYS (age identities); parsed by lib/backup/keys.ts. Never log it. */
+  readonly backupKeys: string | undefined;
+  /** Raw BACKUP_SIGNING_KEY list; parsed by lib/backup/signing.ts. Never log it. */
+  readonly backupSigningKeys: string | undefined;
+  readonly backupPartSizeBytes: number;
   /** The object store (S3_*); lib/clients/storage.ts builds its client. `secretKey`: never log it. */
   readonly storage: StorageConfig;
 }
@@ -258,7 +277,7 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
  * logged, never echoed in a ConfigError, and listed in .env.example with no value.
  * DATABASE_URL and REDIS_URL may carry a password too; their defaults carry none.
  */
-export const SECRET_VARIABLES = ['MASTER_KEYS', 'METRICS_TOKEN', 'OPERATOR_PASSWORD', 'S3_SECRET_KEY'] as const satisfies ReadonlyArray<keyof Env>;
+export const SECRET_VARIABLES = ['MASTER_KEYS', 'METRICS_TOKEN', 'OPERATOR_PASSWORD', 'S3_SECRET_KEY', 'BACKUP_KEYS', 'BACKUP_SIGNING_KEY'] as const satisfies ReadonlyArray<keyof Env>;
 
 /**
  * Parse the environment into a frozen Config.
@@ -319,6 +338,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
     alertTargetsAllowPrivate: e.ALERT_TARGETS_ALLOW_PRIVATE === 'true',
     runbookBaseUrl: e.RUNBOOK_BASE_URL?.replace(/\/+$/, ''),
+    backupKeys: e.BACKUP_KEYS,
+    backupSigningKeys: e.BACKUP_SIGNING_KEY,
+    backupPartSizeBytes: e.BACKUP_PART_SIZE_MB * 1024 * 1024,
     storage: Object.freeze(storageConfig(e)),
   });
 }

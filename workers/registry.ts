@@ -8,8 +8,10 @@
 import { alertJob } from '../lib/contracts/alert.js';
 import { deliverJob, digestJob, groupFlushJob, sweepJob } from '../lib/contracts/alert-delivery.js';
 import { auditVerifyJob, auditWriteJob } from '../lib/contracts/audit.js';
+import { backupJob } from '../lib/contracts/backup.js';
 import { alertHandlers } from './alert/index.js';
 import { auditHandlers } from './audit/index.js';
+import { backupHandlers } from './backup/index.js';
 import { register, type Registration } from './registration.js';
 
 export const registry: readonly Registration[] = [
@@ -20,4 +22,5 @@ export const registry: readonly Registration[] = [
   register(groupFlushJob, alertHandlers.groupFlush),
   register(digestJob, alertHandlers.digest),
   register(sweepJob, alertHandlers.sweep),
+  register(backupJob, backupHandlers.backup),
 ];

@@ -25,6 +25,7 @@ export const GROUPS: readonly GroupEntry[] = [
   { group: 'channel', load: () => import('./channel.js') },
   { group: 'alerts', load: () => import('./alerts.js') },
   { group: 'audit', load: () => import('./audit.js') },
+  { group: 'backup', load: () => import('./backup.js') },
 ];
 
 /** A group's declaration with the words its commands start with. */
