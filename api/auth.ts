@@ -53,13 +53,19 @@ export function clientAddress(request: FastifyRequest): AuditAddress {
 export function requestActor(request: FastifyRequest): AuditActor {
   const { ip } = clientAddress(request);
   const userAgent = request.headers['user-agent']?.slice(0, 512);
-  const who = request.apiKey ? { type: 'service' as const, id: request.apiKey.displayPrefix } : { type: 'user' as const, id: 'operator' };
+  const who = request.apiKey
+    ? { type: 'service' as const, id: request.apiKey.displayPrefix }
+    : { type: 'user' as const, id: 'operator' };
   return { ...who, requestId: request.id, ...(ip === undefined ? {} : { ip }), ...(userAgent ? { userAgent } : {}) };
 }
 
 /** Whether an Authorization value uses `scheme` (lower case): schemes are case-insensitive (RFC 9110 §11.1). */
 export function hasScheme(authorization: string, scheme: 'bearer' | 'basic'): boolean {
-  return authorization.length > scheme.length && authorization[scheme.length] === ' ' && authorization.slice(0, scheme.length).toLowerCase() === scheme;
+  return (
+    authorization.length > scheme.length &&
+    authorization[scheme.length] === ' ' &&
+    authorization.slice(0, scheme.length).toLowerCase() === scheme
+  );
 }
 
 /** The display prefix of a presented key that looks like one of ours (never the key). */
@@ -80,11 +86,38 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 export function createGuards(deps: GuardDeps) {
-  async function deny(request: FastifyRequest, reason: Parameters<DenialRecorder>[0]['reason'], displayPrefix?: string, tenantId?: string, scope?: Scope): Promise<never> {
-    await deps.recordDenial({ reason, displayPrefix, tenantId, address: clientAddress(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] });
+  async function deny(
+    request: FastifyRequest,
+    reason: Parameters<DenialRecorder>[0]['reason'],
+    displayPrefix?: string,
+    tenantId?: string,
+    scope?: Scope,
+  ): Promise<never> {
+    await deps.recordDenial({
+      reason,
+      displayPrefix,
+      tenantId,
+      address: clientAddress(request),
+      route: routeOf(request),
+      requestId: request.id,
+      userAgent: request.headers['user-agent'],
+    });
     // Naming the scope tells the caller which key to use or ask for; scopes are public (docs/api.md).
-    if (reason === 'wrong_scope') throw new ApiError(403, 'forbidden', `this API key lacks the ${scope ?? 'needed'} scope${scope === 'admin' ? '' : ' (or admin)'} that ${routeOf(request)} needs`);
-    throw new ApiError(401, 'unauthenticated', reason === 'missing' ? 'send an API key as "Authorization: Bearer <key>" or "X-API-Key"' : 'the API key is not valid', undefined, { 'www-authenticate': 'Bearer' });
+    if (reason === 'wrong_scope')
+      throw new ApiError(
+        403,
+        'forbidden',
+        `this API key lacks the ${scope ?? 'needed'} scope${scope === 'admin' ? '' : ' (or admin)'} that ${routeOf(request)} needs`,
+      );
+    throw new ApiError(
+      401,
+      'unauthenticated',
+      reason === 'missing'
+        ? 'send an API key as "Authorization: Bearer <key>" or "X-API-Key"'
+        : 'the API key is not valid',
+      undefined,
+      { 'www-authenticate': 'Bearer' },
+    );
   }
 
   async function throttle(request: FastifyRequest, reply: FastifyReply, key: AuthenticatedKey): Promise<void> {
@@ -96,10 +129,24 @@ export function createGuards(deps: GuardDeps) {
     if (hit.allowed) return;
     const retryAfter = String(Math.max(1, Math.ceil(hit.retryAfterMs / 1000)));
     deps.logger.warn(
-      { event: 'abuse_throttle_deny', tenant_id: key.tenantId, key_prefix: key.displayPrefix, route: routeOf(request), window_seconds: api.windowSeconds, limit: api.requestsPerWindow, request_id: request.id },
+      {
+        event: 'abuse_throttle_deny',
+        tenant_id: key.tenantId,
+        key_prefix: key.displayPrefix,
+        route: routeOf(request),
+        window_seconds: api.windowSeconds,
+        limit: api.requestsPerWindow,
+        request_id: request.id,
+      },
       'request throttled',
     );
-    throw new ApiError(429, 'rate_limited', `more than ${api.requestsPerWindow} requests in ${api.windowSeconds} s for this key; retry later`, undefined, { 'retry-after': retryAfter });
+    throw new ApiError(
+      429,
+      'rate_limited',
+      `more than ${api.requestsPerWindow} requests in ${api.windowSeconds} s for this key; retry later`,
+      undefined,
+      { 'retry-after': retryAfter },
+    );
   }
 
   /**
@@ -110,8 +157,16 @@ export function createGuards(deps: GuardDeps) {
     const address = clientAddress(request);
     const waitMs = deps.recordDenial.retryAfterMs(address);
     if (waitMs <= 0) return;
-    await deps.recordDenial.throttled({ address, displayPrefix: keyPrefixOf(presentedKey(request)), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] });
-    throw new ApiError(429, 'rate_limited', 'too many refused API keys from this address; retry later', undefined, { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) });
+    await deps.recordDenial.throttled({
+      address,
+      displayPrefix: keyPrefixOf(presentedKey(request)),
+      route: routeOf(request),
+      requestId: request.id,
+      userAgent: request.headers['user-agent'],
+    });
+    throw new ApiError(429, 'rate_limited', 'too many refused API keys from this address; retry later', undefined, {
+      'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+    });
   }
 
   function requireScope(scope: Scope): preHandlerAsyncHookHandler {
@@ -119,7 +174,8 @@ export function createGuards(deps: GuardDeps) {
       await refuseThrottledSource(request);
       const result = await deps.authenticator.authenticate(presentedKey(request));
       if (!result.ok) return deny(request, result.reason, result.displayPrefix, result.tenantId);
-      if (!hasScope(result.key, scope)) return deny(request, 'wrong_scope', result.key.displayPrefix, result.key.tenantId, scope);
+      if (!hasScope(result.key, scope))
+        return deny(request, 'wrong_scope', result.key.displayPrefix, result.key.tenantId, scope);
       request.apiKey = result.key;
       request.log = request.log.child({ tenant_id: result.key.tenantId, key_prefix: result.key.displayPrefix });
       await throttle(request, reply, result.key);
@@ -146,17 +202,35 @@ export function createGuards(deps: GuardDeps) {
    * lockout, which decides in one atomic step: a lock taken by attempts in flight at
    * the same time still refuses this one, whatever its comparison found.
    */
-  async function verifyOperator(request: FastifyRequest, refusal = 'operator credentials required (HTTP Basic)'): Promise<void> {
+  async function verifyOperator(
+    request: FastifyRequest,
+    refusal = 'operator credentials required (HTTP Basic)',
+  ): Promise<void> {
     const compare = (): OperatorOutcome => {
-      const presented = typeof request.headers.authorization === 'string' && hasScheme(request.headers.authorization, 'basic');
+      const presented =
+        typeof request.headers.authorization === 'string' && hasScheme(request.headers.authorization, 'basic');
       return isOperator(request) ? 'ok' : presented ? 'wrong' : 'missing';
     };
     const verdict = deps.operatorDenials
-      ? await deps.operatorDenials.judge({ address: clientAddress(request), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] }, compare)
+      ? await deps.operatorDenials.judge(
+          {
+            address: clientAddress(request),
+            route: routeOf(request),
+            requestId: request.id,
+            userAgent: request.headers['user-agent'],
+          },
+          compare,
+        )
       : { status: compare() === 'ok' ? ('allowed' as const) : ('denied' as const) };
     if (verdict.status === 'allowed') return;
     if (verdict.status === 'locked') {
-      throw new ApiError(429, 'rate_limited', 'too many failed operator sign-ins from this address; retry later', undefined, { 'retry-after': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) });
+      throw new ApiError(
+        429,
+        'rate_limited',
+        'too many failed operator sign-ins from this address; retry later',
+        undefined,
+        { 'retry-after': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) },
+      );
     }
     throw new ApiError(401, 'unauthenticated', refusal, undefined, { 'www-authenticate': 'Basic realm="bulwark"' });
   }

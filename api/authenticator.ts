@@ -21,7 +21,8 @@ export interface AuthenticatedKey {
   scopes: Scope[];
 }
 
-export type AuthResult = { ok: true; key: AuthenticatedKey } | { ok: false; reason: DenialReason; displayPrefix?: string; tenantId?: string };
+export type AuthResult =
+  { ok: true; key: AuthenticatedKey } | { ok: false; reason: DenialReason; displayPrefix?: string; tenantId?: string };
 
 interface CachedRow {
   id: string;
@@ -70,7 +71,16 @@ export function createAuthenticator(prisma: PrismaClient, options: Authenticator
     try {
       row = await prisma.apiKey.findUnique({
         where: { hash },
-        select: { id: true, tenantId: true, displayPrefix: true, name: true, hash: true, scopes: true, expiresAt: true, revokedAt: true },
+        select: {
+          id: true,
+          tenantId: true,
+          displayPrefix: true,
+          name: true,
+          hash: true,
+          scopes: true,
+          expiresAt: true,
+          revokedAt: true,
+        },
       });
     } catch (err) {
       // The database is out: a key verified shortly before is still accepted (ingest needs
@@ -102,7 +112,10 @@ export function createAuthenticator(prisma: PrismaClient, options: Authenticator
       if (row.revokedAt && row.revokedAt <= now) return { ok: false, reason: 'revoked', ...denied };
       if (row.expiresAt <= now) return { ok: false, reason: 'expired', ...denied };
       keyUse.used(row, now);
-      return { ok: true, key: { id: row.id, tenantId: row.tenantId, displayPrefix: row.displayPrefix, scopes: row.scopes } };
+      return {
+        ok: true,
+        key: { id: row.id, tenantId: row.tenantId, displayPrefix: row.displayPrefix, scopes: row.scopes },
+      };
     },
     flushLastUsed: () => keyUse.flush(),
     close: () => keyUse.close(),

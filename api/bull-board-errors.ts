@@ -32,7 +32,9 @@ const CODES: Readonly<Record<number, string>> = {
 export function isBoardErrorBody(payload: unknown): payload is BoardErrorBody {
   if (typeof payload !== 'object' || payload === null || !('error' in payload)) return false;
   const error: unknown = payload.error;
-  return typeof error === 'object' && error !== null && 'key' in error && typeof error.key === 'string' && !('code' in error);
+  return (
+    typeof error === 'object' && error !== null && 'key' in error && typeof error.key === 'string' && !('code' in error)
+  );
 }
 
 /**
@@ -45,11 +47,16 @@ function englishMessages(): Readonly<Record<string, string>> {
   english = {};
   try {
     const fromAdapter = createRequire(createRequire(import.meta.url).resolve('@bull-board/fastify'));
-    const file = join(dirname(fromAdapter.resolve('@bull-board/ui/package.json')), 'dist/static/locales/en-US/messages.json');
+    const file = join(
+      dirname(fromAdapter.resolve('@bull-board/ui/package.json')),
+      'dist/static/locales/en-US/messages.json',
+    );
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
     const errors = typeof parsed === 'object' && parsed !== null && 'ERRORS' in parsed ? parsed.ERRORS : undefined;
     if (typeof errors === 'object' && errors !== null) {
-      english = Object.fromEntries(Object.entries(errors).filter((e): e is [string, string] => typeof e[1] === 'string'));
+      english = Object.fromEntries(
+        Object.entries(errors).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      );
     }
   } catch {
     // A Bull Board release that moved its locales: the key itself is still a fair message.
@@ -72,7 +79,9 @@ const REFUSALS: Readonly<Record<number, string>> = {
 function messageFor(body: BoardErrorBody, status: number): string {
   if (status < 500 && body.error.key === 'ERRORS.INTERNAL_SERVER_ERROR') {
     if (status === 403) return REFUSALS[403]!;
-    return typeof body.message === 'string' && body.message ? body.message : (REFUSALS[status] ?? `refused (${status})`);
+    return typeof body.message === 'string' && body.message
+      ? body.message
+      : (REFUSALS[status] ?? `refused (${status})`);
   }
   const text = englishMessages()[body.error.key.replace(/^ERRORS\./, '')];
   if (text) return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(body.error.options?.[name] ?? ''));

@@ -58,26 +58,34 @@ export async function registerBullBoard(app: FastifyInstance, options: BullBoard
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: options.queues.map((q) => new BullMQAdapter(q, { readOnlyMode: options.readOnly, allowRetries: !options.readOnly })),
+    queues: options.queues.map(
+      (q) => new BullMQAdapter(q, { readOnlyMode: options.readOnly, allowRetries: !options.readOnly }),
+    ),
     serverAdapter,
     options: { uiConfig: { boardTitle: options.readOnly ? 'Bulwark (read-only)' : 'Bulwark' } },
   });
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
       try {
-        await options.verifyOperator(request, 'Bull Board needs operator credentials (it shows every tenant\'s jobs)');
+        await options.verifyOperator(request, "Bull Board needs operator credentials (it shows every tenant's jobs)");
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         // Answered here, in the API's shape: the 401's Basic challenge lets a browser ask
         // the operator for credentials.
-        await reply.code(err.status).headers(err.headers ?? {}).send({ error: { code: err.code, message: err.message } });
+        await reply
+          .code(err.status)
+          .headers(err.headers ?? {})
+          .send({ error: { code: err.code, message: err.message } });
       }
     });
     // Bull Board's own error bodies (its handlers and its error handler) in the API's shape.
     scope.addHook('preSerialization', async (request, reply, payload) => {
       if (reply.statusCode < 400 || !isBoardErrorBody(payload)) return payload;
       if (reply.statusCode >= 500) {
-        request.log.error({ event: 'bull_board_error', status: reply.statusCode, key: payload.error.key, detail: payload.message }, 'Bull Board request failed');
+        request.log.error(
+          { event: 'bull_board_error', status: reply.statusCode, key: payload.error.key, detail: payload.message },
+          'Bull Board request failed',
+        );
       }
       return toApiShape(payload, reply.statusCode, request.id);
     });

@@ -39,7 +39,12 @@ export interface DenialDigest<D> {
   sweep(all?: boolean): void;
 }
 
-export function createDenialDigest<D>(flush: (w: DigestWindow<D>) => void, clock: () => number = Date.now, windowMs = DIGEST_WINDOW_MS, written = WRITTEN_PER_WINDOW): DenialDigest<D> {
+export function createDenialDigest<D>(
+  flush: (w: DigestWindow<D>) => void,
+  clock: () => number = Date.now,
+  windowMs = DIGEST_WINDOW_MS,
+  written = WRITTEN_PER_WINDOW,
+): DenialDigest<D> {
   const windows = new Map<string, DigestWindow<D>>();
   const close = (subject: string, w: DigestWindow<D>) => {
     windows.delete(subject);
@@ -72,7 +77,11 @@ export function createDenialDigest<D>(flush: (w: DigestWindow<D>) => void, clock
 }
 
 /** Denials per source address group and window, in memory; `blocked` before authentication. */
-export function createSourceThrottle(clock: () => number = Date.now, limit = SOURCE_DENIAL_LIMIT, windowMs = DIGEST_WINDOW_MS) {
+export function createSourceThrottle(
+  clock: () => number = Date.now,
+  limit = SOURCE_DENIAL_LIMIT,
+  windowMs = DIGEST_WINDOW_MS,
+) {
   const counts = new Map<string, { n: number; startedAt: number }>();
   return {
     /** Count a denial from `source`. */

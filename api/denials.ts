@@ -48,13 +48,22 @@ export interface DenialRecorder {
   close(): Promise<void>;
 }
 
-export function createDenialRecorder(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger; onDenial?: (reason: DenialReason | 'throttled') => void; clock?: () => number }): DenialRecorder {
+export function createDenialRecorder(deps: {
+  producer: Producer;
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  onDenial?: (reason: DenialReason | 'throttled') => void;
+  clock?: () => number;
+}): DenialRecorder {
   const limiter = createSlidingWindowLimiter(deps.redis, { keyPrefix: `${deps.prefix}:denials` });
   const throttle = createSourceThrottle(deps.clock);
   const pending = new Set<Promise<unknown>>();
   type Recorded = Omit<Denial, 'reason'> & { reason: DenialReason | 'throttled' };
   const digest = createDenialDigest<Recorded>((w) => {
-    const write = writeEntry(w.last, w.more, true).catch((err: unknown) => deps.logger.warn({ event: 'denial_count_lost', err, count: w.more }, 'could not record a count of denials'));
+    const write = writeEntry(w.last, w.more, true).catch((err: unknown) =>
+      deps.logger.warn({ event: 'denial_count_lost', err, count: w.more }, 'could not record a count of denials'),
+    );
     pending.add(write);
     void write.finally(() => pending.delete(write));
   }, deps.clock);
@@ -66,7 +75,13 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
     const hit = await limiter.hit(subject, DENIAL_BURST_LIMIT, DENIAL_BURST_WINDOW_MS);
     if (hit.allowed) return;
     // One alert per subject per window, however long the burst goes on.
-    const first = await deps.redis.set(`${deps.prefix}:denials:alerted:${subject}`, '1', 'PX', DENIAL_BURST_WINDOW_MS, 'NX');
+    const first = await deps.redis.set(
+      `${deps.prefix}:denials:alerted:${subject}`,
+      '1',
+      'PX',
+      DENIAL_BURST_WINDOW_MS,
+      'NX',
+    );
     if (first !== 'OK') return;
     await deps.producer.audit.write({
       tenantId,
@@ -78,7 +93,13 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
       resourceId: denial.displayPrefix,
       requestId: denial.requestId,
       ip: denial.address.ip,
-      metadata: { subject: kind, threshold: DENIAL_BURST_LIMIT, window_seconds: DENIAL_BURST_WINDOW_MS / 1000, ...(kind === 'ip' ? { address_group: value } : {}), ...unparsed(denial.address) },
+      metadata: {
+        subject: kind,
+        threshold: DENIAL_BURST_LIMIT,
+        window_seconds: DENIAL_BURST_WINDOW_MS / 1000,
+        ...(kind === 'ip' ? { address_group: value } : {}),
+        ...unparsed(denial.address),
+      },
     });
   }
 
@@ -96,7 +117,13 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
       requestId: denial.requestId,
       ip: denial.address.ip,
       userAgent: denial.userAgent?.slice(0, 512),
-      metadata: { reason: denial.reason, route: denial.route, count, ...(aggregated ? { aggregated: true, window_seconds: DIGEST_WINDOW_MS / 1000 } : {}), ...unparsed(denial.address) },
+      metadata: {
+        reason: denial.reason,
+        route: denial.route,
+        count,
+        ...(aggregated ? { aggregated: true, window_seconds: DIGEST_WINDOW_MS / 1000 } : {}),
+        ...unparsed(denial.address),
+      },
     });
   }
 
@@ -105,7 +132,16 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
     const tenantId = denial.tenantId ?? SYSTEM_TENANT_ID;
     if (!digest.note([group, denial.displayPrefix ?? '', denial.reason, tenantId].join('\u0000'), denial)) return;
     deps.logger.warn(
-      { event: 'api_key_denied', reason: denial.reason, key_prefix: denial.displayPrefix, tenant_id: tenantId, ip: denial.address.ip, ip_unparsed: denial.address.unparsed, route: denial.route, request_id: denial.requestId },
+      {
+        event: 'api_key_denied',
+        reason: denial.reason,
+        key_prefix: denial.displayPrefix,
+        tenant_id: tenantId,
+        ip: denial.address.ip,
+        ip_unparsed: denial.address.unparsed,
+        route: denial.route,
+        request_id: denial.requestId,
+      },
       'API key denied (past the first few of a minute, denials of this key, source and reason are counted, not logged one by one)',
     );
     await writeEntry(denial, 1, false);
@@ -115,7 +151,17 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
     deps.onDenial?.(denial.reason);
     if (denial.reason === 'missing') {
       // No key, nothing to attribute: logged only.
-      deps.logger.warn({ event: 'api_key_denied', reason: denial.reason, ip: denial.address.ip, ip_unparsed: denial.address.unparsed, route: denial.route, request_id: denial.requestId }, 'API key denied');
+      deps.logger.warn(
+        {
+          event: 'api_key_denied',
+          reason: denial.reason,
+          ip: denial.address.ip,
+          ip_unparsed: denial.address.unparsed,
+          route: denial.route,
+          request_id: denial.requestId,
+        },
+        'API key denied',
+      );
       return;
     }
     const group = auditAddressGroup(denial.address);

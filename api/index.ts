@@ -51,7 +51,9 @@ export interface Api {
  * registerApi): errors raised before routing, in the API's shape and with the headers
  * every response carries, which the onSend hook does not add to these.
  */
-export function frameworkErrorsFor(options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): FastifyServerOptions['frameworkErrors'] {
+export function frameworkErrorsFor(
+  options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>,
+): FastifyServerOptions['frameworkErrors'] {
   return (err, request, reply) => {
     setResponseHeaders(request, reply, options);
     frameworkErrors(err, request, reply);
@@ -67,13 +69,18 @@ export function frameworkErrorsFor(options: Pick<SecurityOptions, 'tlsEnabled' |
  * found, with the headers every answer carries and a request id of its own (none was
  * read). Written straight to the socket, which is then closed, as Fastify does.
  */
-export function clientErrorHandlerFor(options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): NonNullable<FastifyServerOptions['clientErrorHandler']> {
+export function clientErrorHandlerFor(
+  options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>,
+): NonNullable<FastifyServerOptions['clientErrorHandler']> {
   return function clientError(this: FastifyInstance, err, socket) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ECONNRESET' || socket.destroyed) return;
     // llhttp's reason is one of its fixed phrases ("Invalid header value char"); anything else is not quoted.
     const reason = (err as { reason?: unknown }).reason;
-    const why = typeof reason === 'string' && /^[A-Za-z0-9 ,.'-]{1,100}$/.test(reason) ? reason.toLowerCase() : 'it could not be parsed';
+    const why =
+      typeof reason === 'string' && /^[A-Za-z0-9 ,.'-]{1,100}$/.test(reason)
+        ? reason.toLowerCase()
+        : 'it could not be parsed';
     const [status, text, message] =
       code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'Request Header Fields Too Large', 'the request headers are larger than the server accepts (16 KB)']
@@ -81,7 +88,10 @@ export function clientErrorHandlerFor(options: Pick<SecurityOptions, 'tlsEnabled
           ? [408, 'Request Timeout', 'the request did not arrive in time']
           : [400, 'Bad Request', `the request is not valid HTTP/1.1: ${why}`];
     const requestId = randomUUID();
-    this.log.debug({ event: 'http_client_error', code, status, request_id: requestId }, 'request refused by the HTTP parser');
+    this.log.debug(
+      { event: 'http_client_error', code, status, request_id: requestId },
+      'request refused by the HTTP parser',
+    );
     if (socket.writable) {
       const body = JSON.stringify({ error: { code: 'bad_request', message } });
       const head = [
@@ -104,7 +114,10 @@ function servedFromMemoryLog(logger: Logger): (err: unknown) => void {
   return (err) => {
     if (Date.now() - last < 60_000) return;
     last = Date.now();
-    logger.warn({ event: 'apikey_served_from_memory', err }, 'database unreachable: API keys verified lately are accepted from memory (API_KEY_OUTAGE_GRACE_MS)');
+    logger.warn(
+      { event: 'apikey_served_from_memory', err },
+      'database unreachable: API keys verified lately are accepted from memory (API_KEY_OUTAGE_GRACE_MS)',
+    );
   };
 }
 
@@ -116,7 +129,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     onServedFromMemory: servedFromMemoryLog(deps.logger),
     clock: deps.clock,
     writeAudit: (entry) => deps.producer.audit.write(entry),
-    onError: (err) => deps.logger.warn({ event: 'apikey_use_flush_failed', err }, 'could not record API key use; kept to try again'),
+    onError: (err) =>
+      deps.logger.warn({ event: 'apikey_use_flush_failed', err }, 'could not record API key use; kept to try again'),
   });
   const recordDenial = createDenialRecorder({
     producer: deps.producer,
@@ -126,14 +140,23 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     onDenial: (reason) => metrics.apiKeyDenials.inc({ reason }),
   });
   // Label children looked up once: this counts every API request.
-  const throttleCounters = { allow: metrics.abuseOutcomes.labels({ outcome: 'allow' }), deny: metrics.abuseOutcomes.labels({ outcome: 'deny' }) };
+  const throttleCounters = {
+    allow: metrics.abuseOutcomes.labels({ outcome: 'allow' }),
+    deny: metrics.abuseOutcomes.labels({ outcome: 'deny' }),
+  };
   const guards = createGuards({
     authenticator,
     recordDenial,
     limiter: createSlidingWindowLimiter(deps.redis, { keyPrefix: `${config.queuePrefix}:ratelimit` }),
     settingsOf: createSettingsCache(deps.prisma, config.settingsCacheMs),
     operator: config.operator,
-    operatorDenials: createOperatorDenials({ producer: deps.producer, redis: deps.redis, prefix: config.queuePrefix, logger: deps.logger, clock: deps.clock }),
+    operatorDenials: createOperatorDenials({
+      producer: deps.producer,
+      redis: deps.redis,
+      prefix: config.queuePrefix,
+      logger: deps.logger,
+      clock: deps.clock,
+    }),
     logger: deps.logger,
     onThrottle: (outcome) => throttleCounters[outcome].inc(),
   });
@@ -152,7 +175,11 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   registerAlertRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerSettingsRoutes(app, { prisma: deps.prisma, guards });
   registerTenantRoutes(app, { prisma: deps.prisma, guards });
-  registerChannelRoutes(app, { prisma: deps.prisma, guards, targets: { allowPrivateTargets: config.alertTargetsAllowPrivate } });
+  registerChannelRoutes(app, {
+    prisma: deps.prisma,
+    guards,
+    targets: { allowPrivateTargets: config.alertTargetsAllowPrivate },
+  });
   return {
     guards,
     authenticator,

@@ -25,7 +25,8 @@ declare module 'fastify' {
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 
 const UNSTORABLE = 'must not contain NUL characters or unpaired surrogates';
-const POISON = 'is a key name that is not accepted (__proto__, or constructor holding prototype: they could change object prototypes)';
+const POISON =
+  'is a key name that is not accepted (__proto__, or constructor holding prototype: they could change object prototypes)';
 
 /**
  * The first key that could poison a prototype where the value is later merged or
@@ -63,7 +64,8 @@ export function parseJsonBody(text: string): unknown {
     const key = poisonedKey(parsed);
     // An ApiError, not a ValidationError: it carries its status (statusCode) to error
     // handlers other than ours too, such as Bull Board's on its routes.
-    if (key) throw new ApiError(400, 'validation_failed', `invalid body: ${key}: ${POISON}`, [{ path: key, message: POISON }]);
+    if (key)
+      throw new ApiError(400, 'validation_failed', `invalid body: ${key}: ${POISON}`, [{ path: key, message: POISON }]);
   }
   return parsed;
 }
@@ -72,14 +74,23 @@ export function parseJsonBody(text: string): unknown {
  * Query values and path parameters: one string each, storable as Postgres text, and
  * only the query parameters in `accepted` (when given). One problem per parameter.
  */
-export function inputProblems(request: Pick<FastifyRequest, 'query' | 'params'>, accepted?: ReadonlySet<string>): FieldProblem[] {
+export function inputProblems(
+  request: Pick<FastifyRequest, 'query' | 'params'>,
+  accepted?: ReadonlySet<string>,
+): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const name = (key: string) => (isStorableText(key) ? key : '(a query parameter name)');
   for (const [key, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
     if (Array.isArray(value)) problems.push({ path: name(key), message: 'is given more than once; give it once' });
-    else if (!isStorableText(key) || (typeof value === 'string' && !isStorableText(value))) problems.push({ path: name(key), message: UNSTORABLE });
+    else if (!isStorableText(key) || (typeof value === 'string' && !isStorableText(value)))
+      problems.push({ path: name(key), message: UNSTORABLE });
     // The message the routes' own strict query schemas give, so a caller sees one wording.
-    else if (accepted && !accepted.has(key)) problems.push({ path: key, message: accepted.size === 0 ? 'is not a known field (this route takes no query parameters)' : 'is not a known field' });
+    else if (accepted && !accepted.has(key))
+      problems.push({
+        path: key,
+        message:
+          accepted.size === 0 ? 'is not a known field (this route takes no query parameters)' : 'is not a known field',
+      });
   }
   for (const [key, value] of Object.entries((request.params ?? {}) as Record<string, unknown>)) {
     if (typeof value === 'string' && !isStorableText(value)) problems.push({ path: key, message: UNSTORABLE });
@@ -136,7 +147,8 @@ export function registerInputChecks(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
       const bytes = body as Buffer;
-      if (!isUtf8(bytes)) throw new ApiError(400, 'invalid_json', 'the body is not valid UTF-8 (JSON text must be UTF-8)');
+      if (!isUtf8(bytes))
+        throw new ApiError(400, 'invalid_json', 'the body is not valid UTF-8 (JSON text must be UTF-8)');
       done(null, parseJsonBody(bytes.toString('utf8')));
     } catch (err) {
       done(err as Error, undefined);
@@ -154,16 +166,26 @@ export function registerInputChecks(app: FastifyInstance): void {
     const limit = request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? 1_048_576;
     if (!(declared > limit)) return;
     if (declared > DRAIN_MAX_BYTES) reply.header('connection', 'close');
-    throw new ApiError(413, 'payload_too_large', `the request body is larger than the ${limit}-byte limit of ${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`);
+    throw new ApiError(
+      413,
+      'payload_too_large',
+      `the request body is larger than the ${limit}-byte limit of ${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+    );
   });
   // Before authentication, as for a malformed path (frameworkErrors in errors.ts).
   app.addHook('onRequest', async (request) => {
     const bad = badlyEncodedQueryParameter(request.url);
-    if (bad !== undefined) throw new ApiError(400, 'bad_request', `the query string is not valid: the percent-encoding of ${bad} does not decode to UTF-8 text`);
+    if (bad !== undefined)
+      throw new ApiError(
+        400,
+        'bad_request',
+        `the query string is not valid: the percent-encoding of ${bad} does not decode to UTF-8 text`,
+      );
   });
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/v1/')) return;
-    const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    const own =
+      route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
     route.preHandler = [...own, checkInput(new Set(route.config?.query ?? []))];
   });
 }

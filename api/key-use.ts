@@ -115,7 +115,10 @@ export function createKeyUseRecorder(prisma: PrismaClient, options: KeyUseOption
     }
   }
 
-  const timer = setInterval(() => void flush().catch((err: unknown) => options.onError?.(err)), options.intervalMs ?? 5000);
+  const timer = setInterval(
+    () => void flush().catch((err: unknown) => options.onError?.(err)),
+    options.intervalMs ?? 5000,
+  );
   timer.unref();
 
   return {

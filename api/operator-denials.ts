@@ -81,10 +81,25 @@ export type OperatorOutcome = 'ok' | 'wrong' | 'missing';
 
 export type OperatorVerdict = { status: 'allowed' } | { status: 'denied' } | { status: 'locked'; retryAfterMs: number };
 
-export function createOperatorDenials(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger; /** Default: the system clock. */ clock?: Clock }) {
+export function createOperatorDenials(deps: {
+  producer: Producer;
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  /** Default: the system clock. */ clock?: Clock;
+}) {
   // Keys `${prefix}:operator-denials:locked:<group>` (the runbook names it) and `…:failures:<group>`.
-  const lockout = createLockout(deps.redis, { keyPrefix: `${deps.prefix}:operator-denials`, limit: OPERATOR_DENIAL_LIMIT, windowMs: OPERATOR_DENIAL_WINDOW_MS });
-  const entry = { tenantId: SYSTEM_TENANT_ID, actorType: 'system' as const, actorId: 'bulwark-api', resourceType: 'operator' };
+  const lockout = createLockout(deps.redis, {
+    keyPrefix: `${deps.prefix}:operator-denials`,
+    limit: OPERATOR_DENIAL_LIMIT,
+    windowMs: OPERATOR_DENIAL_WINDOW_MS,
+  });
+  const entry = {
+    tenantId: SYSTEM_TENANT_ID,
+    actorType: 'system' as const,
+    actorId: 'bulwark-api',
+    resourceType: 'operator',
+  };
   const windowSeconds = OPERATOR_DENIAL_WINDOW_MS / 1000;
   const missingLog = createMissingLogGate(deps.clock ?? systemClock);
 
@@ -95,39 +110,82 @@ export function createOperatorDenials(deps: { producer: Producer; redis: Redis; 
      */
     async judge(a: OperatorAttempt, compare: () => OperatorOutcome): Promise<OperatorVerdict> {
       const group = auditAddressGroup(a.address);
-      const log = { ip: a.address.ip, ip_unparsed: a.address.unparsed, address_group: group, route: a.route, request_id: a.requestId };
+      const log = {
+        ip: a.address.ip,
+        ip_unparsed: a.address.unparsed,
+        address_group: group,
+        route: a.route,
+        request_id: a.requestId,
+      };
       const before = await lockout.check(group);
       if (before.state === 'locked') {
-        deps.logger.warn({ event: 'operator_locked_request', ...log, retry_after_ms: before.retryAfterMs }, 'operator route refused: address locked out');
+        deps.logger.warn(
+          { event: 'operator_locked_request', ...log, retry_after_ms: before.retryAfterMs },
+          'operator route refused: address locked out',
+        );
         return { status: 'locked', retryAfterMs: before.retryAfterMs };
       }
       const outcome = compare();
       const verdict = outcome === 'wrong' ? await lockout.fail(group) : await lockout.check(group);
-      const context = { requestId: a.requestId, ip: a.address.ip, userAgent: a.userAgent?.slice(0, 512), metadata: { route: a.route, ...unparsed(a.address) } };
+      const context = {
+        requestId: a.requestId,
+        ip: a.address.ip,
+        userAgent: a.userAgent?.slice(0, 512),
+        metadata: { route: a.route, ...unparsed(a.address) },
+      };
       if (verdict.state === 'locked') {
         if (!verdict.lockedNow) {
-          deps.logger.warn({ event: 'operator_locked_request', ...log, retry_after_ms: verdict.retryAfterMs }, 'operator route refused: address locked out');
+          deps.logger.warn(
+            { event: 'operator_locked_request', ...log, retry_after_ms: verdict.retryAfterMs },
+            'operator route refused: address locked out',
+          );
           return { status: 'locked', retryAfterMs: verdict.retryAfterMs };
         }
         // The one attempt past the limit: one burst entry (one alert) per lockout, however long the guessing goes on.
-        deps.logger.warn({ event: 'operator_locked_out', ...log, failures: verdict.failures, window_seconds: windowSeconds }, 'address locked out of operator routes');
+        deps.logger.warn(
+          { event: 'operator_locked_out', ...log, failures: verdict.failures, window_seconds: windowSeconds },
+          'address locked out of operator routes',
+        );
         await deps.producer.audit.write({
           ...entry,
           action: 'security:operator-auth-denial-burst',
           severity: 'high',
           ...context,
-          metadata: { ...context.metadata, threshold: OPERATOR_DENIAL_LIMIT, window_seconds: windowSeconds, address_group: group },
+          metadata: {
+            ...context.metadata,
+            threshold: OPERATOR_DENIAL_LIMIT,
+            window_seconds: windowSeconds,
+            address_group: group,
+          },
         });
         return { status: 'locked', retryAfterMs: verdict.retryAfterMs };
       }
       if (outcome === 'ok') return { status: 'allowed' };
       if (outcome === 'missing') {
         const gate = missingLog(group);
-        if (gate.log) deps.logger.warn({ event: 'operator_auth_denied', reason: 'missing', ...log, ...(gate.unlogged > 0 ? { unlogged_since_last: gate.unlogged } : {}) }, 'operator credentials refused');
+        if (gate.log)
+          deps.logger.warn(
+            {
+              event: 'operator_auth_denied',
+              reason: 'missing',
+              ...log,
+              ...(gate.unlogged > 0 ? { unlogged_since_last: gate.unlogged } : {}),
+            },
+            'operator credentials refused',
+          );
         return { status: 'denied' };
       }
-      deps.logger.warn({ event: 'operator_auth_denied', reason: 'wrong_credentials', ...log }, 'operator credentials refused');
-      await deps.producer.audit.write({ ...entry, action: 'security:operator-auth-denied', severity: 'medium', reason: 'wrong_credentials', ...context });
+      deps.logger.warn(
+        { event: 'operator_auth_denied', reason: 'wrong_credentials', ...log },
+        'operator credentials refused',
+      );
+      await deps.producer.audit.write({
+        ...entry,
+        action: 'security:operator-auth-denied',
+        severity: 'medium',
+        reason: 'wrong_credentials',
+        ...context,
+      });
       return { status: 'denied' };
     },
   };

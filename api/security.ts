@@ -52,7 +52,11 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
  * The headers of every response. Also called directly for errors Fastify answers
  * before routing (api/errors.ts frameworkErrors), which skip onSend hooks.
  */
-export function setResponseHeaders(request: FastifyRequest, reply: FastifyReply, options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>): void {
+export function setResponseHeaders(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: Pick<SecurityOptions, 'tlsEnabled' | 'cspFor'>,
+): void {
   reply.header('x-request-id', request.id);
   for (const [name, value] of FIXED_HEADERS) reply.header(name, value);
   reply.header('content-security-policy', options.cspFor?.(request.url) ?? API_CSP);

@@ -21,19 +21,23 @@ export interface Outage {
 export const RETRY_AFTER_SECONDS = 5;
 
 /** ioredis' own words for a connection that is not there (no offline queue, closed, given up). */
-const REDIS_UNREACHABLE = /enableOfflineQueue options is false|Connection is closed|Reached the max retries per request limit|Stream isn't writeable|connect ECONNREFUSED|ECONNRESET|EPIPE/;
+const REDIS_UNREACHABLE =
+  /enableOfflineQueue options is false|Connection is closed|Reached the max retries per request limit|Stream isn't writeable|connect ECONNREFUSED|ECONNRESET|EPIPE/;
 
 function redisOutage(err: Error): Outage | undefined {
   // A Redis error reply starts with its code: OOM when maxmemory is reached (noeviction),
   // LOADING while a restarted server reads its AOF, READONLY/MASTERDOWN during a failover.
   if (err.name === 'ReplyError') {
     if (err.message.startsWith('OOM ')) return { dependency: 'redis', reason: 'out_of_memory' };
-    if (/^(LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN) /.test(err.message)) return { dependency: 'redis', reason: 'unreachable' };
+    if (/^(LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN) /.test(err.message))
+      return { dependency: 'redis', reason: 'unreachable' };
     return undefined;
   }
   if (err.name === 'MaxRetriesPerRequestError') return { dependency: 'redis', reason: 'unreachable' };
-  if (err.message === 'Command timed out' || err.name === 'RedisDeadlineError') return { dependency: 'redis', reason: 'timeout' };
-  if (REDIS_UNREACHABLE.test(err.message) && !/terminat/i.test(err.message)) return { dependency: 'redis', reason: 'unreachable' };
+  if (err.message === 'Command timed out' || err.name === 'RedisDeadlineError')
+    return { dependency: 'redis', reason: 'timeout' };
+  if (REDIS_UNREACHABLE.test(err.message) && !/terminat/i.test(err.message))
+    return { dependency: 'redis', reason: 'unreachable' };
   return undefined;
 }
 
@@ -42,14 +46,16 @@ export function outageOf(err: unknown): Outage | undefined {
   if (!(err instanceof Error)) return undefined;
   const redis = redisOutage(err);
   if (redis) return redis;
-  if (isTransientDbError(err)) return { dependency: 'postgres', reason: codesOf(err).includes('57014') ? 'timeout' : 'unreachable' };
+  if (isTransientDbError(err))
+    return { dependency: 'postgres', reason: codesOf(err).includes('57014') ? 'timeout' : 'unreachable' };
   return undefined;
 }
 
 const MESSAGES: Record<Dependency, Record<OutageReason, string>> = {
   redis: {
     unreachable: 'the job store (Redis) cannot be reached; nothing was enqueued; retry later',
-    timeout: 'the job store (Redis) did not answer in time; retry later (with the same eventId, so a retry cannot duplicate)',
+    timeout:
+      'the job store (Redis) did not answer in time; retry later (with the same eventId, so a retry cannot duplicate)',
     out_of_memory: 'the job store (Redis) is out of memory; nothing was enqueued; retry later',
   },
   postgres: {
@@ -60,5 +66,7 @@ const MESSAGES: Record<Dependency, Record<OutageReason, string>> = {
 };
 
 export function unavailableError(outage: Outage): ApiError {
-  return new ApiError(503, 'unavailable', MESSAGES[outage.dependency][outage.reason], undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+  return new ApiError(503, 'unavailable', MESSAGES[outage.dependency][outage.reason], undefined, {
+    'retry-after': String(RETRY_AFTER_SECONDS),
+  });
 }

@@ -62,7 +62,10 @@ export interface RunningBulwark {
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
   const logger = createLogger(config, options.logDestination);
   const pool = createPgPool(config, config.databasePoolSize, (err, inUse) =>
-    logger.warn({ event: 'db_connection_lost', in_use: inUse, err }, inUse ? 'database connection lost while in use; its work is retried' : 'idle database connection closed'),
+    logger.warn(
+      { event: 'db_connection_lost', in_use: inUse, err },
+      inUse ? 'database connection lost while in use; its work is retried' : 'idle database connection closed',
+    ),
   );
   return {
     config,
@@ -89,7 +92,9 @@ const flushLogs = (ctx: AppContext) => new Promise<void>((resolve) => ctx.logger
 
 /** A connection of its own (the pool may be all busy) to cancel this process's running statements. */
 async function cancelRunningStatements(config: Config, pids: number[]): Promise<number> {
-  const client = survivesConnectionLoss(new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 }));
+  const client = survivesConnectionLoss(
+    new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 }),
+  );
   await client.connect();
   try {
     return await cancelOwnStatements(client, pids);
@@ -117,7 +122,13 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
   // Bounded: with Redis away the counts would wait for it, and so would every scrape (it hung).
   ctx.metrics.setQueueCountSource(async () =>
-    withTimeout(Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))), config.apiRedisTimeoutMs, 'queue counts'),
+    withTimeout(
+      Promise.all(
+        countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() })),
+      ),
+      config.apiRedisTimeoutMs,
+      'queue counts',
+    ),
   );
   let accepting = true;
   // Everything below may fail half way (a port in use, a Redis that refuses the
@@ -135,10 +146,16 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     // without a listening server (none, or a failed start) has nothing to drain.
     const drainMs = server?.server.listening ? config.shutdownDrainMs : 0;
     if (drainMs > 0) {
-      logger.info({ event: 'bulwark_draining', reason, drain_ms: drainMs }, 'draining: /readyz fails, still serving and working');
+      logger.info(
+        { event: 'bulwark_draining', reason, drain_ms: drainMs },
+        'draining: /readyz fails, still serving and working',
+      );
       await sleep(drainMs);
     }
-    logger.info({ event: 'bulwark_stopping', reason, timeout_ms: config.shutdownTimeoutMs }, 'stopping: no new jobs, waiting for running ones');
+    logger.info(
+      { event: 'bulwark_stopping', reason, timeout_ms: config.shutdownTimeoutMs },
+      'stopping: no new jobs, waiting for running ones',
+    );
     // Running jobs get until the deadline (app/runtime/stop-workers.ts).
     await stopWorkers(workers, {
       timeoutMs: config.shutdownTimeoutMs,
@@ -152,7 +169,11 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
           logger.warn({ event: 'shutdown_cancel_failed', err: e }, 'could not cancel running statements');
           return 0;
         });
-        if (cancelled > 0) logger.warn({ event: 'shutdown_statements_cancelled', count: cancelled }, 'running database statements cancelled');
+        if (cancelled > 0)
+          logger.warn(
+            { event: 'shutdown_statements_cancelled', count: cancelled },
+            'running database statements cancelled',
+          );
       },
     });
     await jobs.drain();
@@ -178,15 +199,24 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     // The object store is not a readiness condition (audit and alerts work without it):
     // it has its own gauge, so the rules on bulwark_ready never page for it.
     ctx.metrics.setReadinessSource(async () =>
-      Object.fromEntries(Object.entries((await readiness()).checks).flatMap(([name, c]) => (c.required === false ? [] : [[name, c.ok]]))),
+      Object.fromEntries(
+        Object.entries((await readiness()).checks).flatMap(([name, c]) => (c.required === false ? [] : [[name, c.ok]])),
+      ),
     );
-    ctx.metrics.setObjectStoreSource(() => probeStorage(ctx.storage, STORE_PROBE_TIMEOUT_MS).then(() => true, () => false));
+    ctx.metrics.setObjectStoreSource(() =>
+      probeStorage(ctx.storage, STORE_PROBE_TIMEOUT_MS).then(
+        () => true,
+        () => false,
+      ),
+    );
     if (options.http !== false) {
       // Refuses instead of queueing while Redis is away (createApiRedis); so that the first
       // requests are not refused, serving waits for it to be ready (at most 10 s: past that it serves, refusing with 503 until Redis answers).
       const redis = (apiRedis = createApiRedis(config));
       // Each reconnect attempt fails with an error event while Redis is away; requests say it (503).
-      redis.on('error', (err: Error) => logger.debug({ event: 'redis_connection_error', component: 'api', err }, 'API Redis connection error'));
+      redis.on('error', (err: Error) =>
+        logger.debug({ event: 'redis_connection_error', component: 'api', err }, 'API Redis connection error'),
+      );
       await untilReady(redis, 10_000);
       const p = (producer = createProducer({
         connection: redis,
@@ -198,7 +228,13 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
       }));
       server = await startHttp(ctx, readiness, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
         api = registerApi(app, { ...ctx, redis, producer: p, cspFor: bullBoardCsp });
-        await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, verifyOperator: api.guards.verifyOperator, operatorSet: config.operator !== undefined, logger });
+        await registerBullBoard(app, {
+          queues: countQueues,
+          readOnly: config.bullBoardReadOnly,
+          verifyOperator: api.guards.verifyOperator,
+          operatorSet: config.operator !== undefined,
+          logger,
+        });
       });
       url = await server.listen({ host: config.host, port: config.port });
     }
@@ -223,13 +259,19 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
 async function startHttp(
   ctx: AppContext,
   readiness: ReturnType<typeof createReadiness>,
-  configure: (app: FastifyInstance, parts: { registerApi: typeof import('../api/index.js').registerApi } & Pick<typeof import('../api/bull-board.js'), 'bullBoardCsp' | 'registerBullBoard'>) => Promise<void>,
+  configure: (
+    app: FastifyInstance,
+    parts: { registerApi: typeof import('../api/index.js').registerApi } & Pick<
+      typeof import('../api/bull-board.js'),
+      'bullBoardCsp' | 'registerBullBoard'
+    >,
+  ) => Promise<void>,
 ) {
-  const [{ createHttpServer }, { registerApi, requestIdFor, frameworkErrorsFor, clientErrorHandlerFor }, { bullBoardCsp, registerBullBoard }] = await Promise.all([
-    import('./runtime/http.js'),
-    import('../api/index.js'),
-    import('../api/bull-board.js'),
-  ]);
+  const [
+    { createHttpServer },
+    { registerApi, requestIdFor, frameworkErrorsFor, clientErrorHandlerFor },
+    { bullBoardCsp, registerBullBoard },
+  ] = await Promise.all([import('./runtime/http.js'), import('../api/index.js'), import('../api/bull-board.js')]);
   const headerOptions = { tlsEnabled: ctx.config.tlsEnabled, cspFor: bullBoardCsp };
   return createHttpServer(ctx, {
     readiness,

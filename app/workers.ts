@@ -9,7 +9,13 @@
 import { Queue, UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { AppContext } from '../lib/context.js';
 import type { QueueDefinition } from '../lib/contracts/job.js';
-import { parsePayload, type JobProcessor, type Registration, type WorkerOptions, type WorkerScope } from '../workers/registration.js';
+import {
+  parsePayload,
+  type JobProcessor,
+  type Registration,
+  type WorkerOptions,
+  type WorkerScope,
+} from '../workers/registration.js';
 import { createQueueWorker } from './runtime/queue-worker.js';
 
 export interface ProcessWorkers {
@@ -32,7 +38,11 @@ export function queuesOf(registry: readonly Registration[]): QueueDefinition[] {
   return distinct(registry.map((r) => r.job.queue));
 }
 
-export function createWorkers(ctx: AppContext, registry: readonly Registration[], options: WorkerOptions = {}): ProcessWorkers {
+export function createWorkers(
+  ctx: AppContext,
+  registry: readonly Registration[],
+  options: WorkerOptions = {},
+): ProcessWorkers {
   const handles = new Map<QueueDefinition, Queue>();
   for (const def of queuesOf(registry)) {
     const q = new Queue(def.name, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
@@ -56,7 +66,9 @@ export function createWorkers(ctx: AppContext, registry: readonly Registration[]
 
   const workers = [...handles.keys()].map((def) => {
     const regs = registry.filter((r) => r.job.queue === def);
-    const byName = new Map<string, { reg: Registration; run: JobProcessor<unknown> }>(regs.map((reg) => [reg.job.name, { reg, run: reg.processor(scope) }]));
+    const byName = new Map<string, { reg: Registration; run: JobProcessor<unknown> }>(
+      regs.map((reg) => [reg.job.name, { reg, run: reg.processor(scope) }]),
+    );
     const finalHooks = distinct(regs.map((r) => r.onFinalFailure));
     const concurrency = regs.find((r) => r.concurrency)?.concurrency?.(scope);
     const worker: Worker = createQueueWorker(ctx, {

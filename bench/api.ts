@@ -49,8 +49,22 @@ interface Figures {
  * autocannon runs in its own process so the load generator does not compete with the
  * server under test for the event loop (the same for the baseline and for Bulwark).
  */
-async function drive(url: string, options: { method: string; headers: Record<string, string>; body: string }): Promise<Figures> {
-  const args = [CANNON, '--json', '-c', String(CONNECTIONS), '-d', String(DURATION), '-m', options.method, '-b', options.body];
+async function drive(
+  url: string,
+  options: { method: string; headers: Record<string, string>; body: string },
+): Promise<Figures> {
+  const args = [
+    CANNON,
+    '--json',
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    String(DURATION),
+    '-m',
+    options.method,
+    '-b',
+    options.body,
+  ];
   for (const [k, v] of Object.entries(options.headers)) args.push('-H', `${k}=${v}`);
   const child = spawn(process.execPath, [...args, url], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
@@ -65,7 +79,11 @@ async function baseline(): Promise<Figures> {
   app.post('/noop', async (_req, reply) => reply.code(204).send());
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   try {
-    return await drive(`${url}/noop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    return await drive(`${url}/noop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
   } finally {
     await app.close();
   }
@@ -89,33 +107,80 @@ async function main(): Promise<void> {
       where: { tenantId: tenant.id },
       data: { settings: { api: { requestsPerWindow: 1_000_000, windowSeconds: 60 } } },
     });
-    const { key } = await createApiKey(bulwark.ctx.prisma, { tenantId: tenant.id, name: 'bench', scopes: ['audit:write'] }, { type: 'system', id: 'bench' });
-    const body = JSON.stringify({ actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-1' });
+    const { key } = await createApiKey(
+      bulwark.ctx.prisma,
+      { tenantId: tenant.id, name: 'bench', scopes: ['audit:write'] },
+      { type: 'system', id: 'bench' },
+    );
+    const body = JSON.stringify({
+      actorType: 'user',
+      actorId: 'u-1',
+      action: 'task:completed',
+      resourceType: 'task',
+      resourceId: 't-1',
+    });
     const base = await baseline();
     const floorServer = await startRawIngestFloor(config.redisUrl);
     const floorCpu0 = process.cpuUsage();
-    const floor = await drive(floorServer.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).finally(() => floorServer.close());
+    const floor = await drive(floorServer.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    }).finally(() => floorServer.close());
     const floorCpu = process.cpuUsage(floorCpu0);
-    const queriesBefore = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
+    const queriesBefore = Number(
+      (
+        await superuserQuery(
+          db.url,
+          `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`,
+        )
+      ).rows[0].n,
+    );
     // CPU of this process (the server under test; autocannon runs in a child) per request:
     // steadier than requests/s on a shared 2-core machine, for comparing changes.
     const stopProfile = await profileWindow(process.env.BENCH_CPU_PROF || undefined, 'api-post-audit');
     const cpu0 = process.cpuUsage();
-    const api = await drive(`${bulwark.url}/v1/audit`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
-    const queriesAfter = Number((await superuserQuery(db.url, `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n);
+    const api = await drive(`${bulwark.url}/v1/audit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body,
+    });
+    const queriesAfter = Number(
+      (
+        await superuserQuery(
+          db.url,
+          `SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname = current_database()`,
+        )
+      ).rows[0].n,
+    );
     const cpu = process.cpuUsage(cpu0);
     await stopProfile();
-    const jobs = await new Queue(AUDIT_WRITE_QUEUE, { connection: bulwark.ctx.redis, prefix: config.queuePrefix }).count();
+    const jobs = await new Queue(AUDIT_WRITE_QUEUE, {
+      connection: bulwark.ctx.redis,
+      prefix: config.queuePrefix,
+    }).count();
     const requests = api.rps * DURATION;
     const ratio = api.rps / base.rps;
     console.log(`fastify 204 baseline   ${base.rps.toFixed(0)} req/s   p99 ${base.p99} ms`);
-    console.log(`POST /v1/audit         ${api.rps.toFixed(0)} req/s   p99 ${api.p99} ms   non-2xx ${api.non2xx}   errors ${api.errors}`);
+    console.log(
+      `POST /v1/audit         ${api.rps.toFixed(0)} req/s   p99 ${api.p99} ms   non-2xx ${api.non2xx}   errors ${api.errors}`,
+    );
     console.log(`ratio                  ${ratio.toFixed(2)} (target >= 0.5); p99 ${api.p99} ms (target < 20 ms)`);
-    console.log(`raw ingest floor       ${floor.rps.toFixed(0)} req/s   p99 ${floor.p99} ms   ratio ${(floor.rps / base.rps).toFixed(2)}: bare Fastify + one raw Redis script call and one raw BullMQ job per turn (bench/raw-ingest.ts)`);
-    console.log(`(for reading) floor cpu ${((floorCpu.user + floorCpu.system) / Math.max(1, floor.rps * DURATION)).toFixed(0)} µs per request`);
-    console.log(`(for reading) server cpu  ${((cpu.user + cpu.system) / Math.max(1, requests)).toFixed(0)} µs per request`);
-    console.log(`(for reading) audit-write jobs ${jobs} for ~${requests.toFixed(0)} requests (${(requests / Math.max(1, jobs)).toFixed(1)} entries per job)`);
-    console.log(`postgres transactions  ${queriesAfter - queriesBefore} for ~${requests.toFixed(0)} requests (${((queriesAfter - queriesBefore) / Math.max(1, requests)).toFixed(4)} per request)`);
+    console.log(
+      `raw ingest floor       ${floor.rps.toFixed(0)} req/s   p99 ${floor.p99} ms   ratio ${(floor.rps / base.rps).toFixed(2)}: bare Fastify + one raw Redis script call and one raw BullMQ job per turn (bench/raw-ingest.ts)`,
+    );
+    console.log(
+      `(for reading) floor cpu ${((floorCpu.user + floorCpu.system) / Math.max(1, floor.rps * DURATION)).toFixed(0)} µs per request`,
+    );
+    console.log(
+      `(for reading) server cpu  ${((cpu.user + cpu.system) / Math.max(1, requests)).toFixed(0)} µs per request`,
+    );
+    console.log(
+      `(for reading) audit-write jobs ${jobs} for ~${requests.toFixed(0)} requests (${(requests / Math.max(1, jobs)).toFixed(1)} entries per job)`,
+    );
+    console.log(
+      `postgres transactions  ${queriesAfter - queriesBefore} for ~${requests.toFixed(0)} requests (${((queriesAfter - queriesBefore) / Math.max(1, requests)).toFixed(4)} per request)`,
+    );
   } finally {
     await bulwark.stop();
     await obliterateQueues(config.queuePrefix);

@@ -18,7 +18,9 @@ import { envInt } from './util.js';
 
 const ROWS = envInt('BENCH_ROWS', 130_000);
 const REQUESTS = envInt('BENCH_REQUESTS', 40);
-const FILTER_INDEXES = ['action', 'actor_id', 'actor_type', 'resource_type_resource_id', 'resource_id'].map((c) => `audit_log_tenant_id_${c}_seq_idx`);
+const FILTER_INDEXES = ['action', 'actor_id', 'actor_type', 'resource_type_resource_id', 'resource_id'].map(
+  (c) => `audit_log_tenant_id_${c}_seq_idx`,
+);
 
 interface Case {
   name: string;
@@ -29,7 +31,12 @@ interface Case {
 const CASES: Case[] = [
   { name: 'unfiltered', query: '', where: '', params: [] },
   { name: 'actorId, no match', query: 'actorId=nobody', where: 'AND actor_id = $2', params: ['nobody'] },
-  { name: 'action, no match', query: 'action=nothing%3Amatches', where: 'AND action = $2', params: ['nothing:matches'] },
+  {
+    name: 'action, no match',
+    query: 'action=nothing%3Amatches',
+    where: 'AND action = $2',
+    params: ['nothing:matches'],
+  },
   { name: 'actorId, 0.5% match', query: 'actorId=actor-7', where: 'AND actor_id = $2', params: ['actor-7'] },
 ];
 
@@ -72,7 +79,16 @@ async function rawTimes(url: string, tenantId: string): Promise<Map<string, { me
   try {
     const out = new Map<string, { median: number; p95: number }>();
     for (const c of CASES) {
-      out.set(c.name, await timeEach(async () => void (await client.query(`SELECT * FROM audit_log WHERE tenant_id = $1 ${c.where} ORDER BY seq DESC LIMIT 51`, [tenantId, ...c.params]))));
+      out.set(
+        c.name,
+        await timeEach(
+          async () =>
+            void (await client.query(
+              `SELECT * FROM audit_log WHERE tenant_id = $1 ${c.where} ORDER BY seq DESC LIMIT 51`,
+              [tenantId, ...c.params],
+            )),
+        ),
+      );
     }
     return out;
   } finally {
@@ -94,8 +110,11 @@ try {
     api.set(
       c.name,
       await timeEach(async () => {
-        const res = await fetch(`${bulwark!.url}/v1/audit?limit=50${c.query ? `&${c.query}` : ''}`, { headers: { authorization: `Bearer ${filled.key}` } });
-        if (res.status !== 200) throw new Error(`GET /v1/audit (${c.name}) answered ${res.status}: ${await res.text()}`);
+        const res = await fetch(`${bulwark!.url}/v1/audit?limit=50${c.query ? `&${c.query}` : ''}`, {
+          headers: { authorization: `Bearer ${filled.key}` },
+        });
+        if (res.status !== 200)
+          throw new Error(`GET /v1/audit (${c.name}) answered ${res.status}: ${await res.text()}`);
         await res.arrayBuffer();
       }),
     );
@@ -104,16 +123,26 @@ try {
   const rawBefore = await rawTimes(without.url, before.tenantId);
   const f = (n: number) => n.toFixed(2).padStart(8);
   console.log(`GET /v1/audit on one tenant of ${ROWS} entries, ${REQUESTS} requests per case (median / p95, ms)`);
-  console.log(`${'case'.padEnd(22)}${'API'.padStart(18)}${'raw SQL'.padStart(18)}${'API/raw'.padStart(9)}${'raw, no filter idx'.padStart(22)}`);
+  console.log(
+    `${'case'.padEnd(22)}${'API'.padStart(18)}${'raw SQL'.padStart(18)}${'API/raw'.padStart(9)}${'raw, no filter idx'.padStart(22)}`,
+  );
   for (const c of CASES) {
     const a = api.get(c.name)!;
     const r = raw.get(c.name)!;
     const b = rawBefore.get(c.name)!;
-    console.log(`${c.name.padEnd(22)}${f(a.median)} /${f(a.p95)}${f(r.median)} /${f(r.p95)}${(a.median / r.median).toFixed(1).padStart(9)}${f(b.median)} /${f(b.p95)}`);
+    console.log(
+      `${c.name.padEnd(22)}${f(a.median)} /${f(a.p95)}${f(r.median)} /${f(r.p95)}${(a.median / r.median).toFixed(1).padStart(9)}${f(b.median)} /${f(b.p95)}`,
+    );
   }
   const u = api.get('unfiltered')!.median;
-  console.log(`filtered/unfiltered (API, medians): ${CASES.slice(1).map((c) => `${c.name} ${(api.get(c.name)!.median / u).toFixed(2)}`).join('; ')}`);
-  console.log(`insert of ${ROWS} rows: ${filled.insertMs.toFixed(0)} ms with the filter indexes, ${before.insertMs.toFixed(0)} ms without (${(filled.insertMs / before.insertMs).toFixed(2)}x)`);
+  console.log(
+    `filtered/unfiltered (API, medians): ${CASES.slice(1)
+      .map((c) => `${c.name} ${(api.get(c.name)!.median / u).toFixed(2)}`)
+      .join('; ')}`,
+  );
+  console.log(
+    `insert of ${ROWS} rows: ${filled.insertMs.toFixed(0)} ms with the filter indexes, ${before.insertMs.toFixed(0)} ms without (${(filled.insertMs / before.insertMs).toFixed(2)}x)`,
+  );
 } finally {
   await bulwark?.stop();
   await obliterateQueues(config.queuePrefix);

@@ -60,19 +60,48 @@ async function run(db: TestDatabase): Promise<Results> {
   try {
     const tenants: string[] = [];
     for (let i = 0; i < TENANTS; i++) tenants.push((await createTenant(prisma, { name: `bench-${i}` })).id);
-    const phase = { databaseUrl: db.url, redisUrl: config.redisUrl, masterKeys: MASTER_KEYS, tenants, db: client, timeoutMs: TIMEOUT_MS, cpuProfDir: process.env.BENCH_CPU_PROF || undefined };
+    const phase = {
+      databaseUrl: db.url,
+      redisUrl: config.redisUrl,
+      masterKeys: MASTER_KEYS,
+      tenants,
+      db: client,
+      timeoutMs: TIMEOUT_MS,
+      cpuProfDir: process.env.BENCH_CPU_PROF || undefined,
+    };
 
     log(`(a) raw BullMQ no-op: ${N} jobs, concurrency ${CONCURRENCY}`);
-    const raw = await rawBullmqNoop(config.redisUrl, N, CONCURRENCY, (i) => ({ v: 1, entries: [benchEntry(tenants, i)] }));
-    log(`    addBulk ${fmtInt(raw.addBulkPerSec)} jobs/s, processed ${fmtInt(raw.jobsPerSec)} jobs/s (${raw.ms.toFixed(0)} ms); ${cpu(raw.cpuUsPerJob, raw.cpuShare, raw.machineBusy)}`);
+    const raw = await rawBullmqNoop(config.redisUrl, N, CONCURRENCY, (i) => ({
+      v: 1,
+      entries: [benchEntry(tenants, i)],
+    }));
+    log(
+      `    addBulk ${fmtInt(raw.addBulkPerSec)} jobs/s, processed ${fmtInt(raw.jobsPerSec)} jobs/s (${raw.ms.toFixed(0)} ms); ${cpu(raw.cpuUsPerJob, raw.cpuShare, raw.machineBusy)}`,
+    );
 
     log(`(b) audit.write: ${N} single-entry jobs pre-enqueued, then the worker started`);
-    const single = await runBulwarkPhase({ ...phase, label: 'single', jobs: N, entriesPerJob: 1, enqueueConcurrency: 100 });
-    log(`    enqueue ${fmtInt(single.enqueuePerSec)} entries/s, processed ${fmtInt(single.entriesPerSec)} entries/s (${single.ms.toFixed(0)} ms), worker RSS max ${single.rssMaxMb.toFixed(0)} MB; ${cpu(single.cpuUsPerEntry, single.cpuShare, single.machineBusy)}`);
+    const single = await runBulwarkPhase({
+      ...phase,
+      label: 'single',
+      jobs: N,
+      entriesPerJob: 1,
+      enqueueConcurrency: 100,
+    });
+    log(
+      `    enqueue ${fmtInt(single.enqueuePerSec)} entries/s, processed ${fmtInt(single.entriesPerSec)} entries/s (${single.ms.toFixed(0)} ms), worker RSS max ${single.rssMaxMb.toFixed(0)} MB; ${cpu(single.cpuUsPerEntry, single.cpuShare, single.machineBusy)}`,
+    );
 
     log(`(c) audit.writeMany: ${MANY_JOBS} jobs x ${MANY_PER_JOB} entries pre-enqueued, then the worker started`);
-    const many = await runBulwarkPhase({ ...phase, label: 'many', jobs: MANY_JOBS, entriesPerJob: MANY_PER_JOB, enqueueConcurrency: 16 });
-    log(`    enqueue ${fmtInt(many.enqueuePerSec)} entries/s, processed ${fmtInt(many.entriesPerSec)} entries/s (${many.ms.toFixed(0)} ms), worker RSS max ${many.rssMaxMb.toFixed(0)} MB; ${cpu(many.cpuUsPerEntry, many.cpuShare, many.machineBusy)}`);
+    const many = await runBulwarkPhase({
+      ...phase,
+      label: 'many',
+      jobs: MANY_JOBS,
+      entriesPerJob: MANY_PER_JOB,
+      enqueueConcurrency: 16,
+    });
+    log(
+      `    enqueue ${fmtInt(many.enqueuePerSec)} entries/s, processed ${fmtInt(many.entriesPerSec)} entries/s (${many.ms.toFixed(0)} ms), worker RSS max ${many.rssMaxMb.toFixed(0)} MB; ${cpu(many.cpuUsPerEntry, many.cpuShare, many.machineBusy)}`,
+    );
 
     const rows = MANY_JOBS * MANY_PER_JOB;
     log(`(d) raw INSERT ... SELECT FROM unnest: ${rows} rows, ${ROWS_PER_STATEMENT} per statement`);
@@ -84,7 +113,9 @@ async function run(db: TestDatabase): Promise<Results> {
       ok: report.ok,
       tenants: report.tenants.length,
       entries: report.tenants.reduce((n, t) => n + t.entries, 0),
-      problems: report.tenants.filter((t) => !t.ok).map((t) => `${t.tenantId} seq ${t.firstBad?.seq}: ${t.firstBad?.problem} (${t.firstBad?.detail})`),
+      problems: report.tenants
+        .filter((t) => !t.ok)
+        .map((t) => `${t.tenantId} seq ${t.firstBad?.seq}: ${t.firstBad?.problem} (${t.firstBad?.detail})`),
     };
     return { raw, single, many, unnest, chain };
   } finally {
@@ -100,15 +131,31 @@ function summary(r: Results): boolean {
   const checks = [ratioSingle >= 0.7, r.many.entriesPerSec >= 25_000, ratioMany >= 0.4, rss < 250];
   const mark = (ok: boolean | undefined) => (ok ? 'ok' : 'MISS');
   log('');
-  log(`summary (concurrency ${CONCURRENCY}, ${TENANTS} tenants, AUDIT_BATCH_MAX ${config.auditBatchMax}; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start ${startLoad.toFixed(1)})`);
+  log(
+    `summary (concurrency ${CONCURRENCY}, ${TENANTS} tenants, AUDIT_BATCH_MAX ${config.auditBatchMax}; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start ${startLoad.toFixed(1)})`,
+  );
   log(`  raw bullmq no-op      ${fmtInt(r.raw.jobsPerSec)} jobs/s`);
-  log(`  audit.write e2e       ${fmtInt(r.single.entriesPerSec)} entries/s   ratio ${ratioSingle.toFixed(2)} to raw bullmq (target >= 0.7)  ${mark(checks[0])}`);
-  log(`  audit.writeMany x${MANY_PER_JOB}  ${fmtInt(r.many.entriesPerSec)} entries/s   (target >= 25000)  ${mark(checks[1])}   ${fmtInt(r.many.jobsPerSec).trim()} jobs/s`);
-  log(`  raw unnest insert     ${fmtInt(r.unnest.rowsPerSec)} rows/s      writeMany ratio ${ratioMany.toFixed(2)} (target >= 0.4)  ${mark(checks[2])}`);
-  log(`  worker RSS max        ${fmtInt(rss)} MB           (write ${r.single.rssMaxMb.toFixed(0)}, writeMany ${r.many.rssMaxMb.toFixed(0)}, VmHWM ${Math.max(r.single.rssHwmMb, r.many.rssHwmMb).toFixed(0)}; target < 250)  ${mark(checks[3])}`);
-  log(`  worker CPU per entry  raw ${r.raw.cpuUsPerJob.toFixed(0)} µs/job, write ${r.single.cpuUsPerEntry.toFixed(0)} µs, writeMany ${r.many.cpuUsPerEntry.toFixed(0)} µs (${(r.single.cpuShare * 100).toFixed(0)}% / ${(r.many.cpuShare * 100).toFixed(0)}% of a core)`);
-  log(`  enqueue (producer)    ${fmtInt(r.single.enqueuePerSec)} entries/s single, ${fmtInt(r.many.enqueuePerSec).trim()} entries/s x${MANY_PER_JOB}; raw addBulk ${fmtInt(r.raw.addBulkPerSec).trim()} jobs/s`);
-  log(`  chain verify          ${r.chain.ok ? 'ok' : 'BROKEN'}: ${r.chain.tenants} tenants, ${r.chain.entries} entries`);
+  log(
+    `  audit.write e2e       ${fmtInt(r.single.entriesPerSec)} entries/s   ratio ${ratioSingle.toFixed(2)} to raw bullmq (target >= 0.7)  ${mark(checks[0])}`,
+  );
+  log(
+    `  audit.writeMany x${MANY_PER_JOB}  ${fmtInt(r.many.entriesPerSec)} entries/s   (target >= 25000)  ${mark(checks[1])}   ${fmtInt(r.many.jobsPerSec).trim()} jobs/s`,
+  );
+  log(
+    `  raw unnest insert     ${fmtInt(r.unnest.rowsPerSec)} rows/s      writeMany ratio ${ratioMany.toFixed(2)} (target >= 0.4)  ${mark(checks[2])}`,
+  );
+  log(
+    `  worker RSS max        ${fmtInt(rss)} MB           (write ${r.single.rssMaxMb.toFixed(0)}, writeMany ${r.many.rssMaxMb.toFixed(0)}, VmHWM ${Math.max(r.single.rssHwmMb, r.many.rssHwmMb).toFixed(0)}; target < 250)  ${mark(checks[3])}`,
+  );
+  log(
+    `  worker CPU per entry  raw ${r.raw.cpuUsPerJob.toFixed(0)} µs/job, write ${r.single.cpuUsPerEntry.toFixed(0)} µs, writeMany ${r.many.cpuUsPerEntry.toFixed(0)} µs (${(r.single.cpuShare * 100).toFixed(0)}% / ${(r.many.cpuShare * 100).toFixed(0)}% of a core)`,
+  );
+  log(
+    `  enqueue (producer)    ${fmtInt(r.single.enqueuePerSec)} entries/s single, ${fmtInt(r.many.enqueuePerSec).trim()} entries/s x${MANY_PER_JOB}; raw addBulk ${fmtInt(r.raw.addBulkPerSec).trim()} jobs/s`,
+  );
+  log(
+    `  chain verify          ${r.chain.ok ? 'ok' : 'BROKEN'}: ${r.chain.tenants} tenants, ${r.chain.entries} entries`,
+  );
   for (const p of r.chain.problems) log(`    broken: ${p}`);
   return checks.every(Boolean);
 }

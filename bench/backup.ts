@@ -24,15 +24,21 @@ const secs = (t: number) => (performance.now() - t) / 1000;
 try {
   // Audit rows straight in with the triggers' blessing (INSERT only): about 1 KB each.
   const tenant = h.tenants[0]!;
-  for (let done = 0; ; ) {
-    const size = Number((await superuserQuery(h.db.url, 'SELECT pg_database_size(current_database()) AS s')).rows[0].s) / 1e6;
+  for (let done = 0; ;) {
+    const size =
+      Number((await superuserQuery(h.db.url, 'SELECT pg_database_size(current_database()) AS s')).rows[0].s) / 1e6;
     if (size >= targetMb) break;
-    await superuserQuery(h.db.url, `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, action, resource_type, after_state, prev_hash, hash)
+    await superuserQuery(
+      h.db.url,
+      `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, action, resource_type, after_state, prev_hash, hash)
       SELECT $1::uuid, 1000000 + g, 'bench-' || g, now(), now(), 'user', 'task:completed', 'task', jsonb_build_object('pad', md5(g::text) || repeat('x', 800)), $2, $2
-        FROM generate_series($3::bigint, $3::bigint + 49999) g`, [tenant, '0'.repeat(64), done]);
+        FROM generate_series($3::bigint, $3::bigint + 49999) g`,
+      [tenant, '0'.repeat(64), done],
+    );
     done += 50000;
   }
-  const dbMb = Number((await superuserQuery(h.db.url, 'SELECT pg_database_size(current_database()) AS s')).rows[0].s) / 1e6;
+  const dbMb =
+    Number((await superuserQuery(h.db.url, 'SELECT pg_database_size(current_database()) AS s')).rows[0].s) / 1e6;
   const dir = await mkdtemp(join(tmpdir(), 'bench-backup-'));
   const file = join(dir, 'dump');
   let t = performance.now();
@@ -48,7 +54,10 @@ try {
   const { readFile } = await import('node:fs/promises');
   const all = await readFile(file);
   for (let i = 0, part = 1; i < all.length; i += 16 * 1024 * 1024, part++) {
-    const r = await client.uploadPart({ bucketName: backupBucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, all.subarray(i, i + 16 * 1024 * 1024));
+    const r = await client.uploadPart(
+      { bucketName: backupBucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} },
+      all.subarray(i, i + 16 * 1024 * 1024),
+    );
     etags.push({ part, etag: r.etag });
   }
   await client.completeMultipartUpload(backupBucket, key, uploadId, etags);
@@ -59,18 +68,38 @@ try {
   const scratch = `bench_rs_${Date.now().toString(36)}`;
   execFileSync('createdb', [scratch], { env: pgEnv(h.db.url) });
   t = performance.now();
-  const raw = spawnSync('pg_restore', ['--single-transaction', '--exit-on-error', `--dbname=${scratch}`, file], { env: pgEnv(h.db.url) });
+  const raw = spawnSync('pg_restore', ['--single-transaction', '--exit-on-error', `--dbname=${scratch}`, file], {
+    env: pgEnv(h.db.url),
+  });
   const rawRestoreS = secs(t);
   if (raw.status !== 0) throw new Error(String(raw.stderr));
   await dropDatabase(urlFor(scratch));
   t = performance.now();
-  await restoreBackup(h.ctx, m.id, { into: scratch }).catch((e: Error) => console.error('restore checks:', e.message.slice(0, 200)));
+  await restoreBackup(h.ctx, m.id, { into: scratch }).catch((e: Error) =>
+    console.error('restore checks:', e.message.slice(0, 200)),
+  );
   const restoreS = secs(t);
   await dropDatabase(urlFor(scratch));
   await rm(dir, { recursive: true, force: true });
   const mbs = (s: number) => (dumpBytes / 1e6 / s).toFixed(1);
   const slower = Math.max(dumpS, uploadS);
-  console.log(JSON.stringify({ databaseMB: dbMb.toFixed(0), dumpMB: (dumpBytes / 1e6).toFixed(1), rawPgDumpMBs: mbs(dumpS), rawUploadMBs: mbs(uploadS), bulwarkBackupMBs: mbs(backupS), backupVsSlowerRaw: (slower / backupS).toFixed(2), rawPgRestoreS: rawRestoreS.toFixed(1), bulwarkRestoreS: restoreS.toFixed(1), restoreVsRaw: (rawRestoreS / restoreS).toFixed(2) }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        databaseMB: dbMb.toFixed(0),
+        dumpMB: (dumpBytes / 1e6).toFixed(1),
+        rawPgDumpMBs: mbs(dumpS),
+        rawUploadMBs: mbs(uploadS),
+        bulwarkBackupMBs: mbs(backupS),
+        backupVsSlowerRaw: (slower / backupS).toFixed(2),
+        rawPgRestoreS: rawRestoreS.toFixed(1),
+        bulwarkRestoreS: restoreS.toFixed(1),
+        restoreVsRaw: (rawRestoreS / restoreS).toFixed(2),
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await h.close();
 }

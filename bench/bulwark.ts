@@ -58,7 +58,10 @@ export async function committedTotal(db: pg.Client): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-async function startChild(options: PhaseOptions, prefix: string): Promise<{ child: ChildProcess; started: Promise<number> }> {
+async function startChild(
+  options: PhaseOptions,
+  prefix: string,
+): Promise<{ child: ChildProcess; started: Promise<number> }> {
   await ensureBuilt();
   // BENCH_WORKER_NODE_ARGS: extra Node flags for the worker child, e.g. "--max-semi-space-size=32".
   // The child runs the compiled dist/ build, as `bulwark start` does (scripts/build.mjs).
@@ -80,7 +83,9 @@ async function startChild(options: PhaseOptions, prefix: string): Promise<{ chil
   child.on('error', () => undefined); // IPC errors of a dying child; its exit is what we act on
 
   const started = new Promise<number>((resolve, reject) => {
-    child.once('exit', (code, signal) => reject(new Error(`worker child exited early (code ${code}, signal ${signal})`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`worker child exited early (code ${code}, signal ${signal})`)),
+    );
     child.on('message', (msg: unknown) => {
       const m = msg as { event?: unknown; t0?: unknown };
       if (m.event === 'started' && typeof m.t0 === 'number') resolve(m.t0);
@@ -114,7 +119,8 @@ export async function runBulwarkPhase(options: PhaseOptions): Promise<PhaseResul
     await pool(jobs, options.enqueueConcurrency, async (j) => {
       const base = j * entriesPerJob;
       if (entriesPerJob === 1) await producer.audit.write(benchEntry(tenants, base));
-      else await producer.audit.writeMany(Array.from({ length: entriesPerJob }, (_x, k) => benchEntry(tenants, base + k)));
+      else
+        await producer.audit.writeMany(Array.from({ length: entriesPerJob }, (_x, k) => benchEntry(tenants, base + k)));
     });
     const enqueueMs = performance.now() - enqueueStart;
 
@@ -128,12 +134,15 @@ export async function runBulwarkPhase(options: PhaseOptions): Promise<PhaseResul
     const tEnd = await until(
       async () => {
         if (worker.exitCode !== null || worker.signalCode !== null) {
-          throw new Error(`${options.label}: worker child exited during the run (code ${worker.exitCode}, signal ${worker.signalCode})`);
+          throw new Error(
+            `${options.label}: worker child exited during the run (code ${worker.exitCode}, signal ${worker.signalCode})`,
+          );
         }
         return (await committedTotal(options.db)) >= target;
       },
       options.timeoutMs,
-      async () => `${options.label}: ${(await committedTotal(options.db)) - before}/${entries} committed; jobs ${JSON.stringify(await queue.getJobCounts())}`,
+      async () =>
+        `${options.label}: ${(await committedTotal(options.db)) - before}/${entries} committed; jobs ${JSON.stringify(await queue.getJobCounts())}`,
     );
     const sample = sampler.stop();
     const ms = tEnd - t0;

@@ -31,8 +31,14 @@ export function benchEntry(tenants: readonly string[], i: number): AuditEntry {
 }
 
 /** Columns of audit_log in the order lib/audit/store.ts writes them (shared column list, plain values). */
-export const ROW_COLUMNS: ReadonlyArray<[column: string, type: string, pick: (e: ChainEntry, hash: string, prev: string) => string | null]> = [
-  ...STATIC_COLUMNS.map(([column, type, pick]): [string, string, (e: ChainEntry) => string | null] => [column, type, (e) => pick(e, canonicalJsonFields(e))]),
+export const ROW_COLUMNS: ReadonlyArray<
+  [column: string, type: string, pick: (e: ChainEntry, hash: string, prev: string) => string | null]
+> = [
+  ...STATIC_COLUMNS.map(([column, type, pick]): [string, string, (e: ChainEntry) => string | null] => [
+    column,
+    type,
+    (e) => pick(e, canonicalJsonFields(e)),
+  ]),
   ['seq', 'bigint', (e) => e.seq],
   ['recorded_at', 'timestamptz', (e) => e.recordedAt],
   ['prev_hash', 'text', (_e, _h, prev) => prev],
@@ -51,7 +57,11 @@ export function unnestInsertSql(table: string): string {
  * `count` entries as chained rows (seq from 1 per tenant, hashes precomputed), cut into
  * statements of `perStatement` rows, each a list of column arrays for unnestInsertSql.
  */
-export function chainedColumnBatches(tenants: readonly string[], count: number, perStatement: number): Array<Array<Array<string | null>>> {
+export function chainedColumnBatches(
+  tenants: readonly string[],
+  count: number,
+  perStatement: number,
+): Array<Array<Array<string | null>>> {
   const heads = new Map(tenants.map((t) => [t, { seq: 0n, hash: GENESIS_HASH }]));
   const recordedAt = new Date().toISOString();
   const batches: Array<Array<Array<string | null>>> = [];

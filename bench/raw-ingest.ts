@@ -23,10 +23,12 @@ function perTurn<T>(run: (items: unknown[]) => Promise<T>): (item: unknown) => P
   return (item) => {
     if (!open) {
       const turn: Turn<T> = { items: [], done: undefined as unknown as Promise<T> };
-      turn.done = new Promise<T>((resolve, reject) => setImmediate(() => {
-        open = undefined;
-        run(turn.items).then(resolve, reject);
-      }));
+      turn.done = new Promise<T>((resolve, reject) =>
+        setImmediate(() => {
+          open = undefined;
+          run(turn.items).then(resolve, reject);
+        }),
+      );
       open = turn;
     }
     open.items.push(item);
@@ -38,7 +40,9 @@ export async function startRawIngestFloor(redisUrl: string): Promise<{ url: stri
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const prefix = randomPrefix('raw-ingest');
   const queue = new Queue('raw-ingest', { connection: redis, prefix });
-  const limit = perTurn((hits) => redis.eval("return redis.call('INCRBY', KEYS[1], ARGV[1])", 1, `${prefix}:hits`, hits.length));
+  const limit = perTurn((hits) =>
+    redis.eval("return redis.call('INCRBY', KEYS[1], ARGV[1])", 1, `${prefix}:hits`, hits.length),
+  );
   const enqueue = perTurn(async (entries) => (await queue.add('entries', { entries })).id);
   const app = Fastify();
   app.post('/ingest', async (request, reply) => {

@@ -26,7 +26,12 @@ export interface RawBullmqResult {
  * addBulk `jobs` jobs carrying `payload(i)`, then time a plain no-op Worker at
  * `concurrency` from run() to the last `completed` event. Random prefix, obliterated after.
  */
-export async function rawBullmqNoop(redisUrl: string, jobs: number, concurrency: number, payload: (i: number) => object): Promise<RawBullmqResult> {
+export async function rawBullmqNoop(
+  redisUrl: string,
+  jobs: number,
+  concurrency: number,
+  payload: (i: number) => object,
+): Promise<RawBullmqResult> {
   const prefix = randomPrefix('raw');
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue('raw-noop', { connection, prefix });
@@ -37,7 +42,12 @@ export async function rawBullmqNoop(redisUrl: string, jobs: number, concurrency:
   }
   const addMs = performance.now() - addStart;
   const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const worker = new Worker('raw-noop', async () => undefined, { connection: workerConnection, prefix, concurrency, autorun: false });
+  const worker = new Worker('raw-noop', async () => undefined, {
+    connection: workerConnection,
+    prefix,
+    concurrency,
+    autorun: false,
+  });
   let completed = 0;
   let failed = 0;
   const done = new Promise<void>((resolve) => {
@@ -82,7 +92,12 @@ export interface RawUnnestResult {
  * copy of audit_log (same columns, defaults, indexes and tenant foreign key), one
  * autocommit statement of `perStatement` rows at a time, on one plain pg connection.
  */
-export async function rawUnnestInsert(databaseUrl: string, tenants: readonly string[], rows: number, perStatement: number): Promise<RawUnnestResult> {
+export async function rawUnnestInsert(
+  databaseUrl: string,
+  tenants: readonly string[],
+  rows: number,
+  perStatement: number,
+): Promise<RawUnnestResult> {
   const table = 'bench_unnest_scratch';
   const batches = chainedColumnBatches(tenants, rows, perStatement);
   const sql = unnestInsertSql(table);
@@ -111,12 +126,23 @@ export async function rawUnnestInsert(databaseUrl: string, tenants: readonly str
  * per-channel cap allows Bulwark. No decision, no ledger, no signature: what is left
  * of a delivery once Bulwark's own work is taken out. Jobs per second.
  */
-export async function rawBullmqPostFloor(redisUrl: string, jobs: number, concurrency: number, cap: number, post: () => Promise<void>): Promise<number> {
+export async function rawBullmqPostFloor(
+  redisUrl: string,
+  jobs: number,
+  concurrency: number,
+  cap: number,
+  post: () => Promise<void>,
+): Promise<number> {
   const prefix = randomPrefix('raw-post');
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue('raw-post', { connection, prefix });
   for (let start = 0; start < jobs; start += 1000) {
-    await queue.addBulk(Array.from({ length: Math.min(1000, jobs - start) }, (_x, k) => ({ name: 'alert', data: { i: start + k, severity: 'warning', title: 'Disk almost full' } })));
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, jobs - start) }, (_x, k) => ({
+        name: 'alert',
+        data: { i: start + k, severity: 'warning', title: 'Disk almost full' },
+      })),
+    );
   }
   const slots = createSemaphore(cap);
   const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });

@@ -30,7 +30,12 @@ export async function pool(count: number, limit: number, fn: (i: number) => Prom
 }
 
 /** Poll `check` every `every` ms until it is true; throw after `ms` with `describe()`'s text. */
-export async function until(check: () => Promise<boolean>, ms: number, describe: () => Promise<string>, every = 10): Promise<number> {
+export async function until(
+  check: () => Promise<boolean>,
+  ms: number,
+  describe: () => Promise<string>,
+  every = 10,
+): Promise<number> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (await check()) return Date.now();

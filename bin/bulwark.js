@@ -10,11 +10,16 @@ let dist;
 try {
   dist = await ensureBuilt();
 } catch (err) {
-  process.stderr.write(`bulwark: could not build dist/ (${err instanceof Error ? err.message : String(err)}); running the TypeScript sources through tsx\n`);
+  process.stderr.write(
+    `bulwark: could not build dist/ (${err instanceof Error ? err.message : String(err)}); running the TypeScript sources through tsx\n`,
+  );
 }
 let entry;
 if (dist) {
-  entry = { main: new URL('../dist/cli/main.js', import.meta.url).href, env: new URL('../dist/cli/env-file.js', import.meta.url).href };
+  entry = {
+    main: new URL('../dist/cli/main.js', import.meta.url).href,
+    env: new URL('../dist/cli/env-file.js', import.meta.url).href,
+  };
 } else {
   const { register } = await import('tsx/esm/api');
   register();

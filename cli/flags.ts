@@ -27,11 +27,23 @@ function joinNegativeInts(args: string[], spec: FlagSpec): string[] {
 }
 
 export function parseFlags<S extends FlagSpec>(args: string[], spec: S, positionals = false): FlagValues<S> {
-  let parsed: ReturnType<typeof parseArgs<{ options: Record<string, { type: 'string' | 'boolean' }>; strict: true; allowPositionals: boolean; tokens: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{
+      options: Record<string, { type: 'string' | 'boolean' }>;
+      strict: true;
+      allowPositionals: boolean;
+      tokens: true;
+    }>
+  >;
   try {
     parsed = parseArgs({
       args: joinNegativeInts(args, spec),
-      options: Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type === 'boolean' ? ('boolean' as const) : ('string' as const) }])),
+      options: Object.fromEntries(
+        Object.entries(spec).map(([k, v]) => [
+          k,
+          { type: v.type === 'boolean' ? ('boolean' as const) : ('string' as const) },
+        ]),
+      ),
       strict: true,
       allowPositionals: positionals,
       tokens: true,
@@ -55,11 +67,16 @@ export function parseFlags<S extends FlagSpec>(args: string[], spec: S, position
     }
     if (s.type === 'int') {
       const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : NaN;
-      if (!Number.isSafeInteger(n) || n < s.min || n > s.max) throw new UsageError(`--${name} must be a whole number from ${s.min} to ${s.max}, got "${String(v).slice(0, 32)}"`);
+      if (!Number.isSafeInteger(n) || n < s.min || n > s.max)
+        throw new UsageError(
+          `--${name} must be a whole number from ${s.min} to ${s.max}, got "${String(v).slice(0, 32)}"`,
+        );
       out[name] = n;
     } else if (name === 'tenant' && (typeof v !== 'string' || !isUuid(v))) {
       // Checked here so a typo is a usage error, not a database error about uuid syntax.
-      throw new UsageError(`--tenant must be a tenant id (a UUID, as \`bulwark tenant create\` printed it), got "${String(v).slice(0, 64)}"`);
+      throw new UsageError(
+        `--tenant must be a tenant id (a UUID, as \`bulwark tenant create\` printed it), got "${String(v).slice(0, 64)}"`,
+      );
     } else if (name === 'tenant') {
       // Postgres reads a UUID in either case but prints it in lower case: so does every output naming it.
       out[name] = (v as string).toLowerCase();

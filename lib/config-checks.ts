@@ -37,7 +37,11 @@ export interface CheckContext {
 export function crossChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const judgeable = (...names: Array<keyof CheckedEnv>) => names.every((n) => !invalid.has(n));
-  if (judgeable('BULWARK_ENV', 'LOG_LEVEL') && e.BULWARK_ENV === 'live' && (e.LOG_LEVEL === 'debug' || e.LOG_LEVEL === 'trace')) {
+  if (
+    judgeable('BULWARK_ENV', 'LOG_LEVEL') &&
+    e.BULWARK_ENV === 'live' &&
+    (e.LOG_LEVEL === 'debug' || e.LOG_LEVEL === 'trace')
+  ) {
     problems.push({ path: 'LOG_LEVEL', message: 'debug and trace are refused in live (they can log payloads)' });
   }
   if (e.MASTER_KEYS !== undefined) {
@@ -51,30 +55,53 @@ export function crossChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): Fi
   // Judged on presence, which an invalid value does not hide: a too-short password set
   // without a username is two mistakes, and the user should hear of both at once.
   if (isSet('OPERATOR_USERNAME') !== isSet('OPERATOR_PASSWORD')) {
-    problems.push({ path: isSet('OPERATOR_USERNAME') ? 'OPERATOR_PASSWORD' : 'OPERATOR_USERNAME', message: 'OPERATOR_USERNAME and OPERATOR_PASSWORD must be set together' });
+    problems.push({
+      path: isSet('OPERATOR_USERNAME') ? 'OPERATOR_PASSWORD' : 'OPERATOR_USERNAME',
+      message: 'OPERATOR_USERNAME and OPERATOR_PASSWORD must be set together',
+    });
   }
   for (const proxy of listOf(e.TRUSTED_PROXIES)) {
-    if (!isProxyAddress(proxy)) problems.push({ path: 'TRUSTED_PROXIES', message: `"${proxy}" is not an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
+    if (!isProxyAddress(proxy))
+      problems.push({
+        path: 'TRUSTED_PROXIES',
+        message: `"${proxy}" is not an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal`,
+      });
   }
   for (const origin of listOf(e.CORS_ORIGINS)) {
-    if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ path: 'CORS_ORIGINS', message: `"${origin}" is not an origin like https://app.example.com` });
+    if (!/^https?:\/\/[^/\s]+$/.test(origin))
+      problems.push({ path: 'CORS_ORIGINS', message: `"${origin}" is not an origin like https://app.example.com` });
   }
   // The local stand-in's published pair would let anyone on the network read every
   // tenant's objects and backups. Judged on what was set, so an invalid key is not
   // reported twice; the message never repeats the value.
   if (judgeable('BULWARK_ENV') && e.BULWARK_ENV === 'live') {
-    if (!invalid.has('S3_ACCESS_KEY') && e.S3_ACCESS_KEY === 'S3RVER') problems.push({ path: 'S3_ACCESS_KEY', message: 'the local stand-in default is refused in live; set the store\'s own access key' });
-    if (!invalid.has('S3_SECRET_KEY') && e.S3_SECRET_KEY === 'S3RVER') problems.push({ path: 'S3_SECRET_KEY', message: 'the local stand-in default is refused in live; set the store\'s own secret key' });
+    if (!invalid.has('S3_ACCESS_KEY') && e.S3_ACCESS_KEY === 'S3RVER')
+      problems.push({
+        path: 'S3_ACCESS_KEY',
+        message: "the local stand-in default is refused in live; set the store's own access key",
+      });
+    if (!invalid.has('S3_SECRET_KEY') && e.S3_SECRET_KEY === 'S3RVER')
+      problems.push({
+        path: 'S3_SECRET_KEY',
+        message: "the local stand-in default is refused in live; set the store's own secret key",
+      });
   }
   // Backups in the tenant bucket would be copied into themselves by the objects backup,
   // and a tenant-prefix interface could reach them.
   if (judgeable('S3_BUCKET', 'S3_BACKUP_BUCKET') && e.S3_BUCKET === e.S3_BACKUP_BUCKET) {
-    problems.push({ path: 'S3_BACKUP_BUCKET', message: 'must differ from S3_BUCKET (backups are kept apart from tenant data)' });
+    problems.push({
+      path: 'S3_BACKUP_BUCKET',
+      message: 'must differ from S3_BUCKET (backups are kept apart from tenant data)',
+    });
   }
   return problems;
 }
 
-export const listOf = (value: string | undefined): string[] => value?.split(',').map((v) => v.trim()).filter(Boolean) ?? [];
+export const listOf = (value: string | undefined): string[] =>
+  value
+    ?.split(',')
+    .map((v) => v.trim())
+    .filter(Boolean) ?? [];
 
 /** What proxy-addr (Fastify's trustProxy) accepts: an address, a CIDR, or a named range. */
 function isProxyAddress(value: string): boolean {
@@ -84,5 +111,7 @@ function isProxyAddress(value: string): boolean {
   const family = isIP(address);
   if (family === 0) return false;
   // /0 would trust every address, which proxy-addr refuses anyway.
-  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128));
+  return (
+    bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128))
+  );
 }

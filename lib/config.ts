@@ -23,13 +23,16 @@ const int = (min: number, max: number) =>
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
 
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  );
 
 const cron = z.string().refine((v) => {
   try {
@@ -46,12 +49,23 @@ export const S3RVER_KEY = 'S3RVER';
 // The S3 naming rules MinIO enforces, minus dotted names (they break TLS wildcards).
 const bucketName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must be 3-63 lowercase letters, digits or -, starting and ending with a letter or digit');
+  .regex(
+    /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+    'must be 3-63 lowercase letters, digits or -, starting and ending with a letter or digit',
+  );
 
 const s3Endpoint = z.string().refine((v) => {
   try {
     const u = new URL(v);
-    return ['http:', 'https:'].includes(u.protocol) && u.hostname !== '' && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username && !u.password;
+    return (
+      ['http:', 'https:'].includes(u.protocol) &&
+      u.hostname !== '' &&
+      (u.pathname === '/' || u.pathname === '') &&
+      !u.search &&
+      !u.hash &&
+      !u.username &&
+      !u.password
+    );
   } catch {
     return false;
   }
@@ -165,7 +179,9 @@ const envSchema = z.object({
    * Largest JSON body sent to a webhook channel; a larger message is fitted (items that
    * do not fit left out and counted). Default: 262144 (256 KiB).
    */
-  WEBHOOK_MAX_BODY_BYTES: int(WEBHOOK_BODY_MAX_BYTES.min, WEBHOOK_BODY_MAX_BYTES.max).default(WEBHOOK_BODY_MAX_BYTES.default),
+  WEBHOOK_MAX_BODY_BYTES: int(WEBHOOK_BODY_MAX_BYTES.min, WEBHOOK_BODY_MAX_BYTES.max).default(
+    WEBHOOK_BODY_MAX_BYTES.default,
+  ),
   /**
    * Where the runbooks are published, e.g. https://git.example.com/bulwark/blob/main/docs/runbooks.
    * Alerts Bulwark raises itself link to `<this>/<page>.md`. Default: none (no link,
@@ -177,12 +193,18 @@ const envSchema = z.object({
    * comma- or space-separated. The first encrypts new backups, all decrypt (rotation).
    * Required by backup and restore. Default: none.
    */
-  BACKUP_KEYS: z.string().refine(isBackupKeyList, 'must be age identities (AGE-SECRET-KEY-1…), comma- or space-separated').optional(),
+  BACKUP_KEYS: z
+    .string()
+    .refine(isBackupKeyList, 'must be age identities (AGE-SECRET-KEY-1…), comma- or space-separated')
+    .optional(),
   /**
    * Keys that sign backup manifests (HMAC-SHA256), comma-separated, each at least 32
    * characters: the first signs, all verify. Required by backup and restore. Default: none.
    */
-  BACKUP_SIGNING_KEY: z.string().refine(isSigningKeyList, 'must be comma-separated keys of at least 32 characters each').optional(),
+  BACKUP_SIGNING_KEY: z
+    .string()
+    .refine(isSigningKeyList, 'must be comma-separated keys of at least 32 characters each')
+    .optional(),
   /** Size of one backup part before encryption, in MiB (two are held in memory at once). Default: 16. */
   BACKUP_PART_SIZE_MB: int(1, 64).default(16),
   /**
@@ -191,7 +213,10 @@ const envSchema = z.object({
    */
   S3_ENDPOINT: s3Endpoint.default('http://127.0.0.1:9000'),
   /** Region the buckets are created in and requests are signed for. Default: us-east-1. */
-  S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be 1-32 lowercase letters, digits or -').default('us-east-1'),
+  S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'must be 1-32 lowercase letters, digits or -')
+    .default('us-east-1'),
   /** Access key of the object store. Default: S3RVER (the local stand-in's fixed pair; refused in live). */
   S3_ACCESS_KEY: z.string().min(3, 'must be at least 3 characters').max(128).default(S3RVER_KEY),
   /** Secret key of the object store. Default: S3RVER (refused in live). Never logged or echoed. */
@@ -277,7 +302,14 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
  * logged, never echoed in a ConfigError, and listed in .env.example with no value.
  * DATABASE_URL and REDIS_URL may carry a password too; their defaults carry none.
  */
-export const SECRET_VARIABLES = ['MASTER_KEYS', 'METRICS_TOKEN', 'OPERATOR_PASSWORD', 'S3_SECRET_KEY', 'BACKUP_KEYS', 'BACKUP_SIGNING_KEY'] as const satisfies ReadonlyArray<keyof Env>;
+export const SECRET_VARIABLES = [
+  'MASTER_KEYS',
+  'METRICS_TOKEN',
+  'OPERATOR_PASSWORD',
+  'S3_SECRET_KEY',
+  'BACKUP_KEYS',
+  'BACKUP_SIGNING_KEY',
+] as const satisfies ReadonlyArray<keyof Env>;
 
 /**
  * Parse the environment into a frozen Config.
@@ -300,7 +332,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // that read them are skipped (lib/config-checks.ts). Each variable is validated on
   // its own, so the rest parses.
   const judged = parsed.success ? parsed : envSchema.safeParse(omit(input, invalid));
-  if (judged.success) problems.push(...crossChecks(judged.data, { invalid, isSet: (name) => Object.hasOwn(input, name) }));
+  if (judged.success)
+    problems.push(...crossChecks(judged.data, { invalid, isSet: (name) => Object.hasOwn(input, name) }));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return Object.freeze({
@@ -322,7 +355,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerLockDurationMs: e.WORKER_LOCK_DURATION_MS,
     masterKeys: e.MASTER_KEYS,
     metricsToken: e.METRICS_TOKEN,
-    operator: e.OPERATOR_USERNAME && e.OPERATOR_PASSWORD ? { username: e.OPERATOR_USERNAME, password: e.OPERATOR_PASSWORD } : undefined,
+    operator:
+      e.OPERATOR_USERNAME && e.OPERATOR_PASSWORD
+        ? { username: e.OPERATOR_USERNAME, password: e.OPERATOR_PASSWORD }
+        : undefined,
     // Live never lets the dashboard change jobs, whatever the variable says.
     bullBoardReadOnly: e.BULWARK_ENV === 'live' || e.BULL_BOARD_READ_ONLY === 'true',
     corsOrigins: listOf(e.CORS_ORIGINS),
@@ -368,7 +404,9 @@ const omit = (input: Record<string, string>, names: ReadonlySet<string>): Record
 /** The master keys, or a ConfigError saying the command needs them. */
 export function requireMasterKeys(config: Config): MasterKeys {
   if (!config.masterKeys) {
-    throw new ConfigError([{ path: 'MASTER_KEYS', message: 'is required here; generate one with `bulwark keys generate`' }]);
+    throw new ConfigError([
+      { path: 'MASTER_KEYS', message: 'is required here; generate one with `bulwark keys generate`' },
+    ]);
   }
   return parseMasterKeys(config.masterKeys);
 }

@@ -30,9 +30,7 @@ export class ValidationError extends Error {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(readonly problems: FieldProblem[]) {
-    super(
-      `invalid configuration:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`,
-    );
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`);
   }
 }
 
@@ -77,7 +75,9 @@ export class MigrationError extends Error {
 export class PendingMigrationsError extends Error {
   override readonly name = 'PendingMigrationsError';
   constructor(readonly pending: string[]) {
-    super(`${pending.length} migration(s) pending (${pending.join(', ')}): run \`bulwark migrate\` before \`bulwark start\``);
+    super(
+      `${pending.length} migration(s) pending (${pending.join(', ')}): run \`bulwark migrate\` before \`bulwark start\``,
+    );
   }
 }
 
@@ -103,10 +103,41 @@ export interface ZodIssueLike {
 }
 
 /** zod's own English messages ("Too small: expected number to be >=1"); a schema's own message never starts so. */
-const ZOD_DEFAULT = /^(Invalid input|Invalid option|Invalid string|Invalid number|Invalid key in|Invalid value in|Invalid discriminator|Too big|Too small|Unrecognized key|Invalid [A-Za-z0-9 .-]+$)/;
-const UNITS: Record<string, [string, string]> = { string: ['character', 'characters'], array: ['item', 'items'], set: ['item', 'items'], map: ['entry', 'entries'], file: ['byte', 'bytes'] };
-const FORMATS: Record<string, string> = { uuid: 'a UUID', email: 'an email address', url: 'a URL', datetime: 'an ISO 8601 date and time', date: 'an ISO 8601 date (YYYY-MM-DD)', ipv4: 'an IPv4 address', ipv6: 'an IPv6 address', base64: 'base64', base64url: 'base64url' };
-const TYPES: Record<string, string> = { string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false', object: 'an object', record: 'an object', map: 'an object', array: 'an array', tuple: 'an array', set: 'an array', bigint: 'a whole number', date: 'a date', null: 'null' };
+const ZOD_DEFAULT =
+  /^(Invalid input|Invalid option|Invalid string|Invalid number|Invalid key in|Invalid value in|Invalid discriminator|Too big|Too small|Unrecognized key|Invalid [A-Za-z0-9 .-]+$)/;
+const UNITS: Record<string, [string, string]> = {
+  string: ['character', 'characters'],
+  array: ['item', 'items'],
+  set: ['item', 'items'],
+  map: ['entry', 'entries'],
+  file: ['byte', 'bytes'],
+};
+const FORMATS: Record<string, string> = {
+  uuid: 'a UUID',
+  email: 'an email address',
+  url: 'a URL',
+  datetime: 'an ISO 8601 date and time',
+  date: 'an ISO 8601 date (YYYY-MM-DD)',
+  ipv4: 'an IPv4 address',
+  ipv6: 'an IPv6 address',
+  base64: 'base64',
+  base64url: 'base64url',
+};
+const TYPES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'an object',
+  record: 'an object',
+  map: 'an object',
+  array: 'an array',
+  tuple: 'an array',
+  set: 'an array',
+  bigint: 'a whole number',
+  date: 'a date',
+  null: 'null',
+};
 
 /**
  * An issue's message in the project's words: a schema's own message as it is, and in
@@ -123,10 +154,18 @@ export function issueMessage(i: ZodIssueLike): string {
     case 'too_small':
       if (i.minimum === undefined) break;
       if (one && Number(i.minimum) === 1 && i.inclusive !== false && !i.exact) return 'must not be empty';
-      return i.exact ? `must be exactly ${count(i.minimum)}` : i.inclusive === false ? `must be more than ${count(i.minimum)}` : `must be at least ${count(i.minimum)}`;
+      return i.exact
+        ? `must be exactly ${count(i.minimum)}`
+        : i.inclusive === false
+          ? `must be more than ${count(i.minimum)}`
+          : `must be at least ${count(i.minimum)}`;
     case 'too_big':
       if (i.maximum === undefined) break;
-      return i.exact ? `must be exactly ${count(i.maximum)}` : i.inclusive === false ? `must be less than ${count(i.maximum)}` : `must be at most ${count(i.maximum)}`;
+      return i.exact
+        ? `must be exactly ${count(i.maximum)}`
+        : i.inclusive === false
+          ? `must be less than ${count(i.maximum)}`
+          : `must be at most ${count(i.maximum)}`;
     case 'invalid_type': {
       if (/received undefined$/.test(i.message)) return 'is required';
       return `must be ${TYPES[i.expected ?? ''] ?? `of type ${i.expected ?? 'another'}`}`;
@@ -157,7 +196,8 @@ export function issueMessage(i: ZodIssueLike): string {
 export function problemsFromZod(issues: ReadonlyArray<ZodIssueLike>): FieldProblem[] {
   return issues.flatMap((i) => {
     const path = i.path.map(String);
-    if (i.code === 'unrecognized_keys' && i.keys?.length) return i.keys.map((k) => ({ path: [...path, k].join('.'), message: 'is not a known field' }));
+    if (i.code === 'unrecognized_keys' && i.keys?.length)
+      return i.keys.map((k) => ({ path: [...path, k].join('.'), message: 'is not a known field' }));
     return [{ path: path.join('.'), message: issueMessage(i) }];
   });
 }

@@ -40,10 +40,7 @@ function withHttpFields(object: Record<string, unknown>): Record<string, unknown
  * Create the root logger.
  * @param destination where lines go; default stdout. Tests pass a capturing stream.
  */
-export function createLogger(
-  config: Pick<Config, 'env' | 'logLevel'>,
-  destination?: DestinationStream,
-): Logger {
+export function createLogger(config: Pick<Config, 'env' | 'logLevel'>, destination?: DestinationStream): Logger {
   const logger = pino(
     {
       level: config.logLevel,
@@ -84,7 +81,10 @@ export function createLogger(
  */
 function safeArgs(args: unknown[]): unknown[] {
   const [first, ...rest] = args;
-  const moved = first instanceof Error ? [{ err: first }, ...(typeof rest[0] === 'string' ? rest : [first.message, ...rest])] : args;
+  const moved =
+    first instanceof Error
+      ? [{ err: first }, ...(typeof rest[0] === 'string' ? rest : [first.message, ...rest])]
+      : args;
   return moved.map((a, i) => (typeof a === 'string' ? maskUrlCredentials(a) : i > 0 ? redactSecrets(a) : a));
 }
 

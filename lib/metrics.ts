@@ -8,7 +8,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 // No "paused" state: since BullMQ 5 the jobs of a paused queue stay "waiting" and the
 // pause is a flag on the queue, reported by bulwark_queue_paused instead.
-export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children'] as const;
+export const JOB_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'completed',
+  'failed',
+  'prioritized',
+  'waiting-children',
+] as const;
 
 /** Reports job counts per state, and the pause flag, per queue; registered by the worker runtime. */
 export type QueueCountSource = () => Promise<Array<{ queue: string; counts: Record<string, number>; paused: boolean }>>;
@@ -18,7 +26,8 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'bulwark_' });
   // prom-client's `*_total` gauges break the naming rule `_total` is for counters
   // (`promtool check metrics` flags them); each is the sum of its per-type gauge.
-  for (const name of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`bulwark_nodejs_active_${name}_total`);
+  for (const name of ['handles', 'requests', 'resources'])
+    registry.removeSingleMetric(`bulwark_nodejs_active_${name}_total`);
   let countSource: QueueCountSource | undefined;
   let readinessSource: (() => Promise<Record<string, boolean>>) | undefined;
   let stuckAlertsSource: (() => Promise<Record<string, number>>) | undefined;
@@ -47,7 +56,8 @@ export function createMetrics() {
         const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
-        for (const { queue, counts } of read) for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
+        for (const { queue, counts } of read)
+          for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
       },
     }),
     queuePaused: new Gauge({

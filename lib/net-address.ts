@@ -120,7 +120,7 @@ export function embeddedIPv4(g: number[]): string | undefined {
 /** RFC 5952 text of eight groups: the first longest run (two or more) of zeros becomes `::`. */
 function formatIPv6(g: number[]): string {
   let best = { at: -1, len: 1 };
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && g[j] === 0) j++;
     if (j - i > best.len) best = { at: i, len: j - i };

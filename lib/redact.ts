@@ -6,7 +6,8 @@
 
 export const REDACTED = '[REDACTED]';
 
-const SECRET_KEY = /passw(or)?d|passphrase|^pass$|secret|token|api[-_]?key|authori[sz]ation|cookie|credential|private[-_]?key|session[-_]?id/i;
+const SECRET_KEY =
+  /passw(or)?d|passphrase|^pass$|secret|token|api[-_]?key|authori[sz]ation|cookie|credential|private[-_]?key|session[-_]?id/i;
 // The password part runs to the LAST "@" before the path: a password may itself hold "@".
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):([^\s/]+)@/gi;
 
@@ -41,7 +42,8 @@ export function redactSecrets<T>(value: T, seen: WeakSet<object> = new WeakSet()
       const r = isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redactSecrets(v, seen);
       // An own "__proto__" (JSON.parse makes one) assigned to `out` would set its
       // prototype instead: the member vanished from the copy, and so from a stored audit entry.
-      if (k === '__proto__') Object.defineProperty(out, k, { value: r, enumerable: true, writable: true, configurable: true });
+      if (k === '__proto__')
+        Object.defineProperty(out, k, { value: r, enumerable: true, writable: true, configurable: true });
       else out[k] = r;
     }
     return out as T;

@@ -18,9 +18,17 @@ export interface LuaScript {
 }
 
 /** Define `script` on `redis` unless it already is, and return a function calling it. */
-export function defineScript<Args extends Array<string | number>, Reply>(redis: Redis, script: LuaScript): (...args: Args) => Promise<Reply> {
+export function defineScript<Args extends Array<string | number>, Reply>(
+  redis: Redis,
+  script: LuaScript,
+): (...args: Args) => Promise<Reply> {
   if (!(script.name in redis)) {
-    redis.defineCommand(script.name, script.numberOfKeys === undefined ? { lua: readFileSync(script.file, 'utf8') } : { numberOfKeys: script.numberOfKeys, lua: readFileSync(script.file, 'utf8') });
+    redis.defineCommand(
+      script.name,
+      script.numberOfKeys === undefined
+        ? { lua: readFileSync(script.file, 'utf8') }
+        : { numberOfKeys: script.numberOfKeys, lua: readFileSync(script.file, 'utf8') },
+    );
   }
   const commands = redis as unknown as Record<string, (...args: Args) => Promise<Reply>>;
   return (...args) => commands[script.name]!(...args);

@@ -19,7 +19,9 @@ export const SECURITY_EVENT_RUNBOOK = 'security-event';
 
 /** The runbook page for an alert raised from a `security:*` audit entry. */
 export function runbookPageFor(action: string): string {
-  return Object.hasOwn(SELF_RAISED_RUNBOOKS, action) ? SELF_RAISED_RUNBOOKS[action as keyof typeof SELF_RAISED_RUNBOOKS] : SECURITY_EVENT_RUNBOOK;
+  return Object.hasOwn(SELF_RAISED_RUNBOOKS, action)
+    ? SELF_RAISED_RUNBOOKS[action as keyof typeof SELF_RAISED_RUNBOOKS]
+    : SECURITY_EVENT_RUNBOOK;
 }
 
 /**
@@ -35,30 +37,40 @@ function linkTo(baseUrl: string, page: string): string {
 }
 
 /** Every page named by code, for the docs test. */
-export const SELF_RAISED_RUNBOOK_PAGES: readonly string[] = [...new Set([...Object.values(SELF_RAISED_RUNBOOKS), SECURITY_EVENT_RUNBOOK])];
+export const SELF_RAISED_RUNBOOK_PAGES: readonly string[] = [
+  ...new Set([...Object.values(SELF_RAISED_RUNBOOKS), SECURITY_EVENT_RUNBOOK]),
+];
 
 /**
  * Most characters of a runbook base URL (without trailing slashes): its longest link
  * must still pass the alert contract (RUNBOOK_URL_MAX). A longer base was accepted,
  * and every alert raised with it was then refused as invalid and lost.
  */
-export const RUNBOOK_BASE_URL_MAX = RUNBOOK_URL_MAX - Math.max(...SELF_RAISED_RUNBOOK_PAGES.map((page) => `/${page}.md`.length));
+export const RUNBOOK_BASE_URL_MAX =
+  RUNBOOK_URL_MAX - Math.max(...SELF_RAISED_RUNBOOK_PAGES.map((page) => `/${page}.md`.length));
 
 /** Why `baseUrl` cannot make valid runbook links, or undefined when it can (checked at start-up and by the producer). */
 export function runbookBaseUrlProblem(baseUrl: string): string | undefined {
-  if (baseUrl.replace(/\/+$/, '').length > RUNBOOK_BASE_URL_MAX) return `must be at most ${RUNBOOK_BASE_URL_MAX} characters, so its links fit ${RUNBOOK_URL_MAX}`;
+  if (baseUrl.replace(/\/+$/, '').length > RUNBOOK_BASE_URL_MAX)
+    return `must be at most ${RUNBOOK_BASE_URL_MAX} characters, so its links fit ${RUNBOOK_URL_MAX}`;
   if (!isStorableText(baseUrl)) return 'must not contain NUL characters or unpaired surrogates';
   // The URL parser drops spaces and C0 controls at the ends of a URL, not inside one:
   // "https://x.example " passed as a base, and every link made from it was refused.
   // A base that is not such a URL itself is the URL check's to report.
-  if (RUNBOOK_URL.safeParse(baseUrl).success && SELF_RAISED_RUNBOOK_PAGES.some((page) => !RUNBOOK_URL.safeParse(linkTo(baseUrl, page)).success)) {
+  if (
+    RUNBOOK_URL.safeParse(baseUrl).success &&
+    SELF_RAISED_RUNBOOK_PAGES.some((page) => !RUNBOOK_URL.safeParse(linkTo(baseUrl, page)).success)
+  ) {
     return 'makes runbook links that are not valid URLs (look for a space or control character at its end)';
   }
   return undefined;
 }
 
 /** runbookBaseUrlProblem as a zod refinement, for RUNBOOK_BASE_URL and the producer's runbookBaseUrl. */
-export function refineRunbookBaseUrl(baseUrl: string, ctx: { addIssue(issue: { code: 'custom'; message: string }): void }): void {
+export function refineRunbookBaseUrl(
+  baseUrl: string,
+  ctx: { addIssue(issue: { code: 'custom'; message: string }): void },
+): void {
   const problem = runbookBaseUrlProblem(baseUrl);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 }

@@ -19,7 +19,8 @@ export interface Semaphore {
 }
 
 export function createSemaphore(capacity: number): Semaphore {
-  if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a whole number of at least 1 (got ${capacity})`);
+  if (!Number.isSafeInteger(capacity) || capacity < 1)
+    throw new RangeError(`capacity must be a whole number of at least 1 (got ${capacity})`);
   let inUse = 0;
   const waiting: Array<{ weight: number; grant: () => void }> = [];
 
@@ -32,7 +33,8 @@ export function createSemaphore(capacity: number): Semaphore {
   }
 
   function take(weight: number, waitMs?: number): Promise<(() => void) | undefined> {
-    if (!Number.isSafeInteger(weight) || weight < 0) return Promise.reject(new RangeError(`weight must be a whole number of at least 0 (got ${weight})`));
+    if (!Number.isSafeInteger(weight) || weight < 0)
+      return Promise.reject(new RangeError(`weight must be a whole number of at least 0 (got ${weight})`));
     const w = Math.min(weight, capacity);
     let released = false;
     const release = () => {

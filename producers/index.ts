@@ -94,12 +94,23 @@ const optionsSchema = z
   .object({
     redisUrl: z.string().startsWith('redis', 'must be a redis:// or rediss:// URL').optional(),
     connection: z.custom<Redis>((v) => v instanceof Redis, 'must be an ioredis connection').optional(),
-    queuePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').optional(),
+    queuePrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
+      .optional(),
     clock: z.custom<() => Date>((v) => typeof v === 'function', 'must be a function').optional(),
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
     coalesceWrites: z.boolean({ error: 'must be true or false' }).optional(),
-    runbookBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).superRefine(refineRunbookBaseUrl).optional(),
-    storage: z.custom<Storage>((v) => typeof v === 'object' && v !== null && 'client' in v && 'bucket' in v, 'must be a Storage from createStorage').optional(),
+    runbookBaseUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .superRefine(refineRunbookBaseUrl)
+      .optional(),
+    storage: z
+      .custom<Storage>(
+        (v) => typeof v === 'object' && v !== null && 'client' in v && 'bucket' in v,
+        'must be a Storage from createStorage',
+      )
+      .optional(),
   })
   .strict();
 
@@ -173,7 +184,11 @@ function assertStoredSizes(entries: AuditEntry[], what: string, indexed: boolean
   entries.forEach((e, i) => {
     for (const [field, max] of JSON_LIMITS) {
       const size = e[field] ? jsonBytesOver(e[field], max) : undefined;
-      if (size !== undefined) problems.push({ path: indexed ? `${i}.${field}` : field, message: `is ${size} bytes once secret values are redacted, more than ${max}` });
+      if (size !== undefined)
+        problems.push({
+          path: indexed ? `${i}.${field}` : field,
+          message: `is ${size} bytes once secret values are redacted, more than ${max}`,
+        });
     }
   });
   if (problems.length > 0) throw new ValidationError(what, problems);
@@ -181,7 +196,8 @@ function assertStoredSizes(entries: AuditEntry[], what: string, indexed: boolean
 
 export function createProducer(options: ProducerOptions = {}) {
   const opts = parseOrThrow(optionsSchema, options, 'producer options');
-  const connection = opts.connection ?? new Redis(opts.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+  const connection =
+    opts.connection ?? new Redis(opts.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
   const prefix = opts.queuePrefix ?? 'bulwark';
   const clock = opts.clock ?? (() => new Date());
   const auditQueue = new Queue<AuditWriteJob>(AUDIT_WRITE_QUEUE, {
@@ -189,7 +205,11 @@ export function createProducer(options: ProducerOptions = {}) {
     prefix,
     defaultJobOptions: jobOptions(auditWritePolicy),
   });
-  const alertQueue = new Queue<AlertJob>(ALERT_QUEUE, { connection, prefix, defaultJobOptions: jobOptions(alertPolicy) });
+  const alertQueue = new Queue<AlertJob>(ALERT_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: jobOptions(alertPolicy),
+  });
   for (const q of [auditQueue, alertQueue]) q.on('error', (err) => opts.onError?.(err));
   // A connection we opened is ours to watch: without a listener ioredis reports its
   // errors as unhandled.
@@ -254,7 +274,12 @@ export function createProducer(options: ProducerOptions = {}) {
       flows.on('error', (err) => opts.onError?.(err));
     }
     const [audit] = await flows.addBulk([
-      { name: AUDIT_WRITE_JOB, queueName: AUDIT_WRITE_QUEUE, data: { v: 1, entries } satisfies AuditWriteJob, opts: jobOptions(auditWritePolicy) },
+      {
+        name: AUDIT_WRITE_JOB,
+        queueName: AUDIT_WRITE_QUEUE,
+        data: { v: 1, entries } satisfies AuditWriteJob,
+        opts: jobOptions(auditWritePolicy),
+      },
       ...alerts.map((e) => ({
         name: ALERT_JOB,
         queueName: ALERT_QUEUE,
@@ -297,7 +322,10 @@ export function createProducer(options: ProducerOptions = {}) {
         const bytes = parsed.reduce((n, e) => n + jsonBytes(e), 0);
         if (bytes > AUDIT_MAX_JOB_BYTES) {
           throw new ValidationError('audit entries', [
-            { path: '', message: `are ${bytes} bytes as JSON, more than the ${AUDIT_MAX_JOB_BYTES} one job may carry; split them over several writeMany calls` },
+            {
+              path: '',
+              message: `are ${bytes} bytes as JSON, more than the ${AUDIT_MAX_JOB_BYTES} one job may carry; split them over several writeMany calls`,
+            },
           ]);
         }
         return enqueueEntries(parsed);

@@ -7,7 +7,13 @@
  * its alert went out. Failing the call makes the caller retry, which adds nothing twice
  * (eventId dedupe in the database, the alert's job id derived from the eventId).
  */
-import { createRedisBackend, FlowProducer, type BackendFactory, type FlowProducerOptions, type RedisQueueBackend } from 'bullmq';
+import {
+  createRedisBackend,
+  FlowProducer,
+  type BackendFactory,
+  type FlowProducerOptions,
+  type RedisQueueBackend,
+} from 'bullmq';
 
 const strictRedisBackend: BackendFactory<RedisQueueBackend> = (name, opts, options) => {
   const backend = createRedisBackend(name, opts, options);
@@ -17,7 +23,8 @@ const strictRedisBackend: BackendFactory<RedisQueueBackend> = (name, opts, optio
     for (const [err, idOrCode] of results) {
       if (err) throw err;
       // Negative codes are BullMQ's refusals (a missing parent and the like).
-      if (typeof idOrCode === 'number' && idOrCode < 0) throw new Error(`Redis refused a job of the flow (BullMQ code ${idOrCode})`);
+      if (typeof idOrCode === 'number' && idOrCode < 0)
+        throw new Error(`Redis refused a job of the flow (BullMQ code ${idOrCode})`);
     }
     return results;
   };

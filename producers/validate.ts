@@ -15,7 +15,10 @@ export function parseEachOrThrow<S extends z.ZodType>(schema: S, inputs: unknown
   inputs.forEach((input, i) => {
     const parsed = schema.safeParse(input);
     if (parsed.success) out.push(parsed.data);
-    else problems.push(...problemsFromZod(parsed.error.issues).map((p) => ({ ...p, path: `${i}${p.path ? `.${p.path}` : ''}` })));
+    else
+      problems.push(
+        ...problemsFromZod(parsed.error.issues).map((p) => ({ ...p, path: `${i}${p.path ? `.${p.path}` : ''}` })),
+      );
   });
   if (problems.length > 0) throw new ValidationError(what, problems);
   return out;

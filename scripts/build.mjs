@@ -13,7 +13,19 @@
  * The build goes to a temporary directory that is renamed into place: a concurrent
  * start never sees half a dist/.
  */
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,7 +57,8 @@ function sources() {
 /** Newest modification time of anything the build reads, in ms. */
 function newestSource({ code, assets }) {
   let newest = 0;
-  for (const f of [...code, ...assets, join(ROOT, 'scripts', 'build.mjs')]) newest = Math.max(newest, statSync(f).mtimeMs);
+  for (const f of [...code, ...assets, join(ROOT, 'scripts', 'build.mjs')])
+    newest = Math.max(newest, statSync(f).mtimeMs);
   return newest;
 }
 
@@ -59,7 +72,13 @@ export async function build() {
     for (const file of found.code) {
       const out = join(tmp, relative(ROOT, file)).replace(/\.ts$/, '.js');
       mkdirSync(join(out, '..'), { recursive: true });
-      const result = await transform(readFileSync(file, 'utf8'), { loader: 'ts', format: 'esm', platform: 'node', target: 'node20', sourcefile: relative(ROOT, file) });
+      const result = await transform(readFileSync(file, 'utf8'), {
+        loader: 'ts',
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        sourcefile: relative(ROOT, file),
+      });
       writeFileSync(out, result.code);
     }
     for (const file of found.assets) cpSync(file, join(tmp, relative(ROOT, file)));
@@ -91,7 +110,8 @@ async function withBuildLock(fn) {
     } catch (err) {
       if (err.code !== 'EEXIST') throw err;
       // A builder that crashed leaves its lock behind; a build takes about a second.
-      if (Date.now() - statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs > LOCK_STALE_MS) rmSync(LOCK, { force: true });
+      if (Date.now() - statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs > LOCK_STALE_MS)
+        rmSync(LOCK, { force: true });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -49,7 +49,15 @@ function runFile(file) {
       let failed = Number.isNaN(total) ? 1 : total - passed;
       // A file that crashed or exited non-zero after its tests counts as one failure.
       if (code !== 0 && failed === 0) failed = 1;
-      resolve({ file, passed: Number.isNaN(passed) ? 0 : passed, failed, skipped, code, output: clean, ms: Date.now() - started });
+      resolve({
+        file,
+        passed: Number.isNaN(passed) ? 0 : passed,
+        failed,
+        skipped,
+        code,
+        output: clean,
+        ms: Date.now() - started,
+      });
     });
   });
 }

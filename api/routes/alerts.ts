@@ -7,7 +7,10 @@ import type { Producer } from '../../producers/index.js';
 import type { Guards } from '../auth.js';
 import { withKeyTenant } from './audit.js';
 
-export function registerAlertRoutes(app: FastifyInstance, deps: { producer: Producer; prisma: PrismaClient; guards: Guards }): void {
+export function registerAlertRoutes(
+  app: FastifyInstance,
+  deps: { producer: Producer; prisma: PrismaClient; guards: Guards },
+): void {
   const { producer, prisma, guards } = deps;
 
   app.post('/v1/alerts', { preHandler: guards.requireScope('alert:write') }, async (request, reply) => {
@@ -19,7 +22,8 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { producer: Prod
     // the ledger's key); said here, at once, for the common case. Not which tenant.
     if (typeof alert.id === 'string' && isUuid(alert.id)) {
       const holder = await prisma.alertRecord.findUnique({ where: { id: alert.id }, select: { tenantId: true } });
-      if (holder && holder.tenantId !== request.apiKey!.tenantId) throw new ConflictError(`alert id ${alert.id} is already in use; send the alert with another id, or none`);
+      if (holder && holder.tenantId !== request.apiKey!.tenantId)
+        throw new ConflictError(`alert id ${alert.id} is already in use; send the alert with another id, or none`);
     }
     const result = await producer.alert.send(alert as never);
     return reply.code(202).send({ alertId: result.alertId, jobId: result.jobId, requestId: request.id });

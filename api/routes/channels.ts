@@ -9,11 +9,17 @@ import { withKeyTenant } from './audit.js';
 /** The ledger query's fields but the tenant, which is the key's: `?tenantId=` is refused, not overridden. */
 const LEDGER_QUERY = Object.keys(ledgerQuerySchema.shape).filter((k) => k !== 'tenantId');
 
-export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: PrismaClient; guards: Guards; targets: TargetPolicy }): void {
+export function registerChannelRoutes(
+  app: FastifyInstance,
+  deps: { prisma: PrismaClient; guards: Guards; targets: TargetPolicy },
+): void {
   const { prisma, guards, targets } = deps;
 
-  app.get('/v1/alerts', { preHandler: guards.requireScope('admin'), config: { query: LEDGER_QUERY } }, async (request) =>
-    queryLedger(prisma, { ...(request.query as Record<string, string>), tenantId: request.apiKey!.tenantId }),
+  app.get(
+    '/v1/alerts',
+    { preHandler: guards.requireScope('admin'), config: { query: LEDGER_QUERY } },
+    async (request) =>
+      queryLedger(prisma, { ...(request.query as Record<string, string>), tenantId: request.apiKey!.tenantId }),
   );
 
   app.get('/v1/channels', { preHandler: guards.requireScope('admin') }, async (request) => ({
@@ -25,11 +31,20 @@ export function registerChannelRoutes(app: FastifyInstance, deps: { prisma: Pris
     // sent stays, for the channel's strict schema to refuse like any unknown field.
     const sent = typeof request.body === 'object' && request.body !== null && Object.hasOwn(request.body, 'requestId');
     const { requestId, ...body } = withKeyTenant(request, request.body, { what: 'channel' });
-    const channel = await addChannel(prisma, (sent ? { ...body, requestId } : body) as never, requestActor(request), targets);
+    const channel = await addChannel(
+      prisma,
+      (sent ? { ...body, requestId } : body) as never,
+      requestActor(request),
+      targets,
+    );
     return reply.code(201).send({ channel });
   });
 
-  app.delete<{ Params: { name: string } }>('/v1/channels/:name', { preHandler: guards.requireScope('admin') }, async (request) => ({
-    channel: await removeChannel(prisma, request.apiKey!.tenantId, request.params.name, requestActor(request)),
-  }));
+  app.delete<{ Params: { name: string } }>(
+    '/v1/channels/:name',
+    { preHandler: guards.requireScope('admin') },
+    async (request) => ({
+      channel: await removeChannel(prisma, request.apiKey!.tenantId, request.params.name, requestActor(request)),
+    }),
+  );
 }

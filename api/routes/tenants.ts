@@ -10,8 +10,18 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { prisma: Prism
   app.post('/v1/tenants', { preHandler: guards.requireOperator() }, async (request, reply) => {
     const tenant = await createTenant(prisma, request.body as never, { actor: requestActor(request) });
     return reply.code(201).send({
-      tenant: { id: tenant.id, name: tenant.name, timezone: tenant.timezone, createdAt: tenant.createdAt.toISOString() },
-      adminKey: { key: tenant.adminKey.key, displayPrefix: tenant.adminKey.displayPrefix, scopes: tenant.adminKey.scopes, expiresAt: tenant.adminKey.expiresAt.toISOString() },
+      tenant: {
+        id: tenant.id,
+        name: tenant.name,
+        timezone: tenant.timezone,
+        createdAt: tenant.createdAt.toISOString(),
+      },
+      adminKey: {
+        key: tenant.adminKey.key,
+        displayPrefix: tenant.adminKey.displayPrefix,
+        scopes: tenant.adminKey.scopes,
+        expiresAt: tenant.adminKey.expiresAt.toISOString(),
+      },
     });
   });
 }

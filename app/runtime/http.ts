@@ -4,7 +4,12 @@
  * bearer token when METRICS_TOKEN is set), plus whatever `configure` registers (the
  * /v1 API and Bull Board).
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../lib/context.js';
 import { lazyChild } from '../../lib/lazy-logger.js';
@@ -37,7 +42,8 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
     ...(options.clientErrorHandler ? { clientErrorHandler: options.clientErrorHandler } : {}),
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     // A pino child per request only when the request writes a line (lib/lazy-logger.ts).
-    childLoggerFactory: (logger, bindings, options) => lazyChild(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
+    childLoggerFactory: (logger, bindings, options) =>
+      lazyChild(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
     // Only the configured proxies' X-Forwarded-For is believed (TRUSTED_PROXIES).
     trustProxy: ctx.config.trustedProxies === false ? false : [...ctx.config.trustedProxies],
   });

@@ -60,10 +60,20 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
   });
   worker.on('failed', (job, err) => {
     // A job that stalled too often is failed for good whatever its attempts say.
-    const final = !job || err.name === 'UnrecoverableError' || /stalled more than allowable limit/.test(err.message) || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final =
+      !job ||
+      err.name === 'UnrecoverableError' ||
+      /stalled more than allowable limit/.test(err.message) ||
+      job.attemptsMade >= (job.opts.attempts ?? 1);
     metrics.jobsFailed.inc({ queue: options.queue, final: String(final) });
     log.warn(
-      { event: 'job_failed', job_id: job?.id, attempts_made: job?.attemptsMade, final, error: { type: err.name, message: err.message } },
+      {
+        event: 'job_failed',
+        job_id: job?.id,
+        attempts_made: job?.attemptsMade,
+        final,
+        error: { type: err.name, message: err.message },
+      },
       'job attempt failed',
     );
     if (final) options.onFinalFailure?.(job, err);

@@ -19,7 +19,8 @@ import { TimeoutError, withTimeout } from '../../lib/time.js';
  * refuses writes: maxmemory reached), `pending_migrations`, `stopping`, `missing_bucket`
  * (the store answers but `bulwark migrate` has not created the bucket).
  */
-export type ReadinessReason = 'timeout' | 'error' | 'out_of_memory' | 'pending_migrations' | 'stopping' | 'missing_bucket';
+export type ReadinessReason =
+  'timeout' | 'error' | 'out_of_memory' | 'pending_migrations' | 'stopping' | 'missing_bucket';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -39,7 +40,8 @@ export interface ReadinessReport {
 class PendingMigrations extends Error {}
 
 /** Redis' error reply when maxmemory is reached under the noeviction policy. */
-const isOutOfMemory = (err: unknown) => err instanceof Error && err.name === 'ReplyError' && err.message.startsWith('OOM ');
+const isOutOfMemory = (err: unknown) =>
+  err instanceof Error && err.name === 'ReplyError' && err.message.startsWith('OOM ');
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -95,9 +97,12 @@ export function createReadiness(ctx: AppContext, isAccepting: () => boolean = ()
         );
         const names = new Set(applied.map((r) => r.migration_name));
         const pending = files!.filter((f) => !names.has(f.name)).map((f) => f.name);
-        if (pending.length > 0) throw new PendingMigrations(`pending migrations: ${pending.join(', ')} (run bulwark migrate)`);
+        if (pending.length > 0)
+          throw new PendingMigrations(`pending migrations: ${pending.join(', ')} (run bulwark migrate)`);
       }),
-      check('object_store', () => probeStorage(ctx.storage, CHECK_TIMEOUT_MS)).then(([name, c]): [string, ReadinessCheck] => [name, { ...c, required: false }]),
+      check('object_store', () => probeStorage(ctx.storage, CHECK_TIMEOUT_MS)).then(
+        ([name, c]): [string, ReadinessCheck] => [name, { ...c, required: false }],
+      ),
     ]);
     const accepting: ReadinessCheck = isAccepting() ? { ok: true } : { ok: false, reason: 'stopping' };
     const checks = { ...Object.fromEntries(results), accepting };

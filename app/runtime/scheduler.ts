@@ -13,12 +13,20 @@ export interface Scheduler {
   close(): Promise<void>;
 }
 
-export async function startScheduler(ctx: AppContext, registry: readonly Registration[], queueOf: (def: QueueDefinition) => Queue): Promise<Scheduler> {
+export async function startScheduler(
+  ctx: AppContext,
+  registry: readonly Registration[],
+  queueOf: (def: QueueDefinition) => Queue,
+): Promise<Scheduler> {
   const scheduled = registry.flatMap(({ job }) => (job.schedule ? [{ job, schedule: job.schedule }] : []));
   const repeats = [];
   for (const { job, schedule } of scheduled) {
     const repeat = schedule.repeat(ctx.config);
-    await queueOf(job.queue).upsertJobScheduler(schedule.id, repeat, { name: job.name, data: schedule.data, opts: job.opts });
+    await queueOf(job.queue).upsertJobScheduler(schedule.id, repeat, {
+      name: job.name,
+      data: schedule.data,
+      opts: job.opts,
+    });
     repeats.push({ id: schedule.id, repeat });
   }
   for (const { id, repeat } of repeats) {

@@ -18,7 +18,10 @@ export async function pendingAtStart(pool: pg.Pool, logger: Logger): Promise<str
     client = await pool.connect();
     return await pendingMigrations(client, await readMigrationFiles());
   } catch (err) {
-    logger.warn({ event: 'migrations_unchecked', err }, 'could not check for pending migrations at start; starting anyway (/readyz reports them)');
+    logger.warn(
+      { event: 'migrations_unchecked', err },
+      'could not check for pending migrations at start; starting anyway (/readyz reports them)',
+    );
     return [];
   } finally {
     client?.release();

@@ -16,15 +16,25 @@ import type { Worker } from 'bullmq';
 import type { Logger } from '../../lib/logger.js';
 import { jobsRunning } from './queue-worker.js';
 
-export async function stopWorkers(workers: Worker[], options: { timeoutMs: number; logger: Logger; onForced: () => Promise<void> }): Promise<void> {
+export async function stopWorkers(
+  workers: Worker[],
+  options: { timeoutMs: number; logger: Logger; onForced: () => Promise<void> },
+): Promise<void> {
   const closing = Promise.all(workers.map((w) => w.close()));
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), options.timeoutMs)));
-  const first = await Promise.race([closing.then(() => 'closed' as const), deadline]).finally(() => clearTimeout(timer));
+  const deadline = new Promise<'deadline'>(
+    (resolve) => (timer = setTimeout(() => resolve('deadline'), options.timeoutMs)),
+  );
+  const first = await Promise.race([closing.then(() => 'closed' as const), deadline]).finally(() =>
+    clearTimeout(timer),
+  );
   if (first === 'closed') return;
   // Left behind, not awaited: it ends when the connections close.
   closing.catch(() => undefined);
   const still = workers.reduce((n, w) => n + jobsRunning(w), 0);
-  options.logger.warn({ event: 'shutdown_forced', running_jobs: still, timeout_ms: options.timeoutMs }, 'jobs still running at the deadline; they will be retried');
+  options.logger.warn(
+    { event: 'shutdown_forced', running_jobs: still, timeout_ms: options.timeoutMs },
+    'jobs still running at the deadline; they will be retried',
+  );
   await options.onForced();
 }

@@ -3,7 +3,14 @@
  * create, list, verify and restore in this process (no worker needed: at 3 a.m. the
  * workers may be what is broken). Loaded only when a backup command runs.
  */
-import { createBackup, listBackups, restoreBackup, verifyBackup, type BackupContext, type OnProgress } from '../../lib/backup/index.js';
+import {
+  createBackup,
+  listBackups,
+  restoreBackup,
+  verifyBackup,
+  type BackupContext,
+  type OnProgress,
+} from '../../lib/backup/index.js';
 import { createRedis } from '../../lib/clients/redis.js';
 import { createStorage } from '../../lib/clients/storage.js';
 import type { Config } from '../../lib/config.js';
@@ -39,7 +46,7 @@ function progress(io: CliIO, label: string): { on: OnProgress; done: () => void 
       last = Date.now();
       drawn = true;
       const pct = e.total ? Math.min(100, Math.floor((e.done / e.total) * 100)) : undefined;
-      const bar = pct === undefined ? '' : ` [${'#'.repeat(Math.round(pct / 100 * 30)).padEnd(30, '.')}] ${pct}%`;
+      const bar = pct === undefined ? '' : ` [${'#'.repeat(Math.round((pct / 100) * 30)).padEnd(30, '.')}] ${pct}%`;
       write(`\r${label} ${e.phase}${bar} ${MB(e.done)}${e.total ? ` of ${MB(e.total)}` : ''}   `);
     },
     done: () => void (drawn && write('\n')),
@@ -51,17 +58,27 @@ const idArg = (f: { _: string[] }, command: string): string => {
   return f._[0]!;
 };
 
-export async function runBackupCreate(f: { tenant?: string | undefined; kind?: string | undefined }, config: Config, io: CliIO): Promise<number> {
+export async function runBackupCreate(
+  f: { tenant?: string | undefined; kind?: string | undefined },
+  config: Config,
+  io: CliIO,
+): Promise<number> {
   const kind = f.kind ?? (f.tenant ? 'tenant' : 'database');
-  if (kind !== 'database' && kind !== 'objects' && kind !== 'tenant') throw new UsageError('--kind must be database, objects or tenant', 'backup create');
-  if ((kind === 'tenant') !== Boolean(f.tenant)) throw new UsageError('--tenant ID goes with --kind tenant (and only with it)', 'backup create');
+  if (kind !== 'database' && kind !== 'objects' && kind !== 'tenant')
+    throw new UsageError('--kind must be database, objects or tenant', 'backup create');
+  if ((kind === 'tenant') !== Boolean(f.tenant))
+    throw new UsageError('--tenant ID goes with --kind tenant (and only with it)', 'backup create');
   const tenantId = f.tenant === undefined ? undefined : TENANT_ID.safeParse(f.tenant);
   if (tenantId && !tenantId.success) throw new UsageError('--tenant must be a UUID', 'backup create');
   const bar = progress(io, 'backup');
-  const manifest = await withBackupContext(config, (ctx) => createBackup(ctx, { kind, tenantId: tenantId?.data, onProgress: bar.on })).finally(bar.done);
+  const manifest = await withBackupContext(config, (ctx) =>
+    createBackup(ctx, { kind, tenantId: tenantId?.data, onProgress: bar.on }),
+  ).finally(bar.done);
   const bytes = manifest.parts.reduce((n, p) => n + p.size, 0);
   io.out(manifest.id);
-  io.err(`backup ${manifest.id} (${kind}) complete: ${manifest.parts.length} part(s), ${MB(bytes)}, encrypted to ${manifest.encryption.recipient}`);
+  io.err(
+    `backup ${manifest.id} (${kind}) complete: ${manifest.parts.length} part(s), ${MB(bytes)}, encrypted to ${manifest.encryption.recipient}`,
+  );
   return 0;
 }
 
@@ -72,7 +89,9 @@ export async function runBackupList(f: { all?: boolean | undefined }, config: Co
   for (const b of shown) {
     const m = b.manifest;
     const size = m ? MB(m.parts.reduce((n, p) => n + p.size, 0)) : '-';
-    io.out([b.id, m?.kind ?? '-', b.status, size, m?.tenantId ?? '', b.problem ?? m?.reason ?? ''].join('\t').trimEnd());
+    io.out(
+      [b.id, m?.kind ?? '-', b.status, size, m?.tenantId ?? '', b.problem ?? m?.reason ?? ''].join('\t').trimEnd(),
+    );
   }
   return 0;
 }
@@ -80,7 +99,9 @@ export async function runBackupList(f: { all?: boolean | undefined }, config: Co
 export async function runBackupVerify(f: { _: string[] }, config: Config, io: CliIO): Promise<number> {
   const id = idArg(f, 'backup verify');
   const bar = progress(io, 'verify');
-  const result = await withBackupContext(config, (ctx) => verifyBackup(ctx, id, { onProgress: bar.on })).finally(bar.done);
+  const result = await withBackupContext(config, (ctx) => verifyBackup(ctx, id, { onProgress: bar.on })).finally(
+    bar.done,
+  );
   for (const line of result.checks) io.out(`ok  ${line}`);
   io.out(`backup ${id} verified: ${result.parts} part(s), ${MB(result.bytes)}`);
   return 0;
@@ -96,9 +117,13 @@ export async function runBackupRestore(
   const result = await withBackupContext(config, (ctx) =>
     restoreBackup(ctx, id, { into: f.into, force: f.force === true, confirm: f.confirm, onProgress: bar.on }),
   ).finally(bar.done);
-  if (result.rollbackBackupId) io.out(`rollback point: backup ${result.rollbackBackupId} (the database as it was before this restore)`);
+  if (result.rollbackBackupId)
+    io.out(`rollback point: backup ${result.rollbackBackupId} (the database as it was before this restore)`);
   for (const line of result.checks) io.out(`ok  ${line}`);
-  if (result.pendingMigrations.length) io.out(`note: ${result.pendingMigrations.length} newer migration(s) pending: run \`bulwark migrate\` against ${result.target}`);
+  if (result.pendingMigrations.length)
+    io.out(
+      `note: ${result.pendingMigrations.length} newer migration(s) pending: run \`bulwark migrate\` against ${result.target}`,
+    );
   io.out(`backup ${id} restored into ${result.target} in ${result.seconds.toFixed(1)} s`);
   return 0;
 }

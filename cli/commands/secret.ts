@@ -27,7 +27,11 @@ async function setSecretFromStdin(
 ): Promise<number> {
   const c = await config();
   const [{ requireMasterKeys }, { SECRET_NAME, SECRET_NAME_RULE, requireSecret, setSecret }, { withTenant }] =
-    await Promise.all([import('../../lib/config.js'), import('../../lib/secrets/secrets.js'), import('./with-prisma.js')]);
+    await Promise.all([
+      import('../../lib/config.js'),
+      import('../../lib/secrets/secrets.js'),
+      import('./with-prisma.js'),
+    ]);
   const keys = requireMasterKeys(c);
   if (!SECRET_NAME.test(f.name)) throw new UsageError(`secret name "${f.name.slice(0, 64)}" ${SECRET_NAME_RULE}`);
   const result = await withTenant(c, f.tenant, async (prisma) => {

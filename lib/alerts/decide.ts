@@ -7,7 +7,14 @@
  */
 import type { Redis } from 'ioredis';
 import { defineScript } from '../redis-script.js';
-import { isInt, isText, validateDecisionInput, type AlertDecisionInput, type AlertPolicy, type QuietHoursPolicy } from './decision-input.js';
+import {
+  isInt,
+  isText,
+  validateDecisionInput,
+  type AlertDecisionInput,
+  type AlertPolicy,
+  type QuietHoursPolicy,
+} from './decision-input.js';
 import { createForgetter } from './forgetter.js';
 import { bypassesQuietHours } from './quiet-hold.js';
 import { quietWindow } from './quiet-hours.js';
@@ -79,7 +86,10 @@ export function decidedKey(keyPrefix: string, tenantId: string, alertId: string)
 }
 
 /** The Redis keys one decision touches, in the script's KEYS order. Tenant is the hash tag. */
-export function alertKeys(keyPrefix: string, input: Pick<AlertDecisionInput, 'tenantId' | 'alertId' | 'type' | 'groupKey' | 'userId' | 'dedupeKey'>): string[] {
+export function alertKeys(
+  keyPrefix: string,
+  input: Pick<AlertDecisionInput, 'tenantId' | 'alertId' | 'type' | 'groupKey' | 'userId' | 'dedupeKey'>,
+): string[] {
   const base = `${keyPrefix}:alert:{${input.tenantId}}`;
   return [
     `${base}:count`,

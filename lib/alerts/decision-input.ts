@@ -58,10 +58,20 @@ export const isInt = (v: unknown, min: number): boolean => Number.isSafeInteger(
 
 export function validateDecisionInput(input: AlertDecisionInput, policy: AlertPolicy): void {
   const p: FieldProblem[] = [];
-  check(p, 'tenantId', typeof input.tenantId === 'string' && TENANT.test(input.tenantId), 'must be 1-128 letters, digits, ".", "_" or "-"');
+  check(
+    p,
+    'tenantId',
+    typeof input.tenantId === 'string' && TENANT.test(input.tenantId),
+    'must be 1-128 letters, digits, ".", "_" or "-"',
+  );
   check(p, 'alertId', isText(input.alertId, 128), 'must be a string of 1-128 characters');
   check(p, 'type', isText(input.type, 100), 'must be a string of 1-100 characters');
-  check(p, 'severity', (SEVERITIES as readonly unknown[]).includes(input.severity), `must be one of ${SEVERITIES.join(', ')}`);
+  check(
+    p,
+    'severity',
+    (SEVERITIES as readonly unknown[]).includes(input.severity),
+    `must be one of ${SEVERITIES.join(', ')}`,
+  );
   for (const f of ['groupKey', 'userId', 'dedupeKey'] as const) {
     if (input[f] !== undefined) check(p, f, isText(input[f], 256), 'must be a string of 1-256 characters when given');
   }
@@ -82,8 +92,18 @@ export function validateDecisionInput(input: AlertDecisionInput, policy: AlertPo
       zoneOk = false;
     }
     check(p, 'policy.quietHours.timezone', zoneOk, 'must be an IANA time zone');
-    check(p, 'policy.quietHours.bypassSeverity', q.bypassSeverity === undefined || SEVERITIES.slice(1).includes(q.bypassSeverity), 'must be warning, high or critical');
-    check(p, 'policy.quietHours.mode', q.mode === undefined || q.mode === 'defer' || q.mode === 'drop', 'must be defer or drop');
+    check(
+      p,
+      'policy.quietHours.bypassSeverity',
+      q.bypassSeverity === undefined || SEVERITIES.slice(1).includes(q.bypassSeverity),
+      'must be warning, high or critical',
+    );
+    check(
+      p,
+      'policy.quietHours.mode',
+      q.mode === undefined || q.mode === 'defer' || q.mode === 'drop',
+      'must be defer or drop',
+    );
   }
   if (p.length > 0) throw new ValidationError('alert decision', p);
 }

@@ -24,7 +24,10 @@ export const ledgerQuerySchema = z
     // query as an invalid date or a uuid Postgres refuses, a 500.
     cursor: z
       .string()
-      .regex(/^\d{1,16}\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, { error: 'must be a cursor returned by an earlier page', abort: true })
+      .regex(/^\d{1,16}\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, {
+        error: 'must be a cursor returned by an earlier page',
+        abort: true,
+      })
       .refine((c) => Number(c.slice(0, c.indexOf('|'))) <= MAX_DATE_MS, 'must be a cursor returned by an earlier page')
       .optional(),
   })
@@ -40,7 +43,9 @@ export async function queryLedger(prisma: PrismaClient, input: z.input<typeof le
       tenantId: q.tenantId,
       ...(q.outcome ? { outcome: q.outcome } : {}),
       ...(q.since ? { receivedAt: { gte: new Date(q.since) } } : {}),
-      ...(ms ? { OR: [{ receivedAt: { lt: new Date(Number(ms)) } }, { receivedAt: new Date(Number(ms)), id: { lt: id! } }] } : {}),
+      ...(ms
+        ? { OR: [{ receivedAt: { lt: new Date(Number(ms)) } }, { receivedAt: new Date(Number(ms)), id: { lt: id! } }] }
+        : {}),
     },
     orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
     take: q.limit + 1,
@@ -50,14 +55,36 @@ export async function queryLedger(prisma: PrismaClient, input: z.input<typeof le
   const last = page[page.length - 1];
   return {
     items: page.map((r) => ({
-      id: r.id, type: r.type, severity: r.severity, title: r.title, groupKey: r.groupKey, userId: r.userId,
-      occurredAt: r.occurredAt.toISOString(), receivedAt: r.receivedAt.toISOString(), outcome: r.outcome, reason: r.reason,
-      groupId: r.groupId, deferUntil: r.deferUntil?.toISOString() ?? null, channel: r.channel, attempts: r.attempts,
-      deliveredAt: r.deliveredAt?.toISOString() ?? null, deliveryMs: r.deliveryMs, lastStatus: r.lastStatus, lastError: r.lastError,
+      id: r.id,
+      type: r.type,
+      severity: r.severity,
+      title: r.title,
+      groupKey: r.groupKey,
+      userId: r.userId,
+      occurredAt: r.occurredAt.toISOString(),
+      receivedAt: r.receivedAt.toISOString(),
+      outcome: r.outcome,
+      reason: r.reason,
+      groupId: r.groupId,
+      deferUntil: r.deferUntil?.toISOString() ?? null,
+      channel: r.channel,
+      attempts: r.attempts,
+      deliveredAt: r.deliveredAt?.toISOString() ?? null,
+      deliveryMs: r.deliveryMs,
+      lastStatus: r.lastStatus,
+      lastError: r.lastError,
       // Each channel's send; the fields above tell the alert's outcome and its last send.
       deliveries: r.deliveries.map((d) => ({
-        channelId: d.channelId, channel: d.channel, channelType: d.channelType, outcome: d.outcome, reason: d.reason, attempts: d.attempts,
-        lastStatus: d.lastStatus, lastError: d.lastError, deliveredAt: d.deliveredAt?.toISOString() ?? null, deliveryMs: d.deliveryMs,
+        channelId: d.channelId,
+        channel: d.channel,
+        channelType: d.channelType,
+        outcome: d.outcome,
+        reason: d.reason,
+        attempts: d.attempts,
+        lastStatus: d.lastStatus,
+        lastError: d.lastError,
+        deliveredAt: d.deliveredAt?.toISOString() ?? null,
+        deliveryMs: d.deliveryMs,
       })),
     })),
     nextCursor: rows.length > q.limit && last ? `${last.receivedAt.getTime()}|${last.id}` : null,

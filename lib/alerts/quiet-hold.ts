@@ -24,7 +24,11 @@ export function bypassesQuietHours(q: Pick<QuietHoursPolicy, 'bypassSeverity'>, 
 }
 
 /** What quiet hours do at `now` to alerts whose highest severity is `severity`; undefined: nothing. */
-export function quietHoldAt(now: Date, q: QuietHoursPolicy | undefined, severity: AlertSeverity): QuietHold | undefined {
+export function quietHoldAt(
+  now: Date,
+  q: QuietHoursPolicy | undefined,
+  severity: AlertSeverity,
+): QuietHold | undefined {
   if (!q || bypassesQuietHours(q, severity)) return undefined;
   const window = quietWindow(now, q);
   if (!window.inQuiet || !window.endsAt) return undefined;

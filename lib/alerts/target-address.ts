@@ -63,10 +63,14 @@ export function blockedAddress(ip: string): string | undefined {
   if (family === 6) {
     const groups = ipv6Groups(bare) ?? [];
     // 2000::/3 is the only global unicast space; outside it only the embedding forms remain.
-    const sixToFour = groups[0] === 0x2002 ? `${groups[1]! >> 8}.${groups[1]! & 0xff}.${groups[2]! >> 8}.${groups[2]! & 0xff}` : undefined;
+    const sixToFour =
+      groups[0] === 0x2002
+        ? `${groups[1]! >> 8}.${groups[1]! & 0xff}.${groups[2]! >> 8}.${groups[2]! & 0xff}`
+        : undefined;
     const inner = embeddedIPv4(groups) ?? sixToFour;
     if (inner) return blockedAddress(inner);
-    if ((groups[0]! & 0xe000) !== 0x2000 && !lists.some((l) => l.list.check(bare, 'ipv6'))) return 'outside the global unicast space (2000::/3)';
+    if ((groups[0]! & 0xe000) !== 0x2000 && !lists.some((l) => l.list.check(bare, 'ipv6')))
+      return 'outside the global unicast space (2000::/3)';
   }
   return lists.find((l) => l.list.check(bare, family === 4 ? 'ipv4' : 'ipv6'))?.what;
 }

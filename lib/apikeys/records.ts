@@ -33,15 +33,32 @@ export const apiKeyInputSchema = z
   .object({
     tenantId: z.uuid({ error: 'must be a UUID' }),
     name: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
-    scopes: z.array(z.enum(SCOPES, { error: `must be among ${SCOPES.join(', ')}` })).min(1, 'must name at least one scope'),
+    scopes: z
+      .array(z.enum(SCOPES, { error: `must be among ${SCOPES.join(', ')}` }))
+      .min(1, 'must name at least one scope'),
     /** Days until expiry. Default: 90. */
-    expiresInDays: z.number().int().min(1, 'must be at least 1').max(API_KEY_MAX_DAYS, `must be at most ${API_KEY_MAX_DAYS}`).default(90),
+    expiresInDays: z
+      .number()
+      .int()
+      .min(1, 'must be at least 1')
+      .max(API_KEY_MAX_DAYS, `must be at most ${API_KEY_MAX_DAYS}`)
+      .default(90),
   })
   .strict();
 
 export type ApiKeyInput = z.input<typeof apiKeyInputSchema>;
 
-export function toRecord(row: { id: string; tenantId: string; name: string; displayPrefix: string; scopes: string[]; createdAt: Date; expiresAt: Date; revokedAt: Date | null; lastUsedAt: Date | null }): ApiKeyRecord {
+export function toRecord(row: {
+  id: string;
+  tenantId: string;
+  name: string;
+  displayPrefix: string;
+  scopes: string[];
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}): ApiKeyRecord {
   return { ...row, scopes: row.scopes as Scope[] };
 }
 
@@ -78,7 +95,12 @@ export async function createApiKeyInTx(
       action: 'apikey:created',
       resourceType: 'api_key',
       resourceId: row.id,
-      after: { name: row.name, display_prefix: displayPrefix, scopes: row.scopes, expires_at: row.expiresAt.toISOString() },
+      after: {
+        name: row.name,
+        display_prefix: displayPrefix,
+        scopes: row.scopes,
+        expires_at: row.expiresAt.toISOString(),
+      },
     },
     now,
   );
@@ -90,14 +112,25 @@ export async function createApiKey(prisma: PrismaClient, input: ApiKeyInput, act
     return await prisma.$transaction((tx) => createApiKeyInTx(tx, input, actor, now));
   } catch (err) {
     // A creation that raced ours took the name between our check and our insert.
-    const taken = (err as { code?: string }).code === 'P2002' ? await nameTaken(prisma, input.tenantId, input.name, now?.() ?? new Date()) : undefined;
+    const taken =
+      (err as { code?: string }).code === 'P2002'
+        ? await nameTaken(prisma, input.tenantId, input.name, now?.() ?? new Date())
+        : undefined;
     throw taken ?? err;
   }
 }
 
 /** The conflict when a key of the tenant that is not revoked already has this name, naming that key. */
-async function nameTaken(client: TransactionClient | PrismaClient, tenantId: string, name: string, at: Date): Promise<ConflictError | undefined> {
-  const holder = await client.apiKey.findFirst({ where: { tenantId, name, revokedAt: null }, select: { displayPrefix: true, expiresAt: true } });
+async function nameTaken(
+  client: TransactionClient | PrismaClient,
+  tenantId: string,
+  name: string,
+  at: Date,
+): Promise<ConflictError | undefined> {
+  const holder = await client.apiKey.findFirst({
+    where: { tenantId, name, revokedAt: null },
+    select: { displayPrefix: true, expiresAt: true },
+  });
   if (!holder) return undefined;
   const expired = holder.expiresAt <= at ? `, expired ${holder.expiresAt.toISOString()}` : '';
   return new ConflictError(
@@ -109,4 +142,3 @@ export async function listApiKeys(prisma: PrismaClient, tenantId: string): Promi
   const rows = await prisma.apiKey.findMany({ where: { tenantId }, orderBy: { createdAt: 'asc' } });
   return rows.map(toRecord);
 }
-

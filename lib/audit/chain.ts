@@ -85,7 +85,10 @@ export interface CanonicalParts {
  * once instead of an object being built and its keys sorted for every entry.
  * test/unit/chain.test.ts checks the two agree.
  */
-export function canonicalParts(e: Omit<ChainEntry, 'seq' | 'recordedAt'>, jsonTexts: CanonicalJsonFields = canonicalJsonFields(e)): CanonicalParts {
+export function canonicalParts(
+  e: Omit<ChainEntry, 'seq' | 'recordedAt'>,
+  jsonTexts: CanonicalJsonFields = canonicalJsonFields(e),
+): CanonicalParts {
   const s = JSON.stringify;
   // Keys in UTF-16 order: action < actor_id < actor_type < after_state < before_state
   // < confidence < event_id < ip < metadata < occurred_at < reason < recorded_at
@@ -95,14 +98,50 @@ export function canonicalParts(e: Omit<ChainEntry, 'seq' | 'recordedAt'>, jsonTe
   // allocation where a chain of + would keep every piece alive (about twice the memory).
   return {
     beforeRecordedAt: [
-      '{"action":', s(e.action), ',"actor_id":', text(e.actorId), ',"actor_type":', s(e.actorType),
-      ',"after_state":', jsonTexts.after ?? 'null', ',"before_state":', jsonTexts.before ?? 'null',
-      ',"confidence":', text(e.confidence), ',"event_id":', s(e.eventId), ',"ip":', text(e.ip),
-      ',"metadata":', jsonTexts.metadata ?? 'null', ',"occurred_at":', s(e.occurredAt), ',"reason":', text(e.reason),
+      '{"action":',
+      s(e.action),
+      ',"actor_id":',
+      text(e.actorId),
+      ',"actor_type":',
+      s(e.actorType),
+      ',"after_state":',
+      jsonTexts.after ?? 'null',
+      ',"before_state":',
+      jsonTexts.before ?? 'null',
+      ',"confidence":',
+      text(e.confidence),
+      ',"event_id":',
+      s(e.eventId),
+      ',"ip":',
+      text(e.ip),
+      ',"metadata":',
+      jsonTexts.metadata ?? 'null',
+      ',"occurred_at":',
+      s(e.occurredAt),
+      ',"reason":',
+      text(e.reason),
       ',"recorded_at":',
     ].join(''),
-    beforeSeq: [',"request_id":', text(e.requestId), ',"resource_id":', text(e.resourceId), ',"resource_type":', s(e.resourceType), ',"seq":'].join(''),
-    rest: [',"severity":', text(e.severity), ',"tenant_id":', s(e.tenantId), ',"user_agent":', text(e.userAgent), ',"v":', String(CHAIN_FORMAT_VERSION), '}'].join(''),
+    beforeSeq: [
+      ',"request_id":',
+      text(e.requestId),
+      ',"resource_id":',
+      text(e.resourceId),
+      ',"resource_type":',
+      s(e.resourceType),
+      ',"seq":',
+    ].join(''),
+    rest: [
+      ',"severity":',
+      text(e.severity),
+      ',"tenant_id":',
+      s(e.tenantId),
+      ',"user_agent":',
+      text(e.userAgent),
+      ',"v":',
+      String(CHAIN_FORMAT_VERSION),
+      '}',
+    ].join(''),
   };
 }
 

@@ -14,7 +14,14 @@ import type { PreparedEntry } from './entry.js';
  * Columns whose values do not depend on the chain, in INSERT order, with their SQL
  * type and their value: `text` picks a string, `json` one of the canonical JSON texts.
  */
-export const STATIC_COLUMNS: ReadonlyArray<[column: string, type: string, pick: (e: PreparedEntry, json: CanonicalJsonFields) => string | null, kind: 'text' | 'json']> = [
+export const STATIC_COLUMNS: ReadonlyArray<
+  [
+    column: string,
+    type: string,
+    pick: (e: PreparedEntry, json: CanonicalJsonFields) => string | null,
+    kind: 'text' | 'json',
+  ]
+> = [
   ['tenant_id', 'uuid', (e) => e.tenantId, 'text'],
   ['event_id', 'text', (e) => e.eventId, 'text'],
   ['occurred_at', 'timestamptz', (e) => e.occurredAt, 'text'],

@@ -27,11 +27,23 @@ export interface AuditActor {
 }
 
 /** The entry fields an actor fills. */
-export function actorFields(actor: AuditActor): Pick<AuditEntryInput, 'actorType' | 'actorId' | 'requestId' | 'ip' | 'userAgent'> {
-  return { actorType: actor.type, actorId: actor.id, requestId: actor.requestId, ip: actor.ip, userAgent: actor.userAgent };
+export function actorFields(
+  actor: AuditActor,
+): Pick<AuditEntryInput, 'actorType' | 'actorId' | 'requestId' | 'ip' | 'userAgent'> {
+  return {
+    actorType: actor.type,
+    actorId: actor.id,
+    requestId: actor.requestId,
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+  };
 }
 
-export async function recordAuditInTx(tx: TransactionClient, input: AuditEntryInput, now: () => Date = () => new Date()): Promise<string> {
+export async function recordAuditInTx(
+  tx: TransactionClient,
+  input: AuditEntryInput,
+  now: () => Date = () => new Date(),
+): Promise<string> {
   const [eventId] = await recordAuditEntriesInTx(tx, [input], now);
   return eventId!;
 }
@@ -40,7 +52,11 @@ export async function recordAuditInTx(tx: TransactionClient, input: AuditEntryIn
  * Several entries (any tenants) in one append: the statements a transaction spends on
  * its audit entries stay the same however many tenants it touched.
  */
-export async function recordAuditEntriesInTx(tx: TransactionClient, inputs: AuditEntryInput[], now: () => Date = () => new Date()): Promise<string[]> {
+export async function recordAuditEntriesInTx(
+  tx: TransactionClient,
+  inputs: AuditEntryInput[],
+  now: () => Date = () => new Date(),
+): Promise<string[]> {
   const entries = inputs.map((input) => {
     const parsed = auditEntrySchema.safeParse({
       ...input,
@@ -51,7 +67,11 @@ export async function recordAuditEntriesInTx(tx: TransactionClient, inputs: Audi
     return parsed.data;
   });
   if (entries.length === 0) return [];
-  const outcomes = await appendEntries(prismaSql(tx), entries.map((e) => encodeEntry(prepareEntry(e))), now);
+  const outcomes = await appendEntries(
+    prismaSql(tx),
+    entries.map((e) => encodeEntry(prepareEntry(e))),
+    now,
+  );
   if (outcomes.length !== entries.length || outcomes.some((o) => o.status === 'unknown_tenant')) {
     throw new ValidationError('audit entry', [{ path: 'tenantId', message: 'no such tenant' }]);
   }

@@ -11,16 +11,13 @@ import { hashCanonical, joinCanonical } from './chain.js';
 import { CHAIN_COLUMNS, STATIC_COLUMNS, arrayElement, arrayLiteral, type EncodedEntry } from './encode.js';
 
 export type CommitOutcome =
-  | { status: 'written'; seq: string }
-  | { status: 'duplicate'; seq: string }
-  | { status: 'unknown_tenant' };
+  { status: 'written'; seq: string } | { status: 'duplicate'; seq: string } | { status: 'unknown_tenant' };
 
 interface HeadRow {
   tenant_id: string;
   last_seq: string;
   last_hash: string;
 }
-
 
 const key = (tenantId: string, eventId: string) => `${tenantId}\u0000${eventId}`;
 
@@ -37,8 +34,14 @@ SELECT ${COLUMNS.map((c, i) => `u.c${i}::${c[1]}`).join(', ')}
  * @param statementTimeoutMs limit of each statement of the transaction, a positive
  *   whole number of ms. Default: COMMIT_STATEMENT_TIMEOUT_MS (30 000).
  */
-export async function commitEntries(pool: pg.Pool, entries: EncodedEntry[], now: () => Date = () => new Date(), statementTimeoutMs = COMMIT_STATEMENT_TIMEOUT_MS): Promise<CommitOutcome[]> {
-  if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 1) throw new RangeError(`statementTimeoutMs must be a positive whole number (got ${statementTimeoutMs})`);
+export async function commitEntries(
+  pool: pg.Pool,
+  entries: EncodedEntry[],
+  now: () => Date = () => new Date(),
+  statementTimeoutMs = COMMIT_STATEMENT_TIMEOUT_MS,
+): Promise<CommitOutcome[]> {
+  if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 1)
+    throw new RangeError(`statementTimeoutMs must be a positive whole number (got ${statementTimeoutMs})`);
   // Optimistic first: skip the lookup of already stored eventIds and let the unique
   // index (tenant_id, event_id) object. Stored duplicates only come from retries and
   // repeated sends, and the lookup was about a tenth of every transaction. When the
@@ -61,7 +64,13 @@ function isStoredDuplicate(err: unknown): boolean {
   return e?.code === '23505' && e.constraint === EVENT_ID_KEY;
 }
 
-async function commitOnce(pool: pg.Pool, entries: EncodedEntry[], now: () => Date, lookUpStored: boolean, statementTimeoutMs: number): Promise<CommitOutcome[]> {
+async function commitOnce(
+  pool: pg.Pool,
+  entries: EncodedEntry[],
+  now: () => Date,
+  lookUpStored: boolean,
+  statementTimeoutMs: number,
+): Promise<CommitOutcome[]> {
   // The hot path talks to node-postgres directly (the same pool Prisma runs on):
   // Prisma's parameter handling doubled the time of a 2,000-row unnest insert.
   // A connection killed mid-transaction rejects the running query (the jobs retry); the

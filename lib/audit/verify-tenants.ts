@@ -54,6 +54,9 @@ export async function listChainOwners(prisma: PrismaClient, tenantId?: string): 
 
 /** The rows of `tenantId` in `audit_log`, beyond the head too (for the tenant check's detail). */
 export async function countEntries(prisma: PrismaClient, tenantId: string): Promise<number> {
-  const [row] = await prisma.$queryRawUnsafe<Array<{ n: string }>>('SELECT count(*)::text AS n FROM audit_log WHERE tenant_id = $1::uuid', tenantId);
+  const [row] = await prisma.$queryRawUnsafe<Array<{ n: string }>>(
+    'SELECT count(*)::text AS n FROM audit_log WHERE tenant_id = $1::uuid',
+    tenantId,
+  );
   return Number(row?.n ?? 0);
 }

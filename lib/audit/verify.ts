@@ -82,7 +82,12 @@ const PAGE_SQL = `SELECT seq::text, tenant_id::text, event_id, occurred_at, reco
  * Walk one tenant's chain. `onEntries` is told how many entries each page held, as
  * they are checked (for a progress bar).
  */
-export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, pageSize = 5000, onEntries?: (n: number) => void): Promise<TenantVerification> {
+export async function verifyTenantChain(
+  prisma: PrismaClient,
+  tenantId: string,
+  pageSize = 5000,
+  onEntries?: (n: number) => void,
+): Promise<TenantVerification> {
   // The head is read first: entries committed while we walk lie beyond it and are
   // left for the next run, instead of looking like a broken tail.
   const heads = await prisma.$queryRawUnsafe<Array<{ last_seq: string; last_hash: string }>>(
@@ -102,12 +107,20 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
   if (!head) return bad('1', 'head', 'the tenant has no chain head');
   const headSeq = BigInt(head.last_seq);
   while (expected <= headSeq) {
-    const rows = await prisma.$queryRawUnsafe<Row[]>(PAGE_SQL, tenantId, String(expected - 1n), head.last_seq, pageSize);
+    const rows = await prisma.$queryRawUnsafe<Row[]>(
+      PAGE_SQL,
+      tenantId,
+      String(expected - 1n),
+      head.last_seq,
+      pageSize,
+    );
     for (const r of rows) {
       count++;
-      if (BigInt(r.seq) !== expected) return bad(String(expected), 'numbering', `expected seq ${expected}, found ${r.seq}`);
+      if (BigInt(r.seq) !== expected)
+        return bad(String(expected), 'numbering', `expected seq ${expected}, found ${r.seq}`);
       if (r.prev_hash !== prevHash) return bad(r.seq, 'link', "prev_hash does not match the previous entry's hash");
-      if (chainHash(toEntry(r), r.prev_hash) !== r.hash) return bad(r.seq, 'content', "stored hash does not match the entry's content");
+      if (chainHash(toEntry(r), r.prev_hash) !== r.hash)
+        return bad(r.seq, 'content', "stored hash does not match the entry's content");
       prevHash = r.hash;
       expected++;
     }
@@ -116,7 +129,11 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
   }
   const lastSeq = expected - 1n;
   if (lastSeq !== headSeq) {
-    return bad(String(expected), 'head', `the chain head says the log ends at seq ${headSeq} but entries stop at seq ${lastSeq}`);
+    return bad(
+      String(expected),
+      'head',
+      `the chain head says the log ends at seq ${headSeq} but entries stop at seq ${lastSeq}`,
+    );
   }
   if (head.last_hash !== prevHash) {
     return bad(String(lastSeq), 'head', `the chain head's hash does not match entry seq ${lastSeq}`);
@@ -133,7 +150,11 @@ export async function verifyTenantChain(prisma: PrismaClient, tenantId: string, 
   );
   if (beyond && beyond.entries > 0) {
     const at = BigInt(beyond.last_seq);
-    return bad(String(at + 1n), 'head', `${beyond.entries} entr${beyond.entries === 1 ? 'y' : 'ies'} beyond the chain head's seq ${at}`);
+    return bad(
+      String(at + 1n),
+      'head',
+      `${beyond.entries} entr${beyond.entries === 1 ? 'y' : 'ies'} beyond the chain head's seq ${at}`,
+    );
   }
   return { tenantId, entries: count, ok: true };
 }
@@ -188,7 +209,11 @@ export async function verifyChains(prisma: PrismaClient, options: VerifyOptions 
   const onEntries = options.onProgress && ((n: number) => options.onProgress!((done += n), total));
   const tenants: TenantVerification[] = [];
   for (const o of owners) {
-    tenants.push(o.hasRow || !o.hasChain ? await verifyTenantChain(prisma, o.id, options.pageSize, onEntries) : await verifyOwnerlessChain(prisma, o.id));
+    tenants.push(
+      o.hasRow || !o.hasChain
+        ? await verifyTenantChain(prisma, o.id, options.pageSize, onEntries)
+        : await verifyOwnerlessChain(prisma, o.id),
+    );
   }
   return { ok: tenants.every((t) => t.ok), tenants };
 }

@@ -15,7 +15,10 @@ import { once } from 'node:events';
 
 /** A failure of the age command; `detail` is its stderr, which never holds key material. */
 export class AgeError extends Error {
-  constructor(message: string, readonly detail: string) {
+  constructor(
+    message: string,
+    readonly detail: string,
+  ) {
     super(message);
     this.name = 'AgeError';
   }
@@ -69,10 +72,17 @@ export function startEncryption(recipient: string): AgeEncryption {
 
 /** Decrypt one age file held in memory with any of the identities. */
 export async function decrypt(ciphertext: Buffer, identities: readonly string[]): Promise<Buffer> {
-  const child = spawn('bash', ['-c', 'exec 3< <(printf "%s\\n" "$BULWARK_AGE_IDENTITIES"); unset BULWARK_AGE_IDENTITIES; exec age --decrypt --identity /dev/fd/3'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BULWARK_AGE_IDENTITIES: identities.join('\n') },
-  });
+  const child = spawn(
+    'bash',
+    [
+      '-c',
+      'exec 3< <(printf "%s\\n" "$BULWARK_AGE_IDENTITIES"); unset BULWARK_AGE_IDENTITIES; exec age --decrypt --identity /dev/fd/3',
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BULWARK_AGE_IDENTITIES: identities.join('\n') },
+    },
+  );
   const io = collect(child);
   child.stdin!.end(ciphertext);
   const code = await io.exit;

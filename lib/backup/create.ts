@@ -37,7 +37,10 @@ export interface CreateBackupOptions {
 /** The lock key of database backups of one database (server and name, not credentials). */
 export function databaseLockKey(ctx: BackupContext, databaseUrl: string): string {
   const u = new URL(databaseUrl);
-  const which = createHash('sha256').update(`${u.hostname}:${u.port}/${databaseName(databaseUrl)}`).digest('hex').slice(0, 16);
+  const which = createHash('sha256')
+    .update(`${u.hostname}:${u.port}/${databaseName(databaseUrl)}`)
+    .digest('hex')
+    .slice(0, 16);
   return `${ctx.config.queuePrefix}:backup:lock:database:${which}`;
 }
 
@@ -60,7 +63,8 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
   const signing = signingKeys(ctx.config);
   if (o.kind === 'tenant' && !o.tenantId) throw new Error('a tenant backup needs a tenant id');
   const databaseUrl = o.databaseUrl ?? ctx.config.databaseUrl;
-  const lock = o.kind === 'database' ? await acquireLock(ctx.redis, databaseLockKey(ctx, databaseUrl), 'database') : undefined;
+  const lock =
+    o.kind === 'database' ? await acquireLock(ctx.redis, databaseLockKey(ctx, databaseUrl), 'database') : undefined;
   const env = ctx.config.env;
   let backupId: string | undefined;
   try {
@@ -69,7 +73,12 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
     await o.onId?.(backupId);
     // A marker beside where the manifest will be: the backup is visible (as incomplete)
     // from its first second, on stores whose delimiter listing only sees one level too.
-    await putBytes(ctx.storage, startedKey(env, backupId), Buffer.from(JSON.stringify({ id: backupId, kind: o.kind, startedAt: startedAt.toISOString(), pid: process.pid })), 'application/json');
+    await putBytes(
+      ctx.storage,
+      startedKey(env, backupId),
+      Buffer.from(JSON.stringify({ id: backupId, kind: o.kind, startedAt: startedAt.toISOString(), pid: process.pid })),
+      'application/json',
+    );
     ctx.logger.info({ backup_id: backupId, kind: o.kind, tenant_id: o.tenantId }, 'backup started');
     const common = { backupId, databaseUrl, recipient: keys.recipients[0]!, onProgress: o.onProgress };
     const content: { parts: PartRecord[]; facts: DatabaseFacts; objects?: ManifestBody['objects'] } =
@@ -100,7 +109,12 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
     };
     const manifest = signManifest(body, signing);
     o.onProgress?.({ phase: 'manifest', done: content.parts.reduce((n, p) => n + p.size, 0) });
-    await putBytes(ctx.storage, manifestKey(env, backupId), Buffer.from(JSON.stringify(manifest, null, 2)), 'application/json');
+    await putBytes(
+      ctx.storage,
+      manifestKey(env, backupId),
+      Buffer.from(JSON.stringify(manifest, null, 2)),
+      'application/json',
+    );
     ctx.logger.info({ backup_id: backupId, kind: o.kind, parts: body.parts.length }, 'backup complete');
     return manifest;
   } catch (err) {
@@ -118,12 +132,16 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
 export async function abortBackup(ctx: BackupContext, backupId: string): Promise<number> {
   const env = ctx.config.env;
   try {
-    for await (const item of listAll(ctx.storage, manifestKey(env, backupId))) if (item.name === manifestKey(env, backupId)) return 0;
+    for await (const item of listAll(ctx.storage, manifestKey(env, backupId)))
+      if (item.name === manifestKey(env, backupId)) return 0;
     const n = await removePrefix(ctx.storage, backupPrefix(env, backupId));
     if (n > 0) ctx.logger.warn({ backup_id: backupId, objects: n }, 'incomplete backup removed');
     return n;
   } catch (err) {
-    ctx.logger.warn({ backup_id: backupId, err }, 'could not remove an incomplete backup (the store is unreachable?); it has no manifest, so it is never listed');
+    ctx.logger.warn(
+      { backup_id: backupId, err },
+      'could not remove an incomplete backup (the store is unreachable?); it has no manifest, so it is never listed',
+    );
     return 0;
   }
 }

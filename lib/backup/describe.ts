@@ -14,7 +14,10 @@ export function bulwarkVersion(): string {
   for (const up of ['../../package.json', '../../../package.json']) {
     if (version) break;
     try {
-      const pkg = JSON.parse(readFileSync(fileURLToPath(new URL(up, import.meta.url)), 'utf8')) as { name?: string; version: string };
+      const pkg = JSON.parse(readFileSync(fileURLToPath(new URL(up, import.meta.url)), 'utf8')) as {
+        name?: string;
+        version: string;
+      };
       if (pkg.name === 'bulwark') version = pkg.version;
     } catch {
       // Not there: try the next.
@@ -23,7 +26,15 @@ export function bulwarkVersion(): string {
   return version ?? 'unknown';
 }
 
-const SECRET_FIELDS = new Set(['masterKeys', 'metricsToken', 'operator', 'backupKeys', 'backupSigningKeys', 'secretKey', 'accessKey']);
+const SECRET_FIELDS = new Set([
+  'masterKeys',
+  'metricsToken',
+  'operator',
+  'backupKeys',
+  'backupSigningKeys',
+  'secretKey',
+  'accessKey',
+]);
 
 /** The configuration without secret values (nested objects, such as storage, too). */
 export function publicConfig(config: Config): Record<string, unknown> {
@@ -32,7 +43,10 @@ export function publicConfig(config: Config): Record<string, unknown> {
     if (Array.isArray(value)) return value.map(walk);
     if (value && typeof value === 'object') {
       return Object.fromEntries(
-        Object.entries(value).map(([k, v]) => [k, SECRET_FIELDS.has(k) ? (v === undefined ? undefined : '(set)') : walk(v)]),
+        Object.entries(value).map(([k, v]) => [
+          k,
+          SECRET_FIELDS.has(k) ? (v === undefined ? undefined : '(set)') : walk(v),
+        ]),
       );
     }
     return value;

@@ -18,6 +18,9 @@ export function isBackupKeyList(raw: string): boolean {
 
 /** Signing keys: at least 32 characters each (256 bits of base64 is 44). */
 export function isSigningKeyList(raw: string): boolean {
-  const keys = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const keys = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return keys.length > 0 && keys.every((k) => k.length >= 32 && !/\s/.test(k));
 }

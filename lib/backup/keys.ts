@@ -32,10 +32,18 @@ export function backupKeys(config: Pick<Config, 'backupKeys'> & object): Promise
   const hit = cache.get(config as Config);
   if (hit) return hit;
   if (!config.backupKeys) {
-    throw new ConfigError([{ path: 'BACKUP_KEYS', message: 'is required for backups; generate one with `age-keygen` (docs/DATA_MANAGEMENT.md)' }]);
+    throw new ConfigError([
+      {
+        path: 'BACKUP_KEYS',
+        message: 'is required for backups; generate one with `age-keygen` (docs/DATA_MANAGEMENT.md)',
+      },
+    ]);
   }
   const identities = splitKeyList(config.backupKeys);
-  const parsed = Promise.all(identities.map((i) => identityToRecipient(i))).then((recipients) => ({ identities, recipients }));
+  const parsed = Promise.all(identities.map((i) => identityToRecipient(i))).then((recipients) => ({
+    identities,
+    recipients,
+  }));
   cache.set(config as Config, parsed);
   return parsed;
 }
@@ -43,7 +51,9 @@ export function backupKeys(config: Pick<Config, 'backupKeys'> & object): Promise
 /** BACKUP_SIGNING_KEY parsed, or a ConfigError. */
 export function signingKeys(config: Pick<Config, 'backupSigningKeys'>): SigningKey[] {
   if (!config.backupSigningKeys) {
-    throw new ConfigError([{ path: 'BACKUP_SIGNING_KEY', message: 'is required for backups; generate one with `openssl rand -base64 32`' }]);
+    throw new ConfigError([
+      { path: 'BACKUP_SIGNING_KEY', message: 'is required for backups; generate one with `openssl rand -base64 32`' },
+    ]);
   }
   return config.backupSigningKeys
     .split(',')

@@ -7,7 +7,10 @@ export const MANIFEST_NAME = 'manifest.json';
 
 /** The backup id of an instant: `YYYYMMDDTHHMMSSZ` (UTC). */
 export function backupIdAt(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** The instant a backup id names. */
@@ -22,4 +25,5 @@ export const backupPrefix = (env: string, id: string) => `${env}/${id}/`;
 export const startedKey = (env: string, id: string) => `${backupPrefix(env, id)}started.json`;
 export const manifestKey = (env: string, id: string) => `${backupPrefix(env, id)}${MANIFEST_NAME}`;
 /** Part n (1-based) of a stream: `{env}/{id}/{stream}/part-00001.age`. */
-export const partKey = (env: string, id: string, stream: string, n: number) => `${backupPrefix(env, id)}${stream}/part-${String(n).padStart(5, '0')}.age`;
+export const partKey = (env: string, id: string, stream: string, n: number) =>
+  `${backupPrefix(env, id)}${stream}/part-${String(n).padStart(5, '0')}.age`;

@@ -25,7 +25,9 @@ export async function loadManifest(ctx: BackupContext, backupId: string): Promis
   if (!id.success) throw new ValidationError('backup id', [{ path: 'id', message: id.error.issues[0]!.message }]);
   const bytes = await getBytes(ctx.storage, manifestKey(ctx.config.env, backupId));
   if (!bytes) {
-    throw new NotFoundError(`no backup ${backupId} in ${ctx.storage.backupBucket}/${ctx.config.env}/ (or it never finished: no manifest); see \`bulwark backup list\``);
+    throw new NotFoundError(
+      `no backup ${backupId} in ${ctx.storage.backupBucket}/${ctx.config.env}/ (or it never finished: no manifest); see \`bulwark backup list\``,
+    );
   }
   return parseManifest(backupId, bytes, ctx.config);
 }
@@ -51,7 +53,10 @@ export async function listBackups(ctx: BackupContext): Promise<BackupListing[]> 
 }
 
 /** The newest restorable backup of a kind, if any (restore drills start from it). */
-export async function newestBackup(ctx: BackupContext, kind: Manifest['kind'] = 'database'): Promise<Manifest | undefined> {
+export async function newestBackup(
+  ctx: BackupContext,
+  kind: Manifest['kind'] = 'database',
+): Promise<Manifest | undefined> {
   const all = await listBackups(ctx);
   return all.reverse().find((b) => b.status === 'restorable' && b.manifest?.kind === kind)?.manifest;
 }

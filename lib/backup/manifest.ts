@@ -54,7 +54,10 @@ export const manifestBodySchema = z
     /** Every tenant's audit chain head at backup time. */
     auditChainHeads: z.array(z.object({ tenantId: z.string(), seq: z.string(), hash: z.string() }).strict()),
     /** Objects backups: how many objects and bytes were copied. */
-    objects: z.object({ count: z.number().int().min(0), bytes: z.number().int().min(0), prefix: z.string() }).strict().optional(),
+    objects: z
+      .object({ count: z.number().int().min(0), bytes: z.number().int().min(0), prefix: z.string() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type ManifestBody = z.infer<typeof manifestBodySchema>;
@@ -69,7 +72,10 @@ export function signManifest(body: ManifestBody, keys: readonly SigningKey[]): M
 }
 
 export class ManifestError extends Error {
-  constructor(readonly backupId: string, message: string) {
+  constructor(
+    readonly backupId: string,
+    message: string,
+  ) {
     super(`backup ${backupId}: manifest ${message}`);
     this.name = 'ManifestError';
   }
@@ -91,7 +97,9 @@ export function parseManifest(backupId: string, bytes: Buffer, config: Pick<Conf
   const { signature, ...body } = parsed.data;
   if (body.id !== backupId) throw new ManifestError(backupId, `names another backup (${body.id})`);
   const outcome = verifySignature(body, signature as Signature, signingKeys(config));
-  if (outcome === 'unknown-key') throw new ManifestError(backupId, `is signed with a key not in BACKUP_SIGNING_KEY (key id ${signature.keyId})`);
-  if (outcome === 'mismatch') throw new ManifestError(backupId, 'signature does not match: the manifest was changed after it was signed');
+  if (outcome === 'unknown-key')
+    throw new ManifestError(backupId, `is signed with a key not in BACKUP_SIGNING_KEY (key id ${signature.keyId})`);
+  if (outcome === 'mismatch')
+    throw new ManifestError(backupId, 'signature does not match: the manifest was changed after it was signed');
   return parsed.data;
 }

@@ -11,6 +11,10 @@ export async function backupObjects(
   throw new NotImplementedError('objects backups are not implemented yet (issue 16 §2); only database backups are');
 }
 
-export async function checkObjectsIndex(_ctx: BackupContext, _m: import('./manifest.js').Manifest, _ids: readonly string[]): Promise<string> {
+export async function checkObjectsIndex(
+  _ctx: BackupContext,
+  _m: import('./manifest.js').Manifest,
+  _ids: readonly string[],
+): Promise<string> {
   return 'objects: not checked';
 }

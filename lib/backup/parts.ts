@@ -32,13 +32,22 @@ interface OpenPart {
 }
 
 /** Encrypt and upload `source` as parts; resolves to their records, in order. */
-export async function writeParts(store: BackupStore, source: AsyncIterable<Buffer>, o: WritePartsOptions): Promise<PartRecord[]> {
+export async function writeParts(
+  store: BackupStore,
+  source: AsyncIterable<Buffer>,
+  o: WritePartsOptions,
+): Promise<PartRecord[]> {
   const parts: PartRecord[] = [];
   let open: OpenPart | undefined;
   let uploading: Promise<void> | undefined;
   let next = 1;
   let bytes = 0;
-  const start = (): OpenPart => ({ index: next++, age: startEncryption(o.recipient), plain: createHash('sha256'), plainSize: 0 });
+  const start = (): OpenPart => ({
+    index: next++,
+    age: startEncryption(o.recipient),
+    plain: createHash('sha256'),
+    plainSize: 0,
+  });
   const close = async (p: OpenPart) => {
     const ciphertext = await p.age.finish();
     const record: PartRecord = {
@@ -80,7 +89,7 @@ export async function writeParts(store: BackupStore, source: AsyncIterable<Buffe
       }
     }
     // An empty stream still gets one (empty) part, so every stream has a first part.
-    if (open || parts.length === 0 && !uploading) await close(open ?? start());
+    if (open || (parts.length === 0 && !uploading)) await close(open ?? start());
     await uploading;
     return parts;
   } catch (err) {
@@ -92,7 +101,10 @@ export async function writeParts(store: BackupStore, source: AsyncIterable<Buffe
 
 /** A part that failed a check: the message names the part and what was wrong. */
 export class PartError extends Error {
-  constructor(readonly part: string, problem: string) {
+  constructor(
+    readonly part: string,
+    problem: string,
+  ) {
     super(`part ${part}: ${problem}`);
     this.name = 'PartError';
   }
@@ -102,8 +114,13 @@ export class PartError extends Error {
 export async function readPart(store: BackupStore, part: PartRecord, identities: readonly string[]): Promise<Buffer> {
   const ciphertext = await getBytes(store, part.key);
   if (!ciphertext) throw new PartError(part.key, 'is missing from the backup bucket');
-  if (ciphertext.length !== part.size) throw new PartError(part.key, `is ${ciphertext.length} bytes, the manifest says ${part.size} (truncated or replaced)`);
-  if (createHash('sha256').update(ciphertext).digest('hex') !== part.sha256) throw new PartError(part.key, 'SHA-256 of the ciphertext does not match the manifest (corrupted)');
+  if (ciphertext.length !== part.size)
+    throw new PartError(
+      part.key,
+      `is ${ciphertext.length} bytes, the manifest says ${part.size} (truncated or replaced)`,
+    );
+  if (createHash('sha256').update(ciphertext).digest('hex') !== part.sha256)
+    throw new PartError(part.key, 'SHA-256 of the ciphertext does not match the manifest (corrupted)');
   let plain: Buffer;
   try {
     plain = await decrypt(ciphertext, identities);
@@ -112,7 +129,10 @@ export async function readPart(store: BackupStore, part: PartRecord, identities:
     throw new PartError(part.key, `does not decrypt with BACKUP_KEYS (wrong or rotated-away key?): ${detail}`);
   }
   if (plain.length !== part.plainSize || createHash('sha256').update(plain).digest('hex') !== part.plainSha256) {
-    throw new PartError(part.key, 'decrypted content does not match the manifest (a part from elsewhere, or reordered)');
+    throw new PartError(
+      part.key,
+      'decrypted content does not match the manifest (a part from elsewhere, or reordered)',
+    );
   }
   return plain;
 }
@@ -121,10 +141,16 @@ export async function readPart(store: BackupStore, part: PartRecord, identities:
  * The plaintext of a stream's parts in order, each checked before it is yielded, the
  * next part downloaded while the consumer handles the current one.
  */
-export async function* readStream(store: BackupStore, parts: readonly PartRecord[], identities: readonly string[], onProgress?: OnProgress): AsyncGenerator<Buffer> {
+export async function* readStream(
+  store: BackupStore,
+  parts: readonly PartRecord[],
+  identities: readonly string[],
+  onProgress?: OnProgress,
+): AsyncGenerator<Buffer> {
   const ordered = [...parts].sort((a, b) => a.index - b.index);
   ordered.forEach((p, i) => {
-    if (p.index !== i + 1) throw new PartError(p.key, `is numbered ${p.index}, expected ${i + 1} (a part is missing from the manifest)`);
+    if (p.index !== i + 1)
+      throw new PartError(p.key, `is numbered ${p.index}, expected ${i + 1} (a part is missing from the manifest)`);
   });
   const total = ordered.reduce((n, p) => n + p.size, 0);
   let done = 0;

@@ -37,7 +37,9 @@ export function withDatabase(url: string, name: string): string {
 
 export class PgToolError extends Error {
   constructor(tool: string, code: number | null, stderr: string) {
-    super(`${tool} failed (exit ${code}): ${maskUrlCredentials(stderr.trim().split('\n').slice(-3).join(' | ')) || 'no message'}`);
+    super(
+      `${tool} failed (exit ${code}): ${maskUrlCredentials(stderr.trim().split('\n').slice(-3).join(' | ')) || 'no message'}`,
+    );
     this.name = 'PgToolError';
   }
 }
@@ -48,14 +50,24 @@ export interface Tool {
   done: Promise<void>;
 }
 
-export function runTool(tool: string, args: string[], databaseUrl: string, stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe']): Tool {
-  const child = spawn(tool, ['--no-password', ...args], { stdio: stdio as ['pipe', 'pipe', 'pipe'], env: pgEnv(databaseUrl) });
+export function runTool(
+  tool: string,
+  args: string[],
+  databaseUrl: string,
+  stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe'],
+): Tool {
+  const child = spawn(tool, ['--no-password', ...args], {
+    stdio: stdio as ['pipe', 'pipe', 'pipe'],
+    env: pgEnv(databaseUrl),
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
   child.stdin?.on('error', () => undefined);
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', (err) => reject(new PgToolError(tool, null, err.message)));
-    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new PgToolError(tool, code, stderr || `killed by ${signal}`))));
+    child.on('close', (code, signal) =>
+      code === 0 ? resolve() : reject(new PgToolError(tool, code, stderr || `killed by ${signal}`)),
+    );
   });
   done.catch(() => undefined);
   return { child, done };

@@ -37,8 +37,14 @@ export interface RestoreResult {
 }
 
 export class RestoreCheckError extends Error {
-  constructor(readonly backupId: string, target: string, readonly failed: string[]) {
-    super(`restore of ${backupId} into ${target} failed its checks (the database is left as restored, for inspection):\n  - ${failed.join('\n  - ')}`);
+  constructor(
+    readonly backupId: string,
+    target: string,
+    readonly failed: string[],
+  ) {
+    super(
+      `restore of ${backupId} into ${target} failed its checks (the database is left as restored, for inspection):\n  - ${failed.join('\n  - ')}`,
+    );
     this.name = 'RestoreCheckError';
   }
 }
@@ -48,17 +54,25 @@ export async function restoreBackup(ctx: BackupContext, backupId: string, o: Res
   const target = resolveTarget(ctx.config, o.into);
   // Before anything else, so a live restore without it touches nothing.
   if (ctx.config.env === 'live' && o.confirm !== target.name) {
-    throw new ValidationError('restore', [{ path: 'confirm', message: `BULWARK_ENV is live: type the target database's name, --confirm ${target.name}` }]);
+    throw new ValidationError('restore', [
+      { path: 'confirm', message: `BULWARK_ENV is live: type the target database's name, --confirm ${target.name}` },
+    ]);
   }
   const manifest = await loadManifest(ctx, backupId);
-  if (manifest.kind !== 'database') throw new ValidationError('restore', [{ path: 'id', message: `backup ${backupId} is a ${manifest.kind} backup; restore takes database backups` }]);
+  if (manifest.kind !== 'database')
+    throw new ValidationError('restore', [
+      { path: 'id', message: `backup ${backupId} is a ${manifest.kind} backup; restore takes database backups` },
+    ]);
   const { identities } = await backupKeys(ctx.config);
   const relations = await targetState(target.url);
   let rollbackBackupId: string | undefined;
   if (relations === undefined) {
     await createDatabase(target.url);
   } else if (relations > 0) {
-    if (!o.force) throw new ConflictError(`database ${target.name} is not empty (${relations} tables and other relations): pass --force to replace it; a backup of it is taken first as the rollback point`);
+    if (!o.force)
+      throw new ConflictError(
+        `database ${target.name} is not empty (${relations} tables and other relations): pass --force to replace it; a backup of it is taken first as the rollback point`,
+      );
     const rollback = await createBackup(ctx, {
       kind: 'database',
       databaseUrl: target.url,
@@ -66,13 +80,27 @@ export async function restoreBackup(ctx: BackupContext, backupId: string, o: Res
       onProgress: o.onProgress && ((e) => o.onProgress!({ ...e, phase: 'rollback backup' })),
     });
     rollbackBackupId = rollback.id;
-    ctx.logger.warn({ backup_id: backupId, rollback_backup_id: rollbackBackupId, target: target.name }, 'rollback point taken; replacing the target database');
+    ctx.logger.warn(
+      { backup_id: backupId, rollback_backup_id: rollbackBackupId, target: target.name },
+      'rollback point taken; replacing the target database',
+    );
     await recreateDatabase(target.url);
   }
-  const restore = runTool('pg_restore', ['--single-transaction', '--exit-on-error', `--dbname=${target.name}`], target.url, ['pipe', 'ignore', 'pipe']);
+  const restore = runTool(
+    'pg_restore',
+    ['--single-transaction', '--exit-on-error', `--dbname=${target.name}`],
+    target.url,
+    ['pipe', 'ignore', 'pipe'],
+  );
   try {
-    for await (const chunk of readStream(ctx.storage, manifest.parts.filter((p) => p.stream === 'database'), identities, o.onProgress)) {
-      if (!restore.child.stdin!.write(chunk)) await Promise.race([new Promise((r) => restore.child.stdin!.once('drain', r)), restore.done]);
+    for await (const chunk of readStream(
+      ctx.storage,
+      manifest.parts.filter((p) => p.stream === 'database'),
+      identities,
+      o.onProgress,
+    )) {
+      if (!restore.child.stdin!.write(chunk))
+        await Promise.race([new Promise((r) => restore.child.stdin!.once('drain', r)), restore.done]);
     }
     restore.child.stdin!.end();
     await restore.done;
@@ -85,7 +113,17 @@ export async function restoreBackup(ctx: BackupContext, backupId: string, o: Res
   o.onProgress?.({ phase: 'checking', done: 0 });
   const report = await checkRestored(target.url, manifest);
   if (report.failed.length) throw new RestoreCheckError(backupId, target.name, report.failed);
-  const result: RestoreResult = { backupId, target: target.name, rollbackBackupId, checks: report.passed, pendingMigrations: report.pendingMigrations, seconds: (Date.now() - started) / 1000 };
-  ctx.logger.info({ backup_id: backupId, target: target.name, rollback_backup_id: rollbackBackupId, seconds: result.seconds }, 'restore complete');
+  const result: RestoreResult = {
+    backupId,
+    target: target.name,
+    rollbackBackupId,
+    checks: report.passed,
+    pendingMigrations: report.pendingMigrations,
+    seconds: (Date.now() - started) / 1000,
+  };
+  ctx.logger.info(
+    { backup_id: backupId, target: target.name, rollback_backup_id: rollbackBackupId, seconds: result.seconds },
+    'restore complete',
+  );
   return result;
 }

@@ -24,11 +24,19 @@ export interface Signature {
 }
 
 export function sign(body: object, key: SigningKey): Signature {
-  return { alg: 'HMAC-SHA256', keyId: key.id, value: createHmac('sha256', key.secret).update(canonicalJson(body)).digest('hex') };
+  return {
+    alg: 'HMAC-SHA256',
+    keyId: key.id,
+    value: createHmac('sha256', key.secret).update(canonicalJson(body)).digest('hex'),
+  };
 }
 
 /** Whether `signature` is a valid signature of `body` by one of `keys` (the one its keyId names). */
-export function verifySignature(body: object, signature: Signature, keys: readonly SigningKey[]): 'ok' | 'unknown-key' | 'mismatch' {
+export function verifySignature(
+  body: object,
+  signature: Signature,
+  keys: readonly SigningKey[],
+): 'ok' | 'unknown-key' | 'mismatch' {
   const key = keys.find((k) => k.id === signature.keyId);
   if (!key) return 'unknown-key';
   const expected = Buffer.from(sign(body, key).value, 'hex');

@@ -19,21 +19,29 @@ export async function readFacts(client: pg.Client | pg.PoolClient, tenantId?: st
   const version = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
   const hasMigrations = (await client.query(`SELECT to_regclass('public."_prisma_migrations"') AS t`)).rows[0]?.t;
   const migrations = hasMigrations
-    ? (await client.query<{ name: string; checksum: string }>(
-        `SELECT migration_name AS name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name`,
-      )).rows
+    ? (
+        await client.query<{ name: string; checksum: string }>(
+          `SELECT migration_name AS name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name`,
+        )
+      ).rows
     : [];
-  const names = (await client.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)).rows.map((r) => r.t);
+  const names = (
+    await client.query<{ t: string }>(
+      `SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
+    )
+  ).rows.map((r) => r.t);
   const tables: Record<string, number> = {};
   for (const t of names) {
     const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${pg.escapeIdentifier(t)}`);
     tables[t] = Number(r.rows[0]!.n);
   }
   const heads = names.includes('audit_chain_heads')
-    ? (await client.query<{ tenant_id: string; seq: string; hash: string }>(
-        `SELECT tenant_id::text, last_seq::text AS seq, last_hash AS hash FROM audit_chain_heads ${tenantId ? 'WHERE tenant_id = $1::uuid' : ''} ORDER BY tenant_id`,
-        tenantId ? [tenantId] : [],
-      )).rows
+    ? (
+        await client.query<{ tenant_id: string; seq: string; hash: string }>(
+          `SELECT tenant_id::text, last_seq::text AS seq, last_hash AS hash FROM audit_chain_heads ${tenantId ? 'WHERE tenant_id = $1::uuid' : ''} ORDER BY tenant_id`,
+          tenantId ? [tenantId] : [],
+        )
+      ).rows
     : [];
   return {
     postgresVersion: version.rows[0]!.v,

@@ -16,7 +16,11 @@ export const PART_CALL_TIMEOUT_MS = 120_000;
 /** The store failed: names the object and the store's error code (the client's own message can echo request details). */
 export class BackupStoreError extends Error {
   readonly code: string;
-  constructor(readonly objectKey: string, action: string, cause: unknown) {
+  constructor(
+    readonly objectKey: string,
+    action: string,
+    cause: unknown,
+  ) {
     const code = storeErrorCode(cause);
     super(`object store: could not ${action} ${objectKey} (${code})`);
     this.name = 'BackupStoreError';
@@ -33,7 +37,9 @@ async function guard<T>(key: string, action: string, fn: () => Promise<T>): Prom
 }
 
 export const putBytes = (s: BackupStore, key: string, body: Buffer, contentType = 'application/octet-stream') =>
-  guard(key, 'upload', () => s.client.putObject(s.backupBucket, key, body, body.length, { 'Content-Type': contentType }));
+  guard(key, 'upload', () =>
+    s.client.putObject(s.backupBucket, key, body, body.length, { 'Content-Type': contentType }),
+  );
 
 /** The whole object, or undefined when there is none (NoSuchKey). */
 export async function getBytes(s: BackupStore, key: string, bucket = s.backupBucket): Promise<Buffer | undefined> {
@@ -56,7 +62,12 @@ export async function getBytes(s: BackupStore, key: string, bucket = s.backupBuc
 }
 
 /** Every object under a prefix (the client pages through the listing). */
-export function listAll(s: BackupStore, prefix: string, bucket = s.backupBucket, startAfter = ''): AsyncIterable<BucketItem> {
+export function listAll(
+  s: BackupStore,
+  prefix: string,
+  bucket = s.backupBucket,
+  startAfter = '',
+): AsyncIterable<BucketItem> {
   return s.client.listObjectsV2(bucket, prefix, true, startAfter) as unknown as AsyncIterable<BucketItem>;
 }
 
@@ -64,7 +75,11 @@ export function listAll(s: BackupStore, prefix: string, bucket = s.backupBucket,
 export async function listBackupIds(s: BackupStore, env: string): Promise<string[]> {
   const ids: string[] = [];
   try {
-    for await (const item of s.client.listObjectsV2(s.backupBucket, `${env}/`, false) as unknown as AsyncIterable<BucketItem>) {
+    for await (const item of s.client.listObjectsV2(
+      s.backupBucket,
+      `${env}/`,
+      false,
+    ) as unknown as AsyncIterable<BucketItem>) {
       if (item.prefix) ids.push(item.prefix.slice(env.length + 1).replace(/\/$/, ''));
     }
   } catch (err) {

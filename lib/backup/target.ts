@@ -14,7 +14,10 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
 export function resolveTarget(config: Pick<Config, 'databaseUrl'>, into: string): { url: string; name: string } {
   const url = /^postgres(ql)?:\/\//.test(into) ? into : withDatabase(config.databaseUrl, into);
   const name = databaseName(url);
-  if (!NAME.test(name)) throw new ValidationError('restore target', [{ path: 'into', message: 'must be a postgres URL or a database name (letters, digits, _ and -, at most 63)' }]);
+  if (!NAME.test(name))
+    throw new ValidationError('restore target', [
+      { path: 'into', message: 'must be a postgres URL or a database name (letters, digits, _ and -, at most 63)' },
+    ]);
   return { url, name };
 }
 
@@ -32,7 +35,10 @@ async function onServer<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promi
 /** undefined when the database does not exist, else how many relations it holds outside the system schemas. */
 export async function targetState(url: string): Promise<number | undefined> {
   const name = databaseName(url);
-  const exists = await onServer(url, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount);
+  const exists = await onServer(
+    url,
+    async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount,
+  );
   if (!exists) return undefined;
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
@@ -49,7 +55,8 @@ export async function targetState(url: string): Promise<number | undefined> {
   }
 }
 
-export const createDatabase = (url: string) => onServer(url, async (c) => void (await c.query(`CREATE DATABASE ${pg.escapeIdentifier(databaseName(url))}`)));
+export const createDatabase = (url: string) =>
+  onServer(url, async (c) => void (await c.query(`CREATE DATABASE ${pg.escapeIdentifier(databaseName(url))}`)));
 
 /** Drop (ending its sessions) and create it again, empty. */
 export const recreateDatabase = (url: string) =>
@@ -59,4 +66,8 @@ export const recreateDatabase = (url: string) =>
     await c.query(`CREATE DATABASE ${id}`);
   });
 
-export const dropDatabase = (url: string) => onServer(url, async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(databaseName(url))} WITH (FORCE)`)));
+export const dropDatabase = (url: string) =>
+  onServer(
+    url,
+    async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(databaseName(url))} WITH (FORCE)`)),
+  );

@@ -32,9 +32,14 @@ export function streamsOf(manifest: Manifest): Map<string, PartRecord[]> {
 async function checkDump(chunks: AsyncIterable<Buffer>): Promise<void> {
   const tool = runTool('pg_restore', ['--list'], 'postgresql://localhost/none', ['pipe', 'ignore', 'pipe']);
   let alive = true;
-  tool.done.then(() => (alive = false), () => (alive = false));
+  tool.done.then(
+    () => (alive = false),
+    () => (alive = false),
+  );
   // Every part is read and checked even if pg_restore has seen enough of the TOC.
-  for await (const c of chunks) if (alive && !tool.child.stdin!.write(c)) await Promise.race([new Promise((r) => tool.child.stdin!.once('drain', r)), tool.done.catch(() => undefined)]);
+  for await (const c of chunks)
+    if (alive && !tool.child.stdin!.write(c))
+      await Promise.race([new Promise((r) => tool.child.stdin!.once('drain', r)), tool.done.catch(() => undefined)]);
   tool.child.stdin!.end();
   await tool.done;
 }
@@ -61,14 +66,19 @@ async function checkNdjson(stream: string, chunks: AsyncIterable<Buffer>): Promi
   return lines;
 }
 
-export async function verifyBackup(ctx: BackupContext, backupId: string, o: { onProgress?: OnProgress } = {}): Promise<VerifyResult> {
+export async function verifyBackup(
+  ctx: BackupContext,
+  backupId: string,
+  o: { onProgress?: OnProgress } = {},
+): Promise<VerifyResult> {
   const manifest = await loadManifest(ctx, backupId);
   const { identities } = await backupKeys(ctx.config);
   const checks = ['manifest signature and schema'];
   const total = manifest.parts.reduce((n, p) => n + p.size, 0);
   let before = 0;
   for (const [stream, parts] of streamsOf(manifest)) {
-    const progress: OnProgress | undefined = o.onProgress && ((e) => o.onProgress!({ ...e, phase: 'verifying', done: before + e.done, total }));
+    const progress: OnProgress | undefined =
+      o.onProgress && ((e) => o.onProgress!({ ...e, phase: 'verifying', done: before + e.done, total }));
     const chunks = readStream(ctx.storage, parts, identities, progress);
     if (stream === 'database') {
       await checkDump(chunks).catch((err: unknown) => {

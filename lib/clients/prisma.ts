@@ -20,7 +20,11 @@ export interface PrismaOptions {
  * @param onConnectionLost called once per connection that died, idle or checked out
  *   (lib/db/connection-loss.ts). Default: nothing; the failure reaches the caller anyway.
  */
-export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onConnectionLost?: ConnectionLostHandler): pg.Pool {
+export function createPgPool(
+  config: Pick<Config, 'databaseUrl'>,
+  max = 10,
+  onConnectionLost?: ConnectionLostHandler,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,
@@ -60,7 +64,8 @@ export function trackBackendPids(pool: pg.Pool): () => number[] {
 export const TRANSACTION_OPTIONS = { timeout: 20_000, maxWait: 10_000 } as const;
 
 export function createPrisma(config: Pick<Config, 'databaseUrl'>, options: PrismaOptions = {}): PrismaClient {
-  if (options.pool) return new PrismaClient({ adapter: new PrismaPg(options.pool), transactionOptions: TRANSACTION_OPTIONS });
+  if (options.pool)
+    return new PrismaClient({ adapter: new PrismaPg(options.pool), transactionOptions: TRANSACTION_OPTIONS });
   // Prisma's $disconnect() does not end a pool it was handed: its idle connections kept
   // a finished CLI command alive for the pool's 10 s idle timeout. They may not now.
   const pool = createPgPool(config, options.max ?? 10);

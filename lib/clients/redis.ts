@@ -8,7 +8,11 @@ import type { Config } from '../config.js';
  * Pipeline per tick and copies every defined script (BullMQ defines dozens) into it,
  * which cost the ingest route about a quarter of its throughput when measured.
  */
-export function createRedis(config: Pick<Config, 'redisUrl'>, name = 'bulwark', options: { autoPipelining?: boolean } = {}): Redis {
+export function createRedis(
+  config: Pick<Config, 'redisUrl'>,
+  name = 'bulwark',
+  options: { autoPipelining?: boolean } = {},
+): Redis {
   return new Redis(config.redisUrl, {
     maxRetriesPerRequest: null,
     connectionName: name,

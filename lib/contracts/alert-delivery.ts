@@ -38,7 +38,9 @@ export const deliverJobSchema = z
   .strict();
 
 export const groupFlushJobSchema = z.object({ v: z.literal(1), tenantId: TENANT_ID, groupId: z.uuid() }).strict();
-export const digestJobSchema = z.object({ v: z.literal(1), tenantId: TENANT_ID, until: z.iso.datetime({ offset: true }) }).strict();
+export const digestJobSchema = z
+  .object({ v: z.literal(1), tenantId: TENANT_ID, until: z.iso.datetime({ offset: true }) })
+  .strict();
 /** The sweep (every minute, from the scheduler) takes no input. */
 export const sweepJobSchema = z.object({ v: z.literal(1) }).strict();
 
@@ -46,7 +48,11 @@ export type DeliverJob = z.output<typeof deliverJobSchema>;
 export type GroupFlushJob = z.output<typeof groupFlushJobSchema>;
 export type DigestJob = z.output<typeof digestJobSchema>;
 
-export const alertDeliveryPolicy: QueuePolicy & { backoffJitter: number; perChannelConcurrency: number; inlineSlotWaitMs: number } = {
+export const alertDeliveryPolicy: QueuePolicy & {
+  backoffJitter: number;
+  perChannelConcurrency: number;
+  inlineSlotWaitMs: number;
+} = {
   attempts: 8,
   // Exponential from 2 s with jitter, so many tenants' retries do not arrive together.
   backoff: { type: 'exponential', delay: 2000 },
@@ -75,9 +81,24 @@ const deliveryOpts: JobOptions = {
   removeOnFail: alertDeliveryPolicy.removeOnFail,
 };
 
-export const deliverJob = defineJob({ queue: alertDeliveryQueue, name: 'deliver', schema: deliverJobSchema, opts: deliveryOpts });
-export const groupFlushJob = defineJob({ queue: alertDeliveryQueue, name: 'group-flush', schema: groupFlushJobSchema, opts: deliveryOpts });
-export const digestJob = defineJob({ queue: alertDeliveryQueue, name: 'digest', schema: digestJobSchema, opts: deliveryOpts });
+export const deliverJob = defineJob({
+  queue: alertDeliveryQueue,
+  name: 'deliver',
+  schema: deliverJobSchema,
+  opts: deliveryOpts,
+});
+export const groupFlushJob = defineJob({
+  queue: alertDeliveryQueue,
+  name: 'group-flush',
+  schema: groupFlushJobSchema,
+  opts: deliveryOpts,
+});
+export const digestJob = defineJob({
+  queue: alertDeliveryQueue,
+  name: 'digest',
+  schema: digestJobSchema,
+  opts: deliveryOpts,
+});
 /** The sweep runs every minute; one that fails is simply the next minute's: no retries, few kept. */
 export const sweepJob = defineJob({
   queue: alertDeliveryQueue,

@@ -24,10 +24,17 @@ function checkLabelNames(labels: Record<string, string>, ctx: z.RefinementCtx): 
   const names = Object.keys(labels);
   // Labels travel with every message and ledger row: a bound keeps one alert from
   // carrying megabytes (64 names of 64 and values of 256 characters: about 20 KB).
-  if (names.length > ALERT_LABELS_MAX) ctx.addIssue({ code: 'custom', path: [], message: `has ${names.length} labels, more than ${ALERT_LABELS_MAX}` });
+  if (names.length > ALERT_LABELS_MAX)
+    ctx.addIssue({ code: 'custom', path: [], message: `has ${names.length} labels, more than ${ALERT_LABELS_MAX}` });
   for (const name of names) {
-    if (!isStorableText(name)) ctx.addIssue({ code: 'custom', path: [], message: 'has a label name with a NUL character or an unpaired surrogate' });
-    else if (name.length > 64) ctx.addIssue({ code: 'custom', path: [name], message: 'is a label name longer than 64 characters' });
+    if (!isStorableText(name))
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'has a label name with a NUL character or an unpaired surrogate',
+      });
+    else if (name.length > 64)
+      ctx.addIssue({ code: 'custom', path: [name], message: 'is a label name longer than 64 characters' });
   }
 }
 
@@ -42,7 +49,11 @@ const LABELS = z
   .custom<Record<string, string>>(() => true)
   .superRefine((v, ctx) => {
     if (v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__')) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'has a label named "__proto__", which cannot be kept; rename it' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'has a label named "__proto__", which cannot be kept; rename it',
+      });
     }
   })
   .pipe(z.record(z.string(), TEXT(256)).superRefine(checkLabelNames));
@@ -66,7 +77,8 @@ export const RUNBOOK_URL = z
  * takes groupKey and userId of 1-256 characters, and an empty one failed the alert job
  * at every attempt, leaving its row `received` for ever.
  */
-const NON_EMPTY = (max: number, absent: string) => TEXT(max).pipe(z.string().min(1, `must not be empty; leave it out ${absent}`));
+const NON_EMPTY = (max: number, absent: string) =>
+  TEXT(max).pipe(z.string().min(1, `must not be empty; leave it out ${absent}`));
 
 const alertShape = {
   /**
@@ -87,7 +99,10 @@ const alertShape = {
   runbookUrl: RUNBOOK_URL.optional(),
   occurredAt: INSTANT,
   /** Where the alert came from, e.g. the audit entry that raised it. */
-  source: z.object({ auditEventId: z.string().max(128).optional() }).strict().optional(),
+  source: z
+    .object({ auditEventId: z.string().max(128).optional() })
+    .strict()
+    .optional(),
   details: JSON_OBJECT(16384).optional(),
   /**
    * The request that caused the alert, so it can be traced from the job back to that
@@ -107,14 +122,20 @@ export const alertInputSchema = z
     // the tenant: a caller sending an alert under that id first would make the real one
     // a repeat of it. Those ids are version 8, and callers' may not be.
     id: alertShape.id
-      .refine((id) => id[14] !== RESERVED_ALERT_ID_VERSION, { error: `UUID version ${RESERVED_ALERT_ID_VERSION} is reserved for alerts Bulwark raises; use a random (version 4) UUID, or none` })
+      .refine((id) => id[14] !== RESERVED_ALERT_ID_VERSION, {
+        error: `UUID version ${RESERVED_ALERT_ID_VERSION} is reserved for alerts Bulwark raises; use a random (version 4) UUID, or none`,
+      })
       .optional(),
     occurredAt: INSTANT.optional(),
     // The duplicate check runs on source.auditEventId before every other rule: an alert
     // sent by a caller that could set it could silence the security alert of an audit
     // entry it names (audit eventIds are callers' own, often guessable). Only the audit
     // path raises alerts with a source; it builds their jobs itself.
-    source: z.never({ error: 'is set by Bulwark for alerts raised by audit entries; an alert sent by a caller cannot carry it' }).optional(),
+    source: z
+      .never({
+        error: 'is set by Bulwark for alerts raised by audit entries; an alert sent by a caller cannot carry it',
+      })
+      .optional(),
   })
   .strict();
 export const alertJobSchema = z.object({ v: z.literal(1), alert: z.object(alertShape).strict() }).strict();

@@ -38,7 +38,9 @@ export const AUDIT_IP = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 
 
 const entryShape = {
   tenantId: TENANT_ID,
-  eventId: z.string().regex(EVENT_ID, 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'),
+  eventId: z
+    .string()
+    .regex(EVENT_ID, 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'),
   occurredAt: INSTANT,
   actorType: z.enum(ACTOR_TYPES, { error: `must be one of ${ACTOR_TYPES.join(', ')}` }),
   actorId: TEXT(255).optional(),
@@ -59,7 +61,13 @@ const entryShape = {
   severity: z.enum(SEVERITIES, { error: `must be one of ${SEVERITIES.join(', ')}` }).optional(),
 };
 
-type EntryLike = { actorType: string; action: string; reason?: string | undefined; confidence?: number | undefined; severity?: string | undefined };
+type EntryLike = {
+  actorType: string;
+  action: string;
+  reason?: string | undefined;
+  confidence?: number | undefined;
+  severity?: string | undefined;
+};
 
 /** Rules that tie fields together (checked on producer input and job payload alike). */
 function crossFieldRules(e: EntryLike, ctx: z.RefinementCtx): void {
@@ -77,7 +85,9 @@ function crossFieldRules(e: EntryLike, ctx: z.RefinementCtx): void {
 }
 
 /** Run the cross-field rules even when other fields failed (one error names every problem), but only on an object. */
-const onObjects = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
+const onObjects = {
+  when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null,
+};
 
 /** What application code passes to `audit.write`: eventId and occurredAt are optional. */
 export const auditEntryInputSchema = z
@@ -143,7 +153,11 @@ export const auditVerifyJob = defineJob({
   queue: auditVerifyQueue,
   name: 'verify',
   schema: auditVerifyJobSchema,
-  schedule: { id: 'audit-verify-hourly', repeat: (config) => ({ pattern: config.auditVerifyCron, tz: 'UTC' }), data: { v: 1 } },
+  schedule: {
+    id: 'audit-verify-hourly',
+    repeat: (config) => ({ pattern: config.auditVerifyCron, tz: 'UTC' }),
+    data: { v: 1 },
+  },
 });
 
 /** A security entry of this severity also raises an alert. */

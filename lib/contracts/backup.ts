@@ -14,16 +14,15 @@ export type BackupKind = (typeof BACKUP_KINDS)[number];
 /** A backup id: its UTC start time to the second, `YYYYMMDDTHHMMSSZ`. */
 export const BACKUP_ID = z.string().regex(/^\d{8}T\d{6}Z$/, 'must be a backup id like 20261206T230000Z (UTC time)');
 
-export const backupJobSchema = z
-  .discriminatedUnion(
-    'kind',
-    [
-      z.object({ v: z.literal(1), kind: z.literal('database') }).strict(),
-      z.object({ v: z.literal(1), kind: z.literal('objects') }).strict(),
-      z.object({ v: z.literal(1), kind: z.literal('tenant'), tenantId: TENANT_ID }).strict(),
-    ],
-    { error: `kind must be one of ${BACKUP_KINDS.join(', ')}` },
-  );
+export const backupJobSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.object({ v: z.literal(1), kind: z.literal('database') }).strict(),
+    z.object({ v: z.literal(1), kind: z.literal('objects') }).strict(),
+    z.object({ v: z.literal(1), kind: z.literal('tenant'), tenantId: TENANT_ID }).strict(),
+  ],
+  { error: `kind must be one of ${BACKUP_KINDS.join(', ')}` },
+);
 export type BackupJob = z.output<typeof backupJobSchema>;
 
 /** What a completed backup job returns (Bull Board shows it). */

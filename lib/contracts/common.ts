@@ -59,7 +59,10 @@ export function isInstantInRange(d: Date): boolean {
 
 /** An instant, given as a Date or an ISO 8601 string with a zone, normalised to UTC ms ISO. */
 export const INSTANT = z
-  .union([z.date(), z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00Z' })])
+  .union([
+    z.date(),
+    z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00Z' }),
+  ])
   .transform((v, ctx) => {
     const d = v instanceof Date ? v : new Date(v);
     if (Number.isNaN(d.getTime())) {
@@ -102,8 +105,12 @@ export function findUnstorableText(value: unknown, path = ''): string | undefine
 function inspectJson(value: unknown, path: string, depth: number): { problem: string } | { size: number } {
   if (depth > 32) return { problem: `nests deeper than 32 levels at ${path || '(root)'}` };
   if (value === null || typeof value === 'boolean') return { size: 5 };
-  if (typeof value === 'number') return Number.isFinite(value) ? { size: 24 } : { problem: `has a non-finite number at ${path}` };
-  if (typeof value === 'string') return isStorableText(value) ? { size: value.length + 2 } : { problem: `has a string with NUL or unpaired surrogate at ${path}` };
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? { size: 24 } : { problem: `has a non-finite number at ${path}` };
+  if (typeof value === 'string')
+    return isStorableText(value)
+      ? { size: value.length + 2 }
+      : { problem: `has a string with NUL or unpaired surrogate at ${path}` };
   if (Array.isArray(value)) {
     let size = 2;
     for (let i = 0; i < value.length; i++) {
@@ -141,15 +148,20 @@ export function jsonBytesOver(obj: unknown, maxBytes: number): number | undefine
 
 /** A JSON object (before/after state, metadata): plain JSON, storable, bounded in size. */
 export const JSON_OBJECT = (maxBytes: number) =>
-  z.custom<Record<string, JsonValue>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object').superRefine((obj, ctx) => {
-    const r = inspectJson(obj, '', 0);
-    if ('problem' in r) ctx.addIssue({ code: 'custom', message: r.problem });
-    // The walk counts UTF-16 units; JSON can take up to 6 bytes for one (\u001f), so
-    // only objects that could be near the limit get their exact size computed.
-    else if (r.size > maxBytes / 6) {
-      const size = Buffer.byteLength(JSON.stringify(obj));
-      if (size > maxBytes) ctx.addIssue({ code: 'custom', message: `is ${size} bytes, more than ${maxBytes}` });
-    }
-  });
+  z
+    .custom<Record<string, JsonValue>>(
+      (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+      'must be a JSON object',
+    )
+    .superRefine((obj, ctx) => {
+      const r = inspectJson(obj, '', 0);
+      if ('problem' in r) ctx.addIssue({ code: 'custom', message: r.problem });
+      // The walk counts UTF-16 units; JSON can take up to 6 bytes for one (\u001f), so
+      // only objects that could be near the limit get their exact size computed.
+      else if (r.size > maxBytes / 6) {
+        const size = Buffer.byteLength(JSON.stringify(obj));
+        if (size > maxBytes) ctx.addIssue({ code: 'custom', message: `is ${size} bytes, more than ${maxBytes}` });
+      }
+    });
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

@@ -49,10 +49,17 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
 
 /** The options a queue's policy gives its jobs: attempts, backoff, what is kept. */
 export function policyJobOptions(policy: QueuePolicy): JobOptions {
-  return { attempts: policy.attempts, backoff: policy.backoff, removeOnComplete: policy.removeOnComplete, removeOnFail: policy.removeOnFail };
+  return {
+    attempts: policy.attempts,
+    backoff: policy.backoff,
+    removeOnComplete: policy.removeOnComplete,
+    removeOnFail: policy.removeOnFail,
+  };
 }
 
 /** A job definition; `opts` default to the queue policy's. */
-export function defineJob<S extends z.ZodType>(def: Omit<JobDefinition<S>, 'opts'> & { opts?: JobOptions }): JobDefinition<S> {
+export function defineJob<S extends z.ZodType>(
+  def: Omit<JobDefinition<S>, 'opts'> & { opts?: JobOptions },
+): JobDefinition<S> {
   return { ...def, opts: def.opts ?? policyJobOptions(def.queue.policy) };
 }

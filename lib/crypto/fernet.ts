@@ -63,7 +63,8 @@ function parseToken(token: string): Parsed {
   if (!raw) throw new InvalidToken('token is not url-safe base64 with padding');
   if (raw.length === 0 || raw[0] !== VERSION) throw new InvalidToken('token has an unknown version');
   if (raw.length < HEADER + BLOCK + MAC) throw new InvalidToken('token is too short');
-  if ((raw.length - HEADER - MAC) % BLOCK !== 0) throw new InvalidToken('token ciphertext is not a whole number of blocks');
+  if ((raw.length - HEADER - MAC) % BLOCK !== 0)
+    throw new InvalidToken('token ciphertext is not a whole number of blocks');
   return { timestamp: raw.readBigUInt64BE(1), raw };
 }
 
@@ -77,8 +78,12 @@ export class Fernet {
 
   constructor(keyB64url: string) {
     const raw = decodeB64Url(keyB64url);
-    if (!raw) throw new Error('Fernet key must be 32 bytes of url-safe base64 with padding (44 characters, as generateFernetKey() makes)');
-    if (raw.length !== 32) throw new Error(`Fernet key must be 32 bytes of url-safe base64 (it decodes to ${raw.length} bytes)`);
+    if (!raw)
+      throw new Error(
+        'Fernet key must be 32 bytes of url-safe base64 with padding (44 characters, as generateFernetKey() makes)',
+      );
+    if (raw.length !== 32)
+      throw new Error(`Fernet key must be 32 bytes of url-safe base64 (it decodes to ${raw.length} bytes)`);
     this.#signing = Buffer.from(raw.subarray(0, 16));
     this.#encryption = Buffer.from(raw.subarray(16));
   }
@@ -100,7 +105,8 @@ export class Fernet {
     if (ttlSeconds !== undefined) {
       const nowS = secondsOf(now ?? new Date(), 'now');
       if (parsed.timestamp + BigInt(ttlSeconds) < nowS) throw new InvalidToken('token has expired');
-      if (nowS + MAX_CLOCK_SKEW_S < parsed.timestamp) throw new InvalidToken('token timestamp is too far in the future');
+      if (nowS + MAX_CLOCK_SKEW_S < parsed.timestamp)
+        throw new InvalidToken('token timestamp is too far in the future');
     }
     return plain;
   }
@@ -113,8 +119,11 @@ export class Fernet {
   }
 
   #verify(raw: Buffer): void {
-    const mac = createHmac('sha256', this.#signing).update(raw.subarray(0, raw.length - MAC)).digest();
-    if (!timingSafeEqual(mac, raw.subarray(raw.length - MAC))) throw new InvalidToken('token signature does not match the key');
+    const mac = createHmac('sha256', this.#signing)
+      .update(raw.subarray(0, raw.length - MAC))
+      .digest();
+    if (!timingSafeEqual(mac, raw.subarray(raw.length - MAC)))
+      throw new InvalidToken('token signature does not match the key');
   }
 
   /** Signature check and decryption, no time checks (as Python's _decrypt_data with no ttl). */

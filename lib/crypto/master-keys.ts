@@ -19,7 +19,9 @@ export const MASTER_KEY_ID_RULE = '1-32 letters, digits, "_" or "-"';
 
 export function parseMasterKeys(value: string): MasterKeys {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new Error('MASTER_KEYS must list at least one key as id:base64urlkey (generate one with `bulwark keys generate`)');
+    throw new Error(
+      'MASTER_KEYS must list at least one key as id:base64urlkey (generate one with `bulwark keys generate`)',
+    );
   }
   const all = new Map<string, Fernet>();
   value.split(',').forEach((rawEntry, i) => {
@@ -36,7 +38,9 @@ export function parseMasterKeys(value: string): MasterKeys {
     try {
       fernet = new Fernet(entry.slice(sep + 1).trim());
     } catch {
-      throw new Error(`${where}: key must be 32 bytes of base64url (44 characters with padding; see \`bulwark keys generate\`)`);
+      throw new Error(
+        `${where}: key must be 32 bytes of base64url (44 characters with padding; see \`bulwark keys generate\`)`,
+      );
     }
     all.set(id, fernet);
   });
@@ -62,6 +66,8 @@ export function decryptWithKeyId(keys: MasterKeys, token: string, keyId?: string
     return keys.multi.decrypt(token);
   } catch (err) {
     if (!(err instanceof InvalidToken)) throw err;
-    throw new InvalidToken(`the value does not decrypt under any configured master key${keyId !== undefined ? ` (stored under key id ${keyId})` : ''}`);
+    throw new InvalidToken(
+      `the value does not decrypt under any configured master key${keyId !== undefined ? ` (stored under key id ${keyId})` : ''}`,
+    );
   }
 }

@@ -17,7 +17,10 @@ import type pg from 'pg';
 export type ConnectionLostHandler = (err: Error, inUse: boolean) => void;
 
 /** Keep a standalone Client's connection loss from being thrown; its queries still fail. */
-export function survivesConnectionLoss<C extends pg.Client | pg.PoolClient>(client: C, onLost: ConnectionLostHandler = () => undefined): C {
+export function survivesConnectionLoss<C extends pg.Client | pg.PoolClient>(
+  client: C,
+  onLost: ConnectionLostHandler = () => undefined,
+): C {
   let reported = false;
   client.on('error', (err: Error) => {
     if (reported) return;

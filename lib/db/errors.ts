@@ -3,7 +3,15 @@
  * Prisma wraps driver errors; the SQLSTATE or Node error code sits at different depths.
  */
 
-const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const TRANSIENT_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 /** Prisma's codes for "cannot reach", "connection closed", "pool timeout", "transaction expired". */
 const TRANSIENT_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
 /** SQLSTATE classes: 08 connection, 53 resources, 57 operator intervention, 58 system; 40 serialization/deadlock. */
@@ -14,9 +22,15 @@ const TRANSIENT_MESSAGE = /connect|connection|terminat|timed? ?out|ECONN|socket|
 export function codesOf(err: unknown, depth = 0): string[] {
   if (!err || typeof err !== 'object' || depth > 4) return [];
   const e = err as Record<string, unknown>;
-  const own = [e.code, e.errno, (e.meta as Record<string, unknown> | undefined)?.code]
-    .filter((c): c is string => typeof c === 'string');
-  return [...own, ...codesOf(e.cause, depth + 1), ...codesOf(e.meta, depth + 1), ...codesOf(e.driverAdapterError, depth + 1)];
+  const own = [e.code, e.errno, (e.meta as Record<string, unknown> | undefined)?.code].filter(
+    (c): c is string => typeof c === 'string',
+  );
+  return [
+    ...own,
+    ...codesOf(e.cause, depth + 1),
+    ...codesOf(e.meta, depth + 1),
+    ...codesOf(e.driverAdapterError, depth + 1),
+  ];
 }
 
 export function isTransientDbError(err: unknown): boolean {

@@ -89,10 +89,7 @@ async function appliedMigrations(client: pg.Client | pg.PoolClient): Promise<Map
 }
 
 /** Names of migration files not yet applied to the database (used by /readyz). */
-export async function pendingMigrations(
-  client: pg.Client | pg.PoolClient,
-  files: MigrationFile[],
-): Promise<string[]> {
+export async function pendingMigrations(client: pg.Client | pg.PoolClient, files: MigrationFile[]): Promise<string[]> {
   const applied = await appliedMigrations(client);
   return files.filter((f) => !applied.has(f.name)).map((f) => f.name);
 }
@@ -116,7 +113,10 @@ export async function migrate(
     for (const f of files) {
       const sum = applied.get(f.name);
       if (sum !== undefined && sum !== f.checksum) {
-        throw new MigrationError(f.name, new Error('the file was changed after it was applied; add a new migration instead'));
+        throw new MigrationError(
+          f.name,
+          new Error('the file was changed after it was applied; add a new migration instead'),
+        );
       }
     }
     const report: MigrateReport = { applied: [], alreadyApplied: applied.size };

@@ -44,15 +44,26 @@ export interface Lockout {
 }
 
 type Reply = [string, number, number];
-type Args = [failuresKey: string, lockKey: string, now: number, windowMs: number, limit: number, lockMs: number, member: string, outcome: string];
+type Args = [
+  failuresKey: string,
+  lockKey: string,
+  now: number,
+  windowMs: number,
+  limit: number,
+  lockMs: number,
+  member: string,
+  outcome: string,
+];
 
 function wholeNumber(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number of at least 1 (got ${value})`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a whole number of at least 1 (got ${value})`);
   return value;
 }
 
 export function createLockout(redis: Redis, options: LockoutOptions): Lockout {
-  if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '') throw new TypeError('keyPrefix must be a non-empty string');
+  if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')
+    throw new TypeError('keyPrefix must be a non-empty string');
   const limit = wholeNumber('limit', options.limit);
   const windowMs = wholeNumber('windowMs', options.windowMs);
   const lockMs = wholeNumber('lockMs', options.lockMs ?? options.windowMs);

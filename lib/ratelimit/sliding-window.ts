@@ -6,7 +6,11 @@
 import type { Redis } from 'ioredis';
 import { defineScript, memberIds } from '../redis-script.js';
 
-const SCRIPT = { name: 'bulwarkSlidingWindow', file: new URL('./sliding-window.lua', import.meta.url), numberOfKeys: 1 };
+const SCRIPT = {
+  name: 'bulwarkSlidingWindow',
+  file: new URL('./sliding-window.lua', import.meta.url),
+  numberOfKeys: 1,
+};
 
 export interface LimitResult {
   allowed: boolean;
@@ -44,7 +48,8 @@ interface Batch {
 }
 
 export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowOptions): SlidingWindowLimiter {
-  if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '') throw new TypeError('keyPrefix must be a non-empty string');
+  if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')
+    throw new TypeError('keyPrefix must be a non-empty string');
   const clock = options.clock ?? Date.now;
   const script = defineScript<Args, [number, number, number]>(redis, SCRIPT);
   // One id per script call: the script derives the ids of a call's hits from it.
@@ -56,11 +61,24 @@ export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowO
 
   async function run(b: Batch): Promise<void> {
     try {
-      const [admitted, before, retry] = await script(`${options.keyPrefix}:${b.key}`, b.now, b.windowMs, b.limit, memberId(b.now), b.waiters.length);
+      const [admitted, before, retry] = await script(
+        `${options.keyPrefix}:${b.key}`,
+        b.now,
+        b.windowMs,
+        b.limit,
+        memberId(b.now),
+        b.waiters.length,
+      );
       b.waiters.forEach((w, i) => {
         const allowed = i < admitted;
         const count = allowed ? before + i + 1 : before + admitted;
-        w.resolve({ allowed, count, retryAfterMs: allowed ? 0 : retry, limit: b.limit, remaining: Math.max(0, b.limit - count) });
+        w.resolve({
+          allowed,
+          count,
+          retryAfterMs: allowed ? 0 : retry,
+          limit: b.limit,
+          remaining: Math.max(0, b.limit - count),
+        });
       });
     } catch (err) {
       for (const w of b.waiters) w.reject(err);
@@ -77,8 +95,10 @@ export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowO
   return {
     async hit(key, limit, windowMs) {
       if (typeof key !== 'string' || key === '') throw new TypeError('key must be a non-empty string');
-      if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a whole number of at least 1 (got ${limit})`);
-      if (!Number.isSafeInteger(windowMs) || windowMs < 1) throw new RangeError(`windowMs must be a whole number of milliseconds, at least 1 (got ${windowMs})`);
+      if (!Number.isSafeInteger(limit) || limit < 1)
+        throw new RangeError(`limit must be a whole number of at least 1 (got ${limit})`);
+      if (!Number.isSafeInteger(windowMs) || windowMs < 1)
+        throw new RangeError(`windowMs must be a whole number of milliseconds, at least 1 (got ${windowMs})`);
       const raw = clock();
       if (!Number.isFinite(raw)) throw new RangeError(`clock must return a finite number of milliseconds (got ${raw})`);
       const now = Math.floor(raw);

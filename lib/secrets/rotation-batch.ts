@@ -88,10 +88,20 @@ export async function writeBatch(
  * to keep each under the audit log's metadata limit (a 10,000-row batch of one tenant
  * names about 90 KB of secrets).
  */
-export function rotationMetadata(list: BatchUpdate[], toKeyId: string): Array<{ names: string[]; from_key_ids: string[]; to_key_id: string }> {
-  const make = (part: BatchUpdate[]) => ({ names: part.map((u) => u.name), from_key_ids: [...new Set(part.map((u) => u.from))], to_key_id: toKeyId });
+export function rotationMetadata(
+  list: BatchUpdate[],
+  toKeyId: string,
+): Array<{ names: string[]; from_key_ids: string[]; to_key_id: string }> {
+  const make = (part: BatchUpdate[]) => ({
+    names: part.map((u) => u.name),
+    from_key_ids: [...new Set(part.map((u) => u.from))],
+    to_key_id: toKeyId,
+  });
   // The names' budget, with every key id of the list counted (a part's are a subset).
-  const budget = AUDIT_METADATA_MAX_BYTES - Buffer.byteLength(JSON.stringify(make(list.slice(0, 0)))) - Buffer.byteLength(JSON.stringify([...new Set(list.map((u) => u.from))]));
+  const budget =
+    AUDIT_METADATA_MAX_BYTES -
+    Buffer.byteLength(JSON.stringify(make(list.slice(0, 0)))) -
+    Buffer.byteLength(JSON.stringify([...new Set(list.map((u) => u.from))]));
   const parts: BatchUpdate[][] = [[]];
   let used = 0;
   for (const u of list) {
@@ -130,11 +140,17 @@ export class RotationBatchError extends Error {
     readonly batch: BatchPosition,
     statementTimeoutMs: number,
     override readonly cause: unknown,
-    readonly report: { total: number; reencrypted: number; failed: Array<{ tenantId: string; name: string; keyId: string; error: string }> },
+    readonly report: {
+      total: number;
+      reencrypted: number;
+      failed: Array<{ tenantId: string; name: string; keyId: string; error: string }>;
+    },
   ) {
     const b = batch;
     const secrets = `secrets ${b.from}-${b.from + b.size - 1} of the ${report.total} counted, tenant ${b.first.tenantId} secret ${b.first.name} to tenant ${b.last.tenantId} secret ${b.last.name}`;
-    super(`master key rotation: batch ${b.number} (${secrets}) was rolled back, none of it re-encrypted: ${reasonOf(cause, statementTimeoutMs)}`);
+    super(
+      `master key rotation: batch ${b.number} (${secrets}) was rolled back, none of it re-encrypted: ${reasonOf(cause, statementTimeoutMs)}`,
+    );
   }
 }
 
@@ -142,15 +158,22 @@ export class RotationBatchError extends Error {
 function reasonOf(err: unknown, statementTimeoutMs: number): string {
   const codes = codesOf(err);
   const message = err instanceof Error ? err.message : String(err);
-  if (codes.includes('57014')) return `a statement ran past its ${statementTimeoutMs} ms limit (statement_timeout), most likely waiting for a row another session holds locked`;
-  if (codes.includes('55P03')) return 'a row lock was not granted in time (lock_timeout): another session holds one of its rows or a chain head';
+  if (codes.includes('57014'))
+    return `a statement ran past its ${statementTimeoutMs} ms limit (statement_timeout), most likely waiting for a row another session holds locked`;
+  if (codes.includes('55P03'))
+    return 'a row lock was not granted in time (lock_timeout): another session holds one of its rows or a chain head';
   if (codes.includes('40P01')) return 'deadlock with another session (40P01)';
   if (codes.includes('P2028') || /expired transaction|transaction already closed/i.test(message)) {
     return `the batch's transaction ran past its ${TRANSACTION_STATEMENT_LIMITS * statementTimeoutMs} ms limit`;
   }
   if (codes.includes('P2024')) return `no database connection became free within ${CONNECTION_WAIT_MS} ms`;
   // Prisma's message quotes the call site over several lines; its last line is the cause.
-  const last = message.trim().split('\n').filter((l) => l.trim()).pop() ?? 'unknown error';
+  const last =
+    message
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim())
+      .pop() ?? 'unknown error';
   const sqlstate = codes.find((c) => /^[0-9A-Z]{5}$/.test(c));
   return `${sqlstate ? `${sqlstate}: ` : ''}${maskUrlCredentials(last.trim()).slice(0, 300)}`;
 }

@@ -57,15 +57,23 @@ export interface RotationOptions {
  * throws RotationBatchError, naming the batch and carrying the report so far: the
  * batches before it stay committed, the failed one is rolled back whole.
  */
-export async function rotateMasterKey(prisma: PrismaClient, keys: MasterKeys, options: RotationOptions = {}): Promise<RotationReport> {
+export async function rotateMasterKey(
+  prisma: PrismaClient,
+  keys: MasterKeys,
+  options: RotationOptions = {},
+): Promise<RotationReport> {
   const batchSize = options.batchSize ?? 200;
   const statementTimeoutMs = options.statementTimeoutMs ?? ROTATION_STATEMENT_TIMEOUT_MS;
   // A batch of 0 selected nothing and reported "0 of N, 0 failed" as if all was well.
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > ROTATION_BATCH_MAX) {
-    throw new ValidationError('master key rotation', [{ path: 'batchSize', message: `must be a whole number from 1 to ${ROTATION_BATCH_MAX}` }]);
+    throw new ValidationError('master key rotation', [
+      { path: 'batchSize', message: `must be a whole number from 1 to ${ROTATION_BATCH_MAX}` },
+    ]);
   }
   if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 1) {
-    throw new ValidationError('master key rotation', [{ path: 'statementTimeoutMs', message: 'must be a positive whole number of milliseconds' }]);
+    throw new ValidationError('master key rotation', [
+      { path: 'statementTimeoutMs', message: 'must be a positive whole number of milliseconds' },
+    ]);
   }
   const actor = options.actor ?? { type: 'system' as const, id: 'bulwark-cli' };
   const currentId = keys.current.id;
@@ -89,17 +97,32 @@ export async function rotateMasterKey(prisma: PrismaClient, keys: MasterKeys, op
     for (const row of rows) {
       try {
         const plain = decryptWithKeyId(keys, row.encryptedValue, row.keyId);
-        updates.push({ id: row.id, tenantId: row.tenantId, name: row.name, token: keys.current.fernet.encrypt(plain), from: row.keyId, was: row.encryptedValue });
+        updates.push({
+          id: row.id,
+          tenantId: row.tenantId,
+          name: row.name,
+          token: keys.current.fernet.encrypt(plain),
+          from: row.keyId,
+          was: row.encryptedValue,
+        });
       } catch (err) {
         report.failed.push({ tenantId: row.tenantId, name: row.name, keyId: row.keyId, error: (err as Error).message });
       }
     }
     // Names only: the error carrying this must not carry the rows' tokens.
     const ref = (r: (typeof rows)[number]) => ({ tenantId: r.tenantId, name: r.name });
-    const where = { number: batch, size: rows.length, from: handled + 1, first: ref(rows[0]!), last: ref(rows[rows.length - 1]!) };
-    const changed = await writeBatch(prisma, updates, { currentId, actor, statementTimeoutMs }).catch((err: unknown) => {
-      throw new RotationBatchError(where, statementTimeoutMs, err, { ...report, failed: [...report.failed] });
-    });
+    const where = {
+      number: batch,
+      size: rows.length,
+      from: handled + 1,
+      first: ref(rows[0]!),
+      last: ref(rows[rows.length - 1]!),
+    };
+    const changed = await writeBatch(prisma, updates, { currentId, actor, statementTimeoutMs }).catch(
+      (err: unknown) => {
+        throw new RotationBatchError(where, statementTimeoutMs, err, { ...report, failed: [...report.failed] });
+      },
+    );
     report.reencrypted += changed;
     handled += rows.length;
     options.onProgress?.(handled, total);

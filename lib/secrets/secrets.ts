@@ -52,17 +52,37 @@ export interface SecretInfo {
   rotatedAt: Date | null;
 }
 
-const info = (r: SecretInfo): SecretInfo => ({ name: r.name, version: r.version, keyId: r.keyId, createdAt: r.createdAt, updatedAt: r.updatedAt, rotatedAt: r.rotatedAt });
+const info = (r: SecretInfo): SecretInfo => ({
+  name: r.name,
+  version: r.version,
+  keyId: r.keyId,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+  rotatedAt: r.rotatedAt,
+});
 
 /** Create a secret, or replace its value (a rotation) when it exists. */
-export async function setSecret(prisma: PrismaClient, keys: MasterKeys, input: { tenantId: string; name: string; value: string }, actor: Actor): Promise<SecretInfo & { rotated: boolean }> {
+export async function setSecret(
+  prisma: PrismaClient,
+  keys: MasterKeys,
+  input: { tenantId: string; name: string; value: string },
+  actor: Actor,
+): Promise<SecretInfo & { rotated: boolean }> {
   const { tenantId, name, value } = parseSet(input);
   const token = keys.current.fernet.encrypt(value);
   return prisma.$transaction(async (tx) => {
     const existing = await tx.secret.findUnique({ where: { tenantId_name: { tenantId, name } } });
     if (!existing) {
       const row = await tx.secret.create({ data: { tenantId, name, encryptedValue: token, keyId: keys.current.id } });
-      await recordAuditInTx(tx, { tenantId, actorType: actor.type, actorId: actor.id, action: 'secret:created', resourceType: 'secret', resourceId: name, after: { name, version: 1, key_id: keys.current.id } });
+      await recordAuditInTx(tx, {
+        tenantId,
+        actorType: actor.type,
+        actorId: actor.id,
+        action: 'secret:created',
+        resourceType: 'secret',
+        resourceId: name,
+        after: { name, version: 1, key_id: keys.current.id },
+      });
       return { ...info(row), rotated: false };
     }
     const now = new Date();
@@ -70,8 +90,19 @@ export async function setSecret(prisma: PrismaClient, keys: MasterKeys, input: {
       where: { id: existing.id },
       data: { encryptedValue: token, keyId: keys.current.id, version: existing.version + 1, rotatedAt: now },
     });
-    await tx.secretRotation.create({ data: { secretId: existing.id, fromVersion: existing.version, toVersion: row.version, rotatedAt: now } });
-    await recordAuditInTx(tx, { tenantId, actorType: actor.type, actorId: actor.id, action: 'secret:rotated', resourceType: 'secret', resourceId: name, before: { version: existing.version }, after: { version: row.version, key_id: keys.current.id } });
+    await tx.secretRotation.create({
+      data: { secretId: existing.id, fromVersion: existing.version, toVersion: row.version, rotatedAt: now },
+    });
+    await recordAuditInTx(tx, {
+      tenantId,
+      actorType: actor.type,
+      actorId: actor.id,
+      action: 'secret:rotated',
+      resourceType: 'secret',
+      resourceId: name,
+      before: { version: existing.version },
+      after: { version: row.version, key_id: keys.current.id },
+    });
     return { ...info(row), rotated: true };
   });
 }
@@ -83,7 +114,12 @@ export async function requireSecret(prisma: PrismaClient, tenantId: string, name
 }
 
 /** Replace the value of an existing secret (refuses to create one). */
-export async function rotateSecret(prisma: PrismaClient, keys: MasterKeys, input: { tenantId: string; name: string; value: string }, actor: Actor) {
+export async function rotateSecret(
+  prisma: PrismaClient,
+  keys: MasterKeys,
+  input: { tenantId: string; name: string; value: string },
+  actor: Actor,
+) {
   const { tenantId, name } = parseSet(input);
   await requireSecret(prisma, tenantId, name);
   return setSecret(prisma, keys, input, actor);
@@ -95,16 +131,31 @@ export async function listSecrets(prisma: PrismaClient, tenantId: string): Promi
 }
 
 export async function secretHistory(prisma: PrismaClient, tenantId: string, name: string) {
-  const row = await prisma.secret.findUnique({ where: { tenantId_name: { tenantId, name } }, include: { rotations: { orderBy: { rotatedAt: 'asc' } } } });
+  const row = await prisma.secret.findUnique({
+    where: { tenantId_name: { tenantId, name } },
+    include: { rotations: { orderBy: { rotatedAt: 'asc' } } },
+  });
   if (!row) throw new NotFoundError(`no secret "${name}" for tenant ${tenantId}`);
-  return { createdAt: row.createdAt, rotations: row.rotations.map((r) => ({ fromVersion: r.fromVersion, toVersion: r.toVersion, rotatedAt: r.rotatedAt })) };
+  return {
+    createdAt: row.createdAt,
+    rotations: row.rotations.map((r) => ({
+      fromVersion: r.fromVersion,
+      toVersion: r.toVersion,
+      rotatedAt: r.rotatedAt,
+    })),
+  };
 }
 
 /**
  * Resolve `secret://NAME` for a tenant at the moment of use. The value is returned to
  * the caller only; it is never logged, stored elsewhere or put in a job.
  */
-export async function resolveSecretRef(prisma: PrismaClient, keys: MasterKeys, tenantId: string, ref: string): Promise<string> {
+export async function resolveSecretRef(
+  prisma: PrismaClient,
+  keys: MasterKeys,
+  tenantId: string,
+  ref: string,
+): Promise<string> {
   const name = secretNameOf(ref);
   const row = await prisma.secret.findUnique({ where: { tenantId_name: { tenantId, name } } });
   return resolveSecretFromRow(keys, tenantId, ref, row);
@@ -114,14 +165,20 @@ export async function resolveSecretRef(prisma: PrismaClient, keys: MasterKeys, t
  * The same resolution for a caller that already read the secret row (the alert hot
  * path reads it in one statement with the channel): same checks, same errors.
  */
-export function resolveSecretFromRow(keys: MasterKeys, tenantId: string, ref: string, row: { encryptedValue: string; keyId: string } | null): string {
+export function resolveSecretFromRow(
+  keys: MasterKeys,
+  tenantId: string,
+  ref: string,
+  row: { encryptedValue: string; keyId: string } | null,
+): string {
   const name = secretNameOf(ref);
   if (!row) throw new NotFoundError(`secret reference secret://${name} names no secret of tenant ${tenantId}`);
   try {
     return decryptWithKeyId(keys, row.encryptedValue, row.keyId).toString('utf8');
   } catch (err) {
     // Name the secret (names are not secret) so an operator knows which one to set again.
-    if (err instanceof InvalidToken) throw new InvalidToken(`secret://${name} of tenant ${tenantId}: ${err.message}`, { cause: err });
+    if (err instanceof InvalidToken)
+      throw new InvalidToken(`secret://${name} of tenant ${tenantId}: ${err.message}`, { cause: err });
     throw err;
   }
 }

@@ -21,7 +21,12 @@ export function deepMerge(base: JsonObject, patch: JsonObject): JsonObject {
     // (JSON.parse makes one) assigned would replace out's prototype and vanish; defined,
     // it stays a member, which the strict settings schema then refuses by name.
     const own = Object.hasOwn(base, k) ? base[k] : undefined;
-    Object.defineProperty(out, k, { value: isObject(v) && isObject(own) ? deepMerge(own as JsonObject, v) : v, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, k, {
+      value: isObject(v) && isObject(own) ? deepMerge(own as JsonObject, v) : v,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
@@ -34,11 +39,19 @@ export function patchFromPairs(pairs: string[]): JsonObject {
   const patch: JsonObject = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new ValidationError('settings', [{ path: pair, message: 'must look like KEY=VALUE, e.g. alerts.maxPerWindow=50' }]);
+    if (eq <= 0)
+      throw new ValidationError('settings', [
+        { path: pair, message: 'must look like KEY=VALUE, e.g. alerts.maxPerWindow=50' },
+      ]);
     const path = pair.slice(0, eq).split('.');
     // Checked before anything is built: `__proto__.x=1` walked into Object.prototype.
     if (!path.every((part) => KEY_PART.test(part))) {
-      throw new ValidationError('settings', [{ path: pair.slice(0, Math.min(eq, 200)), message: 'must be a dotted settings key of names, e.g. alerts.maxPerWindow' }]);
+      throw new ValidationError('settings', [
+        {
+          path: pair.slice(0, Math.min(eq, 200)),
+          message: 'must be a dotted settings key of names, e.g. alerts.maxPerWindow',
+        },
+      ]);
     }
     const raw = pair.slice(eq + 1);
     let value: unknown;
@@ -75,7 +88,8 @@ export async function updateTenantSettings(
     // The row is locked first: two changes at once were both merged into what both had
     // read, and the later write dropped the other change (its settings:updated entry's
     // before state was stale too). Now the second waits and merges into the first.
-    if (isUuid(tenantId)) await tx.$queryRaw`SELECT 1 FROM tenant_settings WHERE tenant_id = ${tenantId}::uuid FOR UPDATE`;
+    if (isUuid(tenantId))
+      await tx.$queryRaw`SELECT 1 FROM tenant_settings WHERE tenant_id = ${tenantId}::uuid FOR UPDATE`;
     const row = await tx.tenantSettings.findUnique({ where: { tenantId } });
     if (!row) throw new NotFoundError(`no tenant ${tenantId}`);
     const before = tenantSettingsSchema.parse(row.settings);

@@ -31,14 +31,23 @@ export const tenantSettingsSchema = z
         groupWaitSeconds: z.number().int().min(0).max(3600).default(0),
         /** Per-user sliding-window throttle (EPIC-009). limit 0 turns it off. Default: 10 per 60 s. */
         userThrottle: z
-          .object({ limit: z.number().int().min(0).max(100000).default(10), windowSeconds: z.number().int().min(1).max(86400).default(60) })
+          .object({
+            limit: z.number().int().min(0).max(100000).default(10),
+            windowSeconds: z.number().int().min(1).max(86400).default(60),
+          })
           .strict()
           .prefault({}),
         quietHours: z
           .object({
             enabled: z.boolean().default(false),
-            start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM').default('22:00'),
-            end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM').default('07:00'),
+            start: z
+              .string()
+              .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
+              .default('22:00'),
+            end: z
+              .string()
+              .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
+              .default('07:00'),
             bypassSeverity: z.enum(['warning', 'high', 'critical']).default('critical'),
             mode: z.enum(['defer', 'drop']).default('defer'),
             /**

@@ -16,7 +16,10 @@ export const tenantInputSchema = z
       // abort: an empty name fails the pattern too, and one message says it better than two.
       .min(1, { error: 'must not be empty', abort: true })
       .max(100, 'must be at most 100 characters')
-      .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'must start with a letter or digit and hold only letters, digits, space, ".", "_" or "-"'),
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/,
+        'must start with a letter or digit and hold only letters, digits, space, ".", "_" or "-"',
+      ),
     timezone: TIME_ZONE.default('UTC'),
   })
   .strict();
@@ -47,7 +50,11 @@ export interface CreateTenantOptions {
  * Create a tenant whole, in one transaction: the tenant, its default settings, its
  * audit chain head, its first admin API key and the audit entry recording all that.
  */
-export async function createTenant(prisma: PrismaClient, input: TenantInput, options: CreateTenantOptions = {}): Promise<CreatedTenant> {
+export async function createTenant(
+  prisma: PrismaClient,
+  input: TenantInput,
+  options: CreateTenantOptions = {},
+): Promise<CreatedTenant> {
   const parsed = tenantInputSchema.safeParse(input);
   if (!parsed.success) throw new ValidationError('tenant', problemsFromZod(parsed.error.issues));
   const actor = options.actor ?? { type: 'system' as const, id: 'bulwark-cli' };
@@ -60,7 +67,12 @@ export async function createTenant(prisma: PrismaClient, input: TenantInput, opt
       await step('settings');
       await tx.auditChainHead.create({ data: { tenantId: tenant.id } });
       await step('chain_head');
-      const admin = await createApiKeyInTx(tx, { tenantId: tenant.id, name: 'bootstrap admin', scopes: ['admin'] }, actor, options.now);
+      const admin = await createApiKeyInTx(
+        tx,
+        { tenantId: tenant.id, name: 'bootstrap admin', scopes: ['admin'] },
+        actor,
+        options.now,
+      );
       await step('admin_key');
       await recordAuditInTx(
         tx,
@@ -80,7 +92,12 @@ export async function createTenant(prisma: PrismaClient, input: TenantInput, opt
         name: tenant.name,
         timezone: tenant.timezone,
         createdAt: tenant.createdAt,
-        adminKey: { key: admin.key, displayPrefix: admin.record.displayPrefix, scopes: admin.record.scopes, expiresAt: admin.record.expiresAt },
+        adminKey: {
+          key: admin.key,
+          displayPrefix: admin.record.displayPrefix,
+          scopes: admin.record.scopes,
+          expiresAt: admin.record.expiresAt,
+        },
       };
     });
   } catch (err) {
@@ -93,11 +110,15 @@ export async function createTenant(prisma: PrismaClient, input: TenantInput, opt
 
 /** The conflict for a taken name, naming the tenant that holds it when only the case differs. */
 async function nameTaken(prisma: PrismaClient, name: string): Promise<ConflictError | undefined> {
-  const rows = await prisma.$queryRaw<Array<{ name: string }>>`SELECT "name" FROM "tenants" WHERE lower("name") = lower(${name}) LIMIT 1`;
+  const rows = await prisma.$queryRaw<
+    Array<{ name: string }>
+  >`SELECT "name" FROM "tenants" WHERE lower("name") = lower(${name}) LIMIT 1`;
   const holder = rows[0]?.name;
   if (holder === undefined) return undefined;
   if (holder === name) return new ConflictError(`a tenant named "${name}" already exists`);
-  return new ConflictError(`a tenant named "${holder}" already exists; tenant names are compared without regard to case, so "${name}" is taken too`);
+  return new ConflictError(
+    `a tenant named "${holder}" already exists; tenant names are compared without regard to case, so "${name}" is taken too`,
+  );
 }
 
 export interface TenantSummary {

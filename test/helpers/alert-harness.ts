@@ -49,7 +49,12 @@ export interface AlertHarness {
   receiver: Receiver;
   ctx: AlertDeps;
   /** A tenant with webhook channels posting to the receiver at each path (default cooldown kept), in `timezone` (default UTC). */
-  tenantWithHooks(name: string, paths: string[], alerts?: Record<string, unknown>, timezone?: string): Promise<{ tenantId: string; channelIds: string[] }>;
+  tenantWithHooks(
+    name: string,
+    paths: string[],
+    alerts?: Record<string, unknown>,
+    timezone?: string,
+  ): Promise<{ tenantId: string; channelIds: string[] }>;
   alertFor(tenantId: string, extra?: Partial<Alert>): Alert;
   rowOf(id: string): Promise<LedgerRow | undefined>;
   outcomeOf(id: string): Promise<string | undefined>;
@@ -75,11 +80,29 @@ export interface AlertHarnessOptions {
 export async function startAlertHarness(options: AlertHarnessOptions = {}): Promise<AlertHarness> {
   const receiver = await startReceiver(options.receiver);
   const db = await createTestDatabase();
-  const env: Record<string, string> = { SETTINGS_CACHE_MS: '0', ...(options.logs ? { LOG_LEVEL: 'info' } : {}), ...options.config };
-  const bulwark = await startBulwark(testConfig(db.url, env), { http: false, scheduler: false, clock: options.clock, logDestination: options.logs?.stream });
-  const ctx = createAlertDeps(bulwark.ctx, new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix }));
+  const env: Record<string, string> = {
+    SETTINGS_CACHE_MS: '0',
+    ...(options.logs ? { LOG_LEVEL: 'info' } : {}),
+    ...options.config,
+  };
+  const bulwark = await startBulwark(testConfig(db.url, env), {
+    http: false,
+    scheduler: false,
+    clock: options.clock,
+    logDestination: options.logs?.stream,
+  });
+  const ctx = createAlertDeps(
+    bulwark.ctx,
+    new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix }),
+  );
   const rowOf = async (id: string) =>
-    (await superuserQuery(db.url, 'SELECT outcome, reason, group_id, defer_until, channel, attempts, last_status, last_error, delivered_at, delivery_ms FROM alert_ledger WHERE id = $1', [id])).rows[0] as LedgerRow | undefined;
+    (
+      await superuserQuery(
+        db.url,
+        'SELECT outcome, reason, group_id, defer_until, channel, attempts, last_status, last_error, delivered_at, delivery_ms FROM alert_ledger WHERE id = $1',
+        [id],
+      )
+    ).rows[0] as LedgerRow | undefined;
   const requestsAt = (path: string) => receiver.requests.filter((r) => r.path === path);
   const outcomeOf = async (id: string) => (await rowOf(id))?.outcome;
   return {
@@ -89,22 +112,60 @@ export async function startAlertHarness(options: AlertHarnessOptions = {}): Prom
     ctx,
     async tenantWithHooks(name, paths, alerts = {}, timezone) {
       const t = await createTenant(bulwark.ctx.prisma, { name, ...(timezone ? { timezone } : {}) });
-      await updateTenantSettings(bulwark.ctx.prisma, t.id, { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 }, ...alerts } }, system);
-      await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: HOOK_SECRET }, system);
+      await updateTenantSettings(
+        bulwark.ctx.prisma,
+        t.id,
+        { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 }, ...alerts } },
+        system,
+      );
+      await setSecret(
+        bulwark.ctx.prisma,
+        requireMasterKeys(bulwark.ctx.config),
+        { tenantId: t.id, name: 'hook', value: HOOK_SECRET },
+        system,
+      );
       for (const [i, path] of paths.entries()) {
-        await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: `hook-${i}`, type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
+        await addChannel(
+          bulwark.ctx.prisma,
+          {
+            tenantId: t.id,
+            name: `hook-${i}`,
+            type: 'webhook',
+            target: `${receiver.url}${path}`,
+            secretRef: 'secret://hook',
+          },
+          system,
+          LOOPBACK_TARGETS,
+        );
       }
-      const channels = await bulwark.ctx.prisma.alertChannel.findMany({ where: { tenantId: t.id }, orderBy: { name: 'asc' } });
+      const channels = await bulwark.ctx.prisma.alertChannel.findMany({
+        where: { tenantId: t.id },
+        orderBy: { name: 'asc' },
+      });
       return { tenantId: t.id, channelIds: channels.map((c) => c.id) };
     },
-    alertFor: (tenantId, extra = {}) => ({ id: randomUUID(), tenantId, type: 'disk.full', severity: 'warning', title: 'Disk almost full', occurredAt: new Date().toISOString(), ...extra }),
+    alertFor: (tenantId, extra = {}) => ({
+      id: randomUUID(),
+      tenantId,
+      type: 'disk.full',
+      severity: 'warning',
+      title: 'Disk almost full',
+      occurredAt: new Date().toISOString(),
+      ...extra,
+    }),
     rowOf,
     outcomeOf,
     requestsAt,
     hitsAt: (path) => requestsAt(path).length,
-    delivered: (id, ms) => waitFor(async () => ((await outcomeOf(id)) === 'delivered' ? (true as const) : undefined), `alert ${id} delivered`, ms),
+    delivered: (id, ms) =>
+      waitFor(
+        async () => ((await outcomeOf(id)) === 'delivered' ? (true as const) : undefined),
+        `alert ${id} delivered`,
+        ms,
+      ),
     // A delayed deliver job is a send still to come (a backoff, a pause), however far off.
-    deliveriesIdle: () => queueIdle(ctx.deliveries, (j) => j.name === 'deliver' || j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000),
+    deliveriesIdle: () =>
+      queueIdle(ctx.deliveries, (j) => j.name === 'deliver' || j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000),
     close: cleanup([
       ['close queue', () => ctx.deliveries.close()],
       ['stop bulwark', () => bulwark.stop()],

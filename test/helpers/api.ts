@@ -17,7 +17,11 @@ export interface ApiHarness {
   url: string;
   /** Create a tenant over HTTP as the operator; returns its id and admin key. */
   tenant(name: string): Promise<{ id: string; adminKey: string }>;
-  call(method: string, path: string, options?: { key?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  call(
+    method: string,
+    path: string,
+    options?: { key?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -25,15 +29,21 @@ export interface ApiHarness {
  * `adjust` may change the loaded configuration before Bulwark starts (e.g. to watch a field
  * being read); `options.clock` replaces the system clock.
  */
-export async function startApi(overrides: Record<string, string> = {}, adjust: (config: Config) => Config = (c) => c, options: { clock?: Clock } = {}): Promise<ApiHarness> {
+export async function startApi(
+  overrides: Record<string, string> = {},
+  adjust: (config: Config) => Config = (c) => c,
+  options: { clock?: Clock } = {},
+): Promise<ApiHarness> {
   const db = await createTestDatabase();
   const logs = captureLogs();
-  const config = adjust(testConfig(db.url, {
-    OPERATOR_USERNAME: OPERATOR.username,
-    OPERATOR_PASSWORD: OPERATOR.password,
-    LOG_LEVEL: 'info',
-    ...overrides,
-  }));
+  const config = adjust(
+    testConfig(db.url, {
+      OPERATOR_USERNAME: OPERATOR.username,
+      OPERATOR_PASSWORD: OPERATOR.password,
+      LOG_LEVEL: 'info',
+      ...overrides,
+    }),
+  );
   const bulwark = await startBulwark(config, { logDestination: logs.stream, scheduler: false, clock: options.clock });
   const url = bulwark.url!;
   const call: ApiHarness['call'] = (method, path, options = {}) =>
@@ -44,7 +54,12 @@ export async function startApi(overrides: Record<string, string> = {}, adjust: (
         ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...options.headers,
       },
-      body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+      body:
+        options.body === undefined
+          ? undefined
+          : typeof options.body === 'string'
+            ? options.body
+            : JSON.stringify(options.body),
     });
   return {
     db,
@@ -53,7 +68,10 @@ export async function startApi(overrides: Record<string, string> = {}, adjust: (
     url,
     call,
     async tenant(name) {
-      const res = await call('POST', '/v1/tenants', { body: { name }, headers: { authorization: basic(OPERATOR.username, OPERATOR.password) } });
+      const res = await call('POST', '/v1/tenants', {
+        body: { name },
+        headers: { authorization: basic(OPERATOR.username, OPERATOR.password) },
+      });
       if (res.status !== 201) throw new Error(`tenant create: ${res.status} ${await res.text()}`);
       const body = (await res.json()) as { tenant: { id: string }; adminKey: { key: string } };
       return { id: body.tenant.id, adminKey: body.adminKey.key };
@@ -71,7 +89,14 @@ export interface AlertsPage {
   items: Array<{
     outcome: string;
     reason: string | null;
-    deliveries: Array<{ channel: string; outcome: string; reason: string | null; lastStatus: number | null; lastError: string | null; attempts: number }>;
+    deliveries: Array<{
+      channel: string;
+      outcome: string;
+      reason: string | null;
+      lastStatus: number | null;
+      lastError: string | null;
+      attempts: number;
+    }>;
   }>;
 }
 

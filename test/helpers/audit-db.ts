@@ -29,7 +29,9 @@ export async function countRows(dbUrl: string): Promise<number> {
 
 /** Every stored eventId of a tenant. */
 export async function storedEventIds(dbUrl: string, tenantId: string): Promise<string[]> {
-  return (await superuserQuery(dbUrl, 'SELECT event_id FROM audit_log WHERE tenant_id = $1', [tenantId])).rows.map((r) => r.event_id as string);
+  return (await superuserQuery(dbUrl, 'SELECT event_id FROM audit_log WHERE tenant_id = $1', [tenantId])).rows.map(
+    (r) => r.event_id as string,
+  );
 }
 
 /** The chain is exactly 1..n, one row per eventId, and holds exactly `expected` eventIds. */
@@ -42,5 +44,6 @@ export async function assertExactChain(dbUrl: string, tenantId: string, expected
   }
   const stored = new Set(await storedEventIds(dbUrl, tenantId));
   const missing = expected.filter((e) => !stored.has(e));
-  if (missing.length > 0) throw new Error(`tenant ${tenantId}: ${missing.length} eventIds missing, e.g. ${missing.slice(0, 3).join(', ')}`);
+  if (missing.length > 0)
+    throw new Error(`tenant ${tenantId}: ${missing.length} eventIds missing, e.g. ${missing.slice(0, 3).join(', ')}`);
 }

@@ -40,12 +40,29 @@ export async function newBackupKey(): Promise<string> {
 }
 
 /** Add `n` audit entries to a tenant's chain. */
-export async function addAuditEntries(url: string, tenantId: string, n: number, tag = randomBytes(3).toString('hex')): Promise<void> {
+export async function addAuditEntries(
+  url: string,
+  tenantId: string,
+  n: number,
+  tag = randomBytes(3).toString('hex'),
+): Promise<void> {
   const pool = createPgPool({ databaseUrl: url }, 2);
   try {
     for (let i = 0; i < n; i += 500) {
       const batch = Array.from({ length: Math.min(500, n - i) }, (_, j) =>
-        encodeEntry(prepareEntry({ tenantId, eventId: `e-${tag}-${i + j}`, occurredAt: new Date().toISOString(), actorType: 'user', actorId: `u${j}`, action: 'task:completed', resourceType: 'task', resourceId: `t${i + j}`, after: { n: i + j, pad: 'x'.repeat(40) } })),
+        encodeEntry(
+          prepareEntry({
+            tenantId,
+            eventId: `e-${tag}-${i + j}`,
+            occurredAt: new Date().toISOString(),
+            actorType: 'user',
+            actorId: `u${j}`,
+            action: 'task:completed',
+            resourceType: 'task',
+            resourceId: `t${i + j}`,
+            after: { n: i + j, pad: 'x'.repeat(40) },
+          }),
+        ),
       );
       await commitEntries(pool, batch);
     }
@@ -54,7 +71,9 @@ export async function addAuditEntries(url: string, tenantId: string, n: number, 
   }
 }
 
-export async function startBackupHarness(o: { tenants?: number; entries?: number; env?: Record<string, string> } = {}): Promise<BackupHarness> {
+export async function startBackupHarness(
+  o: { tenants?: number; entries?: number; env?: Record<string, string> } = {},
+): Promise<BackupHarness> {
   const db = await createTestDatabase('bulwark_bk');
   const s3 = await startS3Server();
   const env: Record<string, string> = {
@@ -79,7 +98,8 @@ export async function startBackupHarness(o: { tenants?: number; entries?: number
   const prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
   const tenants: string[] = [];
   try {
-    for (let i = 0; i < (o.tenants ?? 2); i++) tenants.push((await createTenant(prisma, { name: `bk-${i}-${randomBytes(2).toString("hex")}` })).id);
+    for (let i = 0; i < (o.tenants ?? 2); i++)
+      tenants.push((await createTenant(prisma, { name: `bk-${i}-${randomBytes(2).toString('hex')}` })).id);
   } finally {
     await prisma.$disconnect();
   }
@@ -104,11 +124,16 @@ export async function startBackupHarness(o: { tenants?: number; entries?: number
 
 /** Every table of a database with its row count and a checksum of its rows (in a fixed order). */
 export async function tableChecksums(url: string): Promise<Record<string, string>> {
-  const tables = (await superuserQuery(url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)).rows.map((r) => r.tablename as string);
+  const tables = (
+    await superuserQuery(url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
+  ).rows.map((r) => r.tablename as string);
   const out: Record<string, string> = {};
   for (const t of tables) {
     const id = pg.escapeIdentifier(t);
-    const r = await superuserQuery(url, `SELECT count(*)::int AS n, md5(coalesce(string_agg(x.r, E'\\n' ORDER BY x.r), '')) AS sum FROM (SELECT t::text AS r FROM ${id} t) x`);
+    const r = await superuserQuery(
+      url,
+      `SELECT count(*)::int AS n, md5(coalesce(string_agg(x.r, E'\\n' ORDER BY x.r), '')) AS sum FROM (SELECT t::text AS r FROM ${id} t) x`,
+    );
     out[t] = `${r.rows[0].n}:${r.rows[0].sum}`;
   }
   return out;

@@ -58,7 +58,11 @@ export function makeCliRunner(env: () => NodeJS.ProcessEnv, defaults: CliOptions
 }
 
 /** `tenant create --name NAME …` through `run`; the new tenant's id, the first line of stdout. */
-export async function createCliTenant(run: (args: string[]) => Promise<CliResult>, name: string, ...flags: string[]): Promise<string> {
+export async function createCliTenant(
+  run: (args: string[]) => Promise<CliResult>,
+  name: string,
+  ...flags: string[]
+): Promise<string> {
   const r = await run(['tenant', 'create', '--name', name, ...flags]);
   if (r.code !== 0) throw new Error(`tenant create --name ${name} exited ${r.code}: ${r.err}`);
   return r.outLines[0]!;
@@ -66,7 +70,11 @@ export async function createCliTenant(run: (args: string[]) => Promise<CliResult
 
 /** Run the installed bin (`node bin/bulwark.js …`) with `env` over this process's environment, within 60 s. */
 export function runBin(args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, ['bin/bulwark.js', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, ['bin/bulwark.js', ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
@@ -77,12 +85,19 @@ const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
  * printed. A hang guard, not a timing claim: a start that got past its check, or left a
  * connection open, would never exit, and is killed after `ms`.
  */
-export async function startUntilExit(env: NodeJS.ProcessEnv, options: { cwd?: string; ms?: number } = {}): Promise<{ code: number | null; output: string }> {
+export async function startUntilExit(
+  env: NodeJS.ProcessEnv,
+  options: { cwd?: string; ms?: number } = {},
+): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [BIN, 'start'], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
-  const code = await withTimeout(new Promise<number | null>((r) => child.on('exit', r)), options.ms ?? 60_000, 'bulwark start to exit').catch((err: unknown) => {
+  const code = await withTimeout(
+    new Promise<number | null>((r) => child.on('exit', r)),
+    options.ms ?? 60_000,
+    'bulwark start to exit',
+  ).catch((err: unknown) => {
     child.kill('SIGKILL');
     throw err;
   });

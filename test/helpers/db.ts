@@ -28,7 +28,10 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 
 async function ensureTemplate(): Promise<string> {
   const files = await readMigrationFiles();
-  const digest = createHash('sha256').update(files.map((f) => `${f.name}:${f.checksum}`).join('\n')).digest('hex').slice(0, 12);
+  const digest = createHash('sha256')
+    .update(files.map((f) => `${f.name}:${f.checksum}`).join('\n'))
+    .digest('hex')
+    .slice(0, 12);
   const name = `bulwark_tpl_${digest}`;
   // Serialise template creation between test processes running in parallel.
   return admin(async (c) => {
@@ -83,7 +86,9 @@ export async function createTestDatabaseWithPrisma(max = 1): Promise<{ db: TestD
 }
 
 /** Cleanup steps for it, in order: disconnect, drop. `get` is called at cleanup time. */
-export function databaseTeardown(get: () => { db?: TestDatabase | undefined; prisma?: PrismaClient | undefined }): Array<[string, () => unknown]> {
+export function databaseTeardown(
+  get: () => { db?: TestDatabase | undefined; prisma?: PrismaClient | undefined },
+): Array<[string, () => unknown]> {
   return [
     ['disconnect prisma', () => get().prisma?.$disconnect()],
     ['drop database', () => get().db?.drop()],

@@ -39,17 +39,31 @@ export function captureLogs() {
       cb();
     },
   });
-  return { stream, lines, text: () => lines.join('\n'), events: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    lines,
+    text: () => lines.join('\n'),
+    events: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 /** Poll `check` until it returns a truthy value, or fail after `ms` naming `what`. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, ms = 20_000, every = 50): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false>,
+  what: string,
+  ms = 20_000,
+  every = 50,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     // A check still running at the deadline fails with the whole wait's length, not the few ms left of it.
-    const v = await withTimeout(check(), Math.max(1, deadline - Date.now()), `waiting for ${what}`).catch((e: unknown) => {
-      throw e instanceof TimeoutError ? new Error(`timed out after ${ms} ms waiting for ${what} (its last check was still running)`) : e;
-    });
+    const v = await withTimeout(check(), Math.max(1, deadline - Date.now()), `waiting for ${what}`).catch(
+      (e: unknown) => {
+        throw e instanceof TimeoutError
+          ? new Error(`timed out after ${ms} ms waiting for ${what} (its last check was still running)`)
+          : e;
+      },
+    );
     if (v) return v;
     if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, every));

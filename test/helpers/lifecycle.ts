@@ -19,7 +19,10 @@ export function setup(fn: () => Promise<void>): () => Promise<void> {
 }
 
 /** Run every cleanup step (each bounded in time), printing the ones that fail. */
-export function cleanup(steps: Array<[what: string, step: () => unknown]>, stepTimeoutMs = 30_000): () => Promise<void> {
+export function cleanup(
+  steps: Array<[what: string, step: () => unknown]>,
+  stepTimeoutMs = 30_000,
+): () => Promise<void> {
   return async () => {
     for (const [what, step] of steps) {
       try {

@@ -47,10 +47,19 @@ export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis>
   }
 
   async function start(): Promise<void> {
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], { stdio: 'ignore' });
+    const c = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+      { stdio: 'ignore' },
+    );
     child = c;
     process.once('exit', () => c.kill('SIGKILL'));
-    await waitFor(() => admin(async (r) => (await r.ping()) === 'PONG').catch(() => false), `redis-server on port ${port}`, 15_000, 50);
+    await waitFor(
+      () => admin(async (r) => (await r.ping()) === 'PONG').catch(() => false),
+      `redis-server on port ${port}`,
+      15_000,
+      50,
+    );
   }
 
   async function kill(): Promise<void> {

@@ -15,7 +15,10 @@ export const ALL_QUEUES = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, A
  * finished, so whatever it sent has arrived. Waiting for this instead of sleeping
  * makes "nothing more came" a fact, not a guess.
  */
-export function queueIdle(queue: Queue, counts: (job: Job) => boolean = (j) => j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000): Promise<true> {
+export function queueIdle(
+  queue: Queue,
+  counts: (job: Job) => boolean = (j) => j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000,
+): Promise<true> {
   return waitFor(async () => {
     const busy = await queue.getJobCounts('waiting', 'active', 'prioritized');
     const due = (await queue.getDelayed()).filter(counts);
@@ -100,13 +103,19 @@ export async function dumpRedis(prefix: string, redisUrl = REDIS_URL): Promise<s
       for (const key of keys) {
         const type = await connection.type(key);
         const value =
-          type === 'string' ? await connection.get(key)
-          : type === 'hash' ? await connection.hgetall(key)
-          : type === 'list' ? await connection.lrange(key, 0, -1)
-          : type === 'set' ? await connection.smembers(key)
-          : type === 'zset' ? await connection.zrange(key, 0, -1)
-          : type === 'stream' ? await connection.xrange(key, '-', '+')
-          : null;
+          type === 'string'
+            ? await connection.get(key)
+            : type === 'hash'
+              ? await connection.hgetall(key)
+              : type === 'list'
+                ? await connection.lrange(key, 0, -1)
+                : type === 'set'
+                  ? await connection.smembers(key)
+                  : type === 'zset'
+                    ? await connection.zrange(key, 0, -1)
+                    : type === 'stream'
+                      ? await connection.xrange(key, '-', '+')
+                      : null;
         parts.push(`${key} ${JSON.stringify(value)}`);
       }
       cursor = next;

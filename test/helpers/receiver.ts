@@ -27,7 +27,11 @@ export const replies = {
   ok: { status: 200, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' },
   badRequest: { status: 400, headers: { 'content-type': 'text/plain' }, body: 'invalid payload' },
   /** 429 with Retry-After as given (seconds like "7", or an HTTP date); omit for none. */
-  tooMany: (retryAfter?: string): Reply => ({ status: 429, headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter }, body: 'slow down' }),
+  tooMany: (retryAfter?: string): Reply => ({
+    status: 429,
+    headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter },
+    body: 'slow down',
+  }),
   serverError: { status: 500, headers: { 'content-type': 'text/plain' }, body: 'internal error' },
   hang: 'hang',
 } as const satisfies Record<string, Reply | ((...args: never[]) => Reply)>;
@@ -71,7 +75,13 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: body.toString('utf8'), receivedAt: new Date() });
+      requests.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: body.toString('utf8'),
+        receivedAt: new Date(),
+      });
       for (const wake of waiters) wake();
       const tooLarge = options.maxBodyBytes !== undefined && body.length > options.maxBodyBytes;
       const reply = tooLarge ? { status: 413, body: 'request entity too large' } : (queue.shift() ?? persistent);

@@ -43,7 +43,11 @@ process.on('exit', () => {
 });
 
 /** Environment for a worker child on a test database and queue prefix. */
-export function workerEnv(databaseUrl: string, queuePrefix: string, overrides: Record<string, string> = {}): Record<string, string> {
+export function workerEnv(
+  databaseUrl: string,
+  queuePrefix: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
     REDIS_URL,
@@ -79,7 +83,8 @@ export async function spawnWorker(env: Record<string, string>, options: SpawnOpt
       resolve({ code, signal });
     });
   });
-  const describe = () => `pid ${child.pid}; stderr:\n${stderr.slice(-3000)}\nstdout tail:\n${lines.slice(-20).join('\n')}`;
+  const describe = () =>
+    `pid ${child.pid}; stderr:\n${stderr.slice(-3000)}\nstdout tail:\n${lines.slice(-20).join('\n')}`;
   const timeoutMs = options.readyTimeoutMs ?? 30_000;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -128,7 +133,8 @@ export async function scrapeMetric(baseUrl: string, name: string): Promise<numbe
   const text = await res.text();
   let sum = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
 }

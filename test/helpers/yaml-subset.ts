@@ -53,7 +53,11 @@ function scalar(text: string, n: number): YamlValue {
 function keyValue(text: string): [string, string] | undefined {
   const m = /^("(?:[^"\\]|\\.)*"|'[^']*'|[^\s"'#:][^:]*?)\s*:(?:\s+(.*))?$/.exec(text);
   if (!m) return undefined;
-  const key = m[1]!.startsWith('"') ? (JSON.parse(m[1]!) as string) : m[1]!.startsWith("'") ? m[1]!.slice(1, -1) : m[1]!;
+  const key = m[1]!.startsWith('"')
+    ? (JSON.parse(m[1]!) as string)
+    : m[1]!.startsWith("'")
+      ? m[1]!.slice(1, -1)
+      : m[1]!;
   return [key, m[2] ?? ''];
 }
 
@@ -72,11 +76,16 @@ export function parseYamlSubset(source: string): YamlValue {
     if (!first || first.indent < indent) return null;
     if (first.text === '-' || first.text.startsWith('- ')) {
       const items: YamlValue[] = [];
-      while (pos < lines.length && lines[pos]!.indent === first.indent && (lines[pos]!.text === '-' || lines[pos]!.text.startsWith('- '))) {
+      while (
+        pos < lines.length &&
+        lines[pos]!.indent === first.indent &&
+        (lines[pos]!.text === '-' || lines[pos]!.text.startsWith('- '))
+      ) {
         const line = lines[pos++]!;
         const rest = line.text.slice(1).trim();
         if (rest === '') items.push(block(first.indent + 1));
-        else if (keyValue(rest)) throw new Error(`line ${line.n}: mappings inside sequence items are outside the supported subset`);
+        else if (keyValue(rest))
+          throw new Error(`line ${line.n}: mappings inside sequence items are outside the supported subset`);
         else items.push(scalar(rest, line.n));
       }
       return items;
@@ -91,10 +100,12 @@ export function parseYamlSubset(source: string): YamlValue {
       const next = lines[pos];
       if (value === '' && next && next.indent > first.indent) map[key] = block(next.indent);
       // A sequence may sit at its key's indentation (compose files often do so).
-      else if (value === '' && next && next.indent === first.indent && next.text.startsWith('- ')) map[key] = block(next.indent);
+      else if (value === '' && next && next.indent === first.indent && next.text.startsWith('- '))
+        map[key] = block(next.indent);
       else map[key] = scalar(value, line.n);
     }
-    if (pos < lines.length && lines[pos]!.indent > first.indent) throw new Error(`line ${lines[pos]!.n}: unexpected indentation`);
+    if (pos < lines.length && lines[pos]!.indent > first.indent)
+      throw new Error(`line ${lines[pos]!.n}: unexpected indentation`);
     return map;
   }
 

@@ -14,7 +14,14 @@ test('batcher: items submitted together share one run; later ones wait for the n
   // The run of item 4 stays open until the test lets it go: no timing involved.
   let letGo!: () => void;
   const held = new Promise<void>((r) => (letGo = r));
-  const submit = createBatcher<number, number>({ maxBatch: 100, run: async (items) => { runs.push(items); if (items.includes(4)) await held; return items.map((i) => i * 2); } });
+  const submit = createBatcher<number, number>({
+    maxBatch: 100,
+    run: async (items) => {
+      runs.push(items);
+      if (items.includes(4)) await held;
+      return items.map((i) => i * 2);
+    },
+  });
   const first = await Promise.all([1, 2, 3].map(submit));
   assert.equal(first, [2, 4, 6]);
   const a = submit(4);
@@ -27,7 +34,13 @@ test('batcher: items submitted together share one run; later ones wait for the n
 
 test('batcher: maxBatch caps a run', async () => {
   const runs: number[][] = [];
-  const submit = createBatcher<number, void>({ maxBatch: 2, run: async (items) => { runs.push(items); return items.map(() => undefined); } });
+  const submit = createBatcher<number, void>({
+    maxBatch: 2,
+    run: async (items) => {
+      runs.push(items);
+      return items.map(() => undefined);
+    },
+  });
   await Promise.all([1, 2, 3, 4, 5].map(submit));
   assert.equal(runs, [[1, 2], [3, 4], [5]]);
 });
@@ -39,9 +52,19 @@ test('batcher: conflicting items go in order in separate runs, also with runs in
     maxBatch: 100,
     maxInFlight: 3,
     conflicts: (x, y) => x.row === y.row,
-    run: async (items) => { runs.push(items.map((i) => `${i.row}${i.step}`)); await tick(); return items.map(() => undefined); },
+    run: async (items) => {
+      runs.push(items.map((i) => `${i.row}${i.step}`));
+      await tick();
+      return items.map(() => undefined);
+    },
   });
-  await Promise.all([submit({ row: 'a', step: '1' }), submit({ row: 'b', step: '1' }), submit({ row: 'a', step: '2' }), submit({ row: 'c', step: '1' }), submit({ row: 'a', step: '3' })]);
+  await Promise.all([
+    submit({ row: 'a', step: '1' }),
+    submit({ row: 'b', step: '1' }),
+    submit({ row: 'a', step: '2' }),
+    submit({ row: 'c', step: '1' }),
+    submit({ row: 'a', step: '3' }),
+  ]);
   const order = runs.flat().filter((s) => s.startsWith('a'));
   assert.equal(order, ['a1', 'a2', 'a3']);
   for (const run of runs) assert.ok(run.filter((s) => s.startsWith('a')).length <= 1, JSON.stringify(runs));
@@ -51,10 +74,16 @@ test('batcher: conflicting items go in order in separate runs, also with runs in
 test('batcher: a failing run is retried item by item, so only the bad item fails', async () => {
   const submit = createBatcher<number, number>({
     maxBatch: 100,
-    run: async (items) => { if (items.includes(13)) throw new Error('bad item 13'); return items; },
+    run: async (items) => {
+      if (items.includes(13)) throw new Error('bad item 13');
+      return items;
+    },
   });
   const results = await Promise.allSettled([1, 13, 2].map(submit));
-  assert.equal(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.equal(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   assert.match(String((results[1] as PromiseRejectedResult).reason), 'bad item 13');
 });
 
@@ -72,7 +101,11 @@ test('channel slots: at most perChannelConcurrency held; a wait with waitMs give
   held[0]!(); // releasing twice frees one slot only
   const next = await waiting;
   assert.ok(next);
-  assert.is(await acquireChannelSlot('ch-test', { waitMs: 20 }), undefined, 'still full: the freed slot went to the waiter');
+  assert.is(
+    await acquireChannelSlot('ch-test', { waitMs: 20 }),
+    undefined,
+    'still full: the freed slot went to the waiter',
+  );
   for (const release of [next, ...held.slice(1)]) release!();
   const again = await acquireChannelSlot('ch-test', { waitMs: 20 });
   assert.ok(again);

@@ -26,7 +26,10 @@ function layoutBlock(text: string, file: string): string {
   return text.slice(open + 4, text.indexOf('\n```', open + 4));
 }
 
-interface Entry { dirs: string[]; text: string }
+interface Entry {
+  dirs: string[];
+  text: string;
+}
 
 /** Entries with the folder(s) their names are relative to. */
 function entriesOf(block: string): Entry[] {
@@ -55,7 +58,10 @@ function tokens(text: string): string[] {
   const flat = text
     .replace(/\{[^}]*\}/g, (m) => m.replace(/\s+/g, ''))
     .replace(/([\w-]+)\.lua \+ \.ts/g, '$1.lua $1.ts')
-    .replace(/([\w-]+)\.ts(\s+[^;]*?;\s*)(-[\w-]+\.ts)/g, (_m, stem: string, mid: string, suffix: string) => `${stem}.ts${mid}${stem}${suffix}`);
+    .replace(
+      /([\w-]+)\.ts(\s+[^;]*?;\s*)(-[\w-]+\.ts)/g,
+      (_m, stem: string, mid: string, suffix: string) => `${stem}.ts${mid}${stem}${suffix}`,
+    );
   return flat
     .split(/\s+/)
     .map((t) => t.replace(/^[(`'"]+|[),;:.`'"]+$/g, ''))
@@ -63,7 +69,10 @@ function tokens(text: string): string[] {
       const brace = /^(.*)\{([^}]*)\}(.*)$/.exec(t);
       return brace ? brace[2]!.split(',').map((b) => `${brace[1]}${b}${brace[3]}`) : [t];
     })
-    .filter((t) => !t.includes('<') && !t.includes('//') && (t.endsWith('/') || FILE.test(posix.basename(t))) && !/^\.?\//.test(t));
+    .filter(
+      (t) =>
+        !t.includes('<') && !t.includes('//') && (t.endsWith('/') || FILE.test(posix.basename(t))) && !/^\.?\//.test(t),
+    );
 }
 
 /** What a layout block names: each path, and whether it is a folder named inside an entry's text. */
@@ -97,12 +106,21 @@ function files(dir: string): string[] {
 test('architecture doc: every file and folder the layout block names exists', () => {
   assert.ok(named.length > 40, `the layout block names folders and files (${named.length})`);
   const missing = named.filter((n) => !existsSync(join(ROOT, n.path)));
-  assert.equal(missing.map((m) => `${m.path} (in "${m.entry}…")`), [], 'named in docs/architecture.md but not in the tree');
+  assert.equal(
+    missing.map((m) => `${m.path} (in "${m.entry}…")`),
+    [],
+    'named in docs/architecture.md but not in the tree',
+  );
 });
 
 /** A folder and every folder inside it. */
 function folders(dir: string): string[] {
-  return [dir, ...readdirSync(join(ROOT, dir)).flatMap((n) => (statSync(join(ROOT, dir, n)).isDirectory() ? folders(posix.join(dir, n)) : []))];
+  return [
+    dir,
+    ...readdirSync(join(ROOT, dir)).flatMap((n) =>
+      statSync(join(ROOT, dir, n)).isDirectory() ? folders(posix.join(dir, n)) : [],
+    ),
+  ];
 }
 
 test('architecture doc: every folder under lib/, producers/, api/, app/, workers/ and cli/ is named in the layout block', () => {
@@ -115,7 +133,11 @@ test("architecture doc: every file and folder docs/development.md's layout block
   const devNamed = namesOf(layoutBlock(readFileSync(join(ROOT, 'docs/development.md'), 'utf8'), 'docs/development.md'));
   assert.ok(devNamed.length > 15, `docs/development.md's layout names files (${devNamed.length})`);
   const missing = devNamed.filter((n) => !existsSync(join(ROOT, n.path)));
-  assert.equal(missing.map((m) => `${m.path} (in "${m.entry}…")`), [], "named in docs/development.md's layout but not in the tree");
+  assert.equal(
+    missing.map((m) => `${m.path} (in "${m.entry}…")`),
+    [],
+    "named in docs/development.md's layout but not in the tree",
+  );
 });
 
 test.run();

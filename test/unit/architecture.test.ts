@@ -20,7 +20,10 @@ function files(dir: string, suffix: string): string[] {
 
 function localImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"](\.[^'"]+)['"]\s*\)/g)];
+  const specs = [
+    ...text.matchAll(/(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]/g),
+    ...text.matchAll(/import\(\s*['"](\.[^'"]+)['"]\s*\)/g),
+  ];
   return specs.map((m) => relative(ROOT, resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts'))));
 }
 
@@ -38,23 +41,31 @@ const imports = (deps: string[], top: string) => deps.some((d) => d.startsWith(`
 
 test('producers import neither the API nor the workers; lib imports no layer above it', () => {
   for (const [file, deps] of graph) {
-    if (file.startsWith('producers/')) for (const d of deps) assert.not.ok(/^(api|workers|app|cli)\//.test(d), `${file} imports ${d}`);
-    if (file.startsWith('lib/')) for (const d of deps) assert.not.ok(/^(producers|api|workers|app|cli)\//.test(d), `${file} imports ${d}`);
+    if (file.startsWith('producers/'))
+      for (const d of deps) assert.not.ok(/^(api|workers|app|cli)\//.test(d), `${file} imports ${d}`);
+    if (file.startsWith('lib/'))
+      for (const d of deps) assert.not.ok(/^(producers|api|workers|app|cli)\//.test(d), `${file} imports ${d}`);
   }
 });
 
 test('the API and the workers never import each other, nor the composition root', () => {
   for (const [file, deps] of graph) {
-    if (file.startsWith('api/')) for (const d of deps) assert.not.ok(/^(workers|app|cli)\//.test(d), `${file} imports ${d}`);
-    if (file.startsWith('workers/')) for (const d of deps) assert.not.ok(/^(api|app|cli|producers)\//.test(d), `${file} imports ${d}`);
+    if (file.startsWith('api/'))
+      for (const d of deps) assert.not.ok(/^(workers|app|cli)\//.test(d), `${file} imports ${d}`);
+    if (file.startsWith('workers/'))
+      for (const d of deps) assert.not.ok(/^(api|app|cli|producers)\//.test(d), `${file} imports ${d}`);
   }
 });
 
 test('only app/ imports both api/ and workers/', () => {
   for (const [file, deps] of graph) {
-    if (imports(deps, 'api') && imports(deps, 'workers')) assert.ok(file.startsWith('app/'), `${file} imports both api/ and workers/`);
+    if (imports(deps, 'api') && imports(deps, 'workers'))
+      assert.ok(file.startsWith('app/'), `${file} imports both api/ and workers/`);
   }
-  assert.ok([...graph.keys()].some((f) => f.startsWith('app/') && imports(graph.get(f)!, 'workers')), 'app/ builds the workers');
+  assert.ok(
+    [...graph.keys()].some((f) => f.startsWith('app/') && imports(graph.get(f)!, 'workers')),
+    'app/ builds the workers',
+  );
 });
 
 test('there are no circular imports', () => {

@@ -44,7 +44,15 @@ test('anything else is unparsed: printable ASCII, at most UNPARSED_ADDRESS_MAX c
 test('whatever arrives, the result passes the audit contract', () => {
   for (const raw of ['fe80::1%eth0', '::ffff:1.2.3.4', 'unknown', '\u0000', '1.2.3.04', '[::1]', 'x'.repeat(1000)]) {
     const a = auditAddress(raw);
-    const entry = { tenantId: '00000000-0000-4000-8000-000000000001', actorType: 'system', action: 'security:x', severity: 'low', resourceType: 'r', ip: a.ip, metadata: a.unparsed === undefined ? null : { ipUnparsed: a.unparsed } };
+    const entry = {
+      tenantId: '00000000-0000-4000-8000-000000000001',
+      actorType: 'system',
+      action: 'security:x',
+      severity: 'low',
+      resourceType: 'r',
+      ip: a.ip,
+      metadata: a.unparsed === undefined ? null : { ipUnparsed: a.unparsed },
+    };
     assert.ok(auditEntryInputSchema.safeParse(entry).success, JSON.stringify(raw));
   }
 });

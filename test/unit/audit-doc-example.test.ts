@@ -17,20 +17,38 @@ const example = doc.slice(start, doc.indexOf('\n## ', start));
 
 /** The code blocks of the example that hold one canonical JSON line each, in order. */
 const canonicalBlocks = [...example.matchAll(/```\n(\{"action".*\})\n```/g)].map((m) => m[1]!);
-const hashes = Object.fromEntries([...example.matchAll(/^hash\((\d)\) = ([0-9a-f]{64})$/gm)].map((m) => [m[1]!, m[2]!]));
+const hashes = Object.fromEntries(
+  [...example.matchAll(/^hash\((\d)\) = ([0-9a-f]{64})$/gm)].map((m) => [m[1]!, m[2]!]),
+);
 
 const TENANT = '0b5e3c1a-7d2f-4c8e-9a61-3f2d4e5a6b7c';
 // The inputs exactly as the doc shows them (passed to audit.write).
 const ENTRY_1 = {
-  tenantId: TENANT, eventId: 'evt-2026-0001', occurredAt: '2026-01-15T09:30:00Z', actorType: 'ai', actorId: 'triage-bot',
-  action: 'ticket:reassigned', resourceType: 'ticket', resourceId: 'T-42',
-  before: { assignee: 'alice', priority: 2 }, after: { assignee: 'bob', priority: 1, apiKey: 'sk-live-123' },
-  reason: 'Bob owns the billing queue', confidence: 0.95, requestId: 'req-7f3a',
+  tenantId: TENANT,
+  eventId: 'evt-2026-0001',
+  occurredAt: '2026-01-15T09:30:00Z',
+  actorType: 'ai',
+  actorId: 'triage-bot',
+  action: 'ticket:reassigned',
+  resourceType: 'ticket',
+  resourceId: 'T-42',
+  before: { assignee: 'alice', priority: 2 },
+  after: { assignee: 'bob', priority: 1, apiKey: 'sk-live-123' },
+  reason: 'Bob owns the billing queue',
+  confidence: 0.95,
+  requestId: 'req-7f3a',
 };
 const ENTRY_2 = {
-  tenantId: TENANT, eventId: 'evt-2026-0002', occurredAt: '2026-01-15T10:31:00.500+01:00', actorType: 'user', actorId: 'u-17',
-  action: 'security:auth-failed', resourceType: 'session', ip: '203.0.113.9', severity: 'high',
-  metadata: { attempts: 3, 'ümlaut': 'ja', Zeta: true, alpha: null },
+  tenantId: TENANT,
+  eventId: 'evt-2026-0002',
+  occurredAt: '2026-01-15T10:31:00.500+01:00',
+  actorType: 'user',
+  actorId: 'u-17',
+  action: 'security:auth-failed',
+  resourceType: 'session',
+  ip: '203.0.113.9',
+  severity: 'high',
+  metadata: { attempts: 3, ümlaut: 'ja', Zeta: true, alpha: null },
 };
 
 /** The canonical text the worker hashes for `input` committed at `recordedAt` as `seq`. */

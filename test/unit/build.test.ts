@@ -11,7 +11,9 @@ import { ensureBuilt, isFresh } from '../../scripts/build.mjs';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)],
+  );
 }
 
 test('every production source has its compiled module, and the Lua scripts and migrations are copied', async () => {
@@ -25,7 +27,11 @@ test('every production source has its compiled module, and the Lua scripts and m
   assert.equal(missing, [], 'files missing from dist/');
   const migrations = walk(join(ROOT, 'prisma', 'migrations')).map(rel);
   assert.ok(migrations.length > 0);
-  assert.equal(migrations.filter((f) => !existsSync(join(dist, f))), [], 'migrations missing from dist/');
+  assert.equal(
+    migrations.filter((f) => !existsSync(join(dist, f))),
+    [],
+    'migrations missing from dist/',
+  );
 });
 
 test('the compiled composition root and CLI load without a TypeScript loader', async () => {

@@ -4,7 +4,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { CHAIN_FORMAT_VERSION, canonicalEntry, canonicalJson, chainHash, GENESIS_HASH, type ChainEntry } from '../../lib/audit/chain.js';
+import {
+  CHAIN_FORMAT_VERSION,
+  canonicalEntry,
+  canonicalJson,
+  chainHash,
+  GENESIS_HASH,
+  type ChainEntry,
+} from '../../lib/audit/chain.js';
 
 test('object keys are sorted by UTF-16 code units, at every depth', () => {
   // RFC 8785 §3.2.3 example: U+1F600 (a surrogate pair, D83D DE00) sorts before
@@ -14,8 +21,14 @@ test('object keys are sorted by UTF-16 code units, at every depth', () => {
   const expectedOrder = ['\r', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33'];
   assert.is(canonicalJson(obj), `{${expectedOrder.map((k) => `${JSON.stringify(k)}:${keys.indexOf(k)}`).join(',')}}`);
   // Digits sort as text, upper case before lower case, no locale rules.
-  assert.is(canonicalJson({ b: 1, a: 2, B: 3, '10': 4, '9': 5, é: 6, ﬁ: 7, '😀': 8 }), '{"10":4,"9":5,"B":3,"a":2,"b":1,"é":6,"😀":8,"ﬁ":7}');
-  assert.is(canonicalJson({ z: { y: { b: 1, a: [{ d: 1, c: 2 }] } }, a: null }), '{"a":null,"z":{"y":{"a":[{"c":2,"d":1}],"b":1}}}');
+  assert.is(
+    canonicalJson({ b: 1, a: 2, B: 3, '10': 4, '9': 5, é: 6, ﬁ: 7, '😀': 8 }),
+    '{"10":4,"9":5,"B":3,"a":2,"b":1,"é":6,"😀":8,"ﬁ":7}',
+  );
+  assert.is(
+    canonicalJson({ z: { y: { b: 1, a: [{ d: 1, c: 2 }] } }, a: null }),
+    '{"a":null,"z":{"y":{"a":[{"c":2,"d":1}],"b":1}}}',
+  );
 });
 
 test('arrays keep their order; no whitespace; literals as such', () => {
@@ -48,7 +61,7 @@ test('strings: JSON.stringify escapes only, non-ASCII written as itself', () => 
   assert.is(canonicalJson('é ☃ 😀 中文 / \u2028\u2029'), '"é ☃ 😀 中文 / \u2028\u2029"');
   assert.is(canonicalJson('"\\\b\t\n\f\r'), '"\\"\\\\\\b\\t\\n\\f\\r"');
   assert.is(canonicalJson('\u0000\u001f\u007f'), '"\\u0000\\u001f\u007f"');
-  assert.is(canonicalJson({ 'ключ': 'значение' }), '{"ключ":"значение"}');
+  assert.is(canonicalJson({ ключ: 'значение' }), '{"ключ":"значение"}');
 });
 
 test('undefined members are dropped; non-finite numbers and non-JSON values are refused', () => {
@@ -95,7 +108,8 @@ const CANONICAL =
 const EXPECTED_HASH_1 = 'daebdd90b5ea0cc75002959d957be436a3c5009267eb15874e39d72f080492a5';
 const EXPECTED_HASH_2 = 'fed6f957e7d3d0cfa83faa8f93311c242afaa77029339caa87f12a404478520d';
 
-const sha256Hex = (text: string, prev: string) => createHash('sha256').update(Buffer.from(text, 'utf8')).update(Buffer.from(prev, 'ascii')).digest('hex');
+const sha256Hex = (text: string, prev: string) =>
+  createHash('sha256').update(Buffer.from(text, 'utf8')).update(Buffer.from(prev, 'ascii')).digest('hex');
 
 test('known-answer vector: canonical text, hash of the first link and of the next one', () => {
   assert.is(GENESIS_HASH, '0'.repeat(64));

@@ -25,13 +25,22 @@ test('the key cache defaults to 5000 ms and takes 0 to 5000', () => {
 test('a key cache above 5000 ms is refused, naming the variable and the range', () => {
   for (const value of ['5001', '10000', '60000']) {
     const err = refusal(value);
-    assert.equal(err.problems.map((p) => p.path), ['API_KEY_CACHE_MS'], value);
+    assert.equal(
+      err.problems.map((p) => p.path),
+      ['API_KEY_CACHE_MS'],
+      value,
+    );
     assert.match(err.message, 'API_KEY_CACHE_MS: must be between 0 and 5000', value);
   }
 });
 
 test('a key cache that is not a whole number of ms is refused', () => {
-  for (const value of ['-1', '4999.5', '5s']) assert.equal(refusal(value).problems.map((p) => p.path), ['API_KEY_CACHE_MS'], value);
+  for (const value of ['-1', '4999.5', '5s'])
+    assert.equal(
+      refusal(value).problems.map((p) => p.path),
+      ['API_KEY_CACHE_MS'],
+      value,
+    );
 });
 
 test.run();

@@ -16,8 +16,22 @@ function refusal(name: string, value: string): ConfigError {
 }
 
 const BOUNDED = [
-  { name: 'DATABASE_POOL_SIZE', field: 'databasePoolSize', unset: 10, accepted: [1, 25, 1000], refused: ['0', '1001', 'ten', '-1', '2.5'], range: 'between 1 and 1000' },
-  { name: 'SHUTDOWN_DRAIN_MS', field: 'shutdownDrainMs', unset: 0, accepted: [0, 5000, 60000], refused: ['60001', '-1', '5s', '1e3', '100.5'], range: 'between 0 and 60000' },
+  {
+    name: 'DATABASE_POOL_SIZE',
+    field: 'databasePoolSize',
+    unset: 10,
+    accepted: [1, 25, 1000],
+    refused: ['0', '1001', 'ten', '-1', '2.5'],
+    range: 'between 1 and 1000',
+  },
+  {
+    name: 'SHUTDOWN_DRAIN_MS',
+    field: 'shutdownDrainMs',
+    unset: 0,
+    accepted: [0, 5000, 60000],
+    refused: ['60001', '-1', '5s', '1e3', '100.5'],
+    range: 'between 0 and 60000',
+  },
 ] as const;
 
 for (const v of BOUNDED) {
@@ -30,7 +44,11 @@ for (const v of BOUNDED) {
   test(`${v.name} out of range or not a whole number is refused, by name`, () => {
     for (const value of v.refused) {
       const err = refusal(v.name, value);
-      assert.equal(err.problems.map((p) => p.path), [v.name], value);
+      assert.equal(
+        err.problems.map((p) => p.path),
+        [v.name],
+        value,
+      );
       assert.match(err.message, `${v.name}: must`, value);
     }
     assert.match(refusal(v.name, v.refused[0]).message, `${v.name}: must be ${v.range}`);

@@ -5,8 +5,18 @@ import * as assert from 'uvu/assert';
 import { alertInputSchema } from '../../lib/contracts/alert.js';
 import { auditEntryInputSchema, auditWriteJobSchema } from '../../lib/contracts/audit.js';
 
-const base = { tenantId: '6f1c2a4e-0000-4000-8000-000000000001', actorType: 'user', action: 'task:completed', resourceType: 'task' };
-const paths = (input: unknown, schema: { safeParse: (v: unknown) => { success: boolean; error?: { issues: Array<{ path: PropertyKey[] }> } } } = auditEntryInputSchema) => {
+const base = {
+  tenantId: '6f1c2a4e-0000-4000-8000-000000000001',
+  actorType: 'user',
+  action: 'task:completed',
+  resourceType: 'task',
+};
+const paths = (
+  input: unknown,
+  schema: {
+    safeParse: (v: unknown) => { success: boolean; error?: { issues: Array<{ path: PropertyKey[] }> } };
+  } = auditEntryInputSchema,
+) => {
   const r = schema.safeParse(input);
   return r.success ? [] : [...new Set(r.error!.issues.map((i) => i.path.map(String).join('.')))].sort();
 };
@@ -41,7 +51,11 @@ test('before, after and metadata must be storable JSON objects within their size
   assert.equal(paths({ ...base, after: [1, 2] }), ['after']);
   assert.equal(paths({ ...base, metadata: { n: Number.NaN } }), ['metadata']);
   assert.equal(paths({ ...base, before: { big: 'x'.repeat(70_000) } }), ['before']);
-  assert.equal(paths({ ...base, before: { big: '\u001f'.repeat(11_000) } }), ['before'], 'escapes count towards the size');
+  assert.equal(
+    paths({ ...base, before: { big: '\u001f'.repeat(11_000) } }),
+    ['before'],
+    'escapes count towards the size',
+  );
   let deep: Record<string, unknown> = {};
   const root = deep;
   for (let i = 0; i < 40; i++) deep = (deep.d = {}) as Record<string, unknown>;
@@ -59,7 +73,11 @@ test('a job carries 1 to 1000 entries with a version', () => {
 test('alerts: required fields, severity, runbook URL', () => {
   const a = { tenantId: base.tenantId, type: 'disk.full', severity: 'warning', title: 'Disk' };
   assert.equal(paths(a, alertInputSchema), []);
-  assert.equal(paths({ ...a, severity: 'low', title: '', runbookUrl: 'ftp://x' }, alertInputSchema), ['runbookUrl', 'severity', 'title']);
+  assert.equal(paths({ ...a, severity: 'low', title: '', runbookUrl: 'ftp://x' }, alertInputSchema), [
+    'runbookUrl',
+    'severity',
+    'title',
+  ]);
 });
 
 test('alerts: at most 64 labels', () => {
@@ -68,11 +86,19 @@ test('alerts: at most 64 labels', () => {
   assert.equal(paths({ ...a, labels: labels(64) }, alertInputSchema), []);
   const r = alertInputSchema.safeParse({ ...a, labels: labels(65) });
   assert.not.ok(r.success);
-  assert.equal(r.error!.issues.map((i) => [i.path.join('.'), i.message]), [['labels', 'has 65 labels, more than 64']]);
+  assert.equal(
+    r.error!.issues.map((i) => [i.path.join('.'), i.message]),
+    [['labels', 'has 65 labels, more than 64']],
+  );
 });
 
 test('cross-field rules are reported together with field errors', () => {
-  assert.equal(paths({ ...base, tenantId: 'x', actorType: 'ai', action: 'security:login' }), ['confidence', 'reason', 'severity', 'tenantId']);
+  assert.equal(paths({ ...base, tenantId: 'x', actorType: 'ai', action: 'security:login' }), [
+    'confidence',
+    'reason',
+    'severity',
+    'tenantId',
+  ]);
   assert.equal(paths({ ...base, actorType: 'ai', reason: 42, confidence: 0.5 }), ['reason']);
   assert.equal(paths(null), ['']);
 });

@@ -31,7 +31,10 @@ test('a transient code nested in cause, meta or driverAdapterError is found', ()
 test("Prisma's connection codes are transient", () => {
   for (const code of ['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']) {
     assert.ok(isTransientDbError({ code }), code);
-    assert.ok(isTransientDbError(Object.assign(new Error('prisma error'), { code, clientVersion: '7' })), `${code} on an Error`);
+    assert.ok(
+      isTransientDbError(Object.assign(new Error('prisma error'), { code, clientVersion: '7' })),
+      `${code} on an Error`,
+    );
   }
 });
 
@@ -43,11 +46,19 @@ test('SQLSTATE in meta.code: connection, resources, shutdown, deadlock are trans
 });
 
 test('constraint and data errors are not transient', () => {
-  assert.not.ok(isTransientDbError(pgError('23505', 'duplicate key value violates unique constraint "audit_log_tenant_id_event_id_key"')));
+  assert.not.ok(
+    isTransientDbError(
+      pgError('23505', 'duplicate key value violates unique constraint "audit_log_tenant_id_event_id_key"'),
+    ),
+  );
   assert.not.ok(isTransientDbError(pgError('22001', 'value too long for type character varying(255)')));
   assert.not.ok(isTransientDbError({ code: 'P2010', meta: { code: '23505' } }));
   assert.not.ok(isTransientDbError({ code: 'P2010', meta: { code: '22001' } }));
-  assert.not.ok(isTransientDbError(new Error('wrapped', { cause: pgError('23503', 'insert or update violates foreign key constraint') })));
+  assert.not.ok(
+    isTransientDbError(
+      new Error('wrapped', { cause: pgError('23503', 'insert or update violates foreign key constraint') }),
+    ),
+  );
   assert.not.ok(isTransientDbError(pgError('42P01', 'relation "audit_log" does not exist')));
   assert.not.ok(isTransientDbError({ code: 'P2002' }));
 });
@@ -60,7 +71,8 @@ test('a message about the connection is transient when no code says otherwise', 
 });
 
 test('values that are not errors are not transient', () => {
-  for (const v of [undefined, null, 0, 'ECONNREFUSED', {}, [], { code: 42 }]) assert.not.ok(isTransientDbError(v), String(v));
+  for (const v of [undefined, null, 0, 'ECONNREFUSED', {}, [], { code: 42 }])
+    assert.not.ok(isTransientDbError(v), String(v));
 });
 
 test('a deep or cyclic cause chain does not hang', () => {
@@ -78,7 +90,10 @@ test('a deep or cyclic cause chain does not hang', () => {
 });
 
 test('a permanent SQLSTATE wins over a message that mentions connections', () => {
-  assert.is(isTransientDbError(pgError('23505', 'duplicate key value violates unique constraint "user_connections_pkey"')), false);
+  assert.is(
+    isTransientDbError(pgError('23505', 'duplicate key value violates unique constraint "user_connections_pkey"')),
+    false,
+  );
   assert.is(isTransientDbError(new Error('Connection terminated unexpectedly')), true);
 });
 

@@ -17,30 +17,52 @@ function map(v: YamlValue | undefined, what: string): Map {
 }
 function list(v: YamlValue | undefined, what: string): string[] {
   if (typeof v === 'string') return v.split(/\s+/).filter(Boolean);
-  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string')) throw new Error(`${what} is not a list of strings: ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string'))
+    throw new Error(`${what} is not a list of strings: ${JSON.stringify(v)}`);
   return v;
 }
 /** A service's environment as name → value, from either compose form (mapping or KEY=value list). */
 function environment(service: Map, what: string): Record<string, string | null> {
   const env = service.environment;
-  if (Array.isArray(env)) return Object.fromEntries(list(env, what).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-  return Object.fromEntries(Object.entries(map(env, what)).map(([k, v]) => [k, typeof v === 'string' || v === null ? v : JSON.stringify(v)]));
+  if (Array.isArray(env))
+    return Object.fromEntries(list(env, what).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    Object.entries(map(env, what)).map(([k, v]) => [k, typeof v === 'string' || v === null ? v : JSON.stringify(v)]),
+  );
 }
 /** Compose durations like 30s, 1m30s, 500ms, in milliseconds. */
 function durationMs(v: YamlValue | undefined): number {
   const text = String(v);
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`not a duration: ${text}`);
-  return parts.reduce((ms, [, n, unit]) => ms + Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'], 0);
+  return parts.reduce(
+    (ms, [, n, unit]) => ms + Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'],
+    0,
+  );
 }
 
-const compose = map(parseYamlSubset(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')), 'the file');
+const compose = map(
+  parseYamlSubset(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')),
+  'the file',
+);
 const services = map(compose.services, 'services');
 const service = (name: string) => map(services[name], `service ${name}`);
 
 test('the subset reader fails loudly outside its subset', () => {
-  assert.equal(parseYamlSubset('a:\n  b: "x # y" # note\n  c:\n  - 1\n  - \'it\'\'s\'\nd: [\"p\", \"q\"]\n'), { a: { b: 'x # y', c: ['1', "it's"] }, d: ['p', 'q'] });
-  for (const bad of ['a: &anchor x', 'a: *ref', 'a: |\n  text', 'a: {b: c}', 'a:\n\tb: c', 'a: x\n  b: y', 'a: 1\na: 2', '- k: v']) {
+  assert.equal(parseYamlSubset('a:\n  b: "x # y" # note\n  c:\n  - 1\n  - \'it\'\'s\'\nd: [\"p\", \"q\"]\n'), {
+    a: { b: 'x # y', c: ['1', "it's"] },
+    d: ['p', 'q'],
+  });
+  for (const bad of [
+    'a: &anchor x',
+    'a: *ref',
+    'a: |\n  text',
+    'a: {b: c}',
+    'a:\n\tb: c',
+    'a: x\n  b: y',
+    'a: 1\na: 2',
+    '- k: v',
+  ]) {
     assert.throws(() => parseYamlSubset(bad), /line \d+/, JSON.stringify(bad));
   }
 });
@@ -71,7 +93,8 @@ test('every service has a healthcheck that runs a command, and TZ=UTC', () => {
     assert.not.ok(check.disable === 'true', `${name} healthcheck disabled`);
     const cmd = list(check.test, `${name} healthcheck test`);
     assert.ok(['CMD', 'CMD-SHELL'].includes(cmd[0]!) && cmd.length >= 2, `${name}: ${cmd.join(' ')}`);
-    for (const field of ['interval', 'timeout']) assert.ok(durationMs(check[field]) > 0, `${name} healthcheck ${field}`);
+    for (const field of ['interval', 'timeout'])
+      assert.ok(durationMs(check[field]) > 0, `${name} healthcheck ${field}`);
     assert.ok(Number(check.retries) >= 1, `${name} healthcheck retries`);
     assert.is(environment(service(name), `${name} environment`).TZ, 'UTC', `${name} TZ`);
   }
@@ -82,7 +105,8 @@ test('Bulwark waits for healthy Postgres and Redis, has no secret defaults, publ
   const deps = map(bulwark.depends_on, 'bulwark depends_on');
   for (const dep of ['postgres', 'redis']) assert.is(map(deps[dep], `depends_on ${dep}`).condition, 'service_healthy');
   const env = environment(bulwark, 'bulwark environment');
-  for (const v of SECRET_VARIABLES) assert.is(env[v], `\${${v}:-}`, `${v} must come from .env or the shell, with no default`);
+  for (const v of SECRET_VARIABLES)
+    assert.is(env[v], `\${${v}:-}`, `${v} must come from .env or the shell, with no default`);
   assert.match(String(env.DATABASE_URL), /^postgresql:\/\/[^@]+@postgres:5432\//);
   assert.is(env.REDIS_URL, 'redis://redis:6379');
   for (const name of Object.keys(services)) {
@@ -93,7 +117,10 @@ test('Bulwark waits for healthy Postgres and Redis, has no secret defaults, publ
   }
   // Docker's stop grace covers the shutdown bound, or running jobs are killed mid-way.
   const defaults = loadConfig({});
-  assert.ok(durationMs(bulwark.stop_grace_period) > defaults.shutdownDrainMs + defaults.shutdownTimeoutMs, String(bulwark.stop_grace_period));
+  assert.ok(
+    durationMs(bulwark.stop_grace_period) > defaults.shutdownDrainMs + defaults.shutdownTimeoutMs,
+    String(bulwark.stop_grace_period),
+  );
 });
 
 test('every configuration variable reaches the Bulwark container (from the shell or .env), none fixed that a user needs to set', () => {

@@ -25,17 +25,73 @@ const VERIFY = [
   },
 ];
 const INVALID = [
-  { desc: 'incorrect mac', token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykQUFBQUFBQUFBQQ==', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'too short', token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPA==', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'invalid base64', token: '%%%%%%%%%%%%%AECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykRtfsH-p1YsUD2Q==', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'payload size not multiple of block size', token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPOm73QeoCk9uGib28Xe5vz6oxq5nmxbx_v7mrfyudzUm', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'payload padding error', token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0ODz4LEpdELGQAad7aNEHbf-JkLPIpuiYRLQ3RtXatOYREu2FWke6CnJNYIbkuKNqOhw==', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'far-future TS (unacceptable clock skew)', token: 'gAAAAAAdwStRAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAnja1xKYyhd-Y6mSkTOyTGJmw2Xc2a6kBd-iX9b_qXQcw==', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'expired TTL', token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykRtfsH-p1YsUD2Q==', now: '1985-10-26T01:21:31-07:00', ttl_sec: 60 },
-  { desc: 'incorrect IV (causes padding error)', token: 'gAAAAAAdwJ6xBQECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAkLhFLHpGtDBRLRTZeUfWgHSv49TF2AUEZ1TIvcZjK1zQ==', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'trailing characters after b64 padding', token: 'gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==trailingdata', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'invalid characters in b64', token: '*gAAAAAAdwJ6wAAECAwQFBgcI!CQoLDA0ODy021?cpGVWKZ_eEwC@GM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
-  { desc: 'invalid non-urlsafe characters in b64', token: 'gAAAAAAdwJ6wAAEC/AwQFBgcICQoLDA0ODy+021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==', now: '1985-10-26T01:20:01-07:00', ttl_sec: 60 },
+  {
+    desc: 'incorrect mac',
+    token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykQUFBQUFBQUFBQQ==',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'too short',
+    token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPA==',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'invalid base64',
+    token: '%%%%%%%%%%%%%AECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykRtfsH-p1YsUD2Q==',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'payload size not multiple of block size',
+    token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPOm73QeoCk9uGib28Xe5vz6oxq5nmxbx_v7mrfyudzUm',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'payload padding error',
+    token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0ODz4LEpdELGQAad7aNEHbf-JkLPIpuiYRLQ3RtXatOYREu2FWke6CnJNYIbkuKNqOhw==',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'far-future TS (unacceptable clock skew)',
+    token: 'gAAAAAAdwStRAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAnja1xKYyhd-Y6mSkTOyTGJmw2Xc2a6kBd-iX9b_qXQcw==',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'expired TTL',
+    token: 'gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykRtfsH-p1YsUD2Q==',
+    now: '1985-10-26T01:21:31-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'incorrect IV (causes padding error)',
+    token: 'gAAAAAAdwJ6xBQECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAkLhFLHpGtDBRLRTZeUfWgHSv49TF2AUEZ1TIvcZjK1zQ==',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'trailing characters after b64 padding',
+    token:
+      'gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==trailingdata',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'invalid characters in b64',
+    token: '*gAAAAAAdwJ6wAAECAwQFBgcI!CQoLDA0ODy021?cpGVWKZ_eEwC@GM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
+  {
+    desc: 'invalid non-urlsafe characters in b64',
+    token: 'gAAAAAAdwJ6wAAEC/AwQFBgcICQoLDA0ODy+021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==',
+    now: '1985-10-26T01:20:01-07:00',
+    ttl_sec: 60,
+  },
 ];
 
 const SPEC_TOKEN = GENERATE[0]!.token;
@@ -82,7 +138,10 @@ test('spec generate.json: byte-identical token from key, time and IV', () => {
 
 test('spec verify.json: decrypts within the ttl', () => {
   for (const v of VERIFY) {
-    assert.is(new Fernet(v.secret).decrypt(v.token, { ttlSeconds: v.ttl_sec, now: new Date(v.now) }).toString('utf8'), v.src);
+    assert.is(
+      new Fernet(v.secret).decrypt(v.token, { ttlSeconds: v.ttl_sec, now: new Date(v.now) }).toString('utf8'),
+      v.src,
+    );
     assert.is(new Fernet(v.secret).decrypt(v.token).toString('utf8'), v.src, 'no ttl: no time check at all');
   }
 });
@@ -94,7 +153,14 @@ test('spec invalid.json: every case is an InvalidToken whose message holds no ke
     assert.not.ok(err.message.includes(SPEC_SECRET), v.desc);
     assert.not.ok(err.message.includes(v.token.slice(0, 20)), v.desc);
     // MultiFernet refuses them too.
-    rejects(() => new MultiFernet([new Fernet(generateFernetKey()), f]).decrypt(v.token, { ttlSeconds: v.ttl_sec, now: new Date(v.now) }), `multi ${v.desc}`);
+    rejects(
+      () =>
+        new MultiFernet([new Fernet(generateFernetKey()), f]).decrypt(v.token, {
+          ttlSeconds: v.ttl_sec,
+          now: new Date(v.now),
+        }),
+      `multi ${v.desc}`,
+    );
   }
 });
 
@@ -200,7 +266,8 @@ test('error messages never contain plaintext, token or key', () => {
     rejects(() => f.decrypt(`${token}x`), 'malformed').message,
   ];
   for (const m of messages) {
-    for (const secret of [PLAINTEXT, key, key.slice(0, 22), key.slice(22), token.slice(10, 40)]) assert.not.ok(m.includes(secret), `"${m}"`);
+    for (const secret of [PLAINTEXT, key, key.slice(0, 22), key.slice(22), token.slice(10, 40)])
+      assert.not.ok(m.includes(secret), `"${m}"`);
   }
   assert.is(new InvalidToken('x').name, 'InvalidToken');
 });
@@ -253,7 +320,11 @@ test('MultiFernet: first key encrypts, every key decrypts, ttl passes through', 
   rejects(() => multi.decrypt(old, { ttlSeconds: 60 }), 'ttl through MultiFernet');
   assert.is(multi.decrypt(old, { ttlSeconds: 60, now: new Date('2020-01-01T00:01:00Z') }).toString(), 'x');
   assert.throws(() => new MultiFernet([]), /at least one key/);
-  assert.throws(() => multi.decrypt(token, { ttlSeconds: -5 }), (e: unknown) => !(e instanceof InvalidToken), 'argument errors are not swallowed');
+  assert.throws(
+    () => multi.decrypt(token, { ttlSeconds: -5 }),
+    (e: unknown) => !(e instanceof InvalidToken),
+    'argument errors are not swallowed',
+  );
 });
 
 test('MultiFernet.rotate: re-encrypts under the first key, keeps the original timestamp, ignores ttl, fresh IV', () => {
@@ -274,13 +345,20 @@ test('MultiFernet.rotate: re-encrypts under the first key, keeps the original ti
   assert.is(fNew.extractTimestamp(again).getTime(), created.getTime());
   // Far-future and very old tokens rotate: no ttl or clock-skew check, as in Python.
   const future = new Date(Date.now() + 86_400_000);
-  assert.is(fNew.extractTimestamp(multi.rotate(fOld.encrypt('f', future))).getTime(), Math.floor(future.getTime() / 1000) * 1000);
+  assert.is(
+    fNew.extractTimestamp(multi.rotate(fOld.encrypt('f', future))).getTime(),
+    Math.floor(future.getTime() / 1000) * 1000,
+  );
   const specRotated = new MultiFernet([fNew, new Fernet(SPEC_SECRET)]).rotate(SPEC_TOKEN);
   assert.is(fNew.decrypt(specRotated).toString(), 'hello');
-  assert.is(Buffer.from(specRotated, 'base64url').readBigUInt64BE(1), Buffer.from(SPEC_TOKEN, 'base64url').readBigUInt64BE(1));
+  assert.is(
+    Buffer.from(specRotated, 'base64url').readBigUInt64BE(1),
+    Buffer.from(SPEC_TOKEN, 'base64url').readBigUInt64BE(1),
+  );
   // Tokens that no key opens, or that are malformed, are refused.
   rejects(() => multi.rotate(new Fernet(generateFernetKey()).encrypt('x')), 'unknown key');
-  for (const v of INVALID.filter((v) => !/TTL|far-future/.test(v.desc))) rejects(() => new MultiFernet([new Fernet(SPEC_SECRET)]).rotate(v.token), `rotate ${v.desc}`);
+  for (const v of INVALID.filter((v) => !/TTL|far-future/.test(v.desc)))
+    rejects(() => new MultiFernet([new Fernet(SPEC_SECRET)]).rotate(v.token), `rotate ${v.desc}`);
 });
 
 test('parseMasterKeys: ordered, first is current, all decrypt', () => {
@@ -321,7 +399,8 @@ test('parseMasterKeys errors name the entry and the problem, never the key text'
       message = (err as Error).message;
     }
     assert.match(message, expected, `for ${value.length} chars`);
-    for (const secret of [good, good.slice(0, 16), good.slice(-16), bad]) assert.not.ok(message.includes(secret), `"${message}" echoes key text`);
+    for (const secret of [good, good.slice(0, 16), good.slice(-16), bad])
+      assert.not.ok(message.includes(secret), `"${message}" echoes key text`);
   }
 });
 
@@ -331,7 +410,11 @@ test('decryptWithKeyId: the named key first, then every key; the error names the
   const underOld = new Fernet(b).encrypt(PLAINTEXT);
   assert.is(decryptWithKeyId(keys, underOld, 'old').toString(), PLAINTEXT);
   assert.is(decryptWithKeyId(keys, underOld, 'new').toString(), PLAINTEXT, 'a stale key id falls back to every key');
-  assert.is(decryptWithKeyId(keys, underOld, 'gone').toString(), PLAINTEXT, 'an unknown key id falls back to every key');
+  assert.is(
+    decryptWithKeyId(keys, underOld, 'gone').toString(),
+    PLAINTEXT,
+    'an unknown key id falls back to every key',
+  );
   assert.is(decryptWithKeyId(keys, underOld).toString(), PLAINTEXT);
   const lost = new Fernet(generateFernetKey()).encrypt(PLAINTEXT);
   const err = rejects(() => decryptWithKeyId(keys, lost, 'k0'), 'lost key');

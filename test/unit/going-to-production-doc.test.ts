@@ -48,11 +48,19 @@ test('going-to-production doc: the checks have something to check', () => {
 
 test('going-to-production doc: every UPPER_CASE variable it names is read by loadConfig', () => {
   const known = new Set(CONFIG_VARIABLES);
-  assert.equal(variables.filter((v) => !known.has(v)), [], 'named in the page, not in CONFIG_VARIABLES (lib/config.ts)');
+  assert.equal(
+    variables.filter((v) => !known.has(v)),
+    [],
+    'named in the page, not in CONFIG_VARIABLES (lib/config.ts)',
+  );
 });
 
 test('going-to-production doc: every secret variable is in the checklist', () => {
-  assert.equal(SECRET_VARIABLES.filter((v) => !variables.includes(v)), [], 'secret variables the page does not name');
+  assert.equal(
+    SECRET_VARIABLES.filter((v) => !variables.includes(v)),
+    [],
+    'secret variables the page does not name',
+  );
 });
 
 test('going-to-production doc: every relative link resolves, anchors included', () => {
@@ -74,18 +82,30 @@ test('going-to-production doc: every relative link resolves, anchors included', 
 test('going-to-production doc: every Prometheus rule is named in Monitoring', () => {
   const rules = [...read('dashboards/prometheus/rules.yml').matchAll(/^\s*- alert: (\w+)/gm)].map((m) => m[1]!);
   assert.ok(rules.length >= 5, `rules found (${rules.length})`);
-  assert.equal(rules.filter((r) => !page.includes(`\`${r}\``)), [], 'rules the page does not name');
+  assert.equal(
+    rules.filter((r) => !page.includes(`\`${r}\``)),
+    [],
+    'rules the page does not name',
+  );
 });
 
 test('going-to-production doc: README and architecture.md link to it', () => {
   assert.ok(read('README.md').includes('](docs/going-to-production.md)'), 'README links docs/going-to-production.md');
-  assert.ok(read('docs/architecture.md').includes('going-to-production.md'), 'architecture.md names going-to-production.md');
+  assert.ok(
+    read('docs/architecture.md').includes('going-to-production.md'),
+    'architecture.md names going-to-production.md',
+  );
 });
 
 test('going-to-production doc: the anchor slugs follow GitHub', () => {
   // The rules the link check relies on, on headings of the kinds the docs use.
-  const anchors = anchorsOf('# A\n## Webhook alerts (outgoing)\n## `bulwark audit verify [--tenant ID]`\n```\n# not a heading\n```\n## What `live` changes\n## A\n');
-  assert.equal([...anchors], ['a', 'webhook-alerts-outgoing', 'bulwark-audit-verify---tenant-id', 'what-live-changes', 'a-1']);
+  const anchors = anchorsOf(
+    '# A\n## Webhook alerts (outgoing)\n## `bulwark audit verify [--tenant ID]`\n```\n# not a heading\n```\n## What `live` changes\n## A\n',
+  );
+  assert.equal(
+    [...anchors],
+    ['a', 'webhook-alerts-outgoing', 'bulwark-audit-verify---tenant-id', 'what-live-changes', 'a-1'],
+  );
 });
 
 test.run();

@@ -52,7 +52,12 @@ function gatedCommit() {
 test('items submitted while a commit runs share the next transaction', async () => {
   const g = gatedCommit();
   const sizes: number[] = [];
-  const c = createGroupCommitter<number>({ maxBatch: 100, isTransient: () => false, commit: g.commit, onBatch: (n) => sizes.push(n) });
+  const c = createGroupCommitter<number>({
+    maxBatch: 100,
+    isTransient: () => false,
+    commit: g.commit,
+    onBatch: (n) => sizes.push(n),
+  });
   const first = c.submit([1]);
   await g.started(0);
   const later = [c.submit([2, 3]), c.submit([4]), c.submit([5, 6, 7])];
@@ -68,7 +73,11 @@ test('items submitted while a commit runs share the next transaction', async () 
 
 test('submissions in the same turn share one transaction', async () => {
   const batches: number[][] = [];
-  const c = createGroupCommitter<number>({ maxBatch: 100, isTransient: () => false, commit: async (items) => (batches.push(items), items.map(written)) });
+  const c = createGroupCommitter<number>({
+    maxBatch: 100,
+    isTransient: () => false,
+    commit: async (items) => (batches.push(items), items.map(written)),
+  });
   await Promise.all([c.submit([1]), c.submit([2]), c.submit([3, 4])]);
   assert.equal(batches, [[1, 2, 3, 4]]);
 });
@@ -85,7 +94,11 @@ test('maxBatch bounds every transaction, also for a backlog built while one runs
   }
   assert.equal(seqs(await a), ['1', '2', '3', '4', '5', '6', '7']);
   assert.equal(seqs(await b), ['8', '9']);
-  assert.equal(g.batches, [[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
+  assert.equal(g.batches, [
+    [1, 2, 3],
+    [4, 5, 6],
+    [7, 8, 9],
+  ]);
 });
 
 test('outcomes are returned per item, in order, whatever their status', async () => {
@@ -93,11 +106,20 @@ test('outcomes are returned per item, in order, whatever their status', async ()
     maxBatch: 100,
     isTransient: () => false,
     commit: async (items) =>
-      items.map((s, i): CommitOutcome => (s.startsWith('dup') ? { status: 'duplicate', seq: `d${i}` } : s.startsWith('ghost') ? { status: 'unknown_tenant' } : { status: 'written', seq: `w${i}` })),
+      items.map((s, i): CommitOutcome =>
+        s.startsWith('dup')
+          ? { status: 'duplicate', seq: `d${i}` }
+          : s.startsWith('ghost')
+            ? { status: 'unknown_tenant' }
+            : { status: 'written', seq: `w${i}` },
+      ),
   });
   const [x, y] = await Promise.all([c.submit(['a', 'dup-b', 'ghost-c']), c.submit(['dup-d', 'e'])]);
   assert.equal(x, [{ status: 'written', seq: 'w0' }, { status: 'duplicate', seq: 'd1' }, { status: 'unknown_tenant' }]);
-  assert.equal(y, [{ status: 'duplicate', seq: 'd3' }, { status: 'written', seq: 'w4' }]);
+  assert.equal(y, [
+    { status: 'duplicate', seq: 'd3' },
+    { status: 'written', seq: 'w4' },
+  ]);
 });
 
 test('a transient error rejects every item of the batch and is not retried item by item', async () => {
@@ -111,7 +133,10 @@ test('a transient error rejects every item of the batch and is not retried item 
     },
   });
   const outcomes = await Promise.allSettled([c.submit([1, 2]), c.submit([3])]);
-  assert.equal(outcomes.map((o) => o.status), ['rejected', 'rejected']);
+  assert.equal(
+    outcomes.map((o) => o.status),
+    ['rejected', 'rejected'],
+  );
   for (const o of outcomes) assert.instance((o as PromiseRejectedResult).reason, Transient);
   assert.equal(calls, [[1, 2, 3]]);
   await c.drain();
@@ -129,7 +154,10 @@ test('a non-transient error in a batch of several retries items one by one: only
     },
   });
   const settled = await Promise.allSettled([c.submit([11, 12]), c.submit([13]), c.submit([14])]);
-  assert.equal(settled.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.equal(
+    settled.map((o) => o.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   assert.equal(seqs((settled[0] as PromiseFulfilledResult<CommitOutcome[]>).value), ['11', '12']);
   assert.equal(seqs((settled[2] as PromiseFulfilledResult<CommitOutcome[]>).value), ['14']);
   assert.match(String((settled[1] as PromiseRejectedResult).reason), 'value out of range');
@@ -138,21 +166,36 @@ test('a non-transient error in a batch of several retries items one by one: only
 
 test('a lone item failing non-transiently is rejected without a retry', async () => {
   let calls = 0;
-  const c = createGroupCommitter<number>({ maxBatch: 10, isTransient: () => false, commit: async () => (calls++, Promise.reject(new Error('bad row'))) });
+  const c = createGroupCommitter<number>({
+    maxBatch: 10,
+    isTransient: () => false,
+    commit: async () => (calls++, Promise.reject(new Error('bad row'))),
+  });
   assert.match(String(await rejection(c.submit([1]))), 'bad row');
   assert.is(calls, 1);
 });
 
 test('the committer keeps working after a failed batch', async () => {
   let fail = true;
-  const c = createGroupCommitter<number>({ maxBatch: 10, isTransient: () => true, commit: async (items) => { if (fail) throw new Transient('down'); return items.map(written); } });
+  const c = createGroupCommitter<number>({
+    maxBatch: 10,
+    isTransient: () => true,
+    commit: async (items) => {
+      if (fail) throw new Transient('down');
+      return items.map(written);
+    },
+  });
   assert.instance(await rejection(c.submit([1])), Transient);
   fail = false;
   assert.equal(seqs(await c.submit([2])), ['2']);
 });
 
 test('drain waits for queued and running commits; resolves at once when idle', async () => {
-  const c0 = createGroupCommitter<number>({ maxBatch: 10, isTransient: () => false, commit: async (items) => items.map(written) });
+  const c0 = createGroupCommitter<number>({
+    maxBatch: 10,
+    isTransient: () => false,
+    commit: async (items) => items.map(written),
+  });
   await c0.drain();
   const g = gatedCommit();
   const c = createGroupCommitter<number>({ maxBatch: 2, isTransient: () => false, commit: g.commit });

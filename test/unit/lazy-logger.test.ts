@@ -28,7 +28,10 @@ test('no child is built while nothing is logged at an enabled level', () => {
 test('lines carry the merged bindings; later bindings win; secrets in bindings are redacted', async () => {
   const logs = captureLogs();
   const root = createLogger({ env: 'dev', logLevel: 'info' }, logs.stream);
-  const lazy = lazyChild(root, { request_id: 'r1', tenant_id: 'old' }).child({ tenant_id: 't1', apiKey: 'bwk_secret_value' });
+  const lazy = lazyChild(root, { request_id: 'r1', tenant_id: 'old' }).child({
+    tenant_id: 't1',
+    apiKey: 'bwk_secret_value',
+  });
   lazy.info({ event: 'x' }, 'hello');
   await settle(root);
   const [line] = logs.events();
@@ -46,7 +49,10 @@ test('a level option applies to the child as it would in pino, and can be change
   quiet.fatal('dropped too');
   assert.is(quiet.level, 'silent');
   await settle(root);
-  assert.equal(logs.events().map((l) => l.msg), ['kept']);
+  assert.equal(
+    logs.events().map((l) => l.msg),
+    ['kept'],
+  );
 });
 
 test.run();

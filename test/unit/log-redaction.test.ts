@@ -6,8 +6,20 @@ import * as assert from 'uvu/assert';
 import { redactSecrets, REDACTED } from '../../lib/redact.js';
 
 test('redaction keeps look-alike names (passenger, bypass) but redacts any name containing a secret word, harmless tokens_used included', () => {
-  const out = redactSecrets({ passenger: 'Ann', bypass: true, tokens_used: 3, password: 'x', nested: { Authorization: 'y', note: 'z' } });
-  assert.equal(out, { passenger: 'Ann', bypass: true, tokens_used: REDACTED, password: REDACTED, nested: { Authorization: REDACTED, note: 'z' } });
+  const out = redactSecrets({
+    passenger: 'Ann',
+    bypass: true,
+    tokens_used: 3,
+    password: 'x',
+    nested: { Authorization: 'y', note: 'z' },
+  });
+  assert.equal(out, {
+    passenger: 'Ann',
+    bypass: true,
+    tokens_used: REDACTED,
+    password: REDACTED,
+    nested: { Authorization: REDACTED, note: 'z' },
+  });
 });
 
 test.run();

@@ -44,7 +44,10 @@ test('the level filters lines', async () => {
   log.warn('yes');
   log.error('yes');
   await settle(log);
-  assert.equal(logs.events().map((e) => e.level), ['warn', 'error']);
+  assert.equal(
+    logs.events().map((e) => e.level),
+    ['warn', 'error'],
+  );
 });
 
 test('child loggers carry tenant_id, request_id, job_id and queue, at any depth', async () => {
@@ -58,7 +61,10 @@ test('child loggers carry tenant_id, request_id, job_id and queue, at any depth'
   await settle(root);
   const [a, b, c] = logs.events();
   assert.equal([a!.tenant_id, a!.request_id, a!.job_id, a!.queue], ['tenant-1', 'req-1', undefined, undefined]);
-  assert.equal([b!.tenant_id, b!.request_id, b!.job_id, b!.queue, b!.extra], ['tenant-1', 'req-1', 'job-7', 'audit-write', 1]);
+  assert.equal(
+    [b!.tenant_id, b!.request_id, b!.job_id, b!.queue, b!.extra],
+    ['tenant-1', 'req-1', 'job-7', 'audit-write', 1],
+  );
   assert.equal([c!.tenant_id, c!.job_id], [undefined, undefined]);
   for (const e of [a, b, c]) assert.equal([e!.service, e!.env], ['bulwark', 'dev']);
 });
@@ -89,7 +95,10 @@ test('no secret value appears in the output, whatever path it takes through the 
     {
       user: { id: 'u1', password: S.password, profile: { session: { accessToken: S.token } } },
       request: { headers: { authorization: S.authorization, Cookie: S.cookie, accept: 'application/json' } },
-      integrations: [{ name: 'crm', apiKey: S.apiKey }, { name: 'mail', config: { api_key: S.apiKeySnake } }],
+      integrations: [
+        { name: 'crm', apiKey: S.apiKey },
+        { name: 'mail', config: { api_key: S.apiKeySnake } },
+      ],
       oauth: { client_secret: S.clientSecret },
     },
     'nested secret fields',
@@ -103,7 +112,10 @@ test('no secret value appears in the output, whatever path it takes through the 
   // A ConfigError from loadConfig with a bad DATABASE_URL carrying a password.
   let configError: unknown;
   try {
-    loadConfig({ DATABASE_URL: `mysql://admin:${S.configDbPassword}@db/bulwark`, REDIS_URL: `http://:${S.configRedisPassword}@cache` });
+    loadConfig({
+      DATABASE_URL: `mysql://admin:${S.configDbPassword}@db/bulwark`,
+      REDIS_URL: `http://:${S.configRedisPassword}@cache`,
+    });
   } catch (err) {
     configError = err;
   }
@@ -111,7 +123,10 @@ test('no secret value appears in the output, whatever path it takes through the 
   log.fatal({ err: configError }, 'invalid configuration');
   log.fatal({ err: configError, env: { DATABASE_URL: `mysql://admin:${S.configDbPassword}@db/bulwark` } }, 'with env');
   // Child bindings carrying secrets, at two levels.
-  log.child({ tenant_id: 't1', token: S.childSecret, session_id: S.childSession }).child({ job_id: 'j1', auth: { password: S.childSecret } }).info('child');
+  log
+    .child({ tenant_id: 't1', token: S.childSecret, session_id: S.childSession })
+    .child({ job_id: 'j1', auth: { password: S.childSecret } })
+    .info('child');
   await settle(log);
 
   const text = logs.text();
@@ -137,7 +152,9 @@ test('no secret value appears in the output, whatever path it takes through the 
 test('an Error logged alone, or an object interpolated with %o/%j, leaks nothing', async () => {
   const logs = captureLogs();
   const log = createLogger({ env: 'dev', logLevel: 'info' }, logs.stream);
-  log.error(new Error('connect to postgresql://app:pa55@w0rd@db:5432/x failed', { cause: new Error('inner token=abc') }));
+  log.error(
+    new Error('connect to postgresql://app:pa55@w0rd@db:5432/x failed', { cause: new Error('inner token=abc') }),
+  );
   log.info('payload %o', { password: 'pa55@w0rd', nested: { apiKey: 'k-123456' } });
   log.info('payload %j', { secret: 'k-123456' });
   await settle(log);

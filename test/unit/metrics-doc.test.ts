@@ -14,7 +14,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 const doc = read('docs/metrics.md');
 
-interface Registered { type: string; labels: string[] }
+interface Registered {
+  type: string;
+  labels: string[];
+}
 const registered = new Map<string, Registered>(
   createMetrics()
     .registry.getMetricsAsArray()
@@ -53,17 +56,30 @@ test('metrics doc: every row of the docs/metrics.md table is a registered metric
       assert.equal(row.labels, m!.labels, `${name}: docs/metrics.md's labels against the registered ones`);
     }
   }
-  for (const w of wildcards) assert.ok([...registered.keys()].some((n) => wildcard(w).test(n)), `docs/metrics.md's ${w} matches no registered metric`);
+  for (const w of wildcards)
+    assert.ok(
+      [...registered.keys()].some((n) => wildcard(w).test(n)),
+      `docs/metrics.md's ${w} matches no registered metric`,
+    );
 });
 
 test('metrics doc: every registered metric is in the docs/metrics.md table (default process metrics by their wildcard rows)', () => {
   const documented = new Set(exact.flatMap((r) => r.names));
   for (const name of registered.keys()) {
-    assert.ok(documented.has(name) || wildcards.some((w) => wildcard(w).test(name)), `${name} is registered but not in docs/metrics.md's table`);
+    assert.ok(
+      documented.has(name) || wildcards.some((w) => wildcard(w).test(name)),
+      `${name} is registered but not in docs/metrics.md's table`,
+    );
   }
   // docs/metrics.md says the three *_total gauges of the default metrics are removed.
-  assert.equal([...registered.keys()].filter((n) => /^bulwark_nodejs_active_[a-z]+_total$/.test(n)), []);
-  assert.ok(registered.has('bulwark_nodejs_active_handles'), 'docs/metrics.md points at bulwark_nodejs_active_handles instead');
+  assert.equal(
+    [...registered.keys()].filter((n) => /^bulwark_nodejs_active_[a-z]+_total$/.test(n)),
+    [],
+  );
+  assert.ok(
+    registered.has('bulwark_nodejs_active_handles'),
+    'docs/metrics.md points at bulwark_nodejs_active_handles instead',
+  );
 });
 
 /** A name as written in an expression or a doc: a metric, or one series of a histogram. */
@@ -82,7 +98,8 @@ function files(dir: string): string[] {
 
 /** Log events (`event: '…'` in the code, or a table of them) share the bulwark_ prefix with metrics. */
 const logEvents = new Set(
-  files('lib').concat(files('producers'), files('api'), files('app'), files('workers'), files('cli'))
+  files('lib')
+    .concat(files('producers'), files('api'), files('app'), files('workers'), files('cli'))
     .filter((f) => f.endsWith('.ts'))
     .flatMap((f) => [...read(f).matchAll(/\bevent: '([a-z0-9_]+)'/g)].map((m) => m[1]!)),
 );
@@ -96,11 +113,17 @@ test('metrics doc: every bulwark_ metric named in README, docs/ and dashboards/ 
         // Wildcards: `bulwark_*` (every name), the default metrics' families, and the
         // removed `bulwark_nodejs_active_*_total` gauges (checked absent above).
         if (name === 'bulwark_*' || name === 'bulwark_nodejs_active_*_total') continue;
-        assert.ok([...registered.keys()].some((n) => wildcard(name!).test(n)), `${file}: ${name} matches no registered metric`);
+        assert.ok(
+          [...registered.keys()].some((n) => wildcard(name!).test(n)),
+          `${file}: ${name} matches no registered metric`,
+        );
         continue;
       }
       if (logEvents.has(name!)) continue;
-      assert.ok(metricOf(name!), `${file} names ${name}, which is neither a registered metric (or histogram series) nor a log event`);
+      assert.ok(
+        metricOf(name!),
+        `${file} names ${name}, which is neither a registered metric (or histogram series) nor a log event`,
+      );
       checked++;
     }
   }
@@ -112,13 +135,16 @@ function expressions(): Array<{ where: string; expr: string }> {
   const out: Array<{ where: string; expr: string }> = [];
   const rules = read('dashboards/prometheus/rules.yml');
   // `expr: >-` blocks run until the next key at the rule's indentation.
-  for (const m of rules.matchAll(/^( +)expr: (>-\n((?:\1 +.*\n)+)|(.*)\n)/gm)) out.push({ where: 'rules.yml', expr: (m[3] ?? m[4]!).replace(/\s+/g, ' ') });
-  for (const m of read('dashboards/prometheus/rules.test.yml').matchAll(/series: '([^']+)'/g)) out.push({ where: 'rules.test.yml', expr: m[1]! });
+  for (const m of rules.matchAll(/^( +)expr: (>-\n((?:\1 +.*\n)+)|(.*)\n)/gm))
+    out.push({ where: 'rules.yml', expr: (m[3] ?? m[4]!).replace(/\s+/g, ' ') });
+  for (const m of read('dashboards/prometheus/rules.test.yml').matchAll(/series: '([^']+)'/g))
+    out.push({ where: 'rules.test.yml', expr: m[1]! });
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) return v.forEach(walk);
     if (typeof v !== 'object' || v === null) return;
     for (const [k, x] of Object.entries(v)) {
-      if ((k === 'expr' || k === 'query' || k === 'definition') && typeof x === 'string') out.push({ where: 'bulwark.json', expr: x });
+      if ((k === 'expr' || k === 'query' || k === 'definition') && typeof x === 'string')
+        out.push({ where: 'bulwark.json', expr: x });
       else walk(x);
     }
   };
@@ -138,7 +164,11 @@ test('metrics doc: dashboards/ expressions name existing metrics, and only label
     for (const [, name, matchers] of used) {
       const metric = metricOf(name!);
       assert.ok(metric, `${where}: ${name} is not a registered metric (${expr})`);
-      const labels = new Set([...registered.get(metric!)!.labels, ...TARGET_LABELS, ...(name !== metric && name!.endsWith('_bucket') ? ['le'] : [])]);
+      const labels = new Set([
+        ...registered.get(metric!)!.labels,
+        ...TARGET_LABELS,
+        ...(name !== metric && name!.endsWith('_bucket') ? ['le'] : []),
+      ]);
       for (const [, label] of (matchers ?? '').matchAll(/([a-z_]+)\s*(?:=|!=|=~|!~)\s*"/g)) {
         assert.ok(labels.has(label!), `${where}: ${name} has no label ${label} (${expr})`);
       }
@@ -148,17 +178,27 @@ test('metrics doc: dashboards/ expressions name existing metrics, and only label
     const names = used.map((u) => metricOf(u[1]!)).filter((n): n is string => !!n);
     if (!names.length) continue;
     const all = new Set([...TARGET_LABELS, 'le', ...names.flatMap((n) => registered.get(n)!.labels)]);
-    const grouping = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((g) => g[1]!.split(',').map((s) => s.trim()).filter(Boolean));
+    const grouping = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((g) =>
+      g[1]!
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
     const lv = /label_values\(\s*bulwark_[a-z0-9_]+\s*,\s*([a-z_]+)\s*\)/.exec(expr)?.[1];
-    for (const label of [...grouping, ...(lv ? [lv] : [])]) assert.ok(all.has(label), `${where}: no metric of "${expr}" has the label ${label}`);
+    for (const label of [...grouping, ...(lv ? [lv] : [])])
+      assert.ok(all.has(label), `${where}: no metric of "${expr}" has the label ${label}`);
   }
 });
 
 test('metrics doc: docs/metrics.md lists the alert rules rules.yml defines, no more, no fewer', () => {
-  const defined = [...read('dashboards/prometheus/rules.yml').matchAll(/^\s*- alert:\s*(\S+)/gm)].map((m) => m[1]!).sort();
+  const defined = [...read('dashboards/prometheus/rules.yml').matchAll(/^\s*- alert:\s*(\S+)/gm)]
+    .map((m) => m[1]!)
+    .sort();
   const at = doc.indexOf('Alert rules: [dashboards/prometheus/rules.yml]');
   assert.ok(at >= 0, 'docs/metrics.md names the rules file');
-  const listed = [...doc.slice(at, doc.indexOf(')', doc.indexOf('(`', at))).matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!).sort();
+  const listed = [...doc.slice(at, doc.indexOf(')', doc.indexOf('(`', at))).matchAll(/`([A-Za-z]+)`/g)]
+    .map((m) => m[1]!)
+    .sort();
   assert.ok(defined.length >= 10);
   assert.equal(listed, defined);
 });

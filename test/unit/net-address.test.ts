@@ -22,7 +22,8 @@ test('IPv6: one /64 is one key, in canonical form, whatever the spelling', () =>
     '2001:db8:0:0:1::',
     '2001:db8::c0a8:1',
     '2001:db8::192.168.0.1',
-  ]) assert.is(addressGroup(spelling), expected, spelling);
+  ])
+    assert.is(addressGroup(spelling), expected, spelling);
   assert.is(addressGroup('2001:db8:aaaa:bbbb:1:2:3:4'), '2001:db8:aaaa:bbbb::/64');
   assert.is(addressGroup('2001:0DB8:000A:00B0:FFFF::1'), '2001:db8:a:b0::/64');
 });
@@ -51,7 +52,11 @@ test('IPv4 carried in IPv6 (mapped, NAT64) counts as that IPv4 address', () => {
   assert.is(addressGroup('::ffff:cb00:7107'), '203.0.113.7');
   assert.is(addressGroup('0:0:0:0:0:ffff:cb00:7107'), '203.0.113.7');
   assert.is(addressGroup('0000:0000:0000:0000:0000:FFFF:203.0.113.7'), '203.0.113.7');
-  assert.is.not(addressGroup('::ffff:203.0.113.7'), addressGroup('::ffff:203.0.113.8'), 'two mapped clients are not pooled');
+  assert.is.not(
+    addressGroup('::ffff:203.0.113.7'),
+    addressGroup('::ffff:203.0.113.8'),
+    'two mapped clients are not pooled',
+  );
   assert.is(addressGroup('64:ff9b::203.0.113.7'), '203.0.113.7');
   assert.is(addressGroup('64:ff9b::cb00:7108'), '203.0.113.8');
   // Only the exact prefixes carry IPv4: a neighbour of each is an ordinary IPv6 address.
@@ -60,7 +65,8 @@ test('IPv4 carried in IPv6 (mapped, NAT64) counts as that IPv4 address', () => {
 });
 
 test('not an address: returned unchanged', () => {
-  for (const s of ['', 'unknown', '2001:db8::g', '1.2.3', '203.0.113.7:8080', '2001:db8::/64']) assert.is(addressGroup(s), s, JSON.stringify(s));
+  for (const s of ['', 'unknown', '2001:db8::g', '1.2.3', '203.0.113.7:8080', '2001:db8::/64'])
+    assert.is(addressGroup(s), s, JSON.stringify(s));
 });
 
 test.run();

@@ -38,7 +38,11 @@ function context() {
       throw new Error('commit must not be called for an invalid payload');
     },
   });
-  const ctx: AuditWriteContext = { committer, logger: createLogger({ env: 'dev', logLevel: 'warn' }, captureLogs().stream), metrics: createMetrics() };
+  const ctx: AuditWriteContext = {
+    committer,
+    logger: createLogger({ env: 'dev', logLevel: 'warn' }, captureLogs().stream),
+    metrics: createMetrics(),
+  };
   return { ctx, commits: () => commits };
 }
 
@@ -57,16 +61,44 @@ const CASES: Array<[what: string, data: unknown, reason: RegExp[]]> = [
   ['missing entries', { v: 1 }, [/entries/]],
   ['entries not an array', { v: 1, entries: 'nope' }, [/entries/]],
   ['no entries', { v: 1, entries: [] }, [/entries: must hold at least one entry/]],
-  ['too many entries', { v: 1, entries: Array.from({ length: 1001 }, (_, i) => goodEntry({ eventId: `e-${i}` })) }, [/entries: must hold at most 1000 entries/]],
-  ['a bad actorType', { v: 1, entries: [goodEntry({ actorType: 'robot' })] }, [/entries\.0\.actorType: must be one of user, service, ai, system/]],
-  ['a bad field in the third entry', { v: 1, entries: [goodEntry(), goodEntry(), goodEntry({ tenantId: 'not-a-uuid' })] }, [/entries\.2\.tenantId: must be a UUID/]],
-  ['a missing eventId (the producer always sets one)', { v: 1, entries: [goodEntry({ eventId: undefined })] }, [/entries\.0\.eventId/]],
+  [
+    'too many entries',
+    { v: 1, entries: Array.from({ length: 1001 }, (_, i) => goodEntry({ eventId: `e-${i}` })) },
+    [/entries: must hold at most 1000 entries/],
+  ],
+  [
+    'a bad actorType',
+    { v: 1, entries: [goodEntry({ actorType: 'robot' })] },
+    [/entries\.0\.actorType: must be one of user, service, ai, system/],
+  ],
+  [
+    'a bad field in the third entry',
+    { v: 1, entries: [goodEntry(), goodEntry(), goodEntry({ tenantId: 'not-a-uuid' })] },
+    [/entries\.2\.tenantId: must be a UUID/],
+  ],
+  [
+    'a missing eventId (the producer always sets one)',
+    { v: 1, entries: [goodEntry({ eventId: undefined })] },
+    [/entries\.0\.eventId/],
+  ],
   ['a missing occurredAt', { v: 1, entries: [goodEntry({ occurredAt: undefined })] }, [/entries\.0\.occurredAt/]],
-  ['an ai actor without reason and confidence', { v: 1, entries: [goodEntry({ actorType: 'ai' })] }, [/entries\.0\.reason/, /entries\.0\.confidence/]],
-  ['a security action without severity', { v: 1, entries: [goodEntry({ action: 'security:auth-failed' })] }, [/entries\.0\.severity/]],
+  [
+    'an ai actor without reason and confidence',
+    { v: 1, entries: [goodEntry({ actorType: 'ai' })] },
+    [/entries\.0\.reason/, /entries\.0\.confidence/],
+  ],
+  [
+    'a security action without severity',
+    { v: 1, entries: [goodEntry({ action: 'security:auth-failed' })] },
+    [/entries\.0\.severity/],
+  ],
   ['an unknown field', { v: 1, entries: [goodEntry({ colour: 'red' })] }, [/entries\.0/, /colour/]],
   ['an unknown top-level field', { v: 1, entries: [goodEntry()], extra: true }, [/extra/]],
-  ['a NUL character', { v: 1, entries: [goodEntry({ resourceId: 'a\u0000b' })] }, [/entries\.0\.resourceId: must not contain NUL/]],
+  [
+    'a NUL character',
+    { v: 1, entries: [goodEntry({ resourceId: 'a\u0000b' })] },
+    [/entries\.0\.resourceId: must not contain NUL/],
+  ],
   ['a lone surrogate in state', { v: 1, entries: [goodEntry({ before: { k: 'x\ud800' } })] }, [/entries\.0\.before/]],
   ['null', null, [/^invalid audit-write payload/]],
   ['a string', 'v1', [/^invalid audit-write payload/]],

@@ -3,7 +3,12 @@ import * as assert from 'uvu/assert';
 import { quietWindow, type QuietHours } from '../../lib/alerts/quiet-hours.js';
 
 const BERLIN = 'Europe/Berlin';
-const q = (start: string, end: string, timezone = BERLIN, enabled = true): QuietHours => ({ enabled, start, end, timezone });
+const q = (start: string, end: string, timezone = BERLIN, enabled = true): QuietHours => ({
+  enabled,
+  start,
+  end,
+  timezone,
+});
 const at = (iso: string) => new Date(iso);
 
 function expectQuiet(now: string, window: QuietHours, endsAt: string): void {
@@ -89,7 +94,12 @@ test('quiet hours: other zones (New York DST, Kolkata +05:30)', () => {
 
 test('quiet hours: agree with the local clock at every 17 minutes of 2026 in Berlin', () => {
   const w = q('22:00', '07:00');
-  const fmt = new Intl.DateTimeFormat('en-GB', { timeZone: BERLIN, hourCycle: 'h23', hour: '2-digit', minute: '2-digit' });
+  const fmt = new Intl.DateTimeFormat('en-GB', {
+    timeZone: BERLIN,
+    hourCycle: 'h23',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
   for (let t = Date.UTC(2026, 0, 1); t < Date.UTC(2027, 0, 1); t += 17 * 60_000) {
     const local = fmt.format(t);
     const expected = local >= '22:00' || local < '07:00';
@@ -103,9 +113,18 @@ test('quiet hours: agree with the local clock at every 17 minutes of 2026 in Ber
 });
 
 test('quiet hours: bad times and unknown zones are RangeErrors', () => {
-  assert.throws(() => quietWindow(new Date(), q('24:00', '07:00')), (e: unknown) => e instanceof RangeError && /start/.test(e.message));
-  assert.throws(() => quietWindow(new Date(), q('22:00', '7:00')), (e: unknown) => e instanceof RangeError && /end/.test(e.message));
-  assert.throws(() => quietWindow(new Date(), q('22:00', '07:00', 'Mars/Olympus')), (e: unknown) => e instanceof RangeError && /Mars/.test(e.message));
+  assert.throws(
+    () => quietWindow(new Date(), q('24:00', '07:00')),
+    (e: unknown) => e instanceof RangeError && /start/.test(e.message),
+  );
+  assert.throws(
+    () => quietWindow(new Date(), q('22:00', '7:00')),
+    (e: unknown) => e instanceof RangeError && /end/.test(e.message),
+  );
+  assert.throws(
+    () => quietWindow(new Date(), q('22:00', '07:00', 'Mars/Olympus')),
+    (e: unknown) => e instanceof RangeError && /Mars/.test(e.message),
+  );
 });
 
 test.run();

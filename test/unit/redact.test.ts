@@ -6,12 +6,32 @@ import { isSecretKey, maskUrlCredentials, redactJson, redactSecrets, REDACTED } 
 
 test('every secret-bearing key name is redacted, in any case', () => {
   const keys = [
-    'password', 'Password', 'PASSWORD', 'passwd', 'db_password', 'userPassword', 'pass',
-    'token', 'accessToken', 'refresh_token', 'X-Csrf-Token',
-    'secret', 'client_secret', 'webhookSecret',
-    'apiKey', 'api_key', 'API-KEY', 'apikey', 'x-api-key',
-    'authorization', 'Authorization', 'proxy-authorization',
-    'cookie', 'Cookie', 'set-cookie', 'cookies',
+    'password',
+    'Password',
+    'PASSWORD',
+    'passwd',
+    'db_password',
+    'userPassword',
+    'pass',
+    'token',
+    'accessToken',
+    'refresh_token',
+    'X-Csrf-Token',
+    'secret',
+    'client_secret',
+    'webhookSecret',
+    'apiKey',
+    'api_key',
+    'API-KEY',
+    'apikey',
+    'x-api-key',
+    'authorization',
+    'Authorization',
+    'proxy-authorization',
+    'cookie',
+    'Cookie',
+    'set-cookie',
+    'cookies',
   ];
   for (const k of keys) {
     assert.ok(isSecretKey(k), `${k} should be secret`);
@@ -20,8 +40,27 @@ test('every secret-bearing key name is redacted, in any case', () => {
 });
 
 test('look-alike keys are left alone', () => {
-  const input = { passenger: 'Ann', bypass: true, compass: 'N', passage: 3, author: 'Bo', keyboard: 'us', apiVersion: 2 };
-  for (const k of ['passenger', 'bypass', 'compass', 'passage', 'author', 'keyboard', 'apiVersion', 'email', 'name', 'status']) {
+  const input = {
+    passenger: 'Ann',
+    bypass: true,
+    compass: 'N',
+    passage: 3,
+    author: 'Bo',
+    keyboard: 'us',
+    apiVersion: 2,
+  };
+  for (const k of [
+    'passenger',
+    'bypass',
+    'compass',
+    'passage',
+    'author',
+    'keyboard',
+    'apiVersion',
+    'email',
+    'name',
+    'status',
+  ]) {
     assert.not.ok(isSecretKey(k), `${k} should not be secret`);
   }
   const out = redactSecrets(input);
@@ -142,15 +181,25 @@ test('a password holding "@" is masked whole', () => {
 
 test("an Error's cause and an AggregateError's errors are kept, redacted", () => {
   const inner = Object.assign(new Error('postgresql://app:hunter2@db/x refused'), { password: 'hunter2' });
-  const out = redactSecrets(new AggregateError([inner], 'all failed', { cause: inner })) as unknown as Record<string, Record<string, unknown>[] & Record<string, unknown>>;
+  const out = redactSecrets(new AggregateError([inner], 'all failed', { cause: inner })) as unknown as Record<
+    string,
+    Record<string, unknown>[] & Record<string, unknown>
+  >;
   assert.is(out.type as unknown, 'AggregateError');
   assert.is(out.cause!.password, REDACTED);
-  assert.is((out.errors as unknown as Array<Record<string, unknown>>)[0]!.message, `postgresql://app:${REDACTED}@db/x refused`);
+  assert.is(
+    (out.errors as unknown as Array<Record<string, unknown>>)[0]!.message,
+    `postgresql://app:${REDACTED}@db/x refused`,
+  );
   assert.not.match(JSON.stringify(out), /hunter2/);
 });
 
 test('redactJson gives what redactSecrets gives for JSON, and returns a value with nothing to redact as it is', () => {
-  const clean = { status: 'open', tags: ['a', { b: 1, c: [null, true, 2.5] }], nested: { deep: { x: 'https://example.com/no-credentials' } } };
+  const clean = {
+    status: 'open',
+    tags: ['a', { b: 1, c: [null, true, 2.5] }],
+    nested: { deep: { x: 'https://example.com/no-credentials' } },
+  };
   assert.is(redactJson(clean), clean, 'nothing to redact: the same object, not a copy');
   const dirty = {
     status: 'open',

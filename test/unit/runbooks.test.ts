@@ -19,12 +19,14 @@ test('runbooks: every alert rule has a runbook_url, and each names a page that e
   const alerts = [...rules.matchAll(/^\s*- alert:\s*(\S+)/gm)].length;
   assert.ok(alerts > 0, 'rules.yml has alerts');
   assert.is(rulePages.length, alerts, 'one runbook_url per alert rule');
-  for (const page of rulePages) assert.ok(existsSync(new URL(page, runbooks)), `docs/runbooks/${page} is missing (named by rules.yml)`);
+  for (const page of rulePages)
+    assert.ok(existsSync(new URL(page, runbooks)), `docs/runbooks/${page} is missing (named by rules.yml)`);
 });
 
 test('runbooks: every page named by code (self-raised alerts) exists', () => {
   assert.ok(codePages.length >= 2);
-  for (const page of codePages) assert.ok(existsSync(new URL(page, runbooks)), `docs/runbooks/${page} is missing (named by lib/runbooks.ts)`);
+  for (const page of codePages)
+    assert.ok(existsSync(new URL(page, runbooks)), `docs/runbooks/${page} is missing (named by lib/runbooks.ts)`);
   assert.is(runbookPageFor('security:api-key-denial-burst'), 'security-api-key-denial-burst');
   assert.is(runbookPageFor('security:auth-failed'), 'security-event');
 });
@@ -41,12 +43,16 @@ test('runbooks: the index lists every page, and every page is linked from a rule
 test('runbooks: each page says what it means, how to confirm or check, and what to do', () => {
   for (const page of codePages) {
     const text = readFileSync(new URL(page, runbooks), 'utf8');
-    for (const section of ['## What it means', '## Confirm', '## What to do', '## How to close']) assert.match(text, section, `${page} lacks "${section}"`);
+    for (const section of ['## What it means', '## Confirm', '## What to do', '## How to close'])
+      assert.match(text, section, `${page} lacks "${section}"`);
   }
 });
 
 test('runbooks: a link is the base URL plus the page, and none without a base', () => {
-  assert.is(runbookUrlFor('https://docs.example.com/runbooks/', 'security:x'), 'https://docs.example.com/runbooks/security-event.md');
+  assert.is(
+    runbookUrlFor('https://docs.example.com/runbooks/', 'security:x'),
+    'https://docs.example.com/runbooks/security-event.md',
+  );
   assert.is(runbookUrlFor(undefined, 'security:api-key-denial-burst'), undefined);
 });
 

@@ -19,7 +19,12 @@ function runOver(files: Record<string, string>): { lines: string[]; status: numb
   try {
     for (const [name, source] of Object.entries(files)) writeFileSync(`${ROOT}/${dir}/${name}`, source);
     // The filter (the folder's name) keeps a runner that ignored TEST_DIR from running the whole suite.
-    const r = spawnSync(process.execPath, ['scripts/test.mjs', dir], { cwd: ROOT, env: { ...process.env, TEST_DIR: dir }, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['scripts/test.mjs', dir], {
+      cwd: ROOT,
+      env: { ...process.env, TEST_DIR: dir },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     return { lines: r.stdout.trimEnd().split('\n'), status: r.status };
   } finally {
     rmSync(`${ROOT}/${dir}`, { recursive: true, force: true });

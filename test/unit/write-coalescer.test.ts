@@ -22,7 +22,10 @@ test('writes of a turn share a job; while two jobs are in flight, the next turns
   const c = createWriteCoalescer(enqueue);
   const first = [c.add(entry(1)), c.add(entry(2))];
   await turn();
-  assert.equal(sent.map((s) => s.ids), [['e1', 'e2']]);
+  assert.equal(
+    sent.map((s) => s.ids),
+    [['e1', 'e2']],
+  );
   const second = c.add(entry(3));
   await turn();
   assert.is(sent.length, 2, 'a second job may go while the first is in flight');
@@ -35,7 +38,11 @@ test('writes of a turn share a job; while two jobs are in flight, the next turns
   sent[0]!.answer(1);
   assert.equal(await Promise.all(first), [1, 1]);
   await turn();
-  assert.equal(sent[2]!.ids, ['e4', 'e5', 'e6', 'e7', 'e8', 'e9', 'e10', 'e11', 'e12', 'e13'], 'the gathered writes went as one job, in order');
+  assert.equal(
+    sent[2]!.ids,
+    ['e4', 'e5', 'e6', 'e7', 'e8', 'e9', 'e10', 'e11', 'e12', 'e13'],
+    'the gathered writes went as one job, in order',
+  );
   sent[1]!.answer(2);
   sent[2]!.answer(3);
   assert.is(await second, 2);

@@ -10,7 +10,13 @@ import { CHANNEL_TYPES } from '../../lib/alerts/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { AppContext } from '../../lib/context.js';
 import { ALERT_QUEUE, type AlertJob } from '../../lib/contracts/alert.js';
-import { alertDeliveryJobs, alertDeliveryQueue, type DeliverJob, type DigestJob, type GroupFlushJob } from '../../lib/contracts/alert-delivery.js';
+import {
+  alertDeliveryJobs,
+  alertDeliveryQueue,
+  type DeliverJob,
+  type DigestJob,
+  type GroupFlushJob,
+} from '../../lib/contracts/alert-delivery.js';
 import type { JobHandler, WorkerScope } from '../registration.js';
 import type { AlertDeps, AlertWorkerOptions } from './deps.js';
 import { deliver, wasRecorded } from './jobs/delivery.js';
@@ -39,7 +45,11 @@ export function createAlertDeps(ctx: AppContext, deliveries: Queue, options: Ale
     decider: createAlertDecider(ctx.redis, {
       keyPrefix: ctx.config.queuePrefix,
       clock: ctx.clock,
-      onForgetError: (err) => logger.warn({ event: 'alert_forget_failed', err }, 'could not drop remembered alert decisions: they expire on their own'),
+      onForgetError: (err) =>
+        logger.warn(
+          { event: 'alert_forget_failed', err },
+          'could not drop remembered alert decisions: they expire on their own',
+        ),
     }),
     deliveries,
     // Read for every alert (batched across jobs): a policy change applies to the next alert.
@@ -49,7 +59,13 @@ export function createAlertDeps(ctx: AppContext, deliveries: Queue, options: Ale
     pauses: createChannelPauses(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),
     slots: createChannelSlots(),
     // The target check comes from the config even when a test sets the other options.
-    send: { timeoutMs: ctx.config.alertHttpTimeoutMs, telegramBaseUrl: ctx.config.telegramApiUrl, webhookMaxBodyBytes: ctx.config.webhookMaxBodyBytes, ...options.send, allowPrivateTargets: ctx.config.alertTargetsAllowPrivate },
+    send: {
+      timeoutMs: ctx.config.alertHttpTimeoutMs,
+      telegramBaseUrl: ctx.config.telegramApiUrl,
+      webhookMaxBodyBytes: ctx.config.webhookMaxBodyBytes,
+      ...options.send,
+      allowPrivateTargets: ctx.config.alertTargetsAllowPrivate,
+    },
   };
 }
 
@@ -72,7 +88,8 @@ function alertDeps(scope: WorkerScope): AlertDeps {
   for (const reason of ['credential', 'misconfigured', 'rejected', 'retries_exhausted']) {
     for (const channel of CHANNEL_TYPES) metrics.alertsTotal.inc({ outcome: 'failed', reason, channel }, 0);
   }
-  for (const reason of ['no_channel', 'channel_removed']) metrics.alertsTotal.inc({ outcome: 'failed', reason, channel: 'none' }, 0);
+  for (const reason of ['no_channel', 'channel_removed'])
+    metrics.alertsTotal.inc({ outcome: 'failed', reason, channel: 'none' }, 0);
   // A delivery job failing for good without its outcome in the ledger (the database
   // down through every attempt, a worker that kept dying) is lost to AlertDeliveriesFailing
   // and waits an hour for AlertsStuck: it has a counter of its own, from 0.
@@ -91,7 +108,9 @@ const countLost = (scope: WorkerScope, job: { name?: string } | undefined, err: 
 };
 
 /** A handler of an alert-delivery job kind: its processor runs with the shared dependencies. */
-function deliveryHandler<D>(run: (deps: AlertDeps, data: D, job: Job, token?: string) => Promise<unknown>): JobHandler<D> {
+function deliveryHandler<D>(
+  run: (deps: AlertDeps, data: D, job: Job, token?: string) => Promise<unknown>,
+): JobHandler<D> {
   return {
     processor: (scope) => {
       const deps = scope.shared(alertDeps);

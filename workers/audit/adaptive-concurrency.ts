@@ -24,7 +24,11 @@ export interface ConcurrencyTracker {
  * @param smoothing weight of the newest job in the moving average (default 0.1: a
  *   burst of large jobs lowers the concurrency within some tens of jobs)
  */
-export function createConcurrencyTracker(entriesInFlight: number, maxConcurrency: number, smoothing = 0.1): ConcurrencyTracker {
+export function createConcurrencyTracker(
+  entriesInFlight: number,
+  maxConcurrency: number,
+  smoothing = 0.1,
+): ConcurrencyTracker {
   let average: number | undefined;
   return {
     observe(entries) {

@@ -4,7 +4,12 @@
  * (adaptive-concurrency.ts); audit-verify walks the chains (verify-worker.ts).
  */
 import type { Job } from 'bullmq';
-import { AUDIT_MAX_ENTRIES_PER_JOB, AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditVerifyJob } from '../../lib/contracts/audit.js';
+import {
+  AUDIT_MAX_ENTRIES_PER_JOB,
+  AUDIT_WRITE_QUEUE,
+  auditWritePolicy,
+  type AuditVerifyJob,
+} from '../../lib/contracts/audit.js';
 import type { AppContext } from '../../lib/context.js';
 import { isTransientDbError } from '../../lib/db/errors.js';
 import type { EncodedEntry } from '../../lib/audit/encode.js';
@@ -53,13 +58,21 @@ export const auditHandlers = {
     // Until a job has been seen, assume jobs of the largest size: BullMQ fetches up to
     // the concurrency at once, and a start at 200 into a backlog of 1,000-entry jobs
     // would hold 200,000 entries before the first one tells their size.
-    concurrency: (scope) => concurrencyFor(AUDIT_MAX_ENTRIES_PER_JOB, scope.ctx.config.auditEntriesInFlight, scope.shared(auditWriteDeps).maxConcurrency),
+    concurrency: (scope) =>
+      concurrencyFor(
+        AUDIT_MAX_ENTRIES_PER_JOB,
+        scope.ctx.config.auditEntriesInFlight,
+        scope.shared(auditWriteDeps).maxConcurrency,
+      ),
     drain: (scope) => scope.shared(auditWriteDeps).committer.drain(),
     // An abandoned audit job may wait on a lock (a commit behind a chain head): nothing
     // queued is started any more (the composition root then cancels the running statement).
     abort: (scope) => scope.shared(auditWriteDeps).committer.abort(new Error('shutting down')),
   } satisfies JobHandler<unknown>,
   verify: {
-    processor: ({ ctx }) => (data, job) => runAuditVerify(data, ctx, job),
+    processor:
+      ({ ctx }) =>
+      (data, job) =>
+        runAuditVerify(data, ctx, job),
   } satisfies JobHandler<AuditVerifyJob>,
 };

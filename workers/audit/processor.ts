@@ -28,7 +28,11 @@ export function claimedEntries(data: unknown): number {
   return Array.isArray(entries) ? entries.length : 1;
 }
 
-export async function processAuditWrite(data: unknown, ctx: AuditWriteContext, job?: Pick<Job, 'id'>): Promise<AuditWriteResult> {
+export async function processAuditWrite(
+  data: unknown,
+  ctx: AuditWriteContext,
+  job?: Pick<Job, 'id'>,
+): Promise<AuditWriteResult> {
   // Wait for room before parsing: the parsed and prepared copies are what grows.
   const release = await ctx.inFlight?.acquire(claimedEntries(data));
   try {
@@ -60,11 +64,16 @@ async function processHeld(data: unknown, ctx: AuditWriteContext, job?: Pick<Job
   ctx.metrics.auditEntriesWritten.inc(result.written);
   if (result.duplicates > 0) {
     ctx.metrics.auditDuplicates.inc(result.duplicates);
-    ctx.logger.info({ event: 'audit_duplicates_skipped', job_id: job?.id, count: result.duplicates }, 'entries already stored');
+    ctx.logger.info(
+      { event: 'audit_duplicates_skipped', job_id: job?.id, count: result.duplicates },
+      'entries already stored',
+    );
   }
   if (unknown.size > 0) {
     // The other entries of the job are stored; these can never be (no such tenant).
-    throw new UnrecoverableError(`unknown tenant(s): ${[...unknown].join(', ')}; ${result.written} other entries were written`);
+    throw new UnrecoverableError(
+      `unknown tenant(s): ${[...unknown].join(', ')}; ${result.written} other entries were written`,
+    );
   }
   return result;
 }

@@ -22,7 +22,11 @@ export function processAuditVerify(data: unknown, ctx: AppContext, job?: Pick<Jo
 }
 
 /** The audit-verify job, its payload validated. */
-export async function runAuditVerify(data: AuditVerifyJob, ctx: AppContext, job?: Pick<Job, 'id'>): Promise<VerifySummary> {
+export async function runAuditVerify(
+  data: AuditVerifyJob,
+  ctx: AppContext,
+  job?: Pick<Job, 'id'>,
+): Promise<VerifySummary> {
   const report: VerifyReport = await verifyChains(ctx.prisma, { tenantId: data.tenantId });
   const broken = report.tenants
     .filter((t) => !t.ok && t.firstBad)
@@ -38,8 +42,20 @@ export async function runAuditVerify(data: AuditVerifyJob, ctx: AppContext, job?
   ctx.metrics.auditVerifyLastRun.set(ctx.clock().getTime() / 1000);
   const log = ctx.logger.child({ queue: AUDIT_VERIFY_QUEUE, job_id: job?.id });
   for (const b of broken) {
-    log.error({ event: 'audit_chain_broken', tenant_id: b.tenantId, seq: b.seq, problem: b.problem }, 'audit chain is broken');
+    log.error(
+      { event: 'audit_chain_broken', tenant_id: b.tenantId, seq: b.seq, problem: b.problem },
+      'audit chain is broken',
+    );
   }
-  log.info({ event: 'audit_verify_completed', ok: summary.ok, tenants: summary.tenants, entries: summary.entries, broken: broken.length }, 'audit chains verified');
+  log.info(
+    {
+      event: 'audit_verify_completed',
+      ok: summary.ok,
+      tenants: summary.tenants,
+      entries: summary.entries,
+      broken: broken.length,
+    },
+    'audit chains verified',
+  );
   return summary;
 }

@@ -21,7 +21,9 @@ export const backupHandlers = {
         .queue(backupQueue)
         .setGlobalConcurrency(backupPolicy.concurrency)
         // Redis away at start: the per-process concurrency and the lock still hold.
-        .catch((err: unknown) => scope.ctx.logger.warn({ queue: backupQueue.name, err }, 'could not set the backup queue global concurrency'));
+        .catch((err: unknown) =>
+          scope.ctx.logger.warn({ queue: backupQueue.name, err }, 'could not set the backup queue global concurrency'),
+        );
       const { metrics } = scope.ctx;
       for (const kind of BACKUP_KINDS) metrics.backupFailures.inc({ kind }, 0);
       return async (data, job: Job) => {
@@ -33,7 +35,8 @@ export const backupHandlers = {
           return result;
         } catch (err) {
           metrics.backupFailures.inc({ kind: data.kind });
-          if (err instanceof ConfigError || err instanceof NotImplementedError) throw new UnrecoverableError(err.message);
+          if (err instanceof ConfigError || err instanceof NotImplementedError)
+            throw new UnrecoverableError(err.message);
           throw err;
         }
       };

@@ -39,7 +39,10 @@ async function previousAttempt(ctx: BackupContext, job: ProgressJob): Promise<Ma
 
 export async function processBackup(data: unknown, ctx: BackupContext, job: ProgressJob): Promise<BackupJobResult> {
   const parsed = backupJobSchema.safeParse(data);
-  if (!parsed.success) throw new UnrecoverableError(`invalid backup payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new UnrecoverableError(
+      `invalid backup payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   const done = await previousAttempt(ctx, job);
   if (done) return resultOf(done);
   const payload = parsed.data;
@@ -57,7 +60,8 @@ export async function processBackup(data: unknown, ctx: BackupContext, job: Prog
     tenantId: payload.kind === 'tenant' ? payload.tenantId : undefined,
     // The id is recorded before any part is uploaded, so a crash after this leaves a trace.
     onId: (backupId) => report({ ...state, backupId }, true),
-    onProgress: (e) => void report({ ...state, phase: 'uploading', bytes: e.done, parts: state.parts + (e.part ? 1 : 0) }),
+    onProgress: (e) =>
+      void report({ ...state, phase: 'uploading', bytes: e.done, parts: state.parts + (e.part ? 1 : 0) }),
   });
   const result = resultOf(manifest);
   await report({ backupId: manifest.id, phase: 'done', bytes: result.bytes, parts: result.parts }, true);

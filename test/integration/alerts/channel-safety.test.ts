@@ -10,21 +10,38 @@ import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { startTelegramServer, type TelegramServer } from '../../helpers/telegram-server.js';
 
 const SLACK_PATH = '/services/T0ACME/B0ALERTS/SlackSecretPath9x8y7z';
-const m: AlertMessage = { tenantId: 't', alertIds: ['a'], title: 'Ping <!channel> & <https://evil.example|click>', text: 'x', severity: 'high', runbookUrl: 'https://runbooks.example/a"b' };
+const m: AlertMessage = {
+  tenantId: 't',
+  alertIds: ['a'],
+  title: 'Ping <!channel> & <https://evil.example|click>',
+  text: 'x',
+  severity: 'high',
+  runbookUrl: 'https://runbooks.example/a"b',
+};
 let receiver: Receiver;
 let telegram: TelegramServer;
-test.before(async () => { receiver = await startReceiver(); telegram = await startTelegramServer(); });
-test.after(async () => { await receiver.close(); await telegram.close(); });
+test.before(async () => {
+  receiver = await startReceiver();
+  telegram = await startTelegramServer();
+});
+test.after(async () => {
+  await receiver.close();
+  await telegram.close();
+});
 
 test('slack: alert text cannot mention @channel or forge links', async () => {
-  assert.ok((await sendToChannel({ type: 'slack' }, `${receiver.url}${SLACK_PATH}`, m, { allowPrivateTargets: true })).ok);
+  assert.ok(
+    (await sendToChannel({ type: 'slack' }, `${receiver.url}${SLACK_PATH}`, m, { allowPrivateTargets: true })).ok,
+  );
   const text = String((JSON.parse(receiver.requests.at(-1)!.body) as { text: string }).text);
   assert.not.ok(text.includes('<!channel>'), text);
   assert.ok(text.includes('&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;'), text);
 });
 
 test('telegram: a quote in the runbook URL stays inside the href', async () => {
-  const r = await sendToChannel({ type: 'telegram', chatId: '1' }, telegram.token, m, { telegramBaseUrl: telegram.baseUrl });
+  const r = await sendToChannel({ type: 'telegram', chatId: '1' }, telegram.token, m, {
+    telegramBaseUrl: telegram.baseUrl,
+  });
   assert.ok(r.ok, JSON.stringify(r));
   assert.ok(telegram.messages.at(-1)!.text.includes('href="https://runbooks.example/a&quot;b"'));
 });
@@ -58,7 +75,11 @@ test('misconfigured channels fail for good without a request, and an empty crede
     assert.is(!r.ok && r.reason, reason, JSON.stringify([target, r]));
     assert.not.match(r.ok ? '' : r.error, 'pw@', 'a password in a URL is never in the error');
   }
-  assert.equal({ receiver: receiver.requests.length, telegram: telegram.requests.length }, before, 'no request reached either server');
+  assert.equal(
+    { receiver: receiver.requests.length, telegram: telegram.requests.length },
+    before,
+    'no request reached either server',
+  );
 });
 
 test.run();

@@ -3,7 +3,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createAlertDecider, policyFromSettings, type AlertDecision, type AlertDecisionInput, type AlertPolicy } from '../../../lib/alerts/decide.js';
+import {
+  createAlertDecider,
+  policyFromSettings,
+  type AlertDecision,
+  type AlertDecisionInput,
+  type AlertPolicy,
+} from '../../../lib/alerts/decide.js';
 import { ValidationError } from '../../../lib/errors.js';
 import { defaultTenantSettings } from '../../../lib/tenants/settings.js';
 import { REDIS_URL, randomPrefix } from '../../helpers/env.js';
@@ -81,7 +87,11 @@ test('alert decide: a repeated dedupe key is a duplicate and consumes nothing', 
   assert.is(brief(again), 'suppress:duplicate');
   const replay = alert({ dedupeKey: 'audit-2' });
   await decider.decide(replay, base);
-  assert.is(brief(await decider.decide(replay, base)), 'deliver', 'a replay of the same alert gets its own decision back, not "duplicate"');
+  assert.is(
+    brief(await decider.decide(replay, base)),
+    'deliver',
+    'a replay of the same alert gets its own decision back, not "duplicate"',
+  );
   assert.is(await counted(), 2);
   const ttl = await redis.pttl(`${prefix}:alert:{${tenantId}}:seen:audit-1`);
   assert.ok(ttl > 86_000_000 && ttl <= 86_400_000, `remembered 24 h (pttl ${ttl})`);
@@ -94,7 +104,11 @@ test('alert decide: quiet hours defer, drop and bypass (Berlin, 22:00-07:00)', a
   assert.is(defer.outcome, 'defer');
   assert.is(defer.deferUntil?.toISOString(), '2026-01-16T06:00:00.000Z');
   assert.is(brief(await decide({}, { ...base, quietHours: { ...quietHours, mode: 'drop' } })), 'suppress:quiet_hours');
-  assert.is(brief(await decide({ severity: 'critical' }, { ...base, quietHours })), 'deliver', 'critical bypasses by default');
+  assert.is(
+    brief(await decide({ severity: 'critical' }, { ...base, quietHours })),
+    'deliver',
+    'critical bypasses by default',
+  );
   const fromHigh = { ...base, quietHours: { ...quietHours, bypassSeverity: 'high' as const } };
   assert.is(brief(await decide({ severity: 'high' }, fromHigh)), 'deliver');
   assert.is(brief(await decide({ severity: 'warning' }, fromHigh)), 'defer');
@@ -119,7 +133,11 @@ test('alert decide: grouping opens, joins, and opens anew after flushAt', async 
   assert.is(brief(await decide({}, policy)), 'suppress:cooldown');
   nowMs += 300_000;
   const next = alert();
-  assert.equal((await decider.decide(next, policy)).group, { id: next.alertId, flushAt: new Date(nowMs + 30_000), opened: true });
+  assert.equal((await decider.decide(next, policy)).group, {
+    id: next.alertId,
+    flushAt: new Date(nowMs + 30_000),
+    opened: true,
+  });
 });
 
 test('alert decide: an opener is refused by the limit; joiners are not', async () => {
@@ -136,7 +154,10 @@ test('alert decide: critical skips grouping, cooldown and the limit, and is stil
   assert.is(await counted(), 3);
   assert.is(brief(await decide({ severity: 'high', type: 'fresh' }, policy)), 'suppress:rate_limited');
   assert.is(brief(await decide({ severity: 'critical', userId: 'u' }, { ...policy, userLimit: 1 })), 'deliver');
-  assert.is(brief(await decide({ severity: 'critical', userId: 'u' }, { ...policy, userLimit: 1 })), 'suppress:user_throttled');
+  assert.is(
+    brief(await decide({ severity: 'critical', userId: 'u' }, { ...policy, userLimit: 1 })),
+    'suppress:user_throttled',
+  );
 });
 
 test('alert decide: a policy change applies to the next call', async () => {
@@ -145,13 +166,31 @@ test('alert decide: a policy change applies to the next call', async () => {
   assert.is(brief(await decide({ type: 't2' }, { ...base, maxPerWindow: 2 })), 'deliver');
   assert.is(brief(await decide({ type: 't3' }, { ...base, maxPerWindow: 9, cooldownMs: 300_000 })), 'deliver');
   nowMs += 60_000;
-  assert.is(brief(await decide({ type: 't3' }, { ...base, maxPerWindow: 9, cooldownMs: 300_000 })), 'suppress:cooldown');
-  assert.is(brief(await decide({ type: 't3' }, { ...base, maxPerWindow: 9, cooldownMs: 30_000 })), 'deliver', 'a shorter cooldown applies at once');
+  assert.is(
+    brief(await decide({ type: 't3' }, { ...base, maxPerWindow: 9, cooldownMs: 300_000 })),
+    'suppress:cooldown',
+  );
+  assert.is(
+    brief(await decide({ type: 't3' }, { ...base, maxPerWindow: 9, cooldownMs: 30_000 })),
+    'deliver',
+    'a shorter cooldown applies at once',
+  );
 });
 
 test('alert decide: the default tenant settings map to a working policy', async () => {
   const policy = policyFromSettings(defaultTenantSettings().alerts);
-  assert.equal({ ...policy, quietHours: undefined }, { maxPerWindow: 20, windowMs: 3_600_000, cooldownMs: 300_000, groupWaitMs: 0, userLimit: 10, userWindowMs: 60_000, quietHours: undefined });
+  assert.equal(
+    { ...policy, quietHours: undefined },
+    {
+      maxPerWindow: 20,
+      windowMs: 3_600_000,
+      cooldownMs: 300_000,
+      groupWaitMs: 0,
+      userLimit: 10,
+      userWindowMs: 60_000,
+      quietHours: undefined,
+    },
+  );
   assert.is(policy.quietHours?.timezone, 'UTC');
   assert.is(brief(await decide({}, policy)), 'deliver');
   assert.is(brief(await decide({}, policy)), 'suppress:cooldown');
@@ -166,11 +205,19 @@ test('alert decide: the same alert decided again gets its first decision back an
   // Deciding anew would meet its own cooldown: the replay must still say deliver.
   assert.is(brief(await decider.decide(first, policy)), 'deliver');
   assert.is(await counted(), afterFirst, 'the replay took no second place in the tenant limit');
-  assert.is(brief(await decide({ type: 'replayed' }, policy)), 'suppress:cooldown', 'another alert of the type is cooled down');
+  assert.is(
+    brief(await decide({ type: 'replayed' }, policy)),
+    'suppress:cooldown',
+    'another alert of the type is cooled down',
+  );
   const opener = alert({ type: 'grouped', groupKey: 'replay-group' });
   const opened = await decider.decide(opener, { ...base, groupWaitMs: 5_000 });
   const again = await decider.decide(opener, { ...base, groupWaitMs: 5_000 });
-  assert.equal([again.outcome, again.group?.id, again.group?.opened, again.group?.flushAt.getTime()], ['group', opener.alertId, true, opened.group?.flushAt.getTime()], 'still the opener, not a member of its own group');
+  assert.equal(
+    [again.outcome, again.group?.id, again.group?.opened, again.group?.flushAt.getTime()],
+    ['group', opener.alertId, true, opened.group?.flushAt.getTime()],
+    'still the opener, not a member of its own group',
+  );
   const ttl = await redis.pttl(`${prefix}:alert:{${tenantId}}:decided:${first.alertId}`);
   assert.ok(ttl > 890_000 && ttl <= 900_000, `remembered 15 min (pttl ${ttl})`);
   decider.forget(first);
@@ -180,7 +227,10 @@ test('alert decide: the same alert decided again gets its first decision back an
 
 test('alert decide: forgets of one turn go out together, per tenant, and all are carried out', async () => {
   const other = randomUUID();
-  const inputs = [...Array.from({ length: 30 }, () => alert({ type: 'forget-a' })), ...Array.from({ length: 30 }, () => alert({ type: 'forget-b', tenantId: other }))];
+  const inputs = [
+    ...Array.from({ length: 30 }, () => alert({ type: 'forget-a' })),
+    ...Array.from({ length: 30 }, () => alert({ type: 'forget-b', tenantId: other })),
+  ];
   for (const input of inputs) await decider.decide(input, { ...base, maxPerWindow: 1000 });
   const keyOf = (i: { tenantId: string; alertId: string }) => `${prefix}:alert:{${i.tenantId}}:decided:${i.alertId}`;
   assert.is(await redis.exists(...inputs.map(keyOf)), 60, 'every decision remembered');
@@ -200,7 +250,11 @@ test('alert decide: watched keys come back with their TTLs, on a replay too, and
   assert.is(first.watchedTtlMs![1], -2, 'no key');
   await redis.del(paused);
   const replay = await decider.decide(input, base, [paused, absent]);
-  assert.equal([replay.outcome, replay.watchedTtlMs], ['deliver', [-2, -2]], 'read anew on the replay, not remembered with the decision');
+  assert.equal(
+    [replay.outcome, replay.watchedTtlMs],
+    ['deliver', [-2, -2]],
+    'read anew on the replay, not remembered with the decision',
+  );
   assert.is(await redis.exists(paused, absent), 0, 'only read');
   assert.is((await decider.decide(alert({ type: 'unwatched' }), base)).watchedTtlMs, undefined);
 });
@@ -216,7 +270,12 @@ test('alert decide: every key it writes expires', async () => {
 
 test('alert decide: bad input is a ValidationError naming each field, and nothing is written', async () => {
   const bad = { tenantId: 'a{b}', alertId: '', type: 'x', severity: 'loud' } as unknown as AlertDecisionInput;
-  const policy = { maxPerWindow: 0, windowMs: 1.5, cooldownMs: -1, quietHours: { enabled: true, start: '7:00', end: '07:00', timezone: 'Nowhere/City' } };
+  const policy = {
+    maxPerWindow: 0,
+    windowMs: 1.5,
+    cooldownMs: -1,
+    quietHours: { enabled: true, start: '7:00', end: '07:00', timezone: 'Nowhere/City' },
+  };
   try {
     await decider.decide(bad, policy);
     assert.unreachable('should have thrown');

@@ -22,7 +22,11 @@ const lost = (kind: string) => metric(`bulwark_alert_delivery_jobs_lost_total{ki
 const finalFailures = () => metric('bulwark_jobs_failed_total{queue="alert-delivery",final="true"}');
 
 test('an invalid deliver job that fails for good counts as lost; a refused send, recorded as failed, does not', async () => {
-  assert.equal([await lost('deliver'), await lost('digest'), await finalFailures()], [0, 0, 0], 'the series exist at 0 from the start');
+  assert.equal(
+    [await lost('deliver'), await lost('digest'), await finalFailures()],
+    [0, 0, 0],
+    'the series exist at 0 from the start',
+  );
 
   const bad = await h.ctx.deliveries.add('deliver', { v: 1, tenantId: 'not-a-uuid' });
   await waitFor(async () => ((await bad.getState()) === 'failed' ? true : undefined), 'the invalid job failed');
@@ -36,9 +40,16 @@ test('an invalid deliver job that fails for good counts as lost; a refused send,
     const alert = h.alertFor(tenantId);
     await processAlert({ v: 1, alert }, h.ctx, firstRun);
     assert.is(await h.outcomeOf(alert.id), 'failed');
-    const refused = await h.ctx.deliveries.add('deliver', { v: 1, tenantId, channelId: channelIds[0]!, kind: 'single', alertIds: [alert.id] }, { attempts: 1 });
+    const refused = await h.ctx.deliveries.add(
+      'deliver',
+      { v: 1, tenantId, channelId: channelIds[0]!, kind: 'single', alertIds: [alert.id] },
+      { attempts: 1 },
+    );
     await waitFor(async () => ((await refused.getState()) === 'failed' ? true : undefined), 'the refused job failed');
-    await waitFor(async () => ((await finalFailures()) === 2 ? true : undefined), 'both jobs counted as failed for good');
+    await waitFor(
+      async () => ((await finalFailures()) === 2 ? true : undefined),
+      'both jobs counted as failed for good',
+    );
     assert.is(await lost('deliver'), 1, 'the refused send was recorded: not lost');
   } finally {
     h.receiver.always(replies.ok);

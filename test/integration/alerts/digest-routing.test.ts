@@ -16,18 +16,45 @@ let h: AlertHarness;
 test.before(setup(async () => void (h = await startAlertHarness())));
 test.after(() => h?.close());
 
-const titlesAt = (path: string) => h.requestsAt(path).map((r) => (JSON.parse(r.body) as { items: Array<{ title: string }> }).items.map((i) => i.title).sort());
+const titlesAt = (path: string) =>
+  h
+    .requestsAt(path)
+    .map((r) => (JSON.parse(r.body) as { items: Array<{ title: string }> }).items.map((i) => i.title).sort());
 
 test('a digest of info, warning and high alerts: each channel gets the alerts of the severities it takes, and every row is delivered', async () => {
   const { tenantId } = await h.tenantWithHooks('digest-routing', ['/all']);
-  for (const [name, severities] of [['high-only', ['high', 'critical']], ['info-only', ['info']], ['critical-only', ['critical']]] as const) {
-    await addChannel(h.bulwark.ctx.prisma, { tenantId, name, type: 'webhook', target: `${h.receiver.url}/${name}`, secretRef: 'secret://hook', severities: [...severities] }, system, LOOPBACK_TARGETS);
+  for (const [name, severities] of [
+    ['high-only', ['high', 'critical']],
+    ['info-only', ['info']],
+    ['critical-only', ['critical']],
+  ] as const) {
+    await addChannel(
+      h.bulwark.ctx.prisma,
+      {
+        tenantId,
+        name,
+        type: 'webhook',
+        target: `${h.receiver.url}/${name}`,
+        secretRef: 'secret://hook',
+        severities: [...severities],
+      },
+      system,
+      LOOPBACK_TARGETS,
+    );
   }
   const until = new Date(Date.now() - 1000);
-  const alerts = (['info', 'warning', 'high'] as const).map((severity) => h.alertFor(tenantId, { severity, title: `quiet ${severity}` }));
+  const alerts = (['info', 'warning', 'high'] as const).map((severity) =>
+    h.alertFor(tenantId, { severity, title: `quiet ${severity}` }),
+  );
   for (const a of alerts) await h.ctx.ledger.receive(a, new Date());
-  await h.ctx.ledger.apply(alerts.map((a) => a.id), { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until });
-  await processDelivery({ name: 'digest', data: { v: 1, tenantId, until: until.toISOString() } } as unknown as Job, h.ctx);
+  await h.ctx.ledger.apply(
+    alerts.map((a) => a.id),
+    { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until },
+  );
+  await processDelivery(
+    { name: 'digest', data: { v: 1, tenantId, until: until.toISOString() } } as unknown as Job,
+    h.ctx,
+  );
   for (const a of alerts) await h.delivered(a.id, 15_000);
   await h.deliveriesIdle();
   assert.equal(titlesAt('/all'), [['quiet high', 'quiet info', 'quiet warning']]);
@@ -35,7 +62,13 @@ test('a digest of info, warning and high alerts: each channel gets the alerts of
   assert.equal(titlesAt('/info-only'), [['quiet info']]);
   assert.equal(titlesAt('/critical-only'), [], 'a channel taking none of them gets nothing');
   // Each alert's channel rows are exactly the channels taking its severity.
-  const rows = (await superuserQuery(h.db.url, `SELECT l.title, string_agg(d.channel, ',' ORDER BY d.channel) AS channels FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id WHERE l.tenant_id = $1 GROUP BY l.title ORDER BY l.title`, [tenantId])).rows;
+  const rows = (
+    await superuserQuery(
+      h.db.url,
+      `SELECT l.title, string_agg(d.channel, ',' ORDER BY d.channel) AS channels FROM alert_ledger l JOIN alert_deliveries d ON d.alert_id = l.id WHERE l.tenant_id = $1 GROUP BY l.title ORDER BY l.title`,
+      [tenantId],
+    )
+  ).rows;
   assert.equal(rows, [
     { title: 'quiet high', channels: 'high-only,hook-0' },
     { title: 'quiet info', channels: 'hook-0,info-only' },

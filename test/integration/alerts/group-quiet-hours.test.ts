@@ -26,12 +26,17 @@ const clock = () => new Date(Date.now() + offset);
 const setClock = (ms: number) => void (offset = ms - Date.now());
 const logs = captureLogs();
 let h: AlertHarness;
-test.before(setup(async () => {
-  h = await startAlertHarness({ logs, clock });
-}));
+test.before(
+  setup(async () => {
+    h = await startAlertHarness({ logs, clock });
+  }),
+);
 test.after(cleanup([['close harness', () => h?.close()]]));
 
-const hhmm = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(ms));
+const hhmm = (ms: number) =>
+  new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(
+    new Date(ms),
+  );
 
 /**
  * Quiet hours from the next minute boundary (at least a minute ahead) for an hour, read in
@@ -65,35 +70,88 @@ async function flushNow(groupId: string): Promise<void> {
 
 const rowsOf = (ids: string[]) => Promise.all(ids.map((id) => h.rowOf(id)));
 const settled = (ids: string[], outcome: string) =>
-  waitFor(async () => ((await rowsOf(ids)).every((r) => r?.outcome === outcome) ? rowsOf(ids) : undefined), `${ids.length} rows ${outcome}`);
-const metric = async (labels: string) => Number(new RegExp(`^bulwark_alerts_total\\{${labels}\\} (\\d+)$`, 'm').exec(await h.bulwark.ctx.metrics.registry.metrics())?.[1] ?? 0);
-const eventsFor = (event: string, ids: string[]) => logs.events().filter((e) => e.event === event && Array.isArray(e.alert_ids) && ids.some((id) => (e.alert_ids as string[]).includes(id)));
-const bodiesAt = (path: string) => h.requestsAt(path).map((r) => JSON.parse(r.body) as { alertIds: string[]; title: string });
+  waitFor(
+    async () => ((await rowsOf(ids)).every((r) => r?.outcome === outcome) ? rowsOf(ids) : undefined),
+    `${ids.length} rows ${outcome}`,
+  );
+const metric = async (labels: string) =>
+  Number(
+    new RegExp(`^bulwark_alerts_total\\{${labels}\\} (\\d+)$`, 'm').exec(
+      await h.bulwark.ctx.metrics.registry.metrics(),
+    )?.[1] ?? 0,
+  );
+const eventsFor = (event: string, ids: string[]) =>
+  logs
+    .events()
+    .filter(
+      (e) =>
+        e.event === event && Array.isArray(e.alert_ids) && ids.some((id) => (e.alert_ids as string[]).includes(id)),
+    );
+const bodiesAt = (path: string) =>
+  h.requestsAt(path).map((r) => JSON.parse(r.body) as { alertIds: string[]; title: string });
 
 test('defer: a warning group opened before quiet hours and flushed inside them goes out in the one digest per channel at their end; a bypassing group at once', async () => {
   const w = quietWindowAhead();
-  const { tenantId } = await h.tenantWithHooks('group-quiet-defer', ['/gq-a', '/gq-b'], quiet(w, 'defer', 'high'), ZONE);
+  const { tenantId } = await h.tenantWithHooks(
+    'group-quiet-defer',
+    ['/gq-a', '/gq-b'],
+    quiet(w, 'defer', 'high'),
+    ZONE,
+  );
   const held = [await decide(tenantId, 'disks'), await decide(tenantId, 'disks')];
   const bypassing = [await decide(tenantId, 'nodes'), await decide(tenantId, 'nodes', { severity: 'high' })];
-  for (const a of [...held, ...bypassing]) assert.is((await h.rowOf(a.id))?.outcome, 'grouped', 'decided before quiet hours: grouped');
+  for (const a of [...held, ...bypassing])
+    assert.is((await h.rowOf(a.id))?.outcome, 'grouped', 'decided before quiet hours: grouped');
   const deferredBefore = await metric('outcome="deferred",reason="quiet_hours",channel="none"');
 
   setClock(w.start + 61_000); // the group wait is over, quiet hours have begun
   const late = await decide(tenantId, 'late'); // deferred when decided, as before
   await flushNow(held[0]!.id);
   await flushNow(bypassing[0]!.id);
-  const rows = await settled(held.map((a) => a.id), 'deferred');
-  for (const r of rows) assert.equal([r?.reason, r?.group_id, r?.defer_until?.getTime()], ['quiet_hours', held[0]!.id, w.end], 'deferred until quiet hours end, group kept');
-  await settled(bypassing.map((a) => a.id), 'delivered');
+  const rows = await settled(
+    held.map((a) => a.id),
+    'deferred',
+  );
+  for (const r of rows)
+    assert.equal(
+      [r?.reason, r?.group_id, r?.defer_until?.getTime()],
+      ['quiet_hours', held[0]!.id, w.end],
+      'deferred until quiet hours end, group kept',
+    );
+  await settled(
+    bypassing.map((a) => a.id),
+    'delivered',
+  );
   await h.deliveriesIdle();
   for (const path of ['/gq-a', '/gq-b']) {
-    assert.equal(bodiesAt(path).map((b) => [...b.alertIds].sort()), [bypassing.map((a) => a.id).sort()], `${path}: only the group with a high alert went out inside quiet hours`);
+    assert.equal(
+      bodiesAt(path).map((b) => [...b.alertIds].sort()),
+      [bypassing.map((a) => a.id).sort()],
+      `${path}: only the group with a high alert went out inside quiet hours`,
+    );
   }
-  assert.is(await metric('outcome="deferred",reason="quiet_hours",channel="none"'), deferredBefore + 3, 'the held group and the late alert counted as deferred');
-  const told = eventsFor('alert_deferred', held.map((a) => a.id));
-  assert.equal(told.map((e) => [e.reason, e.group_id, e.defer_until]), [['quiet_hours', held[0]!.id, new Date(w.end).toISOString()]], 'one alert_deferred event for the group');
-  const digests = (await h.ctx.deliveries.getDelayed()).filter((j) => j.name === 'digest' && j.data.tenantId === tenantId);
-  assert.equal(digests.map((j) => j.id), [`digest-${tenantId}-${w.end}`], 'one digest job for the tenant and window');
+  assert.is(
+    await metric('outcome="deferred",reason="quiet_hours",channel="none"'),
+    deferredBefore + 3,
+    'the held group and the late alert counted as deferred',
+  );
+  const told = eventsFor(
+    'alert_deferred',
+    held.map((a) => a.id),
+  );
+  assert.equal(
+    told.map((e) => [e.reason, e.group_id, e.defer_until]),
+    [['quiet_hours', held[0]!.id, new Date(w.end).toISOString()]],
+    'one alert_deferred event for the group',
+  );
+  const digests = (await h.ctx.deliveries.getDelayed()).filter(
+    (j) => j.name === 'digest' && j.data.tenantId === tenantId,
+  );
+  assert.equal(
+    digests.map((j) => j.id),
+    [`digest-${tenantId}-${w.end}`],
+    'one digest job for the tenant and window',
+  );
 
   setClock(w.end + 1_000);
   await promoteDelayedJobs(h.bulwark.ctx.config.queuePrefix);
@@ -103,7 +161,11 @@ test('defer: a warning group opened before quiet hours and flushed inside them g
   for (const path of ['/gq-a', '/gq-b']) {
     const bodies = bodiesAt(path);
     assert.is(bodies.length, 2, `${path}: the bypassing group, then one digest`);
-    assert.equal([...bodies[1]!.alertIds].sort(), [...waited].sort(), `${path}: the held group and the late alert in the one digest`);
+    assert.equal(
+      [...bodies[1]!.alertIds].sort(),
+      [...waited].sort(),
+      `${path}: the held group and the late alert in the one digest`,
+    );
     assert.match(bodies[1]!.title, 'Digest: 3 alerts');
   }
 });
@@ -117,16 +179,33 @@ test('drop: a group flushed inside quiet hours is suppressed as quiet_hours, log
 
   setClock(w.start - 120_000); // still outside quiet hours (with room for a slow flush): sent as a group, as always
   await flushNow(before[0]!.id);
-  await settled(before.map((a) => a.id), 'delivered');
+  await settled(
+    before.map((a) => a.id),
+    'delivered',
+  );
   setClock(w.start + 61_000);
   await flushNow(dropped[0]!.id);
-  const rows = await settled(dropped.map((a) => a.id), 'suppressed');
+  const rows = await settled(
+    dropped.map((a) => a.id),
+    'suppressed',
+  );
   for (const r of rows) assert.equal([r?.reason, r?.group_id], ['quiet_hours', dropped[0]!.id]);
   await h.deliveriesIdle();
-  assert.equal(bodiesAt('/gq-drop').map((b) => [...b.alertIds].sort()), [before.map((a) => a.id).sort()], 'only the group flushed before quiet hours went out');
+  assert.equal(
+    bodiesAt('/gq-drop').map((b) => [...b.alertIds].sort()),
+    [before.map((a) => a.id).sort()],
+    'only the group flushed before quiet hours went out',
+  );
   assert.is(await metric('outcome="suppressed",reason="quiet_hours",channel="none"'), suppressedBefore + 2);
-  const told = eventsFor('alert_suppressed', dropped.map((a) => a.id));
-  assert.equal(told.map((e) => [e.reason, e.severity, (e.alert_ids as string[]).length]), [['quiet_hours', 'high', 2]], 'one alert_suppressed event naming both');
+  const told = eventsFor(
+    'alert_suppressed',
+    dropped.map((a) => a.id),
+  );
+  assert.equal(
+    told.map((e) => [e.reason, e.severity, (e.alert_ids as string[]).length]),
+    [['quiet_hours', 'high', 2]],
+    'one alert_suppressed event naming both',
+  );
 });
 
 test('a flush held by quiet hours run again, and its opener re-run, change nothing twice and keep one digest job', async () => {
@@ -138,14 +217,27 @@ test('a flush held by quiet hours run again, and its opener re-run, change nothi
   const flush = { name: 'group-flush', data: { v: 1, tenantId, groupId: group[0]!.id } } as unknown as Job;
   assert.equal(await processDelivery(flush, h.ctx), { held: 'deferred', alerts: 2 });
   assert.equal(await processDelivery(flush, h.ctx), { sent: 0 }, 'run again: nothing left grouped');
-  assert.equal(await processAlert({ v: 1, alert: group[0]! }, h.ctx, rerun), { outcome: 'deferred', reason: 'quiet_hours' }, 'the opener re-run redoes the digest, not the flush');
-  assert.is(eventsFor('alert_deferred', group.map((a) => a.id)).length, 1, 'told once');
-  const digests = (await h.ctx.deliveries.getDelayed()).filter((j) => j.name === 'digest' && j.data.tenantId === tenantId);
+  assert.equal(
+    await processAlert({ v: 1, alert: group[0]! }, h.ctx, rerun),
+    { outcome: 'deferred', reason: 'quiet_hours' },
+    'the opener re-run redoes the digest, not the flush',
+  );
+  assert.is(
+    eventsFor(
+      'alert_deferred',
+      group.map((a) => a.id),
+    ).length,
+    1,
+    'told once',
+  );
+  const digests = (await h.ctx.deliveries.getDelayed()).filter(
+    (j) => j.name === 'digest' && j.data.tenantId === tenantId,
+  );
   assert.is(digests.length, 1, 'one digest job');
   assert.is(h.hitsAt('/gq-rerun'), 0, 'nothing sent inside quiet hours');
 });
 
-test('a held group\'s digest send whose deliver job was lost is queued again by the sweep as a digest, not as a group', async () => {
+test("a held group's digest send whose deliver job was lost is queued again by the sweep as a digest, not as a group", async () => {
   const { tenantId, channelIds } = await h.tenantWithHooks('group-quiet-sweep', ['/gq-sweep'], {}, ZONE);
   const ids: string[] = [];
   for (const title of ['Held one', 'Held two']) {
@@ -157,10 +249,28 @@ test('a held group\'s digest send whose deliver job was lost is queued again by 
   const past = new Date(Date.now() - 3 * 3_600_000);
   // As a flush held by quiet hours leaves them, then the digest's fan-out; its job is lost.
   await h.ctx.ledger.apply(ids, { outcome: 'grouped', reason: 'grouped', groupId, deferUntil: past });
-  assert.equal((await h.ctx.ledger.apply(ids, { outcome: 'deferred', reason: 'quiet_hours', deferUntil: past, from: 'grouped' })).sort(), [...ids].sort(), 'deferred over grouped rows');
-  assert.equal(await h.ctx.ledger.apply(ids, { outcome: 'suppressed', reason: 'quiet_hours', from: 'grouped' }), [], 'no second decision over rows no longer grouped');
-  await h.ctx.ledger.apply(ids, { outcome: 'delivering', pendingChannels: [{ id: channelIds[0]!, name: 'hook-0', type: 'webhook' }], jobKey: 'd-held-group' });
-  await superuserQuery(h.db.url, `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`, [ids]);
+  assert.equal(
+    (
+      await h.ctx.ledger.apply(ids, { outcome: 'deferred', reason: 'quiet_hours', deferUntil: past, from: 'grouped' })
+    ).sort(),
+    [...ids].sort(),
+    'deferred over grouped rows',
+  );
+  assert.equal(
+    await h.ctx.ledger.apply(ids, { outcome: 'suppressed', reason: 'quiet_hours', from: 'grouped' }),
+    [],
+    'no second decision over rows no longer grouped',
+  );
+  await h.ctx.ledger.apply(ids, {
+    outcome: 'delivering',
+    pendingChannels: [{ id: channelIds[0]!, name: 'hook-0', type: 'webhook' }],
+    jobKey: 'd-held-group',
+  });
+  await superuserQuery(
+    h.db.url,
+    `UPDATE alert_ledger SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
   assert.is((await sweep({ ...h.ctx, clock: () => new Date() })).requeued, 1);
   await settled(ids, 'delivered');
   const bodies = bodiesAt('/gq-sweep');

@@ -63,7 +63,13 @@ async function startStaleServer(mode: 'first-only' | 'every'): Promise<StaleServ
   };
 }
 
-const post = (url: string) => guardedPost(url, { body: '{"a":1}', headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(5000), allowPrivate: true });
+const post = (url: string) =>
+  guardedPost(url, {
+    body: '{"a":1}',
+    headers: { 'content-type': 'application/json' },
+    signal: AbortSignal.timeout(5000),
+    allowPrivate: true,
+  });
 
 test('a send on a pooled connection the receiver closed goes again on a new connection and is answered', async () => {
   const server = await startStaleServer('first-only');

@@ -35,7 +35,10 @@ const logs = captureLogs();
 let offset = 0;
 const clock = () => new Date(Date.now() + offset);
 const setClock = (iso: string) => void (offset = Date.parse(iso) - Date.now());
-const local = (d: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, dateStyle: 'short', timeStyle: 'short', hourCycle: 'h23' }).format(d);
+const local = (d: Date) =>
+  new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, dateStyle: 'short', timeStyle: 'short', hourCycle: 'h23' }).format(
+    d,
+  );
 
 test.before(async () => {
   receiver = await startReceiver();
@@ -44,7 +47,9 @@ test.before(async () => {
   bulwark = await startBulwark(config, { http: false, scheduler: false, clock, logDestination: logs.stream });
   producer = createProducer({ queuePrefix: config.queuePrefix, clock });
 });
-test.after(cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['close receiver', () => receiver?.close()]]));
+test.after(
+  cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['close receiver', () => receiver?.close()]]),
+);
 
 interface Night {
   name: string;
@@ -59,38 +64,85 @@ interface Night {
 }
 
 const ledger = async (tenantId: string) =>
-  (await superuserQuery(db.url, `SELECT title, severity, outcome, reason, defer_until, delivered_at, channel FROM alert_ledger WHERE tenant_id = $1 ORDER BY occurred_at`, [tenantId])).rows;
+  (
+    await superuserQuery(
+      db.url,
+      `SELECT title, severity, outcome, reason, defer_until, delivered_at, channel FROM alert_ledger WHERE tenant_id = $1 ORDER BY occurred_at`,
+      [tenantId],
+    )
+  ).rows;
 
 async function quietNight(n: Night): Promise<void> {
   const path = `/${n.name}`;
   const atPath = () => receiver.requests.filter((r) => r.path === path);
   const t = await createTenant(bulwark.ctx.prisma, { name: `dst-${n.name}`, timezone: ZONE });
-  await updateTenantSettings(bulwark.ctx.prisma, t.id, {
-    alerts: { cooldownSeconds: 0, userThrottle: { limit: 0 }, quietHours: { enabled: true, start: '22:00', end: '07:00', mode: 'defer', bypassSeverity: 'critical' } },
-  }, system);
-  await setSecret(bulwark.ctx.prisma, requireMasterKeys(bulwark.ctx.config), { tenantId: t.id, name: 'hook', value: `dst-signing-secret-${n.name}` }, system);
-  await addChannel(bulwark.ctx.prisma, { tenantId: t.id, name: 'ops', type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
+  await updateTenantSettings(
+    bulwark.ctx.prisma,
+    t.id,
+    {
+      alerts: {
+        cooldownSeconds: 0,
+        userThrottle: { limit: 0 },
+        quietHours: { enabled: true, start: '22:00', end: '07:00', mode: 'defer', bypassSeverity: 'critical' },
+      },
+    },
+    system,
+  );
+  await setSecret(
+    bulwark.ctx.prisma,
+    requireMasterKeys(bulwark.ctx.config),
+    { tenantId: t.id, name: 'hook', value: `dst-signing-secret-${n.name}` },
+    system,
+  );
+  await addChannel(
+    bulwark.ctx.prisma,
+    { tenantId: t.id, name: 'ops', type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook' },
+    system,
+    LOOPBACK_TARGETS,
+  );
 
   setClock(n.eveningZ);
   assert.match(local(clock()), '23:30', 'the clock reads 23:30 in Berlin');
-  await producer.alert.send({ tenantId: t.id, type: 'disk.filling', severity: 'warning', title: `Disk filling (${n.name} evening)` });
+  await producer.alert.send({
+    tenantId: t.id,
+    type: 'disk.filling',
+    severity: 'warning',
+    title: `Disk filling (${n.name} evening)`,
+  });
   const expected = Date.parse(n.expectedUntilZ);
   await waitFor(async () => (await ledger(t.id)).find((r) => r.outcome === 'deferred'), 'the evening warning deferred');
 
   setClock(n.criticalZ);
-  await producer.alert.send({ tenantId: t.id, type: 'breach', severity: 'critical', title: `Possible breach (${n.name})` });
+  await producer.alert.send({
+    tenantId: t.id,
+    type: 'breach',
+    severity: 'critical',
+    title: `Possible breach (${n.name})`,
+  });
   await waitFor(async () => atPath().length >= 1 || undefined, 'the critical alert at once');
-  await waitFor(async () => (await ledger(t.id)).find((r) => r.severity === 'critical' && r.outcome === 'delivered'), 'the critical alert delivered');
+  await waitFor(
+    async () => (await ledger(t.id)).find((r) => r.severity === 'critical' && r.outcome === 'delivered'),
+    'the critical alert delivered',
+  );
 
   setClock(n.shiftedHourZ);
-  await producer.alert.send({ tenantId: t.id, type: 'queue.slow', severity: 'warning', title: `Queue slow (${n.name} night)` });
+  await producer.alert.send({
+    tenantId: t.id,
+    type: 'queue.slow',
+    severity: 'warning',
+    title: `Queue slow (${n.name} night)`,
+  });
   const deferred = await waitFor(async () => {
     const rows = (await ledger(t.id)).filter((r) => r.severity === 'warning');
     return rows.length === 2 && rows.every((r) => r.outcome === 'deferred') ? rows : undefined;
   }, 'both warnings deferred');
   for (const r of deferred) {
     assert.is(r.reason, 'quiet_hours');
-    assert.is(new Date(r.defer_until).toISOString(), new Date(expected).toISOString(), `${r.title}: deferred until 07:00 local`);
+    assert.is(
+      new Date(r.defer_until).toISOString(),
+      new Date(expected).toISOString(),
+      `${r.title}: deferred until 07:00 local`,
+    );
   }
   assert.match(local(new Date(expected)), '07:00');
   assert.is(atPath().length, 1, 'only the critical alert went out during quiet hours');
@@ -113,7 +165,10 @@ async function quietNight(n: Night): Promise<void> {
     assert.ok(new Date(r.delivered_at).getTime() >= expected, 'delivered once the clock passed 07:00 local');
   }
   // Every delivery job due has finished: a second digest would have arrived by now.
-  const deliveries = new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
+  const deliveries = new Queue(ALERT_DELIVERY_QUEUE, {
+    connection: bulwark.ctx.redis,
+    prefix: bulwark.ctx.config.queuePrefix,
+  });
   try {
     await queueIdle(deliveries);
   } finally {
@@ -123,9 +178,21 @@ async function quietNight(n: Night): Promise<void> {
 }
 
 test('DST spring forward (29 March 2026): a warning at 23:30 CET waits until 07:00 CEST = 05:00Z; critical bypasses', () =>
-  quietNight({ name: 'spring', eveningZ: '2026-03-28T22:30:00Z', criticalZ: '2026-03-28T23:15:00Z', shiftedHourZ: '2026-03-29T01:30:00Z', expectedUntilZ: '2026-03-29T05:00:00Z' }));
+  quietNight({
+    name: 'spring',
+    eveningZ: '2026-03-28T22:30:00Z',
+    criticalZ: '2026-03-28T23:15:00Z',
+    shiftedHourZ: '2026-03-29T01:30:00Z',
+    expectedUntilZ: '2026-03-29T05:00:00Z',
+  }));
 
 test('DST fall back (25 October 2026): a warning at 23:30 CEST waits until 07:00 CET = 06:00Z; critical bypasses', () =>
-  quietNight({ name: 'fall', eveningZ: '2026-10-24T21:30:00Z', criticalZ: '2026-10-24T22:15:00Z', shiftedHourZ: '2026-10-25T01:30:00Z', expectedUntilZ: '2026-10-25T06:00:00Z' }));
+  quietNight({
+    name: 'fall',
+    eveningZ: '2026-10-24T21:30:00Z',
+    criticalZ: '2026-10-24T22:15:00Z',
+    shiftedHourZ: '2026-10-25T01:30:00Z',
+    expectedUntilZ: '2026-10-25T06:00:00Z',
+  }));
 
 test.run();

@@ -29,7 +29,16 @@ async function receiveAndDecide(alert: Alert): Promise<AlertDecision> {
   await h.ctx.ledger.receive(alert, new Date());
   const { settings, timezone } = await h.ctx.policyInputsOf(alert.tenantId);
   const policy = policyFromSettings({ ...settings.alerts, quietHours: { ...settings.alerts.quietHours, timezone } });
-  return h.ctx.decider.decide({ tenantId: alert.tenantId, alertId: alert.id, type: alert.type, severity: alert.severity, groupKey: alert.groupKey }, policy);
+  return h.ctx.decider.decide(
+    {
+      tenantId: alert.tenantId,
+      alertId: alert.id,
+      type: alert.type,
+      severity: alert.severity,
+      groupKey: alert.groupKey,
+    },
+    policy,
+  );
 }
 
 test('died while sending inline (nothing queued, row received): the re-run is not cooled down by itself, it sends once', async () => {
@@ -46,7 +55,9 @@ test('died after queuing the hand-over, before the row said so: the re-run keeps
   const { tenantId, channelIds } = await h.tenantWithHooks('rerun-received', ['/b']);
   const alert = h.alertFor(tenantId);
   await receiveAndDecide(alert);
-  await enqueueDeliveries(h.ctx.deliveries, [{ tenantId, channelId: channelIds[0]!, kind: 'single', alertIds: [alert.id], key: alert.id, delayMs: 300 }]);
+  await enqueueDeliveries(h.ctx.deliveries, [
+    { tenantId, channelId: channelIds[0]!, kind: 'single', alertIds: [alert.id], key: alert.id, delayMs: 300 },
+  ]);
   assert.is(await h.outcomeOf(alert.id), 'received');
   await processAlert({ v: 1, alert }, h.ctx, rerun);
   await h.delivered(alert.id);
@@ -68,18 +79,31 @@ test('a row left delivering with its job gone: the re-run queues the send again 
   assert.is(h.hitsAt('/c'), 2, 'the failed inline attempt, then the re-queued send');
 });
 
-test('two channels, one delivered inline and the other\'s hand-over lost: the re-run reaches the second only', async () => {
+test("two channels, one delivered inline and the other's hand-over lost: the re-run reaches the second only", async () => {
   // The second channel posts to a receiver of its own, which answers 500 once.
   const second = await startReceiver();
   try {
     const { tenantId } = await h.tenantWithHooks('rerun-two-channels', ['/d1']);
-    await addChannel(h.bulwark.ctx.prisma, { tenantId, name: 'hook-b', type: 'webhook', target: `${second.url}/d2`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
+    await addChannel(
+      h.bulwark.ctx.prisma,
+      { tenantId, name: 'hook-b', type: 'webhook', target: `${second.url}/d2`, secretRef: 'secret://hook' },
+      system,
+      LOOPBACK_TARGETS,
+    );
     const alert = h.alertFor(tenantId);
     second.next(replies.serverError);
     await processAlert({ v: 1, alert }, h.ctx, firstRun);
-    assert.equal([h.hitsAt('/d1'), second.requests.length], [1, 1], 'the first channel got it inline; the second failed once');
+    assert.equal(
+      [h.hitsAt('/d1'), second.requests.length],
+      [1, 1],
+      'the first channel got it inline; the second failed once',
+    );
     for (const j of await h.ctx.deliveries.getDelayed()) if (j.data.alertIds?.includes(alert.id)) await j.remove(); // the hand-over is lost
-    assert.is(await h.outcomeOf(alert.id), 'delivering', 'the alert waits for its second channel: the lost send is visible');
+    assert.is(
+      await h.outcomeOf(alert.id),
+      'delivering',
+      'the alert waits for its second channel: the lost send is visible',
+    );
     await processAlert({ v: 1, alert }, h.ctx, rerun);
     await second.waitForRequests(2, 15_000);
     await h.delivered(alert.id);
@@ -98,7 +122,11 @@ test('a group opener that died before scheduling its flush: the re-run opens the
   assert.is(await h.ctx.deliveries.getJob(`group-${opener.id}`), undefined, 'no flush was scheduled');
   assert.equal(await processAlert({ v: 1, alert: opener }, h.ctx, rerun), { outcome: 'grouped' });
   const row = await h.rowOf(opener.id);
-  assert.equal([row?.outcome, row?.reason, row?.group_id], ['grouped', 'group_opened', opener.id], 'still the opener of its own group');
+  assert.equal(
+    [row?.outcome, row?.reason, row?.group_id],
+    ['grouped', 'group_opened', opener.id],
+    'still the opener of its own group',
+  );
   assert.ok(await h.ctx.deliveries.getJob(`group-${opener.id}`), 'the flush is scheduled');
   await h.delivered(opener.id, 15_000);
   assert.is(h.hitsAt('/g1'), 1);
@@ -107,7 +135,8 @@ test('a group opener that died before scheduling its flush: the re-run opens the
 test('a group member re-run after its group was flushed sends nothing of its own', async () => {
   const { tenantId } = await h.tenantWithHooks('rerun-member', ['/g2'], { groupWaitSeconds: 60 });
   const [opener, member] = [h.alertFor(tenantId, { groupKey: 'nodes' }), h.alertFor(tenantId, { groupKey: 'nodes' })];
-  for (const a of [opener, member]) assert.equal(await processAlert({ v: 1, alert: a }, h.ctx, firstRun), { outcome: 'grouped' });
+  for (const a of [opener, member])
+    assert.equal(await processAlert({ v: 1, alert: a }, h.ctx, firstRun), { outcome: 'grouped' });
   await (await h.ctx.deliveries.getJob(`group-${opener.id}`))?.remove(); // the test flushes it now
   await processDelivery({ name: 'group-flush', data: { v: 1, tenantId, groupId: opener.id } } as unknown as Job, h.ctx);
   await h.delivered(member.id);
@@ -123,8 +152,20 @@ test('group flush cut short after queuing: the re-run finds the rows still group
   const groupId = alerts[0]!.id;
   await (await h.ctx.deliveries.getJob(`group-${groupId}`))?.remove(); // the test runs the flush itself
   // The flush queued its send and died before recording the rows as delivering.
-  await enqueueDeliveries(h.ctx.deliveries, [{ tenantId, channelId: channelIds[0]!, kind: 'group', alertIds: alerts.map((a) => a.id), key: `g-${groupId}-${idsKey(alerts.map((a) => a.id))}`, delayMs: 300 }]);
-  assert.equal(await processDelivery({ name: 'group-flush', data: { v: 1, tenantId, groupId } } as unknown as Job, h.ctx), { channels: 1 });
+  await enqueueDeliveries(h.ctx.deliveries, [
+    {
+      tenantId,
+      channelId: channelIds[0]!,
+      kind: 'group',
+      alertIds: alerts.map((a) => a.id),
+      key: `g-${groupId}-${idsKey(alerts.map((a) => a.id))}`,
+      delayMs: 300,
+    },
+  ]);
+  assert.equal(
+    await processDelivery({ name: 'group-flush', data: { v: 1, tenantId, groupId } } as unknown as Job, h.ctx),
+    { channels: 1 },
+  );
   await h.delivered(alerts[1]!.id);
   await h.deliveriesIdle();
   assert.is(h.hitsAt('/g3'), 1);
@@ -134,7 +175,9 @@ test('group flush cut short after queuing: the re-run finds the rows still group
 test('deferred by quiet hours, died before the digest was scheduled: the re-run schedules it', async () => {
   const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
   const now = Date.now();
-  const { tenantId } = await h.tenantWithHooks('rerun-deferred', ['/q'], { quietHours: { enabled: true, start: hhmm(now - 3_600_000), end: hhmm(now + 3_600_000), mode: 'defer' } });
+  const { tenantId } = await h.tenantWithHooks('rerun-deferred', ['/q'], {
+    quietHours: { enabled: true, start: hhmm(now - 3_600_000), end: hhmm(now + 3_600_000), mode: 'defer' },
+  });
   const alert = h.alertFor(tenantId);
   const decision = await receiveAndDecide(alert);
   assert.is(decision.outcome, 'defer');
@@ -152,9 +195,16 @@ test('a first run forgets its decision once recorded; a re-run of a recorded ope
   const opener = h.alertFor(tenantId, { groupKey: 'recorded' });
   assert.equal(await processAlert({ v: 1, alert: opener }, h.ctx, firstRun), { outcome: 'grouped' });
   await h.ctx.decider.forgotten();
-  assert.is(await h.bulwark.ctx.redis.exists(decidedKey(h.bulwark.ctx.config.queuePrefix, tenantId, opener.id)), 0, 'nothing left in Redis once the row says it');
+  assert.is(
+    await h.bulwark.ctx.redis.exists(decidedKey(h.bulwark.ctx.config.queuePrefix, tenantId, opener.id)),
+    0,
+    'nothing left in Redis once the row says it',
+  );
   await (await h.ctx.deliveries.getJob(`group-${opener.id}`))!.remove(); // lost
-  assert.equal(await processAlert({ v: 1, alert: opener }, h.ctx, rerun), { outcome: 'grouped', reason: 'group_opened' });
+  assert.equal(await processAlert({ v: 1, alert: opener }, h.ctx, rerun), {
+    outcome: 'grouped',
+    reason: 'group_opened',
+  });
   assert.ok(await h.ctx.deliveries.getJob(`group-${opener.id}`), 'scheduled again from the row');
   await h.delivered(opener.id, 15_000);
   assert.is(h.hitsAt('/g4'), 1);
@@ -164,9 +214,20 @@ test('a decision replayed after what followed it, or a late "delivering", never 
   const { tenantId } = await h.tenantWithHooks('late-writes', ['/e']);
   const alert = h.alertFor(tenantId);
   await h.ctx.ledger.receive(alert, new Date());
-  assert.equal(await h.ctx.ledger.apply([alert.id], { outcome: 'delivered', attempts: 1, status: 200, deliveredAt: new Date() }), [alert.id]);
-  assert.equal(await h.ctx.ledger.apply([alert.id], { outcome: 'delivering' }), [], 'a late delivering changes nothing');
-  assert.equal(await h.ctx.ledger.apply([alert.id], { outcome: 'grouped', reason: 'grouped' }), [], 'a replayed decision changes nothing');
+  assert.equal(
+    await h.ctx.ledger.apply([alert.id], { outcome: 'delivered', attempts: 1, status: 200, deliveredAt: new Date() }),
+    [alert.id],
+  );
+  assert.equal(
+    await h.ctx.ledger.apply([alert.id], { outcome: 'delivering' }),
+    [],
+    'a late delivering changes nothing',
+  );
+  assert.equal(
+    await h.ctx.ledger.apply([alert.id], { outcome: 'grouped', reason: 'grouped' }),
+    [],
+    'a replayed decision changes nothing',
+  );
   assert.is(await h.outcomeOf(alert.id), 'delivered');
   await h.ctx.ledger.apply([alert.id], { outcome: 'failed', reason: 'rejected' });
   await h.ctx.ledger.apply([alert.id], { outcome: 'delivering' });

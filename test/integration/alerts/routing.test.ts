@@ -22,14 +22,18 @@ import { replies, type RecordedRequest } from '../../helpers/receiver.js';
 const logs = captureLogs();
 let h: AlertHarness;
 let producer: Producer;
-test.before(setup(async () => {
-  h = await startAlertHarness({ logs });
-  producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: h.bulwark.ctx.config.queuePrefix });
-}));
-test.after(cleanup([
-  ['close producer', () => producer?.close()],
-  ['close harness', () => h?.close()],
-]));
+test.before(
+  setup(async () => {
+    h = await startAlertHarness({ logs });
+    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: h.bulwark.ctx.config.queuePrefix });
+  }),
+);
+test.after(
+  cleanup([
+    ['close producer', () => producer?.close()],
+    ['close harness', () => h?.close()],
+  ]),
+);
 
 /** Enqueue an alert through the producer, as application code does; returns its id. */
 async function send(tenantId: string, extra: Partial<Alert>): Promise<string> {
@@ -38,16 +42,46 @@ async function send(tenantId: string, extra: Partial<Alert>): Promise<string> {
 }
 /** A webhook channel of the tenant posting to the harness receiver at /<name>. */
 const channel = (tenantId: string, name: string, severities: Alert['severity'][], secret = 'hook') =>
-  addChannel(h.bulwark.ctx.prisma, { tenantId, name, type: 'webhook', target: `${h.receiver.url}/${name}`, secretRef: `secret://${secret}`, severities }, system, LOOPBACK_TARGETS);
-const postsOf = (alertId: string): RecordedRequest[] => h.receiver.requests.filter((r) => (JSON.parse(r.body) as { alertIds: string[] }).alertIds.includes(alertId));
+  addChannel(
+    h.bulwark.ctx.prisma,
+    {
+      tenantId,
+      name,
+      type: 'webhook',
+      target: `${h.receiver.url}/${name}`,
+      secretRef: `secret://${secret}`,
+      severities,
+    },
+    system,
+    LOOPBACK_TARGETS,
+  );
+const postsOf = (alertId: string): RecordedRequest[] =>
+  h.receiver.requests.filter((r) => (JSON.parse(r.body) as { alertIds: string[] }).alertIds.includes(alertId));
 const channelRows = async (alertId: string) =>
-  (await superuserQuery(h.db.url, 'SELECT channel, outcome FROM alert_deliveries WHERE alert_id = $1 ORDER BY channel', [alertId])).rows.map((r) => [r.channel, r.outcome]);
-const eventsFor = (alertId: string, event: string) => logs.events().filter((e) => e.event === event && Array.isArray(e.alert_ids) && (e.alert_ids as string[]).includes(alertId));
-const settled = (id: string) => waitFor(async () => {
-  const row = await h.rowOf(id);
-  return row && !['received', 'delivering'].includes(row.outcome) ? row : undefined;
-}, `alert ${id} settled`, 30_000);
-const metricLine = async (labels: string) => new RegExp(`^bulwark_alerts_total\\{${labels}\\} (\\d+)$`, 'm').exec(await h.bulwark.ctx.metrics.registry.metrics())?.[1];
+  (
+    await superuserQuery(
+      h.db.url,
+      'SELECT channel, outcome FROM alert_deliveries WHERE alert_id = $1 ORDER BY channel',
+      [alertId],
+    )
+  ).rows.map((r) => [r.channel, r.outcome]);
+const eventsFor = (alertId: string, event: string) =>
+  logs
+    .events()
+    .filter((e) => e.event === event && Array.isArray(e.alert_ids) && (e.alert_ids as string[]).includes(alertId));
+const settled = (id: string) =>
+  waitFor(
+    async () => {
+      const row = await h.rowOf(id);
+      return row && !['received', 'delivering'].includes(row.outcome) ? row : undefined;
+    },
+    `alert ${id} settled`,
+    30_000,
+  );
+const metricLine = async (labels: string) =>
+  new RegExp(`^bulwark_alerts_total\\{${labels}\\} (\\d+)$`, 'm').exec(
+    await h.bulwark.ctx.metrics.registry.metrics(),
+  )?.[1];
 
 test('severity routing: a warning reaches only the channel taking warning, a high one only the high/critical channel', async () => {
   const { tenantId } = await h.tenantWithHooks('routing', [], { cooldownSeconds: 0 });
@@ -58,8 +92,16 @@ test('severity routing: a warning reaches only the channel taking warning, a hig
   const high = await send(tenantId, { type: 'db.down', severity: 'high' });
   await h.delivered(high, 30_000);
   await h.deliveriesIdle();
-  assert.equal(postsOf(warning).map((r) => r.path), ['/chat'], 'the warning went to chat only');
-  assert.equal(postsOf(high).map((r) => r.path), ['/pager'], 'the high alert went to pager only');
+  assert.equal(
+    postsOf(warning).map((r) => r.path),
+    ['/chat'],
+    'the warning went to chat only',
+  );
+  assert.equal(
+    postsOf(high).map((r) => r.path),
+    ['/pager'],
+    'the high alert went to pager only',
+  );
   assert.equal(await channelRows(warning), [['chat', 'delivered']]);
   assert.equal(await channelRows(high), [['pager', 'delivered']]);
 });
@@ -77,15 +119,27 @@ test('no channel takes the severity: no request, the row is failed / no_channel,
   assert.equal(await channelRows(info), [], 'no channel row: no channel was chosen');
   const [event, ...more] = eventsFor(info, 'alert_failed');
   assert.equal(more, []);
-  assert.equal([event?.level, event?.tenant_id, event?.reason, event?.severity], ['error', tenantId, 'no_channel', 'info']);
+  assert.equal(
+    [event?.level, event?.tenant_id, event?.reason, event?.severity],
+    ['error', tenantId, 'no_channel', 'info'],
+  );
   assert.is(await metricLine('outcome="failed",reason="no_channel",channel="none"'), '1');
 });
 
 test('per-user throttle: past alerts.userThrottle one user is suppressed as user_throttled with abuse_throttle_deny; another user is not', async () => {
-  const { tenantId } = await h.tenantWithHooks('throttle', ['/throttle'], { cooldownSeconds: 0, userThrottle: { limit: 2, windowSeconds: 600 } });
-  const mallory = await Promise.all([1, 2, 3].map((i) => send(tenantId, { type: `login.failed-${i}`, userId: 'mallory' })));
+  const { tenantId } = await h.tenantWithHooks('throttle', ['/throttle'], {
+    cooldownSeconds: 0,
+    userThrottle: { limit: 2, windowSeconds: 600 },
+  });
+  const mallory = await Promise.all(
+    [1, 2, 3].map((i) => send(tenantId, { type: `login.failed-${i}`, userId: 'mallory' })),
+  );
   const outcomes = (await Promise.all(mallory.map(settled))).map((r) => `${r.outcome}/${r.reason ?? '-'}`);
-  assert.equal([...outcomes].sort(), ['delivered/-', 'delivered/-', 'suppressed/user_throttled'], 'two within the limit, the third throttled');
+  assert.equal(
+    [...outcomes].sort(),
+    ['delivered/-', 'delivered/-', 'suppressed/user_throttled'],
+    'two within the limit, the third throttled',
+  );
   const throttledAt = outcomes.indexOf('suppressed/user_throttled');
   const throttled = mallory[throttledAt]!;
   const alice = await send(tenantId, { type: 'login.failed-4', userId: 'alice' });
@@ -95,12 +149,19 @@ test('per-user throttle: past alerts.userThrottle one user is suppressed as user
   assert.equal(postsOf(throttled), [], 'the throttled alert was not sent');
   const denials = logs.events().filter((e) => e.event === 'abuse_throttle_deny' && e.tenant_id === tenantId);
   assert.is(denials.length, 1, JSON.stringify(denials));
-  assert.equal([denials[0]!.level, denials[0]!.user_id, denials[0]!.alert_type], ['warn', 'mallory', `login.failed-${throttledAt + 1}`]);
-  assert.equal(eventsFor(throttled, 'alert_suppressed').map((e) => e.reason), ['user_throttled']);
+  assert.equal(
+    [denials[0]!.level, denials[0]!.user_id, denials[0]!.alert_type],
+    ['warn', 'mallory', `login.failed-${throttledAt + 1}`],
+  );
+  assert.equal(
+    eventsFor(throttled, 'alert_suppressed').map((e) => e.reason),
+    ['user_throttled'],
+  );
   assert.is(await metricLine('outcome="suppressed",reason="user_throttled",channel="none"'), '1');
 });
 
-const signedWith = (req: RecordedRequest, secret: string) => verifyWebhookSignature({ secret, body: req.body, headers: req.headers }).ok;
+const signedWith = (req: RecordedRequest, secret: string) =>
+  verifyWebhookSignature({ secret, body: req.body, headers: req.headers }).ok;
 
 test('secret:// is resolved at send time: after a rotation the next alert is signed with the new value only', async () => {
   const [OLD, NEW] = ['whsec-before-rotation-A1', 'whsec-after-rotation-B2'];
@@ -110,7 +171,10 @@ test('secret:// is resolved at send time: after a rotation the next alert is sig
   await channel(tenantId, 'signed', ['warning'], 'signing');
   const first = await send(tenantId, { type: 'disk.full' });
   await h.delivered(first, 30_000);
-  assert.is((await rotateSecret(h.bulwark.ctx.prisma, keys, { tenantId, name: 'signing', value: NEW }, system)).version, 2);
+  assert.is(
+    (await rotateSecret(h.bulwark.ctx.prisma, keys, { tenantId, name: 'signing', value: NEW }, system)).version,
+    2,
+  );
   const second = await send(tenantId, { type: 'disk.full' });
   await h.delivered(second, 30_000);
   const [a, b] = [postsOf(first), postsOf(second)];
@@ -140,8 +204,16 @@ test('a queued send resolves the secret when its job runs: a retry after a rotat
     await h.delivered(alert.id, 30_000);
     const [failed, retried, ...rest] = postsOf(alert.id);
     assert.equal(rest, []);
-    assert.equal([signedWith(failed!, V1), signedWith(failed!, V2)], [true, false], 'the send answered 500: the value then');
-    assert.equal([signedWith(retried!, V2), signedWith(retried!, V1)], [true, false], 'the retry: the value rotated in');
+    assert.equal(
+      [signedWith(failed!, V1), signedWith(failed!, V2)],
+      [true, false],
+      'the send answered 500: the value then',
+    );
+    assert.equal(
+      [signedWith(retried!, V2), signedWith(retried!, V1)],
+      [true, false],
+      'the retry: the value rotated in',
+    );
   } finally {
     await h.ctx.deliveries.resume();
   }

@@ -41,17 +41,54 @@ async function burstAlert(overrides: Record<string, string>, path: string): Prom
     const tenant = await api.tenant(`runbook-${path.slice(1)}`);
     // Both subjects (the address and the key prefix) burst at once: two alerts of one
     // type, so no cooldown may swallow the second.
-    assert.is((await api.call('PATCH', '/v1/settings', { key: tenant.adminKey, body: { alerts: { cooldownSeconds: 0 } } })).status, 200);
-    await setSecret(prisma, requireMasterKeys(config), { tenantId: tenant.id, name: 'hook', value: 'runbook-test-signing-secret' }, system);
-    await addChannel(prisma, { tenantId: tenant.id, name: 'sec', type: 'webhook', target: `${receiver.url}${path}`, secretRef: 'secret://hook', severities: ['high', 'critical'] }, system, LOOPBACK_TARGETS);
-    const { key } = await createApiKey(prisma, { tenantId: tenant.id, name: 'writer', scopes: ['alert:write'] }, system);
+    assert.is(
+      (await api.call('PATCH', '/v1/settings', { key: tenant.adminKey, body: { alerts: { cooldownSeconds: 0 } } }))
+        .status,
+      200,
+    );
+    await setSecret(
+      prisma,
+      requireMasterKeys(config),
+      { tenantId: tenant.id, name: 'hook', value: 'runbook-test-signing-secret' },
+      system,
+    );
+    await addChannel(
+      prisma,
+      {
+        tenantId: tenant.id,
+        name: 'sec',
+        type: 'webhook',
+        target: `${receiver.url}${path}`,
+        secretRef: 'secret://hook',
+        severities: ['high', 'critical'],
+      },
+      system,
+      LOOPBACK_TARGETS,
+    );
+    const { key } = await createApiKey(
+      prisma,
+      { tenantId: tenant.id, name: 'writer', scopes: ['alert:write'] },
+      system,
+    );
     for (let i = 0; i < 11; i++) assert.is((await api.call('GET', '/v1/audit', { key })).status, 403);
     const rows = await waitFor(async () => {
-      const r = await superuserQuery(api.db.url, `SELECT runbook_url, outcome FROM alert_ledger WHERE tenant_id = $1 AND type = 'security:api-key-denial-burst'`, [tenant.id]);
+      const r = await superuserQuery(
+        api.db.url,
+        `SELECT runbook_url, outcome FROM alert_ledger WHERE tenant_id = $1 AND type = 'security:api-key-denial-burst'`,
+        [tenant.id],
+      );
       return r.rows.length > 0 && r.rows.every((x) => x.outcome === 'delivered') ? r.rows : undefined;
     }, 'the burst alerts delivered');
-    const hits = await waitFor(async () => receiver.requests.filter((r) => r.path === path).length >= rows.length && receiver.requests.filter((r) => r.path === path), 'the burst alerts at the receiver');
-    assert.ok(hits.every((h) => h.body.includes('security:api-key-denial-burst')), 'the receiver got the burst alert');
+    const hits = await waitFor(
+      async () =>
+        receiver.requests.filter((r) => r.path === path).length >= rows.length &&
+        receiver.requests.filter((r) => r.path === path),
+      'the burst alerts at the receiver',
+    );
+    assert.ok(
+      hits.every((h) => h.body.includes('security:api-key-denial-burst')),
+      'the receiver got the burst alert',
+    );
     return { runbook_url: rows[0].runbook_url, outcome: rows[0].outcome, body: hits.map((h) => h.body).join('\n') };
   } finally {
     await api.close();

@@ -46,14 +46,29 @@ test.before(async () => {
   tenantId = t.id;
   await updateTenantSettings(prisma, t.id, { alerts: { cooldownSeconds: 0 } }, system);
   await setSecret(prisma, requireMasterKeys(config), { tenantId: t.id, name: 'slack-hook', value: hookUrl }, system);
-  await addChannel(prisma, { tenantId: t.id, name: 'slack-ops', type: 'slack', target: '#ops', secretRef: 'secret://slack-hook' }, system, LOOPBACK_TARGETS);
+  await addChannel(
+    prisma,
+    { tenantId: t.id, name: 'slack-ops', type: 'slack', target: '#ops', secretRef: 'secret://slack-hook' },
+    system,
+    LOOPBACK_TARGETS,
+  );
 });
-test.after(cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['close receiver', () => receiver?.close()]]));
+test.after(
+  cleanup([...bulwarkTeardown(() => ({ producer, bulwark, db })), ['close receiver', () => receiver?.close()]]),
+);
 
-const ledgerRow = async (id: string) => (await superuserQuery(db.url, `SELECT * FROM alert_ledger WHERE id = $1`, [id])).rows[0];
+const ledgerRow = async (id: string) =>
+  (await superuserQuery(db.url, `SELECT * FROM alert_ledger WHERE id = $1`, [id])).rows[0];
 
 test('slack: the worker posts { text } with severity, title and runbook link to the webhook URL from the secret', async () => {
-  const { alertId } = await producer.alert.send({ tenantId, type: 'disk.full', severity: 'high', title: 'Disk /var is 97% full', body: 'db-1 will stop writing soon', runbookUrl: RUNBOOK });
+  const { alertId } = await producer.alert.send({
+    tenantId,
+    type: 'disk.full',
+    severity: 'high',
+    title: 'Disk /var is 97% full',
+    body: 'db-1 will stop writing soon',
+    runbookUrl: RUNBOOK,
+  });
   const [req] = await receiver.waitForRequests(1, 15_000);
   assert.is(req!.method, 'POST');
   assert.is(req!.path, HOOK_PATH, 'posted to the incoming-webhook URL the secret holds');
@@ -73,12 +88,20 @@ test('slack: the worker posts { text } with severity, title and runbook link to 
   assert.is(row.attempts, 1);
   assert.ok(row.delivered_at, 'delivered_at set');
   // The log line follows the ledger update.
-  await waitFor(async () => logs.events().some((e) => e.event === 'alert_delivered' && e.tenant_id === tenantId), 'alert_delivered logged');
+  await waitFor(
+    async () => logs.events().some((e) => e.event === 'alert_delivered' && e.tenant_id === tenantId),
+    'alert_delivered logged',
+  );
 });
 
 test('slack: a refused post (400) is recorded as failed with its status, without the webhook URL', async () => {
   receiver.next(replies.badRequest);
-  const { alertId } = await producer.alert.send({ tenantId, type: 'disk.full', severity: 'warning', title: 'Disk /var is 90% full' });
+  const { alertId } = await producer.alert.send({
+    tenantId,
+    type: 'disk.full',
+    severity: 'warning',
+    title: 'Disk /var is 90% full',
+  });
   const row = await waitFor(async () => {
     const r = await ledgerRow(alertId);
     return r?.outcome === 'failed' ? r : undefined;
@@ -86,9 +109,15 @@ test('slack: a refused post (400) is recorded as failed with its status, without
   assert.is(row.reason, 'rejected');
   assert.is(row.last_status, 400);
   assert.is(row.channel, 'slack-ops');
-  assert.ok(row.last_error && !row.last_error.includes(HOOK_PATH), `the recorded error names no part of the webhook URL: ${row.last_error}`);
+  assert.ok(
+    row.last_error && !row.last_error.includes(HOOK_PATH),
+    `the recorded error names no part of the webhook URL: ${row.last_error}`,
+  );
   // The log line follows the ledger update.
-  await waitFor(async () => logs.events().some((e) => e.event === 'alert_failed' && e.tenant_id === tenantId), 'alert_failed logged');
+  await waitFor(
+    async () => logs.events().some((e) => e.event === 'alert_failed' && e.tenant_id === tenantId),
+    'alert_failed logged',
+  );
 });
 
 test('slack: the webhook URL is in no log line, no Redis key and no database row', async () => {
@@ -102,7 +131,9 @@ test('slack: the webhook URL is in no log line, no Redis key and no database row
   ];
   assert.ok(logs.lines.length > 0, 'there were logs to search');
   assert.match(places[1]![1], 'Disk /var is 97% full', 'the alert jobs are still in Redis to search');
-  for (const [where, text] of places) for (const f of forbidden) assert.not.ok(text.includes(f), `${where} contains the webhook URL (${f.slice(0, 12)}…)`);
+  for (const [where, text] of places)
+    for (const f of forbidden)
+      assert.not.ok(text.includes(f), `${where} contains the webhook URL (${f.slice(0, 12)}…)`);
 });
 
 test.run();

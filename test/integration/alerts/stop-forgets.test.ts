@@ -21,7 +21,10 @@ test.after(async () => {
 test('a stop just after the last delivery still forgets every remembered decision', async () => {
   const { tenantId } = await h.tenantWithHooks('stop-forgets', ['/hook'], { maxPerWindow: 1000, cooldownSeconds: 0 });
   const producer = createProducer({ queuePrefix: h.bulwark.ctx.config.queuePrefix });
-  const alerts = Array.from({ length: 200 }, () => { const { source: _source, ...a } = h.alertFor(tenantId); return a; });
+  const alerts = Array.from({ length: 200 }, () => {
+    const { source: _source, ...a } = h.alertFor(tenantId);
+    return a;
+  });
   try {
     await Promise.all(alerts.map((a) => producer.alert.send(a)));
   } finally {
@@ -32,13 +35,16 @@ test('a stop just after the last delivery still forgets every remembered decisio
   // 120 s: a bound for a hang, not a speed; 200 deliveries took more than 20 s on a busy machine.
   const deadline = Date.now() + 120_000;
   while (h.hitsAt('/hook') < alerts.length) {
-    if (Date.now() > deadline) throw new Error(`only ${h.hitsAt('/hook')} of ${alerts.length} alerts reached the receiver`);
+    if (Date.now() > deadline)
+      throw new Error(`only ${h.hitsAt('/hook')} of ${alerts.length} alerts reached the receiver`);
     await new Promise((r) => setImmediate(r));
   }
   await h.bulwark.stop();
   const redis = new Redis(REDIS_URL);
   try {
-    const left = await Promise.all(alerts.map((a) => redis.exists(decidedKey(h.bulwark.ctx.config.queuePrefix, tenantId, a.id))));
+    const left = await Promise.all(
+      alerts.map((a) => redis.exists(decidedKey(h.bulwark.ctx.config.queuePrefix, tenantId, a.id))),
+    );
     assert.equal(left.filter(Boolean).length, 0, 'remembered decisions left behind');
   } finally {
     redis.disconnect();

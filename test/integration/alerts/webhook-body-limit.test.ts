@@ -27,26 +27,60 @@ test.after(() => h?.close());
 test.before.each(() => h.receiver.reset());
 
 /** 64 labels of 40 characters: about 3.5 KB per item. */
-const manyLabels = (i: number) => Object.fromEntries(Array.from({ length: 64 }, (_, j) => [`label_${String(j).padStart(2, '0')}`, `${i}-${'v'.repeat(36)}`]));
+const manyLabels = (i: number) =>
+  Object.fromEntries(
+    Array.from({ length: 64 }, (_, j) => [`label_${String(j).padStart(2, '0')}`, `${i}-${'v'.repeat(36)}`]),
+  );
 /** `n` ledger-like rows with 200-character titles, many labels, a body, and a runbook of their own every other one. */
 const bigRows = (n: number): MessageRow[] =>
   Array.from({ length: n }, (_, i) => ({
-    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, type: 'disk.full', title: `Disk ${i} "quoted" <&> ${'x'.repeat(200)}`.slice(0, 200), body: 'b'.repeat(500),
-    labels: manyLabels(i), runbookUrl: i % 2 === 0 ? `https://runbooks.example/disk-${i}.md` : null, severity: 'warning', groupKey: 'db-1', occurredAt: new Date('2026-11-26T20:40:00Z'),
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    type: 'disk.full',
+    title: `Disk ${i} "quoted" <&> ${'x'.repeat(200)}`.slice(0, 200),
+    body: 'b'.repeat(500),
+    labels: manyLabels(i),
+    runbookUrl: i % 2 === 0 ? `https://runbooks.example/disk-${i}.md` : null,
+    severity: 'warning',
+    groupKey: 'db-1',
+    occurredAt: new Date('2026-11-26T20:40:00Z'),
   }));
 
 /** The body as the webhook channel built it before the limit existed. */
-const unlimitedBody = (m: AlertMessage) => JSON.stringify({ version: 1, tenantId: m.tenantId, alertIds: m.alertIds, severity: m.severity, title: m.title, text: m.text, runbookUrl: m.runbookUrl ?? null, items: m.items ?? [] });
+const unlimitedBody = (m: AlertMessage) =>
+  JSON.stringify({
+    version: 1,
+    tenantId: m.tenantId,
+    alertIds: m.alertIds,
+    severity: m.severity,
+    title: m.title,
+    text: m.text,
+    runbookUrl: m.runbookUrl ?? null,
+    items: m.items ?? [],
+  });
 
-interface Fitted { alertIds: string[]; text: string; runbookUrl: string | null; items: NonNullable<AlertMessage['items']>; omitted?: number }
+interface Fitted {
+  alertIds: string[];
+  text: string;
+  runbookUrl: string | null;
+  items: NonNullable<AlertMessage['items']>;
+  omitted?: number;
+}
 
 /** Send through the webhook channel; the one request the receiver got, checked for size and signature, parsed. */
 async function sent(m: AlertMessage, maxBytes?: number): Promise<{ raw: string; body: Fitted }> {
-  const result = await sendToChannel({ type: 'webhook', url: `${h.receiver.url}/limit` }, HOOK_SECRET, m, { timeoutMs: 5000, webhookMaxBodyBytes: maxBytes, allowPrivateTargets: true });
+  const result = await sendToChannel({ type: 'webhook', url: `${h.receiver.url}/limit` }, HOOK_SECRET, m, {
+    timeoutMs: 5000,
+    webhookMaxBodyBytes: maxBytes,
+    allowPrivateTargets: true,
+  });
   assert.equal(result, { ok: true, status: 200 }, JSON.stringify(result));
   const [req] = await h.receiver.waitForRequests(1);
   assert.ok(Buffer.byteLength(req!.body) <= (maxBytes ?? LIMIT), `${Buffer.byteLength(req!.body)} bytes`);
-  assert.equal(verifyWebhookSignature({ secret: HOOK_SECRET, body: req!.body, headers: req!.headers }), { ok: true }, 'signed over the body as sent');
+  assert.equal(
+    verifyWebhookSignature({ secret: HOOK_SECRET, body: req!.body, headers: req!.headers }),
+    { ok: true },
+    'signed over the body as sent',
+  );
   return { raw: req!.body, body: JSON.parse(req!.body) as Fitted };
 }
 
@@ -54,12 +88,17 @@ async function sent(m: AlertMessage, maxBytes?: number): Promise<{ raw: string; 
 function assertFitted(m: AlertMessage, raw: string, body: Fitted, maxBytes: number): void {
   assert.equal(body.alertIds, m.alertIds, 'alertIds names every alert');
   assert.is(body.runbookUrl, m.runbookUrl ?? null);
-  assert.equal(body.items, m.items!.slice(0, body.items.length), 'the leading items, each whole (labels and runbook link)');
+  assert.equal(
+    body.items,
+    m.items!.slice(0, body.items.length),
+    'the leading items, each whole (labels and runbook link)',
+  );
   assert.is(body.omitted, m.alertIds.length - body.items.length);
   const kept = body.text.replace(NOTE, '');
   assert.ok(m.text.startsWith(kept), 'the text is a leading part of the original');
   // A line per alert: a group or digest loses whole alerts (one alert's lines are few and long, fit.ts may cut within one).
-  if (m.alertIds.length > 1) assert.ok(kept === '' || m.text.length === kept.length || m.text[kept.length] === '\n', 'cut at the end of a line');
+  if (m.alertIds.length > 1)
+    assert.ok(kept === '' || m.text.length === kept.length || m.text[kept.length] === '\n', 'cut at the end of a line');
   assert.ok(Buffer.byteLength(raw) > maxBytes - 8 * 1024, `the room is used: ${Buffer.byteLength(raw)} bytes`);
 }
 
@@ -70,7 +109,14 @@ test('a digest of 1,000 alerts with 64 labels each arrives under the limit: vali
   assertFitted(m, raw, body, LIMIT);
   assert.ok(body.items.length >= 20 && body.omitted! > 900, `${body.items.length} items kept, ${body.omitted} omitted`);
   assert.match(body.text, NOTE);
-  assert.ok(body.items.every((i, n) => Object.keys(i.labels).length === 64 && i.runbookUrl === (n % 2 === 0 ? `https://runbooks.example/disk-${n}.md` : null)), 'each kept item keeps its labels and runbook link');
+  assert.ok(
+    body.items.every(
+      (i, n) =>
+        Object.keys(i.labels).length === 64 &&
+        i.runbookUrl === (n % 2 === 0 ? `https://runbooks.example/disk-${n}.md` : null),
+    ),
+    'each kept item keeps its labels and runbook link',
+  );
 });
 
 test('a group of 1,000 alerts at a limit of 64 KiB (the smallest allowed) still names every alert and keeps what fits', async () => {
@@ -110,14 +156,30 @@ test('through the digest job: 1,000 deferred alerts with many labels reach the r
   const until = new Date(Date.now() - 1000);
   const ids: string[] = [];
   for (const [i, r] of bigRows(1000).entries()) {
-    const a = h.alertFor(tenantId, { title: r.title, body: r.body ?? undefined, labels: manyLabels(i), runbookUrl: r.runbookUrl ?? undefined, occurredAt: new Date(Date.parse('2026-11-26T20:40:00Z') + i * 1000).toISOString() });
+    const a = h.alertFor(tenantId, {
+      title: r.title,
+      body: r.body ?? undefined,
+      labels: manyLabels(i),
+      runbookUrl: r.runbookUrl ?? undefined,
+      occurredAt: new Date(Date.parse('2026-11-26T20:40:00Z') + i * 1000).toISOString(),
+    });
     ids.push(a.id);
     await h.ctx.ledger.receive(a, new Date());
   }
   await h.ctx.ledger.apply(ids, { outcome: 'deferred', reason: 'quiet_hours', deferUntil: until });
-  await processDelivery({ name: 'digest', data: { v: 1, tenantId, until: until.toISOString() } } as unknown as Job, h.ctx);
-  const delivered = async () => (await superuserQuery(h.db.url, `SELECT count(*)::int AS n FROM alert_ledger WHERE id = ANY($1::uuid[]) AND outcome = 'delivered'`, [ids])).rows[0].n as number;
-  await waitFor(async () => ((await delivered()) === 1000) || undefined, 'all 1,000 rows delivered', 30_000);
+  await processDelivery(
+    { name: 'digest', data: { v: 1, tenantId, until: until.toISOString() } } as unknown as Job,
+    h.ctx,
+  );
+  const delivered = async () =>
+    (
+      await superuserQuery(
+        h.db.url,
+        `SELECT count(*)::int AS n FROM alert_ledger WHERE id = ANY($1::uuid[]) AND outcome = 'delivered'`,
+        [ids],
+      )
+    ).rows[0].n as number;
+  await waitFor(async () => (await delivered()) === 1000 || undefined, 'all 1,000 rows delivered', 30_000);
   await h.deliveriesIdle();
   const reqs = h.requestsAt('/digest');
   assert.is(reqs.length, 1, 'one message, not refused');
@@ -126,11 +188,20 @@ test('through the digest job: 1,000 deferred alerts with many labels reach the r
   assert.equal(verifyWebhookSignature({ secret: HOOK_SECRET, body: raw, headers: reqs[0]!.headers }), { ok: true });
   const body = JSON.parse(raw) as Fitted;
   assert.equal(body.alertIds, ids, 'every alert, in order');
-  assert.equal(body.items.map((i) => i.id), ids.slice(0, body.items.length));
+  assert.equal(
+    body.items.map((i) => i.id),
+    ids.slice(0, body.items.length),
+  );
   assert.is(body.omitted, 1000 - body.items.length);
   assert.ok(body.omitted! > 0);
-  const channelRows = (await superuserQuery(h.db.url, `SELECT outcome, count(*)::int AS n FROM alert_deliveries WHERE alert_id = ANY($1::uuid[]) GROUP BY outcome`, [ids])).rows;
-  assert.equal(channelRows, [{ outcome: 'delivered', n: 1000 }], 'each alert\'s channel row delivered too');
+  const channelRows = (
+    await superuserQuery(
+      h.db.url,
+      `SELECT outcome, count(*)::int AS n FROM alert_deliveries WHERE alert_id = ANY($1::uuid[]) GROUP BY outcome`,
+      [ids],
+    )
+  ).rows;
+  assert.equal(channelRows, [{ outcome: 'delivered', n: 1000 }], "each alert's channel row delivered too");
 });
 
 test.run();

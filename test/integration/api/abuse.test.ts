@@ -22,10 +22,19 @@ test.before(async () => {
 test.after(async () => api.close());
 
 test('a burst of twice the limit admits exactly the limit; the rest get 429 with Retry-After', async () => {
-  const patch = await api.call('PATCH', '/v1/settings', { key: tenant.adminKey, body: { api: { requestsPerWindow: 5, windowSeconds: 60 } } });
+  const patch = await api.call('PATCH', '/v1/settings', {
+    key: tenant.adminKey,
+    body: { api: { requestsPerWindow: 5, windowSeconds: 60 } },
+  });
   assert.is(patch.status, 200);
-  const { key } = await createApiKey(api.bulwark.ctx.prisma, { tenantId: tenant.id, name: 'burst', scopes: ['audit:write'] }, { type: 'user', id: 't' });
-  const responses = await Promise.all(Array.from({ length: 10 }, () => api.call('POST', '/v1/audit', { key, body: entry })));
+  const { key } = await createApiKey(
+    api.bulwark.ctx.prisma,
+    { tenantId: tenant.id, name: 'burst', scopes: ['audit:write'] },
+    { type: 'user', id: 't' },
+  );
+  const responses = await Promise.all(
+    Array.from({ length: 10 }, () => api.call('POST', '/v1/audit', { key, body: entry })),
+  );
   const statuses = responses.map((r) => r.status).sort();
   assert.equal(statuses, [202, 202, 202, 202, 202, 429, 429, 429, 429, 429]);
   const limited = responses.find((r) => r.status === 429)!;
@@ -46,17 +55,29 @@ test('more than 10 denials in an hour from one address raise one high-severity s
   const bogus = Array.from({ length: 12 }, (_, i) => `bwk_${String(i).padStart(2, '0')}${'Q'.repeat(41)}`);
   for (const key of bogus) assert.is((await api.call('GET', '/v1/audit', { key })).status, 401);
   const burst = await waitFor(async () => {
-    const r = await superuserQuery(api.db.url, `SELECT * FROM audit_log WHERE action = 'security:api-key-denial-burst'`);
+    const r = await superuserQuery(
+      api.db.url,
+      `SELECT * FROM audit_log WHERE action = 'security:api-key-denial-burst'`,
+    );
     return r.rowCount ? r.rows : undefined;
   }, 'the burst entry');
   assert.is(burst.length, 1, 'one alert per window, however long the burst');
   assert.is(burst[0].severity, 'high');
   // Denials are audited through the queue: the burst entry (after the 11th) can be
   // committed before the 12th denial's entry is.
-  const denials = async () => (await superuserQuery(api.db.url, `SELECT count(*)::int AS n FROM audit_log WHERE action = 'security:api-key-denied' AND reason = 'unknown'`)).rows[0].n as number;
+  const denials = async () =>
+    (
+      await superuserQuery(
+        api.db.url,
+        `SELECT count(*)::int AS n FROM audit_log WHERE action = 'security:api-key-denied' AND reason = 'unknown'`,
+      )
+    ).rows[0].n as number;
   await waitFor(async () => (await denials()) >= 12 || undefined, 'every denial recorded');
   assert.is(await denials(), 12, 'every denial is recorded, once');
-  const alerts = new Queue(ALERT_QUEUE, { connection: api.bulwark.ctx.redis, prefix: api.bulwark.ctx.config.queuePrefix });
+  const alerts = new Queue(ALERT_QUEUE, {
+    connection: api.bulwark.ctx.redis,
+    prefix: api.bulwark.ctx.config.queuePrefix,
+  });
   try {
     const jobs = await waitFor(async () => {
       const j = await alerts.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);

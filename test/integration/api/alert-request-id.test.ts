@@ -16,7 +16,10 @@ let alerts: Queue<AlertJob>;
 test.before(async () => {
   api = await startApi();
   tenant = await api.tenant('alert-request-id');
-  alerts = new Queue<AlertJob>(ALERT_QUEUE, { connection: api.bulwark.ctx.redis, prefix: api.bulwark.ctx.config.queuePrefix });
+  alerts = new Queue<AlertJob>(ALERT_QUEUE, {
+    connection: api.bulwark.ctx.redis,
+    prefix: api.bulwark.ctx.config.queuePrefix,
+  });
 });
 test.after(async () => {
   await alerts?.close();
@@ -42,10 +45,17 @@ test('POST /v1/alerts: the X-Request-Id is in the alert job, not a requestId the
   assert.is(state, 'completed', (await alerts.getJob(jobId))?.failedReason);
 });
 
-test('a security alert raised by an audit entry carries the entry\'s request id', async () => {
+test("a security alert raised by an audit entry carries the entry's request id", async () => {
   const res = await api.call('POST', '/v1/audit', {
     key: tenant.adminKey,
-    body: { actorType: 'user', actorId: 'u-1', action: 'security:login-failed', resourceType: 'user', resourceId: 'u-1', severity: 'high' },
+    body: {
+      actorType: 'user',
+      actorId: 'u-1',
+      action: 'security:login-failed',
+      resourceType: 'user',
+      resourceId: 'u-1',
+      severity: 'high',
+    },
     headers: { 'x-request-id': 'req-security-9' },
   });
   assert.is(res.status, 202, await res.clone().text());

@@ -20,7 +20,11 @@ test.after(async () => {
 });
 
 /** The body, asserted to be exactly the API's error shape; `key` only when Bull Board answered. */
-async function apiError(res: Response, status: number, code: string): Promise<{ code: string; message: string; key?: string; options?: unknown }> {
+async function apiError(
+  res: Response,
+  status: number,
+  code: string,
+): Promise<{ code: string; message: string; key?: string; options?: unknown }> {
   const text = await res.text();
   assert.is(res.status, status, text);
   assert.match(res.headers.get('content-type') ?? '', 'application/json');
@@ -33,11 +37,12 @@ async function apiError(res: Response, status: number, code: string): Promise<{ 
   assert.is(body.error.code, code, text);
   assert.type(body.error.message, 'string');
   assert.ok(body.error.message.length > 0, 'a message');
-  for (const k of Object.keys(body.error)) assert.ok(['code', 'message', 'key', 'options'].includes(k), `unexpected error.${k}: ${text}`);
+  for (const k of Object.keys(body.error))
+    assert.ok(['code', 'message', 'key', 'options'].includes(k), `unexpected error.${k}: ${text}`);
   return body.error;
 }
 
-test('a mutation on a read-only queue is a 405 in the API shape, Bull Board\'s key kept for its UI', async () => {
+test("a mutation on a read-only queue is a 405 in the API shape, Bull Board's key kept for its UI", async () => {
   const res = await api.call('PUT', `/admin/queues/api/queues/${AUDIT_VERIFY_QUEUE}/pause`, { headers: operator });
   const error = await apiError(res, 405, 'method_not_allowed');
   assert.is(error.message, 'Method not allowed on read only queue');
@@ -45,30 +50,50 @@ test('a mutation on a read-only queue is a 405 in the API shape, Bull Board\'s k
 });
 
 test('an unknown queue or job is a 404 not_found in the API shape', async () => {
-  const queue = await apiError(await api.call('GET', '/admin/queues/api/queues/no-such-queue/1', { headers: operator }), 404, 'not_found');
+  const queue = await apiError(
+    await api.call('GET', '/admin/queues/api/queues/no-such-queue/1', { headers: operator }),
+    404,
+    'not_found',
+  );
   assert.is(queue.message, 'Queue not found');
-  const job = await apiError(await api.call('GET', `/admin/queues/api/queues/${AUDIT_WRITE_QUEUE}/no-such-job`, { headers: operator }), 404, 'not_found');
+  const job = await apiError(
+    await api.call('GET', `/admin/queues/api/queues/${AUDIT_WRITE_QUEUE}/no-such-job`, { headers: operator }),
+    404,
+    'not_found',
+  );
   assert.is(job.message, 'Job not found');
 });
 
 test('a query Bull Board refuses is a 400 bad_request naming the parameter', async () => {
-  const error = await apiError(await api.call('GET', '/admin/queues/api/queues?page=abc', { headers: operator }), 400, 'bad_request');
+  const error = await apiError(
+    await api.call('GET', '/admin/queues/api/queues?page=abc', { headers: operator }),
+    400,
+    'bad_request',
+  );
   assert.match(error.message, '"page"');
 });
 
-test('a body Fastify refuses inside a Bull Board route is a 400 bad_request, not Bull Board\'s shape', async () => {
-  const res = await api.call('PUT', `/admin/queues/api/queues/${AUDIT_VERIFY_QUEUE}/pause`, { headers: { ...operator, 'content-type': 'application/json' }, body: '{not json' });
+test("a body Fastify refuses inside a Bull Board route is a 400 bad_request, not Bull Board's shape", async () => {
+  const res = await api.call('PUT', `/admin/queues/api/queues/${AUDIT_VERIFY_QUEUE}/pause`, {
+    headers: { ...operator, 'content-type': 'application/json' },
+    body: '{not json',
+  });
   await apiError(res, 400, 'bad_request');
 });
 
 test('a method Bull Board does not serve on its paths is a 404 not_found in the API shape', async () => {
-  for (const [method, path] of [['DELETE', '/admin/queues'], ['PUT', '/admin/queues/queue/x'], ['POST', '/admin/queues/api/queues'], ['DELETE', '/admin/queues/static/nope.js']]) {
+  for (const [method, path] of [
+    ['DELETE', '/admin/queues'],
+    ['PUT', '/admin/queues/queue/x'],
+    ['POST', '/admin/queues/api/queues'],
+    ['DELETE', '/admin/queues/static/nope.js'],
+  ]) {
     const error = await apiError(await api.call(method!, path!, { headers: operator }), 404, 'not_found');
     assert.is(error.key, undefined);
   }
 });
 
-test('without operator credentials the board\'s paths answer 401 in the API shape', async () => {
+test("without operator credentials the board's paths answer 401 in the API shape", async () => {
   const res = await api.call('PUT', `/admin/queues/api/queues/${AUDIT_VERIFY_QUEUE}/pause`);
   assert.match(res.headers.get('www-authenticate') ?? '', 'Basic');
   await apiError(res, 401, 'unauthenticated');

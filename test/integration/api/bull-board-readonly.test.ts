@@ -27,7 +27,10 @@ async function tryMutations(env: Record<string, string>): Promise<Outcome> {
   try {
     const verify = queues.find((q) => q.name === AUDIT_VERIFY_QUEUE)!;
     const job = await verify.add('verify', {}, { delay: 3_600_000 });
-    const board = (method: string, path: string) => api.call(method, `${BOARD_API}${path}`, { headers: { authorization: basic(OPERATOR.username, OPERATOR.password) } });
+    const board = (method: string, path: string) =>
+      api.call(method, `${BOARD_API}${path}`, {
+        headers: { authorization: basic(OPERATOR.username, OPERATOR.password) },
+      });
     const list = await board('GET', '');
     assert.is(list.status, 200);
     const { queues: shown } = (await list.json()) as { queues: Array<{ readOnlyMode: boolean }> };
@@ -57,7 +60,11 @@ const allPaused = Object.fromEntries(ALL_QUEUES.map((n) => [n, true]));
 
 function assertRefused(o: Outcome): void {
   assert.equal(o.readOnlyModes, [true, true, true, true, true]);
-  assert.equal(o.statuses, { promote: 405, pause: 405, pauseAll: 200 }, 'pause-all answers 200 but skips read-only queues');
+  assert.equal(
+    o.statuses,
+    { promote: 405, pause: 405, pauseAll: 200 },
+    'pause-all answers 200 but skips read-only queues',
+  );
   assert.match(o.refusal, 'QUEUE_READ_ONLY');
   assert.is(o.jobState, 'delayed', 'the job was not promoted');
   assert.equal(o.paused, nonePaused, 'no queue was paused');
@@ -68,7 +75,14 @@ test('read-only by default: promote and pause are refused with 405 and Redis is 
 });
 
 test('live stays read-only even with BULL_BOARD_READ_ONLY=false', async () => {
-  assertRefused(await tryMutations({ BULWARK_ENV: 'live', BULL_BOARD_READ_ONLY: 'false', S3_ACCESS_KEY: 'bulwark-live', S3_SECRET_KEY: 'not-the-default-secret' }));
+  assertRefused(
+    await tryMutations({
+      BULWARK_ENV: 'live',
+      BULL_BOARD_READ_ONLY: 'false',
+      S3_ACCESS_KEY: 'bulwark-live',
+      S3_SECRET_KEY: 'not-the-default-secret',
+    }),
+  );
 });
 
 test('in dev with BULL_BOARD_READ_ONLY=false the same calls promote the job and pause the queues', async () => {

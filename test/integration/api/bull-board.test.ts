@@ -4,7 +4,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { ALERT_DELIVERY_QUEUE, ALERT_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../../../lib/contracts/index.js';
+import {
+  ALERT_DELIVERY_QUEUE,
+  ALERT_QUEUE,
+  AUDIT_VERIFY_QUEUE,
+  AUDIT_WRITE_QUEUE,
+} from '../../../lib/contracts/index.js';
 import { withTimeout } from '../../helpers/env.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../../helpers/api.js';
 
@@ -14,12 +19,21 @@ let browser: Browser;
 let admin: string;
 
 test.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (.ci/run does)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (.ci/run does)`);
   api = await startApi();
   admin = (await api.tenant('board-tenant')).adminKey;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -39,14 +53,18 @@ test('without credentials the dashboard answers 401 and shows no queue', async (
   const text = await page.textContent('body').catch(() => '');
   assert.not.match(text ?? '', AUDIT_WRITE_QUEUE);
   await page.close();
-  const wrong = await fetch(`${api.url}/admin/queues`, { headers: { authorization: basic(OPERATOR.username, 'not-the-password') } });
+  const wrong = await fetch(`${api.url}/admin/queues`, {
+    headers: { authorization: basic(OPERATOR.username, 'not-the-password') },
+  });
   assert.is(wrong.status, 401);
   const api401 = await fetch(`${api.url}/admin/queues/api/queues`);
   assert.is(api401.status, 401, 'the dashboard API is guarded as well');
 });
 
 test('with operator credentials every queue is listed in the browser', async () => {
-  const context = await browser.newContext({ httpCredentials: { username: OPERATOR.username, password: OPERATOR.password } });
+  const context = await browser.newContext({
+    httpCredentials: { username: OPERATOR.username, password: OPERATOR.password },
+  });
   const page = await context.newPage();
   const res = await page.goto(`${api.url}/admin/queues`);
   assert.is(res?.status(), 200);
@@ -59,13 +77,23 @@ test('with operator credentials every queue is listed in the browser', async () 
 });
 
 test("a tenant's admin key does not open the board (it shows every tenant's jobs); operator credentials do, read-only", async () => {
-  const tenantKey = await fetch(`${api.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${admin}` } });
+  const tenantKey = await fetch(`${api.url}/admin/queues/api/queues`, {
+    headers: { authorization: `Bearer ${admin}` },
+  });
   assert.is(tenantKey.status, 401);
-  const res = await fetch(`${api.url}/admin/queues/api/queues`, { headers: { authorization: basic(OPERATOR.username, OPERATOR.password) } });
+  const res = await fetch(`${api.url}/admin/queues/api/queues`, {
+    headers: { authorization: basic(OPERATOR.username, OPERATOR.password) },
+  });
   assert.is(res.status, 200);
   const body = (await res.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
-  assert.equal(body.queues.map((q) => q.name).sort(), [ALERT_QUEUE, ALERT_DELIVERY_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE].sort());
-  assert.ok(body.queues.every((q) => q.readOnlyMode), 'read-only by default');
+  assert.equal(
+    body.queues.map((q) => q.name).sort(),
+    [ALERT_QUEUE, ALERT_DELIVERY_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE].sort(),
+  );
+  assert.ok(
+    body.queues.every((q) => q.readOnlyMode),
+    'read-only by default',
+  );
 });
 
 test.run();

@@ -32,14 +32,21 @@ interface Stored {
 /** The entry of `action` written for request `requestId`, once the worker stored it. */
 const storedEntry = (action: string, requestId: string) =>
   waitFor(async () => {
-    const r = await superuserQuery(api.db.url, `SELECT tenant_id::text, ip, metadata FROM audit_log WHERE action = $1 AND request_id = $2`, [action, requestId]);
+    const r = await superuserQuery(
+      api.db.url,
+      `SELECT tenant_id::text, ip, metadata FROM audit_log WHERE action = $1 AND request_id = $2`,
+      [action, requestId],
+    );
     return r.rows[0] as Stored | undefined;
   }, `the ${action} entry of ${requestId}`);
 
 /** A request with an unknown API key from `from`: its status and stored denial entry. */
 async function deniedFrom(from: string): Promise<{ status: number; entry: Stored }> {
   const requestId = randomUUID();
-  const res = await api.call('GET', '/v1/audit', { key: `bwk_${'q'.repeat(43)}`, headers: { 'x-forwarded-for': from, 'x-request-id': requestId } });
+  const res = await api.call('GET', '/v1/audit', {
+    key: `bwk_${'q'.repeat(43)}`,
+    headers: { 'x-forwarded-for': from, 'x-request-id': requestId },
+  });
   await res.arrayBuffer();
   assert.is(res.status, 401, `${from}: refused as any unknown key`);
   return { status: res.status, entry: await storedEntry('security:api-key-denied', requestId) };
@@ -74,7 +81,11 @@ test('a wrong operator password from a non-address is answered 401 and audited',
   const requestId = randomUUID();
   const res = await api.call('POST', '/v1/tenants', {
     body: { name: 'never' },
-    headers: { authorization: basic(OPERATOR.username, 'not-the-password'), 'x-forwarded-for': 'unknown', 'x-request-id': requestId },
+    headers: {
+      authorization: basic(OPERATOR.username, 'not-the-password'),
+      'x-forwarded-for': 'unknown',
+      'x-request-id': requestId,
+    },
   });
   await res.arrayBuffer();
   assert.is(res.status, 401);
@@ -86,7 +97,10 @@ test('a wrong operator password from a non-address is answered 401 and audited',
 test('a caller sending a zone id or a non-address as its own ip still gets a 400 naming the field', async () => {
   const { adminKey } = await api.tenant('client-address');
   for (const ip of ['fe80::1%eth0', 'unknown']) {
-    const res = await api.call('POST', '/v1/audit', { key: adminKey, body: { actorType: 'user', action: 'task:completed', resourceType: 'task', ip } });
+    const res = await api.call('POST', '/v1/audit', {
+      key: adminKey,
+      body: { actorType: 'user', action: 'task:completed', resourceType: 'task', ip },
+    });
     assert.is(res.status, 400, ip);
     const body = (await res.json()) as { error: { code: string; fields: Array<{ path: string; message: string }> } };
     assert.is(body.error.code, 'validation_failed');

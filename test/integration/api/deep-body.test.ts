@@ -13,7 +13,10 @@ test.before(async () => {
 });
 test.after(async () => api?.close());
 
-const errorOf = async (res: Response) => ({ status: res.status, body: (await res.json()) as { error: { code: string; fields?: Array<{ path: string }> } } });
+const errorOf = async (res: Response) => ({
+  status: res.status,
+  body: (await res.json()) as { error: { code: string; fields?: Array<{ path: string }> } },
+});
 
 test('200,000 deep (400 KB, with a \\u escape so the walk runs) is a 400, and a __proto__ under 50,000 levels is found', async () => {
   const deep = `{"entries":[{"actorType":"user","metadata":{"a":${'['.repeat(200_000)}${']'.repeat(200_000)},"c":"\\u0041"}}]}`;

@@ -48,7 +48,12 @@ async function refuse(key: string, ip: string): Promise<void> {
 }
 
 async function rows(action: string, where: string, params: unknown[]): Promise<Row[]> {
-  return (await superuserQuery(api.db.url, `SELECT * FROM audit_log WHERE action = $1 AND ${where} ORDER BY seq`, [action, ...params])).rows as Row[];
+  return (
+    await superuserQuery(api.db.url, `SELECT * FROM audit_log WHERE action = $1 AND ${where} ORDER BY seq`, [
+      action,
+      ...params,
+    ])
+  ).rows as Row[];
 }
 
 /** Burst alert jobs; one is enqueued before the refused request is answered, if at all. */
@@ -64,7 +69,11 @@ test('10 denials from one address raise no burst; the 11th raises exactly one en
   for (const key of keys.slice(0, 10)) await refuse(key, ip);
   assert.equal(await burstAlerts(), [], 'no alert after 10 denials');
   await queueIdle(audits);
-  assert.is((await rows('security:api-key-denied', 'ip = $2', [ip])).length, 10, 'each denial is audited with the forwarded address');
+  assert.is(
+    (await rows('security:api-key-denied', 'ip = $2', [ip])).length,
+    10,
+    'each denial is audited with the forwarded address',
+  );
   assert.equal(await rows('security:api-key-denial-burst', 'true', []), [], 'no burst entry after 10 denials');
 
   await refuse(keys[10]!, ip);
@@ -81,7 +90,7 @@ test('10 denials from one address raise no burst; the 11th raises exactly one en
   assert.equal(burst!.metadata, { subject: 'ip', threshold: 10, window_seconds: 3600, address_group: ip });
   assert.is(raised[0]!.severity, 'high');
   assert.is(raised[0]!.tenantId, SYSTEM_TENANT);
-  assert.is(raised[0]!.source?.auditEventId, burst!.event_id, 'the alert is the burst entry\'s');
+  assert.is(raised[0]!.source?.auditEventId, burst!.event_id, "the alert is the burst entry's");
 
   // The 12th denial of the same hour raises nothing more.
   await refuse(keys[11]!, ip);
@@ -93,7 +102,11 @@ test('10 denials from one address raise no burst; the 11th raises exactly one en
 test('one key prefix refused from 11 addresses raises a burst counted by key, in the key tenant', async () => {
   const tenant = await api.tenant('burst-key');
   const prisma = api.bulwark.ctx.prisma;
-  const { key, record } = await createApiKey(prisma, { tenantId: tenant.id, name: 'leaked', scopes: ['audit:read'] }, { type: 'user', id: 'test' });
+  const { key, record } = await createApiKey(
+    prisma,
+    { tenantId: tenant.id, name: 'leaked', scopes: ['audit:read'] },
+    { type: 'user', id: 'test' },
+  );
   await revokeApiKey(prisma, tenant.id, record.displayPrefix, { type: 'user', id: 'test' });
   const before = (await burstAlerts()).length;
   const addresses = Array.from({ length: 11 }, (_, i) => `203.0.113.${i + 1}`);
@@ -117,7 +130,11 @@ test('one key prefix refused from 11 addresses raises a burst counted by key, in
   assert.is(burst!.severity, 'high');
   assert.is(raised[0]!.source?.auditEventId, burst!.event_id);
   await queueIdle(audits);
-  assert.is((await rows('security:api-key-denial-burst', 'true', [])).length, 2, 'no address reached the threshold: one burst from the test above, one for the key');
+  assert.is(
+    (await rows('security:api-key-denial-burst', 'true', [])).length,
+    2,
+    'no address reached the threshold: one burst from the test above, one for the key',
+  );
   assert.not.match(JSON.stringify(await superuserQuery(api.db.url, 'SELECT * FROM audit_log')), key);
 });
 
@@ -132,7 +149,11 @@ test('IPv6 addresses rotating within one /64 count as one source; IPv4 neighbour
   const burstsOf = (group: string) => rows('security:api-key-denial-burst', "metadata->>'address_group' = $2", [group]);
   assert.equal(await burstsOf('2001:db8:aa:bb::/64'), [], 'no burst after 10 denials from the /64');
   assert.is((await rows('security:api-key-denied', "ip LIKE '192.0.2.%'", [])).length, 11);
-  assert.equal(await rows('security:api-key-denial-burst', "ip LIKE '192.0.2.%'", []), [], '11 IPv4 neighbours: no burst');
+  assert.equal(
+    await rows('security:api-key-denial-burst', "ip LIKE '192.0.2.%'", []),
+    [],
+    '11 IPv4 neighbours: no burst',
+  );
 
   await refuse(keys[21]!, '2001:DB8:AA:BB:FFFF:FFFF:FFFF:FFFF');
   const [burst, ...more] = await waitFor(async () => {
@@ -141,7 +162,12 @@ test('IPv6 addresses rotating within one /64 count as one source; IPv4 neighbour
   }, 'the /64 burst entry');
   assert.is(more.length, 0);
   assert.is(burst!.ip, '2001:DB8:AA:BB:FFFF:FFFF:FFFF:FFFF', 'the entry keeps the address as it came');
-  assert.equal(burst!.metadata, { subject: 'ip', threshold: 10, window_seconds: 3600, address_group: '2001:db8:aa:bb::/64' });
+  assert.equal(burst!.metadata, {
+    subject: 'ip',
+    threshold: 10,
+    window_seconds: 3600,
+    address_group: '2001:db8:aa:bb::/64',
+  });
   const denied = await rows('security:api-key-denied', "ip ILIKE '2001:db8:aa:bb:%'", []);
   assert.is(new Set(denied.map((r) => r.ip)).size, 11, 'each denial keeps its own address');
   await refuse(keys[22]!, '2001:db8:aa:bc::1');

@@ -23,7 +23,8 @@ const glance = (() => {
     if (!m) continue;
     const path = /\/v1\/[\w/:]+/.exec(m[1]!)![0];
     const fields = [...m[3]!.matchAll(/"(\w+)"/g)].map((f) => f[1]!);
-    for (const method of m[1]!.match(/\b(GET|POST|PATCH|DELETE)\b/g) ?? []) rows.set(`${method} ${path}`, { status: Number(m[2]), fields });
+    for (const method of m[1]!.match(/\b(GET|POST|PATCH|DELETE)\b/g) ?? [])
+      rows.set(`${method} ${path}`, { status: Number(m[2]), fields });
   }
   return rows;
 })();
@@ -32,7 +33,9 @@ const glance = (() => {
 function shape(value: unknown, prefix = ''): string[] {
   if (Array.isArray(value)) return value.length ? shape(value[0], `${prefix}[]`) : [];
   if (typeof value !== 'object' || value === null) return [];
-  return Object.entries(value).flatMap(([k, v]) => [`${prefix}${k}`, ...shape(v, `${prefix}${k}.`)]).sort();
+  return Object.entries(value)
+    .flatMap(([k, v]) => [`${prefix}${k}`, ...shape(v, `${prefix}${k}.`)])
+    .sort();
 }
 
 /** The JSON examples of the section whose heading starts with `heading`; keys-only sketches give their names. */
@@ -49,7 +52,11 @@ let receiver: Receiver;
 let key: string;
 const seen = new Set<string>();
 
-async function call(method: string, path: string, options: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Record<string, unknown>> {
+async function call(
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Record<string, unknown>> {
   const route = `${method} ${path.split('?')[0]!.replace(/\/v1\/channels\/[^/]+$/, '/v1/channels/:name')}`;
   const expected = glance.get(route);
   assert.ok(expected, `${route} is in the glance table`);
@@ -72,23 +79,54 @@ test.after(async () => {
 });
 
 test('tenants, settings and channels answer as documented', async () => {
-  const created = await call('POST', '/v1/tenants', { body: { name: 'doc-bodies', timezone: 'Europe/Berlin' }, headers: { authorization: basic(OPERATOR.username, OPERATOR.password) } });
+  const created = await call('POST', '/v1/tenants', {
+    body: { name: 'doc-bodies', timezone: 'Europe/Berlin' },
+    headers: { authorization: basic(OPERATOR.username, OPERATOR.password) },
+  });
   assert.equal(shape(created), shape(parsed('`POST /v1/tenants`')));
   key = (created.adminKey as { key: string }).key;
   const tenantId = (created.tenant as { id: string }).id;
   const settings = parsed('`GET /v1/settings`');
   assert.equal(shape(await call('GET', '/v1/settings')), shape(settings));
-  assert.equal(shape(await call('PATCH', '/v1/settings', { body: { api: { requestsPerWindow: 1000 } } })), shape(settings));
-  await setSecret(api.bulwark.ctx.prisma, requireMasterKeys(api.bulwark.ctx.config), { tenantId, name: 'hook', value: 'doc-bodies-signing-secret' }, { type: 'user', id: 'test' });
+  assert.equal(
+    shape(await call('PATCH', '/v1/settings', { body: { api: { requestsPerWindow: 1000 } } })),
+    shape(settings),
+  );
+  await setSecret(
+    api.bulwark.ctx.prisma,
+    requireMasterKeys(api.bulwark.ctx.config),
+    { tenantId, name: 'hook', value: 'doc-bodies-signing-secret' },
+    { type: 'user', id: 'test' },
+  );
   const channel = { channel: parsed('`GET /v1/channels`') };
-  assert.equal(shape(await call('POST', '/v1/channels', { body: { name: 'spare', type: 'webhook', target: `${receiver.url}/spare`, secretRef: 'secret://hook' } })), shape(channel));
-  assert.equal(shape(await call('POST', '/v1/channels', { body: { name: 'ops', type: 'webhook', target: `${receiver.url}/ops`, secretRef: 'secret://hook' } })), shape(channel));
+  assert.equal(
+    shape(
+      await call('POST', '/v1/channels', {
+        body: { name: 'spare', type: 'webhook', target: `${receiver.url}/spare`, secretRef: 'secret://hook' },
+      }),
+    ),
+    shape(channel),
+  );
+  assert.equal(
+    shape(
+      await call('POST', '/v1/channels', {
+        body: { name: 'ops', type: 'webhook', target: `${receiver.url}/ops`, secretRef: 'secret://hook' },
+      }),
+    ),
+    shape(channel),
+  );
   assert.equal(shape(await call('GET', '/v1/channels')), shape({ channels: [channel.channel] }));
   assert.equal(shape(await call('DELETE', '/v1/channels/spare')), shape(channel));
 });
 
 test('audit writes and the audit list answer as documented', async () => {
-  const entry = { actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-9' };
+  const entry = {
+    actorType: 'user',
+    actorId: 'u-1',
+    action: 'task:completed',
+    resourceType: 'task',
+    resourceId: 't-9',
+  };
   await call('POST', '/v1/audit', { body: entry });
   await call('POST', '/v1/audit/batch', { body: { entries: [entry, entry] } });
   const item = parsed('`GET /v1/audit`');

@@ -16,7 +16,13 @@ let writer: string;
 const entry = { actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-1' };
 
 const keyFor = async (tenantId: string, scopes: Scope[]) =>
-  (await createApiKey(api.bulwark.ctx.prisma, { tenantId, name: scopes.join('+'), scopes }, { type: 'user', id: 'test' })).key;
+  (
+    await createApiKey(
+      api.bulwark.ctx.prisma,
+      { tenantId, name: scopes.join('+'), scopes },
+      { type: 'user', id: 'test' },
+    )
+  ).key;
 
 interface ErrorReply {
   status: number;
@@ -29,7 +35,10 @@ async function errorOf(res: Response): Promise<ErrorReply> {
   const text = await res.text();
   const body = JSON.parse(text) as { error: ErrorReply['error'] };
   assert.equal(Object.keys(body), ['error'], text);
-  assert.ok(Object.keys(body.error).every((k) => ['code', 'message', 'fields'].includes(k)), text);
+  assert.ok(
+    Object.keys(body.error).every((k) => ['code', 'message', 'fields'].includes(k)),
+    text,
+  );
   assert.not.match(text, /FST_|statusCode|\bat .*:\d+:\d+/, text);
   return { status: res.status, headers: res.headers, error: body.error };
 }
@@ -65,9 +74,20 @@ test('a NUL byte or lone surrogate in a query value or path parameter is a 400 n
     assert.match(e.error.fields![0]!.message, /NUL/);
   }
   // The operator route has no query of its own, but the rule holds there too.
-  const tenants = await errorOf(await api.call('POST', '/v1/tenants?x=%00', { body: { name: 'nul' }, headers: { authorization: `Basic ${Buffer.from('ops:operator-password-123').toString('base64')}` } }));
+  const tenants = await errorOf(
+    await api.call('POST', '/v1/tenants?x=%00', {
+      body: { name: 'nul' },
+      headers: { authorization: `Basic ${Buffer.from('ops:operator-password-123').toString('base64')}` },
+    }),
+  );
   assert.equal([tenants.status, paths(tenants)], [400, ['x']]);
-  assert.not.ok(api.logs.events().slice(from).some((l) => l.level === 50 || l.event === 'http_internal_error'), 'no error logged');
+  assert.not.ok(
+    api.logs
+      .events()
+      .slice(from)
+      .some((l) => l.level === 50 || l.event === 'http_internal_error'),
+    'no error logged',
+  );
   // The guard comes first: without a key the answer is 401, not a lesson on the input rules.
   assert.is((await errorOf(await api.call('GET', '/v1/audit?actorId=%00'))).status, 401);
 });
@@ -80,13 +100,14 @@ test('a query parameter given twice is a 400 naming it', async () => {
   }
 });
 
-test('query errors are worded for the caller, not in zod\'s words', async () => {
+test("query errors are worded for the caller, not in zod's words", async () => {
   const fieldMessage = async (path: string) => {
     const e = await errorOf(await api.call('GET', path, { key: tenant.adminKey }));
     assert.is(e.status, 400, path);
     return e.error.fields!.map((f) => `${f.path}: ${f.message}`).join('; ');
   };
-  for (const limit of ['0', '201', '1.5', 'abc', '']) assert.is(await fieldMessage(`/v1/audit?limit=${limit}`), 'limit: must be a whole number from 1 to 200', limit);
+  for (const limit of ['0', '201', '1.5', 'abc', ''])
+    assert.is(await fieldMessage(`/v1/audit?limit=${limit}`), 'limit: must be a whole number from 1 to 200', limit);
   assert.is(await fieldMessage('/v1/alerts?limit=501'), 'limit: must be a whole number from 1 to 500');
   const zone = 'must be an ISO 8601 date-time with a zone, e.g. 2026-11-26T00:00:00Z';
   assert.is(await fieldMessage('/v1/audit?since=2026-11-26T00:00:00'), `since: ${zone}`);
@@ -96,10 +117,17 @@ test('query errors are worded for the caller, not in zod\'s words', async () => 
   assert.is(await fieldMessage(`/v1/audit?action=${'a'.repeat(101)}`), 'action: must be at most 100 characters');
   assert.is(await fieldMessage('/v1/audit?colour=red'), 'colour: is not a known field');
   // Zones given as Z or an offset are fine.
-  assert.is((await api.call('GET', '/v1/audit?since=2026-11-26T00:00:00Z&until=2026-11-27T00:00:00%2B01:00', { key: tenant.adminKey })).status, 200);
+  assert.is(
+    (
+      await api.call('GET', '/v1/audit?since=2026-11-26T00:00:00Z&until=2026-11-27T00:00:00%2B01:00', {
+        key: tenant.adminKey,
+      })
+    ).status,
+    200,
+  );
 });
 
-test('a URL that is not UTF-8 once decoded is a 400 in the API\'s shape, with the usual headers', async () => {
+test("a URL that is not UTF-8 once decoded is a 400 in the API's shape, with the usual headers", async () => {
   for (const path of ['/v1/channels/%ED%A0%80', '/v1/channels/%FF', '/v1/nothing/%C3']) {
     const e = await errorOf(await api.call('DELETE', path, { key: tenant.adminKey }));
     assert.equal([e.status, e.error.code], [400, 'bad_request'], path);
@@ -112,8 +140,9 @@ test('a URL that is not UTF-8 once decoded is a 400 in the API\'s shape, with th
   assert.equal([long.status, long.error.code], [414, 'bad_request'], long.error.message);
 });
 
-test('framework body errors come out in the API\'s shape with its codes', async () => {
-  const post = (body: string, contentType: string) => api.call('POST', '/v1/audit', { key: writer, body, headers: { 'content-type': contentType } });
+test("framework body errors come out in the API's shape with its codes", async () => {
+  const post = (body: string, contentType: string) =>
+    api.call('POST', '/v1/audit', { key: writer, body, headers: { 'content-type': contentType } });
   const cases: Array<[Response, number, string]> = [
     [await post('{"broken":', 'application/json'), 400, 'invalid_json'],
     [await post('', 'application/json'), 400, 'invalid_json'],
@@ -139,27 +168,47 @@ test('__proto__ and constructor.prototype keys are refused as such, not as inval
     assert.match(e.error.fields![0]!.message, /__proto__/);
   }
   // A "constructor" that is plain data is an ordinary key.
-  const ok = await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, metadata: { constructor: 'Acme Builders' } } });
+  const ok = await api.call('POST', '/v1/audit', {
+    key: writer,
+    body: { ...entry, metadata: { constructor: 'Acme Builders' } },
+  });
   assert.is(ok.status, 202, await ok.text());
 });
 
 test('a malformed tenantId is a 400; only a well-formed other tenant is 403; the own id in capitals is fine', async () => {
-  const single = await errorOf(await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, tenantId: 'not-uuid' } }));
+  const single = await errorOf(
+    await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, tenantId: 'not-uuid' } }),
+  );
   assert.equal([single.status, single.error.code, paths(single)], [400, 'validation_failed', ['tenantId']]);
-  const batch = await errorOf(await api.call('POST', '/v1/audit/batch', { key: writer, body: { entries: [entry, { ...entry, tenantId: 42 }] } }));
+  const batch = await errorOf(
+    await api.call('POST', '/v1/audit/batch', { key: writer, body: { entries: [entry, { ...entry, tenantId: 42 }] } }),
+  );
   assert.equal([batch.status, paths(batch)], [400, ['1.tenantId']]);
-  const other = await errorOf(await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, tenantId: '9b4def16-2de9-4431-a723-acbb300b5996' } }));
+  const other = await errorOf(
+    await api.call('POST', '/v1/audit', {
+      key: writer,
+      body: { ...entry, tenantId: '9b4def16-2de9-4431-a723-acbb300b5996' },
+    }),
+  );
   assert.equal([other.status, other.error.code], [403, 'tenant_mismatch']);
-  assert.is((await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, tenantId: tenant.id.toUpperCase() } })).status, 202);
+  assert.is(
+    (await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, tenantId: tenant.id.toUpperCase() } }))
+      .status,
+    202,
+  );
 });
 
 test('POST /v1/audit/batch refuses unknown top-level fields, naming each', async () => {
-  const e = await errorOf(await api.call('POST', '/v1/audit/batch', { key: writer, body: { entries: [entry], extra: 1, Entries: [] } }));
+  const e = await errorOf(
+    await api.call('POST', '/v1/audit/batch', { key: writer, body: { entries: [entry], extra: 1, Entries: [] } }),
+  );
   assert.equal([e.status, e.error.code, paths(e)], [400, 'validation_failed', ['Entries', 'extra']]);
 });
 
 test('413 names the limit in bytes and the route; 403 names the scope the route needs', async () => {
-  const big = await errorOf(await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, reason: 'x'.repeat(5000) } }));
+  const big = await errorOf(
+    await api.call('POST', '/v1/audit', { key: writer, body: { ...entry, reason: 'x'.repeat(5000) } }),
+  );
   assert.equal([big.status, big.error.code], [413, 'payload_too_large']);
   assert.is(big.error.message, 'the request body is larger than the 4096-byte limit of POST /v1/audit');
   const cases: Array<[string, string, RegExp]> = [
@@ -176,7 +225,11 @@ test('413 names the limit in bytes and the route; 403 names the scope the route 
 
 test('a page that ends exactly at the last row has no nextCursor (audit and alert ledger)', async () => {
   const own = await api.tenant('input-edges-pages');
-  for (let i = 0; i < 3; i++) assert.is((await api.call('POST', '/v1/audit', { key: own.adminKey, body: { ...entry, resourceId: `p-${i}` } })).status, 202);
+  for (let i = 0; i < 3; i++)
+    assert.is(
+      (await api.call('POST', '/v1/audit', { key: own.adminKey, body: { ...entry, resourceId: `p-${i}` } })).status,
+      202,
+    );
   type Page = { items: unknown[]; nextCursor: string | null };
   const get = async (path: string) => (await (await api.call('GET', path, { key: own.adminKey })).json()) as Page;
   // Paged under a filter that holds only the three written here: the tenant's log also
@@ -194,7 +247,12 @@ test('a page that ends exactly at the last row has no nextCursor (audit and aler
   const last = await get(`/v1/audit?${q}&limit=${n - 1}&cursor=${first.nextCursor}`);
   assert.equal([last.items.length, last.nextCursor], [1, null]);
 
-  for (const title of ['one', 'two']) assert.is((await api.call('POST', '/v1/alerts', { key: own.adminKey, body: { type: 't', severity: 'info', title } })).status, 202);
+  for (const title of ['one', 'two'])
+    assert.is(
+      (await api.call('POST', '/v1/alerts', { key: own.adminKey, body: { type: 't', severity: 'info', title } }))
+        .status,
+      202,
+    );
   await waitFor(async () => (await get('/v1/alerts?limit=500')).items.length === 2, 'the two ledger rows');
   assert.equal((await get('/v1/alerts?limit=2')).nextCursor, null, 'two alerts, a page of two: no next page');
   const a1 = await get('/v1/alerts?limit=1');

@@ -20,7 +20,11 @@ test.before(async () => {
 test.after(async () => api.close());
 
 async function newKey(name: string, scopes: Scope[]): Promise<{ key: string; prefix: string }> {
-  const { key, record } = await createApiKey(api.bulwark.ctx.prisma, { tenantId: tenant.id, name, scopes }, { type: 'user', id: 'test' });
+  const { key, record } = await createApiKey(
+    api.bulwark.ctx.prisma,
+    { tenantId: tenant.id, name, scopes },
+    { type: 'user', id: 'test' },
+  );
   return { key, prefix: record.displayPrefix };
 }
 
@@ -42,7 +46,11 @@ interface DeniedRow {
 /** The one `security:api-key-denied` entry of a request, once the worker has written it. */
 async function deniedEntry(requestId: string): Promise<DeniedRow> {
   const rows = await waitFor(async () => {
-    const r = await superuserQuery(api.db.url, `SELECT * FROM audit_log WHERE action = 'security:api-key-denied' AND request_id = $1`, [requestId]);
+    const r = await superuserQuery(
+      api.db.url,
+      `SELECT * FROM audit_log WHERE action = 'security:api-key-denied' AND request_id = $1`,
+      [requestId],
+    );
     return r.rowCount ? (r.rows as DeniedRow[]) : undefined;
   }, `the denial entry of request ${requestId}`);
   assert.is(rows.length, 1, 'one entry per refused request');
@@ -70,7 +78,9 @@ test('a key revoked with the CLI is refused within 5 s of its revocation, with t
   const revoke = await cli(['apikey', 'revoke', '--tenant', tenant.id, '--key', prefix]);
   assert.is(revoke.code, 0, revoke.err);
   assert.is(revoke.out, `revoked ${prefix}`);
-  const stored = await superuserQuery(api.db.url, 'SELECT revoked_at FROM api_keys WHERE display_prefix = $1', [prefix]);
+  const stored = await superuserQuery(api.db.url, 'SELECT revoked_at FROM api_keys WHERE display_prefix = $1', [
+    prefix,
+  ]);
   const revokedAt = (stored.rows[0] as { revoked_at: Date }).revoked_at.getTime();
 
   // Poll back to back (a 200 costs a few ms; 5 s of them stay far below the 600/min limit).
@@ -91,14 +101,21 @@ test('a key revoked with the CLI is refused within 5 s of its revocation, with t
   assert.ok(late <= 5000, `the first refused request was sent ${late} ms after the revocation (limit 5000 ms)`);
   assertDenied(await deniedEntry(refused.requestId), 'revoked', prefix, 'GET /v1/audit');
   // From then on the key stays refused.
-  assert.is((await api.call('GET', '/v1/audit?limit=1', { key, headers: { 'x-request-id': 'revoked-after' } })).status, 401);
+  assert.is(
+    (await api.call('GET', '/v1/audit?limit=1', { key, headers: { 'x-request-id': 'revoked-after' } })).status,
+    401,
+  );
   assertDenied(await deniedEntry('revoked-after'), 'revoked', prefix, 'GET /v1/audit');
 });
 
 test('an expired key is refused with 401 and audited as expired with its display prefix', async () => {
   const { key, prefix } = await newKey('expire-me', ['audit:write']);
   // Expired before its first use, so no cached lookup stands in the way.
-  const updated = await superuserQuery(api.db.url, `UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE display_prefix = $1`, [prefix]);
+  const updated = await superuserQuery(
+    api.db.url,
+    `UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE display_prefix = $1`,
+    [prefix],
+  );
   assert.is(updated.rowCount, 1);
   const res = await api.call('POST', '/v1/audit', {
     key,
@@ -120,15 +137,28 @@ test('the Authorization scheme is case-insensitive (RFC 9110): bearer, BEARER an
     assert.is(res.status, 200, scheme);
   }
   const creds = Buffer.from(`${OPERATOR.username}:${OPERATOR.password}`).toString('base64');
-  const res = await api.call('POST', '/v1/tenants', { body: { name: 'scheme-case' }, headers: { authorization: `basic ${creds}` } });
+  const res = await api.call('POST', '/v1/tenants', {
+    body: { name: 'scheme-case' },
+    headers: { authorization: `basic ${creds}` },
+  });
   assert.is(res.status, 201);
   // A scheme alone, or glued to the key, is still no key.
-  assert.is((await api.call('GET', '/v1/settings', { headers: { authorization: `bearer${tenant.adminKey}` } })).status, 401);
+  assert.is(
+    (await api.call('GET', '/v1/settings', { headers: { authorization: `bearer${tenant.adminKey}` } })).status,
+    401,
+  );
 });
 
 test('the denial entries never hold the keys themselves', async () => {
-  const rows = await superuserQuery(api.db.url, `SELECT reason FROM audit_log WHERE action = 'security:api-key-denied' ORDER BY seq`);
-  assert.equal(rows.rows.map((r: { reason: string }) => r.reason).sort(), ['expired', 'revoked', 'revoked'], 'the two revoked and one expired refusals above');
+  const rows = await superuserQuery(
+    api.db.url,
+    `SELECT reason FROM audit_log WHERE action = 'security:api-key-denied' ORDER BY seq`,
+  );
+  assert.equal(
+    rows.rows.map((r: { reason: string }) => r.reason).sort(),
+    ['expired', 'revoked', 'revoked'],
+    'the two revoked and one expired refusals above',
+  );
   assert.not.match(JSON.stringify(rows.rows), /bwk_[A-Za-z0-9_-]{43}/);
 });
 

@@ -37,11 +37,18 @@ test('300 concurrent failures over two connections: exactly the limit counted, o
     const verdicts = await Promise.all(Array.from({ length: 300 }, (_, i) => (i % 2 ? a : b).fail('ip:203.0.113.1')));
     assert.equal(states(verdicts), { counted: 10, 'locked-now': 1, locked: 289 });
     const counted = verdicts.flatMap((v) => (v.state === 'counted' ? [v.failures] : [])).sort((x, y) => x - y);
-    assert.equal(counted, Array.from({ length: 10 }, (_, i) => i + 1), 'each counted failure saw its own count');
+    assert.equal(
+      counted,
+      Array.from({ length: 10 }, (_, i) => i + 1),
+      'each counted failure saw its own count',
+    );
     const now = verdicts.find((v) => v.state === 'locked' && v.lockedNow);
     assert.equal(now, { state: 'locked', retryAfterMs: 60_000, lockedNow: true, failures: 11 });
     const check = await a.check('ip:203.0.113.1');
-    assert.ok(check.state === 'locked' && !check.lockedNow && check.retryAfterMs > 0 && check.retryAfterMs <= 60_000, JSON.stringify(check));
+    assert.ok(
+      check.state === 'locked' && !check.lockedNow && check.retryAfterMs > 0 && check.retryAfterMs <= 60_000,
+      JSON.stringify(check),
+    );
     assert.equal(await a.check('ip:203.0.113.2'), { state: 'open' }, 'another subject is not locked');
     assert.is(await redis.exists(`${prefix}:failures:ip:203.0.113.1`), 0, 'the count is dropped when the lock is set');
   }));
@@ -49,7 +56,13 @@ test('300 concurrent failures over two connections: exactly the limit counted, o
 test('checks never count; the window slides; the lock ends and the count starts afresh', () =>
   withPrefix(async (prefix) => {
     let now = 1_000_000;
-    const lockout = createLockout(redis, { keyPrefix: prefix, limit: 3, windowMs: 10_000, lockMs: 300, clock: () => now });
+    const lockout = createLockout(redis, {
+      keyPrefix: prefix,
+      limit: 3,
+      windowMs: 10_000,
+      lockMs: 300,
+      clock: () => now,
+    });
     for (let i = 0; i < 20; i++) assert.equal(await lockout.check('s'), { state: 'open' });
     assert.equal(await lockout.fail('s'), { state: 'counted', failures: 1 });
     now += 6_000;

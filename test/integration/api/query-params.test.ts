@@ -30,27 +30,47 @@ test('GET /v1/channels and GET /v1/settings refuse any query parameter, naming e
     const one = await refusal(await api.call('GET', `${path}?type=webhook`, { key: tenant.adminKey }));
     assert.equal(one, { status: 400, code: 'validation_failed', fields: [{ path: 'type', message: NONE }] }, path);
     const two = await refusal(await api.call('GET', `${path}?limit=5&name=ops`, { key: tenant.adminKey }));
-    assert.equal(two.fields.map((f) => f.path), ['limit', 'name'], path);
+    assert.equal(
+      two.fields.map((f) => f.path),
+      ['limit', 'name'],
+      path,
+    );
   }
 });
 
 test('every route without query parameters refuses them, before doing anything', async () => {
   const cases: Array<[method: string, path: string, body?: unknown]> = [
     ['POST', '/v1/audit?dryRun=1', { actorType: 'user', actorId: 'u', action: 'a:b', resourceType: 'r' }],
-    ['POST', '/v1/audit/batch?dryRun=1', { entries: [{ actorType: 'user', actorId: 'u', action: 'a:b', resourceType: 'r' }] }],
+    [
+      'POST',
+      '/v1/audit/batch?dryRun=1',
+      { entries: [{ actorType: 'user', actorId: 'u', action: 'a:b', resourceType: 'r' }] },
+    ],
     ['POST', '/v1/alerts?dryRun=1', { type: 't', severity: 'warning', title: 'x' }],
     ['PATCH', '/v1/settings?dryRun=1', { api: { requestsPerWindow: 7 } }],
-    ['POST', '/v1/channels?dryRun=1', { name: 'c', type: 'webhook', target: 'https://x.example', secretRef: 'secret://none' }],
+    [
+      'POST',
+      '/v1/channels?dryRun=1',
+      { name: 'c', type: 'webhook', target: 'https://x.example', secretRef: 'secret://none' },
+    ],
     ['DELETE', '/v1/channels/none?dryRun=1'],
   ];
   for (const [method, path, body] of cases) {
     const r = await refusal(await api.call(method, path, { key: tenant.adminKey, body }));
-    assert.equal(r, { status: 400, code: 'validation_failed', fields: [{ path: 'dryRun', message: NONE }] }, `${method} ${path}`);
+    assert.equal(
+      r,
+      { status: 400, code: 'validation_failed', fields: [{ path: 'dryRun', message: NONE }] },
+      `${method} ${path}`,
+    );
   }
-  const settings = (await (await api.call('GET', '/v1/settings', { key: tenant.adminKey })).json()) as { settings: { api: { requestsPerWindow: number } } };
+  const settings = (await (await api.call('GET', '/v1/settings', { key: tenant.adminKey })).json()) as {
+    settings: { api: { requestsPerWindow: number } };
+  };
   assert.is.not(settings.settings.api.requestsPerWindow, 7, 'the refused PATCH changed nothing');
   // The operator route too: the tenant is not created, and is without the parameter.
-  const created = await refusal(await api.call('POST', '/v1/tenants?timezone=UTC', { body: { name: 'q-tenant' }, headers: operator }));
+  const created = await refusal(
+    await api.call('POST', '/v1/tenants?timezone=UTC', { body: { name: 'q-tenant' }, headers: operator }),
+  );
   assert.equal(created, { status: 400, code: 'validation_failed', fields: [{ path: 'timezone', message: NONE }] });
   assert.is((await api.call('POST', '/v1/tenants', { body: { name: 'q-tenant' }, headers: operator })).status, 201);
 });
@@ -58,7 +78,11 @@ test('every route without query parameters refuses them, before doing anything',
 test('GET /v1/alerts names only its own parameters: a tenantId in the query is refused, not overridden', async () => {
   assert.is((await api.call('GET', '/v1/alerts?limit=5&outcome=delivered', { key: tenant.adminKey })).status, 200);
   const r = await refusal(await api.call('GET', `/v1/alerts?tenantId=${tenant.id}`, { key: tenant.adminKey }));
-  assert.equal(r, { status: 400, code: 'validation_failed', fields: [{ path: 'tenantId', message: 'is not a known field' }] });
+  assert.equal(r, {
+    status: 400,
+    code: 'validation_failed',
+    fields: [{ path: 'tenantId', message: 'is not a known field' }],
+  });
   const audit = await refusal(await api.call('GET', '/v1/audit?colour=red&limit=5', { key: tenant.adminKey }));
   assert.equal(audit.fields, [{ path: 'colour', message: 'is not a known field' }]);
 });
@@ -75,7 +99,8 @@ test('limit is digits only: " 5", "0x10", "1e2", "5.0" and "+5" are refused nami
 });
 
 test('the key comes first: without one the answer is 401, whatever the query', async () => {
-  for (const path of ['/v1/channels?x=1', '/v1/settings?x=1']) assert.is((await api.call('GET', path)).status, 401, path);
+  for (const path of ['/v1/channels?x=1', '/v1/settings?x=1'])
+    assert.is((await api.call('GET', path)).status, 401, path);
 });
 
 test.run();

@@ -17,7 +17,13 @@ let reader: string;
 const entry = { actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-1' };
 
 const keyFor = async (tenantId: string, scopes: Scope[]) =>
-  (await createApiKey(api.bulwark.ctx.prisma, { tenantId, name: scopes.join('+'), scopes }, { type: 'user', id: 'test' })).key;
+  (
+    await createApiKey(
+      api.bulwark.ctx.prisma,
+      { tenantId, name: scopes.join('+'), scopes },
+      { type: 'user', id: 'test' },
+    )
+  ).key;
 
 test.before(async () => {
   api = await startApi({ API_BODY_LIMIT_BYTES: '4096', SETTINGS_CACHE_MS: '0' });
@@ -28,19 +34,27 @@ test.before(async () => {
 test.after(async () => api.close());
 
 /** The lines logged from just before a request until its "request completed" line. */
-async function linesOf(send: () => Promise<Response>, requestId: string): Promise<{ status: number; body: string; lines: Array<Record<string, unknown>> }> {
+async function linesOf(
+  send: () => Promise<Response>,
+  requestId: string,
+): Promise<{ status: number; body: string; lines: Array<Record<string, unknown>> }> {
   const from = api.logs.lines.length;
   const res = await send();
   const body = await res.text();
   const end = await waitFor(async () => {
-    const i = api.logs.events().findIndex((e, n) => n >= from && e.request_id === requestId && e.msg === 'request completed');
+    const i = api.logs
+      .events()
+      .findIndex((e, n) => n >= from && e.request_id === requestId && e.msg === 'request completed');
     return i >= 0 ? i + 1 : undefined;
   }, `the completion line of ${requestId}`);
   return { status: res.status, body, lines: api.logs.events().slice(from, end) };
 }
 
 async function auditJobEntries(): Promise<AuditEntry[]> {
-  const queue = new Queue(AUDIT_WRITE_QUEUE, { connection: api.bulwark.ctx.redis, prefix: api.bulwark.ctx.config.queuePrefix });
+  const queue = new Queue(AUDIT_WRITE_QUEUE, {
+    connection: api.bulwark.ctx.redis,
+    prefix: api.bulwark.ctx.config.queuePrefix,
+  });
   try {
     const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
     return jobs.flatMap((j) => (j.data as { entries: AuditEntry[] }).entries);
@@ -50,9 +64,15 @@ async function auditJobEntries(): Promise<AuditEntry[]> {
 }
 
 test('every log line of a request carries its X-Request-Id, and so does its queued audit job', async () => {
-  const ok = await linesOf(() => api.call('POST', '/v1/audit', { key: writer, body: entry, headers: { 'x-request-id': 'trace.ok:1_a-B' } }), 'trace.ok:1_a-B');
+  const ok = await linesOf(
+    () => api.call('POST', '/v1/audit', { key: writer, body: entry, headers: { 'x-request-id': 'trace.ok:1_a-B' } }),
+    'trace.ok:1_a-B',
+  );
   assert.is(ok.status, 202);
-  assert.equal(ok.lines.map((l) => l.msg), ['incoming request', 'request completed']);
+  assert.equal(
+    ok.lines.map((l) => l.msg),
+    ['incoming request', 'request completed'],
+  );
   for (const line of ok.lines) assert.is(line.request_id, 'trace.ok:1_a-B', JSON.stringify(line));
   // Fastify's request and reply come out as their method and URL, and status, not as {}.
   assert.equal(ok.lines[0]!.req, { method: 'POST', url: '/v1/audit' });
@@ -62,20 +82,36 @@ test('every log line of a request carries its X-Request-Id, and so does its queu
   assert.is(queued?.requestId, 'trace.ok:1_a-B', 'the job data carries the request id');
 
   // A refused key writes a line of its own (not Fastify's) and a denial entry.
-  const denied = await linesOf(() => api.call('POST', '/v1/audit', { key: reader, body: entry, headers: { 'x-request-id': 'trace-denied-2' } }), 'trace-denied-2');
+  const denied = await linesOf(
+    () => api.call('POST', '/v1/audit', { key: reader, body: entry, headers: { 'x-request-id': 'trace-denied-2' } }),
+    'trace-denied-2',
+  );
   assert.is(denied.status, 403);
-  assert.equal(denied.lines.map((l) => l.msg), ['incoming request', 'API key denied', 'request completed']);
+  assert.equal(
+    denied.lines.map((l) => l.msg),
+    ['incoming request', 'API key denied', 'request completed'],
+  );
   for (const line of denied.lines) assert.is(line.request_id, 'trace-denied-2', JSON.stringify(line));
   const deniedEntries = (await auditJobEntries()).filter((e) => e.requestId === 'trace-denied-2');
-  assert.equal(deniedEntries.map((e) => [e.action, e.reason]), [['security:api-key-denied', 'wrong_scope']]);
+  assert.equal(
+    deniedEntries.map((e) => [e.action, e.reason]),
+    [['security:api-key-denied', 'wrong_scope']],
+  );
 });
 
 test('401, 403, 404, 413, 415 and 429 share one JSON error shape without stack traces', async () => {
   const other = await api.tenant('responses-limited');
   const limitedKey = await keyFor(other.id, ['audit:read']);
-  const patch = await api.call('PATCH', '/v1/settings', { key: other.adminKey, body: { api: { requestsPerWindow: 1, windowSeconds: 3600 } } });
+  const patch = await api.call('PATCH', '/v1/settings', {
+    key: other.adminKey,
+    body: { api: { requestsPerWindow: 1, windowSeconds: 3600 } },
+  });
   assert.is(patch.status, 200);
-  assert.is((await api.call('GET', '/v1/audit?limit=1', { key: limitedKey })).status, 200, 'the one request of the window');
+  assert.is(
+    (await api.call('GET', '/v1/audit?limit=1', { key: limitedKey })).status,
+    200,
+    'the one request of the window',
+  );
 
   const cases: Array<[status: number, code: string, send: () => Promise<Response>]> = [
     [401, 'unauthenticated', () => api.call('GET', '/v1/audit')],
@@ -84,8 +120,16 @@ test('401, 403, 404, 413, 415 and 429 share one JSON error shape without stack t
     [401, 'unauthenticated', () => api.call('GET', '/admin/queues/api/queues')],
     [403, 'forbidden', () => api.call('GET', '/v1/audit', { key: writer })],
     [404, 'not_found', () => api.call('GET', '/v1/no-such-route', { key: reader })],
-    [413, 'payload_too_large', () => api.call('POST', '/v1/audit', { key: writer, body: { ...entry, reason: 'x'.repeat(5000) } })],
-    [415, 'unsupported_media_type', () => api.call('POST', '/v1/audit', { key: writer, body: 'a=b', headers: { 'content-type': 'text/plain' } })],
+    [
+      413,
+      'payload_too_large',
+      () => api.call('POST', '/v1/audit', { key: writer, body: { ...entry, reason: 'x'.repeat(5000) } }),
+    ],
+    [
+      415,
+      'unsupported_media_type',
+      () => api.call('POST', '/v1/audit', { key: writer, body: 'a=b', headers: { 'content-type': 'text/plain' } }),
+    ],
     [429, 'rate_limited', () => api.call('GET', '/v1/audit?limit=1', { key: limitedKey })],
   ];
   for (const [status, code, send] of cases) {
@@ -111,17 +155,31 @@ test('with no CORS_ORIGINS and TLS off: no CORS header on any answer, preflights
   assert.is(api.bulwark.ctx.config.tlsEnabled, false);
   const origin = 'https://app.example.com';
   const answers = [
-    await api.call('OPTIONS', '/v1/audit', { headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } }),
+    await api.call('OPTIONS', '/v1/audit', {
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    }),
     await api.call('OPTIONS', '/v1/settings', { headers: { origin, 'access-control-request-method': 'PATCH' } }),
     await api.call('GET', '/v1/audit?limit=1', { key: reader, headers: { origin } }),
     await api.call('POST', '/v1/audit', { key: writer, body: entry, headers: { origin } }),
     await api.call('GET', '/healthz', { headers: { origin } }),
   ];
-  assert.equal(answers.map((r) => r.status), [404, 404, 200, 202, 200], 'a preflight finds no route to answer it');
+  assert.equal(
+    answers.map((r) => r.status),
+    [404, 404, 200, 202, 200],
+    'a preflight finds no route to answer it',
+  );
   for (const res of answers) {
     await res.arrayBuffer();
     const names = [...res.headers.keys()];
-    assert.equal(names.filter((n) => n.startsWith('access-control-')), [], `${res.url}: ${names.join(', ')}`);
+    assert.equal(
+      names.filter((n) => n.startsWith('access-control-')),
+      [],
+      `${res.url}: ${names.join(', ')}`,
+    );
     assert.is(res.headers.get('strict-transport-security'), null, res.url);
     assert.is(res.headers.get('x-content-type-options'), 'nosniff', 'the other security headers are still sent');
   }
@@ -131,11 +189,34 @@ test('GET /v1/audit filters by actor, resource and time range; a bad filter is a
   const t = await api.tenant('responses-filters');
   const at = (hour: number) => `2024-03-01T${String(hour).padStart(2, '0')}:00:00.000Z`;
   const entries = [
-    { actorType: 'user', actorId: 'alice', action: 'doc:viewed', resourceType: 'doc', resourceId: 'd-1', occurredAt: at(10) },
+    {
+      actorType: 'user',
+      actorId: 'alice',
+      action: 'doc:viewed',
+      resourceType: 'doc',
+      resourceId: 'd-1',
+      occurredAt: at(10),
+    },
     // Not 'service': the API's own `apikey:used` entry for this key (timed flush, every 5 s)
     // is a service entry of this tenant, and would join an actorType=service list on a slow run.
-    { actorType: 'ai', actorId: 'indexer', action: 'doc:viewed', resourceType: 'doc', resourceId: 'd-2', occurredAt: at(11), reason: 'classified', confidence: 0.9 },
-    { actorType: 'user', actorId: 'alice', action: 'doc:edited', resourceType: 'folder', resourceId: 'f-1', occurredAt: at(12) },
+    {
+      actorType: 'ai',
+      actorId: 'indexer',
+      action: 'doc:viewed',
+      resourceType: 'doc',
+      resourceId: 'd-2',
+      occurredAt: at(11),
+      reason: 'classified',
+      confidence: 0.9,
+    },
+    {
+      actorType: 'user',
+      actorId: 'alice',
+      action: 'doc:edited',
+      resourceType: 'folder',
+      resourceId: 'f-1',
+      occurredAt: at(12),
+    },
   ];
   const posted = await api.call('POST', '/v1/audit/batch', { key: t.adminKey, body: { entries } });
   assert.is(posted.status, 202);
@@ -146,7 +227,11 @@ test('GET /v1/audit filters by actor, resource and time range; a bad filter is a
     const body = (await res.json()) as { items: Array<{ eventId: string }>; nextCursor: string | null };
     return { ids: body.items.map((i) => i.eventId), nextCursor: body.nextCursor };
   };
-  await waitFor(async () => (await list({ actorId: 'alice' })).ids.length === 2 && (await list({ actorId: 'indexer' })).ids.length === 1, 'the three entries stored');
+  await waitFor(
+    async () =>
+      (await list({ actorId: 'alice' })).ids.length === 2 && (await list({ actorId: 'indexer' })).ids.length === 1,
+    'the three entries stored',
+  );
 
   // Newest first (the batch's order), each filter alone and combined.
   assert.equal((await list({ actorId: 'alice' })).ids, [e3, e1]);
@@ -160,11 +245,19 @@ test('GET /v1/audit filters by actor, resource and time range; a bad filter is a
   assert.equal((await list({ since: '2024-03-01T13:00:00+01:00', until: '2024-03-02T00:00:00Z' })).ids, [e3]);
   const page = await list({ since: at(10), until: at(13), limit: '2' });
   assert.equal(page.ids, [e3, e2]);
-  assert.equal((await list({ since: at(10), until: at(13), limit: '2', cursor: page.nextCursor ?? 'missing' })).ids, [e1]);
+  assert.equal((await list({ since: at(10), until: at(13), limit: '2', cursor: page.nextCursor ?? 'missing' })).ids, [
+    e1,
+  ]);
   // Empty results.
   assert.equal(await list({ actorId: 'nobody' }), { ids: [], nextCursor: null });
-  assert.equal(await list({ since: '2024-03-01T12:00:00.001Z', until: '2025-01-01T00:00:00Z' }), { ids: [], nextCursor: null });
-  assert.equal(await list({ actorId: 'alice', resourceType: 'doc', action: 'doc:edited' }), { ids: [], nextCursor: null });
+  assert.equal(await list({ since: '2024-03-01T12:00:00.001Z', until: '2025-01-01T00:00:00Z' }), {
+    ids: [],
+    nextCursor: null,
+  });
+  assert.equal(await list({ actorId: 'alice', resourceType: 'doc', action: 'doc:edited' }), {
+    ids: [],
+    nextCursor: null,
+  });
 
   for (const [query, field] of [
     ['actorType=robot', 'actorType'],
@@ -178,12 +271,19 @@ test('GET /v1/audit filters by actor, resource and time range; a bad filter is a
     const body = (await res.json()) as { error: { code: string; fields: Array<{ path: string }> } };
     assert.is(res.status, 400, query);
     assert.is(body.error.code, 'validation_failed', query);
-    assert.equal(body.error.fields.map((f) => f.path), [field], query);
+    assert.equal(
+      body.error.fields.map((f) => f.path),
+      [field],
+      query,
+    );
   }
   // A filter that does not exist (from/to are not the names) is refused, by name.
   const unknown = await api.call('GET', '/v1/audit?from=2024-03-01T10:00:00Z', { key: t.adminKey });
   assert.is(unknown.status, 400);
-  assert.equal(((await unknown.json()) as { error: { fields: Array<{ path: string }> } }).error.fields.map((f) => f.path), ['from']);
+  assert.equal(
+    ((await unknown.json()) as { error: { fields: Array<{ path: string }> } }).error.fields.map((f) => f.path),
+    ['from'],
+  );
 });
 
 test.run();

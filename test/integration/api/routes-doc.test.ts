@@ -19,11 +19,13 @@ const documented = (() => {
   for (const m of apiDoc.matchAll(/^### (.+)$/gm)) {
     const heading = m[1]!;
     const needs = /— (?:scope `([^`]+)`|(operator credentials))$/.exec(heading);
-    for (const r of heading.matchAll(/`(GET|POST|PATCH|PUT|DELETE) (\/[^`\s]*)`/g)) routes.set(`${r[1]} ${r[2]}`, { needs: needs?.[1] ?? needs?.[2] ?? 'none' });
+    for (const r of heading.matchAll(/`(GET|POST|PATCH|PUT|DELETE) (\/[^`\s]*)`/g))
+      routes.set(`${r[1]} ${r[2]}`, { needs: needs?.[1] ?? needs?.[2] ?? 'none' });
   }
   const start = apiDoc.indexOf('### Operator surfaces');
   assert.ok(start >= 0, 'docs/api.md has "### Operator surfaces"');
-  for (const m of apiDoc.slice(start, apiDoc.indexOf('\n## ', start)).matchAll(/^- `(?:(GET|POST) )?(\/[^`\s]*)`/gm)) routes.set(m[1] ? `${m[1]} ${m[2]}` : m[2]!, { needs: 'none' });
+  for (const m of apiDoc.slice(start, apiDoc.indexOf('\n## ', start)).matchAll(/^- `(?:(GET|POST) )?(\/[^`\s]*)`/gm))
+    routes.set(m[1] ? `${m[1]} ${m[2]}` : m[2]!, { needs: 'none' });
   return routes;
 })();
 
@@ -31,7 +33,9 @@ const documented = (() => {
 const readmeEndpoints = (() => {
   const start = readme.indexOf('\n## HTTP endpoints');
   assert.ok(start >= 0, 'README has "## HTTP endpoints"');
-  return [...readme.slice(start, readme.indexOf('\n## ', start + 1)).matchAll(/^\| `((?:[A-Z]+ )?\/[^`]*)` \|/gm)].map((m) => m[1]!);
+  return [...readme.slice(start, readme.indexOf('\n## ', start + 1)).matchAll(/^\| `((?:[A-Z]+ )?\/[^`]*)` \|/gm)].map(
+    (m) => m[1]!,
+  );
 })();
 
 /**
@@ -89,7 +93,8 @@ test('api routes doc: every route api.md and README document is registered', () 
   const app = api.bulwark.http!;
   const exists = (route: string) => {
     const [method, url] = route.includes(' ') ? (route.split(' ') as [string, string]) : [undefined, route];
-    if (url === BULL_BOARD) return app.hasRoute({ method: 'GET', url }) || routes.some((r) => r.split(' ')[1]!.startsWith(`${BULL_BOARD}/`));
+    if (url === BULL_BOARD)
+      return app.hasRoute({ method: 'GET', url }) || routes.some((r) => r.split(' ')[1]!.startsWith(`${BULL_BOARD}/`));
     // README's `/v1/…` row stands for the API: some route under /v1/.
     if (url === '/v1/…') return routes.some((r) => r.split(' ')[1]!.startsWith('/v1/'));
     return app.hasRoute({ method: method as 'GET', url });
@@ -102,7 +107,11 @@ test('api routes doc: every route api.md and README document is registered', () 
 test('api routes doc: each /v1 route needs the scope, or the operator credentials, its heading names', async () => {
   const keys = new Map<string, string>();
   for (const scope of SCOPES) {
-    const { key } = await createApiKey(api.bulwark.ctx.prisma, { tenantId, name: `only-${scope}`, scopes: [scope] }, { type: 'user', id: 'test' });
+    const { key } = await createApiKey(
+      api.bulwark.ctx.prisma,
+      { tenantId, name: `only-${scope}`, scopes: [scope] },
+      { type: 'user', id: 'test' },
+    );
     keys.set(scope, key);
   }
   const v1 = [...documented].filter(([r]) => r.includes(' /v1/'));

@@ -16,7 +16,11 @@ test('a burst of twice the limit admits exactly the limit', () =>
     const results = await Promise.all(Array.from({ length: 200 }, () => limiter.hit('burst', 100, 60_000)));
     const allowed = results.filter((r) => r.allowed);
     assert.is(allowed.length, 100);
-    assert.equal(allowed.map((r) => r.count).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i + 1), 'each admitted hit saw its own count');
+    assert.equal(
+      allowed.map((r) => r.count).sort((a, b) => a - b),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      'each admitted hit saw its own count',
+    );
     for (const r of results.filter((r) => !r.allowed)) {
       assert.is(r.count, 100);
       assert.is(r.remaining, 0);
@@ -30,7 +34,11 @@ test('hits of one turn share script calls, in order, also past the per-call maxi
   withPrefix(async (prefix) => {
     const limiter = createSlidingWindowLimiter(redis, { keyPrefix: prefix });
     const results = await Promise.all(Array.from({ length: 2500 }, () => limiter.hit('big', 1500, 60_000)));
-    assert.equal(results.map((r) => r.allowed), Array.from({ length: 2500 }, (_, i) => i < 1500), 'the first 1500 callers are the admitted ones');
+    assert.equal(
+      results.map((r) => r.allowed),
+      Array.from({ length: 2500 }, (_, i) => i < 1500),
+      'the first 1500 callers are the admitted ones',
+    );
     assert.is(results[1499]!.count, 1500);
     assert.is(results[1500]!.remaining, 0);
     assert.is(await redis.zcard(`${prefix}:big`), 1500);
@@ -40,7 +48,10 @@ test('callers are admitted in call order when the clock moves on within one turn
   withPrefix(async (prefix) => {
     // The clock ticks after the 1,200th call: the turn's hits fall into two milliseconds.
     let calls = 0;
-    const limiter = createSlidingWindowLimiter(redis, { keyPrefix: prefix, clock: () => 1_000_000 + (calls++ < 1200 ? 0 : 1) });
+    const limiter = createSlidingWindowLimiter(redis, {
+      keyPrefix: prefix,
+      clock: () => 1_000_000 + (calls++ < 1200 ? 0 : 1),
+    });
     const results = await Promise.all(Array.from({ length: 2500 }, () => limiter.hit('tick', 1500, 60_000)));
     const admitted = results.map((r, i) => (r.allowed ? i : -1)).filter((i) => i >= 0);
     assert.is(admitted.length, 1500);
@@ -51,9 +62,12 @@ test('two limiter instances on two connections sharing a key admit exactly the l
   withPrefix(async (prefix) => {
     const a = createSlidingWindowLimiter(redis, { keyPrefix: prefix });
     const b = createSlidingWindowLimiter(other, { keyPrefix: prefix });
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).hit('shared', 100, 60_000)));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).hit('shared', 100, 60_000)),
+    );
     assert.is(results.filter((r) => r.allowed).length, 100);
-    for (const r of results.filter((r) => !r.allowed)) assert.ok(r.retryAfterMs >= 1 && r.retryAfterMs <= 60_000, `retryAfterMs ${r.retryAfterMs}`);
+    for (const r of results.filter((r) => !r.allowed))
+      assert.ok(r.retryAfterMs >= 1 && r.retryAfterMs <= 60_000, `retryAfterMs ${r.retryAfterMs}`);
     assert.is(await redis.zcard(`${prefix}:shared`), 100);
   }));
 
@@ -76,7 +90,10 @@ test('the window slides: hits age out one by one, with the right retry time', ()
     assert.is(denied.count, 3);
     assert.ok((await hit(1001)).allowed, 'the hit at 0 has left the window');
     const next = await hit(1002);
-    assert.not.ok(next.allowed, 'a fixed window starting at 1000 would allow 3 here; the sliding window still holds 400, 800, 1001');
+    assert.not.ok(
+      next.allowed,
+      'a fixed window starting at 1000 would allow 3 here; the sliding window still holds 400, 800, 1001',
+    );
     assert.is(next.retryAfterMs, 398, 'the hit at 400 leaves at 1400');
     assert.ok((await hit(1400)).allowed);
   }));

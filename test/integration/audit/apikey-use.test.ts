@@ -44,15 +44,29 @@ interface UseRow {
   metadata: { name: string; display_prefix: string; hour: string };
 }
 const usesOf = async (keyId: string) =>
-  (await superuserQuery(db.url, `SELECT event_id, occurred_at, actor_id, resource_id, metadata FROM audit_log WHERE action = 'apikey:used' AND resource_id = $1 ORDER BY occurred_at`, [keyId])).rows as UseRow[];
-const lastUsedOf = async (keyId: string) => (await superuserQuery(db.url, 'SELECT last_used_at FROM api_keys WHERE id = $1', [keyId])).rows[0]?.last_used_at as Date | null;
+  (
+    await superuserQuery(
+      db.url,
+      `SELECT event_id, occurred_at, actor_id, resource_id, metadata FROM audit_log WHERE action = 'apikey:used' AND resource_id = $1 ORDER BY occurred_at`,
+      [keyId],
+    )
+  ).rows as UseRow[];
+const lastUsedOf = async (keyId: string) =>
+  (await superuserQuery(db.url, 'SELECT last_used_at FROM api_keys WHERE id = $1', [keyId])).rows[0]
+    ?.last_used_at as Date | null;
 /** Every audit-write job finished: what was enqueued is stored (or was a duplicate). */
 const auditSettled = () => queueIdle(auditQueue);
 
 async function keyFor(name: string) {
   const t = await createTenant(bulwark.ctx.prisma, { name });
-  const { key, record } = await createApiKey(bulwark.ctx.prisma, { tenantId: t.id, name: 'svc', scopes: ['audit:write'] }, system);
-  const row = (await superuserQuery(db.url, 'SELECT id FROM api_keys WHERE display_prefix = $1', [record.displayPrefix])).rows[0] as { id: string };
+  const { key, record } = await createApiKey(
+    bulwark.ctx.prisma,
+    { tenantId: t.id, name: 'svc', scopes: ['audit:write'] },
+    system,
+  );
+  const row = (
+    await superuserQuery(db.url, 'SELECT id FROM api_keys WHERE display_prefix = $1', [record.displayPrefix])
+  ).rows[0] as { id: string };
   return { key, keyId: row.id, displayPrefix: record.displayPrefix, tenantId: t.id };
 }
 
@@ -75,10 +89,13 @@ test('one entry per hour of use, across many requests, a flush spanning two hour
     await b.flushLastUsed();
     await auditSettled();
     const uses = await usesOf(k.keyId);
-    assert.equal(uses.map((u) => [u.event_id, u.occurred_at.toISOString()]), [
-      [`apikey-used:${k.keyId}:2026112710`, '2026-11-27T10:59:59.200Z'],
-      [`apikey-used:${k.keyId}:2026112711`, '2026-11-27T11:00:00.300Z'],
-    ]);
+    assert.equal(
+      uses.map((u) => [u.event_id, u.occurred_at.toISOString()]),
+      [
+        [`apikey-used:${k.keyId}:2026112710`, '2026-11-27T10:59:59.200Z'],
+        [`apikey-used:${k.keyId}:2026112711`, '2026-11-27T11:00:00.300Z'],
+      ],
+    );
     assert.is(uses[0]!.actor_id, k.displayPrefix);
     assert.equal(uses[0]!.metadata, { name: 'svc', display_prefix: k.displayPrefix, hour: '2026-11-27T10:00:00.000Z' });
     assert.is((await lastUsedOf(k.keyId))?.toISOString(), '2026-11-27T11:40:00.000Z');
@@ -109,7 +126,10 @@ test('a flush whose audit write fails keeps the uses: the next one writes them, 
     assert.is(await lastUsedOf(k.keyId), null, 'last-used time not moved past an unaudited hour');
     await auth.flushLastUsed();
     await auditSettled();
-    assert.equal((await usesOf(k.keyId)).map((u) => u.occurred_at.toISOString()), ['2026-11-27T12:10:00.000Z']);
+    assert.equal(
+      (await usesOf(k.keyId)).map((u) => u.occurred_at.toISOString()),
+      ['2026-11-27T12:10:00.000Z'],
+    );
     assert.is((await lastUsedOf(k.keyId))?.toISOString(), '2026-11-27T12:10:00.000Z');
   } finally {
     await auth.close();
@@ -124,7 +144,14 @@ test('a request through the HTTP API is audited as key use by the timed flush', 
     assert.is(res.status, 200);
     const prefix = t.adminKey.slice(0, 12);
     const row = await waitFor(
-      async () => (await superuserQuery(api.db.url, `SELECT actor_id, resource_id FROM audit_log WHERE action = 'apikey:used' AND tenant_id = $1`, [t.id])).rows[0] as { actor_id: string } | undefined,
+      async () =>
+        (
+          await superuserQuery(
+            api.db.url,
+            `SELECT actor_id, resource_id FROM audit_log WHERE action = 'apikey:used' AND tenant_id = $1`,
+            [t.id],
+          )
+        ).rows[0] as { actor_id: string } | undefined,
       'an apikey:used entry (flushed every 5 s)',
       20_000,
       200,

@@ -42,16 +42,22 @@ test.before(async () => {
      VALUES ($1, 1001, 'e1', now(), now(), 'system', 'test:seeded', 'test', repeat('0', 64), repeat('a', 64))`,
     [tenant.id],
   );
-  await superuserQuery(db.url, `CREATE ROLE ${owner} LOGIN; CREATE ROLE ${app} LOGIN;
+  await superuserQuery(
+    db.url,
+    `CREATE ROLE ${owner} LOGIN; CREATE ROLE ${app} LOGIN;
     ALTER TABLE audit_log OWNER TO ${owner};
     GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON audit_log TO ${app};
-    GRANT USAGE ON SEQUENCE audit_log_id_seq TO ${app};`);
+    GRANT USAGE ON SEQUENCE audit_log_id_seq TO ${app};`,
+  );
 });
 
 test.after(async () => {
   await superuserQuery(db.url, `ALTER TABLE audit_log OWNER TO postgres`);
   await db.drop();
-  await superuserQuery(db.url.replace(/\/[^/]+$/, '/postgres'), `DROP ROLE IF EXISTS ${owner}; DROP ROLE IF EXISTS ${app};`);
+  await superuserQuery(
+    db.url.replace(/\/[^/]+$/, '/postgres'),
+    `DROP ROLE IF EXISTS ${owner}; DROP ROLE IF EXISTS ${app};`,
+  );
 });
 
 for (const [who, url] of [

@@ -52,7 +52,13 @@ let tenantId: string;
 const logs = captureLogs();
 const queues: Queue[] = [];
 const system = { type: 'system' as const, id: 'findings' };
-const entry = { actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-1' } as const;
+const entry = {
+  actorType: 'user',
+  actorId: 'u-1',
+  action: 'task:completed',
+  resourceType: 'task',
+  resourceId: 't-1',
+} as const;
 
 test.before(async () => {
   receiver = await startReceiver();
@@ -60,12 +66,23 @@ test.before(async () => {
   const config = testConfig(db.url, { SETTINGS_CACHE_MS: '0' });
   bulwark = await startBulwark(config, { http: false, scheduler: false, logDestination: logs.stream });
   producer = createProducer({ redisUrl: config.redisUrl, queuePrefix: config.queuePrefix });
-  for (const name of [AUDIT_WRITE_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE]) queues.push(new Queue(name, { connection: bulwark.ctx.redis, prefix: config.queuePrefix }));
+  for (const name of [AUDIT_WRITE_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE])
+    queues.push(new Queue(name, { connection: bulwark.ctx.redis, prefix: config.queuePrefix }));
   const { prisma } = bulwark.ctx;
   tenantId = (await createTenant(prisma, { name: 'findings', timezone: 'Pacific/Chatham' })).id;
-  await updateTenantSettings(prisma, tenantId, { alerts: { maxPerWindow: 100000, cooldownSeconds: 0, userThrottle: { limit: 0 } } }, system);
+  await updateTenantSettings(
+    prisma,
+    tenantId,
+    { alerts: { maxPerWindow: 100000, cooldownSeconds: 0, userThrottle: { limit: 0 } } },
+    system,
+  );
   await setSecret(prisma, requireMasterKeys(config), { tenantId, name: 'hook', value: 'findings-secret' }, system);
-  await addChannel(prisma, { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
+  await addChannel(
+    prisma,
+    { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' },
+    system,
+    LOOPBACK_TARGETS,
+  );
 });
 test.after(
   cleanup([
@@ -92,15 +109,38 @@ async function refusedPaths(call: () => Promise<unknown>): Promise<{ paths: stri
 async function nothingFailed(): Promise<void> {
   for (const q of queues) await queueIdle(q);
   for (const q of queues) {
-    assert.equal((await q.getFailed()).map((j) => j.failedReason), [], `no failed ${q.name} job`);
-    assert.equal((await q.getDelayed()).filter((j) => j.attemptsMade > 0).map((j) => j.failedReason), [], `no ${q.name} job retrying`);
+    assert.equal(
+      (await q.getFailed()).map((j) => j.failedReason),
+      [],
+      `no failed ${q.name} job`,
+    );
+    assert.equal(
+      (await q.getDelayed()).filter((j) => j.attemptsMade > 0).map((j) => j.failedReason),
+      [],
+      `no ${q.name} job retrying`,
+    );
   }
   const bad = logs.events().filter((e) => (e.level as number) >= 50 || e.event === 'job_failed');
   assert.equal(bad, [], 'no error and no job failure logged');
 }
 
-const alert = (extra: Record<string, unknown> = {}) => ({ tenantId, type: 'disk.full', severity: 'warning' as const, title: 'Disk almost full', ...extra });
-const ledgerRow = async (id: string) => (await sql<{ outcome: string; group_key: string; user_id: string | null; runbook_url: string | null; labels: Record<string, string> | null }>('SELECT outcome, group_key, user_id, runbook_url, labels FROM alert_ledger WHERE id = $1', [id]))[0];
+const alert = (extra: Record<string, unknown> = {}) => ({
+  tenantId,
+  type: 'disk.full',
+  severity: 'warning' as const,
+  title: 'Disk almost full',
+  ...extra,
+});
+const ledgerRow = async (id: string) =>
+  (
+    await sql<{
+      outcome: string;
+      group_key: string;
+      user_id: string | null;
+      runbook_url: string | null;
+      labels: Record<string, string> | null;
+    }>('SELECT outcome, group_key, user_id, runbook_url, labels FROM alert_ledger WHERE id = $1', [id])
+  )[0];
 
 test('an empty groupKey or userId is refused naming the field; one character of each is decided and delivered', async () => {
   for (const field of ['groupKey', 'userId']) {
@@ -137,34 +177,57 @@ function withShortSecrets(size: number, secrets: number): Record<string, JsonVal
 }
 
 test('before, after or metadata over its limit only once redacted is refused naming the field; at the limit once redacted it is stored', async () => {
-  const cases: Array<[field: 'before' | 'after' | 'metadata', limit: number]> = [['before', 65536], ['after', 65536], ['metadata', 16384]];
+  const cases: Array<[field: 'before' | 'after' | 'metadata', limit: number]> = [
+    ['before', 65536],
+    ['after', 65536],
+    ['metadata', 16384],
+  ];
   for (const [field, limit] of cases) {
     const value = withShortSecrets(limit, 10);
     assert.is(Buffer.byteLength(JSON.stringify(value)), limit, 'at the limit as given');
     const one = await refusedPaths(() => producer.audit.write({ tenantId, ...entry, [field]: value }));
     assert.equal(one.paths, [field]);
-    assert.match(one.message, new RegExp(`${field}: is ${limit + 10 * 11} bytes once secret values are redacted, more than ${limit}`));
-    const many = await refusedPaths(() => producer.audit.writeMany([{ tenantId, ...entry }, { tenantId, ...entry, [field]: value }]));
+    assert.match(
+      one.message,
+      new RegExp(`${field}: is ${limit + 10 * 11} bytes once secret values are redacted, more than ${limit}`),
+    );
+    const many = await refusedPaths(() =>
+      producer.audit.writeMany([
+        { tenantId, ...entry },
+        { tenantId, ...entry, [field]: value },
+      ]),
+    );
     assert.equal(many.paths, [`1.${field}`]);
   }
   // Redacted to exactly the limit: stored, and redacted as the docs say.
   const fits = withShortSecrets(65536 - 10 * 11, 10);
   const { eventId } = await producer.audit.write({ tenantId, ...entry, before: fits });
   await nothingFailed();
-  const [row] = await sql<{ before: string }>(`SELECT before_state::text AS before FROM audit_log WHERE event_id = $1`, [eventId]);
+  const [row] = await sql<{ before: string }>(
+    `SELECT before_state::text AS before FROM audit_log WHERE event_id = $1`,
+    [eventId],
+  );
   const stored = JSON.parse(row!.before) as Record<string, unknown>;
   assert.is(Buffer.byteLength(JSON.stringify(stored)), 65536, 'the limit once redacted');
   assert.is(stored.token0, '[REDACTED]');
 });
 
 test('a "__proto__" member of before, after and metadata (as JSON.parse makes it), at any depth, is stored and the chain verifies', async () => {
-  const before = JSON.parse('{"__proto__": {"status": "open", "password": "hunter2"}, "a": [{"__proto__": 1}]}') as Record<string, JsonValue>;
+  const before = JSON.parse(
+    '{"__proto__": {"status": "open", "password": "hunter2"}, "a": [{"__proto__": 1}]}',
+  ) as Record<string, JsonValue>;
   const after = JSON.parse('{"x": {"__proto__": "https://u:pw@host/"}}') as Record<string, JsonValue>;
   const metadata = JSON.parse('{"__proto__": null}') as Record<string, JsonValue>;
   const { eventId } = await producer.audit.write({ tenantId, ...entry, before, after, metadata });
   await nothingFailed();
-  const [row] = await sql<{ before: string; after: string; metadata: string }>(`SELECT before_state::text AS before, after_state::text AS after, metadata::text AS metadata FROM audit_log WHERE event_id = $1`, [eventId]);
-  assert.equal(JSON.parse(row!.before), JSON.parse('{"__proto__": {"status": "open", "password": "[REDACTED]"}, "a": [{"__proto__": 1}]}'));
+  const [row] = await sql<{ before: string; after: string; metadata: string }>(
+    `SELECT before_state::text AS before, after_state::text AS after, metadata::text AS metadata FROM audit_log WHERE event_id = $1`,
+    [eventId],
+  );
+  assert.equal(
+    JSON.parse(row!.before),
+    JSON.parse('{"__proto__": {"status": "open", "password": "[REDACTED]"}, "a": [{"__proto__": 1}]}'),
+  );
   assert.ok(Object.hasOwn(JSON.parse(row!.before), '__proto__'), 'an own member');
   assert.equal(JSON.parse(row!.after), JSON.parse('{"x": {"__proto__": "https://u:[REDACTED]@host/"}}'));
   assert.ok(Object.hasOwn(JSON.parse(row!.metadata), '__proto__'));
@@ -178,7 +241,9 @@ test('an alert label named "__proto__" is refused naming labels, where it was ac
   assert.equal(r.paths, ['labels']);
   assert.match(r.message, /__proto__/);
   // Other names that are Object.prototype's are ordinary labels.
-  const { alertId } = await producer.alert.send(alert({ id: randomUUID(), labels: { constructor: 'c', toString: 't', host: 'db-1' } }));
+  const { alertId } = await producer.alert.send(
+    alert({ id: randomUUID(), labels: { constructor: 'c', toString: 't', host: 'db-1' } }),
+  );
   await nothingFailed();
   assert.equal((await ledgerRow(alertId))?.labels, { constructor: 'c', toString: 't', host: 'db-1' });
 });
@@ -190,7 +255,10 @@ test('an alert of year 1 keeps its instant in a process whose zone then had an o
     assert.is(new Date('0001-01-01T00:00:00Z').getSeconds(), 28, 'the zone is in force');
     const { alertId } = await producer.alert.send(alert({ occurredAt: '0001-01-01T00:00:00Z' }));
     await nothingFailed();
-    const [row] = await sql<{ at: string }>(`SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS at FROM alert_ledger WHERE id = $1`, [alertId]);
+    const [row] = await sql<{ at: string }>(
+      `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS at FROM alert_ledger WHERE id = $1`,
+      [alertId],
+    );
     assert.is(row?.at, '0001-01-01T00:00:00.000');
   } finally {
     if (tz === undefined) delete process.env.TZ;
@@ -199,7 +267,10 @@ test('an alert of year 1 keeps its instant in a process whose zone then had an o
 });
 
 test('an alert id in upper case is the same alert in lower case: counted and logged when decided, and given back as stored', async () => {
-  const delivered = async () => ((await bulwark.ctx.metrics.alertsTotal.get()).values.filter((v) => v.labels.outcome === 'delivered').reduce((n, v) => n + v.value, 0));
+  const delivered = async () =>
+    (await bulwark.ctx.metrics.alertsTotal.get()).values
+      .filter((v) => v.labels.outcome === 'delivered')
+      .reduce((n, v) => n + v.value, 0);
   const before = await delivered();
   const id = randomUUID().toUpperCase();
   const { alertId, jobId } = await producer.alert.send(alert({ id }));
@@ -215,14 +286,27 @@ test('an alert id in upper case is the same alert in lower case: counted and log
 test('settings changes made at once all land, each audited against the one before it', async () => {
   const { prisma } = bulwark.ctx;
   const t = (await createTenant(prisma, { name: 'settings-race' })).id;
-  const patches = [{ alerts: { maxPerWindow: 7 } }, { alerts: { cooldownSeconds: 9 } }, { api: { requestsPerWindow: 11 } }, { retention: { defaultDays: 13 } }];
+  const patches = [
+    { alerts: { maxPerWindow: 7 } },
+    { alerts: { cooldownSeconds: 9 } },
+    { api: { requestsPerWindow: 11 } },
+    { retention: { defaultDays: 13 } },
+  ];
   await Promise.all(patches.map((p) => updateTenantSettings(prisma, t, p, system)));
   const s = await getTenantSettings(prisma, t);
-  assert.equal([s.alerts.maxPerWindow, s.alerts.cooldownSeconds, s.api.requestsPerWindow, s.retention.defaultDays], [7, 9, 11, 13], 'every change kept');
+  assert.equal(
+    [s.alerts.maxPerWindow, s.alerts.cooldownSeconds, s.api.requestsPerWindow, s.retention.defaultDays],
+    [7, 9, 11, 13],
+    'every change kept',
+  );
   // The audit entries chain: each one's before is the after of the one before it.
-  const rows = await sql<{ before: unknown; after: unknown }>(`SELECT before_state AS before, after_state AS after FROM audit_log WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`, [t]);
+  const rows = await sql<{ before: unknown; after: unknown }>(
+    `SELECT before_state AS before, after_state AS after FROM audit_log WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`,
+    [t],
+  );
   assert.is(rows.length, patches.length);
-  for (let i = 1; i < rows.length; i++) assert.equal(rows[i]!.before, rows[i - 1]!.after, `entry ${i + 1} starts from entry ${i}`);
+  for (let i = 1; i < rows.length; i++)
+    assert.equal(rows[i]!.before, rows[i - 1]!.after, `entry ${i + 1} starts from entry ${i}`);
 });
 
 test.run();

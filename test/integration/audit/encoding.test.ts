@@ -22,7 +22,20 @@ let pool: ReturnType<typeof createPgPool>;
 let prisma: ReturnType<typeof createPrisma>;
 let tenantId: string;
 
-const HARD = ['say "hi"', 'tab\there\nnew line\r\u0001', 'back\\slash', '{braces}', 'a,b', 'NULL', 'null', '', ' padded ', 'é😀\u2028', '\\"', '"{,}"'];
+const HARD = [
+  'say "hi"',
+  'tab\there\nnew line\r\u0001',
+  'back\\slash',
+  '{braces}',
+  'a,b',
+  'NULL',
+  'null',
+  '',
+  ' padded ',
+  'é😀\u2028',
+  '\\"',
+  '"{,}"',
+];
 
 test.before(async () => {
   db = await createTestDatabase();
@@ -58,7 +71,10 @@ test('hard strings in every text and JSON column are stored exactly and the chai
     }),
   );
   const outcomes = await commitEntries(pool, entries.map(encodeEntry));
-  assert.equal(outcomes.map((o) => o.status), HARD.map(() => 'written'));
+  assert.equal(
+    outcomes.map((o) => o.status),
+    HARD.map(() => 'written'),
+  );
   const { rows } = await superuserQuery(
     db.url,
     `SELECT actor_id, resource_id, reason, request_id, user_agent, before_state, after_state, metadata, confidence::text AS confidence
@@ -79,34 +95,94 @@ test('hard strings in every text and JSON column are stored exactly and the chai
 });
 
 test('absent optional fields are stored as NULL, not as the text "NULL"', async () => {
-  const [outcome] = await commitEntries(pool, [encodeEntry(prepareEntry({ tenantId, eventId: 'evt-absent', occurredAt: '2026-11-26T10:00:00.000Z', actorType: 'system', action: 'task:noted', resourceType: 'task' }))]);
+  const [outcome] = await commitEntries(pool, [
+    encodeEntry(
+      prepareEntry({
+        tenantId,
+        eventId: 'evt-absent',
+        occurredAt: '2026-11-26T10:00:00.000Z',
+        actorType: 'system',
+        action: 'task:noted',
+        resourceType: 'task',
+      }),
+    ),
+  ]);
   assert.is(outcome!.status, 'written');
-  const { rows } = await superuserQuery(db.url, `SELECT actor_id IS NULL AS a, before_state IS NULL AS b, confidence IS NULL AS c, severity IS NULL AS d FROM audit_log WHERE event_id = 'evt-absent'`);
+  const { rows } = await superuserQuery(
+    db.url,
+    `SELECT actor_id IS NULL AS a, before_state IS NULL AS b, confidence IS NULL AS c, severity IS NULL AS d FROM audit_log WHERE event_id = 'evt-absent'`,
+  );
   assert.equal(rows[0], { a: true, b: true, c: true, d: true });
   assert.ok((await verifyChains(prisma, { tenantId })).ok);
 });
 
 test('stored duplicates found by the unique index: the batch is redone with the lookup, new entries still written once', async () => {
-  const make = (id: string) => encodeEntry(prepareEntry({ tenantId, eventId: id, occurredAt: '2026-11-26T11:00:00.000Z', actorType: 'system', action: 'task:noted', resourceType: 'task' }));
+  const make = (id: string) =>
+    encodeEntry(
+      prepareEntry({
+        tenantId,
+        eventId: id,
+        occurredAt: '2026-11-26T11:00:00.000Z',
+        actorType: 'system',
+        action: 'task:noted',
+        resourceType: 'task',
+      }),
+    );
   const first = await commitEntries(pool, [make('dup-a'), make('dup-b')]);
-  assert.equal(first.map((o) => o.status), ['written', 'written']);
-  const again = await commitEntries(pool, [make('dup-new-1'), make('dup-a'), make('dup-new-2'), make('dup-new-1'), make('dup-b')]);
-  assert.equal(again.map((o) => o.status), ['written', 'duplicate', 'written', 'duplicate', 'duplicate']);
+  assert.equal(
+    first.map((o) => o.status),
+    ['written', 'written'],
+  );
+  const again = await commitEntries(pool, [
+    make('dup-new-1'),
+    make('dup-a'),
+    make('dup-new-2'),
+    make('dup-new-1'),
+    make('dup-b'),
+  ]);
+  assert.equal(
+    again.map((o) => o.status),
+    ['written', 'duplicate', 'written', 'duplicate', 'duplicate'],
+  );
   assert.equal(again[1], { status: 'duplicate', seq: (first[0] as { seq: string }).seq }, 'the stored seq is reported');
-  assert.equal(again[3], { status: 'duplicate', seq: (again[0] as { seq: string }).seq }, 'a repeat within the batch points at its first copy');
-  const { rows } = await superuserQuery(db.url, `SELECT event_id, count(*)::int AS n FROM audit_log WHERE event_id LIKE 'dup-%' GROUP BY event_id ORDER BY event_id`);
-  assert.equal(rows, [{ event_id: 'dup-a', n: 1 }, { event_id: 'dup-b', n: 1 }, { event_id: 'dup-new-1', n: 1 }, { event_id: 'dup-new-2', n: 1 }]);
+  assert.equal(
+    again[3],
+    { status: 'duplicate', seq: (again[0] as { seq: string }).seq },
+    'a repeat within the batch points at its first copy',
+  );
+  const { rows } = await superuserQuery(
+    db.url,
+    `SELECT event_id, count(*)::int AS n FROM audit_log WHERE event_id LIKE 'dup-%' GROUP BY event_id ORDER BY event_id`,
+  );
+  assert.equal(rows, [
+    { event_id: 'dup-a', n: 1 },
+    { event_id: 'dup-b', n: 1 },
+    { event_id: 'dup-new-1', n: 1 },
+    { event_id: 'dup-new-2', n: 1 },
+  ]);
   assert.ok((await verifyChains(prisma, { tenantId })).ok, 'no gap in the chain from the rolled-back attempt');
 });
 
 test('a commit blocked on a chain head past its time limit fails as transient (the jobs retry) and writes nothing', async () => {
-  const entry = encodeEntry(prepareEntry({ tenantId, eventId: 'evt-blocked', occurredAt: '2026-11-26T10:00:00.000Z', actorType: 'user', action: 'task:completed', resourceType: 'task' }));
+  const entry = encodeEntry(
+    prepareEntry({
+      tenantId,
+      eventId: 'evt-blocked',
+      occurredAt: '2026-11-26T10:00:00.000Z',
+      actorType: 'user',
+      action: 'task:completed',
+      resourceType: 'task',
+    }),
+  );
   const holder = new pg.Client({ connectionString: db.url });
   await holder.connect();
   try {
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM audit_chain_heads WHERE tenant_id = $1 FOR UPDATE', [tenantId]);
-    const err = await commitEntries(pool, [entry], () => new Date(), 300).then(() => undefined, (e: unknown) => e as { code?: string });
+    const err = await commitEntries(pool, [entry], () => new Date(), 300).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string },
+    );
     assert.is(err?.code, '57014', 'canceled by statement_timeout');
     assert.ok(isTransientDbError(err));
   } finally {
@@ -116,13 +192,19 @@ test('a commit blocked on a chain head past its time limit fails as transient (t
   const rows = await superuserQuery(db.url, `SELECT count(*)::int AS n FROM audit_log WHERE event_id = 'evt-blocked'`);
   assert.is(rows.rows[0].n, 0);
   // Once the lock is gone the same entry commits.
-  assert.equal((await commitEntries(pool, [entry])).map((o) => o.status), ['written']);
+  assert.equal(
+    (await commitEntries(pool, [entry])).map((o) => o.status),
+    ['written'],
+  );
 });
 
 test('pooled sessions end an idle transaction after 30 s', async () => {
   const client = await pool.connect();
   try {
-    assert.is((await client.query('SHOW idle_in_transaction_session_timeout')).rows[0].idle_in_transaction_session_timeout, '30s');
+    assert.is(
+      (await client.query('SHOW idle_in_transaction_session_timeout')).rows[0].idle_in_transaction_session_timeout,
+      '30s',
+    );
   } finally {
     client.release();
   }

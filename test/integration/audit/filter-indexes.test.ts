@@ -51,20 +51,38 @@ const FILTERS: Array<[name: string, where: string, value: string]> = [
 
 for (const [name, where, value] of FILTERS) {
   test(`a filter on ${name} matching nothing reads an index range, not the tenant's 20,000 entries`, async () => {
-    const res = await superuserQuery(db.url, `EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM audit_log WHERE tenant_id = $1 AND ${where} ORDER BY seq DESC LIMIT 51`, [tenantId, value]);
+    const res = await superuserQuery(
+      db.url,
+      `EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM audit_log WHERE tenant_id = $1 AND ${where} ORDER BY seq DESC LIMIT 51`,
+      [tenantId, value],
+    );
     const plan = (res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan;
     const all = nodes(plan);
     const indexes = all.map((n) => n['Index Name']).filter(Boolean);
-    assert.ok(indexes.some((i) => /^audit_log_tenant_id_.*_seq_idx$/.test(i!) && i !== 'audit_log_tenant_id_seq_key'), `plan: ${JSON.stringify(all.map((n) => [n['Node Type'], n['Index Name']]))}`);
+    assert.ok(
+      indexes.some((i) => /^audit_log_tenant_id_.*_seq_idx$/.test(i!) && i !== 'audit_log_tenant_id_seq_key'),
+      `plan: ${JSON.stringify(all.map((n) => [n['Node Type'], n['Index Name']]))}`,
+    );
     const discarded = all.reduce((sum, n) => sum + (n['Rows Removed by Filter'] ?? 0), 0);
     assert.is(discarded, 0, `rows read and discarded: ${discarded}`);
   });
 }
 
 test('the combined resource filter (type and id) uses the index on both', async () => {
-  const res = await superuserQuery(db.url, `EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM audit_log WHERE tenant_id = $1 AND resource_type = $2 AND resource_id = $3 ORDER BY seq DESC LIMIT 51`, [tenantId, 'task', 'task-7']);
+  const res = await superuserQuery(
+    db.url,
+    `EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM audit_log WHERE tenant_id = $1 AND resource_type = $2 AND resource_id = $3 ORDER BY seq DESC LIMIT 51`,
+    [tenantId, 'task', 'task-7'],
+  );
   const all = nodes((res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
-  assert.ok(all.some((n) => n['Index Name'] === 'audit_log_tenant_id_resource_type_resource_id_seq_idx' || n['Index Name'] === 'audit_log_tenant_id_resource_id_seq_idx'), JSON.stringify(all.map((n) => n['Index Name'])));
+  assert.ok(
+    all.some(
+      (n) =>
+        n['Index Name'] === 'audit_log_tenant_id_resource_type_resource_id_seq_idx' ||
+        n['Index Name'] === 'audit_log_tenant_id_resource_id_seq_idx',
+    ),
+    JSON.stringify(all.map((n) => n['Index Name'])),
+  );
 });
 
 test.run();

@@ -25,7 +25,15 @@ let tenantB: string;
 const logs = captureLogs();
 
 const count = async (tenantId: string) =>
-  Number((await superuserQuery(db.url, `SELECT count(*) AS n FROM audit_log WHERE tenant_id = $1 AND action NOT IN ('tenant:created', 'apikey:created')`, [tenantId])).rows[0].n);
+  Number(
+    (
+      await superuserQuery(
+        db.url,
+        `SELECT count(*) AS n FROM audit_log WHERE tenant_id = $1 AND action NOT IN ('tenant:created', 'apikey:created')`,
+        [tenantId],
+      )
+    ).rows[0].n,
+  );
 
 test.before(async () => {
   db = await createTestDatabase();
@@ -55,9 +63,16 @@ test('entries from concurrent jobs land in gap-free per-tenant chains that verif
   const many = producer.audit.writeMany(Array.from({ length: 200 }, () => entry(tenantA)));
   await Promise.all([...writes, many]);
   await waitFor(async () => (await count(tenantA)) === 400 && (await count(tenantB)) === 100, 'all 500 entries');
-  const seqs = await superuserQuery(db.url, 'SELECT tenant_id, array_agg(seq ORDER BY seq)::text[] AS s FROM audit_log GROUP BY tenant_id');
+  const seqs = await superuserQuery(
+    db.url,
+    'SELECT tenant_id, array_agg(seq ORDER BY seq)::text[] AS s FROM audit_log GROUP BY tenant_id',
+  );
   for (const r of seqs.rows) {
-    assert.equal(r.s, Array.from({ length: r.s.length }, (_, i) => String(i + 1)), 'seq must be 1..N');
+    assert.equal(
+      r.s,
+      Array.from({ length: r.s.length }, (_, i) => String(i + 1)),
+      'seq must be 1..N',
+    );
   }
   const report = await verifyChains(bulwark.ctx.prisma);
   assert.ok(report.ok, JSON.stringify(report));
@@ -79,7 +94,10 @@ test('the same eventId enqueued twice, or a job retried, never makes two rows', 
   const replayResult = await replay.waitUntilFinished(events, 20_000);
   assert.is(replayResult.duplicates, 1);
   // Duplicates inside one writeMany job are stored once, too.
-  const many = await producer.audit.writeMany([entry(tenantA, { eventId: 'dup-evt-2' }), entry(tenantA, { eventId: 'dup-evt-2' })]);
+  const many = await producer.audit.writeMany([
+    entry(tenantA, { eventId: 'dup-evt-2' }),
+    entry(tenantA, { eventId: 'dup-evt-2' }),
+  ]);
   const manyResult = await queue.getJob(many.jobId).then((j) => j!.waitUntilFinished(events, 20_000));
   assert.equal([manyResult.written, manyResult.duplicates], [1, 1]);
   assert.is(await count(tenantA), before + 2);
@@ -104,9 +122,17 @@ test('an entry for an unknown tenant fails as unrecoverable; its neighbours are 
 
 test('secret-looking fields are stored as [REDACTED]', async () => {
   const { eventId } = await producer.audit.write(
-    entry(tenantA, { before: { password: 'hunter2', profile: { apiKey: 'k-123', name: 'Ann' } }, metadata: { authorization: 'Bearer abc' } }),
+    entry(tenantA, {
+      before: { password: 'hunter2', profile: { apiKey: 'k-123', name: 'Ann' } },
+      metadata: { authorization: 'Bearer abc' },
+    }),
   );
-  const row = await waitFor(async () => (await superuserQuery(db.url, 'SELECT before_state, metadata FROM audit_log WHERE event_id = $1', [eventId])).rows[0], 'the row');
+  const row = await waitFor(
+    async () =>
+      (await superuserQuery(db.url, 'SELECT before_state, metadata FROM audit_log WHERE event_id = $1', [eventId]))
+        .rows[0],
+    'the row',
+  );
   assert.equal(row.before_state, { password: '[REDACTED]', profile: { apiKey: '[REDACTED]', name: 'Ann' } });
   assert.equal(row.metadata, { authorization: '[REDACTED]' });
 });
@@ -116,11 +142,23 @@ test('a job added straight to the queue (not through the producer) is normalised
   const eventId = `direct-${Date.now()}`;
   const job = await queue.add('write', {
     v: 1,
-    entries: [{ ...entry(tenantA.toUpperCase()), eventId, occurredAt: '2026-11-26T10:00:00.000Z', before: { password: 'hunter2', name: 'Ann' }, metadata: { token: 'tok-123' } }],
+    entries: [
+      {
+        ...entry(tenantA.toUpperCase()),
+        eventId,
+        occurredAt: '2026-11-26T10:00:00.000Z',
+        before: { password: 'hunter2', name: 'Ann' },
+        metadata: { token: 'tok-123' },
+      },
+    ],
   });
   const result = (await job.waitUntilFinished(events, 20_000)) as { written: number };
   assert.is(result.written, 1);
-  const row = (await superuserQuery(db.url, 'SELECT tenant_id::text, before_state, metadata FROM audit_log WHERE event_id = $1', [eventId])).rows[0];
+  const row = (
+    await superuserQuery(db.url, 'SELECT tenant_id::text, before_state, metadata FROM audit_log WHERE event_id = $1', [
+      eventId,
+    ])
+  ).rows[0];
   assert.is(row.tenant_id, tenantA, 'the upper-case tenant id was lower-cased');
   assert.equal(row.before_state, { password: '[REDACTED]', name: 'Ann' });
   assert.equal(row.metadata, { token: '[REDACTED]' });
@@ -128,8 +166,15 @@ test('a job added straight to the queue (not through the producer) is normalised
 });
 
 test('a run over intact tenants walks exactly the tenants rows, in id order, with progress over their heads', async () => {
-  const ids = (await superuserQuery(db.url, 'SELECT id::text AS id FROM tenants ORDER BY id')).rows.map((r) => r.id as string);
-  const heads = (await superuserQuery(db.url, 'SELECT tenant_id::text AS id, last_seq::int AS n FROM audit_chain_heads ORDER BY tenant_id')).rows;
+  const ids = (await superuserQuery(db.url, 'SELECT id::text AS id FROM tenants ORDER BY id')).rows.map(
+    (r) => r.id as string,
+  );
+  const heads = (
+    await superuserQuery(
+      db.url,
+      'SELECT tenant_id::text AS id, last_seq::int AS n FROM audit_chain_heads ORDER BY tenant_id',
+    )
+  ).rows;
   const total = heads.reduce((n, h) => n + (h.n as number), 0);
   const progress: Array<[number, number]> = [];
   const report = await verifyChains(bulwark.ctx.prisma, { pageSize: 150, onProgress: (d, t) => progress.push([d, t]) });
@@ -143,7 +188,12 @@ test('a run over intact tenants walks exactly the tenants rows, in id order, wit
 });
 
 async function tamper(sql: string, params: unknown[]) {
-  await superuserQuery(db.url, `SET session_replication_role = replica; ${sql}`.replace(/\$(\d)/g, (_m, d) => String(params[Number(d) - 1] === undefined ? '' : `'${params[Number(d) - 1]}'`)));
+  await superuserQuery(
+    db.url,
+    `SET session_replication_role = replica; ${sql}`.replace(/\$(\d)/g, (_m, d) =>
+      String(params[Number(d) - 1] === undefined ? '' : `'${params[Number(d) - 1]}'`),
+    ),
+  );
 }
 
 test('verification fails at the right seq after a superuser alters, relinks, removes or truncates', async () => {
@@ -162,7 +212,9 @@ test('verification fails at the right seq after a superuser alters, relinks, rem
 
   const b = (await verifyChains(bulwark.ctx.prisma, { tenantId: tenantB })).tenants[0]!;
   assert.ok(b.ok, 'the other tenant is untouched');
-  const last = (await superuserQuery(db.url, 'SELECT max(seq)::text AS s FROM audit_log WHERE tenant_id = $1', [tenantB])).rows[0].s;
+  const last = (
+    await superuserQuery(db.url, 'SELECT max(seq)::text AS s FROM audit_log WHERE tenant_id = $1', [tenantB])
+  ).rows[0].s;
   await tamper(`DELETE FROM audit_log WHERE tenant_id = $1 AND seq = ${last}`, [tenantB]);
   const tail = (await verifyChains(bulwark.ctx.prisma, { tenantId: tenantB })).tenants[0]!;
   assert.equal([tail.firstBad?.seq, tail.firstBad?.problem], [String(last), 'head']);
@@ -173,16 +225,35 @@ test('a tenant row deleted past the foreign keys: its chain is still found, repo
   // Entries and the head reference tenants ON DELETE RESTRICT: only a session that skips
   // the foreign-key triggers can delete the row.
   await tamper(`DELETE FROM tenants WHERE id = $1`, [gone]);
-  assert.is((await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE tenant_id = $1', [gone])).rows[0].n, 2);
-  const ids = (await superuserQuery(db.url, 'SELECT id::text AS id FROM tenants ORDER BY id')).rows.map((r) => r.id as string);
+  assert.is(
+    (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE tenant_id = $1', [gone])).rows[0].n,
+    2,
+  );
+  const ids = (await superuserQuery(db.url, 'SELECT id::text AS id FROM tenants ORDER BY id')).rows.map(
+    (r) => r.id as string,
+  );
   const progress: Array<[number, number]> = [];
   const report = await verifyChains(bulwark.ctx.prisma, { onProgress: (d, t) => progress.push([d, t]) });
   assert.not.ok(report.ok);
-  assert.equal(report.tenants.map((t) => t.tenantId), [...ids, gone].sort(), 'every tenant row and the orphaned chain, in id order');
+  assert.equal(
+    report.tenants.map((t) => t.tenantId),
+    [...ids, gone].sort(),
+    'every tenant row and the orphaned chain, in id order',
+  );
   const bad = report.tenants.find((t) => t.tenantId === gone)!;
-  assert.equal(bad, { tenantId: gone, entries: 0, ok: false, firstBad: { seq: '1', problem: 'tenant', detail: "the tenant's row is missing from tenants (2 entries)" } });
+  assert.equal(bad, {
+    tenantId: gone,
+    entries: 0,
+    ok: false,
+    firstBad: { seq: '1', problem: 'tenant', detail: "the tenant's row is missing from tenants (2 entries)" },
+  });
   // The orphaned chain is not walked, so its head is not in the progress total.
-  const walked = (await superuserQuery(db.url, 'SELECT coalesce(sum(h.last_seq), 0)::int AS n FROM audit_chain_heads h JOIN tenants t ON t.id = h.tenant_id')).rows[0].n as number;
+  const walked = (
+    await superuserQuery(
+      db.url,
+      'SELECT coalesce(sum(h.last_seq), 0)::int AS n FROM audit_chain_heads h JOIN tenants t ON t.id = h.tenant_id',
+    )
+  ).rows[0].n as number;
   assert.equal(progress[0], [0, walked]);
 
   const one = await verifyChains(bulwark.ctx.prisma, { tenantId: gone });
@@ -190,10 +261,18 @@ test('a tenant row deleted past the foreign keys: its chain is still found, repo
 
   const summary = await processAuditVerify({ v: 1 }, bulwark.ctx);
   assert.not.ok(summary.ok);
-  assert.equal(summary.broken.find((b) => b.tenantId === gone), { tenantId: gone, seq: '1', problem: 'tenant' });
+  assert.equal(
+    summary.broken.find((b) => b.tenantId === gone),
+    { tenantId: gone, seq: '1', problem: 'tenant' },
+  );
   assert.is(summary.broken.length, 3, 'tenantA, tenantB (tampered above) and the orphaned chain');
   assert.is((await bulwark.ctx.metrics.auditBrokenChains.get()).values[0]!.value, 3);
-  assert.ok(logs.events().some((e) => e.event === 'audit_chain_broken' && e.tenant_id === gone && e.seq === '1' && e.problem === 'tenant'), logs.text());
+  assert.ok(
+    logs
+      .events()
+      .some((e) => e.event === 'audit_chain_broken' && e.tenant_id === gone && e.seq === '1' && e.problem === 'tenant'),
+    logs.text(),
+  );
 });
 
 test.run();

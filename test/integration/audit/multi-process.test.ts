@@ -31,7 +31,11 @@ test.before(
     tenantA = (await createTenant(prisma, { name: 'multi-a' })).id;
     tenantB = (await createTenant(prisma, { name: 'multi-b' })).id;
     // Creating a tenant may itself write audit entries (e.g. its bootstrap record).
-    baseline = { rows: await countRows(db.url), a: await storedEventIds(db.url, tenantA), b: await storedEventIds(db.url, tenantB) };
+    baseline = {
+      rows: await countRows(db.url),
+      a: await storedEventIds(db.url, tenantA),
+      b: await storedEventIds(db.url, tenantB),
+    };
     // One job per write: coalesced, the 1,800 writes of the loop below would be a few
     // large jobs, and on a loaded machine the first worker to wake could take them all.
     producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix, coalesceWrites: false });
@@ -42,7 +46,13 @@ test.before(
 
 test.after(
   cleanup([
-    ['stop workers', () => Promise.all(workers.map((w) => (w.kill('SIGTERM'), withTimeout(w.exited, 20_000, 'exit').catch(() => killWorker(w)))))],
+    [
+      'stop workers',
+      () =>
+        Promise.all(
+          workers.map((w) => (w.kill('SIGTERM'), withTimeout(w.exited, 20_000, 'exit').catch(() => killWorker(w)))),
+        ),
+    ],
     ['close producer', () => producer?.close()],
     ['obliterate queues', () => obliterateQueues(prefix)],
     ['disconnect prisma', () => prisma?.$disconnect()],
@@ -82,7 +92,9 @@ test('two processes writing one tenant concurrently keep every chain exact and v
   assert.equal([entriesOf(tenantA), entriesOf(tenantB)], [idsA.length, idsB.length]);
 
   // Both processes took part, and together wrote each entry exactly once.
-  const written = await Promise.all(workers.map((w) => withTimeout(scrapeMetric(w.url, 'bulwark_audit_entries_written_total'), 10_000, 'scrape')));
+  const written = await Promise.all(
+    workers.map((w) => withTimeout(scrapeMetric(w.url, 'bulwark_audit_entries_written_total'), 10_000, 'scrape')),
+  );
   for (const [i, n] of written.entries()) assert.ok(n > 0, `worker ${i} wrote nothing: ${JSON.stringify(written)}`);
   assert.is(written[0]! + written[1]!, total, `entries written per process: ${JSON.stringify(written)}`);
 });
@@ -90,7 +102,14 @@ test('two processes writing one tenant concurrently keep every chain exact and v
 test('workers exit 0 on SIGTERM once idle', async () => {
   for (const w of workers) w.kill('SIGTERM');
   const exits = await withTimeout(Promise.all(workers.map((w) => w.exited)), 30_000, 'workers exiting');
-  assert.equal(exits, [{ code: 0, signal: null }, { code: 0, signal: null }], workers.map((w) => w.stderr()).join('\n'));
+  assert.equal(
+    exits,
+    [
+      { code: 0, signal: null },
+      { code: 0, signal: null },
+    ],
+    workers.map((w) => w.stderr()).join('\n'),
+  );
 });
 
 test.run();

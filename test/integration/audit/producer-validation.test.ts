@@ -78,14 +78,26 @@ const WRITE_CASES: Array<[what: string, input: Record<string, unknown>, paths: s
   ['bad eventId', entry(TENANT, { eventId: 'has space' }), ['eventId']],
   ['occurredAt without a zone', entry(TENANT, { occurredAt: '2026-01-15T09:30:00' }), ['occurredAt']],
   // toISOString() gives "+010000-…" and "-000001-…": the worker would refuse the job after the write resolved.
-  ['an occurredAt Date after the year 9999', entry(TENANT, { occurredAt: new Date(Date.UTC(10000, 0, 1)) }), ['occurredAt']],
+  [
+    'an occurredAt Date after the year 9999',
+    entry(TENANT, { occurredAt: new Date(Date.UTC(10000, 0, 1)) }),
+    ['occurredAt'],
+  ],
   ['an occurredAt Date before the year 0', entry(TENANT, { occurredAt: new Date(Date.UTC(-1, 0, 1)) }), ['occurredAt']],
-  ['an occurredAt in 9999 whose zone puts it in 10000 UTC', entry(TENANT, { occurredAt: '9999-12-31T23:30:00-01:00' }), ['occurredAt']],
+  [
+    'an occurredAt in 9999 whose zone puts it in 10000 UTC',
+    entry(TENANT, { occurredAt: '9999-12-31T23:30:00-01:00' }),
+    ['occurredAt'],
+  ],
   ['NUL in a string', entry(TENANT, { actorId: 'u\u00001' }), ['actorId']],
   ['lone surrogate in a before-state key', entry(TENANT, { before: { ['k\ud800']: 1 } }), ['before']],
   ['lone surrogate in a before-state value', entry(TENANT, { before: { note: 'x\udc00y' } }), ['before']],
   ['oversize before-state', entry(TENANT, { before: { blob: 'x'.repeat(70_000) } }), ['before']],
-  ['several bad fields at once', entry('nope', { actorType: 'ai', eventId: '-x', actorId: 'a\u0000', occurredAt: 'yesterday' }), ['tenantId', 'eventId', 'actorId', 'occurredAt', 'reason', 'confidence']],
+  [
+    'several bad fields at once',
+    entry('nope', { actorType: 'ai', eventId: '-x', actorId: 'a\u0000', occurredAt: 'yesterday' }),
+    ['tenantId', 'eventId', 'actorId', 'occurredAt', 'reason', 'confidence'],
+  ],
 ];
 
 for (const [what, input, paths] of WRITE_CASES) {
@@ -110,7 +122,13 @@ test('writeMany: empty, too many, or one bad entry among good ones enqueue nothi
     assert.equal((await rejectedPaths(() => c.producer.audit.writeMany([]))).paths, ['']);
     const many = Array.from({ length: 1001 }, () => entry(TENANT));
     assert.match((await rejectedPaths(() => c.producer.audit.writeMany(many))).message, '1 to 1000');
-    const mixed = [entry(TENANT), entry(TENANT), entry(TENANT), { ...entry(TENANT), tenantId: 'bad' }, entry(TENANT, { actorType: 'ai' })];
+    const mixed = [
+      entry(TENANT),
+      entry(TENANT),
+      entry(TENANT),
+      { ...entry(TENANT), tenantId: 'bad' },
+      entry(TENANT, { actorType: 'ai' }),
+    ];
     const r = await rejectedPaths(() => c.producer.audit.writeMany(mixed));
     assert.equal(r.paths, ['3.tenantId', '4.reason', '4.confidence']);
     assert.is(await c.total(), 0);
@@ -118,8 +136,19 @@ test('writeMany: empty, too many, or one bad entry among good ones enqueue nothi
 
 test('a valid write stores v:1, UTC occurredAt, redacted state; eventId generated or kept', () =>
   withProducer(async (c) => {
-    const state = { status: 'open', password: 'pw-S3cr1', nested: { apiKey: 'ak-S3cr2', list: [{ token: 'tok-S3cr3' }] } };
-    const w1 = await c.producer.audit.write(entry(TENANT.toUpperCase(), { before: state, after: { cookie: 'ck-S3cr4', ok: true }, metadata: { authorization: 'au-S3cr5' }, occurredAt: '2026-01-15T10:30:00+01:00' }));
+    const state = {
+      status: 'open',
+      password: 'pw-S3cr1',
+      nested: { apiKey: 'ak-S3cr2', list: [{ token: 'tok-S3cr3' }] },
+    };
+    const w1 = await c.producer.audit.write(
+      entry(TENANT.toUpperCase(), {
+        before: state,
+        after: { cookie: 'ck-S3cr4', ok: true },
+        metadata: { authorization: 'au-S3cr5' },
+        occurredAt: '2026-01-15T10:30:00+01:00',
+      }),
+    );
     assert.match(w1.eventId, UUID);
     const w2 = await c.producer.audit.write(entry(TENANT, { eventId: 'caller-event-1' }));
     assert.is(w2.eventId, 'caller-event-1');
@@ -129,7 +158,11 @@ test('a valid write stores v:1, UTC occurredAt, redacted state; eventId generate
     assert.is(data.v, 1);
     const [e] = data.entries;
     assert.equal([e!.eventId, e!.tenantId, e!.occurredAt], [w1.eventId, TENANT, '2026-01-15T09:30:00.000Z']);
-    assert.equal(e!.before, { status: 'open', password: '[REDACTED]', nested: { apiKey: '[REDACTED]', list: [{ token: '[REDACTED]' }] } });
+    assert.equal(e!.before, {
+      status: 'open',
+      password: '[REDACTED]',
+      nested: { apiKey: '[REDACTED]', list: [{ token: '[REDACTED]' }] },
+    });
     assert.equal(e!.after, { cookie: '[REDACTED]', ok: true });
     assert.equal(e!.metadata, { authorization: '[REDACTED]' });
     const raw = JSON.stringify(data);
@@ -140,7 +173,8 @@ test('a valid write stores v:1, UTC occurredAt, redacted state; eventId generate
 
 test('a security entry of severity high raises one alert job per eventId; low and medium none', () =>
   withProducer(async (c) => {
-    const sec = (severity: 'low' | 'medium' | 'high' | 'critical', eventId: string) => entry(TENANT, { action: 'security:auth-failed', severity, eventId });
+    const sec = (severity: 'low' | 'medium' | 'high' | 'critical', eventId: string) =>
+      entry(TENANT, { action: 'security:auth-failed', severity, eventId });
     await c.producer.audit.write(sec('low', 'sec-low'));
     await c.producer.audit.write(sec('medium', 'sec-medium'));
     assert.is(await c.alert.count(), 0);
@@ -152,7 +186,10 @@ test('a security entry of severity high raises one alert job per eventId; low an
     assert.is(jobs.length, 1, 'the same eventId does not add a second alert');
     const parsed = alertJobSchema.safeParse(jobs[0]!.data);
     assert.ok(parsed.success, 'the alert job matches the alert contract');
-    assert.equal([parsed.data!.alert.severity, parsed.data!.alert.tenantId, parsed.data!.alert.source?.auditEventId], ['high', TENANT, 'sec-high']);
+    assert.equal(
+      [parsed.data!.alert.severity, parsed.data!.alert.tenantId, parsed.data!.alert.source?.auditEventId],
+      ['high', TENANT, 'sec-high'],
+    );
     await c.producer.audit.write(sec('critical', 'sec-critical'));
     assert.is(await c.alert.count(), 2);
     assert.is(await c.audit.count(), 6, 'every audit write was still enqueued');
@@ -164,16 +201,23 @@ test('writeMany with one eventId twice: only the first, the one stored, may rais
     const security = entry(TENANT, { action: 'security:auth-failed', severity: 'critical', eventId: 'shared-id' });
     await c.producer.audit.writeMany([plain, security]);
     assert.is(await c.alert.count(), 0, 'the stored entry (the first) is no security entry');
-    await c.producer.audit.writeMany([{ ...security, eventId: 'other-id' }, { ...plain, eventId: 'other-id' }]);
+    await c.producer.audit.writeMany([
+      { ...security, eventId: 'other-id' },
+      { ...plain, eventId: 'other-id' },
+    ]);
     assert.is(await c.alert.count(), 1, 'a security entry first raises its alert');
   }));
 
 test('alert.send: validation errors name each field; a valid alert is enqueued once per id', () =>
   withProducer(async (c) => {
     const good = { tenantId: TENANT, type: 'disk.full', severity: 'warning' as const, title: 'Disk almost full' };
-    const r = await rejectedPaths(() => c.producer.alert.send({ tenantId: 'x', type: 'Bad Type', severity: 'urgent', title: '' } as never));
+    const r = await rejectedPaths(() =>
+      c.producer.alert.send({ tenantId: 'x', type: 'Bad Type', severity: 'urgent', title: '' } as never),
+    );
     assert.equal([...r.paths].sort(), ['severity', 'tenantId', 'title', 'type']);
-    assert.equal((await rejectedPaths(() => c.producer.alert.send({ ...good, runbookUrl: 'ftp://x/y' }))).paths, ['runbookUrl']);
+    assert.equal((await rejectedPaths(() => c.producer.alert.send({ ...good, runbookUrl: 'ftp://x/y' }))).paths, [
+      'runbookUrl',
+    ]);
     assert.equal((await rejectedPaths(() => c.producer.alert.send({ ...good, id: 'not-uuid' }))).paths, ['id']);
     assert.match((await rejectedPaths(() => c.producer.alert.send({ ...good, extra: 1 } as never))).message, 'extra');
     assert.is(await c.total(), 0);
@@ -187,7 +231,14 @@ test('alert.send: validation errors name each field; a valid alert is enqueued o
   }));
 
 test('createProducer rejects bad options before connecting', async () => {
-  for (const [opts, path] of [[{ queuePrefix: 'a:b' }, 'queuePrefix'], [{ queuePrefix: '' }, 'queuePrefix'], [{ redisUrl: 'http://x' }, 'redisUrl'], [{ coalesceWrites: 'yes' }, 'coalesceWrites'], [{ runbookBaseUrl: 'docs/runbooks' }, 'runbookBaseUrl'], [{ runbookBaseUrl: 'ftp://x/runbooks' }, 'runbookBaseUrl']] as const) {
+  for (const [opts, path] of [
+    [{ queuePrefix: 'a:b' }, 'queuePrefix'],
+    [{ queuePrefix: '' }, 'queuePrefix'],
+    [{ redisUrl: 'http://x' }, 'redisUrl'],
+    [{ coalesceWrites: 'yes' }, 'coalesceWrites'],
+    [{ runbookBaseUrl: 'docs/runbooks' }, 'runbookBaseUrl'],
+    [{ runbookBaseUrl: 'ftp://x/runbooks' }, 'runbookBaseUrl'],
+  ] as const) {
     const r = await rejectedPaths(async () => createProducer(opts as never));
     assert.equal(r.paths, [path]);
   }

@@ -27,7 +27,8 @@ const seen: Array<[string, string, string]> = [];
 test.before(
   setup(async () => {
     monitor = await startMonitor(REDIS_URL, ({ source, args }) => {
-      if (source !== 'lua') seen.push([source, String(args[0]).toLowerCase(), args.find((a) => a.startsWith(`${prefix}:`)) ?? '']);
+      if (source !== 'lua')
+        seen.push([source, String(args[0]).toLowerCase(), args.find((a) => a.startsWith(`${prefix}:`)) ?? '']);
     });
     producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
     connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -54,20 +55,35 @@ async function commandsOfWrite(write: () => Promise<unknown>): Promise<Array<[st
   await waitFor(async () => seen.some(([, , key]) => key === marker), 'the marker seen by MONITOR');
   const client = seen.find(([, , key]) => key.startsWith(queueKey(AUDIT_WRITE_QUEUE)))?.[0];
   assert.ok(client, 'the audit add seen by MONITOR');
-  return seen.filter(([source, cmd]) => source === client && cmd !== 'info' && cmd !== 'hset').map(([, cmd, key]) => [cmd, key.startsWith(queueKey(AUDIT_WRITE_QUEUE)) ? 'audit-write' : key.startsWith(queueKey(ALERT_QUEUE)) ? 'alert' : key]);
+  return seen
+    .filter(([source, cmd]) => source === client && cmd !== 'info' && cmd !== 'hset')
+    .map(([, cmd, key]) => [
+      cmd,
+      key.startsWith(queueKey(AUDIT_WRITE_QUEUE))
+        ? 'audit-write'
+        : key.startsWith(queueKey(ALERT_QUEUE))
+          ? 'alert'
+          : key,
+    ]);
 }
 
 const base = { tenantId, actorType: 'user', actorId: 'u-1', resourceType: 'session', resourceId: 's-1' } as const;
 
 test('a high security entry: its audit job and its alert job in one MULTI … EXEC', async () => {
   let eventId = '';
-  const commands = await commandsOfWrite(async () => void ({ eventId } = await producer.audit.write({ ...base, action: 'security:auth-failed', severity: 'high' })));
+  const commands = await commandsOfWrite(
+    async () =>
+      void ({ eventId } = await producer.audit.write({ ...base, action: 'security:auth-failed', severity: 'high' })),
+  );
   const names = commands.map(([cmd, what]) => (cmd === 'multi' || cmd === 'exec' ? cmd : what));
   assert.equal(names, ['multi', 'audit-write', 'alert', 'exec'], JSON.stringify(commands));
   // Both jobs are there, the alert under its id derived from the entry.
   assert.is(await new Queue(AUDIT_WRITE_QUEUE, { connection, prefix }).count(), 1);
   const alerts = await new Queue(ALERT_QUEUE, { connection, prefix }).getJobs(['waiting']);
-  assert.equal(alerts.map((j) => (j.data as { alert: { id: string } }).alert.id), [securityAlertIdFor(tenantId, eventId)]);
+  assert.equal(
+    alerts.map((j) => (j.data as { alert: { id: string } }).alert.id),
+    [securityAlertIdFor(tenantId, eventId)],
+  );
 });
 
 test('writeMany with several alerting entries: one transaction for the job and every alert', async () => {
@@ -82,12 +98,14 @@ test('writeMany with several alerting entries: one transaction for the job and e
 });
 
 test('an entry that raises no alert: one plain add, no transaction', async () => {
-  const commands = await commandsOfWrite(() => producer.audit.write({ ...base, action: 'security:auth-failed', severity: 'low' }));
+  const commands = await commandsOfWrite(() =>
+    producer.audit.write({ ...base, action: 'security:auth-failed', severity: 'low' }),
+  );
   const names = commands.map(([cmd, what]) => (cmd === 'multi' || cmd === 'exec' ? cmd : what));
   assert.equal(names, ['audit-write'], JSON.stringify(commands));
 });
 
-test('a job that Redis refuses inside the transaction fails the write (MULTI does not roll back; BullMQ\'s addBulk dropped the error)', async () => {
+test("a job that Redis refuses inside the transaction fails the write (MULTI does not roll back; BullMQ's addBulk dropped the error)", async () => {
   // A key of the wrong type stands in for any error a job's script meets inside EXEC
   // (OOM under maxmemory, say): the other commands of the transaction still ran.
   for (const queue of [AUDIT_WRITE_QUEUE, ALERT_QUEUE]) {
@@ -95,7 +113,10 @@ test('a job that Redis refuses inside the transaction fails the write (MULTI doe
     const other = createProducer({ redisUrl: REDIS_URL, queuePrefix: own });
     try {
       await connection.set(`${own}:${queue}:wait`, 'not a list');
-      const error = await other.audit.write({ ...base, action: 'security:auth-failed', severity: 'high' }).then(() => undefined, (err: Error) => err);
+      const error = await other.audit.write({ ...base, action: 'security:auth-failed', severity: 'high' }).then(
+        () => undefined,
+        (err: Error) => err,
+      );
       // The caller is told, so it retries (idempotent: eventId dedupe, the alert's job id).
       assert.match(String(error?.message), /WRONGTYPE/, `${queue}: the write resolved`);
     } finally {
@@ -110,7 +131,10 @@ test('after close, a security entry is refused as closed and nothing is added (n
   const closing = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
   await closing.close();
   const before = await new Queue(AUDIT_WRITE_QUEUE, { connection, prefix }).count();
-  const err = await closing.audit.writeMany([{ ...base, action: 'security:auth-failed', severity: 'critical' }]).then(() => undefined, (e: unknown) => e);
+  const err = await closing.audit.writeMany([{ ...base, action: 'security:auth-failed', severity: 'critical' }]).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.instance(err, Error);
   assert.match((err as Error).message, 'the producer is closed: the entries were not enqueued');
   assert.is(await new Queue(AUDIT_WRITE_QUEUE, { connection, prefix }).count(), before);

@@ -24,7 +24,13 @@ const SYSTEM_TENANT = '00000000-0000-4000-8000-000000000001';
 let db: TestDatabase;
 let bulwark: RunningBulwark;
 let producer: Producer;
-const tenants: Record<'alpha' | 'beta' | 'gamma' | 'delta' | 'epsilon', string> = { alpha: '', beta: '', gamma: '', delta: '', epsilon: '' };
+const tenants: Record<'alpha' | 'beta' | 'gamma' | 'delta' | 'epsilon', string> = {
+  alpha: '',
+  beta: '',
+  gamma: '',
+  delta: '',
+  epsilon: '',
+};
 
 interface Run {
   code: number;
@@ -34,10 +40,15 @@ interface Run {
 
 function python(args: string[] = [], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('python3', [SCRIPT, ...args], { env: { ...process.env, DATABASE_URL: db.url, ...env }, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, out: stdout.trimEnd(), err: stderr.trimEnd() });
-    });
+    execFile(
+      'python3',
+      [SCRIPT, ...args],
+      { env: { ...process.env, DATABASE_URL: db.url, ...env }, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, out: stdout.trimEnd(), err: stderr.trimEnd() });
+      },
+    );
   });
 }
 
@@ -53,7 +64,11 @@ async function bulwarkVerify(args: string[] = []): Promise<Run> {
 async function bothVerify(args: string[] = []): Promise<Run> {
   const [py, bw] = await Promise.all([python(args), bulwarkVerify(args)]);
   assert.is(py.err, '', `python stderr: ${py.err}`);
-  assert.is(py.out, bw.out, `python and bulwark disagree:\n--- python (exit ${py.code})\n${py.out}\n--- bulwark (exit ${bw.code})\n${bw.out}`);
+  assert.is(
+    py.out,
+    bw.out,
+    `python and bulwark disagree:\n--- python (exit ${py.code})\n${py.out}\n--- bulwark (exit ${bw.code})\n${bw.out}`,
+  );
   assert.is(py.code, bw.code, 'exit codes');
   return py;
 }
@@ -72,7 +87,11 @@ async function tamper(sql: string, params: unknown[]): Promise<void> {
 }
 
 async function seqOf(eventId: string, tenantId: string): Promise<number> {
-  const r = await superuserQuery(db.url, 'SELECT seq::int AS seq FROM audit_log WHERE tenant_id = $1 AND event_id = $2', [tenantId, eventId]);
+  const r = await superuserQuery(
+    db.url,
+    'SELECT seq::int AS seq FROM audit_log WHERE tenant_id = $1 AND event_id = $2',
+    [tenantId, eventId],
+  );
   assert.is(r.rowCount, 1, `entry ${eventId}`);
   return r.rows[0].seq as number;
 }
@@ -144,23 +163,67 @@ function nastyEntries(tenantId: string, tag: string): AuditEntryInput[] {
     ...rest,
   });
   return [
-    e('keys', { before: { ...ODD_KEYS, nested: { ...ODD_KEYS, deeper: [{ ...ODD_KEYS }] } }, after: { '\u{1F600}': { '\uFB01': { '\u{1F601}': 1, '\uFFFF': 2 } } } }),
-    e('numbers', { before: { n: NUMBERS }, after: { n: { ...NUMBERS, tenth: 0.2 } }, metadata: { count: 3, ratio: 0.75 } }),
-    e('strings', { before: STRINGS, after: { s: Object.values(STRINGS) }, resourceId: STRINGS.beyondBmp, actorId: STRINGS.quoting }),
-    e('empties', { before: {}, after: { emptyObject: {}, emptyArray: [], nestedEmpty: [[], [{}], { '': {} }], nil: null, f: false, t: true }, metadata: {} }),
+    e('keys', {
+      before: { ...ODD_KEYS, nested: { ...ODD_KEYS, deeper: [{ ...ODD_KEYS }] } },
+      after: { '\u{1F600}': { '\uFB01': { '\u{1F601}': 1, '\uFFFF': 2 } } },
+    }),
+    e('numbers', {
+      before: { n: NUMBERS },
+      after: { n: { ...NUMBERS, tenth: 0.2 } },
+      metadata: { count: 3, ratio: 0.75 },
+    }),
+    e('strings', {
+      before: STRINGS,
+      after: { s: Object.values(STRINGS) },
+      resourceId: STRINGS.beyondBmp,
+      actorId: STRINGS.quoting,
+    }),
+    e('empties', {
+      before: {},
+      after: { emptyObject: {}, emptyArray: [], nestedEmpty: [[], [{}], { '': {} }], nil: null, f: false, t: true },
+      metadata: {},
+    }),
     e('nulls', { before: null, after: null, metadata: null, actorId: undefined, resourceId: undefined }),
     e('deep', { after: { l1: { l2: { l3: { l4: { l5: { l6: [1, [2, [3, [4, { deepest: 'ü' }]]]] } } } } } } }),
-    e('ai-095', { actorType: 'ai', actorId: 'triage-bot', reason: 'Bob owns the billing queue 😀\nsecond line', confidence: 0.95 }),
+    e('ai-095', {
+      actorType: 'ai',
+      actorId: 'triage-bot',
+      reason: 'Bob owns the billing queue 😀\nsecond line',
+      confidence: 0.95,
+    }),
     e('ai-00015', { actorType: 'ai', reason: 'binary 0.00015 is just below the half', confidence: 0.00015 }),
     e('ai-99995', { actorType: 'ai', reason: 'rounds up to one', confidence: 0.99995 }),
     e('ai-tiny', { actorType: 'ai', reason: 'rounds to zero', confidence: 1e-7 }),
     e('ai-0', { actorType: 'ai', reason: 'zero', confidence: 0 }),
     e('ai-1', { actorType: 'ai', reason: 'one', confidence: 1 }),
     e('ai-third', { actorType: 'ai', reason: 'a third', confidence: 1 / 3 }),
-    e('sec-low', { action: 'security:auth-failed', severity: 'low', ip: '203.0.113.9', userAgent: 'curl/8.5.0', requestId: 'req-1' }),
-    e('sec-medium', { action: 'security:auth-failed', severity: 'medium', ip: '2001:DB8::1', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) "quoted" \\ ünïcödé 😀' }),
-    e('sec-high', { action: 'security:key-leaked', severity: 'high', ip: '::ffff:192.0.2.1', requestId: 'req-ä-😀', metadata: { where: 'github' } }),
-    e('sec-critical', { action: 'security:admin-escalation', severity: 'critical', ip: 'fe80::1', actorType: 'service', actorId: 'svc' }),
+    e('sec-low', {
+      action: 'security:auth-failed',
+      severity: 'low',
+      ip: '203.0.113.9',
+      userAgent: 'curl/8.5.0',
+      requestId: 'req-1',
+    }),
+    e('sec-medium', {
+      action: 'security:auth-failed',
+      severity: 'medium',
+      ip: '2001:DB8::1',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) "quoted" \\ ünïcödé 😀',
+    }),
+    e('sec-high', {
+      action: 'security:key-leaked',
+      severity: 'high',
+      ip: '::ffff:192.0.2.1',
+      requestId: 'req-ä-😀',
+      metadata: { where: 'github' },
+    }),
+    e('sec-critical', {
+      action: 'security:admin-escalation',
+      severity: 'critical',
+      ip: 'fe80::1',
+      actorType: 'service',
+      actorId: 'svc',
+    }),
     e('redacted', {
       before: {
         password: 'hunter2',
@@ -202,27 +265,60 @@ test('entries with hard content, written through the real path, verify in Python
     const { eventIds: ids } = await producer.audit.writeMany(nastyEntries(tenants[name], name));
     eventIds.push(...ids);
   }
-  const singles = [...nastyEntries(tenants.gamma, 'gamma'), ...nastyEntries(tenants.delta, 'delta'), ...nastyEntries(tenants.epsilon, 'epsilon')];
+  const singles = [
+    ...nastyEntries(tenants.gamma, 'gamma'),
+    ...nastyEntries(tenants.delta, 'delta'),
+    ...nastyEntries(tenants.epsilon, 'epsilon'),
+  ];
   const written = await Promise.all(singles.map((e) => producer.audit.write(e)));
   eventIds.push(...written.map((w) => w.eventId));
 
   await waitFor(
-    async () => (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE event_id = ANY($1)', [eventIds])).rows[0].n === eventIds.length,
+    async () =>
+      (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE event_id = ANY($1)', [eventIds]))
+        .rows[0].n === eventIds.length,
     `all ${eventIds.length} entries stored`,
   );
 
   // The hard content really is in the database as intended (so the check means something).
-  const numbers = (await superuserQuery(db.url, `SELECT before_state->'n' AS n, before_state->'n'->>'big' AS big FROM audit_log WHERE event_id = 'alpha-numbers'`)).rows[0];
+  const numbers = (
+    await superuserQuery(
+      db.url,
+      `SELECT before_state->'n' AS n, before_state->'n'->>'big' AS big FROM audit_log WHERE event_id = 'alpha-numbers'`,
+    )
+  ).rows[0];
   assert.is(numbers.big, '1000000000000000000000', 'jsonb prints 1e21 in full; the canonical form writes 1e+21');
   assert.is(numbers.n.tiny, 1e-7);
-  const keys = (await superuserQuery(db.url, `SELECT before_state ? '\u{1F600}' AS grin, before_state ? '\uFB01' AS fi FROM audit_log WHERE event_id = 'alpha-keys'`)).rows[0];
+  const keys = (
+    await superuserQuery(
+      db.url,
+      `SELECT before_state ? '\u{1F600}' AS grin, before_state ? '\uFB01' AS fi FROM audit_log WHERE event_id = 'alpha-keys'`,
+    )
+  ).rows[0];
   assert.equal(keys, { grin: true, fi: true });
-  const conf = await superuserQuery(db.url, `SELECT event_id, confidence::text AS c FROM audit_log WHERE tenant_id = $1 AND confidence IS NOT NULL ORDER BY seq`, [tenants.alpha]);
+  const conf = await superuserQuery(
+    db.url,
+    `SELECT event_id, confidence::text AS c FROM audit_log WHERE tenant_id = $1 AND confidence IS NOT NULL ORDER BY seq`,
+    [tenants.alpha],
+  );
   assert.equal(
     conf.rows.map((r) => `${r.event_id}=${r.c}`),
-    ['alpha-ai-095=0.9500', 'alpha-ai-00015=0.0001', 'alpha-ai-99995=1.0000', 'alpha-ai-tiny=0.0000', 'alpha-ai-0=0.0000', 'alpha-ai-1=1.0000', 'alpha-ai-third=0.3333'],
+    [
+      'alpha-ai-095=0.9500',
+      'alpha-ai-00015=0.0001',
+      'alpha-ai-99995=1.0000',
+      'alpha-ai-tiny=0.0000',
+      'alpha-ai-0=0.0000',
+      'alpha-ai-1=1.0000',
+      'alpha-ai-third=0.3333',
+    ],
   );
-  const redacted = (await superuserQuery(db.url, `SELECT before_state AS b, metadata AS m FROM audit_log WHERE event_id = 'alpha-redacted'`)).rows[0];
+  const redacted = (
+    await superuserQuery(
+      db.url,
+      `SELECT before_state AS b, metadata AS m FROM audit_log WHERE event_id = 'alpha-redacted'`,
+    )
+  ).rows[0];
   assert.is(redacted.b.password, '[REDACTED]');
   assert.is(redacted.b.url, 'https://user:[REDACTED]@example.com/path?q=1');
   assert.is(redacted.m.note, 'postgres://app:[REDACTED]@db:5432/x');
@@ -237,10 +333,16 @@ test('entries with hard content, written through the real path, verify in Python
   for (const id of Object.values(tenants)) {
     assert.ok(lines.includes(`ok      tenant ${id}: ${perTenant} entries, chain intact`), `${id} in\n${r.out}`);
   }
-  assert.ok(lines.includes(`ok      tenant ${SYSTEM_TENANT}: 0 entries, chain intact`), 'the system tenant: head at 0, no entries');
+  assert.ok(
+    lines.includes(`ok      tenant ${SYSTEM_TENANT}: 0 entries, chain intact`),
+    'the system tenant: head at 0, no entries',
+  );
 
   const one = await bothVerify(['--tenant', tenants.gamma]);
-  assert.equal(one.out.split('\n'), [`ok      tenant ${tenants.gamma}: ${perTenant} entries, chain intact`, 'all 1 chain(s) intact']);
+  assert.equal(one.out.split('\n'), [
+    `ok      tenant ${tenants.gamma}: ${perTenant} entries, chain intact`,
+    'all 1 chain(s) intact',
+  ]);
 });
 
 test('a number rewritten to another spelling of the same double is not a change; a different double is', async () => {
@@ -252,30 +354,51 @@ test('a number rewritten to another spelling of the same double is not a change;
     [tenants.alpha, seq],
   );
   assert.is((await bothVerify(['--tenant', tenants.alpha])).code, 0);
-  await tamper(`UPDATE audit_log SET before_state = jsonb_set(before_state, '{n,tenth}', '0.1000000000000001') WHERE tenant_id = $1 AND seq = $2`, [tenants.alpha, seq]);
+  await tamper(
+    `UPDATE audit_log SET before_state = jsonb_set(before_state, '{n,tenth}', '0.1000000000000001') WHERE tenant_id = $1 AND seq = $2`,
+    [tenants.alpha, seq],
+  );
   const r = await bothVerify();
   assert.is(r.code, 1);
-  assert.ok(r.out.includes(`BROKEN  tenant ${tenants.alpha}: seq ${seq}: content: stored hash does not match the entry's content`), r.out);
+  assert.ok(
+    r.out.includes(
+      `BROKEN  tenant ${tenants.alpha}: seq ${seq}: content: stored hash does not match the entry's content`,
+    ),
+    r.out,
+  );
   assert.is(r.out.split('\n').at(-1), '1 of 6 chain(s) broken');
 });
 
 test('a changed field is named by its seq (content)', async () => {
   // An earlier entry than the one changed above, in a key outside the BMP: it is now the first bad one.
   const seq = await seqOf('alpha-keys', tenants.alpha);
-  await tamper(`UPDATE audit_log SET before_state = jsonb_set(before_state, '{\u{1F600}}', '"grim"') WHERE tenant_id = $1 AND seq = $2`, [tenants.alpha, seq]);
+  await tamper(
+    `UPDATE audit_log SET before_state = jsonb_set(before_state, '{\u{1F600}}', '"grim"') WHERE tenant_id = $1 AND seq = $2`,
+    [tenants.alpha, seq],
+  );
   let r = await bothVerify(['--tenant', tenants.alpha]);
   assert.ok(r.out.startsWith(`BROKEN  tenant ${tenants.alpha}: seq ${seq}: content:`), r.out);
   // A change in a plain column of the first entry (written by tenant bootstrap, not the worker).
-  await tamper(`UPDATE audit_log SET actor_id = coalesce(actor_id, '') || 'x' WHERE tenant_id = $1 AND seq = 1`, [tenants.alpha]);
+  await tamper(`UPDATE audit_log SET actor_id = coalesce(actor_id, '') || 'x' WHERE tenant_id = $1 AND seq = 1`, [
+    tenants.alpha,
+  ]);
   r = await bothVerify(['--tenant', tenants.alpha]);
   assert.ok(r.out.startsWith(`BROKEN  tenant ${tenants.alpha}: seq 1: content:`), r.out);
 });
 
 test('a broken link is named by its seq (link)', async () => {
   const seq = await seqOf('beta-strings', tenants.beta);
-  await tamper(`UPDATE audit_log SET prev_hash = repeat('1', 64) WHERE tenant_id = $1 AND seq = $2`, [tenants.beta, seq]);
+  await tamper(`UPDATE audit_log SET prev_hash = repeat('1', 64) WHERE tenant_id = $1 AND seq = $2`, [
+    tenants.beta,
+    seq,
+  ]);
   const r = await bothVerify();
-  assert.ok(r.out.includes(`BROKEN  tenant ${tenants.beta}: seq ${seq}: link: prev_hash does not match the previous entry's hash`), r.out);
+  assert.ok(
+    r.out.includes(
+      `BROKEN  tenant ${tenants.beta}: seq ${seq}: link: prev_hash does not match the previous entry's hash`,
+    ),
+    r.out,
+  );
   assert.is(r.code, 1);
 });
 
@@ -290,30 +413,55 @@ test('a gap is named by the missing seq (numbering)', async () => {
   const seq = await seqOf('gamma-ai-00015', tenants.gamma);
   await tamper(`DELETE FROM audit_log WHERE tenant_id = $1 AND seq = $2`, [tenants.gamma, seq]);
   const r = await bothVerify();
-  assert.ok(r.out.includes(`BROKEN  tenant ${tenants.gamma}: seq ${seq}: numbering: expected seq ${seq}, found ${seq + 1}`), r.out);
+  assert.ok(
+    r.out.includes(`BROKEN  tenant ${tenants.gamma}: seq ${seq}: numbering: expected seq ${seq}, found ${seq + 1}`),
+    r.out,
+  );
   assert.is(r.out.split('\n').at(-1), '3 of 6 chain(s) broken');
 });
 
 test('a removed tail is named one past the last entry left; an entry re-numbered past the head shows as the hole it leaves (head)', async () => {
-  const last = (await superuserQuery(db.url, 'SELECT max(seq)::int AS s FROM audit_log WHERE tenant_id = $1', [tenants.delta])).rows[0].s as number;
+  const last = (
+    await superuserQuery(db.url, 'SELECT max(seq)::int AS s FROM audit_log WHERE tenant_id = $1', [tenants.delta])
+  ).rows[0].s as number;
   await tamper(`DELETE FROM audit_log WHERE tenant_id = $1 AND seq = $2`, [tenants.delta, last]);
   let r = await bothVerify(['--tenant', tenants.delta]);
-  assert.is(r.out.split('\n')[0], `BROKEN  tenant ${tenants.delta}: seq ${last}: head: the chain head says the log ends at seq ${last} but entries stop at seq ${last - 1}`);
+  assert.is(
+    r.out.split('\n')[0],
+    `BROKEN  tenant ${tenants.delta}: seq ${last}: head: the chain head says the log ends at seq ${last} but entries stop at seq ${last - 1}`,
+  );
   // The walk covers 1..last_seq of the head: an entry moved beyond it is missing from there, found first.
   await tamper(`UPDATE audit_log SET seq = $3 WHERE tenant_id = $1 AND seq = $2`, [tenants.delta, last - 1, last + 5]);
   r = await bothVerify(['--tenant', tenants.delta]);
-  assert.is(r.out.split('\n')[0], `BROKEN  tenant ${tenants.delta}: seq ${last - 1}: head: the chain head says the log ends at seq ${last} but entries stop at seq ${last - 2}`);
+  assert.is(
+    r.out.split('\n')[0],
+    `BROKEN  tenant ${tenants.delta}: seq ${last - 1}: head: the chain head says the log ends at seq ${last} but entries stop at seq ${last - 2}`,
+  );
   const all = await bothVerify();
   assert.is(all.code, 1);
   assert.is(all.out.split('\n').at(-1), '4 of 6 chain(s) broken');
 });
 
 test('the head: a wrong last_hash is named at last_seq; a row beyond the head is named one past it', async () => {
-  const head = (await superuserQuery(db.url, 'SELECT last_seq::int AS s, last_hash AS h FROM audit_chain_heads WHERE tenant_id = $1', [tenants.epsilon])).rows[0];
-  await superuserQuery(db.url, `UPDATE audit_chain_heads SET last_hash = repeat('3', 64) WHERE tenant_id = $1`, [tenants.epsilon]);
+  const head = (
+    await superuserQuery(
+      db.url,
+      'SELECT last_seq::int AS s, last_hash AS h FROM audit_chain_heads WHERE tenant_id = $1',
+      [tenants.epsilon],
+    )
+  ).rows[0];
+  await superuserQuery(db.url, `UPDATE audit_chain_heads SET last_hash = repeat('3', 64) WHERE tenant_id = $1`, [
+    tenants.epsilon,
+  ]);
   let r = await bothVerify(['--tenant', tenants.epsilon]);
-  assert.is(r.out.split('\n')[0], `BROKEN  tenant ${tenants.epsilon}: seq ${head.s}: head: the chain head's hash does not match entry seq ${head.s}`);
-  await superuserQuery(db.url, `UPDATE audit_chain_heads SET last_hash = $2 WHERE tenant_id = $1`, [tenants.epsilon, head.h]);
+  assert.is(
+    r.out.split('\n')[0],
+    `BROKEN  tenant ${tenants.epsilon}: seq ${head.s}: head: the chain head's hash does not match entry seq ${head.s}`,
+  );
+  await superuserQuery(db.url, `UPDATE audit_chain_heads SET last_hash = $2 WHERE tenant_id = $1`, [
+    tenants.epsilon,
+    head.h,
+  ]);
   assert.is((await bothVerify(['--tenant', tenants.epsilon])).code, 0);
 
   // A forged entry appended past the head (the head left alone): the writer moves the
@@ -326,7 +474,10 @@ test('the head: a wrong last_hash is named at last_seq; a row beyond the head is
   );
   r = await bothVerify(['--tenant', tenants.epsilon]);
   assert.is(r.code, 1, r.out);
-  assert.is(r.out.split('\n')[0], `BROKEN  tenant ${tenants.epsilon}: seq ${head.s + 1}: head: 1 entry beyond the chain head's seq ${head.s}`);
+  assert.is(
+    r.out.split('\n')[0],
+    `BROKEN  tenant ${tenants.epsilon}: seq ${head.s + 1}: head: 1 entry beyond the chain head's seq ${head.s}`,
+  );
 });
 
 test('a tenant row deleted past the foreign keys: both verifiers still find its chain and report it broken (tenant)', async () => {
@@ -358,7 +509,11 @@ test('a tenant row deleted past the foreign keys: both verifiers still find its 
   const headOnly = 'ffffffff-0000-4000-8000-000000000000';
   await tamper(`INSERT INTO audit_chain_heads (tenant_id) VALUES ($1)`, [headOnly]);
   r = await bothVerify();
-  assert.is(r.out.split('\n').at(-2), `BROKEN  tenant ${headOnly}: seq 1: tenant: the tenant's row is missing from tenants (0 entries)`, 'the largest id comes last');
+  assert.is(
+    r.out.split('\n').at(-2),
+    `BROKEN  tenant ${headOnly}: seq 1: tenant: the tenant's row is missing from tenants (0 entries)`,
+    'the largest id comes last',
+  );
   assert.is(r.out.split('\n').at(-1), '7 of 8 chain(s) broken');
 });
 

@@ -14,10 +14,12 @@ import { setup, cleanup } from '../../helpers/lifecycle.js';
 let h: BackupHarness;
 let m: Manifest;
 
-test.before(setup(async () => {
-  h = await startBackupHarness({ tenants: 2, entries: 300 });
-  m = await createBackup({ ...h.ctx, config: { ...h.config, backupPartSizeBytes: 32 * 1024 } }, { kind: 'database' });
-}));
+test.before(
+  setup(async () => {
+    h = await startBackupHarness({ tenants: 2, entries: 300 });
+    m = await createBackup({ ...h.ctx, config: { ...h.config, backupPartSizeBytes: 32 * 1024 } }, { kind: 'database' });
+  }),
+);
 test.after(cleanup([['close harness', () => h?.close()]]));
 
 const bucket = () => h.config.storage.backupBucket;
@@ -27,7 +29,13 @@ async function read(key: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 const write = (key: string, body: Buffer) => h.ctx.storage.client.putObject(bucket(), key, body, body.length);
-const refusal = (p: Promise<unknown>): Promise<Error> => p.then(() => { throw new Error('was accepted'); }, (e: Error) => e);
+const refusal = (p: Promise<unknown>): Promise<Error> =>
+  p.then(
+    () => {
+      throw new Error('was accepted');
+    },
+    (e: Error) => e,
+  );
 const flip = (b: Buffer, i: number, bit: number) => b.writeUInt8(b.readUInt8(i) ^ bit, i);
 
 /** Tamper, check, put the original bytes back. */
@@ -48,66 +56,94 @@ test('the backup under test spans at least three parts and verifies', async () =
 
 test('a flipped byte in a part: refused, naming the part', async () => {
   const part = m.parts[1]!;
-  await tampered([part.key], async ([b]) => {
-    flip(b!, Math.floor(b!.length / 2), 0x01);
-    await write(part.key, b!);
-  }, async () => {
-    const err = await refusal(verifyBackup(h.ctx, m.id));
-    assert.match(err.message, part.key);
-    assert.match(err.message, 'corrupted');
-  });
+  await tampered(
+    [part.key],
+    async ([b]) => {
+      flip(b!, Math.floor(b!.length / 2), 0x01);
+      await write(part.key, b!);
+    },
+    async () => {
+      const err = await refusal(verifyBackup(h.ctx, m.id));
+      assert.match(err.message, part.key);
+      assert.match(err.message, 'corrupted');
+    },
+  );
 });
 
 test('a truncated part, a missing part, two parts swapped: each refused naming the part', async () => {
   const [p1, p2] = [m.parts[0]!, m.parts[1]!];
-  await tampered([p1.key], async ([b]) => void (await write(p1.key, b!.subarray(0, b!.length - 100))), async () => {
-    const err = await refusal(verifyBackup(h.ctx, m.id));
-    assert.match(err.message, p1.key);
-    assert.match(err.message, 'truncated');
-  });
-  await tampered([p2.key], async () => void (await h.ctx.storage.client.removeObject(bucket(), p2.key)), async () => {
-    const err = await refusal(verifyBackup(h.ctx, m.id));
-    assert.match(err.message, p2.key);
-    assert.match(err.message, 'missing');
-  });
-  await tampered([p1.key, p2.key], async ([a, b]) => {
-    await write(p1.key, b!);
-    await write(p2.key, a!);
-  }, async () => {
-    const err = await refusal(verifyBackup(h.ctx, m.id));
-    assert.match(err.message, p1.key);
-  });
+  await tampered(
+    [p1.key],
+    async ([b]) => void (await write(p1.key, b!.subarray(0, b!.length - 100))),
+    async () => {
+      const err = await refusal(verifyBackup(h.ctx, m.id));
+      assert.match(err.message, p1.key);
+      assert.match(err.message, 'truncated');
+    },
+  );
+  await tampered(
+    [p2.key],
+    async () => void (await h.ctx.storage.client.removeObject(bucket(), p2.key)),
+    async () => {
+      const err = await refusal(verifyBackup(h.ctx, m.id));
+      assert.match(err.message, p2.key);
+      assert.match(err.message, 'missing');
+    },
+  );
+  await tampered(
+    [p1.key, p2.key],
+    async ([a, b]) => {
+      await write(p1.key, b!);
+      await write(p2.key, a!);
+    },
+    async () => {
+      const err = await refusal(verifyBackup(h.ctx, m.id));
+      assert.match(err.message, p1.key);
+    },
+  );
 });
 
 test('a restore from a corrupted part fails naming it and leaves no database behind', async () => {
   const part = m.parts.at(-1)!;
   const target = `bulwark_bad_${Date.now().toString(36)}`;
-  await tampered([part.key], async ([b]) => {
-    flip(b!, b!.length - 5, 0x80);
-    await write(part.key, b!);
-  }, async () => {
-    const err = await refusal(restoreBackup(h.ctx, m.id, { into: target }));
-    assert.match(err.message, part.key);
-    const exists = await superuserQuery(urlFor('postgres'), 'SELECT 1 FROM pg_database WHERE datname = $1', [target]);
-    assert.is(exists.rowCount, 0, 'the half-restored database was left behind');
-  });
+  await tampered(
+    [part.key],
+    async ([b]) => {
+      flip(b!, b!.length - 5, 0x80);
+      await write(part.key, b!);
+    },
+    async () => {
+      const err = await refusal(restoreBackup(h.ctx, m.id, { into: target }));
+      assert.match(err.message, part.key);
+      const exists = await superuserQuery(urlFor('postgres'), 'SELECT 1 FROM pg_database WHERE datname = $1', [target]);
+      assert.is(exists.rowCount, 0, 'the half-restored database was left behind');
+    },
+  );
 });
 
 test('a tampered manifest: refused, and listed as invalid, never as restorable', async () => {
   const key = manifestKey(h.config.env, m.id);
-  await tampered([key], async ([b]) => {
-    const json = JSON.parse(b!.toString('utf8'));
-    json.tables.audit_log += 1;
-    await write(key, Buffer.from(JSON.stringify(json)));
-  }, async () => {
-    const err = await refusal(verifyBackup(h.ctx, m.id));
-    assert.match(err.message, 'signature does not match');
-    const listed = (await listBackups(h.ctx)).find((b) => b.id === m.id);
-    assert.is(listed?.status, 'invalid');
-  });
-  await tampered([key], async () => void (await write(key, Buffer.from('{"format":'))), async () => {
-    assert.match((await refusal(verifyBackup(h.ctx, m.id))).message, 'not valid JSON');
-  });
+  await tampered(
+    [key],
+    async ([b]) => {
+      const json = JSON.parse(b!.toString('utf8'));
+      json.tables.audit_log += 1;
+      await write(key, Buffer.from(JSON.stringify(json)));
+    },
+    async () => {
+      const err = await refusal(verifyBackup(h.ctx, m.id));
+      assert.match(err.message, 'signature does not match');
+      const listed = (await listBackups(h.ctx)).find((b) => b.id === m.id);
+      assert.is(listed?.status, 'invalid');
+    },
+  );
+  await tampered(
+    [key],
+    async () => void (await write(key, Buffer.from('{"format":'))),
+    async () => {
+      assert.match((await refusal(verifyBackup(h.ctx, m.id))).message, 'not valid JSON');
+    },
+  );
 });
 
 test('a manifest signed with another key is refused naming the key id', async () => {

@@ -23,21 +23,28 @@ let h: BackupHarness;
 let dir = '';
 const target = `bulwark_byhand_${Date.now().toString(36)}`;
 
-test.before(setup(async () => {
-  h = await startBackupHarness({ tenants: 2, entries: 200 });
-  dir = await mkdtemp(join(tmpdir(), 'bulwark-byhand-'));
-}));
-test.after(cleanup([
-  ['drop target', () => dropDatabase(urlFor(target))],
-  ['remove folder', () => dir && rm(dir, { recursive: true, force: true })],
-  ['close harness', () => h?.close()],
-]));
+test.before(
+  setup(async () => {
+    h = await startBackupHarness({ tenants: 2, entries: 200 });
+    dir = await mkdtemp(join(tmpdir(), 'bulwark-byhand-'));
+  }),
+);
+test.after(
+  cleanup([
+    ['drop target', () => dropDatabase(urlFor(target))],
+    ['remove folder', () => dir && rm(dir, { recursive: true, force: true })],
+    ['close harness', () => h?.close()],
+  ]),
+);
 
 test("the doc's by-hand restore rebuilds the database with standard tools only", async () => {
   const doc = await readFile(DOC, 'utf8');
   const block = /<!-- by-hand-restore:start -->\n```sh\n([\s\S]*?)```\n<!-- by-hand-restore:end -->/.exec(doc)?.[1];
   assert.ok(block, 'the doc lost its by-hand-restore block');
-  const manifest = await createBackup({ ...h.ctx, config: { ...h.config, backupPartSizeBytes: 16 * 1024 } }, { kind: 'database' });
+  const manifest = await createBackup(
+    { ...h.ctx, config: { ...h.config, backupPartSizeBytes: 16 * 1024 } },
+    { kind: 'database' },
+  );
   assert.ok(manifest.parts.length >= 2, `parts: ${manifest.parts.length}`);
   const before = await tableChecksums(h.db.url);
   // Step 1: download {env}/{id}/ into ./backup.
@@ -51,7 +58,12 @@ test("the doc's by-hand restore rebuilds the database with standard tools only",
   await writeFile(join(dir, 'key.txt'), `${h.env.BACKUP_KEYS}\n`, { mode: 0o600 });
   // Step 3: the doc's block, as written.
   await createDatabase(urlFor(target));
-  const run = spawnSync('bash', ['-c', block!], { cwd: dir, env: { ...pgEnv(urlFor(target)), TARGET: target }, encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync('bash', ['-c', block!], {
+    cwd: dir,
+    env: { ...pgEnv(urlFor(target)), TARGET: target },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   assert.is(run.status, 0, `${run.stdout}\n${run.stderr}`);
   assert.match(run.stdout, `${manifest.parts.length} parts match the manifest`);
   assert.match(run.stdout, 'audit_log:');
@@ -59,7 +71,11 @@ test("the doc's by-hand restore rebuilds the database with standard tools only",
   // The signature check of the doc, with python3's json and hmac.
   const oneLiner = /\(`(python3 -c '[^`]+' "\$SIGNING_KEY")`\)/.exec(doc)?.[1];
   assert.ok(oneLiner, 'the doc lost its signature one-liner');
-  const sig = spawnSync('bash', ['-c', oneLiner!], { cwd: join(dir, 'backup'), env: { PATH: process.env.PATH, SIGNING_KEY: h.env.BACKUP_SIGNING_KEY }, encoding: 'utf8' });
+  const sig = spawnSync('bash', ['-c', oneLiner!], {
+    cwd: join(dir, 'backup'),
+    env: { PATH: process.env.PATH, SIGNING_KEY: h.env.BACKUP_SIGNING_KEY },
+    encoding: 'utf8',
+  });
   assert.is(sig.stdout.trim(), 'True', sig.stderr);
 });
 

@@ -24,13 +24,17 @@ const run = async (args: string[], env: Record<string, string> = {}, isTTY = fal
   return r;
 };
 
-test.before(setup(async () => {
-  h = await startBackupHarness({ tenants: 1, entries: 100 });
-}));
-test.after(cleanup([
-  ['drop target', () => dropDatabase(urlFor(target))],
-  ['close harness', () => h?.close()],
-]));
+test.before(
+  setup(async () => {
+    h = await startBackupHarness({ tenants: 1, entries: 100 });
+  }),
+);
+test.after(
+  cleanup([
+    ['drop target', () => dropDatabase(urlFor(target))],
+    ['close harness', () => h?.close()],
+  ]),
+);
 
 let id = '';
 
@@ -60,7 +64,11 @@ test('verify checks every part; restore into a new database passes its checks', 
 });
 
 test('a live restore without --confirm is refused with exit 2 and touches nothing', async () => {
-  const r = await run(['restore', id, '--into', 'bulwark_never_made'], { BULWARK_ENV: 'live', S3_ACCESS_KEY: 'live-access', S3_SECRET_KEY: 'live-secret-key' });
+  const r = await run(['restore', id, '--into', 'bulwark_never_made'], {
+    BULWARK_ENV: 'live',
+    S3_ACCESS_KEY: 'live-access',
+    S3_SECRET_KEY: 'live-secret-key',
+  });
   assert.is(r.code, 2, r.err);
   assert.match(r.err, '--confirm bulwark_never_made');
 });
@@ -69,10 +77,18 @@ test('a missing part fails verify with exit 1 naming it; usage errors exit 2', a
   const key = partKey(h.config.env, id, 'database', 1);
   const keep = await h.ctx.storage.client.statObject(h.config.storage.backupBucket, key);
   assert.ok(keep.size > 0);
-  await h.ctx.storage.client.copyObject(h.config.storage.backupBucket, `${key}.keep`, `/${h.config.storage.backupBucket}/${key}`);
+  await h.ctx.storage.client.copyObject(
+    h.config.storage.backupBucket,
+    `${key}.keep`,
+    `/${h.config.storage.backupBucket}/${key}`,
+  );
   await h.ctx.storage.client.removeObject(h.config.storage.backupBucket, key);
   const r = await run(['verify', id]);
-  await h.ctx.storage.client.copyObject(h.config.storage.backupBucket, key, `/${h.config.storage.backupBucket}/${key}.keep`);
+  await h.ctx.storage.client.copyObject(
+    h.config.storage.backupBucket,
+    key,
+    `/${h.config.storage.backupBucket}/${key}.keep`,
+  );
   assert.is(r.code, 1);
   assert.match(r.err, key);
   assert.is((await run(['verify'])).code, 2);
@@ -83,8 +99,18 @@ test('a missing part fails verify with exit 1 naming it; usage errors exit 2', a
 test('make backup / make restore with ENV choosing the env file', async () => {
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const envFile = join(await mkdtemp(join(tmpdir(), 'bulwark-make-')), '.env.mk');
-  await writeFile(envFile, Object.entries({ ...h.env, LOG_LEVEL: 'warn' }).map(([k, v]) => `${k}='${v}'`).join('\n'));
-  const make = (...args: string[]) => spawnSync('make', ['--no-print-directory', '-C', root, ...args, 'ENV=dev', `ENV_FILE=${envFile}`], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 120_000 });
+  await writeFile(
+    envFile,
+    Object.entries({ ...h.env, LOG_LEVEL: 'warn' })
+      .map(([k, v]) => `${k}='${v}'`)
+      .join('\n'),
+  );
+  const make = (...args: string[]) =>
+    spawnSync('make', ['--no-print-directory', '-C', root, ...args, 'ENV=dev', `ENV_FILE=${envFile}`], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+      timeout: 120_000,
+    });
   const backup = make('backup');
   assert.is(backup.status, 0, backup.stderr);
   const made = backup.stdout.trim();

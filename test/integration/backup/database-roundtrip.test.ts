@@ -20,13 +20,17 @@ const scratchName = (label: string) => {
   return name;
 };
 
-test.before(setup(async () => {
-  h = await startBackupHarness({ tenants: 3, entries: 400 });
-}));
-test.after(cleanup([
-  ['drop scratch databases', () => Promise.all(scratch.map((n) => dropDatabase(urlFor(n))))],
-  ['close harness', () => h?.close()],
-]));
+test.before(
+  setup(async () => {
+    h = await startBackupHarness({ tenants: 3, entries: 400 });
+  }),
+);
+test.after(
+  cleanup([
+    ['drop scratch databases', () => Promise.all(scratch.map((n) => dropDatabase(urlFor(n))))],
+    ['close harness', () => h?.close()],
+  ]),
+);
 
 let backupId = '';
 
@@ -61,7 +65,10 @@ test('a database backup is split into encrypted parts with a signed manifest, an
   first.destroy();
   assert.ok(head.startsWith('age-encryption.org/v1'), head.slice(0, 30));
   const listed = await listBackups(h.ctx);
-  assert.equal(listed.filter((b) => b.status === 'restorable').map((b) => b.id), [manifest.id]);
+  assert.equal(
+    listed.filter((b) => b.status === 'restorable').map((b) => b.id),
+    [manifest.id],
+  );
 });
 
 test('verify downloads, checks and decrypts every part and reads the dump with pg_restore --list', async () => {
@@ -80,7 +87,10 @@ test('restore into a fresh database: every table row for row, chains verified, a
   assert.match(result.checks.join('\n'), 'audit chains: 4 verified');
   assert.equal(await tableChecksums(urlFor(target)), before);
   for (const sql of ['UPDATE audit_log SET action = action', 'DELETE FROM audit_log', 'TRUNCATE audit_log']) {
-    const err = await superuserQuery(urlFor(target), sql).then(() => undefined, (e: Error) => e);
+    const err = await superuserQuery(urlFor(target), sql).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.ok(err, `${sql} was allowed on the restored audit_log`);
     assert.match(err!.message, 'append-only');
   }
@@ -90,8 +100,12 @@ test('a non-empty target is refused without --force; with it a rollback backup i
   const target = scratchName('busy');
   await restoreBackup(h.ctx, backupId, { into: target });
   await addAuditEntries(urlFor(target), h.tenants[1]!, 5);
-  const rowsThen = (await superuserQuery(urlFor(target), 'SELECT count(*)::int AS n FROM audit_log')).rows[0].n as number;
-  const refused = await restoreBackup(h.ctx, backupId, { into: target }).then(() => undefined, (e: Error) => e);
+  const rowsThen = (await superuserQuery(urlFor(target), 'SELECT count(*)::int AS n FROM audit_log')).rows[0]
+    .n as number;
+  const refused = await restoreBackup(h.ctx, backupId, { into: target }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.instance(refused, ConflictError);
   assert.match(refused!.message, '--force');
   const forced = await restoreBackup(h.ctx, backupId, { into: target, force: true });
@@ -106,7 +120,10 @@ test('a non-empty target is refused without --force; with it a rollback backup i
 test('with BULWARK_ENV=live a restore needs the target name typed out', async () => {
   const live = h.withConfig({ BULWARK_ENV: 'live', S3_ACCESS_KEY: 'live-access', S3_SECRET_KEY: 'live-secret-key' });
   const target = scratchName('live');
-  const err = await restoreBackup({ ...live, storage: h.ctx.storage }, backupId, { into: target }).then(() => undefined, (e: Error) => e);
+  const err = await restoreBackup({ ...live, storage: h.ctx.storage }, backupId, { into: target }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.instance(err, ValidationError);
   assert.match(err!.message, `--confirm ${target}`);
 });

@@ -23,21 +23,25 @@ let h: BackupHarness;
 let s3Proxy: TcpProxy;
 let pgProxy: TcpProxy;
 
-test.before(setup(async () => {
-  h = await startBackupHarness({ tenants: 2, entries: 600 });
-  const s3 = new URL(h.env.S3_ENDPOINT!);
-  s3Proxy = await startTcpProxy(s3.hostname, Number(s3.port));
-  pgProxy = await startTcpProxy('127.0.0.1', 5432);
-}));
-test.after(cleanup([
-  ['close proxies', () => Promise.all([s3Proxy?.close(), pgProxy?.close()])],
-  ['close harness', () => h?.close()],
-]));
+test.before(
+  setup(async () => {
+    h = await startBackupHarness({ tenants: 2, entries: 600 });
+    const s3 = new URL(h.env.S3_ENDPOINT!);
+    s3Proxy = await startTcpProxy(s3.hostname, Number(s3.port));
+    pgProxy = await startTcpProxy('127.0.0.1', 5432);
+  }),
+);
+test.after(
+  cleanup([
+    ['close proxies', () => Promise.all([s3Proxy?.close(), pgProxy?.close()])],
+    ['close harness', () => h?.close()],
+  ]),
+);
 
 const small = (ctx = h.ctx) => ({ ...ctx, config: { ...ctx.config, backupPartSizeBytes: 32 * 1024 } });
 /** A stand-in for a BullMQ job: what processBackup reads and writes of it. */
 const job = () => {
-  const j = { id: "j1", progress: {} as object, updateProgress: async (p: object) => void (j.progress = p) };
+  const j = { id: 'j1', progress: {} as object, updateProgress: async (p: object) => void (j.progress = p) };
   return j;
 };
 const objectsUnder = async (id: string, under = '') => {
@@ -56,12 +60,18 @@ test('store cut mid-upload: the attempt fails, nothing restorable; the retry rem
     kind: 'database',
     onId: (id) => j.updateProgress({ backupId: id, phase: 'starting', bytes: 0, parts: 0 }),
     onProgress: (e) => void (e.part && ++parts === 2 && s3Proxy.block()),
-  }).then(() => undefined, (e: Error) => e);
+  }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.ok(first, 'the backup succeeded with the store cut');
   assert.match(first!.message, 'object store');
   s3Proxy.unblock();
   const orphan = (j.progress as BackupProgress).backupId;
-  assert.ok((await objectsUnder(orphan, 'database/')) >= 1, 'the cut attempt left no parts (the test did not cut mid-upload)');
+  assert.ok(
+    (await objectsUnder(orphan, 'database/')) >= 1,
+    'the cut attempt left no parts (the test did not cut mid-upload)',
+  );
   assert.equal(await restorable(), before);
   const all = await listBackups(h.ctx);
   const listed = all.find((b) => b.id === orphan);
@@ -77,7 +87,10 @@ test('Postgres unreachable: a clear error, nothing uploaded, nothing listed', as
   pgProxy.block();
   try {
     const ctx = h.withConfig({ DATABASE_URL: viaProxy(h.db.url, pgProxy) });
-    const err = await createBackup(ctx, { kind: 'database' }).then(() => undefined, (e: Error) => e);
+    const err = await createBackup(ctx, { kind: 'database' }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.ok(err);
     assert.match(err!.message, /connect|terminat|ECONN|timeout/i);
   } finally {
@@ -94,7 +107,10 @@ test('one database backup at a time: a second is refused while the first runs', 
     kind: 'database',
     onProgress: async () => {
       if (seconds === undefined) {
-        seconds = await createBackup(h.ctx, { kind: 'database' }).then(() => 'ran', (e: Error) => e);
+        seconds = await createBackup(h.ctx, { kind: 'database' }).then(
+          () => 'ran',
+          (e: Error) => e,
+        );
         release();
       }
     },
@@ -106,10 +122,14 @@ test('one database backup at a time: a second is refused while the first runs', 
 
 test('SIGKILL mid-backup: the retry leaves exactly one whole backup and no orphan', async () => {
   const before = await restorable();
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../helpers/backup-child.ts', import.meta.url))], {
-    env: { ...process.env, ...h.env, LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('../../helpers/backup-child.ts', import.meta.url))],
+    {
+      env: { ...process.env, ...h.env, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise((r) => child.on('exit', r));
   let id = '';
   const killed = new Promise<void>((resolve, reject) => {
@@ -130,10 +150,11 @@ test('SIGKILL mid-backup: the retry leaves exactly one whole backup and no orpha
   j.progress = { backupId: id, phase: 'uploading', bytes: 0, parts: 1 };
   // The killed holder's lock expires within LOCK_TTL_MS; until then the job is busy and retries.
   const result = await waitFor(
-    () => processBackup({ v: 1, kind: 'database' }, h.ctx, j).catch((e: unknown) => {
-      if (e instanceof BackupBusyError) return undefined;
-      throw e;
-    }),
+    () =>
+      processBackup({ v: 1, kind: 'database' }, h.ctx, j).catch((e: unknown) => {
+        if (e instanceof BackupBusyError) return undefined;
+        throw e;
+      }),
     'the lock of the killed backup to expire',
     40_000,
     1000,

@@ -19,7 +19,10 @@ const K2 = `k2:${generateFernetKey()}`;
 const cli = makeCliRunner(() => ({ DATABASE_URL: db.url, MASTER_KEYS: K1 }));
 /** stdin is empty unless given. */
 const run = (args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) =>
-  cli(args, { env: options.env, stdin: Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]) });
+  cli(args, {
+    env: options.env,
+    stdin: Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]),
+  });
 
 test.before(
   setup(async () => {
@@ -30,14 +33,18 @@ test.before(
 test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
 test('secret set reads the value from stdin, never argv, and list shows no value', async () => {
-  const set = await run(['secret', 'set', '--tenant', tenant, '--name', 'webhook.key'], { stdin: 'from-stdin-s3cret\n' });
+  const set = await run(['secret', 'set', '--tenant', tenant, '--name', 'webhook.key'], {
+    stdin: 'from-stdin-s3cret\n',
+  });
   assert.is(set.code, 0, set.err);
   assert.match(set.out, 'created secret webhook.key (version 1, key k1); reference it as secret://webhook.key');
   // The stored value is stdin's text without its final newline.
   assert.is(await resolveSecretRef(prisma, parseMasterKeys(K1), tenant, 'secret://webhook.key'), 'from-stdin-s3cret');
   const argv = await run(['secret', 'set', '--tenant', tenant, '--name', 'x', '--value', 'oops']);
   assert.is(argv.code, 2, 'a --value flag does not exist');
-  const rotate = await run(['secret', 'rotate', '--tenant', tenant, '--name', 'webhook.key'], { stdin: 'second-s3cret' });
+  const rotate = await run(['secret', 'rotate', '--tenant', tenant, '--name', 'webhook.key'], {
+    stdin: 'second-s3cret',
+  });
   assert.match(rotate.out, 'rotated secret webhook.key (version 2');
   assert.is(await resolveSecretRef(prisma, parseMasterKeys(K1), tenant, 'secret://webhook.key'), 'second-s3cret');
   const list = await run(['secret', 'list', '--tenant', tenant]);
@@ -66,7 +73,18 @@ test('keys rotate-master re-encrypts under the new first key and prints a final 
 });
 
 test('apikey create, list, rotate and revoke', async () => {
-  const created = await run(['apikey', 'create', '--tenant', tenant, '--name', 'ingest', '--scopes', 'audit:write,alert:write', '--expires-days', '30']);
+  const created = await run([
+    'apikey',
+    'create',
+    '--tenant',
+    tenant,
+    '--name',
+    'ingest',
+    '--scopes',
+    'audit:write,alert:write',
+    '--expires-days',
+    '30',
+  ]);
   assert.is(created.code, 0, created.err);
   const key = created.out.trim();
   assert.match(key, /^bwk_[A-Za-z0-9_-]{43}$/);
@@ -88,28 +106,62 @@ test('apikey create, list, rotate and revoke', async () => {
 });
 
 test('tenant settings get and set, with validation', async () => {
-  const set = await run(['tenant', 'settings', 'set', '--tenant', tenant, 'api.requestsPerWindow=100', 'alerts.quietHours.enabled=true']);
+  const set = await run([
+    'tenant',
+    'settings',
+    'set',
+    '--tenant',
+    tenant,
+    'api.requestsPerWindow=100',
+    'alerts.quietHours.enabled=true',
+  ]);
   assert.is(set.code, 0, set.err);
   const got = JSON.parse((await run(['tenant', 'settings', 'get', '--tenant', tenant])).out);
   assert.is(got.api.requestsPerWindow, 100);
   assert.is(got.alerts.quietHours.enabled, true);
   const bad = await run(['tenant', 'settings', 'set', '--tenant', tenant, 'api.requestsPerWindow=0', 'nope=1']);
   assert.is(bad.code, 2);
-  assert.match(bad.err, 'api.requestsPerWindow: must be at least 1', "in the project's words, not zod's (Too small: expected number to be >=1)");
+  assert.match(
+    bad.err,
+    'api.requestsPerWindow: must be at least 1',
+    "in the project's words, not zod's (Too small: expected number to be >=1)",
+  );
   assert.match(bad.err, 'nope');
   // The change is audited, with its before and after state; the refused one is not.
-  const audited = (await superuserQuery(db.url, `SELECT actor_id, before_state, after_state FROM audit_log WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`, [tenant])).rows;
+  const audited = (
+    await superuserQuery(
+      db.url,
+      `SELECT actor_id, before_state, after_state FROM audit_log WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`,
+      [tenant],
+    )
+  ).rows;
   assert.is(audited.length, 1, JSON.stringify(audited));
-  assert.equal([audited[0].actor_id, audited[0].before_state.api.requestsPerWindow, audited[0].after_state.api.requestsPerWindow], ['bulwark-cli', 600, 100]);
-  assert.equal([audited[0].before_state.alerts.quietHours.enabled, audited[0].after_state.alerts.quietHours.enabled], [false, true]);
+  assert.equal(
+    [audited[0].actor_id, audited[0].before_state.api.requestsPerWindow, audited[0].after_state.api.requestsPerWindow],
+    ['bulwark-cli', 600, 100],
+  );
+  assert.equal(
+    [audited[0].before_state.alerts.quietHours.enabled, audited[0].after_state.alerts.quietHours.enabled],
+    [false, true],
+  );
 });
 
 test('tenant settings set refuses keys that are not names (__proto__, constructor.prototype, empty parts), polluting nothing', async () => {
-  for (const pair of ['__proto__.polluted=1', 'alerts.__proto__.polluted=1', 'constructor.prototype.polluted=1', 'alerts..maxPerWindow=5', '.x=1']) {
+  for (const pair of [
+    '__proto__.polluted=1',
+    'alerts.__proto__.polluted=1',
+    'constructor.prototype.polluted=1',
+    'alerts..maxPerWindow=5',
+    '.x=1',
+  ]) {
     const r = await run(['tenant', 'settings', 'set', '--tenant', tenant, pair]);
     assert.is(r.code, 2, `${pair}: ${r.err}`);
     // constructor and prototype are names, so they reach the schema, which knows no such field.
-    assert.match(r.err, pair.startsWith('constructor') ? 'constructor: is not a known field' : 'must be a dotted settings key of names', pair);
+    assert.match(
+      r.err,
+      pair.startsWith('constructor') ? 'constructor: is not a known field' : 'must be a dotted settings key of names',
+      pair,
+    );
     assert.not.match(r.err, /at .*\.js:\d+/, 'no stack');
   }
   assert.is(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched');
@@ -130,7 +182,11 @@ test('updateTenantSettings: a patch member named __proto__ (as JSON.parse makes 
 });
 
 test('a --tenant that is not a tenant id is a usage error (exit 2) naming the flag, not a database error', async () => {
-  for (const args of [['apikey', 'list', '--tenant', 'nope'], ['secret', 'list', '--tenant', 'acme'], ['audit', 'verify', '--tenant', '123']]) {
+  for (const args of [
+    ['apikey', 'list', '--tenant', 'nope'],
+    ['secret', 'list', '--tenant', 'acme'],
+    ['audit', 'verify', '--tenant', '123'],
+  ]) {
     const r = await run(args);
     assert.is(r.code, 2, args.join(' '));
     assert.match(r.err, '--tenant must be a tenant id');

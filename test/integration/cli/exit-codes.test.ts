@@ -13,7 +13,8 @@ import { ADMIN_URL, createTestDatabase, superuserQuery, urlFor, type TestDatabas
 
 let db: TestDatabase;
 
-const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
 
 test.before(async () => {
   db = await createTestDatabase();
@@ -43,9 +44,16 @@ test('tenant create prints the id; a duplicate name and bad input are clear erro
   assert.match(id!, /^[0-9a-f-]{36}$/);
   assert.match(key!, /^bwk_[A-Za-z0-9_-]{43}$/);
   assert.equal(rest, []);
-  assert.match(ok.err, /^created tenant cli-tenant \(Europe\/Berlin\) with admin key bwk_\S+ \(admin\), expires \S+; the key is shown once$/);
+  assert.match(
+    ok.err,
+    /^created tenant cli-tenant \(Europe\/Berlin\) with admin key bwk_\S+ \(admin\), expires \S+; the key is shown once$/,
+  );
   assert.not.match(ok.err, key!, 'the note never repeats the key');
-  const row = await superuserQuery(db.url, 'SELECT t.timezone, s.settings, h.last_seq FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id JOIN audit_chain_heads h ON h.tenant_id = t.id WHERE t.id = $1', [id]);
+  const row = await superuserQuery(
+    db.url,
+    'SELECT t.timezone, s.settings, h.last_seq FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id JOIN audit_chain_heads h ON h.tenant_id = t.id WHERE t.id = $1',
+    [id],
+  );
   assert.is(row.rows[0].last_seq, '2', 'the admin key and the tenant creation are audited');
   assert.is(row.rows[0].timezone, 'Europe/Berlin');
   assert.is(row.rows[0].settings.retention.securityDays, 365);
@@ -78,17 +86,26 @@ test('audit verify exits 0 when intact and 1 naming tenant and seq when not', as
      `,
     [tenant],
   );
-  await superuserQuery(db.url, `UPDATE audit_chain_heads SET last_seq = 3, last_hash = repeat('a', 64) WHERE tenant_id = $1`, [tenant]);
+  await superuserQuery(
+    db.url,
+    `UPDATE audit_chain_heads SET last_seq = 3, last_hash = repeat('a', 64) WHERE tenant_id = $1`,
+    [tenant],
+  );
   const bad = await run(['audit', 'verify']);
   assert.is(bad.code, 1);
   assert.match(bad.out, `BROKEN  tenant ${tenant}: seq 3: content`);
 });
 
-test('audit verify on a terminal draws a progress bar over every chain\'s entries on stderr; in a pipe none', async () => {
+test("audit verify on a terminal draws a progress bar over every chain's entries on stderr; in a pipe none", async () => {
   const tenant = await createCliTenant(run, 'verify-bar');
-  const heads = (await superuserQuery(db.url, 'SELECT sum(last_seq)::int AS n FROM audit_chain_heads')).rows[0].n as number;
+  const heads = (await superuserQuery(db.url, 'SELECT sum(last_seq)::int AS n FROM audit_chain_heads')).rows[0]
+    .n as number;
   assert.ok(heads >= 2, 'entries to walk');
-  const tty = await runCli(['audit', 'verify', '--tenant', tenant], { DATABASE_URL: db.url, LOG_LEVEL: 'warn' }, { isTTY: true });
+  const tty = await runCli(
+    ['audit', 'verify', '--tenant', tenant],
+    { DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+    { isTTY: true },
+  );
   // The bootstrap wrote two entries (the admin key, the tenant): 0 of 2, then 2 of 2.
   assert.is(tty.progress, `\rverifying [${'.'.repeat(30)}] 0% (0/2)\rverifying [${'#'.repeat(30)}] 100% (2/2)\n`);
   assert.match(tty.out, `ok      tenant ${tenant}: 2 entries, chain intact`);
@@ -102,7 +119,11 @@ test('audit verify names a tenant whose row was deleted past the foreign keys (t
   await superuserQuery(db.url, `SET session_replication_role = replica; DELETE FROM tenants WHERE id = '${gone}'`);
   const line = `BROKEN  tenant ${gone}: seq 1: tenant: the tenant's row is missing from tenants (2 entries)`;
   const one = await run(['audit', 'verify', '--tenant', gone]);
-  assert.equal([one.code, one.out, one.err], [1, `${line}\n1 of 1 chain(s) broken`, ''], 'a BROKEN line, not "no tenant with id"');
+  assert.equal(
+    [one.code, one.out, one.err],
+    [1, `${line}\n1 of 1 chain(s) broken`, ''],
+    'a BROKEN line, not "no tenant with id"',
+  );
   const all = await run(['audit', 'verify']);
   assert.is(all.code, 1);
   assert.ok(all.out.split('\n').includes(line), all.out);
@@ -137,7 +158,10 @@ test('start on a port already in use fails, names the problem and exits (nothing
   const prefix = randomPrefix('start-fail');
   try {
     const port = String((taken.address() as AddressInfo).port);
-    const { code, output } = await startUntilExit({ ...process.env, ...workerEnv(db.url, prefix, { PORT: port }) }, { ms: 30_000 });
+    const { code, output } = await startUntilExit(
+      { ...process.env, ...workerEnv(db.url, prefix, { PORT: port }) },
+      { ms: 30_000 },
+    );
     assert.is.not(code, 0, output);
     assert.match(output, 'EADDRINUSE');
   } finally {

@@ -27,24 +27,47 @@ test.before(
     ({ db, prisma } = await createTestDatabaseWithPrisma());
     tenantA = (await createTenant(prisma, { name: 'flags-a' })).id;
     tenantB = (await createTenant(prisma, { name: 'flags-b' })).id;
-    keyA = (await createApiKey(prisma, { tenantId: tenantA, name: 'svc', scopes: ['audit:write'] }, actor)).record.displayPrefix;
+    keyA = (await createApiKey(prisma, { tenantId: tenantA, name: 'svc', scopes: ['audit:write'] }, actor)).record
+      .displayPrefix;
   }),
 );
 test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
-const run = makeCliRunner(() => ({ DATABASE_URL: db.url, LOG_LEVEL: 'warn', MASTER_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' }));
+const run = makeCliRunner(() => ({
+  DATABASE_URL: db.url,
+  LOG_LEVEL: 'warn',
+  MASTER_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+}));
 
 test('a whole-number flag outside its range is a usage error stating the range', async () => {
   const cases: Array<[string[], string]> = [
     [['keys', 'rotate-master', '--batch-size', '0'], '--batch-size must be a whole number from 1 to 10000, got "0"'],
     [['keys', 'rotate-master', '--batch-size=-5'], '--batch-size must be a whole number from 1 to 10000, got "-5"'],
-    [['keys', 'rotate-master', '--batch-size', '10001'], '--batch-size must be a whole number from 1 to 10000, got "10001"'],
-    [['keys', 'rotate-master', '--batch-size', 'lots'], '--batch-size must be a whole number from 1 to 10000, got "lots"'],
-    [['apikey', 'rotate', '--tenant', tenantA, '--key', keyA, '--grace-seconds', '99999999'], '--grace-seconds must be a whole number from 0 to 86400, got "99999999"'],
+    [
+      ['keys', 'rotate-master', '--batch-size', '10001'],
+      '--batch-size must be a whole number from 1 to 10000, got "10001"',
+    ],
+    [
+      ['keys', 'rotate-master', '--batch-size', 'lots'],
+      '--batch-size must be a whole number from 1 to 10000, got "lots"',
+    ],
+    [
+      ['apikey', 'rotate', '--tenant', tenantA, '--key', keyA, '--grace-seconds', '99999999'],
+      '--grace-seconds must be a whole number from 0 to 86400, got "99999999"',
+    ],
     // Not "argument is ambiguous": a negative number cannot be a flag.
-    [['apikey', 'rotate', '--tenant', tenantA, '--key', keyA, '--grace-seconds', '-1'], '--grace-seconds must be a whole number from 0 to 86400, got "-1"'],
-    [['apikey', 'create', '--tenant', tenantA, '--name', 'n', '--scopes', 'admin', '--expires-days', '731'], '--expires-days must be a whole number from 1 to 730, got "731"'],
-    [['alerts', 'log', '--tenant', tenantA, '--limit', '501'], '--limit must be a whole number from 1 to 500, got "501"'],
+    [
+      ['apikey', 'rotate', '--tenant', tenantA, '--key', keyA, '--grace-seconds', '-1'],
+      '--grace-seconds must be a whole number from 0 to 86400, got "-1"',
+    ],
+    [
+      ['apikey', 'create', '--tenant', tenantA, '--name', 'n', '--scopes', 'admin', '--expires-days', '731'],
+      '--expires-days must be a whole number from 1 to 730, got "731"',
+    ],
+    [
+      ['alerts', 'log', '--tenant', tenantA, '--limit', '501'],
+      '--limit must be a whole number from 1 to 500, got "501"',
+    ],
   ];
   for (const [args, message] of cases) {
     const r = await run(args);
@@ -52,7 +75,14 @@ test('a whole-number flag outside its range is a usage error stating the range',
     assert.is(r.err.split('\n')[0], `bulwark: ${message}`);
   }
   const keys = await listApiKeys(prisma, tenantA);
-  assert.equal(keys.map((k) => [k.name, k.revokedAt]), [['bootstrap admin', null], ['svc', null]], 'no key created, rotated or revoked');
+  assert.equal(
+    keys.map((k) => [k.name, k.revokedAt]),
+    [
+      ['bootstrap admin', null],
+      ['svc', null],
+    ],
+    'no key created, rotated or revoked',
+  );
 });
 
 test('--tenant in upper case names the tenant in lower case, as every other output does', async () => {
@@ -66,11 +96,26 @@ test('a repeated flag is a usage error naming it, and nothing is done', async ()
   const revoke = await run(['apikey', 'revoke', '--tenant', tenantB, '--tenant', tenantA, '--key', keyA]);
   assert.is(revoke.code, 2);
   assert.is(revoke.err.split('\n')[0], 'bulwark: --tenant was given more than once; give it once');
-  assert.is((await listApiKeys(prisma, tenantA)).find((k) => k.displayPrefix === keyA)!.revokedAt, null, 'the key is not revoked');
+  assert.is(
+    (await listApiKeys(prisma, tenantA)).find((k) => k.displayPrefix === keyA)!.revokedAt,
+    null,
+    'the key is not revoked',
+  );
   const log = await run(['alerts', 'log', '--tenant', tenantA, '--tenant=' + tenantB]);
   assert.is(log.code, 2);
   assert.match(log.err, '--tenant was given more than once');
-  const flag = await run(['apikey', 'rotate', '--tenant', tenantA, '--key', keyA, '--grace-seconds', '1', '--grace-seconds', '2']);
+  const flag = await run([
+    'apikey',
+    'rotate',
+    '--tenant',
+    tenantA,
+    '--key',
+    keyA,
+    '--grace-seconds',
+    '1',
+    '--grace-seconds',
+    '2',
+  ]);
   assert.match(flag.err, '--grace-seconds was given more than once');
 });
 
@@ -79,7 +124,10 @@ test('keys generate --id takes only an id MASTER_KEYS accepts', async () => {
     const r = await run(['keys', 'generate', '--id', id]);
     assert.is(r.code, 2, `--id "${id}"`);
     assert.is(r.out, '', 'no entry printed');
-    assert.is(r.err.split('\n')[0], 'bulwark: --id must be 1-32 letters, digits, "_" or "-" (the ids MASTER_KEYS accepts)');
+    assert.is(
+      r.err.split('\n')[0],
+      'bulwark: --id must be 1-32 letters, digits, "_" or "-" (the ids MASTER_KEYS accepts)',
+    );
   }
   const ok = await run(['keys', 'generate', '--id', 'k_2-b']);
   assert.is(ok.code, 0, ok.err);
@@ -101,9 +149,16 @@ test('the library holds the same bounds for every caller', async () => {
   for (const graceMs of [-1, 86_400_001, 1.5]) {
     const err = await rotateApiKey(prisma, tenantA, keyA, actor, graceMs).catch((e: unknown) => e);
     assert.instance(err, ValidationError, `graceMs ${graceMs}`);
-    assert.match((err as Error).message, 'graceMs: must be a whole number of milliseconds from 0 to 86400000 (24 hours)');
+    assert.match(
+      (err as Error).message,
+      'graceMs: must be a whole number of milliseconds from 0 to 86400000 (24 hours)',
+    );
   }
-  assert.equal((await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM api_keys')).rows, before.rows, 'no key issued');
+  assert.equal(
+    (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM api_keys')).rows,
+    before.rows,
+    'no key issued',
+  );
   const keys = parseMasterKeys('k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
   for (const batchSize of [0, -5, 10_001]) {
     const err = await rotateMasterKey(prisma, keys, { batchSize }).catch((e: unknown) => e);

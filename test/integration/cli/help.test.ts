@@ -26,19 +26,28 @@ test('bulwark --help, -h, help and no arguments print the whole usage', async ()
 });
 
 test('<group> --help lists that group only, at every group', async () => {
-  const groups = new Set((await commandNames()).flatMap((name) => {
-    const words = name.split(' ');
-    return words.slice(0, -1).map((_, i) => words.slice(0, i + 1).join(' '));
-  }));
+  const groups = new Set(
+    (await commandNames()).flatMap((name) => {
+      const words = name.split(' ');
+      return words.slice(0, -1).map((_, i) => words.slice(0, i + 1).join(' '));
+    }),
+  );
   assert.ok(groups.has('apikey') && groups.has('tenant settings'), [...groups].join(','));
   for (const group of groups) {
-    for (const args of [[...group.split(' '), '--help'], ['help', ...group.split(' ')]]) {
+    for (const args of [
+      [...group.split(' '), '--help'],
+      ['help', ...group.split(' ')],
+    ]) {
       const r = await run(args);
       assert.is(r.code, 0, `${args.join(' ')}: ${r.err}`);
       assert.match(r.out, `Usage: bulwark ${group} <command> [options]`);
-      const listed = r.out.split('\n').filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim());
+      const listed = r.out
+        .split('\n')
+        .filter((l) => /^ {2}\S/.test(l))
+        .map((l) => l.trim());
       assert.ok(listed.length > 0);
-      for (const l of listed) assert.ok(l.startsWith(`${group} `), `${group} --help lists only its own commands, not: ${l}`);
+      for (const l of listed)
+        assert.ok(l.startsWith(`${group} `), `${group} --help lists only its own commands, not: ${l}`);
     }
   }
   const apikey = await run(['apikey', '--help']);
@@ -79,7 +88,10 @@ test('a group without its command, or an unknown one, exits 2 naming the command
   const nested = await run(['tenant', 'settings']);
   assert.is(nested.code, 2);
   assert.match(nested.err, '"tenant settings" needs a command: get, set');
-  for (const args of [['apikey', 'frob'], ['apikey', 'frob', '--help']]) {
+  for (const args of [
+    ['apikey', 'frob'],
+    ['apikey', 'frob', '--help'],
+  ]) {
     const r = await run(args);
     assert.is(r.code, 2, args.join(' '));
     assert.match(r.err, 'unknown command "apikey frob" ("apikey" has: create, list, revoke, rotate)');
@@ -95,7 +107,14 @@ test('a group without its command, or an unknown one, exits 2 naming the command
 });
 
 test('a wrong flag is reported as a usage error (exit 2) even when the configuration is bad too', async () => {
-  for (const args of [['apikey', 'list'], ['secret', 'list', '--tenant', 'nope'], ['channel', 'list', '--bogus', 'x'], ['tenant', 'settings', 'get'], ['audit', 'verify', '--tenant'], ['keys', 'rotate-master', '--batch-size', 'lots']]) {
+  for (const args of [
+    ['apikey', 'list'],
+    ['secret', 'list', '--tenant', 'nope'],
+    ['channel', 'list', '--bogus', 'x'],
+    ['tenant', 'settings', 'get'],
+    ['audit', 'verify', '--tenant'],
+    ['keys', 'rotate-master', '--batch-size', 'lots'],
+  ]) {
     const r = await run(args);
     assert.is(r.code, 2, `${args.join(' ')}: ${r.err}`);
     assert.not.match(r.err, 'DATABASE_URL', `${args.join(' ')} names the flag, not the configuration`);
@@ -113,11 +132,15 @@ function importsOf(args: string[]): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-imports-'));
   try {
     const file = join(dir, 'imports.txt');
-    const r = spawnSync(process.execPath, ['--import', './test/helpers/record-imports.mjs', 'bin/bulwark.js', ...args], {
-      env: { ...process.env, RECORD_IMPORTS_FILE: file, DATABASE_URL: 'mysql://nowhere/x' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', './test/helpers/record-imports.mjs', 'bin/bulwark.js', ...args],
+      {
+        env: { ...process.env, RECORD_IMPORTS_FILE: file, DATABASE_URL: 'mysql://nowhere/x' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     assert.ok(r.status !== null, `bulwark ${args.join(' ')} ended: ${r.stderr}`);
     return readFileSync(file, 'utf8').split('\n').filter(Boolean);
   } finally {
@@ -134,7 +157,10 @@ test('help loads the command declarations only: no zod, Prisma, BullMQ, Redis, F
   }
   // The recorder sees a command's work: `keys generate` reads its flags (zod, for --tenant's check).
   const generate = importsOf(['keys', 'generate']);
-  assert.ok(generate.some((u) => /\/node_modules\/zod\//.test(u)), 'keys generate loads zod');
+  assert.ok(
+    generate.some((u) => /\/node_modules\/zod\//.test(u)),
+    'keys generate loads zod',
+  );
   assert.ok(!generate.some((u) => /\/cli\/commands\/apikey\.js$/.test(u)), 'keys generate loads no other group');
 });
 

@@ -27,8 +27,11 @@ async function migrate(db: TestDatabase) {
 }
 
 const applied = async (db: TestDatabase) =>
-  (await superuserQuery(db.url, 'SELECT migration_name FROM _prisma_migrations ORDER BY migration_name')).rows.map((r) => r.migration_name as string);
-const exists = async (db: TestDatabase, table: string) => (await superuserQuery(db.url, 'SELECT to_regclass($1) AS t', [table])).rows[0].t !== null;
+  (await superuserQuery(db.url, 'SELECT migration_name FROM _prisma_migrations ORDER BY migration_name')).rows.map(
+    (r) => r.migration_name as string,
+  );
+const exists = async (db: TestDatabase, table: string) =>
+  (await superuserQuery(db.url, 'SELECT to_regclass($1) AS t', [table])).rows[0].t !== null;
 
 test('the first migration fails: exit 1 naming it, nothing of it left, nothing recorded', async () => {
   const [first] = await readMigrationFiles();
@@ -39,7 +42,8 @@ test('the first migration fails: exit 1 naming it, nothing of it left, nothing r
   assert.equal(r.out, []);
   assert.is(r.err, `bulwark: migration ${first!.name} failed and was rolled back: relation "tenants" already exists`);
   assert.equal(await applied(db), []);
-  for (const t of ['tenant_settings', 'audit_chain_heads', 'audit_log']) assert.not.ok(await exists(db, t), `${t} left behind`);
+  for (const t of ['tenant_settings', 'audit_chain_heads', 'audit_log'])
+    assert.not.ok(await exists(db, t), `${t} left behind`);
 });
 
 test('a later migration fails: the ones before it stay applied, the failing one is named and rolled back', async () => {
@@ -52,7 +56,10 @@ test('a later migration fails: the ones before it stay applied, the failing one 
   await superuserQuery(db.url, 'CREATE TABLE alert_ledger (squatter int)');
   const r = await migrate(db);
   assert.is(r.code, 1);
-  assert.equal(r.out, before.map((n) => `applied ${n}`));
+  assert.equal(
+    r.out,
+    before.map((n) => `applied ${n}`),
+  );
   assert.is(r.err, `bulwark: migration ${failing} failed and was rolled back: relation "alert_ledger" already exists`);
   assert.equal(await applied(db), before);
   assert.not.ok(await exists(db, 'alert_channels'), 'the failed migration left alert_channels behind');
@@ -66,7 +73,10 @@ test('the installed bin exits 1 and names the file on stderr', async () => {
   const r = runBin(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
   assert.is(r.status, 1, r.stderr);
   assert.is(r.stdout, '');
-  assert.match(r.stderr, `bulwark: migration ${first!.name} failed and was rolled back: relation "audit_log" already exists`);
+  assert.match(
+    r.stderr,
+    `bulwark: migration ${first!.name} failed and was rolled back: relation "audit_log" already exists`,
+  );
   assert.equal(await applied(db), []);
 });
 

@@ -31,8 +31,10 @@ test.before(
     tenantA = (await createTenant(prisma, { name: 'rotate-a' })).id;
     tenantB = (await createTenant(prisma, { name: 'rotate-b' })).id;
     const keys = parseMasterKeys(K1);
-    for (const [i, value] of VALUES.a.entries()) await setSecret(prisma, keys, { tenantId: tenantA, name: `a.secret-${i}`, value }, actor);
-    for (const [i, value] of VALUES.b.entries()) await setSecret(prisma, keys, { tenantId: tenantB, name: `b.secret-${i}`, value }, actor);
+    for (const [i, value] of VALUES.a.entries())
+      await setSecret(prisma, keys, { tenantId: tenantA, name: `a.secret-${i}`, value }, actor);
+    for (const [i, value] of VALUES.b.entries())
+      await setSecret(prisma, keys, { tenantId: tenantB, name: `b.secret-${i}`, value }, actor);
     // Two that cannot be decrypted: one says k1 but was sealed under a key nobody has,
     // the other names a key id that is not configured at all.
     const lostKey = new Fernet(generateFernetKey());
@@ -69,14 +71,24 @@ const valueHistory = async () => ({
 test('rotate-master on a terminal: progress bar to the final count, undecryptable secrets named, exit 1, batches audited by name', async () => {
   const history = await valueHistory();
   const r = await run(['keys', 'rotate-master', '--batch-size', '3'], true);
-  assert.equal(await valueHistory(), history, 'versions, rotated_at and secret_rotations are the value\'s history: left alone');
+  assert.equal(
+    await valueHistory(),
+    history,
+    "versions, rotated_at and secret_rotations are the value's history: left alone",
+  );
   assert.is(r.code, 1, 'a secret that did not decrypt fails the command');
   assert.is(r.out, 're-encrypted 5 of 7 secret(s) under key k2; 2 failed');
   const failed = r.err.split('\n');
   assert.is(failed.length, 2, r.err);
   const because = ': the value does not decrypt under any configured master key';
-  assert.ok(failed.some((l) => l.startsWith(`FAILED  tenant ${tenantA} secret a.orphaned (key k0)${because}`)), r.err);
-  assert.ok(failed.some((l) => l.startsWith(`FAILED  tenant ${tenantB} secret b.corrupt (key k1)${because}`)), r.err);
+  assert.ok(
+    failed.some((l) => l.startsWith(`FAILED  tenant ${tenantA} secret a.orphaned (key k0)${because}`)),
+    r.err,
+  );
+  assert.ok(
+    failed.some((l) => l.startsWith(`FAILED  tenant ${tenantB} secret b.corrupt (key k1)${because}`)),
+    r.err,
+  );
 
   // 7 rows in batches of 3: progress after each batch, failures counted as done.
   assert.is(r.progress, `${bar(0, 0, 7)}${bar(42, 3, 7)}${bar(85, 6, 7)}${bar(100, 7, 7)}\n`);
@@ -93,26 +105,45 @@ test('rotate-master on a terminal: progress bar to the final count, undecryptabl
   ]);
   assert.is(await resolveSecretRef(prisma, parseMasterKeys(K2), tenantB, 'secret://b.secret-1'), VALUES.b[1]);
 
-  const rows = (await superuserQuery(db.url, `SELECT * FROM audit_log WHERE action = 'secret:master-key-rotated' ORDER BY tenant_id, seq`)).rows as RotationEntry[];
+  const rows = (
+    await superuserQuery(
+      db.url,
+      `SELECT * FROM audit_log WHERE action = 'secret:master-key-rotated' ORDER BY tenant_id, seq`,
+    )
+  ).rows as RotationEntry[];
   for (const e of rows) {
     assert.equal([e.actor_type, e.actor_id, e.resource_type], ['system', 'bulwark-cli', 'secret']);
     assert.equal([e.metadata.from_key_ids, e.metadata.to_key_id], [['k1'], 'k2']);
   }
   // The rotation walks the rows in id order, 3 at a time, and audits each batch once per
   // tenant with the names it re-encrypted: rebuild that from the ids.
-  const byId = (await superuserQuery(db.url, 'SELECT tenant_id, name FROM secrets ORDER BY id')).rows as Array<{ tenant_id: string; name: string }>;
+  const byId = (await superuserQuery(db.url, 'SELECT tenant_id, name FROM secrets ORDER BY id')).rows as Array<{
+    tenant_id: string;
+    name: string;
+  }>;
   const expected = (t: string) => {
     const batches: string[][] = [];
     for (let i = 0; i < byId.length; i += 3) {
-      const names = byId.slice(i, i + 3).filter((row) => row.tenant_id === t && row.name.includes('.secret-')).map((row) => row.name);
+      const names = byId
+        .slice(i, i + 3)
+        .filter((row) => row.tenant_id === t && row.name.includes('.secret-'))
+        .map((row) => row.name);
       if (names.length > 0) batches.push(names);
     }
     return batches;
   };
   for (const t of [tenantA, tenantB]) {
-    assert.equal(rows.filter((e) => e.tenant_id === t).map((e) => e.metadata.names), expected(t), `entries of tenant ${t}`);
+    assert.equal(
+      rows.filter((e) => e.tenant_id === t).map((e) => e.metadata.names),
+      expected(t),
+      `entries of tenant ${t}`,
+    );
   }
-  const namesOf = (t: string) => rows.filter((e) => e.tenant_id === t).flatMap((e) => e.metadata.names).sort();
+  const namesOf = (t: string) =>
+    rows
+      .filter((e) => e.tenant_id === t)
+      .flatMap((e) => e.metadata.names)
+      .sort();
   assert.equal(namesOf(tenantA), ['a.secret-0', 'a.secret-1', 'a.secret-2']);
   assert.equal(namesOf(tenantB), ['b.secret-0', 'b.secret-1']);
   // No value in any audit row (nor in what the command printed).
@@ -122,14 +153,18 @@ test('rotate-master on a terminal: progress bar to the final count, undecryptabl
 });
 
 test('a re-run does only what is left, reports the same failures, and draws nothing without a terminal', async () => {
-  const before = (await superuserQuery(db.url, `SELECT count(*)::int AS n FROM audit_log WHERE action = 'secret:master-key-rotated'`)).rows[0].n as number;
+  const before = (
+    await superuserQuery(db.url, `SELECT count(*)::int AS n FROM audit_log WHERE action = 'secret:master-key-rotated'`)
+  ).rows[0].n as number;
   const r = await run(['keys', 'rotate-master'], false);
   assert.is(r.code, 1);
   assert.is(r.out, 're-encrypted 0 of 2 secret(s) under key k2; 2 failed');
   assert.match(r.err, 'secret a.orphaned (key k0)');
   assert.match(r.err, 'secret b.corrupt (key k1)');
   assert.is(r.progress, '', 'no progress bar when stderr is not a terminal');
-  const after = (await superuserQuery(db.url, `SELECT count(*)::int AS n FROM audit_log WHERE action = 'secret:master-key-rotated'`)).rows[0].n as number;
+  const after = (
+    await superuserQuery(db.url, `SELECT count(*)::int AS n FROM audit_log WHERE action = 'secret:master-key-rotated'`)
+  ).rows[0].n as number;
   assert.is(after, before, 'nothing re-encrypted, nothing audited');
 });
 

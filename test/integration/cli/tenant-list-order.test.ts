@@ -31,7 +31,12 @@ const EXPECTED = ['1x', '__system__', 'A', 'a c', 'a-c', 'a.c', 'a_d', 'ab', 'b'
 async function cliList(): Promise<string[]> {
   const out: string[] = [];
   const io: CliIO = { out: (l) => out.push(l), err: () => undefined, isTTY: false };
-  const code = await main(['tenant', 'list'], io, { DATABASE_URL: db.url, MASTER_KEYS: `k1:${generateFernetKey()}`, LOG_LEVEL: 'warn' }, Readable.from([]));
+  const code = await main(
+    ['tenant', 'list'],
+    io,
+    { DATABASE_URL: db.url, MASTER_KEYS: `k1:${generateFernetKey()}`, LOG_LEVEL: 'warn' },
+    Readable.from([]),
+  );
   assert.is(code, 0);
   assert.is(out.at(-1), `${EXPECTED.length} tenant(s)`);
   return out.slice(0, -1).map((l) => l.split('\t')[1]!);
@@ -41,7 +46,11 @@ test('tenant list: by name without regard to case, in code-point order, whatever
   for (const name of CREATED) await createTenant(prisma, { name });
   for (const collation of ['C', 'und-x-icu', 'en-US-x-icu', 'C']) {
     await superuserQuery(db.url, `ALTER TABLE tenants ALTER COLUMN name TYPE varchar(100) COLLATE "${collation}"`);
-    assert.equal((await listTenants(prisma)).map((t) => t.name), EXPECTED, `listTenants under ${collation}`);
+    assert.equal(
+      (await listTenants(prisma)).map((t) => t.name),
+      EXPECTED,
+      `listTenants under ${collation}`,
+    );
     assert.equal(await cliList(), EXPECTED, `bulwark tenant list under ${collation}`);
   }
   const [first] = await listTenants(prisma);

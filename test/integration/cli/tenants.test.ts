@@ -14,9 +14,11 @@ import { createTestDatabase, superuserQuery, type TestDatabase } from '../../hel
 let db: TestDatabase;
 const MASTER_KEYS = `k1:${generateFernetKey()}`;
 
-const run = (args: string[], stdin: NodeJS.ReadableStream = Readable.from([Buffer.from('s3cret-value')])) => runCli(args, { DATABASE_URL: db.url, MASTER_KEYS, LOG_LEVEL: 'warn' }, { stdin });
+const run = (args: string[], stdin: NodeJS.ReadableStream = Readable.from([Buffer.from('s3cret-value')])) =>
+  runCli(args, { DATABASE_URL: db.url, MASTER_KEYS, LOG_LEVEL: 'warn' }, { stdin });
 
-const rowCount = async (table: string) => Number((await superuserQuery(db.url, `SELECT count(*)::int AS n FROM ${table}`)).rows[0].n);
+const rowCount = async (table: string) =>
+  Number((await superuserQuery(db.url, `SELECT count(*)::int AS n FROM ${table}`)).rows[0].n);
 
 test.before(async () => {
   db = await createTestDatabase();
@@ -40,7 +42,18 @@ test('an unknown --tenant is "no tenant with id …" and exit 1 on every command
     ['secret', 'rotate', '--name', 'hook'],
     ['secret', 'list'],
     ['secret', 'history', '--name', 'hook'],
-    ['channel', 'add', '--name', 'c', '--type', 'webhook', '--target', 'https://example.com/hook', '--secret', 'secret://hook'],
+    [
+      'channel',
+      'add',
+      '--name',
+      'c',
+      '--type',
+      'webhook',
+      '--target',
+      'https://example.com/hook',
+      '--secret',
+      'secret://hook',
+    ],
     ['channel', 'list'],
     ['channel', 'remove', '--name', 'c'],
     ['alerts', 'log'],
@@ -50,7 +63,12 @@ test('an unknown --tenant is "no tenant with id …" and exit 1 on every command
   for (const args of commands) {
     // A stdin that records being read: the secret is not asked for when the tenant is unknown.
     let stdinRead = false;
-    const stdin = new Readable({ read() { stdinRead = true; this.push(null); } });
+    const stdin = new Readable({
+      read() {
+        stdinRead = true;
+        this.push(null);
+      },
+    });
     const r = await run([...args, '--tenant', ghost], stdin);
     const what = args.join(' ');
     assert.is(r.code, 1, `${what}: ${r.err}`);
@@ -71,7 +89,12 @@ test('secret set with a bad name, and secret rotate of a secret that does not ex
     [['secret', 'rotate', '--tenant', tenant, '--name', 'never-set'], 1, 'no secret "never-set"'],
   ] as const) {
     let stdinRead = false;
-    const stdin = new Readable({ read() { stdinRead = true; this.push(null); } });
+    const stdin = new Readable({
+      read() {
+        stdinRead = true;
+        this.push(null);
+      },
+    });
     const r = await run([...args], stdin);
     assert.is(r.code, code, r.err);
     assert.match(r.err, message);
@@ -100,7 +123,11 @@ test('tenant list prints every tenant by name with id, zone and creation time, t
   const rows = lines.slice(0, -1).map((l) => l.split('\t'));
   const names = rows.map((c) => c[1]);
   const folded = (s: string | undefined) => (s ?? '').toLowerCase();
-  assert.equal(names, [...names].sort((x, y) => (folded(x) < folded(y) ? -1 : 1)), 'ordered by name, case aside (tenant-list-order.test.ts checks the rule)');
+  assert.equal(
+    names,
+    [...names].sort((x, y) => (folded(x) < folded(y) ? -1 : 1)),
+    'ordered by name, case aside (tenant-list-order.test.ts checks the rule)',
+  );
   const a = rows.find((c) => c[0] === alpha)!;
   assert.equal(a.slice(1, 3), ['alpha', 'UTC']);
   assert.match(a[3]!, /^created \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -116,7 +143,10 @@ test('tenant create and apikey create print keys the same way: bare on stdout, t
   const [id, adminKey] = t.out.split('\n');
   const k = await run(['apikey', 'create', '--tenant', id!, '--name', 'ingest', '--scopes', 'audit:write']);
   assert.is(k.code, 0, k.err);
-  for (const [key, note] of [[adminKey!, t.err], [k.out, k.err]] as const) {
+  for (const [key, note] of [
+    [adminKey!, t.err],
+    [k.out, k.err],
+  ] as const) {
     assert.match(key, /^bwk_[A-Za-z0-9_-]{43}$/);
     assert.match(note, /; the key is shown once$/);
     assert.match(note, key.slice(0, 12), 'the note names the key by its prefix');
@@ -129,7 +159,11 @@ test('the README recipe captures the tenant id and admin key with read, from the
 { read -r TENANT_ID; read -r ADMIN_KEY; } < <(node bin/bulwark.js tenant create --name scripted 2>/dev/null)
 KEY=$(node bin/bulwark.js apikey create --tenant "$TENANT_ID" --name ingest --scopes audit:write 2>/dev/null)
 echo "$TENANT_ID|$ADMIN_KEY|$KEY"`;
-  const r = spawnSync('bash', ['-c', script], { env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('bash', ['-c', script], {
+    env: { ...process.env, DATABASE_URL: db.url },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout.trim(), /^[0-9a-f-]{36}\|bwk_[A-Za-z0-9_-]{43}\|bwk_[A-Za-z0-9_-]{43}$/);
 });

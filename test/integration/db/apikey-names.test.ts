@@ -30,13 +30,18 @@ test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
 const cli = (args: string[]) => runCli(args, { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
 
-const create = (tenantId: string, name: string, expiresInDays?: number) => createApiKey(prisma, { tenantId, name, scopes: ['audit:write'], expiresInDays }, actor);
-const keyCount = async () => (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM api_keys')).rows[0].n as number;
+const create = (tenantId: string, name: string, expiresInDays?: number) =>
+  createApiKey(prisma, { tenantId, name, scopes: ['audit:write'], expiresInDays }, actor);
+const keyCount = async () =>
+  (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM api_keys')).rows[0].n as number;
 const taken = (name: string, prefix: string) =>
   `an API key named "${name}" already exists for this tenant (${prefix}); names are unique among keys that are not revoked: choose another name, or revoke or rotate that key`;
 
 async function refusal<T extends Error>(work: Promise<unknown>, type: new (...a: never[]) => T): Promise<string> {
-  const err = await work.then(() => undefined, (e: unknown) => e);
+  const err = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.instance(err, type);
   return (err as Error).message;
 }
@@ -52,12 +57,20 @@ test('a second key of the same name is a conflict naming the first, with nothing
   await create(b, 'ingest');
   await revokeApiKey(prisma, a, first.record.displayPrefix, actor);
   const again = await create(a, 'ingest');
-  assert.equal((await listApiKeys(prisma, a)).filter((k) => k.name === 'ingest').map((k) => k.displayPrefix), [first.record.displayPrefix, again.record.displayPrefix]);
+  assert.equal(
+    (await listApiKeys(prisma, a)).filter((k) => k.name === 'ingest').map((k) => k.displayPrefix),
+    [first.record.displayPrefix, again.record.displayPrefix],
+  );
 });
 
 test('an expired key that was never revoked still holds its name, and the message says it expired', async () => {
   const t = (await createTenant(prisma, { name: 'names-expired' })).id;
-  const old = await createApiKey(prisma, { tenantId: t, name: 'old', scopes: ['audit:read'], expiresInDays: 1 }, actor, () => new Date(Date.now() - 3 * 86_400_000));
+  const old = await createApiKey(
+    prisma,
+    { tenantId: t, name: 'old', scopes: ['audit:read'], expiresInDays: 1 },
+    actor,
+    () => new Date(Date.now() - 3 * 86_400_000),
+  );
   const message = await refusal(create(t, 'old'), ConflictError);
   assert.match(message, `(${old.record.displayPrefix}, expired ${old.record.expiresAt.toISOString()})`);
   await revokeApiKey(prisma, t, old.record.displayPrefix, actor);
@@ -85,12 +98,22 @@ test('rotation hands the name on: both keys work during the grace, the name is t
   }
   assert.is(await refusal(create(t, 'svc'), ConflictError), taken('svc', rotated.record.displayPrefix));
   const again = await refusal(rotateApiKey(prisma, t, old.record.displayPrefix, actor), ValidationError);
-  assert.match(again, `key: is already rotated and stays valid only until ${rotated.oldRevokedAt.toISOString()}; rotate its replacement ${rotated.record.displayPrefix} instead`);
+  assert.match(
+    again,
+    `key: is already rotated and stays valid only until ${rotated.oldRevokedAt.toISOString()}; rotate its replacement ${rotated.record.displayPrefix} instead`,
+  );
   // The replacement rotates in turn, with no grace: the name moves on once more.
   const third = await rotateApiKey(prisma, t, rotated.record.displayPrefix, actor, 0);
   const live = (await listApiKeys(prisma, t)).filter((k) => k.name === 'svc' && k.revokedAt === null);
-  assert.equal(live.map((k) => k.displayPrefix), [third.record.displayPrefix]);
-  const old2 = (await superuserQuery(db.url, 'SELECT replaced_by_id FROM api_keys WHERE display_prefix = $1', [old.record.displayPrefix])).rows[0];
+  assert.equal(
+    live.map((k) => k.displayPrefix),
+    [third.record.displayPrefix],
+  );
+  const old2 = (
+    await superuserQuery(db.url, 'SELECT replaced_by_id FROM api_keys WHERE display_prefix = $1', [
+      old.record.displayPrefix,
+    ])
+  ).rows[0];
   assert.is(old2.replaced_by_id, rotated.record.id, 'the old key still names its replacement');
 });
 
@@ -102,7 +125,12 @@ test('revoking a key in its rotation grace period revokes it now, not when the g
   assert.ok(revoked.revokedAt!.getTime() <= Date.now(), `revoked at ${revoked.revokedAt?.toISOString()}`);
   const auth = createAuthenticator(prisma, { cacheMs: 0, writeAudit: recordUse });
   try {
-    assert.equal(await auth.authenticate(old.key), { ok: false, reason: 'revoked', displayPrefix: old.record.displayPrefix, tenantId: t });
+    assert.equal(await auth.authenticate(old.key), {
+      ok: false,
+      reason: 'revoked',
+      displayPrefix: old.record.displayPrefix,
+      tenantId: t,
+    });
   } finally {
     await auth.close();
   }
@@ -120,7 +148,10 @@ test('bulwark apikey create: a taken name is exit 1 with the conflict; apikey li
   assert.is(again.code, 2);
   assert.match(again.err, `is already rotated and stays valid only until`);
   const list = (await cli(['apikey', 'list', '--tenant', t])).out.split('\n').filter((l) => l.includes('\tingest\t'));
-  assert.equal(list.map((l) => l.split('\t')[3]!.replace(/\d{4}-.*Z/, 'T')), ['valid until T (rotated)', 'valid']);
+  assert.equal(
+    list.map((l) => l.split('\t')[3]!.replace(/\d{4}-.*Z/, 'T')),
+    ['valid until T (rotated)', 'valid'],
+  );
 });
 
 test('the rotation grace defaults to ROTATION_GRACE_DEFAULT_SECONDS, from the library and from the CLI alike', async () => {
@@ -133,8 +164,14 @@ test('the rotation grace defaults to ROTATION_GRACE_DEFAULT_SECONDS, from the li
   const viaCli = await create(t, 'cli');
   const before = Date.now();
   assert.is((await cli(['apikey', 'rotate', '--tenant', t, '--key', viaCli.record.displayPrefix])).code, 0);
-  const until = (await listApiKeys(prisma, t)).find((k) => k.displayPrefix === viaCli.record.displayPrefix)!.revokedAt!.getTime();
-  assert.ok(until - before >= ROTATION_GRACE_DEFAULT_SECONDS * 1000 && until - Date.now() <= ROTATION_GRACE_DEFAULT_SECONDS * 1000, `grace ${until - before} ms`);
+  const until = (await listApiKeys(prisma, t))
+    .find((k) => k.displayPrefix === viaCli.record.displayPrefix)!
+    .revokedAt!.getTime();
+  assert.ok(
+    until - before >= ROTATION_GRACE_DEFAULT_SECONDS * 1000 &&
+      until - Date.now() <= ROTATION_GRACE_DEFAULT_SECONDS * 1000,
+    `grace ${until - before} ms`,
+  );
 });
 
 test.run();

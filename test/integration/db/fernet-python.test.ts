@@ -42,11 +42,20 @@ json.dump(out, sys.stdout)
 `;
 
 function hasCryptography(python: string): string | undefined {
-  const r = spawnSync(python, ['-c', 'import sys, cryptography; from cryptography.fernet import Fernet, MultiFernet; print(sys.executable, cryptography.__version__)'], { encoding: 'utf8' });
+  const r = spawnSync(
+    python,
+    [
+      '-c',
+      'import sys, cryptography; from cryptography.fernet import Fernet, MultiFernet; print(sys.executable, cryptography.__version__)',
+    ],
+    { encoding: 'utf8' },
+  );
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-const candidates = [...new Set([process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => Boolean(p)))];
+const candidates = [
+  ...new Set([process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => Boolean(p))),
+];
 const pythons: Array<{ python: string; about: string }> = [];
 const seen = new Set<string>();
 for (const python of candidates) {
@@ -66,7 +75,8 @@ test('a python3 with the cryptography package is available', () => {
 
 function py(python: string, request: Record<string, unknown>): Record<string, unknown> {
   const r = spawnSync(python, ['-c', PY], { input: JSON.stringify(request), encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`${python} ${String(request.op)} failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop()}`);
+  if (r.status !== 0)
+    throw new Error(`${python} ${String(request.op)} failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop()}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 

@@ -26,7 +26,8 @@ async function before(migration: string): Promise<TestDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'bulwark-mig-'));
   try {
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    for (const name of (await readdir(MIGRATIONS_DIR)).filter((n) => n >= migration && !n.includes('.'))) await rm(join(dir, name), { recursive: true });
+    for (const name of (await readdir(MIGRATIONS_DIR)).filter((n) => n >= migration && !n.includes('.')))
+      await rm(join(dir, name), { recursive: true });
     await migrate(db.url, { dir });
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -39,9 +40,12 @@ async function bulwarkMigrate(db: TestDatabase) {
   return { code: r.code, err: r.err };
 }
 
-const q = async (db: TestDatabase, sql: string, params: unknown[] = []) => (await superuserQuery(db.url, sql, params)).rows;
-const tenant = async (db: TestDatabase, name: string) => (await q(db, `INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), $1) RETURNING id`, [name]))[0].id as string;
-const applied = async (db: TestDatabase) => (await q(db, 'SELECT migration_name FROM _prisma_migrations')).map((r) => r.migration_name as string);
+const q = async (db: TestDatabase, sql: string, params: unknown[] = []) =>
+  (await superuserQuery(db.url, sql, params)).rows;
+const tenant = async (db: TestDatabase, name: string) =>
+  (await q(db, `INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), $1) RETURNING id`, [name]))[0].id as string;
+const applied = async (db: TestDatabase) =>
+  (await q(db, 'SELECT migration_name FROM _prisma_migrations')).map((r) => r.migration_name as string);
 
 test('tenant names differing only in case: migrate fails naming each group and the fix, changes nothing, and applies after a rename', async () => {
   const db = await before(TENANT_CI);
@@ -58,7 +62,11 @@ test('tenant names differing only in case: migrate fails naming each group and t
       `"ACME" (id ${ACME}), "acme" (id ${acme}); "Beta" (id ${beta}), "beta" (id ${BETA}). ` +
       `Rename all but one tenant of each group (UPDATE tenants SET name = '<new name>' WHERE id = '<id>'), then run bulwark migrate again`,
   );
-  assert.equal((await q(db, 'SELECT name FROM tenants ORDER BY name COLLATE "C"')).map((t) => t.name), ['ACME', 'Beta', '__system__', 'acme', 'beta', 'gamma'], 'no tenant renamed or dropped');
+  assert.equal(
+    (await q(db, 'SELECT name FROM tenants ORDER BY name COLLATE "C"')).map((t) => t.name),
+    ['ACME', 'Beta', '__system__', 'acme', 'beta', 'gamma'],
+    'no tenant renamed or dropped',
+  );
   assert.not.ok((await applied(db)).includes(TENANT_CI));
   assert.not.ok((await applied(db)).includes(KEY_NAMES), 'the migrations after it wait too');
   assert.is((await q(db, `SELECT to_regclass('tenants_name_lower_key') AS i`))[0].i, null);
@@ -68,7 +76,10 @@ test('tenant names differing only in case: migrate fails naming each group and t
   const again = await bulwarkMigrate(db);
   assert.is(again.code, 0, again.err);
   assert.ok((await applied(db)).includes(TENANT_CI));
-  const clash = await superuserQuery(db.url, `INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'GAMMA')`).catch((e: unknown) => e);
+  const clash = await superuserQuery(
+    db.url,
+    `INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'GAMMA')`,
+  ).catch((e: unknown) => e);
   assert.match(String((clash as Error).message), 'tenants_name_lower_key');
 });
 
@@ -81,9 +92,12 @@ test('API keys sharing a name while not revoked: the newest keeps it, the older 
   const key = async (tenantId: string, name: string, ageDays: number, revoked = false) => {
     n += 1;
     const prefix = `bwk_key${String(n).padStart(5, '0')}`;
-    await q(db, `INSERT INTO api_keys (id, tenant_id, name, display_prefix, hash, scopes, created_at, expires_at, revoked_at)
+    await q(
+      db,
+      `INSERT INTO api_keys (id, tenant_id, name, display_prefix, hash, scopes, created_at, expires_at, revoked_at)
       VALUES (gen_random_uuid(), $1, $2, $3, $4, '{admin}', now() - make_interval(days => $5), now() + interval '30 days', CASE WHEN $6 THEN now() END)`,
-      [tenantId, name, prefix, String(n).padStart(64, '0'), ageDays, revoked]);
+      [tenantId, name, prefix, String(n).padStart(64, '0'), ageDays, revoked],
+    );
     return prefix;
   };
   const oldest = await key(t1, 'ingest', 30);
@@ -98,7 +112,9 @@ test('API keys sharing a name while not revoked: the newest keeps it, the older 
 
   const r = await bulwarkMigrate(db);
   assert.is(r.code, 0, r.err);
-  const names = Object.fromEntries((await q(db, 'SELECT display_prefix, name FROM api_keys')).map((k) => [k.display_prefix, k.name]));
+  const names = Object.fromEntries(
+    (await q(db, 'SELECT display_prefix, name FROM api_keys')).map((k) => [k.display_prefix, k.name]),
+  );
   assert.equal(names, {
     [oldest]: `ingest (${oldest})`,
     [middle]: `ingest (${middle})`,
@@ -110,9 +126,17 @@ test('API keys sharing a name while not revoked: the newest keeps it, the older 
     [single]: 'single',
   });
   assert.is(names[longOld]!.length, 100);
-  assert.equal(await q(db, 'SELECT display_prefix, hash, revoked_at FROM api_keys ORDER BY display_prefix'), hashes, 'no key revoked or changed but its name');
-  const clash = await superuserQuery(db.url, `INSERT INTO api_keys (id, tenant_id, name, display_prefix, hash, scopes, expires_at)
-    VALUES (gen_random_uuid(), $1, 'single', 'bwk_x', $2, '{admin}', now() + interval '1 day')`, [t1, 'f'.repeat(64)]).catch((e: unknown) => e);
+  assert.equal(
+    await q(db, 'SELECT display_prefix, hash, revoked_at FROM api_keys ORDER BY display_prefix'),
+    hashes,
+    'no key revoked or changed but its name',
+  );
+  const clash = await superuserQuery(
+    db.url,
+    `INSERT INTO api_keys (id, tenant_id, name, display_prefix, hash, scopes, expires_at)
+    VALUES (gen_random_uuid(), $1, 'single', 'bwk_x', $2, '{admin}', now() + interval '1 day')`,
+    [t1, 'f'.repeat(64)],
+  ).catch((e: unknown) => e);
   assert.match(String((clash as Error).message), 'api_keys_tenant_id_name_active_key');
 });
 

@@ -4,7 +4,13 @@ import { createHash } from 'node:crypto';
 import { cp, mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDatabase, MIGRATIONS_DIR, migrate, pendingMigrations, readMigrationFiles } from '../../../lib/db/migrations.js';
+import {
+  ensureDatabase,
+  MIGRATIONS_DIR,
+  migrate,
+  pendingMigrations,
+  readMigrationFiles,
+} from '../../../lib/db/migrations.js';
 import { MigrationError } from '../../../lib/errors.js';
 import { createEmptyDatabase, superuserQuery, urlFor, ADMIN_URL, type TestDatabase } from '../../helpers/db.js';
 import pg from 'pg';
@@ -24,8 +30,14 @@ test('applies every migration once, records it as Prisma does, and a re-run is a
   const db = await emptyDb();
   const files = await readMigrationFiles();
   const first = await migrate(db.url);
-  assert.equal(first.applied, files.map((f) => f.name));
-  const rows = await superuserQuery(db.url, 'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name');
+  assert.equal(
+    first.applied,
+    files.map((f) => f.name),
+  );
+  const rows = await superuserQuery(
+    db.url,
+    'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
+  );
   assert.is(rows.rowCount, files.length);
   for (const [i, f] of files.entries()) {
     const row = rows.rows[i];
@@ -46,7 +58,10 @@ test('concurrent runs are safe: each migration is applied exactly once', async (
   const db = await emptyDb();
   const reports = await Promise.all([migrate(db.url), migrate(db.url), migrate(db.url)]);
   const files = await readMigrationFiles();
-  assert.is(reports.reduce((n, r) => n + r.applied.length, 0), files.length);
+  assert.is(
+    reports.reduce((n, r) => n + r.applied.length, 0),
+    files.length,
+  );
   const count = await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM _prisma_migrations');
   assert.is(count.rows[0].n, files.length);
 });
@@ -57,7 +72,10 @@ test('a failing migration leaves the database as it was and names the file', asy
   try {
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
     await mkdir(join(dir, '20991231000000_broken'));
-    await writeFile(join(dir, '20991231000000_broken', 'migration.sql'), 'CREATE TABLE half_done (id int);\nSELECT 1/0;\n');
+    await writeFile(
+      join(dir, '20991231000000_broken', 'migration.sql'),
+      'CREATE TABLE half_done (id int);\nSELECT 1/0;\n',
+    );
     try {
       await migrate(db.url, { dir });
       assert.unreachable('should have failed');
@@ -113,21 +131,57 @@ test('the alert_deliveries migration gives each alert sent before it its one cha
     const later = (await readdir(MIGRATIONS_DIR)).filter((name) => name >= MIGRATION && !name.includes('.'));
     for (const name of later) await rm(join(dir, name), { recursive: true });
     await migrate(db.url, { dir });
-    const tenant = (await superuserQuery(db.url, `INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'before') RETURNING id`)).rows[0].id as string;
-    const channel = (await superuserQuery(db.url, `INSERT INTO alert_channels (id, tenant_id, name, type, target, secret_ref, severities) VALUES (gen_random_uuid(), $1, 'hook', 'webhook', 'https://x.example', 'secret://h', '{warning}') RETURNING id`, [tenant])).rows[0].id as string;
-    const rows: Array<[outcome: string, reason: string | null, channel: string | null]> = [['delivered', null, 'hook'], ['failed', 'rejected', 'hook'], ['received', null, null], ['delivered', null, 'removed-since']];
+    const tenant = (
+      await superuserQuery(db.url, `INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'before') RETURNING id`)
+    ).rows[0].id as string;
+    const channel = (
+      await superuserQuery(
+        db.url,
+        `INSERT INTO alert_channels (id, tenant_id, name, type, target, secret_ref, severities) VALUES (gen_random_uuid(), $1, 'hook', 'webhook', 'https://x.example', 'secret://h', '{warning}') RETURNING id`,
+        [tenant],
+      )
+    ).rows[0].id as string;
+    const rows: Array<[outcome: string, reason: string | null, channel: string | null]> = [
+      ['delivered', null, 'hook'],
+      ['failed', 'rejected', 'hook'],
+      ['received', null, null],
+      ['delivered', null, 'removed-since'],
+    ];
     const ids: string[] = [];
     for (const [outcome, reason, ch] of rows) {
-      const r = await superuserQuery(db.url, `INSERT INTO alert_ledger (id, tenant_id, type, severity, title, group_key, occurred_at, received_at, outcome, reason, channel, attempts, last_status)
-        VALUES (gen_random_uuid(), $1, 't', 'warning', 'x', 't', now(), now(), $2, $3, $4, 1, 200) RETURNING id`, [tenant, outcome, reason, ch]);
+      const r = await superuserQuery(
+        db.url,
+        `INSERT INTO alert_ledger (id, tenant_id, type, severity, title, group_key, occurred_at, received_at, outcome, reason, channel, attempts, last_status)
+        VALUES (gen_random_uuid(), $1, 't', 'warning', 'x', 't', now(), now(), $2, $3, $4, 1, 200) RETURNING id`,
+        [tenant, outcome, reason, ch],
+      );
       ids.push(r.rows[0].id);
     }
     for (const name of later) await cp(join(MIGRATIONS_DIR, name), join(dir, name), { recursive: true });
     await migrate(db.url, { dir });
-    const got = await superuserQuery(db.url, 'SELECT alert_id, channel_id, channel, channel_type, outcome, reason, attempts FROM alert_deliveries ORDER BY outcome');
+    const got = await superuserQuery(
+      db.url,
+      'SELECT alert_id, channel_id, channel, channel_type, outcome, reason, attempts FROM alert_deliveries ORDER BY outcome',
+    );
     assert.equal(got.rows, [
-      { alert_id: ids[0], channel_id: channel, channel: 'hook', channel_type: 'webhook', outcome: 'delivered', reason: null, attempts: 1 },
-      { alert_id: ids[1], channel_id: channel, channel: 'hook', channel_type: 'webhook', outcome: 'failed', reason: 'rejected', attempts: 1 },
+      {
+        alert_id: ids[0],
+        channel_id: channel,
+        channel: 'hook',
+        channel_type: 'webhook',
+        outcome: 'delivered',
+        reason: null,
+        attempts: 1,
+      },
+      {
+        alert_id: ids[1],
+        channel_id: channel,
+        channel: 'hook',
+        channel_type: 'webhook',
+        outcome: 'failed',
+        reason: 'rejected',
+        attempts: 1,
+      },
     ]);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -154,11 +208,20 @@ test('concurrent runs against a missing database: one creates it, the others fin
     // Racing CREATE DATABASEs: the losers get 23505 from pg_database's unique index
     // (42P04 only when the name is already committed), so both must count as "exists".
     const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => ensureDatabase(url)));
-    const failed = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
+    const failed = outcomes
+      .filter((o) => o.status === 'rejected')
+      .map((o) => String((o as PromiseRejectedResult).reason));
     assert.equal(failed, [], 'no run fails');
-    assert.is(outcomes.filter((o) => o.status === 'fulfilled' && o.value).length, 1, 'exactly one run reports creating it');
+    assert.is(
+      outcomes.filter((o) => o.status === 'fulfilled' && o.value).length,
+      1,
+      'exactly one run reports creating it',
+    );
     const reports = await Promise.all([migrate(url), migrate(url)]);
-    assert.is(reports.reduce((n, r) => n + r.applied.length, 0), (await readMigrationFiles()).length);
+    assert.is(
+      reports.reduce((n, r) => n + r.applied.length, 0),
+      (await readMigrationFiles()).length,
+    );
   } finally {
     await superuserQuery(ADMIN_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }

@@ -20,7 +20,12 @@ test.after(async () => {
 
 test('Tenant, TenantSettings and AuditChainHead: create, read, update', async () => {
   const t = await prisma.tenant.create({
-    data: { name: 'schema-check', timezone: 'Europe/Berlin', settings: { create: { settings: { a: 1 } } }, chainHead: { create: {} } },
+    data: {
+      name: 'schema-check',
+      timezone: 'Europe/Berlin',
+      settings: { create: { settings: { a: 1 } } },
+      chainHead: { create: {} },
+    },
     include: { settings: true, chainHead: true },
   });
   assert.is(t.timezone, 'Europe/Berlin');
@@ -32,7 +37,10 @@ test('Tenant, TenantSettings and AuditChainHead: create, read, update', async ()
   assert.ok(renamed.updatedAt.getTime() >= t.updatedAt.getTime());
   await prisma.tenantSettings.update({ where: { tenantId: t.id }, data: { settings: { a: 2 } } });
   await prisma.auditChainHead.update({ where: { tenantId: t.id }, data: { lastSeq: 5n, lastHash: 'f'.repeat(64) } });
-  const read = await prisma.tenant.findUniqueOrThrow({ where: { id: t.id }, include: { settings: true, chainHead: true } });
+  const read = await prisma.tenant.findUniqueOrThrow({
+    where: { id: t.id },
+    include: { settings: true, chainHead: true },
+  });
   assert.equal(read.settings?.settings, { a: 2 });
   assert.is(read.chainHead?.lastSeq, 5n);
 });
@@ -63,9 +71,16 @@ test('AuditLog: every column round-trips through the client; update is refused',
     hash: 'a'.repeat(64),
   };
   const row = await prisma.auditLog.create({ data });
-  const read = await prisma.auditLog.findUniqueOrThrow({ where: { tenantId_eventId: { tenantId: t.id, eventId: 'evt-1' } } });
+  const read = await prisma.auditLog.findUniqueOrThrow({
+    where: { tenantId_eventId: { tenantId: t.id, eventId: 'evt-1' } },
+  });
   // Plain values for comparison: Dates as ISO strings, the Decimal at its 4 places.
-  const plain = (r: typeof read) => ({ ...r, occurredAt: r.occurredAt.toISOString(), recordedAt: r.recordedAt.toISOString(), confidence: r.confidence?.toFixed(4) });
+  const plain = (r: typeof read) => ({
+    ...r,
+    occurredAt: r.occurredAt.toISOString(),
+    recordedAt: r.recordedAt.toISOString(),
+    confidence: r.confidence?.toFixed(4),
+  });
   // Every column read back, the generated id included (so a new column fails here until it is compared).
   assert.equal(plain(read), {
     ...data,
@@ -76,10 +91,32 @@ test('AuditLog: every column round-trips through the client; update is refused',
   assert.equal(plain(row), plain(read));
   // A null round-trips as null, not as JSON null or an empty string.
   const nulls = await prisma.auditLog.create({
-    data: { ...data, seq: 2n, eventId: 'evt-2', actorId: null, resourceId: null, reason: null, confidence: null, requestId: null, ip: null, userAgent: null, severity: null },
+    data: {
+      ...data,
+      seq: 2n,
+      eventId: 'evt-2',
+      actorId: null,
+      resourceId: null,
+      reason: null,
+      confidence: null,
+      requestId: null,
+      ip: null,
+      userAgent: null,
+      severity: null,
+    },
   });
   const nullsRead = await prisma.auditLog.findUniqueOrThrow({ where: { id: nulls.id } });
-  for (const col of ['actorId', 'resourceId', 'reason', 'confidence', 'requestId', 'ip', 'userAgent', 'severity'] as const) assert.is(nullsRead[col], null, col);
+  for (const col of [
+    'actorId',
+    'resourceId',
+    'reason',
+    'confidence',
+    'requestId',
+    'ip',
+    'userAgent',
+    'severity',
+  ] as const)
+    assert.is(nullsRead[col], null, col);
   try {
     await prisma.auditLog.update({ where: { id: row.id }, data: { reason: 'rewritten' } });
     assert.unreachable('update should be refused');

@@ -34,7 +34,15 @@ test.after(async () => {
   await db.drop();
 });
 
-const dump = async () => JSON.stringify((await superuserQuery(db.url, `SELECT (SELECT json_agg(s) FROM secrets s) AS s, (SELECT json_agg(a) FROM audit_log a) AS a, (SELECT json_agg(r) FROM secret_rotations r) AS r`)).rows);
+const dump = async () =>
+  JSON.stringify(
+    (
+      await superuserQuery(
+        db.url,
+        `SELECT (SELECT json_agg(s) FROM secrets s) AS s, (SELECT json_agg(a) FROM audit_log a) AS a, (SELECT json_agg(r) FROM secret_rotations r) AS r`,
+      )
+    ).rows,
+  );
 
 test('a secret is stored as a Fernet token under the current key and resolved by reference', async () => {
   const created = await setSecret(prisma, oldKeys, { tenantId: tenant, name: 'slack.token', value: VALUE }, actor);
@@ -51,16 +59,34 @@ test('rotation replaces the value and keeps the history of when', async () => {
   const r = await rotateSecret(prisma, oldKeys, { tenantId: tenant, name: 'slack.token', value: `${VALUE}-v3` }, actor);
   assert.is(r.version, 3);
   const h = await secretHistory(prisma, tenant, 'slack.token');
-  assert.equal(h.rotations.map((x) => [x.fromVersion, x.toVersion]), [[1, 2], [2, 3]]);
+  assert.equal(
+    h.rotations.map((x) => [x.fromVersion, x.toVersion]),
+    [
+      [1, 2],
+      [2, 3],
+    ],
+  );
   assert.is(await resolveSecretRef(prisma, oldKeys, tenant, 'secret://slack.token'), `${VALUE}-v3`);
-  const actions = (await superuserQuery(db.url, `SELECT action, resource_id FROM audit_log WHERE tenant_id = $1 AND action LIKE 'secret:%' ORDER BY seq`, [tenant])).rows;
-  assert.equal(actions.map((a) => a.action), ['secret:created', 'secret:rotated', 'secret:rotated']);
+  const actions = (
+    await superuserQuery(
+      db.url,
+      `SELECT action, resource_id FROM audit_log WHERE tenant_id = $1 AND action LIKE 'secret:%' ORDER BY seq`,
+      [tenant],
+    )
+  ).rows;
+  assert.equal(
+    actions.map((a) => a.action),
+    ['secret:created', 'secret:rotated', 'secret:rotated'],
+  );
   assert.ok(actions.every((a) => a.resource_id === 'slack.token'));
   assert.not.match(await dump(), VALUE);
 });
 
 test('bad names, empty values, unknown secrets and bad references are clear errors without the value', async () => {
-  for (const input of [{ name: '../x', value: VALUE }, { name: 'ok', value: '' }]) {
+  for (const input of [
+    { name: '../x', value: VALUE },
+    { name: 'ok', value: '' },
+  ]) {
     try {
       await setSecret(prisma, oldKeys, { tenantId: tenant, ...input }, actor);
       assert.unreachable();
@@ -87,10 +113,15 @@ test('bad names, empty values, unknown secrets and bad references are clear erro
 });
 
 test('master key rotation re-encrypts in batches, resumes, and reports an undecryptable secret by name', async () => {
-  for (let i = 0; i < 25; i++) await setSecret(prisma, oldKeys, { tenantId: tenant, name: `bulk-${i}`, value: `v-${i}` }, actor);
+  for (let i = 0; i < 25; i++)
+    await setSecret(prisma, oldKeys, { tenantId: tenant, name: `bulk-${i}`, value: `v-${i}` }, actor);
   // One secret written under a key nobody has any more.
   const lost = new Fernet(generateFernetKey()).encrypt('gone');
-  await superuserQuery(db.url, `INSERT INTO secrets (id, tenant_id, name, encrypted_value, key_id) VALUES (gen_random_uuid(), $1, 'orphaned', $2, 'k0')`, [tenant, lost]);
+  await superuserQuery(
+    db.url,
+    `INSERT INTO secrets (id, tenant_id, name, encrypted_value, key_id) VALUES (gen_random_uuid(), $1, 'orphaned', $2, 'k0')`,
+    [tenant, lost],
+  );
   // A first run that stops after one batch (as a crash would).
   const progress: number[] = [];
   let batches = 0;
@@ -105,13 +136,18 @@ test('master key rotation re-encrypts in batches, resumes, and reports an undecr
   } catch (err) {
     assert.match((err as Error).message, 'crash after the first batch');
   }
-  const count = async (keyId: string) => (await superuserQuery(db.url, `SELECT count(*)::int AS n FROM secrets WHERE key_id = $1`, [keyId])).rows[0].n as number;
+  const count = async (keyId: string) =>
+    (await superuserQuery(db.url, `SELECT count(*)::int AS n FROM secrets WHERE key_id = $1`, [keyId])).rows[0]
+      .n as number;
   const doneFirst = await count('k2');
   assert.ok(doneFirst === 9 || doneFirst === 10, `one batch of 10 committed before the crash (got ${doneFirst})`);
   assert.is(await count('k1'), 26 - doneFirst);
   const report = await rotateMasterKey(prisma, newKeys, { batchSize: 10 });
   assert.is(report.reencrypted, 26 - doneFirst, 'the re-run does only what is left');
-  assert.equal(report.failed.map((f) => f.name), ['orphaned']);
+  assert.equal(
+    report.failed.map((f) => f.name),
+    ['orphaned'],
+  );
   const after = (await listSecrets(prisma, tenant)).filter((s) => s.name !== 'orphaned');
   assert.ok(after.every((s) => s.keyId === 'k2'));
   assert.is(await resolveSecretRef(prisma, newKeys, tenant, 'secret://bulk-7'), 'v-7');

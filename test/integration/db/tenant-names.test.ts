@@ -16,7 +16,12 @@ const operator = { authorization: basic(OPERATOR.username, OPERATOR.password) };
 const cli = (args: string[]) => runCli(args, { DATABASE_URL: api.db.url, LOG_LEVEL: 'warn' });
 
 const counts = async () =>
-  (await superuserQuery(api.db.url, `SELECT (SELECT count(*) FROM tenants)::int AS tenants, (SELECT count(*) FROM api_keys)::int AS keys, (SELECT count(*) FROM audit_log)::int AS entries`)).rows[0];
+  (
+    await superuserQuery(
+      api.db.url,
+      `SELECT (SELECT count(*) FROM tenants)::int AS tenants, (SELECT count(*) FROM api_keys)::int AS keys, (SELECT count(*) FROM audit_log)::int AS entries`,
+    )
+  ).rows[0];
 
 async function conflictOf(name: string): Promise<string> {
   try {
@@ -37,7 +42,10 @@ test.after(async () => api.close());
 test('the library refuses a name differing only in case, naming the holder, and writes nothing', async () => {
   const before = await counts();
   assert.is(await conflictOf('Acme Corp'), 'a tenant named "Acme Corp" already exists');
-  assert.is(await conflictOf('ACME CORP'), 'a tenant named "Acme Corp" already exists; tenant names are compared without regard to case, so "ACME CORP" is taken too');
+  assert.is(
+    await conflictOf('ACME CORP'),
+    'a tenant named "Acme Corp" already exists; tenant names are compared without regard to case, so "ACME CORP" is taken too',
+  );
   assert.equal(await counts(), before, 'no tenant, key or audit entry left behind');
   // Other names, and names that only look alike, are still free.
   await createTenant(api.bulwark.ctx.prisma, { name: 'Acme Corp 2' });
@@ -45,7 +53,9 @@ test('the library refuses a name differing only in case, naming the holder, and 
 });
 
 test('two creations racing with names differing in case: one wins, the other is the conflict', async () => {
-  const results = await Promise.allSettled(['race-x', 'RACE-X', 'Race-X'].map((name) => createTenant(api.bulwark.ctx.prisma, { name })));
+  const results = await Promise.allSettled(
+    ['race-x', 'RACE-X', 'Race-X'].map((name) => createTenant(api.bulwark.ctx.prisma, { name })),
+  );
   assert.is(results.filter((r) => r.status === 'fulfilled').length, 1);
   for (const r of results) if (r.status === 'rejected') assert.instance(r.reason, ConflictError);
   const rows = await superuserQuery(api.db.url, `SELECT name FROM tenants WHERE lower(name) = 'race-x'`);
@@ -58,13 +68,19 @@ test('bulwark tenant create: exit 1 with the same message for an exact or a case
   const cased = await cli(['tenant', 'create', '--name', 'acme corp']);
   assert.is(cased.code, 1);
   assert.is(cased.out, '', 'no id or key printed');
-  assert.is(cased.err, 'bulwark: a tenant named "Acme Corp" already exists; tenant names are compared without regard to case, so "acme corp" is taken too');
+  assert.is(
+    cased.err,
+    'bulwark: a tenant named "Acme Corp" already exists; tenant names are compared without regard to case, so "acme corp" is taken too',
+  );
 });
 
-test('POST /v1/tenants: 409 conflict in the API\'s shape for an exact or a case-only duplicate', async () => {
+test("POST /v1/tenants: 409 conflict in the API's shape for an exact or a case-only duplicate", async () => {
   for (const [name, message] of [
     ['Acme Corp', 'a tenant named "Acme Corp" already exists'],
-    ['aCME cORP', 'a tenant named "Acme Corp" already exists; tenant names are compared without regard to case, so "aCME cORP" is taken too'],
+    [
+      'aCME cORP',
+      'a tenant named "Acme Corp" already exists; tenant names are compared without regard to case, so "aCME cORP" is taken too',
+    ],
   ] as const) {
     const res = await api.call('POST', '/v1/tenants', { body: { name }, headers: operator });
     assert.is(res.status, 409, name);

@@ -30,11 +30,20 @@ test.after(async () => {
   await db.drop();
 });
 
-async function rowCounts(): Promise<{ tenants: number; settings: number; heads: number; keys: number; entries: number }> {
-  const r = await superuserQuery(db.url, `SELECT
+async function rowCounts(): Promise<{
+  tenants: number;
+  settings: number;
+  heads: number;
+  keys: number;
+  entries: number;
+}> {
+  const r = await superuserQuery(
+    db.url,
+    `SELECT
     (SELECT count(*) FROM tenants)::int AS tenants, (SELECT count(*) FROM tenant_settings)::int AS settings,
     (SELECT count(*) FROM audit_chain_heads)::int AS heads, (SELECT count(*) FROM api_keys)::int AS keys,
-    (SELECT count(*) FROM audit_log)::int AS entries`);
+    (SELECT count(*) FROM audit_log)::int AS entries`,
+  );
   return r.rows[0];
 }
 
@@ -42,7 +51,15 @@ test('a failure at any bootstrap step leaves no row behind', async () => {
   const before = await rowCounts();
   for (const failAt of BOOTSTRAP_STEPS) {
     try {
-      await createTenant(prisma, { name: `boot-${failAt}` }, { afterStep: (s) => { if (s === failAt) throw new Error(`injected at ${s}`); } });
+      await createTenant(
+        prisma,
+        { name: `boot-${failAt}` },
+        {
+          afterStep: (s) => {
+            if (s === failAt) throw new Error(`injected at ${s}`);
+          },
+        },
+      );
       assert.unreachable(`should fail at ${failAt}`);
     } catch (err) {
       assert.match((err as Error).message, `injected at ${failAt}`);
@@ -51,11 +68,19 @@ test('a failure at any bootstrap step leaves no row behind', async () => {
   }
   const ok = await createTenant(prisma, { name: 'boot-ok', timezone: 'Asia/Tokyo' });
   const after = await rowCounts();
-  assert.equal([after.tenants, after.settings, after.heads, after.keys, after.entries], [before.tenants + 1, before.settings + 1, before.heads + 1, before.keys + 1, before.entries + 2]);
+  assert.equal(
+    [after.tenants, after.settings, after.heads, after.keys, after.entries],
+    [before.tenants + 1, before.settings + 1, before.heads + 1, before.keys + 1, before.entries + 2],
+  );
   assert.match(ok.adminKey.key, /^bwk_[A-Za-z0-9_-]{43}$/);
   assert.equal(ok.adminKey.scopes, ['admin']);
-  const actions = await superuserQuery(db.url, 'SELECT action FROM audit_log WHERE tenant_id = $1 ORDER BY seq', [ok.id]);
-  assert.equal(actions.rows.map((r) => r.action), ['apikey:created', 'tenant:created']);
+  const actions = await superuserQuery(db.url, 'SELECT action FROM audit_log WHERE tenant_id = $1 ORDER BY seq', [
+    ok.id,
+  ]);
+  assert.equal(
+    actions.rows.map((r) => r.action),
+    ['apikey:created', 'tenant:created'],
+  );
   assert.ok((await verifyChains(prisma, { tenantId: ok.id })).ok);
 });
 
@@ -73,7 +98,10 @@ test('names are validated and a duplicate name is a clear error', async () => {
       assert.unreachable(name);
     } catch (err) {
       assert.instance(err, ValidationError);
-      assert.ok((err as ValidationError).fields.every((f) => f.path === 'name'), JSON.stringify((err as ValidationError).fields));
+      assert.ok(
+        (err as ValidationError).fields.every((f) => f.path === 'name'),
+        JSON.stringify((err as ValidationError).fields),
+      );
     }
   }
 });
@@ -85,8 +113,14 @@ test('only the hash and a display prefix of a key are stored', async () => {
   assert.not.match(dump, key);
   assert.match(dump, hashApiKey(key));
   assert.is(record.displayPrefix, key.slice(0, 12));
-  assert.is(Math.round((record.expiresAt.getTime() - record.createdAt.getTime()) / 86_400_000), 90, 'default expiry is 90 days');
-  const entries = JSON.stringify((await superuserQuery(db.url, 'SELECT * FROM audit_log WHERE tenant_id = $1', [t.id])).rows);
+  assert.is(
+    Math.round((record.expiresAt.getTime() - record.createdAt.getTime()) / 86_400_000),
+    90,
+    'default expiry is 90 days',
+  );
+  const entries = JSON.stringify(
+    (await superuserQuery(db.url, 'SELECT * FROM audit_log WHERE tenant_id = $1', [t.id])).rows,
+  );
   assert.not.match(entries, key);
 });
 
@@ -95,7 +129,11 @@ test('authentication: valid, unknown, malformed, expired, revoked, and revocatio
   let now = new Date();
   const auth = createAuthenticator(prisma, { cacheMs: 200, clock: () => now, writeAudit: recordUse });
   try {
-    const { key } = await createApiKey(prisma, { tenantId: t.id, name: 'k', scopes: ['audit:write', 'audit:read'], expiresInDays: 1 }, cli);
+    const { key } = await createApiKey(
+      prisma,
+      { tenantId: t.id, name: 'k', scopes: ['audit:write', 'audit:read'], expiresInDays: 1 },
+      cli,
+    );
     const ok = await auth.authenticate(key);
     assert.ok(ok.ok && ok.key.tenantId === t.id && ok.key.scopes.includes('audit:read'));
     assert.equal(await auth.authenticate(undefined), { ok: false, reason: 'missing' });
@@ -109,13 +147,22 @@ test('authentication: valid, unknown, malformed, expired, revoked, and revocatio
     const revokedAt = Date.now();
     now = new Date(revokedAt + 1);
     // The cache (200 ms here) may still answer from the lookup made just before: poll.
-    await waitFor(async () => ((await auth.authenticate(key)) as { reason?: string }).reason === 'revoked' || undefined, 'the revocation to bite', 5_000, 20);
+    await waitFor(
+      async () => ((await auth.authenticate(key)) as { reason?: string }).reason === 'revoked' || undefined,
+      'the revocation to bite',
+      5_000,
+      20,
+    );
     // The requirement's bound (5 s), not the cache time: a loaded machine stretches a poll.
     assert.ok(Date.now() - revokedAt <= 5_000, `revocation took ${Date.now() - revokedAt} ms`);
     await auth.flushLastUsed();
     const listed = await listApiKeys(prisma, t.id);
     assert.ok(listed.find((k) => k.displayPrefix === key.slice(0, 12))?.lastUsedAt, 'last used time recorded');
-    assert.equal(usesRecorded.filter((e) => e.actorId === key.slice(0, 12)).map((e) => e.action), ['apikey:used'], 'the hour of use handed to the audit log once');
+    assert.equal(
+      usesRecorded.filter((e) => e.actorId === key.slice(0, 12)).map((e) => e.action),
+      ['apikey:used'],
+      'the hour of use handed to the audit log once',
+    );
   } finally {
     await auth.close();
   }
@@ -139,7 +186,9 @@ test('rotation issues a new key and keeps the old one valid for the grace period
   } finally {
     await auth.close();
   }
-  const actions = (await superuserQuery(db.url, 'SELECT action FROM audit_log WHERE tenant_id = $1 ORDER BY seq', [t.id])).rows.map((r) => r.action);
+  const actions = (
+    await superuserQuery(db.url, 'SELECT action FROM audit_log WHERE tenant_id = $1 ORDER BY seq', [t.id])
+  ).rows.map((r) => r.action);
   assert.equal(actions.slice(-3), ['apikey:created', 'apikey:created', 'apikey:rotated']);
 });
 

@@ -106,19 +106,37 @@ test('audit-write: a worker process holds at most the policy concurrency (200) j
     const held: number[] = [];
     for (let i = 0; i < 40; i++) held.push(await queue.getActiveCount());
     assert.equal([...new Set(held)], [CAP], `active counts while held: ${[...new Set(held)].join(',')}`);
-    assert.equal(await queue.getJobCounts('waiting', 'completed', 'failed'), { waiting: JOBS - CAP, completed: 0, failed: 0 });
+    assert.equal(await queue.getJobCounts('waiting', 'completed', 'failed'), {
+      waiting: JOBS - CAP,
+      completed: 0,
+      failed: 0,
+    });
 
     await lock.query('COMMIT');
-    await waitFor(async () => {
-      const c = await queue.getJobCounts('completed', 'failed');
-      return c.completed === JOBS || c.failed! > 0 ? c : undefined;
-    }, 'every job finished', 90_000, 50);
+    await waitFor(
+      async () => {
+        const c = await queue.getJobCounts('completed', 'failed');
+        return c.completed === JOBS || c.failed! > 0 ? c : undefined;
+      },
+      'every job finished',
+      90_000,
+      50,
+    );
     await active.stop();
-    assert.equal(await queue.getJobCounts('completed', 'failed', 'active', 'waiting'), { completed: JOBS, failed: 0, active: 0, waiting: 0 });
+    assert.equal(await queue.getJobCounts('completed', 'failed', 'active', 'waiting'), {
+      completed: JOBS,
+      failed: 0,
+      active: 0,
+      waiting: 0,
+    });
     assert.is(active.max, CAP, `largest active count in ${active.reads} reads`);
     assert.is((await countRows(db.url)) - before, JOBS);
     worker.kill('SIGTERM');
-    assert.equal(await withTimeout(worker.exited, 30_000, 'the worker exiting'), { code: 0, signal: null }, worker.stderr());
+    assert.equal(
+      await withTimeout(worker.exited, 30_000, 'the worker exiting'),
+      { code: 0, signal: null },
+      worker.stderr(),
+    );
   } finally {
     await active.stop();
     await lock.end();
@@ -127,7 +145,11 @@ test('audit-write: a worker process holds at most the policy concurrency (200) j
 });
 
 /** A worker from createQueueWorker whose processor counts how many of its runs overlap. */
-async function observeFactoryWorker(queueName: string, policy: QueuePolicy, jobs: number): Promise<{ max: number; runningWhenFull: number; waitingWhenFull: number }> {
+async function observeFactoryWorker(
+  queueName: string,
+  policy: QueuePolicy,
+  jobs: number,
+): Promise<{ max: number; runningWhenFull: number; waitingWhenFull: number }> {
   // A prefix of its own: no other worker may take these jobs.
   const own = randomPrefix('cap-factory');
   const ctx = createContext(testConfig(db.url, { QUEUE_PREFIX: own }));
@@ -153,12 +175,21 @@ async function observeFactoryWorker(queueName: string, policy: QueuePolicy, jobs
   try {
     await queue.addBulk(Array.from({ length: jobs }, (_, n) => ({ name: 'cap-probe', data: { n } })));
     void worker.run();
-    await waitFor(async () => running >= policy.concurrency, `${policy.concurrency} ${queueName} jobs running`, 30_000, 20);
+    await waitFor(
+      async () => running >= policy.concurrency,
+      `${policy.concurrency} ${queueName} jobs running`,
+      30_000,
+      20,
+    );
     // Read back to back from Redis while every running job is held: no run starts meanwhile.
     for (let i = 0; i < 20; i++) await queue.getActiveCount();
     const full = { runningWhenFull: running, waitingWhenFull: await queue.getWaitingCount() };
     open();
-    await waitFor(async () => ((await queue.getCompletedCount()) === jobs ? true : undefined), `all ${queueName} jobs completed`, 60_000);
+    await waitFor(
+      async () => ((await queue.getCompletedCount()) === jobs ? true : undefined),
+      `all ${queueName} jobs completed`,
+      60_000,
+    );
     return { max, ...full };
   } finally {
     open();
@@ -178,7 +209,11 @@ test('alert and alert-delivery workers from the factory run at most their policy
   ] as const) {
     const jobs = policy.concurrency * 3;
     const seen = await observeFactoryWorker(name, policy, jobs);
-    assert.equal(seen, { max: policy.concurrency, runningWhenFull: policy.concurrency, waitingWhenFull: jobs - policy.concurrency }, name);
+    assert.equal(
+      seen,
+      { max: policy.concurrency, runningWhenFull: policy.concurrency, waitingWhenFull: jobs - policy.concurrency },
+      name,
+    );
   }
 });
 

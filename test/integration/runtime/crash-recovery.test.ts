@@ -38,10 +38,7 @@ test.before(
 );
 
 test.after(
-  cleanup([
-    ['kill workers', () => Promise.all([killWorker(first), killWorker(second)])],
-    ...fleet.cleanupSteps(),
-  ]),
+  cleanup([['kill workers', () => Promise.all([killWorker(first), killWorker(second)])], ...fleet.cleanupSteps()]),
 );
 
 test('SIGKILL mid-batch, then a restart: no entry lost, none duplicated, chain intact', async () => {
@@ -55,10 +52,15 @@ test('SIGKILL mid-batch, then a restart: no entry lost, none duplicated, chain i
   // Small transactions and a few jobs at a time, so the kill lands mid-stream.
   const env = workerEnv(db.url, prefix, { AUDIT_WRITE_CONCURRENCY: '4', AUDIT_BATCH_MAX: String(PER_JOB) });
   first = await spawnWorker(env);
-  const atKill = await waitFor(async () => {
-    const n = (await countRows(db.url)) - baseline.rows;
-    return n >= N / 20 ? n : undefined;
-  }, 'the first rows', 60_000, 10);
+  const atKill = await waitFor(
+    async () => {
+      const n = (await countRows(db.url)) - baseline.rows;
+      return n >= N / 20 ? n : undefined;
+    },
+    'the first rows',
+    60_000,
+    10,
+  );
   first.kill('SIGKILL');
   const exit = await withTimeout(first.exited, 10_000, 'killed worker exit');
   assert.is(exit.signal, 'SIGKILL');
@@ -70,10 +72,15 @@ test('SIGKILL mid-batch, then a restart: no entry lost, none duplicated, chain i
   assert.ok(left.completed! < JOBS, JSON.stringify(left));
 
   second = await spawnWorker(env);
-  await waitFor(async () => {
-    const c = await queue.getJobCounts('completed', 'failed');
-    return c.completed === JOBS || c.failed! > 0 ? c : undefined;
-  }, 'every job to finish', 120_000, 100);
+  await waitFor(
+    async () => {
+      const c = await queue.getJobCounts('completed', 'failed');
+      return c.completed === JOBS || c.failed! > 0 ? c : undefined;
+    },
+    'every job to finish',
+    120_000,
+    100,
+  );
   const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed');
   assert.equal(counts, { completed: JOBS, failed: 0, active: 0, wait: 0, delayed: 0 });
 

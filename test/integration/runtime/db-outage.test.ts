@@ -52,7 +52,10 @@ test.before(
     pgProxy = await startTcpProxy(new URL(db.url).hostname, Number(new URL(db.url).port || 5432));
     const redisUrl = new URL(REDIS_URL);
     redisProxy = await startTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
-    const config = testConfig(viaProxy(db.url, pgProxy), { REDIS_URL: viaProxy(REDIS_URL, redisProxy), LOG_LEVEL: 'warn' });
+    const config = testConfig(viaProxy(db.url, pgProxy), {
+      REDIS_URL: viaProxy(REDIS_URL, redisProxy),
+      LOG_LEVEL: 'warn',
+    });
     prefix = config.queuePrefix;
     bulwark = await startBulwark(config, { scheduler: false, logDestination: logs.stream });
     ({ prisma, producer, queue, tenantId: tenant, baseline } = await fleet.start({ prefix }));
@@ -87,8 +90,17 @@ test('Postgres unreachable: jobs retry and nothing is written; back: every entry
   await readyz();
   await readyz();
   const failed = logs.events().filter((e) => e.event === 'readiness_check_failed' && e.check === 'postgres');
-  assert.ok(failed.length >= 1 && failed.every((e) => typeof e.error === 'string' && e.error !== '' && (e.reason === 'timeout' || e.reason === 'error')), JSON.stringify(failed));
-  assert.ok(failed.every((e, i) => i === 0 || e.error !== failed[i - 1]!.error), `one line per message: ${JSON.stringify(failed)}`);
+  assert.ok(
+    failed.length >= 1 &&
+      failed.every(
+        (e) => typeof e.error === 'string' && e.error !== '' && (e.reason === 'timeout' || e.reason === 'error'),
+      ),
+    JSON.stringify(failed),
+  );
+  assert.ok(
+    failed.every((e, i) => i === 0 || e.error !== failed[i - 1]!.error),
+    `one line per message: ${JSON.stringify(failed)}`,
+  );
   // The same failure is visible to Prometheus while /metrics keeps answering.
   const scraped = await withTimeout(fetch(`${bulwark.url}/metrics`), 15_000, 'GET /metrics');
   assert.is(scraped.status, 200);
@@ -108,19 +120,37 @@ test('Postgres unreachable: jobs retry and nothing is written; back: every entry
   jobIds.push(many.jobId);
 
   // Every job has failed at least one attempt and is waiting for its retry, none for good.
-  await waitFor(async () => {
-    const jobs = await Promise.all(jobIds.map((id) => queue.getJob(id)));
-    return jobs.every((j) => j && j.attemptsMade >= 1);
-  }, 'every job to fail an attempt', 30_000, 100);
+  await waitFor(
+    async () => {
+      const jobs = await Promise.all(jobIds.map((id) => queue.getJob(id)));
+      return jobs.every((j) => j && j.attemptsMade >= 1);
+    },
+    'every job to fail an attempt',
+    30_000,
+    100,
+  );
   const during = await queue.getJobCounts('completed', 'failed');
   assert.equal(during, { completed: 0, failed: 0 }, 'no job completed or failed for good while Postgres was down');
   assert.is(await countRows(db.url), baseline.rows);
-  assert.ok(logs.events().some((e) => e.event === 'job_failed' && e.final === false), 'a retryable failure was logged');
+  assert.ok(
+    logs.events().some((e) => e.event === 'job_failed' && e.final === false),
+    'a retryable failure was logged',
+  );
   assert.is((await readyz()).status, 503);
 
   pgProxy.unblock();
-  await waitFor(async () => (await queue.getJobCounts('completed')).completed === jobIds.length, 'every job to complete', 90_000, 200);
-  assert.equal(await queue.getJobCounts('failed', 'delayed', 'wait', 'active'), { failed: 0, delayed: 0, wait: 0, active: 0 });
+  await waitFor(
+    async () => (await queue.getJobCounts('completed')).completed === jobIds.length,
+    'every job to complete',
+    90_000,
+    200,
+  );
+  assert.equal(await queue.getJobCounts('failed', 'delayed', 'wait', 'active'), {
+    failed: 0,
+    delayed: 0,
+    wait: 0,
+    active: 0,
+  });
   await assertExactChain(db.url, tenant, eventIds);
   assert.ok((await verifyChains(prisma, { tenantId: tenant })).ok);
   await waitFor(readyzOk, 'readyz 200 after Postgres is back', 30_000, 200);
@@ -144,7 +174,10 @@ test('Redis unreachable: /readyz 503 naming redis; back: 200 and jobs flow again
 });
 
 test('a pending migration: /readyz 503 naming migrations; applied again: 200', async () => {
-  const { rows } = await superuserQuery(db.url, 'SELECT * FROM "_prisma_migrations" ORDER BY migration_name DESC LIMIT 1');
+  const { rows } = await superuserQuery(
+    db.url,
+    'SELECT * FROM "_prisma_migrations" ORDER BY migration_name DESC LIMIT 1',
+  );
   const last = rows[0];
   assert.ok(last, 'the test database has applied migrations');
   await superuserQuery(db.url, 'DELETE FROM "_prisma_migrations" WHERE id = $1', [last.id]);
@@ -155,7 +188,10 @@ test('a pending migration: /readyz 503 naming migrations; applied again: 200', a
     // The file names are for the operator's log, not the public probe.
     assert.not.match(JSON.stringify(r.body), last.migration_name);
     const logged = logs.events().filter((e) => e.event === 'readiness_check_failed' && e.check === 'migrations');
-    assert.ok(logged.some((e) => String(e.error).includes(last.migration_name)), JSON.stringify(logged));
+    assert.ok(
+      logged.some((e) => String(e.error).includes(last.migration_name)),
+      JSON.stringify(logged),
+    );
   } finally {
     const cols = Object.keys(last);
     await superuserQuery(

@@ -69,7 +69,12 @@ test('more concurrent queries than the pool allows: exactly DATABASE_POOL_SIZE s
     seen.push(s);
     return s;
   };
-  await waitFor(async () => ((await sample()).sleeping === POOL_SIZE ? true : undefined), `${POOL_SIZE} sessions running the queries at once`, 60_000, 20);
+  await waitFor(
+    async () => ((await sample()).sleeping === POOL_SIZE ? true : undefined),
+    `${POOL_SIZE} sessions running the queries at once`,
+    60_000,
+    20,
+  );
   while (!finished) {
     await sample();
     await new Promise((r) => setTimeout(r, 20));
@@ -78,7 +83,10 @@ test('more concurrent queries than the pool allows: exactly DATABASE_POOL_SIZE s
   if (failed) throw failed;
   assert.ok(seen.length > 1, 'sampled while the queries ran');
   const most = Math.max(...seen.map((s) => s.total));
-  assert.ok(most <= POOL_SIZE, `the process held ${most} sessions, more than DATABASE_POOL_SIZE=${POOL_SIZE}: ${JSON.stringify(seen)}`);
+  assert.ok(
+    most <= POOL_SIZE,
+    `the process held ${most} sessions, more than DATABASE_POOL_SIZE=${POOL_SIZE}: ${JSON.stringify(seen)}`,
+  );
   assert.is(Math.max(...seen.map((s) => s.sleeping)), POOL_SIZE);
 });
 

@@ -27,7 +27,9 @@ const logs = captureLogs();
 
 test.before(async () => {
   db = await createTestDatabase();
-  bulwark = await startBulwark(testConfig(db.url, { AUDIT_VERIFY_CRON: '*/30 * * * *', LOG_LEVEL: 'info' }), { logDestination: logs.stream });
+  bulwark = await startBulwark(testConfig(db.url, { AUDIT_VERIFY_CRON: '*/30 * * * *', LOG_LEVEL: 'info' }), {
+    logDestination: logs.stream,
+  });
   tenant = (await createTenant(bulwark.ctx.prisma, { name: 'http-tenant' })).id;
 });
 
@@ -52,12 +54,23 @@ test('/metrics exposes queue, job and audit metrics with the bulwark_ prefix and
   const producer = createProducer({ queuePrefix: bulwark.ctx.config.queuePrefix });
   await producer.audit.writeMany([entry(tenant), entry(tenant), entry(tenant)]);
   await producer.close();
-  await waitFor(async () => Number((await superuserQuery(db.url, `SELECT count(*) AS n FROM audit_log WHERE action = 'task:completed'`)).rows[0].n) === 3, 'three rows');
+  await waitFor(
+    async () =>
+      Number(
+        (await superuserQuery(db.url, `SELECT count(*) AS n FROM audit_log WHERE action = 'task:completed'`)).rows[0].n,
+      ) === 3,
+    'three rows',
+  );
   const text = await waitFor(async () => {
     const t = await (await fetch(`${bulwark.url}/metrics`)).text();
     return t.includes('bulwark_jobs_completed_total{queue="audit-write"} 1') ? t : undefined;
   }, 'completed counter');
-  const names = new Set(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/[{ ]/)[0]!));
+  const names = new Set(
+    text
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split(/[{ ]/)[0]!),
+  );
   for (const n of names) assert.ok(n.startsWith('bulwark_'), `${n} lacks the bulwark_ prefix`);
   assert.match(text, 'bulwark_queue_jobs{queue="audit-write",state="completed"} 1');
   assert.match(text, 'bulwark_queue_jobs{queue="alert",state="waiting"} 0');
@@ -67,13 +80,16 @@ test('/metrics exposes queue, job and audit metrics with the bulwark_ prefix and
   assert.not.match(text, tenant, 'a tenant id must never be a label');
   assert.match(text, 'bulwark_queue_paused{queue="alert"} 0');
   // Failure series exist at 0 before any failure, so the rules' increase() counts the first one.
-  for (const queue of ['audit-write', 'alert', 'alert-delivery']) assert.match(text, `bulwark_jobs_failed_total{queue="${queue}",final="true"} 0`);
+  for (const queue of ['audit-write', 'alert', 'alert-delivery'])
+    assert.match(text, `bulwark_jobs_failed_total{queue="${queue}",final="true"} 0`);
   assert.match(text, 'bulwark_alerts_total{outcome="failed",reason="rejected",channel="webhook"} 0');
-  for (const check of ['redis', 'postgres', 'migrations', 'accepting']) assert.match(text, `bulwark_ready{check="${check}"} 1`);
+  for (const check of ['redis', 'postgres', 'migrations', 'accepting'])
+    assert.match(text, `bulwark_ready{check="${check}"} 1`);
   assert.not.match(text, 'state="paused"', 'BullMQ has no paused job state; the flag has its own gauge');
   // Prometheus' own linter; CI installs it (scripts/system-deps.sh), so a missing promtool fails.
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  if (lint.error && (lint.error as NodeJS.ErrnoException).code === 'ENOENT') assert.unreachable('promtool not found: run scripts/system-deps.sh');
+  if (lint.error && (lint.error as NodeJS.ErrnoException).code === 'ENOENT')
+    assert.unreachable('promtool not found: run scripts/system-deps.sh');
   assert.not.ok(lint.error, `promtool could not run: ${lint.error?.message}`);
   assert.is(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
 });
@@ -121,7 +137,10 @@ test('the alert sweep is scheduled every minute on alert-delivery', async () => 
 test('a verify run records its result in metrics and a log event, and flags a broken chain', async () => {
   const ok = await processAuditVerify({ v: 1 }, bulwark.ctx);
   assert.ok(ok.ok);
-  await superuserQuery(db.url, `SET session_replication_role = replica; UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 4`);
+  await superuserQuery(
+    db.url,
+    `SET session_replication_role = replica; UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 4`,
+  );
   const bad = await processAuditVerify({ v: 1 }, bulwark.ctx);
   assert.not.ok(bad.ok);
   assert.equal(bad.broken, [{ tenantId: tenant, seq: '4', problem: 'content' }]);

@@ -83,7 +83,10 @@ test('a request in flight on a keep-alive connection when the stop begins is ans
   held.req.write(body.slice(0, 10));
   assert.is(await held.socket, socket, 'the held request shares the keep-alive connection');
   // The server has the request (it logs its arrival), so its connection is not idle.
-  await waitFor(async () => api.logs.events().some((e) => e.request_id === requestId), 'the server receiving the held request');
+  await waitFor(
+    async () => api.logs.events().some((e) => e.request_id === requestId),
+    'the server receiving the held request',
+  );
 
   let socketClosed = false;
   socket.once('close', () => (socketClosed = true));

@@ -24,8 +24,14 @@ const logs = captureLogs();
 test.before(
   setup(async () => {
     db = await createTestDatabase();
-    await superuserQuery(db.url, `ALTER TABLE audit_log ADD CONSTRAINT test_refuses_action CHECK (action <> 'test:refused')`);
-    bulwark = await startBulwark(testConfig(db.url, { LOG_LEVEL: 'warn' }), { scheduler: false, logDestination: logs.stream });
+    await superuserQuery(
+      db.url,
+      `ALTER TABLE audit_log ADD CONSTRAINT test_refuses_action CHECK (action <> 'test:refused')`,
+    );
+    bulwark = await startBulwark(testConfig(db.url, { LOG_LEVEL: 'warn' }), {
+      scheduler: false,
+      logDestination: logs.stream,
+    });
     queue = new Queue(AUDIT_WRITE_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix });
     tenantId = (await createTenant(bulwark.ctx.prisma, { name: 'failed-metric' })).id;
   }),
@@ -48,9 +54,13 @@ async function failedSamples(): Promise<Record<string, number>> {
 }
 
 const jobFailedEvents = (jobId: string) =>
-  logs.events().filter((e) => e.event === 'job_failed' && e.job_id === jobId).map((e) => ({ attempts_made: e.attempts_made, final: e.final }));
+  logs
+    .events()
+    .filter((e) => e.event === 'job_failed' && e.job_id === jobId)
+    .map((e) => ({ attempts_made: e.attempts_made, final: e.final }));
 
-const full = (overrides: Parameters<typeof entry>[1] = {}) => entry(tenantId, { eventId: randomUUID(), occurredAt: new Date().toISOString(), ...overrides });
+const full = (overrides: Parameters<typeof entry>[1] = {}) =>
+  entry(tenantId, { eventId: randomUUID(), occurredAt: new Date().toISOString(), ...overrides });
 
 test('nothing has failed yet: both series exist at 0', async () => {
   const ok = await queue.add(AUDIT_WRITE_JOB, { v: 1, entries: [full()] });
@@ -59,8 +69,15 @@ test('nothing has failed yet: both series exist at 0', async () => {
 });
 
 test('a retryable failure counts final="false", its last attempt final="true"', async () => {
-  const job = await queue.add(AUDIT_WRITE_JOB, { v: 1, entries: [full({ action: 'test:refused' })] }, { attempts: 2, backoff: { type: 'fixed', delay: 100 } });
-  await waitFor(async () => ((await failedSamples())['audit-write/true'] ? true : undefined), 'the last attempt counted');
+  const job = await queue.add(
+    AUDIT_WRITE_JOB,
+    { v: 1, entries: [full({ action: 'test:refused' })] },
+    { attempts: 2, backoff: { type: 'fixed', delay: 100 } },
+  );
+  await waitFor(
+    async () => ((await failedSamples())['audit-write/true'] ? true : undefined),
+    'the last attempt counted',
+  );
   assert.equal(await failedSamples(), { 'audit-write/false': 1, 'audit-write/true': 1 });
   const failed = await queue.getJob(job.id!);
   assert.is(await failed?.getState(), 'failed');
@@ -73,8 +90,15 @@ test('a retryable failure counts final="false", its last attempt final="true"', 
 });
 
 test('an unrecoverable failure counts final="true" on its first attempt, with attempts left', async () => {
-  const job = await queue.add(AUDIT_WRITE_JOB, { v: 1, entries: [] }, { attempts: 5, backoff: { type: 'fixed', delay: 100 } });
-  await waitFor(async () => ((await failedSamples())['audit-write/true'] === 2 ? true : undefined), 'the unrecoverable failure counted');
+  const job = await queue.add(
+    AUDIT_WRITE_JOB,
+    { v: 1, entries: [] },
+    { attempts: 5, backoff: { type: 'fixed', delay: 100 } },
+  );
+  await waitFor(
+    async () => ((await failedSamples())['audit-write/true'] === 2 ? true : undefined),
+    'the unrecoverable failure counted',
+  );
   assert.equal(await failedSamples(), { 'audit-write/false': 1, 'audit-write/true': 2 });
   const failed = await queue.getJob(job.id!);
   assert.is(await failed?.getState(), 'failed');

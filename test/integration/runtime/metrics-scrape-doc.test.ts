@@ -37,13 +37,18 @@ test.before(async () => {
   for (const line of (await res.text()).split('\n')) {
     const m = /^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) continue;
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-z_]+)="((?:\\.|[^"\\])*)"/g)].map((l) => [l[1]!, l[2]!]));
+    const labels = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/([a-z_]+)="((?:\\.|[^"\\])*)"/g)].map((l) => [l[1]!, l[2]!]),
+    );
     series.set(m[1]!, [...(series.get(m[1]!) ?? []), { labels, value: Number(m[3]) }]);
   }
 });
 test.after(async () => api?.close());
 
-const values = (metric: string, label: string) => [...new Set((series.get(metric) ?? []).map((s) => s.labels[label]).filter((v): v is string => v !== undefined))].sort();
+const values = (metric: string, label: string) =>
+  [
+    ...new Set((series.get(metric) ?? []).map((s) => s.labels[label]).filter((v): v is string => v !== undefined)),
+  ].sort();
 
 test('metrics scrape doc: the queues, states and readiness checks docs/metrics.md lists are the ones reported', () => {
   const queueJobs = row('bulwark_queue_jobs');
@@ -51,7 +56,10 @@ test('metrics scrape doc: the queues, states and readiness checks docs/metrics.m
   assert.equal(values('bulwark_queue_jobs', 'state'), listed(queueJobs.meaning, 'by state'));
   assert.equal(values('bulwark_queue_paused', 'queue'), listed(queueJobs.meaning, 'Jobs per queue'));
   assert.equal(values('bulwark_ready', 'check'), listed(row('bulwark_ready').meaning, 'check passes'));
-  assert.equal(values('bulwark_alert_delivery_jobs_lost_total', 'kind'), listed(row('bulwark_alert_delivery_jobs_lost_total').labels, '`kind`'));
+  assert.equal(
+    values('bulwark_alert_delivery_jobs_lost_total', 'kind'),
+    listed(row('bulwark_alert_delivery_jobs_lost_total').labels, '`kind`'),
+  );
   // Jobs are counted per queue for every queue a worker takes.
   assert.equal(values('bulwark_jobs_completed_total', 'queue'), listed(queueJobs.meaning, 'Jobs per queue'));
   assert.equal(values('bulwark_jobs_failed_total', 'final'), ['false', 'true']);
@@ -60,22 +68,40 @@ test('metrics scrape doc: the queues, states and readiness checks docs/metrics.m
 test('metrics scrape doc: every failure reason the process reports is in the AlertDeliveriesFailing runbook', () => {
   const runbook = read('docs/runbooks/alert-deliveries-failing.md');
   const table = [...runbook.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!);
-  const reported = [...new Set((series.get('bulwark_alerts_total') ?? []).filter((s) => s.labels.outcome === 'failed').map((s) => s.labels.reason!))];
+  const reported = [
+    ...new Set(
+      (series.get('bulwark_alerts_total') ?? [])
+        .filter((s) => s.labels.outcome === 'failed')
+        .map((s) => s.labels.reason!),
+    ),
+  ];
   assert.ok(reported.length >= 3, reported.join(', '));
-  for (const reason of reported) assert.ok(table.includes(reason), `reason ${reason} is not in the runbook's table (${table.join(', ')})`);
+  for (const reason of reported)
+    assert.ok(table.includes(reason), `reason ${reason} is not in the runbook's table (${table.join(', ')})`);
   // And the other way: every reason the runbook explains exists from the start, so its
   // first failure is an increase (AlertDeliveriesFailing counts increases).
-  for (const reason of table) assert.ok(reported.includes(reason), `reason ${reason} of the runbook is not reported at 0 from the start (${reported.join(', ')})`);
+  for (const reason of table)
+    assert.ok(
+      reported.includes(reason),
+      `reason ${reason} of the runbook is not reported at 0 from the start (${reported.join(', ')})`,
+    );
 });
 
 test('metrics scrape doc: the verify gauges are 0 until a verification ran in this process', () => {
-  assert.equal(series.get('bulwark_audit_verify_last_run_timestamp_seconds')?.map((s) => s.value), [0]);
+  assert.equal(
+    series.get('bulwark_audit_verify_last_run_timestamp_seconds')?.map((s) => s.value),
+    [0],
+  );
 });
 
 test('metrics scrape doc: every label value a rule or panel matches on is a series the process reports from the start', () => {
   const exprs = [
-    ...[...read('dashboards/prometheus/rules.yml').matchAll(/^\s+expr: (?:>-)?([\s\S]*?)(?=\n\s+(?:for|labels):)/gm)].map((m) => m[1]!),
-    ...[...read('dashboards/grafana/bulwark.json').matchAll(/"(?:expr|query|definition)": "((?:\\.|[^"\\])*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string),
+    ...[
+      ...read('dashboards/prometheus/rules.yml').matchAll(/^\s+expr: (?:>-)?([\s\S]*?)(?=\n\s+(?:for|labels):)/gm),
+    ].map((m) => m[1]!),
+    ...[...read('dashboards/grafana/bulwark.json').matchAll(/"(?:expr|query|definition)": "((?:\\.|[^"\\])*)"/g)].map(
+      (m) => JSON.parse(`"${m[1]}"`) as string,
+    ),
   ];
   assert.ok(exprs.length >= 20, `expressions found (${exprs.length})`);
   let checked = 0;
@@ -86,7 +112,10 @@ test('metrics scrape doc: every label value a rule or panel matches on is a seri
         if (value!.includes('$') || label === 'job' || label === 'instance') continue;
         // A regex matcher's alternatives are each a value.
         for (const v of op!.includes('~') ? value!.split('|') : [value!]) {
-          assert.ok(values(metric, label!).includes(v), `${name}{${label}${op}"${value}"}: the process reports ${label} values ${values(metric, label!).join(', ') || 'none'} (${expr.trim()})`);
+          assert.ok(
+            values(metric, label!).includes(v),
+            `${name}{${label}${op}"${value}"}: the process reports ${label} values ${values(metric, label!).join(', ') || 'none'} (${expr.trim()})`,
+          );
           checked++;
         }
       }

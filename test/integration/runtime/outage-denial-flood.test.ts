@@ -33,7 +33,12 @@ test.after(
 );
 
 const deniedEntries = async () =>
-  (await superuserQuery(api.db.url, `SELECT reason, metadata FROM audit_log WHERE action = 'security:api-key-denied' ORDER BY seq`)).rows as Array<{ reason: string; metadata: { count: number; aggregated?: boolean } }>;
+  (
+    await superuserQuery(
+      api.db.url,
+      `SELECT reason, metadata FROM audit_log WHERE action = 'security:api-key-denied' ORDER BY seq`,
+    )
+  ).rows as Array<{ reason: string; metadata: { count: number; aggregated?: boolean } }>;
 
 test('100 bad-key requests from one address: 30 refused 401, then 429 before authentication; entries bounded, counts complete', async () => {
   const key = `bwk_FLOOD${'z'.repeat(38)}`;
@@ -51,10 +56,17 @@ test('100 bad-key requests from one address: 30 refused 401, then 429 before aut
   assert.is((await api.call('GET', '/v1/audit', { key: adminKey })).status, 429);
 
   const bursts = await waitFor(async () => {
-    const r = await superuserQuery(api.db.url, `SELECT metadata->>'subject' AS subject FROM audit_log WHERE action = 'security:api-key-denial-burst' ORDER BY subject`);
+    const r = await superuserQuery(
+      api.db.url,
+      `SELECT metadata->>'subject' AS subject FROM audit_log WHERE action = 'security:api-key-denial-burst' ORDER BY subject`,
+    );
     return r.rows.length >= 2 ? r.rows.map((x) => x.subject as string) : undefined;
   }, 'the burst entries');
-  assert.equal(bursts, ['ip', 'key'], 'the burst alert is raised once per subject (the address, the key prefix), as before');
+  assert.equal(
+    bursts,
+    ['ip', 'key'],
+    'the burst alert is raised once per subject (the address, the key prefix), as before',
+  );
   const written = 2 * WRITTEN_PER_WINDOW + 1;
   await waitFor(async () => (await deniedEntries()).length >= written || undefined, 'the first entries of the window');
   const during = await deniedEntries();
@@ -65,17 +77,31 @@ test('100 bad-key requests from one address: 30 refused 401, then 429 before aut
 
   // Shutdown closes the windows: one more entry per reason, with the count of the rest.
   await api.bulwark.stop();
-  const queue = new Queue<AuditWriteJob>(AUDIT_WRITE_QUEUE, { connection: redis, prefix: api.bulwark.ctx.config.queuePrefix });
+  const queue = new Queue<AuditWriteJob>(AUDIT_WRITE_QUEUE, {
+    connection: redis,
+    prefix: api.bulwark.ctx.config.queuePrefix,
+  });
   try {
     const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
     const counted = jobs.flatMap((j) => j.data.entries).filter((e) => e.action === 'security:api-key-denied');
     const totals = new Map<string, number>();
-    for (const e of [...during.map((d) => ({ reason: d.reason, count: d.metadata.count })), ...counted.map((e) => ({ reason: e.reason!, count: (e.metadata as { count: number }).count }))]) {
+    for (const e of [
+      ...during.map((d) => ({ reason: d.reason, count: d.metadata.count })),
+      ...counted.map((e) => ({ reason: e.reason!, count: (e.metadata as { count: number }).count })),
+    ]) {
       totals.set(e.reason, (totals.get(e.reason) ?? 0) + e.count);
     }
-    assert.equal(Object.fromEntries(totals), { unknown: SOURCE_DENIAL_LIMIT, throttled: 100 - SOURCE_DENIAL_LIMIT + 1 }, 'every denial accounted for');
+    assert.equal(
+      Object.fromEntries(totals),
+      { unknown: SOURCE_DENIAL_LIMIT, throttled: 100 - SOURCE_DENIAL_LIMIT + 1 },
+      'every denial accounted for',
+    );
     assert.ok(counted.every((e) => (e.metadata as { aggregated?: boolean }).aggregated === true));
-    assert.is(counted.length, 2, 'one more entry for each subject denied more than once (the flood key: unknown, then throttled)');
+    assert.is(
+      counted.length,
+      2,
+      'one more entry for each subject denied more than once (the flood key: unknown, then throttled)',
+    );
   } finally {
     await queue.close();
   }

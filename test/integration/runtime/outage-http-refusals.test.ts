@@ -46,7 +46,11 @@ test('a 10 MiB body declared in Content-Length is answered 413, which the client
   const size = 10 * 1024 * 1024;
   const head = `POST /v1/audit HTTP/1.1\r\nhost: bulwark\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`;
   const r = await rawExchange(head, Buffer.alloc(size, 'a'));
-  assert.is(r.error, undefined, `the connection failed before the answer was read: ${r.error}; read: ${JSON.stringify(r.text.slice(0, 200))}`);
+  assert.is(
+    r.error,
+    undefined,
+    `the connection failed before the answer was read: ${r.error}; read: ${JSON.stringify(r.text.slice(0, 200))}`,
+  );
   assert.match(r.text, /^HTTP\/1\.1 413 /);
   const body = JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
   assert.is(body.error.code, 'payload_too_large');
@@ -73,11 +77,15 @@ test('Bull Board refuses a path leaving its files with a 403 that says so, not "
   // Raw, so the client does not normalise the path; the backslash is what reaches the file server as "..\".
   const res = await withTimeout(
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(`${api.url}/admin/queues/static/..%5c..%5cpackage.json`, { headers: { authorization: basic(OPERATOR.username, OPERATOR.password) } }, (r) => {
-        let body = '';
-        r.on('data', (d) => (body += d));
-        r.on('end', () => resolve({ status: r.statusCode!, body }));
-      });
+      const req = http.request(
+        `${api.url}/admin/queues/static/..%5c..%5cpackage.json`,
+        { headers: { authorization: basic(OPERATOR.username, OPERATOR.password) } },
+        (r) => {
+          let body = '';
+          r.on('data', (d) => (body += d));
+          r.on('end', () => resolve({ status: r.statusCode!, body }));
+        },
+      );
       req.on('error', reject);
       req.end();
     }),

@@ -45,7 +45,11 @@ test.after(
 
 /** Terminate every session of the test database but the caller's own. */
 const terminateAll = () =>
-  superuserQuery(db.url, 'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name]);
+  superuserQuery(
+    db.url,
+    'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [db.name],
+  );
 
 test('sessions terminated under load: the process stays up, answers 2xx or 503, and keeps every acknowledged entry', async () => {
   const url = worker!.url;
@@ -54,7 +58,9 @@ test('sessions terminated under load: the process stays up, answers 2xx or 503, 
   let running = true;
   let died: string | undefined;
   const failures: string[] = [];
-  void worker!.exited.then((e) => (died = `exited (code ${e.code}, signal ${e.signal}); stderr: ${worker!.stderr().slice(-1500)}`));
+  void worker!.exited.then(
+    (e) => (died = `exited (code ${e.code}, signal ${e.signal}); stderr: ${worker!.stderr().slice(-1500)}`),
+  );
 
   async function client(n: number): Promise<void> {
     for (let i = 0; running && !died; i++) {
@@ -64,14 +70,26 @@ test('sessions terminated under load: the process stays up, answers 2xx or 503, 
         fetch(`${url}${read ? '/v1/audit?limit=5' : '/v1/audit'}`, {
           method: read ? 'GET' : 'POST',
           headers: { authorization: `Bearer ${tenant.key}`, ...(read ? {} : { 'content-type': 'application/json' }) },
-          body: read ? undefined : JSON.stringify({ eventId, actorType: 'user', actorId: `u${n}`, action: 'task:completed', resourceType: 'task', resourceId: `t${i}` }),
+          body: read
+            ? undefined
+            : JSON.stringify({
+                eventId,
+                actorType: 'user',
+                actorId: `u${n}`,
+                action: 'task:completed',
+                resourceType: 'task',
+                resourceId: `t${i}`,
+              }),
         }),
         15_000,
         'a request under load',
       ).catch(async (err: unknown) => {
         // A reset is how a dying process answers: give its exit a moment to be seen.
         await Promise.race([worker!.exited, sleep(2000)]);
-        if (!died) failures.push(err instanceof Error ? `${err.message} (${String((err as { cause?: unknown }).cause)})` : String(err));
+        if (!died)
+          failures.push(
+            err instanceof Error ? `${err.message} (${String((err as { cause?: unknown }).cause)})` : String(err),
+          );
         return undefined;
       });
       if (!res) return;
@@ -101,10 +119,15 @@ test('sessions terminated under load: the process stays up, answers 2xx or 503, 
   // Still serving, and the writes whose commits were cut were retried: all there, once each.
   const health = await withTimeout(fetch(`${url}/healthz`), 10_000, 'GET /healthz');
   assert.is(health.status, 200);
-  await waitFor(async () => {
-    const stored = await storedEventIds(db.url, tenant.id);
-    return acknowledged.every((id) => stored.includes(id)) ? stored : undefined;
-  }, 'every acknowledged entry stored', 90_000, 250);
+  await waitFor(
+    async () => {
+      const stored = await storedEventIds(db.url, tenant.id);
+      return acknowledged.every((id) => stored.includes(id)) ? stored : undefined;
+    },
+    'every acknowledged entry stored',
+    90_000,
+    250,
+  );
   const stored = await storedEventIds(db.url, tenant.id);
   assert.is(stored.length, new Set(stored).size, 'no entry stored twice');
 });

@@ -33,7 +33,11 @@ test.before(
     tenant = { id: t.id, key: t.adminKey.key, otherKey: other.adminKey.key };
     proxy = await startTcpProxy(new URL(db.url).hostname, Number(new URL(db.url).port || 5432));
     // No caches: every request asks the database, so only the outage path can answer from memory.
-    const config = testConfig(viaProxy(db.url, proxy), { API_KEY_CACHE_MS: '0', SETTINGS_CACHE_MS: '0', LOG_LEVEL: 'warn' });
+    const config = testConfig(viaProxy(db.url, proxy), {
+      API_KEY_CACHE_MS: '0',
+      SETTINGS_CACHE_MS: '0',
+      LOG_LEVEL: 'warn',
+    });
     prefix = config.queuePrefix;
     bulwark = await startBulwark(config, { scheduler: false, logDestination: logs.stream });
   }),
@@ -54,7 +58,10 @@ async function call(method: string, path: string, key?: string, body?: unknown) 
   const res = await withTimeout(
     fetch(`${bulwark.url}${path}`, {
       method,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
     }),
     20_000,
@@ -63,7 +70,14 @@ async function call(method: string, path: string, key?: string, body?: unknown) 
   return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() };
 }
 
-const write = (eventId: string) => ({ eventId, actorType: 'user', actorId: 'u1', action: 'task:completed', resourceType: 'task', resourceId: 't1' });
+const write = (eventId: string) => ({
+  eventId,
+  actorType: 'user',
+  actorId: 'u1',
+  action: 'task:completed',
+  resourceType: 'task',
+  resourceId: 't1',
+});
 
 test('Postgres down: a key verified before keeps ingesting; reads and unseen keys get 503 + Retry-After; never a 500', async () => {
   assert.is((await call('POST', '/v1/audit', tenant.key, write(randomUUID()))).status, 202);
@@ -81,20 +95,35 @@ test('Postgres down: a key verified before keeps ingesting; reads and unseen key
   assert.is((await call('POST', '/v1/audit/batch', tenant.key, { entries: [write(batch)] })).status, 202);
   during.push(batch);
 
-  for (const [path, key] of [['/v1/audit', tenant.key], ['/v1/audit', tenant.otherKey], ['/v1/settings', tenant.key]] as const) {
+  for (const [path, key] of [
+    ['/v1/audit', tenant.key],
+    ['/v1/audit', tenant.otherKey],
+    ['/v1/settings', tenant.key],
+  ] as const) {
     const r = await call('GET', path, key);
     assert.is(r.status, 503, `${path}: ${r.text}`);
     assert.ok(r.retryAfter, 'Retry-After');
     assert.is((JSON.parse(r.text) as { error: { code: string } }).error.code, 'unavailable');
   }
-  assert.ok(logs.events().some((e) => e.event === 'apikey_served_from_memory'), 'the outage mode is logged');
-  assert.not.ok(logs.events().some((e) => e.event === 'http_internal_error'), 'no 500');
+  assert.ok(
+    logs.events().some((e) => e.event === 'apikey_served_from_memory'),
+    'the outage mode is logged',
+  );
+  assert.not.ok(
+    logs.events().some((e) => e.event === 'http_internal_error'),
+    'no 500',
+  );
 
   proxy.unblock();
-  await waitFor(async () => {
-    const stored = await storedEventIds(db.url, tenant.id);
-    return during.every((id) => stored.includes(id));
-  }, 'the writes accepted during the outage to be stored', 90_000, 250);
+  await waitFor(
+    async () => {
+      const stored = await storedEventIds(db.url, tenant.id);
+      return during.every((id) => stored.includes(id));
+    },
+    'the writes accepted during the outage to be stored',
+    90_000,
+    250,
+  );
   assert.is((await call('GET', '/v1/audit', tenant.otherKey)).status, 200);
 });
 

@@ -30,7 +30,10 @@ test.before(
     const t = await createTenant(prisma, { name: 'redis-outage' });
     tenant = { id: t.id, key: t.adminKey.key };
     redis = await startOwnRedis();
-    bulwark = await startBulwark(testConfig(db.url, { REDIS_URL: redis.url, LOG_LEVEL: 'warn' }), { scheduler: false, logDestination: logs.stream });
+    bulwark = await startBulwark(testConfig(db.url, { REDIS_URL: redis.url, LOG_LEVEL: 'warn' }), {
+      scheduler: false,
+      logDestination: logs.stream,
+    });
   }),
 );
 
@@ -44,11 +47,18 @@ test.after(
 );
 
 /** A request that must be answered (15 s is a hang detector, far above the 2 s bound). */
-async function call(method: string, path: string, options: { key?: string; body?: unknown } = {}): Promise<{ status: number; retryAfter: string | null; body: string }> {
+async function call(
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown } = {},
+): Promise<{ status: number; retryAfter: string | null; body: string }> {
   const res = await withTimeout(
     fetch(`${bulwark.url}${path}`, {
       method,
-      headers: { ...(options.key ? { authorization: `Bearer ${options.key}` } : {}), ...(options.body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+        ...(options.body ? { 'content-type': 'application/json' } : {}),
+      },
       body: options.body ? JSON.stringify(options.body) : undefined,
     }),
     15_000,
@@ -57,7 +67,14 @@ async function call(method: string, path: string, options: { key?: string; body?
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
 }
 
-const write = (eventId: string) => ({ eventId, actorType: 'user', actorId: 'u1', action: 'task:completed', resourceType: 'task', resourceId: 't1' });
+const write = (eventId: string) => ({
+  eventId,
+  actorType: 'user',
+  actorId: 'u1',
+  action: 'task:completed',
+  resourceType: 'task',
+  resourceId: 't1',
+});
 
 test('Redis killed: every request answered 503 + Retry-After; none of the refused writes is ever stored', async () => {
   const before = await call('POST', '/v1/audit', { key: tenant.key, body: write(randomUUID()) });
@@ -92,11 +109,25 @@ test('Redis killed: every request answered 503 + Retry-After; none of the refuse
   // Back: the API serves again by itself, and what it refused was never sent.
   await redis.start();
   const after = randomUUID();
-  await waitFor(async () => (await call('POST', '/v1/audit', { key: tenant.key, body: write(after) })).status === 202, 'the API to accept writes again', 30_000, 250);
-  await waitFor(async () => (await storedEventIds(db.url, tenant.id)).includes(after), 'the write after the outage to be stored', 30_000, 100);
+  await waitFor(
+    async () => (await call('POST', '/v1/audit', { key: tenant.key, body: write(after) })).status === 202,
+    'the API to accept writes again',
+    30_000,
+    250,
+  );
+  await waitFor(
+    async () => (await storedEventIds(db.url, tenant.id)).includes(after),
+    'the write after the outage to be stored',
+    30_000,
+    100,
+  );
   // The workers took everything Redis held (the refused writes would have been before `after`).
   const stored = await storedEventIds(db.url, tenant.id);
-  assert.equal(refused.filter((id) => stored.includes(id)), [], 'a refused write was stored');
+  assert.equal(
+    refused.filter((id) => stored.includes(id)),
+    [],
+    'a refused write was stored',
+  );
   const queued = await redis.admin(async (r) => (await r.keys('*')).join('\n'));
   for (const id of refused) assert.not.match(queued, id);
 });
@@ -110,7 +141,10 @@ test('Redis at maxmemory: 503 + Retry-After, /readyz not ready with reason out_o
     assert.match(res.body, 'out of memory');
     const ready = await call('GET', '/readyz');
     assert.is(ready.status, 503, ready.body);
-    const report = JSON.parse(ready.body) as { failing: string[]; checks: Record<string, { ok: boolean; reason?: string }> };
+    const report = JSON.parse(ready.body) as {
+      failing: string[];
+      checks: Record<string, { ok: boolean; reason?: string }>;
+    };
     assert.ok(report.failing.includes('redis'), ready.body);
     assert.equal(report.checks.redis, { ok: false, reason: 'out_of_memory' });
     const metrics = await call('GET', '/metrics');

@@ -42,14 +42,21 @@ test.after(
 
 async function start(env: Record<string, string>, options: StartOptions = {}) {
   const logs = captureLogs();
-  const bulwark = await startBulwark(testConfig(db.url, { LOG_LEVEL: 'info', ...env }), { scheduler: false, logDestination: logs.stream, ...options });
+  const bulwark = await startBulwark(testConfig(db.url, { LOG_LEVEL: 'info', ...env }), {
+    scheduler: false,
+    logDestination: logs.stream,
+    ...options,
+  });
   started.push(bulwark);
   const events = () => logs.events().flatMap((e) => (typeof e.event === 'string' ? [e.event] : []));
   return { bulwark, logs, events };
 }
 
 /** GET on a connection of its own: proves the port still accepts, not only a kept-alive socket. */
-function getFresh(url: string): Promise<{ status: number; body: { failing?: string[]; checks?: Record<string, { ok: boolean; reason?: string }> } }> {
+function getFresh(url: string): Promise<{
+  status: number;
+  body: { failing?: string[]; checks?: Record<string, { ok: boolean; reason?: string }> };
+}> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent: false }, (res) => {
       let text = '';
@@ -84,15 +91,24 @@ test('with SHUTDOWN_DRAIN_MS: /readyz fails with `stopping` while the process st
   assert.is((await getFresh(`${bulwark.url}/healthz`)).status, 200, 'other routes are served too');
   // A job enqueued during the drain is still taken and written.
   const { eventId } = await producer.audit.write(entry(tenant));
-  await waitFor(async () => (await storedEventIds(db.url, tenant)).includes(eventId), 'the job enqueued during the drain to be written');
-  assert.not.ok(events().includes('bulwark_stopping'), 'the probes, the enqueue and its job all happened during the drain');
+  await waitFor(
+    async () => (await storedEventIds(db.url, tenant)).includes(eventId),
+    'the job enqueued during the drain to be written',
+  );
+  assert.not.ok(
+    events().includes('bulwark_stopping'),
+    'the probes, the enqueue and its job all happened during the drain',
+  );
 
   await withTimeout(stopping, 60_000, 'stop() after the drain');
   const order = events();
   assert.ok(order.indexOf('bulwark_draining') < order.indexOf('bulwark_stopping'), order.join(','));
   assert.ok(order.indexOf('bulwark_stopping') < order.indexOf('bulwark_stopped'), order.join(','));
   assert.is(closedAfter.length, 1, 'the HTTP server closed');
-  assert.ok(closedAfter[0]!.includes('bulwark_stopping'), `the server closed before the drain ended: ${closedAfter[0]!.join(',')}`);
+  assert.ok(
+    closedAfter[0]!.includes('bulwark_stopping'),
+    `the server closed before the drain ended: ${closedAfter[0]!.join(',')}`,
+  );
 });
 
 test('with SHUTDOWN_DRAIN_MS=0 nothing waits: the workers stop as stop() begins, no bulwark_draining', async () => {

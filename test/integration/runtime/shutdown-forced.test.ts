@@ -47,19 +47,25 @@ test.before(
     ({ prefix, db, prisma, producer, queue, tenantId } = await fleet.start());
     receiver = await startReceiver();
     await updateTenantSettings(prisma, tenantId, { alerts: { maxPerWindow: 100, userThrottle: { limit: 0 } } }, system);
-    await setSecret(prisma, parseMasterKeys(MASTER_KEYS), { tenantId, name: 'hook', value: 'whsec-shutdown-forced' }, system);
-    await addChannel(prisma, { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' }, system, LOOPBACK_TARGETS);
+    await setSecret(
+      prisma,
+      parseMasterKeys(MASTER_KEYS),
+      { tenantId, name: 'hook', value: 'whsec-shutdown-forced' },
+      system,
+    );
+    await addChannel(
+      prisma,
+      { tenantId, name: 'hook', type: 'webhook', target: `${receiver.url}/hook`, secretRef: 'secret://hook' },
+      system,
+      LOOPBACK_TARGETS,
+    );
   }),
 );
 
-test.after(
-  cleanup([
-    ...fleet.cleanupSteps(),
-    ['close receiver', () => receiver?.close()],
-  ]),
-);
+test.after(cleanup([...fleet.cleanupSteps(), ['close receiver', () => receiver?.close()]]));
 
-const events = (w: WorkerProcess) => w.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+const events = (w: WorkerProcess) =>
+  w.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test('SIGTERM during a job longer than SHUTDOWN_TIMEOUT_MS: shutdown_forced, exit within the bound, another worker completes the job', async () => {
   const env = workerEnv(db.url, prefix, {
@@ -74,7 +80,12 @@ test('SIGTERM during a job longer than SHUTDOWN_TIMEOUT_MS: shutdown_forced, exi
   const first = await spawnWorker(env, { cli: true });
   spawned.push(first);
 
-  const { jobId, alertId } = await producer.alert.send({ tenantId, type: 'disk.full', severity: 'warning', title: 'Disk almost full' });
+  const { jobId, alertId } = await producer.alert.send({
+    tenantId,
+    type: 'disk.full',
+    severity: 'warning',
+    title: 'Disk almost full',
+  });
   await receiver.waitForRequests(1, 30_000);
   assert.is(await (await queue.getJob(jobId))?.getState(), 'active', 'the job is held by the hung send');
 
@@ -100,31 +111,53 @@ test('SIGTERM during a job longer than SHUTDOWN_TIMEOUT_MS: shutdown_forced, exi
   const abandoned = await queue.getJob(jobId);
   assert.is(await abandoned?.getState(), 'active');
   assert.is(abandoned?.attemptsMade, 0);
-  assert.is((await superuserQuery(db.url, 'SELECT outcome FROM alert_ledger WHERE id = $1', [alertId])).rows[0]?.outcome, 'received');
+  assert.is(
+    (await superuserQuery(db.url, 'SELECT outcome FROM alert_ledger WHERE id = $1', [alertId])).rows[0]?.outcome,
+    'received',
+  );
 
   const second = await spawnWorker({ ...env, LOG_LEVEL: 'warn' });
   spawned.push(second);
-  const done = await waitFor(async () => {
-    const job = await queue.getJob(jobId);
-    const state = await job?.getState();
-    return state === 'completed' || state === 'failed' ? { job: job!, state } : undefined;
-  }, 'the other worker to finish the abandoned job', 60_000, 100);
+  const done = await waitFor(
+    async () => {
+      const job = await queue.getJob(jobId);
+      const state = await job?.getState();
+      return state === 'completed' || state === 'failed' ? { job: job!, state } : undefined;
+    },
+    'the other worker to finish the abandoned job',
+    60_000,
+    100,
+  );
   assert.is(done.state, 'completed', done.job.failedReason);
   // Taken over once as a stalled job, never failed: the second start is that take-over.
   assert.equal([done.job.stalledCounter, done.job.attemptsStarted, done.job.failedReason], [1, 2, undefined]);
-  await waitFor(async () => {
-    const row = (await superuserQuery(db.url, 'SELECT outcome FROM alert_ledger WHERE id = $1', [alertId])).rows[0] as { outcome: string } | undefined;
-    return row?.outcome === 'delivered' ? row : undefined;
-  }, 'the alert delivered', 30_000);
+  await waitFor(
+    async () => {
+      const row = (await superuserQuery(db.url, 'SELECT outcome FROM alert_ledger WHERE id = $1', [alertId]))
+        .rows[0] as { outcome: string } | undefined;
+      return row?.outcome === 'delivered' ? row : undefined;
+    },
+    'the alert delivered',
+    30_000,
+  );
   assert.is(receiver.requests.length, 2, 'one hung send, one answered');
   assert.ok(receiver.requests.every((r) => r.path === '/hook'));
 
   second.kill('SIGTERM');
-  assert.equal(await withTimeout(second.exited, 30_000, 'the second worker exiting'), { code: 0, signal: null }, second.stderr());
+  assert.equal(
+    await withTimeout(second.exited, 30_000, 'the second worker exiting'),
+    { code: 0, signal: null },
+    second.stderr(),
+  );
 });
 
 test('SIGTERM while an audit commit waits on a locked chain head: its statement is cancelled, the exit is bounded, the entry lands once later', async () => {
-  const env = workerEnv(db.url, prefix, { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), WORKER_LOCK_DURATION_MS: String(LOCK_MS), MASTER_KEYS, LOG_LEVEL: 'info' });
+  const env = workerEnv(db.url, prefix, {
+    SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+    WORKER_LOCK_DURATION_MS: String(LOCK_MS),
+    MASTER_KEYS,
+    LOG_LEVEL: 'info',
+  });
   // Another session holds the tenant's chain head, as a slow or stuck writer would.
   const holder = new pg.Client({ connectionString: db.url });
   await holder.connect();
@@ -136,13 +169,33 @@ test('SIGTERM while an audit commit waits on a locked chain head: its statement 
     // Four jobs: one commit waits on the lock and the others queue behind it, each of
     // which would wait again if the shutdown only cancelled the first.
     const separate = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix, coalesceWrites: false });
-    const eventIds = await Promise.all([1, 2, 3, 4].map(async (i) => (await separate.audit.write({ tenantId, actorType: 'system', action: 'task:noted', resourceType: 'task', resourceId: `t-${i}` })).eventId));
+    const eventIds = await Promise.all(
+      [1, 2, 3, 4].map(
+        async (i) =>
+          (
+            await separate.audit.write({
+              tenantId,
+              actorType: 'system',
+              action: 'task:noted',
+              resourceType: 'task',
+              resourceId: `t-${i}`,
+            })
+          ).eventId,
+      ),
+    );
     await separate.close();
     // Read outside the holder's transaction: pg_stat_activity is a snapshot per transaction.
-    await waitFor(async () => {
-      const r = await superuserQuery(db.url, `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
-      return r.rowCount ? true : undefined;
-    }, 'the commit waiting on the lock', 30_000);
+    await waitFor(
+      async () => {
+        const r = await superuserQuery(
+          db.url,
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+        );
+        return r.rowCount ? true : undefined;
+      },
+      'the commit waiting on the lock',
+      30_000,
+    );
     const sentAt = Date.now();
     worker.kill('SIGTERM');
     const exit = await withTimeout(worker.exited, 60_000, 'the worker exiting after SIGTERM');
@@ -152,14 +205,25 @@ test('SIGTERM while an audit commit waits on a locked chain head: its statement 
     assert.ok(elapsed < SHUTDOWN_TIMEOUT_MS + 10_000, `exited ${elapsed} ms after SIGTERM`);
     const cancelled = events(worker).find((e) => e.event === 'shutdown_statements_cancelled');
     assert.ok(cancelled && Number(cancelled.count) >= 1, worker.lines.join('\n'));
-    const stored = async () => (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE event_id = ANY($1)', [eventIds])).rows[0].n as number;
+    const stored = async () =>
+      (await superuserQuery(db.url, 'SELECT count(*)::int AS n FROM audit_log WHERE event_id = ANY($1)', [eventIds]))
+        .rows[0].n as number;
     assert.is(await stored(), 0, 'nothing written while the lock was held');
     await holder.query('COMMIT');
     const second = await spawnWorker({ ...env, LOG_LEVEL: 'warn' });
     spawned.push(second);
-    await waitFor(async () => ((await stored()) === 4 ? true : undefined), 'the entries written by the next worker, once each', 60_000, 100);
+    await waitFor(
+      async () => ((await stored()) === 4 ? true : undefined),
+      'the entries written by the next worker, once each',
+      60_000,
+      100,
+    );
     second.kill('SIGTERM');
-    assert.equal(await withTimeout(second.exited, 30_000, 'the second worker exiting'), { code: 0, signal: null }, second.stderr());
+    assert.equal(
+      await withTimeout(second.exited, 30_000, 'the second worker exiting'),
+      { code: 0, signal: null },
+      second.stderr(),
+    );
   } finally {
     await holder.end().catch(() => undefined);
   }

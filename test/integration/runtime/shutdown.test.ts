@@ -85,21 +85,31 @@ test('SIGTERM while jobs run: running jobs finish, exit 0; a fresh worker drains
   const completed = await queue.getCompleted(0, JOBS);
   const stored = new Set(await storedEventIds(db.url, tenant));
   for (const job of completed) {
-    for (const e of (job.data as { entries: Array<{ eventId: string }> }).entries) assert.ok(stored.has(e.eventId), `event ${e.eventId} of job ${job.id}`);
+    for (const e of (job.data as { entries: Array<{ eventId: string }> }).entries)
+      assert.ok(stored.has(e.eventId), `event ${e.eventId} of job ${job.id}`);
   }
 
   const fresh = await spawnWorker(workerEnv(db.url, prefix));
   spawned.push(fresh);
-  await waitFor(async () => {
-    const c = await queue.getJobCounts('completed', 'failed');
-    return c.completed === JOBS || c.failed! > 0 ? c : undefined;
-  }, 'the fresh worker to drain the queue', 120_000, 100);
+  await waitFor(
+    async () => {
+      const c = await queue.getJobCounts('completed', 'failed');
+      return c.completed === JOBS || c.failed! > 0 ? c : undefined;
+    },
+    'the fresh worker to drain the queue',
+    120_000,
+    100,
+  );
   assert.equal(await queue.getJobCounts('completed', 'failed'), { completed: JOBS, failed: 0 });
   await assertExactChain(db.url, tenant, eventIds);
   assert.ok((await withTimeout(verifyChains(prisma, { tenantId: tenant }), 60_000, 'verifyChains')).ok);
 
   fresh.kill('SIGTERM');
-  assert.equal(await withTimeout(fresh.exited, 30_000, 'the fresh worker exiting'), { code: 0, signal: null }, fresh.stderr());
+  assert.equal(
+    await withTimeout(fresh.exited, 30_000, 'the fresh worker exiting'),
+    { code: 0, signal: null },
+    fresh.stderr(),
+  );
 });
 
 test.run();

@@ -33,7 +33,10 @@ test.before(
     ({ db, prisma } = await createTestDatabaseWithPrisma());
     connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     // The newest migration made pending again: its row removed from Prisma's table.
-    const { rows } = await superuserQuery(db.url, 'SELECT * FROM "_prisma_migrations" ORDER BY migration_name DESC LIMIT 1');
+    const { rows } = await superuserQuery(
+      db.url,
+      'SELECT * FROM "_prisma_migrations" ORDER BY migration_name DESC LIMIT 1',
+    );
     removed = rows[0] as Record<string, unknown>;
     await superuserQuery(db.url, 'DELETE FROM "_prisma_migrations" WHERE id = $1', [removed.id]);
   }),
@@ -48,7 +51,11 @@ test.after(
 
 const restore = async () => {
   const cols = Object.keys(removed);
-  await superuserQuery(db.url, `INSERT INTO "_prisma_migrations" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map((_c, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => removed[c]));
+  await superuserQuery(
+    db.url,
+    `INSERT INTO "_prisma_migrations" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map((_c, i) => `$${i + 1}`).join(', ')})`,
+    cols.map((c) => removed[c]),
+  );
 };
 
 test('a pending migration: start refuses naming it, touches no job, and starts once it is applied', async () => {
@@ -57,7 +64,14 @@ test('a pending migration: start refuses naming it, touches no job, and starts o
   prefixes.push(config.queuePrefix);
   const tenant = await createTenant(prisma, { name: 'pending' });
   const producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: config.queuePrefix });
-  const { jobId } = await producer.audit.write({ tenantId: tenant.id, actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: randomUUID() });
+  const { jobId } = await producer.audit.write({
+    tenantId: tenant.id,
+    actorType: 'user',
+    actorId: 'u-1',
+    action: 'task:completed',
+    resourceType: 'task',
+    resourceId: randomUUID(),
+  });
   await producer.close();
   const queue = new Queue(AUDIT_WRITE_QUEUE, { connection, prefix: config.queuePrefix });
 
@@ -67,15 +81,24 @@ test('a pending migration: start refuses naming it, touches no job, and starts o
   );
   assert.instance(err, PendingMigrationsError);
   assert.equal((err as PendingMigrationsError).pending, [removed.migration_name]);
-  assert.match((err as Error).message, `(${String(removed.migration_name)}): run \`bulwark migrate\` before \`bulwark start\``);
-  assert.ok(logs.events().some((e) => e.event === 'migrations_pending'), 'logged');
+  assert.match(
+    (err as Error).message,
+    `(${String(removed.migration_name)}): run \`bulwark migrate\` before \`bulwark start\``,
+  );
+  assert.ok(
+    logs.events().some((e) => e.event === 'migrations_pending'),
+    'logged',
+  );
   assert.is(await (await queue.getJob(jobId))!.getState(), 'waiting', 'no worker took the job');
   assert.is((await queue.getJob(jobId))!.attemptsMade, 0);
 
   await restore();
   const bulwark = await startBulwark(config, { http: false, scheduler: false, logDestination: logs.stream });
   try {
-    await waitFor(async () => ((await (await queue.getJob(jobId))?.getState()) === 'completed' ? true : undefined), 'the job done once migrated');
+    await waitFor(
+      async () => ((await (await queue.getJob(jobId))?.getState()) === 'completed' ? true : undefined),
+      'the job done once migrated',
+    );
   } finally {
     await bulwark.stop();
   }
@@ -86,10 +109,22 @@ test('bulwark start with a pending migration exits 1 at once, naming it, with no
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !CONFIG_VARIABLES.includes(k)));
   const config = testConfig(db.url);
   prefixes.push(config.queuePrefix);
-  const env = { ...inherited, NODE_NO_WARNINGS: '1', DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: config.queuePrefix, PORT: '0', LOG_LEVEL: 'warn', MASTER_KEYS: `k1:${generateFernetKey()}` };
+  const env = {
+    ...inherited,
+    NODE_NO_WARNINGS: '1',
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    QUEUE_PREFIX: config.queuePrefix,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    MASTER_KEYS: `k1:${generateFernetKey()}`,
+  };
   const { code, output } = await startUntilExit(env);
   assert.is(code, 1, output);
-  assert.match(output, `bulwark: 1 migration(s) pending (${String(removed.migration_name)}): run \`bulwark migrate\` before \`bulwark start\``);
+  assert.match(
+    output,
+    `bulwark: 1 migration(s) pending (${String(removed.migration_name)}): run \`bulwark migrate\` before \`bulwark start\``,
+  );
   assert.not.match(output, /bulwark_started|Server listening/);
   await restore();
 });
@@ -100,7 +135,10 @@ test('an unreachable database does not stop a start: logged, and the workers wai
   prefixes.push(config.queuePrefix);
   const bulwark = await startBulwark(config, { http: false, scheduler: false, logDestination: logs.stream });
   await bulwark.stop();
-  assert.ok(logs.events().some((e) => e.event === 'migrations_unchecked'), JSON.stringify(logs.events().map((e) => e.event)));
+  assert.ok(
+    logs.events().some((e) => e.event === 'migrations_unchecked'),
+    JSON.stringify(logs.events().map((e) => e.event)),
+  );
 });
 
 test.run();

@@ -67,7 +67,12 @@ test('a stop while jobs flow leaves none active: each job completed (its process
   const stopped = new Promise<void>((resolve, reject) => {
     w.on('completed', () => {
       if (++completed !== STOP_AFTER) return;
-      setImmediate(() => stopWorkers([w], { timeoutMs: 20_000, logger: ctx.logger, onForced: async () => void (forced = true) }).then(resolve, reject));
+      setImmediate(() =>
+        stopWorkers([w], { timeoutMs: 20_000, logger: ctx.logger, onForced: async () => void (forced = true) }).then(
+          resolve,
+          reject,
+        ),
+      );
     });
   });
   void w.run();
@@ -76,16 +81,29 @@ test('a stop while jobs flow leaves none active: each job completed (its process
   assert.not.ok(forced, 'the stop finished within its deadline');
 
   const counts = await queue.getJobCounts('active', 'completed', 'waiting', 'failed', 'delayed', 'prioritized');
-  assert.equal([counts.active, counts.failed, counts.delayed, counts.prioritized], [0, 0, 0, 0], JSON.stringify(counts));
+  assert.equal(
+    [counts.active, counts.failed, counts.delayed, counts.prioritized],
+    [0, 0, 0, 0],
+    JSON.stringify(counts),
+  );
   assert.is(counts.completed! + counts.waiting!, JOBS, `nothing lost: ${JSON.stringify(counts)}`);
-  assert.ok(counts.completed! >= STOP_AFTER && counts.waiting! > 0, `the stop began while jobs were flowing: ${JSON.stringify(counts)}`);
+  assert.ok(
+    counts.completed! >= STOP_AFTER && counts.waiting! > 0,
+    `the stop began while jobs were flowing: ${JSON.stringify(counts)}`,
+  );
 
   // Exactly the jobs whose processor ran are completed, each having run once.
   const done = (await queue.getCompleted(0, JOBS)).map((j) => j.id!).sort();
   assert.equal([...ran.keys()].sort(), done);
-  assert.ok([...ran.values()].every((n) => n === 1), 'no job ran twice');
+  assert.ok(
+    [...ran.values()].every((n) => n === 1),
+    'no job ran twice',
+  );
   const waiting = await queue.getWaiting(0, JOBS);
-  assert.ok(waiting.every((j) => !ran.has(j.id!)), 'a waiting job was never started');
+  assert.ok(
+    waiting.every((j) => !ran.has(j.id!)),
+    'a waiting job was never started',
+  );
 });
 
 test.run();

@@ -6,7 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { DELIVER_MAX_ALERTS, alertDeliveryPolicy, deliverJob as deliverDefinition, type DeliverJob } from '../../../lib/contracts/alert-delivery.js';
+import {
+  DELIVER_MAX_ALERTS,
+  alertDeliveryPolicy,
+  deliverJob as deliverDefinition,
+  type DeliverJob,
+} from '../../../lib/contracts/alert-delivery.js';
 import { jobOf } from '../../enqueue.js';
 
 const { attempts, backoff, backoffJitter } = alertDeliveryPolicy;
@@ -35,7 +40,14 @@ export interface DeliverRequest {
 
 export function deliverJob(r: DeliverRequest) {
   const prior = r.priorAttempts ?? 0;
-  const data: DeliverJob = { v: 1, tenantId: r.tenantId, channelId: r.channelId, kind: r.kind, alertIds: r.alertIds, ...(prior > 0 ? { priorAttempts: prior } : {}) };
+  const data: DeliverJob = {
+    v: 1,
+    tenantId: r.tenantId,
+    channelId: r.channelId,
+    kind: r.kind,
+    alertIds: r.alertIds,
+    ...(prior > 0 ? { priorAttempts: prior } : {}),
+  };
   return jobOf(deliverDefinition, data, {
     attempts: attempts - prior,
     backoff: { ...deliveryJobOpts.backoff!, delay: backoff.delay * 2 ** prior },
@@ -53,7 +65,8 @@ export function deliverJob(r: DeliverRequest) {
 export function deliverJobKey(jobId: string | undefined, channelId: string): string | undefined {
   const prefix = 'deliver-';
   const suffix = `-${channelId}`;
-  if (!jobId?.startsWith(prefix) || !jobId.endsWith(suffix) || jobId.length <= prefix.length + suffix.length) return undefined;
+  if (!jobId?.startsWith(prefix) || !jobId.endsWith(suffix) || jobId.length <= prefix.length + suffix.length)
+    return undefined;
   return jobId.slice(prefix.length, -suffix.length);
 }
 
@@ -67,7 +80,10 @@ export async function enqueueDeliveries(queue: Queue, requests: DeliverRequest[]
  * member recorded after the flush read the group, or a sweep) is a job of its own.
  */
 export function idsKey(ids: string[]): string {
-  return createHash('sha256').update([...ids].sort().join(',')).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update([...ids].sort().join(','))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** The alerts of a group or digest in job-sized parts (DELIVER_MAX_ALERTS each), each with its key. */

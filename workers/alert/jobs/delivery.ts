@@ -39,15 +39,24 @@ export function wasRecorded(err: unknown): boolean {
 
 export async function deliver(data: DeliverJob, ctx: AlertDeps, job: Job, token?: string): Promise<{ status: number }> {
   const channel = await channelById(ctx.pg, data.tenantId, data.channelId);
-  const rows = await ctx.prisma.alertRecord.findMany({ where: { id: { in: data.alertIds }, tenantId: data.tenantId }, orderBy: { occurredAt: 'asc' } });
+  const rows = await ctx.prisma.alertRecord.findMany({
+    where: { id: { in: data.alertIds }, tenantId: data.tenantId },
+    orderBy: { occurredAt: 'asc' },
+  });
   const context = { tenantId: data.tenantId, type: rows[0]?.type, severity: rows[0]?.severity };
   if (!channel || rows.length === 0) {
-    await record(ctx, data.alertIds, { outcome: 'failed', reason: 'channel_removed', channelId: data.channelId, channel: channel?.name }, context);
+    await record(
+      ctx,
+      data.alertIds,
+      { outcome: 'failed', reason: 'channel_removed', channelId: data.channelId, channel: channel?.name },
+      context,
+    );
     throw new RecordedError(`channel ${data.channelId} or its alerts no longer exist`, { unrecoverable: true });
   }
   // A paused channel (a receiver's 429, seen by any process) is not sent to: this job
   // waits for the end of the pause without spending an attempt.
-  const pausedUntil = token === undefined ? undefined : (await ctx.pauses.pausedUntil(data.tenantId, [channel.id])).get(channel.id);
+  const pausedUntil =
+    token === undefined ? undefined : (await ctx.pauses.pausedUntil(data.tenantId, [channel.id])).get(channel.id);
   if (pausedUntil !== undefined) {
     await job.moveToDelayed(Date.now() + (pausedUntil - ctx.clock().getTime()), token);
     throw new DelayedError();
@@ -56,7 +65,18 @@ export async function deliver(data: DeliverJob, ctx: AlertDeps, job: Job, token?
   const attempts = (data.priorAttempts ?? 0) + job.attemptsMade + 1;
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const outcome = await ctx.slots.withRelease(channel.id, (releaseSlot) =>
-    attemptDelivery(ctx, { tenantId: data.tenantId, channel, alertIds: data.alertIds, message: messageFor(data.tenantId, data.kind, rows), context, attempts, lastAttempt, canPause: token !== undefined, jobKey: deliverJobKey(job.id, channel.id), releaseSlot }),
+    attemptDelivery(ctx, {
+      tenantId: data.tenantId,
+      channel,
+      alertIds: data.alertIds,
+      message: messageFor(data.tenantId, data.kind, rows),
+      context,
+      attempts,
+      lastAttempt,
+      canPause: token !== undefined,
+      jobKey: deliverJobKey(job.id, channel.id),
+      releaseSlot,
+    }),
   );
   switch (outcome.kind) {
     case 'delivered':
@@ -67,14 +87,22 @@ export async function deliver(data: DeliverJob, ctx: AlertDeps, job: Job, token?
     case 'retry':
       throw new Error(`channel ${channel.name}: ${outcome.error}`);
     case 'failed':
-      if (outcome.reason === 'credential') throw new RecordedError(`channel ${channel.name}: ${outcome.error}`, { unrecoverable: true });
-      if (outcome.reason === 'rejected') throw new RecordedError(`channel ${channel.name} refused the message (${outcome.status ?? 'no status'}): ${outcome.error}`, { unrecoverable: true });
+      if (outcome.reason === 'credential')
+        throw new RecordedError(`channel ${channel.name}: ${outcome.error}`, { unrecoverable: true });
+      if (outcome.reason === 'rejected')
+        throw new RecordedError(
+          `channel ${channel.name} refused the message (${outcome.status ?? 'no status'}): ${outcome.error}`,
+          { unrecoverable: true },
+        );
       throw new RecordedError(`channel ${channel.name}: ${outcome.error}`, { unrecoverable: false });
   }
 }
 
 /** The alert-delivery queue's job kinds, by name: what each runs with its validated payload. */
-export const deliveryHandlers: Record<string, (ctx: AlertDeps, data: never, job: Job, token?: string) => Promise<unknown>> = {
+export const deliveryHandlers: Record<
+  string,
+  (ctx: AlertDeps, data: never, job: Job, token?: string) => Promise<unknown>
+> = {
   deliver: (ctx, data: DeliverJob, job, token) => deliver(data, ctx, job, token),
   'group-flush': (ctx, data: Parameters<typeof flushGroup>[1]) => flushGroup(ctx, data),
   digest: (ctx, data: Parameters<typeof sendDigest>[1]) => sendDigest(ctx, data),

@@ -7,7 +7,16 @@ import type { AlertDeps } from '../deps.js';
 import { fanOut } from './fan-out.js';
 
 export async function sendDigest(ctx: AlertDeps, data: DigestJob): Promise<{ sent: number } | { channels: number }> {
-  const rows = await ctx.prisma.alertRecord.findMany({ where: { tenantId: data.tenantId, outcome: 'deferred', deferUntil: { lte: new Date(Date.parse(data.until) + 1000) } }, orderBy: { occurredAt: 'asc' } });
+  const rows = await ctx.prisma.alertRecord.findMany({
+    where: {
+      tenantId: data.tenantId,
+      outcome: 'deferred',
+      deferUntil: { lte: new Date(Date.parse(data.until) + 1000) },
+    },
+    orderBy: { occurredAt: 'asc' },
+  });
   if (rows.length === 0) return { sent: 0 };
-  return { channels: await fanOut(ctx, rows, 'digest', `d-${data.tenantId}-${Date.parse(data.until)}`, { parts: true }) };
+  return {
+    channels: await fanOut(ctx, rows, 'digest', `d-${data.tenantId}-${Date.parse(data.until)}`, { parts: true }),
+  };
 }

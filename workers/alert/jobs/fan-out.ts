@@ -26,10 +26,16 @@ export interface FanOutOptions {
 }
 
 /** Each channel with the alerts it takes, in the alerts' order. */
-async function routes(ctx: AlertDeps, alerts: Sendable[], given?: ChannelRow[]): Promise<Array<{ channel: ChannelRow; alerts: Sendable[] }>> {
+async function routes(
+  ctx: AlertDeps,
+  alerts: Sendable[],
+  given?: ChannelRow[],
+): Promise<Array<{ channel: ChannelRow; alerts: Sendable[] }>> {
   if (given) return given.map((channel) => ({ channel, alerts }));
   const severities = [...new Set(alerts.map((a) => a.severity))];
-  const bySeverity = new Map(await Promise.all(severities.map(async (s) => [s, await ctx.channelsFor(alerts[0]!.tenantId, s)] as const)));
+  const bySeverity = new Map(
+    await Promise.all(severities.map(async (s) => [s, await ctx.channelsFor(alerts[0]!.tenantId, s)] as const)),
+  );
   const routed = new Map<string, { channel: ChannelRow; alerts: Sendable[] }>();
   for (const a of alerts) {
     for (const c of bySeverity.get(a.severity) ?? []) {
@@ -42,17 +48,33 @@ async function routes(ctx: AlertDeps, alerts: Sendable[], given?: ChannelRow[]):
 }
 
 /** Returns how many channels were sent to. Alerts no channel takes fail visibly (`no_channel`). */
-export async function fanOut(ctx: AlertDeps, alerts: Sendable[], kind: 'single' | 'group' | 'digest', key: string, options: FanOutOptions = {}): Promise<number> {
+export async function fanOut(
+  ctx: AlertDeps,
+  alerts: Sendable[],
+  kind: 'single' | 'group' | 'digest',
+  key: string,
+  options: FanOutOptions = {},
+): Promise<number> {
   const first = alerts[0]!;
   const routed = await routes(ctx, alerts, options.channels);
   const reached = new Set(routed.flatMap((r) => r.alerts.map((a) => a.id)));
   const unrouted = alerts.filter((a) => !reached.has(a.id));
   if (unrouted.length > 0) {
-    await record(ctx, unrouted.map((a) => a.id), { outcome: 'failed', reason: 'no_channel' }, { tenantId: first.tenantId, type: first.type, severity: highestSeverity(unrouted.map((a) => a.severity)) });
+    await record(
+      ctx,
+      unrouted.map((a) => a.id),
+      { outcome: 'failed', reason: 'no_channel' },
+      { tenantId: first.tenantId, type: first.type, severity: highestSeverity(unrouted.map((a) => a.severity)) },
+    );
   }
   if (routed.length === 0) return 0;
   if (options.inline) {
-    await deliverInline(ctx, options.inline.alert, routed.map((r) => r.channel), options.inline.paused);
+    await deliverInline(
+      ctx,
+      options.inline.alert,
+      routed.map((r) => r.channel),
+      options.inline.paused,
+    );
     return routed.length;
   }
   // One job per channel and part; channels given the same alerts share their parts
@@ -69,8 +91,19 @@ export async function fanOut(ctx: AlertDeps, alerts: Sendable[], kind: 'single' 
   // Queued first, recorded second: a crash in between leaves the rows as they were, so
   // the job run again finds and queues them again (the job ids make that one job each).
   // Recorded the other way round, the re-run would find nothing left to send.
-  await enqueueDeliveries(ctx.deliveries, [...parts.values()].flatMap((p) => p.channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: p.ids, key: p.key }))));
+  await enqueueDeliveries(
+    ctx.deliveries,
+    [...parts.values()].flatMap((p) =>
+      p.channels.map((c) => ({ tenantId: first.tenantId, channelId: c.id, kind, alertIds: p.ids, key: p.key })),
+    ),
+  );
   // Each part's rows keep its jobs' key: the sweep finds a lost job by it.
-  for (const p of parts.values()) await record(ctx, p.ids, { outcome: 'delivering', pendingChannels: p.channels, jobKey: p.key }, { tenantId: first.tenantId });
+  for (const p of parts.values())
+    await record(
+      ctx,
+      p.ids,
+      { outcome: 'delivering', pendingChannels: p.channels, jobKey: p.key },
+      { tenantId: first.tenantId },
+    );
   return routed.length;
 }

@@ -24,12 +24,17 @@ type GroupRow = { id: string; tenantId: string; type: string; severity: string }
 
 export async function flushGroup(ctx: AlertDeps, job: GroupFlushJob): Promise<FlushResult> {
   // Only rows still grouped: a flush run again after it sent, deferred or dropped them finds none.
-  const rows = await ctx.prisma.alertRecord.findMany({ where: { tenantId: job.tenantId, groupId: job.groupId, outcome: 'grouped' }, orderBy: { occurredAt: 'asc' } });
+  const rows = await ctx.prisma.alertRecord.findMany({
+    where: { tenantId: job.tenantId, groupId: job.groupId, outcome: 'grouped' },
+    orderBy: { occurredAt: 'asc' },
+  });
   if (rows.length === 0) return { sent: 0 };
   const severity = highestSeverity(rows.map((r) => r.severity));
   const hold = await quietHoldNow(ctx, job.tenantId, severity);
   if (hold) return holdGroup(ctx, job, rows, severity, hold);
-  return { channels: await fanOut(ctx, rows, rows.length === 1 ? 'single' : 'group', `g-${job.groupId}`, { parts: true }) };
+  return {
+    channels: await fanOut(ctx, rows, rows.length === 1 ? 'single' : 'group', `g-${job.groupId}`, { parts: true }),
+  };
 }
 
 /** Whether quiet hours hold alerts of this severity now, under the tenant's current policy. */
@@ -46,14 +51,30 @@ async function quietHoldNow(ctx: AlertDeps, tenantId: string, severity: string):
  * the rows say they wait for it (see *Crashes* in docs/jobs/alert.md), so a crash in
  * between leaves them grouped for the re-run, and the job id makes that one job.
  */
-async function holdGroup(ctx: AlertDeps, job: GroupFlushJob, rows: GroupRow[], severity: string, hold: QuietHold): Promise<FlushResult> {
+async function holdGroup(
+  ctx: AlertDeps,
+  job: GroupFlushJob,
+  rows: GroupRow[],
+  severity: string,
+  hold: QuietHold,
+): Promise<FlushResult> {
   const ids = rows.map((r) => r.id);
   const context = { tenantId: job.tenantId, type: rows[0]!.type, severity };
   if (hold.mode === 'drop') {
-    await record(ctx, ids, { outcome: 'suppressed', reason: 'quiet_hours', groupId: job.groupId, from: 'grouped' }, context);
+    await record(
+      ctx,
+      ids,
+      { outcome: 'suppressed', reason: 'quiet_hours', groupId: job.groupId, from: 'grouped' },
+      context,
+    );
     return { held: 'suppressed', alerts: ids.length };
   }
   await scheduleDigest(ctx, job.tenantId, hold.until);
-  await record(ctx, ids, { outcome: 'deferred', reason: 'quiet_hours', groupId: job.groupId, deferUntil: hold.until, from: 'grouped' }, context);
+  await record(
+    ctx,
+    ids,
+    { outcome: 'deferred', reason: 'quiet_hours', groupId: job.groupId, deferUntil: hold.until, from: 'grouped' },
+    context,
+  );
   return { held: 'deferred', alerts: ids.length };
 }

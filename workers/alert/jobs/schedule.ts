@@ -14,10 +14,20 @@ type ScheduleDeps = Pick<AlertDeps, 'deliveries' | 'clock'>;
 const delayUntil = (ctx: ScheduleDeps, atMs: number) => Math.max(0, atMs - ctx.clock().getTime());
 
 export function scheduleDigest(ctx: ScheduleDeps, tenantId: string, until: Date): Promise<void> {
-  return addJob(ctx.deliveries, digestJob, { v: 1, tenantId, until: until.toISOString() }, { delay: delayUntil(ctx, until.getTime()), jobId: `digest-${tenantId}-${until.getTime()}` });
+  return addJob(
+    ctx.deliveries,
+    digestJob,
+    { v: 1, tenantId, until: until.toISOString() },
+    { delay: delayUntil(ctx, until.getTime()), jobId: `digest-${tenantId}-${until.getTime()}` },
+  );
 }
 
 /** Members may join until flushAt; flush just after it. */
 export function scheduleFlush(ctx: ScheduleDeps, tenantId: string, groupId: string, flushAt: Date): Promise<void> {
-  return addJob(ctx.deliveries, groupFlushJob, { v: 1, tenantId, groupId }, { delay: delayUntil(ctx, flushAt.getTime() + 250), jobId: `group-${groupId}` });
+  return addJob(
+    ctx.deliveries,
+    groupFlushJob,
+    { v: 1, tenantId, groupId },
+    { delay: delayUntil(ctx, flushAt.getTime() + 250), jobId: `group-${groupId}` },
+  );
 }

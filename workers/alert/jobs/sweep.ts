@@ -64,14 +64,35 @@ export async function sweep(deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger'
     requeueWaitingSends(deps, staleBefore),
   ]);
   const jobs = [
-    ...groups.rows.map((g) => jobOf(groupFlushJob, { v: 1, tenantId: g.tenant_id, groupId: g.group_id }, { jobId: `group-${g.group_id}-sweep-${minute}` })),
-    ...digests.rows.map((d) => jobOf(digestJob, { v: 1, tenantId: d.tenant_id, until: d.until.toISOString() }, { jobId: `digest-${d.tenant_id}-${d.until.getTime()}-sweep-${minute}` })),
+    ...groups.rows.map((g) =>
+      jobOf(
+        groupFlushJob,
+        { v: 1, tenantId: g.tenant_id, groupId: g.group_id },
+        { jobId: `group-${g.group_id}-sweep-${minute}` },
+      ),
+    ),
+    ...digests.rows.map((d) =>
+      jobOf(
+        digestJob,
+        { v: 1, tenantId: d.tenant_id, until: d.until.toISOString() },
+        { jobId: `digest-${d.tenant_id}-${d.until.getTime()}-sweep-${minute}` },
+      ),
+    ),
   ];
   if (jobs.length > 0) {
     await deps.deliveries.addBulk(jobs);
-    deps.logger.warn({ event: 'alert_sweep', groups: groups.rows.length, digests: digests.rows.length }, 'grouped or deferred alerts past their time: flush and digest queued again');
+    deps.logger.warn(
+      { event: 'alert_sweep', groups: groups.rows.length, digests: digests.rows.length },
+      'grouped or deferred alerts past their time: flush and digest queued again',
+    );
   }
-  const result = { groups: groups.rows.map((g) => g.group_id), digests: digests.rows.map((d) => d.tenant_id), stale: { received: stuck.received, delivering: stuck.delivering }, settled, requeued };
+  const result = {
+    groups: groups.rows.map((g) => g.group_id),
+    digests: digests.rows.map((d) => d.tenant_id),
+    stale: { received: stuck.received, delivering: stuck.delivering },
+    settled,
+    requeued,
+  };
   for (const outcome of ['received', 'delivering'] as const) {
     if (stuck[outcome] === 0) continue;
     // The 50 oldest say where to look, however large the backlog.
@@ -98,11 +119,22 @@ export async function sweep(deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger'
  * Alerts still delivering, unchanged since `before`, whose channels have all finished:
  * each gets the outcome its last channel's result would have given it.
  */
-async function settleFinished(deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger' | 'clock'>, before: Date): Promise<number> {
-  const res = await deps.pg.query<{ id: string; tenant_id: string; outcome: string }>(settleFromChannelsSql('l.updated_at < $1', LIMIT), [before]);
+async function settleFinished(
+  deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger' | 'clock'>,
+  before: Date,
+): Promise<number> {
+  const res = await deps.pg.query<{ id: string; tenant_id: string; outcome: string }>(
+    settleFromChannelsSql('l.updated_at < $1', LIMIT),
+    [before],
+  );
   if (res.rows.length > 0) {
     deps.logger.warn(
-      { event: 'alert_settled', count: res.rows.length, tenants: [...new Set(res.rows.map((r) => r.tenant_id))].slice(0, 10), alert_ids: res.rows.slice(0, 5).map((r) => r.id) },
+      {
+        event: 'alert_settled',
+        count: res.rows.length,
+        tenants: [...new Set(res.rows.map((r) => r.tenant_id))].slice(0, 10),
+        alert_ids: res.rows.slice(0, 5).map((r) => r.id),
+      },
       'alerts left delivering after every channel finished: settled from their channels',
     );
   }
@@ -116,8 +148,17 @@ async function settleFinished(deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logge
  * go back in the one job. BullMQ adds nothing when that job still exists, so only a job
  * lost outside Bulwark (removed by hand, a Redis restored without it) comes back.
  */
-async function requeueWaitingSends(deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger' | 'clock'>, before: Date): Promise<number> {
-  const res = await deps.pg.query<{ tenant_id: string; channel_id: string; key: string; kind: 'single' | 'group' | 'digest'; alert_ids: string[] }>(
+async function requeueWaitingSends(
+  deps: Pick<AlertDeps, 'pg' | 'deliveries' | 'logger' | 'clock'>,
+  before: Date,
+): Promise<number> {
+  const res = await deps.pg.query<{
+    tenant_id: string;
+    channel_id: string;
+    key: string;
+    kind: 'single' | 'group' | 'digest';
+    alert_ids: string[];
+  }>(
     `WITH waiting AS (
        SELECT l.tenant_id, l.id, l.updated_at, d.channel_id, COALESCE(d.job_key, l.id::text) AS key,
          -- As the flush chose: a group of one member went out as a single alert's message.
@@ -145,14 +186,23 @@ async function requeueWaitingSends(deps: Pick<AlertDeps, 'pg' | 'deliveries' | '
       GROUP BY w.tenant_id, w.channel_id, w.key`,
     [before],
   );
-  const requests = res.rows.map((r) => ({ tenantId: r.tenant_id, channelId: r.channel_id, kind: r.kind, alertIds: r.alert_ids, key: r.key }));
+  const requests = res.rows.map((r) => ({
+    tenantId: r.tenant_id,
+    channelId: r.channel_id,
+    kind: r.kind,
+    alertIds: r.alert_ids,
+    key: r.key,
+  }));
   // Looked up first so that a send still waiting on its job (a long Retry-After) is not
   // reported every minute; adding would keep that job as it is anyway.
   const existing = await Promise.all(requests.map((r) => deps.deliveries.getJob(deliverJob(r).opts.jobId!)));
   const lost = requests.filter((_r, i) => !existing[i]);
   if (lost.length === 0) return 0;
   await enqueueDeliveries(deps.deliveries, lost);
-  deps.logger.warn({ event: 'alert_requeued', count: lost.length, alert_ids: lost.flatMap((r) => r.alertIds).slice(0, 5) }, 'sends waiting for an hour whose deliver job was gone: queued again');
+  deps.logger.warn(
+    { event: 'alert_requeued', count: lost.length, alert_ids: lost.flatMap((r) => r.alertIds).slice(0, 5) },
+    'sends waiting for an hour whose deliver job was gone: queued again',
+  );
   return lost.length;
 }
 
@@ -160,7 +210,10 @@ async function requeueWaitingSends(deps: Pick<AlertDeps, 'pg' | 'deliveries' | '
 export const OVERDUE_AFTER_MS = 5 * 60_000;
 
 /** Alerts waiting longer than they should, by state: what bulwark_alerts_stuck reports. */
-export async function countStuckAlerts(db: Pick<pg.Pool, 'query'>, now: Date): Promise<Record<'received' | 'delivering' | 'grouped' | 'deferred', number>> {
+export async function countStuckAlerts(
+  db: Pick<pg.Pool, 'query'>,
+  now: Date,
+): Promise<Record<'received' | 'delivering' | 'grouped' | 'deferred', number>> {
   const res = await db.query<{ received: number; delivering: number; grouped: number; deferred: number }>(
     `SELECT
        (SELECT count(*)::int FROM alert_ledger WHERE outcome = 'received' AND updated_at < $1) AS received,

@@ -18,7 +18,12 @@ export type AttemptOutcome =
   /** Retryable failure with attempts left: recorded as still delivering. */
   | { kind: 'retry'; status?: number; error: string }
   /** Final: recorded as failed with the reason. */
-  | { kind: 'failed'; reason: 'credential' | 'misconfigured' | 'rejected' | 'retries_exhausted'; status?: number; error: string };
+  | {
+      kind: 'failed';
+      reason: 'credential' | 'misconfigured' | 'rejected' | 'retries_exhausted';
+      status?: number;
+      error: string;
+    };
 
 export interface AttemptInput {
   tenantId: string;
@@ -46,7 +51,13 @@ export interface AttemptInput {
 
 export async function attemptDelivery(deps: AlertDeps, input: AttemptInput): Promise<AttemptOutcome> {
   const { channel, alertIds, context } = input;
-  const base = { channelId: channel.id, channel: channel.name, channelType: channel.type, attempts: input.attempts, ...(input.jobKey ? { jobKey: input.jobKey } : {}) };
+  const base = {
+    channelId: channel.id,
+    channel: channel.name,
+    channelType: channel.type,
+    attempts: input.attempts,
+    ...(input.jobKey ? { jobKey: input.jobKey } : {}),
+  };
   let result: Awaited<ReturnType<typeof sendToChannel>>;
   try {
     let credential: string;
@@ -58,12 +69,22 @@ export async function attemptDelivery(deps: AlertDeps, input: AttemptInput): Pro
       await record(deps, alertIds, { outcome: 'failed', reason: 'credential', ...base, error }, context);
       return { kind: 'failed', reason: 'credential', error };
     }
-    result = await sendToChannel({ type: channel.type, url: channel.target, chatId: channel.target }, credential, input.message, { ...deps.send, now: deps.clock });
+    result = await sendToChannel(
+      { type: channel.type, url: channel.target, chatId: channel.target },
+      credential,
+      input.message,
+      { ...deps.send, now: deps.clock },
+    );
   } finally {
     input.releaseSlot();
   }
   if (result.ok) {
-    await record(deps, alertIds, { outcome: 'delivered', ...base, status: result.status, deliveredAt: deps.clock() }, context);
+    await record(
+      deps,
+      alertIds,
+      { outcome: 'delivered', ...base, status: result.status, deliveredAt: deps.clock() },
+      context,
+    );
     return { kind: 'delivered', status: result.status };
   }
   if (result.retryable && result.retryAfterMs !== undefined && input.canPause) {
@@ -71,16 +92,39 @@ export async function attemptDelivery(deps: AlertDeps, input: AttemptInput): Pro
     // send nothing else to the channel meanwhile (paused first, so other sends see it).
     await deps.pauses.pause(input.tenantId, channel.id, deps.clock().getTime() + result.retryAfterMs);
     await input.handOver?.({ kind: 'paused', retryAfterMs: result.retryAfterMs });
-    await record(deps, alertIds, { outcome: 'delivering', ...base, status: result.status, error: `paused ${result.retryAfterMs} ms (429)` }, context);
-    deps.logger.warn({ event: 'alert_channel_paused', tenant_id: input.tenantId, channel: channel.name, retry_after_ms: result.retryAfterMs }, 'channel asked to slow down');
+    await record(
+      deps,
+      alertIds,
+      { outcome: 'delivering', ...base, status: result.status, error: `paused ${result.retryAfterMs} ms (429)` },
+      context,
+    );
+    deps.logger.warn(
+      {
+        event: 'alert_channel_paused',
+        tenant_id: input.tenantId,
+        channel: channel.name,
+        retry_after_ms: result.retryAfterMs,
+      },
+      'channel asked to slow down',
+    );
     return { kind: 'paused', status: result.status, retryAfterMs: result.retryAfterMs, error: result.error };
   }
   if (result.retryable && !input.lastAttempt) {
     await input.handOver?.({ kind: 'retry' });
-    await record(deps, alertIds, { outcome: 'delivering', ...base, status: result.status, error: result.error }, context);
+    await record(
+      deps,
+      alertIds,
+      { outcome: 'delivering', ...base, status: result.status, error: result.error },
+      context,
+    );
     return { kind: 'retry', status: result.status, error: result.error };
   }
   const reason = result.reason ?? (result.retryable ? 'retries_exhausted' : 'rejected');
-  await record(deps, alertIds, { outcome: 'failed', reason, ...base, status: result.status, error: result.error }, context);
+  await record(
+    deps,
+    alertIds,
+    { outcome: 'failed', reason, ...base, status: result.status, error: result.error },
+    context,
+  );
   return { kind: 'failed', reason, status: result.status, error: result.error };
 }

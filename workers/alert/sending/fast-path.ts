@@ -40,7 +40,12 @@ function asRow(alert: Alert): MessageRow {
  * Send one alert to its channels now; queue a `deliver` job for each channel that needs
  * one. `paused`: the channels' pauses, read with the decision (ChannelPauses.fromTtls).
  */
-export async function deliverInline(ctx: AlertDeps, alert: Alert, channels: ChannelRow[], paused: Map<string, number>): Promise<void> {
+export async function deliverInline(
+  ctx: AlertDeps,
+  alert: Alert,
+  channels: ChannelRow[],
+  paused: Map<string, number>,
+): Promise<void> {
   const message = messageFor(alert.tenantId, 'single', [asRow(alert)]);
   const context = { tenantId: alert.tenantId, type: alert.type, severity: alert.severity, userId: alert.userId };
   // With several channels the row waits for all of them: one channel's result must not
@@ -49,18 +54,34 @@ export async function deliverInline(ctx: AlertDeps, alert: Alert, channels: Chan
   if (channels.length > 1) await record(ctx, [alert.id], { outcome: 'delivering', pendingChannels: channels }, context);
   const sends = await Promise.allSettled(
     channels.map(async (channel) => {
-      const request: DeliverRequest = { tenantId: alert.tenantId, channelId: channel.id, kind: 'single', alertIds: [alert.id], key: alert.id };
+      const request: DeliverRequest = {
+        tenantId: alert.tenantId,
+        channelId: channel.id,
+        kind: 'single',
+        alertIds: [alert.id],
+        key: alert.id,
+      };
       // Every hand-over is queued before the channel's row says `delivering`: a crash in
       // between leaves that row missing or `delivering` (with several channels, written
       // before the sends), and the retried alert job queues the send again
       // (same job id: one job) instead of finding a row that waits for nothing.
-      const handOver = (extra: Partial<DeliverRequest>) => enqueueDeliveries(ctx.deliveries, [{ ...request, ...extra }]);
+      const handOver = (extra: Partial<DeliverRequest>) =>
+        enqueueDeliveries(ctx.deliveries, [{ ...request, ...extra }]);
       const channelRef = { channelId: channel.id, channel: channel.name, channelType: channel.type };
       const pausedUntil = paused.get(channel.id);
       if (pausedUntil !== undefined) {
         // A receiver asked the channel to slow down: wait for the end of the pause, no attempt spent.
         await handOver({ delayMs: pausedUntil - ctx.clock().getTime() });
-        await record(ctx, [alert.id], { outcome: 'delivering', ...channelRef, error: `channel paused until ${new Date(pausedUntil).toISOString()} (429)` }, context);
+        await record(
+          ctx,
+          [alert.id],
+          {
+            outcome: 'delivering',
+            ...channelRef,
+            error: `channel paused until ${new Date(pausedUntil).toISOString()} (429)`,
+          },
+          context,
+        );
         return;
       }
       const releaseSlot = await ctx.slots.acquire(channel.id, { waitMs: alertDeliveryPolicy.inlineSlotWaitMs });
@@ -79,7 +100,10 @@ export async function deliverInline(ctx: AlertDeps, alert: Alert, channels: Chan
         lastAttempt: false,
         canPause: true,
         releaseSlot,
-        handOver: (next) => handOver(next.kind === 'paused' ? { delayMs: next.retryAfterMs } : { priorAttempts: 1, delayMs: backoffDelay(1) }),
+        handOver: (next) =>
+          handOver(
+            next.kind === 'paused' ? { delayMs: next.retryAfterMs } : { priorAttempts: 1, delayMs: backoffDelay(1) },
+          ),
       });
     }),
   );

@@ -32,22 +32,53 @@ function sortedLabels(labels: unknown): Record<string, string> {
   return Object.fromEntries(entries.map(([k, v]) => [k, String(v)]));
 }
 
-const labelText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ');
+const labelText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
 
 export function messageFor(tenantId: string, kind: DeliverJob['kind'], rows: MessageRow[]): AlertMessage {
   const first = rows[0]!;
   const severity = highestSeverity(rows.map((r) => r.severity));
   // Every alert of the message as data, one alert's included, so a receiver need not
   // parse the text for a type, a severity or a label.
-  const items = rows.map((r) => ({ id: r.id, type: r.type, severity: r.severity, title: r.title, occurredAt: r.occurredAt.toISOString(), labels: sortedLabels(r.labels), runbookUrl: r.runbookUrl }));
+  const items = rows.map((r) => ({
+    id: r.id,
+    type: r.type,
+    severity: r.severity,
+    title: r.title,
+    occurredAt: r.occurredAt.toISOString(),
+    labels: sortedLabels(r.labels),
+    runbookUrl: r.runbookUrl,
+  }));
   if (kind === 'single') {
     const labels = labelText(items[0]!.labels);
-    return { tenantId, alertIds: [first.id], title: first.title, text: [first.body, labels && `labels: ${labels}`].filter(Boolean).join('\n'), severity, runbookUrl: first.runbookUrl ?? undefined, items };
+    return {
+      tenantId,
+      alertIds: [first.id],
+      title: first.title,
+      text: [first.body, labels && `labels: ${labels}`].filter(Boolean).join('\n'),
+      severity,
+      runbookUrl: first.runbookUrl ?? undefined,
+      items,
+    };
   }
-  const title = kind === 'group' ? `${rows.length} alerts: ${first.groupKey}` : `Digest: ${rows.length} alerts held during quiet hours`;
+  const title =
+    kind === 'group'
+      ? `${rows.length} alerts: ${first.groupKey}`
+      : `Digest: ${rows.length} alerts held during quiet hours`;
   const runbookUrl = rows.find((r) => r.runbookUrl)?.runbookUrl ?? undefined;
   // The message's link is one alert's: a digest mixes types, and each alert's own
   // runbook must reach the reader too, so a line names it where it is another.
-  const line = (i: (typeof items)[number]) => `• ${i.title} (${i.occurredAt})${i.runbookUrl && i.runbookUrl !== runbookUrl ? ` runbook: ${i.runbookUrl}` : ''}`;
-  return { tenantId, alertIds: rows.map((r) => r.id), title, text: items.map(line).join('\n'), severity, runbookUrl, items };
+  const line = (i: (typeof items)[number]) =>
+    `• ${i.title} (${i.occurredAt})${i.runbookUrl && i.runbookUrl !== runbookUrl ? ` runbook: ${i.runbookUrl}` : ''}`;
+  return {
+    tenantId,
+    alertIds: rows.map((r) => r.id),
+    title,
+    text: items.map(line).join('\n'),
+    severity,
+    runbookUrl,
+    items,
+  };
 }

@@ -52,7 +52,7 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
     // Items of batches still in the database count as waiting too: a change must not
     // overtake an earlier one of the same row that is being written.
     const waiting: I[] = [...running].flatMap((b) => b.map((p) => p.item));
-    for (let i = 0; i < queue.length && batch.length < options.maxBatch; ) {
+    for (let i = 0; i < queue.length && batch.length < options.maxBatch;) {
       const p = queue[i]!;
       if (batch.some((b) => conflicts(b.item, p.item)) || waiting.some((w) => conflicts(w, p.item))) {
         waiting.push(p.item);

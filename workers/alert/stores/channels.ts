@@ -22,7 +22,15 @@ export interface ChannelRow {
   secret: { encryptedValue: string; keyId: string } | null;
 }
 
-export type ChannelRaw = { id: string; name: string; type: ChannelTarget['type']; target: string; secret_ref: string; encrypted_value: string | null; key_id: string | null };
+export type ChannelRaw = {
+  id: string;
+  name: string;
+  type: ChannelTarget['type'];
+  target: string;
+  secret_ref: string;
+  encrypted_value: string | null;
+  key_id: string | null;
+};
 
 // 'secret://' is 9 characters; a malformed reference simply joins no secret and
 // credentialOf reports it exactly as resolveSecretRef would.
@@ -35,7 +43,8 @@ const toRow = (r: ChannelRaw): ChannelRow => ({
   type: r.type,
   target: r.target,
   secretRef: r.secret_ref,
-  secret: r.encrypted_value !== null && r.key_id !== null ? { encryptedValue: r.encrypted_value, keyId: r.key_id } : null,
+  secret:
+    r.encrypted_value !== null && r.key_id !== null ? { encryptedValue: r.encrypted_value, keyId: r.key_id } : null,
 });
 
 export type ChannelKey = { tenantId: string; severity: string };
@@ -75,7 +84,10 @@ export function channelKeyParams(keys: ChannelKey[]) {
 
 async function channelsForKeys(db: Pick<pg.Pool, 'query'>, keys: ChannelKey[]): Promise<ChannelRow[][]> {
   const params = channelKeyParams(keys);
-  const res = await db.query<ChannelRaw & { k: number }>(`${channelsForKeysSql('$1', '$2')} ORDER BY k, c.name`, [params.tenants, params.severities]);
+  const res = await db.query<ChannelRaw & { k: number }>(`${channelsForKeysSql('$1', '$2')} ORDER BY k, c.name`, [
+    params.tenants,
+    params.severities,
+  ]);
   return params.split(res.rows);
 }
 
@@ -88,8 +100,15 @@ export function createChannelReader(db: Pick<pg.Pool, 'query'>): ChannelsFor {
 }
 
 /** One channel of the tenant, enabled or not (a queued delivery goes to the channel it named). */
-export async function channelById(db: Pick<pg.Pool, 'query'>, tenantId: string, channelId: string): Promise<ChannelRow | undefined> {
-  const res = await db.query<ChannelRaw>(`SELECT ${COLUMNS} FROM alert_channels c ${SECRET_JOIN} WHERE c.tenant_id = $1 AND c.id = $2`, [tenantId, channelId]);
+export async function channelById(
+  db: Pick<pg.Pool, 'query'>,
+  tenantId: string,
+  channelId: string,
+): Promise<ChannelRow | undefined> {
+  const res = await db.query<ChannelRaw>(
+    `SELECT ${COLUMNS} FROM alert_channels c ${SECRET_JOIN} WHERE c.tenant_id = $1 AND c.id = $2`,
+    [tenantId, channelId],
+  );
   return res.rows[0] && toRow(res.rows[0]);
 }
 

@@ -22,7 +22,8 @@ const otherChannel = (outcome: string) =>
   `EXISTS (SELECT 1 FROM alert_deliveries o WHERE o.alert_id = c.id AND o.channel_id <> c.channel_id AND o.outcome = '${outcome}')`;
 
 /** The alert row's last-send fields: a success never overwrites those of another channel's failure. */
-const lastSend = (column: string, value: string) => `${column} = CASE WHEN u.success_after_failure THEN l.${column} ELSE COALESCE(${value}, l.${column}) END`;
+const lastSend = (column: string, value: string) =>
+  `${column} = CASE WHEN u.success_after_failure THEN l.${column} ELSE COALESCE(${value}, l.${column}) END`;
 
 export const LEDGER_ROUND = {
   name: 'bulwark_alert_ledger_round_v9',

@@ -84,22 +84,50 @@ const MAX_BATCH = 200;
 /** The per-channel rows a change writes: its own channel's, or one per channel a fan-out waits for. */
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-interface DeliveryRow { id: string; channelId: string; channel: string | null; channelType: string | null; jobKey: string | null; c: LedgerChange }
+interface DeliveryRow {
+  id: string;
+  channelId: string;
+  channel: string | null;
+  channelType: string | null;
+  jobKey: string | null;
+  c: LedgerChange;
+}
 
 function deliveryRows(changes: Array<{ id: string; c: LedgerChange }>): DeliveryRow[] {
   const rows = changes.flatMap(({ id, c }): DeliveryRow[] => {
-    if (c.channelId) return [{ id, channelId: c.channelId, channel: c.channel ?? null, channelType: c.channelType ?? null, jobKey: c.jobKey ?? null, c }];
-    return (c.pendingChannels ?? []).map((ch) => ({ id, channelId: ch.id, channel: ch.name, channelType: ch.type, jobKey: c.jobKey ?? null, c: { outcome: 'delivering' } as LedgerChange }));
+    if (c.channelId)
+      return [
+        {
+          id,
+          channelId: c.channelId,
+          channel: c.channel ?? null,
+          channelType: c.channelType ?? null,
+          jobKey: c.jobKey ?? null,
+          c,
+        },
+      ];
+    return (c.pendingChannels ?? []).map((ch) => ({
+      id,
+      channelId: ch.id,
+      channel: ch.name,
+      channelType: ch.type,
+      jobKey: c.jobKey ?? null,
+      c: { outcome: 'delivering' } as LedgerChange,
+    }));
   });
   // One upsert cannot touch a row twice: a pair given twice (a repeated id or channel) is written once.
   // In key order, as the changes are: rounds of other processes on the same rows lock
   // them in the same order and wait for each other instead of deadlocking.
-  return [...new Map(rows.map((r) => [`${r.id}|${r.channelId}`, r])).values()].sort((a, b) => byKey(`${a.id}|${a.channelId}`, `${b.id}|${b.channelId}`));
+  return [...new Map(rows.map((r) => [`${r.id}|${r.channelId}`, r])).values()].sort((a, b) =>
+    byKey(`${a.id}|${a.channelId}`, `${b.id}|${b.channelId}`),
+  );
 }
 
 async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]>> {
   const receipts = items.flatMap((i) => ('receipt' in i ? [i.receipt] : []));
-  const changes = items.flatMap((i) => ('change' in i ? i.change.ids.map((id) => ({ id, c: i.change.change })) : [])).sort((a, b) => byKey(a.id, b.id));
+  const changes = items
+    .flatMap((i) => ('change' in i ? i.change.ids.map((id) => ({ id, c: i.change.change })) : []))
+    .sort((a, b) => byKey(a.id, b.id));
   const r = <T>(f: (x: (typeof receipts)[number]) => T) => receipts.map(f);
   const u = <T>(f: (x: (typeof changes)[number]) => T) => changes.map(f);
   const keys = channelKeyParams(receipts.map(({ alert }) => ({ tenantId: alert.tenantId, severity: alert.severity })));
@@ -136,7 +164,11 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]
       u((x) => x.c.channelId ?? null),
       // The channels a `delivering` change waits for: a finished row goes back to
       // delivering only for one of them that has not finished.
-      u((x) => (x.c.outcome !== 'delivering' ? null : x.c.pendingChannels?.map((ch) => ch.id).join(',') ?? x.c.channelId ?? null)),
+      u((x) =>
+        x.c.outcome !== 'delivering'
+          ? null
+          : (x.c.pendingChannels?.map((ch) => ch.id).join(',') ?? x.c.channelId ?? null),
+      ),
       keys.tenants,
       keys.severities,
       d((x) => x.id),
@@ -158,11 +190,17 @@ async function runRound(db: Db, items: Item[]): Promise<Array<Receipt | string[]
   // A channel's result that left its alert delivering: the other channels may have
   // finished in a commit this statement's snapshot missed (settleFromChannelsSql).
   const reopened = new Set(res.rows.filter((row) => row.k === -1 && row.name === 'delivering').map((row) => row.id));
-  const waiting = changes.filter(({ id, c }) => c.channelId && (c.outcome === 'delivered' || c.outcome === 'failed') && reopened.has(id)).map(({ id }) => id);
+  const waiting = changes
+    .filter(({ id, c }) => c.channelId && (c.outcome === 'delivered' || c.outcome === 'failed') && reopened.has(id))
+    .map(({ id }) => id);
   if (waiting.length > 0) await db.query(settleFromChannelsSql('l.id = ANY($1::uuid[])'), [waiting]);
   const channels = keys.split(res.rows.filter((row) => row.k > 0));
   let n = 0;
-  return items.map((i) => ('receipt' in i ? { inserted: inserted.has(i.receipt.alert.id), channels: channels[n++]! } : i.change.ids.filter((id) => updated.has(id))));
+  return items.map((i) =>
+    'receipt' in i
+      ? { inserted: inserted.has(i.receipt.alert.id), channels: channels[n++]! }
+      : i.change.ids.filter((id) => updated.has(id)),
+  );
 }
 
 const idsOf = (i: Item) => ('change' in i ? i.change.ids : [i.receipt.alert.id]);
@@ -183,7 +221,16 @@ export function createLedgerStore(db: Db): LedgerStore {
          FROM alert_ledger l WHERE id = $1`,
         [id],
       );
-      return res.rows[0] ?? { tenantId: null, outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [] };
+      return (
+        res.rows[0] ?? {
+          tenantId: null,
+          outcome: 'received',
+          reason: null,
+          groupId: null,
+          deferUntil: null,
+          deliveries: [],
+        }
+      );
     },
     apply: async (ids, change) => (await round({ change: { ids, change } })) as string[],
   };

@@ -25,9 +25,22 @@ const EVENT: Record<string, string> = {
  * outcome an earlier attempt recorded) instead of inserting a second one. The alert's
  * channels come with it (read in the same statement, at this moment).
  */
-export async function receive(deps: Pick<AlertDeps, 'ledger' | 'logger' | 'metrics'>, alert: Alert, receivedAt: Date): Promise<RowState & { channels: ChannelRow[] }> {
+export async function receive(
+  deps: Pick<AlertDeps, 'ledger' | 'logger' | 'metrics'>,
+  alert: Alert,
+  receivedAt: Date,
+): Promise<RowState & { channels: ChannelRow[] }> {
   const receipt = await deps.ledger.receive(alert, receivedAt);
-  if (receipt.inserted) return { tenantId: alert.tenantId, outcome: 'received', reason: null, groupId: null, deferUntil: null, deliveries: [], channels: receipt.channels };
+  if (receipt.inserted)
+    return {
+      tenantId: alert.tenantId,
+      outcome: 'received',
+      reason: null,
+      groupId: null,
+      deferUntil: null,
+      deliveries: [],
+      channels: receipt.channels,
+    };
   return { ...(await deps.ledger.outcomeOf(alert.id)), channels: receipt.channels };
 }
 
@@ -35,12 +48,20 @@ export async function receive(deps: Pick<AlertDeps, 'ledger' | 'logger' | 'metri
  * Record an outcome for some alerts; logs and counts it once per alert it changed (a
  * replayed decision, or a late `delivering`, changes nothing and is not told twice).
  */
-export async function record(deps: Pick<AlertDeps, 'ledger' | 'logger' | 'metrics'>, alertIds: string[], change: LedgerChange, context: AlertLogFields): Promise<void> {
+export async function record(
+  deps: Pick<AlertDeps, 'ledger' | 'logger' | 'metrics'>,
+  alertIds: string[],
+  change: LedgerChange,
+  context: AlertLogFields,
+): Promise<void> {
   const ids = await deps.ledger.apply(alertIds, change);
   const event = EVENT[change.outcome];
   if (!event || ids.length === 0) return;
   // The channel label is the channel's type: names are tenants' own and unbounded.
-  deps.metrics.alertsTotal.inc({ outcome: change.outcome, reason: change.reason ?? 'none', channel: change.channelType ?? 'none' }, ids.length);
+  deps.metrics.alertsTotal.inc(
+    { outcome: change.outcome, reason: change.reason ?? 'none', channel: change.channelType ?? 'none' },
+    ids.length,
+  );
   const level = change.outcome === 'failed' ? 'error' : 'info';
   deps.logger[level](
     {
@@ -60,6 +81,9 @@ export async function record(deps: Pick<AlertDeps, 'ledger' | 'logger' | 'metric
   );
   if (change.reason === 'user_throttled') {
     // EPIC-009's event name for per-user abuse throttling.
-    deps.logger.warn({ event: 'abuse_throttle_deny', tenant_id: context.tenantId, user_id: context.userId, alert_type: context.type }, 'user throttled');
+    deps.logger.warn(
+      { event: 'abuse_throttle_deny', tenant_id: context.tenantId, user_id: context.userId, alert_type: context.type },
+      'user throttled',
+    );
   }
 }

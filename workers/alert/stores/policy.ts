@@ -21,12 +21,18 @@ export type PolicyInputsOf = (tenantId: string) => Promise<TenantPolicyInputs>;
 /** The policy the tenant's settings give; quiet hours are read in the zone the settings name, else in the tenant's own. */
 export function alertPolicyOf({ settings, timezone }: TenantPolicyInputs): AlertPolicy {
   const quietHours = settings.alerts.quietHours;
-  return policyFromSettings({ ...settings.alerts, quietHours: { ...quietHours, timezone: quietHours.timezone ?? timezone } });
+  return policyFromSettings({
+    ...settings.alerts,
+    quietHours: { ...quietHours, timezone: quietHours.timezone ?? timezone },
+  });
 }
 
 type Row = { timezone: string | null; settings: unknown };
 
-async function readMany(db: Pick<pg.Pool, 'query'>, tenantIds: string[]): Promise<Array<TenantPolicyInputs | NotFoundError>> {
+async function readMany(
+  db: Pick<pg.Pool, 'query'>,
+  tenantIds: string[],
+): Promise<Array<TenantPolicyInputs | NotFoundError>> {
   const res = await db.query<Row>({
     name: 'bulwark_alert_policy_inputs_v1',
     text: `SELECT t.timezone, s.settings
@@ -38,13 +44,18 @@ async function readMany(db: Pick<pg.Pool, 'query'>, tenantIds: string[]): Promis
   });
   return res.rows.map((row, i) =>
     // Stored documents gain defaults for fields added since they were written.
-    row.timezone === null || row.settings === null ? new NotFoundError(`no tenant ${tenantIds[i]}`) : { settings: tenantSettingsSchema.parse(row.settings), timezone: row.timezone },
+    row.timezone === null || row.settings === null
+      ? new NotFoundError(`no tenant ${tenantIds[i]}`)
+      : { settings: tenantSettingsSchema.parse(row.settings), timezone: row.timezone },
   );
 }
 
 /** Reads a tenant's alert policy inputs now, batched with other jobs' reads. */
 export function createPolicyReader(db: Pick<pg.Pool, 'query'>): PolicyInputsOf {
-  const read = createBatcher<string, TenantPolicyInputs | NotFoundError>({ maxBatch: 200, run: (ids) => readMany(db, ids) });
+  const read = createBatcher<string, TenantPolicyInputs | NotFoundError>({
+    maxBatch: 200,
+    run: (ids) => readMany(db, ids),
+  });
   return async (tenantId) => {
     const out = await read(tenantId);
     if (out instanceof NotFoundError) throw out;

@@ -13,7 +13,8 @@ export const TELEGRAM_TEXT_MAX = 4096;
 /** Where Slack truncates a message's text. */
 export const SLACK_TEXT_MAX = 40_000;
 
-const note = (lines: number) => `\n… ${lines} more line${lines === 1 ? '' : 's'} left out to fit the channel; every alert is in the ledger (bulwark alerts log)`;
+const note = (lines: number) =>
+  `\n… ${lines} more line${lines === 1 ? '' : 's'} left out to fit the channel; every alert is in the ledger (bulwark alerts log)`;
 
 /**
  * The lines left out by a cut at `cut` (a line break there ends the kept part): one more

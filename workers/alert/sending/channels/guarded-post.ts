@@ -35,7 +35,8 @@ const checkedLookup: LookupFunction = (hostname, options, callback) => {
   dnsLookup(hostname, all, (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
     if (err) return callback(err, '', 4);
     const bad = addresses.map((a) => ({ a, why: blockedAddress(a.address) })).find((x) => x.why);
-    if (bad) return callback(new TargetRefusedError(`its host ${hostname} resolves to ${bad.a.address}, ${bad.why}`), '', 4);
+    if (bad)
+      return callback(new TargetRefusedError(`its host ${hostname} resolves to ${bad.a.address}, ${bad.why}`), '', 4);
     // net asks for every address when it tries them in turn (autoSelectFamily), else for one.
     if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
     const first = addresses[0];
@@ -149,13 +150,14 @@ export function guardedPost(url: string, init: GuardedInit): Promise<HttpAnswer>
       current.on('response', (res) => {
         answered = true;
         readAnswer(res).then(
-          (body) => settle(() => {
-            try {
-              resolve(toAnswer(res, body));
-            } catch (err) {
-              reject(err);
-            }
-          }),
+          (body) =>
+            settle(() => {
+              try {
+                resolve(toAnswer(res, body));
+              } catch (err) {
+                reject(err);
+              }
+            }),
           (err: unknown) => settle(() => reject(err)),
         );
       });

@@ -68,18 +68,35 @@ export function retryAfterMs(value: string | null, now: Date): number | undefine
   return Number.isNaN(at) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - now.getTime()));
 }
 
-function request(target: ChannelTarget, credential: string, m: AlertMessage, now: Date, options: SendOptions): { url: string; body: string; headers: Record<string, string> } {
+function request(
+  target: ChannelTarget,
+  credential: string,
+  m: AlertMessage,
+  now: Date,
+  options: SendOptions,
+): { url: string; body: string; headers: Record<string, string> } {
   if (target.type === 'webhook') {
     // Signed after fitting: the signature covers the body byte for byte as sent.
     const body = webhookBody(m, options.webhookMaxBodyBytes);
-    return { url: target.url ?? '', body, headers: { 'content-type': 'application/json', ...signWebhook(credential, body, Math.floor(now.getTime() / 1000)) } };
+    return {
+      url: target.url ?? '',
+      body,
+      headers: {
+        'content-type': 'application/json',
+        ...signWebhook(credential, body, Math.floor(now.getTime() / 1000)),
+      },
+    };
   }
   if (target.type === 'slack') {
     const head = `*[${escapeSlack(m.severity.toUpperCase())}] ${escapeSlack(m.title)}*\n`;
     const link = m.runbookUrl ? `\n<${m.runbookUrl.replace(/[<>|]/g, encodeURIComponent)}|Runbook>` : '';
     // Slack counts the text as sent (escaped), and would cut the runbook link off the end.
     const body = escapeSlack(fitText(m.text, SLACK_TEXT_MAX - head.length - link.length, (t) => escapeSlack(t).length));
-    return { url: credential, body: JSON.stringify({ text: `${head}${body}${link}` }), headers: { 'content-type': 'application/json' } };
+    return {
+      url: credential,
+      body: JSON.stringify({ text: `${head}${body}${link}` }),
+      headers: { 'content-type': 'application/json' },
+    };
   }
   // Telegram counts the visible text (after entities parsing): the header, the text and "Runbook".
   const title = `[${m.severity.toUpperCase()}] ${m.title}`;
@@ -93,19 +110,31 @@ function request(target: ChannelTarget, credential: string, m: AlertMessage, now
   };
 }
 
-function configurationProblem(target: ChannelTarget, credential: string, url: string): { reason: 'credential' | 'misconfigured'; text: string } | undefined {
+function configurationProblem(
+  target: ChannelTarget,
+  credential: string,
+  url: string,
+): { reason: 'credential' | 'misconfigured'; text: string } | undefined {
   if (!credential) return { reason: 'credential', text: 'no credential' };
   if (target.type === 'webhook' && !target.url) return { reason: 'misconfigured', text: 'webhook without a url' };
-  if (target.type === 'telegram' && !target.chatId) return { reason: 'misconfigured', text: 'telegram without a chat id' };
+  if (target.type === 'telegram' && !target.chatId)
+    return { reason: 'misconfigured', text: 'telegram without a chat id' };
   const fromSecret = target.type !== 'webhook';
   if (!URL.canParse(url)) {
     return fromSecret
-      ? { reason: 'credential', text: target.type === 'slack' ? 'its secret must hold the Slack incoming-webhook URL' : 'its secret must hold the bot token' }
+      ? {
+          reason: 'credential',
+          text:
+            target.type === 'slack'
+              ? 'its secret must hold the Slack incoming-webhook URL'
+              : 'its secret must hold the bot token',
+        }
       : { reason: 'misconfigured', text: 'not a valid URL' };
   }
   // fetch refuses a URL with a user or password, and its error would carry them.
   const u = new URL(url);
-  if (u.username || u.password) return { reason: fromSecret ? 'credential' : 'misconfigured', text: 'the URL must not carry a user or password' };
+  if (u.username || u.password)
+    return { reason: fromSecret ? 'credential' : 'misconfigured', text: 'the URL must not carry a user or password' };
   return undefined;
 }
 
@@ -115,10 +144,20 @@ function configurationProblem(target: ChannelTarget, credential: string, url: st
  * unusable configuration: a webhook's channel, a Slack channel's secret.
  */
 function refused(target: ChannelTarget, why: string): SendResult {
-  return { ok: false, retryable: false, reason: target.type === 'webhook' ? 'misconfigured' : 'credential', error: `refused ${target.type} target: ${why}` };
+  return {
+    ok: false,
+    retryable: false,
+    reason: target.type === 'webhook' ? 'misconfigured' : 'credential',
+    error: `refused ${target.type} target: ${why}`,
+  };
 }
 
-export async function sendToChannel(target: ChannelTarget, credential: string, message: AlertMessage, options: SendOptions = {}): Promise<SendResult> {
+export async function sendToChannel(
+  target: ChannelTarget,
+  credential: string,
+  message: AlertMessage,
+  options: SendOptions = {},
+): Promise<SendResult> {
   const now = (options.now ?? (() => new Date()))();
   const doFetch = options.fetch ?? fetch;
   const req = request(target, credential, message, now, options);
@@ -129,30 +168,55 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
   // Telegram's token come from the secret, a webhook's URL from the channel: the reason
   // says which to fix.
   const problem = configurationProblem(target, credential, req.url);
-  if (problem) return { ok: false, retryable: false, reason: problem.reason, error: `invalid ${target.type} channel: ${problem.text}` };
+  if (problem)
+    return {
+      ok: false,
+      retryable: false,
+      reason: problem.reason,
+      error: `invalid ${target.type} channel: ${problem.text}`,
+    };
   // Webhook and Slack URLs are the tenant's choice: sent so they cannot reach an
   // internal host. Telegram's base URL is the operator's (TELEGRAM_API_URL).
   const tenantUrl = target.type !== 'telegram';
   // guardedPost refuses a literal internal address itself; a test's fetch gets the same check here.
-  const literal = tenantUrl && options.fetch && !options.allowPrivateTargets ? literalTargetProblem(req.url) : undefined;
+  const literal =
+    tenantUrl && options.fetch && !options.allowPrivateTargets ? literalTargetProblem(req.url) : undefined;
   if (literal) return refused(target, mask(literal));
   const timeoutMs = options.timeoutMs ?? 10_000;
   // One time limit for the request and reading its answer. A controller with a timer
   // cleared on completion, not AbortSignal.timeout: that one is several times dearer
   // to create and keeps a timer per send alive for the whole limit.
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')),
+    timeoutMs,
+  );
   let res: HttpAnswer;
   let text: string;
   try {
-    res = tenantUrl && !options.fetch
-      ? await guardedPost(req.url, { body: req.body, headers: req.headers, signal: controller.signal, allowPrivate: options.allowPrivateTargets ?? false })
-      : await doFetch(req.url, { method: 'POST', body: req.body, headers: req.headers, signal: controller.signal, redirect: 'manual' });
+    res =
+      tenantUrl && !options.fetch
+        ? await guardedPost(req.url, {
+            body: req.body,
+            headers: req.headers,
+            signal: controller.signal,
+            allowPrivate: options.allowPrivateTargets ?? false,
+          })
+        : await doFetch(req.url, {
+            method: 'POST',
+            body: req.body,
+            headers: req.headers,
+            signal: controller.signal,
+            redirect: 'manual',
+          });
     text = await res.text().catch(() => '');
   } catch (err) {
     const e = err as Error;
     if (e instanceof TargetRefusedError) return refused(target, mask(e.message));
-    const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${timeoutMs} ms` : mask(`${e.message}${(e.cause as Error | undefined)?.message ? `: ${(e.cause as Error).message}` : ''}`);
+    const reason =
+      e.name === 'TimeoutError' || e.name === 'AbortError'
+        ? `timed out after ${timeoutMs} ms`
+        : mask(`${e.message}${(e.cause as Error | undefined)?.message ? `: ${(e.cause as Error).message}` : ''}`);
     return { ok: false, retryable: true, error: reason };
   } finally {
     clearTimeout(timer);
@@ -163,12 +227,24 @@ export async function sendToChannel(target: ChannelTarget, credential: string, m
     if (after === undefined && target.type === 'telegram') {
       try {
         const seconds = (JSON.parse(text) as { parameters?: { retry_after?: number } }).parameters?.retry_after;
-        if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) after = Math.min(MAX_RETRY_AFTER_MS, seconds * 1000);
+        if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0)
+          after = Math.min(MAX_RETRY_AFTER_MS, seconds * 1000);
       } catch {
         // not JSON: fall back to the default pause
       }
     }
-    return { ok: false, status: 429, retryable: true, retryAfterMs: after ?? 30_000, error: 'rate limited by the receiver (429)' };
+    return {
+      ok: false,
+      status: 429,
+      retryable: true,
+      retryAfterMs: after ?? 30_000,
+      error: 'rate limited by the receiver (429)',
+    };
   }
-  return { ok: false, status: res.status, retryable: res.status >= 500, error: mask(`HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`) };
+  return {
+    ok: false,
+    status: res.status,
+    retryable: res.status >= 500,
+    error: mask(`HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`),
+  };
 }

@@ -9,7 +9,15 @@ export interface AlertMessage {
   severity: string;
   runbookUrl?: string;
   /** Every alert of the message (one for a single alert), as data. */
-  items?: Array<{ id: string; type: string; severity: string; title: string; occurredAt: string; labels: Record<string, string>; runbookUrl: string | null }>;
+  items?: Array<{
+    id: string;
+    type: string;
+    severity: string;
+    title: string;
+    occurredAt: string;
+    labels: Record<string, string>;
+    runbookUrl: string | null;
+  }>;
 }
 
 export interface ChannelTarget {

@@ -21,7 +21,17 @@ const valueBytes = (s: string) => bytes(JSON.stringify(s)) - 2;
 
 function serialize(m: AlertMessage, text: string, items: Item[], omitted?: number): string {
   const fitted = omitted === undefined ? {} : { omitted };
-  return JSON.stringify({ version: 1, tenantId: m.tenantId, alertIds: m.alertIds, severity: m.severity, title: m.title, text, runbookUrl: m.runbookUrl ?? null, items, ...fitted });
+  return JSON.stringify({
+    version: 1,
+    tenantId: m.tenantId,
+    alertIds: m.alertIds,
+    severity: m.severity,
+    title: m.title,
+    text,
+    runbookUrl: m.runbookUrl ?? null,
+    items,
+    ...fitted,
+  });
 }
 
 /** `text` cut to at most `room` bytes as a JSON value, or `""` when not even the note fits. */

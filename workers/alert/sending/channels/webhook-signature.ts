@@ -17,7 +17,8 @@ export function signWebhook(secret: string, body: string, timestampSec: number):
   return { [SIGNATURE_HEADER]: sign(secret, body, timestampSec), [TIMESTAMP_HEADER]: String(timestampSec) };
 }
 
-export type VerifyResult = { ok: true } | { ok: false; reason: 'missing_headers' | 'bad_format' | 'stale_timestamp' | 'bad_signature' };
+export type VerifyResult =
+  { ok: true } | { ok: false; reason: 'missing_headers' | 'bad_format' | 'stale_timestamp' | 'bad_signature' };
 
 export function verifyWebhookSignature(input: {
   secret: string;
@@ -39,5 +40,7 @@ export function verifyWebhookSignature(input: {
   if (Math.abs(now - Number(timestamp)) > (input.toleranceSec ?? 300)) return { ok: false, reason: 'stale_timestamp' };
   const expected = Buffer.from(sign(input.secret, input.body, Number(timestamp)));
   const given = Buffer.from(signature);
-  return expected.length === given.length && timingSafeEqual(expected, given) ? { ok: true } : { ok: false, reason: 'bad_signature' };
+  return expected.length === given.length && timingSafeEqual(expected, given)
+    ? { ok: true }
+    : { ok: false, reason: 'bad_signature' };
 }
