@@ -55,6 +55,8 @@ export interface JobHandler<D> {
   onFinalFailure?: (scope: WorkerScope, job: Job | undefined, err: Error) => void;
 }
 
+// A registry holds handlers of every payload type side by side; `register` matches each to its job.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface Registration<D = any> extends JobHandler<D> {
   job: JobDefinition;
 }

@@ -96,13 +96,6 @@ function namesOf(block: string): Array<{ path: string; entry: string; described:
 }
 const named = namesOf(layoutBlock(doc, 'docs/architecture.md'));
 
-function files(dir: string): string[] {
-  return readdirSync(join(ROOT, dir)).flatMap((n) => {
-    const p = posix.join(dir, n);
-    return statSync(join(ROOT, p)).isDirectory() ? files(p) : [p];
-  });
-}
-
 test('architecture doc: every file and folder the layout block names exists', () => {
   assert.ok(named.length > 40, `the layout block names folders and files (${named.length})`);
   const missing = named.filter((n) => !existsSync(join(ROOT, n.path)));

@@ -77,7 +77,7 @@ test('a bad entry among coalesced writes fails alone', async () => {
 
 test('with coalesceWrites false every write is its own job', async () => {
   await withProducer(
-    async (producer, prefix) => {
+    async (producer) => {
       const results = await Promise.all(Array.from({ length: 5 }, () => producer.audit.write(entry(tenant))));
       assert.is(new Set(results.map((r) => r.jobId)).size, 5);
     },

@@ -67,11 +67,13 @@ test('a stop while jobs flow leaves none active: each job completed (its process
   const stopped = new Promise<void>((resolve, reject) => {
     w.on('completed', () => {
       if (++completed !== STOP_AFTER) return;
-      setImmediate(() =>
-        stopWorkers([w], { timeoutMs: 20_000, logger: ctx.logger, onForced: async () => void (forced = true) }).then(
-          resolve,
-          reject,
-        ),
+      setImmediate(
+        () =>
+          void stopWorkers([w], {
+            timeoutMs: 20_000,
+            logger: ctx.logger,
+            onForced: async () => void (forced = true),
+          }).then(resolve, reject),
       );
     });
   });
