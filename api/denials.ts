@@ -142,7 +142,7 @@ export function createDenialRecorder(deps: {
         route: denial.route,
         request_id: denial.requestId,
       },
-      'API key denied (past the first few of a minute, denials of this key, source and reason are counted, not logged one by one)',
+      'API key denied',
     );
     await writeEntry(denial, 1, false);
   }

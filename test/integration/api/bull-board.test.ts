@@ -10,6 +10,7 @@ import {
   AUDIT_VERIFY_QUEUE,
   AUDIT_WRITE_QUEUE,
 } from '../../../lib/contracts/index.js';
+import { BACKUP_QUEUE } from '../../../lib/contracts/backup.js';
 import { withTimeout } from '../../helpers/env.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../../helpers/api.js';
 
@@ -88,7 +89,7 @@ test("a tenant's admin key does not open the board (it shows every tenant's jobs
   const body = (await res.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
   assert.equal(
     body.queues.map((q) => q.name).sort(),
-    [ALERT_QUEUE, ALERT_DELIVERY_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE].sort(),
+    [ALERT_QUEUE, ALERT_DELIVERY_QUEUE, AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE, BACKUP_QUEUE].sort(),
   );
   assert.ok(
     body.queues.every((q) => q.readOnlyMode),
