@@ -37,9 +37,17 @@ async function checkDump(chunks: AsyncIterable<Buffer>): Promise<void> {
     () => (alive = false),
   );
   // Every part is read and checked even if pg_restore has seen enough of the TOC.
-  for await (const c of chunks)
-    if (alive && !tool.child.stdin!.write(c))
-      await Promise.race([new Promise((r) => tool.child.stdin!.once('drain', r)), tool.done.catch(() => undefined)]);
+  try {
+    for await (const c of chunks) {
+      if (alive && !tool.child.stdin!.write(c)) {
+        await Promise.race([new Promise((r) => tool.child.stdin!.once('drain', r)), tool.done.catch(() => undefined)]);
+      }
+    }
+  } catch (err) {
+    // A bad part ends the reading: pg_restore would wait for the rest of its input forever.
+    tool.child.kill();
+    throw err;
+  }
   tool.child.stdin!.end();
   await tool.done;
 }
