@@ -115,7 +115,7 @@ function expressions(): Array<{ where: string; expr: string }> {
   const rules = read('dashboards/prometheus/rules.yml');
   // `expr: >-` blocks run until the next key at the rule's indentation.
   for (const m of rules.matchAll(/^( +)expr: (>-\n((?:\1 +.*\n)+)|(.*)\n)/gm)) out.push({ where: 'rules.yml', expr: (m[3] ?? m[4]!).replace(/\s+/g, ' ') });
-  for (const m of read('dashboards/prometheus/rules.test.yml').matchAll(/series: '([^']+)'/g)) out.push({ where: 'rules.test.yml', expr: m[1]! });
+  for (const file of ['rules.test.yml', 'rules-backup.test.yml']) for (const m of read(`dashboards/prometheus/${file}`).matchAll(/series: '([^']+)'/g)) out.push({ where: file, expr: m[1]! });
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) return v.forEach(walk);
     if (typeof v !== 'object' || v === null) return;
