@@ -16,6 +16,7 @@ import type { AppContext } from '../lib/context.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import { ALERT_QUEUE } from '../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE } from '../lib/contracts/alert-delivery.js';
+import { readDrillGauges } from '../lib/backup/drill-record.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, type Clock } from '../lib/time.js';
@@ -115,6 +116,8 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   );
   for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
   ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
+  // Drill evidence is in Postgres: every process reports the newest drill, whoever ran it.
+  ctx.metrics.setDrillSource(() => readDrillGauges(ctx.pg));
   ctx.metrics.setQueueCountSource(async () =>
     Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))),
   );

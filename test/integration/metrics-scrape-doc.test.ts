@@ -75,7 +75,7 @@ test('metrics scrape doc: the verify gauges are 0 until a verification ran in th
 test('metrics scrape doc: every label value a rule or panel matches on is a series the process reports from the start', () => {
   const exprs = [
     ...[...read('dashboards/prometheus/rules.yml').matchAll(/^\s+expr: (?:>-)?([\s\S]*?)(?=\n\s+(?:for|labels):)/gm)].map((m) => m[1]!),
-    ...[...read('dashboards/grafana/bulwark.json').matchAll(/"(?:expr|query|definition)": "((?:\\.|[^"\\])*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string),
+    ...['bulwark.json', 'backups.json'].flatMap((f) => [...read(`dashboards/grafana/${f}`).matchAll(/"(?:expr|query|definition)": "((?:\\.|[^"\\])*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string)),
   ];
   assert.ok(exprs.length >= 20, `expressions found (${exprs.length})`);
   let checked = 0;
