@@ -6,6 +6,7 @@
  * configuration. `--help` anywhere prints the usage of the command or group named.
  */
 import { LEDGER_PAGE_MAX } from '../lib/alerts/ledger-query.js';
+import { DRILL_LIST_MAX } from '../lib/backup/drill-record.js';
 import { API_KEY_MAX_DAYS } from '../lib/apikeys/keys.js';
 import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys/lifecycle.js';
 import { loadConfig, type Config } from '../lib/config.js';
@@ -13,6 +14,7 @@ import { ConfigError, ConflictError, MigrationError, NotFoundError, PendingMigra
 import { ROTATION_BATCH_MAX } from '../lib/master-key-rotation.js';
 import { maskUrlCredentials } from '../lib/redact.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
+import { runBackupDrills } from './commands/backup-upkeep.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate, runTenantList } from './commands/core.js';
 import { readSecretFromStdin, runKeysGenerate, runRotateMaster, runSecretHistory, runSecretList, runSecretSet } from './commands/secrets.js';
 import { runApiKeyCreate, runApiKeyList, runApiKeyRevoke, runApiKeyRotate, runSettingsGet, runSettingsSet } from './commands/tenants.js';
@@ -87,6 +89,10 @@ const commands: Record<string, Handler> = {
   'alerts log': (a, c) => {
     const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int', min: 1, max: LEDGER_PAGE_MAX }, cursor: { type: 'string' } });
     return runAlertsLog(c.config(), c.io, { tenantId: str(f.tenant), since: f.since as string | undefined, outcome: f.outcome as string | undefined, limit: f.limit as number | undefined, cursor: f.cursor as string | undefined });
+  },
+  'backup drills': (a, c) => {
+    const limit = parseFlags(a, { limit: { type: 'int', min: 1, max: DRILL_LIST_MAX } }).limit as number | undefined;
+    return runBackupDrills(c.config(), c.io, { limit });
   },
   'audit verify': (a, c) => {
     const tenantId = parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined;

@@ -72,6 +72,12 @@ const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
     ],
   },
   {
+    title: 'Backups',
+    commands: [
+      cmd('backup drills', '[--limit 20]', 'restore drill evidence, newest first: result, backup, restore time,', 'backup age (data a restore would lose), failed checks; limit 1-1000'),
+    ],
+  },
+  {
     title: 'Audit',
     commands: [
       cmd('audit verify', '[--tenant ID]', 'verify hash chains; exit 1 naming the first bad entry'),

@@ -19,6 +19,7 @@ import { createContext } from '../../workers/main.js';
 import { performRestoreDrill } from '../../workers/backup/drill.js';
 import { ADMIN_URL, createTestDatabase, superuserQuery, urlFor, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig } from '../helpers/env.js';
+import { runCli } from '../helpers/cli.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
 import { obliterateQueues } from '../helpers/queues.js';
 
@@ -119,6 +120,20 @@ test('drill evidence: the gauges at scrape time report the newest passed drill, 
   const lastRun = Number(/^bulwark_restore_drill_last_run_timestamp_seconds (\S+)$/m.exec(text)![1]);
   assert.ok(lastRun > Date.parse('2026-12-01T03:01:00Z') / 1000, 'the failed drill of the test before is the newest run');
   assert.equal((await listDrills(ctx.prisma, 2)).map((d) => d.backupId), [undefined, '20261201T010000Z']);
+});
+
+test('drill evidence: `bulwark backup drills` lists the evidence newest first, with the failed check', async () => {
+  const env = { DATABASE_URL: db.url };
+  const r = await runCli(['backup', 'drills', '--limit', '2'], env);
+  assert.is(r.code, 0, r.err);
+  const [first, check, second] = r.outLines;
+  assert.match(first!, /^\S+Z\tFAILED\t\(no backup\)\trestore -\tbackup age -\tcli\t[0-9a-f-]{36}$/);
+  assert.match(check!, /^  FAIL backup-found \(\d+ ms\): no backup to drill/);
+  assert.is(second, `2026-12-01T03:00:00.000Z\tPASSED\t20261201T010000Z\trestore 4.5 s\tbackup age 2h 0m\tschedule\t${second!.split('\t')[6]}`);
+  assert.is(r.outLines.at(-1), '2 drill(s); newest FAILED');
+  const bad = await runCli(['backup', 'drills', '--limit', '0'], env);
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /--limit/);
 });
 
 test('drill evidence: a second drill while the upkeep lock is held is refused and records nothing', async () => {
