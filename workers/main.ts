@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createPgPool, createPrisma, trackBackendPids } from '../lib/clients/prisma.js';
 import { createRedis } from '../lib/clients/redis.js';
+import { createStorage } from '../lib/clients/storage.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
@@ -72,6 +73,8 @@ export function createContext(config: Config, options: StartOptions = {}): AppCo
     pg: pool,
     pgBackendPids: trackBackendPids(pool),
     clock: options.clock ?? systemClock,
+    // Makes no request: a store that is down never stops a start (audit and alerts do not need it).
+    storage: createStorage(config.storage),
   };
 }
 

@@ -1,6 +1,7 @@
 /** The work behind each CLI command. Each builds only the clients it needs and closes them. */
 import type { Config } from '../../lib/config.js';
 import { ensureDatabase, migrate } from '../../lib/db/migrations.js';
+import { createStorage, ensureBuckets } from '../../lib/clients/storage.js';
 import { createTenant, listTenants } from '../../lib/tenants.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { verifyChains } from '../../workers/audit/verify.js';
@@ -19,6 +20,12 @@ export async function runMigrate(config: Config, io: CliIO): Promise<number> {
       ? `database is up to date (${report.alreadyApplied} migrations applied earlier)`
       : `applied ${report.applied.length} migration(s)`,
   );
+  // After the database, so a store that is down still lets the schema move on; the
+  // command fails (StorageUnavailableError naming S3_ENDPOINT) and a re-run finishes.
+  const storage = createStorage(config.storage);
+  const buckets = await ensureBuckets(storage);
+  for (const bucket of buckets) io.out(`created bucket ${bucket}`);
+  io.out(`object store buckets ready (${storage.bucket}, ${storage.backupBucket})`);
   return 0;
 }
 

@@ -68,7 +68,7 @@ test('read-only by default: promote and pause are refused with 405 and Redis is 
 });
 
 test('live stays read-only even with BULL_BOARD_READ_ONLY=false', async () => {
-  assertRefused(await tryMutations({ BULWARK_ENV: 'live', BULL_BOARD_READ_ONLY: 'false' }));
+  assertRefused(await tryMutations({ BULWARK_ENV: 'live', BULL_BOARD_READ_ONLY: 'false', S3_ACCESS_KEY: 'bulwark-live', S3_SECRET_KEY: 'not-the-default-secret' }));
 });
 
 test('in dev with BULL_BOARD_READ_ONLY=false the same calls promote the job and pause the queues', async () => {
