@@ -14,7 +14,7 @@ import { ConfigError, ConflictError, MigrationError, NotFoundError, PendingMigra
 import { ROTATION_BATCH_MAX } from '../lib/master-key-rotation.js';
 import { maskUrlCredentials } from '../lib/redact.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
-import { runBackupDrills } from './commands/backup-upkeep.js';
+import { runBackupDrill, runBackupDrills, runBackupPrune } from './commands/backup-upkeep.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate, runTenantList } from './commands/core.js';
 import { readSecretFromStdin, runKeysGenerate, runRotateMaster, runSecretHistory, runSecretList, runSecretSet } from './commands/secrets.js';
 import { runApiKeyCreate, runApiKeyList, runApiKeyRevoke, runApiKeyRotate, runSettingsGet, runSettingsSet } from './commands/tenants.js';
@@ -89,6 +89,11 @@ const commands: Record<string, Handler> = {
   'alerts log': (a, c) => {
     const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int', min: 1, max: LEDGER_PAGE_MAX }, cursor: { type: 'string' } });
     return runAlertsLog(c.config(), c.io, { tenantId: str(f.tenant), since: f.since as string | undefined, outcome: f.outcome as string | undefined, limit: f.limit as number | undefined, cursor: f.cursor as string | undefined });
+  },
+  'backup drill': (a, c) => (parseFlags(a, {}), runBackupDrill(c.config(), c.io)),
+  'backup prune': (a, c) => {
+    const dryRun = parseFlags(a, { 'dry-run': { type: 'boolean' } })['dry-run'] === true;
+    return runBackupPrune(c.config(), c.io, { dryRun });
   },
   'backup drills': (a, c) => {
     const limit = parseFlags(a, { limit: { type: 'int', min: 1, max: DRILL_LIST_MAX } }).limit as number | undefined;

@@ -74,6 +74,8 @@ const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
   {
     title: 'Backups',
     commands: [
+      cmd('backup drill', '', 'restore the newest backup into a scratch database, check it, drop it,', 'record the evidence; exit 1 when the drill failed'),
+      cmd('backup prune', '[--dry-run]', 'delete backups retention (BACKUP_KEEP_*) does not keep; never', 'the newest verified one; --dry-run lists and deletes nothing'),
       cmd('backup drills', '[--limit 20]', 'restore drill evidence, newest first: result, backup, restore time,', 'backup age (data a restore would lose), failed checks; limit 1-1000'),
     ],
   },

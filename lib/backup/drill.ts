@@ -27,7 +27,10 @@ export interface DrillCheck {
   ms?: number;
 }
 
-/** What restore reports of its checks, when it reports them (it throws naming the first that failed). */
+/**
+ * What restore reports of its own checks (`restore:rows`, `restore:migrations`, …): on
+ * the result when they passed, on the error it throws when some failed.
+ */
 export interface RestoreReport {
   checks?: ReadonlyArray<{ name: string; ok: boolean; detail?: string }>;
 }
@@ -36,7 +39,7 @@ export interface RestoreReport {
 export interface DrillBackups {
   /** The restorable backups (a valid signed manifest), any order; the drill takes the newest. */
   list(): Promise<ReadonlyArray<{ id: string }>>;
-  /** Restore backup `id` into the empty database at `intoUrl`, with restore's checks. */
+  /** Restore backup `id` into the empty database at `intoUrl`, with restore's checks; throws (a RestoreReport too) when they fail. */
   restore(id: string, intoUrl: string): Promise<RestoreReport | void>;
 }
 
@@ -110,13 +113,19 @@ async function drill(deps: DrillDeps): Promise<DrillResult> {
     try {
       if (await check('scratch-created', async () => (await createScratch(deps.databaseUrl, scratch!), scratch))) {
         const t0 = performance.now();
-        let report: RestoreReport | void = undefined;
+        let restoreChecks: RestoreReport['checks'] = [];
         const restored = await check('restore', async () => {
-          report = await deps.backups.restore(backupId!, intoUrl);
+          try {
+            restoreChecks = (await deps.backups.restore(backupId!, intoUrl))?.checks ?? [];
+          } catch (err) {
+            // A restore whose own checks failed says which: each becomes a check here.
+            restoreChecks = (err as RestoreReport).checks ?? [];
+            throw err;
+          }
           return `restored ${backupId} into ${scratch}`;
         });
         durationMs = Math.round(performance.now() - t0);
-        for (const c of (report as RestoreReport | void)?.checks ?? []) checks.push({ name: `restore:${c.name}`, ok: c.ok, ...(c.detail ? { detail: maskUrlCredentials(c.detail).slice(0, 1000) } : {}) });
+        for (const c of restoreChecks ?? []) checks.push({ name: c.name, ok: c.ok, ...(c.detail ? { detail: maskUrlCredentials(c.detail).slice(0, 1000) } : {}) });
         if (restored) await check('smoke-query', () => smokeQuery(intoUrl));
       }
     } finally {
