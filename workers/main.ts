@@ -17,6 +17,7 @@ import type { AppContext } from '../lib/context.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import { ALERT_QUEUE } from '../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE } from '../lib/contracts/alert-delivery.js';
+import { BACKUP_UPKEEP_QUEUE } from '../lib/contracts/drill.js';
 import { readDrillGauges } from '../lib/backup/drill-record.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
@@ -29,6 +30,7 @@ import { createAlertWorkers, type AlertWorkerOptions } from './alert/index.js';
 import { countStuckAlerts } from './alert/sweep.js';
 import { createAuditWriteWorker } from './audit/index.js';
 import { createAuditVerifyWorker } from './audit/verify-worker.js';
+import { createBackupUpkeepWorker } from './backup/upkeep.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
@@ -113,8 +115,9 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   }
   const audit = createAuditWriteWorker(ctx);
   const alerts = createAlertWorkers(ctx, options.alerts);
-  const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker, ...alerts.workers];
-  const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE].map(
+  const upkeep = createBackupUpkeepWorker(ctx);
+  const workers: Worker[] = [audit.worker as Worker, createAuditVerifyWorker(ctx) as Worker, ...alerts.workers, upkeep.worker];
+  const countQueues = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE, BACKUP_UPKEEP_QUEUE].map(
     (name) => new Queue(name, { connection: ctx.redis, prefix: config.queuePrefix }),
   );
   for (const q of countQueues) q.on('error', (err) => logger.warn({ event: 'queue_error', queue: q.name, err }, 'queue connection error'));
@@ -163,6 +166,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await audit.committer.drain();
     await alerts.drain();
     await scheduler?.close();
+    await upkeep.close();
     await Promise.all([...countQueues, alerts.deliveries].map((q) => q.close()));
     await server?.close();
     await api?.close();

@@ -12,6 +12,7 @@ import type { PruneReport } from '../../lib/backup/prune.js';
 import { drillBackupsOf } from '../../lib/backup/upkeep-adapters.js';
 import { createQueueWorker } from '../runtime/queue-worker.js';
 import { performRestoreDrill } from './drill.js';
+import { addNightlyFlow, NIGHTLY_BACKUP_JOB } from './nightly.js';
 import { prune } from './prune.js';
 
 /** What a job returns (Bull Board shows it): the drill's outcome, or the prune's counts. */
@@ -19,12 +20,19 @@ export type UpkeepResult =
   | { drillId: string; backupId: string | undefined; passed: boolean; durationMs: number | undefined; error: string | undefined }
   | { dryRun: boolean; deleted: string[]; kept: number; unverified: string[]; errors: string[] };
 
-export async function processUpkeep(job: Pick<Job, 'name' | 'data'>, ctx: AppContext, alertQueue: Queue): Promise<UpkeepResult> {
+export async function processUpkeep(job: Pick<Job, 'name' | 'data' | 'timestamp' | 'opts'>, ctx: AppContext, alertQueue: Queue): Promise<UpkeepResult> {
   if (job.name === RESTORE_DRILL_JOB) {
     const parsed = restoreDrillJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid drill payload: ${parsed.error.issues[0]?.message}`);
     const r: DrillRecord = await performRestoreDrill({ ...ctx, backups: drillBackupsOf(ctx), alertQueue }, parsed.data.trigger);
     return { drillId: r.id, backupId: r.backupId, passed: r.passed, durationMs: r.durationMs, error: r.error };
+  }
+  if (job.name === NIGHTLY_BACKUP_JOB) {
+    // The scheduled time, not now: a retry of this job adds the same flow (same ids).
+    const tick = new Date(job.opts?.prevMillis ?? job.timestamp ?? Date.now());
+    const ids = await addNightlyFlow(ctx.redis, ctx.config.queuePrefix, tick);
+    ctx.logger.info({ event: 'backup_nightly_enqueued', backup_job_id: ids.backupJobId, prune_job_id: ids.pruneJobId }, 'nightly backup enqueued; prune follows it');
+    return { dryRun: false, deleted: [], kept: 0, unverified: [], errors: [] };
   }
   if (job.name === BACKUP_PRUNE_JOB) {
     const parsed = backupPruneJobSchema.safeParse(job.data);
