@@ -45,13 +45,14 @@ export class RestoreCheckError extends Error {
 
 export async function restoreBackup(ctx: BackupContext, backupId: string, o: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
-  const manifest = await loadManifest(ctx, backupId);
-  if (manifest.kind !== 'database') throw new ValidationError('restore', [{ path: 'id', message: `backup ${backupId} is a ${manifest.kind} backup; restore takes database backups` }]);
-  const { identities } = await backupKeys(ctx.config);
   const target = resolveTarget(ctx.config, o.into);
+  // Before anything else, so a live restore without it touches nothing.
   if (ctx.config.env === 'live' && o.confirm !== target.name) {
     throw new ValidationError('restore', [{ path: 'confirm', message: `BULWARK_ENV is live: type the target database's name, --confirm ${target.name}` }]);
   }
+  const manifest = await loadManifest(ctx, backupId);
+  if (manifest.kind !== 'database') throw new ValidationError('restore', [{ path: 'id', message: `backup ${backupId} is a ${manifest.kind} backup; restore takes database backups` }]);
+  const { identities } = await backupKeys(ctx.config);
   const relations = await targetState(target.url);
   let rollbackBackupId: string | undefined;
   if (relations === undefined) {

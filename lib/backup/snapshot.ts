@@ -16,7 +16,7 @@ export interface DatabaseFacts {
 
 /** Facts readable through any client (also used on a restored database to compare). */
 export async function readFacts(client: pg.Client | pg.PoolClient, tenantId?: string): Promise<DatabaseFacts> {
-  const version = await client.query<{ v: string }>('SHOW server_version');
+  const version = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
   const hasMigrations = (await client.query(`SELECT to_regclass('public."_prisma_migrations"') AS t`)).rows[0]?.t;
   const migrations = hasMigrations
     ? (await client.query<{ name: string; checksum: string }>(
