@@ -15,8 +15,10 @@ import { verifyBackup } from './verify.js';
 /** restore's check lines (`rows: 12 tables match …`) as drill checks (`restore:rows`). */
 export function restoreChecks(lines: readonly string[], ok: boolean): DrillCheck[] {
   return lines.map((line) => {
+    // "rows: 12 tables match …" → restore:rows; a line without a "name:" is named by its first two words.
     const m = /^([a-z][a-z _-]{0,40}?):\s*(.*)$/s.exec(line);
-    return { name: `restore:${(m?.[1] ?? 'check').replace(/\s+/g, '-')}`, ok, detail: m ? m[2]! : line };
+    const name = m ? m[1]! : line.split(/\s+/).slice(0, 2).join(' ');
+    return { name: `restore:${name.toLowerCase().replace(/[^a-z0-9_]+/g, '-')}`, ok, detail: m ? m[2]! : line };
   });
 }
 
