@@ -8,7 +8,7 @@
 import pg from 'pg';
 import { createPrisma } from '../clients/prisma.js';
 import { readMigrationFiles } from '../db/migrations.js';
-import { verifyChains } from '../../workers/audit/verify.js';
+import { verifyChains } from '../audit/verify.js';
 import type { Manifest } from './manifest.js';
 import { readFacts } from './snapshot.js';
 

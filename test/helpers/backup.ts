@@ -15,7 +15,7 @@ import { createPgPool, createPrisma } from '../../lib/clients/prisma.js';
 import { createStorage, ensureBuckets } from '../../lib/clients/storage.js';
 import type { Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
-import { createTenant } from '../../lib/tenants.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from './db.js';
 import { REDIS_URL, captureLogs, testConfig } from './env.js';
 import { startS3Server } from './s3.js';

@@ -13,9 +13,12 @@ import { BACKUP_QUEUE } from '../../lib/contracts/backup.js';
 import { BACKUP_UPKEEP_QUEUE } from '../../lib/contracts/drill.js';
 import { processBackup } from '../../workers/backup/processor.js';
 import { addNightlyFlow } from '../../workers/backup/nightly.js';
-import { createBackupUpkeepWorker, processUpkeep, type UpkeepResult } from '../../workers/backup/upkeep.js';
-import { createContext } from '../../workers/main.js';
-import { BACKUP_NIGHTLY_SCHEDULER_ID, RESTORE_DRILL_SCHEDULER_ID, startScheduler } from '../../workers/runtime/scheduler.js';
+import type { PruneJobResult } from '../../workers/backup/upkeep.js';
+import { backupNightlyJob, restoreDrillJob } from '../../lib/contracts/drill.js';
+import { registry } from '../../workers/registry.js';
+import { createContext } from '../../app/main.js';
+import { createWorkers, type ProcessWorkers } from '../../app/workers.js';
+import { startScheduler } from '../../app/runtime/scheduler.js';
 import { startBackupHarness, type BackupHarness } from '../helpers/backup.js';
 import { testConfig, waitFor } from '../helpers/env.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
@@ -25,6 +28,7 @@ let h: BackupHarness;
 let ctx: AppContext;
 let backupQueue: Queue;
 let upkeepQueue: Queue;
+let jobs: ProcessWorkers;
 const workers: Array<{ close(): Promise<void> }> = [];
 
 test.before(
@@ -33,11 +37,14 @@ test.before(
     ctx = createContext(testConfig(h.db.url, { ...h.env, BACKUP_CRON: '15 2 * * *', RESTORE_DRILL_CRON: '30 4 * * 1', BACKUP_KEEP_DAILY: '1', BACKUP_KEEP_WEEKLY: '0', BACKUP_KEEP_MONTHLY: '0', LOG_LEVEL: 'silent' }));
     backupQueue = new Queue(BACKUP_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
     upkeepQueue = new Queue(BACKUP_UPKEEP_QUEUE, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
+    // The process's workers and queue handles, from the registry as `bulwark start` builds them.
+    jobs = createWorkers(ctx, registry);
   }),
 );
 test.after(
   cleanup([
-    ['workers', () => Promise.all(workers.map((w) => w.close()))],
+    ['workers', () => Promise.all([...workers, ...(jobs?.workers ?? [])].map((w) => w.close()))],
+    ['process queues', () => Promise.all((jobs?.queues ?? []).map((q) => q.close()))],
     ['queues', () => Promise.all([backupQueue?.close(), upkeepQueue?.close()])],
     ['obliterate', () => obliterateQueues(ctx.config.queuePrefix)],
     ['prisma', () => ctx?.prisma.$disconnect()],
@@ -48,10 +55,10 @@ test.after(
 );
 
 test('backup schedules: the scheduler registers the nightly backup and the restore drill in UTC', async () => {
-  const scheduler = await startScheduler(ctx);
+  const scheduler = await startScheduler(ctx, registry, jobs.queue);
   try {
-    const nightly = await upkeepQueue.getJobScheduler(BACKUP_NIGHTLY_SCHEDULER_ID);
-    const drill = await upkeepQueue.getJobScheduler(RESTORE_DRILL_SCHEDULER_ID);
+    const nightly = await upkeepQueue.getJobScheduler(backupNightlyJob.schedule!.id);
+    const drill = await upkeepQueue.getJobScheduler(restoreDrillJob.schedule!.id);
     assert.is(nightly?.pattern, '15 2 * * *');
     assert.is(nightly?.tz, 'UTC');
     assert.is(nightly?.name, 'nightly');
@@ -63,7 +70,7 @@ test('backup schedules: the scheduler registers the nightly backup and the resto
     const nextDrill = new Date(Number(drill!.next));
     assert.equal([nextDrill.getUTCDay(), nextDrill.getUTCHours(), nextDrill.getUTCMinutes()], [1, 4, 30]);
     // A second start upserts: still one of each.
-    await (await startScheduler(ctx)).close();
+    await (await startScheduler(ctx, registry, jobs.queue)).close();
     assert.is((await upkeepQueue.getJobSchedulers()).length, 2);
   } finally {
     await scheduler.close();
@@ -73,21 +80,21 @@ test('backup schedules: the scheduler registers the nightly backup and the resto
 test('backup schedules: the nightly flow backs up, then prunes by retention; the same tick adds it once', async () => {
   const earlier = [(await createBackup(h.ctx, { kind: 'database' })).id, (await createBackup(h.ctx, { kind: 'database' })).id];
   const tick = new Date(Date.UTC(2026, 11, 7, 1, 0, 0));
-  const ran = await processUpkeep({ name: 'nightly', data: { v: 1 }, timestamp: Date.now(), opts: { prevMillis: tick.getTime() } }, ctx, backupQueue);
-  assert.equal(ran, { dryRun: false, deleted: [], kept: 0, unverified: [], errors: [] });
+  // The scheduler's job for that tick, run by the process's upkeep worker.
+  const nightlyJob = await upkeepQueue.add('nightly', { v: 1 }, { jobId: 'nightly-tick', prevMillis: tick.getTime() });
+  const upkeep = jobs.workers.find((w) => w.name === BACKUP_UPKEEP_QUEUE)!;
+  void upkeep.run();
+  await waitFor(async () => (await nightlyJob.getState()) === 'completed', 'the nightly job');
   const again = await addNightlyFlow(ctx.redis, ctx.config.queuePrefix, tick);
   assert.equal(again, { backupJobId: 'nightly-20261207T010000000Z', pruneJobId: 'prune-after-20261207T010000000Z' });
   assert.is((await backupQueue.getJobs(['waiting'])).length, 1, 'one backup job, however often the flow is added');
   const prune = await upkeepQueue.getJob('prune-after-20261207T010000000Z');
   assert.is(await prune!.getState(), 'waiting-children', 'the prune waits for the backup');
 
-  const upkeep = createBackupUpkeepWorker(ctx);
-  workers.push({ close: async () => (await upkeep.worker.close(), await upkeep.close()) });
-  void upkeep.worker.run();
   const backupWorker = new Worker(BACKUP_QUEUE, (job: Job) => processBackup(job.data, h.ctx, job), { connection: ctx.redis, prefix: ctx.config.queuePrefix });
   workers.push(backupWorker);
 
-  const result = await waitFor(async () => ((await prune!.getState()) === 'completed' ? ((await upkeepQueue.getJob(prune!.id!))!.returnvalue as UpkeepResult) : undefined), 'the prune after the nightly backup', 120_000);
+  const result = await waitFor(async () => ((await prune!.getState()) === 'completed' ? ((await upkeepQueue.getJob(prune!.id!))!.returnvalue as PruneJobResult) : undefined), 'the prune after the nightly backup', 120_000);
   const backup = (await backupQueue.getJob('nightly-20261207T010000000Z'))!;
   const newest = (backup.returnvalue as { backupId: string }).backupId;
   assert.ok(newest > earlier[1]!);

@@ -15,7 +15,7 @@ import { UPKEEP_LOCK_KEY } from '../../lib/backup/upkeep-lock.js';
 import { ALERT_QUEUE, alertJobSchema } from '../../lib/contracts/alert.js';
 import type { AppContext } from '../../lib/context.js';
 import { ConflictError } from '../../lib/errors.js';
-import { createContext } from '../../workers/main.js';
+import { createContext } from '../../app/main.js';
 import { performRestoreDrill } from '../../workers/backup/drill.js';
 import { ADMIN_URL, createTestDatabase, superuserQuery, urlFor, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig } from '../helpers/env.js';

@@ -10,7 +10,7 @@ import { runCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig } from '../helpers/env.js';
 import { startS3Server, type S3Server } from '../helpers/s3.js';
-import { startBulwark } from '../../workers/main.js';
+import { startBulwark } from '../../app/main.js';
 
 let db: TestDatabase;
 let s3: S3Server;

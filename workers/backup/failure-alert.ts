@@ -1,13 +1,15 @@
 /**
  * A backup job that failed with no retry left raises a `backup:failed` alert (system
  * tenant, critical, linking to docs/runbooks/backup-failing.md). Given to the backup
- * worker as its `onFinalFailure` (workers/runtime/queue-worker.ts), which runs after the
+ * worker as its `onFinalFailure` (app/runtime/queue-worker.ts), which runs after the
  * failure is counted and logged. One alert per job: its id is derived from the job id.
  */
 import type { Job, Queue } from 'bullmq';
 import { raiseBackupAlert } from '../../lib/backup/backup-alerts.js';
+import { alertQueue } from '../../lib/contracts/alert.js';
 import type { Logger } from '../../lib/logger.js';
 import { maskUrlCredentials } from '../../lib/redact.js';
+import type { WorkerScope } from '../registration.js';
 
 export function backupFailureAlerter(deps: { alertQueue: Queue; runbookBaseUrl: string | undefined; logger: Logger; clock: () => Date }) {
   /** Resolves once the alert is enqueued (or its failure logged); never rejects. */
@@ -29,4 +31,16 @@ export function backupFailureAlerter(deps: { alertQueue: Queue; runbookBaseUrl: 
       deps.runbookBaseUrl,
     ).then(() => undefined, (e: unknown) => deps.logger.error({ event: 'backup_alert_failed', err: e, type: 'backup:failed' }, 'could not raise the failed-backup alert'));
   };
+}
+
+/** One alerter per process (scope.shared keys on this function). */
+const alerterOf = (scope: WorkerScope) =>
+  backupFailureAlerter({ alertQueue: scope.queue(alertQueue), runbookBaseUrl: scope.ctx.config.runbookBaseUrl, logger: scope.ctx.logger, clock: scope.ctx.clock });
+
+/**
+ * The hook for the backup job's registration (workers/registry.ts):
+ * `register(backupJob, { ...handler, onFinalFailure: backupFailureHook })`.
+ */
+export function backupFailureHook(scope: WorkerScope, job: Job | undefined, err: Error): void {
+  void scope.shared(alerterOf)(job, err);
 }
