@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, PendingMigrationsError, ValidationError } from '../lib/errors.js';
 import { ROTATION_BATCH_MAX } from '../lib/secrets/rotation.js';
 import { maskUrlCredentials } from '../lib/redact.js';
+import { BACKUP_COMMANDS } from './commands/backup.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
 import { runBackupDrill, runBackupDrills, runBackupPrune } from './commands/backup-upkeep.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate, runTenantList } from './commands/core.js';
@@ -103,6 +104,7 @@ const commands: Record<string, Handler> = {
     const tenantId = parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined;
     return runAuditVerify(c.config(), c.io, { tenantId });
   },
+  ...BACKUP_COMMANDS,
 };
 
 /** Every command name, so a test can hold the usage text to the commands that exist. */

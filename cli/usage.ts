@@ -2,6 +2,7 @@
  * The CLI's usage text, kept as data so `bulwark --help`, `bulwark <group> --help` and
  * `bulwark <group> <command> --help` print from one source and cannot drift apart.
  */
+import { BACKUP_USAGE } from './commands/backup.js';
 import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys/lifecycle.js';
 
 interface CommandHelp {
@@ -71,6 +72,7 @@ const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
       cmd('alerts log', `${TENANT} [--since ISO] [--outcome O] [--limit N] [--cursor C]`, 'the ledger: every alert and its decision'),
     ],
   },
+  { title: BACKUP_USAGE.title, commands: BACKUP_USAGE.commands.map(([name, synopsis, ...about]) => cmd(name, synopsis, ...about)) },
   {
     title: 'Backups',
     commands: [

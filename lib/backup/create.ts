@@ -12,7 +12,7 @@ import type { BackupContext, OnProgress } from './context.js';
 import { dumpDatabase } from './database.js';
 import { bulwarkVersion, publicConfig } from './describe.js';
 import { backupKeys, signingKeys } from './keys.js';
-import { backupIdAt, backupPrefix, manifestKey } from './layout.js';
+import { backupIdAt, backupPrefix, manifestKey, startedKey } from './layout.js';
 import { acquireLock } from './lock.js';
 import { MANIFEST_FORMAT, signManifest, type Manifest, type ManifestBody, type PartRecord } from './manifest.js';
 import type { DatabaseFacts } from './snapshot.js';
@@ -67,6 +67,9 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
     const startedAt = new Date();
     backupId = await allocateId(ctx, startedAt);
     await o.onId?.(backupId);
+    // A marker beside where the manifest will be: the backup is visible (as incomplete)
+    // from its first second, on stores whose delimiter listing only sees one level too.
+    await putBytes(ctx.storage, startedKey(env, backupId), Buffer.from(JSON.stringify({ id: backupId, kind: o.kind, startedAt: startedAt.toISOString(), pid: process.pid })), 'application/json');
     ctx.logger.info({ backup_id: backupId, kind: o.kind, tenant_id: o.tenantId }, 'backup started');
     const common = { backupId, databaseUrl, recipient: keys.recipients[0]!, onProgress: o.onProgress };
     const content: { parts: PartRecord[]; facts: DatabaseFacts; objects?: ManifestBody['objects'] } =

@@ -18,6 +18,8 @@ export function backupIdTime(id: string): Date {
 }
 
 export const backupPrefix = (env: string, id: string) => `${env}/${id}/`;
+/** Written first: marks an unfinished backup so listings show it as incomplete. */
+export const startedKey = (env: string, id: string) => `${backupPrefix(env, id)}started.json`;
 export const manifestKey = (env: string, id: string) => `${backupPrefix(env, id)}${MANIFEST_NAME}`;
 /** Part n (1-based) of a stream: `{env}/{id}/{stream}/part-00001.age`. */
 export const partKey = (env: string, id: string, stream: string, n: number) => `${backupPrefix(env, id)}${stream}/part-${String(n).padStart(5, '0')}.age`;

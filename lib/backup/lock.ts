@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
-export const LOCK_TTL_MS = 30_000;
+export const LOCK_TTL_MS = 15_000;
 
 export class BackupBusyError extends Error {
   constructor(what: string) {

@@ -6,7 +6,7 @@
  * triggers came back with it). Every difference is reported, by name.
  */
 import pg from 'pg';
-import { createPrisma } from '../clients/prisma.js';
+import type { PrismaClient } from '../clients/prisma.js';
 import { readMigrationFiles } from '../db/migrations.js';
 import { verifyChains } from '../audit/verify.js';
 import type { Manifest } from './manifest.js';
@@ -19,6 +19,15 @@ export interface CheckReport {
   failed: string[];
   /** Migrations this Bulwark has that the restored database lacks (run `bulwark migrate`). */
   pendingMigrations: string[];
+}
+
+/**
+ * The restored database is not Bulwark's own: the chain walk (which reads through
+ * Prisma's raw queries only, every non-text column cast in its SQL) runs on this
+ * check's plain connection instead of an application client.
+ */
+function rawQueries(client: pg.Client): PrismaClient {
+  return { $queryRawUnsafe: async (sql: string, ...params: unknown[]) => (await client.query(sql, params)).rows } as unknown as PrismaClient;
 }
 
 export async function checkRestored(url: string, manifest: Manifest): Promise<CheckReport> {
@@ -59,17 +68,12 @@ export async function checkRestored(url: string, manifest: Manifest): Promise<Ch
     const missing = AUDIT_TRIGGERS.filter((t) => !triggers.includes(t));
     if (missing.length) failed.push(`audit_log is not append-only: trigger(s) ${missing.join(', ')} missing or disabled`);
     else passed.push('audit_log append-only triggers present and enabled');
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  // The chains themselves, entry by entry.
-  const prisma = createPrisma({ databaseUrl: url }, { max: 1 });
-  try {
-    const report = await verifyChains(prisma);
+    // The chains themselves, entry by entry, with the audit verify job's own code.
+    const report = await verifyChains(rawQueries(client));
     for (const t of report.tenants.filter((x) => !x.ok)) failed.push(`audit chain of tenant ${t.tenantId} broken at seq ${t.firstBad!.seq} (${t.firstBad!.problem}: ${t.firstBad!.detail})`);
     if (report.ok) passed.push(`audit chains: ${report.tenants.length} verified entry by entry`);
   } finally {
-    await prisma.$disconnect();
+    await client.end().catch(() => undefined);
   }
   return { passed, failed, pendingMigrations };
 }

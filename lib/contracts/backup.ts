@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { TENANT_ID, type QueuePolicy } from './common.js';
+import { defineJob, type QueueDefinition } from './job.js';
 
 export const BACKUP_QUEUE = 'backup';
 export const BACKUP_KINDS = ['database', 'objects', 'tenant'] as const;
@@ -58,3 +59,8 @@ export const backupPolicy: QueuePolicy = {
   removeOnComplete: { count: 100 },
   removeOnFail: { count: 100 },
 };
+
+export const backupQueue: QueueDefinition = { name: BACKUP_QUEUE, policy: backupPolicy };
+
+/** The backup job: its payload says which kind. Scheduling is the drills' (nightly cron). */
+export const backupJob = defineJob({ queue: backupQueue, name: 'backup', schema: backupJobSchema });
