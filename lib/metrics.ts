@@ -143,6 +143,32 @@ export function createMetrics() {
       help: 'Unix time the last verification finished',
       registers: [registry],
     }),
+    // Backups (workers/backup/index.ts). Set by the process that ran the backup; a
+    // rule over them takes max() across processes (docs/jobs/backup.md).
+    backupLastSuccess: new Gauge({
+      name: 'bulwark_backup_last_success_timestamp_seconds',
+      help: 'Unix time the last backup of this kind finished with its manifest written',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    backupBytes: new Gauge({
+      name: 'bulwark_backup_bytes',
+      help: 'Encrypted bytes of the last successful backup of this kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    backupDuration: new Gauge({
+      name: 'bulwark_backup_duration_seconds',
+      help: 'Seconds the last successful backup of this kind took, start to manifest',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    backupFailures: new Counter({
+      name: 'bulwark_backup_failures_total',
+      help: 'Backup attempts that failed (each retry counts)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     abuseOutcomes: new Counter({
       name: 'bulwark_abuse_outcomes_total',
       help: 'API requests checked by the per-key sliding-window limit, by outcome (allow or deny)',

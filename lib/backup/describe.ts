@@ -10,8 +10,17 @@ import { maskUrlCredentials } from '../redact.js';
 
 let version: string | undefined;
 export function bulwarkVersion(): string {
-  version ??= (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
-  return version;
+  // ../../ from the sources, ../../../ from the compiled dist/lib/backup/.
+  for (const up of ['../../package.json', '../../../package.json']) {
+    if (version) break;
+    try {
+      const pkg = JSON.parse(readFileSync(fileURLToPath(new URL(up, import.meta.url)), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'bulwark') version = pkg.version;
+    } catch {
+      // Not there: try the next.
+    }
+  }
+  return version ?? 'unknown';
 }
 
 const SECRET_FIELDS = new Set(['masterKeys', 'metricsToken', 'operator', 'backupKeys', 'backupSigningKeys', 'secretKey', 'accessKey']);

@@ -8,8 +8,9 @@
  * (store or database unreachable, lock busy) retries with the policy's backoff.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
-import { backupPolicy, backupQueue, type BackupJob } from '../../lib/contracts/backup.js';
+import { BACKUP_KINDS, backupPolicy, backupQueue, type BackupJob } from '../../lib/contracts/backup.js';
 import { ConfigError } from '../../lib/errors.js';
+import { NotImplementedError } from '../../lib/backup/errors.js';
 import type { JobHandler } from '../registration.js';
 import { processBackup } from './processor.js';
 
@@ -21,11 +22,18 @@ export const backupHandlers = {
         .setGlobalConcurrency(backupPolicy.concurrency)
         // Redis away at start: the per-process concurrency and the lock still hold.
         .catch((err: unknown) => scope.ctx.logger.warn({ queue: backupQueue.name, err }, 'could not set the backup queue global concurrency'));
+      const { metrics } = scope.ctx;
+      for (const kind of BACKUP_KINDS) metrics.backupFailures.inc({ kind }, 0);
       return async (data, job: Job) => {
         try {
-          return await processBackup(data, scope.ctx, job);
+          const result = await processBackup(data, scope.ctx, job);
+          metrics.backupLastSuccess.set({ kind: result.kind }, Date.now() / 1000);
+          metrics.backupBytes.set({ kind: result.kind }, result.bytes);
+          metrics.backupDuration.set({ kind: result.kind }, result.seconds);
+          return result;
         } catch (err) {
-          if (err instanceof ConfigError) throw new UnrecoverableError(err.message);
+          metrics.backupFailures.inc({ kind: data.kind });
+          if (err instanceof ConfigError || err instanceof NotImplementedError) throw new UnrecoverableError(err.message);
           throw err;
         }
       };

@@ -1,6 +1,11 @@
 // `bulwark backup create|list|verify|restore` in-process on the real services: the id
 // on stdout, a progress bar on a terminal, exit 1 naming the bad part, exit 2 for a
 // live restore without --confirm, no key material in any output.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { partKey } from '../../../lib/backup/layout.js';
@@ -73,6 +78,26 @@ test('a missing part fails verify with exit 1 naming it; usage errors exit 2', a
   assert.is((await run(['verify'])).code, 2);
   assert.is((await run(['verify', 'not-an-id'])).code, 2);
   assert.is((await run(['create', '--kind', 'tenant'])).code, 2);
+});
+
+test('make backup / make restore with ENV choosing the env file', async () => {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const envFile = join(await mkdtemp(join(tmpdir(), 'bulwark-make-')), '.env.mk');
+  await writeFile(envFile, Object.entries({ ...h.env, LOG_LEVEL: 'warn' }).map(([k, v]) => `${k}='${v}'`).join('\n'));
+  const make = (...args: string[]) => spawnSync('make', ['--no-print-directory', '-C', root, ...args, 'ENV=dev', `ENV_FILE=${envFile}`], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 120_000 });
+  const backup = make('backup');
+  assert.is(backup.status, 0, backup.stderr);
+  const made = backup.stdout.trim();
+  assert.match(made, /^\d{8}T\d{6}Z$/);
+  const into = `${target}_mk`;
+  const restore = make('restore', `BACKUP=${made}`, `INTO=${into}`);
+  await dropDatabase(urlFor(into));
+  assert.is(restore.status, 0, restore.stderr);
+  assert.match(restore.stdout, `restored into ${into}`);
+  const missing = make('restore');
+  assert.is(missing.status, 2);
+  assert.match(missing.stderr, 'BACKUP=<id> is required');
+  await rm(dirname(envFile), { recursive: true, force: true });
 });
 
 test('no key material in any output or log line', async () => {
