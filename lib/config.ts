@@ -6,7 +6,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { parseMasterKeys, type MasterKeys } from './crypto/master-keys.js';
-import { ConfigError, type FieldProblem } from './errors.js';
+import { ConfigError, issueMessage, type FieldProblem } from './errors.js';
 import { WEBHOOK_BODY_MAX_BYTES } from './contracts/alert-delivery.js';
 import { refineRunbookBaseUrl } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
@@ -150,6 +150,17 @@ const envSchema = z.object({
   API_KEY_CACHE_MS: int(0, 5000).default(5000),
   /** How long the HTTP API caches a tenant's settings (its request limit); a change applies within this. The alert worker reads the policy per alert. Default: 5000 ms. */
   SETTINGS_CACHE_MS: int(0, 60000).default(5000),
+  /**
+   * Longest the HTTP API waits on Redis for one command; past it, and at once while Redis
+   * cannot be reached, the request is answered 503 with Retry-After. Default: 2000 ms.
+   */
+  API_REDIS_TIMEOUT_MS: int(100, 60000).default(2000),
+  /**
+   * While the database cannot be reached, API keys verified within this long are still
+   * accepted from memory (ingest needs only Redis); 0 turns that off. A revocation written
+   * just before an outage can go unseen for API_KEY_CACHE_MS plus at most this. Default: 900000 ms (15 min).
+   */
+  API_KEY_OUTAGE_GRACE_MS: int(0, 86_400_000).default(900_000),
   /** Base URL of the Telegram Bot API (a local stand-in in tests). Default: https://api.telegram.org */
   TELEGRAM_API_URL: url(['https:', 'http:']).default('https://api.telegram.org'),
   /** Time limit of one alert delivery HTTP request. Default: 10000 ms. */
@@ -237,6 +248,8 @@ export interface Config {
   readonly apiBodyLimitBytes: number;
   readonly apiKeyCacheMs: number;
   readonly settingsCacheMs: number;
+  readonly apiRedisTimeoutMs: number;
+  readonly apiKeyOutageGraceMs: number;
   readonly telegramApiUrl: string;
   readonly alertHttpTimeoutMs: number;
   readonly webhookMaxBodyBytes: number;
@@ -274,7 +287,7 @@ export interface StorageConfig {
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 /**
- * The variables whose whole value is a secret (README marks them "Secret."): never
+ * The variables whose whole value is a secret (docs/configuration.md marks them "Secret."): never
  * logged, never echoed in a ConfigError, and listed in .env.example with no value.
  * DATABASE_URL and REDIS_URL may carry a password too; their defaults carry none.
  */
@@ -294,7 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(input);
   const problems: FieldProblem[] = parsed.success
     ? []
-    : parsed.error.issues.map((i) => ({ path: String(i.path[0] ?? '(env)'), message: i.message }));
+    : parsed.error.issues.map((i) => ({ path: String(i.path[0] ?? '(env)'), message: issueMessage(i) }));
   const invalid = new Set(problems.map((p) => p.path));
   // The cross-field rules are judged even when some variable is invalid, so one error
   // lists every problem: the invalid variables are parsed as if unset and the rules
@@ -335,6 +348,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiBodyLimitBytes: e.API_BODY_LIMIT_BYTES,
     apiKeyCacheMs: e.API_KEY_CACHE_MS,
     settingsCacheMs: e.SETTINGS_CACHE_MS,
+    apiRedisTimeoutMs: e.API_REDIS_TIMEOUT_MS,
+    apiKeyOutageGraceMs: e.API_KEY_OUTAGE_GRACE_MS,
     telegramApiUrl: e.TELEGRAM_API_URL,
     alertHttpTimeoutMs: e.ALERT_HTTP_TIMEOUT_MS,
     webhookMaxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,

@@ -54,6 +54,7 @@ export function createMetrics() {
         if (v) this.set(pick(v));
       },
     });
+  let objectStoreSource: (() => Promise<boolean>) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.
   let reading: ReturnType<QueueCountSource> | undefined;
   function readQueues(): ReturnType<QueueCountSource> | Promise<undefined> {
@@ -74,7 +75,8 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
       async collect() {
-        const read = await readQueues();
+        // Redis not answering leaves the queue gauges out of this scrape (bulwark_ready says why).
+        const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
         for (const { queue, counts } of read) for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
@@ -86,7 +88,8 @@ export function createMetrics() {
       labelNames: ['queue'] as const,
       registers: [registry],
       async collect() {
-        const read = await readQueues();
+        // Redis not answering leaves the queue gauges out of this scrape (bulwark_ready says why).
+        const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
         for (const { queue, paused } of read) this.set({ queue }, paused ? 1 : 0);
@@ -181,6 +184,18 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    apiUnavailable: new Counter({
+      name: 'bulwark_api_unavailable_total',
+      help: 'API requests answered 503 because a dependency was out, by dependency (redis, postgres) and reason (unreachable, timeout, out_of_memory)',
+      labelNames: ['dependency', 'reason'] as const,
+      registers: [registry],
+    }),
+    redisOutOfMemory: new Counter({
+      name: 'bulwark_redis_oom_total',
+      help: 'Redis writes refused with OOM (maxmemory reached), by who met it (api: a request answered 503; readiness: the /readyz write probe)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
     alertDeliveryJobsLost: new Counter({
       name: 'bulwark_alert_delivery_jobs_lost_total',
       help: 'alert-delivery jobs that failed for good without their outcome in the ledger (database or Redis down through every attempt, a worker that kept dying, an invalid payload), by kind',
@@ -202,6 +217,15 @@ export function createMetrics() {
         if (!readinessSource) return;
         this.reset();
         for (const [check, ok] of Object.entries(await readinessSource())) this.set({ check }, ok ? 1 : 0);
+      },
+    }),
+    objectStoreUp: new Gauge({
+      name: 'bulwark_object_store_up',
+      help: 'Whether the object store answered and has its tenant bucket at scrape time (1) or not (0); not a readiness check, audit and alerts work without it',
+      registers: [registry],
+      async collect() {
+        if (!objectStoreSource) return;
+        this.set((await objectStoreSource()) ? 1 : 0);
       },
     }),
     alertsStuck: new Gauge({
@@ -244,6 +268,10 @@ export function createMetrics() {
     /** Where the bulwark_restore_drill_* gauges read the newest drills. */
     setDrillSource(source: () => Promise<DrillGaugeValues>) {
       drillSource = source;
+    },
+    /** Where bulwark_object_store_up reads whether the store answers (a source that never rejects). */
+    setObjectStoreSource(source: () => Promise<boolean>) {
+      objectStoreSource = source;
     },
     /** Where bulwark_alerts_stuck reads its counts (state → alerts). */
     setStuckAlertsSource(source: () => Promise<Record<string, number>>) {

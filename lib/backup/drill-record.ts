@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { PrismaClient } from '../clients/prisma.js';
 import { recordAuditInTx, SYSTEM_TENANT_ID } from '../audit/record.js';
+import { DRILL_LIST_MAX } from '../limits.js';
 import type { DrillGaugeValues } from '../metrics.js';
 import type { DrillCheck, DrillResult } from './drill.js';
 
@@ -21,7 +22,7 @@ export interface DrillRecord extends Omit<DrillResult, 'scratchDatabase'> {
 }
 
 /** Most drills `listDrills` returns at once. */
-export const DRILL_LIST_MAX = 1000;
+export { DRILL_LIST_MAX };
 
 /** Write a drill's row and its audit entry together; returns the row's id (also the audit entry's `resourceId` detail). */
 export async function recordDrill(prisma: PrismaClient, result: DrillResult, trigger: DrillTrigger): Promise<DrillRecord> {

@@ -56,7 +56,13 @@ export function createStorage(config: StorageConfig): Storage {
     // request made for an API call or a probe should fail fast instead.
     retryOptions: { disableRetry: true },
   });
-  return Object.freeze({ client, bucket: config.bucket, backupBucket: config.backupBucket, endpointUrl: config.endpointUrl, region: config.region });
+  return Object.freeze({
+    client,
+    bucket: config.bucket,
+    backupBucket: config.backupBucket,
+    endpointUrl: config.endpointUrl,
+    region: config.region,
+  });
 }
 
 /** The code an error from the client or the network carries, without its message. */
@@ -69,13 +75,21 @@ export function storeErrorCode(err: unknown): string {
 }
 
 /** Wraps any failure of a store call in a StorageUnavailableError naming the endpoint and what was being done. */
-export async function storeCall<T>(storage: Storage, what: string, call: () => Promise<T>, timeoutMs = STORE_CALL_TIMEOUT_MS): Promise<T> {
+export async function storeCall<T>(
+  storage: Storage,
+  what: string,
+  call: () => Promise<T>,
+  timeoutMs = STORE_CALL_TIMEOUT_MS,
+): Promise<T> {
   try {
     return await withTimeout(call(), timeoutMs, what);
   } catch (err) {
     const code = storeErrorCode(err);
     const hint = code === 'timeout' ? `no answer within ${timeoutMs} ms` : code;
-    throw new StorageUnavailableError(`object store at ${storage.endpointUrl} (S3_ENDPOINT) failed to ${what}: ${hint}`, code);
+    throw new StorageUnavailableError(
+      `object store at ${storage.endpointUrl} (S3_ENDPOINT) failed to ${what}: ${hint}`,
+      code,
+    );
   }
 }
 
@@ -94,7 +108,11 @@ export async function ensureBuckets(storage: Storage): Promise<string[]> {
       await storeCall(storage, `create bucket ${bucket}`, () => storage.client.makeBucket(bucket, storage.region));
       created.push(bucket);
     } catch (err) {
-      if (err instanceof StorageUnavailableError && (err.storeCode === 'BucketAlreadyOwnedByYou' || err.storeCode === 'BucketAlreadyExists')) continue;
+      if (
+        err instanceof StorageUnavailableError &&
+        (err.storeCode === 'BucketAlreadyOwnedByYou' || err.storeCode === 'BucketAlreadyExists')
+      )
+        continue;
       throw err;
     }
   }
@@ -106,6 +124,15 @@ export async function ensureBuckets(storage: Storage): Promise<string[]> {
  * `bulwark_object_store_up` metric). Throws StorageUnavailableError when it does not.
  */
 export async function probeStorage(storage: Storage, timeoutMs = STORE_CALL_TIMEOUT_MS): Promise<void> {
-  const exists = await storeCall(storage, `check bucket ${storage.bucket}`, () => storage.client.bucketExists(storage.bucket), timeoutMs);
-  if (!exists) throw new StorageUnavailableError(`object store at ${storage.endpointUrl} (S3_ENDPOINT) has no bucket ${storage.bucket} (run bulwark migrate)`, 'NoSuchBucket');
+  const exists = await storeCall(
+    storage,
+    `check bucket ${storage.bucket}`,
+    () => storage.client.bucketExists(storage.bucket),
+    timeoutMs,
+  );
+  if (!exists)
+    throw new StorageUnavailableError(
+      `object store at ${storage.endpointUrl} (S3_ENDPOINT) has no bucket ${storage.bucket} (run bulwark migrate)`,
+      'NoSuchBucket',
+    );
 }

@@ -34,10 +34,14 @@ process.once('exit', () => {
 });
 
 function spawnS3rver(dir: string, port: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [S3RVER, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--no-vhost-buckets', '-s'], {
-    env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [S3RVER, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--no-vhost-buckets', '-s'],
+    {
+      env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   alive.add(child);
   child.once('exit', () => alive.delete(child));
   let stderr = '';
@@ -48,7 +52,9 @@ function spawnS3rver(dir: string, port: number): Promise<{ child: ChildProcess; 
       const m = /listening on [^\s]*:(\d+)/.exec(line);
       if (m) resolve(Number(m[1]));
     });
-    child.once('exit', (code) => reject(new Error(`s3rver exited (${code}) before listening: ${stderr.slice(0, 500)}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`s3rver exited (${code}) before listening: ${stderr.slice(0, 500)}`)),
+    );
   });
   return withTimeout(listening, 15_000, 's3rver to listen').then(
     (p) => ({ child, port: p }),
@@ -79,7 +85,14 @@ export async function startS3Server(): Promise<S3Server> {
   const { bucket, backupBucket } = bucketNames();
   return {
     endpoint,
-    env: { S3_ENDPOINT: endpoint, S3_REGION: 'us-east-1', S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER', S3_BUCKET: bucket, S3_BACKUP_BUCKET: backupBucket },
+    env: {
+      S3_ENDPOINT: endpoint,
+      S3_REGION: 'us-east-1',
+      S3_ACCESS_KEY: 'S3RVER',
+      S3_SECRET_KEY: 'S3RVER',
+      S3_BUCKET: bucket,
+      S3_BACKUP_BUCKET: backupBucket,
+    },
     async stop() {
       await kill(child);
       await rm(dir, { recursive: true, force: true });

@@ -4,13 +4,13 @@
 // secret key; a start never waits on the store.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createStorage, ensureBuckets, probeStorage, StorageUnavailableError } from '../../lib/clients/storage.js';
-import { loadConfig } from '../../lib/config.js';
-import { runCli } from '../helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { testConfig } from '../helpers/env.js';
-import { startS3Server, type S3Server } from '../helpers/s3.js';
-import { startBulwark } from '../../app/main.js';
+import { createStorage, ensureBuckets, probeStorage, StorageUnavailableError } from '../../../lib/clients/storage.js';
+import { loadConfig } from '../../../lib/config.js';
+import { runCli } from '../../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { testConfig } from '../../helpers/env.js';
+import { startS3Server, type S3Server } from '../../helpers/s3.js';
+import { startBulwark } from '../../../app/main.js';
 
 let db: TestDatabase;
 let s3: S3Server;
@@ -23,7 +23,8 @@ test.after(async () => {
   await Promise.all([db.drop(), s3.stop()]);
 });
 
-const migrate = (env: Record<string, string>) => runCli(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
+const migrate = (env: Record<string, string>) =>
+  runCli(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env });
 
 test('migrate creates both buckets when absent; a re-run creates none', async () => {
   const storage = createStorage(loadConfig(s3.env).storage);
@@ -81,6 +82,20 @@ test('probeStorage says which bucket is missing; the error is a StorageUnavailab
     assert.match((err as Error).message, 'has no bucket never-made (run bulwark migrate)');
     assert.is((err as StorageUnavailableError).statusCode, 503);
   }
+});
+
+test('the storage configuration and client, logged whole, never show the secret key', async () => {
+  const { createLogger } = await import('../../../lib/logger.js');
+  const { captureLogs } = await import('../../helpers/env.js');
+  const logs = captureLogs();
+  const config = loadConfig({ ...s3.env, S3_SECRET_KEY: SECRET, LOG_LEVEL: 'info' });
+  const logger = createLogger(config, logs.stream);
+  logger.info({ event: 'config', storage: config.storage, config }, 'configuration');
+  logger.info({ event: 'client', storage: createStorage(config.storage) }, 'client');
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  assert.ok(logs.lines.length >= 2, logs.text());
+  assert.not.match(logs.text(), SECRET);
+  assert.match(logs.text(), s3.endpoint);
 });
 
 test('startBulwark does not need the store: a start with it down serves and stops', async () => {

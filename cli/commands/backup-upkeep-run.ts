@@ -1,7 +1,8 @@
 /**
- * `bulwark backup drill`, `bulwark backup drills` and `bulwark backup prune [--dry-run]`:
- * the restore drill run now (with the same evidence as the weekly one), the evidence
- * listed, and backup retention applied by hand.
+ * The work behind `bulwark backup drill`, `bulwark backup drills` and `bulwark backup
+ * prune [--dry-run]` (cli/commands/backup.ts declares them): the restore drill run now
+ * (with the same evidence as the weekly one), the evidence listed, and backup retention
+ * applied by hand. Loaded only when one of these commands runs.
  */
 import { Queue } from 'bullmq';
 import pino from 'pino';
