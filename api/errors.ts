@@ -5,24 +5,10 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from '../lib/errors.js';
+import { ApiError } from './api-error.js';
 import { outageOf, unavailableError, type Outage } from './unavailable.js';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly fields?: FieldProblem[],
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-  }
-
-  /** Fastify's name for the status: error handlers other than ours (Bull Board's) read it. */
-  get statusCode(): number {
-    return this.status;
-  }
-}
+export { ApiError } from './api-error.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; fields?: FieldProblem[] };

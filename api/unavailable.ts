@@ -7,7 +7,7 @@
  * `forApi`), so a command refused while Redis is unreachable was never sent.
  */
 import { codesOf, isTransientDbError } from '../lib/db/errors.js';
-import { ApiError } from './errors.js';
+import { ApiError } from './api-error.js';
 
 export type Dependency = 'redis' | 'postgres';
 export type OutageReason = 'unreachable' | 'timeout' | 'out_of_memory';

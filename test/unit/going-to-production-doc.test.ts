@@ -15,8 +15,8 @@ const PAGE = 'docs/going-to-production.md';
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 const page = read(PAGE);
 
-/** Names like SHUTDOWN_TIMEOUT_MS: capitals and digits with at least one underscore. */
-const variables = [...new Set([...page.matchAll(/\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/g)].map((m) => m[0]))];
+/** Names like SHUTDOWN_TIMEOUT_MS: capitals and digits with at least one underscore (not a file name such as DATA_MANAGEMENT.md). */
+const variables = [...new Set([...page.matchAll(/\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b(?!\.md)/g)].map((m) => m[0]))];
 
 /** GitHub's anchor for each heading of a Markdown text (fenced blocks left out; repeats get -1, -2, …). */
 function anchorsOf(markdown: string): Set<string> {
