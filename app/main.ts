@@ -13,6 +13,7 @@ import { createStorage, probeStorage } from '../lib/clients/storage.js';
 import { survivesConnectionLoss } from '../lib/db/connection-loss.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
+import { readDrillGauges } from '../lib/backup/drill-record.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, withTimeout, type Clock } from '../lib/time.js';
@@ -120,6 +121,8 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   const jobs = createWorkers(ctx, registry, { ...(options.alerts ? { alerts: options.alerts } : {}) });
   const { workers, queues: countQueues } = jobs;
   ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
+  // Drill evidence is in Postgres: every process reports the newest drill, whoever ran it.
+  ctx.metrics.setDrillSource(() => readDrillGauges(ctx.pg));
   // Bounded: with Redis away the counts would wait for it, and so would every scrape (it hung).
   ctx.metrics.setQueueCountSource(async () =>
     withTimeout(

@@ -96,6 +96,16 @@ const envSchema = z.object({
     .default('bulwark'),
   /** When the audit chain verify job runs (UTC). Default: hourly, "0 * * * *". */
   AUDIT_VERIFY_CRON: cron.default('0 * * * *'),
+  /** When the nightly database backup runs (UTC); backup retention prunes right after it. Default: 01:00, "0 1 * * *". */
+  BACKUP_CRON: cron.default('0 1 * * *'),
+  /** When the restore drill runs (UTC): the newest backup restored into a scratch database. Default: Sundays 03:00, "0 3 * * 0". */
+  RESTORE_DRILL_CRON: cron.default('0 3 * * 0'),
+  /** Backup retention: newest backup of each of the N most recent UTC days that have one. Default: 7. */
+  BACKUP_KEEP_DAILY: int(0, 3650).default(7),
+  /** Backup retention: newest backup of each of the N most recent ISO weeks (UTC) that have one. Default: 4. */
+  BACKUP_KEEP_WEEKLY: int(0, 520).default(4),
+  /** Backup retention: newest backup of each of the N most recent UTC months that have one. Default: 12. */
+  BACKUP_KEEP_MONTHLY: int(0, 1200).default(12),
   /** Overrides the audit-write worker concurrency of the contract policy. */
   AUDIT_WRITE_CONCURRENCY: int(1, 1000).optional(),
   /** Most entries written in one group-commit transaction. Default: 2000. */
@@ -240,6 +250,10 @@ export interface Config {
   readonly logLevel: Env['LOG_LEVEL'];
   readonly queuePrefix: string;
   readonly auditVerifyCron: string;
+  readonly backupCron: string;
+  readonly restoreDrillCron: string;
+  /** Backup retention (lib/backup/retention.ts): how many daily, weekly and monthly backups to keep. */
+  readonly backupKeep: { readonly daily: number; readonly weekly: number; readonly monthly: number };
   readonly auditWriteConcurrency: number | undefined;
   readonly auditBatchMax: number;
   readonly auditEntriesInFlight: number;
@@ -346,6 +360,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
     auditVerifyCron: e.AUDIT_VERIFY_CRON,
+    backupCron: e.BACKUP_CRON,
+    restoreDrillCron: e.RESTORE_DRILL_CRON,
+    backupKeep: Object.freeze({
+      daily: e.BACKUP_KEEP_DAILY,
+      weekly: e.BACKUP_KEEP_WEEKLY,
+      monthly: e.BACKUP_KEEP_MONTHLY,
+    }),
     auditWriteConcurrency: e.AUDIT_WRITE_CONCURRENCY,
     auditBatchMax: e.AUDIT_BATCH_MAX,
     auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,

@@ -22,3 +22,6 @@ export const LEDGER_PAGE_MAX = 500;
  * transaction.
  */
 export const ROTATION_BATCH_MAX = 10_000;
+
+/** Most restore drills `bulwark backup drills` lists at once (its --limit is held to it). */
+export const DRILL_LIST_MAX = 1000;

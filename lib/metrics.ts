@@ -21,6 +21,14 @@ export const JOB_STATES = [
 /** Reports job counts per state, and the pause flag, per queue; registered by the worker runtime. */
 export type QueueCountSource = () => Promise<Array<{ queue: string; counts: Record<string, number>; paused: boolean }>>;
 
+/** The drill gauges' values (Unix seconds or seconds; 0 when there is no such drill). */
+export interface DrillGaugeValues {
+  lastSuccess: number;
+  lastRun: number;
+  durationSeconds: number;
+  backupAgeSeconds: number;
+}
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bulwark_' });
@@ -31,6 +39,30 @@ export function createMetrics() {
   let countSource: QueueCountSource | undefined;
   let readinessSource: (() => Promise<Record<string, boolean>>) | undefined;
   let stuckAlertsSource: (() => Promise<Record<string, number>>) | undefined;
+  let drillSource: (() => Promise<DrillGaugeValues>) | undefined;
+  // The drill gauges are collected concurrently in one scrape; they share one read.
+  let drillReading: Promise<DrillGaugeValues | undefined> | undefined;
+  function readDrills(): Promise<DrillGaugeValues | undefined> {
+    if (!drillSource) return Promise.resolve(undefined);
+    if (!drillReading) {
+      // A database that cannot answer leaves the gauges empty for this scrape (bulwark_ready says why).
+      drillReading = drillSource().catch(() => undefined);
+      void drillReading.then(() => setTimeout(() => (drillReading = undefined), 0));
+    }
+    return drillReading;
+  }
+  /** A gauge set at scrape time from the newest restore drills (lib/backup/drill-record.ts). */
+  const drillGauge = (name: string, help: string, pick: (v: DrillGaugeValues) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const v = await readDrills();
+        this.reset();
+        if (v) this.set(pick(v));
+      },
+    });
   let objectStoreSource: (() => Promise<boolean>) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.
   let reading: ReturnType<QueueCountSource> | undefined;
@@ -219,12 +251,41 @@ export function createMetrics() {
         if (counts) for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
     }),
+    restoreDrillLastSuccess: drillGauge(
+      'bulwark_restore_drill_last_success_timestamp_seconds',
+      'Unix time the newest passed restore drill finished, 0 when none ever passed (read from restore_drills at scrape time)',
+      (v) => v.lastSuccess,
+    ),
+    restoreDrillLastRun: drillGauge(
+      'bulwark_restore_drill_last_run_timestamp_seconds',
+      'Unix time the newest restore drill finished, passed or failed, 0 when none ran',
+      (v) => v.lastRun,
+    ),
+    restoreDrillDuration: drillGauge(
+      'bulwark_restore_drill_duration_seconds',
+      'Measured restore time of the newest passed restore drill (restore and its checks), 0 without one',
+      (v) => v.durationSeconds,
+    ),
+    restoreDrillBackupAge: drillGauge(
+      'bulwark_restore_drill_backup_age_seconds',
+      'Age of the backup the newest passed restore drill restored, when it started: the data a restore would have lost',
+      (v) => v.backupAgeSeconds,
+    ),
+    restoreDrillFailures: new Counter({
+      name: 'bulwark_restore_drill_failures_total',
+      help: 'Restore drills run by this process that failed (recorded in restore_drills with passed = false)',
+      registers: [registry],
+    }),
     setQueueCountSource(source: QueueCountSource) {
       countSource = source;
     },
     /** Where bulwark_ready reads its checks (check name → passing). */
     setReadinessSource(source: () => Promise<Record<string, boolean>>) {
       readinessSource = source;
+    },
+    /** Where the bulwark_restore_drill_* gauges read the newest drills. */
+    setDrillSource(source: () => Promise<DrillGaugeValues>) {
+      drillSource = source;
     },
     /** Where bulwark_object_store_up reads whether the store answers (a source that never rejects). */
     setObjectStoreSource(source: () => Promise<boolean>) {

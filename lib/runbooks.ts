@@ -12,12 +12,16 @@ export const SELF_RAISED_RUNBOOKS = {
   'security:api-key-denial-burst': 'security-api-key-denial-burst',
   /** api/operator-denials.ts: more than 10 wrong operator sign-ins in an hour from one address. */
   'security:operator-auth-denial-burst': 'security-operator-auth-denial-burst',
+  /** lib/backup/backup-alerts.ts: a backup job failed with no retry left. */
+  'backup:failed': 'backup-failing',
+  /** lib/backup/backup-alerts.ts: a restore drill failed (its evidence says which check). */
+  'backup:drill-failed': 'restore-drill-failing',
 } as const satisfies Record<string, string>;
 
 /** Any other high or critical `security:*` audit entry (written by application code). */
 export const SECURITY_EVENT_RUNBOOK = 'security-event';
 
-/** The runbook page for an alert raised from a `security:*` audit entry. */
+/** The runbook page of a self-raised alert type; any other `security:*` type gets the security-event page. */
 export function runbookPageFor(action: string): string {
   return Object.hasOwn(SELF_RAISED_RUNBOOKS, action)
     ? SELF_RAISED_RUNBOOKS[action as keyof typeof SELF_RAISED_RUNBOOKS]

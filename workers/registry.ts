@@ -9,9 +9,12 @@ import { alertJob } from '../lib/contracts/alert.js';
 import { deliverJob, digestJob, groupFlushJob, sweepJob } from '../lib/contracts/alert-delivery.js';
 import { auditVerifyJob, auditWriteJob } from '../lib/contracts/audit.js';
 import { backupJob } from '../lib/contracts/backup.js';
+import { backupNightlyJob, backupPruneJob, restoreDrillJob } from '../lib/contracts/drill.js';
 import { alertHandlers } from './alert/index.js';
 import { auditHandlers } from './audit/index.js';
+import { backupFailureHook } from './backup/failure-alert.js';
 import { backupHandlers } from './backup/index.js';
+import { upkeepHandlers } from './backup/upkeep.js';
 import { register, type Registration } from './registration.js';
 
 export const registry: readonly Registration[] = [
@@ -22,5 +25,9 @@ export const registry: readonly Registration[] = [
   register(groupFlushJob, alertHandlers.groupFlush),
   register(digestJob, alertHandlers.digest),
   register(sweepJob, alertHandlers.sweep),
-  register(backupJob, backupHandlers.backup),
+  // A backup failing for good raises a backup:failed alert (workers/backup/failure-alert.ts).
+  register(backupJob, { ...backupHandlers.backup, onFinalFailure: backupFailureHook }),
+  register(backupNightlyJob, upkeepHandlers.nightly),
+  register(backupPruneJob, upkeepHandlers.prune),
+  register(restoreDrillJob, upkeepHandlers.drill),
 ];

@@ -1,12 +1,15 @@
 /**
- * `bulwark backup …`: create, list, verify and restore backups from the command line.
+ * `bulwark backup …`: create, list, verify and restore backups from the command line,
+ * and their upkeep: the restore drill, its evidence, retention (prune).
  * Long work draws a progress bar on stderr when it is a terminal. Exit 1 when a backup
- * is refused (bad part, bad manifest, failed checks), 2 on bad usage. The work is in
- * backup-run.ts, loaded only when a command runs.
+ * is refused (bad part, bad manifest, failed checks) or a drill fails, 2 on bad usage.
+ * The work is in backup-run.ts and backup-upkeep-run.ts, loaded only when a command runs.
  */
+import { DRILL_LIST_MAX } from '../../lib/limits.js';
 import { command, defineGroup } from '../command.js';
 
 const work = () => import('./backup-run.js');
+const upkeep = () => import('./backup-upkeep-run.js');
 
 export default defineGroup({
   section: 'Backups (docs/DATA_MANAGEMENT.md)',
@@ -40,6 +43,31 @@ export default defineGroup({
         '--confirm DB is required when BULWARK_ENV=live',
       ],
       run: async (f, { config, io }) => (await work()).runBackupRestore(f, await config(), io),
+    }),
+    drill: command({
+      flags: {},
+      about: [
+        'restore the newest backup into a scratch database, check it, drop it,',
+        'record the evidence; exit 1 when the drill failed',
+      ],
+      run: async (_f, { config, io }) => (await upkeep()).runBackupDrill(await config(), io),
+    }),
+    prune: command({
+      flags: { 'dry-run': { type: 'boolean' } },
+      about: [
+        'delete backups retention (BACKUP_KEEP_*) does not keep; never',
+        'the newest verified one; --dry-run lists and deletes nothing',
+      ],
+      run: async (f, { config, io }) =>
+        (await upkeep()).runBackupPrune(await config(), io, { dryRun: f['dry-run'] === true }),
+    }),
+    drills: command({
+      flags: { limit: { type: 'int', min: 1, max: DRILL_LIST_MAX, default: 20 } },
+      about: [
+        'restore drill evidence, newest first: result, backup, restore time,',
+        'backup age (data a restore would lose), failed checks',
+      ],
+      run: async (f, { config, io }) => (await upkeep()).runBackupDrills(await config(), io, { limit: f.limit }),
     }),
   },
 });

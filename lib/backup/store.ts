@@ -94,7 +94,15 @@ export async function removePrefix(s: BackupStore, prefix: string): Promise<numb
   const batch: string[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    await guard(prefix, 'delete objects under', () => s.client.removeObjects(s.backupBucket, batch.splice(0)));
+    const keys = batch.splice(0);
+    try {
+      await guard(prefix, 'delete objects under', () => s.client.removeObjects(s.backupBucket, keys));
+    } catch {
+      // A multi-object delete can fail as a whole where single deletes work (s3rver
+      // answers some DeleteObjects with 500): fall back to one request per key, so the
+      // error that remains names the object that really cannot be deleted.
+      for (const key of keys) await guard(key, 'delete', () => s.client.removeObject(s.backupBucket, key));
+    }
   };
   try {
     for await (const item of listAll(s, prefix)) {

@@ -28,6 +28,8 @@ export interface JobOptions {
  */
 export interface ScheduleConfig {
   auditVerifyCron: string;
+  backupCron: string;
+  restoreDrillCron: string;
 }
 
 /** A repeatable job: BullMQ job schedulers are upserted by id, so every process may start it. */

@@ -137,18 +137,22 @@ function expressions(): Array<{ where: string; expr: string }> {
   // `expr: >-` blocks run until the next key at the rule's indentation.
   for (const m of rules.matchAll(/^( +)expr: (>-\n((?:\1 +.*\n)+)|(.*)\n)/gm))
     out.push({ where: 'rules.yml', expr: (m[3] ?? m[4]!).replace(/\s+/g, ' ') });
-  for (const m of read('dashboards/prometheus/rules.test.yml').matchAll(/series: '([^']+)'/g))
-    out.push({ where: 'rules.test.yml', expr: m[1]! });
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) return v.forEach(walk);
-    if (typeof v !== 'object' || v === null) return;
-    for (const [k, x] of Object.entries(v)) {
-      if ((k === 'expr' || k === 'query' || k === 'definition') && typeof x === 'string')
-        out.push({ where: 'bulwark.json', expr: x });
-      else walk(x);
-    }
-  };
-  walk(JSON.parse(read('dashboards/grafana/bulwark.json')));
+  for (const file of ['rules.test.yml', 'rules-backup.test.yml'])
+    for (const m of read(`dashboards/prometheus/${file}`).matchAll(/series: '([^']+)'/g))
+      out.push({ where: file, expr: m[1]! });
+  // Every dashboard: bulwark.json (overview) and backups.json (backups and drills).
+  for (const file of readdirSync(join(ROOT, 'dashboards/grafana')).filter((f) => f.endsWith('.json'))) {
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) return v.forEach(walk);
+      if (typeof v !== 'object' || v === null) return;
+      for (const [k, x] of Object.entries(v)) {
+        if ((k === 'expr' || k === 'query' || k === 'definition') && typeof x === 'string')
+          out.push({ where: file, expr: x });
+        else walk(x);
+      }
+    };
+    walk(JSON.parse(read(`dashboards/grafana/${file}`)));
+  }
   return out;
 }
 
@@ -159,6 +163,7 @@ test('metrics doc: dashboards/ expressions name existing metrics, and only label
   const exprs = expressions();
   assert.ok(exprs.filter((e) => e.where === 'rules.yml').length >= 10, 'every rule expression was found');
   assert.ok(exprs.filter((e) => e.where === 'bulwark.json').length >= 10, 'the dashboard panels were found');
+  assert.ok(exprs.filter((e) => e.where === 'backups.json').length >= 6, 'the backup dashboard panels were found');
   for (const { where, expr } of exprs) {
     const used = [...expr.matchAll(/\b(bulwark_[a-z0-9_]+)(\{[^}]*\})?/g)];
     for (const [, name, matchers] of used) {

@@ -125,4 +125,42 @@ test('AuditLog: every column round-trips through the client; update is refused',
   }
 });
 
+test('RestoreDrill: every column round-trips through the client; create, read, update', async () => {
+  const data = {
+    backupId: '20261206T010000Z',
+    startedAt: new Date('2026-12-06T03:00:00.123Z'),
+    finishedAt: new Date('2026-12-06T03:04:00.456Z'),
+    durationMs: 231000,
+    backupAgeSeconds: 7200,
+    checks: [{ name: 'restore', ok: true, ms: 231000 }],
+    passed: true,
+    error: null,
+    trigger: 'schedule',
+  };
+  const row = await prisma.restoreDrill.create({ data });
+  const read = await prisma.restoreDrill.findUniqueOrThrow({ where: { id: row.id } });
+  assert.equal(read, { ...data, id: row.id });
+  const updated = await prisma.restoreDrill.update({
+    where: { id: row.id },
+    data: {
+      passed: false,
+      error: 'smoke-query: no system tenant',
+      backupId: null,
+      durationMs: null,
+      backupAgeSeconds: null,
+    },
+  });
+  assert.is(updated.error, 'smoke-query: no system tenant');
+  assert.is(updated.backupId, null);
+  // The trigger is one of two words, and a drill cannot end before it started.
+  for (const bad of [{ trigger: 'cron' }, { finishedAt: new Date('2026-12-06T02:59:59Z') }]) {
+    try {
+      await prisma.restoreDrill.create({ data: { ...data, ...bad } });
+      assert.unreachable('should be refused');
+    } catch (err) {
+      assert.match(String((err as Error).message), /restore_drills_(trigger|finished)_check|constraint/i);
+    }
+  }
+});
+
 test.run();

@@ -99,8 +99,10 @@ test('metrics scrape doc: every label value a rule or panel matches on is a seri
     ...[
       ...read('dashboards/prometheus/rules.yml').matchAll(/^\s+expr: (?:>-)?([\s\S]*?)(?=\n\s+(?:for|labels):)/gm),
     ].map((m) => m[1]!),
-    ...[...read('dashboards/grafana/bulwark.json').matchAll(/"(?:expr|query|definition)": "((?:\\.|[^"\\])*)"/g)].map(
-      (m) => JSON.parse(`"${m[1]}"`) as string,
+    ...['bulwark.json', 'backups.json'].flatMap((f) =>
+      [...read(`dashboards/grafana/${f}`).matchAll(/"(?:expr|query|definition)": "((?:\\.|[^"\\])*)"/g)].map(
+        (m) => JSON.parse(`"${m[1]}"`) as string,
+      ),
     ),
   ];
   assert.ok(exprs.length >= 20, `expressions found (${exprs.length})`);
