@@ -2,6 +2,8 @@
 // ones stay, the receipt accounts for every deleted entry, and the chain still verifies.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createTenant } from '../../../lib/tenants.js';
 import { addHold, releaseHold } from '../../../lib/retention/holds.js';
@@ -109,6 +111,21 @@ test('a second run deletes nothing more; releasing the hold lets the held entrie
   assert.ok(released.releasedAt, 'a released hold keeps its row');
 });
 
+const SCRIPT = fileURLToPath(new URL('../../../scripts/verify-audit-chain.py', import.meta.url));
+const python = (args: string[]) =>
+  new Promise<{ code: number; out: string }>((resolve) =>
+    execFile('python3', [SCRIPT, ...args], { env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8' }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+    ),
+  );
+
+test('the Python verifier walks the purged chain from its gap records and proves every remaining entry', async () => {
+  const r = await python(['--tenant', tenant]);
+  assert.is(r.code, 0, r.out);
+  const purged = (await prisma.auditChainGap.findMany({ where: { tenantId: tenant } })).reduce((n, g) => n + g.entries, 0);
+  assert.match(r.out, `(${purged} purged by retention), chain intact`);
+});
+
 test('tampering across a gap is still found: a forged gap record cannot be written, a removed row breaks the walk', async () => {
   const forged = await attempt(db.url, `INSERT INTO audit_chain_gaps (tenant_id, first_seq, last_seq, prev_hash, last_hash, entries, receipt_id) VALUES ($1, 500, 500, repeat('0',64), repeat('0',64), 1, gen_random_uuid())`, [tenant]);
   assert.match(forged, 'audit_chain_gaps is written only by audit_purge()');
@@ -116,6 +133,9 @@ test('tampering across a gap is still found: a forged gap record cannot be writt
   const report = await verifyChains(prisma, { tenantId: tenant });
   assert.not.ok(report.ok);
   assert.is(report.tenants[0]!.firstBad!.seq, '105');
+  const py = await python(['--tenant', tenant]);
+  assert.is(py.code, 1, py.out);
+  assert.match(py.out, 'seq 105');
 });
 
 test('the purge path refuses: a direct DELETE, a young cutoff, no running receipt, and a role without bulwark_retention', async () => {
