@@ -15,6 +15,8 @@ import { maskUrlCredentials } from '../lib/redact.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate, runTenantList } from './commands/core.js';
 import { readSecretFromStdin, runKeysGenerate, runRotateMaster, runSecretHistory, runSecretList, runSecretSet } from './commands/secrets.js';
+import { runHoldAdd, runHoldList, runHoldRelease } from './commands/holds.js';
+import { runRetentionReceipts, runRetentionRun } from './commands/retention.js';
 import { runApiKeyCreate, runApiKeyList, runApiKeyRevoke, runApiKeyRotate, runSettingsGet, runSettingsSet } from './commands/tenants.js';
 import { parseFlags, UsageError, type FlagSpec, type Flags } from './flags.js';
 import { processIO, type CliIO } from './output.js';
@@ -87,6 +89,27 @@ const commands: Record<string, Handler> = {
   'alerts log': (a, c) => {
     const f = parseFlags(a, { ...TENANT, since: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'int', min: 1, max: LEDGER_PAGE_MAX }, cursor: { type: 'string' } });
     return runAlertsLog(c.config(), c.io, { tenantId: str(f.tenant), since: f.since as string | undefined, outcome: f.outcome as string | undefined, limit: f.limit as number | undefined, cursor: f.cursor as string | undefined });
+  },
+  'retention run': (a, c) => {
+    const f = parseFlags(a, { tenant: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } });
+    return runRetentionRun(c.config(), c.io, { tenantId: f.tenant as string | undefined, dryRun: f['dry-run'] === true, json: f.json === true });
+  },
+  'retention receipts': (a, c) => {
+    const f = parseFlags(a, { tenant: { type: 'string' }, limit: { type: 'int', min: 1, max: 10000 }, json: { type: 'boolean' } });
+    return runRetentionReceipts(c.config(), c.io, { tenantId: f.tenant as string | undefined, limit: f.limit as number | undefined, json: f.json === true });
+  },
+  'hold add': (a, c) => {
+    const f = parseFlags(a, { ...TENANT, all: { type: 'boolean' }, actor: { type: 'string' }, resource: { type: 'string' }, prefix: { type: 'string' }, reason: { type: 'string', required: true }, until: { type: 'string' } });
+    return runHoldAdd(c.config(), c.io, { tenantId: str(f.tenant), all: f.all === true, actor: f.actor as string | undefined, resource: f.resource as string | undefined, prefix: f.prefix as string | undefined, reason: str(f.reason), until: f.until as string | undefined });
+  },
+  'hold list': (a, c) => {
+    const f = parseFlags(a, { tenant: { type: 'string' }, released: { type: 'boolean' } });
+    return runHoldList(c.config(), c.io, { tenantId: f.tenant as string | undefined, released: f.released === true });
+  },
+  'hold release': (a, c) => {
+    const f = parseFlags(a, { reason: { type: 'string', required: true } }, true);
+    if (f._.length !== 1) throw new UsageError('hold release takes one hold id', 'hold release');
+    return runHoldRelease(c.config(), c.io, { id: f._[0]!, reason: str(f.reason) });
   },
   'audit verify': (a, c) => {
     const tenantId = parseFlags(a, { tenant: { type: 'string' } }).tenant as string | undefined;

@@ -72,6 +72,16 @@ const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
     ],
   },
   {
+    title: 'Retention and legal holds',
+    commands: [
+      cmd('retention run', '[--dry-run] [--tenant ID] [--json]', 'apply every TTL now (receipts, audit entries);', '--dry-run: what would go and what holds keep'),
+      cmd('retention receipts', '[--tenant ID] [--limit 100] [--json]', 'receipts of past runs, newest first (limit 1-10000)'),
+      cmd('hold add', [`${TENANT} --all|--actor ID|--resource TYPE:ID|--prefix P`, '--reason TEXT [--until DATE]'], 'keep what the hold covers from retention; prints its id'),
+      cmd('hold list', '[--tenant ID] [--released]', 'active holds (--released: with released ones)'),
+      cmd('hold release', 'ID --reason TEXT', 'release a hold; its row stays as history'),
+    ],
+  },
+  {
     title: 'Audit',
     commands: [
       cmd('audit verify', '[--tenant ID]', 'verify hash chains; exit 1 naming the first bad entry'),

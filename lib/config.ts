@@ -64,6 +64,7 @@ const envSchema = z.object({
     .default('bulwark'),
   /** When the audit chain verify job runs (UTC). Default: hourly, "0 * * * *". */
   AUDIT_VERIFY_CRON: cron.default('0 * * * *'),
+  RETENTION_CRON: cron.default('0 2 * * *'),
   /** Overrides the audit-write worker concurrency of the contract policy. */
   AUDIT_WRITE_CONCURRENCY: int(1, 1000).optional(),
   /** Most entries written in one group-commit transaction. Default: 2000. */
@@ -158,6 +159,8 @@ export interface Config {
   readonly logLevel: Env['LOG_LEVEL'];
   readonly queuePrefix: string;
   readonly auditVerifyCron: string;
+  /** When the daily retention run starts, in UTC (cron). Default: `0 2 * * *` (02:00 UTC). */
+  readonly retentionCron: string;
   readonly auditWriteConcurrency: number | undefined;
   readonly auditBatchMax: number;
   readonly auditEntriesInFlight: number;
@@ -230,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
     auditVerifyCron: e.AUDIT_VERIFY_CRON,
+    retentionCron: e.RETENTION_CRON,
     auditWriteConcurrency: e.AUDIT_WRITE_CONCURRENCY,
     auditBatchMax: e.AUDIT_BATCH_MAX,
     auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,

@@ -111,6 +111,23 @@ export function createMetrics() {
       help: 'Unix time the last verification finished',
       registers: [registry],
     }),
+    retentionDeleted: new Counter({
+      name: 'bulwark_retention_deleted_total',
+      help: 'Rows and objects deleted by retention, by class (audit, audit:security, alerts, apikeys, secret-rotations, objects:*)',
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
+    retentionRuns: new Counter({
+      name: 'bulwark_retention_tenant_runs_total',
+      help: 'Retention tenant jobs by result (ok, or failed once no retry is left)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    retentionLastSuccess: new Gauge({
+      name: 'bulwark_retention_last_success_timestamp_seconds',
+      help: 'Unix time a retention tenant job last finished every class',
+      registers: [registry],
+    }),
     abuseOutcomes: new Counter({
       name: 'bulwark_abuse_outcomes_total',
       help: 'API requests checked by the per-key sliding-window limit, by outcome (allow or deny)',

