@@ -22,6 +22,7 @@ import { registerInputChecks } from './input.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerChannelRoutes } from './routes/channels.js';
+import { registerRetentionRoutes } from './routes/retention.js';
 import { registerSecurity, securityHeaderLines, setResponseHeaders, type SecurityOptions } from './security.js';
 
 export { requestIdFor } from './security.js';
@@ -132,5 +133,6 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerAdminRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerChannelRoutes(app, { prisma: deps.prisma, guards, targets: { allowPrivateTargets: config.alertTargetsAllowPrivate } });
+  registerRetentionRoutes(app, { prisma: deps.prisma, guards });
   return { guards, authenticator, close: () => authenticator.close() };
 }
