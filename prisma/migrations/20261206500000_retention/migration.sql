@@ -2,25 +2,25 @@
 -- privileged path through which audit entries ever leave audit_log.
 --
 -- Two roles, neither able to log in:
---   bulwark_audit_purger  owns audit_purge() (SECURITY DEFINER) and is the only role
+--   bw_audit_purger  owns audit_purge() (SECURITY DEFINER) and is the only role
 --                         whose DELETE on audit_log the append-only trigger lets
 --                         through. Nobody is made a member of it.
---   bulwark_retention     may EXECUTE audit_purge(). The operator grants it to the role
+--   bw_retention     may EXECUTE audit_purge(). The operator grants it to the role
 --                         the retention worker connects as; an application role without
 --                         it is refused ("permission denied for function audit_purge").
 -- Roles belong to the cluster, not the database: created here only when missing, which
 -- needs a migrating role with CREATEROLE (or a superuser); see docs/SECURITY.md.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bulwark_audit_purger') THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bw_audit_purger') THEN
         BEGIN
-            CREATE ROLE bulwark_audit_purger NOLOGIN;
+            CREATE ROLE bw_audit_purger NOLOGIN;
         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- made meanwhile by a parallel migration
         END;
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bulwark_retention') THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bw_retention') THEN
         BEGIN
-            CREATE ROLE bulwark_retention NOLOGIN;
+            CREATE ROLE bw_retention NOLOGIN;
         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
         END;
     END IF;
@@ -115,12 +115,12 @@ CREATE INDEX "api_keys_tenant_id_revoked_at_idx" ON "api_keys"("tenant_id", "rev
 CREATE INDEX "secret_rotations_rotated_at_idx" ON "secret_rotations"("rotated_at");
 
 -- The append-only trigger function, now with its one exemption: a DELETE executed as
--- bulwark_audit_purger, which only happens inside audit_purge(). UPDATE and TRUNCATE
+-- bw_audit_purger, which only happens inside audit_purge(). UPDATE and TRUNCATE
 -- stay refused for everyone.
 CREATE OR REPLACE FUNCTION "audit_log_refuse_change"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND current_user = 'bulwark_audit_purger' THEN
+    IF TG_OP = 'DELETE' AND current_user = 'bw_audit_purger' THEN
         IF TG_LEVEL = 'ROW' THEN
             RETURN OLD;
         END IF;
@@ -136,7 +136,7 @@ $$;
 CREATE FUNCTION "audit_chain_gaps_guard"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' AND current_user = 'bulwark_audit_purger' THEN
+    IF TG_OP = 'INSERT' AND current_user = 'bw_audit_purger' THEN
         RETURN NEW;
     END IF;
     RAISE EXCEPTION 'audit_chain_gaps is written only by audit_purge(): % is not allowed', TG_OP
@@ -220,9 +220,9 @@ END;
 $$;
 
 REVOKE ALL ON FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) FROM PUBLIC;
-GRANT SELECT, DELETE ON "audit_log" TO bulwark_audit_purger;
-GRANT SELECT ON "tenant_settings", "legal_holds", "retention_receipts" TO bulwark_audit_purger;
-GRANT SELECT, INSERT ON "audit_chain_gaps" TO bulwark_audit_purger;
-GRANT USAGE ON SCHEMA public TO bulwark_audit_purger;
-ALTER FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) OWNER TO bulwark_audit_purger;
-GRANT EXECUTE ON FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) TO bulwark_retention;
+GRANT SELECT, DELETE ON "audit_log" TO bw_audit_purger;
+GRANT SELECT ON "tenant_settings", "legal_holds", "retention_receipts" TO bw_audit_purger;
+GRANT SELECT, INSERT ON "audit_chain_gaps" TO bw_audit_purger;
+GRANT USAGE ON SCHEMA public TO bw_audit_purger;
+ALTER FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) OWNER TO bw_audit_purger;
+GRANT EXECUTE ON FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) TO bw_retention;

@@ -138,7 +138,7 @@ test('tampering across a gap is still found: a forged gap record cannot be writt
   assert.match(py.out, 'seq 105');
 });
 
-test('the purge path refuses: a direct DELETE, a young cutoff, no running receipt, and a role without bulwark_retention', async () => {
+test('the purge path refuses: a direct DELETE, a young cutoff, no running receipt, and a role without bw_retention', async () => {
   assert.match(await attempt(db.url, `DELETE FROM audit_log WHERE tenant_id = $1 AND seq = 110`, [tenant]), 'audit_log is append-only: DELETE is not allowed');
   const receipt = await prisma.retentionReceipt.create({ data: { runId: 'manual', tenantId: tenant, class: 'audit', status: 'running', ttlDays: 90, cutoff: new Date(), policy: {} } });
   const young = await attempt(db.url, 'SELECT * FROM audit_purge($1, $2, false, $3, 10)', [tenant, receipt.id, receipt.cutoff]);
@@ -147,13 +147,13 @@ test('the purge path refuses: a direct DELETE, a young cutoff, no running receip
   assert.match(other, 'running audit receipt');
   const plain = await createRole(db.url);
   const member = await createRole(db.url, '');
-  await superuserQuery(db.url, `GRANT bulwark_retention TO ${member.name}`);
+  await superuserQuery(db.url, `GRANT bw_retention TO ${member.name}`);
   try {
     assert.match(await attempt(plain.url, 'SELECT * FROM audit_purge($1, $2, false, $3, 10)', [tenant, receipt.id, new Date(Date.now() - 100 * 86_400_000)]), 'permission denied for function audit_purge');
     assert.match(await attempt(plain.url, 'DELETE FROM audit_log WHERE tenant_id = $1', [tenant]), 'append-only');
     assert.match(await attempt(member.url, 'SELECT * FROM audit_purge($1, $2, false, $3, 10)', [tenant, receipt.id, receipt.cutoff]), 'is younger than tenant');
     assert.match(await attempt(member.url, 'DELETE FROM audit_log WHERE tenant_id = $1', [tenant]), 'append-only', 'membership allows the function, never a DELETE');
-    assert.match(await attempt(member.url, 'SET ROLE bulwark_audit_purger'), 'permission denied to set role');
+    assert.match(await attempt(member.url, 'SET ROLE bw_audit_purger'), 'permission denied to set role');
   } finally {
     await superuserQuery(db.url, `DELETE FROM retention_receipts WHERE id = $1`, [receipt.id]);
     await plain.drop();
