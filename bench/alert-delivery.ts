@@ -16,13 +16,13 @@
  */
 import { Agent as HttpAgent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { addChannel } from '../lib/channels.js';
+import { addChannel } from '../lib/alerts/channels.js';
 import { loadConfig, requireMasterKeys } from '../lib/config.js';
 import { alertDeliveryPolicy } from '../lib/contracts/alert-delivery.js';
 import { generateFernetKey } from '../lib/crypto/fernet.js';
-import { setSecret } from '../lib/secrets.js';
-import { createTenant } from '../lib/tenants.js';
-import { updateTenantSettings } from '../lib/tenant-settings.js';
+import { setSecret } from '../lib/secrets/secrets.js';
+import { createTenant } from '../lib/tenants/tenants.js';
+import { updateTenantSettings } from '../lib/tenants/settings-store.js';
 import { createProducer } from '../producers/index.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { obliterateQueues } from '../test/helpers/queues.js';
@@ -30,7 +30,7 @@ import { ensureBuilt } from '../scripts/build.mjs';
 import { rawBullmqPostFloor } from './raw.js';
 import { profileWindow } from './util.js';
 
-const { startBulwark } = (await import(`${await ensureBuilt()}/workers/main.js`)) as typeof import('../workers/main.js');
+const { startBulwark } = (await import(`${await ensureBuilt()}/app/main.js`)) as typeof import('../app/main.js');
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const CONCURRENCY = alertDeliveryPolicy.concurrency;
@@ -57,7 +57,7 @@ const fetchPost = async (): Promise<void> => {
 
 /**
  * One POST with the client Bulwark's webhook channel sends with since the SSRF guard
- * (workers/alert/channels/guarded-post.ts): node:http with a keep-alive agent.
+ * (workers/alert/sending/channels/guarded-post.ts): node:http with a keep-alive agent.
  */
 const rawAgent = new HttpAgent({ keepAlive: true, timeout: 4000, scheduling: 'lifo' });
 const httpPost = () => new Promise<void>((resolve, reject) => {

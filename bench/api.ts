@@ -17,7 +17,7 @@ import { AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import { createApiKey } from '../lib/apikeys/records.js';
 import { loadConfig } from '../lib/config.js';
 import { generateFernetKey } from '../lib/crypto/fernet.js';
-import { createTenant } from '../lib/tenants.js';
+import { createTenant } from '../lib/tenants/tenants.js';
 import { createTestDatabase, superuserQuery } from '../test/helpers/db.js';
 import { obliterateQueues } from '../test/helpers/queues.js';
 import { ensureBuilt } from '../scripts/build.mjs';
@@ -29,9 +29,9 @@ import { profileWindow } from './util.js';
  * TypeScript sources through tsx: tsx's transform wraps every function it creates in a
  * naming helper, which alone cost the route a measurable share of its CPU.
  */
-async function loadStartBulwark(): Promise<(typeof import('../workers/main.js'))['startBulwark']> {
+async function loadStartBulwark(): Promise<(typeof import('../app/main.js'))['startBulwark']> {
   const dist = await ensureBuilt();
-  return ((await import(`${dist}/workers/main.js`)) as typeof import('../workers/main.js')).startBulwark;
+  return ((await import(`${dist}/app/main.js`)) as typeof import('../app/main.js')).startBulwark;
 }
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);

@@ -5,8 +5,8 @@
  * and exits 0. Run through bench/bulwark.ts (fork), not by hand.
  */
 import { loadConfig } from '../lib/config.js';
-import { startBulwark } from '../workers/main.js';
-import { applyHeapGrowth } from '../workers/runtime/heap.js';
+import { startBulwark } from '../app/main.js';
+import { applyHeapGrowth } from '../app/runtime/heap.js';
 
 if (!process.send) throw new Error('bench/worker-child.ts must be started with an IPC channel (fork)');
 const send = (msg: object) => new Promise<void>((resolve) => process.send!(msg, undefined, {}, () => resolve()));

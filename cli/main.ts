@@ -10,7 +10,7 @@ import { API_KEY_MAX_DAYS } from '../lib/apikeys/keys.js';
 import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys/lifecycle.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { ConfigError, ConflictError, MigrationError, NotFoundError, PendingMigrationsError, ValidationError } from '../lib/errors.js';
-import { ROTATION_BATCH_MAX } from '../lib/master-key-rotation.js';
+import { ROTATION_BATCH_MAX } from '../lib/secrets/rotation.js';
 import { maskUrlCredentials } from '../lib/redact.js';
 import { runAlertsLog, runChannelAdd, runChannelList, runChannelRemove } from './commands/channels.js';
 import { runAuditVerify, runMigrate, runStart, runTenantCreate, runTenantList } from './commands/core.js';

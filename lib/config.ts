@@ -183,7 +183,7 @@ export interface Config {
   readonly telegramApiUrl: string;
   readonly alertHttpTimeoutMs: number;
   readonly webhookMaxBodyBytes: number;
-  /** ALERT_TARGETS_ALLOW_PRIVATE: see lib/target-address.ts. */
+  /** ALERT_TARGETS_ALLOW_PRIVATE: see lib/alerts/target-address.ts. */
   readonly alertTargetsAllowPrivate: boolean;
   /** Base URL of docs/runbooks as published, without a trailing slash; undefined when not set. */
   readonly runbookBaseUrl: string | undefined;

@@ -1,6 +1,6 @@
 /**
  * The AppContext: everything a worker, the scheduler or the HTTP server needs, built
- * once by workers/main.ts (the only composition root) and passed down. Nothing in the
+ * once by app/main.ts (the only composition root) and passed down. Nothing in the
  * project builds a client anywhere else.
  */
 import type { Redis } from 'ioredis';

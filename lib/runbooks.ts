@@ -8,9 +8,9 @@ import { isStorableText } from './contracts/common.js';
 
 /** Page (file name in docs/runbooks/, without .md) per self-raised alert type. */
 export const SELF_RAISED_RUNBOOKS = {
-  /** producers/http/denials.ts: more than 10 API key denials in an hour. */
+  /** api/denials.ts: more than 10 API key denials in an hour. */
   'security:api-key-denial-burst': 'security-api-key-denial-burst',
-  /** producers/http/operator-denials.ts: more than 10 wrong operator sign-ins in an hour from one address. */
+  /** api/operator-denials.ts: more than 10 wrong operator sign-ins in an hour from one address. */
   'security:operator-auth-denial-burst': 'security-operator-auth-denial-burst',
 } as const satisfies Record<string, string>;
 

@@ -1,6 +1,6 @@
 /** `bulwark channel add|list|remove`. */
 import { queryLedger } from '../../lib/alerts/ledger-query.js';
-import { addChannel, listChannels, removeChannel } from '../../lib/channels.js';
+import { addChannel, listChannels, removeChannel } from '../../lib/alerts/channels.js';
 import type { Config } from '../../lib/config.js';
 import type { CliIO } from '../output.js';
 import { withTenant } from './with-prisma.js';

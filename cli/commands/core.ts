@@ -1,12 +1,12 @@
 /** The work behind each CLI command. Each builds only the clients it needs and closes them. */
 import type { Config } from '../../lib/config.js';
 import { ensureDatabase, migrate } from '../../lib/db/migrations.js';
-import { createTenant, listTenants } from '../../lib/tenants.js';
+import { createTenant, listTenants } from '../../lib/tenants/tenants.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { verifyChains } from '../../workers/audit/verify.js';
-import { listChainOwners } from '../../workers/audit/verify-tenants.js';
-import { startBulwark } from '../../workers/main.js';
-import { applyHeapGrowth } from '../../workers/runtime/heap.js';
+import { verifyChains } from '../../lib/audit/verify.js';
+import { listChainOwners } from '../../lib/audit/verify-tenants.js';
+import { startBulwark } from '../../app/main.js';
+import { applyHeapGrowth } from '../../app/runtime/heap.js';
 import { progressBar, type CliIO } from '../output.js';
 import { withPrisma } from './with-prisma.js';
 

@@ -4,7 +4,7 @@ import { createApiKey, listApiKeys } from '../../lib/apikeys/records.js';
 import { revokeApiKey, rotateApiKey } from '../../lib/apikeys/lifecycle.js';
 import type { Config } from '../../lib/config.js';
 import { ValidationError } from '../../lib/errors.js';
-import { getTenantSettings, patchFromPairs, updateTenantSettings } from '../../lib/tenant-settings.js';
+import { getTenantSettings, patchFromPairs, updateTenantSettings } from '../../lib/tenants/settings-store.js';
 import type { CliIO } from '../output.js';
 import { withTenant } from './with-prisma.js';
 

@@ -1,7 +1,7 @@
 /**
  * Whether quiet hours hold back an alert, or a group's alerts, at a moment. The
  * decision (decide.ts) asks when an alert arrives; a group's flush
- * (workers/alert/group-flush.ts) asks again when its alerts are about to be sent,
+ * (workers/alert/jobs/group-flush.ts) asks again when its alerts are about to be sent,
  * because a group opened just before quiet hours is flushed after its wait, possibly
  * inside them. One rule for both, so the two never disagree on who bypasses.
  */

@@ -2,7 +2,7 @@
  * API key material: 32 random bytes behind a recognisable `bwk_` prefix, the scopes a
  * key can hold, and what is derived from a key (its SHA-256 hash, the only form
  * stored, and a short display prefix, safe to show and log). The key itself is shown
- * once. No database here: the request path (producers/http/authenticator.ts) needs
+ * once. No database here: the request path (api/authenticator.ts) needs
  * only this.
  */
 import { hash, randomBytes } from 'node:crypto';

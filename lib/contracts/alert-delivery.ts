@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { TENANT_ID, type QueuePolicy } from './common.js';
+import { defineJob, type JobOptions } from './job.js';
 
 export const ALERT_DELIVERY_QUEUE = 'alert-delivery';
 /** Most alerts one `deliver` job sends (a larger group or digest goes out in several). */
@@ -63,3 +64,28 @@ export const alertDeliveryPolicy: QueuePolicy & { backoffJitter: number; perChan
   removeOnComplete: { count: 1000 },
   removeOnFail: { count: 10000 },
 };
+
+export const alertDeliveryQueue = { name: ALERT_DELIVERY_QUEUE, policy: alertDeliveryPolicy };
+
+/** Options of every alert-delivery job but the sweep: the policy's, backoff with jitter. */
+const deliveryOpts: JobOptions = {
+  attempts: alertDeliveryPolicy.attempts,
+  backoff: { ...alertDeliveryPolicy.backoff, jitter: alertDeliveryPolicy.backoffJitter },
+  removeOnComplete: alertDeliveryPolicy.removeOnComplete,
+  removeOnFail: alertDeliveryPolicy.removeOnFail,
+};
+
+export const deliverJob = defineJob({ queue: alertDeliveryQueue, name: 'deliver', schema: deliverJobSchema, opts: deliveryOpts });
+export const groupFlushJob = defineJob({ queue: alertDeliveryQueue, name: 'group-flush', schema: groupFlushJobSchema, opts: deliveryOpts });
+export const digestJob = defineJob({ queue: alertDeliveryQueue, name: 'digest', schema: digestJobSchema, opts: deliveryOpts });
+/** The sweep runs every minute; one that fails is simply the next minute's: no retries, few kept. */
+export const sweepJob = defineJob({
+  queue: alertDeliveryQueue,
+  name: 'sweep',
+  schema: sweepJobSchema,
+  opts: { attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } },
+  schedule: { id: 'alert-sweep', repeat: () => ({ every: 60_000 }), data: { v: 1 } },
+});
+
+/** The jobs of the alert-delivery queue (bulwark_alert_delivery_jobs_lost_total's kinds come from their names). */
+export const alertDeliveryJobs = [deliverJob, groupFlushJob, digestJob, sweepJob] as const;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { INSTANT, isStorableText, JSON_OBJECT, TENANT_ID, TEXT, type QueuePolicy } from './common.js';
+import { defineJob } from './job.js';
 
 export const ALERT_QUEUE = 'alert';
 export const ALERT_JOB = 'alert';
@@ -130,3 +131,8 @@ export const alertPolicy: QueuePolicy = {
   removeOnComplete: { count: 1000 },
   removeOnFail: { count: 10000 },
 };
+
+export const alertQueue = { name: ALERT_QUEUE, policy: alertPolicy };
+
+/** One alert to decide (and, when delivered at once, send inline). */
+export const alertJob = defineJob({ queue: alertQueue, name: ALERT_JOB, schema: alertJobSchema });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { INSTANT, JSON_OBJECT, TENANT_ID, TEXT, type QueuePolicy } from './common.js';
+import { defineJob } from './job.js';
 
 export const AUDIT_WRITE_QUEUE = 'audit-write';
 export const AUDIT_VERIFY_QUEUE = 'audit-verify';
@@ -130,6 +131,20 @@ export const auditVerifyPolicy: QueuePolicy = {
   removeOnComplete: { count: 100 },
   removeOnFail: { count: 100 },
 };
+
+export const auditWriteQueue = { name: AUDIT_WRITE_QUEUE, policy: auditWritePolicy };
+export const auditVerifyQueue = { name: AUDIT_VERIFY_QUEUE, policy: auditVerifyPolicy };
+
+/** One job of 1 to 1000 entries, enqueued by producers/index.ts. */
+export const auditWriteJob = defineJob({ queue: auditWriteQueue, name: AUDIT_WRITE_JOB, schema: auditWriteJobSchema });
+
+/** Walks the chains, on AUDIT_VERIFY_CRON (UTC) and on demand. */
+export const auditVerifyJob = defineJob({
+  queue: auditVerifyQueue,
+  name: 'verify',
+  schema: auditVerifyJobSchema,
+  schedule: { id: 'audit-verify-hourly', repeat: (config) => ({ pattern: config.auditVerifyCron, tz: 'UTC' }), data: { v: 1 } },
+});
 
 /** A security entry of this severity also raises an alert. */
 export function raisesSecurityAlert(e: Pick<AuditEntry, 'action' | 'severity'>): boolean {

@@ -2,3 +2,4 @@ export * from './common.js';
 export * from './audit.js';
 export * from './alert.js';
 export * from './alert-delivery.js';
+export * from './job.js';

@@ -8,16 +8,15 @@ import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { LOOPBACK_TARGETS } from './fixtures.js';
-import { addChannel } from '../../lib/channels.js';
+import { addChannel } from '../../lib/alerts/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { Alert } from '../../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
-import { setSecret } from '../../lib/secrets.js';
-import { createTenant } from '../../lib/tenants.js';
-import { updateTenantSettings } from '../../lib/tenant-settings.js';
-import { createAlertContext } from '../../workers/alert/index.js';
-import type { AlertContext } from '../../workers/alert/processor.js';
-import { startBulwark, type RunningBulwark } from '../../workers/main.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
+import { updateTenantSettings } from '../../lib/tenants/settings-store.js';
+import { createAlertDeps, type AlertDeps } from '../../workers/alert/index.js';
+import { startBulwark, type RunningBulwark } from '../../app/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from './db.js';
 import { testConfig, waitFor } from './env.js';
 import { cleanup } from './lifecycle.js';
@@ -48,7 +47,7 @@ export interface AlertHarness {
   db: TestDatabase;
   bulwark: RunningBulwark;
   receiver: Receiver;
-  ctx: AlertContext;
+  ctx: AlertDeps;
   /** A tenant with webhook channels posting to the receiver at each path (default cooldown kept), in `timezone` (default UTC). */
   tenantWithHooks(name: string, paths: string[], alerts?: Record<string, unknown>, timezone?: string): Promise<{ tenantId: string; channelIds: string[] }>;
   alertFor(tenantId: string, extra?: Partial<Alert>): Alert;
@@ -78,7 +77,7 @@ export async function startAlertHarness(options: AlertHarnessOptions = {}): Prom
   const db = await createTestDatabase();
   const env: Record<string, string> = { SETTINGS_CACHE_MS: '0', ...(options.logs ? { LOG_LEVEL: 'info' } : {}), ...options.config };
   const bulwark = await startBulwark(testConfig(db.url, env), { http: false, scheduler: false, clock: options.clock, logDestination: options.logs?.stream });
-  const ctx = createAlertContext(bulwark.ctx, new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix }));
+  const ctx = createAlertDeps(bulwark.ctx, new Queue(ALERT_DELIVERY_QUEUE, { connection: bulwark.ctx.redis, prefix: bulwark.ctx.config.queuePrefix }));
   const rowOf = async (id: string) =>
     (await superuserQuery(db.url, 'SELECT outcome, reason, group_id, defer_until, channel, attempts, last_status, last_error, delivered_at, delivery_ms FROM alert_ledger WHERE id = $1', [id])).rows[0] as LedgerRow | undefined;
   const requestsAt = (path: string) => receiver.requests.filter((r) => r.path === path);

@@ -1,7 +1,7 @@
 /** A running Bulwark with its HTTP API for API tests, and small request helpers. */
 import type { Config } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
-import { startBulwark, type RunningBulwark } from '../../workers/main.js';
+import { startBulwark, type RunningBulwark } from '../../app/main.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { captureLogs, testConfig, waitFor } from './env.js';
 import { obliterateQueues } from './queues.js';

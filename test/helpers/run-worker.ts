@@ -6,7 +6,7 @@
  * Run as: node --import tsx test/helpers/run-worker.ts
  */
 import { CONFIG_VARIABLES } from '../../lib/config.js';
-import { startBulwark } from '../../workers/main.js';
+import { startBulwark } from '../../app/main.js';
 import { testConfig } from './env.js';
 
 // testConfig's defaults (whatever a test Bulwark needs) under the variables we were given.

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { requireMasterKeys } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
-import { setSecret } from '../../lib/secrets.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { superuserQuery } from '../helpers/db.js';

@@ -3,9 +3,9 @@
 // waiting, and other channels go on. Real Redis, Postgres and a recording receiver.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { channelPauseKey } from '../../workers/alert/channel-pause.js';
-import { enqueueDeliveries } from '../../workers/alert/deliver-jobs.js';
-import { processAlert } from '../../workers/alert/processor.js';
+import { channelPauseKey } from '../../workers/alert/sending/pause.js';
+import { enqueueDeliveries } from '../../workers/alert/jobs/deliver-jobs.js';
+import { processAlert } from '../../workers/alert/jobs/processor.js';
 import { firstRun, startAlertHarness, type AlertHarness } from '../helpers/alert-harness.js';
 import { superuserQuery } from '../helpers/db.js';
 import { setup } from '../helpers/lifecycle.js';

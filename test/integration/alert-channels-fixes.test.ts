@@ -4,8 +4,8 @@
 // misconfigured channel fails for good before any request is sent.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { sendToChannel } from '../../workers/alert/channels/send.js';
-import type { AlertMessage } from '../../workers/alert/channels/types.js';
+import { sendToChannel } from '../../workers/alert/sending/channels/send.js';
+import type { AlertMessage } from '../../workers/alert/sending/channels/types.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startTelegramServer, type TelegramServer } from '../helpers/telegram-server.js';
 

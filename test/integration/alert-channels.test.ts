@@ -4,13 +4,13 @@
 // and no credential in any result.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MAX_RETRY_AFTER_MS, sendToChannel, retryAfterMs, escapeHtml, type SendOptions } from '../../workers/alert/channels/send.js';
-import type { AlertMessage, ChannelTarget, SendResult } from '../../workers/alert/channels/types.js';
-import { verifyWebhookSignature } from '../../workers/alert/channels/webhook-signature.js';
+import { MAX_RETRY_AFTER_MS, sendToChannel, retryAfterMs, escapeHtml, type SendOptions } from '../../workers/alert/sending/channels/send.js';
+import type { AlertMessage, ChannelTarget, SendResult } from '../../workers/alert/sending/channels/types.js';
+import { verifyWebhookSignature } from '../../workers/alert/sending/channels/webhook-signature.js';
 import { refusedUrl, replies, startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startTelegramServer, type TelegramServer } from '../helpers/telegram-server.js';
 import { withTimeout } from '../helpers/env.js';
-import { messageFor, type MessageRow } from '../../workers/alert/message.js';
+import { messageFor, type MessageRow } from '../../workers/alert/sending/message.js';
 
 const WEBHOOK_SECRET = 'whsec-Integration-Secret-7f3a9c';
 const SLACK_PATH = '/services/T0ACME/B0ALERTS/SlackSecretPath9x8y7z';

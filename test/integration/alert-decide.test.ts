@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createAlertDecider, policyFromSettings, type AlertDecision, type AlertDecisionInput, type AlertPolicy } from '../../lib/alerts/decide.js';
 import { ValidationError } from '../../lib/errors.js';
-import { defaultTenantSettings } from '../../lib/settings.js';
+import { defaultTenantSettings } from '../../lib/tenants/settings.js';
 import { REDIS_URL, randomPrefix } from '../helpers/env.js';
 import { deleteKeys } from '../helpers/queues.js';
 

@@ -5,10 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
-import { addChannel, removeChannel } from '../../lib/channels.js';
-import { updateTenantSettings } from '../../lib/tenant-settings.js';
-import { processAlert } from '../../workers/alert/processor.js';
-import { sweep } from '../../workers/alert/sweep.js';
+import { addChannel, removeChannel } from '../../lib/alerts/channels.js';
+import { updateTenantSettings } from '../../lib/tenants/settings-store.js';
+import { processAlert } from '../../workers/alert/jobs/processor.js';
+import { sweep } from '../../workers/alert/jobs/sweep.js';
 import { firstRun, rerun, startAlertHarness, system, type AlertHarness } from '../helpers/alert-harness.js';
 import { superuserQuery } from '../helpers/db.js';
 import { setup } from '../helpers/lifecycle.js';

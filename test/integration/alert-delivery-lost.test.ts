@@ -4,7 +4,7 @@
 // Real Redis, Postgres and a recording receiver; the running Bulwark's own workers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { processAlert } from '../../workers/alert/processor.js';
+import { processAlert } from '../../workers/alert/jobs/processor.js';
 import { firstRun, startAlertHarness, type AlertHarness } from '../helpers/alert-harness.js';
 import { waitFor } from '../helpers/env.js';
 import { setup } from '../helpers/lifecycle.js';

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createProducer, type Producer } from '../../producers/index.js';
-import { verifyWebhookSignature } from '../../workers/alert/channels/webhook-signature.js';
+import { verifyWebhookSignature } from '../../workers/alert/sending/channels/webhook-signature.js';
 import { HOOK_SECRET, startAlertHarness, type AlertHarness } from '../helpers/alert-harness.js';
 import { captureLogs, waitFor } from '../helpers/env.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';

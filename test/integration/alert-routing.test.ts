@@ -6,13 +6,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
-import { addChannel } from '../../lib/channels.js';
+import { addChannel } from '../../lib/alerts/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { Alert } from '../../lib/contracts/alert.js';
-import { rotateSecret, setSecret } from '../../lib/secrets.js';
+import { rotateSecret, setSecret } from '../../lib/secrets/secrets.js';
 import { createProducer, type Producer } from '../../producers/index.js';
-import { verifyWebhookSignature } from '../../workers/alert/channels/webhook-signature.js';
-import { processAlert } from '../../workers/alert/processor.js';
+import { verifyWebhookSignature } from '../../workers/alert/sending/channels/webhook-signature.js';
+import { processAlert } from '../../workers/alert/jobs/processor.js';
 import { firstRun, startAlertHarness, system, type AlertHarness } from '../helpers/alert-harness.js';
 import { superuserQuery } from '../helpers/db.js';
 import { captureLogs, REDIS_URL, waitFor } from '../helpers/env.js';

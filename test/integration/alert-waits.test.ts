@@ -7,10 +7,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
-import { addChannel } from '../../lib/channels.js';
+import { addChannel } from '../../lib/alerts/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import type { Alert } from '../../lib/contracts/alert.js';
-import { setSecret } from '../../lib/secrets.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
 import { createProducer, type Producer } from '../../producers/index.js';
 import { startAlertHarness, system, type AlertHarness } from '../helpers/alert-harness.js';
 import { superuserQuery } from '../helpers/db.js';

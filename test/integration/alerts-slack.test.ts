@@ -7,13 +7,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LOOPBACK_TARGETS } from '../helpers/fixtures.js';
-import { addChannel } from '../../lib/channels.js';
+import { addChannel } from '../../lib/alerts/channels.js';
 import { requireMasterKeys } from '../../lib/config.js';
-import { setSecret } from '../../lib/secrets.js';
-import { createTenant } from '../../lib/tenants.js';
-import { updateTenantSettings } from '../../lib/tenant-settings.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
+import { updateTenantSettings } from '../../lib/tenants/settings-store.js';
 import { createProducer, type Producer } from '../../producers/index.js';
-import { startBulwark, type RunningBulwark } from '../../workers/main.js';
+import { startBulwark, type RunningBulwark } from '../../app/main.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
 import { bulwarkTeardown, cleanup } from '../helpers/lifecycle.js';

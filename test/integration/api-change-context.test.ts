@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requireMasterKeys } from '../../lib/config.js';
-import { setSecret } from '../../lib/secrets.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 import { superuserQuery } from '../helpers/db.js';
 

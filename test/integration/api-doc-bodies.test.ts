@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { requireMasterKeys } from '../../lib/config.js';
-import { setSecret } from '../../lib/secrets.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 import { waitFor } from '../helpers/env.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';

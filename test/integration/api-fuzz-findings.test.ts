@@ -15,7 +15,7 @@ import { createApiKey } from '../../lib/apikeys/records.js';
 import { requireMasterKeys } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
-import { setSecret } from '../../lib/secrets.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';
 import { superuserQuery } from '../helpers/db.js';
 import { waitFor } from '../helpers/env.js';

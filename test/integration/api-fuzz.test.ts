@@ -22,7 +22,7 @@ import { requireMasterKeys } from '../../lib/config.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
-import { setSecret } from '../../lib/secrets.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 import { superuserQuery } from '../helpers/db.js';
 import { queueIdle } from '../helpers/queues.js';

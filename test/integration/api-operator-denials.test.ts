@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { SYSTEM_TENANT_ID } from '../../lib/audit/record.js';
 import { AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
-import { OPERATOR_DENIAL_LIMIT } from '../../producers/http/operator-denials.js';
+import { OPERATOR_DENIAL_LIMIT } from '../../api/operator-denials.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 import { superuserQuery } from '../helpers/db.js';
 import { queueIdle } from '../helpers/queues.js';

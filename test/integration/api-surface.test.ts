@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requireMasterKeys } from '../../lib/config.js';
-import { resolveSecretRef, setSecret } from '../../lib/secrets.js';
+import { resolveSecretRef, setSecret } from '../../lib/secrets/secrets.js';
 import { waitFor } from '../helpers/env.js';
 import { dumpRedis } from '../helpers/queues.js';
 import { startApi, type ApiHarness } from '../helpers/api.js';

@@ -9,8 +9,8 @@ import { revokeApiKey, rotateApiKey, ROTATION_GRACE_DEFAULT_SECONDS } from '../.
 import type { AuditEntryInput } from '../../lib/contracts/audit.js';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { ConflictError, ValidationError } from '../../lib/errors.js';
-import { createTenant } from '../../lib/tenants.js';
-import { createAuthenticator } from '../../producers/http/authenticator.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
+import { createAuthenticator } from '../../api/authenticator.js';
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';

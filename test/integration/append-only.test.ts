@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createTenant } from '../../lib/tenants.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
 import { createPrisma } from '../../lib/clients/prisma.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 

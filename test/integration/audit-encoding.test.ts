@@ -12,8 +12,8 @@ import { prepareEntry } from '../../lib/audit/entry.js';
 import { createPgPool, createPrisma } from '../../lib/clients/prisma.js';
 import { isTransientDbError } from '../../lib/db/errors.js';
 import pg from 'pg';
-import { createTenant } from '../../lib/tenants.js';
-import { verifyChains } from '../../workers/audit/verify.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
+import { verifyChains } from '../../lib/audit/verify.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { testConfig } from '../helpers/env.js';
 

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { main } from '../../cli/main.js';
 import type { CliIO } from '../../cli/output.js';
 import { requireMasterKeys } from '../../lib/config.js';
-import { setSecret } from '../../lib/secrets.js';
+import { setSecret } from '../../lib/secrets/secrets.js';
 import { superuserQuery } from '../helpers/db.js';
 import { newestAlertWhen, startApi, type ApiHarness } from '../helpers/api.js';
 import { replies, startReceiver } from '../helpers/receiver.js';

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
 import { parseMasterKeys } from '../../lib/crypto/master-keys.js';
-import { resolveSecretRef } from '../../lib/secrets.js';
+import { resolveSecretRef } from '../../lib/secrets/secrets.js';
 import { createCliTenant, makeCliRunner } from '../helpers/cli.js';
 import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';
@@ -116,7 +116,7 @@ test('tenant settings set refuses keys that are not names (__proto__, constructo
 });
 
 test('updateTenantSettings: a patch member named __proto__ (as JSON.parse makes it) is refused by name, not silently dropped', async () => {
-  const { updateTenantSettings } = await import('../../lib/tenant-settings.js');
+  const { updateTenantSettings } = await import('../../lib/tenants/settings-store.js');
   const { ValidationError } = await import('../../lib/errors.js');
   for (const json of ['{"__proto__":{"api":{"requestsPerWindow":7}}}', '{"alerts":{"__proto__":{"maxPerWindow":7}}}']) {
     try {

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { startBulwark, type RunningBulwark } from '../../workers/main.js';
+import { startBulwark, type RunningBulwark } from '../../app/main.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';
 import { cleanup, setup } from '../helpers/lifecycle.js';

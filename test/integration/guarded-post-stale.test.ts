@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as assert from 'uvu/assert';
-import { guardedPost } from '../../workers/alert/channels/guarded-post.js';
+import { guardedPost } from '../../workers/alert/sending/channels/guarded-post.js';
 
 const OK = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok';
 

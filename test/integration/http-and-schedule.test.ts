@@ -5,11 +5,15 @@ import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { AUDIT_VERIFY_QUEUE } from '../../lib/contracts/index.js';
-import { createTenant } from '../../lib/tenants.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
 import { createProducer } from '../../producers/index.js';
 import { processAuditVerify } from '../../workers/audit/verify-worker.js';
-import { startBulwark, type RunningBulwark } from '../../workers/main.js';
-import { ALERT_SWEEP_SCHEDULER_ID, AUDIT_VERIFY_SCHEDULER_ID } from '../../workers/runtime/scheduler.js';
+import { startBulwark, type RunningBulwark } from '../../app/main.js';
+import { sweepJob } from '../../lib/contracts/alert-delivery.js';
+import { auditVerifyJob } from '../../lib/contracts/audit.js';
+
+const AUDIT_VERIFY_SCHEDULER_ID = auditVerifyJob.schedule!.id;
+const ALERT_SWEEP_SCHEDULER_ID = sweepJob.schedule!.id;
 import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../helpers/env.js';

@@ -2,7 +2,7 @@
 // flight on it: the request gets its whole response, and stop() then ends without
 // waiting for the connection's keep-alive timeout. Node closes idle connections once,
 // when the close starts; this one is busy then, and becomes idle only after its
-// response, so without the preClose sweep (workers/runtime/http.ts) the close waited
+// response, so without the preClose sweep (app/runtime/http.ts) the close waited
 // for Fastify's 72 s keep-alive timeout, the client's agent keeping the socket forever.
 //
 // The request is held in flight by its client: headers and half the body are sent

@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
-import { createTenant } from '../../lib/tenants.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
 import { createProducer, type Producer } from '../../producers/index.js';
-import { verifyChains } from '../../workers/audit/verify.js';
+import { verifyChains } from '../../lib/audit/verify.js';
 import { assertExactChain, countRows, storedEventIds } from '../helpers/audit-db.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { REDIS_URL, randomPrefix, waitFor, withTimeout } from '../helpers/env.js';

@@ -8,10 +8,10 @@ import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import { Fernet, generateFernetKey } from '../../lib/crypto/fernet.js';
 import { parseMasterKeys } from '../../lib/crypto/master-keys.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
-import { rotateMasterKey } from '../../lib/master-key-rotation.js';
-import { listSecrets, resolveSecretRef, rotateSecret, secretHistory, setSecret } from '../../lib/secrets.js';
-import { createTenant } from '../../lib/tenants.js';
-import { verifyChains } from '../../workers/audit/verify.js';
+import { rotateMasterKey } from '../../lib/secrets/rotation.js';
+import { listSecrets, resolveSecretRef, rotateSecret, secretHistory, setSecret } from '../../lib/secrets/secrets.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
+import { verifyChains } from '../../lib/audit/verify.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 
 let db: TestDatabase;

@@ -5,9 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'node:http';
-import { createTenant } from '../../lib/tenants.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
 import { createProducer, type Producer } from '../../producers/index.js';
-import { startBulwark, type RunningBulwark, type StartOptions } from '../../workers/main.js';
+import { startBulwark, type RunningBulwark, type StartOptions } from '../../app/main.js';
 import { storedEventIds } from '../helpers/audit-db.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { REDIS_URL, captureLogs, testConfig, waitFor, withTimeout } from '../helpers/env.js';

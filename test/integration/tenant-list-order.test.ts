@@ -9,7 +9,7 @@ import { main } from '../../cli/main.js';
 import type { CliIO } from '../../cli/output.js';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import { generateFernetKey } from '../../lib/crypto/fernet.js';
-import { createTenant, listTenants } from '../../lib/tenants.js';
+import { createTenant, listTenants } from '../../lib/tenants/tenants.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { testConfig } from '../helpers/env.js';
 

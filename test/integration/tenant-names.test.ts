@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConflictError } from '../../lib/errors.js';
-import { createTenant } from '../../lib/tenants.js';
+import { createTenant } from '../../lib/tenants/tenants.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { superuserQuery } from '../helpers/db.js';

@@ -8,9 +8,9 @@ import { revokeApiKey, rotateApiKey } from '../../lib/apikeys/lifecycle.js';
 import { createPrisma, type PrismaClient } from '../../lib/clients/prisma.js';
 import type { AuditEntryInput } from '../../lib/contracts/audit.js';
 import { ConflictError, ValidationError } from '../../lib/errors.js';
-import { BOOTSTRAP_STEPS, createTenant } from '../../lib/tenants.js';
-import { createAuthenticator } from '../../producers/http/authenticator.js';
-import { verifyChains } from '../../workers/audit/verify.js';
+import { BOOTSTRAP_STEPS, createTenant } from '../../lib/tenants/tenants.js';
+import { createAuthenticator } from '../../api/authenticator.js';
+import { verifyChains } from '../../lib/audit/verify.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/env.js';
 

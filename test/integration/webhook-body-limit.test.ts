@@ -7,11 +7,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Job } from 'bullmq';
-import { sendToChannel } from '../../workers/alert/channels/send.js';
-import type { AlertMessage } from '../../workers/alert/channels/types.js';
-import { verifyWebhookSignature } from '../../workers/alert/channels/webhook-signature.js';
-import { processDelivery } from '../../workers/alert/delivery.js';
-import { messageFor, type MessageRow } from '../../workers/alert/message.js';
+import { sendToChannel } from '../../workers/alert/sending/channels/send.js';
+import type { AlertMessage } from '../../workers/alert/sending/channels/types.js';
+import { verifyWebhookSignature } from '../../workers/alert/sending/channels/webhook-signature.js';
+import { processDelivery } from '../../workers/alert/jobs/delivery.js';
+import { messageFor, type MessageRow } from '../../workers/alert/sending/message.js';
 import { HOOK_SECRET, startAlertHarness, type AlertHarness } from '../helpers/alert-harness.js';
 import { superuserQuery } from '../helpers/db.js';
 import { waitFor } from '../helpers/env.js';

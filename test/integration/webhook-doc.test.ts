@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sendToChannel } from '../../workers/alert/channels/send.js';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature } from '../../workers/alert/channels/webhook-signature.js';
-import { messageFor, type MessageRow } from '../../workers/alert/message.js';
+import { sendToChannel } from '../../workers/alert/sending/channels/send.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature } from '../../workers/alert/sending/channels/webhook-signature.js';
+import { messageFor, type MessageRow } from '../../workers/alert/sending/message.js';
 import { waitFor } from '../helpers/env.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 

@@ -3,8 +3,8 @@
 // batches in flight), one bad item not failing its neighbours, and slot waits that give up.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createBatcher } from '../../workers/alert/batcher.js';
-import { acquireChannelSlot } from '../../workers/alert/channel-slots.js';
+import { createBatcher } from '../../workers/alert/stores/batcher.js';
+import { createChannelSlots } from '../../workers/alert/sending/slots.js';
 import { alertDeliveryPolicy } from '../../lib/contracts/alert-delivery.js';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
@@ -60,6 +60,8 @@ test('batcher: a failing run is retried item by item, so only the bad item fails
 
 test('channel slots: at most perChannelConcurrency held; a wait with waitMs gives up, one without gets the next slot', async () => {
   const n = alertDeliveryPolicy.perChannelConcurrency;
+  const slots = createChannelSlots();
+  const acquireChannelSlot = slots.acquire;
   const held = await Promise.all(Array.from({ length: n }, () => acquireChannelSlot('ch-test')));
   assert.ok(held.every(Boolean));
   const started = Date.now();

@@ -1,6 +1,7 @@
-// Structural rules from design.md, checked on the import graph: contracts import
-// nothing of the project, producers and workers never import each other, no cycles,
-// and no duplicate test names anywhere in the suite.
+// Structural rules of docs/architecture.md, checked on the import graph: contracts
+// import nothing of the project; producers import neither the API nor the workers;
+// only app/ (the composition root) imports both api/ and workers/; no cycles; and no
+// duplicate test names anywhere in the suite.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCE_DIRS = ['lib', 'producers', 'workers', 'cli'];
+const SOURCE_DIRS = ['lib', 'producers', 'api', 'workers', 'app', 'cli'];
 
 function files(dir: string, suffix: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -33,13 +34,27 @@ test('contracts import nothing of the project but each other', () => {
   }
 });
 
-test('producers and workers never import each other (but for the composition root)', () => {
+const imports = (deps: string[], top: string) => deps.some((d) => d.startsWith(`${top}/`));
+
+test('producers import neither the API nor the workers; lib imports no layer above it', () => {
   for (const [file, deps] of graph) {
-    if (file.startsWith('producers/')) for (const d of deps) assert.not.ok(d.startsWith('workers/'), `${file} imports ${d}`);
-    // The composition root wires the HTTP API (which lives with the producers) into the server.
-    if (file.startsWith('workers/') && file !== 'workers/main.ts') for (const d of deps) assert.not.ok(d.startsWith('producers/'), `${file} imports ${d}`);
-    if (file.startsWith('lib/')) for (const d of deps) assert.not.ok(/^(workers|producers|cli)\//.test(d), `${file} imports ${d}`);
+    if (file.startsWith('producers/')) for (const d of deps) assert.not.ok(/^(api|workers|app|cli)\//.test(d), `${file} imports ${d}`);
+    if (file.startsWith('lib/')) for (const d of deps) assert.not.ok(/^(producers|api|workers|app|cli)\//.test(d), `${file} imports ${d}`);
   }
+});
+
+test('the API and the workers never import each other, nor the composition root', () => {
+  for (const [file, deps] of graph) {
+    if (file.startsWith('api/')) for (const d of deps) assert.not.ok(/^(workers|app|cli)\//.test(d), `${file} imports ${d}`);
+    if (file.startsWith('workers/')) for (const d of deps) assert.not.ok(/^(api|app|cli|producers)\//.test(d), `${file} imports ${d}`);
+  }
+});
+
+test('only app/ imports both api/ and workers/', () => {
+  for (const [file, deps] of graph) {
+    if (imports(deps, 'api') && imports(deps, 'workers')) assert.ok(file.startsWith('app/'), `${file} imports both api/ and workers/`);
+  }
+  assert.ok([...graph.keys()].some((f) => f.startsWith('app/') && imports(graph.get(f)!, 'workers')), 'app/ builds the workers');
 });
 
 test('there are no circular imports', () => {
@@ -54,11 +69,11 @@ test('there are no circular imports', () => {
   for (const f of graph.keys()) visit(f, []);
 });
 
-test('only workers/main.ts and the CLI commands build clients (benchmarks and tests aside)', () => {
+test('only app/main.ts and the CLI commands build clients (benchmarks and tests aside)', () => {
   for (const [file] of graph) {
     const text = readFileSync(join(ROOT, file), 'utf8');
     if (/\bcreate(Redis|Prisma)\(/.test(text) && !/^lib\/clients\//.test(file)) {
-      assert.ok(file === 'workers/main.ts' || file.startsWith('cli/commands/'), `${file} builds a client`);
+      assert.ok(file === 'app/main.ts' || file.startsWith('cli/commands/'), `${file} builds a client`);
     }
   }
 });

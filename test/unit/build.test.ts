@@ -18,7 +18,7 @@ test('every production source has its compiled module, and the Lua scripts and m
   const dist = await ensureBuilt();
   assert.ok(isFresh(), 'a build just made is fresh');
   const rel = (f: string) => f.slice(ROOT.length);
-  const sources = ['lib', 'producers', 'workers', 'cli'].flatMap((d) => walk(join(ROOT, d))).map(rel);
+  const sources = ['lib', 'producers', 'api', 'app', 'workers', 'cli'].flatMap((d) => walk(join(ROOT, d))).map(rel);
   const missing = sources
     .map((f) => (f.endsWith('.ts') ? f.replace(/\.ts$/, '.js') : f))
     .filter((f) => !existsSync(join(dist, f)));
@@ -30,7 +30,7 @@ test('every production source has its compiled module, and the Lua scripts and m
 
 test('the compiled composition root and CLI load without a TypeScript loader', async () => {
   const dist = await ensureBuilt();
-  const main = (await import(join(dist, 'workers', 'main.js'))) as { startBulwark?: unknown };
+  const main = (await import(join(dist, 'app', 'main.js'))) as { startBulwark?: unknown };
   const cli = (await import(join(dist, 'cli', 'main.js'))) as { main?: unknown };
   assert.type(main.startBulwark, 'function');
   assert.type(cli.main, 'function');

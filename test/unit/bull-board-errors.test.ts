@@ -2,7 +2,7 @@
 // the message is Bull Board's English text, and a 5xx never carries the thrown message.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isBoardErrorBody, toApiShape } from '../../producers/http/bull-board-errors.js';
+import { isBoardErrorBody, toApiShape } from '../../api/bull-board-errors.js';
 
 test('only Bull Board\'s own error bodies are recognised', () => {
   assert.ok(isBoardErrorBody({ error: { key: 'ERRORS.QUEUE_NOT_FOUND' } }));

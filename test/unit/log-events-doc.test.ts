@@ -24,7 +24,7 @@ function files(dir: string): string[] {
 /** Event name → where the code logs it. */
 const emitted = (() => {
   const out = new Map<string, string>();
-  for (const f of ['lib', 'producers', 'workers', 'cli', 'bin'].flatMap(files).filter((f) => /\.(ts|js)$/.test(f))) {
+  for (const f of ['lib', 'producers', 'api', 'app', 'workers', 'cli', 'bin'].flatMap(files).filter((f) => /\.(ts|js)$/.test(f))) {
     const text = read(f);
     for (const m of text.matchAll(/\bevent: '([a-z0-9_]+)'/g)) out.set(m[1]!, f);
     for (const table of text.matchAll(/const [A-Z_]*EVENTS?\b[^=]*=\s*\{([^}]*)\}/g)) for (const m of table[1]!.matchAll(/:\s*'([a-z0-9_]+)'/g)) out.set(m[1]!, f);

@@ -1,5 +1,5 @@
 // README's metrics table against the registry Bulwark builds (createMetrics, the one
-// workers/main.ts uses; building it connects nothing): every registered metric is in
+// app/main.ts uses; building it connects nothing): every registered metric is in
 // the table with its type and labels, every row names a registered metric, and every
 // metric name the docs and dashboards/ mention (Prometheus rules, their tests, the
 // Grafana dashboard) exists, with the label names their expressions use.
@@ -84,7 +84,7 @@ function files(dir: string): string[] {
 
 /** Log events (`event: '…'` in the code, or a table of them) share the bulwark_ prefix with metrics. */
 const logEvents = new Set(
-  files('lib').concat(files('producers'), files('workers'), files('cli'))
+  files('lib').concat(files('producers'), files('api'), files('app'), files('workers'), files('cli'))
     .filter((f) => f.endsWith('.ts'))
     .flatMap((f) => [...read(f).matchAll(/\bevent: '([a-z0-9_]+)'/g)].map((m) => m[1]!)),
 );

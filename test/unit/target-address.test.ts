@@ -1,7 +1,7 @@
-// Which alert targets count as internal (SSRF guard, lib/target-address.ts).
+// Which alert targets count as internal (SSRF guard, lib/alerts/target-address.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { blockedAddress, literalTargetProblem } from '../../lib/target-address.js';
+import { blockedAddress, literalTargetProblem } from '../../lib/alerts/target-address.js';
 
 test('loopback, private, link-local, CGNAT, unspecified, multicast and reserved addresses are blocked, in both families', () => {
   for (const ip of [

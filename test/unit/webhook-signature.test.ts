@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHmac } from 'node:crypto';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, verifyWebhookSignature } from '../../workers/alert/channels/webhook-signature.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, verifyWebhookSignature } from '../../workers/alert/sending/channels/webhook-signature.js';
 
 const SECRET = 'whsec-unit-Secret-0123456789';
 const BODY = JSON.stringify({ version: 1, tenantId: 't1', alertIds: ['a1'], title: 'Disk full', text: 'ünïcode ✓' });

@@ -1,14 +1,19 @@
-/** Wires the audit-write processor into a BullMQ Worker with a group committer. */
-import type { Job, Worker } from 'bullmq';
-import { AUDIT_MAX_ENTRIES_PER_JOB, AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditWriteResult } from '../../lib/contracts/audit.js';
+/**
+ * The audit worker's side of the registry (workers/registry.ts): audit-write jobs go
+ * through a group committer, with a concurrency that follows the size of the jobs seen
+ * (adaptive-concurrency.ts); audit-verify walks the chains (verify-worker.ts).
+ */
+import type { Job } from 'bullmq';
+import { AUDIT_MAX_ENTRIES_PER_JOB, AUDIT_WRITE_QUEUE, auditWritePolicy, type AuditVerifyJob } from '../../lib/contracts/audit.js';
 import type { AppContext } from '../../lib/context.js';
 import { isTransientDbError } from '../../lib/db/errors.js';
-import { createQueueWorker } from '../runtime/queue-worker.js';
 import type { EncodedEntry } from '../../lib/audit/encode.js';
 import { createSemaphore } from '../../lib/semaphore.js';
+import type { JobHandler, WorkerScope } from '../registration.js';
 import { concurrencyFor, createConcurrencyTracker } from './adaptive-concurrency.js';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
 import { claimedEntries, processAuditWrite } from './processor.js';
+import { runAuditVerify } from './verify-worker.js';
 import { commitEntries } from '../../lib/audit/store.js';
 
 export function createAuditCommitter(ctx: AppContext): GroupCommitter<EncodedEntry> {
@@ -20,24 +25,41 @@ export function createAuditCommitter(ctx: AppContext): GroupCommitter<EncodedEnt
   });
 }
 
-export function createAuditWriteWorker(ctx: AppContext): { worker: Worker<unknown, AuditWriteResult>; committer: GroupCommitter<EncodedEntry> } {
-  const committer = createAuditCommitter(ctx);
-  const inFlight = createSemaphore(ctx.config.auditEntriesInFlight);
-  const logger = ctx.logger.child({ queue: AUDIT_WRITE_QUEUE });
+/** The process's audit-write parts (one per process: scope.shared). */
+function auditWriteDeps({ ctx }: WorkerScope) {
   const maxConcurrency = ctx.config.auditWriteConcurrency ?? auditWritePolicy.concurrency;
-  const sizes = createConcurrencyTracker(ctx.config.auditEntriesInFlight, maxConcurrency);
-  const worker: Worker<unknown, AuditWriteResult> = createQueueWorker<unknown, AuditWriteResult>(ctx, {
-    queue: AUDIT_WRITE_QUEUE,
-    policy: auditWritePolicy,
+  return {
+    committer: createAuditCommitter(ctx),
+    inFlight: createSemaphore(ctx.config.auditEntriesInFlight),
+    logger: ctx.logger.child({ queue: AUDIT_WRITE_QUEUE }),
+    metrics: ctx.metrics,
+    maxConcurrency,
+    sizes: createConcurrencyTracker(ctx.config.auditEntriesInFlight, maxConcurrency),
+  };
+}
+
+export const auditHandlers = {
+  write: {
+    processor: (scope) => {
+      const deps = scope.shared(auditWriteDeps);
+      return (data, job: Job, _token, worker) => {
+        const next = deps.sizes.observe(claimedEntries(data));
+        if (next !== worker.concurrency) worker.concurrency = next;
+        return processAuditWrite(data, deps, job);
+      };
+    },
+    // Waits for room for the job's entries before parsing them: the parsed and prepared copies are what grows.
+    parsesItself: true,
     // Until a job has been seen, assume jobs of the largest size: BullMQ fetches up to
     // the concurrency at once, and a start at 200 into a backlog of 1,000-entry jobs
     // would hold 200,000 entries before the first one tells their size.
-    concurrency: concurrencyFor(AUDIT_MAX_ENTRIES_PER_JOB, ctx.config.auditEntriesInFlight, maxConcurrency),
-    processor: (job: Job<unknown, AuditWriteResult>) => {
-      const next = sizes.observe(claimedEntries(job.data));
-      if (next !== worker.concurrency) worker.concurrency = next;
-      return processAuditWrite(job.data, { committer, inFlight, logger, metrics: ctx.metrics }, job);
-    },
-  });
-  return { worker, committer };
-}
+    concurrency: (scope) => concurrencyFor(AUDIT_MAX_ENTRIES_PER_JOB, scope.ctx.config.auditEntriesInFlight, scope.shared(auditWriteDeps).maxConcurrency),
+    drain: (scope) => scope.shared(auditWriteDeps).committer.drain(),
+    // An abandoned audit job may wait on a lock (a commit behind a chain head): nothing
+    // queued is started any more (the composition root then cancels the running statement).
+    abort: (scope) => scope.shared(auditWriteDeps).committer.abort(new Error('shutting down')),
+  } satisfies JobHandler<unknown>,
+  verify: {
+    processor: ({ ctx }) => (data, job) => runAuditVerify(data, ctx, job),
+  } satisfies JobHandler<AuditVerifyJob>,
+};

@@ -3,11 +3,11 @@
  * records the result in metrics and as one structured log event per run, plus one
  * error event per broken chain so an alert can page on it.
  */
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { AUDIT_VERIFY_QUEUE, auditVerifyJobSchema, auditVerifyPolicy } from '../../lib/contracts/audit.js';
+import type { Job } from 'bullmq';
+import { AUDIT_VERIFY_QUEUE, auditVerifyJob, type AuditVerifyJob } from '../../lib/contracts/audit.js';
 import type { AppContext } from '../../lib/context.js';
-import { createQueueWorker } from '../runtime/queue-worker.js';
-import { verifyChains, type VerifyReport } from './verify.js';
+import { parsePayload } from '../registration.js';
+import { verifyChains, type VerifyReport } from '../../lib/audit/verify.js';
 
 export interface VerifySummary {
   ok: boolean;
@@ -16,10 +16,14 @@ export interface VerifySummary {
   broken: Array<{ tenantId: string; seq: string; problem: string }>;
 }
 
-export async function processAuditVerify(data: unknown, ctx: AppContext, job?: Pick<Job, 'id'>): Promise<VerifySummary> {
-  const parsed = auditVerifyJobSchema.safeParse(data);
-  if (!parsed.success) throw new UnrecoverableError(`invalid audit-verify payload: ${parsed.error.issues[0]?.message}`);
-  const report: VerifyReport = await verifyChains(ctx.prisma, { tenantId: parsed.data.tenantId });
+/** Runs one audit-verify job outside a worker (tests): its payload validated as the worker's dispatch does. */
+export function processAuditVerify(data: unknown, ctx: AppContext, job?: Pick<Job, 'id'>): Promise<VerifySummary> {
+  return runAuditVerify(parsePayload(auditVerifyJob, data), ctx, job);
+}
+
+/** The audit-verify job, its payload validated. */
+export async function runAuditVerify(data: AuditVerifyJob, ctx: AppContext, job?: Pick<Job, 'id'>): Promise<VerifySummary> {
+  const report: VerifyReport = await verifyChains(ctx.prisma, { tenantId: data.tenantId });
   const broken = report.tenants
     .filter((t) => !t.ok && t.firstBad)
     .map((t) => ({ tenantId: t.tenantId, seq: t.firstBad!.seq, problem: t.firstBad!.problem }));
@@ -38,12 +42,4 @@ export async function processAuditVerify(data: unknown, ctx: AppContext, job?: P
   }
   log.info({ event: 'audit_verify_completed', ok: summary.ok, tenants: summary.tenants, entries: summary.entries, broken: broken.length }, 'audit chains verified');
   return summary;
-}
-
-export function createAuditVerifyWorker(ctx: AppContext): Worker<unknown, VerifySummary> {
-  return createQueueWorker<unknown, VerifySummary>(ctx, {
-    queue: AUDIT_VERIFY_QUEUE,
-    policy: auditVerifyPolicy,
-    processor: (job) => processAuditVerify(job.data, ctx, job),
-  });
 }

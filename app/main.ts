@@ -1,0 +1,221 @@
+/**
+ * The composition root: the one place that builds clients. startBulwark() builds the
+ * context, starts the workers, the scheduler and the HTTP server, and returns a handle
+ * whose stop() shuts everything down in order. Nothing here runs at import time.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { createPgPool, createPrisma, trackBackendPids } from '../lib/clients/prisma.js';
+import { createRedis } from '../lib/clients/redis.js';
+import { requireMasterKeys, type Config } from '../lib/config.js';
+import type { AppContext } from '../lib/context.js';
+import { createLogger } from '../lib/logger.js';
+import { createMetrics } from '../lib/metrics.js';
+import { systemClock, type Clock } from '../lib/time.js';
+import { cancelOwnStatements } from './runtime/cancel-statements.js';
+import { stopWorkers } from './runtime/stop-workers.js';
+import type { Api } from '../api/index.js';
+import { createProducer } from '../producers/index.js';
+import type { AlertWorkerOptions } from '../workers/alert/index.js';
+import { countStuckAlerts } from '../workers/alert/jobs/sweep.js';
+import { registry } from '../workers/registry.js';
+import { createWorkers } from './workers.js';
+import { createReadiness } from './runtime/readiness.js';
+import { refuseUnmigratedSchema } from './runtime/schema-check.js';
+import { startScheduler } from './runtime/scheduler.js';
+
+export interface StartOptions {
+  /** Where log lines go. Default: stdout. */
+  logDestination?: DestinationStream;
+  clock?: Clock;
+  /** Run the HTTP server. Default: true. */
+  http?: boolean;
+  /** Run the scheduler. Default: true. */
+  scheduler?: boolean;
+  /** Run the queue workers. Default: true (false serves only HTTP, e.g. an API-only process). */
+  workers?: boolean;
+  /** Options of the alert delivery worker (tests point channels at local servers). */
+  alerts?: AlertWorkerOptions;
+}
+
+export interface RunningBulwark {
+  ctx: AppContext;
+  /** The HTTP server's address, e.g. http://127.0.0.1:8080, when it runs. */
+  url: string | undefined;
+  /** The HTTP server when it runs (its routes are what docs/api.md documents). */
+  http: FastifyInstance | undefined;
+  /**
+   * Fails /readyz at once; with the HTTP server listening, keeps serving and working for
+   * SHUTDOWN_DRAIN_MS; then stops the workers (SHUTDOWN_TIMEOUT_MS) and closes everything.
+   * Every call returns the first call's promise.
+   */
+  stop(reason?: string): Promise<void>;
+}
+
+export function createContext(config: Config, options: StartOptions = {}): AppContext {
+  const logger = createLogger(config, options.logDestination);
+  const pool = createPgPool(config, config.databasePoolSize, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'));
+  return {
+    config,
+    logger,
+    metrics: createMetrics(),
+    redis: createRedis(config),
+    prisma: createPrisma(config, { pool }),
+    pg: pool,
+    pgBackendPids: trackBackendPids(pool),
+    clock: options.clock ?? systemClock,
+  };
+}
+
+/** The context's clients, closed last (workers, queues and servers first). */
+async function closeClients(ctx: AppContext): Promise<void> {
+  await ctx.prisma.$disconnect();
+  await ctx.pg.end().catch(() => undefined);
+  await ctx.redis.quit().catch(() => ctx.redis.disconnect());
+}
+
+const flushLogs = (ctx: AppContext) => new Promise<void>((resolve) => ctx.logger.flush(() => resolve()));
+
+/** A connection of its own (the pool may be all busy) to cancel this process's running statements. */
+async function cancelRunningStatements(config: Config, pids: number[]): Promise<number> {
+  const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 });
+  await client.connect();
+  try {
+    return await cancelOwnStatements(client, pids);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function startBulwark(config: Config, options: StartOptions = {}): Promise<RunningBulwark> {
+  // Fail before connecting anything when the secrets store could not work.
+  requireMasterKeys(config);
+  const ctx = createContext(config, options);
+  const { logger } = ctx;
+  try {
+    await refuseUnmigratedSchema(ctx);
+  } catch (err) {
+    // Nothing has started: closed, the refused process exits.
+    await closeClients(ctx);
+    await flushLogs(ctx);
+    throw err;
+  }
+  // Every queue, worker and hook comes from the worker registry (workers/registry.ts).
+  const jobs = createWorkers(ctx, registry, { ...(options.alerts ? { alerts: options.alerts } : {}) });
+  const { workers, queues: countQueues } = jobs;
+  ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
+  ctx.metrics.setQueueCountSource(async () =>
+    Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))),
+  );
+  let accepting = true;
+  // Everything below may fail half way (a port in use, a Redis that refuses the
+  // scheduler): then what was opened is closed again, so a failed start exits.
+  let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
+  let apiRedis: ReturnType<typeof createRedis> | undefined;
+  let producer: ReturnType<typeof createProducer> | undefined;
+  let api: Api | undefined;
+  let server: Awaited<ReturnType<typeof startHttp>> | undefined;
+
+  let stopping: Promise<void> | undefined;
+  async function stop(reason = 'stop requested'): Promise<void> {
+    accepting = false;
+    // Load balancers see the failing /readyz only while the server answers, so a process
+    // without a listening server (none, or a failed start) has nothing to drain.
+    const drainMs = server?.server.listening ? config.shutdownDrainMs : 0;
+    if (drainMs > 0) {
+      logger.info({ event: 'bulwark_draining', reason, drain_ms: drainMs }, 'draining: /readyz fails, still serving and working');
+      await sleep(drainMs);
+    }
+    logger.info({ event: 'bulwark_stopping', reason, timeout_ms: config.shutdownTimeoutMs }, 'stopping: no new jobs, waiting for running ones');
+    // Running jobs get until the deadline (app/runtime/stop-workers.ts).
+    await stopWorkers(workers, {
+      timeoutMs: config.shutdownTimeoutMs,
+      logger,
+      onForced: async () => {
+        // Abandoned jobs end what they hold (the audit committer starts nothing queued
+        // any more), and the running statement is cancelled, so a transaction waiting
+        // on a lock rolls back now rather than at its 30 s statement timeout.
+        jobs.abort();
+        const cancelled = await cancelRunningStatements(config, ctx.pgBackendPids()).catch((e: unknown) => {
+          logger.warn({ event: 'shutdown_cancel_failed', err: e }, 'could not cancel running statements');
+          return 0;
+        });
+        if (cancelled > 0) logger.warn({ event: 'shutdown_statements_cancelled', count: cancelled }, 'running database statements cancelled');
+      },
+    });
+    await jobs.drain();
+    await scheduler?.close();
+    await Promise.all(countQueues.map((q) => q.close()));
+    await server?.close();
+    await api?.close();
+    await producer?.close();
+    await closeClients(ctx);
+    await apiRedis?.quit().catch(() => apiRedis?.disconnect());
+    logger.info({ event: 'bulwark_stopped' }, 'bulwark stopped');
+    await flushLogs(ctx);
+  }
+
+  let url: string | undefined;
+  try {
+    scheduler = options.scheduler === false ? undefined : await startScheduler(ctx, registry, jobs.queue);
+    // The API (only with the HTTP server) enqueues through the same typed producer
+    // application code uses, on a connection of its own (see createRedis on auto-pipelining).
+    const readiness = createReadiness(ctx, () => accepting);
+    // Readiness as a metric too: a process that answers scrapes but cannot work (database
+    // down, migration pending) is otherwise invisible to Prometheus.
+    ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
+    if (options.http !== false) {
+      const redis = (apiRedis = createRedis(config, 'bulwark-api', { autoPipelining: false }));
+      const p = (producer = createProducer({
+        connection: redis,
+        queuePrefix: config.queuePrefix,
+        clock: ctx.clock,
+        // Security alerts raised from audit entries (denial bursts included) link to their runbook.
+        runbookBaseUrl: config.runbookBaseUrl,
+        onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
+      }));
+      server = await startHttp(ctx, readiness, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
+        api = registerApi(app, { ...ctx, redis, producer: p, cspFor: bullBoardCsp });
+        await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, verifyOperator: api.guards.verifyOperator });
+      });
+      url = await server.listen({ host: config.host, port: config.port });
+    }
+  } catch (err) {
+    await stop('start failed').catch(() => undefined);
+    throw err;
+  }
+  if (options.workers !== false) for (const w of workers) void w.run();
+  logger.info({ event: 'bulwark_started', url, queues: workers.map((w) => w.name) }, 'bulwark started');
+  return {
+    ctx,
+    url,
+    http: server,
+    stop: (reason) => (stopping ??= stop(reason)),
+  };
+}
+
+/**
+ * Fastify, the API and Bull Board, loaded only by a process that serves HTTP: a
+ * workers-only process stays smaller by their code and heap.
+ */
+async function startHttp(
+  ctx: AppContext,
+  readiness: ReturnType<typeof createReadiness>,
+  configure: (app: FastifyInstance, parts: { registerApi: typeof import('../api/index.js').registerApi } & Pick<typeof import('../api/bull-board.js'), 'bullBoardCsp' | 'registerBullBoard'>) => Promise<void>,
+) {
+  const [{ createHttpServer }, { registerApi, requestIdFor, frameworkErrorsFor, clientErrorHandlerFor }, { bullBoardCsp, registerBullBoard }] = await Promise.all([
+    import('./runtime/http.js'),
+    import('../api/index.js'),
+    import('../api/bull-board.js'),
+  ]);
+  const headerOptions = { tlsEnabled: ctx.config.tlsEnabled, cspFor: bullBoardCsp };
+  return createHttpServer(ctx, {
+    readiness,
+    requestId: requestIdFor,
+    frameworkErrors: frameworkErrorsFor(headerOptions),
+    clientErrorHandler: clientErrorHandlerFor(headerOptions),
+    configure: (app) => configure(app, { registerApi, bullBoardCsp, registerBullBoard }),
+  });
+}

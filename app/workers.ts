@@ -1,0 +1,92 @@
+/**
+ * The workers, queues and hooks of one process, built from the worker registry
+ * (workers/registry.ts): one queue handle per queue (shared by the workers' follow-up
+ * jobs, the scheduler, metrics and Bull Board), one BullMQ Worker per queue whose
+ * dispatch finds the job's registration by name and validates its payload against the
+ * job's schema before the processor runs (an unknown name or an invalid payload can
+ * never succeed: UnrecoverableError).
+ */
+import { Queue, UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type { AppContext } from '../lib/context.js';
+import type { QueueDefinition } from '../lib/contracts/job.js';
+import { parsePayload, type JobProcessor, type Registration, type WorkerOptions, type WorkerScope } from '../workers/registration.js';
+import { createQueueWorker } from './runtime/queue-worker.js';
+
+export interface ProcessWorkers {
+  /** One per queue, in registry order. */
+  workers: Worker[];
+  /** One handle per queue, in registry order; closed by the caller. */
+  queues: Queue[];
+  /** The process's handle of a queue. */
+  queue(def: QueueDefinition): Queue;
+  /** Every registration's drain, each function once, in registry order. */
+  drain(): Promise<void>;
+  /** Every registration's abort, each function once (the shutdown deadline passed). */
+  abort(): void;
+}
+
+/** Each distinct value once, in order. */
+const distinct = <T>(items: Array<T | undefined>): T[] => [...new Set(items.filter((x): x is T => x !== undefined))];
+
+export function queuesOf(registry: readonly Registration[]): QueueDefinition[] {
+  return distinct(registry.map((r) => r.job.queue));
+}
+
+export function createWorkers(ctx: AppContext, registry: readonly Registration[], options: WorkerOptions = {}): ProcessWorkers {
+  const handles = new Map<QueueDefinition, Queue>();
+  for (const def of queuesOf(registry)) {
+    const q = new Queue(def.name, { connection: ctx.redis, prefix: ctx.config.queuePrefix });
+    q.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: def.name, err }, 'queue connection error'));
+    handles.set(def, q);
+  }
+  const made = new Map<unknown, unknown>();
+  const scope: WorkerScope = {
+    ctx,
+    options,
+    shared: <T>(make: (s: WorkerScope) => T): T => {
+      if (!made.has(make)) made.set(make, make(scope));
+      return made.get(make) as T;
+    },
+    queue: (def) => {
+      const q = handles.get(def);
+      if (!q) throw new Error(`queue ${def.name} has no registered job`);
+      return q;
+    },
+  };
+
+  const workers = [...handles.keys()].map((def) => {
+    const regs = registry.filter((r) => r.job.queue === def);
+    const byName = new Map<string, { reg: Registration; run: JobProcessor<unknown> }>(regs.map((reg) => [reg.job.name, { reg, run: reg.processor(scope) }]));
+    const finalHooks = distinct(regs.map((r) => r.onFinalFailure));
+    const concurrency = regs.find((r) => r.concurrency)?.concurrency?.(scope);
+    const worker: Worker = createQueueWorker(ctx, {
+      queue: def.name,
+      policy: def.policy,
+      ...(concurrency === undefined ? {} : { concurrency }),
+      processor: (job: Job, token?: string) => {
+        const entry = byName.get(job.name);
+        if (!entry) throw new UnrecoverableError(`unknown ${def.name} job "${job.name}"`);
+        const data = entry.reg.parsesItself ? job.data : parsePayload(entry.reg.job, job.data);
+        return entry.run(data, job, token, worker);
+      },
+      onFinalFailure: (job, err) => {
+        const own = job ? byName.get(job.name)?.reg : undefined;
+        if (own) own.onFinalFailure?.(scope, job, err);
+        else for (const hook of finalHooks) hook(scope, job, err);
+      },
+    }) as Worker;
+    return worker;
+  });
+
+  return {
+    workers,
+    queues: [...handles.values()],
+    queue: scope.queue,
+    drain: async () => {
+      for (const drain of distinct(registry.map((r) => r.drain))) await drain(scope);
+    },
+    abort: () => {
+      for (const abort of distinct(registry.map((r) => r.abort))) abort(scope);
+    },
+  };
+}
