@@ -4,11 +4,11 @@
  * GET /v1/retention/preview (a dry run). Every hold change is audited with the request.
  */
 import type { FastifyInstance } from 'fastify';
-import type { PrismaClient } from '../../../lib/clients/prisma.js';
-import { ValidationError } from '../../../lib/errors.js';
-import { addHold, holdState, listHolds, releaseHold, type LegalHold } from '../../../lib/retention/holds.js';
-import { listReceipts, receiptSummary } from '../../../lib/retention/receipts.js';
-import { runTenantRetention } from '../../../lib/retention/run.js';
+import type { PrismaClient } from '../../lib/clients/prisma.js';
+import { ValidationError } from '../../lib/errors.js';
+import { addHold, holdState, listHolds, releaseHold, type LegalHold } from '../../lib/retention/holds.js';
+import { listReceipts, receiptSummary } from '../../lib/retention/receipts.js';
+import { runTenantRetention } from '../../lib/retention/run.js';
 import { requestActor, type Guards } from '../auth.js';
 import { withKeyTenant } from './audit.js';
 

@@ -3,3 +3,4 @@ export * from './audit.js';
 export * from './alert.js';
 export * from './alert-delivery.js';
 export * from './job.js';
+export * from './retention.js';

@@ -28,6 +28,7 @@ export interface JobOptions {
  */
 export interface ScheduleConfig {
   auditVerifyCron: string;
+  retentionCron: string;
 }
 
 /** A repeatable job: BullMQ job schedulers are upserted by id, so every process may start it. */

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { TENANT_ID, type QueuePolicy } from './common.js';
+import { defineJob } from './job.js';
 
 export const RETENTION_QUEUE = 'retention';
 export const RETENTION_RUN_JOB = 'run';
@@ -38,3 +39,16 @@ export const retentionPolicy: QueuePolicy = {
 export function retentionTenantJobId(runId: string, tenantId: string): string {
   return `retention-${runId.replaceAll(':', '-')}-${tenantId}`;
 }
+
+export const retentionQueue = { name: RETENTION_QUEUE, policy: retentionPolicy };
+
+/** The daily fan-out, on RETENTION_CRON in UTC. */
+export const retentionRunJob = defineJob({
+  queue: retentionQueue,
+  name: RETENTION_RUN_JOB,
+  schema: retentionRunJobSchema,
+  schedule: { id: RETENTION_SCHEDULER_ID, repeat: (config) => ({ pattern: config.retentionCron, tz: 'UTC' }), data: { v: 1 } },
+});
+
+/** One tenant's retention under a run (added by the fan-out, one id per run and tenant). */
+export const retentionTenantJob = defineJob({ queue: retentionQueue, name: RETENTION_TENANT_JOB, schema: retentionTenantJobSchema });

@@ -3,7 +3,7 @@
  * settings, where every field has a system default) and the cutoff it gives at a
  * moment: what was written before the cutoff has expired.
  */
-import type { TenantSettings } from '../settings.js';
+import type { TenantSettings } from '../tenants/settings.js';
 import { OBJECT_CLASSES, type RetentionClass } from './classes.js';
 
 const DAY_MS = 86_400_000;

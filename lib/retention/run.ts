@@ -6,7 +6,7 @@
  * rest is the next run's), then finish the receipt.
  */
 import type { PrismaClient } from '../clients/prisma.js';
-import { getTenantSettings } from '../tenant-settings.js';
+import { getTenantSettings } from '../tenants/settings-store.js';
 import { OBJECT_CLASSES, ROW_CLASSES, type RetentionClass, type RowClass } from './classes.js';
 import { activeHolds } from './holds.js';
 import { measureObjects, purgeObjects, type ObjectStore } from './objects.js';
