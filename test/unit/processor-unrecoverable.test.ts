@@ -2,7 +2,7 @@
 // UnrecoverableError naming the reason, and nothing reaches the committer (whose
 // commit throws if it is ever called). Pure: no Redis, no Postgres. What the committer
 // does with valid entries against Postgres (an unknown tenant, duplicates) is checked
-// in test/integration/audit-flow.test.ts.
+// in test/integration/audit/flow.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UnrecoverableError } from 'bullmq';

@@ -1,7 +1,7 @@
 // The producer's write coalescing as a group commit: a turn's writes share a job, and
 // while two jobs are on their way, later writes gather into the next one instead of
 // each turn sending its own. The enqueue here is a function the test answers by hand
-// (the real-Redis side is test/integration/producer-coalesce.test.ts).
+// (the real-Redis side is test/integration/audit/producer-coalesce.test.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AuditEntry } from '../../lib/contracts/audit.js';
