@@ -4,16 +4,15 @@
  */
 
 /**
- * Object classes of the tenant key layout. An object's key is
- * `tenant/{tenant_id}/{prefix}/{YYYY-MM-DD}/{name}`: the date part is the UTC day the
- * object was written, so retention lists only the day prefixes older than the cutoff
- * and never the live ones (its cost follows what expires, not what is kept).
+ * Object classes of the tenant key layout (the storage branch's lib/storage/keys.ts:
+ * `tenant/{tenant_id}/{class}/{period}/{id}.{ext}`, the period a UTC day `YYYY-MM-DD`
+ * or month `YYYY-MM`). Retention lists only the period prefixes wholly before the
+ * cutoff, never the live ones (its cost follows what expires, not what is kept).
  */
 export const OBJECT_CLASSES = [
   { name: 'objects:snapshots-raw', setting: 'snapshotsRaw', prefix: 'snapshots/raw', defaultDays: 30 },
-  { name: 'objects:snapshots-processed', setting: 'snapshotsProcessed', prefix: 'snapshots/processed', defaultDays: 90 },
+  { name: 'objects:snapshots-annotated', setting: 'snapshotsAnnotated', prefix: 'snapshots/annotated', defaultDays: 90 },
   { name: 'objects:reports', setting: 'reports', prefix: 'reports', defaultDays: 365 },
-  { name: 'objects:exports', setting: 'exports', prefix: 'exports', defaultDays: 30 },
 ] as const;
 
 export type ObjectClass = (typeof OBJECT_CLASSES)[number];

@@ -25,25 +25,26 @@ export interface ListedObject {
   at: Date;
 }
 
-const DAY = /^(\d{4}-\d{2}-\d{2})\/$/;
+/** A period prefix: a UTC day or month. */
+const PERIOD = /^(\d{4}-\d{2}(?:-\d{2})?)\/$/;
 
 /** Counted as they are listed: the bench reports keys listed per key deleted. */
 export const listingStats = { keysListed: 0, prefixesListed: 0 };
 
-/** The class's day prefixes whose whole day lies before the cutoff, oldest first. */
+/** The class's period prefixes (days or months) wholly before the cutoff, oldest first. */
 export async function expiredDays(store: ObjectStore, tenantId: string, c: ObjectClass, cutoff: Date): Promise<string[]> {
   const base = objectClassPrefix(tenantId, c);
-  const cutoffDay = cutoff.toISOString().slice(0, 10);
+  const cutoffIso = cutoff.toISOString();
   const days: string[] = [];
   const stream = store.client.listObjectsV2(store.bucket, base, false);
   for await (const item of stream as AsyncIterable<{ prefix?: string; name?: string }>) {
     if (!item.prefix) continue;
     listingStats.prefixesListed++;
-    const day = DAY.exec(item.prefix.slice(base.length))?.[1];
-    if (!day) continue;
-    // Prefixes come in key order, which for YYYY-MM-DD is date order: the first day
-    // not wholly before the cutoff ends the listing.
-    if (day >= cutoffDay) {
+    const period = PERIOD.exec(item.prefix.slice(base.length))?.[1];
+    if (!period) continue;
+    // Prefixes come in key order, which for YYYY-MM(-DD) is date order: the first
+    // period not wholly before the cutoff's (same-length) period ends the listing.
+    if (period >= cutoffIso.slice(0, period.length)) {
       (stream as unknown as { destroy(): void }).destroy();
       break;
     }
@@ -63,8 +64,8 @@ export async function listDay(store: ObjectStore, dayPrefix: string): Promise<Li
 }
 
 function dayOf(key: string): Date {
-  const m = /\/(\d{4}-\d{2}-\d{2})\//.exec(key);
-  return m ? new Date(`${m[1]}T00:00:00.000Z`) : new Date(0);
+  const m = /\/(\d{4}-\d{2})(-\d{2})?\//.exec(key);
+  return m ? new Date(`${m[1]}${m[2] ?? '-01'}T00:00:00.000Z`) : new Date(0);
 }
 
 export async function measureObjects(store: ObjectStore, tenantId: string, c: ObjectClass, cutoff: Date, holds: LegalHold[]): Promise<ClassMeasure> {
