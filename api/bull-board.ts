@@ -2,13 +2,16 @@
  * Bull Board at /admin/queues, showing every Bulwark queue, for the operator only
  * (HTTP Basic credentials; a tenant's admin key does not open it). Read-only unless
  * BULL_BOARD_READ_ONLY=false, and always read-only in live. Its errors answer in the
- * API's error shape (bull-board-errors.ts).
+ * API's error shape (bull-board-errors.ts). Without an operator credential configured it
+ * is closed (every request gets the 401 a wrong password gets), which start-up logs once
+ * (`bull_board_closed`), since nothing else would tell the operator why.
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from '../lib/logger.js';
 import { isBoardErrorBody, toApiShape } from './bull-board-errors.js';
 import { ApiError } from './errors.js';
 
@@ -40,9 +43,18 @@ export interface BullBoardOptions {
    * jobs, so a tenant's admin key (whose reach is its own tenant) does not open it.
    */
   verifyOperator: (request: FastifyRequest, refusal?: string) => Promise<void>;
+  /** Whether OPERATOR_USERNAME and OPERATOR_PASSWORD are set; when not, `bull_board_closed` is logged once. */
+  operatorSet: boolean;
+  logger: Logger;
 }
 
 export async function registerBullBoard(app: FastifyInstance, options: BullBoardOptions): Promise<void> {
+  if (!options.operatorSet) {
+    options.logger.info(
+      { event: 'bull_board_closed', path: BULL_BOARD_PATH },
+      'Bull Board is closed: no operator credential is set (set OPERATOR_USERNAME and OPERATOR_PASSWORD to open it); every request to it gets 401',
+    );
+  }
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({

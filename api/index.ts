@@ -122,7 +122,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     limiter: createSlidingWindowLimiter(deps.redis, { keyPrefix: `${config.queuePrefix}:ratelimit` }),
     settingsOf: createSettingsCache(deps.prisma, config.settingsCacheMs),
     operator: config.operator,
-    operatorDenials: createOperatorDenials({ producer: deps.producer, redis: deps.redis, prefix: config.queuePrefix, logger: deps.logger }),
+    operatorDenials: createOperatorDenials({ producer: deps.producer, redis: deps.redis, prefix: config.queuePrefix, logger: deps.logger, clock: deps.clock }),
     logger: deps.logger,
     onThrottle: (outcome) => throttleCounters[outcome].inc(),
   });

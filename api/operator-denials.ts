@@ -17,6 +17,12 @@
  * was compared, whatever the comparison said, so no more than the limit of guesses is
  * ever answered, and a correct password sent after them is refused too.
  *
+ * A request with no credentials at all is not a guess: it is how a browser starts, and
+ * a browser loading Bull Board sends one for the page and for each of its assets before
+ * it answers the challenge (25 lines for two page loads). Such a request is logged once
+ * per address per MISSING_LOG_WINDOW_MS; the next line counts those left out
+ * (`unlogged_since_last`). Wrong credentials are logged and audited every time.
+ *
  * "Address" is the counting group of lib/net-address.ts: an IPv6 client's whole /64,
  * an IPv4 address on its own. Logs and audit entries keep the real address, or what
  * arrived instead of one (`metadata.ipUnparsed`, `ip_unparsed` in logs).
@@ -24,6 +30,7 @@
 import type { Redis } from 'ioredis';
 import { SYSTEM_TENANT_ID } from '../lib/audit/record.js';
 import type { Logger } from '../lib/logger.js';
+import { systemClock, type Clock } from '../lib/time.js';
 import { auditAddressGroup, type AuditAddress } from '../lib/net-address.js';
 import { createLockout } from '../lib/ratelimit/lockout.js';
 import type { Producer } from '../producers/index.js';
@@ -31,6 +38,31 @@ import { unparsed } from './denials.js';
 
 export const OPERATOR_DENIAL_LIMIT = 10;
 export const OPERATOR_DENIAL_WINDOW_MS = 3_600_000;
+/** After a request without credentials is logged, further ones from its address within this are counted, not logged. */
+export const MISSING_LOG_WINDOW_MS = 10_000;
+/** Addresses remembered for that; the oldest is forgotten first (it is then logged again at its next request). */
+const MISSING_LOG_ADDRESSES = 10_000;
+
+/**
+ * Whether a request without credentials from `group` is logged now, and how many from it
+ * were left unlogged since the last line. In memory, per process: a log line is at stake,
+ * not a security decision.
+ */
+function createMissingLogGate(clock: Clock) {
+  const last = new Map<string, { at: number; unlogged: number }>();
+  return (group: string): { log: boolean; unlogged: number } => {
+    const now = clock().getTime();
+    const seen = last.get(group);
+    if (seen && now - seen.at < MISSING_LOG_WINDOW_MS && now >= seen.at) {
+      seen.unlogged++;
+      return { log: false, unlogged: seen.unlogged };
+    }
+    last.delete(group);
+    if (last.size >= MISSING_LOG_ADDRESSES) last.delete(last.keys().next().value!);
+    last.set(group, { at: now, unlogged: 0 });
+    return { log: true, unlogged: seen?.unlogged ?? 0 };
+  };
+}
 
 export interface OperatorAttempt {
   /** The client address, as clientAddress (auth.ts) made it fit for an entry. */
@@ -49,11 +81,12 @@ export type OperatorOutcome = 'ok' | 'wrong' | 'missing';
 
 export type OperatorVerdict = { status: 'allowed' } | { status: 'denied' } | { status: 'locked'; retryAfterMs: number };
 
-export function createOperatorDenials(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger }) {
+export function createOperatorDenials(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger; /** Default: the system clock. */ clock?: Clock }) {
   // Keys `${prefix}:operator-denials:locked:<group>` (the runbook names it) and `…:failures:<group>`.
   const lockout = createLockout(deps.redis, { keyPrefix: `${deps.prefix}:operator-denials`, limit: OPERATOR_DENIAL_LIMIT, windowMs: OPERATOR_DENIAL_WINDOW_MS });
   const entry = { tenantId: SYSTEM_TENANT_ID, actorType: 'system' as const, actorId: 'bulwark-api', resourceType: 'operator' };
   const windowSeconds = OPERATOR_DENIAL_WINDOW_MS / 1000;
+  const missingLog = createMissingLogGate(deps.clock ?? systemClock);
 
   return {
     /**
@@ -88,8 +121,13 @@ export function createOperatorDenials(deps: { producer: Producer; redis: Redis; 
         return { status: 'locked', retryAfterMs: verdict.retryAfterMs };
       }
       if (outcome === 'ok') return { status: 'allowed' };
-      deps.logger.warn({ event: 'operator_auth_denied', reason: outcome === 'wrong' ? 'wrong_credentials' : 'missing', ...log }, 'operator credentials refused');
-      if (outcome === 'wrong') await deps.producer.audit.write({ ...entry, action: 'security:operator-auth-denied', severity: 'medium', reason: 'wrong_credentials', ...context });
+      if (outcome === 'missing') {
+        const gate = missingLog(group);
+        if (gate.log) deps.logger.warn({ event: 'operator_auth_denied', reason: 'missing', ...log, ...(gate.unlogged > 0 ? { unlogged_since_last: gate.unlogged } : {}) }, 'operator credentials refused');
+        return { status: 'denied' };
+      }
+      deps.logger.warn({ event: 'operator_auth_denied', reason: 'wrong_credentials', ...log }, 'operator credentials refused');
+      await deps.producer.audit.write({ ...entry, action: 'security:operator-auth-denied', severity: 'medium', reason: 'wrong_credentials', ...context });
       return { status: 'denied' };
     },
   };

@@ -178,7 +178,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
       }));
       server = await startHttp(ctx, readiness, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
         api = registerApi(app, { ...ctx, redis, producer: p, cspFor: bullBoardCsp });
-        await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, verifyOperator: api.guards.verifyOperator });
+        await registerBullBoard(app, { queues: countQueues, readOnly: config.bullBoardReadOnly, verifyOperator: api.guards.verifyOperator, operatorSet: config.operator !== undefined, logger });
       });
       url = await server.listen({ host: config.host, port: config.port });
     }

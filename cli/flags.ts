@@ -2,26 +2,13 @@
  * Flag parsing for the CLI: strict (unknown flags are errors), typed, with required
  * flags named, whole-number flags held to a declared range, and each flag given at
  * most once (a repeated flag silently taking its last value could revoke a key of
- * the wrong tenant, so it is a usage error instead; no flag is repeatable).
+ * the wrong tenant, so it is a usage error instead; no flag is repeatable). The flags
+ * are those a command declares (command.ts). This module loads zod (through isUuid's
+ * module), so main.ts imports it only to run a command, never for --help.
  */
 import { parseArgs } from 'node:util';
 import { isUuid } from '../lib/contracts/common.js';
-
-export class UsageError extends Error {
-  /** The command or group whose --help the error message points at, when known. */
-  constructor(message: string, readonly topic?: string) {
-    super(message);
-  }
-}
-
-/** A whole-number flag names its range, so every int flag has one and its error states it. */
-type IntFlag = { type: 'int'; min: number; max: number; required?: boolean };
-type PlainFlag = { type: 'string' | 'boolean'; required?: boolean };
-export type FlagSpec = Record<string, IntFlag | PlainFlag>;
-export interface Flags {
-  _: string[];
-  [name: string]: string | number | boolean | string[] | undefined;
-}
+import { UsageError, type FlagSpec, type FlagValues } from './command.js';
 
 /**
  * `--grace-seconds -1`: parseArgs refuses a value starting with "-" as ambiguous (it
@@ -39,7 +26,7 @@ function joinNegativeInts(args: string[], spec: FlagSpec): string[] {
   return out;
 }
 
-export function parseFlags(args: string[], spec: FlagSpec, positionals = false): Flags {
+export function parseFlags<S extends FlagSpec>(args: string[], spec: S, positionals = false): FlagValues<S> {
   let parsed: ReturnType<typeof parseArgs<{ options: Record<string, { type: 'string' | 'boolean' }>; strict: true; allowPositionals: boolean; tokens: true }>>;
   try {
     parsed = parseArgs({
@@ -58,11 +45,12 @@ export function parseFlags(args: string[], spec: FlagSpec, positionals = false):
     if (seen.has(t.name)) throw new UsageError(`--${t.name} was given more than once; give it once`);
     seen.add(t.name);
   }
-  const out: Flags = { _: parsed.positionals };
+  const out: Record<string, unknown> = { _: parsed.positionals };
   for (const [name, s] of Object.entries(spec)) {
     const v = parsed.values[name];
     if (v === undefined) {
       if (s.required) throw new UsageError(`--${name} is required`);
+      if (s.type === 'int' && s.default !== undefined) out[name] = s.default;
       continue;
     }
     if (s.type === 'int') {
@@ -77,5 +65,5 @@ export function parseFlags(args: string[], spec: FlagSpec, positionals = false):
       out[name] = (v as string).toLowerCase();
     } else out[name] = v as string | boolean;
   }
-  return out;
+  return out as FlagValues<S>;
 }

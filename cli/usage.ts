@@ -1,107 +1,65 @@
 /**
- * The CLI's usage text, kept as data so `bulwark --help`, `bulwark <group> --help` and
- * `bulwark <group> <command> --help` print from one source and cannot drift apart.
+ * The CLI's usage text, written from the command declarations (command.ts) that the
+ * parser reads too: `bulwark --help`, `bulwark <group> --help` and
+ * `bulwark <group> <command> --help` print from one source, and a synopsis names the
+ * flags the command accepts, no more, no fewer.
  */
-import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../lib/apikeys/lifecycle.js';
+import type { Command, Flag } from './command.js';
+import type { LoadedGroup } from './commands/index.js';
 
-interface CommandHelp {
-  /** The command words, e.g. `apikey create`; main.ts dispatches on the same string. */
+/** A command with its full name (`apikey create`) and its synopsis lines (after the name). */
+export interface NamedCommand {
   name: string;
-  /** Flags and arguments after the name; each further entry is a continuation line. */
+  section: string;
+  command: Command;
   synopsis: string[];
-  /** What it does, one entry per line. */
-  about: string[];
 }
 
-const cmd = (name: string, synopsis: string | string[], ...about: string[]): CommandHelp => ({
-  name,
-  synopsis: typeof synopsis === 'string' ? [synopsis] : synopsis,
-  about,
-});
-const TENANT = '--tenant ID';
-const GRACE = ROTATION_GRACE_DEFAULT_SECONDS;
-
-const SECTIONS: Array<{ title: string; commands: CommandHelp[] }> = [
-  {
-    title: 'Set-up and running',
-    commands: [
-      cmd('migrate', '', 'create the database if needed and apply pending migrations'),
-      cmd('start', '', 'run workers, scheduler and the HTTP server until SIGTERM'),
-    ],
-  },
-  {
-    title: 'Tenants',
-    commands: [
-      cmd('tenant create', '--name NAME [--timezone TZ]', 'create a tenant (settings, first admin key, audit entry);', 'prints its id, then the admin key (shown once), one per line'),
-      cmd('tenant list', '', 'every tenant, by name: id, name, time zone, creation time'),
-      cmd('tenant settings get', TENANT, "print the tenant's settings"),
-      cmd('tenant settings set', `${TENANT} KEY=VALUE...`, 'change settings, e.g. api.requestsPerWindow=100'),
-    ],
-  },
-  {
-    title: 'API keys',
-    commands: [
-      cmd('apikey create', [`${TENANT} --name N --scopes S [--expires-days D]`], 'create a key and print it (shown once);', 'N: unique among the keys not revoked', 'S: audit:write,audit:read,alert:write,admin', 'D: 1-730 days (default 90)'),
-      cmd('apikey list', TENANT, 'prefix, name, scopes, state, expiry, last use'),
-      cmd('apikey revoke', `${TENANT} --key PREFIX|ID`, 'revoke a key at once'),
-      cmd('apikey rotate', `${TENANT} --key PREFIX|ID [--grace-seconds ${GRACE}]`, 'print a new key; the old one stays valid for the grace', `(0-${ROTATION_GRACE_MAX_SECONDS} seconds, default ${GRACE})`),
-    ],
-  },
-  {
-    title: 'Secrets (values are read from stdin, never from arguments)',
-    commands: [
-      cmd('secret set', `${TENANT} --name NAME`, 'create or replace a secret'),
-      cmd('secret rotate', `${TENANT} --name NAME`, "replace an existing secret's value"),
-      cmd('secret list', TENANT, 'names, versions and times (never values)'),
-      cmd('secret history', `${TENANT} --name NAME`, 'when the secret was created and rotated'),
-      cmd('keys generate', '[--id ID]', 'print a new master key entry for MASTER_KEYS;', 'ID: 1-32 letters, digits, _ or -'),
-      cmd('keys rotate-master', '[--batch-size 200]', 're-encrypt every secret under the first MASTER_KEYS key;', 'batch 1-10000; exit 0 only for "N of N", "0 failed"'),
-    ],
-  },
-  {
-    title: 'Alert channels (credentials are secret:// references)',
-    commands: [
-      cmd(
-        'channel add',
-        [`${TENANT} --name N --type webhook|slack|telegram`, '--target URL|LABEL|CHAT_ID --secret secret://NAME', '[--severities info,warning,high,critical]'],
-        'add a channel (a chat id starting with - is given as --target=-100123)',
-      ),
-      cmd('channel list', TENANT, "the tenant's channels"),
-      cmd('channel remove', `${TENANT} --name N`, 'remove a channel'),
-      cmd('alerts log', `${TENANT} [--since ISO] [--outcome O] [--limit N] [--cursor C]`, 'the ledger: every alert and its decision'),
-    ],
-  },
-  {
-    title: 'Retention and legal holds',
-    commands: [
-      cmd('retention run', '[--dry-run] [--tenant ID] [--json]', 'apply every TTL now (receipts, audit entries);', '--dry-run: what would go and what holds keep'),
-      cmd('retention receipts', '[--tenant ID] [--limit 100] [--json]', 'receipts of past runs, newest first (limit 1-10000)'),
-      cmd('hold add', [`${TENANT} --all|--actor ID|--resource TYPE:ID|--prefix P`, '--reason TEXT [--until DATE]'], 'keep what the hold covers from retention; prints its id'),
-      cmd('hold list', '[--tenant ID] [--released]', 'active holds (--released: with released ones)'),
-      cmd('hold release', 'ID --reason TEXT', 'release a hold; its row stays as history'),
-    ],
-  },
-  {
-    title: 'Audit',
-    commands: [
-      cmd('audit verify', '[--tenant ID]', 'verify hash chains; exit 1 naming the first bad entry'),
-      cmd('help', '[COMMAND...]', "show this text, or one group's or command's usage"),
-    ],
-  },
-];
-
-const ALL = SECTIONS.flatMap((s) => s.commands);
-
-/** Every command the usage text describes (`help` included). */
-export const DOCUMENTED_COMMANDS: readonly string[] = ALL.map((c) => c.name);
+/** Synopsis lines wrap before a flag that would take the line past this width. */
+const SYNOPSIS_WIDTH = 80;
+/** The column descriptions start at in a list of commands. */
 const COLUMN = 47;
 
 const EXIT_CODES = `Exit codes: 0 success; 1 the work found a problem (a broken chain, something not found,
 such as an unknown --tenant, a name already taken); 2 bad usage, input or configuration.`;
 
+/** `--tenant ID`, `[--batch-size 200]`, `[--verbose]`: a flag as the synopsis shows it. */
+function flagToken(name: string, f: Flag): string {
+  const value = f.type === 'boolean' ? '' : f.type === 'int' ? ` ${f.value ?? f.default ?? 'N'}` : ` ${f.value}`;
+  return f.required ? `--${name}${value}` : `[--${name}${value}]`;
+}
+
+/** The flags (in declaration order) and arguments after the name, wrapped into lines. */
+function synopsisOf(name: string, c: Command): string[] {
+  const tokens = [...Object.entries(c.flags).map(([n, f]) => flagToken(n, f)), ...(c.args ? [c.args] : [])];
+  const lines: string[] = [];
+  let line = '';
+  for (const t of tokens) {
+    const width = name.length + 1 + line.length + (line ? 1 : 0) + t.length;
+    if (line && width > SYNOPSIS_WIDTH) {
+      lines.push(line);
+      line = t;
+    } else line = line ? `${line} ${t}` : t;
+  }
+  return [...lines, line];
+}
+
+/** Every command of these groups, in the groups' order and each group's. */
+export function listCommands(groups: readonly LoadedGroup[]): NamedCommand[] {
+  return groups.flatMap((g) =>
+    Object.entries(g.commands).map(([words, command]) => {
+      const name = g.group ? `${g.group} ${words}` : words;
+      return { name, section: g.section, command, synopsis: synopsisOf(name, command) };
+    }),
+  );
+}
+
 /** One command as table rows: synopsis on the left, description from COLUMN on. */
-function rows(c: CommandHelp): string[] {
-  const left = [`${c.name} ${c.synopsis[0]}`.trim(), ...c.synopsis.slice(1).map((l) => `${' '.repeat(c.name.length + 1)}${l}`)];
+function rows(c: { name: string; synopsis: string[]; about: string[] }): string[] {
+  const left = [
+    `${c.name} ${c.synopsis[0]}`.trim(),
+    ...c.synopsis.slice(1).map((l) => `${' '.repeat(c.name.length + 1)}${l}`),
+  ];
   const out: string[] = [];
   let about = [...c.about];
   // The description starts on the synopsis' last line when it fits there, else below it.
@@ -113,28 +71,50 @@ function rows(c: CommandHelp): string[] {
   return [...out, ...about].map((l) => `  ${l}`);
 }
 
-export const USAGE = [
-  'Usage: bulwark <command> [options]',
-  ...SECTIONS.map((s) => `${s.title}:\n${s.commands.flatMap(rows).join('\n')}`),
-  `${EXIT_CODES}\nEvery command takes --help. Configuration comes from the environment (and a .env file,\nif present); see README.md.`,
-].join('\n\n');
+const rowsOf = (c: NamedCommand) => rows({ name: c.name, synopsis: c.synopsis, about: c.command.about });
+
+const HELP_ROW = {
+  name: 'help',
+  synopsis: ['[COMMAND...]'],
+  about: ["show this text, or one group's or command's usage"],
+};
+
+/** The whole usage: every command under its section's heading, sections in first-seen order. */
+export function usage(all: readonly NamedCommand[]): string {
+  const sections = [...new Set(all.map((c) => c.section))];
+  return [
+    'Usage: bulwark <command> [options]',
+    ...sections.map(
+      (s) =>
+        `${s}:\n${all
+          .filter((c) => c.section === s)
+          .flatMap(rowsOf)
+          .join('\n')}`,
+    ),
+    `Help:\n${rows(HELP_ROW).join('\n')}`,
+    `${EXIT_CODES}\nEvery command takes --help. Configuration comes from the environment (and a .env file,\nif present); see docs/configuration.md.`,
+  ].join('\n\n');
+}
 
 /** The usage of one command (`apikey create`), or undefined when there is none. */
-export function commandUsage(name: string): string | undefined {
-  const c = ALL.find((x) => x.name === name);
+export function commandUsage(all: readonly NamedCommand[], name: string): string | undefined {
+  const c = all.find((x) => x.name === name);
   if (!c) return undefined;
-  const synopsis = [`Usage: bulwark ${c.name} ${c.synopsis[0]}`.trimEnd(), ...c.synopsis.slice(1).map((l) => `${' '.repeat(16 + c.name.length)}${l}`)];
-  return `${synopsis.join('\n')}\n\n${c.about.map((a) => `  ${a}`).join('\n')}\n\n${EXIT_CODES}`;
+  const synopsis = [
+    `Usage: bulwark ${c.name} ${c.synopsis[0]}`.trimEnd(),
+    ...c.synopsis.slice(1).map((l) => `${' '.repeat(16 + c.name.length)}${l}`),
+  ];
+  return `${synopsis.join('\n')}\n\n${c.command.about.map((a) => `  ${a}`).join('\n')}\n\n${EXIT_CODES}`;
 }
 
 /** The commands under a group (`apikey`, `tenant settings`), or undefined when it is none. */
-export function groupUsage(group: string): string | undefined {
-  const members = ALL.filter((c) => c.name.startsWith(`${group} `));
+export function groupUsage(all: readonly NamedCommand[], group: string): string | undefined {
+  const members = all.filter((c) => c.name.startsWith(`${group} `));
   if (members.length === 0) return undefined;
-  return `Usage: bulwark ${group} <command> [options]\n\nCommands:\n${members.flatMap(rows).join('\n')}\n\nRun "bulwark ${group} <command> --help" for one command's usage.\n\n${EXIT_CODES}`;
+  return `Usage: bulwark ${group} <command> [options]\n\nCommands:\n${members.flatMap(rowsOf).join('\n')}\n\nRun "bulwark ${group} <command> --help" for one command's usage.\n\n${EXIT_CODES}`;
 }
 
 /** The command names under a group, for an error that names them. */
-export function groupCommands(group: string): string[] {
-  return ALL.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.slice(group.length + 1));
+export function groupCommands(all: readonly NamedCommand[], group: string): string[] {
+  return all.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.slice(group.length + 1));
 }

@@ -6,7 +6,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { parseMasterKeys, type MasterKeys } from './crypto/master-keys.js';
-import { ConfigError, type FieldProblem } from './errors.js';
+import { ConfigError, issueMessage, type FieldProblem } from './errors.js';
 import { WEBHOOK_BODY_MAX_BYTES } from './contracts/alert-delivery.js';
 import { refineRunbookBaseUrl } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
@@ -193,7 +193,7 @@ export interface Config {
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 /**
- * The variables whose whole value is a secret (README marks them "Secret."): never
+ * The variables whose whole value is a secret (docs/configuration.md marks them "Secret."): never
  * logged, never echoed in a ConfigError, and listed in .env.example with no value.
  * DATABASE_URL and REDIS_URL may carry a password too; their defaults carry none.
  */
@@ -213,7 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(input);
   const problems: FieldProblem[] = parsed.success
     ? []
-    : parsed.error.issues.map((i) => ({ path: String(i.path[0] ?? '(env)'), message: i.message }));
+    : parsed.error.issues.map((i) => ({ path: String(i.path[0] ?? '(env)'), message: issueMessage(i) }));
   const invalid = new Set(problems.map((p) => p.path));
   // The cross-field rules are judged even when some variable is invalid, so one error
   // lists every problem: the invalid variables are parsed as if unset and the rules

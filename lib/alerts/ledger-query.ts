@@ -2,10 +2,11 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../clients/prisma.js';
 import { ValidationError, problemsFromZod } from '../errors.js';
+import { LEDGER_PAGE_MAX } from '../limits.js';
 import { QUERY_INSTANT, QUERY_LIMIT } from '../query-fields.js';
 
-/** Most alerts one page holds; the CLI's --limit is held to it too. */
-export const LEDGER_PAGE_MAX = 500;
+// Most alerts one page holds: in lib/limits.ts, which the CLI's --limit reads too.
+export { LEDGER_PAGE_MAX };
 
 /** The latest instant a JavaScript Date holds. */
 const MAX_DATE_MS = 8.64e15;

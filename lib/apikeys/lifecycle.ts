@@ -7,16 +7,12 @@ import { z } from 'zod';
 import { recordAuditInTx } from '../audit/record.js';
 import type { PrismaClient, TransactionClient } from '../clients/prisma.js';
 import { NotFoundError, ValidationError } from '../errors.js';
+import { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS } from '../limits.js';
 import { API_KEY_MAX_DAYS, type Scope } from './keys.js';
 import { createApiKeyInTx, toRecord, type ApiKeyRecord } from './records.js';
 
-/**
- * Longest time a rotated key stays valid, in seconds: a day is enough to roll a new
- * key out, and a longer grace would leave a key meant to be retired usable for months.
- */
-export const ROTATION_GRACE_MAX_SECONDS = 86_400;
-/** How long a rotated key stays valid when no grace is given (the CLI's --grace-seconds default too). */
-export const ROTATION_GRACE_DEFAULT_SECONDS = 300;
+// The grace limits live in lib/limits.ts (the CLI's help reads them without this module's imports).
+export { ROTATION_GRACE_DEFAULT_SECONDS, ROTATION_GRACE_MAX_SECONDS };
 
 /** The tenant's key with this display prefix or id; a key of another tenant is not found. */
 async function findKey(tx: TransactionClient, tenantId: string, idOrPrefix: string) {

@@ -15,15 +15,13 @@
 import type { PrismaClient } from '../clients/prisma.js';
 import { decryptWithKeyId, type MasterKeys } from '../crypto/master-keys.js';
 import { ValidationError } from '../errors.js';
+import { ROTATION_BATCH_MAX } from '../limits.js';
 import { RotationBatchError, writeBatch, type BatchUpdate } from './rotation-batch.js';
 
 export { RotationBatchError } from './rotation-batch.js';
 
-/**
- * Largest batch: one batch is one transaction holding every row it rewrites, so the
- * bound keeps a typo (an extra zero or three) from becoming one huge transaction.
- */
-export const ROTATION_BATCH_MAX = 10_000;
+// Largest batch: in lib/limits.ts, which the CLI's --batch-size and usage read too.
+export { ROTATION_BATCH_MAX };
 
 /** Longest any statement of a batch may run, waiting for a row lock included. */
 export const ROTATION_STATEMENT_TIMEOUT_MS = 30_000;

@@ -1,5 +1,6 @@
 /** A running Bulwark with its HTTP API for API tests, and small request helpers. */
 import type { Config } from '../../lib/config.js';
+import type { Clock } from '../../lib/time.js';
 import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { startBulwark, type RunningBulwark } from '../../app/main.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
@@ -20,8 +21,11 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-/** `adjust` may change the loaded configuration before Bulwark starts (e.g. to watch a field being read). */
-export async function startApi(overrides: Record<string, string> = {}, adjust: (config: Config) => Config = (c) => c): Promise<ApiHarness> {
+/**
+ * `adjust` may change the loaded configuration before Bulwark starts (e.g. to watch a field
+ * being read); `options.clock` replaces the system clock.
+ */
+export async function startApi(overrides: Record<string, string> = {}, adjust: (config: Config) => Config = (c) => c, options: { clock?: Clock } = {}): Promise<ApiHarness> {
   const db = await createTestDatabase();
   const logs = captureLogs();
   const config = adjust(testConfig(db.url, {
@@ -30,7 +34,7 @@ export async function startApi(overrides: Record<string, string> = {}, adjust: (
     LOG_LEVEL: 'info',
     ...overrides,
   }));
-  const bulwark = await startBulwark(config, { logDestination: logs.stream, scheduler: false });
+  const bulwark = await startBulwark(config, { logDestination: logs.stream, scheduler: false, clock: options.clock });
   const url = bulwark.url!;
   const call: ApiHarness['call'] = (method, path, options = {}) =>
     fetch(`${url}${path}`, {

@@ -111,11 +111,11 @@ test('architecture doc: every folder under lib/, producers/, api/, app/, workers
   assert.equal(unnamed, [], 'in the tree but not in docs/architecture.md');
 });
 
-test("architecture doc: every file and folder README's layout block names exists", () => {
-  const readmeNamed = namesOf(layoutBlock(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md'));
-  assert.ok(readmeNamed.length > 15, `README's layout names files (${readmeNamed.length})`);
-  const missing = readmeNamed.filter((n) => !existsSync(join(ROOT, n.path)));
-  assert.equal(missing.map((m) => `${m.path} (in "${m.entry}…")`), [], "named in README's layout but not in the tree");
+test("architecture doc: every file and folder docs/development.md's layout block names exists", () => {
+  const devNamed = namesOf(layoutBlock(readFileSync(join(ROOT, 'docs/development.md'), 'utf8'), 'docs/development.md'));
+  assert.ok(devNamed.length > 15, `docs/development.md's layout names files (${devNamed.length})`);
+  const missing = devNamed.filter((n) => !existsSync(join(ROOT, n.path)));
+  assert.equal(missing.map((m) => `${m.path} (in "${m.entry}…")`), [], "named in docs/development.md's layout but not in the tree");
 });
 
 test.run();

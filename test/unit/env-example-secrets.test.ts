@@ -1,13 +1,13 @@
 // .env.example is committed and copied around: every secret variable is in it, with an
 // empty value, and no line (commented or not) gives one a value. The secret variables
-// are the config's SECRET_VARIABLES, which must agree with the README's "Secret." marks.
+// are the config's SECRET_VARIABLES, which must agree with the "Secret." marks of docs/configuration.md.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { CONFIG_VARIABLES, SECRET_VARIABLES, loadConfig } from '../../lib/config.js';
 
 const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const configDoc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
 
 /** Every assignment in the file, commented out or not: [name, value, commented]. */
 const assignments = example
@@ -16,10 +16,10 @@ const assignments = example
   .filter((m): m is RegExpExecArray => m !== null)
   .map((m) => ({ name: m[2]!, value: m[3]!, commented: m[1] !== undefined }));
 
-test('the secret variables are config variables, and exactly the ones README marks "Secret."', () => {
+test('the secret variables are config variables, and exactly the ones docs/configuration.md marks "Secret."', () => {
   assert.ok(SECRET_VARIABLES.length >= 3);
   for (const v of SECRET_VARIABLES) assert.ok(CONFIG_VARIABLES.includes(v), `${v} is not read by loadConfig`);
-  const marked = readme
+  const marked = configDoc
     .split('\n')
     .map((row) => /^\| `([A-Z0-9_]+)` \|.*\bSecret\.\s*\|$/.exec(row)?.[1])
     .filter((v): v is string => v !== undefined);

@@ -1,4 +1,4 @@
-// README's metrics table against the registry Bulwark builds (createMetrics, the one
+// docs/metrics.md's table against the registry Bulwark builds (createMetrics, the one
 // app/main.ts uses; building it connects nothing): every registered metric is in
 // the table with its type and labels, every row names a registered metric, and every
 // metric name the docs and dashboards/ mention (Prometheus rules, their tests, the
@@ -12,7 +12,7 @@ import { createMetrics } from '../../lib/metrics.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
-const readme = read('README.md');
+const doc = read('docs/metrics.md');
 
 interface Registered { type: string; labels: string[] }
 const registered = new Map<string, Registered>(
@@ -24,11 +24,9 @@ const registered = new Map<string, Registered>(
     }),
 );
 
-/** The rows of README's "## Metrics" table: name (or wildcard) → type and label names. */
+/** The rows of docs/metrics.md's table: name (or wildcard) → type and label names. */
 const rows = (() => {
-  const start = readme.indexOf('\n## Metrics');
-  assert.ok(start >= 0, 'README has a "## Metrics" section');
-  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const section = doc;
   const out: Array<{ names: string[]; type: string; labels: string[] }> = [];
   for (const line of section.split('\n')) {
     const m = /^\| (`bulwark_[^|]+) \| ?([a-z]*) ?\| ?([^|]*) \| .* \|$/.exec(line);
@@ -46,26 +44,26 @@ const wildcard = (name: string) => new RegExp(`^${name.replace(/\*/g, '[a-z0-9_]
 const exact = rows.filter((r) => !r.names.some((n) => n.includes('*')));
 const wildcards = rows.filter((r) => r.names.some((n) => n.includes('*'))).flatMap((r) => r.names);
 
-test('metrics doc: every row of the README table is a registered metric of that type with those labels', () => {
+test('metrics doc: every row of the docs/metrics.md table is a registered metric of that type with those labels', () => {
   for (const row of exact) {
     for (const name of row.names) {
       const m = registered.get(name);
-      assert.ok(m, `README documents ${name}, which lib/metrics.ts does not register`);
-      assert.is(row.type, m!.type, `${name}: README says ${row.type}, registered as ${m!.type}`);
-      assert.equal(row.labels, m!.labels, `${name}: README's labels against the registered ones`);
+      assert.ok(m, `docs/metrics.md documents ${name}, which lib/metrics.ts does not register`);
+      assert.is(row.type, m!.type, `${name}: docs/metrics.md says ${row.type}, registered as ${m!.type}`);
+      assert.equal(row.labels, m!.labels, `${name}: docs/metrics.md's labels against the registered ones`);
     }
   }
-  for (const w of wildcards) assert.ok([...registered.keys()].some((n) => wildcard(w).test(n)), `README's ${w} matches no registered metric`);
+  for (const w of wildcards) assert.ok([...registered.keys()].some((n) => wildcard(w).test(n)), `docs/metrics.md's ${w} matches no registered metric`);
 });
 
-test('metrics doc: every registered metric is in the README table (default process metrics by their wildcard rows)', () => {
+test('metrics doc: every registered metric is in the docs/metrics.md table (default process metrics by their wildcard rows)', () => {
   const documented = new Set(exact.flatMap((r) => r.names));
   for (const name of registered.keys()) {
-    assert.ok(documented.has(name) || wildcards.some((w) => wildcard(w).test(name)), `${name} is registered but not in README's metrics table`);
+    assert.ok(documented.has(name) || wildcards.some((w) => wildcard(w).test(name)), `${name} is registered but not in docs/metrics.md's table`);
   }
-  // The README says the three *_total gauges of the default metrics are removed.
+  // docs/metrics.md says the three *_total gauges of the default metrics are removed.
   assert.equal([...registered.keys()].filter((n) => /^bulwark_nodejs_active_[a-z]+_total$/.test(n)), []);
-  assert.ok(registered.has('bulwark_nodejs_active_handles'), 'README points at bulwark_nodejs_active_handles instead');
+  assert.ok(registered.has('bulwark_nodejs_active_handles'), 'docs/metrics.md points at bulwark_nodejs_active_handles instead');
 });
 
 /** A name as written in an expression or a doc: a metric, or one series of a histogram. */
@@ -156,11 +154,11 @@ test('metrics doc: dashboards/ expressions name existing metrics, and only label
   }
 });
 
-test('metrics doc: README lists the alert rules rules.yml defines, no more, no fewer', () => {
+test('metrics doc: docs/metrics.md lists the alert rules rules.yml defines, no more, no fewer', () => {
   const defined = [...read('dashboards/prometheus/rules.yml').matchAll(/^\s*- alert:\s*(\S+)/gm)].map((m) => m[1]!).sort();
-  const at = readme.indexOf('Alert rules: [dashboards/prometheus/rules.yml]');
-  assert.ok(at >= 0, 'README names the rules file');
-  const listed = [...readme.slice(at, readme.indexOf(')', readme.indexOf('(`', at))).matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!).sort();
+  const at = doc.indexOf('Alert rules: [dashboards/prometheus/rules.yml]');
+  assert.ok(at >= 0, 'docs/metrics.md names the rules file');
+  const listed = [...doc.slice(at, doc.indexOf(')', doc.indexOf('(`', at))).matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!).sort();
   assert.ok(defined.length >= 10);
   assert.equal(listed, defined);
 });

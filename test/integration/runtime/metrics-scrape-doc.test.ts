@@ -1,4 +1,4 @@
-// The label values README's metrics table lists, and the ones dashboards/ match on,
+// The label values docs/metrics.md's table lists, and the ones dashboards/ match on,
 // against a scrape of a freshly started Bulwark: the queue gauges' queues and states,
 // the readiness checks, the lost-job kinds, and every `label="value"` of a rule or a
 // panel is a series the process reports (the series rules count on exist at 0 from
@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { startApi, type ApiHarness } from '../../helpers/api.js';
 
 const read = (p: string) => readFileSync(new URL(`../../../${p}`, import.meta.url), 'utf8');
-const readme = read('README.md');
+const doc = read('docs/metrics.md');
 
-/** README's metrics row of `name`: its labels cell and its meaning. */
+/** docs/metrics.md's row of `name`: its labels cell and its meaning. */
 function row(name: string): { labels: string; meaning: string } {
-  const m = new RegExp(`^\\| \`${name}\` \\| [a-z]+ \\| ([^|]*) \\| (.*) \\|$`, 'm').exec(readme);
-  assert.ok(m, `README's metrics table has a row for ${name}`);
+  const m = new RegExp(`^\\| \`${name}\` \\| [a-z]+ \\| ([^|]*) \\| (.*) \\|$`, 'm').exec(doc);
+  assert.ok(m, `docs/metrics.md's table has a row for ${name}`);
   return { labels: m![1]!, meaning: m![2]! };
 }
 
@@ -45,7 +45,7 @@ test.after(async () => api?.close());
 
 const values = (metric: string, label: string) => [...new Set((series.get(metric) ?? []).map((s) => s.labels[label]).filter((v): v is string => v !== undefined))].sort();
 
-test('metrics scrape doc: the queues, states and readiness checks README lists are the ones reported', () => {
+test('metrics scrape doc: the queues, states and readiness checks docs/metrics.md lists are the ones reported', () => {
   const queueJobs = row('bulwark_queue_jobs');
   assert.equal(values('bulwark_queue_jobs', 'queue'), listed(queueJobs.meaning, 'Jobs per queue'));
   assert.equal(values('bulwark_queue_jobs', 'state'), listed(queueJobs.meaning, 'by state'));

@@ -1,0 +1,55 @@
+/** `bulwark migrate` and `bulwark start`: setting up the database and running Bulwark. */
+import { defineGroup } from '../command.js';
+
+/** How long a stopped `bulwark start` waits for its process to end by itself. */
+const EXIT_GRACE_MS = 1000;
+
+export default defineGroup({
+  section: 'Set-up and running',
+  commands: {
+    migrate: {
+      flags: {},
+      about: ['create the database if needed and apply pending migrations'],
+      async run(_f, { config, io }) {
+        const { ensureDatabase, migrate } = await import('../../lib/db/migrations.js');
+        const c = await config();
+        const created = await ensureDatabase(c.databaseUrl);
+        if (created) io.out(`created database ${new URL(c.databaseUrl).pathname.slice(1)}`);
+        const report = await migrate(c.databaseUrl, { onApplied: (name) => io.out(`applied ${name}`) });
+        io.out(
+          report.applied.length === 0
+            ? `database is up to date (${report.alreadyApplied} migrations applied earlier)`
+            : `applied ${report.applied.length} migration(s)`,
+        );
+        return 0;
+      },
+    },
+    start: {
+      flags: {},
+      about: ['run workers, scheduler and the HTTP server until SIGTERM'],
+      /** Run until SIGTERM or SIGINT, then shut down gracefully and exit 0. */
+      async run(_f, { config }) {
+        const c = await config();
+        const [{ startBulwark }, { applyHeapGrowth }] = await Promise.all([
+          import('../../app/main.js'),
+          import('../../app/runtime/heap.js'),
+        ]);
+        applyHeapGrowth(c);
+        const running = await startBulwark(c);
+        await new Promise<void>((resolve) => {
+          const onSignal = (signal: NodeJS.Signals) => {
+            void running.stop(`received ${signal}`).then(resolve);
+          };
+          process.once('SIGTERM', onSignal);
+          process.once('SIGINT', onSignal);
+        });
+        // Everything Bulwark opened is closed, so the process ends by itself once its last
+        // log lines are written. A job abandoned at the shutdown deadline may still hold a
+        // socket or a timer (a send waiting on its receiver): after a short grace for those
+        // writes, it must not keep the process alive past the bound.
+        setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
+        return 0;
+      },
+    },
+  },
+});
