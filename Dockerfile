@@ -11,6 +11,12 @@ ENV TZ=UTC \
 
 WORKDIR /app
 
+# Backups: pg_dump/pg_restore matching the server's major version (Postgres 15) and
+# Debian's age, which encrypts and decrypts them (docs/decisions/0006).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client-15 age bash \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, from the lockfile, so they are cached across source changes.
 # esbuild (the build), tsx (fallback loader) and prisma are runtime dependencies;
 # dev dependencies are left out.

@@ -7,7 +7,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { Scope } from '../lib/apikeys/keys.js';
+import { displayPrefixOf, type Scope } from '../lib/apikeys/keys.js';
 import type { AuditActor } from '../lib/audit/record.js';
 import type { Logger } from '../lib/logger.js';
 import { auditAddress, type AuditAddress } from '../lib/net-address.js';
@@ -62,6 +62,11 @@ export function hasScheme(authorization: string, scheme: 'bearer' | 'basic'): bo
   return authorization.length > scheme.length && authorization[scheme.length] === ' ' && authorization.slice(0, scheme.length).toLowerCase() === scheme;
 }
 
+/** The display prefix of a presented key that looks like one of ours (never the key). */
+function keyPrefixOf(raw: string | undefined): string | undefined {
+  return raw?.startsWith('bwk_') ? displayPrefixOf(raw) : undefined;
+}
+
 export function presentedKey(request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization;
   if (typeof auth === 'string' && hasScheme(auth, 'bearer')) return auth.slice(7).trim();
@@ -97,8 +102,21 @@ export function createGuards(deps: GuardDeps) {
     throw new ApiError(429, 'rate_limited', `more than ${api.requestsPerWindow} requests in ${api.windowSeconds} s for this key; retry later`, undefined, { 'retry-after': retryAfter });
   }
 
+  /**
+   * Before the key is looked up: a source that piled up refused keys this minute gets
+   * 429 (denial-digest.ts), so a flood of bad keys costs neither lookups nor entries.
+   */
+  async function refuseThrottledSource(request: FastifyRequest): Promise<void> {
+    const address = clientAddress(request);
+    const waitMs = deps.recordDenial.retryAfterMs(address);
+    if (waitMs <= 0) return;
+    await deps.recordDenial.throttled({ address, displayPrefix: keyPrefixOf(presentedKey(request)), route: routeOf(request), requestId: request.id, userAgent: request.headers['user-agent'] });
+    throw new ApiError(429, 'rate_limited', 'too many refused API keys from this address; retry later', undefined, { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) });
+  }
+
   function requireScope(scope: Scope): preHandlerAsyncHookHandler {
     return async function guard(request, reply) {
+      await refuseThrottledSource(request);
       const result = await deps.authenticator.authenticate(presentedKey(request));
       if (!result.ok) return deny(request, result.reason, result.displayPrefix, result.tenantId);
       if (!hasScope(result.key, scope)) return deny(request, 'wrong_scope', result.key.displayPrefix, result.key.tenantId, scope);

@@ -1,13 +1,16 @@
 /**
  * API key checks served from memory: a lookup by the key's SHA-256 is cached for at
  * most `cacheMs` (≤ 5 s), so a revocation bites within that time and a request costs
- * no Postgres query while its key is cached. Each use is noted in memory; key-use.ts
+ * no Postgres query while its key is cached. During a database outage a key verified
+ * within `outageGraceMs` is still accepted (verified-keys.ts). Each use is noted in memory; key-use.ts
  * writes last-used times in batches and audits the hours a key was used in.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '../lib/clients/prisma.js';
 import { displayPrefixOf, hashApiKey, looksLikeApiKey, type Scope } from '../lib/apikeys/keys.js';
+import { isTransientDbError } from '../lib/db/errors.js';
 import { createKeyUseRecorder, type KeyUseOptions } from './key-use.js';
+import { createVerifiedKeys } from './verified-keys.js';
 
 export type DenialReason = 'missing' | 'malformed' | 'unknown' | 'expired' | 'revoked' | 'wrong_scope';
 
@@ -43,6 +46,13 @@ export interface AuthenticatorOptions extends Pick<KeyUseOptions, 'writeAudit' |
   cacheMs: number;
   /** Default: the system clock. */
   clock?: () => Date;
+  /**
+   * While the database cannot be reached, keys verified within this many ms are still
+   * accepted from memory (API_KEY_OUTAGE_GRACE_MS). Default: 0 (off).
+   */
+  outageGraceMs?: number;
+  /** Called when a key was accepted from memory because the database could not be asked. */
+  onServedFromMemory?: (err: unknown) => void;
 }
 
 export function createAuthenticator(prisma: PrismaClient, options: AuthenticatorOptions): Authenticator {
@@ -50,17 +60,30 @@ export function createAuthenticator(prisma: PrismaClient, options: Authenticator
   const cache = new Map<string, { row: CachedRow | null; fetchedAt: number }>();
   const keyUse = createKeyUseRecorder(prisma, { writeAudit: options.writeAudit, onError: options.onError });
 
+  const verified = createVerifiedKeys<CachedRow>(options.outageGraceMs ?? 0);
+
   async function lookup(hash: string): Promise<CachedRow | null> {
     const now = Date.now();
     const hit = cache.get(hash);
     if (hit && now - hit.fetchedAt < options.cacheMs) return hit.row;
-    const row = await prisma.apiKey.findUnique({
-      where: { hash },
-      select: { id: true, tenantId: true, displayPrefix: true, name: true, hash: true, scopes: true, expiresAt: true, revokedAt: true },
-    });
+    let row;
+    try {
+      row = await prisma.apiKey.findUnique({
+        where: { hash },
+        select: { id: true, tenantId: true, displayPrefix: true, name: true, hash: true, scopes: true, expiresAt: true, revokedAt: true },
+      });
+    } catch (err) {
+      // The database is out: a key verified shortly before is still accepted (ingest needs
+      // only Redis); any other key is a 503 (the error goes on), never a 401 or a 500.
+      const remembered = isTransientDbError(err) ? verified.recall(hash, now) : undefined;
+      if (!remembered) throw err;
+      options.onServedFromMemory?.(err);
+      return remembered;
+    }
     const cached = row ? { ...row, scopes: row.scopes as Scope[] } : null;
     if (cache.size > 10_000) cache.clear(); // bound memory under a flood of random keys
     cache.set(hash, { row: cached, fetchedAt: now });
+    verified.remember(hash, cached, now);
     return cached;
   }
 

@@ -57,7 +57,23 @@ function englishMessages(): Readonly<Record<string, string>> {
   return english;
 }
 
+/**
+ * A 4xx that Bull Board's error handler labelled INTERNAL_SERVER_ERROR (it gives that key to
+ * whatever it catches): its own text would say "Internal server error" for a refusal. The 403
+ * is @fastify/static refusing a path that climbs out of the dashboard's files ("..", also
+ * written with a backslash); 404 and 400 are a missing file and a malformed path.
+ */
+const REFUSALS: Readonly<Record<number, string>> = {
+  400: 'the path is not valid',
+  403: 'the path is refused: it leads outside the dashboard\'s files (".." is not allowed)',
+  404: 'no such file',
+};
+
 function messageFor(body: BoardErrorBody, status: number): string {
+  if (status < 500 && body.error.key === 'ERRORS.INTERNAL_SERVER_ERROR') {
+    if (status === 403) return REFUSALS[403]!;
+    return typeof body.message === 'string' && body.message ? body.message : (REFUSALS[status] ?? `refused (${status})`);
+  }
   const text = englishMessages()[body.error.key.replace(/^ERRORS\./, '')];
   if (text) return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(body.error.options?.[name] ?? ''));
   // A 4xx thrown before Bull Board's handler (Fastify refusing the body) phrased itself.

@@ -1,6 +1,7 @@
 /**
- * Every API key denial becomes a `security:api-key-denied` audit entry (reason and
- * display prefix, never the key) and counts towards a burst detector: more than 10
+ * Every API key denial is accounted for in `security:api-key-denied` audit entries
+ * (reason and display prefix, never the key; per source, key prefix and reason, a few
+ * entries a minute and then one with the count of the rest: denial-digest.ts) and counts towards a burst detector: more than 10
  * denials within an hour for one key prefix or one source address raise one
  * high-severity `security:api-key-denial-burst` entry, which the audit path turns
  * into an alert. "Source address" is the counting group of lib/net-address.ts (an
@@ -15,6 +16,7 @@ import { auditAddressGroup, type AuditAddress } from '../lib/net-address.js';
 import { createSlidingWindowLimiter } from '../lib/ratelimit/sliding-window.js';
 import type { Producer } from '../producers/index.js';
 import type { DenialReason } from './authenticator.js';
+import { createDenialDigest, createSourceThrottle, DIGEST_WINDOW_MS } from './denial-digest.js';
 
 export const DENIAL_BURST_LIMIT = 10;
 export const DENIAL_BURST_WINDOW_MS = 3_600_000;
@@ -35,8 +37,29 @@ export function unparsed(address: AuditAddress): { ipUnparsed?: string } {
   return address.unparsed === undefined ? {} : { ipUnparsed: address.unparsed };
 }
 
-export function createDenialRecorder(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger; onDenial?: (reason: DenialReason) => void }) {
+/** Records denials (a call per denial) and throttles the sources that pile them up (denial-digest.ts). */
+export interface DenialRecorder {
+  (denial: Denial): Promise<void>;
+  /** Milliseconds the source of `address` must wait (too many denials this window), or 0. */
+  retryAfterMs(address: AuditAddress): number;
+  /** A request refused by that throttle, before authentication: counted with its source's denials. */
+  throttled(denial: Omit<Denial, 'reason'>): Promise<void>;
+  /** Write the open windows' counts now (shutdown). */
+  close(): Promise<void>;
+}
+
+export function createDenialRecorder(deps: { producer: Producer; redis: Redis; prefix: string; logger: Logger; onDenial?: (reason: DenialReason | 'throttled') => void; clock?: () => number }): DenialRecorder {
   const limiter = createSlidingWindowLimiter(deps.redis, { keyPrefix: `${deps.prefix}:denials` });
+  const throttle = createSourceThrottle(deps.clock);
+  const pending = new Set<Promise<unknown>>();
+  type Recorded = Omit<Denial, 'reason'> & { reason: DenialReason | 'throttled' };
+  const digest = createDenialDigest<Recorded>((w) => {
+    const write = writeEntry(w.last, w.more, true).catch((err: unknown) => deps.logger.warn({ event: 'denial_count_lost', err, count: w.more }, 'could not record a count of denials'));
+    pending.add(write);
+    void write.finally(() => pending.delete(write));
+  }, deps.clock);
+  const sweeper = setInterval(() => digest.sweep(), DIGEST_WINDOW_MS / 4);
+  sweeper.unref();
 
   async function burst(kind: 'ip' | 'key', value: string, denial: Denial, tenantId: string): Promise<void> {
     const subject = `${kind}:${value}`;
@@ -59,16 +82,10 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
     });
   }
 
-  return async function recordDenial(denial: Denial): Promise<void> {
-    deps.onDenial?.(denial.reason);
-    const tenantId = denial.tenantId ?? SYSTEM_TENANT_ID;
-    deps.logger.warn(
-      { event: 'api_key_denied', reason: denial.reason, key_prefix: denial.displayPrefix, tenant_id: tenantId, ip: denial.address.ip, ip_unparsed: denial.address.unparsed, route: denial.route, request_id: denial.requestId },
-      'API key denied',
-    );
-    if (denial.reason === 'missing') return; // no key, nothing to attribute
-    await deps.producer.audit.write({
-      tenantId,
+  /** One `security:api-key-denied` entry standing for `count` denials (the latest is `denial`). */
+  function writeEntry(denial: Recorded, count: number, aggregated: boolean) {
+    return deps.producer.audit.write({
+      tenantId: denial.tenantId ?? SYSTEM_TENANT_ID,
       actorType: 'service',
       actorId: denial.displayPrefix ?? 'unknown-key',
       action: 'security:api-key-denied',
@@ -79,11 +96,46 @@ export function createDenialRecorder(deps: { producer: Producer; redis: Redis; p
       requestId: denial.requestId,
       ip: denial.address.ip,
       userAgent: denial.userAgent?.slice(0, 512),
-      metadata: { reason: denial.reason, route: denial.route, ...unparsed(denial.address) },
+      metadata: { reason: denial.reason, route: denial.route, count, ...(aggregated ? { aggregated: true, window_seconds: DIGEST_WINDOW_MS / 1000 } : {}), ...unparsed(denial.address) },
     });
-    await burst('ip', auditAddressGroup(denial.address), denial, tenantId);
-    if (denial.displayPrefix) await burst('key', denial.displayPrefix, denial, tenantId);
-  };
-}
+  }
 
-export type DenialRecorder = ReturnType<typeof createDenialRecorder>;
+  /** Counted in its window; written (and logged) when it opens the window. */
+  async function note(denial: Recorded, group: string): Promise<void> {
+    const tenantId = denial.tenantId ?? SYSTEM_TENANT_ID;
+    if (!digest.note([group, denial.displayPrefix ?? '', denial.reason, tenantId].join('\u0000'), denial)) return;
+    deps.logger.warn(
+      { event: 'api_key_denied', reason: denial.reason, key_prefix: denial.displayPrefix, tenant_id: tenantId, ip: denial.address.ip, ip_unparsed: denial.address.unparsed, route: denial.route, request_id: denial.requestId },
+      'API key denied (past the first few of a minute, denials of this key, source and reason are counted, not logged one by one)',
+    );
+    await writeEntry(denial, 1, false);
+  }
+
+  async function recordDenial(denial: Denial): Promise<void> {
+    deps.onDenial?.(denial.reason);
+    if (denial.reason === 'missing') {
+      // No key, nothing to attribute: logged only.
+      deps.logger.warn({ event: 'api_key_denied', reason: denial.reason, ip: denial.address.ip, ip_unparsed: denial.address.unparsed, route: denial.route, request_id: denial.requestId }, 'API key denied');
+      return;
+    }
+    const group = auditAddressGroup(denial.address);
+    throttle.denied(group);
+    const tenantId = denial.tenantId ?? SYSTEM_TENANT_ID;
+    await note(denial, group);
+    await burst('ip', group, denial, tenantId);
+    if (denial.displayPrefix) await burst('key', denial.displayPrefix, denial, tenantId);
+  }
+
+  return Object.assign(recordDenial, {
+    retryAfterMs: (address: AuditAddress) => throttle.retryAfterMs(auditAddressGroup(address)),
+    async throttled(denial: Omit<Denial, 'reason'>) {
+      deps.onDenial?.('throttled');
+      await note({ ...denial, reason: 'throttled' }, auditAddressGroup(denial.address));
+    },
+    async close() {
+      clearInterval(sweeper);
+      digest.sweep(true);
+      await Promise.all([...pending]);
+    },
+  });
+}

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from '../lib/errors.js';
+import { outageOf, unavailableError, type Outage } from './unavailable.js';
 
 export class ApiError extends Error {
   constructor(
@@ -77,9 +78,17 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
   }
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+/** @param options.onOutage called for each request answered 503 because a dependency is out (metrics). */
+export function registerErrorHandling(app: FastifyInstance, options: { onOutage?: (outage: Outage) => void } = {}): void {
   app.setErrorHandler((err, request, reply) => {
     const api = toApiError(err, request);
+    const outage = api ? undefined : outageOf(err);
+    if (outage) {
+      // Expected during an outage: one warn line per request, never a 500.
+      request.log.warn({ event: 'dependency_unavailable', dependency: outage.dependency, reason: outage.reason, err }, 'request refused: a dependency is unavailable');
+      options.onOutage?.(outage);
+      return send(reply, unavailableError(outage));
+    }
     if (!api) {
       request.log.error({ event: 'http_internal_error', err }, 'request failed');
       return reply.code(500).send({ error: { code: 'internal', message: `internal error; quote request id ${request.id}` } });

@@ -99,10 +99,22 @@ export function clientErrorHandlerFor(options: Pick<SecurityOptions, 'tlsEnabled
   };
 }
 
+/** One warn line per minute at most while keys are accepted from memory (a database outage). */
+function servedFromMemoryLog(logger: Logger): (err: unknown) => void {
+  let last = 0;
+  return (err) => {
+    if (Date.now() - last < 60_000) return;
+    last = Date.now();
+    logger.warn({ event: 'apikey_served_from_memory', err }, 'database unreachable: API keys verified lately are accepted from memory (API_KEY_OUTAGE_GRACE_MS)');
+  };
+}
+
 export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   const { config, metrics } = deps;
   const authenticator = createAuthenticator(deps.prisma, {
     cacheMs: config.apiKeyCacheMs,
+    outageGraceMs: config.apiKeyOutageGraceMs,
+    onServedFromMemory: servedFromMemoryLog(deps.logger),
     clock: deps.clock,
     writeAudit: (entry) => deps.producer.audit.write(entry),
     onError: (err) => deps.logger.warn({ event: 'apikey_use_flush_failed', err }, 'could not record API key use; kept to try again'),
@@ -130,7 +142,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   // JSON bodies only: Fastify also parses text/plain by default, which let such a body
   // reach the routes as a string (a 400) instead of the documented 415.
   app.removeContentTypeParser('text/plain');
-  registerErrorHandling(app);
+  registerErrorHandling(app, {
+    onOutage: ({ dependency, reason }) => {
+      metrics.apiUnavailable.inc({ dependency, reason });
+      if (reason === 'out_of_memory' && dependency === 'redis') metrics.redisOutOfMemory.inc({ source: 'api' });
+    },
+  });
   registerInputChecks(app);
   registerAuditRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
   registerAlertRoutes(app, { producer: deps.producer, prisma: deps.prisma, guards });
@@ -138,5 +155,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   registerTenantRoutes(app, { prisma: deps.prisma, guards });
   registerChannelRoutes(app, { prisma: deps.prisma, guards, targets: { allowPrivateTargets: config.alertTargetsAllowPrivate } });
   registerRetentionRoutes(app, { prisma: deps.prisma, guards });
-  return { guards, authenticator, close: () => authenticator.close() };
+  return {
+    guards,
+    authenticator,
+    close: async () => {
+      await recordDenial.close();
+      await authenticator.close();
+    },
+  };
 }

@@ -8,12 +8,14 @@ import pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createPgPool, createPrisma, trackBackendPids } from '../lib/clients/prisma.js';
-import { createRedis } from '../lib/clients/redis.js';
+import { createApiRedis, createRedis, untilReady } from '../lib/clients/redis.js';
+import { createStorage, probeStorage } from '../lib/clients/storage.js';
+import { survivesConnectionLoss } from '../lib/db/connection-loss.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
-import { systemClock, type Clock } from '../lib/time.js';
+import { systemClock, withTimeout, type Clock } from '../lib/time.js';
 import { cancelOwnStatements } from './runtime/cancel-statements.js';
 import { stopWorkers } from './runtime/stop-workers.js';
 import type { Api } from '../api/index.js';
@@ -25,6 +27,9 @@ import { createWorkers } from './workers.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
+
+/** A scrape waits at most this long for the object store (bulwark_object_store_up 0 past it). */
+const STORE_PROBE_TIMEOUT_MS = 2000;
 
 export interface StartOptions {
   /** Where log lines go. Default: stdout. */
@@ -56,7 +61,9 @@ export interface RunningBulwark {
 
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
   const logger = createLogger(config, options.logDestination);
-  const pool = createPgPool(config, config.databasePoolSize, (err) => logger.warn({ event: 'db_connection_lost', err }, 'idle database connection closed'));
+  const pool = createPgPool(config, config.databasePoolSize, (err, inUse) =>
+    logger.warn({ event: 'db_connection_lost', in_use: inUse, err }, inUse ? 'database connection lost while in use; its work is retried' : 'idle database connection closed'),
+  );
   return {
     config,
     logger,
@@ -66,6 +73,8 @@ export function createContext(config: Config, options: StartOptions = {}): AppCo
     pg: pool,
     pgBackendPids: trackBackendPids(pool),
     clock: options.clock ?? systemClock,
+    // Makes no request: a store that is down never stops a start (audit and alerts do not need it).
+    storage: createStorage(config.storage),
   };
 }
 
@@ -80,7 +89,7 @@ const flushLogs = (ctx: AppContext) => new Promise<void>((resolve) => ctx.logger
 
 /** A connection of its own (the pool may be all busy) to cancel this process's running statements. */
 async function cancelRunningStatements(config: Config, pids: number[]): Promise<number> {
-  const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 });
+  const client = survivesConnectionLoss(new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 }));
   await client.connect();
   try {
     return await cancelOwnStatements(client, pids);
@@ -106,14 +115,15 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   const jobs = createWorkers(ctx, registry, { ...(options.alerts ? { alerts: options.alerts } : {}) });
   const { workers, queues: countQueues } = jobs;
   ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
+  // Bounded: with Redis away the counts would wait for it, and so would every scrape (it hung).
   ctx.metrics.setQueueCountSource(async () =>
-    Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))),
+    withTimeout(Promise.all(countQueues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(), paused: await q.isPaused() }))), config.apiRedisTimeoutMs, 'queue counts'),
   );
   let accepting = true;
   // Everything below may fail half way (a port in use, a Redis that refuses the
   // scheduler): then what was opened is closed again, so a failed start exits.
   let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
-  let apiRedis: ReturnType<typeof createRedis> | undefined;
+  let apiRedis: ReturnType<typeof createApiRedis> | undefined;
   let producer: ReturnType<typeof createProducer> | undefined;
   let api: Api | undefined;
   let server: Awaited<ReturnType<typeof startHttp>> | undefined;
@@ -165,9 +175,19 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     const readiness = createReadiness(ctx, () => accepting);
     // Readiness as a metric too: a process that answers scrapes but cannot work (database
     // down, migration pending) is otherwise invisible to Prometheus.
-    ctx.metrics.setReadinessSource(async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, c]) => [name, c.ok])));
+    // The object store is not a readiness condition (audit and alerts work without it):
+    // it has its own gauge, so the rules on bulwark_ready never page for it.
+    ctx.metrics.setReadinessSource(async () =>
+      Object.fromEntries(Object.entries((await readiness()).checks).flatMap(([name, c]) => (c.required === false ? [] : [[name, c.ok]]))),
+    );
+    ctx.metrics.setObjectStoreSource(() => probeStorage(ctx.storage, STORE_PROBE_TIMEOUT_MS).then(() => true, () => false));
     if (options.http !== false) {
-      const redis = (apiRedis = createRedis(config, 'bulwark-api', { autoPipelining: false }));
+      // Refuses instead of queueing while Redis is away (createApiRedis); so that the first
+      // requests are not refused, serving waits for it to be ready (at most 10 s: past that it serves, refusing with 503 until Redis answers).
+      const redis = (apiRedis = createApiRedis(config));
+      // Each reconnect attempt fails with an error event while Redis is away; requests say it (503).
+      redis.on('error', (err: Error) => logger.debug({ event: 'redis_connection_error', component: 'api', err }, 'API Redis connection error'));
+      await untilReady(redis, 10_000);
       const p = (producer = createProducer({
         connection: redis,
         queuePrefix: config.queuePrefix,

@@ -20,6 +20,10 @@ export interface CheckedEnv {
   OPERATOR_PASSWORD?: string | undefined;
   TRUSTED_PROXIES: string;
   CORS_ORIGINS?: string | undefined;
+  S3_ACCESS_KEY: string;
+  S3_SECRET_KEY: string;
+  S3_BUCKET: string;
+  S3_BACKUP_BUCKET: string;
 }
 
 /** What a rule may know about the input besides the parsed values. */
@@ -54,6 +58,18 @@ export function crossChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): Fi
   }
   for (const origin of listOf(e.CORS_ORIGINS)) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ path: 'CORS_ORIGINS', message: `"${origin}" is not an origin like https://app.example.com` });
+  }
+  // The local stand-in's published pair would let anyone on the network read every
+  // tenant's objects and backups. Judged on what was set, so an invalid key is not
+  // reported twice; the message never repeats the value.
+  if (judgeable('BULWARK_ENV') && e.BULWARK_ENV === 'live') {
+    if (!invalid.has('S3_ACCESS_KEY') && e.S3_ACCESS_KEY === 'S3RVER') problems.push({ path: 'S3_ACCESS_KEY', message: 'the local stand-in default is refused in live; set the store\'s own access key' });
+    if (!invalid.has('S3_SECRET_KEY') && e.S3_SECRET_KEY === 'S3RVER') problems.push({ path: 'S3_SECRET_KEY', message: 'the local stand-in default is refused in live; set the store\'s own secret key' });
+  }
+  // Backups in the tenant bucket would be copied into themselves by the objects backup,
+  // and a tenant-prefix interface could reach them.
+  if (judgeable('S3_BUCKET', 'S3_BACKUP_BUCKET') && e.S3_BUCKET === e.S3_BACKUP_BUCKET) {
+    problems.push({ path: 'S3_BACKUP_BUCKET', message: 'must differ from S3_BUCKET (backups are kept apart from tenant data)' });
   }
   return problems;
 }

@@ -10,6 +10,7 @@ import { ConfigError, issueMessage, type FieldProblem } from './errors.js';
 import { WEBHOOK_BODY_MAX_BYTES } from './contracts/alert-delivery.js';
 import { refineRunbookBaseUrl } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
+import { isBackupKeyList, isSigningKeyList } from './backup/key-format.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -38,6 +39,23 @@ const cron = z.string().refine((v) => {
     return false;
   }
 }, 'must be a valid cron expression (5 or 6 fields), e.g. "0 * * * *"');
+
+/** The key pair s3rver accepts; fine on a laptop, refused in live (lib/config-checks.ts). */
+export const S3RVER_KEY = 'S3RVER';
+
+// The S3 naming rules MinIO enforces, minus dotted names (they break TLS wildcards).
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must be 3-63 lowercase letters, digits or -, starting and ending with a letter or digit');
+
+const s3Endpoint = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return ['http:', 'https:'].includes(u.protocol) && u.hostname !== '' && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}, 'must be http(s)://host[:port] with no path, query or credentials (the keys are S3_ACCESS_KEY and S3_SECRET_KEY)');
 
 const envSchema = z.object({
   /** Postgres connection string. Default: postgresql://postgres@127.0.0.1:5432/bulwark */
@@ -123,6 +141,17 @@ const envSchema = z.object({
   API_KEY_CACHE_MS: int(0, 5000).default(5000),
   /** How long the HTTP API caches a tenant's settings (its request limit); a change applies within this. The alert worker reads the policy per alert. Default: 5000 ms. */
   SETTINGS_CACHE_MS: int(0, 60000).default(5000),
+  /**
+   * Longest the HTTP API waits on Redis for one command; past it, and at once while Redis
+   * cannot be reached, the request is answered 503 with Retry-After. Default: 2000 ms.
+   */
+  API_REDIS_TIMEOUT_MS: int(100, 60000).default(2000),
+  /**
+   * While the database cannot be reached, API keys verified within this long are still
+   * accepted from memory (ingest needs only Redis); 0 turns that off. A revocation written
+   * just before an outage can go unseen for API_KEY_CACHE_MS plus at most this. Default: 900000 ms (15 min).
+   */
+  API_KEY_OUTAGE_GRACE_MS: int(0, 86_400_000).default(900_000),
   /** Base URL of the Telegram Bot API (a local stand-in in tests). Default: https://api.telegram.org */
   TELEGRAM_API_URL: url(['https:', 'http:']).default('https://api.telegram.org'),
   /** Time limit of one alert delivery HTTP request. Default: 10000 ms. */
@@ -144,6 +173,34 @@ const envSchema = z.object({
    * because the alert contract only accepts absolute http(s) URLs).
    */
   RUNBOOK_BASE_URL: url(['https:', 'http:']).superRefine(refineRunbookBaseUrl).optional(),
+  /**
+   * Backup encryption keys: age identities (`AGE-SECRET-KEY-1…`, from `age-keygen`),
+   * comma- or space-separated. The first encrypts new backups, all decrypt (rotation).
+   * Required by backup and restore. Default: none.
+   */
+  BACKUP_KEYS: z.string().refine(isBackupKeyList, 'must be age identities (AGE-SECRET-KEY-1…), comma- or space-separated').optional(),
+  /**
+   * Keys that sign backup manifests (HMAC-SHA256), comma-separated, each at least 32
+   * characters: the first signs, all verify. Required by backup and restore. Default: none.
+   */
+  BACKUP_SIGNING_KEY: z.string().refine(isSigningKeyList, 'must be comma-separated keys of at least 32 characters each').optional(),
+  /** Size of one backup part before encryption, in MiB (two are held in memory at once). Default: 16. */
+  BACKUP_PART_SIZE_MB: int(1, 64).default(16),
+  /**
+   * The S3-protocol object store (MinIO in production, s3rver locally): scheme, host and
+   * port only. https turns TLS on. Default: http://127.0.0.1:9000.
+   */
+  S3_ENDPOINT: s3Endpoint.default('http://127.0.0.1:9000'),
+  /** Region the buckets are created in and requests are signed for. Default: us-east-1. */
+  S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be 1-32 lowercase letters, digits or -').default('us-east-1'),
+  /** Access key of the object store. Default: S3RVER (the local stand-in's fixed pair; refused in live). */
+  S3_ACCESS_KEY: z.string().min(3, 'must be at least 3 characters').max(128).default(S3RVER_KEY),
+  /** Secret key of the object store. Default: S3RVER (refused in live). Never logged or echoed. */
+  S3_SECRET_KEY: z.string().min(3, 'must be at least 3 characters').max(256).default(S3RVER_KEY),
+  /** Bucket of tenant data (tenant/{id}/...). Default: bulwark. */
+  S3_BUCKET: bucketName.default('bulwark'),
+  /** Bucket of backups, kept apart from tenant data. Default: bulwark-backups. */
+  S3_BACKUP_BUCKET: bucketName.default('bulwark-backups'),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -180,6 +237,8 @@ export interface Config {
   readonly apiBodyLimitBytes: number;
   readonly apiKeyCacheMs: number;
   readonly settingsCacheMs: number;
+  readonly apiRedisTimeoutMs: number;
+  readonly apiKeyOutageGraceMs: number;
   readonly telegramApiUrl: string;
   readonly alertHttpTimeoutMs: number;
   readonly webhookMaxBodyBytes: number;
@@ -187,6 +246,30 @@ export interface Config {
   readonly alertTargetsAllowPrivate: boolean;
   /** Base URL of docs/runbooks as published, without a trailing slash; undefined when not set. */
   readonly runbookBaseUrl: string | undefined;
+  /** Raw BACKUP_KEYS (age identities); parsed by lib/backup/keys.ts. Never log it. */
+  readonly backupKeys: string | undefined;
+  /** Raw BACKUP_SIGNING_KEY list; parsed by lib/backup/signing.ts. Never log it. */
+  readonly backupSigningKeys: string | undefined;
+  readonly backupPartSizeBytes: number;
+  /** The object store (S3_*); lib/clients/storage.ts builds its client. `secretKey`: never log it. */
+  readonly storage: StorageConfig;
+}
+
+/** Where the object store is and how to sign for it. */
+export interface StorageConfig {
+  /** Host name or address, without scheme or port. */
+  readonly endPoint: string;
+  readonly port: number;
+  readonly useSSL: boolean;
+  readonly region: string;
+  readonly accessKey: string;
+  /** Secret: never logged, never in an error. */
+  readonly secretKey: string;
+  /** Tenant data. */
+  readonly bucket: string;
+  readonly backupBucket: string;
+  /** S3_ENDPOINT as given, without credentials (it can carry none): what errors name. */
+  readonly endpointUrl: string;
 }
 
 /** Names of every variable loadConfig reads (the .env.example test checks this list). */
@@ -197,7 +280,7 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
  * logged, never echoed in a ConfigError, and listed in .env.example with no value.
  * DATABASE_URL and REDIS_URL may carry a password too; their defaults carry none.
  */
-export const SECRET_VARIABLES = ['MASTER_KEYS', 'METRICS_TOKEN', 'OPERATOR_PASSWORD'] as const satisfies ReadonlyArray<keyof Env>;
+export const SECRET_VARIABLES = ['MASTER_KEYS', 'METRICS_TOKEN', 'OPERATOR_PASSWORD', 'S3_SECRET_KEY', 'BACKUP_KEYS', 'BACKUP_SIGNING_KEY'] as const satisfies ReadonlyArray<keyof Env>;
 
 /**
  * Parse the environment into a frozen Config.
@@ -252,12 +335,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiBodyLimitBytes: e.API_BODY_LIMIT_BYTES,
     apiKeyCacheMs: e.API_KEY_CACHE_MS,
     settingsCacheMs: e.SETTINGS_CACHE_MS,
+    apiRedisTimeoutMs: e.API_REDIS_TIMEOUT_MS,
+    apiKeyOutageGraceMs: e.API_KEY_OUTAGE_GRACE_MS,
     telegramApiUrl: e.TELEGRAM_API_URL,
     alertHttpTimeoutMs: e.ALERT_HTTP_TIMEOUT_MS,
     webhookMaxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
     alertTargetsAllowPrivate: e.ALERT_TARGETS_ALLOW_PRIVATE === 'true',
     runbookBaseUrl: e.RUNBOOK_BASE_URL?.replace(/\/+$/, ''),
+    backupKeys: e.BACKUP_KEYS,
+    backupSigningKeys: e.BACKUP_SIGNING_KEY,
+    backupPartSizeBytes: e.BACKUP_PART_SIZE_MB * 1024 * 1024,
+    storage: Object.freeze(storageConfig(e)),
   });
+}
+
+function storageConfig(e: Env): StorageConfig {
+  const u = new URL(e.S3_ENDPOINT);
+  const useSSL = u.protocol === 'https:';
+  return {
+    // URL keeps IPv6 brackets in hostname; the minio client wants the bare address.
+    endPoint: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : useSSL ? 443 : 80,
+    useSSL,
+    region: e.S3_REGION,
+    accessKey: e.S3_ACCESS_KEY,
+    secretKey: e.S3_SECRET_KEY,
+    bucket: e.S3_BUCKET,
+    backupBucket: e.S3_BACKUP_BUCKET,
+    endpointUrl: u.origin,
+  };
 }
 
 const omit = (input: Record<string, string>, names: ReadonlySet<string>): Record<string, string> =>

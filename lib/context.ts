@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { PrismaClient } from './clients/prisma.js';
 import type { Config } from './config.js';
+import type { Storage } from './clients/storage.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Clock } from './time.js';
@@ -26,4 +27,6 @@ export interface AppContext {
    */
   readonly pgBackendPids: () => number[];
   readonly clock: Clock;
+  /** The object store (lib/clients/storage.ts); nothing connects until a call is made. */
+  readonly storage: Storage;
 }

@@ -22,6 +22,7 @@ export function createMetrics() {
   let countSource: QueueCountSource | undefined;
   let readinessSource: (() => Promise<Record<string, boolean>>) | undefined;
   let stuckAlertsSource: (() => Promise<Record<string, number>>) | undefined;
+  let objectStoreSource: (() => Promise<boolean>) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.
   let reading: ReturnType<QueueCountSource> | undefined;
   function readQueues(): ReturnType<QueueCountSource> | Promise<undefined> {
@@ -42,7 +43,8 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
       async collect() {
-        const read = await readQueues();
+        // Redis not answering leaves the queue gauges out of this scrape (bulwark_ready says why).
+        const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
         for (const { queue, counts } of read) for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
@@ -54,7 +56,8 @@ export function createMetrics() {
       labelNames: ['queue'] as const,
       registers: [registry],
       async collect() {
-        const read = await readQueues();
+        // Redis not answering leaves the queue gauges out of this scrape (bulwark_ready says why).
+        const read = await readQueues().catch(() => undefined);
         if (!read) return;
         this.reset();
         for (const { queue, paused } of read) this.set({ queue }, paused ? 1 : 0);
@@ -128,6 +131,32 @@ export function createMetrics() {
       help: 'Unix time a retention tenant job last finished every class',
       registers: [registry],
     }),
+    // Backups (workers/backup/index.ts). Set by the process that ran the backup; a
+    // rule over them takes max() across processes (docs/jobs/backup.md).
+    backupLastSuccess: new Gauge({
+      name: 'bulwark_backup_last_success_timestamp_seconds',
+      help: 'Unix time the last backup of this kind finished with its manifest written',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    backupBytes: new Gauge({
+      name: 'bulwark_backup_bytes',
+      help: 'Encrypted bytes of the last successful backup of this kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    backupDuration: new Gauge({
+      name: 'bulwark_backup_duration_seconds',
+      help: 'Seconds the last successful backup of this kind took, start to manifest',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    backupFailures: new Counter({
+      name: 'bulwark_backup_failures_total',
+      help: 'Backup attempts that failed (each retry counts)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     abuseOutcomes: new Counter({
       name: 'bulwark_abuse_outcomes_total',
       help: 'API requests checked by the per-key sliding-window limit, by outcome (allow or deny)',
@@ -138,6 +167,18 @@ export function createMetrics() {
       name: 'bulwark_api_key_denials_total',
       help: 'API requests refused for their key, by reason (missing, malformed, unknown, expired, revoked, wrong_scope)',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    apiUnavailable: new Counter({
+      name: 'bulwark_api_unavailable_total',
+      help: 'API requests answered 503 because a dependency was out, by dependency (redis, postgres) and reason (unreachable, timeout, out_of_memory)',
+      labelNames: ['dependency', 'reason'] as const,
+      registers: [registry],
+    }),
+    redisOutOfMemory: new Counter({
+      name: 'bulwark_redis_oom_total',
+      help: 'Redis writes refused with OOM (maxmemory reached), by who met it (api: a request answered 503; readiness: the /readyz write probe)',
+      labelNames: ['source'] as const,
       registers: [registry],
     }),
     alertDeliveryJobsLost: new Counter({
@@ -163,6 +204,15 @@ export function createMetrics() {
         for (const [check, ok] of Object.entries(await readinessSource())) this.set({ check }, ok ? 1 : 0);
       },
     }),
+    objectStoreUp: new Gauge({
+      name: 'bulwark_object_store_up',
+      help: 'Whether the object store answered and has its tenant bucket at scrape time (1) or not (0); not a readiness check, audit and alerts work without it',
+      registers: [registry],
+      async collect() {
+        if (!objectStoreSource) return;
+        this.set((await objectStoreSource()) ? 1 : 0);
+      },
+    }),
     alertsStuck: new Gauge({
       name: 'bulwark_alerts_stuck',
       help: 'Alerts in the ledger waiting longer than they should, by state (received or delivering unchanged for an hour; grouped or deferred five minutes past their time), read at scrape time',
@@ -182,6 +232,10 @@ export function createMetrics() {
     /** Where bulwark_ready reads its checks (check name → passing). */
     setReadinessSource(source: () => Promise<Record<string, boolean>>) {
       readinessSource = source;
+    },
+    /** Where bulwark_object_store_up reads whether the store answers (a source that never rejects). */
+    setObjectStoreSource(source: () => Promise<boolean>) {
+      objectStoreSource = source;
     },
     /** Where bulwark_alerts_stuck reads its counts (state → alerts). */
     setStuckAlertsSource(source: () => Promise<Record<string, number>>) {

@@ -42,6 +42,8 @@ import { redactSecrets } from '../lib/redact.js';
 import { refineRunbookBaseUrl, runbookUrlFor } from '../lib/runbooks.js';
 import { createWriteCoalescer, jsonBytes } from './coalesce.js';
 import { createStrictFlowProducer } from './strict-flows.js';
+import { createObjects } from './objects.js';
+import type { Storage } from '../lib/clients/storage.js';
 import { parseEachOrThrow, parseOrThrow } from './validate.js';
 
 export { ValidationError } from '../lib/errors.js';
@@ -76,6 +78,11 @@ export interface ProducerOptions {
    * URLs). Bulwark passes its RUNBOOK_BASE_URL here.
    */
   runbookBaseUrl?: string;
+  /**
+   * The object store `producer.objects` writes to: `createStorage(loadConfig().storage)`
+   * (lib/clients/storage.ts). Default: none, and `producer.objects` calls throw.
+   */
+  storage?: Storage;
 }
 
 export interface EnqueuedAudit {
@@ -92,6 +99,7 @@ const optionsSchema = z
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
     coalesceWrites: z.boolean({ error: 'must be true or false' }).optional(),
     runbookBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).superRefine(refineRunbookBaseUrl).optional(),
+    storage: z.custom<Storage>((v) => typeof v === 'object' && v !== null && 'client' in v && 'bucket' in v, 'must be a Storage from createStorage').optional(),
   })
   .strict();
 
@@ -311,6 +319,8 @@ export function createProducer(options: ProducerOptions = {}) {
         return { jobId: String(job.id), alertId };
       },
     },
+    /** Tenant files in the store's key layout (producers/objects.ts, docs/storage.md). */
+    objects: createObjects(opts.storage, clock),
     /** Close the queues, and the connection if the producer opened it. */
     async close(): Promise<void> {
       await coalescer.flush();

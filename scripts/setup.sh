@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/services.sh
 bash scripts/install.sh
+# After install: the local object store (s3rver) comes from node_modules.
+bash scripts/services.sh
 npm run --silent generate
 npm run --silent build
 if [ ! -f .env ] && [ -z "${MASTER_KEYS:-}" ]; then

@@ -8,9 +8,11 @@
 import { alertJob } from '../lib/contracts/alert.js';
 import { deliverJob, digestJob, groupFlushJob, sweepJob } from '../lib/contracts/alert-delivery.js';
 import { auditVerifyJob, auditWriteJob } from '../lib/contracts/audit.js';
+import { backupJob } from '../lib/contracts/backup.js';
 import { retentionRunJob, retentionTenantJob } from '../lib/contracts/retention.js';
 import { alertHandlers } from './alert/index.js';
 import { auditHandlers } from './audit/index.js';
+import { backupHandlers } from './backup/index.js';
 import { retentionHandlers } from './retention/index.js';
 import { register, type Registration } from './registration.js';
 
@@ -22,6 +24,7 @@ export const registry: readonly Registration[] = [
   register(groupFlushJob, alertHandlers.groupFlush),
   register(digestJob, alertHandlers.digest),
   register(sweepJob, alertHandlers.sweep),
+  register(backupJob, backupHandlers.backup),
   register(retentionRunJob, retentionHandlers.run),
   register(retentionTenantJob, retentionHandlers.tenant),
 ];

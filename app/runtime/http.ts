@@ -58,10 +58,14 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
   app.get('/readyz', QUIET, async (_req, reply) => {
     const { ready, checks } = await options.readiness();
     const failing = Object.entries(checks)
-      .filter(([, c]) => !c.ok)
+      .filter(([, c]) => !c.ok && c.required !== false)
+      .map(([name]) => name);
+    // Dependencies the process works without (the object store): named, never a 503.
+    const degraded = Object.entries(checks)
+      .filter(([, c]) => !c.ok && c.required === false)
       .map(([name]) => name);
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not_ready', failing, checks };
+    return { status: ready ? 'ready' : 'not_ready', failing, degraded, checks };
   });
 
   const token = ctx.config.metricsToken;

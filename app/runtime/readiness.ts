@@ -9,15 +9,26 @@
  */
 import type { AppContext } from '../../lib/context.js';
 import { readMigrationFiles, type MigrationFile } from '../../lib/db/migrations.js';
+import { probeStorage, StorageUnavailableError } from '../../lib/clients/storage.js';
 import { maskUrlCredentials } from '../../lib/redact.js';
 import { TimeoutError, withTimeout } from '../../lib/time.js';
 
-/** Why a check fails, as /readyz says it: `timeout` (no answer within 2 s), `error` (the dependency answered with an error or refused the connection), `pending_migrations`, `stopping`. */
-export type ReadinessReason = 'timeout' | 'error' | 'pending_migrations' | 'stopping';
+/**
+ * Why a check fails, as /readyz says it: `timeout` (no answer within 2 s), `error` (the
+ * dependency answered with an error or refused the connection), `out_of_memory` (Redis
+ * refuses writes: maxmemory reached), `pending_migrations`, `stopping`, `missing_bucket`
+ * (the store answers but `bulwark migrate` has not created the bucket).
+ */
+export type ReadinessReason = 'timeout' | 'error' | 'out_of_memory' | 'pending_migrations' | 'stopping' | 'missing_bucket';
 
 export interface ReadinessCheck {
   ok: boolean;
   reason?: ReadinessReason;
+  /**
+   * false for a dependency the process works without (the object store: audit and
+   * alert ingest never touch it): reported, but it does not make /readyz fail.
+   */
+  required?: false;
 }
 
 export interface ReadinessReport {
@@ -26,6 +37,9 @@ export interface ReadinessReport {
 }
 
 class PendingMigrations extends Error {}
+
+/** Redis' error reply when maxmemory is reached under the noeviction policy. */
+const isOutOfMemory = (err: unknown) => err instanceof Error && err.name === 'ReplyError' && err.message.startsWith('OOM ');
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -44,7 +58,17 @@ export function createReadiness(ctx: AppContext, isAccepting: () => boolean = ()
       logged.delete(name);
       return [name, { ok: true }];
     } catch (err) {
-      const reason: ReadinessReason = err instanceof TimeoutError ? 'timeout' : err instanceof PendingMigrations ? 'pending_migrations' : 'error';
+      const reason: ReadinessReason =
+        err instanceof TimeoutError || (err instanceof StorageUnavailableError && err.storeCode === 'timeout')
+          ? 'timeout'
+          : err instanceof PendingMigrations
+            ? 'pending_migrations'
+            : err instanceof StorageUnavailableError && err.storeCode === 'NoSuchBucket'
+              ? 'missing_bucket'
+              : isOutOfMemory(err)
+                ? 'out_of_memory'
+                : 'error';
+      if (reason === 'out_of_memory') ctx.metrics.redisOutOfMemory.inc({ source: 'readiness' });
       const error = maskUrlCredentials(err instanceof Error ? err.message : String(err)).slice(0, 300);
       if (logged.get(name) !== error) {
         logged.set(name, error);
@@ -58,7 +82,9 @@ export function createReadiness(ctx: AppContext, isAccepting: () => boolean = ()
     files ??= await readMigrationFiles();
     const results = await Promise.all([
       check('redis', async () => {
-        await ctx.redis.ping();
+        // A write, not a PING: a Redis at maxmemory still answers PING but refuses every
+        // enqueue (OOM), and /readyz said ready through the whole of such an outage.
+        await ctx.redis.set(`${ctx.config.queuePrefix}:readyz:probe`, '1', 'PX', 10_000);
       }),
       check('postgres', async () => {
         await ctx.prisma.$queryRawUnsafe('SELECT 1');
@@ -71,9 +97,10 @@ export function createReadiness(ctx: AppContext, isAccepting: () => boolean = ()
         const pending = files!.filter((f) => !names.has(f.name)).map((f) => f.name);
         if (pending.length > 0) throw new PendingMigrations(`pending migrations: ${pending.join(', ')} (run bulwark migrate)`);
       }),
+      check('object_store', () => probeStorage(ctx.storage, CHECK_TIMEOUT_MS)).then(([name, c]): [string, ReadinessCheck] => [name, { ...c, required: false }]),
     ]);
     const accepting: ReadinessCheck = isAccepting() ? { ok: true } : { ok: false, reason: 'stopping' };
     const checks = { ...Object.fromEntries(results), accepting };
-    return { ready: Object.values(checks).every((c) => c.ok), checks };
+    return { ready: Object.values(checks).every((c) => c.ok || c.required === false), checks };
   };
 }

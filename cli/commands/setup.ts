@@ -21,6 +21,12 @@ export default defineGroup({
             ? `database is up to date (${report.alreadyApplied} migrations applied earlier)`
             : `applied ${report.applied.length} migration(s)`,
         );
+        // After the database, so a store that is down still lets the schema move on; the
+        // command fails (StorageUnavailableError naming S3_ENDPOINT) and a re-run finishes.
+        const { createStorage, ensureBuckets } = await import('../../lib/clients/storage.js');
+        const storage = createStorage(c.storage);
+        for (const bucket of await ensureBuckets(storage)) io.out(`created bucket ${bucket}`);
+        io.out(`object store buckets ready (${storage.bucket}, ${storage.backupBucket})`);
         return 0;
       },
     },

@@ -64,6 +64,9 @@ function isStoredDuplicate(err: unknown): boolean {
 async function commitOnce(pool: pg.Pool, entries: EncodedEntry[], now: () => Date, lookUpStored: boolean, statementTimeoutMs: number): Promise<CommitOutcome[]> {
   // The hot path talks to node-postgres directly (the same pool Prisma runs on):
   // Prisma's parameter handling doubled the time of a 2,000-row unnest insert.
+  // A connection killed mid-transaction rejects the running query (the jobs retry); the
+  // 'error' the client emits as well is caught by the listener createPgPool gives every
+  // client (lib/db/connection-loss.ts), so it cannot take the process down.
   const client = await pool.connect();
   let failed = false;
   try {

@@ -3,6 +3,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import type { Config } from '../config.js';
+import { poolSurvivesConnectionLoss, type ConnectionLostHandler } from '../db/connection-loss.js';
 
 export type { PrismaClient } from '../../generated/prisma/client.js';
 export type { TransactionClient } from '../../generated/prisma/internal/prismaNamespace.js';
@@ -14,8 +15,12 @@ export interface PrismaOptions {
   pool?: pg.Pool;
 }
 
-/** The node-postgres pool Prisma's adapter runs on. */
-export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onIdleError?: (err: Error) => void): pg.Pool {
+/**
+ * The node-postgres pool Prisma's adapter runs on.
+ * @param onConnectionLost called once per connection that died, idle or checked out
+ *   (lib/db/connection-loss.ts). Default: nothing; the failure reaches the caller anyway.
+ */
+export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onConnectionLost?: ConnectionLostHandler): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,
@@ -25,10 +30,10 @@ export function createPgPool(config: Pick<Config, 'databaseUrl'>, max = 10, onId
     // chain heads' row locks for ever: the server ends such a session after 30 s.
     idle_in_transaction_session_timeout: 30_000,
   });
-  // An idle connection dropped by the server (restart, network cut) must not crash the
-  // process: the pool discards it and the next query opens a new one.
-  pool.on('error', (err) => onIdleError?.(err));
-  return pool;
+  // A connection dropped by the server (restart, failover, network cut), idle or in the
+  // middle of a transaction, must not crash the process: the running query fails (the
+  // job retries, the request gets 503), the pool discards the client and opens a new one.
+  return poolSurvivesConnectionLoss(pool, onConnectionLost);
 }
 
 /**
@@ -46,11 +51,19 @@ export function trackBackendPids(pool: pg.Pool): () => number[] {
   return () => [...pids.values()];
 }
 
+/**
+ * Interactive transactions (`$transaction(async (tx) => …)`): Prisma's defaults (5 s to
+ * run, 2 s to get a connection) failed a tenant bootstrap on a machine whose CPU was
+ * busy, with nothing wrong. A stalled session is the server's to end
+ * (idle_in_transaction_session_timeout, 30 s); callers that need less pass their own.
+ */
+export const TRANSACTION_OPTIONS = { timeout: 20_000, maxWait: 10_000 } as const;
+
 export function createPrisma(config: Pick<Config, 'databaseUrl'>, options: PrismaOptions = {}): PrismaClient {
-  if (options.pool) return new PrismaClient({ adapter: new PrismaPg(options.pool) });
+  if (options.pool) return new PrismaClient({ adapter: new PrismaPg(options.pool), transactionOptions: TRANSACTION_OPTIONS });
   // Prisma's $disconnect() does not end a pool it was handed: its idle connections kept
   // a finished CLI command alive for the pool's 10 s idle timeout. They may not now.
   const pool = createPgPool(config, options.max ?? 10);
   pool.options.allowExitOnIdle = true;
-  return new PrismaClient({ adapter: new PrismaPg(pool) });
+  return new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
 }

@@ -4,3 +4,4 @@ export * from './alert.js';
 export * from './alert-delivery.js';
 export * from './job.js';
 export * from './retention.js';
+export * from './backup.js';

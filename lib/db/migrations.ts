@@ -9,6 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { MigrationError } from '../errors.js';
+import { survivesConnectionLoss } from './connection-loss.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
 /** Prisma's own advisory lock key, so our runner and `prisma migrate` exclude each other. */
@@ -58,7 +59,7 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   if (!dbName) throw new Error('DATABASE_URL names no database');
   const admin = new URL(databaseUrl);
   admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
+  const client = survivesConnectionLoss(new pg.Client({ connectionString: admin.toString() }));
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
@@ -106,7 +107,7 @@ export async function migrate(
   options: { dir?: string; onApplied?: (name: string) => void } = {},
 ): Promise<MigrateReport> {
   const files = await readMigrationFiles(options.dir);
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = survivesConnectionLoss(new pg.Client({ connectionString: databaseUrl }));
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK]);

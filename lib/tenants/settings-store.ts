@@ -7,6 +7,7 @@ import { actorFields, recordAuditInTx, type AuditActor } from '../audit/record.j
 import type { PrismaClient } from '../clients/prisma.js';
 import { isUuid } from '../contracts/common.js';
 import { NotFoundError, ValidationError, problemsFromZod } from '../errors.js';
+import { isTransientDbError } from '../db/errors.js';
 import { tenantSettingsSchema, type TenantSettings } from './settings.js';
 
 type JsonObject = { [key: string]: unknown };
@@ -103,7 +104,15 @@ export function createSettingsCache(prisma: PrismaClient, ttlMs: number) {
   return async function settingsOf(tenantId: string): Promise<TenantSettings> {
     const hit = cache.get(tenantId);
     if (hit && Date.now() - hit.at < ttlMs) return hit.value;
-    const value = await getTenantSettings(prisma, tenantId);
+    let value: TenantSettings;
+    try {
+      value = await getTenantSettings(prisma, tenantId);
+    } catch (err) {
+      // The database is out: the last settings read still apply (they limit requests;
+      // a change cannot be written during the outage anyway).
+      if (hit && isTransientDbError(err)) return hit.value;
+      throw err;
+    }
     cache.set(tenantId, { value, at: Date.now() });
     return value;
   };

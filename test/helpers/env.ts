@@ -18,7 +18,10 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
     PORT: '0',
     LOG_LEVEL: 'warn',
     QUEUE_PREFIX: randomPrefix(),
-    WORKER_LOCK_DURATION_MS: '2000',
+    // Long enough that a busy machine (CPU hog, other suites) never misses a renewal
+    // (every 5 s): a lost lock re-runs a job, which sent an alert group twice in
+    // alerts/deliveries.test.ts. Tests of the take-over of a dead worker's jobs set their own.
+    WORKER_LOCK_DURATION_MS: '10000',
     SHUTDOWN_TIMEOUT_MS: '5000',
     MASTER_KEYS: `test1:${generateFernetKey()}`,
     // The receivers of the tests listen on loopback; tests of the refusal set 'false'.

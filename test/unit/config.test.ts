@@ -7,6 +7,9 @@ import { alertInputSchema } from '../../lib/contracts/alert.js';
 import { RUNBOOK_BASE_URL_MAX, runbookUrlFor, SELF_RAISED_RUNBOOKS } from '../../lib/runbooks.js';
 import { createProducer } from '../../producers/index.js';
 
+/** A live store's own key pair: live refuses the local stand-in's default. */
+const LIVE_S3 = { S3_ACCESS_KEY: 'bulwark-live', S3_SECRET_KEY: 'not-the-default-secret' };
+
 function problemsOf(env: Record<string, string>): string[] {
   try {
     loadConfig(env);
@@ -44,9 +47,9 @@ test('an invalid cron expression fails with a clear message', () => {
 });
 
 test('live refuses debug and trace log levels', () => {
-  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'debug' }), ['LOG_LEVEL']);
-  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'trace' }), ['LOG_LEVEL']);
-  assert.is(loadConfig({ BULWARK_ENV: 'live', LOG_LEVEL: 'info' }).env, 'live');
+  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'debug', ...LIVE_S3 }), ['LOG_LEVEL']);
+  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'trace', ...LIVE_S3 }), ['LOG_LEVEL']);
+  assert.is(loadConfig({ BULWARK_ENV: 'live', LOG_LEVEL: 'info', ...LIVE_S3 }).env, 'live');
 });
 
 test('a secret value is never echoed in the error', () => {
@@ -64,7 +67,7 @@ test('a secret value is never echoed in the error', () => {
 test('Bull Board is read-only by default and always in live', () => {
   assert.is(loadConfig({}).bullBoardReadOnly, true);
   assert.is(loadConfig({ BULL_BOARD_READ_ONLY: 'false' }).bullBoardReadOnly, false);
-  assert.is(loadConfig({ BULWARK_ENV: 'live', BULL_BOARD_READ_ONLY: 'false' }).bullBoardReadOnly, true);
+  assert.is(loadConfig({ BULWARK_ENV: 'live', BULL_BOARD_READ_ONLY: 'false', ...LIVE_S3 }).bullBoardReadOnly, true);
 });
 
 test('MASTER_KEYS, operator and CORS settings are checked up front without echoing secrets', () => {
@@ -104,11 +107,11 @@ test('one error lists every bad variable and every cross-field problem that can 
   }
   assert.ok(err, 'expected a ConfigError');
   // Per-variable problems first, in the schema's order, then the cross-field ones.
-  assert.equal(err.problems.map((p) => p.path), ['DATABASE_URL', 'PORT', 'METRICS_TOKEN', 'OPERATOR_PASSWORD', 'LOG_LEVEL', 'MASTER_KEYS', 'OPERATOR_USERNAME', 'CORS_ORIGINS']);
+  assert.equal(err.problems.map((p) => p.path), ['DATABASE_URL', 'PORT', 'METRICS_TOKEN', 'OPERATOR_PASSWORD', 'LOG_LEVEL', 'MASTER_KEYS', 'OPERATOR_USERNAME', 'CORS_ORIGINS', 'S3_ACCESS_KEY', 'S3_SECRET_KEY']);
   const lines = err.message.split('\n');
   assert.is(lines[0], 'invalid configuration:');
   assert.is(lines.length, 1 + err.problems.length);
-  for (const line of lines.slice(1)) assert.match(line, /^ {2}- [A-Z_]+: \S/);
+  for (const line of lines.slice(1)) assert.match(line, /^ {2}- [A-Z0-9_]+: \S/);
   assert.match(err.message, '  - LOG_LEVEL: debug and trace are refused in live');
   assert.match(err.message, '  - OPERATOR_USERNAME: OPERATOR_USERNAME and OPERATOR_PASSWORD must be set together');
   for (const value of Object.values(secrets)) assert.not.match(err.message, value);
@@ -119,7 +122,7 @@ test('a cross-field rule whose own inputs are invalid is skipped, not guessed', 
   // BULWARK_ENV is not a known environment, so "live refuses debug" cannot be judged.
   assert.equal(problemsOf({ BULWARK_ENV: 'prod', LOG_LEVEL: 'debug', PORT: 'x' }), ['BULWARK_ENV', 'PORT']);
   // LOG_LEVEL is invalid itself: its own problem, no second one about live.
-  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'loud' }), ['LOG_LEVEL']);
+  assert.equal(problemsOf({ BULWARK_ENV: 'live', LOG_LEVEL: 'loud', ...LIVE_S3 }), ['LOG_LEVEL']);
   // Both operator variables set, one invalid: the pair rule holds, only the length is wrong.
   assert.equal(problemsOf({ OPERATOR_USERNAME: 'ops', OPERATOR_PASSWORD: 'short' }), ['OPERATOR_PASSWORD']);
 });
@@ -186,6 +189,40 @@ test('docs/configuration.md documents every variable in its table', () => {
 test('.env.example lists every variable', () => {
   const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
   for (const v of CONFIG_VARIABLES) assert.match(example, new RegExp(`^#?\\s*${v}=`, 'm'), `${v} missing from .env.example`);
+});
+
+test('S3_*: defaults point at the local stand-in; endpoint parsed into host, port and TLS', () => {
+  const d = loadConfig({}).storage;
+  assert.equal({ ...d }, { endPoint: '127.0.0.1', port: 9000, useSSL: false, region: 'us-east-1', accessKey: 'S3RVER', secretKey: 'S3RVER', bucket: 'bulwark', backupBucket: 'bulwark-backups', endpointUrl: 'http://127.0.0.1:9000' });
+  assert.ok(Object.isFrozen(d));
+  const tls = loadConfig({ S3_ENDPOINT: 'https://minio.internal', S3_BUCKET: 'data-1', S3_BACKUP_BUCKET: 'backups-1' }).storage;
+  assert.equal([tls.endPoint, tls.port, tls.useSSL, tls.bucket, tls.backupBucket], ['minio.internal', 443, true, 'data-1', 'backups-1']);
+  assert.equal([loadConfig({ S3_ENDPOINT: 'http://[::1]:9100/' }).storage.endPoint, loadConfig({ S3_ENDPOINT: 'http://minio' }).storage.port], ['::1', 80]);
+});
+
+test('S3_*: bad endpoints, regions and bucket names are refused by name; the buckets must differ', () => {
+  for (const bad of ['minio:9000', 'ftp://minio', 'http://minio/path', 'http://user:pw@minio:9000', 'http://minio?x=1']) assert.equal(problemsOf({ S3_ENDPOINT: bad }), ['S3_ENDPOINT'], bad);
+  assert.equal(problemsOf({ S3_REGION: 'US East' }), ['S3_REGION']);
+  for (const bad of ['ab', 'Upper', 'has_underscore', 'dotted.name', '-dash', 'x'.repeat(64)]) assert.equal(problemsOf({ S3_BUCKET: bad }), ['S3_BUCKET'], bad);
+  assert.equal(problemsOf({ S3_BACKUP_BUCKET: 'bulwark' }), ['S3_BACKUP_BUCKET']);
+});
+
+test('S3_*: live refuses the stand-in key pair, each key by name, and never echoes the secret', () => {
+  assert.equal(problemsOf({ BULWARK_ENV: 'live' }), ['S3_ACCESS_KEY', 'S3_SECRET_KEY']);
+  assert.equal(problemsOf({ BULWARK_ENV: 'live', S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'live-secret-value' }), ['S3_ACCESS_KEY']);
+  assert.equal(problemsOf({ BULWARK_ENV: 'live', S3_ACCESS_KEY: 'bulwark-live' }), ['S3_SECRET_KEY']);
+  assert.is(loadConfig({ BULWARK_ENV: 'staging' }).storage.accessKey, 'S3RVER', 'only live refuses it');
+  const secret = 'Sup3r-s3cr3t-minio-key';
+  let message = '';
+  try {
+    loadConfig({ BULWARK_ENV: 'live', S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: secret, S3_ENDPOINT: `http://x:${secret}@minio` });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  assert.match(message, 'S3_ACCESS_KEY');
+  assert.match(message, 'S3_ENDPOINT');
+  assert.not.match(message, secret);
+  assert.is(loadConfig(LIVE_S3 as Record<string, string>).storage.secretKey, LIVE_S3.S3_SECRET_KEY);
 });
 
 test.run();

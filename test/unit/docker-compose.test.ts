@@ -105,4 +105,14 @@ test('every configuration variable reaches the Bulwark container (from the shell
   assert.equal(fixed.sort(), ['DATABASE_URL', 'HOST', 'PORT', 'REDIS_URL']);
 });
 
+test('MinIO is on the compose network only (never published) and Bulwark signs with its credentials', () => {
+  const minio = service('minio');
+  assert.is(minio.ports, undefined, 'MinIO publishes no port');
+  const env = environment(service('bulwark'), 'bulwark environment');
+  assert.is(env.S3_ENDPOINT, '${S3_ENDPOINT:-http://minio:9000}');
+  const minioEnv = environment(minio, 'minio environment');
+  assert.is(minioEnv.MINIO_ROOT_USER, env.S3_ACCESS_KEY, 'MinIO and Bulwark agree on the access key');
+  assert.is(minioEnv.MINIO_ROOT_PASSWORD, '${S3_SECRET_KEY:-}', 'no default password for MinIO either');
+});
+
 test.run();

@@ -1,7 +1,8 @@
 // A security entry that raises an alert: the audit-write job and the alert job reach
 // Redis in ONE transaction (MULTI … EXEC), so a producer that dies or loses Redis
 // between them cannot leave a stored security entry that never alerts. Watched with
-// Redis's own MONITOR; an entry that raises no alert still takes the single plain add.
+// Redis's own MONITOR (read on a plain socket: test/helpers/redis-monitor.ts says why);
+// an entry that raises no alert still takes the single plain add.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
@@ -13,23 +14,20 @@ import { createProducer, securityAlertIdFor, type Producer } from '../../../prod
 import { REDIS_URL, randomPrefix, waitFor } from '../../helpers/env.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';
 import { obliterateQueues } from '../../helpers/queues.js';
+import { startMonitor, type RedisMonitor } from '../../helpers/redis-monitor.js';
 
 const prefix = randomPrefix('atomic');
 const tenantId = randomUUID();
 let producer: Producer;
-let monitor: Redis;
-/** `monitor()` opens a connection of its own: this one is closed separately. */
-let monitorParent: Redis;
+let monitor: RedisMonitor;
 let connection: Redis;
 /** [client address, command, first key of this test's queues] of every command Redis ran, scripts' inner calls left out. */
 const seen: Array<[string, string, string]> = [];
 
 test.before(
   setup(async () => {
-    monitorParent = new Redis(REDIS_URL);
-    monitor = await monitorParent.monitor();
-    monitor.on('monitor', (_time: string, args: unknown[], source: string) => {
-      if (source !== 'lua') seen.push([source, String(args[0]).toLowerCase(), String(args.find((a) => String(a).startsWith(`${prefix}:`)) ?? '')]);
+    monitor = await startMonitor(REDIS_URL, ({ source, args }) => {
+      if (source !== 'lua') seen.push([source, String(args[0]).toLowerCase(), args.find((a) => a.startsWith(`${prefix}:`)) ?? '']);
     });
     producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
     connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -38,7 +36,7 @@ test.before(
 test.after(
   cleanup([
     ['close producer', () => producer?.close()],
-    ['disconnect monitor', () => (monitor?.disconnect(), monitorParent?.disconnect())],
+    ['close monitor', () => monitor?.close()],
     ['obliterate queues', () => obliterateQueues(prefix)],
     ['quit redis', () => connection?.quit()],
   ]),

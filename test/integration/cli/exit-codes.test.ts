@@ -8,6 +8,7 @@ import { randomPrefix } from '../../helpers/env.js';
 import { obliterateQueues } from '../../helpers/queues.js';
 import { workerEnv } from '../../helpers/worker-process.js';
 import { createCliTenant, runBin, runCli, startUntilExit } from '../../helpers/cli.js';
+import { startS3Server } from '../../helpers/s3.js';
 import { ADMIN_URL, createTestDatabase, superuserQuery, urlFor, type TestDatabase } from '../../helpers/db.js';
 
 let db: TestDatabase;
@@ -109,14 +110,17 @@ test('audit verify names a tenant whose row was deleted past the foreign keys (t
 
 test('migrate creates a missing database, applies migrations, and a re-run is a no-op', async () => {
   const name = `bulwark_cli_${Date.now().toString(36)}`;
+  // migrate also creates the object store's buckets (test/integration/storage/client.test.ts).
+  const s3 = await startS3Server();
   try {
-    const first = await run(['migrate'], { DATABASE_URL: urlFor(name) });
+    const first = await run(['migrate'], { DATABASE_URL: urlFor(name), ...s3.env });
     assert.is(first.code, 0, first.err);
     assert.match(first.out, `created database ${name}`);
     assert.match(first.out, /applied 20261122000000_init/);
-    const again = await run(['migrate'], { DATABASE_URL: urlFor(name) });
+    const again = await run(['migrate'], { DATABASE_URL: urlFor(name), ...s3.env });
     assert.match(again.out, 'database is up to date');
   } finally {
+    await s3.stop();
     await superuserQuery(ADMIN_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 });

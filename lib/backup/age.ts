@@ -1,0 +1,81 @@
+/**
+ * Encryption in the age format through Debian's `age` command (docs/decisions/0006:
+ * about 4-5 times the throughput of the pure-JavaScript `age-encryption` package here).
+ * age is authenticated (ChaCha20-Poly1305 per 64 KiB chunk, a final-chunk flag against
+ * truncation), so a flipped byte, a cut-off part or a wrong key makes `age -d` fail.
+ *
+ * Encryption needs only the public recipient, passed as an argument. Decryption needs
+ * the identities: they go to `age -i` through a pipe that bash opens from an
+ * environment variable, never a file, never the command line (/proc/PID/cmdline is
+ * world-readable; a process's environment is readable only by its own user, who
+ * already holds BACKUP_KEYS).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+
+/** A failure of the age command; `detail` is its stderr, which never holds key material. */
+export class AgeError extends Error {
+  constructor(message: string, readonly detail: string) {
+    super(message);
+    this.name = 'AgeError';
+  }
+}
+
+function collect(child: ChildProcess): { out: () => Buffer; err: () => string; exit: Promise<number | null> } {
+  const chunks: Buffer[] = [];
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => chunks.push(d));
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-2000)));
+  // A write to a process that already died (bad key) must fail the promise, not the process.
+  child.stdin!.on('error', () => undefined);
+  const exit = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  return { out: () => Buffer.concat(chunks), err: () => stderr.trim(), exit };
+}
+
+/**
+ * One age encryption in progress: write plaintext, then finish() for the ciphertext.
+ * The ciphertext is held in memory (one part), the plaintext is not.
+ */
+export interface AgeEncryption {
+  write(chunk: Buffer): Promise<void>;
+  finish(): Promise<Buffer>;
+  abort(): void;
+}
+
+export function startEncryption(recipient: string): AgeEncryption {
+  const child = spawn('age', ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const io = collect(child);
+  let failed: Error | undefined;
+  io.exit.catch((err: Error) => (failed = err));
+  return {
+    async write(chunk) {
+      if (failed) throw failed;
+      if (!child.stdin!.write(chunk)) await Promise.race([once(child.stdin!, 'drain'), io.exit]);
+    },
+    async finish() {
+      child.stdin!.end();
+      const code = await io.exit;
+      if (code !== 0) throw new AgeError(`age --encrypt failed (exit ${code})`, io.err());
+      return io.out();
+    },
+    abort() {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Decrypt one age file held in memory with any of the identities. */
+export async function decrypt(ciphertext: Buffer, identities: readonly string[]): Promise<Buffer> {
+  const child = spawn('bash', ['-c', 'exec 3< <(printf "%s\\n" "$BULWARK_AGE_IDENTITIES"); unset BULWARK_AGE_IDENTITIES; exec age --decrypt --identity /dev/fd/3'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BULWARK_AGE_IDENTITIES: identities.join('\n') },
+  });
+  const io = collect(child);
+  child.stdin!.end(ciphertext);
+  const code = await io.exit;
+  if (code !== 0) throw new AgeError(`age --decrypt failed (exit ${code})`, io.err());
+  return io.out();
+}

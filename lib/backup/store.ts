@@ -1,0 +1,97 @@
+/**
+ * The few object-store calls backups make, each answering with a BackupStoreError
+ * that names the object when the store fails, so "store unreachable" reads as such.
+ * Parts are single PUTs of at most BACKUP_PART_SIZE_MB (64 MiB): they work on MinIO,
+ * S3 and the s3rver stand-in alike, which lacks ListMultipartUploads (a streamed
+ * putObject needs it).
+ */
+import type { BucketItem } from 'minio';
+import { storeErrorCode } from '../clients/storage.js';
+import { withTimeout } from '../time.js';
+import type { BackupStore } from './context.js';
+
+/** Longest one part's upload or download may take before the store counts as gone (a 64 MiB part at 1 MB/s). */
+export const PART_CALL_TIMEOUT_MS = 120_000;
+
+/** The store failed: names the object and the store's error code (the client's own message can echo request details). */
+export class BackupStoreError extends Error {
+  readonly code: string;
+  constructor(readonly objectKey: string, action: string, cause: unknown) {
+    const code = storeErrorCode(cause);
+    super(`object store: could not ${action} ${objectKey} (${code})`);
+    this.name = 'BackupStoreError';
+    this.code = code;
+  }
+}
+
+async function guard<T>(key: string, action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await withTimeout(fn(), PART_CALL_TIMEOUT_MS, `${action} ${key}`);
+  } catch (err) {
+    throw new BackupStoreError(key, action, err);
+  }
+}
+
+export const putBytes = (s: BackupStore, key: string, body: Buffer, contentType = 'application/octet-stream') =>
+  guard(key, 'upload', () => s.client.putObject(s.backupBucket, key, body, body.length, { 'Content-Type': contentType }));
+
+/** The whole object, or undefined when there is none (NoSuchKey). */
+export async function getBytes(s: BackupStore, key: string, bucket = s.backupBucket): Promise<Buffer | undefined> {
+  try {
+    return await withTimeout(
+      (async () => {
+        const stream = await s.client.getObject(bucket, key);
+        const chunks: Buffer[] = [];
+        for await (const c of stream) chunks.push(c as Buffer);
+        return Buffer.concat(chunks);
+      })(),
+      PART_CALL_TIMEOUT_MS,
+      `download ${key}`,
+    );
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'NoSuchKey' || code === 'NotFound') return undefined;
+    throw new BackupStoreError(key, 'download', err);
+  }
+}
+
+/** Every object under a prefix (the client pages through the listing). */
+export function listAll(s: BackupStore, prefix: string, bucket = s.backupBucket, startAfter = ''): AsyncIterable<BucketItem> {
+  return s.client.listObjectsV2(bucket, prefix, true, startAfter) as unknown as AsyncIterable<BucketItem>;
+}
+
+/** The ids (first-level folders) under `{env}/`. */
+export async function listBackupIds(s: BackupStore, env: string): Promise<string[]> {
+  const ids: string[] = [];
+  try {
+    for await (const item of s.client.listObjectsV2(s.backupBucket, `${env}/`, false) as unknown as AsyncIterable<BucketItem>) {
+      if (item.prefix) ids.push(item.prefix.slice(env.length + 1).replace(/\/$/, ''));
+    }
+  } catch (err) {
+    throw new BackupStoreError(`${env}/`, 'list', err);
+  }
+  return ids.sort();
+}
+
+/** Delete every object under a prefix (an aborted backup's parts). Returns how many. */
+export async function removePrefix(s: BackupStore, prefix: string): Promise<number> {
+  let n = 0;
+  const batch: string[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await guard(prefix, 'delete objects under', () => s.client.removeObjects(s.backupBucket, batch.splice(0)));
+  };
+  try {
+    for await (const item of listAll(s, prefix)) {
+      if (!item.name) continue;
+      batch.push(item.name);
+      n++;
+      if (batch.length >= 500) await flush();
+    }
+  } catch (err) {
+    if (err instanceof BackupStoreError) throw err;
+    throw new BackupStoreError(prefix, 'list', err);
+  }
+  await flush();
+  return n;
+}

@@ -1,0 +1,42 @@
+/**
+ * The backup worker's side of the registry (workers/registry.ts): one backup per job
+ * (processor.ts). The queue runs one job at a time in the whole deployment: the
+ * policy's concurrency 1 per process, and a global concurrency of 1 set on the queue
+ * when a process builds the processor (database backups also take a Redis lock that
+ * `bulwark backup create` shares: lib/backup/lock.ts). A job that can never succeed
+ * (BACKUP_KEYS or BACKUP_SIGNING_KEY not configured) fails at once; any other failure
+ * (store or database unreachable, lock busy) retries with the policy's backoff.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import { BACKUP_KINDS, backupPolicy, backupQueue, type BackupJob } from '../../lib/contracts/backup.js';
+import { ConfigError } from '../../lib/errors.js';
+import { NotImplementedError } from '../../lib/backup/errors.js';
+import type { JobHandler } from '../registration.js';
+import { processBackup } from './processor.js';
+
+export const backupHandlers = {
+  backup: {
+    processor: (scope) => {
+      scope
+        .queue(backupQueue)
+        .setGlobalConcurrency(backupPolicy.concurrency)
+        // Redis away at start: the per-process concurrency and the lock still hold.
+        .catch((err: unknown) => scope.ctx.logger.warn({ queue: backupQueue.name, err }, 'could not set the backup queue global concurrency'));
+      const { metrics } = scope.ctx;
+      for (const kind of BACKUP_KINDS) metrics.backupFailures.inc({ kind }, 0);
+      return async (data, job: Job) => {
+        try {
+          const result = await processBackup(data, scope.ctx, job);
+          metrics.backupLastSuccess.set({ kind: result.kind }, Date.now() / 1000);
+          metrics.backupBytes.set({ kind: result.kind }, result.bytes);
+          metrics.backupDuration.set({ kind: result.kind }, result.seconds);
+          return result;
+        } catch (err) {
+          metrics.backupFailures.inc({ kind: data.kind });
+          if (err instanceof ConfigError || err instanceof NotImplementedError) throw new UnrecoverableError(err.message);
+          throw err;
+        }
+      };
+    },
+  } satisfies JobHandler<BackupJob>,
+};
