@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from '../lib/errors.js';
-import { outageOf, unavailableError, type Outage } from './unavailable.js';
+import { OUTAGE_MESSAGES, RETRY_AFTER_SECONDS, outageOf, type Outage } from './unavailable.js';
 
 export class ApiError extends Error {
   constructor(
@@ -98,4 +98,9 @@ export function registerErrorHandling(app: FastifyInstance, options: { onOutage?
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
   );
+}
+
+/** An outage as a 503 with Retry-After (api/unavailable.ts tells which outage it is). */
+export function unavailableError(outage: Outage): ApiError {
+  return new ApiError(503, 'unavailable', OUTAGE_MESSAGES[outage.dependency][outage.reason], undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) });
 }

@@ -7,7 +7,6 @@
  * `forApi`), so a command refused while Redis is unreachable was never sent.
  */
 import { codesOf, isTransientDbError } from '../lib/db/errors.js';
-import { ApiError } from './errors.js';
 
 export type Dependency = 'redis' | 'postgres';
 export type OutageReason = 'unreachable' | 'timeout' | 'out_of_memory';
@@ -46,7 +45,9 @@ export function outageOf(err: unknown): Outage | undefined {
   return undefined;
 }
 
-const MESSAGES: Record<Dependency, Record<OutageReason, string>> = {
+/** What a 503 says, by dependency and reason (api/errors.ts unavailableError builds it; kept
+ * there so this file does not import errors.ts back). */
+export const OUTAGE_MESSAGES: Record<Dependency, Record<OutageReason, string>> = {
   redis: {
     unreachable: 'the job store (Redis) cannot be reached; nothing was enqueued; retry later',
     timeout: 'the job store (Redis) did not answer in time; retry later (with the same eventId, so a retry cannot duplicate)',
@@ -58,7 +59,3 @@ const MESSAGES: Record<Dependency, Record<OutageReason, string>> = {
     out_of_memory: 'the database is out of resources; retry later',
   },
 };
-
-export function unavailableError(outage: Outage): ApiError {
-  return new ApiError(503, 'unavailable', MESSAGES[outage.dependency][outage.reason], undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) });
-}
