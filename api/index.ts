@@ -125,6 +125,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     prefix: config.queuePrefix,
     logger: deps.logger,
     onDenial: (reason) => metrics.apiKeyDenials.inc({ reason }),
+    // The source throttle's minute follows the app's clock, as the other denial bounds do.
+    clock: deps.clock ? () => deps.clock!().getTime() : undefined,
   });
   // Label children looked up once: this counts every API request.
   const throttleCounters = { allow: metrics.abuseOutcomes.labels({ outcome: 'allow' }), deny: metrics.abuseOutcomes.labels({ outcome: 'deny' }) };
