@@ -5,9 +5,10 @@ import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
 import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
 import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
 import { BACKUP_QUEUE } from '../../lib/contracts/backup.js';
+import { RETENTION_QUEUE } from '../../lib/contracts/retention.js';
 import { REDIS_URL, waitFor } from './env.js';
 
-export const ALL_QUEUES = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE, BACKUP_QUEUE];
+export const ALL_QUEUES = [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE, BACKUP_QUEUE, RETENTION_QUEUE];
 
 /**
  * Resolves once `queue` has nothing waiting or running and no delayed job due within
