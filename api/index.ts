@@ -24,6 +24,7 @@ import { registerAlertRoutes } from './routes/alerts.js';
 import { registerSettingsRoutes } from './routes/settings.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 import { registerChannelRoutes } from './routes/channels.js';
+import { registerRetentionRoutes } from './routes/retention.js';
 import { registerSecurity, securityHeaderLines, setResponseHeaders, type SecurityOptions } from './security.js';
 
 export { requestIdFor } from './security.js';
@@ -138,6 +139,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     prefix: config.queuePrefix,
     logger: deps.logger,
     onDenial: (reason) => metrics.apiKeyDenials.inc({ reason }),
+    // The source throttle's minute follows the app's clock, as the other denial bounds do.
+    clock: deps.clock ? () => deps.clock!().getTime() : undefined,
   });
   // Label children looked up once: this counts every API request.
   const throttleCounters = {
@@ -180,6 +183,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     guards,
     targets: { allowPrivateTargets: config.alertTargetsAllowPrivate },
   });
+  registerRetentionRoutes(app, { prisma: deps.prisma, guards });
   return {
     guards,
     authenticator,

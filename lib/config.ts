@@ -106,6 +106,7 @@ const envSchema = z.object({
   BACKUP_KEEP_WEEKLY: int(0, 520).default(4),
   /** Backup retention: newest backup of each of the N most recent UTC months that have one. Default: 12. */
   BACKUP_KEEP_MONTHLY: int(0, 1200).default(12),
+  RETENTION_CRON: cron.default('0 2 * * *'),
   /** Overrides the audit-write worker concurrency of the contract policy. */
   AUDIT_WRITE_CONCURRENCY: int(1, 1000).optional(),
   /** Most entries written in one group-commit transaction. Default: 2000. */
@@ -254,6 +255,8 @@ export interface Config {
   readonly restoreDrillCron: string;
   /** Backup retention (lib/backup/retention.ts): how many daily, weekly and monthly backups to keep. */
   readonly backupKeep: { readonly daily: number; readonly weekly: number; readonly monthly: number };
+  /** When the daily retention run starts, in UTC (cron). Default: `0 2 * * *` (02:00 UTC). */
+  readonly retentionCron: string;
   readonly auditWriteConcurrency: number | undefined;
   readonly auditBatchMax: number;
   readonly auditEntriesInFlight: number;
@@ -367,6 +370,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       weekly: e.BACKUP_KEEP_WEEKLY,
       monthly: e.BACKUP_KEEP_MONTHLY,
     }),
+    retentionCron: e.RETENTION_CRON,
     auditWriteConcurrency: e.AUDIT_WRITE_CONCURRENCY,
     auditBatchMax: e.AUDIT_BATCH_MAX,
     auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,

@@ -156,6 +156,23 @@ export function createMetrics() {
       help: 'Unix time the last verification finished',
       registers: [registry],
     }),
+    retentionDeleted: new Counter({
+      name: 'bulwark_retention_deleted_total',
+      help: 'Rows and objects deleted by retention, by class (audit, audit:security, alerts, apikeys, secret-rotations, objects:*)',
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
+    retentionRuns: new Counter({
+      name: 'bulwark_retention_tenant_runs_total',
+      help: 'Retention tenant jobs by result (ok, or failed once no retry is left)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    retentionLastSuccess: new Gauge({
+      name: 'bulwark_retention_last_success_timestamp_seconds',
+      help: 'Unix time a retention tenant job last finished every class',
+      registers: [registry],
+    }),
     // Backups (workers/backup/index.ts). Set by the process that ran the backup; a
     // rule over them takes max() across processes (docs/jobs/backup.md).
     backupLastSuccess: new Gauge({

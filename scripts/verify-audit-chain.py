@@ -175,6 +175,17 @@ SELECT json_build_object(
  ORDER BY tenant_id, seq
 """
 
+# Gap records (retention's purges, docs/jobs/audit-write.md "Purged entries"): seqs
+# first_seq..last_seq are gone; the walk steps over them when prev_hash is the running
+# hash, and carries on from last_hash.
+GAPS_SQL = """
+SELECT json_build_object('kind', 'gap', 'tenant_id', tenant_id::text,
+                         'first_seq', first_seq::text, 'last_seq', last_seq::text,
+                         'prev_hash', prev_hash, 'last_hash', last_hash)
+  FROM audit_chain_gaps {where}
+ ORDER BY tenant_id, first_seq
+"""
+
 # Every tenant row and every chain head, joined both ways: a head whose tenant row is
 # gone still names a chain. Ids with entries but neither come from the entries.
 TENANTS_SQL = """
@@ -234,6 +245,11 @@ def run_psql(url: str, tenant: str | None) -> Iterator[dict[str, Any]]:
         "SET client_encoding = 'UTF8';",
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
         f"COPY ({TENANTS_SQL.format(where=where_t)}) TO STDOUT;",
+        # A database from before retention (no audit_chain_gaps yet) has no gaps.
+        "SELECT to_regclass('audit_chain_gaps') IS NOT NULL AS has_gaps \\gset",
+        "\\if :has_gaps",
+        f"COPY ({GAPS_SQL.format(where=where_e)}) TO STDOUT;",
+        "\\endif",
         f"COPY ({ENTRY_SQL.format(where=where_e)}) TO STDOUT;",
         "COMMIT;",
     ])
@@ -285,8 +301,23 @@ class TenantResult:
         self.prev_hash = GENESIS_HASH
         self.stopped = False  # the walk found its first bad entry, or ran out of entries
         self.broken: tuple[int, str, str] | None = None  # (seq, check, detail)
+        self.gaps: dict[int, dict[str, Any]] = {}  # by first_seq
+        self.purged = 0
         if not self.has_head:
             self.broken = (1, "head", "the tenant has no chain head")
+
+    def step_gaps(self, before: int) -> None:
+        """Step over the gap records starting at the expected seq, up to `before`."""
+        gap = self.gaps.get(self.expected_seq)
+        while gap is not None and self.expected_seq < before:
+            if gap["prev_hash"] != self.prev_hash:
+                self.broken = (self.expected_seq, "link",
+                               f"the gap record for seqs {gap['first_seq']}..{gap['last_seq']} does not follow the previous entry's hash")
+                return
+            self.prev_hash = gap["last_hash"]
+            self.purged += int(gap["last_seq"]) - int(gap["first_seq"]) + 1
+            self.expected_seq = int(gap["last_seq"]) + 1
+            gap = self.gaps.get(self.expected_seq)
 
     def check(self, row: dict[str, Any]) -> None:
         self.rows += 1
@@ -299,6 +330,10 @@ class TenantResult:
             return
         if self.broken or self.stopped:
             return
+        if seq != self.expected_seq:
+            self.step_gaps(seq)
+            if self.broken:
+                return
         if seq != self.expected_seq:
             self.broken = (self.expected_seq, "numbering",
                            f"expected seq {self.expected_seq}, found {seq}")
@@ -326,6 +361,9 @@ class TenantResult:
             return
         if self.broken:
             return
+        self.step_gaps(self.head_seq + 1)  # a purged tail ends in gaps
+        if self.broken:
+            return
         last = self.expected_seq - 1
         if last != self.head_seq:
             self.broken = (last + 1, "head",
@@ -342,6 +380,9 @@ def verify(url: str, tenant: str | None, out=sys.stdout) -> int:
     for row in run_psql(url, tenant):
         if row["kind"] == "tenant":
             results[row["tenant_id"]] = TenantResult(row["tenant_id"], row)
+        elif row["kind"] == "gap":
+            if row["tenant_id"] in results:
+                results[row["tenant_id"]].gaps[int(row["first_seq"])] = row
         else:
             tid = row["entry"]["tenant_id"]
             if tid not in results:  # entries with neither a tenant row nor a head
@@ -361,7 +402,8 @@ def verify(url: str, tenant: str | None, out=sys.stdout) -> int:
             seq, check, detail = r.broken
             print(f"BROKEN  tenant {tid}: seq {seq}: {check}: {detail}", file=out)
         else:
-            print(f"ok      tenant {tid}: {r.entries} entries, chain intact", file=out)
+            purged = f" ({r.purged} purged by retention)" if r.purged else ""
+            print(f"ok      tenant {tid}: {r.entries} entries{purged}, chain intact", file=out)
     if broken:
         print(f"{broken} of {len(order)} chain(s) broken", file=out)
         return 1

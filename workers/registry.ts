@@ -10,11 +10,13 @@ import { deliverJob, digestJob, groupFlushJob, sweepJob } from '../lib/contracts
 import { auditVerifyJob, auditWriteJob } from '../lib/contracts/audit.js';
 import { backupJob } from '../lib/contracts/backup.js';
 import { backupNightlyJob, backupPruneJob, restoreDrillJob } from '../lib/contracts/drill.js';
+import { retentionRunJob, retentionTenantJob } from '../lib/contracts/retention.js';
 import { alertHandlers } from './alert/index.js';
 import { auditHandlers } from './audit/index.js';
 import { backupFailureHook } from './backup/failure-alert.js';
 import { backupHandlers } from './backup/index.js';
 import { upkeepHandlers } from './backup/upkeep.js';
+import { retentionHandlers } from './retention/index.js';
 import { register, type Registration } from './registration.js';
 
 export const registry: readonly Registration[] = [
@@ -30,4 +32,6 @@ export const registry: readonly Registration[] = [
   register(backupNightlyJob, upkeepHandlers.nightly),
   register(backupPruneJob, upkeepHandlers.prune),
   register(restoreDrillJob, upkeepHandlers.drill),
+  register(retentionRunJob, retentionHandlers.run),
+  register(retentionTenantJob, retentionHandlers.tenant),
 ];

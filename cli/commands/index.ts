@@ -24,6 +24,8 @@ export const GROUPS: readonly GroupEntry[] = [
   { group: 'keys', load: () => import('./keys.js') },
   { group: 'channel', load: () => import('./channel.js') },
   { group: 'alerts', load: () => import('./alerts.js') },
+  { group: 'retention', load: () => import('./retention.js') },
+  { group: 'hold', load: () => import('./hold.js') },
   { group: 'audit', load: () => import('./audit.js') },
   { group: 'backup', load: () => import('./backup.js') },
 ];

@@ -6,6 +6,12 @@
  * last entry, which catches a removed tail, and no entry may lie beyond the head,
  * which catches a row added by hand after it. A chain whose tenant has no row in
  * `tenants` is not walked: it fails the tenant check (verify-tenants.ts).
+ *
+ * Retention purges leave gaps (audit_chain_gaps, written only by audit_purge()): where
+ * the next seq is missing and a gap record starts there, the walk steps over it if the
+ * gap's prev_hash is the running hash (else: link), and carries on from the gap's
+ * last_hash, which the next remaining entry's prev_hash must equal. A gap from seq 1 is
+ * the chain's new starting point. Entries stepped over are counted as `purged`.
  */
 import type { PrismaClient } from '../clients/prisma.js';
 import { GENESIS_HASH, chainHash, type ChainEntry } from './chain.js';
@@ -16,6 +22,8 @@ export type ChainProblem = 'tenant' | 'numbering' | 'link' | 'content' | 'head';
 export interface TenantVerification {
   tenantId: string;
   entries: number;
+  /** Entries the walk stepped over through gap records (purged by retention). */
+  purged?: number;
   ok: boolean;
   firstBad?: { seq: string; problem: ChainProblem; detail: string };
 }
@@ -106,6 +114,19 @@ export async function verifyTenantChain(
   });
   if (!head) return bad('1', 'head', 'the tenant has no chain head');
   const headSeq = BigInt(head.last_seq);
+  const gaps = await loadGaps(prisma, tenantId);
+  let purged = 0;
+  /** Step over the gaps that start at `expected`, up to `before`; a problem's detail, else null. */
+  const stepGaps = (before: bigint): string | null => {
+    for (let g = gaps.get(expected); g && expected < before; g = gaps.get(expected)) {
+      if (g.prevHash !== prevHash)
+        return `the gap record for seqs ${g.firstSeq}..${g.lastSeq} does not follow the previous entry's hash`;
+      prevHash = g.lastHash;
+      purged += Number(g.lastSeq - g.firstSeq + 1n);
+      expected = g.lastSeq + 1n;
+    }
+    return null;
+  };
   while (expected <= headSeq) {
     const rows = await prisma.$queryRawUnsafe<Row[]>(
       PAGE_SQL,
@@ -116,6 +137,8 @@ export async function verifyTenantChain(
     );
     for (const r of rows) {
       count++;
+      const gapProblem = BigInt(r.seq) !== expected ? stepGaps(BigInt(r.seq)) : null;
+      if (gapProblem) return bad(String(expected), 'link', gapProblem);
       if (BigInt(r.seq) !== expected)
         return bad(String(expected), 'numbering', `expected seq ${expected}, found ${r.seq}`);
       if (r.prev_hash !== prevHash) return bad(r.seq, 'link', "prev_hash does not match the previous entry's hash");
@@ -127,6 +150,9 @@ export async function verifyTenantChain(
     onEntries?.(rows.length);
     if (rows.length < pageSize) break;
   }
+  // A purged tail (or a chain purged whole) ends in gaps.
+  const tailProblem = stepGaps(headSeq + 1n);
+  if (tailProblem) return bad(String(expected), 'link', tailProblem);
   const lastSeq = expected - 1n;
   if (lastSeq !== headSeq) {
     return bad(
@@ -156,7 +182,30 @@ export async function verifyTenantChain(
       `${beyond.entries} entr${beyond.entries === 1 ? 'y' : 'ies'} beyond the chain head's seq ${at}`,
     );
   }
-  return { tenantId, entries: count, ok: true };
+  return { tenantId, entries: count, ...(purged ? { purged } : {}), ok: true };
+}
+
+interface Gap {
+  firstSeq: bigint;
+  lastSeq: bigint;
+  prevHash: string;
+  lastHash: string;
+}
+
+/** A tenant's gap records by first seq (one row per run of purged seqs). */
+async function loadGaps(prisma: PrismaClient, tenantId: string): Promise<Map<bigint, Gap>> {
+  const rows = await prisma.$queryRawUnsafe<
+    Array<{ first_seq: string; last_seq: string; prev_hash: string; last_hash: string }>
+  >(
+    'SELECT first_seq::text, last_seq::text, prev_hash, last_hash FROM audit_chain_gaps WHERE tenant_id = $1::uuid',
+    tenantId,
+  );
+  return new Map(
+    rows.map((g) => [
+      BigInt(g.first_seq),
+      { firstSeq: BigInt(g.first_seq), lastSeq: BigInt(g.last_seq), prevHash: g.prev_hash, lastHash: g.last_hash },
+    ]),
+  );
 }
 
 /**

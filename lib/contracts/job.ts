@@ -30,6 +30,7 @@ export interface ScheduleConfig {
   auditVerifyCron: string;
   backupCron: string;
   restoreDrillCron: string;
+  retentionCron: string;
 }
 
 /** A repeatable job: BullMQ job schedulers are upserted by id, so every process may start it. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { assertTimeZone } from '../alerts/quiet-hours.js';
+import { OBJECT_CLASSES, type ObjectClassSetting } from '../retention/classes.js';
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -17,6 +18,16 @@ function isTimeZone(zone: string): boolean {
 
 /** An IANA time zone this runtime knows: a tenant's, or its quiet hours'. */
 export const TIME_ZONE = z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin');
+
+/**
+ * A retention period in days: a whole number from 1 to 3650 (ten years). 0 would delete
+ * everything on the next run and is refused like a negative or absurd value.
+ */
+export const RETENTION_DAYS = z
+  .number({ error: 'must be a whole number of days from 1 to 3650' })
+  .int('must be a whole number of days from 1 to 3650')
+  .min(1, 'must be at least 1 day (0 would delete everything at the next run)')
+  .max(3650, 'must be at most 3650 days (ten years)');
 
 export const tenantSettingsSchema = z
   .object({
@@ -72,10 +83,34 @@ export const tenantSettingsSchema = z
       .prefault({}),
     retention: z
       .object({
-        /** Days ordinary audit entries and objects are kept. Default: 90. */
-        defaultDays: z.number().int().min(1).max(3650).default(90),
-        /** Days security:* audit entries are kept (Bematic: 365). */
-        securityDays: z.number().int().min(1).max(3650).default(365),
+        /** Days ordinary audit entries are kept (Bematic data minimisation). Default: 90. */
+        defaultDays: RETENTION_DAYS.default(90),
+        /** Days security:* audit entries are kept (Bematic: 365). Default: 365. */
+        securityDays: RETENTION_DAYS.default(365),
+        /** Days alert ledger rows (and their per-channel deliveries) are kept after they were received. Default: 90. */
+        alertLedgerDays: RETENTION_DAYS.default(90),
+        /**
+         * Days a revoked or expired API key's record is kept after its end (revocation or
+         * expiry). Default: 90. (Named without "apiKey" or "secret": the audit path redacts
+         * fields so named, and a settings change must show its before and after.)
+         */
+        endedKeysDays: RETENTION_DAYS.default(90),
+        /** Days a secret's rotation history rows are kept. Default: 365. */
+        rotationHistoryDays: RETENTION_DAYS.default(365),
+        /**
+         * Days each object class of the tenant key layout (`tenant/{id}/{class}/{YYYY-MM-DD}/…`)
+         * is kept, by class. Defaults: lib/retention/classes.ts OBJECT_CLASSES (raw snapshots 30,
+         * reports 365, …). An unknown class is refused.
+         */
+        objects: z
+          .object(
+            Object.fromEntries(OBJECT_CLASSES.map((c) => [c.setting, RETENTION_DAYS.default(c.defaultDays)])) as Record<
+              ObjectClassSetting,
+              z.ZodDefault<typeof RETENTION_DAYS>
+            >,
+          )
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

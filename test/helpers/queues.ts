@@ -15,7 +15,9 @@ export const ALL_QUEUES = [
   ALERT_DELIVERY_QUEUE,
   BACKUP_QUEUE,
   BACKUP_UPKEEP_QUEUE,
+  RETENTION_QUEUE,
 ];
+import { RETENTION_QUEUE } from '../../lib/contracts/retention.js';
 
 /**
  * Resolves once `queue` has nothing waiting or running and no delayed job due within

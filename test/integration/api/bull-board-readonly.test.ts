@@ -65,6 +65,15 @@ function assertRefused(o: Outcome): void {
     { promote: 405, pause: 405, pauseAll: 200 },
     'pause-all answers 200 but skips read-only queues',
   );
+  assert.equal(
+    o.readOnlyModes,
+    ALL_QUEUES.map(() => true),
+  );
+  assert.equal(
+    o.statuses,
+    { promote: 405, pause: 405, pauseAll: 200 },
+    'pause-all answers 200 but skips read-only queues',
+  );
   assert.match(o.refusal, 'QUEUE_READ_ONLY');
   assert.is(o.jobState, 'delayed', 'the job was not promoted');
   assert.equal(o.paused, nonePaused, 'no queue was paused');
@@ -87,7 +96,10 @@ test('live stays read-only even with BULL_BOARD_READ_ONLY=false', async () => {
 
 test('in dev with BULL_BOARD_READ_ONLY=false the same calls promote the job and pause the queues', async () => {
   const o = await tryMutations({ BULL_BOARD_READ_ONLY: 'false' });
-  assert.equal(o.readOnlyModes, [false, false, false, false, false]);
+  assert.equal(
+    o.readOnlyModes,
+    ALL_QUEUES.map(() => false),
+  );
   assert.equal(o.statuses, { promote: 204, pause: 200, pauseAll: 200 });
   assert.is.not(o.jobState, 'delayed', 'the job was promoted');
   assert.equal(o.paused, allPaused);

@@ -163,4 +163,61 @@ test('RestoreDrill: every column round-trips through the client; create, read, u
   }
 });
 
+test('LegalHold and RetentionReceipt: create, read, update; AuditChainGap: read, written only by audit_purge()', async () => {
+  const t = await prisma.tenant.create({ data: { name: 'schema-retention' } });
+  const hold = await prisma.legalHold.create({
+    data: {
+      tenantId: t.id,
+      scope: 'resource',
+      resourceType: 'invoice',
+      resourceId: '42',
+      reason: 'audit',
+      createdBy: 'user:x',
+      until: new Date('2030-01-01T00:00:00.000Z'),
+    },
+  });
+  const released = await prisma.legalHold.update({
+    where: { id: hold.id },
+    data: { releasedAt: new Date(), releasedBy: 'user:y', releaseReason: 'done' },
+  });
+  assert.is(released.resourceId, '42');
+  assert.is((await prisma.legalHold.findUniqueOrThrow({ where: { id: hold.id } })).releaseReason, 'done');
+  const r = await prisma.retentionReceipt.create({
+    data: {
+      runId: 'r',
+      tenantId: t.id,
+      class: 'audit',
+      status: 'running',
+      ttlDays: 90,
+      cutoff: new Date(),
+      policy: { a: 1 },
+      pending: [{ key: 'k' }],
+    },
+  });
+  assert.is(r.digest, '0'.repeat(64));
+  assert.is(r.deleted, 0n);
+  const done = await prisma.retentionReceipt.update({
+    where: { id: r.id },
+    data: { status: 'done', deleted: 5n, firstSeq: 1n, lastSeq: 5n, holds: [{ id: hold.id, kept: 1 }] },
+  });
+  assert.is(done.lastSeq, 5n);
+  assert.equal(await prisma.auditChainGap.findMany({ where: { tenantId: t.id } }), []);
+  try {
+    await prisma.auditChainGap.create({
+      data: {
+        tenantId: t.id,
+        firstSeq: 1n,
+        lastSeq: 1n,
+        prevHash: '0'.repeat(64),
+        lastHash: 'a'.repeat(64),
+        entries: 1,
+        receiptId: r.id,
+      },
+    });
+    assert.unreachable('a gap row written outside audit_purge()');
+  } catch (err) {
+    assert.match(String((err as Error).message), /written only by audit_purge/);
+  }
+});
+
 test.run();

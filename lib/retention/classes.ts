@@ -1,0 +1,36 @@
+/**
+ * The data classes retention knows, each with the tenant setting that holds its TTL.
+ * Imports nothing of the project: lib/settings.ts builds its schema from this list.
+ */
+
+/**
+ * Object classes of the tenant key layout (the storage branch's lib/storage/keys.ts:
+ * `tenant/{tenant_id}/{class}/{period}/{id}.{ext}`, the period a UTC day `YYYY-MM-DD`
+ * or month `YYYY-MM`). Retention lists only the period prefixes wholly before the
+ * cutoff, never the live ones (its cost follows what expires, not what is kept).
+ */
+export const OBJECT_CLASSES = [
+  { name: 'objects:snapshots-raw', setting: 'snapshotsRaw', prefix: 'snapshots/raw', defaultDays: 30 },
+  {
+    name: 'objects:snapshots-annotated',
+    setting: 'snapshotsAnnotated',
+    prefix: 'snapshots/annotated',
+    defaultDays: 90,
+  },
+  { name: 'objects:reports', setting: 'reports', prefix: 'reports', defaultDays: 365 },
+] as const;
+
+export type ObjectClass = (typeof OBJECT_CLASSES)[number];
+export type ObjectClassSetting = ObjectClass['setting'];
+
+/** Row classes, in the order a run takes them. Names appear in receipts, metrics and the CLI. */
+export const ROW_CLASSES = ['audit', 'audit:security', 'alerts', 'apikeys', 'secret-rotations'] as const;
+export type RowClass = (typeof ROW_CLASSES)[number];
+
+export type RetentionClass = RowClass | ObjectClass['name'];
+export const RETENTION_CLASSES: readonly RetentionClass[] = [...ROW_CLASSES, ...OBJECT_CLASSES.map((c) => c.name)];
+
+/** The key prefix of one tenant's objects of a class, ending in '/'. */
+export function objectClassPrefix(tenantId: string, c: ObjectClass): string {
+  return `tenant/${tenantId}/${c.prefix}/`;
+}

@@ -1,0 +1,92 @@
+/**
+ * Row classes: measuring what expired (for dry runs and receipts) and deleting it in
+ * bounded batches. Audit entries leave only through audit_purge() (migration
+ * 20261206500000), which checks the TTL and the holds itself and records the gaps the
+ * chain verification steps over; the other classes are deleted here directly.
+ */
+import type { PrismaClient, TransactionClient } from '../clients/prisma.js';
+import type { RowClass } from './classes.js';
+import type { HoldCount } from './receipts.js';
+import { ROW_CLASS_SQL, deletableWhere, holdCovers } from './row-classes.js';
+
+export interface ClassMeasure {
+  /** Expired and not held: what a run would delete. */
+  count: number;
+  oldest: Date | null;
+  newest: Date | null;
+  /** Expired but kept by a hold. */
+  held: number;
+  holds: HoldCount[];
+  bytes?: number;
+}
+
+export async function measureRows(
+  prisma: PrismaClient | TransactionClient,
+  cls: RowClass,
+  tenantId: string,
+  cutoff: Date,
+): Promise<ClassMeasure> {
+  const c = ROW_CLASS_SQL[cls];
+  const [go] = await prisma.$queryRawUnsafe<Array<{ n: number; oldest: Date | null; newest: Date | null }>>(
+    `SELECT count(*)::int AS n, min(${c.time}) AS oldest, max(${c.time}) AS newest FROM ${c.from} WHERE ${deletableWhere(c)}`,
+    tenantId,
+    cutoff,
+  );
+  const [kept] = await prisma.$queryRawUnsafe<Array<{ n: number }>>(
+    `SELECT count(*)::int AS n FROM ${c.from} WHERE ${c.tenant} AND ${c.expired} AND EXISTS (SELECT 1 FROM legal_holds h WHERE ${holdCovers(c)})`,
+    tenantId,
+    cutoff,
+  );
+  const holds = await prisma.$queryRawUnsafe<Array<{ id: string; kept: number }>>(
+    `SELECT h.id::text AS id, count(*)::int AS kept FROM legal_holds h JOIN ${c.from} ON ${c.tenant} AND ${c.expired} WHERE ${holdCovers(c)} GROUP BY h.id ORDER BY h.id`,
+    tenantId,
+    cutoff,
+  );
+  return { count: go?.n ?? 0, oldest: go?.oldest ?? null, newest: go?.newest ?? null, held: kept?.n ?? 0, holds };
+}
+
+export interface DeletedRows {
+  ids: string[];
+  times: Date[];
+  seqs?: bigint[];
+}
+
+/**
+ * Delete at most `limit` expired, unheld rows of a class, oldest first, inside `tx`.
+ * For audit classes this is a call of audit_purge(), tied to the running receipt.
+ */
+export async function deleteRowBatch(
+  tx: TransactionClient,
+  cls: RowClass,
+  tenantId: string,
+  cutoff: Date,
+  limit: number,
+  receiptId: string,
+): Promise<DeletedRows> {
+  if (cls === 'audit' || cls === 'audit:security') {
+    const rows = await tx.$queryRawUnsafe<Array<{ seq: bigint; hash: string; occurred_at: Date }>>(
+      'SELECT seq, hash, occurred_at FROM audit_purge($1::uuid, $2::uuid, $3::boolean, $4::timestamptz, $5::int)',
+      tenantId,
+      receiptId,
+      cls === 'audit:security',
+      cutoff,
+      limit,
+    );
+    return {
+      ids: rows.map((r) => r.hash),
+      times: rows.map((r) => r.occurred_at),
+      seqs: rows.map((r) => BigInt(r.seq)),
+    };
+  }
+  const c = ROW_CLASS_SQL[cls];
+  const rows = await tx.$queryRawUnsafe<Array<{ id: string; at: Date }>>(
+    `WITH doomed AS (SELECT a.id, ${c.id} AS rid, ${c.time} AS at FROM ${c.from} WHERE ${deletableWhere(c)} ORDER BY ${c.time} LIMIT $3)
+     DELETE FROM ${c.table} t USING doomed d WHERE ${c.deleteKey} RETURNING d.rid AS id, d.at AS at`,
+    tenantId,
+    cutoff,
+    limit,
+  );
+  // RETURNING gives no order: the digest takes the ids oldest first, then by id.
+  rows.sort((x, y) => x.at.getTime() - y.at.getTime() || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  return { ids: rows.map((r) => r.id), times: rows.map((r) => r.at) };
+}
