@@ -313,6 +313,8 @@ export function createMetrics() {
       stuckAlertsSource = source;
     },
   };
+  // Reported from start-up, so a rule matching on result="failed" sees a series (at 0).
+  for (const result of ['ok', 'failed']) metrics.retentionRuns.inc({ result }, 0);
   return metrics;
 }
 
