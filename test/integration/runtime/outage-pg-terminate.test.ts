@@ -113,7 +113,9 @@ test('sessions terminated under load: the process stays up, answers 2xx or 503, 
   assert.is(died, undefined, `the process died: ${died}`);
   assert.equal(failures, [], 'every request was answered');
   assert.ok(terminated > 0, 'sessions were terminated');
-  const other = [...statuses.keys()].filter((s) => s !== 200 && s !== 202 && s !== 503);
+  // 429 is the key's own request limit, which eight clients at full speed reach on an idle
+  // machine: a refusal with Retry-After, not a failure of the outage handling.
+  const other = [...statuses.keys()].filter((s) => s !== 200 && s !== 202 && s !== 503 && s !== 429);
   assert.equal(other, [], `answers: ${JSON.stringify([...statuses])}`);
 
   // Still serving, and the writes whose commits were cut were retried: all there, once each.
