@@ -109,6 +109,7 @@ export async function finishReceipt(
         held: BigInt(held.total),
         holds: held.holds as unknown as object,
         pending: Prisma.DbNull,
+        error: null,
         updatedAt: new Date(),
       },
     });
@@ -148,6 +149,7 @@ export function receiptSummary(
     digest: r.digest,
     held: Number(r.held),
     holds: r.holds as object,
+    error: r.error,
     startedAt: r.startedAt.toISOString(),
     finishedAt: r.finishedAt?.toISOString() ?? null,
     ...(complete === undefined ? {} : { complete }),

@@ -4,14 +4,22 @@
  * batches of at most `batchSize`, each in its own transaction together with the
  * receipt's update, until nothing expired is left or `maxMsPerClass` has passed (the
  * rest is the next run's), then finish the receipt.
+ *
+ * Row classes go first, object classes after. An object store that still fails after
+ * its retries (object-store.ts) ends only that class: its receipt stays `running` with
+ * what was done and the error (the next attempt resumes it), the outcome carries the
+ * error, and the other classes go on. A class already finished under the same run id
+ * (a retried tenant job) is not done again.
  */
 import type { PrismaClient } from '../clients/prisma.js';
 import { getTenantSettings } from '../tenants/settings-store.js';
-import { OBJECT_CLASSES, ROW_CLASSES, type RetentionClass, type RowClass } from './classes.js';
-import { activeHolds } from './holds.js';
-import { measureObjects, purgeObjects, type ObjectStore } from './objects.js';
+import { OBJECT_CLASSES, ROW_CLASSES, type ObjectClass, type RetentionClass, type RowClass } from './classes.js';
+import { activeHolds, type LegalHold } from './holds.js';
+import { StorageUnavailableError } from '../clients/storage.js';
+import { newListingStats, type ListingStats, type ObjectStore, type StoreRetry } from './object-store.js';
+import { measureObjects, purgeObjects, type ObjectScope } from './objects.js';
 import { retentionPolicy, type ClassPolicy } from './policy.js';
-import { advanceReceipt, finishReceipt, openReceipt } from './receipts.js';
+import { advanceReceipt, finishReceipt, openReceipt, type HoldCount, type RetentionReceipt } from './receipts.js';
 import { deleteRowBatch, measureRows, type ClassMeasure } from './rows.js';
 
 export interface RetentionOptions {
@@ -26,6 +34,10 @@ export interface RetentionOptions {
   classes?: readonly RetentionClass[];
   /** The object store; without one, object classes are skipped. */
   store?: ObjectStore;
+  /** Counts what the store's listings return (default: a fresh count per call). */
+  listing?: ListingStats;
+  /** Tries per store call. Default: object-store.ts DEFAULT_STORE_RETRY. */
+  storeRetry?: StoreRetry;
   /** Told after each batch: class and rows or objects deleted. */
   onDeleted?: (cls: RetentionClass, n: number) => void;
   now?: () => Date;
@@ -42,6 +54,8 @@ export interface ClassOutcome extends ClassMeasure {
   /** False when the time budget ran out with expired data left. */
   complete: boolean;
   resumed?: boolean;
+  /** Why the class stopped: the object store failed after its retries (its receipt stays running). */
+  error?: string;
 }
 
 export async function runTenantRetention(
@@ -56,83 +70,150 @@ export async function runTenantRetention(
   const settings = await getTenantSettings(prisma, tenantId);
   const wanted = new Set(options.classes ?? [...ROW_CLASSES, ...OBJECT_CLASSES.map((c) => c.name)]);
   const holds = await activeHolds(prisma, tenantId, now);
+  const scope: ObjectScope | undefined = options.store && {
+    store: options.store,
+    stats: options.listing ?? newListingStats(),
+    retry: options.storeRetry,
+  };
+  const doneInRun = options.dryRun
+    ? new Set<string>()
+    : new Set(
+        (
+          await prisma.retentionReceipt.findMany({
+            where: { tenantId, runId, status: 'done' },
+            select: { class: true },
+          })
+        ).map((r) => r.class),
+      );
   const out: ClassOutcome[] = [];
   for (const policy of retentionPolicy(settings, now)) {
-    if (!wanted.has(policy.class)) continue;
+    if (!wanted.has(policy.class) || doneInRun.has(policy.class)) continue;
     const objectClass = OBJECT_CLASSES.find((c) => c.name === policy.class);
-    if (objectClass && !options.store) continue;
+    if (objectClass && !scope) continue;
+    const base = { class: policy.class, ttlDays: policy.ttlDays, cutoff: policy.cutoff, dryRun: !!options.dryRun };
     if (options.dryRun) {
-      const m = objectClass
-        ? await measureObjects(options.store!, tenantId, objectClass, policy.cutoff, holds)
-        : await measureRows(prisma, policy.class as RowClass, tenantId, policy.cutoff);
-      out.push({
-        ...m,
-        class: policy.class,
-        ttlDays: policy.ttlDays,
-        cutoff: policy.cutoff,
-        dryRun: true,
-        deleted: 0,
-        complete: true,
-      });
+      try {
+        const m = objectClass
+          ? await measureObjects(scope!, tenantId, objectClass, policy.cutoff, holds)
+          : await measureRows(prisma, policy.class as RowClass, tenantId, policy.cutoff);
+        out.push({ ...m, ...base, deleted: 0, complete: true });
+      } catch (err) {
+        if (!(err instanceof StorageUnavailableError)) throw err;
+        out.push({ ...EMPTY, ...base, deleted: 0, complete: false, error: err.message });
+      }
       continue;
     }
-    const { receipt, resumed } = await openReceipt(
-      prisma,
-      tenantId,
-      runId,
-      policy,
-      holds.map((h) => h.id),
+    out.push(
+      await purgeClass(prisma, tenantId, policy, runId, holds, scope, objectClass, { ...options, batchSize, maxMs }),
     );
-    // A resumed receipt keeps the cutoff it was opened with: its work is finished as begun.
-    const cutoff = receipt.cutoff;
-    const started = Date.now();
-    let deleted = 0;
-    let complete = false;
-    if (objectClass) {
-      const r = await purgeObjects(prisma, options.store!, tenantId, objectClass, cutoff, holds, receipt, {
-        batchSize,
-        maxMs,
-        onDeleted: (n) => options.onDeleted?.(policy.class, n),
-      });
-      deleted = r.deleted;
-      complete = r.complete;
-    } else {
-      for (;;) {
-        const batch = await prisma.$transaction(async (tx) => {
-          const rows = await deleteRowBatch(tx, policy.class as RowClass, tenantId, cutoff, batchSize, receipt.id);
-          await advanceReceipt(tx, receipt.id, rows);
-          return rows;
-        });
-        deleted += batch.ids.length;
-        if (batch.ids.length) options.onDeleted?.(policy.class, batch.ids.length);
-        if (batch.ids.length < batchSize) {
-          complete = true;
-          break;
-        }
-        if (Date.now() - started >= maxMs) break;
-      }
-    }
-    const left = objectClass
-      ? await measureObjects(options.store!, tenantId, objectClass, cutoff, holds)
-      : await measureRows(prisma, policy.class as RowClass, tenantId, cutoff);
-    const done = await finishReceipt(prisma, receipt.id, { total: left.held, holds: left.holds }, complete);
-    out.push({
-      ...left,
-      count: Number(done.deleted),
-      oldest: done.oldest,
-      newest: done.newest,
-      bytes: Number(done.bytes),
-      class: policy.class,
-      ttlDays: done.ttlDays,
-      cutoff,
-      dryRun: false,
-      deleted,
-      receiptId: done.id,
-      complete,
-      resumed,
-    });
   }
   return out;
+}
+
+const EMPTY = { count: 0, oldest: null, newest: null, held: 0, holds: [] };
+
+async function purgeClass(
+  prisma: PrismaClient,
+  tenantId: string,
+  policy: ClassPolicy,
+  runId: string,
+  holds: LegalHold[],
+  scope: ObjectScope | undefined,
+  objectClass: ObjectClass | undefined,
+  o: RetentionOptions & { batchSize: number; maxMs: number },
+): Promise<ClassOutcome> {
+  const { receipt, resumed } = await openReceipt(
+    prisma,
+    tenantId,
+    runId,
+    policy,
+    holds.map((h) => h.id),
+  );
+  // A resumed receipt keeps the cutoff it was opened with: its work is finished as begun.
+  const cutoff = receipt.cutoff;
+  const onDeleted = (n: number) => o.onDeleted?.(policy.class, n);
+  let r: { deleted: number; complete: boolean; held: number; holds: HoldCount[] };
+  if (objectClass) {
+    try {
+      r = await purgeObjects(prisma, scope!, tenantId, objectClass, cutoff, holds, receipt, { ...o, onDeleted });
+    } catch (err) {
+      if (!(err instanceof StorageUnavailableError)) throw err;
+      // The receipt stays running with what was done; the error says why it stopped.
+      const stopped = await prisma.retentionReceipt.update({
+        where: { id: receipt.id },
+        data: { error: err.message.slice(0, 500), updatedAt: new Date() },
+      });
+      return {
+        ...EMPTY,
+        class: policy.class,
+        ttlDays: stopped.ttlDays,
+        cutoff,
+        dryRun: false,
+        count: Number(stopped.deleted),
+        oldest: stopped.oldest,
+        newest: stopped.newest,
+        bytes: Number(stopped.bytes),
+        deleted: Number(stopped.deleted - receipt.deleted),
+        receiptId: stopped.id,
+        complete: false,
+        resumed,
+        error: err.message,
+      };
+    }
+  } else {
+    const { deleted, complete } = await purgeRows(
+      prisma,
+      policy.class as RowClass,
+      tenantId,
+      cutoff,
+      receipt,
+      o,
+      onDeleted,
+    );
+    const left = await measureRows(prisma, policy.class as RowClass, tenantId, cutoff);
+    r = { deleted, complete, held: left.held, holds: left.holds };
+  }
+  const done = await finishReceipt(prisma, receipt.id, { total: r.held, holds: r.holds }, r.complete);
+  return {
+    held: r.held,
+    holds: r.holds,
+    count: Number(done.deleted),
+    oldest: done.oldest,
+    newest: done.newest,
+    bytes: Number(done.bytes),
+    class: policy.class,
+    ttlDays: done.ttlDays,
+    cutoff,
+    dryRun: false,
+    deleted: r.deleted,
+    receiptId: done.id,
+    complete: r.complete,
+    resumed,
+  };
+}
+
+async function purgeRows(
+  prisma: PrismaClient,
+  cls: RowClass,
+  tenantId: string,
+  cutoff: Date,
+  receipt: RetentionReceipt,
+  o: { batchSize: number; maxMs: number },
+  onDeleted: (n: number) => void,
+): Promise<{ deleted: number; complete: boolean }> {
+  const started = Date.now();
+  let deleted = 0;
+  for (;;) {
+    const batch = await prisma.$transaction(async (tx) => {
+      const rows = await deleteRowBatch(tx, cls, tenantId, cutoff, o.batchSize, receipt.id);
+      await advanceReceipt(tx, receipt.id, rows);
+      return rows;
+    });
+    deleted += batch.ids.length;
+    if (batch.ids.length) onDeleted(batch.ids.length);
+    if (batch.ids.length < o.batchSize) return { deleted, complete: true };
+    if (Date.now() - started >= o.maxMs) return { deleted, complete: false };
+  }
 }
 
 export type { ClassPolicy };

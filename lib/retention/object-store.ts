@@ -1,0 +1,214 @@
+/**
+ * The object-store calls retention makes (lib/clients/storage.ts underneath): the
+ * period prefixes of a class wholly before a cutoff (paged, oldest first, stopped at the
+ * first live one), the keys under one period (paged), and deleting a batch of keys.
+ *
+ * Every call has a time limit and is tried STORE_TRIES times with a growing pause; what
+ * still fails is a StorageUnavailableError naming S3_ENDPOINT and what was being done
+ * (never the credentials). Every entry the store returns is counted in ListingStats, so
+ * "keys listed per key deleted" is measured, not assumed.
+ */
+import type { BucketItem } from 'minio';
+import { StorageUnavailableError, storeCall, type Storage } from '../clients/storage.js';
+import { OBJECT_CLASSES as STORE_CLASSES, periodStart, type Granularity } from '../storage/keys.js';
+import type { ObjectClass } from './classes.js';
+
+/** The store as lib/clients/storage.ts builds it (tenant objects are in its `bucket`). */
+export type ObjectStore = Storage;
+
+/** What the store returned to retention's listings. */
+export interface ListingStats {
+  /** Object keys returned (to delete, kept by holds, or checked after a failed delete). */
+  keysListed: number;
+  /** Period prefixes returned by the class listings (the store may return a whole page). */
+  prefixesListed: number;
+  /** List, delete and single-delete requests made. */
+  requests: number;
+}
+
+export const newListingStats = (): ListingStats => ({ keysListed: 0, prefixesListed: 0, requests: 0 });
+
+export interface StoreRetry {
+  /** Attempts per call. Default: 3. */
+  tries: number;
+  /** Pause before the second attempt, doubled for each later one. Default: 500 ms. */
+  pauseMs: number;
+}
+
+export const DEFAULT_STORE_RETRY: StoreRetry = { tries: 3, pauseMs: 500 };
+/** A listing page or a 1,000-key delete may take this long before the try counts as failed. */
+export const RETENTION_STORE_CALL_TIMEOUT_MS = 30_000;
+/** Period prefixes asked for per listing page: a run reads at most this many past the last expired one. */
+export const PERIOD_PAGE = 32;
+/** Keys per listing page of one period (the S3 maximum). */
+export const KEY_PAGE = 1000;
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  /** The start of the key's period (UTC): the time its TTL counts from. */
+  at: Date;
+}
+
+const PERIOD: Record<Granularity, RegExp> = { day: /^(\d{4}-\d{2}-\d{2})\/$/, month: /^(\d{4}-\d{2})\/$/ };
+
+async function call<T>(
+  store: ObjectStore,
+  stats: ListingStats,
+  what: string,
+  fn: () => Promise<T>,
+  retry: StoreRetry,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    stats.requests++;
+    try {
+      return await storeCall(store, what, fn, RETENTION_STORE_CALL_TIMEOUT_MS);
+    } catch (err) {
+      if (!(err instanceof StorageUnavailableError) || attempt >= retry.tries) {
+        if (err instanceof StorageUnavailableError && retry.tries > 1)
+          throw new StorageUnavailableError(`${err.message} (${attempt} tries)`, err.storeCode);
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, retry.pauseMs * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+/**
+ * The period prefixes (`tenant/{id}/{class}/{period}/`) of a class wholly before the
+ * cutoff's period, oldest first. Prefixes come in key order, which for YYYY-MM(-DD) is
+ * date order: the first period not wholly before the cutoff ends the listing. A prefix
+ * that is not a period of the class's granularity is not the layout's and is left alone.
+ */
+export async function* expiredPeriods(
+  store: ObjectStore,
+  base: string,
+  c: ObjectClass,
+  cutoff: Date,
+  stats: ListingStats,
+  retry: StoreRetry = DEFAULT_STORE_RETRY,
+): AsyncGenerator<{ prefix: string; at: Date }> {
+  const granularity = STORE_CLASSES[c.prefix].granularity;
+  const cutoffPeriod = cutoff.toISOString().slice(0, granularity === 'day' ? 10 : 7);
+  let token = '';
+  for (;;) {
+    const page = await call(
+      store,
+      stats,
+      `list the periods under ${base}`,
+      () => store.client.listObjectsV2Query(store.bucket, base, token, '/', PERIOD_PAGE, ''),
+      retry,
+    );
+    for (const item of page.objects) {
+      if (!item.prefix) continue;
+      stats.prefixesListed++;
+      const period = PERIOD[granularity].exec(item.prefix.slice(base.length))?.[1];
+      const at = period ? periodStart(period) : undefined;
+      // Not a real day or month (2026-13-45): no key lib/storage/keys.ts makes; left alone.
+      if (!period || !at || Number.isNaN(at.getTime()) || at.toISOString().slice(0, period.length) !== period) continue;
+      if (period >= cutoffPeriod) return;
+      yield { prefix: item.prefix, at };
+    }
+    if (!page.isTruncated || !page.nextContinuationToken) return;
+    token = page.nextContinuationToken;
+  }
+}
+
+/** The keys under one period prefix, a page (at most KEY_PAGE) at a time, in key order. */
+export async function* periodKeys(
+  store: ObjectStore,
+  period: { prefix: string; at: Date },
+  stats: ListingStats,
+  retry: StoreRetry = DEFAULT_STORE_RETRY,
+): AsyncGenerator<ListedObject[]> {
+  let token = '';
+  for (;;) {
+    const page = await call(
+      store,
+      stats,
+      `list ${period.prefix}`,
+      () => store.client.listObjectsV2Query(store.bucket, period.prefix, token, '', KEY_PAGE, ''),
+      retry,
+    );
+    const objects = (page.objects as BucketItem[])
+      .filter((o): o is BucketItem & { name: string } => typeof o.name === 'string')
+      .map((o) => ({ key: o.name, size: o.size ?? 0, at: period.at }));
+    stats.keysListed += objects.length;
+    if (objects.length) yield objects;
+    if (!page.isTruncated || !page.nextContinuationToken) return;
+    token = page.nextContinuationToken;
+  }
+}
+
+/**
+ * Delete a batch of keys, all under `prefix` and in key order, `after` being the key
+ * listed just before the batch ('' for none). One multi-object delete; when it fails as
+ * a whole (s3rver answers 500 to one that empties a folder, after deleting), the keys of
+ * the batch still there are listed (from `after` up to the batch's last key) and deleted
+ * one request each, so the error that remains names a store that really refuses.
+ */
+export async function removeBatch(
+  store: ObjectStore,
+  prefix: string,
+  keys: readonly string[],
+  after: string,
+  stats: ListingStats,
+  retry: StoreRetry = DEFAULT_STORE_RETRY,
+): Promise<void> {
+  if (keys.length === 0) return;
+  const what = `delete ${keys.length} objects under ${prefix}`;
+  let left: string[];
+  try {
+    const errors = await call(store, stats, what, () => store.client.removeObjects(store.bucket, [...keys]), {
+      ...retry,
+      tries: 1,
+    });
+    // Per-key refusals come back in the answer; a missing key is no refusal in S3.
+    // (minio hands back the Error elements themselves, whatever its type says).
+    left = (errors as Array<{ Key?: string; Error?: { Key?: string } } | null | undefined>)
+      .map((e) => e?.Key ?? e?.Error?.Key)
+      .filter((k): k is string => typeof k === 'string');
+  } catch (err) {
+    if (!(err instanceof StorageUnavailableError)) throw err;
+    left = await stillThere(store, prefix, keys, after, stats, retry);
+  }
+  for (const key of left)
+    await call(
+      store,
+      stats,
+      `delete an object under ${prefix}`,
+      () => store.client.removeObject(store.bucket, key),
+      retry,
+    );
+}
+
+async function stillThere(
+  store: ObjectStore,
+  prefix: string,
+  keys: readonly string[],
+  after: string,
+  stats: ListingStats,
+  retry: StoreRetry,
+): Promise<string[]> {
+  const wanted = new Set(keys);
+  const last = keys[keys.length - 1]!;
+  const found: string[] = [];
+  let token = '';
+  for (;;) {
+    const page = await call(
+      store,
+      stats,
+      `list ${prefix} after a failed delete`,
+      () => store.client.listObjectsV2Query(store.bucket, prefix, token, '', KEY_PAGE, after),
+      retry,
+    );
+    for (const o of page.objects as BucketItem[]) {
+      if (!o.name) continue;
+      stats.keysListed++;
+      if (o.name > last) return found;
+      if (wanted.has(o.name)) found.push(o.name);
+    }
+    if (!page.isTruncated || !page.nextContinuationToken) return found;
+    token = page.nextContinuationToken;
+  }
+}
