@@ -120,7 +120,7 @@ export async function runRetentionReceipts(
     for (const r of rows) {
       const seqs = r.firstSeq !== null ? `\tseq ${r.firstSeq}..${r.lastSeq}` : '';
       io.out(
-        `${r.id}\t${r.tenantId}\t${r.class}\t${r.status}\tttl ${r.ttlDays}d\tcutoff ${r.cutoff.toISOString()}\tdeleted ${r.deleted}${seqs}\theld ${r.held}\tsha256 ${r.digest}\t${r.startedAt.toISOString()}`,
+        `${r.id}\t${r.tenantId}\t${r.class}\t${r.status}\tttl ${r.ttlDays}d\tcutoff ${r.cutoff.toISOString()}\tdeleted ${r.deleted}${seqs}\theld ${r.held}\tsha256 ${r.digest}\t${r.startedAt.toISOString()}${r.error ? `\terror ${r.error}` : ''}`,
       );
     }
     io.out(`${rows.length} receipt(s)`);
