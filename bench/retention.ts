@@ -31,6 +31,8 @@ const WRITERS = envInt('BENCH_WRITERS', 2);
 const WRITE_SECONDS = envInt('BENCH_WRITE_SECONDS', 10);
 const DAY_MS = 86_400_000;
 const PART = process.env.BENCH_PART ?? 'all';
+/** Rows per purge batch: the job's default unless BENCH_BATCH says otherwise. */
+const BATCH = process.env.BENCH_BATCH ? envInt('BENCH_BATCH', 1000) : undefined;
 
 export const percentile = (xs: number[], p: number) =>
   xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]! : NaN;
@@ -143,7 +145,7 @@ async function benchRows(): Promise<boolean> {
     const mine = await copyOf(name, 'bulwark');
     const prisma = createPrisma({ databaseUrl: mine.url }, { max: 2 });
     t0 = performance.now();
-    const [out] = await runTenantRetention(prisma, tenant, { classes: ['audit'] });
+    const [out] = await runTenantRetention(prisma, tenant, { classes: ['audit'], batchSize: BATCH });
     const ms = performance.now() - t0;
     await prisma.$disconnect();
     await mine.drop();
@@ -165,7 +167,7 @@ async function benchRows(): Promise<boolean> {
     const base = await alone.stop();
     const during = writers(wp, tenant);
     const purgeStart = performance.now();
-    const [p] = await runTenantRetention(pp, tenant, { classes: ['audit'] });
+    const [p] = await runTenantRetention(pp, tenant, { classes: ['audit'], batchSize: BATCH });
     const purgeMs = performance.now() - purgeStart;
     const under = await during.stop();
     await wp.$disconnect();

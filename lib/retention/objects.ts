@@ -93,6 +93,7 @@ export async function purgeObjects(
 ): Promise<{ deleted: number; complete: boolean; held: ClassMeasure['held']; holds: ClassMeasure['holds'] }> {
   const started = Date.now();
   let deleted = 0;
+  let digest = receipt.digest;
   const kept = new Map<string, number>();
   const result = (complete: boolean) => ({
     deleted,
@@ -111,12 +112,11 @@ export async function purgeObjects(
       s.stats,
       s.retry,
     );
-    await prisma.$transaction((tx) =>
-      advanceReceipt(tx, receipt.id, {
-        ids: batch.map((b) => b.key),
-        times: batch.map((b) => b.at),
-        bytes: batch.reduce((n, b) => n + b.size, 0),
-      }),
+    digest = await advanceReceipt(
+      prisma,
+      receipt.id,
+      { ids: batch.map((b) => b.key), times: batch.map((b) => b.at), bytes: batch.reduce((n, b) => n + b.size, 0) },
+      digest,
     );
     deleted += batch.length;
     o.onDeleted?.(batch.length);

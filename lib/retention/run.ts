@@ -1,7 +1,7 @@
 /**
  * One tenant's retention: for each class, measure what expired and what holds keep
  * (a dry run stops there), else open (or resume) the class's receipt and delete in
- * batches of at most `batchSize`, each in its own transaction together with the
+ * batches (ROW_BATCH rows, OBJECT_BATCH keys), each in its own transaction together with the
  * receipt's update, until nothing expired is left or `maxMsPerClass` has passed (the
  * rest is the next run's), then finish the receipt.
  *
@@ -22,9 +22,17 @@ import { retentionPolicy, type ClassPolicy } from './policy.js';
 import { advanceReceipt, finishReceipt, openReceipt, type HoldCount, type RetentionReceipt } from './receipts.js';
 import { deleteRowBatch, measureRows, type ClassMeasure } from './rows.js';
 
+/** Rows per batch by default: each batch's transaction costs a few round trips, worth spreading. */
+export const ROW_BATCH = 5000;
+/** Keys per multi-object delete by default, the most S3 takes in one. */
+export const OBJECT_BATCH = 1000;
+
 export interface RetentionOptions {
   dryRun?: boolean;
-  /** Rows or keys per batch (one transaction / one delete request). Default: 1000. */
+  /**
+   * Rows per batch (one transaction) and keys per batch (one delete request, at most
+   * 1000, the S3 limit). Default: ROW_BATCH rows, OBJECT_BATCH keys.
+   */
   batchSize?: number;
   /** Time one class may take in one run; what is left goes the next run. Default: 60000 ms. */
   maxMsPerClass?: number;
@@ -64,7 +72,8 @@ export async function runTenantRetention(
   options: RetentionOptions = {},
 ): Promise<ClassOutcome[]> {
   const now = (options.now ?? (() => new Date()))();
-  const batchSize = options.batchSize ?? 1000;
+  const batchSize = options.batchSize ?? ROW_BATCH;
+  const objectBatch = Math.min(options.batchSize ?? OBJECT_BATCH, OBJECT_BATCH);
   const maxMs = options.maxMsPerClass ?? 60_000;
   const runId = options.runId ?? now.toISOString();
   const settings = await getTenantSettings(prisma, tenantId);
@@ -104,7 +113,12 @@ export async function runTenantRetention(
       continue;
     }
     out.push(
-      await purgeClass(prisma, tenantId, policy, runId, holds, scope, objectClass, { ...options, batchSize, maxMs }),
+      await purgeClass(prisma, tenantId, policy, runId, holds, scope, objectClass, {
+        ...options,
+        batchSize,
+        objectBatch,
+        maxMs,
+      }),
     );
   }
   return out;
@@ -120,7 +134,7 @@ async function purgeClass(
   holds: LegalHold[],
   scope: ObjectScope | undefined,
   objectClass: ObjectClass | undefined,
-  o: RetentionOptions & { batchSize: number; maxMs: number },
+  o: RetentionOptions & { batchSize: number; objectBatch: number; maxMs: number },
 ): Promise<ClassOutcome> {
   const { receipt, resumed } = await openReceipt(
     prisma,
@@ -135,7 +149,11 @@ async function purgeClass(
   let r: { deleted: number; complete: boolean; held: number; holds: HoldCount[] };
   if (objectClass) {
     try {
-      r = await purgeObjects(prisma, scope!, tenantId, objectClass, cutoff, holds, receipt, { ...o, onDeleted });
+      r = await purgeObjects(prisma, scope!, tenantId, objectClass, cutoff, holds, receipt, {
+        maxMs: o.maxMs,
+        batchSize: o.objectBatch,
+        onDeleted,
+      });
     } catch (err) {
       if (!(err instanceof StorageUnavailableError)) throw err;
       // The receipt stays running with what was done; the error says why it stopped.
@@ -203,12 +221,13 @@ async function purgeRows(
 ): Promise<{ deleted: number; complete: boolean }> {
   const started = Date.now();
   let deleted = 0;
+  let digest = receipt.digest;
   for (;;) {
     const batch = await prisma.$transaction(async (tx) => {
       const rows = await deleteRowBatch(tx, cls, tenantId, cutoff, o.batchSize, receipt.id);
-      await advanceReceipt(tx, receipt.id, rows);
-      return rows;
+      return { ...rows, digest: await advanceReceipt(tx, receipt.id, rows, digest) };
     });
+    digest = batch.digest;
     deleted += batch.ids.length;
     if (batch.ids.length) onDeleted(batch.ids.length);
     if (batch.ids.length < o.batchSize) return { deleted, complete: true };

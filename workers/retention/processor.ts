@@ -32,7 +32,7 @@ export interface RetentionDeps {
   /** The object store (ctx.storage); without one, object classes are skipped. */
   store?: ObjectStore;
   clock: () => Date;
-  /** Rows or keys per batch. Default: 1000. */
+  /** Rows and keys per batch. Default: lib/retention/run.ts ROW_BATCH rows, OBJECT_BATCH keys. */
   batchSize?: number;
   /** Time one class may take per run. Default: 60000 ms. */
   maxMsPerClass?: number;
