@@ -62,7 +62,7 @@ export async function benchObjects(): Promise<boolean> {
   const prisma = createPrisma({ databaseUrl: db.url }, { max: 2 });
   try {
     await ensureBuckets(storage);
-    const tenant = (await createTenant(prisma, { name: 'bench-objects' })).id;
+    const tenant = (await createTenant(prisma, { name: 'bench-objects' })).id; // (also warms the client)
     const rawTenant = randomUUID();
     const expired = Math.max(1, Math.round((OBJECTS * EXPIRED_PCT) / 100));
     const live = OBJECTS - expired;

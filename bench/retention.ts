@@ -144,6 +144,9 @@ async function benchRows(): Promise<boolean> {
     // 2. Bulwark's purge.
     const mine = await copyOf(name, 'bulwark');
     const prisma = createPrisma({ databaseUrl: mine.url }, { max: 2 });
+    // Connected and warm, as the raw client is and a worker's always is.
+    await prisma.tenant.findFirst();
+    await prisma.$queryRawUnsafe('SELECT 1');
     t0 = performance.now();
     const [out] = await runTenantRetention(prisma, tenant, { classes: ['audit'], batchSize: BATCH });
     const ms = performance.now() - t0;

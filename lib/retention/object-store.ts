@@ -143,9 +143,11 @@ export async function* periodKeys(
 /**
  * Delete a batch of keys, all under `prefix` and in key order, `after` being the key
  * listed just before the batch ('' for none). One multi-object delete; when it fails as
- * a whole (s3rver answers 500 to one that empties a folder, after deleting), the keys of
- * the batch still there are listed (from `after` up to the batch's last key) and deleted
- * one request each, so the error that remains names a store that really refuses.
+ * a whole (s3rver answers 500 to one that empties a folder, after deleting), it is sent
+ * once more, and when that fails too, the keys of the batch still there are listed
+ * (from `after` up to the batch's last key) and deleted one request each, as
+ * lib/backup/store.ts removePrefix does, so the error that remains names a store that
+ * really refuses.
  */
 export async function removeBatch(
   store: ObjectStore,
@@ -170,7 +172,15 @@ export async function removeBatch(
       .filter((k): k is string => typeof k === 'string');
   } catch (err) {
     if (!(err instanceof StorageUnavailableError)) throw err;
-    left = await stillThere(store, prefix, keys, after, stats, retry);
+    try {
+      // Once more as a whole, at once: what failed was often done (deleting a key already
+      // gone succeeds), and one request settles it.
+      await call(store, stats, what, () => store.client.removeObjects(store.bucket, [...keys]), { ...retry, tries: 1 });
+      left = [];
+    } catch (again) {
+      if (!(again instanceof StorageUnavailableError)) throw again;
+      left = await stillThere(store, prefix, keys, after, stats, retry);
+    }
   }
   for (const key of left)
     await call(

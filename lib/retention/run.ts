@@ -188,7 +188,10 @@ async function purgeClass(
       o,
       onDeleted,
     );
-    const left = await measureRows(prisma, policy.class as RowClass, tenantId, cutoff);
+    // What holds kept: nothing to count when no hold is active.
+    const left = holds.length
+      ? await measureRows(prisma, policy.class as RowClass, tenantId, cutoff)
+      : { held: 0, holds: [] };
     r = { deleted, complete, held: left.held, holds: left.holds };
   }
   const done = await finishReceipt(prisma, receipt.id, { total: r.held, holds: r.holds }, r.complete);
