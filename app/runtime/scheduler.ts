@@ -8,8 +8,9 @@
  *
  * The active scheduler writes each schedule with BullMQ's upsertJobScheduler when it is
  * new, when its configuration changed (a fingerprint kept beside the lease), or when its
- * next run is missing (the chain broke: a worker failed to add it, or it was removed by
- * hand), and checks that again every minute. A schedule already in place is left alone:
+ * next run is missing (the chain broke: a worker failed to add it, or a Redis failover
+ * lost it), and checks that again at every renewal (a few reads per schedule). A
+ * schedule already in place is left alone:
  * upserting a cron schedule whose run is due and waiting for a worker would drop that
  * run. BullMQ's workers add each next run as they take the current one, so runs go on
  * while no scheduler is active; upserts are by id and runs have deterministic ids
@@ -24,8 +25,6 @@ import type { QueueDefinition } from '../../lib/contracts/job.js';
 import type { Registration } from '../../workers/registration.js';
 import { createLease } from './lease.js';
 
-/** How often the active scheduler checks that every schedule is in place. */
-const RECONCILE_MS = 60_000;
 /** A run in one of these states is still to come (or under way): the schedule's chain holds. */
 const PENDING = new Set(['delayed', 'waiting', 'active', 'prioritized', 'waiting-children']);
 
@@ -68,7 +67,6 @@ export async function startScheduler(
   const scheduled = registry.flatMap(({ job }) => (job.schedule ? [{ job, schedule: job.schedule }] : []));
   let leader = false;
   let lastRenewed = 0;
-  let lastReconciled = 0;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -84,7 +82,6 @@ export async function startScheduler(
   }
 
   async function reconcile(): Promise<void> {
-    lastReconciled = performance.now();
     for (const { job, schedule } of scheduled) {
       if (!leader || closed) return;
       const queue = queueOf(job.queue);
@@ -118,7 +115,7 @@ export async function startScheduler(
         );
         return;
       } else return; // Redis briefly away, the lease still ours: try again next time.
-      if (performance.now() - lastReconciled >= RECONCILE_MS) await reconcile();
+      await reconcile();
       return;
     }
     if (!(await lease.tryAcquire())) return;
