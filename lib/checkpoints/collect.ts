@@ -8,7 +8,7 @@ import type { Storage } from '../clients/storage.js';
 import { checkSignature, decodeCheckpoint, parseCheckpointKey, type CheckpointDocument } from './format.js';
 import type { CheckpointPublicKey } from './keys.js';
 import { eachInParallel } from './parallel.js';
-import { listCheckpointKeys, readCheckpoint } from './store.js';
+import { listAllCheckpointKeys, listCheckpointKeys, readCheckpoint } from './store.js';
 
 export type CheckpointProblemKind =
   'malformed' | 'unknown-key' | 'bad-signature' | 'misplaced' | 'rewritten' | 'truncated' | 'missing' | 'no-tenant';
@@ -32,28 +32,38 @@ export interface TenantCollection {
 /** How many checkpoint objects are read at once. */
 const PARALLEL = 8;
 
-/** Read and check every checkpoint of `tenantIds` (from `since`, a YYYY-MM-DD day, when given). */
+/**
+ * Which keys each tenant has: of one tenant (listed under its prefix, from `since`),
+ * or of every tenant found under `checkpoints/` and every one of `tenantIds`.
+ */
+export async function listTenantKeys(
+  storage: Storage,
+  scope: { tenantId: string } | { tenantIds: readonly string[] },
+  since?: string,
+): Promise<Map<string, string[]>> {
+  if ('tenantId' in scope) return new Map([[scope.tenantId, await listCheckpointKeys(storage, scope.tenantId, since)]]);
+  const byTenant = new Map<string, string[]>(scope.tenantIds.map((id) => [id, []]));
+  for (const key of await listAllCheckpointKeys(storage, since)) {
+    const id = key.split('/')[1] ?? '';
+    let list = byTenant.get(id);
+    if (!list) byTenant.set(id, (list = []));
+    list.push(key);
+  }
+  return new Map([...byTenant].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Read and check every listed checkpoint. */
 export async function collectCheckpoints(
   storage: Storage,
-  tenantIds: readonly string[],
+  keysByTenant: ReadonlyMap<string, readonly string[]>,
   keys: readonly CheckpointPublicKey[],
-  since?: string,
 ): Promise<TenantCollection[]> {
-  const out: TenantCollection[] = tenantIds.map((tenantId) => ({
-    tenantId,
-    hours: new Set(),
-    valid: [],
-    problems: [],
-  }));
+  const out: TenantCollection[] = [];
   const work: Array<{ t: TenantCollection; key: string }> = [];
-  const listed = new Map<TenantCollection, string[]>();
-  await eachInParallel(
-    out,
-    PARALLEL,
-    async (t) => void listed.set(t, await listCheckpointKeys(storage, t.tenantId, since)),
-  );
-  for (const t of out) {
-    for (const key of listed.get(t)!) {
+  for (const [tenantId, listed] of keysByTenant) {
+    const t: TenantCollection = { tenantId, hours: new Set(), valid: [], problems: [] };
+    out.push(t);
+    for (const key of listed) {
       const parsed = parseCheckpointKey(key);
       if (!parsed) {
         t.problems.push({

@@ -97,21 +97,25 @@ export async function listCheckpointKeys(storage: Storage, tenantId: string, sin
   );
 }
 
-/** The tenant ids that have a folder under `checkpoints/` (whatever the database says). */
-export async function listCheckpointTenants(storage: Storage): Promise<string[]> {
+/**
+ * Every key under `checkpoints/`, whatever tenant it names (one recursive listing:
+ * s3rver's listing by delimiter misses folders with no object directly in them), sorted,
+ * so by tenant and then hour; from `since` (YYYY-MM-DD) on when given.
+ */
+export async function listAllCheckpointKeys(storage: Storage, since?: string): Promise<string[]> {
   return storeCall(
     storage,
     `list ${CHECKPOINT_ROOT}`,
     async () => {
-      const ids: string[] = [];
-      const stream = storage.client.listObjectsV2(storage.bucket, CHECKPOINT_ROOT, false);
-      for await (const item of stream as AsyncIterable<{ prefix?: string }>) {
-        const m = item.prefix ? /^checkpoints\/([^/]+)\/$/.exec(item.prefix) : null;
-        if (m) ids.push(m[1]!);
+      const keys: string[] = [];
+      const stream = storage.client.listObjectsV2(storage.bucket, CHECKPOINT_ROOT, true);
+      for await (const item of stream as AsyncIterable<{ name?: string }>) {
+        // checkpoints/{tenant}/{day}/…: the day is the third segment.
+        if (item.name && (!since || (item.name.split('/')[2] ?? '') >= since)) keys.push(item.name);
       }
-      return ids.sort();
+      return keys.sort();
     },
-    60_000,
+    600_000,
   );
 }
 

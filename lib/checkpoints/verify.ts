@@ -13,12 +13,11 @@
 import type { PrismaClient } from '../clients/prisma.js';
 import type { Storage } from '../clients/storage.js';
 import { verifyChains, type VerifyOptions, type VerifyReport } from '../audit/verify.js';
-import { collectCheckpoints, type CheckpointProblem, type TenantCollection } from './collect.js';
+import { collectCheckpoints, listTenantKeys, type CheckpointProblem, type TenantCollection } from './collect.js';
 import { compareWithChain } from './compare.js';
 import { hourOf, hourStart } from './format.js';
 import { CHECKPOINT_GRACE_MS, missingRuns, scheduledHours } from './hours.js';
 import type { CheckpointPublicKey } from './keys.js';
-import { listCheckpointTenants } from './store.js';
 
 export interface TenantCheckpointResult {
   tenantId: string;
@@ -64,11 +63,9 @@ export async function verifyWithCheckpoints(
   );
   const created = new Map(tenants.map((t) => [t.id, new Date(t.created_at)]));
   const storeSide = (async () => {
-    // Checkpoints of tenants the database no longer has count too.
-    const ids = options.tenantId
-      ? [options.tenantId.toLowerCase()]
-      : [...new Set([...created.keys(), ...(await listCheckpointTenants(deps.storage))])].sort();
-    return collectCheckpoints(deps.storage, ids, deps.keys, options.since);
+    // Every key under checkpoints/: those of tenants the database no longer has count too.
+    const scope = options.tenantId ? { tenantId: options.tenantId.toLowerCase() } : { tenantIds: [...created.keys()] };
+    return collectCheckpoints(deps.storage, await listTenantKeys(deps.storage, scope, options.since), deps.keys);
   })();
   // Both sides run at once; a store failure still lets the walk finish before it is thrown.
   const [chains, collected] = await Promise.all([
