@@ -8,7 +8,9 @@
  *
  * Retention purges (audit_chain_gaps, written only by audit_purge()): an s inside a
  * purged run cannot be compared and is counted as `purged`; an s that was the last of
- * a run is compared with the gap's last_hash, which the purge kept.
+ * a run is compared with the gap's last_hash, which the purge kept. Either way the gap
+ * must belong to a retention receipt of the tenant whose seq range covers it: a gap record
+ * forged to hide a deletion needs a forged receipt too.
  *
  * Read only by primary key ranges: the entries at the checkpoints' seqs (one query
  * per tenant, through the (tenant_id, seq) index), the tenant's gaps and its head.
@@ -30,6 +32,8 @@ interface Gap {
   last: bigint;
   lastHash: string;
   receiptId: string;
+  /** The gap's receipt (running or done: it is advanced in the purge's transaction) is the tenant's and covers the gap. */
+  receipted: boolean;
 }
 
 const short = (h: string) => `${h.slice(0, 16)}…`;
@@ -52,9 +56,14 @@ export async function compareWithChain(
       tenantId,
       seqs,
     ),
-    prisma.$queryRawUnsafe<Array<{ first_seq: string; last_seq: string; last_hash: string; receipt_id: string }>>(
-      `SELECT first_seq::text, last_seq::text, last_hash, receipt_id::text FROM audit_chain_gaps
-        WHERE tenant_id = $1::uuid ORDER BY first_seq`,
+    prisma.$queryRawUnsafe<
+      Array<{ first_seq: string; last_seq: string; last_hash: string; receipt_id: string; receipted: boolean }>
+    >(
+      `SELECT g.first_seq::text, g.last_seq::text, g.last_hash, g.receipt_id::text,
+              coalesce(r.tenant_id = g.tenant_id
+                       AND r.first_seq <= g.first_seq AND r.last_seq >= g.last_seq, false) AS receipted
+         FROM audit_chain_gaps g LEFT JOIN retention_receipts r ON r.id = g.receipt_id
+        WHERE g.tenant_id = $1::uuid ORDER BY g.first_seq`,
       tenantId,
     ),
   ]);
@@ -65,6 +74,7 @@ export async function compareWithChain(
     last: BigInt(g.last_seq),
     lastHash: g.last_hash,
     receiptId: g.receipt_id,
+    receipted: g.receipted,
   }));
   for (const { key, doc } of checkpoints) {
     const s = BigInt(doc.seq);
@@ -100,6 +110,11 @@ export async function compareWithChain(
     const gap = gaps.find((g) => g.first <= s && s <= g.last);
     if (!gap) {
       problem('truncated', `entry seq ${s} is gone and no retention gap record accounts for it`);
+    } else if (!gap.receipted) {
+      problem(
+        'truncated',
+        `entry seq ${s} is gone; the gap record for seqs ${gap.first}..${gap.last} has no retention receipt of this tenant covering it (receipt ${gap.receiptId})`,
+      );
     } else if (gap.last === s) {
       compare(gap.lastHash, `the retention gap record ending at seq ${s}`);
     } else {

@@ -30,7 +30,7 @@ const TIMES = [6, 5, 4, 3, 2, 1]
   .map((k) => new Date(Math.floor(NOW.getTime() / HOUR - k) * HOUR + 600_000))
   .concat(NOW);
 const HOURS = TIMES.map(hourOf);
-const [OK, REWRITE, CUT, SIGS, GONE, PURGE] = [0, 1, 2, 3, 4, 5];
+const [OK, REWRITE, CUT, SIGS, GONE, PURGE, FORGED] = [0, 1, 2, 3, 4, 5, 6];
 const ORPHAN = randomUUID();
 const key = (t: number, hour: number) => checkpointKey(h.tenants[t]!, HOURS[hour]!);
 const of = (t: number) => report.checkpoints.tenants.find((x) => x.tenantId === h.tenants[t])!;
@@ -39,9 +39,9 @@ const seqAt: number[][] = [];
 
 test.before(
   setup(async () => {
-    h = await startCheckpointHarness({ tenants: 6, entries: 0, createdHoursAgo: 10 });
+    h = await startCheckpointHarness({ tenants: 7, entries: 0, createdHoursAgo: 10 });
     for (let i = 0; i < TIMES.length; i++) {
-      for (let t = 0; t < 6; t++) {
+      for (let t = 0; t < 7; t++) {
         if (t === PURGE && i < 2) await seedEntries(h.ctx.prisma, 20, () => entryAt(h.tenants[t]!, daysAgo(200)));
         else await h.addEntries(h.tenants[t]!, 3 + t);
       }
@@ -106,6 +106,19 @@ async function tamper(): Promise<void> {
   await putBytes(h.ctx.storage, key(GONE, 4), await objectBytes(h.ctx.storage, key(GONE, 5)));
   // PURGE: the old entries (before hours 0 and 1) purged by retention.
   await runTenantRetention(h.ctx.prisma, h.tenants[PURGE]!, { classes: ['audit'] });
+  // FORGED: the entries around hour 2's checkpoint deleted by hand, hidden behind a gap
+  // record that links up (plain verify passes) but belongs to no retention receipt.
+  const f = h.tenants[FORGED]!;
+  const s2 = seqAt[FORGED]![2]!;
+  const hashOf = async (seq: number) =>
+    (await superuserQuery(h.db.url, 'SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2', [f, seq])).rows[0]
+      .hash as string;
+  const [prev, last] = [await hashOf(s2 - 2), await hashOf(s2 + 1)];
+  await asOwner(
+    `DELETE FROM audit_log WHERE tenant_id = '${f}' AND seq BETWEEN ${s2 - 1} AND ${s2 + 1};
+     INSERT INTO audit_chain_gaps (tenant_id, first_seq, last_seq, prev_hash, last_hash, entries, receipt_id)
+       VALUES ('${f}', ${s2 - 1}, ${s2 + 1}, '${prev}', '${last}', 3, '${randomUUID()}')`,
+  );
   // A tenant the database does not have, with a (validly signed) checkpoint.
   await putBytes(
     h.ctx.storage,
@@ -178,6 +191,16 @@ test('a retention purge is accounted for: a checkpoint inside the purged run is 
   assert.equal(of(PURGE).problems, [], problems(PURGE).join('\n'));
   assert.is(of(PURGE).purged, 1);
   assert.is(of(PURGE).verified, 6);
+});
+
+test('a gap record forged to hide a deletion (no retention receipt) does not account for the checkpoint in it', () => {
+  assert.equal(
+    of(FORGED).problems.map((p) => [p.kind, p.key]),
+    [['truncated', key(FORGED, 2)]],
+    problems(FORGED).join('\n'),
+  );
+  assert.match(of(FORGED).problems[0]!.detail, 'has no retention receipt of this tenant covering it');
+  assert.is(of(FORGED).verified, 6);
 });
 
 test('checkpoints of a tenant the database does not have are reported', () => {
