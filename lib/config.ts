@@ -11,6 +11,7 @@ import { WEBHOOK_BODY_MAX_BYTES } from './contracts/alert-delivery.js';
 import { refineRunbookBaseUrl } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
 import { isBackupKeyList, isSigningKeyList } from './backup/key-format.js';
+import { isCheckpointKey, isPublicKeyList } from './checkpoints/keys.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -236,6 +237,23 @@ const envSchema = z.object({
     .string()
     .refine(isSigningKeyList, 'must be comma-separated keys of at least 32 characters each')
     .optional(),
+  /**
+   * The Ed25519 private key that signs the audit checkpoints written to the object store
+   * with each verification (docs/audit-checkpoints.md): 32 bytes in base64 or base64url.
+   * Unset: no checkpoints are written. Never logged or echoed.
+   */
+  AUDIT_CHECKPOINT_KEY: z
+    .string()
+    .refine(isCheckpointKey, 'must be 32 bytes in base64 or base64url (`bulwark audit checkpoints generate-key`)')
+    .optional(),
+  /**
+   * Public keys of earlier checkpoint signing keys (rotation), comma-separated, each 32
+   * bytes in base64 or base64url: checkpoints they signed still verify. Default: none.
+   */
+  AUDIT_CHECKPOINT_PUBLIC_KEYS: z
+    .string()
+    .refine(isPublicKeyList, 'must be comma-separated public keys, each 32 bytes in base64 or base64url')
+    .optional(),
   /** Size of one backup part before encryption, in MiB (two are held in memory at once). Default: 16. */
   BACKUP_PART_SIZE_MB: int(1, 64).default(16),
   /**
@@ -314,6 +332,10 @@ export interface Config {
   /** Raw BACKUP_SIGNING_KEY list; parsed by lib/backup/signing.ts. Never log it. */
   readonly backupSigningKeys: string | undefined;
   readonly backupPartSizeBytes: number;
+  /** Raw AUDIT_CHECKPOINT_KEY; parsed by lib/checkpoints/keys.ts. Never log it. */
+  readonly auditCheckpointKey: string | undefined;
+  /** Raw AUDIT_CHECKPOINT_PUBLIC_KEYS (earlier keys' public halves). */
+  readonly auditCheckpointPublicKeys: string | undefined;
   /** The object store (S3_*); lib/clients/storage.ts builds its client. `secretKey`: never log it. */
   readonly storage: StorageConfig;
 }
@@ -350,6 +372,7 @@ export const SECRET_VARIABLES = [
   'S3_SECRET_KEY',
   'BACKUP_KEYS',
   'BACKUP_SIGNING_KEY',
+  'AUDIT_CHECKPOINT_KEY',
 ] as const satisfies ReadonlyArray<keyof Env>;
 
 /**
@@ -429,6 +452,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupKeys: e.BACKUP_KEYS,
     backupSigningKeys: e.BACKUP_SIGNING_KEY,
     backupPartSizeBytes: e.BACKUP_PART_SIZE_MB * 1024 * 1024,
+    auditCheckpointKey: e.AUDIT_CHECKPOINT_KEY,
+    auditCheckpointPublicKeys: e.AUDIT_CHECKPOINT_PUBLIC_KEYS,
     storage: Object.freeze(storageConfig(e)),
   });
 }

@@ -157,6 +157,23 @@ export function createMetrics() {
       help: 'Unix time the last verification finished',
       registers: [registry],
     }),
+    // Audit checkpoints (workers/audit/checkpoint-worker.ts, docs/audit-checkpoints.md).
+    auditCheckpoints: new Counter({
+      name: 'bulwark_audit_checkpoints_total',
+      help: 'Audit checkpoints by result: written, exists (already there), failed (not written, no retry left)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    auditCheckpointLastSuccess: new Gauge({
+      name: 'bulwark_audit_checkpoint_last_success_timestamp_seconds',
+      help: 'Unix time a checkpoint job of this process last wrote (or found) all its checkpoints',
+      registers: [registry],
+    }),
+    auditCheckpointsEnabled: new Gauge({
+      name: 'bulwark_audit_checkpoints_enabled',
+      help: '1 when AUDIT_CHECKPOINT_KEY is set in this process (checkpoints are written), else 0',
+      registers: [registry],
+    }),
     retentionDeleted: new Counter({
       name: 'bulwark_retention_deleted_total',
       help: 'Rows and objects deleted by retention, by class (audit, audit:security, alerts, apikeys, secret-rotations, objects:*)',
@@ -334,6 +351,7 @@ export function createMetrics() {
   };
   // Reported from start-up, so a rule matching on result="failed" sees a series (at 0).
   for (const result of ['ok', 'failed']) metrics.retentionRuns.inc({ result }, 0);
+  for (const result of ['written', 'exists', 'failed']) metrics.auditCheckpoints.inc({ result }, 0);
   return metrics;
 }
 
