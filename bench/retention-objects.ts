@@ -8,8 +8,8 @@
  *   - raw, delete only: removeObjects per 1,000 keys already known (no listing at all);
  *   - Bulwark: runTenantRetention for the class (period listing, receipt, batches).
  * Reports deletes/s and their ratio to each raw loop (target >= 0.8), and keys listed
- * per key deleted (target <= 1.1; the period prefixes the listing returned are counted
- * apart: s3rver returns every period of the class in one page, ignoring MaxKeys).
+ * per key deleted (target <= 1.1): every key the store returned to Bulwark, the probe
+ * that ends each class's search included.
  */
 import { randomUUID } from 'node:crypto';
 import { createPrisma } from '../lib/clients/prisma.js';
@@ -120,7 +120,7 @@ export async function benchObjects(): Promise<boolean> {
       `  Bulwark purge              ${fmtInt(median(mine))} deletes/s  ratio ${ratio.toFixed(2)} to list + remove, ${ratioKnown.toFixed(2)} to remove only (target >= 0.8)`,
     );
     log(
-      `  keys listed per key deleted ${perKey.toFixed(3)} (${stats.keysListed} keys listed, ${deleted} deleted, ${live} live never listed; target <= 1.1); period prefixes returned ${stats.prefixesListed}, requests ${stats.requests}`,
+      `  keys listed per key deleted ${perKey.toFixed(3)} (${stats.keysListed} keys listed, ${deleted} deleted, ${live} live never listed; target <= 1.1); ${stats.requests} store requests`,
     );
     return ratio >= 0.8 && perKey <= 1.1;
   } finally {

@@ -1,7 +1,8 @@
 /**
  * The object-store calls retention makes (lib/clients/storage.ts underneath): the
- * period prefixes of a class wholly before a cutoff (paged, oldest first, stopped at the
- * first live one), the keys under one period (paged), and deleting a batch of keys.
+ * periods of a class wholly before a cutoff (probed one key at a time, oldest first,
+ * stopped at the first live one), the keys under one period (paged), and deleting a
+ * batch of keys.
  *
  * Every call has a time limit and is tried STORE_TRIES times with a growing pause; what
  * still fails is a StorageUnavailableError naming S3_ENDPOINT and what was being done
@@ -18,15 +19,13 @@ export type ObjectStore = Storage;
 
 /** What the store returned to retention's listings. */
 export interface ListingStats {
-  /** Object keys returned (to delete, kept by holds, or checked after a failed delete). */
+  /** Object keys returned (to delete, kept by holds, ending a class's search, or checked after a failed delete). */
   keysListed: number;
-  /** Period prefixes returned by the class listings (the store may return a whole page). */
-  prefixesListed: number;
   /** List, delete and single-delete requests made. */
   requests: number;
 }
 
-export const newListingStats = (): ListingStats => ({ keysListed: 0, prefixesListed: 0, requests: 0 });
+export const newListingStats = (): ListingStats => ({ keysListed: 0, requests: 0 });
 
 export interface StoreRetry {
   /** Attempts per call. Default: 3. */
@@ -38,8 +37,6 @@ export interface StoreRetry {
 export const DEFAULT_STORE_RETRY: StoreRetry = { tries: 3, pauseMs: 500 };
 /** A listing page or a 1,000-key delete may take this long before the try counts as failed. */
 export const RETENTION_STORE_CALL_TIMEOUT_MS = 30_000;
-/** Period prefixes asked for per listing page: a run reads at most this many past the last expired one. */
-export const PERIOD_PAGE = 32;
 /** Keys per listing page of one period (the S3 maximum). */
 export const KEY_PAGE = 1000;
 
@@ -50,7 +47,7 @@ export interface ListedObject {
   at: Date;
 }
 
-const PERIOD: Record<Granularity, RegExp> = { day: /^(\d{4}-\d{2}-\d{2})\/$/, month: /^(\d{4}-\d{2})\/$/ };
+const PERIOD: Record<Granularity, RegExp> = { day: /^\d{4}-\d{2}-\d{2}$/, month: /^\d{4}-\d{2}$/ };
 
 async function call<T>(
   store: ObjectStore,
@@ -75,10 +72,15 @@ async function call<T>(
 }
 
 /**
- * The period prefixes (`tenant/{id}/{class}/{period}/`) of a class wholly before the
- * cutoff's period, oldest first. Prefixes come in key order, which for YYYY-MM(-DD) is
- * date order: the first period not wholly before the cutoff ends the listing. A prefix
- * that is not a period of the class's granularity is not the layout's and is left alone.
+ * The periods (`tenant/{id}/{class}/{period}/`) of a class wholly before the cutoff's,
+ * oldest first, each with its first key. Found by probing, not by a delimiter listing:
+ * one key is asked for at a time, starting after the last period seen, so the store
+ * returns the first key of the next period that has any; keys come in key order, which
+ * for YYYY-MM(-DD) is date order, and the first key of a period not wholly before the
+ * cutoff ends the search. Each probe costs one request and one key, whatever the
+ * class holds (a delimiter listing makes some stores read every key under the class,
+ * s3rver among them). A segment that is not a real day or month of the class's
+ * granularity is not the layout's: skipped, left alone.
  */
 export async function* expiredPeriods(
   store: ObjectStore,
@@ -87,54 +89,65 @@ export async function* expiredPeriods(
   cutoff: Date,
   stats: ListingStats,
   retry: StoreRetry = DEFAULT_STORE_RETRY,
-): AsyncGenerator<{ prefix: string; at: Date }> {
+): AsyncGenerator<{ prefix: string; at: Date; first: ListedObject }> {
   const granularity = STORE_CLASSES[c.prefix].granularity;
   const cutoffPeriod = cutoff.toISOString().slice(0, granularity === 'day' ? 10 : 7);
-  let token = '';
+  let after = '';
   for (;;) {
     const page = await call(
       store,
       stats,
-      `list the periods under ${base}`,
-      () => store.client.listObjectsV2Query(store.bucket, base, token, '/', PERIOD_PAGE, ''),
+      `list ${base}`,
+      () => store.client.listObjectsV2Query(store.bucket, base, '', '', 1, after),
       retry,
     );
-    for (const item of page.objects) {
-      if (!item.prefix) continue;
-      stats.prefixesListed++;
-      const period = PERIOD[granularity].exec(item.prefix.slice(base.length))?.[1];
-      const at = period ? periodStart(period) : undefined;
-      // Not a real day or month (2026-13-45): no key lib/storage/keys.ts makes; left alone.
-      if (!period || !at || Number.isNaN(at.getTime()) || at.toISOString().slice(0, period.length) !== period) continue;
-      if (period >= cutoffPeriod) return;
-      yield { prefix: item.prefix, at };
-    }
-    if (!page.isTruncated || !page.nextContinuationToken) return;
-    token = page.nextContinuationToken;
+    const o = (page.objects as BucketItem[]).find((x) => typeof x.name === 'string');
+    if (!o?.name) return;
+    stats.keysListed++;
+    const rest = o.name.slice(base.length);
+    const slash = rest.indexOf('/');
+    const segment = slash === -1 ? rest : rest.slice(0, slash);
+    // Every key under `{segment}/` sorts before `{segment}0` ('/' < '0'): the next probe skips them.
+    after = `${base}${segment}0`;
+    const at = PERIOD[granularity].test(segment) ? periodStart(segment) : undefined;
+    if (slash === -1 || !at || Number.isNaN(at.getTime()) || at.toISOString().slice(0, segment.length) !== segment)
+      continue;
+    if (segment >= cutoffPeriod) return;
+    yield { prefix: `${base}${segment}/`, at, first: { key: o.name, size: o.size ?? 0, at } };
   }
 }
 
-/** The keys under one period prefix, a page (at most KEY_PAGE) at a time, in key order. */
+/** The keys of one period, its first (from the probe) included, a page (at most KEY_PAGE) at a time, in key order. */
 export async function* periodKeys(
   store: ObjectStore,
-  period: { prefix: string; at: Date },
+  period: { prefix: string; at: Date; first: ListedObject },
   stats: ListingStats,
   retry: StoreRetry = DEFAULT_STORE_RETRY,
 ): AsyncGenerator<ListedObject[]> {
   let token = '';
+  let head: ListedObject[] = [period.first];
   for (;;) {
     const page = await call(
       store,
       stats,
       `list ${period.prefix}`,
-      () => store.client.listObjectsV2Query(store.bucket, period.prefix, token, '', KEY_PAGE, ''),
+      () =>
+        store.client.listObjectsV2Query(
+          store.bucket,
+          period.prefix,
+          token,
+          '',
+          KEY_PAGE - head.length,
+          period.first.key,
+        ),
       retry,
     );
     const objects = (page.objects as BucketItem[])
       .filter((o): o is BucketItem & { name: string } => typeof o.name === 'string')
       .map((o) => ({ key: o.name, size: o.size ?? 0, at: period.at }));
     stats.keysListed += objects.length;
-    if (objects.length) yield objects;
+    if (head.length + objects.length) yield [...head, ...objects];
+    head = [];
     if (!page.isTruncated || !page.nextContinuationToken) return;
     token = page.nextContinuationToken;
   }

@@ -1,11 +1,12 @@
 /**
  * Object classes. Keys are `tenant/{id}/{class}/{period}/{id}.{ext}` (lib/storage/keys.ts),
  * so the expired objects are those under periods wholly before the cutoff's. A run
- * lists the class's period prefixes (one entry per day or month, not per object, oldest
- * first, stopping at the first live one: object-store.ts), then the keys under each
- * expired period only: the keys it lists are the ones it deletes, plus those holds keep.
- * An object goes at the first run after its whole period is past the cutoff: a day
- * class up to a day after its TTL, a month class up to a month after.
+ * finds the expired periods by probing one key at a time in key order (object-store.ts),
+ * oldest first, stopping at the first live one, then lists the keys of each expired
+ * period only: the keys it lists are the ones it deletes, plus those holds keep, plus
+ * the one live key that ends the search. An object goes at the first run after its
+ * whole period is past the cutoff: a day class up to a day after its TTL, a month class
+ * up to a month after.
  */
 import type { PrismaClient } from '../clients/prisma.js';
 import { classPrefix } from '../storage/keys.js';
