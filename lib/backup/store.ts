@@ -28,7 +28,7 @@ export class BackupStoreError extends Error {
   }
 }
 
-async function guard<T>(key: string, action: string, fn: () => Promise<T>): Promise<T> {
+export async function guard<T>(key: string, action: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await withTimeout(fn(), PART_CALL_TIMEOUT_MS, `${action} ${key}`);
   } catch (err) {
