@@ -74,8 +74,9 @@ export function startEncryption(recipient: string): AgeEncryption {
  * `age --identity /dev/fd/3` through a pipe: a here-document of `sh` (dash writes it to
  * a pipe, not a file) filled from an environment variable that is unset before age
  * starts. Never a file, never the command line. (Not bash's `<(printf …)`: bash
- * started with a bare environment took 2-4 s to start on the build machines, once per
- * part; nor a Node pipe on fd 3, which is a socket that /dev/fd/3 cannot open.)
+ * started with a bare environment reads ~/.bashrc, as if started by sshd, which took
+ * 2-4 s on the build machines, once per part; nor a Node pipe on fd 3, which is a
+ * socket that /dev/fd/3 cannot open.)
  */
 export async function decrypt(ciphertext: Buffer, identities: readonly string[]): Promise<Buffer> {
   const child = spawn(

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { BackupStore } from './context.js';
 import { guard } from './store.js';
 import { withTimeout } from '../time.js';
-import { BackupStoreError, PART_CALL_TIMEOUT_MS } from './store.js';
+import { BackupStoreError, onceMore, PART_CALL_TIMEOUT_MS } from './store.js';
 
 export interface ObjectDigest {
   size: number;
@@ -24,19 +24,21 @@ const missing = (err: unknown) => {
 /** Size and SHA-256 of an object as stored, or undefined when there is none. */
 export async function hashObject(store: BackupStore, bucket: string, key: string): Promise<ObjectDigest | undefined> {
   try {
-    return await withTimeout(
-      (async () => {
-        const stream = await store.client.getObject(bucket, key);
-        const hash = createHash('sha256');
-        let size = 0;
-        for await (const chunk of stream) {
-          hash.update(chunk as Buffer);
-          size += (chunk as Buffer).length;
-        }
-        return { size, sha256: hash.digest('hex') };
-      })(),
-      PART_CALL_TIMEOUT_MS,
-      `read ${key}`,
+    return await onceMore(() =>
+      withTimeout(
+        (async () => {
+          const stream = await store.client.getObject(bucket, key);
+          const hash = createHash('sha256');
+          let size = 0;
+          for await (const chunk of stream) {
+            hash.update(chunk as Buffer);
+            size += (chunk as Buffer).length;
+          }
+          return { size, sha256: hash.digest('hex') };
+        })(),
+        PART_CALL_TIMEOUT_MS,
+        `read ${key}`,
+      ),
     );
   } catch (err) {
     if (missing(err)) return undefined;
@@ -54,10 +56,12 @@ export async function copyObject(
   to: { bucket: string; key: string },
 ): Promise<ObjectDigest | undefined> {
   try {
-    await withTimeout(
-      store.client.copyObject(to.bucket, to.key, `/${from.bucket}/${from.key}`),
-      PART_CALL_TIMEOUT_MS,
-      `copy ${from.key}`,
+    await onceMore(() =>
+      withTimeout(
+        store.client.copyObject(to.bucket, to.key, `/${from.bucket}/${from.key}`),
+        PART_CALL_TIMEOUT_MS,
+        `copy ${from.key}`,
+      ),
     );
   } catch (err) {
     if (missing(err)) return undefined;
