@@ -27,14 +27,19 @@ export interface TenantExportOptions {
 /** What the sink is handed for each table: its NDJSON, chunk by chunk (one chunk per batch). */
 export type TenantTableSink = (table: TenantTable, ndjson: AsyncIterable<Buffer>) => Promise<void>;
 
-/** Run `fn` on a connection in a read-only REPEATABLE READ transaction (one snapshot for every table). */
+/**
+ * Run `fn` on a connection in a read-only REPEATABLE READ transaction (one snapshot for
+ * every table). Everything happens inside the transaction (the timeout is `SET LOCAL`,
+ * the cursors die with it), so this works through PgBouncer's transaction pooling too.
+ */
 export async function withSnapshot<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined); // a dropped connection fails the query in flight instead
   await client.connect();
   try {
-    await client.query('SET idle_in_transaction_session_timeout = 0');
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // The transaction waits while parts upload: a server-wide idle timeout must not end it.
+    await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -49,7 +49,10 @@ export async function restoreTenantRows(
   const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
   try {
-    await migrate(target.url, { only: new Set(manifest.migrations.map((m) => m.name)) });
+    await migrate(target.url, {
+      only: new Set(manifest.migrations.map((m) => m.name)),
+      urlVariable: 'DIRECT_DATABASE_URL (or --into)',
+    });
     await client.connect();
     await client.query('BEGIN');
     await loadTenantRows(client, ctx.storage, manifest, identities, o.onProgress);
