@@ -15,6 +15,8 @@ import { isCheckpointKey, isPublicKeyList } from './checkpoints/keys.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+/** What DATABASE_URL leads to (DATABASE_POOLER). */
+export const DATABASE_POOLERS = ['none', 'pgbouncer'] as const;
 
 const int = (min: number, max: number) =>
   z
@@ -80,6 +82,18 @@ const envSchema = z.object({
    * and its HTTP API (a forced shutdown opens one more). Default: 10.
    */
   DATABASE_POOL_SIZE: int(1, 1000).default(10),
+  /**
+   * What DATABASE_URL leads to: `none` (Postgres itself) or `pgbouncer` (PgBouncer in
+   * transaction pooling mode: the pool then sends no session settings at connect, and
+   * statements are cancelled by application name). Default: none.
+   */
+  DATABASE_POOLER: z.enum(DATABASE_POOLERS).default('none'),
+  /**
+   * A direct connection to Postgres (never through a pooler) for what needs a session of
+   * its own: `bulwark migrate`, backups (pg_dump), restores, restore drills, and cancelling
+   * statements at a forced shutdown. Default: DATABASE_URL. Required with DATABASE_POOLER=pgbouncer.
+   */
+  DIRECT_DATABASE_URL: url(['postgresql:', 'postgres:']).optional(),
   /** Redis connection string. Default: redis://127.0.0.1:6379 */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   /** Which environment this is. Default: dev. `live` forbids debug logging. */
@@ -135,6 +149,12 @@ const envSchema = z.object({
    * Default: 0 (no wait).
    */
   SHUTDOWN_DRAIN_MS: int(0, 60000).default(0),
+  /**
+   * The scheduler's lease in Redis: one process across every host schedules the repeatable
+   * jobs; it renews the lease every third of this, and a standby takes over within this
+   * after the holder dies. Default: 15000 ms.
+   */
+  SCHEDULER_LEASE_MS: int(1000, 600000).default(15000),
   /** BullMQ job lock; a crashed worker's jobs are retried after about this long. Default: 30000 ms. */
   WORKER_LOCK_DURATION_MS: int(1000, 600000).default(30000),
   /**
@@ -262,6 +282,9 @@ type Env = z.infer<typeof envSchema>;
 export interface Config {
   readonly env: Env['BULWARK_ENV'];
   readonly databaseUrl: string;
+  /** DIRECT_DATABASE_URL, or DATABASE_URL when that is not set: migrations, backups, restores, drills. */
+  readonly directDatabaseUrl: string;
+  readonly databasePooler: (typeof DATABASE_POOLERS)[number];
   readonly databasePoolSize: number;
   readonly redisUrl: string;
   readonly host: string;
@@ -282,6 +305,7 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly shutdownDrainMs: number;
   readonly workerLockDurationMs: number;
+  readonly schedulerLeaseMs: number;
   /** Raw MASTER_KEYS value; parsed by lib/crypto/master-keys.ts. Never log it. */
   readonly masterKeys: string | undefined;
   readonly metricsToken: string | undefined;
@@ -379,6 +403,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     env: e.BULWARK_ENV,
     databaseUrl: e.DATABASE_URL,
+    directDatabaseUrl: e.DIRECT_DATABASE_URL ?? e.DATABASE_URL,
+    databasePooler: e.DATABASE_POOLER,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     host: e.HOST,
@@ -401,6 +427,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     workerLockDurationMs: e.WORKER_LOCK_DURATION_MS,
+    schedulerLeaseMs: e.SCHEDULER_LEASE_MS,
     masterKeys: e.MASTER_KEYS,
     metricsToken: e.METRICS_TOKEN,
     operator:

@@ -64,6 +64,7 @@ export function createMetrics() {
       },
     });
   let objectStoreSource: (() => Promise<boolean>) | undefined;
+  let schedulerLeaderSource: (() => boolean) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.
   let reading: ReturnType<QueueCountSource> | undefined;
   function readQueues(): ReturnType<QueueCountSource> | Promise<undefined> {
@@ -310,6 +311,20 @@ export function createMetrics() {
       help: 'Restore drills run by this process that failed (recorded in restore_drills with passed = false)',
       registers: [registry],
     }),
+    schedulerLeader: new Gauge({
+      name: 'bulwark_scheduler_leader',
+      help: 'Whether this process is the active scheduler (holds the scheduler lease): 1 or 0; summed over every process it should be 1',
+      registers: [registry],
+      collect() {
+        this.set(schedulerLeaderSource?.() ? 1 : 0);
+      },
+    }),
+    schedulerUpserts: new Counter({
+      name: 'bulwark_scheduler_upserts_total',
+      help: 'Repeatable job schedules the active scheduler wrote, by reason: new, changed (its configuration), repaired (its next run was missing)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     setQueueCountSource(source: QueueCountSource) {
       countSource = source;
     },
@@ -324,6 +339,10 @@ export function createMetrics() {
     /** Where bulwark_object_store_up reads whether the store answers (a source that never rejects). */
     setObjectStoreSource(source: () => Promise<boolean>) {
       objectStoreSource = source;
+    },
+    /** Where bulwark_scheduler_leader reads whether this process is the active scheduler. */
+    setSchedulerLeaderSource(source: () => boolean) {
+      schedulerLeaderSource = source;
     },
     /** Where bulwark_alerts_stuck reads its counts (state → alerts). */
     setStuckAlertsSource(source: () => Promise<Record<string, number>>) {
