@@ -254,6 +254,12 @@ const envSchema = z.object({
     .string()
     .refine(isPublicKeyList, 'must be comma-separated public keys, each 32 bytes in base64 or base64url')
     .optional(),
+  /**
+   * Where each checkpoint job also POSTs the checkpoints it wrote (a second place
+   * beside the object store; docs/audit-checkpoints.md). May hold a token: never logged.
+   * Default: none.
+   */
+  AUDIT_CHECKPOINT_WEBHOOK_URL: url(['https:', 'http:']).optional(),
   /** Size of one backup part before encryption, in MiB (two are held in memory at once). Default: 16. */
   BACKUP_PART_SIZE_MB: int(1, 64).default(16),
   /**
@@ -336,6 +342,8 @@ export interface Config {
   readonly auditCheckpointKey: string | undefined;
   /** Raw AUDIT_CHECKPOINT_PUBLIC_KEYS (earlier keys' public halves). */
   readonly auditCheckpointPublicKeys: string | undefined;
+  /** AUDIT_CHECKPOINT_WEBHOOK_URL; may hold a token: never log it. */
+  readonly auditCheckpointWebhookUrl: string | undefined;
   /** The object store (S3_*); lib/clients/storage.ts builds its client. `secretKey`: never log it. */
   readonly storage: StorageConfig;
 }
@@ -373,6 +381,7 @@ export const SECRET_VARIABLES = [
   'BACKUP_KEYS',
   'BACKUP_SIGNING_KEY',
   'AUDIT_CHECKPOINT_KEY',
+  'AUDIT_CHECKPOINT_WEBHOOK_URL',
 ] as const satisfies ReadonlyArray<keyof Env>;
 
 /**
@@ -454,6 +463,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupPartSizeBytes: e.BACKUP_PART_SIZE_MB * 1024 * 1024,
     auditCheckpointKey: e.AUDIT_CHECKPOINT_KEY,
     auditCheckpointPublicKeys: e.AUDIT_CHECKPOINT_PUBLIC_KEYS,
+    auditCheckpointWebhookUrl: e.AUDIT_CHECKPOINT_WEBHOOK_URL,
     storage: Object.freeze(storageConfig(e)),
   });
 }
