@@ -7,7 +7,7 @@
  * a process that dies between the backup and the prune loses neither.
  */
 import { FlowProducer } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/clients/redis.js';
 import { BACKUP_QUEUE, backupPolicy, type BackupJob } from '../../lib/contracts/backup.js';
 import {
   BACKUP_PRUNE_JOB,
@@ -25,7 +25,7 @@ export const NIGHTLY_DATABASE_JOB = 'database';
  * so a retried `nightly` job adds the same flow again, which BullMQ ignores.
  */
 export async function addNightlyFlow(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   tick: Date,
 ): Promise<{ backupJobId: string; pruneJobId: string }> {
