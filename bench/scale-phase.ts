@@ -7,6 +7,7 @@
  * Both on the same topology (one Redis or a cluster), built by lib/clients/redis.ts.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import type pg from 'pg';
@@ -18,7 +19,7 @@ import { createProducer } from '../producers/index.js';
 import { ensureBuilt } from '../scripts/build.mjs';
 import { committedTotal, dropPrefix } from './bulwark.js';
 import { benchEntry } from './entries.js';
-import { pool, randomPrefix, rate, sampleProcess, until } from './util.js';
+import { pool, procCpuMs, randomPrefix, rate, sampleProcess, until } from './util.js';
 
 const RAW_CHILD = fileURLToPath(new URL('../dist/bench/scale-raw-child.js', import.meta.url));
 const BULWARK_CHILD = fileURLToPath(new URL('../dist/bench/worker-child.js', import.meta.url));
@@ -47,6 +48,48 @@ export interface ScaleResult {
   ms: number;
   /** Share of the machine's cores busy meanwhile. */
   machineBusy: number;
+  /** CPU per job of the worker processes together, µs (from /proc, so not skewed by waiting for a core). */
+  workerUsPerJob: number;
+  /** CPU per job of every Redis server process of the topology (a cluster's replicas included), µs. */
+  redisUsPerJob: number;
+  /**
+   * CPU of every postgres process on the machine while this ran, per job, µs. The server is
+   * shared with whatever else runs: bench/scale.ts subtracts the rate the raw phase (which
+   * does not touch Postgres) saw.
+   */
+  pgUsPerJob: number;
+}
+
+/** The pids of every Redis server behind `connection` (INFO server), to read their CPU from /proc. */
+async function redisPids(connection: RedisClient): Promise<number[]> {
+  const servers = connection instanceof Redis ? [connection] : connection.nodes('all');
+  const infos = await Promise.all(servers.map((r) => r.info('server')));
+  return infos.map((i) => Number(/process_id:(\d+)/.exec(i)?.[1])).filter((pid) => pid > 0);
+}
+
+const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + (procCpuMs(pid) ?? 0), 0);
+
+/** CPU so far of every `postgres` process on the machine (the server is shared: see pgUsPerJob). */
+function postgresCpu(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() !== 'postgres') continue;
+    } catch {
+      continue;
+    }
+    const ms = procCpuMs(Number(name));
+    if (ms !== undefined) cpu.set(Number(name), ms);
+  }
+  return cpu;
+}
+
+/** CPU the postgres processes used since `before` (backends started since count whole). */
+function postgresCpuSince(before: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, now] of postgresCpu()) ms += now - (before.get(pid) ?? 0);
+  return ms;
 }
 
 async function startChildren(file: string, count: number, env: Record<string, string>): Promise<ChildProcess[]> {
@@ -85,13 +128,28 @@ async function stopChildren(children: ChildProcess[]): Promise<void> {
 }
 
 /** Resume `queue` with every child connected, and time until `done()`. */
-async function timed(queue: Queue, jobs: number, timeoutMs: number, done: () => Promise<boolean>) {
+async function timed(
+  queue: Queue,
+  jobs: number,
+  timeoutMs: number,
+  pids: { workers: number[]; redis: number[] },
+  done: () => Promise<boolean>,
+): Promise<ScaleResult> {
   const sampler = sampleProcess(process.pid);
+  const [workers0, redis0, pg0] = [cpuOf(pids.workers), cpuOf(pids.redis), postgresCpu()];
   const t0 = Date.now();
   await queue.resume();
   const tEnd = await until(done, timeoutMs, async () => `jobs ${JSON.stringify(await queue.getJobCounts())}`, 20);
   const ms = tEnd - t0;
-  return { perSec: rate(jobs, ms), ms, machineBusy: sampler.stop().machineBusy };
+  const perJob = (cpuMs: number) => (cpuMs * 1000) / jobs;
+  return {
+    perSec: rate(jobs, ms),
+    ms,
+    machineBusy: sampler.stop().machineBusy,
+    workerUsPerJob: perJob(cpuOf(pids.workers) - workers0),
+    redisUsPerJob: perJob(cpuOf(pids.redis) - redis0),
+    pgUsPerJob: perJob(postgresCpuSince(pg0)),
+  };
 }
 
 export async function rawPhase(target: Target, o: ScaleOptions): Promise<ScaleResult> {
@@ -115,7 +173,8 @@ export async function rawPhase(target: Target, o: ScaleOptions): Promise<ScaleRe
       QUEUE_PREFIX: prefix,
       BENCH_RAW_CONCURRENCY: String(o.concurrency),
     });
-    return await timed(queue, o.jobs, o.timeoutMs, async () => (await queue.getCompletedCount()) >= o.jobs);
+    const pids = { workers: children.map((c) => c.pid!), redis: await redisPids(connection) };
+    return await timed(queue, o.jobs, o.timeoutMs, pids, async () => (await queue.getCompletedCount()) >= o.jobs);
   } finally {
     await stopChildren(children);
     await cleanup(queue, connection, prefix);
@@ -139,7 +198,8 @@ export async function bulwarkPhase(target: Target, o: ScaleOptions): Promise<Sca
       MASTER_KEYS: o.masterKeys,
       AUDIT_WRITE_CONCURRENCY: String(o.concurrency),
     });
-    return await timed(queue, o.jobs, o.timeoutMs, async () => (await committedTotal(o.db)) >= before + o.jobs);
+    const pids = { workers: children.map((c) => c.pid!), redis: await redisPids(connection) };
+    return await timed(queue, o.jobs, o.timeoutMs, pids, async () => (await committedTotal(o.db)) >= before + o.jobs);
   } finally {
     await stopChildren(children);
     await producer.close();

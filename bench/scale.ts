@@ -91,7 +91,7 @@ try {
       const bulwark = await bulwarkPhase(t, o);
       rows.push({ topology: label, processes, raw, bulwark });
       log(
-        `  ${label.padEnd(7)} ${processes} process(es): raw no-op ${fmtInt(raw.perSec)} jobs/s, audit.write ${fmtInt(bulwark.perSec)} entries/s, ratio ${(bulwark.perSec / raw.perSec).toFixed(2)} (machine ${(bulwark.machineBusy * 100).toFixed(0)}% busy)`,
+        `  ${label.padEnd(7)} ${processes} process(es): raw no-op ${fmtInt(raw.perSec)} jobs/s, audit.write ${fmtInt(bulwark.perSec)} entries/s, ratio ${(bulwark.perSec / raw.perSec).toFixed(2)} (machine ${(bulwark.machineBusy * 100).toFixed(0)}% busy); CPU per job: workers ${us(raw.workerUsPerJob)} raw, ${us(bulwark.workerUsPerJob)} audit; Redis ${us(raw.redisUsPerJob)} raw, ${us(bulwark.redisUsPerJob)} audit; Postgres ${us(pgAudit({ raw, bulwark }))} audit`,
       );
     }
     await cluster?.stop();
@@ -110,12 +110,24 @@ try {
 }
 if (failed) process.exit(1);
 
+/** Postgres CPU per audit entry, less the rate of everything else on the server (seen while the raw phase ran). */
+function pgAudit(r: Pick<Row, 'raw' | 'bulwark'>): number {
+  const background = (r.raw.pgUsPerJob * r.raw.perSec) / 1e6; // CPU-seconds per second, others'
+  return Math.max(0, r.bulwark.pgUsPerJob - (background * 1e6) / r.bulwark.perSec);
+}
+
+function us(n: number): string {
+  return `${n.toFixed(0)} µs`;
+}
+
 function summary(rs: Row[]): void {
   log('');
   log(
     `summary (${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}, ${startLoad.toFixed(1)} at start; figures from a shared, loaded machine)`,
   );
-  log('  topology  procs   raw jobs/s   audit entries/s   ratio   vs single (raw, audit)');
+  log(
+    '  topology  procs   raw jobs/s   audit entries/s   ratio   vs single (raw, audit)   CPU µs/job: workers raw, audit; Redis raw, audit; Postgres audit',
+  );
   for (const r of rs) {
     const single = rs.find((s) => s.topology === 'single' && s.processes === r.processes);
     const vs =
@@ -123,7 +135,7 @@ function summary(rs: Row[]): void {
         ? `${(r.raw.perSec / single.raw.perSec).toFixed(2)}, ${(r.bulwark.perSec / single.bulwark.perSec).toFixed(2)}`
         : '';
     log(
-      `  ${r.topology.padEnd(8)}  ${String(r.processes).padStart(5)}  ${fmtInt(r.raw.perSec)}     ${fmtInt(r.bulwark.perSec)}        ${(r.bulwark.perSec / r.raw.perSec).toFixed(2)}    ${vs}`,
+      `  ${r.topology.padEnd(8)}  ${String(r.processes).padStart(5)}  ${fmtInt(r.raw.perSec)}     ${fmtInt(r.bulwark.perSec)}        ${(r.bulwark.perSec / r.raw.perSec).toFixed(2)}    ${vs.padEnd(20)}   ${[r.raw.workerUsPerJob, r.bulwark.workerUsPerJob, r.raw.redisUsPerJob, r.bulwark.redisUsPerJob, pgAudit(r)].map((n) => n.toFixed(0).padStart(5)).join(' ')}`,
     );
   }
 }
