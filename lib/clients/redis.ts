@@ -39,7 +39,7 @@ function clusterClient(
       retryDelayOnTryAgain: retryMs,
       // The slot table is read again at least this often, so a promotion is learned even without a MOVED.
       slotsRefreshInterval: 5000,
-      slotsRefreshTimeout: 2000,
+      slotsRefreshTimeout: 3000,
       ...rest,
     },
   );
