@@ -25,7 +25,10 @@ export function channelPauseKey(keyPrefix: string, tenantId: string, channelId: 
   return `${keyPrefix}:alert:{${tenantId}}:channel:${channelId}:paused-until`;
 }
 
-export function createChannelPauses(redis: RedisClient, options: { keyPrefix: string; clock: () => Date }): ChannelPauses {
+export function createChannelPauses(
+  redis: RedisClient,
+  options: { keyPrefix: string; clock: () => Date },
+): ChannelPauses {
   const key = (tenantId: string, channelId: string) => channelPauseKey(options.keyPrefix, tenantId, channelId);
   // The time left is Redis's (the key's TTL), not a time another process wrote by its
   // own clock: clocks that differ, or a test's frozen one, cannot stretch a pause.
