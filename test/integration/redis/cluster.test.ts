@@ -6,7 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Queue } from 'bullmq';
+import { startBulwark } from '../../../app/main.js';
 import { createApiKey } from '../../../lib/apikeys/records.js';
+import { AUDIT_VERIFY_QUEUE } from '../../../lib/contracts/audit.js';
 import { verifyTenantChain } from '../../../lib/audit/verify.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../../helpers/api.js';
 import { superuserQuery } from '../../helpers/db.js';
@@ -140,6 +143,28 @@ test("the API key's sliding window admits exactly its limit from a burst", async
     [202, 202, 202, 202, 202, 429, 429, 429, 429, 429],
     bodies.join('\n'),
   );
+});
+
+test('the scheduler upserts its repeatable jobs into the queue slot (a second process, scheduler only)', async () => {
+  const scheduler = await startBulwark(api.bulwark.ctx.config, {
+    http: false,
+    workers: false,
+    logDestination: api.logs.stream,
+  });
+  try {
+    const queue = new Queue(AUDIT_VERIFY_QUEUE, {
+      connection: api.bulwark.ctx.redis,
+      prefix: api.bulwark.ctx.config.queuePrefix,
+    });
+    try {
+      const ids = (await queue.getJobSchedulers()).map((s) => s.key);
+      assert.ok(ids.includes('audit-verify-hourly'), JSON.stringify(ids));
+    } finally {
+      await queue.close();
+    }
+  } finally {
+    await scheduler.stop();
+  }
 });
 
 test('Bull Board lists every queue with its counts', async () => {
