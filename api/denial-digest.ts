@@ -7,6 +7,8 @@
  * - the rest of the window only count, and when the window closes one more entry says
  *   how many (`metadata.count` n, `metadata.aggregated` true, the last request's id).
  * So a subject costs at most WRITTEN_PER_WINDOW + 1 entries a minute in each process, and
+ * a source, whatever keys it rotates through, SOURCE_WRITTEN_PER_WINDOW entries plus the
+ * closing counts (one for the source, one per subject it denied more than once), and
  * the counts of a subject's entries add up to its denials. The burst detector
  * (denials.ts) still counts every denial in Redis: the "more than 10 in an hour" alert
  * is unchanged.
@@ -19,6 +21,13 @@ export const DIGEST_WINDOW_MS = 60_000;
 export const SOURCE_DENIAL_LIMIT = 30;
 /** Denials of one subject written one by one in a window before the rest are only counted. */
 export const WRITTEN_PER_WINDOW = 10;
+/**
+ * Denials of one source address group (and tenant) written one by one in a window, over
+ * all its key prefixes and reasons; past it they are counted in one entry per source.
+ * Above 2 × WRITTEN_PER_WINDOW + 1 so that one client's flood with one key (unknown,
+ * then throttled, and a good key throttled) is still written as the subjects say.
+ */
+export const SOURCE_WRITTEN_PER_WINDOW = 25;
 /** Subjects and sources tracked at most; past it the oldest windows are closed early. */
 const MAX_TRACKED = 10_000;
 

@@ -16,7 +16,13 @@ import { auditAddressGroup, type AuditAddress } from '../lib/net-address.js';
 import { createSlidingWindowLimiter } from '../lib/ratelimit/sliding-window.js';
 import type { Producer } from '../producers/index.js';
 import type { DenialReason } from './authenticator.js';
-import { createDenialDigest, createSourceThrottle, DIGEST_WINDOW_MS } from './denial-digest.js';
+import {
+  type DigestWindow,
+  createDenialDigest,
+  createSourceThrottle,
+  DIGEST_WINDOW_MS,
+  SOURCE_WRITTEN_PER_WINDOW,
+} from './denial-digest.js';
 
 export const DENIAL_BURST_LIMIT = 10;
 export const DENIAL_BURST_WINDOW_MS = 3_600_000;
@@ -60,14 +66,27 @@ export function createDenialRecorder(deps: {
   const throttle = createSourceThrottle(deps.clock);
   const pending = new Set<Promise<unknown>>();
   type Recorded = Omit<Denial, 'reason'> & { reason: DenialReason | 'throttled' };
-  const digest = createDenialDigest<Recorded>((w) => {
-    const write = writeEntry(w.last, w.more, true).catch((err: unknown) =>
+  const flush = (scope: 'subject' | 'source') => (w: DigestWindow<Recorded>) => {
+    const write = writeEntry(w.last, w.more, scope).catch((err: unknown) =>
       deps.logger.warn({ event: 'denial_count_lost', err, count: w.more }, 'could not record a count of denials'),
     );
     pending.add(write);
     void write.finally(() => pending.delete(write));
-  }, deps.clock);
-  const sweeper = setInterval(() => digest.sweep(), DIGEST_WINDOW_MS / 4);
+  };
+  const digest = createDenialDigest<Recorded>(flush('subject'), deps.clock);
+  // A source that sends a new key with every request opens a new subject each time: its
+  // budget of entries written one by one is bounded per source too, or it writes one
+  // entry per request again (the chaos harness's auth attack found 279 for 360).
+  const sourceDigest = createDenialDigest<Recorded>(
+    flush('source'),
+    deps.clock,
+    DIGEST_WINDOW_MS,
+    SOURCE_WRITTEN_PER_WINDOW,
+  );
+  const sweeper = setInterval(() => {
+    sourceDigest.sweep();
+    digest.sweep();
+  }, DIGEST_WINDOW_MS / 4);
   sweeper.unref();
 
   async function burst(kind: 'ip' | 'key', value: string, denial: Denial, tenantId: string): Promise<void> {
@@ -103,8 +122,12 @@ export function createDenialRecorder(deps: {
     });
   }
 
-  /** One `security:api-key-denied` entry standing for `count` denials (the latest is `denial`). */
-  function writeEntry(denial: Recorded, count: number, aggregated: boolean) {
+  /**
+   * One `security:api-key-denied` entry standing for `count` denials (the latest is
+   * `denial`); `aggregated` says whose window's rest it counts: one key prefix and reason
+   * (`subject`), or everything else from the source address group (`source`).
+   */
+  function writeEntry(denial: Recorded, count: number, aggregated?: 'subject' | 'source') {
     return deps.producer.audit.write({
       tenantId: denial.tenantId ?? SYSTEM_TENANT_ID,
       actorType: 'service',
@@ -122,6 +145,7 @@ export function createDenialRecorder(deps: {
         route: denial.route,
         count,
         ...(aggregated ? { aggregated: true, window_seconds: DIGEST_WINDOW_MS / 1000 } : {}),
+        ...(aggregated === 'source' ? { aggregated_by: 'source' } : {}),
         ...unparsed(denial.address),
       },
     });
@@ -131,6 +155,9 @@ export function createDenialRecorder(deps: {
   async function note(denial: Recorded, group: string): Promise<void> {
     const tenantId = denial.tenantId ?? SYSTEM_TENANT_ID;
     if (!digest.note([group, denial.displayPrefix ?? '', denial.reason, tenantId].join('\u0000'), denial)) return;
+    // Asked only for what its subject would write: a denial the source refuses is counted
+    // in the source's window alone (its subject's window counts only what it held back).
+    if (!sourceDigest.note([group, tenantId].join('\u0000'), denial)) return;
     deps.logger.warn(
       {
         event: 'api_key_denied',
@@ -144,7 +171,7 @@ export function createDenialRecorder(deps: {
       },
       'API key denied',
     );
-    await writeEntry(denial, 1, false);
+    await writeEntry(denial, 1);
   }
 
   async function recordDenial(denial: Denial): Promise<void> {
@@ -180,6 +207,7 @@ export function createDenialRecorder(deps: {
     },
     async close() {
       clearInterval(sweeper);
+      sourceDigest.sweep(true);
       digest.sweep(true);
       await Promise.all([...pending]);
     },

@@ -1,8 +1,10 @@
 /**
  * The composition root: the one place that builds clients. startBulwark() builds the
- * context, starts the workers, the scheduler and the HTTP server, and returns a handle
- * whose stop() shuts everything down in order. Nothing here runs at import time.
+ * context, starts what the process's role runs (runtime/roles.ts: the workers, the
+ * scheduler, the HTTP API; probes and metrics in every role), and returns a handle whose
+ * stop() shuts everything down in order. Nothing here runs at import time.
  */
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { FastifyInstance } from 'fastify';
@@ -17,7 +19,8 @@ import { readDrillGauges } from '../lib/backup/drill-record.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, withTimeout, type Clock } from '../lib/time.js';
-import { cancelOwnStatements } from './runtime/cancel-statements.js';
+import { cancelByApplicationName, cancelOwnStatements } from './runtime/cancel-statements.js';
+import { processApplicationName } from '../lib/db/pooler.js';
 import { stopWorkers } from './runtime/stop-workers.js';
 import type { Api } from '../api/index.js';
 import { createProducer } from '../producers/index.js';
@@ -28,6 +31,8 @@ import { createWorkers } from './workers.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
+import { createQueueHandles } from './runtime/queue-handles.js';
+import { partsOf, type ProcessRole } from './runtime/roles.js';
 
 /** A scrape waits at most this long for the object store (bulwark_object_store_up 0 past it). */
 const STORE_PROBE_TIMEOUT_MS = 2000;
@@ -36,11 +41,13 @@ export interface StartOptions {
   /** Where log lines go. Default: stdout. */
   logDestination?: DestinationStream;
   clock?: Clock;
-  /** Run the HTTP server. Default: true. */
+  /** What this process runs (`bulwark start --role`). Default: all. */
+  role?: ProcessRole;
+  /** Run the HTTP server (the API and Bull Board, or only the probes, by role). Default: true. */
   http?: boolean;
-  /** Run the scheduler. Default: true. */
+  /** Run the scheduler. Default: by role. */
   scheduler?: boolean;
-  /** Run the queue workers. Default: true (false serves only HTTP, e.g. an API-only process). */
+  /** Start the queue workers. Default: by role (false builds them but starts none). */
   workers?: boolean;
   /** Options of the alert delivery worker (tests point channels at local servers). */
   alerts?: AlertWorkerOptions;
@@ -62,11 +69,16 @@ export interface RunningBulwark {
 
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
   const logger = createLogger(config, options.logDestination);
-  const pool = createPgPool(config, config.databasePoolSize, (err, inUse) =>
-    logger.warn(
-      { event: 'db_connection_lost', in_use: inUse, err },
-      inUse ? 'database connection lost while in use; its work is retried' : 'idle database connection closed',
-    ),
+  const applicationName = processApplicationName(options.role ?? 'all');
+  const pool = createPgPool(
+    config,
+    config.databasePoolSize,
+    (err, inUse) =>
+      logger.warn(
+        { event: 'db_connection_lost', in_use: inUse, err },
+        inUse ? 'database connection lost while in use; its work is retried' : 'idle database connection closed',
+      ),
+    applicationName,
   );
   return {
     config,
@@ -75,7 +87,9 @@ export function createContext(config: Config, options: StartOptions = {}): AppCo
     redis: createRedis(config),
     prisma: createPrisma(config, { pool }),
     pg: pool,
-    pgBackendPids: trackBackendPids(pool),
+    // Behind PgBouncer the session ids the pool learns are PgBouncer's, not the server's.
+    pgBackendPids: config.databasePooler === 'pgbouncer' ? () => [] : trackBackendPids(pool),
+    pgApplicationName: applicationName,
     clock: options.clock ?? systemClock,
     // Makes no request: a store that is down never stops a start (audit and alerts do not need it).
     storage: createStorage(config.storage),
@@ -91,22 +105,28 @@ async function closeClients(ctx: AppContext): Promise<void> {
 
 const flushLogs = (ctx: AppContext) => new Promise<void>((resolve) => ctx.logger.flush(() => resolve()));
 
-/** A connection of its own (the pool may be all busy) to cancel this process's running statements. */
-async function cancelRunningStatements(config: Config, pids: number[]): Promise<number> {
+/** A direct connection of its own (the pool may be all busy) to cancel this process's running statements. */
+async function cancelRunningStatements(ctx: AppContext): Promise<number> {
+  const { config } = ctx;
   const client = survivesConnectionLoss(
-    new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 }),
+    new pg.Client({ connectionString: config.directDatabaseUrl, connectionTimeoutMillis: 2000 }),
   );
   await client.connect();
   try {
-    return await cancelOwnStatements(client, pids);
+    return config.databasePooler === 'pgbouncer'
+      ? await cancelByApplicationName(client, ctx.pgApplicationName)
+      : await cancelOwnStatements(client, ctx.pgBackendPids());
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
 export async function startBulwark(config: Config, options: StartOptions = {}): Promise<RunningBulwark> {
-  // Fail before connecting anything when the secrets store could not work.
-  requireMasterKeys(config);
+  const role = options.role ?? 'all';
+  const parts = partsOf(role);
+  // Fail before connecting anything when the secrets store could not work (the
+  // scheduler alone never reads a secret, so its hosts need no master key).
+  if (parts.database) requireMasterKeys(config);
   const ctx = createContext(config, options);
   const { logger } = ctx;
   try {
@@ -117,12 +137,17 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await flushLogs(ctx);
     throw err;
   }
-  // Every queue, worker and hook comes from the worker registry (workers/registry.ts).
-  const jobs = createWorkers(ctx, registry, { ...(options.alerts ? { alerts: options.alerts } : {}) });
+  // Every queue, worker and hook comes from the worker registry (workers/registry.ts); a
+  // process of a role without workers builds only the queue handles.
+  const jobs = parts.workers
+    ? createWorkers(ctx, registry, { ...(options.alerts ? { alerts: options.alerts } : {}) })
+    : createQueueHandles(ctx, registry);
   const { workers, queues: countQueues } = jobs;
-  ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
-  // Drill evidence is in Postgres: every process reports the newest drill, whoever ran it.
-  ctx.metrics.setDrillSource(() => readDrillGauges(ctx.pg));
+  if (parts.database) {
+    ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
+    // Drill evidence is in Postgres: every process reports the newest drill, whoever ran it.
+    ctx.metrics.setDrillSource(() => readDrillGauges(ctx.pg));
+  }
   // Bounded: with Redis away the counts would wait for it, and so would every scrape (it hung).
   ctx.metrics.setQueueCountSource(async () =>
     withTimeout(
@@ -168,7 +193,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
         // any more), and the running statement is cancelled, so a transaction waiting
         // on a lock rolls back now rather than at its 30 s statement timeout.
         jobs.abort();
-        const cancelled = await cancelRunningStatements(config, ctx.pgBackendPids()).catch((e: unknown) => {
+        const cancelled = await cancelRunningStatements(ctx).catch((e: unknown) => {
           logger.warn({ event: 'shutdown_cancel_failed', err: e }, 'could not cancel running statements');
           return 0;
         });
@@ -193,10 +218,10 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
 
   let url: string | undefined;
   try {
-    scheduler = options.scheduler === false ? undefined : await startScheduler(ctx, registry, jobs.queue);
+    scheduler = (options.scheduler ?? parts.scheduler) ? await startScheduler(ctx, registry, jobs.queue) : undefined;
     // The API (only with the HTTP server) enqueues through the same typed producer
     // application code uses, on a connection of its own (see createRedis on auto-pipelining).
-    const readiness = createReadiness(ctx, () => accepting);
+    const readiness = createReadiness(ctx, () => accepting, { database: parts.database });
     // Readiness as a metric too: a process that answers scrapes but cannot work (database
     // down, migration pending) is otherwise invisible to Prometheus.
     // The object store is not a readiness condition (audit and alerts work without it):
@@ -206,13 +231,24 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
         Object.entries((await readiness()).checks).flatMap(([name, c]) => (c.required === false ? [] : [[name, c.ok]])),
       ),
     );
-    ctx.metrics.setObjectStoreSource(() =>
-      probeStorage(ctx.storage, STORE_PROBE_TIMEOUT_MS).then(
-        () => true,
-        () => false,
-      ),
-    );
-    if (options.http !== false) {
+    if (parts.database)
+      ctx.metrics.setObjectStoreSource(() =>
+        probeStorage(ctx.storage, STORE_PROBE_TIMEOUT_MS).then(
+          () => true,
+          () => false,
+        ),
+      );
+    // What /readyz says besides its checks: the role, and whether this is the active scheduler.
+    const about = () => ({
+      role,
+      ...(scheduler ? { scheduler: scheduler.isLeader() ? 'active' : 'standby' } : {}),
+    });
+    if (options.http !== false && !parts.api) {
+      // Workers and the scheduler: probes and metrics only, no API, no Bull Board.
+      const { createHttpServer } = await import('./runtime/http.js');
+      server = await createHttpServer(ctx, { readiness, about, requestId: () => randomUUID() });
+      url = await server.listen({ host: config.host, port: config.port });
+    } else if (options.http !== false) {
       // Refuses instead of queueing while Redis is away (createApiRedis); so that the first
       // requests are not refused, serving waits for it to be ready (at most 10 s: past that it serves, refusing with 503 until Redis answers).
       const redis = (apiRedis = createApiRedis(config));
@@ -229,7 +265,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
         runbookBaseUrl: config.runbookBaseUrl,
         onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
       }));
-      server = await startHttp(ctx, readiness, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
+      server = await startHttp(ctx, readiness, about, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
         api = registerApi(app, { ...ctx, redis, producer: p, cspFor: bullBoardCsp });
         await registerBullBoard(app, {
           queues: countQueues,
@@ -245,8 +281,11 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await stop('start failed').catch(() => undefined);
     throw err;
   }
-  if (options.workers !== false) for (const w of workers) void w.run();
-  logger.info({ event: 'bulwark_started', url, queues: workers.map((w) => w.name) }, 'bulwark started');
+  if (options.workers ?? parts.workers) for (const w of workers) void w.run();
+  logger.info(
+    { event: 'bulwark_started', role, url, queues: workers.map((w) => w.name), scheduler: scheduler?.isLeader() },
+    'bulwark started',
+  );
   return {
     ctx,
     url,
@@ -262,6 +301,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
 async function startHttp(
   ctx: AppContext,
   readiness: ReturnType<typeof createReadiness>,
+  about: () => Record<string, unknown>,
   configure: (
     app: FastifyInstance,
     parts: { registerApi: typeof import('../api/index.js').registerApi } & Pick<
@@ -278,6 +318,7 @@ async function startHttp(
   const headerOptions = { tlsEnabled: ctx.config.tlsEnabled, cspFor: bullBoardCsp };
   return createHttpServer(ctx, {
     readiness,
+    about,
     requestId: requestIdFor,
     frameworkErrors: frameworkErrorsFor(headerOptions),
     clientErrorHandler: clientErrorHandlerFor(headerOptions),

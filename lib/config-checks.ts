@@ -14,6 +14,9 @@ import type { FieldProblem } from './errors.js';
  */
 export interface CheckedEnv {
   BULWARK_ENV: string;
+  DATABASE_URL: string;
+  DIRECT_DATABASE_URL?: string | undefined;
+  DATABASE_POOLER: string;
   LOG_LEVEL: string;
   MASTER_KEYS?: string | undefined;
   OPERATOR_USERNAME?: string | undefined;
@@ -91,6 +94,7 @@ export function crossChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): Fi
         message: "the local stand-in default is refused in live; set the store's own secret key",
       });
   }
+  problems.push(...poolerChecks(e, judgeable));
   // Backups in the tenant bucket would be copied into themselves by the objects backup,
   // and a tenant-prefix interface could reach them.
   if (judgeable('S3_BUCKET', 'S3_BACKUP_BUCKET') && e.S3_BUCKET === e.S3_BACKUP_BUCKET) {
@@ -119,6 +123,35 @@ function redisChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): FieldProb
   for (const name of ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD'] as const)
     if (isSet(name) && !isSet('REDIS_SENTINELS'))
       problems.push({ path: name, message: 'is used only with REDIS_SENTINELS, which is not set' });
+  return problems;
+}
+
+/**
+ * PgBouncer in transaction pooling mode gives each transaction whichever server session is
+ * free: what needs a session of its own (migrations under their advisory lock, pg_dump and
+ * its snapshot, CREATE DATABASE for drills) must go direct (docs/going-to-production.md).
+ */
+function poolerChecks(e: CheckedEnv, judgeable: (...names: Array<keyof CheckedEnv>) => boolean): FieldProblem[] {
+  if (!judgeable('DATABASE_URL', 'DIRECT_DATABASE_URL', 'DATABASE_POOLER')) return [];
+  const problems: FieldProblem[] = [];
+  const pooled = e.DATABASE_POOLER === 'pgbouncer';
+  if (pooled && e.DIRECT_DATABASE_URL === undefined)
+    problems.push({
+      path: 'DIRECT_DATABASE_URL',
+      message:
+        'is required with DATABASE_POOLER=pgbouncer: migrations, backups and restore drills need a direct connection to Postgres',
+    });
+  else if (pooled && e.DIRECT_DATABASE_URL === e.DATABASE_URL)
+    problems.push({
+      path: 'DIRECT_DATABASE_URL',
+      message: 'must lead to Postgres itself, not to the same address as DATABASE_URL (the pooler)',
+    });
+  // Prisma's own flag does nothing with the pg adapter: the pooler is named here instead.
+  if (!pooled && /[?&]pgbouncer=true(&|$)/i.test(e.DATABASE_URL))
+    problems.push({
+      path: 'DATABASE_POOLER',
+      message: "must be pgbouncer when DATABASE_URL says pgbouncer=true (Prisma's flag is not read here)",
+    });
   return problems;
 }
 

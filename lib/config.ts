@@ -11,10 +11,13 @@ import { WEBHOOK_BODY_MAX_BYTES } from './contracts/alert-delivery.js';
 import { refineRunbookBaseUrl } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
 import { isBackupKeyList, isSigningKeyList } from './backup/key-format.js';
+import { isCheckpointKey, isPublicKeyList } from './checkpoints/keys.js';
 import { nodeList, queuePrefixFor, type RedisTopology } from './redis-topology.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+/** What DATABASE_URL leads to (DATABASE_POOLER). */
+export const DATABASE_POOLERS = ['none', 'pgbouncer'] as const;
 
 const int = (min: number, max: number) =>
   z
@@ -80,6 +83,18 @@ const envSchema = z.object({
    * and its HTTP API (a forced shutdown opens one more). Default: 10.
    */
   DATABASE_POOL_SIZE: int(1, 1000).default(10),
+  /**
+   * What DATABASE_URL leads to: `none` (Postgres itself) or `pgbouncer` (PgBouncer in
+   * transaction pooling mode: the pool then sends no session settings at connect, and
+   * statements are cancelled by application name). Default: none.
+   */
+  DATABASE_POOLER: z.enum(DATABASE_POOLERS).default('none'),
+  /**
+   * A direct connection to Postgres (never through a pooler) for what needs a session of
+   * its own: `bulwark migrate`, backups (pg_dump), restores, restore drills, and cancelling
+   * statements at a forced shutdown. Default: DATABASE_URL. Required with DATABASE_POOLER=pgbouncer.
+   */
+  DIRECT_DATABASE_URL: url(['postgresql:', 'postgres:']).optional(),
   /** Redis connection string. Default: redis://127.0.0.1:6379 */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   /**
@@ -150,6 +165,12 @@ const envSchema = z.object({
    * Default: 0 (no wait).
    */
   SHUTDOWN_DRAIN_MS: int(0, 60000).default(0),
+  /**
+   * The scheduler's lease in Redis: one process across every host schedules the repeatable
+   * jobs; it renews the lease every third of this, and a standby takes over within this
+   * after the holder dies. Default: 15000 ms.
+   */
+  SCHEDULER_LEASE_MS: int(1000, 600000).default(15000),
   /** BullMQ job lock; a crashed worker's jobs are retried after about this long. Default: 30000 ms. */
   WORKER_LOCK_DURATION_MS: int(1000, 600000).default(30000),
   /**
@@ -232,6 +253,23 @@ const envSchema = z.object({
     .string()
     .refine(isSigningKeyList, 'must be comma-separated keys of at least 32 characters each')
     .optional(),
+  /**
+   * The Ed25519 private key that signs the audit checkpoints written to the object store
+   * with each verification (docs/audit-checkpoints.md): 32 bytes in base64 or base64url.
+   * Unset: no checkpoints are written. Never logged or echoed.
+   */
+  AUDIT_CHECKPOINT_KEY: z
+    .string()
+    .refine(isCheckpointKey, 'must be 32 bytes in base64 or base64url (`bulwark audit checkpoints generate-key`)')
+    .optional(),
+  /**
+   * Public keys of earlier checkpoint signing keys (rotation), comma-separated, each 32
+   * bytes in base64 or base64url: checkpoints they signed still verify. Default: none.
+   */
+  AUDIT_CHECKPOINT_PUBLIC_KEYS: z
+    .string()
+    .refine(isPublicKeyList, 'must be comma-separated public keys, each 32 bytes in base64 or base64url')
+    .optional(),
   /** Size of one backup part before encryption, in MiB (two are held in memory at once). Default: 16. */
   BACKUP_PART_SIZE_MB: int(1, 64).default(16),
   /**
@@ -260,6 +298,9 @@ type Env = z.infer<typeof envSchema>;
 export interface Config {
   readonly env: Env['BULWARK_ENV'];
   readonly databaseUrl: string;
+  /** DIRECT_DATABASE_URL, or DATABASE_URL when that is not set: migrations, backups, restores, drills. */
+  readonly directDatabaseUrl: string;
+  readonly databasePooler: (typeof DATABASE_POOLERS)[number];
   readonly databasePoolSize: number;
   readonly redisUrl: string;
   /** One server (REDIS_URL), a cluster (REDIS_CLUSTER_NODES) or Sentinel (REDIS_SENTINELS). */
@@ -293,6 +334,7 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly shutdownDrainMs: number;
   readonly workerLockDurationMs: number;
+  readonly schedulerLeaseMs: number;
   /** Raw MASTER_KEYS value; parsed by lib/crypto/master-keys.ts. Never log it. */
   readonly masterKeys: string | undefined;
   readonly metricsToken: string | undefined;
@@ -319,6 +361,10 @@ export interface Config {
   /** Raw BACKUP_SIGNING_KEY list; parsed by lib/backup/signing.ts. Never log it. */
   readonly backupSigningKeys: string | undefined;
   readonly backupPartSizeBytes: number;
+  /** Raw AUDIT_CHECKPOINT_KEY; parsed by lib/checkpoints/keys.ts. Never log it. */
+  readonly auditCheckpointKey: string | undefined;
+  /** Raw AUDIT_CHECKPOINT_PUBLIC_KEYS (earlier keys' public halves). */
+  readonly auditCheckpointPublicKeys: string | undefined;
   /** The object store (S3_*); lib/clients/storage.ts builds its client. `secretKey`: never log it. */
   readonly storage: StorageConfig;
 }
@@ -355,6 +401,7 @@ export const SECRET_VARIABLES = [
   'S3_SECRET_KEY',
   'BACKUP_KEYS',
   'BACKUP_SIGNING_KEY',
+  'AUDIT_CHECKPOINT_KEY',
   'REDIS_SENTINEL_PASSWORD',
 ] as const satisfies ReadonlyArray<keyof Env>;
 
@@ -386,6 +433,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     env: e.BULWARK_ENV,
     databaseUrl: e.DATABASE_URL,
+    directDatabaseUrl: e.DIRECT_DATABASE_URL ?? e.DATABASE_URL,
+    databasePooler: e.DATABASE_POOLER,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     redis: Object.freeze(redisTopology(e)),
@@ -410,6 +459,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     workerLockDurationMs: e.WORKER_LOCK_DURATION_MS,
+    schedulerLeaseMs: e.SCHEDULER_LEASE_MS,
     masterKeys: e.MASTER_KEYS,
     metricsToken: e.METRICS_TOKEN,
     operator:
@@ -434,6 +484,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupKeys: e.BACKUP_KEYS,
     backupSigningKeys: e.BACKUP_SIGNING_KEY,
     backupPartSizeBytes: e.BACKUP_PART_SIZE_MB * 1024 * 1024,
+    auditCheckpointKey: e.AUDIT_CHECKPOINT_KEY,
+    auditCheckpointPublicKeys: e.AUDIT_CHECKPOINT_PUBLIC_KEYS,
     storage: Object.freeze(storageConfig(e)),
   });
 }

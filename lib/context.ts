@@ -26,6 +26,8 @@ export interface AppContext {
    * drops them): a shutdown past its deadline cancels exactly its own statements.
    */
   readonly pgBackendPids: () => number[];
+  /** The pool's application_name, this process's own (behind PgBouncer, how its statements are found). */
+  readonly pgApplicationName: string;
   readonly clock: Clock;
   /** The object store (lib/clients/storage.ts); nothing connects until a call is made. */
   readonly storage: Storage;

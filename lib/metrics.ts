@@ -64,6 +64,7 @@ export function createMetrics() {
       },
     });
   let objectStoreSource: (() => Promise<boolean>) | undefined;
+  let schedulerLeaderSource: (() => boolean) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.
   let reading: ReturnType<QueueCountSource> | undefined;
   function readQueues(): ReturnType<QueueCountSource> | Promise<undefined> {
@@ -154,6 +155,23 @@ export function createMetrics() {
     auditVerifyLastRun: new Gauge({
       name: 'bulwark_audit_verify_last_run_timestamp_seconds',
       help: 'Unix time the last verification finished',
+      registers: [registry],
+    }),
+    // Audit checkpoints (workers/audit/checkpoint-worker.ts, docs/audit-checkpoints.md).
+    auditCheckpoints: new Counter({
+      name: 'bulwark_audit_checkpoints_total',
+      help: 'Audit checkpoints by result: written, exists (already there), failed (not written, no retry left)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    auditCheckpointLastSuccess: new Gauge({
+      name: 'bulwark_audit_checkpoint_last_success_timestamp_seconds',
+      help: 'Unix time a checkpoint job of this process last wrote (or found) all its checkpoints',
+      registers: [registry],
+    }),
+    auditCheckpointsEnabled: new Gauge({
+      name: 'bulwark_audit_checkpoints_enabled',
+      help: '1 when AUDIT_CHECKPOINT_KEY is set in this process (checkpoints are written), else 0',
       registers: [registry],
     }),
     retentionDeleted: new Counter({
@@ -293,6 +311,20 @@ export function createMetrics() {
       help: 'Restore drills run by this process that failed (recorded in restore_drills with passed = false)',
       registers: [registry],
     }),
+    schedulerLeader: new Gauge({
+      name: 'bulwark_scheduler_leader',
+      help: 'Whether this process is the active scheduler (holds the scheduler lease): 1 or 0; summed over every process it should be 1',
+      registers: [registry],
+      collect() {
+        this.set(schedulerLeaderSource?.() ? 1 : 0);
+      },
+    }),
+    schedulerUpserts: new Counter({
+      name: 'bulwark_scheduler_upserts_total',
+      help: 'Repeatable job schedules the active scheduler wrote, by reason: new, changed (its configuration), repaired (its next run was missing)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     setQueueCountSource(source: QueueCountSource) {
       countSource = source;
     },
@@ -308,6 +340,10 @@ export function createMetrics() {
     setObjectStoreSource(source: () => Promise<boolean>) {
       objectStoreSource = source;
     },
+    /** Where bulwark_scheduler_leader reads whether this process is the active scheduler. */
+    setSchedulerLeaderSource(source: () => boolean) {
+      schedulerLeaderSource = source;
+    },
     /** Where bulwark_alerts_stuck reads its counts (state → alerts). */
     setStuckAlertsSource(source: () => Promise<Record<string, number>>) {
       stuckAlertsSource = source;
@@ -315,6 +351,7 @@ export function createMetrics() {
   };
   // Reported from start-up, so a rule matching on result="failed" sees a series (at 0).
   for (const result of ['ok', 'failed']) metrics.retentionRuns.inc({ result }, 0);
+  for (const result of ['written', 'exists', 'failed']) metrics.auditCheckpoints.inc({ result }, 0);
   return metrics;
 }
 

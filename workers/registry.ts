@@ -8,6 +8,7 @@
 import { alertJob } from '../lib/contracts/alert.js';
 import { deliverJob, digestJob, groupFlushJob, sweepJob } from '../lib/contracts/alert-delivery.js';
 import { auditVerifyJob, auditWriteJob } from '../lib/contracts/audit.js';
+import { auditCheckpointJob } from '../lib/contracts/checkpoint.js';
 import { backupJob } from '../lib/contracts/backup.js';
 import { backupNightlyJob, backupPruneJob, restoreDrillJob } from '../lib/contracts/drill.js';
 import { retentionRunJob, retentionTenantJob } from '../lib/contracts/retention.js';
@@ -22,6 +23,7 @@ import { register, type Registration } from './registration.js';
 export const registry: readonly Registration[] = [
   register(auditWriteJob, auditHandlers.write),
   register(auditVerifyJob, auditHandlers.verify),
+  register(auditCheckpointJob, auditHandlers.checkpoint),
   register(alertJob, alertHandlers.alert),
   register(deliverJob, alertHandlers.deliver),
   register(groupFlushJob, alertHandlers.groupFlush),

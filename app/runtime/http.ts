@@ -1,8 +1,8 @@
 /**
- * The HTTP server of the worker process: /healthz (the process is alive), /readyz
- * (dependencies answer; 503 naming the failing checks otherwise), /metrics (behind a
- * bearer token when METRICS_TOKEN is set), plus whatever `configure` registers (the
- * /v1 API and Bull Board).
+ * The HTTP server of every `bulwark start` process: /healthz (the process is alive),
+ * /readyz (dependencies answer; 503 naming the failing checks otherwise), /metrics
+ * (behind a bearer token when METRICS_TOKEN is set), plus whatever `configure` registers
+ * (the /v1 API and Bull Board, in the `api` and `all` roles).
  */
 import Fastify, {
   LogController,
@@ -21,6 +21,8 @@ const QUIET = { logLevel: 'warn' } as const;
 
 export interface HttpServerOptions {
   readiness: () => Promise<ReadinessReport>;
+  /** More of /readyz's answer, beside its checks (the process's role, whether it is the active scheduler). */
+  about?: () => Record<string, unknown>;
   /** Generates the request id from the raw request (a valid X-Request-Id or a UUID). */
   requestId: (req: import('node:http').IncomingMessage) => string;
   /** Answers the errors Fastify raises before routing (a malformed URL) in the API's shape. */
@@ -71,7 +73,7 @@ export async function createHttpServer(ctx: AppContext, options: HttpServerOptio
       .filter(([, c]) => !c.ok && c.required === false)
       .map(([name]) => name);
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not_ready', failing, degraded, checks };
+    return { status: ready ? 'ready' : 'not_ready', failing, degraded, checks, ...options.about?.() };
   });
 
   const token = ctx.config.metricsToken;

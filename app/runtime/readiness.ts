@@ -48,8 +48,15 @@ const CHECK_TIMEOUT_MS = 2000;
 /**
  * @param isAccepting false once shutdown has begun: reported as the `accepting` check,
  *   so load balancers stop sending work.
+ * @param options.database false for a process that works on Redis alone (the scheduler
+ *   role): Postgres, the migrations and the object store are then not checked.
  */
-export function createReadiness(ctx: AppContext, isAccepting: () => boolean = () => true) {
+export function createReadiness(
+  ctx: AppContext,
+  isAccepting: () => boolean = () => true,
+  options: { database?: boolean } = {},
+) {
+  const database = options.database !== false;
   let files: MigrationFile[] | undefined;
   /** The message last logged per failing check: probes every few seconds log a failure once. */
   const logged = new Map<string, string>();
@@ -81,13 +88,15 @@ export function createReadiness(ctx: AppContext, isAccepting: () => boolean = ()
   }
 
   return async function readiness(): Promise<ReadinessReport> {
+    const redis = check('redis', async () => {
+      // A write, not a PING: a Redis at maxmemory still answers PING but refuses every
+      // enqueue (OOM), and /readyz said ready through the whole of such an outage.
+      await ctx.redis.set(`${ctx.config.queuePrefix}:readyz:probe`, '1', 'PX', 10_000);
+    });
+    if (!database) return report([await redis]);
     files ??= await readMigrationFiles();
     const results = await Promise.all([
-      check('redis', async () => {
-        // A write, not a PING: a Redis at maxmemory still answers PING but refuses every
-        // enqueue (OOM), and /readyz said ready through the whole of such an outage.
-        await ctx.redis.set(`${ctx.config.queuePrefix}:readyz:probe`, '1', 'PX', 10_000);
-      }),
+      redis,
       check('postgres', async () => {
         await ctx.prisma.$queryRawUnsafe('SELECT 1');
       }),
@@ -104,8 +113,12 @@ export function createReadiness(ctx: AppContext, isAccepting: () => boolean = ()
         ([name, c]): [string, ReadinessCheck] => [name, { ...c, required: false }],
       ),
     ]);
+    return report(results);
+  };
+
+  function report(results: Array<[string, ReadinessCheck]>): ReadinessReport {
     const accepting: ReadinessCheck = isAccepting() ? { ok: true } : { ok: false, reason: 'stopping' };
     const checks = { ...Object.fromEntries(results), accepting };
     return { ready: Object.values(checks).every((c) => c.ok || c.required === false), checks };
-  };
+  }
 }

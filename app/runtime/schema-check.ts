@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import type { AppContext } from '../../lib/context.js';
-import { PendingMigrationsError } from '../../lib/errors.js';
+import { ConfigError, PendingMigrationsError } from '../../lib/errors.js';
 import { pendingMigrations, readMigrationFiles } from '../../lib/db/migrations.js';
 import type { Logger } from '../../lib/logger.js';
 
@@ -18,6 +18,15 @@ export async function pendingAtStart(pool: pg.Pool, logger: Logger): Promise<str
     client = await pool.connect();
     return await pendingMigrations(client, await readMigrationFiles());
   } catch (err) {
+    // The one connection failure that is a mistake in the configuration, not an outage.
+    if (err instanceof Error && /unsupported startup parameter/.test(err.message))
+      throw new ConfigError([
+        {
+          path: 'DATABASE_POOLER',
+          message:
+            'must be pgbouncer: DATABASE_URL leads to PgBouncer, which refuses the settings sent at connect ("unsupported startup parameter")',
+        },
+      ]);
     logger.warn(
       { event: 'migrations_unchecked', err },
       'could not check for pending migrations at start; starting anyway (/readyz reports them)',

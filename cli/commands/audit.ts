@@ -1,16 +1,31 @@
-/** `bulwark audit verify`: the audit log's hash chains, checked end to end. */
+/**
+ * `bulwark audit verify`: the audit log's hash chains, checked end to end; with
+ * `--checkpoints`, against the signed checkpoints in the object store too
+ * (checkpoints-work.ts).
+ */
 import { NotFoundError } from '../../lib/errors.js';
-import { command, defineGroup } from '../command.js';
+import { command, defineGroup, UsageError } from '../command.js';
+import type { VerifyReport } from '../../lib/audit/verify.js';
+import type { CheckpointReport } from '../../lib/checkpoints/verify.js';
 import { progressBar } from '../output.js';
 
 export default defineGroup({
   section: 'Audit',
   commands: {
     verify: command({
-      flags: { tenant: { type: 'string', value: 'ID' } },
-      about: ['verify hash chains; exit 1 naming the first bad entry'],
+      flags: {
+        tenant: { type: 'string', value: 'ID' },
+        checkpoints: { type: 'boolean' },
+        since: { type: 'string', value: 'YYYY-MM-DD' },
+      },
+      about: [
+        'verify hash chains; exit 1 naming the first bad entry;',
+        '--checkpoints: also check every signed checkpoint in the object store (from --since)',
+      ],
       async run(f, { config, io }) {
         const c = await config();
+        if (f.since !== undefined && !f.checkpoints)
+          throw new UsageError('--since goes with --checkpoints', 'audit verify');
         const [{ verifyChains }, { listChainOwners }, { withPrisma }] = await Promise.all([
           import('../../lib/audit/verify.js'),
           import('../../lib/audit/verify-tenants.js'),
@@ -18,24 +33,30 @@ export default defineGroup({
         ]);
         // A large log takes minutes: a bar on a terminal (stderr), nothing in a pipe.
         let bar: ReturnType<typeof progressBar> | undefined;
-        const report = await withPrisma(c, async (p) => {
-          // An id with no tenants row, no entries and no chain head is a typo: without this
-          // it read as a BROKEN chain (no chain head), which claims tampering. An id with
-          // entries or a head but no tenants row is verified: it fails the tenant check.
-          if (f.tenant) {
-            const [owner] = await listChainOwners(p, f.tenant);
-            if (!owner?.hasRow && !owner?.hasChain) throw new NotFoundError(`no tenant with id ${f.tenant} (--tenant)`);
-          }
-          return verifyChains(p, {
-            tenantId: f.tenant,
-            onProgress: io.isTTY
-              ? (done, total) => {
-                  bar ??= progressBar(io, 'verifying', total);
-                  bar.update(done);
-                }
-              : undefined,
+        // An id with no tenants row, no entries and no chain head is a typo: without this
+        // it read as a BROKEN chain (no chain head), which claims tampering. An id with
+        // entries or a head but no tenants row is verified: it fails the tenant check.
+        const tenant = f.tenant;
+        if (tenant)
+          await withPrisma(c, async (p) => {
+            const [owner] = await listChainOwners(p, tenant);
+            if (!owner?.hasRow && !owner?.hasChain) throw new NotFoundError(`no tenant with id ${tenant} (--tenant)`);
           });
-        });
+        const options = {
+          tenantId: f.tenant,
+          onProgress: io.isTTY
+            ? (done: number, total: number) => {
+                bar ??= progressBar(io, 'verifying', total);
+                bar.update(done);
+              }
+            : undefined,
+        };
+        let checkpoints: CheckpointReport | undefined;
+        let report: VerifyReport;
+        if (f.checkpoints) {
+          const work = await import('./checkpoints-work.js');
+          ({ chains: report, checkpoints } = await work.verifyWithCheckpointsCommand(c, { since: f.since }, options));
+        } else report = await withPrisma(c, (p) => verifyChains(p, options));
         bar?.done();
         for (const t of report.tenants) {
           if (t.ok) io.out(`ok      tenant ${t.tenantId}: ${t.entries} entries, chain intact`);
@@ -50,7 +71,10 @@ export default defineGroup({
             ? `all ${report.tenants.length} chain(s) intact`
             : `${broken} of ${report.tenants.length} chain(s) broken`,
         );
-        return report.ok ? 0 : 1;
+        const held = checkpoints
+          ? (await import('./checkpoints-work.js')).printCheckpointReport(io, checkpoints)
+          : true;
+        return report.ok && held ? 0 : 1;
       },
     }),
   },

@@ -27,6 +27,7 @@ export const GROUPS: readonly GroupEntry[] = [
   { group: 'retention', load: () => import('./retention.js') },
   { group: 'hold', load: () => import('./hold.js') },
   { group: 'audit', load: () => import('./audit.js') },
+  { group: 'audit checkpoints', load: () => import('./checkpoints.js') },
   { group: 'backup', load: () => import('./backup.js') },
 ];
 

@@ -1,5 +1,5 @@
 /** `bulwark migrate` and `bulwark start`: setting up the database and running Bulwark. */
-import { defineGroup } from '../command.js';
+import { command, defineGroup, UsageError } from '../command.js';
 
 /** How long a stopped `bulwark start` waits for its process to end by itself. */
 const EXIT_GRACE_MS = 1000;
@@ -13,9 +13,12 @@ export default defineGroup({
       async run(_f, { config, io }) {
         const { ensureDatabase, migrate } = await import('../../lib/db/migrations.js');
         const c = await config();
-        const created = await ensureDatabase(c.databaseUrl);
-        if (created) io.out(`created database ${new URL(c.databaseUrl).pathname.slice(1)}`);
-        const report = await migrate(c.databaseUrl, { onApplied: (name) => io.out(`applied ${name}`) });
+        // Direct to Postgres: a pooler holds neither the runner's advisory lock nor CREATE DATABASE.
+        const url = c.directDatabaseUrl;
+        const urlVariable = url === c.databaseUrl ? 'DATABASE_URL' : 'DIRECT_DATABASE_URL';
+        const created = await ensureDatabase(url);
+        if (created) io.out(`created database ${new URL(url).pathname.slice(1)}`);
+        const report = await migrate(url, { urlVariable, onApplied: (name) => io.out(`applied ${name}`) });
         io.out(
           report.applied.length === 0
             ? `database is up to date (${report.alreadyApplied} migrations applied earlier)`
@@ -30,18 +33,26 @@ export default defineGroup({
         return 0;
       },
     },
-    start: {
-      flags: {},
-      about: ['run workers, scheduler and the HTTP server until SIGTERM'],
+    start: command({
+      flags: { role: { type: 'string', value: 'ROLE' } },
+      about: [
+        'run workers, scheduler and the HTTP server until SIGTERM; --role api|worker|scheduler|all',
+        '(default all) runs one part: the HTTP API, the workers, or the scheduler (one active across',
+        'hosts, the others standing by); every role serves /healthz, /readyz and /metrics on PORT',
+      ],
       /** Run until SIGTERM or SIGINT, then shut down gracefully and exit 0. */
-      async run(_f, { config }) {
+      async run(f, { config }) {
+        const { isProcessRole, PROCESS_ROLES } = await import('../../app/runtime/roles.js');
+        const role = f.role ?? 'all';
+        if (!isProcessRole(role))
+          throw new UsageError(`--role must be one of ${PROCESS_ROLES.join(', ')}, got "${role.slice(0, 32)}"`);
         const c = await config();
         const [{ startBulwark }, { applyHeapGrowth }] = await Promise.all([
           import('../../app/main.js'),
           import('../../app/runtime/heap.js'),
         ]);
         applyHeapGrowth(c);
-        const running = await startBulwark(c);
+        const running = await startBulwark(c, { role });
         await new Promise<void>((resolve) => {
           const onSignal = (signal: NodeJS.Signals) => {
             void running.stop(`received ${signal}`).then(resolve);
@@ -56,6 +67,6 @@ export default defineGroup({
         setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
         return 0;
       },
-    },
+    }),
   },
 });

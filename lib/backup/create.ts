@@ -25,7 +25,7 @@ export interface CreateBackupOptions {
   kind: BackupKind;
   /** Required for kind `tenant`. */
   tenantId?: string;
-  /** The database to back up. Default: config.databaseUrl. */
+  /** The database to back up. Default: config.directDatabaseUrl (DIRECT_DATABASE_URL or DATABASE_URL). */
   databaseUrl?: string;
   /** Recorded in the manifest (e.g. "rollback point before restoring …"). */
   reason?: string;
@@ -62,7 +62,8 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
   const keys = await backupKeys(ctx.config);
   const signing = signingKeys(ctx.config);
   if (o.kind === 'tenant' && !o.tenantId) throw new Error('a tenant backup needs a tenant id');
-  const databaseUrl = o.databaseUrl ?? ctx.config.databaseUrl;
+  // pg_dump and its exported snapshot need a session of their own: never through a pooler.
+  const databaseUrl = o.databaseUrl ?? ctx.config.directDatabaseUrl;
   const lock =
     o.kind === 'database' ? await acquireLock(ctx.redis, databaseLockKey(ctx, databaseUrl), 'database') : undefined;
   const env = ctx.config.env;

@@ -6,6 +6,7 @@
  * transaction stays open until pg_dump is done with the snapshot.
  */
 import pg from 'pg';
+import { requireDirect } from '../db/pooler.js';
 
 export interface DatabaseFacts {
   postgresVersion: string;
@@ -65,6 +66,9 @@ export async function openSnapshot(databaseUrl: string): Promise<Snapshot> {
   client.on('error', () => undefined);
   await client.connect();
   try {
+    // Through a pooler, the session settings below and pg_dump's own would land on
+    // sessions other clients share (and leak into them).
+    await requireDirect(client, 'a database backup', 'DIRECT_DATABASE_URL');
     // The session waits idle in its transaction while pg_dump works: a server-wide
     // idle timeout would end it and with it the snapshot.
     await client.query('SET idle_in_transaction_session_timeout = 0');

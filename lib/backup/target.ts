@@ -10,9 +10,12 @@ import { databaseName, withDatabase } from './pg-tools.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
 
-/** `--into`: a postgres URL, or a database name on the server of DATABASE_URL. */
-export function resolveTarget(config: Pick<Config, 'databaseUrl'>, into: string): { url: string; name: string } {
-  const url = /^postgres(ql)?:\/\//.test(into) ? into : withDatabase(config.databaseUrl, into);
+/**
+ * `--into`: a postgres URL, or a database name on the server of DIRECT_DATABASE_URL (or
+ * DATABASE_URL): a restore creates and drops databases, which a pooler cannot do.
+ */
+export function resolveTarget(config: Pick<Config, 'directDatabaseUrl'>, into: string): { url: string; name: string } {
+  const url = /^postgres(ql)?:\/\//.test(into) ? into : withDatabase(config.directDatabaseUrl, into);
   const name = databaseName(url);
   if (!NAME.test(name))
     throw new ValidationError('restore target', [

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import type { Config } from '../config.js';
 import { poolSurvivesConnectionLoss, type ConnectionLostHandler } from '../db/connection-loss.js';
+import { sessionStartupSettings } from '../db/pooler.js';
 
 export type { PrismaClient } from '../../generated/prisma/client.js';
 export type { TransactionClient } from '../../generated/prisma/internal/prismaNamespace.js';
@@ -15,24 +16,30 @@ export interface PrismaOptions {
   pool?: pg.Pool;
 }
 
+/** What the pool needs of the configuration; the pooler is `none` when not given. */
+export type PoolConfig = Pick<Config, 'databaseUrl'> & Partial<Pick<Config, 'databasePooler'>>;
+
 /**
  * The node-postgres pool Prisma's adapter runs on.
  * @param onConnectionLost called once per connection that died, idle or checked out
  *   (lib/db/connection-loss.ts). Default: nothing; the failure reaches the caller anyway.
+ * @param applicationName the sessions' application_name (app/main.ts gives each process
+ *   its own, which is how a forced shutdown finds its statements behind PgBouncer).
  */
 export function createPgPool(
-  config: Pick<Config, 'databaseUrl'>,
+  config: PoolConfig,
   max = 10,
   onConnectionLost?: ConnectionLostHandler,
+  applicationName?: string,
 ): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,
     // Fail fast when Postgres is unreachable so jobs retry with backoff instead of hanging.
     connectionTimeoutMillis: 5000,
-    // A process that stalls inside a transaction (paused, wedged) must not hold the audit
-    // chain heads' row locks for ever: the server ends such a session after 30 s.
-    idle_in_transaction_session_timeout: 30_000,
+    // The idle-in-transaction guard, unless a pooler in between refuses settings at connect.
+    ...sessionStartupSettings(config.databasePooler),
+    ...(applicationName ? { application_name: applicationName } : {}),
   });
   // A connection dropped by the server (restart, failover, network cut), idle or in the
   // middle of a transaction, must not crash the process: the running query fails (the
@@ -63,7 +70,7 @@ export function trackBackendPids(pool: pg.Pool): () => number[] {
  */
 export const TRANSACTION_OPTIONS = { timeout: 20_000, maxWait: 10_000 } as const;
 
-export function createPrisma(config: Pick<Config, 'databaseUrl'>, options: PrismaOptions = {}): PrismaClient {
+export function createPrisma(config: PoolConfig, options: PrismaOptions = {}): PrismaClient {
   if (options.pool)
     return new PrismaClient({ adapter: new PrismaPg(options.pool), transactionOptions: TRANSACTION_OPTIONS });
   // Prisma's $disconnect() does not end a pool it was handed: its idle connections kept

@@ -6,3 +6,4 @@ export * from './drill.js';
 export * from './job.js';
 export * from './retention.js';
 export * from './backup.js';
+export * from './checkpoint.js';

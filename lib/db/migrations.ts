@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { MigrationError } from '../errors.js';
 import { survivesConnectionLoss } from './connection-loss.js';
+import { requireDirect } from './pooler.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
 /** Prisma's own advisory lock key, so our runner and `prisma migrate` exclude each other. */
@@ -96,18 +97,24 @@ export async function pendingMigrations(client: pg.Client | pg.PoolClient, files
 
 /**
  * Apply every pending migration, each in its own transaction, under Prisma's advisory
- * lock so concurrent runs queue up instead of racing. A re-run is a no-op.
+ * lock so concurrent runs queue up instead of racing. A re-run is a no-op. The URL must
+ * lead to Postgres itself, not to a pooler (ConfigError naming `urlVariable` otherwise).
  * @throws MigrationError naming the file that failed; that file's changes are rolled back.
  */
 export async function migrate(
   databaseUrl: string,
-  options: { dir?: string; onApplied?: (name: string) => void } = {},
+  options: { dir?: string; onApplied?: (name: string) => void; urlVariable?: string } = {},
 ): Promise<MigrateReport> {
   const files = await readMigrationFiles(options.dir);
   const client = survivesConnectionLoss(new pg.Client({ connectionString: databaseUrl }));
   await client.connect();
+  let locked = false;
   try {
+    // The advisory lock below is a session's, and each file runs as several statements:
+    // through PgBouncer's transaction pooling neither would hold. Refused, naming the URL.
+    await requireDirect(client, 'bulwark migrate', options.urlVariable ?? 'DATABASE_URL');
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK]);
+    locked = true;
     await client.query(PRISMA_MIGRATIONS_DDL);
     const applied = await appliedMigrations(client);
     for (const f of files) {
@@ -141,7 +148,7 @@ export async function migrate(
     }
     return report;
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]).catch(() => undefined);
+    if (locked) await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]).catch(() => undefined);
     await client.end();
   }
 }

@@ -34,6 +34,8 @@ export interface WorkerProcess {
 export interface SpawnOptions {
   /** Run the real `bulwark start` CLI instead of test/helpers/run-worker.ts. */
   cli?: boolean;
+  /** More arguments of `bulwark start` (with `cli`), e.g. ['--role', 'scheduler']. */
+  args?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -65,7 +67,7 @@ export function workerEnv(
 }
 
 export async function spawnWorker(env: Record<string, string>, options: SpawnOptions = {}): Promise<WorkerProcess> {
-  const args = options.cli ? [CLI, 'start'] : ['--import', 'tsx', ENTRY];
+  const args = options.cli ? [CLI, 'start', ...(options.args ?? [])] : ['--import', 'tsx', ENTRY];
   // Bulwark variables of the test's own environment must not leak into the child.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !CONFIG_VARIABLES.includes(k)));
   const child = spawn(process.execPath, args, {

@@ -1,9 +1,11 @@
 /**
  * A strict reader for the small part of YAML that docker-compose.yml uses, because the
  * project has no YAML parser among its dependencies: block mappings and sequences by
- * indentation, `#` comments, plain, 'single'- and "double"-quoted scalars, and flow
- * sequences written as JSON arrays (["CMD", "redis-cli", "ping"]). Everything else
- * (anchors, aliases, tags, block scalars, flow mappings, multi-line scalars, tabs)
+ * indentation, `#` comments, plain, 'single'- and "double"-quoted scalars, flow
+ * sequences written as JSON arrays (["CMD", "redis-cli", "ping"]), and anchors on block
+ * mappings (`key: &name` followed by the block) used by an alias value (`key: *name`) or
+ * merged (`<<: *name`; the mapping's own keys win, as YAML's merge key says). Everything
+ * else (anchors on scalars, tags, block scalars, flow mappings, multi-line scalars, tabs)
  * throws naming the line, so a file outside the subset fails loudly instead of being
  * read wrong. Scalars stay strings; an empty value is null.
  */
@@ -70,6 +72,13 @@ export function parseYamlSubset(source: string): YamlValue {
     lines.push({ n: i + 1, indent: text.length - text.trimStart().length, text: text.trim() });
   });
   let pos = 0;
+  const anchors = new Map<string, YamlValue>();
+  const alias = (value: string, n: number): YamlValue | undefined => {
+    const m = /^\*([A-Za-z0-9_-]+)$/.exec(value.trim());
+    if (!m) return undefined;
+    if (!anchors.has(m[1]!)) throw new Error(`line ${n}: unknown alias *${m[1]}`);
+    return anchors.get(m[1]!)!;
+  };
 
   function block(indent: number): YamlValue {
     const first = lines[pos];
@@ -91,6 +100,7 @@ export function parseYamlSubset(source: string): YamlValue {
       return items;
     }
     const map: { [key: string]: YamlValue } = {};
+    const merged: Array<{ [key: string]: YamlValue }> = [];
     while (pos < lines.length && lines[pos]!.indent === first.indent) {
       const line = lines[pos++]!;
       const kv = keyValue(line.text);
@@ -98,7 +108,18 @@ export function parseYamlSubset(source: string): YamlValue {
       const [key, value] = kv;
       if (key in map) throw new Error(`line ${line.n}: duplicate key ${JSON.stringify(key)}`);
       const next = lines[pos];
-      if (value === '' && next && next.indent > first.indent) map[key] = block(next.indent);
+      const anchor = /^&([A-Za-z0-9_-]+)$/.exec(value.trim());
+      const aliased = alias(value, line.n);
+      if (key === '<<') {
+        if (!aliased || typeof aliased !== 'object' || Array.isArray(aliased))
+          throw new Error(`line ${line.n}: "<<" merges an alias of a mapping only`);
+        merged.push(aliased);
+      } else if (aliased !== undefined) map[key] = aliased;
+      else if (anchor && next && next.indent > first.indent) {
+        const v = block(next.indent);
+        anchors.set(anchor[1]!, v);
+        map[key] = v;
+      } else if (value === '' && next && next.indent > first.indent) map[key] = block(next.indent);
       // A sequence may sit at its key's indentation (compose files often do so).
       else if (value === '' && next && next.indent === first.indent && next.text.startsWith('- '))
         map[key] = block(next.indent);
@@ -106,6 +127,7 @@ export function parseYamlSubset(source: string): YamlValue {
     }
     if (pos < lines.length && lines[pos]!.indent > first.indent)
       throw new Error(`line ${lines[pos]!.n}: unexpected indentation`);
+    for (const m of merged) for (const [k, v] of Object.entries(m)) if (!(k in map)) map[k] = v;
     return map;
   }
 

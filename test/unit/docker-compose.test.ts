@@ -1,8 +1,11 @@
-// docker-compose.yml as the issue asks: Postgres, Redis, MinIO and Bulwark services;
-// Redis with AOF on and maxmemory-policy noeviction (BullMQ needs both); a healthcheck
-// and TZ=UTC on every service; Bulwark waits for healthy Postgres and Redis, gives no
-// secret a default, publishes on loopback only and has time for a graceful shutdown.
-// Read with test/helpers/yaml-subset.ts (the project has no YAML parser dependency).
+// docker-compose.yml as the issues ask: Postgres behind PgBouncer (transaction pooling),
+// Redis, MinIO, and Bulwark split by role (a one-shot migrate, api, worker, scheduler,
+// one image and one environment); Redis with AOF on and maxmemory-policy noeviction
+// (BullMQ needs both); a healthcheck and TZ=UTC on every service; Bulwark waits for
+// healthy PgBouncer and Redis and a finished migrate, which goes direct to Postgres;
+// no secret has a default; only the API publishes, on loopback; every service has time
+// for a graceful shutdown. Read with test/helpers/yaml-subset.ts (the project has no
+// YAML parser dependency).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -53,9 +56,16 @@ test('the subset reader fails loudly outside its subset', () => {
     a: { b: 'x # y', c: ['1', "it's"] },
     d: ['p', 'q'],
   });
+  // Anchors on mappings, aliases and merges (the mapping's own keys win).
+  assert.equal(parseYamlSubset('t: &t\n  a: 1\n  b: 2\nu:\n  <<: *t\n  b: 3\nv: *t\n'), {
+    t: { a: '1', b: '2' },
+    u: { b: '3', a: '1' },
+    v: { a: '1', b: '2' },
+  });
   for (const bad of [
     'a: &anchor x',
     'a: *ref',
+    'a: 1\nb:\n  <<: *a',
     'a: |\n  text',
     'a: {b: c}',
     'a:\n\tb: c',
@@ -67,12 +77,60 @@ test('the subset reader fails loudly outside its subset', () => {
   }
 });
 
-test('Postgres 15, Redis 7, MinIO and Bulwark (built here) are the services', () => {
-  assert.equal(Object.keys(services).sort(), ['bulwark', 'minio', 'postgres', 'redis']);
+const BULWARK = ['migrate', 'api', 'worker', 'scheduler'];
+
+test('Postgres 15, PgBouncer, Redis 7, MinIO and Bulwark by role (one image, built here) are the services', () => {
+  assert.equal(Object.keys(services).sort(), [
+    'api',
+    'migrate',
+    'minio',
+    'pgbouncer',
+    'postgres',
+    'redis',
+    'scheduler',
+    'worker',
+  ]);
   assert.match(String(service('postgres').image), /^postgres:15(\b|$)/);
+  assert.match(String(service('pgbouncer').image), /pgbouncer(:|$)/);
   assert.match(String(service('redis').image), /^redis:7(\b|$)/);
   assert.match(String(service('minio').image), /^minio\/minio(:|$)/);
-  assert.is(service('bulwark').build, '.');
+  for (const name of BULWARK) {
+    assert.is(service(name).build, '.', name);
+    assert.is(service(name).image, 'bulwark:local', name);
+  }
+});
+
+test('each Bulwark service runs its role; migrate runs once and the others wait for it', () => {
+  assert.equal(list(service('migrate').command, 'migrate command'), ['node', 'bin/bulwark.js', 'migrate']);
+  assert.is(service('migrate').restart, 'no');
+  for (const role of ['api', 'worker', 'scheduler']) {
+    assert.equal(list(service(role).command, `${role} command`), ['node', 'bin/bulwark.js', 'start', '--role', role]);
+    const deps = map(service(role).depends_on, `${role} depends_on`);
+    assert.is(map(deps.migrate, 'depends_on migrate').condition, 'service_completed_successfully');
+  }
+  // Workers and schedulers scale (`--scale worker=N`): nothing of theirs is published or named.
+  for (const role of ['worker', 'scheduler']) {
+    assert.is(service(role).ports, undefined, `${role} publishes a port (it could not scale)`);
+    assert.is(service(role).container_name, undefined, `${role} has a fixed container name (it could not scale)`);
+  }
+});
+
+test('PgBouncer pools in transaction mode in front of Postgres; migrations and backups go direct', () => {
+  const pgb = environment(service('pgbouncer'), 'pgbouncer environment');
+  assert.is(pgb.POOL_MODE, 'transaction');
+  assert.is(pgb.DB_HOST, 'postgres');
+  assert.is(pgb.DB_PASSWORD, '${POSTGRES_PASSWORD:-bulwark-dev-only}');
+  const env = environment(service('api'), 'api environment');
+  assert.match(String(env.DATABASE_URL), new RegExp(`@pgbouncer:${pgb.LISTEN_PORT}/bulwark$`));
+  assert.is(env.DATABASE_POOLER, 'pgbouncer');
+  assert.match(String(env.DIRECT_DATABASE_URL), /@postgres:5432\/bulwark$/);
+  assert.is(map(map(service('migrate').depends_on, 'migrate').postgres, 'postgres').condition, 'service_healthy');
+  const config = loadConfig({
+    DATABASE_URL: String(env.DATABASE_URL).replace('${POSTGRES_PASSWORD:-bulwark-dev-only}', 'pw'),
+    DATABASE_POOLER: String(env.DATABASE_POOLER),
+    DIRECT_DATABASE_URL: String(env.DIRECT_DATABASE_URL).replace('${POSTGRES_PASSWORD:-bulwark-dev-only}', 'pw'),
+  });
+  assert.is(config.databasePooler, 'pgbouncer');
 });
 
 test('Redis keeps jobs: AOF on and maxmemory-policy noeviction', () => {
@@ -100,15 +158,17 @@ test('every service has a healthcheck that runs a command, and TZ=UTC', () => {
   }
 });
 
-test('Bulwark waits for healthy Postgres and Redis, has no secret defaults, publishes on loopback only', () => {
-  const bulwark = service('bulwark');
-  const deps = map(bulwark.depends_on, 'bulwark depends_on');
-  for (const dep of ['postgres', 'redis']) assert.is(map(deps[dep], `depends_on ${dep}`).condition, 'service_healthy');
-  const env = environment(bulwark, 'bulwark environment');
-  for (const v of SECRET_VARIABLES)
-    assert.is(env[v], `\${${v}:-}`, `${v} must come from .env or the shell, with no default`);
-  assert.match(String(env.DATABASE_URL), /^postgresql:\/\/[^@]+@postgres:5432\//);
-  assert.is(env.REDIS_URL, 'redis://redis:6379');
+test('Bulwark waits for healthy PgBouncer and Redis, has no secret defaults, publishes on loopback only', () => {
+  const bulwark = service('api');
+  const deps = map(bulwark.depends_on, 'api depends_on');
+  for (const dep of ['pgbouncer', 'redis']) assert.is(map(deps[dep], `depends_on ${dep}`).condition, 'service_healthy');
+  for (const name of BULWARK) {
+    const env = environment(service(name), `${name} environment`);
+    for (const v of SECRET_VARIABLES)
+      assert.is(env[v], `\${${v}:-}`, `${name}: ${v} must come from .env or the shell, with no default`);
+    assert.is(env.REDIS_URL, 'redis://redis:6379');
+  }
+  assert.equal(list(service('api').ports, 'api ports'), ['127.0.0.1:8080:8080']);
   for (const name of Object.keys(services)) {
     const ports = service(name).ports;
     for (const port of ports === undefined ? [] : list(ports, `${name} ports`)) {
@@ -117,25 +177,32 @@ test('Bulwark waits for healthy Postgres and Redis, has no secret defaults, publ
   }
   // Docker's stop grace covers the shutdown bound, or running jobs are killed mid-way.
   const defaults = loadConfig({});
-  assert.ok(
-    durationMs(bulwark.stop_grace_period) > defaults.shutdownDrainMs + defaults.shutdownTimeoutMs,
-    String(bulwark.stop_grace_period),
-  );
+  for (const name of BULWARK)
+    assert.ok(
+      durationMs(service(name).stop_grace_period) > defaults.shutdownDrainMs + defaults.shutdownTimeoutMs,
+      `${name}: ${String(service(name).stop_grace_period)}`,
+    );
 });
 
-test('every configuration variable reaches the Bulwark container (from the shell or .env), none fixed that a user needs to set', () => {
-  const env = environment(service('bulwark'), 'bulwark environment');
-  const missing = CONFIG_VARIABLES.filter((v) => !(v in env));
-  assert.equal(missing, [], 'variables .env could not set in the container');
-  // Fixed by compose because they describe the compose network itself.
-  const fixed = CONFIG_VARIABLES.filter((v) => !String(env[v]).includes(`\${${v}`));
-  assert.equal(fixed.sort(), ['DATABASE_URL', 'HOST', 'PORT', 'REDIS_URL']);
+test('every configuration variable reaches every Bulwark container (from the shell or .env), none fixed that a user needs to set', () => {
+  for (const name of BULWARK) {
+    const env = environment(service(name), `${name} environment`);
+    const missing = CONFIG_VARIABLES.filter((v) => !(v in env));
+    assert.equal(missing, [], `${name}: variables .env could not set in the container`);
+    // Fixed by compose because they describe the compose network itself.
+    const fixed = CONFIG_VARIABLES.filter((v) => !String(env[v]).includes(`\${${v}`));
+    assert.equal(
+      fixed.sort(),
+      ['DATABASE_POOLER', 'DATABASE_URL', 'DIRECT_DATABASE_URL', 'HOST', 'PORT', 'REDIS_URL'],
+      name,
+    );
+  }
 });
 
 test('MinIO is on the compose network only (never published) and Bulwark signs with its credentials', () => {
   const minio = service('minio');
   assert.is(minio.ports, undefined, 'MinIO publishes no port');
-  const env = environment(service('bulwark'), 'bulwark environment');
+  const env = environment(service('api'), 'api environment');
   assert.is(env.S3_ENDPOINT, '${S3_ENDPOINT:-http://minio:9000}');
   const minioEnv = environment(minio, 'minio environment');
   assert.is(minioEnv.MINIO_ROOT_USER, env.S3_ACCESS_KEY, 'MinIO and Bulwark agree on the access key');

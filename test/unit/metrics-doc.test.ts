@@ -137,7 +137,7 @@ function expressions(): Array<{ where: string; expr: string }> {
   // `expr: >-` blocks run until the next key at the rule's indentation.
   for (const m of rules.matchAll(/^( +)expr: (>-\n((?:\1 +.*\n)+)|(.*)\n)/gm))
     out.push({ where: 'rules.yml', expr: (m[3] ?? m[4]!).replace(/\s+/g, ' ') });
-  for (const file of ['rules.test.yml', 'rules-backup.test.yml'])
+  for (const file of ['rules.test.yml', 'rules-backup.test.yml', 'rules-checkpoints.test.yml'])
     for (const m of read(`dashboards/prometheus/${file}`).matchAll(/series: '([^']+)'/g))
       out.push({ where: file, expr: m[1]! });
   // Every dashboard: bulwark.json (overview) and backups.json (backups and drills).

@@ -1,7 +1,8 @@
 /**
  * The audit worker's side of the registry (workers/registry.ts): audit-write jobs go
  * through a group committer, with a concurrency that follows the size of the jobs seen
- * (adaptive-concurrency.ts); audit-verify walks the chains (verify-worker.ts).
+ * (adaptive-concurrency.ts); audit-verify walks the chains (verify-worker.ts) and then
+ * has their heads signed into checkpoints in the object store (checkpoint-worker.ts).
  */
 import type { Job } from 'bullmq';
 import {
@@ -19,6 +20,7 @@ import { concurrencyFor, createConcurrencyTracker } from './adaptive-concurrency
 import { createGroupCommitter, type GroupCommitter } from './group-commit.js';
 import { claimedEntries, processAuditWrite } from './processor.js';
 import { runAuditVerify } from './verify-worker.js';
+import { checkpointHandler, checkpointStep } from './checkpoint-worker.js';
 import { commitEntries } from '../../lib/audit/store.js';
 
 export function createAuditCommitter(ctx: AppContext): GroupCommitter<EncodedEntry> {
@@ -70,9 +72,10 @@ export const auditHandlers = {
     abort: (scope) => scope.shared(auditWriteDeps).committer.abort(new Error('shutting down')),
   } satisfies JobHandler<unknown>,
   verify: {
-    processor:
-      ({ ctx }) =>
-      (data, job) =>
-        runAuditVerify(data, ctx, job),
+    processor: (scope) => {
+      const checkpoints = checkpointStep(scope);
+      return (data, job) => runAuditVerify(data, scope.ctx, job, checkpoints);
+    },
   } satisfies JobHandler<AuditVerifyJob>,
+  checkpoint: checkpointHandler,
 };

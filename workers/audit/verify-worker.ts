@@ -8,6 +8,7 @@ import { AUDIT_VERIFY_QUEUE, auditVerifyJob, type AuditVerifyJob } from '../../l
 import type { AppContext } from '../../lib/context.js';
 import { parsePayload } from '../registration.js';
 import { verifyChains, type VerifyReport } from '../../lib/audit/verify.js';
+import type { CheckpointStep } from './checkpoint-worker.js';
 
 export interface VerifySummary {
   ok: boolean;
@@ -17,8 +18,13 @@ export interface VerifySummary {
 }
 
 /** Runs one audit-verify job outside a worker (tests): its payload validated as the worker's dispatch does. */
-export function processAuditVerify(data: unknown, ctx: AppContext, job?: Pick<Job, 'id'>): Promise<VerifySummary> {
-  return runAuditVerify(parsePayload(auditVerifyJob, data), ctx, job);
+export function processAuditVerify(
+  data: unknown,
+  ctx: AppContext,
+  job?: Pick<Job, 'id'>,
+  checkpoints?: CheckpointStep,
+): Promise<VerifySummary> {
+  return runAuditVerify(parsePayload(auditVerifyJob, data), ctx, job, checkpoints);
 }
 
 /** The audit-verify job, its payload validated. */
@@ -26,7 +32,10 @@ export async function runAuditVerify(
   data: AuditVerifyJob,
   ctx: AppContext,
   job?: Pick<Job, 'id'>,
+  checkpoints?: CheckpointStep,
 ): Promise<VerifySummary> {
+  // Heads read before the walk are walked by it: checkpoints sign only what was checked.
+  const pending = await checkpoints?.readHeads(data.tenantId);
   const report: VerifyReport = await verifyChains(ctx.prisma, { tenantId: data.tenantId });
   const broken = report.tenants
     .filter((t) => !t.ok && t.firstBad)
@@ -57,5 +66,6 @@ export async function runAuditVerify(
     },
     'audit chains verified',
   );
+  if (pending && checkpoints) await checkpoints.enqueue(pending, report);
   return summary;
 }

@@ -16,7 +16,7 @@ import type { Metrics } from '../../lib/metrics.js';
 import type { Clock } from '../../lib/time.js';
 
 export interface DrillRunDeps {
-  config: Pick<Config, 'databaseUrl' | 'runbookBaseUrl'>;
+  config: Pick<Config, 'directDatabaseUrl' | 'runbookBaseUrl'>;
   prisma: PrismaClient;
   pg: pg.Pool;
   clock: Clock;
@@ -36,7 +36,8 @@ export interface DrillRunDeps {
 export async function performRestoreDrill(deps: DrillRunDeps, trigger: DrillTrigger): Promise<DrillRecord> {
   const log = deps.logger.child({ component: 'restore-drill' });
   const result = await runRestoreDrill({
-    databaseUrl: deps.config.databaseUrl,
+    // The scratch database is created and dropped on the server itself, never through a pooler.
+    databaseUrl: deps.config.directDatabaseUrl,
     backups: deps.backups,
     pool: deps.pg,
     clock: deps.clock,

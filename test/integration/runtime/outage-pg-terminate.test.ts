@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createPrisma, type PrismaClient } from '../../../lib/clients/prisma.js';
 import { createTenant } from '../../../lib/tenants/tenants.js';
+import { updateTenantSettings } from '../../../lib/tenants/settings-store.js';
 import { storedEventIds } from '../../helpers/audit-db.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../../helpers/db.js';
 import { randomPrefix, waitFor, withTimeout } from '../../helpers/env.js';
@@ -29,6 +30,9 @@ test.before(
     prisma = createPrisma({ databaseUrl: db.url }, { max: 1 });
     const t = await createTenant(prisma, { name: 'pg-kill' });
     tenant = { id: t.id, key: t.adminKey.key };
+    // Eight clients at full speed pass the default 600 requests a minute of one key on an
+    // idle machine: this test is about the outage, so its key may send as fast as it can.
+    await updateTenantSettings(prisma, t.id, { api: { requestsPerWindow: 1_000_000 } }, { type: 'system', id: 'test' });
     // Small batches and several at once, so most of the time some client is checked out.
     worker = await spawnWorker(workerEnv(db.url, prefix, { AUDIT_WRITE_CONCURRENCY: '8', AUDIT_BATCH_MAX: '20' }));
   }),
@@ -113,9 +117,7 @@ test('sessions terminated under load: the process stays up, answers 2xx or 503, 
   assert.is(died, undefined, `the process died: ${died}`);
   assert.equal(failures, [], 'every request was answered');
   assert.ok(terminated > 0, 'sessions were terminated');
-  // 429 is the key's own request limit, which eight clients at full speed reach on an idle
-  // machine: a refusal with Retry-After, not a failure of the outage handling.
-  const other = [...statuses.keys()].filter((s) => s !== 200 && s !== 202 && s !== 503 && s !== 429);
+  const other = [...statuses.keys()].filter((s) => s !== 200 && s !== 202 && s !== 503);
   assert.equal(other, [], `answers: ${JSON.stringify([...statuses])}`);
 
   // Still serving, and the writes whose commits were cut were retried: all there, once each.

@@ -1,0 +1,114 @@
+/**
+ * Audit checkpoints (docs/audit-checkpoints.md), two parts:
+ *  - the verify job's step (checkpointStep): read the chain heads before the walk,
+ *    then enqueue those of the chains the walk found intact as audit-checkpoint jobs;
+ *  - the audit-checkpoint job (runAuditCheckpoint): sign each head and write it to the
+ *    object store once. The store failing fails the attempt (StorageUnavailableError),
+ *    and BullMQ retries it with the contract's backoff; what was written is kept.
+ * Without AUDIT_CHECKPOINT_KEY there is no step and nothing is enqueued.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import {
+  auditCheckpointJob,
+  CHECKPOINT_HEADS_PER_JOB,
+  type AuditCheckpointJob,
+} from '../../lib/contracts/checkpoint.js';
+import { AUDIT_VERIFY_QUEUE } from '../../lib/contracts/audit.js';
+import type { AppContext } from '../../lib/context.js';
+import type { VerifyReport } from '../../lib/audit/verify.js';
+import type { ChainHead } from '../../lib/checkpoints/format.js';
+import { checkpointKeys } from '../../lib/checkpoints/keys.js';
+import { readChainHeads, writeCheckpoints, type WriteResult } from '../../lib/checkpoints/write.js';
+import { jobOf } from '../enqueue.js';
+import type { JobHandler, WorkerScope } from '../registration.js';
+
+/** The heads read before a walk, and when. */
+export interface PendingCheckpoints {
+  at: string;
+  heads: ChainHead[];
+}
+
+export interface CheckpointStep {
+  /** Before the walk: every entry up to these heads is then walked. */
+  readHeads(tenantId: string | undefined): Promise<PendingCheckpoints>;
+  /** After it: enqueue the heads of the chains found intact; how many. */
+  enqueue(pending: PendingCheckpoints, report: VerifyReport): Promise<number>;
+}
+
+/** The process's checkpoint keys, parsed once (the values were validated at start-up). */
+const keysOf = ({ ctx }: WorkerScope) => checkpointKeys(ctx.config);
+
+/** The verify job's checkpoint step, or undefined when AUDIT_CHECKPOINT_KEY is not set. */
+export function checkpointStep(scope: WorkerScope): CheckpointStep | undefined {
+  if (!scope.shared(keysOf).signer) return undefined;
+  const { ctx } = scope;
+  return {
+    async readHeads(tenantId) {
+      const at = ctx.clock().toISOString();
+      return { at, heads: await readChainHeads(ctx.prisma, tenantId) };
+    },
+    async enqueue(pending, report) {
+      const intact = new Set(report.tenants.filter((t) => t.ok).map((t) => t.tenantId));
+      const heads = pending.heads.filter((h) => intact.has(h.tenantId));
+      const jobs = [];
+      for (let i = 0; i < heads.length; i += CHECKPOINT_HEADS_PER_JOB)
+        jobs.push(
+          jobOf(auditCheckpointJob, { v: 1, at: pending.at, heads: heads.slice(i, i + CHECKPOINT_HEADS_PER_JOB) }),
+        );
+      if (jobs.length > 0) await scope.queue(auditCheckpointJob.queue).addBulk(jobs);
+      return heads.length;
+    },
+  };
+}
+
+/** One audit-checkpoint job: sign and write its heads; counts in metrics and one log event. */
+export async function runAuditCheckpoint(
+  data: AuditCheckpointJob,
+  ctx: AppContext,
+  job?: Pick<Job, 'id' | 'attemptsMade'>,
+): Promise<WriteResult> {
+  const { signer } = checkpointKeys(ctx.config);
+  if (!signer)
+    throw new UnrecoverableError('AUDIT_CHECKPOINT_KEY is not set in this process: it cannot sign checkpoints');
+  const result = await writeCheckpoints({ storage: ctx.storage, pool: ctx.pg, signer }, data);
+  ctx.metrics.auditCheckpoints.inc({ result: 'written' }, result.written);
+  ctx.metrics.auditCheckpoints.inc({ result: 'exists' }, result.exists);
+  ctx.metrics.auditCheckpointLastSuccess.set(ctx.clock().getTime() / 1000);
+  ctx.logger.info(
+    {
+      event: 'audit_checkpoints_written',
+      queue: AUDIT_VERIFY_QUEUE,
+      job_id: job?.id,
+      hour: result.hour,
+      written: result.written,
+      exists: result.exists,
+      key_id: signer.publicKey.id,
+    },
+    'audit checkpoints written',
+  );
+  return result;
+}
+
+export const checkpointHandler: JobHandler<AuditCheckpointJob> = {
+  processor: (scope) => {
+    scope.ctx.metrics.auditCheckpointsEnabled.set(scope.shared(keysOf).signer ? 1 : 0);
+    return (data, job) => runAuditCheckpoint(data, scope.ctx, job);
+  },
+  // No retry left: this hour's checkpoints of these tenants are missing for good.
+  onFinalFailure: ({ ctx }, job, err) => {
+    const heads = (job?.data as Partial<AuditCheckpointJob> | undefined)?.heads;
+    const n = Array.isArray(heads) ? heads.length : 0;
+    ctx.metrics.auditCheckpoints.inc({ result: 'failed' }, n);
+    ctx.logger.error(
+      {
+        event: 'audit_checkpoints_failed',
+        queue: AUDIT_VERIFY_QUEUE,
+        job_id: job?.id,
+        tenants: n,
+        at: (job?.data as Partial<AuditCheckpointJob> | undefined)?.at,
+        err: err.message,
+      },
+      'audit checkpoints could not be written: this hour is missing for these tenants',
+    );
+  },
+};
