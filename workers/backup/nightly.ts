@@ -8,7 +8,7 @@
  * a process that dies between the backup and the prune loses neither.
  */
 import { FlowProducer } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/clients/redis.js';
 import { BACKUP_QUEUE, backupJob, backupPolicy, type BackupJob } from '../../lib/contracts/backup.js';
 import {
   BACKUP_PRUNE_JOB,
@@ -24,7 +24,7 @@ export const NIGHTLY_BACKUP_JOB = 'nightly';
  * so a retried `nightly` job adds the same flow again, which BullMQ ignores.
  */
 export async function addNightlyFlow(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   tick: Date,
 ): Promise<{ backupJobId: string; objectsJobId: string; pruneJobId: string }> {
