@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { RedisClient } from '../lib/clients/redis.js';
 import type { PrismaClient } from '../lib/clients/prisma.js';
+import type { Storage } from '../lib/clients/storage.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -36,6 +37,8 @@ export interface ApiDeps {
   redis: RedisClient;
   prisma: PrismaClient;
   producer: Producer;
+  /** The object store (retention's preview lists the object classes in it). */
+  storage?: Storage;
   clock?: () => Date;
   /** CSP for paths the API does not own (Bull Board's UI). */
   cspFor?: (url: string) => string | undefined;
@@ -186,7 +189,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     guards,
     targets: { allowPrivateTargets: config.alertTargetsAllowPrivate },
   });
-  registerRetentionRoutes(app, { prisma: deps.prisma, guards });
+  registerRetentionRoutes(app, { prisma: deps.prisma, guards, store: deps.storage });
   return {
     guards,
     authenticator,

@@ -1,7 +1,8 @@
 /**
  * Legal holds and retention over HTTP, scope `admin`, always the key's own tenant:
  * GET/POST /v1/holds, POST /v1/holds/:id/release, GET /v1/retention/receipts and
- * GET /v1/retention/preview (a dry run). Every hold change is audited with the request.
+ * GET /v1/retention/preview (a dry run, object classes included; 503 with Retry-After
+ * when the object store does not answer). Every hold change is audited with the request.
  */
 import type { FastifyInstance } from 'fastify';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
@@ -9,7 +10,10 @@ import { ValidationError } from '../../lib/errors.js';
 import { addHold, holdState, listHolds, releaseHold, type LegalHold } from '../../lib/retention/holds.js';
 import { listReceipts, receiptSummary } from '../../lib/retention/receipts.js';
 import { runTenantRetention } from '../../lib/retention/run.js';
+import type { ObjectStore } from '../../lib/retention/object-store.js';
+import { ApiError } from '../api-error.js';
 import { requestActor, type Guards } from '../auth.js';
+import { RETRY_AFTER_SECONDS } from '../unavailable.js';
 import { withKeyTenant } from './audit.js';
 
 const view = (h: LegalHold) => ({
@@ -26,7 +30,10 @@ function flag(query: unknown, name: string): boolean {
   throw new ValidationError('query', [{ path: name, message: 'must be true or false' }]);
 }
 
-export function registerRetentionRoutes(app: FastifyInstance, deps: { prisma: PrismaClient; guards: Guards }): void {
+export function registerRetentionRoutes(
+  app: FastifyInstance,
+  deps: { prisma: PrismaClient; guards: Guards; store?: ObjectStore },
+): void {
   const { prisma, guards } = deps;
   const admin = { preHandler: guards.requireScope('admin') };
 
@@ -76,7 +83,16 @@ export function registerRetentionRoutes(app: FastifyInstance, deps: { prisma: Pr
   });
 
   app.get('/v1/retention/preview', admin, async (request) => {
-    const classes = await runTenantRetention(prisma, request.apiKey!.tenantId, { dryRun: true });
+    const classes = await runTenantRetention(prisma, request.apiKey!.tenantId, { dryRun: true, store: deps.store });
+    const failed = classes.find((c) => c.error);
+    if (failed)
+      throw new ApiError(
+        503,
+        'object_store_unavailable',
+        `the object store did not answer for ${failed.class}; retry later`,
+        undefined,
+        { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+      );
     return {
       classes: classes.map((c) => ({
         class: c.class,
@@ -85,6 +101,7 @@ export function registerRetentionRoutes(app: FastifyInstance, deps: { prisma: Pr
         count: c.count,
         oldest: c.oldest?.toISOString() ?? null,
         newest: c.newest?.toISOString() ?? null,
+        ...(c.bytes === undefined ? {} : { bytes: c.bytes }),
         held: c.held,
         holds: c.holds,
       })),

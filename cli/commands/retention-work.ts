@@ -3,10 +3,11 @@
  * receipts`. The run works in this process (not through the queue), tenant by tenant,
  * with the same code and receipts as the daily job.
  */
+import { createStorage } from '../../lib/clients/storage.js';
 import type { Config } from '../../lib/config.js';
+import type { ObjectStore } from '../../lib/retention/object-store.js';
 import { listReceipts, receiptSummary } from '../../lib/retention/receipts.js';
 import { runTenantRetention, type ClassOutcome } from '../../lib/retention/run.js';
-import type { ObjectStore } from '../../lib/retention/objects.js';
 import { progressBar, type CliIO } from '../output.js';
 import { requireTenant, withPrisma } from './with-prisma.js';
 
@@ -14,7 +15,7 @@ export interface RetentionRunArgs {
   tenantId?: string;
   dryRun?: boolean;
   json?: boolean;
-  /** The object store; object classes are skipped without one. */
+  /** The object store. Default: the configured one (S3_*). */
   store?: ObjectStore;
 }
 
@@ -23,27 +24,50 @@ function line(tenantId: string, o: ClassOutcome): string {
   const bytes = o.bytes !== undefined && o.class.startsWith('objects:') ? `, ${o.bytes} bytes` : '';
   const held = o.held ? `; holds keep ${o.held} (${o.holds.map((h) => `${h.id}: ${h.kept}`).join(', ')})` : '';
   const verb = o.dryRun ? 'would delete' : 'deleted';
+  const head = `${tenantId}\t${o.class}\tttl ${o.ttlDays}d\tcutoff ${o.cutoff.toISOString()}`;
+  if (o.error && o.dryRun) return `${head}\tFAILED: ${o.error}`;
+  if (o.error)
+    return `${head}\tFAILED after deleting ${o.deleted}: ${o.error}; receipt ${o.receiptId} stays running and the next run resumes it`;
   const rest = o.dryRun
     ? ''
     : `${o.complete ? '' : ' (time budget reached: the rest goes next run)'}${o.receiptId ? ` receipt ${o.receiptId}` : ''}`;
-  return `${tenantId}\t${o.class}\tttl ${o.ttlDays}d\tcutoff ${o.cutoff.toISOString()}\t${verb} ${o.dryRun ? o.count : o.deleted}${bytes}${when}${held}${rest}`;
+  return `${head}\t${verb} ${o.dryRun ? o.count : o.deleted}${bytes}${when}${held}${rest}`;
 }
 
+/**
+ * On a terminal, a real run first measures what will go (as --dry-run does) so its bar
+ * has a total, then moves the bar after every batch deleted; in a pipe it measures
+ * nothing extra and draws nothing.
+ */
 export async function runRetentionRun(config: Config, io: CliIO, a: RetentionRunArgs): Promise<number> {
+  const store = a.store ?? createStorage(config.storage);
   return withPrisma(config, async (prisma) => {
     if (a.tenantId) await requireTenant(prisma, a.tenantId);
     const tenants = a.tenantId
       ? [a.tenantId]
       : (await prisma.tenant.findMany({ select: { id: true }, orderBy: { id: 'asc' } })).map((t) => t.id);
-    const bar = progressBar(io, a.dryRun ? 'measuring' : 'purging', tenants.length);
     const runId = new Date().toISOString();
+    let total = 0;
+    if (io.isTTY && !a.dryRun) {
+      for (const tenantId of tenants)
+        for (const o of await runTenantRetention(prisma, tenantId, { dryRun: true, store })) total += o.count;
+    }
+    const bar = progressBar(io, a.dryRun ? 'measuring' : 'purging', a.dryRun ? tenants.length : total);
+    bar.update(0);
+    let done = 0;
     const all: Array<{ tenantId: string; classes: ClassOutcome[] }> = [];
     for (const [i, tenantId] of tenants.entries()) {
-      const classes = await runTenantRetention(prisma, tenantId, { dryRun: a.dryRun, runId, store: a.store });
+      const classes = await runTenantRetention(prisma, tenantId, {
+        dryRun: a.dryRun,
+        runId,
+        store,
+        onDeleted: (_cls, n) => bar.update(Math.min((done += n), total)),
+      });
       all.push({ tenantId, classes });
-      bar.update(i + 1);
+      if (a.dryRun) bar.update(i + 1);
     }
     bar.done();
+    const failed = all.flatMap((t) => t.classes.filter((o) => o.error));
     if (a.json) {
       io.out(
         JSON.stringify(
@@ -63,9 +87,13 @@ export async function runRetentionRun(config: Config, io: CliIO, a: RetentionRun
     } else {
       for (const t of all) for (const o of t.classes) io.out(line(t.tenantId, o));
       const n = all.reduce((s, t) => s + t.classes.reduce((x, o) => x + (a.dryRun ? o.count : o.deleted), 0), 0);
-      io.out(
-        `${a.dryRun ? 'dry run: would delete' : 'deleted'} ${n} in ${all.length} tenant(s)${a.store ? '' : ' (object classes skipped: no object store configured)'}`,
+      io.out(`${a.dryRun ? 'dry run: would delete' : 'deleted'} ${n} in ${all.length} tenant(s)`);
+    }
+    if (failed.length) {
+      io.err(
+        `retention: ${failed.length} class(es) stopped because the object store failed (${failed[0]!.error}); run again when it is back`,
       );
+      return 1;
     }
     return 0;
   });
@@ -92,7 +120,7 @@ export async function runRetentionReceipts(
     for (const r of rows) {
       const seqs = r.firstSeq !== null ? `\tseq ${r.firstSeq}..${r.lastSeq}` : '';
       io.out(
-        `${r.id}\t${r.tenantId}\t${r.class}\t${r.status}\tttl ${r.ttlDays}d\tcutoff ${r.cutoff.toISOString()}\tdeleted ${r.deleted}${seqs}\theld ${r.held}\tsha256 ${r.digest}\t${r.startedAt.toISOString()}`,
+        `${r.id}\t${r.tenantId}\t${r.class}\t${r.status}\tttl ${r.ttlDays}d\tcutoff ${r.cutoff.toISOString()}\tdeleted ${r.deleted}${seqs}\theld ${r.held}\tsha256 ${r.digest}\t${r.startedAt.toISOString()}${r.error ? `\terror ${r.error}` : ''}`,
       );
     }
     io.out(`${rows.length} receipt(s)`);

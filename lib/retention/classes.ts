@@ -4,7 +4,8 @@
  */
 
 /**
- * Object classes of the tenant key layout (the storage branch's lib/storage/keys.ts:
+ * Object classes of the tenant key layout (lib/storage/keys.ts, whose classPrefix gives
+ * their prefixes; test/unit/retention-classes.test.ts keeps the two lists equal:
  * `tenant/{tenant_id}/{class}/{period}/{id}.{ext}`, the period a UTC day `YYYY-MM-DD`
  * or month `YYYY-MM`). Retention lists only the period prefixes wholly before the
  * cutoff, never the live ones (its cost follows what expires, not what is kept).
@@ -29,8 +30,3 @@ export type RowClass = (typeof ROW_CLASSES)[number];
 
 export type RetentionClass = RowClass | ObjectClass['name'];
 export const RETENTION_CLASSES: readonly RetentionClass[] = [...ROW_CLASSES, ...OBJECT_CLASSES.map((c) => c.name)];
-
-/** The key prefix of one tenant's objects of a class, ending in '/'. */
-export function objectClassPrefix(tenantId: string, c: ObjectClass): string {
-  return `tenant/${tenantId}/${c.prefix}/`;
-}

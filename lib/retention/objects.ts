@@ -1,84 +1,53 @@
 /**
- * Object classes. Keys are `tenant/{id}/{class prefix}/{YYYY-MM-DD}/…`, so the expired
- * objects are the ones under day prefixes older than the cutoff's day. A run lists the
- * class's day prefixes (one entry per day, not per object, oldest first, and stops at
- * the first day still live), then the keys under each expired day only: the keys it
- * lists are the ones it deletes, plus those holds keep.
+ * Object classes. Keys are `tenant/{id}/{class}/{period}/{id}.{ext}` (lib/storage/keys.ts),
+ * so the expired objects are those under periods wholly before the cutoff's. A run
+ * finds the expired periods by probing one key at a time in key order (object-store.ts),
+ * oldest first, stopping at the first live one, then lists the keys of each expired
+ * period only: the keys it lists are the ones it deletes, plus those holds keep, plus
+ * the one live key that ends the search. An object goes at the first run after its
+ * whole period is past the cutoff: a day class up to a day after its TTL, a month class
+ * up to a month after.
  */
-import type { Client } from 'minio';
 import type { PrismaClient } from '../clients/prisma.js';
-import type { LegalHold } from './holds.js';
-import { holdsObject } from './holds.js';
-import { objectClassPrefix, type ObjectClass } from './classes.js';
-import type { ClassMeasure } from './rows.js';
+import { classPrefix } from '../storage/keys.js';
+import type { ObjectClass } from './classes.js';
+import { holdsObject, type LegalHold } from './holds.js';
+import {
+  expiredPeriods,
+  periodKeys,
+  removeBatch,
+  type ListedObject,
+  type ListingStats,
+  type ObjectStore,
+  type StoreRetry,
+} from './object-store.js';
 import { advanceReceipt, type RetentionReceipt } from './receipts.js';
+import type { ClassMeasure } from './rows.js';
 
-/** The object store as lib/clients/storage.ts makes it (only what retention needs). */
-export interface ObjectStore {
-  client: Client;
-  bucket: string;
+/** The store and what a run counts of its listings. */
+export interface ObjectScope {
+  store: ObjectStore;
+  stats: ListingStats;
+  retry?: StoreRetry;
 }
 
-export interface ListedObject {
-  key: string;
-  size: number;
-  at: Date;
-}
-
-/** A period prefix: a UTC day or month. */
-const PERIOD = /^(\d{4}-\d{2}(?:-\d{2})?)\/$/;
-
-/** Counted as they are listed: the bench reports keys listed per key deleted. */
-export const listingStats = { keysListed: 0, prefixesListed: 0 };
-
-/** The class's period prefixes (days or months) wholly before the cutoff, oldest first. */
-export async function expiredDays(
-  store: ObjectStore,
+/** Every expired object of the class, a listing page at a time, each with the hold that keeps it (if any). */
+async function* expired(
+  s: ObjectScope,
   tenantId: string,
   c: ObjectClass,
   cutoff: Date,
-): Promise<string[]> {
-  const base = objectClassPrefix(tenantId, c);
-  const cutoffIso = cutoff.toISOString();
-  const days: string[] = [];
-  const stream = store.client.listObjectsV2(store.bucket, base, false);
-  for await (const item of stream as AsyncIterable<{ prefix?: string; name?: string }>) {
-    if (!item.prefix) continue;
-    listingStats.prefixesListed++;
-    const period = PERIOD.exec(item.prefix.slice(base.length))?.[1];
-    if (!period) continue;
-    // Prefixes come in key order, which for YYYY-MM(-DD) is date order: the first
-    // period not wholly before the cutoff's (same-length) period ends the listing.
-    if (period >= cutoffIso.slice(0, period.length)) {
-      (stream as unknown as { destroy(): void }).destroy();
-      break;
+  holds: LegalHold[],
+): AsyncGenerator<{ period: string; objects: Array<ListedObject & { hold?: LegalHold }> }> {
+  for await (const period of expiredPeriods(s.store, classPrefix(tenantId, c.prefix), c, cutoff, s.stats, s.retry)) {
+    for await (const page of periodKeys(s.store, period, s.stats, s.retry)) {
+      yield { period: period.prefix, objects: page.map((o) => ({ ...o, hold: holdsObject(holds, tenantId, o.key) })) };
     }
-    days.push(item.prefix);
   }
-  return days;
-}
-
-export async function listDay(store: ObjectStore, dayPrefix: string): Promise<ListedObject[]> {
-  const out: ListedObject[] = [];
-  for await (const o of store.client.listObjectsV2(store.bucket, dayPrefix, true) as AsyncIterable<{
-    name?: string;
-    size?: number;
-    lastModified?: Date;
-  }>) {
-    if (!o.name) continue;
-    listingStats.keysListed++;
-    out.push({ key: o.name, size: o.size ?? 0, at: dayOf(o.name) });
-  }
-  return out;
-}
-
-function dayOf(key: string): Date {
-  const m = /\/(\d{4}-\d{2})(-\d{2})?\//.exec(key);
-  return m ? new Date(`${m[1]}${m[2] ?? '-01'}T00:00:00.000Z`) : new Date(0);
 }
 
 export async function measureObjects(
-  store: ObjectStore,
+  s: ObjectScope,
   tenantId: string,
   c: ObjectClass,
   cutoff: Date,
@@ -86,12 +55,11 @@ export async function measureObjects(
 ): Promise<ClassMeasure> {
   const m: ClassMeasure = { count: 0, oldest: null, newest: null, held: 0, holds: [], bytes: 0 };
   const kept = new Map<string, number>();
-  for (const day of await expiredDays(store, tenantId, c, cutoff)) {
-    for (const o of await listDay(store, day)) {
-      const hold = holdsObject(holds, tenantId, o.key);
-      if (hold) {
+  for await (const { objects } of expired(s, tenantId, c, cutoff, holds)) {
+    for (const o of objects) {
+      if (o.hold) {
         m.held++;
-        kept.set(hold.id, (kept.get(hold.id) ?? 0) + 1);
+        kept.set(o.hold.id, (kept.get(o.hold.id) ?? 0) + 1);
         continue;
       }
       m.count++;
@@ -104,51 +72,91 @@ export async function measureObjects(
   return m;
 }
 
+type Pending = Array<{ key: string; size: number; at: string }>;
+
 /**
- * Delete the class's expired, unheld objects. Each batch's keys are written to the
- * receipt (`pending`) before they are deleted and folded into its digest after, so a
- * run killed between the two finishes that batch next time (deleting a key already
- * gone succeeds) and the receipt never misses or doubles a key.
+ * Delete the class's expired, unheld objects in batches of at most `batchSize` keys (one
+ * multi-object delete each). Each batch's keys are written to the receipt (`pending`)
+ * before they are deleted and folded into its digest after, so a run stopped between
+ * the two (killed, or the store gone) finishes that batch next time (deleting a key
+ * already gone succeeds) and the receipt never misses or doubles a key. Returns what
+ * holds kept among the keys it listed (all of them when complete).
  */
 export async function purgeObjects(
   prisma: PrismaClient,
-  store: ObjectStore,
+  s: ObjectScope,
   tenantId: string,
   c: ObjectClass,
   cutoff: Date,
   holds: LegalHold[],
   receipt: RetentionReceipt,
   o: { batchSize: number; maxMs: number; onDeleted?: (n: number) => void },
-): Promise<{ deleted: number; complete: boolean }> {
+): Promise<{ deleted: number; complete: boolean; held: ClassMeasure['held']; holds: ClassMeasure['holds'] }> {
   const started = Date.now();
   let deleted = 0;
-  const flush = async (batch: ListedObject[]) => {
-    await prisma.retentionReceipt.update({
-      where: { id: receipt.id },
-      data: { pending: batch.map((b) => ({ key: b.key, size: b.size, at: b.at.toISOString() })) },
-    });
-    await store.client.removeObjects(
-      store.bucket,
+  let digest = receipt.digest;
+  const kept = new Map<string, number>();
+  const result = (complete: boolean) => ({
+    deleted,
+    complete,
+    held: [...kept.values()].reduce((a, b) => a + b, 0),
+    holds: [...kept].map(([id, kept]) => ({ id, kept })),
+  });
+  const flush = async (batch: ListedObject[], prefix: string, after: string) => {
+    const pending: Pending = batch.map((b) => ({ key: b.key, size: b.size, at: b.at.toISOString() }));
+    await prisma.retentionReceipt.update({ where: { id: receipt.id }, data: { pending, updatedAt: new Date() } });
+    await removeBatch(
+      s.store,
+      prefix,
       batch.map((b) => b.key),
+      after,
+      s.stats,
+      s.retry,
     );
-    await prisma.$transaction((tx) =>
-      advanceReceipt(tx, receipt.id, {
-        ids: batch.map((b) => b.key),
-        times: batch.map((b) => b.at),
-        bytes: batch.reduce((n, b) => n + b.size, 0),
-      }),
+    digest = await advanceReceipt(
+      prisma,
+      receipt.id,
+      { ids: batch.map((b) => b.key), times: batch.map((b) => b.at), bytes: batch.reduce((n, b) => n + b.size, 0) },
+      digest,
     );
     deleted += batch.length;
     o.onDeleted?.(batch.length);
   };
-  const pending = (receipt.pending ?? null) as Array<{ key: string; size: number; at: string }> | null;
-  if (pending?.length) await flush(pending.map((p) => ({ key: p.key, size: p.size, at: new Date(p.at) })));
-  for (const day of await expiredDays(store, tenantId, c, cutoff)) {
-    const doomed = (await listDay(store, day)).filter((x) => !holdsObject(holds, tenantId, x.key));
-    for (let i = 0; i < doomed.length; i += o.batchSize) {
-      await flush(doomed.slice(i, i + o.batchSize));
-      if (Date.now() - started >= o.maxMs) return { deleted, complete: false };
+  const timeUp = () => Date.now() - started >= o.maxMs;
+
+  const pending = (receipt.pending ?? null) as Pending | null;
+  if (pending?.length) {
+    const first = pending[0]!.key;
+    await flush(
+      pending.map((p) => ({ key: p.key, size: p.size, at: new Date(p.at) })),
+      first.slice(0, first.lastIndexOf('/') + 1),
+      '',
+    );
+  }
+  // `prev`: the key listed just before the batch, where a check after a failed delete starts.
+  let period = '';
+  let prev = '';
+  for await (const page of expired(s, tenantId, c, cutoff, holds)) {
+    if (page.period !== period) [period, prev] = [page.period, ''];
+    let batch: ListedObject[] = [];
+    let after = prev;
+    for (const obj of page.objects) {
+      if (obj.hold) kept.set(obj.hold.id, (kept.get(obj.hold.id) ?? 0) + 1);
+      else {
+        if (batch.length === 0) after = prev;
+        batch.push(obj);
+      }
+      prev = obj.key;
+      if (batch.length >= o.batchSize) {
+        await flush(batch, period, after);
+        batch = [];
+        if (timeUp()) return result(false);
+      }
+    }
+    if (batch.length) {
+      await flush(batch, period, after);
+      if (timeUp()) return result(false);
     }
   }
-  return { deleted, complete: true };
+  return result(true);
 }

@@ -15,7 +15,11 @@ export type { RetentionReceipt } from '../../generated/prisma/client.js';
 
 export const RETENTION_ACTOR = { type: 'system' as const, id: 'retention' };
 
-/** The tenant's running receipt for the class, else a new one for this policy. */
+/**
+ * A new receipt for this policy, or, when the tenant's receipt for the class is still
+ * running (the unique partial index refuses a second), that one: the common case costs
+ * one statement.
+ */
 export async function openReceipt(
   prisma: PrismaClient,
   tenantId: string,
@@ -23,10 +27,6 @@ export async function openReceipt(
   policy: ClassPolicy,
   holdIds: string[],
 ): Promise<{ receipt: RetentionReceipt; resumed: boolean }> {
-  const running = await prisma.retentionReceipt.findFirst({
-    where: { tenantId, class: policy.class, status: 'running' },
-  });
-  if (running) return { receipt: running, resumed: true };
   try {
     const receipt = await prisma.retentionReceipt.create({
       data: {
@@ -42,14 +42,13 @@ export async function openReceipt(
     });
     return { receipt, resumed: false };
   } catch (err) {
-    // Another worker opened it between our read and our write (the unique partial index).
     if ((err as { code?: string }).code !== 'P2002') throw err;
-    return {
-      receipt: await prisma.retentionReceipt.findFirstOrThrow({
-        where: { tenantId, class: policy.class, status: 'running' },
-      }),
-      resumed: true,
-    };
+    const running = await prisma.retentionReceipt.findFirst({
+      where: { tenantId, class: policy.class, status: 'running' },
+    });
+    // Finished between the refusal and this read: open a new one after all.
+    if (!running) return openReceipt(prisma, tenantId, runId, policy, holdIds);
+    return { receipt: running, resumed: true };
   }
 }
 
@@ -60,32 +59,46 @@ export interface BatchDone {
   bytes?: number;
 }
 
-/** Account for a batch inside the transaction that deleted it. */
-export async function advanceReceipt(tx: TransactionClient, receiptId: string, batch: BatchDone): Promise<void> {
-  if (batch.ids.length === 0) return;
-  const r = await tx.retentionReceipt.findUniqueOrThrow({ where: { id: receiptId } });
+/**
+ * Account for a batch (inside the transaction that deleted it, for rows), in one
+ * statement. `digest` is the receipt's digest before the batch, as the caller last
+ * saw it; the update applies only while the receipt still holds it, so two runs
+ * advancing one receipt cannot both count: the second fails (its batch rolls back).
+ * Returns the new digest.
+ */
+export async function advanceReceipt(
+  db: TransactionClient | PrismaClient,
+  receiptId: string,
+  batch: BatchDone,
+  digest: string,
+): Promise<string> {
+  if (batch.ids.length === 0) return digest;
   const times = batch.times.map((t) => t.getTime());
   const seqs = batch.seqs ?? [];
-  let firstSeq = r.firstSeq;
-  let lastSeq = r.lastSeq;
-  for (const s of seqs) {
-    if (firstSeq === null || s < firstSeq) firstSeq = s;
-    if (lastSeq === null || s > lastSeq) lastSeq = s;
-  }
-  await tx.retentionReceipt.update({
-    where: { id: receiptId },
-    data: {
-      deleted: r.deleted + BigInt(batch.ids.length),
-      bytes: r.bytes + BigInt(batch.bytes ?? 0),
-      digest: foldDigest(r.digest, batch.ids),
-      firstSeq,
-      lastSeq,
-      oldest: new Date(Math.min(r.oldest?.getTime() ?? Infinity, ...times)),
-      newest: new Date(Math.max(r.newest?.getTime() ?? -Infinity, ...times)),
-      pending: Prisma.DbNull,
-      updatedAt: new Date(),
-    },
-  });
+  const next = foldDigest(digest, batch.ids);
+  const min = (xs: bigint[]) => xs.reduce((a, b) => (b < a ? b : a));
+  const max = (xs: bigint[]) => xs.reduce((a, b) => (b > a ? b : a));
+  const n = await db.$executeRawUnsafe(
+    `UPDATE retention_receipts SET deleted = deleted + $2, bytes = bytes + $3, digest = $4,
+            first_seq = least(first_seq, $5::bigint), last_seq = greatest(last_seq, $6::bigint),
+            oldest = least(oldest, $7::timestamptz), newest = greatest(newest, $8::timestamptz),
+            pending = NULL, updated_at = now()
+      WHERE id = $1::uuid AND digest = $9 AND status = 'running'`,
+    receiptId,
+    BigInt(batch.ids.length),
+    BigInt(batch.bytes ?? 0),
+    next,
+    seqs.length ? min(seqs) : null,
+    seqs.length ? max(seqs) : null,
+    new Date(Math.min(...times)),
+    new Date(Math.max(...times)),
+    digest,
+  );
+  if (n !== 1)
+    throw new Error(
+      `retention receipt ${receiptId} was advanced or closed by another run meanwhile; this batch is not counted`,
+    );
+  return next;
 }
 
 export interface HoldCount {
@@ -109,6 +122,7 @@ export async function finishReceipt(
         held: BigInt(held.total),
         holds: held.holds as unknown as object,
         pending: Prisma.DbNull,
+        error: null,
         updatedAt: new Date(),
       },
     });
@@ -148,6 +162,7 @@ export function receiptSummary(
     digest: r.digest,
     held: Number(r.held),
     holds: r.holds as object,
+    error: r.error,
     startedAt: r.startedAt.toISOString(),
     finishedAt: r.finishedAt?.toISOString() ?? null,
     ...(complete === undefined ? {} : { complete }),

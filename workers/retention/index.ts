@@ -30,6 +30,7 @@ function retentionDeps({ ctx, queue }: WorkerScope): RetentionDeps {
     logger: ctx.logger.child({ queue: retentionQueue.name }),
     metrics: ctx.metrics,
     clock: ctx.clock,
+    store: ctx.storage,
     enqueueTenants: (jobs) => q.addBulk(jobs.map((j) => jobOf(retentionTenantJob, j.data, j.opts))),
   };
 }

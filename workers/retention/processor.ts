@@ -17,7 +17,8 @@ import {
   type RetentionTenantJob,
 } from '../../lib/contracts/retention.js';
 import type { Metrics } from '../../lib/metrics.js';
-import type { ObjectStore } from '../../lib/retention/objects.js';
+import { StorageUnavailableError } from '../../lib/clients/storage.js';
+import type { ObjectStore } from '../../lib/retention/object-store.js';
 import { runTenantRetention, type ClassOutcome } from '../../lib/retention/run.js';
 
 export interface RetentionDeps {
@@ -28,9 +29,10 @@ export interface RetentionDeps {
   enqueueTenants: (
     jobs: Array<{ name: string; data: RetentionTenantJob; opts: { jobId: string } }>,
   ) => Promise<unknown>;
+  /** The object store (ctx.storage); without one, object classes are skipped. */
   store?: ObjectStore;
   clock: () => Date;
-  /** Rows or keys per batch. Default: 1000. */
+  /** Rows and keys per batch. Default: lib/retention/run.ts ROW_BATCH rows, OBJECT_BATCH keys. */
   batchSize?: number;
   /** Time one class may take per run. Default: 60000 ms. */
   maxMsPerClass?: number;
@@ -94,8 +96,6 @@ export async function processRetentionTenant(
     now: deps.clock,
     onDeleted: (cls, n) => deps.metrics.retentionDeleted.inc({ class: cls }, n),
   });
-  deps.metrics.retentionLastSuccess.set(deps.clock().getTime() / 1000);
-  deps.metrics.retentionRuns.inc({ result: 'ok' });
   for (const o of out) {
     if (o.deleted || o.held) {
       deps.logger.info(
@@ -113,6 +113,29 @@ export async function processRetentionTenant(
       );
     }
   }
+  const failed = out.filter((o) => o.error);
+  if (failed.length) {
+    for (const o of failed)
+      deps.logger.warn(
+        {
+          event: 'retention_class_failed',
+          tenant_id: d.tenantId,
+          run_id: d.runId,
+          class: o.class,
+          deleted: o.deleted,
+          receipt_id: o.receiptId,
+          error: o.error,
+        },
+        'retention stopped a class: the object store failed; the receipt keeps what was done and the job is retried',
+      );
+    // BullMQ retries the job with backoff; the retry resumes the running receipts and
+    // skips the classes this run already finished.
+    throw new StorageUnavailableError(
+      `retention of tenant ${d.tenantId} stopped for ${failed.map((o) => o.class).join(', ')}: ${failed[0]!.error}`,
+    );
+  }
+  deps.metrics.retentionLastSuccess.set(deps.clock().getTime() / 1000);
+  deps.metrics.retentionRuns.inc({ result: 'ok' });
   return out.map((o) => ({
     class: o.class,
     deleted: o.deleted,

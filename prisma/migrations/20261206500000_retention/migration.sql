@@ -8,8 +8,12 @@
 --   bw_retention     may EXECUTE audit_purge(). The operator grants it to the role
 --                         the retention worker connects as; an application role without
 --                         it is refused ("permission denied for function audit_purge").
--- Roles belong to the cluster, not the database: created here only when missing, which
--- needs a migrating role with CREATEROLE (or a superuser); see docs/SECURITY.md.
+-- Roles belong to the cluster, not the database: created here only when missing. The
+-- migrating role needs CREATEROLE (or to be a superuser): to create them, and, at the
+-- end, to hand audit_purge() to bw_audit_purger (a non-superuser must be a member of
+-- the new owner for that; it is made one for this transaction only). See
+-- docs/going-to-production.md#roles. (Corrected after it was merged: the first text
+-- worked only for a superuser; lib/db/migrations.ts accepts that text's checksum.)
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bw_audit_purger') THEN
@@ -24,6 +28,9 @@ BEGIN
         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
         END;
     END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE EXCEPTION 'this migration creates the roles bw_audit_purger and bw_retention: run it as a role with CREATEROLE (or a superuser), or have them created first (docs/going-to-production.md#roles)'
+        USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
 
@@ -220,9 +227,51 @@ END;
 $$;
 
 REVOKE ALL ON FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) FROM PUBLIC;
+-- Granted while the migrating role still owns it: the grant moves with the ownership.
+GRANT EXECUTE ON FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) TO bw_retention;
 GRANT SELECT, DELETE ON "audit_log" TO bw_audit_purger;
 GRANT SELECT ON "tenant_settings", "legal_holds", "retention_receipts" TO bw_audit_purger;
 GRANT SELECT, INSERT ON "audit_chain_gaps" TO bw_audit_purger;
 GRANT USAGE ON SCHEMA public TO bw_audit_purger;
-ALTER FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) OWNER TO bw_audit_purger;
-GRANT EXECUTE ON FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) TO bw_retention;
+
+-- Hand the function to bw_audit_purger. A superuser may do so outright. Anyone else
+-- must be a member of the new owner, which must have CREATE on the schema: both are
+-- granted for this transaction only (with CREATEROLE; the schema's owner, the
+-- database owner since Postgres 15, grants CREATE) and revoked again, so afterwards
+-- nobody is a member of bw_audit_purger and it can create nothing.
+DO $$
+DECLARE
+    v_super BOOLEAN;
+    v_member BOOLEAN;
+    v_create BOOLEAN;
+BEGIN
+    SELECT rolsuper INTO v_super FROM pg_roles WHERE rolname = current_user;
+    IF NOT v_super THEN
+        v_member := EXISTS (
+            SELECT 1 FROM pg_auth_members m
+             WHERE m.roleid = (SELECT oid FROM pg_roles WHERE rolname = 'bw_audit_purger')
+               AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user));
+        v_create := has_schema_privilege('bw_audit_purger', 'public', 'CREATE');
+        BEGIN
+            IF NOT v_member THEN
+                EXECUTE format('GRANT bw_audit_purger TO %I', current_user);
+            END IF;
+            IF NOT v_create THEN
+                GRANT CREATE ON SCHEMA public TO bw_audit_purger;
+            END IF;
+        EXCEPTION WHEN insufficient_privilege OR invalid_grant_operation THEN
+            RAISE EXCEPTION 'this migration hands audit_purge() to bw_audit_purger, which a role that is not a superuser can do only with CREATEROLE and CREATE on schema public (own the database): % (docs/going-to-production.md#roles)', SQLERRM
+                USING ERRCODE = 'insufficient_privilege';
+        END;
+    END IF;
+    ALTER FUNCTION "audit_purge"(UUID, UUID, BOOLEAN, TIMESTAMPTZ, INTEGER) OWNER TO bw_audit_purger;
+    IF NOT v_super THEN
+        IF NOT v_create THEN
+            REVOKE CREATE ON SCHEMA public FROM bw_audit_purger;
+        END IF;
+        IF NOT v_member THEN
+            EXECUTE format('REVOKE bw_audit_purger FROM %I', current_user);
+        END IF;
+    END IF;
+END;
+$$;

@@ -1,18 +1,23 @@
 // Holds and receipts over HTTP: admin scope only, the key's tenant only, bad bodies
-// named, every change audited.
+// named, every change audited; the preview lists the object classes in the store (its
+// own s3rver) and is a 503 with Retry-After while the store does not answer.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApiKey } from '../../../lib/apikeys/records.js';
 import { startApi, type ApiHarness } from '../../helpers/api.js';
 import { superuserQuery } from '../../helpers/db.js';
+import { cleanup } from '../../helpers/lifecycle.js';
+import { putObjects, startRetentionStore, type RetentionStore } from '../../helpers/retention-store.js';
 
 let api: ApiHarness;
+let store: RetentionStore;
 let a: { id: string; adminKey: string };
 let b: { id: string; adminKey: string };
 let readKey: string;
 
 test.before(async () => {
-  api = await startApi();
+  store = await startRetentionStore();
+  api = await startApi(store.env);
   a = await api.tenant('holds-a');
   b = await api.tenant('holds-b');
   readKey = (
@@ -23,9 +28,12 @@ test.before(async () => {
     )
   ).key;
 });
-test.after(async () => {
-  await api.close();
-});
+test.after(
+  cleanup([
+    ['close api', () => api?.close()],
+    ['stop store', () => store?.stop()],
+  ]),
+);
 
 test('a hold is added, listed and released with the admin scope; another scope is 403', async () => {
   assert.is((await api.call('GET', '/v1/holds', { key: readKey })).status, 403);
@@ -89,15 +97,29 @@ test('a hold is added, listed and released with the admin scope; another scope i
 });
 
 test('preview and receipts answer for the key tenant; a bad limit is 400', async () => {
+  await putObjects(store.storage, a.id, 'snapshots/annotated', 100, 2, 'p');
+  await putObjects(store.storage, b.id, 'snapshots/annotated', 100, 3, 'p');
   const preview = (await (await api.call('GET', '/v1/retention/preview', { key: a.adminKey })).json()) as {
-    classes: Array<{ class: string; ttlDays: number; count: number }>;
+    classes: Array<{ class: string; ttlDays: number; count: number; bytes?: number }>;
   };
+  const annotated = preview.classes.find((c) => c.class === 'objects:snapshots-annotated')!;
+  assert.equal([annotated.ttlDays, annotated.count, annotated.bytes], [90, 2, 20], "the key tenant's objects only");
   assert.equal(
     preview.classes.find((c) => c.class === 'audit:security'),
     { ...preview.classes.find((c) => c.class === 'audit:security')!, ttlDays: 365, count: 0 },
   );
   assert.is((await api.call('GET', '/v1/retention/receipts?limit=0', { key: a.adminKey })).status, 400);
   assert.equal(await (await api.call('GET', '/v1/retention/receipts', { key: a.adminKey })).json(), { receipts: [] });
+});
+
+test('the preview is a 503 with Retry-After while the object store does not answer', async () => {
+  store.proxy.block();
+  const res = await api.call('GET', '/v1/retention/preview', { key: a.adminKey }).finally(() => store.proxy.unblock());
+  assert.is(res.status, 503);
+  assert.is(res.headers.get('retry-after'), '5');
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  assert.is(body.error.code, 'object_store_unavailable');
+  assert.not.match(body.error.message, 'S3RVER');
 });
 
 test.run();

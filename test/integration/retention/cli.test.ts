@@ -1,22 +1,35 @@
-// The retention and hold commands against the real Postgres: TTL settings refused
-// naming the field, holds added, listed, released (audited, history kept), a dry run
-// that deletes nothing, a real run of every row class with receipts.
+// The retention and hold commands against the real Postgres and a real S3 server: TTL
+// settings refused naming the field, holds added, listed, released (audited, history
+// kept), a dry run that deletes nothing, a real run of every row and object class with
+// receipts and a progress bar moved per batch on a terminal (none in a pipe), and a run
+// whose object store is unreachable (exit 1, the rows still purged).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
 import { generateFernetKey } from '../../../lib/crypto/fernet.js';
 import { createCliTenant, runCli } from '../../helpers/cli.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../../helpers/db.js';
+import { cleanup } from '../../helpers/lifecycle.js';
+import { listKeys, putObjects, startRetentionStore, type RetentionStore } from '../../helpers/retention-store.js';
 
 let db: TestDatabase;
+let store: RetentionStore;
 let tenant: string;
 const MASTER_KEYS = `k1:${generateFernetKey()}`;
-const run = (args: string[]) => runCli(args, { DATABASE_URL: db.url, MASTER_KEYS, LOG_LEVEL: 'warn' });
+const env = () => ({ DATABASE_URL: db.url, MASTER_KEYS, LOG_LEVEL: 'warn', ...store.env });
+const run = (args: string[], isTTY = false) => runCli(args, env(), { isTTY });
 const q = async (sql: string, params: unknown[] = []) => (await superuserQuery(db.url, sql, params)).rows;
+
+let rawOld: string[];
+let rawLive: string[];
 
 test.before(async () => {
   db = await createTestDatabase();
+  store = await startRetentionStore();
   tenant = await createCliTenant(run, 'retention-cli');
+  // Objects: 3 raw snapshots 40 days old (TTL 30), 2 from yesterday.
+  rawOld = await putObjects(store.storage, tenant, 'snapshots/raw', 40, 3, 'old');
+  rawLive = await putObjects(store.storage, tenant, 'snapshots/raw', 1, 2, 'new');
   // Old rows of every row class: 3 alerts received 200 days ago (one by a held user), 2
   // revoked keys 200 days ago, 2 secret rotations 400 days ago; and a young one of each.
   for (const [i, days, user] of [
@@ -39,11 +52,9 @@ test.before(async () => {
   }
   assert.is(
     (
-      await runCli(
-        ['secret', 'set', '--tenant', tenant, '--name', 'hook'],
-        { DATABASE_URL: db.url, MASTER_KEYS, LOG_LEVEL: 'warn' },
-        { stdin: (await import('node:stream')).Readable.from([Buffer.from('v1')]) },
-      )
+      await runCli(['secret', 'set', '--tenant', tenant, '--name', 'hook'], env(), {
+        stdin: (await import('node:stream')).Readable.from([Buffer.from('v1')]),
+      })
     ).code,
     0,
   );
@@ -54,9 +65,12 @@ test.before(async () => {
       [secret.id, days],
     );
 });
-test.after(async () => {
-  await db.drop();
-});
+test.after(
+  cleanup([
+    ['drop database', () => db?.drop()],
+    ['stop store', () => store?.stop()],
+  ]),
+);
 
 test('retention TTLs of 0, negative, absurd or the wrong type are refused naming the field; a good one is audited', async () => {
   for (const [pair, field, words] of [
@@ -153,16 +167,27 @@ test('retention run --dry-run prints per class what would go and what holds keep
   assert.match(r.out, /\talerts\tttl 90d\t.*would delete 2 .*holds keep 1/);
   assert.match(r.out, /\tapikeys\tttl 90d\t.*would delete 2/);
   assert.match(r.out, /\tsecret-rotations\tttl 300d\t.*would delete 2/);
+  assert.match(r.out, /\tobjects:snapshots-raw\tttl 30d\t.*would delete 3, 30 bytes \(/);
+  assert.match(r.out, /\tobjects:reports\tttl 365d\t.*would delete 0, 0 bytes/);
   const json = JSON.parse((await run(['retention', 'run', '--dry-run', '--tenant', tenant, '--json'])).out);
   assert.is(json[0].classes.find((c: { class: string }) => c.class === 'alerts').held, 1);
   assert.equal(await counts(), before);
+  assert.equal(await listKeys(store.storage, `tenant/${tenant}/`), [...rawOld, ...rawLive].sort());
   assert.is((await q(`SELECT count(*)::int AS n FROM retention_receipts`))[0].n, 0, 'a dry run leaves no receipt');
 });
 
-test('retention run deletes every expired row class, leaves receipts and retention:purged entries; receipts lists them', async () => {
-  const r = await run(['retention', 'run', '--tenant', tenant]);
+test('retention run deletes every expired row and object class, moving its bar per batch on a terminal, leaves receipts and retention:purged entries; receipts lists them', async () => {
+  const r = await run(['retention', 'run', '--tenant', tenant], true);
   assert.is(r.code, 0, r.err);
   assert.match(r.out, /\talerts\t.*deleted 2 .*holds keep 1/);
+  assert.match(r.out, /\tobjects:snapshots-raw\t.*deleted 3, 30 bytes/);
+  assert.equal(await listKeys(store.storage, `tenant/${tenant}/`), rawLive);
+  // 2 alerts, 2 keys, 2 rotations, 3 objects: one batch per class, the bar moved after each.
+  const frames = r.progress.split('\r').filter(Boolean);
+  assert.equal(
+    frames.map((f) => f.replace(/ \[[#.]+\]/, '').trim()),
+    ['purging 0% (0/9)', 'purging 22% (2/9)', 'purging 44% (4/9)', 'purging 66% (6/9)', 'purging 100% (9/9)'],
+  );
   const left = (
     await q(
       `SELECT (SELECT count(*) FROM alert_ledger)::int AS a, (SELECT count(*) FROM api_keys WHERE name LIKE 'old-%')::int AS k, (SELECT count(*) FROM secret_rotations)::int AS s`,
@@ -176,8 +201,46 @@ test('retention run deletes every expired row class, leaves receipts and retenti
   const purged = await q(`SELECT metadata FROM audit_log WHERE tenant_id = $1 AND action = 'retention:purged'`, [
     tenant,
   ]);
-  assert.equal(purged.map((p) => p.metadata.class).sort(), ['alerts', 'apikeys', 'secret-rotations']);
+  assert.equal(purged.map((p) => p.metadata.class).sort(), [
+    'alerts',
+    'apikeys',
+    'objects:snapshots-raw',
+    'secret-rotations',
+  ]);
   assert.is((await run(['audit', 'verify', '--tenant', tenant])).code, 0);
+});
+
+test('in a pipe a real run draws no bar; with the object store unreachable it purges the rows, says which classes stopped and exits 1', async () => {
+  const other = await createCliTenant(run, 'retention-cli-outage');
+  await putObjects(store.storage, other, 'snapshots/raw', 40, 2, 'x');
+  await q(
+    `INSERT INTO alert_ledger (id, tenant_id, type, severity, title, group_key, occurred_at, received_at, outcome)
+     VALUES ($1, $2, 'disk', 'warning', 't', 'g', now() - interval '200 days', now() - interval '200 days', 'delivered')`,
+    [randomUUID(), other],
+  );
+  store.proxy.block();
+  const r = await run(['retention', 'run', '--tenant', other]).finally(() => store.proxy.unblock());
+  assert.is(r.code, 1);
+  assert.is(r.progress, '');
+  assert.match(r.out, /\talerts\t.*deleted 1/);
+  assert.match(
+    r.out,
+    /\tobjects:snapshots-raw\t.*FAILED after deleting 0: object store at http:\/\/127\.0\.0\.1:\d+ \(S3_ENDPOINT\) failed to list/,
+  );
+  assert.match(r.out, 'stays running and the next run resumes it');
+  assert.match(r.err, '3 class(es) stopped because the object store failed');
+  const receipts = JSON.parse((await run(['retention', 'receipts', '--tenant', other, '--json'])).out) as Array<{
+    class: string;
+    status: string;
+    error: string | null;
+  }>;
+  const raw = receipts.find((x) => x.class === 'objects:snapshots-raw')!;
+  assert.is(raw.status, 'running');
+  assert.match(raw.error!, 'S3_ENDPOINT');
+  const again = await run(['retention', 'run', '--tenant', other]);
+  assert.is(again.code, 0, again.err);
+  assert.match(again.out, /\tobjects:snapshots-raw\t.*deleted 2, 20 bytes/);
+  assert.equal(await listKeys(store.storage, `tenant/${other}/`), []);
 });
 
 test.run();

@@ -6,16 +6,25 @@ import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { startBulwark, type RunningBulwark } from '../../../app/main.js';
 import { loadConfig } from '../../../lib/config.js';
-import { RETENTION_QUEUE, RETENTION_SCHEDULER_ID, retentionRunJob } from '../../../lib/contracts/retention.js';
+import {
+  RETENTION_QUEUE,
+  RETENTION_SCHEDULER_ID,
+  retentionRunJob,
+  retentionTenantJobId,
+} from '../../../lib/contracts/retention.js';
 import { createTenant } from '../../../lib/tenants/tenants.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../../helpers/env.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';
 import { obliterateQueues } from '../../helpers/queues.js';
 import { daysAgo, entryAt, seedEntries } from '../../helpers/retention.js';
+import { listKeys, putObjects, startRetentionStore, type RetentionStore } from '../../helpers/retention-store.js';
 
 let db: TestDatabase;
+let store: RetentionStore;
 let bulwark: RunningBulwark;
+// Twelve hours away from now: the catch-up test needs the next scheduled run to be far off.
+const CRON = `30 ${(new Date().getUTCHours() + 12) % 24} * * *`;
 let queue: Queue;
 const tenants: string[] = [];
 const logs = captureLogs();
@@ -23,7 +32,8 @@ const logs = captureLogs();
 test.before(
   setup(async () => {
     db = await createTestDatabase();
-    bulwark = await startBulwark(testConfig(db.url, { RETENTION_CRON: '30 3 * * *', LOG_LEVEL: 'info' }), {
+    store = await startRetentionStore();
+    bulwark = await startBulwark(testConfig(db.url, { RETENTION_CRON: CRON, LOG_LEVEL: 'info', ...store.env }), {
       logDestination: logs.stream,
     });
     for (const name of ['job-a', 'job-b']) {
@@ -40,6 +50,7 @@ test.after(
     ['stop bulwark', () => bulwark?.stop()],
     ['obliterate queues', () => bulwark && obliterateQueues(bulwark.ctx.config.queuePrefix)],
     ['drop database', () => db?.drop()],
+    ['stop store', () => store?.stop()],
   ]),
 );
 
@@ -54,7 +65,7 @@ test('the daily run is scheduled with RETENTION_CRON in UTC', async () => {
     (j) => j.key === RETENTION_SCHEDULER_ID || j.id === RETENTION_SCHEDULER_ID,
   );
   assert.ok(s);
-  assert.is(s!.pattern, '30 3 * * *');
+  assert.is(s!.pattern, CRON);
   assert.is(s!.tz, 'UTC');
 });
 
@@ -131,6 +142,46 @@ test('a tenant job with a bad payload fails at once, without retries', async () 
   const failed = await queue.getJob(job.id!);
   assert.is(failed!.attemptsMade, 1);
   assert.match(failed!.failedReason, 'tenantId');
+});
+
+test('a tenant job whose object store is unreachable fails its attempt and is retried; the retry finishes the receipt', async () => {
+  const t = (await createTenant(bulwark.ctx.prisma, { name: 'job-outage' })).id;
+  const keys = await putObjects(store.storage, t, 'snapshots/raw', 40, 2, 'q');
+  const id = retentionTenantJobId('outage-run', t);
+  store.proxy.block();
+  const delayed = await (async () => {
+    await queue.add(retentionRunJob.name, { v: 1, runId: 'outage-run', tenantId: t }, retentionRunJob.opts);
+    return waitFor(
+      async () => {
+        const j = await queue.getJob(id);
+        return j && j.attemptsMade >= 1 && (await j.getState()) === 'delayed' && j;
+      },
+      'the failed attempt waiting for its retry',
+      60_000,
+    );
+  })().finally(() => store.proxy.unblock());
+  assert.ok(
+    logs.events().some((l) => l.event === 'retention_class_failed' && l.tenant_id === t),
+    'retention_class_failed logged',
+  );
+  assert.is(
+    (
+      await bulwark.ctx.prisma.retentionReceipt.findFirst({
+        where: { tenantId: t, runId: 'outage-run', class: 'objects:snapshots-raw' },
+      })
+    )?.status,
+    'running',
+  );
+  await delayed.promote(); // rather than wait the contract's 30 s backoff
+  await waitFor(async () => (await queue.getJob(id))?.isCompleted(), 'the retry completed', 60_000);
+  const raw = await bulwark.ctx.prisma.retentionReceipt.findFirstOrThrow({
+    where: { tenantId: t, runId: 'outage-run', class: 'objects:snapshots-raw' },
+  });
+  assert.is(raw.status, 'done');
+  assert.is(raw.deleted, 2n);
+  assert.equal(await listKeys(store.storage, `tenant/${t}/`), []);
+  assert.ok(keys.length === 2);
+  assert.is(await bulwark.ctx.prisma.retentionReceipt.count({ where: { tenantId: t, runId: 'outage-run' } }), 8);
 });
 
 test.run();
