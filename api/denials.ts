@@ -9,7 +9,7 @@
  * real address, or what arrived instead of one in `metadata.ipUnparsed` (`ip_unparsed`
  * in logs), so that every denial is recorded.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/clients/redis.js';
 import { SYSTEM_TENANT_ID } from '../lib/audit/record.js';
 import type { Logger } from '../lib/logger.js';
 import { auditAddressGroup, type AuditAddress } from '../lib/net-address.js';
@@ -56,7 +56,7 @@ export interface DenialRecorder {
 
 export function createDenialRecorder(deps: {
   producer: Producer;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   onDenial?: (reason: DenialReason | 'throttled') => void;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/clients/redis.js';
 import type { PrismaClient } from '../lib/clients/prisma.js';
 import type { Storage } from '../lib/clients/storage.js';
 import type { Config } from '../lib/config.js';
@@ -34,7 +34,7 @@ export interface ApiDeps {
   config: Config;
   logger: Logger;
   metrics: Metrics;
-  redis: Redis;
+  redis: RedisClient;
   prisma: PrismaClient;
   producer: Producer;
   /** The object store (retention's preview lists the object classes in it). */
@@ -136,10 +136,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     onError: (err) =>
       deps.logger.warn({ event: 'apikey_use_flush_failed', err }, 'could not record API key use; kept to try again'),
   });
+  // Single-key commands: with a Redis Cluster these spread over its masters (keyPrefix,
+  // not the queues' hash tag). The operator lockout's script takes two keys at once,
+  // which stay together in the queues' slot (queuePrefix).
   const recordDenial = createDenialRecorder({
     producer: deps.producer,
     redis: deps.redis,
-    prefix: config.queuePrefix,
+    prefix: config.keyPrefix,
     logger: deps.logger,
     onDenial: (reason) => metrics.apiKeyDenials.inc({ reason }),
     // The source throttle's minute follows the app's clock, as the other denial bounds do.
@@ -153,7 +156,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   const guards = createGuards({
     authenticator,
     recordDenial,
-    limiter: createSlidingWindowLimiter(deps.redis, { keyPrefix: `${config.queuePrefix}:ratelimit` }),
+    limiter: createSlidingWindowLimiter(deps.redis, { keyPrefix: `${config.keyPrefix}:ratelimit` }),
     settingsOf: createSettingsCache(deps.prisma, config.settingsCacheMs),
     operator: config.operator,
     operatorDenials: createOperatorDenials({

@@ -27,7 +27,7 @@
  * an IPv4 address on its own. Logs and audit entries keep the real address, or what
  * arrived instead of one (`metadata.ipUnparsed`, `ip_unparsed` in logs).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/clients/redis.js';
 import { SYSTEM_TENANT_ID } from '../lib/audit/record.js';
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock } from '../lib/time.js';
@@ -83,7 +83,7 @@ export type OperatorVerdict = { status: 'allowed' } | { status: 'denied' } | { s
 
 export function createOperatorDenials(deps: {
   producer: Producer;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   /** Default: the system clock. */ clock?: Clock;

@@ -24,6 +24,9 @@ export const RETRY_AFTER_SECONDS = 5;
 const REDIS_UNREACHABLE =
   /enableOfflineQueue options is false|Connection is closed|Reached the max retries per request limit|Stream isn't writeable|connect ECONNREFUSED|ECONNRESET|EPIPE/;
 
+/** ioredis Cluster's words for a cluster it cannot send to at all. */
+const CLUSTER_UNREACHABLE = /^(Failed to refresh slots cache|Cluster isn't ready|None of startup nodes is available)/;
+
 function redisOutage(err: Error): Outage | undefined {
   // A Redis error reply starts with its code: OOM when maxmemory is reached (noeviction),
   // LOADING while a restarted server reads its AOF, READONLY/MASTERDOWN during a failover.
@@ -37,6 +40,16 @@ function redisOutage(err: Error): Outage | undefined {
   if (err.message === 'Command timed out' || err.name === 'RedisDeadlineError')
     return { dependency: 'redis', reason: 'timeout' };
   if (REDIS_UNREACHABLE.test(err.message) && !/terminat/i.test(err.message))
+    return { dependency: 'redis', reason: 'unreachable' };
+  // A Redis Cluster's client during a failover: a command retried until its bound, then
+  // given up with the last error it met (CLUSTERDOWN, a closed connection), or no slot
+  // table to send it by (docs/redis-cluster.md).
+  const cluster = /^Too many Cluster redirections\. Last error: (?:ReplyError: )?(.*)$/s.exec(err.message);
+  if (cluster) {
+    const last = Object.assign(new Error(cluster[1]), { name: /^[A-Z]+ /.test(cluster[1]!) ? 'ReplyError' : 'Error' });
+    return redisOutage(last) ?? { dependency: 'redis', reason: 'unreachable' };
+  }
+  if (CLUSTER_UNREACHABLE.test(err.message) || err.name === 'ClusterAllFailedError')
     return { dependency: 'redis', reason: 'unreachable' };
   return undefined;
 }

@@ -1,58 +1,101 @@
 /**
- * bench:backup — Bulwark's database backup and restore against raw baselines measured
- * in the same run on the same services: `pg_dump -Fc` to /dev/null, a raw minio
- * multipart upload (low-level calls) of the same number of bytes to the same s3rver,
- * and raw `pg_restore` from a local file. Prints MB/s and ratios.
- * Usage: npm run bench:backup -- [--mb 500]   (size of generated audit data; default 100)
- * Not measured here yet: worker peak RSS at two sizes, audit p99 during a backup.
+ * bench:backup: Bulwark's backups and restore against raw baselines measured in the same
+ * run on the same services (Postgres, a private s3rver):
+ * - database backup end to end (a backup process of its own) against raw `pg_dump -Fc`
+ *   to /dev/null and a raw minio multipart upload of the dump's bytes;
+ * - restore against raw `pg_restore` of the same dump from a local file;
+ * - peak RSS (VmHWM) of the backup process at a small and a large database;
+ * - audit write p99 (one entry a transaction, ~40/s) while the large backup runs,
+ *   against the same writes just before it;
+ * - objects backup against a raw server-side copy loop of the same objects.
+ * The database is grown with chained audit entries (~1 KB, compressing ~2:1).
+ *
+ * Sizes: BENCH_BACKUP_MB (default 500), BENCH_BACKUP_SMALL_MB (100),
+ * BENCH_BACKUP_OBJECTS_MB (100), BENCH_BACKUP_OBJECT_KB (256); BENCH_QUICK=1 for a
+ * short run (60 / 20 MB, 8 MB of 64 KB objects).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBackup, restoreBackup } from '../lib/backup/index.js';
+import { fileURLToPath } from 'node:url';
+import { restoreBackup } from '../lib/backup/index.js';
+import { mapLimit } from '../lib/backup/iterate.js';
 import { pgEnv } from '../lib/backup/pg-tools.js';
 import { dropDatabase } from '../lib/backup/target.js';
 import { startBackupHarness } from '../test/helpers/backup.js';
-import { superuserQuery, urlFor } from '../test/helpers/db.js';
+import { urlFor } from '../test/helpers/db.js';
+import { auditLatencies, growAuditTo, percentile, putObjects } from './backup-gen.js';
+import { envInt } from './util.js';
+import { ensureBuilt } from '../scripts/build.mjs';
 
-const mbArg = process.argv.indexOf('--mb');
-const targetMb = mbArg > 0 ? Number(process.argv[mbArg + 1]) : 100;
-const h = await startBackupHarness({ tenants: 1, entries: 10 });
+const quick = process.env.BENCH_QUICK === '1';
+const bigMb = envInt('BENCH_BACKUP_MB', quick ? 60 : 500);
+const smallMb = envInt('BENCH_BACKUP_SMALL_MB', quick ? 20 : 100);
+const objectsMb = envInt('BENCH_BACKUP_OBJECTS_MB', quick ? 8 : 100);
+const objectKb = envInt('BENCH_BACKUP_OBJECT_KB', quick ? 64 : 256);
+const baselineMs = quick ? 5000 : 20_000;
+
 const secs = (t: number) => (performance.now() - t) / 1000;
-try {
-  // Audit rows straight in with the triggers' blessing (INSERT only): about 1 KB each.
-  const tenant = h.tenants[0]!;
-  for (let done = 0; ;) {
-    const size =
-      Number((await superuserQuery(h.db.url, 'SELECT pg_database_size(current_database()) AS s')).rows[0].s) / 1e6;
-    if (size >= targetMb) break;
-    await superuserQuery(
-      h.db.url,
-      `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, action, resource_type, after_state, prev_hash, hash)
-      SELECT $1::uuid, 1000000 + g, 'bench-' || g, now(), now(), 'user', 'task:completed', 'task', jsonb_build_object('pad', md5(g::text) || repeat('x', 800)), $2, $2
-        FROM generate_series($3::bigint, $3::bigint + 49999) g`,
-      [tenant, '0'.repeat(64), done],
+const f1 = (n: number) => Number(n.toFixed(1));
+const f2 = (n: number) => Number(n.toFixed(2));
+const say = (m: string) => process.stderr.write(`${m}\n`);
+
+interface ChildResult {
+  id: string;
+  seconds: number;
+  plainBytes: number;
+  objects?: { count: number; bytes: number };
+  hwmMb: number;
+}
+
+await ensureBuilt();
+const h = await startBackupHarness({ tenants: 3, entries: 10, env: { BACKUP_PART_SIZE_MB: '16' } });
+const child = (kind: string): Promise<ChildResult> =>
+  new Promise((resolve, reject) => {
+    // The compiled child, as a worker runs (no tsx loader in its memory).
+    const script = fileURLToPath(new URL('../dist/bench/backup-child.js', import.meta.url));
+    const p = spawn(process.execPath, [script, kind], {
+      env: { ...process.env, ...h.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult)
+        : reject(new Error(`backup child exited ${code}`)),
     );
-    done += 50000;
-  }
-  const dbMb =
-    Number((await superuserQuery(h.db.url, 'SELECT pg_database_size(current_database()) AS s')).rows[0].s) / 1e6;
-  const dir = await mkdtemp(join(tmpdir(), 'bench-backup-'));
-  const file = join(dir, 'dump');
+  });
+const dir = await mkdtemp(join(tmpdir(), 'bench-backup-'));
+const scratch = [`bench_rs_raw_${Date.now().toString(36)}`, `bench_rs_bw_${Date.now().toString(36)}`];
+try {
+  const [t0, t1, t2] = h.tenants as [string, string, string];
+  say(`growing the database to ${smallMb} MB`);
+  const smallSize = await growAuditTo(h.db.url, [t0, t1], smallMb);
+  const small = await child('database');
+  say(`small backup: ${small.seconds.toFixed(1)} s, peak RSS ${small.hwmMb.toFixed(0)} MB; growing to ${bigMb} MB`);
+  const bigSize = await growAuditTo(h.db.url, [t0, t1], bigMb);
+
+  say('audit writes without a backup, then during one');
+  const quiet = await auditLatencies(h.db.url, t2, { ms: baselineMs });
+  const running = child('database');
+  const during = await auditLatencies(h.db.url, t2, { until: running });
+  const big = await running;
+
+  say('raw pg_dump, raw upload');
   let t = performance.now();
-  execFileSync('bash', ['-c', `pg_dump -Fc > ${file}`], { env: pgEnv(h.db.url) });
-  const dumpS = secs(t);
+  execFileSync('sh', ['-c', 'pg_dump -Fc > /dev/null'], { env: pgEnv(h.db.url) });
+  const rawDumpS = secs(t);
+  const file = join(dir, 'dump');
+  execFileSync('sh', ['-c', `pg_dump -Fc > ${file}`], { env: pgEnv(h.db.url) });
   const dumpBytes = (await stat(file)).size;
-  // Raw multipart upload of the same bytes.
   const { client, backupBucket } = h.ctx.storage;
-  const key = `bench/raw-${randomBytes(3).toString('hex')}`;
+  const all = await readFile(file);
   t = performance.now();
+  const key = 'bench/raw-upload';
   const uploadId = await client.initiateNewMultipartUpload(backupBucket, key, {});
   const etags: Array<{ part: number; etag: string }> = [];
-  const { readFile } = await import('node:fs/promises');
-  const all = await readFile(file);
   for (let i = 0, part = 1; i < all.length; i += 16 * 1024 * 1024, part++) {
     const r = await client.uploadPart(
       { bucketName: backupBucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} },
@@ -61,45 +104,78 @@ try {
     etags.push({ part, etag: r.etag });
   }
   await client.completeMultipartUpload(backupBucket, key, uploadId, etags);
-  const uploadS = secs(t);
+  const rawUploadS = secs(t);
+
+  say('raw pg_restore, Bulwark restore');
+  execFileSync('createdb', [scratch[0]!], { env: pgEnv(h.db.url) });
   t = performance.now();
-  const m = await createBackup(h.ctx, { kind: 'database' });
-  const backupS = secs(t);
-  const scratch = `bench_rs_${Date.now().toString(36)}`;
-  execFileSync('createdb', [scratch], { env: pgEnv(h.db.url) });
-  t = performance.now();
-  const raw = spawnSync('pg_restore', ['--single-transaction', '--exit-on-error', `--dbname=${scratch}`, file], {
+  const raw = spawnSync('pg_restore', ['--single-transaction', '--exit-on-error', `--dbname=${scratch[0]}`, file], {
     env: pgEnv(h.db.url),
   });
   const rawRestoreS = secs(t);
   if (raw.status !== 0) throw new Error(String(raw.stderr));
-  await dropDatabase(urlFor(scratch));
   t = performance.now();
-  await restoreBackup(h.ctx, m.id, { into: scratch }).catch((e: Error) =>
-    console.error('restore checks:', e.message.slice(0, 200)),
-  );
+  let loadedS = 0;
+  const restored = await restoreBackup(h.ctx, big.id, {
+    into: scratch[1]!,
+    // The checks (row counts, every chain walked) start when the data is in.
+    onProgress: (e) => void (e.phase === 'checking' && !loadedS && (loadedS = secs(t))),
+  });
   const restoreS = secs(t);
-  await dropDatabase(urlFor(scratch));
-  await rm(dir, { recursive: true, force: true });
-  const mbs = (s: number) => (dumpBytes / 1e6 / s).toFixed(1);
-  const slower = Math.max(dumpS, uploadS);
-  console.log(
-    JSON.stringify(
-      {
-        databaseMB: dbMb.toFixed(0),
-        dumpMB: (dumpBytes / 1e6).toFixed(1),
-        rawPgDumpMBs: mbs(dumpS),
-        rawUploadMBs: mbs(uploadS),
-        bulwarkBackupMBs: mbs(backupS),
-        backupVsSlowerRaw: (slower / backupS).toFixed(2),
-        rawPgRestoreS: rawRestoreS.toFixed(1),
-        bulwarkRestoreS: restoreS.toFixed(1),
-        restoreVsRaw: (rawRestoreS / restoreS).toFixed(2),
-      },
-      null,
-      2,
-    ),
+
+  say(`objects: ${objectsMb} MB of ${objectKb} KB objects`);
+  const objects = await putObjects(h.ctx, h.tenants, objectsMb, objectKb * 1024);
+  const keys: string[] = [];
+  for await (const item of client.listObjectsV2(h.ctx.storage.bucket, 'tenant/', true) as AsyncIterable<{
+    name?: string;
+  }>)
+    if (item.name) keys.push(item.name);
+  t = performance.now();
+  await mapLimit(keys, 4, (k) =>
+    client.copyObject(backupBucket, `bench/raw-copy/${k}`, `/${h.ctx.storage.bucket}/${k}`),
   );
+  const rawCopyS = secs(t);
+  const obj = await child('objects');
+
+  const mbs = (bytes: number, s: number) => bytes / 1e6 / s;
+  const slowerRaw = Math.min(mbs(dumpBytes, rawDumpS), mbs(dumpBytes, rawUploadS));
+  const p99 = [percentile(quiet, 99), percentile(during, 99)] as const;
+  const report = {
+    quick,
+    database: { smallMB: f1(smallSize), largeMB: f1(bigSize), dumpMB: f1(dumpBytes / 1e6) },
+    backup: {
+      rawPgDumpMBs: f1(mbs(dumpBytes, rawDumpS)),
+      rawUploadMBs: f1(mbs(dumpBytes, rawUploadS)),
+      bulwarkBackupMBs: f1(mbs(big.plainBytes, big.seconds)),
+      bulwarkBackupS: f1(big.seconds),
+      ratioToSlowerRaw: f2(mbs(big.plainBytes, big.seconds) / slowerRaw),
+    },
+    restore: {
+      rawPgRestoreS: f1(rawRestoreS),
+      bulwarkRestoreS: f1(restoreS),
+      ratio: f2(rawRestoreS / restoreS),
+      bulwarkLoadS: f1(loadedS),
+      loadRatio: f2(rawRestoreS / loadedS),
+      checks: restored.checks.length,
+    },
+    peakRss: { smallMB: f1(small.hwmMb), largeMB: f1(big.hwmMb), ratio: f2(big.hwmMb / small.hwmMb) },
+    auditWrite: {
+      withoutBackup: { n: quiet.length, p50ms: f1(percentile(quiet, 50)), p99ms: f1(p99[0]) },
+      duringBackup: { n: during.length, p50ms: f1(percentile(during, 50)), p99ms: f1(p99[1]) },
+      p99Ratio: f2(p99[1] / p99[0]),
+    },
+    objects: {
+      count: objects.count,
+      MB: f1(objects.bytes / 1e6),
+      rawCopyMBs: f1(mbs(objects.bytes, rawCopyS)),
+      bulwarkMBs: f1(mbs(obj.objects?.bytes ?? 0, obj.seconds)),
+      ratio: f2(rawCopyS / obj.seconds),
+      peakRssMB: f1(obj.hwmMb),
+    },
+  };
+  console.log(JSON.stringify(report, null, 2));
 } finally {
+  for (const name of scratch) await dropDatabase(urlFor(name)).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
   await h.close();
 }

@@ -27,6 +27,11 @@ export interface CheckedEnv {
   S3_SECRET_KEY: string;
   S3_BUCKET: string;
   S3_BACKUP_BUCKET: string;
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: unknown;
+  REDIS_SENTINELS?: unknown;
+  REDIS_SENTINEL_MASTER: string;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
 }
 
 /** What a rule may know about the input besides the parsed values. */
@@ -98,6 +103,26 @@ export function crossChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): Fi
       message: 'must differ from S3_BUCKET (backups are kept apart from tenant data)',
     });
   }
+  problems.push(...redisChecks(e, { invalid, isSet }));
+  return problems;
+}
+
+/** One Redis topology at a time, and what a cluster cannot do. */
+function redisChecks(e: CheckedEnv, { invalid, isSet }: CheckContext): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (isSet('REDIS_CLUSTER_NODES') && isSet('REDIS_SENTINELS'))
+    problems.push({
+      path: 'REDIS_SENTINELS',
+      message: 'cannot be set with REDIS_CLUSTER_NODES: Bulwark speaks to a cluster or to Sentinel, not both',
+    });
+  if (isSet('REDIS_CLUSTER_NODES') && !invalid.has('REDIS_URL') && !/^\/?0?$/.test(new URL(e.REDIS_URL).pathname))
+    problems.push({
+      path: 'REDIS_URL',
+      message: 'names a database other than 0, which a Redis Cluster does not have: drop the /N from it',
+    });
+  for (const name of ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD'] as const)
+    if (isSet(name) && !isSet('REDIS_SENTINELS'))
+      problems.push({ path: name, message: 'is used only with REDIS_SENTINELS, which is not set' });
   return problems;
 }
 

@@ -12,6 +12,7 @@ import { refineRunbookBaseUrl } from './runbooks.js';
 import { crossChecks, listOf } from './config-checks.js';
 import { isBackupKeyList, isSigningKeyList } from './backup/key-format.js';
 import { isCheckpointKey, isPublicKeyList } from './checkpoints/keys.js';
+import { nodeList, queuePrefixFor, type RedisTopology } from './redis-topology.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'live'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -96,6 +97,21 @@ const envSchema = z.object({
   DIRECT_DATABASE_URL: url(['postgresql:', 'postgres:']).optional(),
   /** Redis connection string. Default: redis://127.0.0.1:6379 */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /**
+   * A Redis Cluster's nodes, `host:port,host:port` (a few are enough; the rest are
+   * discovered). When set, Bulwark speaks to the cluster, REDIS_URL gives only the user,
+   * password and TLS, and BullMQ keys take the prefix in braces (`{bulwark}:…`).
+   */
+  REDIS_CLUSTER_NODES: nodeList.optional(),
+  /** Redis Sentinel: the sentinels, `host:port,…`; REDIS_URL then gives user, password, TLS and database. */
+  REDIS_SENTINELS: nodeList.optional(),
+  /** The master group name the sentinels monitor. Default: mymaster. */
+  REDIS_SENTINEL_MASTER: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 letters, digits, ".", "_" or "-"')
+    .default('mymaster'),
+  /** Password of the sentinels, when they require one (the data nodes' is REDIS_URL's). Secret. */
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).max(512, 'must be at most 512 characters').optional(),
   /** Which environment this is. Default: dev. `live` forbids debug logging. */
   BULWARK_ENV: z.enum(ENVIRONMENTS).default('dev'),
   /** Address the HTTP server binds. Default: 127.0.0.1 (0.0.0.0 in the container). */
@@ -254,6 +270,12 @@ const envSchema = z.object({
     .string()
     .refine(isPublicKeyList, 'must be comma-separated public keys, each 32 bytes in base64 or base64url')
     .optional(),
+  /**
+   * Where each checkpoint job also POSTs the checkpoints it wrote (a second place
+   * beside the object store; docs/audit-checkpoints.md). May hold a token: never logged.
+   * Default: none.
+   */
+  AUDIT_CHECKPOINT_WEBHOOK_URL: url(['https:', 'http:']).optional(),
   /** Size of one backup part before encryption, in MiB (two are held in memory at once). Default: 16. */
   BACKUP_PART_SIZE_MB: int(1, 64).default(16),
   /**
@@ -287,10 +309,23 @@ export interface Config {
   readonly databasePooler: (typeof DATABASE_POOLERS)[number];
   readonly databasePoolSize: number;
   readonly redisUrl: string;
+  /** One server (REDIS_URL), a cluster (REDIS_CLUSTER_NODES) or Sentinel (REDIS_SENTINELS). */
+  readonly redis: RedisTopology;
   readonly host: string;
   readonly port: number;
   readonly logLevel: Env['LOG_LEVEL'];
+  /**
+   * The prefix of BullMQ's keys: QUEUE_PREFIX, in braces with a cluster (`{bulwark}`) so
+   * that every queue shares one hash slot (lib/redis-topology.ts). Keys that must sit
+   * with the queues (a script or MULTI taking both) use it too.
+   */
   readonly queuePrefix: string;
+  /**
+   * QUEUE_PREFIX as set, for Bulwark's own keys that carry a hash tag of their own (the
+   * tenant's: alert decisions, channel pauses) or stand alone (the API's rate limits),
+   * so that a cluster spreads them over its masters. Equal to queuePrefix without a cluster.
+   */
+  readonly keyPrefix: string;
   readonly auditVerifyCron: string;
   readonly backupCron: string;
   readonly restoreDrillCron: string;
@@ -336,6 +371,8 @@ export interface Config {
   readonly auditCheckpointKey: string | undefined;
   /** Raw AUDIT_CHECKPOINT_PUBLIC_KEYS (earlier keys' public halves). */
   readonly auditCheckpointPublicKeys: string | undefined;
+  /** AUDIT_CHECKPOINT_WEBHOOK_URL; may hold a token: never log it. */
+  readonly auditCheckpointWebhookUrl: string | undefined;
   /** The object store (S3_*); lib/clients/storage.ts builds its client. `secretKey`: never log it. */
   readonly storage: StorageConfig;
 }
@@ -373,6 +410,8 @@ export const SECRET_VARIABLES = [
   'BACKUP_KEYS',
   'BACKUP_SIGNING_KEY',
   'AUDIT_CHECKPOINT_KEY',
+  'AUDIT_CHECKPOINT_WEBHOOK_URL',
+  'REDIS_SENTINEL_PASSWORD',
 ] as const satisfies ReadonlyArray<keyof Env>;
 
 /**
@@ -407,10 +446,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePooler: e.DATABASE_POOLER,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
+    redis: Object.freeze(redisTopology(e)),
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
-    queuePrefix: e.QUEUE_PREFIX,
+    queuePrefix: queuePrefixFor(e.QUEUE_PREFIX, redisTopology(e)),
+    keyPrefix: e.QUEUE_PREFIX,
     auditVerifyCron: e.AUDIT_VERIFY_CRON,
     backupCron: e.BACKUP_CRON,
     restoreDrillCron: e.RESTORE_DRILL_CRON,
@@ -454,8 +495,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupPartSizeBytes: e.BACKUP_PART_SIZE_MB * 1024 * 1024,
     auditCheckpointKey: e.AUDIT_CHECKPOINT_KEY,
     auditCheckpointPublicKeys: e.AUDIT_CHECKPOINT_PUBLIC_KEYS,
+    auditCheckpointWebhookUrl: e.AUDIT_CHECKPOINT_WEBHOOK_URL,
     storage: Object.freeze(storageConfig(e)),
   });
+}
+
+function redisTopology(e: Env): RedisTopology {
+  if (e.REDIS_CLUSTER_NODES) return { mode: 'cluster', nodes: Object.freeze(e.REDIS_CLUSTER_NODES) };
+  if (e.REDIS_SENTINELS)
+    return {
+      mode: 'sentinel',
+      sentinels: Object.freeze(e.REDIS_SENTINELS),
+      masterName: e.REDIS_SENTINEL_MASTER,
+      sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+    };
+  return { mode: 'single' };
 }
 
 function storageConfig(e: Env): StorageConfig {

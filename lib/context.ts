@@ -3,7 +3,7 @@
  * once by app/main.ts (the only composition root) and passed down. Nothing in the
  * project builds a client anywhere else.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './clients/redis.js';
 import type pg from 'pg';
 import type { PrismaClient } from './clients/prisma.js';
 import type { Config } from './config.js';
@@ -17,7 +17,7 @@ export interface AppContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Shared non-blocking connection for queues; workers duplicate it for blocking calls. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prisma: PrismaClient;
   /** The pool Prisma runs on; the audit group commit uses it directly. */
   readonly pg: pg.Pool;

@@ -169,6 +169,12 @@ export function createMetrics() {
       help: 'Unix time a checkpoint job of this process last wrote (or found) all its checkpoints',
       registers: [registry],
     }),
+    auditCheckpointWebhook: new Counter({
+      name: 'bulwark_audit_checkpoint_webhook_total',
+      help: 'Checkpoint webhook posts (AUDIT_CHECKPOINT_WEBHOOK_URL) by result: sent, or failed after its retries',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     auditCheckpointsEnabled: new Gauge({
       name: 'bulwark_audit_checkpoints_enabled',
       help: '1 when AUDIT_CHECKPOINT_KEY is set in this process (checkpoints are written), else 0',

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './clients/redis.js';
 
 export interface LuaScript {
   /** The command name on the connection; one name, one script, for the whole process. */
@@ -19,7 +19,7 @@ export interface LuaScript {
 
 /** Define `script` on `redis` unless it already is, and return a function calling it. */
 export function defineScript<Args extends Array<string | number>, Reply>(
-  redis: Redis,
+  redis: RedisClient,
   script: LuaScript,
 ): (...args: Args) => Promise<Reply> {
   if (!(script.name in redis)) {

@@ -11,7 +11,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Queue, type FlowProducer, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import {
   ALERT_JOB,
@@ -39,6 +39,7 @@ import {
 import { jsonBytesOver, type QueuePolicy } from '../lib/contracts/common.js';
 import { ValidationError, type FieldProblem } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
+import { queuePrefixFor } from '../lib/redis-topology.js';
 import { refineRunbookBaseUrl, runbookUrlFor } from '../lib/runbooks.js';
 import { createWriteCoalescer, jsonBytes } from './coalesce.js';
 import { createStrictFlowProducer } from './strict-flows.js';
@@ -52,9 +53,16 @@ export type { AuditEntryInput, AlertInput };
 export interface ProducerOptions {
   /** Redis to enqueue on. Default: redis://127.0.0.1:6379. Ignored when `connection` is given. */
   redisUrl?: string;
-  /** An existing ioredis connection to share; the producer will not close it. */
-  connection?: Redis;
-  /** Prefix of BullMQ keys; must match the workers'. Default: bulwark. */
+  /**
+   * An existing ioredis connection to share (a `Redis`, or a `Cluster` for a Redis
+   * Cluster); the producer will not close it.
+   */
+  connection?: Redis | Cluster;
+  /**
+   * Prefix of BullMQ keys; must match the workers' (their QUEUE_PREFIX). Default:
+   * bulwark. On a `Cluster` connection it is put in braces (`{bulwark}`), as the workers
+   * do with REDIS_CLUSTER_NODES, unless it is given in braces already.
+   */
   queuePrefix?: string;
   /** Clock for default occurredAt. Default: the system clock. */
   clock?: () => Date;
@@ -93,10 +101,15 @@ export interface EnqueuedAudit {
 const optionsSchema = z
   .object({
     redisUrl: z.string().startsWith('redis', 'must be a redis:// or rediss:// URL').optional(),
-    connection: z.custom<Redis>((v) => v instanceof Redis, 'must be an ioredis connection').optional(),
+    connection: z
+      .custom<Redis | Cluster>((v) => v instanceof Redis || v instanceof Cluster, 'must be an ioredis connection')
+      .optional(),
     queuePrefix: z
       .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
+      .regex(
+        /^(\{[A-Za-z0-9_-]{1,64}\}|[A-Za-z0-9_-]{1,64})$/,
+        'must be 1-64 letters, digits, _ or -, optionally in braces',
+      )
       .optional(),
     clock: z.custom<() => Date>((v) => typeof v === 'function', 'must be a function').optional(),
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
@@ -198,7 +211,9 @@ export function createProducer(options: ProducerOptions = {}) {
   const opts = parseOrThrow(optionsSchema, options, 'producer options');
   const connection =
     opts.connection ?? new Redis(opts.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
-  const prefix = opts.queuePrefix ?? 'bulwark';
+  const prefix = queuePrefixFor(opts.queuePrefix ?? 'bulwark', {
+    mode: connection instanceof Cluster ? 'cluster' : 'single',
+  });
   const clock = opts.clock ?? (() => new Date());
   const auditQueue = new Queue<AuditWriteJob>(AUDIT_WRITE_QUEUE, {
     connection,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Compiles the TypeScript sources that run in production (lib, producers, workers,
- * cli, the generated Prisma client and the benchmark's worker entry) to plain ESM
+ * cli, the generated Prisma client and the benchmarks' child entries) to plain ESM
  * JavaScript in dist/, file by file with the same layout, and copies what they read
  * at run time (Lua scripts, migrations). Type checking stays with `tsc -p .`.
  *
@@ -33,7 +33,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
 const STAMP = join(DIST, '.build-stamp');
 const SOURCE_DIRS = ['lib', 'producers', 'api', 'app', 'workers', 'cli', 'generated'];
-const EXTRA_ENTRIES = ['bench/worker-child.ts'];
+const EXTRA_ENTRIES = ['bench/worker-child.ts', 'bench/backup-child.ts', 'bench/scale-raw-child.ts'];
 /** Files read at run time next to the code that reads them. */
 const ASSET = /\.(lua)$/;
 

@@ -64,8 +64,11 @@ function runFile(file) {
 
 // Tests that run the `bulwark` command would otherwise race to build dist/ in parallel.
 await ensureBuilt();
+// The filter matches the path from the checkout, not the absolute one: a checkout whose
+// own folder name contains the filter (e.g. /work/wt-privacy-checkpoints and `npm test --
+// checkpoints`) would otherwise run every file.
 const files = findTests(TEST_DIR)
-  .filter((f) => !filter || f.includes(filter))
+  .filter((f) => !filter || relative(ROOT, f).includes(filter))
   .sort();
 const results = [];
 let next = 0;

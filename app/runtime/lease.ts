@@ -8,7 +8,7 @@
  * lock stays on a server session other clients share, and holding a transaction open
  * instead would pin a server connection per standby. The scheduler needs Redis anyway.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/clients/redis.js';
 
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
@@ -27,7 +27,7 @@ export interface Lease {
   holderNow(): Promise<string | null>;
 }
 
-export function createLease(redis: Redis, key: string, holder: string, ttlMs: number): Lease {
+export function createLease(redis: RedisClient, key: string, holder: string, ttlMs: number): Lease {
   return {
     key,
     holder,

@@ -77,7 +77,7 @@ export async function runBackupCreate(
   const bytes = manifest.parts.reduce((n, p) => n + p.size, 0);
   io.out(manifest.id);
   io.err(
-    `backup ${manifest.id} (${kind}) complete: ${manifest.parts.length} part(s), ${MB(bytes)}, encrypted to ${manifest.encryption.recipient}`,
+    `backup ${manifest.id} (${kind}) complete: ${manifest.parts.length} part(s), ${MB(bytes)}, encrypted to ${manifest.encryption.recipient}${manifest.objects ? `; ${manifest.objects.count} object(s), ${MB(manifest.objects.bytes)} copied` : ''}`,
   );
   return 0;
 }
@@ -88,7 +88,7 @@ export async function runBackupList(f: { all?: boolean | undefined }, config: Co
   if (shown.length === 0) io.err('no restorable backups');
   for (const b of shown) {
     const m = b.manifest;
-    const size = m ? MB(m.parts.reduce((n, p) => n + p.size, 0)) : '-';
+    const size = m ? MB(m.parts.reduce((n, p) => n + p.size, 0) + (m.objects?.bytes ?? 0)) : '-';
     io.out(
       [b.id, m?.kind ?? '-', b.status, size, m?.tenantId ?? '', b.problem ?? m?.reason ?? ''].join('\t').trimEnd(),
     );
@@ -108,14 +108,32 @@ export async function runBackupVerify(f: { _: string[] }, config: Config, io: Cl
 }
 
 export async function runBackupRestore(
-  f: { _: string[]; into: string; force?: boolean | undefined; confirm?: string | undefined },
+  f: {
+    _: string[];
+    into?: string | undefined;
+    'objects-into'?: string | undefined;
+    tenant?: string | undefined;
+    force?: boolean | undefined;
+    confirm?: string | undefined;
+  },
   config: Config,
   io: CliIO,
 ): Promise<number> {
   const id = idArg(f, 'backup restore');
+  if (f.tenant !== undefined && !TENANT_ID.safeParse(f.tenant).success)
+    throw new UsageError('--tenant must be a UUID', 'backup restore');
+  if (f.tenant !== undefined && f.into === undefined)
+    throw new UsageError('--tenant ID restores into a scratch database: add --into DB', 'backup restore');
   const bar = progress(io, 'restore');
   const result = await withBackupContext(config, (ctx) =>
-    restoreBackup(ctx, id, { into: f.into, force: f.force === true, confirm: f.confirm, onProgress: bar.on }),
+    restoreBackup(ctx, id, {
+      into: f.into,
+      objectsInto: f['objects-into'],
+      tenant: f.tenant,
+      force: f.force === true,
+      confirm: f.confirm,
+      onProgress: bar.on,
+    }),
   ).finally(bar.done);
   if (result.rollbackBackupId)
     io.out(`rollback point: backup ${result.rollbackBackupId} (the database as it was before this restore)`);

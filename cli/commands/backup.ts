@@ -16,7 +16,7 @@ export default defineGroup({
   commands: {
     create: command({
       flags: { kind: { type: 'string', value: 'database|objects|tenant' }, tenant: { type: 'string', value: 'ID' } },
-      about: ['take a backup now (database by default); prints its id'],
+      about: ['take a backup now (database by default; --tenant ID: one tenant); prints its id'],
       run: async (f, { config, io }) => (await work()).runBackupCreate(f, await config(), io),
     }),
     list: command({
@@ -27,20 +27,27 @@ export default defineGroup({
     verify: command({
       flags: {},
       args: 'ID',
-      about: ['download, check and decrypt every part, pg_restore --list;', 'touches no database'],
+      about: [
+        'download, check and decrypt every part, pg_restore --list, every',
+        'object against its SHA-256; touches no database',
+      ],
       run: async (f, { config, io }) => (await work()).runBackupVerify(f, await config(), io),
     }),
     restore: command({
       flags: {
-        into: { type: 'string', value: 'DB|URL', required: true },
+        into: { type: 'string', value: 'DB|URL' },
+        'objects-into': { type: 'string', value: 'BUCKET[/PREFIX]' },
+        tenant: { type: 'string', value: 'ID' },
         force: { type: 'boolean' },
-        confirm: { type: 'string', value: 'DB' },
+        confirm: { type: 'string', value: 'DB|BUCKET' },
       },
       args: 'ID',
       about: [
-        'restore into an empty database and check it;',
-        '--force replaces a non-empty one after a rollback backup;',
-        '--confirm DB is required when BULWARK_ENV=live',
+        'database backup: --into an empty database, checked; --force replaces',
+        'a non-empty one after a rollback backup; tenant backup (--tenant ID):',
+        '--into a new scratch database, its objects only with --objects-into;',
+        'objects backup: into S3_BUCKET or --objects-into BUCKET[/PREFIX];',
+        '--confirm is required when BULWARK_ENV=live',
       ],
       run: async (f, { config, io }) => (await work()).runBackupRestore(f, await config(), io),
     }),

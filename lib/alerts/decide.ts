@@ -5,7 +5,7 @@
  * of every call, so a settings change applies to the next alert without a restart.
  * The script is read and defined when a decider is created, never at import time.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../clients/redis.js';
 import { defineScript } from '../redis-script.js';
 import {
   isInt,
@@ -127,7 +127,7 @@ export function policyFromSettings(a: AlertSettingsLike): AlertPolicy {
 type Reply = [string, string, number, string, number, number, string, ...number[]];
 
 /** Defines the script on `redis` (once per connection) and returns a decider. */
-export function createAlertDecider(redis: Redis, options: AlertDeciderOptions): AlertDecider {
+export function createAlertDecider(redis: RedisClient, options: AlertDeciderOptions): AlertDecider {
   const clock = options.clock ?? (() => new Date());
   const dedupeTtlMs = options.dedupeTtlMs ?? 86_400_000;
   if (!isText(options.keyPrefix, 200)) throw new RangeError('keyPrefix must be a string of 1-200 characters');

@@ -5,7 +5,7 @@
  * different Redis Cluster nodes. While one flush is in Redis the next keys gather, so
  * under load a flush grows instead of the commands multiplying.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../clients/redis.js';
 
 export interface Forgetter {
   /** Delete `key` (in hash tag `tag`) soon; never throws. */
@@ -14,7 +14,7 @@ export interface Forgetter {
   drain(): Promise<void>;
 }
 
-export function createForgetter(redis: Redis, onError: (err: unknown) => void): Forgetter {
+export function createForgetter(redis: RedisClient, onError: (err: unknown) => void): Forgetter {
   let pending = new Map<string, string[]>();
   let flushing: Promise<void> | undefined;
   let scheduled = false;

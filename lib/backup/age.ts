@@ -5,10 +5,9 @@
  * truncation), so a flipped byte, a cut-off part or a wrong key makes `age -d` fail.
  *
  * Encryption needs only the public recipient, passed as an argument. Decryption needs
- * the identities: they go to `age -i` through a pipe that bash opens from an
- * environment variable, never a file, never the command line (/proc/PID/cmdline is
- * world-readable; a process's environment is readable only by its own user, who
- * already holds BACKUP_KEYS).
+ * the identities: they go to `age -i` through a pipe (decrypt below), never a file,
+ * never the command line (/proc/PID/cmdline is world-readable; a process's environment
+ * is readable only by its own user, who already holds BACKUP_KEYS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -70,13 +69,21 @@ export function startEncryption(recipient: string): AgeEncryption {
   };
 }
 
-/** Decrypt one age file held in memory with any of the identities. */
+/**
+ * Decrypt one age file held in memory with any of the identities. They reach
+ * `age --identity /dev/fd/3` through a pipe: a here-document of `sh` (dash writes it to
+ * a pipe, not a file) filled from an environment variable that is unset before age
+ * starts. Never a file, never the command line. (Not bash's `<(printf …)`: bash
+ * started with a bare environment reads ~/.bashrc, as if started by sshd, which took
+ * 2-4 s on the build machines, once per part; nor a Node pipe on fd 3, which is a
+ * socket that /dev/fd/3 cannot open.)
+ */
 export async function decrypt(ciphertext: Buffer, identities: readonly string[]): Promise<Buffer> {
   const child = spawn(
-    'bash',
+    'sh',
     [
       '-c',
-      'exec 3< <(printf "%s\\n" "$BULWARK_AGE_IDENTITIES"); unset BULWARK_AGE_IDENTITIES; exec age --decrypt --identity /dev/fd/3',
+      'ids=$BULWARK_AGE_IDENTITIES; unset BULWARK_AGE_IDENTITIES; exec age --decrypt --identity /dev/fd/3 3<<EOF\n$ids\nEOF\n',
     ],
     {
       stdio: ['pipe', 'pipe', 'pipe'],

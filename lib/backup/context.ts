@@ -3,7 +3,7 @@
  * and so does the small context `bulwark backup …` builds for itself.
  */
 import type { Client as MinioClient } from 'minio';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../clients/redis.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
@@ -19,7 +19,7 @@ export interface BackupContext {
   readonly config: Config;
   readonly storage: BackupStore;
   /** For the one-database-backup-at-a-time lock. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly logger: Logger;
 }
 

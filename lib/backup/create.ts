@@ -32,6 +32,15 @@ export interface CreateBackupOptions {
   onProgress?: OnProgress;
   /** Told the id as soon as it is chosen (a job records it to clean up after a crash). */
   onId?: (backupId: string) => void | Promise<void>;
+  /**
+   * Objects backups: carry on with this unfinished backup (same id) from the checkpoint
+   * its earlier attempt left, instead of starting a new one (the job's retry passes it).
+   */
+  resumeId?: string;
+  /** Objects backups: on failure, keep what was copied for a retry to resume (default: remove it). */
+  keepOnFailure?: boolean;
+  /** Objects and tenant backups: objects per index part and checkpoint (default OBJECTS_PER_PART, 500). */
+  objectsPerPart?: number;
 }
 
 /** The lock key of database backups of one database (server and name, not credentials). */
@@ -70,7 +79,8 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
   let backupId: string | undefined;
   try {
     const startedAt = new Date();
-    backupId = await allocateId(ctx, startedAt);
+    const resume = o.kind === 'objects' && o.resumeId !== undefined;
+    backupId = resume ? o.resumeId! : await allocateId(ctx, startedAt);
     await o.onId?.(backupId);
     // A marker beside where the manifest will be: the backup is visible (as incomplete)
     // from its first second, on stores whose delimiter listing only sees one level too.
@@ -81,12 +91,18 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
       'application/json',
     );
     ctx.logger.info({ backup_id: backupId, kind: o.kind, tenant_id: o.tenantId }, 'backup started');
-    const common = { backupId, databaseUrl, recipient: keys.recipients[0]!, onProgress: o.onProgress };
+    const common = {
+      backupId,
+      databaseUrl,
+      recipient: keys.recipients[0]!,
+      onProgress: o.onProgress,
+      objectsPerPart: o.objectsPerPart,
+    };
     const content: { parts: PartRecord[]; facts: DatabaseFacts; objects?: ManifestBody['objects'] } =
       o.kind === 'database'
         ? await dumpDatabase(ctx, common)
         : o.kind === 'objects'
-          ? await backupObjects(ctx, common)
+          ? await backupObjects(ctx, { ...common, resume })
           : await backupTenant(ctx, { ...common, tenantId: o.tenantId! });
     if (lock?.lost()) throw new Error('the backup lock was lost (Redis unreachable for too long); retrying');
     const body: ManifestBody = {
@@ -119,7 +135,9 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
     ctx.logger.info({ backup_id: backupId, kind: o.kind, parts: body.parts.length }, 'backup complete');
     return manifest;
   } catch (err) {
-    if (backupId) await abortBackup(ctx, backupId);
+    if (backupId && !(o.kind === 'objects' && o.keepOnFailure)) await abortBackup(ctx, backupId);
+    else if (backupId)
+      ctx.logger.warn({ backup_id: backupId }, 'objects backup failed; what it copied is kept for the retry to resume');
     throw err;
   } finally {
     await lock?.release();

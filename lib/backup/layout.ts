@@ -27,3 +27,10 @@ export const manifestKey = (env: string, id: string) => `${backupPrefix(env, id)
 /** Part n (1-based) of a stream: `{env}/{id}/{stream}/part-00001.age`. */
 export const partKey = (env: string, id: string, stream: string, n: number) =>
   `${backupPrefix(env, id)}${stream}/part-${String(n).padStart(5, '0')}.age`;
+/** Where an objects (or tenant) backup keeps its copies: `{env}/{id}/objects/` + the object's own key. */
+export const objectsPrefix = (env: string, id: string) => `${backupPrefix(env, id)}objects/`;
+/** How far an objects copy got (removed when the backup completes): a retry resumes from it. */
+export const checkpointKey = (env: string, id: string) => `${backupPrefix(env, id)}objects-checkpoint.json`;
+/** Part n of one table's NDJSON in a tenant backup: `{env}/{id}/tables/{table}/part-00001.age`. */
+export const tablePartKey = (env: string, id: string, table: string, n: number) =>
+  partKey(env, id, `tables/${table}`, n);

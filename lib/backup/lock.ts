@@ -5,7 +5,7 @@
  * LOCK_TTL_MS and the job's retry can take it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../clients/redis.js';
 
 export const LOCK_TTL_MS = 15_000;
 
@@ -25,7 +25,7 @@ export interface Lock {
   lost(): boolean;
 }
 
-export async function acquireLock(redis: Redis, key: string, what: string): Promise<Lock> {
+export async function acquireLock(redis: RedisClient, key: string, what: string): Promise<Lock> {
   const token = randomUUID();
   const ok = await redis.set(key, token, 'PX', LOCK_TTL_MS, 'NX');
   if (ok !== 'OK') throw new BackupBusyError(what);

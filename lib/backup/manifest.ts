@@ -53,14 +53,22 @@ export const manifestBodySchema = z
     tables: z.record(z.string(), z.number().int().min(0)),
     /** Every tenant's audit chain head at backup time. */
     auditChainHeads: z.array(z.object({ tenantId: z.string(), seq: z.string(), hash: z.string() }).strict()),
-    /** Objects backups: how many objects and bytes were copied. */
+    /** Objects and tenant backups: how many objects and bytes were copied, from where to where. */
     objects: z
-      .object({ count: z.number().int().min(0), bytes: z.number().int().min(0), prefix: z.string() })
+      .object({
+        count: z.number().int().min(0),
+        bytes: z.number().int().min(0),
+        /** Where the copies are in the backup bucket (`{env}/{id}/objects/`), each under its own key. */
+        prefix: z.string(),
+        /** What was copied: `{bucket}/tenant/` or one tenant's `{bucket}/tenant/{id}/`. */
+        source: z.string().optional(),
+      })
       .strict()
       .optional(),
   })
   .strict();
 export type ManifestBody = z.infer<typeof manifestBodySchema>;
+export type ManifestObjects = NonNullable<ManifestBody['objects']>;
 
 export const manifestSchema = manifestBodySchema
   .extend({ signature: z.object({ alg: z.literal('HMAC-SHA256'), keyId: z.string(), value: z.string() }).strict() })

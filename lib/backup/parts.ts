@@ -99,6 +99,33 @@ export async function writeParts(
   }
 }
 
+/** Encrypt one plaintext held in memory and upload it as part `index` of `stream`. */
+export async function writeOnePart(
+  store: BackupStore,
+  plaintext: Buffer,
+  o: { stream: string; index: number; key: string; recipient: string },
+): Promise<PartRecord> {
+  const age = startEncryption(o.recipient);
+  try {
+    await age.write(plaintext);
+    const ciphertext = await age.finish();
+    const record: PartRecord = {
+      stream: o.stream,
+      index: o.index,
+      key: o.key,
+      size: ciphertext.length,
+      plainSize: plaintext.length,
+      sha256: createHash('sha256').update(ciphertext).digest('hex'),
+      plainSha256: createHash('sha256').update(plaintext).digest('hex'),
+    };
+    await putBytes(store, o.key, ciphertext);
+    return record;
+  } catch (err) {
+    age.abort();
+    throw err;
+  }
+}
+
 /** A part that failed a check: the message names the part and what was wrong. */
 export class PartError extends Error {
   constructor(

@@ -30,7 +30,7 @@ export interface CheckReport {
  * Prisma's raw queries only, every non-text column cast in its SQL) runs on this
  * check's plain connection instead of an application client.
  */
-function rawQueries(client: pg.Client): PrismaClient {
+export function rawQueries(client: pg.Client): PrismaClient {
   return {
     $queryRawUnsafe: async (sql: string, ...params: unknown[]) => (await client.query(sql, params)).rows,
   } as unknown as PrismaClient;

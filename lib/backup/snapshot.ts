@@ -15,8 +15,10 @@ export interface DatabaseFacts {
   auditChainHeads: Array<{ tenantId: string; seq: string; hash: string }>;
 }
 
-/** Facts readable through any client (also used on a restored database to compare). */
-export async function readFacts(client: pg.Client | pg.PoolClient, tenantId?: string): Promise<DatabaseFacts> {
+/** The server's version and the applied migrations (what every manifest records). */
+export async function readServerFacts(
+  client: pg.Client | pg.PoolClient,
+): Promise<Pick<DatabaseFacts, 'postgresVersion' | 'migrations'>> {
   const version = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
   const hasMigrations = (await client.query(`SELECT to_regclass('public."_prisma_migrations"') AS t`)).rows[0]?.t;
   const migrations = hasMigrations
@@ -26,6 +28,12 @@ export async function readFacts(client: pg.Client | pg.PoolClient, tenantId?: st
         )
       ).rows
     : [];
+  return { postgresVersion: version.rows[0]!.v, migrations };
+}
+
+/** Facts readable through any client (also used on a restored database to compare). */
+export async function readFacts(client: pg.Client | pg.PoolClient, tenantId?: string): Promise<DatabaseFacts> {
+  const { postgresVersion, migrations } = await readServerFacts(client);
   const names = (
     await client.query<{ t: string }>(
       `SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
@@ -45,7 +53,7 @@ export async function readFacts(client: pg.Client | pg.PoolClient, tenantId?: st
       ).rows
     : [];
   return {
-    postgresVersion: version.rows[0]!.v,
+    postgresVersion,
     migrations,
     tables,
     auditChainHeads: heads.map((h) => ({ tenantId: h.tenant_id, seq: h.seq, hash: h.hash })),

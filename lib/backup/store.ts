@@ -28,9 +28,25 @@ export class BackupStoreError extends Error {
   }
 }
 
-async function guard<T>(key: string, action: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Run a store call again once when its connection was reset: a kept-alive socket the
+ * server closed while idle (s3rver closes them after 5 s) fails the next request sent on
+ * it with ECONNRESET before the server saw it. Every call made here is idempotent (a
+ * PUT of the same bytes, a GET, a copy, a delete).
+ */
+export async function onceMore<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return await withTimeout(fn(), PART_CALL_TIMEOUT_MS, `${action} ${key}`);
+    return await fn();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw err;
+    return fn();
+  }
+}
+
+export async function guard<T>(key: string, action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await onceMore(() => withTimeout(fn(), PART_CALL_TIMEOUT_MS, `${action} ${key}`));
   } catch (err) {
     throw new BackupStoreError(key, action, err);
   }
@@ -44,15 +60,17 @@ export const putBytes = (s: BackupStore, key: string, body: Buffer, contentType 
 /** The whole object, or undefined when there is none (NoSuchKey). */
 export async function getBytes(s: BackupStore, key: string, bucket = s.backupBucket): Promise<Buffer | undefined> {
   try {
-    return await withTimeout(
-      (async () => {
-        const stream = await s.client.getObject(bucket, key);
-        const chunks: Buffer[] = [];
-        for await (const c of stream) chunks.push(c as Buffer);
-        return Buffer.concat(chunks);
-      })(),
-      PART_CALL_TIMEOUT_MS,
-      `download ${key}`,
+    return await onceMore(() =>
+      withTimeout(
+        (async () => {
+          const stream = await s.client.getObject(bucket, key);
+          const chunks: Buffer[] = [];
+          for await (const c of stream) chunks.push(c as Buffer);
+          return Buffer.concat(chunks);
+        })(),
+        PART_CALL_TIMEOUT_MS,
+        `download ${key}`,
+      ),
     );
   } catch (err) {
     const code = (err as { code?: string }).code;

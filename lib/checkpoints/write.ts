@@ -10,7 +10,7 @@ import type { Storage } from '../clients/storage.js';
 import { checkpointKey, encodeCheckpoint, hourOf, type ChainHead } from './format.js';
 import type { CheckpointSigner } from './keys.js';
 import { eachInParallel } from './parallel.js';
-import { putCheckpointOnce } from './store.js';
+import { putCheckpointOnce, type PutResult } from './store.js';
 
 /** The chain heads of every tenant (or one), in tenant order: what a checkpoint signs. */
 export async function readChainHeads(prisma: PrismaClient, tenantId?: string): Promise<ChainHead[]> {
@@ -48,12 +48,20 @@ const PARALLEL = 4;
  * Sign and write one checkpoint per head. Throws the first store failure (the rest of
  * the batch stops; a retry finds what was written).
  */
-export async function writeCheckpoints(deps: WriteDeps, batch: CheckpointBatch): Promise<WriteResult> {
+export async function writeCheckpoints(
+  deps: WriteDeps,
+  batch: CheckpointBatch,
+  /** Told of each key as it is settled: written (with the bytes written) or found there. */
+  onPut?: (key: string, result: PutResult, body: Buffer) => void,
+): Promise<WriteResult> {
   const hour = hourOf(new Date(batch.at));
   const result: WriteResult = { hour, written: 0, exists: 0 };
   await eachInParallel(batch.heads, PARALLEL, async (head) => {
     const body = encodeCheckpoint({ ...head, hour, at: batch.at }, deps.signer);
-    result[await putCheckpointOnce(deps.storage, deps.pool, checkpointKey(head.tenantId, hour), body)]++;
+    const key = checkpointKey(head.tenantId, hour);
+    const put = await putCheckpointOnce(deps.storage, deps.pool, key, body);
+    result[put]++;
+    onPut?.(key, put, body);
   });
   return result;
 }

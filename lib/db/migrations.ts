@@ -116,9 +116,10 @@ export async function pendingMigrations(client: pg.Client | pg.PoolClient, files
  */
 export async function migrate(
   databaseUrl: string,
-  options: { dir?: string; onApplied?: (name: string) => void; urlVariable?: string } = {},
+  /** `only`: apply just these migrations (a tenant restore rebuilds the schema its backup was taken with). */
+  options: { dir?: string; onApplied?: (name: string) => void; urlVariable?: string; only?: ReadonlySet<string> } = {},
 ): Promise<MigrateReport> {
-  const files = await readMigrationFiles(options.dir);
+  const files = (await readMigrationFiles(options.dir)).filter((f) => !options.only || options.only.has(f.name));
   const client = survivesConnectionLoss(new pg.Client({ connectionString: databaseUrl }));
   await client.connect();
   let locked = false;

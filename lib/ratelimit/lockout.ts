@@ -7,7 +7,7 @@
  * cannot slip past it. The script is read and defined when a lockout is created,
  * never at import time.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../clients/redis.js';
 import { defineScript, memberIds } from '../redis-script.js';
 
 const SCRIPT = { name: 'bulwarkLockout', file: new URL('./lockout.lua', import.meta.url), numberOfKeys: 2 };
@@ -61,7 +61,7 @@ function wholeNumber(name: string, value: number): number {
   return value;
 }
 
-export function createLockout(redis: Redis, options: LockoutOptions): Lockout {
+export function createLockout(redis: RedisClient, options: LockoutOptions): Lockout {
   if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')
     throw new TypeError('keyPrefix must be a non-empty string');
   const limit = wholeNumber('limit', options.limit);

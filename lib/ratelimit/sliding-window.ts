@@ -3,7 +3,7 @@
  * (sliding-window.lua). The script is read and defined when a limiter is created,
  * never at import time.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../clients/redis.js';
 import { defineScript, memberIds } from '../redis-script.js';
 
 const SCRIPT = {
@@ -47,7 +47,7 @@ interface Batch {
   waiters: Array<{ resolve: (r: LimitResult) => void; reject: (e: unknown) => void }>;
 }
 
-export function createSlidingWindowLimiter(redis: Redis, options: SlidingWindowOptions): SlidingWindowLimiter {
+export function createSlidingWindowLimiter(redis: RedisClient, options: SlidingWindowOptions): SlidingWindowLimiter {
   if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')
     throw new TypeError('keyPrefix must be a non-empty string');
   const clock = options.clock ?? Date.now;

@@ -3,7 +3,7 @@
  * Redis, and the BackupContext the lib/backup functions take. Plus a checksum of every
  * table's rows, for round trips.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { generateIdentity } from 'age-encryption';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -15,6 +15,7 @@ import { createPgPool, createPrisma } from '../../lib/clients/prisma.js';
 import { createStorage, ensureBuckets } from '../../lib/clients/storage.js';
 import type { Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
+import { objectKey } from '../../lib/storage/keys.js';
 import { createTenant } from '../../lib/tenants/tenants.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from './db.js';
 import { REDIS_URL, captureLogs, testConfig } from './env.js';
@@ -135,6 +136,46 @@ export async function tableChecksums(url: string): Promise<Record<string, string
       `SELECT count(*)::int AS n, md5(coalesce(string_agg(x.r, E'\\n' ORDER BY x.r), '')) AS sum FROM (SELECT t::text AS r FROM ${id} t) x`,
     );
     out[t] = `${r.rows[0].n}:${r.rows[0].sum}`;
+  }
+  return out;
+}
+
+/** Put `n` objects of a tenant into the tenant bucket (sizes cycling through `sizes`); returns key → SHA-256. */
+export async function putTenantObjects(
+  ctx: BackupContext,
+  tenantId: string,
+  n: number,
+  sizes: readonly number[] = [0, 1, 700, 70_000],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const at = new Date('2026-12-01T10:00:00Z');
+  for (let i = 0; i < n; i += 8) {
+    await Promise.all(
+      Array.from({ length: Math.min(8, n - i) }, async (_, j) => {
+        const k = i + j;
+        const body = randomBytes(sizes[k % sizes.length]!);
+        const cls = k % 3 === 0 ? 'reports' : 'snapshots/raw';
+        const key = objectKey({ tenantId, class: cls, at, id: `o${k}-${randomBytes(3).toString('hex')}` });
+        await ctx.storage.client.putObject(ctx.storage.bucket, key, body, body.length, {
+          'Content-Type': cls === 'reports' ? 'application/pdf' : 'image/jpeg',
+        });
+        out.set(key, createHash('sha256').update(body).digest('hex'));
+      }),
+    );
+  }
+  return out;
+}
+
+/** key → SHA-256 of every object under a prefix of a bucket. */
+export async function objectDigests(ctx: BackupContext, bucket: string, prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const keys: string[] = [];
+  for await (const item of ctx.storage.client.listObjectsV2(bucket, prefix, true) as AsyncIterable<{ name?: string }>)
+    if (item.name) keys.push(item.name);
+  for (const key of keys) {
+    const hash = createHash('sha256');
+    for await (const c of await ctx.storage.client.getObject(bucket, key)) hash.update(c as Buffer);
+    out.set(key.slice(prefix.length), hash.digest('hex'));
   }
   return out;
 }

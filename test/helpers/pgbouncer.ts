@@ -87,7 +87,9 @@ export async function startPgBouncer(options: PgBouncerOptions = {}): Promise<Ow
       `max_client_conn = ${options.maxClientConn ?? 200}`,
       'server_reset_query =',
       'idle_transaction_timeout = 60',
-      'query_wait_timeout = 60',
+      // A client may wait this long for a server connection (PgBouncer's default): on a
+      // loaded machine 2 server connections can keep a client waiting a while.
+      'query_wait_timeout = 120',
       'log_connections = 0',
       'log_disconnections = 0',
       '',

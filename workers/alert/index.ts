@@ -42,8 +42,10 @@ export function createAlertDeps(ctx: AppContext, deliveries: Queue, options: Ale
     channelsFor: createChannelReader(ctx.pg),
     logger,
     metrics: ctx.metrics,
+    // The decision's keys and the channel pauses it reads share the tenant's hash tag
+    // (not the queues' one): a Redis Cluster spreads tenants over its masters.
     decider: createAlertDecider(ctx.redis, {
-      keyPrefix: ctx.config.queuePrefix,
+      keyPrefix: ctx.config.keyPrefix,
       clock: ctx.clock,
       onForgetError: (err) =>
         logger.warn(
@@ -56,7 +58,7 @@ export function createAlertDeps(ctx: AppContext, deliveries: Queue, options: Ale
     policyInputsOf: createPolicyReader(ctx.pg),
     clock: ctx.clock,
     keys: requireMasterKeys(ctx.config),
-    pauses: createChannelPauses(ctx.redis, { keyPrefix: ctx.config.queuePrefix, clock: ctx.clock }),
+    pauses: createChannelPauses(ctx.redis, { keyPrefix: ctx.config.keyPrefix, clock: ctx.clock }),
     slots: createChannelSlots(),
     // The target check comes from the config even when a test sets the other options.
     send: {

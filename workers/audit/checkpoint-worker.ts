@@ -5,7 +5,9 @@
  *  - the audit-checkpoint job (runAuditCheckpoint): sign each head and write it to the
  *    object store once. The store failing fails the attempt (StorageUnavailableError),
  *    and BullMQ retries it with the contract's backoff; what was written is kept.
- * Without AUDIT_CHECKPOINT_KEY there is no step and nothing is enqueued.
+ * With AUDIT_CHECKPOINT_WEBHOOK_URL the checkpoints written are also POSTed there
+ * (lib/checkpoints/webhook.ts), best effort. Without AUDIT_CHECKPOINT_KEY there is no
+ * step and nothing is enqueued.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
@@ -18,6 +20,8 @@ import type { AppContext } from '../../lib/context.js';
 import type { VerifyReport } from '../../lib/audit/verify.js';
 import type { ChainHead } from '../../lib/checkpoints/format.js';
 import { checkpointKeys } from '../../lib/checkpoints/keys.js';
+import { readCheckpoint } from '../../lib/checkpoints/store.js';
+import { postCheckpoints } from '../../lib/checkpoints/webhook.js';
 import { readChainHeads, writeCheckpoints, type WriteResult } from '../../lib/checkpoints/write.js';
 import { jobOf } from '../enqueue.js';
 import type { JobHandler, WorkerScope } from '../registration.js';
@@ -70,7 +74,11 @@ export async function runAuditCheckpoint(
   const { signer } = checkpointKeys(ctx.config);
   if (!signer)
     throw new UnrecoverableError('AUDIT_CHECKPOINT_KEY is not set in this process: it cannot sign checkpoints');
-  const result = await writeCheckpoints({ storage: ctx.storage, pool: ctx.pg, signer }, data);
+  const written: Buffer[] = [];
+  const found: string[] = [];
+  const result = await writeCheckpoints({ storage: ctx.storage, pool: ctx.pg, signer }, data, (key, put, body) =>
+    put === 'written' ? written.push(body) : found.push(key),
+  );
   ctx.metrics.auditCheckpoints.inc({ result: 'written' }, result.written);
   ctx.metrics.auditCheckpoints.inc({ result: 'exists' }, result.exists);
   ctx.metrics.auditCheckpointLastSuccess.set(ctx.clock().getTime() / 1000);
@@ -86,7 +94,35 @@ export async function runAuditCheckpoint(
     },
     'audit checkpoints written',
   );
+  if (ctx.config.auditCheckpointWebhookUrl) {
+    // A retry also sends what an earlier attempt of this job wrote before it failed.
+    const earlier = (job?.attemptsMade ?? 0) > 0 ? await readAll(ctx, found) : [];
+    await sendToWebhook(ctx, ctx.config.auditCheckpointWebhookUrl, [...written, ...earlier], job?.id);
+  }
   return result;
+}
+
+async function readAll(ctx: AppContext, keys: readonly string[]): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (const key of keys) {
+    const body = await readCheckpoint(ctx.storage, key);
+    if (body) out.push(body);
+  }
+  return out;
+}
+
+/** The second place (AUDIT_CHECKPOINT_WEBHOOK_URL): best effort, counted and logged, never failing the job. */
+async function sendToWebhook(ctx: AppContext, url: string, documents: Buffer[], jobId: string | undefined) {
+  if (documents.length === 0) return;
+  const sent = await postCheckpoints(url, documents, ctx.config.alertHttpTimeoutMs);
+  ctx.metrics.auditCheckpointWebhook.inc({ result: sent.ok ? 'sent' : 'failed' });
+  const fields = { queue: AUDIT_VERIFY_QUEUE, job_id: jobId, checkpoints: documents.length, attempts: sent.attempts };
+  if (sent.ok) ctx.logger.info({ event: 'audit_checkpoints_webhook_sent', ...fields }, 'audit checkpoints posted');
+  else
+    ctx.logger.warn(
+      { event: 'audit_checkpoints_webhook_failed', ...fields, error: sent.detail },
+      'audit checkpoints could not be posted to AUDIT_CHECKPOINT_WEBHOOK_URL (they are in the object store)',
+    );
 }
 
 export const checkpointHandler: JobHandler<AuditCheckpointJob> = {

@@ -4,12 +4,12 @@
  * policy's concurrency 1 per process, and a global concurrency of 1 set on the queue
  * when a process builds the processor (database backups also take a Redis lock that
  * `bulwark backup create` shares: lib/backup/lock.ts). A job that can never succeed
- * (BACKUP_KEYS or BACKUP_SIGNING_KEY not configured) fails at once; any other failure
+ * (BACKUP_KEYS or BACKUP_SIGNING_KEY not configured, a tenant that does not exist) fails at once; any other failure
  * (store or database unreachable, lock busy) retries with the policy's backoff.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import { BACKUP_KINDS, backupPolicy, backupQueue, type BackupJob } from '../../lib/contracts/backup.js';
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, NotFoundError } from '../../lib/errors.js';
 import { NotImplementedError } from '../../lib/backup/errors.js';
 import type { JobHandler } from '../registration.js';
 import { processBackup } from './processor.js';
@@ -35,7 +35,8 @@ export const backupHandlers = {
           return result;
         } catch (err) {
           metrics.backupFailures.inc({ kind: data.kind });
-          if (err instanceof ConfigError || err instanceof NotImplementedError)
+          // Keys not configured, or a tenant backup of a tenant that does not exist: no retry can help.
+          if (err instanceof ConfigError || err instanceof NotImplementedError || err instanceof NotFoundError)
             throw new UnrecoverableError(err.message);
           throw err;
         }

@@ -39,8 +39,13 @@ const nightly: JobHandler<BackupNightlyJob> = {
       const tick = new Date(job.opts?.prevMillis ?? job.timestamp ?? Date.now());
       const ids = await addNightlyFlow(ctx.redis, ctx.config.queuePrefix, tick);
       ctx.logger.info(
-        { event: 'backup_nightly_enqueued', backup_job_id: ids.backupJobId, prune_job_id: ids.pruneJobId },
-        'nightly backup enqueued; prune follows it',
+        {
+          event: 'backup_nightly_enqueued',
+          backup_job_id: ids.backupJobId,
+          objects_job_id: ids.objectsJobId,
+          prune_job_id: ids.pruneJobId,
+        },
+        'nightly backups enqueued; prune follows them',
       );
       return ids;
     },

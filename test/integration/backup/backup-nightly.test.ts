@@ -99,8 +99,18 @@ test('backup schedules: the nightly flow backs up, then prunes by retention; the
   void upkeep.run();
   await waitFor(async () => (await nightlyJob.getState()) === 'completed', 'the nightly job');
   const again = await addNightlyFlow(ctx.redis, ctx.config.queuePrefix, tick);
-  assert.equal(again, { backupJobId: 'nightly-20261207T010000000Z', pruneJobId: 'prune-after-20261207T010000000Z' });
-  assert.is((await backupQueue.getJobs(['waiting'])).length, 1, 'one backup job, however often the flow is added');
+  assert.equal(again, {
+    backupJobId: 'nightly-20261207T010000000Z',
+    objectsJobId: 'nightly-objects-20261207T010000000Z',
+    pruneJobId: 'prune-after-20261207T010000000Z',
+  });
+  const waiting = await backupQueue.getJobs(['waiting']);
+  assert.is(waiting.length, 2, 'one database and one objects backup job, however often the flow is added');
+  // Named as the catalogue names the job: Bulwark's own workers fail any other name as unknown.
+  assert.equal(waiting.map((j) => [j.name, (j.data as { kind: string }).kind]).sort(), [
+    ['backup', 'database'],
+    ['backup', 'objects'],
+  ]);
   const prune = await upkeepQueue.getJob('prune-after-20261207T010000000Z');
   assert.is(await prune!.getState(), 'waiting-children', 'the prune waits for the backup');
 
@@ -121,12 +131,19 @@ test('backup schedules: the nightly flow backs up, then prunes by retention; the
   const backup = (await backupQueue.getJob('nightly-20261207T010000000Z'))!;
   const newest = (backup.returnvalue as { backupId: string }).backupId;
   assert.ok(newest > earlier[1]!);
-  // Daily 1: today's newest (the nightly one, verified by the prune) stays, the two before go.
-  assert.equal(result, { dryRun: false, deleted: [...earlier].sort().reverse(), kept: 1, unverified: [], errors: [] });
-  assert.equal(
-    (await listBackups(h.ctx)).map((b) => b.id),
-    [newest],
-  );
+  const objects = (await backupQueue.getJob('nightly-objects-20261207T010000000Z'))!;
+  const objectsId = (objects.returnvalue as { backupId: string }).backupId;
+  // Daily 1: today's newest database backup (verified by the prune) stays, the two before
+  // go; the first objects backup stays too (alone in its history: nothing to prune, so not
+  // verified, and reported so).
+  assert.equal(result, {
+    dryRun: false,
+    deleted: [...earlier].sort().reverse(),
+    kept: 2,
+    unverified: ['objects'],
+    errors: [],
+  });
+  assert.equal((await listBackups(h.ctx)).map((b) => b.id).sort(), [newest, objectsId].sort());
 });
 
 test.run();

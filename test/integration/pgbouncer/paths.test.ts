@@ -131,14 +131,14 @@ if (missing) {
     );
     const res = await call(t.key, 'POST', '/v1/alerts', { type: 'disk.full', severity: 'high', title: 'Disk full' });
     assert.is(res.status, 202, await res.clone().text());
-    const [delivered] = await receiver.waitForRequests(1, 30_000);
+    const [delivered] = await receiver.waitForRequests(1, 90_000);
     assert.is(delivered!.path, '/hook');
     await waitFor(
       async () =>
         (await superuserQuery(db.url, `SELECT outcome FROM alert_ledger WHERE tenant_id = $1`, [t.id])).rows[0]
           ?.outcome === 'delivered',
       'the ledger says delivered',
-      30_000,
+      60_000,
       100,
     );
   });

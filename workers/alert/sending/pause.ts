@@ -7,7 +7,7 @@
  * every process sees it. BullMQ's own rate limit (`worker.rateLimit`) would stop the
  * whole alert-delivery queue, every tenant's channels with it; this pauses one channel.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../lib/clients/redis.js';
 
 export interface ChannelPauses {
   /** When each paused channel may be sent to again (epoch ms); channels not paused are absent. */
@@ -25,7 +25,10 @@ export function channelPauseKey(keyPrefix: string, tenantId: string, channelId: 
   return `${keyPrefix}:alert:{${tenantId}}:channel:${channelId}:paused-until`;
 }
 
-export function createChannelPauses(redis: Redis, options: { keyPrefix: string; clock: () => Date }): ChannelPauses {
+export function createChannelPauses(
+  redis: RedisClient,
+  options: { keyPrefix: string; clock: () => Date },
+): ChannelPauses {
   const key = (tenantId: string, channelId: string) => channelPauseKey(options.keyPrefix, tenantId, channelId);
   // The time left is Redis's (the key's TTL), not a time another process wrote by its
   // own clock: clocks that differ, or a test's frozen one, cannot stretch a pause.
