@@ -11,6 +11,11 @@
  * ends what they hold (the audit commit, its statement), and the connections the
  * caller closes next end the close. BullMQ's close(true) cannot be used instead: once
  * a close is under way it returns that same close.
+ *
+ * A close left behind has not yet reached the step that stops the worker's lock renewal
+ * (BullMQ runs that after the blocking connection's 'end', which a Redis Cluster
+ * connection whose node was SIGKILLed never emits). Its timer re-arms itself forever and
+ * keeps the process alive after everything else has stopped, so it is stopped here.
  */
 import type { Worker } from 'bullmq';
 import type { Logger } from '../../lib/logger.js';
@@ -37,4 +42,11 @@ export async function stopWorkers(
     'jobs still running at the deadline; they will be retried',
   );
   await options.onForced();
+  await Promise.all(workers.map(stopLockRenewal));
+}
+
+/** BullMQ keeps the lock manager private; its close() only clears a timer and a map. */
+async function stopLockRenewal(worker: Worker): Promise<void> {
+  const { lockManager } = worker as unknown as { lockManager?: { close(): Promise<void> } };
+  await lockManager?.close().catch(() => undefined);
 }
