@@ -12,7 +12,7 @@ import type { BackupContext, OnProgress } from './context.js';
 import { dumpDatabase } from './database.js';
 import { bulwarkVersion, publicConfig } from './describe.js';
 import { backupKeys, signingKeys } from './keys.js';
-import { backupIdAt, backupPrefix, manifestKey, startedKey } from './layout.js';
+import { backupIdAt, backupIdTime, backupPrefix, manifestKey, startedKey } from './layout.js';
 import { acquireLock } from './lock.js';
 import { MANIFEST_FORMAT, signManifest, type Manifest, type ManifestBody, type PartRecord } from './manifest.js';
 import type { DatabaseFacts } from './snapshot.js';
@@ -37,6 +37,12 @@ export interface CreateBackupOptions {
    * its earlier attempt left, instead of starting a new one (the job's retry passes it).
    */
   resumeId?: string;
+  /**
+   * An id the new backup must come after (default none): the job's retry passes the id
+   * of the attempt it just removed, so a retry within the same second never takes over
+   * that id and the logs of the two attempts stay apart.
+   */
+  idAfter?: string;
   /** Objects backups: on failure, keep what was copied for a retry to resume (default: remove it). */
   keepOnFailure?: boolean;
   /** Objects and tenant backups: objects per index part and checkpoint (default OBJECTS_PER_PART, 500). */
@@ -53,9 +59,13 @@ export function databaseLockKey(ctx: BackupContext, databaseUrl: string): string
   return `${ctx.config.queuePrefix}:backup:lock:database:${which}`;
 }
 
-/** The id for a backup starting now: this UTC second, or the next with nothing stored under it. */
-async function allocateId(ctx: BackupContext, now: Date): Promise<string> {
-  for (let t = now.getTime(); ; t += 1000) {
+/**
+ * The id for a backup starting now: this UTC second (or the one after `after`, if
+ * later), or the next with nothing stored under it.
+ */
+async function allocateId(ctx: BackupContext, now: Date, after?: string): Promise<string> {
+  const first = after ? Math.max(now.getTime(), backupIdTime(after).getTime() + 1000) : now.getTime();
+  for (let t = first; ; t += 1000) {
     const id = backupIdAt(new Date(t));
     let taken = false;
     for await (const _ of listAll(ctx.storage, backupPrefix(ctx.config.env, id))) {
@@ -80,7 +90,7 @@ export async function createBackup(ctx: BackupContext, o: CreateBackupOptions): 
   try {
     const startedAt = new Date();
     const resume = o.kind === 'objects' && o.resumeId !== undefined;
-    backupId = resume ? o.resumeId! : await allocateId(ctx, startedAt);
+    backupId = resume ? o.resumeId! : await allocateId(ctx, startedAt, o.idAfter);
     await o.onId?.(backupId);
     // A marker beside where the manifest will be: the backup is visible (as incomplete)
     // from its first second, on stores whose delimiter listing only sees one level too.

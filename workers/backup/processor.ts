@@ -4,7 +4,7 @@
  * or after a worker was killed mid-backup and the job was found stalled) first deals
  * with it: a predecessor that finished (its manifest written, the job not yet marked
  * complete) is the result, never a second backup; one that did not is removed before
- * a new backup starts. So a job ends with exactly one whole backup. An objects backup
+ * a new backup starts, under a later id. So a job ends with exactly one whole backup. An objects backup
  * is the exception to starting over: its retry carries on with the same id from the
  * checkpoint the failed attempt left (lib/backup/objects.ts), so a large bucket is not
  * copied again from the first key after every outage; only the last attempt, when it
@@ -42,7 +42,7 @@ async function previousAttempt(
   ctx: BackupContext,
   job: ProgressJob,
   kind: BackupJob['kind'],
-): Promise<{ done?: Manifest; resumeId?: string }> {
+): Promise<{ done?: Manifest; resumeId?: string; removedId?: string }> {
   const prior = (job.progress as Partial<BackupProgress> | undefined)?.backupId;
   if (typeof prior !== 'string' || prior === '') return {};
   try {
@@ -51,7 +51,7 @@ async function previousAttempt(
     if (!(err instanceof NotFoundError)) throw err;
     if (kind === 'objects') return { resumeId: prior };
     await abortBackup(ctx, prior);
-    return {};
+    return { removedId: prior };
   }
 }
 
@@ -62,7 +62,7 @@ export async function processBackup(data: unknown, ctx: BackupContext, job: Prog
       `invalid backup payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
     );
   const payload = parsed.data;
-  const { done, resumeId } = await previousAttempt(ctx, job, payload.kind);
+  const { done, resumeId, removedId } = await previousAttempt(ctx, job, payload.kind);
   if (done) return resultOf(done);
   // Not the last attempt (or a stand-in job that does not say): keep a failed objects copy for the retry.
   const attempts = job.opts?.attempts ?? 1;
@@ -80,6 +80,7 @@ export async function processBackup(data: unknown, ctx: BackupContext, job: Prog
     kind: payload.kind,
     tenantId: payload.kind === 'tenant' ? payload.tenantId : undefined,
     resumeId,
+    idAfter: removedId,
     keepOnFailure,
     // The id is recorded before any part is uploaded, so a crash after this leaves a trace.
     onId: (backupId) => report({ ...state, backupId }, true),
