@@ -151,12 +151,14 @@ export function createGuards(deps: GuardDeps) {
 
   /**
    * Before the key is looked up: a source that piled up refused keys this minute gets
-   * 429 (denial-digest.ts), so a flood of bad keys costs neither lookups nor entries.
+   * 429 (denial-digest.ts), so a flood of bad keys costs neither lookups nor entries. A key
+   * the database confirmed within KNOWN_GOOD_MS passes: clients sharing the address (a
+   * NAT, a proxy) keep working, and it costs at most a lookup per API_KEY_CACHE_MS.
    */
   async function refuseThrottledSource(request: FastifyRequest): Promise<void> {
     const address = clientAddress(request);
     const waitMs = deps.recordDenial.retryAfterMs(address);
-    if (waitMs <= 0) return;
+    if (waitMs <= 0 || deps.authenticator.knownGood(presentedKey(request))) return;
     await deps.recordDenial.throttled({
       address,
       displayPrefix: keyPrefixOf(presentedKey(request)),

@@ -37,6 +37,12 @@ interface CachedRow {
 
 export interface Authenticator {
   authenticate(rawKey: string | undefined): Promise<AuthResult>;
+  /**
+   * True when the database confirmed this key valid within KNOWN_GOOD_MS: the per-source
+   * throttle lets it through (a client behind the same address as an attacker keeps
+   * working; an attacker cannot present a key it does not have).
+   */
+  knownGood(rawKey: string | undefined): boolean;
   /** Write pending last-used times and `apikey:used` entries now (also runs on a timer). */
   flushLastUsed(): Promise<void>;
   close(): Promise<void>;
@@ -56,12 +62,16 @@ export interface AuthenticatorOptions extends Pick<KeyUseOptions, 'writeAudit' |
   onServedFromMemory?: (err: unknown) => void;
 }
 
+/** How long a key the database confirmed counts as known good to the throttle: 10 minutes. */
+export const KNOWN_GOOD_MS = 600_000;
+
 export function createAuthenticator(prisma: PrismaClient, options: AuthenticatorOptions): Authenticator {
   const clock = options.clock ?? (() => new Date());
   const cache = new Map<string, { row: CachedRow | null; fetchedAt: number }>();
   const keyUse = createKeyUseRecorder(prisma, { writeAudit: options.writeAudit, onError: options.onError });
 
-  const verified = createVerifiedKeys<CachedRow>(options.outageGraceMs ?? 0);
+  const outageGraceMs = options.outageGraceMs ?? 0;
+  const verified = createVerifiedKeys<CachedRow>(Math.max(outageGraceMs, KNOWN_GOOD_MS));
 
   async function lookup(hash: string): Promise<CachedRow | null> {
     const now = Date.now();
@@ -85,7 +95,7 @@ export function createAuthenticator(prisma: PrismaClient, options: Authenticator
     } catch (err) {
       // The database is out: a key verified shortly before is still accepted (ingest needs
       // only Redis); any other key is a 503 (the error goes on), never a 401 or a 500.
-      const remembered = isTransientDbError(err) ? verified.recall(hash, now) : undefined;
+      const remembered = isTransientDbError(err) ? verified.recall(hash, now, outageGraceMs) : undefined;
       if (!remembered) throw err;
       options.onServedFromMemory?.(err);
       return remembered;
@@ -116,6 +126,12 @@ export function createAuthenticator(prisma: PrismaClient, options: Authenticator
         ok: true,
         key: { id: row.id, tenantId: row.tenantId, displayPrefix: row.displayPrefix, scopes: row.scopes },
       };
+    },
+    knownGood(rawKey) {
+      if (!rawKey || !looksLikeApiKey(rawKey)) return false;
+      const row = verified.recall(hashApiKey(rawKey), Date.now(), KNOWN_GOOD_MS);
+      const now = clock();
+      return !!row && !(row.revokedAt && row.revokedAt <= now) && row.expiresAt > now;
     },
     flushLastUsed: () => keyUse.flush(),
     close: () => keyUse.close(),

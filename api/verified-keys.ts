@@ -18,21 +18,25 @@ interface Verifiable {
   revokedAt: Date | null;
 }
 
-export function createVerifiedKeys<Row extends Verifiable>(graceMs: number) {
+/**
+ * `keepMs`: how long a confirmation is kept; each recall says how old one it accepts
+ * (the outage grace, or the throttle's KNOWN_GOOD_MS).
+ */
+export function createVerifiedKeys<Row extends Verifiable>(keepMs: number) {
   const rows = new Map<string, { row: Row; at: number }>();
   return {
     /** Note what the database said about `hash` (null: no such key). */
     remember(hash: string, row: Row | null, now: number): void {
       rows.delete(hash);
       // A revocation dated later (a rotated key's overlap) is checked at each use, as always.
-      if (graceMs <= 0 || !row || (row.revokedAt && row.revokedAt.getTime() <= now)) return;
+      if (keepMs <= 0 || !row || (row.revokedAt && row.revokedAt.getTime() <= now)) return;
       rows.set(hash, { row, at: now });
       if (rows.size > MAX_KEYS) rows.delete(rows.keys().next().value!);
     },
-    /** The row last confirmed within the grace period, or undefined. */
-    recall(hash: string, now: number): Row | undefined {
+    /** The row last confirmed at most `withinMs` ago (and within `keepMs`), or undefined. */
+    recall(hash: string, now: number, withinMs: number): Row | undefined {
       const hit = rows.get(hash);
-      return hit && now - hit.at <= graceMs ? hit.row : undefined;
+      return hit && now - hit.at <= Math.min(withinMs, keepMs) ? hit.row : undefined;
     },
   };
 }
