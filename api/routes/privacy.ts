@@ -12,6 +12,7 @@ import { StorageUnavailableError, type Storage } from '../../lib/clients/storage
 import type { Config } from '../../lib/config.js';
 import { ValidationError } from '../../lib/errors.js';
 import { exportSubject, type SubjectExport } from '../../lib/privacy/export.js';
+import { checkSubject } from '../../lib/privacy/subject-match.js';
 import { ApiError } from '../api-error.js';
 import { requestActor, type Guards } from '../auth.js';
 import { RETRY_AFTER_SECONDS } from '../unavailable.js';
@@ -48,13 +49,17 @@ export function registerPrivacyRoutes(
   const admin = { preHandler: deps.guards.requireScope('admin') };
 
   app.post('/v1/privacy/exports', admin, async (request, reply) => {
-    const body = withKeyTenant(request, request.body, { what: 'subject export' });
-    const extra = Object.keys(body).filter((k) => k !== 'subject' && k !== 'tenantId');
+    // The fields as sent: withKeyTenant completes the body in place (tenantId, requestId).
+    const raw = request.body;
+    const sent = raw && typeof raw === 'object' && !Array.isArray(raw) ? Object.keys(raw) : [];
+    const body = withKeyTenant(request, raw, { what: 'subject export' });
+    const extra = sent.filter((k) => k !== 'subject' && k !== 'tenantId');
     if (extra.length)
       throw new ValidationError(
         'subject export',
         extra.map((k) => ({ path: k, message: 'is not a known field' })),
       );
+    const subject = checkSubject(body.subject);
     if (!deps.storage) storeDown(new StorageUnavailableError('no object store configured'));
     const result = await exportSubject(
       {
@@ -64,7 +69,7 @@ export function registerPrivacyRoutes(
         linkSeconds: deps.config.privacyExportLinkSeconds,
         clock: deps.clock,
       },
-      { tenantId: request.apiKey!.tenantId, subject: body.subject as string, actor: requestActor(request) },
+      { tenantId: request.apiKey!.tenantId, subject, actor: requestActor(request) },
     ).catch(storeDown);
     return reply.code(201).send({ export: exportView(result) });
   });
