@@ -114,6 +114,17 @@ test('a subject with no data: exit 0, an empty bundle with zero counts, said on 
   assert.equal(b.paths, ['audit-entries/00001.ndjson', 'alerts/00001.ndjson', 'objects.ndjson', 'manifest.json']);
 });
 
+test('--subject - reads the subject from stdin; --json prints the whole answer', async () => {
+  const { Readable } = await import('node:stream');
+  const r = await runCli(['subject', 'export', '--tenant', tenant, '--subject', '-', '--json'], env(), {
+    stdin: Readable.from([Buffer.from(`${SUBJECT}\n`)]),
+  });
+  assert.is(r.code, 0, r.err);
+  const answer = JSON.parse(r.out) as { counts: { auditEntries: number }; url: string; key: string };
+  assert.is(answer.counts.auditEntries, 4);
+  assert.is((await downloadBundle(answer.url)).manifest.subject, SUBJECT);
+});
+
 test('bad input: unknown tenant, malformed tenant, and subjects out of bounds are refused by name', async () => {
   const unknown = await run([
     'subject',
@@ -142,7 +153,7 @@ test('bad input: unknown tenant, malformed tenant, and subjects out of bounds ar
     assert.is(r.code, 2, JSON.stringify(subject));
     assert.match(r.err, `subject: ${why}`);
   }
-  assert.is((await exportedEntries(tenant)).length, 2, 'nothing more was exported');
+  assert.is((await exportedEntries(tenant)).length, 3, 'nothing more was exported');
 });
 
 test('the store unreachable: exit 1 naming S3_ENDPOINT, no bundle and no audit entry', async () => {
@@ -157,7 +168,7 @@ test('the store unreachable: exit 1 naming S3_ENDPOINT, no bundle and no audit e
     store.proxy.unblock();
   }
   assert.is((await exportsOf(tenant)).length, before);
-  assert.is((await exportedEntries(tenant)).length, 2);
+  assert.is((await exportedEntries(tenant)).length, 3);
 });
 
 test('an upload given up after a part was sent leaves nothing under its key', async () => {

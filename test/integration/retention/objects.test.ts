@@ -187,7 +187,8 @@ test('an unreachable store is retried, then stops only the object classes; the r
     /object store at http:\/\/127\.0\.0\.1:\d+ \(S3_ENDPOINT\) failed to list \S+ after a failed delete/,
   );
   assert.match(raw.error!, '(2 tries)');
-  for (const cls of ['objects:snapshots-annotated', 'objects:reports', 'objects:exports']) assert.ok(byClass(out, cls).error, cls);
+  for (const cls of ['objects:snapshots-annotated', 'objects:reports', 'objects:exports'])
+    assert.ok(byClass(out, cls).error, cls);
   for (const cls of ['audit', 'alerts']) assert.is(byClass(out, cls).error, undefined, `${cls} went on`);
   const stopped = await prisma.retentionReceipt.findUniqueOrThrow({ where: { id: raw.receiptId! } });
   assert.is(stopped.status, 'running');
