@@ -1,10 +1,10 @@
 /**
  * Data subject rights over HTTP, scope `admin`, always the key's own tenant:
- * POST /v1/privacy/exports writes everything the tenant holds about one subject as a
+ * POST /v1/subjects/export writes everything the tenant holds about one subject as a
  * bundle in the object store (lib/privacy/export.ts) and answers 201 with a presigned
  * link that expires soon. The subject travels in the body, never in the URL (URLs end
  * up in access logs). The store down is a 503 with Retry-After, nothing written.
- * (`/v1/privacy/erasures` goes beside it.)
+ * (`/v1/subjects/erase` goes beside it.)
  */
 import type { FastifyInstance } from 'fastify';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
@@ -48,7 +48,7 @@ export function registerPrivacyRoutes(
 ): void {
   const admin = { preHandler: deps.guards.requireScope('admin') };
 
-  app.post('/v1/privacy/exports', admin, async (request, reply) => {
+  app.post('/v1/subjects/export', admin, async (request, reply) => {
     // The fields as sent: withKeyTenant completes the body in place (tenantId, requestId).
     const raw = request.body;
     const sent = raw && typeof raw === 'object' && !Array.isArray(raw) ? Object.keys(raw) : [];

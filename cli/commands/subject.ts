@@ -1,7 +1,7 @@
 /**
  * `bulwark subject …`: data subject rights (GDPR, issue 18). `export` writes everything
  * a tenant holds about one person as a bundle in the object store and prints a link to
- * it (the work: subject-work.ts, loaded when the command runs). A right's command is one
+ * it (the work: subject-export-work.ts, loaded when the command runs). A right's command is one
  * entry below (`erase` goes beside `export`), its work in a module of its own.
  */
 import { command, defineGroup, TENANT } from '../command.js';
@@ -21,7 +21,7 @@ export default defineGroup({
       ],
       async run(f, { config, io, stdin }) {
         const c = await config();
-        const { runSubjectExport } = await import('./subject-work.js');
+        const { runSubjectExport } = await import('./subject-export-work.js');
         return runSubjectExport(c, io, { tenantId: f.tenant, subject: f.subject, json: f.json === true, stdin });
       },
     }),

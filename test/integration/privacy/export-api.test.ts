@@ -1,4 +1,4 @@
-// POST /v1/privacy/exports against a running Bulwark, the real Postgres and its own
+// POST /v1/subjects/export against a running Bulwark, the real Postgres and its own
 // s3rver (behind a proxy that can cut it off): admin scope only, the key's tenant only,
 // the bundle behind the link checked against its manifest, a subject holding quotes and
 // backslashes matched exactly, the link's life (PRIVACY_EXPORT_LINK_SECONDS, checked by
@@ -23,7 +23,7 @@ let seeded: Seeded;
 interface ExportBody {
   export: { id: string; key: string; url: string; expiresAt: string; empty: boolean; counts: Record<string, number> };
 }
-const post = (key: string, body: unknown) => api.call('POST', '/v1/privacy/exports', { key, body });
+const post = (key: string, body: unknown) => api.call('POST', '/v1/subjects/export', { key, body });
 
 test.before(
   setup(async () => {
