@@ -26,6 +26,7 @@ import { registerSettingsRoutes } from './routes/settings.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 import { registerChannelRoutes } from './routes/channels.js';
 import { registerRetentionRoutes } from './routes/retention.js';
+import { registerPrivacyRoutes } from './routes/privacy.js';
 import { registerSecurity, securityHeaderLines, setResponseHeaders, type SecurityOptions } from './security.js';
 
 export { requestIdFor } from './security.js';
@@ -37,7 +38,7 @@ export interface ApiDeps {
   redis: RedisClient;
   prisma: PrismaClient;
   producer: Producer;
-  /** The object store (retention's preview lists the object classes in it). */
+  /** The object store (retention's preview lists the object classes in it; subject exports go there). */
   storage?: Storage;
   clock?: () => Date;
   /** CSP for paths the API does not own (Bull Board's UI). */
@@ -190,6 +191,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     targets: { allowPrivateTargets: config.alertTargetsAllowPrivate },
   });
   registerRetentionRoutes(app, { prisma: deps.prisma, guards, store: deps.storage });
+  registerPrivacyRoutes(app, { prisma: deps.prisma, guards, config, storage: deps.storage, clock: deps.clock });
   return {
     guards,
     authenticator,

@@ -279,6 +279,12 @@ const envSchema = z.object({
   /** Size of one backup part before encryption, in MiB (two are held in memory at once). Default: 16. */
   BACKUP_PART_SIZE_MB: int(1, 64).default(16),
   /**
+   * How long the presigned link to a subject export (docs/DATA_MANAGEMENT.md, data subject
+   * rights) stays valid, in seconds, 60-3600: the bundle holds one person's data, and
+   * links leak into mail and browser histories. Default: 900 (15 minutes).
+   */
+  PRIVACY_EXPORT_LINK_SECONDS: int(60, 3600).default(900),
+  /**
    * The S3-protocol object store (MinIO in production, s3rver locally): scheme, host and
    * port only. https turns TLS on. Default: http://127.0.0.1:9000.
    */
@@ -367,6 +373,8 @@ export interface Config {
   /** Raw BACKUP_SIGNING_KEY list; parsed by lib/backup/signing.ts. Never log it. */
   readonly backupSigningKeys: string | undefined;
   readonly backupPartSizeBytes: number;
+  /** PRIVACY_EXPORT_LINK_SECONDS: the life of a subject export's presigned link. */
+  readonly privacyExportLinkSeconds: number;
   /** Raw AUDIT_CHECKPOINT_KEY; parsed by lib/checkpoints/keys.ts. Never log it. */
   readonly auditCheckpointKey: string | undefined;
   /** Raw AUDIT_CHECKPOINT_PUBLIC_KEYS (earlier keys' public halves). */
@@ -493,6 +501,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupKeys: e.BACKUP_KEYS,
     backupSigningKeys: e.BACKUP_SIGNING_KEY,
     backupPartSizeBytes: e.BACKUP_PART_SIZE_MB * 1024 * 1024,
+    privacyExportLinkSeconds: e.PRIVACY_EXPORT_LINK_SECONDS,
     auditCheckpointKey: e.AUDIT_CHECKPOINT_KEY,
     auditCheckpointPublicKeys: e.AUDIT_CHECKPOINT_PUBLIC_KEYS,
     auditCheckpointWebhookUrl: e.AUDIT_CHECKPOINT_WEBHOOK_URL,

@@ -19,6 +19,8 @@ export const OBJECT_CLASSES = [
     defaultDays: 90,
   },
   { name: 'objects:reports', setting: 'reports', prefix: 'reports', defaultDays: 365 },
+  // Subject export bundles (one person's data, answered with a short-lived link): a week.
+  { name: 'objects:exports', setting: 'exports', prefix: 'exports', defaultDays: 7 },
 ] as const;
 
 export type ObjectClass = (typeof OBJECT_CLASSES)[number];

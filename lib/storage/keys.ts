@@ -31,6 +31,9 @@ export const OBJECT_CLASSES = {
   'snapshots/raw': { granularity: 'day', contentTypes: IMAGES, maxBytes: 20 * MiB },
   'snapshots/annotated': { granularity: 'day', contentTypes: IMAGES, maxBytes: 20 * MiB },
   reports: { granularity: 'month', contentTypes: { 'application/pdf': 'pdf', 'text/csv': 'csv' }, maxBytes: 50 * MiB },
+  // Subject export bundles (lib/privacy/export.ts writes them in multipart, past this limit,
+  // which only bounds producer.objects.put). Personal data: retention removes them soon.
+  exports: { granularity: 'day', contentTypes: { 'application/gzip': 'tgz' }, maxBytes: 50 * MiB },
 } as const satisfies Record<string, ObjectClassSpec>;
 
 export type ObjectClass = keyof typeof OBJECT_CLASSES;

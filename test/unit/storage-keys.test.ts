@@ -54,7 +54,7 @@ test('keys follow tenant/{id}/{class}/{period}/{id}.{ext}, periods in UTC', () =
 });
 
 test('every class declares its granularity, content types and size limit', () => {
-  assert.equal(OBJECT_CLASS_NAMES.sort(), ['reports', 'snapshots/annotated', 'snapshots/raw']);
+  assert.equal([...OBJECT_CLASS_NAMES].sort(), ['exports', 'reports', 'snapshots/annotated', 'snapshots/raw']);
   for (const name of OBJECT_CLASS_NAMES) {
     const spec = OBJECT_CLASSES[name];
     assert.ok(['day', 'month'].includes(spec.granularity), name);

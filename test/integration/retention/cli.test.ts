@@ -228,7 +228,7 @@ test('in a pipe a real run draws no bar; with the object store unreachable it pu
     /\tobjects:snapshots-raw\t.*FAILED after deleting 0: object store at http:\/\/127\.0\.0\.1:\d+ \(S3_ENDPOINT\) failed to list/,
   );
   assert.match(r.out, 'stays running and the next run resumes it');
-  assert.match(r.err, '3 class(es) stopped because the object store failed');
+  assert.match(r.err, '4 class(es) stopped because the object store failed');
   const receipts = JSON.parse((await run(['retention', 'receipts', '--tenant', other, '--json'])).out) as Array<{
     class: string;
     status: string;

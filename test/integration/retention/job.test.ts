@@ -181,7 +181,7 @@ test('a tenant job whose object store is unreachable fails its attempt and is re
   assert.is(raw.deleted, 2n);
   assert.equal(await listKeys(store.storage, `tenant/${t}/`), []);
   assert.ok(keys.length === 2);
-  assert.is(await bulwark.ctx.prisma.retentionReceipt.count({ where: { tenantId: t, runId: 'outage-run' } }), 8);
+  assert.is(await bulwark.ctx.prisma.retentionReceipt.count({ where: { tenantId: t, runId: 'outage-run' } }), 9);
 });
 
 test.run();

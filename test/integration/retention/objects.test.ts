@@ -187,7 +187,8 @@ test('an unreachable store is retried, then stops only the object classes; the r
     /object store at http:\/\/127\.0\.0\.1:\d+ \(S3_ENDPOINT\) failed to list \S+ after a failed delete/,
   );
   assert.match(raw.error!, '(2 tries)');
-  for (const cls of ['objects:snapshots-annotated', 'objects:reports']) assert.ok(byClass(out, cls).error, cls);
+  for (const cls of ['objects:snapshots-annotated', 'objects:reports', 'objects:exports'])
+    assert.ok(byClass(out, cls).error, cls);
   for (const cls of ['audit', 'alerts']) assert.is(byClass(out, cls).error, undefined, `${cls} went on`);
   const stopped = await prisma.retentionReceipt.findUniqueOrThrow({ where: { id: raw.receiptId! } });
   assert.is(stopped.status, 'running');
@@ -240,11 +241,11 @@ test('the tenant job fails while the store is down (BullMQ retries it) and its r
   const result = await processRetentionTenant({ v: 1, runId: 'job-run', tenantId: d }, deps);
   assert.equal(
     result.map((r) => r.class),
-    ['objects:snapshots-raw', 'objects:snapshots-annotated', 'objects:reports'],
+    ['objects:snapshots-raw', 'objects:snapshots-annotated', 'objects:reports', 'objects:exports'],
     'the retry does only what was left',
   );
   assert.is(result[0]!.deleted, 3);
-  assert.is(await prisma.retentionReceipt.count({ where: { tenantId: d, runId: 'job-run' } }), 8);
+  assert.is(await prisma.retentionReceipt.count({ where: { tenantId: d, runId: 'job-run' } }), 9);
   assert.match(await metrics.registry.metrics(), 'bulwark_retention_deleted_total{class="objects:snapshots-raw"} 3');
 });
 
