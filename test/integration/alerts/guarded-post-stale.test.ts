@@ -121,10 +121,10 @@ test('close() ends the pooled connections; each GuardedPost has pools of its own
   try {
     assert.is((await post(one, server.url)).status, 200);
     assert.is((await post(other, server.url)).status, 200);
-    assert.is(server.connections, 2, 'the second GuardedPost did not reuse the first one\'s connection');
+    assert.is(server.connections, 2, "the second GuardedPost did not reuse the first one's connection");
     assert.is(server.open, 2, 'both idle connections kept alive');
     one.close();
-    await waitFor(async () => (server.open === 1 ? true : undefined), 'the closed pool\'s connection ended', 5000);
+    await waitFor(async () => (server.open === 1 ? true : undefined), "the closed pool's connection ended", 5000);
     other.close();
     await waitFor(async () => (server.open === 0 ? true : undefined), 'every pooled connection ended', 5000);
   } finally {

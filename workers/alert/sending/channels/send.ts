@@ -204,18 +204,18 @@ export async function sendToChannel(
   try {
     res = http
       ? await http.post(req.url, {
-            body: req.body,
-            headers: req.headers,
-            signal: controller.signal,
-            allowPrivate: options.allowPrivateTargets ?? false,
-          })
-        : await doFetch(req.url, {
-            method: 'POST',
-            body: req.body,
-            headers: req.headers,
-            signal: controller.signal,
-            redirect: 'manual',
-          });
+          body: req.body,
+          headers: req.headers,
+          signal: controller.signal,
+          allowPrivate: options.allowPrivateTargets ?? false,
+        })
+      : await doFetch(req.url, {
+          method: 'POST',
+          body: req.body,
+          headers: req.headers,
+          signal: controller.signal,
+          redirect: 'manual',
+        });
     text = await res.text().catch(() => '');
   } catch (err) {
     const e = err as Error;
