@@ -168,6 +168,7 @@ export async function startAlertHarness(options: AlertHarnessOptions = {}): Prom
       queueIdle(ctx.deliveries, (j) => j.name === 'deliver' || j.timestamp + (j.opts.delay ?? 0) < Date.now() + 5_000),
     close: cleanup([
       ['close queue', () => ctx.deliveries.close()],
+      ['close alert sends', () => ctx.http.close()],
       ['stop bulwark', () => bulwark.stop()],
       ['obliterate queues', () => obliterateQueues(bulwark.ctx.config.queuePrefix)],
       ['drop database', () => db.drop()],

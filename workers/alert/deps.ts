@@ -10,6 +10,7 @@ import type { PrismaClient } from '../../lib/clients/prisma.js';
 import type { MasterKeys } from '../../lib/crypto/master-keys.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
+import type { GuardedPost } from './sending/channels/guarded-post.js';
 import type { SendOptions } from './sending/channels/send.js';
 import type { ChannelPauses } from './sending/pause.js';
 import type { ChannelSlots } from './sending/slots.js';
@@ -38,6 +39,8 @@ export interface AlertDeps {
   pauses: ChannelPauses;
   /** Sends in flight per channel in this process (sending/slots.ts). */
   slots: ChannelSlots;
+  /** Webhook and Slack POSTs with this process's keep-alive pools; closed at stop (the alert drain). */
+  http: GuardedPost;
   /** Options passed to the channel senders (timeout, Telegram base URL, webhook body limit, private targets). */
   send?: Pick<SendOptions, 'timeoutMs' | 'telegramBaseUrl' | 'webhookMaxBodyBytes' | 'allowPrivateTargets'>;
 }

@@ -24,6 +24,7 @@ import { sendDigest } from './jobs/digest.js';
 import { flushGroup } from './jobs/group-flush.js';
 import { decideAlert } from './jobs/processor.js';
 import { sweep } from './jobs/sweep.js';
+import { createGuardedPost } from './sending/channels/guarded-post.js';
 import { createChannelPauses } from './sending/pause.js';
 import { createChannelSlots } from './sending/slots.js';
 import { createChannelReader } from './stores/channels.js';
@@ -60,6 +61,7 @@ export function createAlertDeps(ctx: AppContext, deliveries: Queue, options: Ale
     keys: requireMasterKeys(ctx.config),
     pauses: createChannelPauses(ctx.redis, { keyPrefix: ctx.config.keyPrefix, clock: ctx.clock }),
     slots: createChannelSlots(),
+    http: createGuardedPost(),
     // The target check comes from the config even when a test sets the other options.
     send: {
       timeoutMs: ctx.config.alertHttpTimeoutMs,
@@ -102,8 +104,16 @@ function alertDeps(scope: WorkerScope): AlertDeps {
 /**
  * Remembered decisions are forgotten after their jobs finish, so shutdown waits for
  * those forgets before closing the Redis connection (or they fail and wait out their TTL).
+ * The workers are closed by then, so no send is left: the keep-alive pools close too.
  */
-const drain = (scope: WorkerScope) => scope.shared(alertDeps).decider.forgotten();
+const drain = async (scope: WorkerScope) => {
+  const deps = scope.shared(alertDeps);
+  try {
+    await deps.decider.forgotten();
+  } finally {
+    deps.http.close();
+  }
+};
 
 const countLost = (scope: WorkerScope, job: { name?: string } | undefined, err: Error) => {
   if (!wasRecorded(err)) scope.ctx.metrics.alertDeliveryJobsLost.inc({ kind: lostJobKind(job?.name) });

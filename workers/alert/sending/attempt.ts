@@ -73,7 +73,7 @@ export async function attemptDelivery(deps: AlertDeps, input: AttemptInput): Pro
       { type: channel.type, url: channel.target, chatId: channel.target },
       credential,
       input.message,
-      { ...deps.send, now: deps.clock },
+      { ...deps.send, http: deps.http, now: deps.clock },
     );
   } finally {
     input.releaseSlot();

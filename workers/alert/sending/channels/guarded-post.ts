@@ -67,16 +67,36 @@ export interface HttpAnswer {
  * so a send rarely meets one the receiver is closing.
  */
 const FREE_SOCKET_MS = 4000;
-const pools = new Map<string, HttpAgent>();
-function poolFor(https: boolean, allowPrivate: boolean): HttpAgent {
-  const key = `${https ? 'https' : 'http'}:${allowPrivate}`;
-  let agent = pools.get(key);
-  if (!agent) {
-    const options = { keepAlive: true, timeout: FREE_SOCKET_MS, scheduling: 'lifo' as const };
-    agent = https ? new HttpsAgent(options) : new HttpAgent(options);
-    pools.set(key, agent);
+
+/**
+ * The guarded POST with its keep-alive pools: one per process, made by the alert
+ * worker's dependencies (createAlertDeps) and closed when they stop.
+ */
+export interface GuardedPost {
+  post(url: string, init: GuardedInit): Promise<HttpAnswer>;
+  /** Destroys the pools and their sockets, idle or not. A later post makes new pools. */
+  close(): void;
+}
+
+export function createGuardedPost(): GuardedPost {
+  const pools = new Map<string, HttpAgent>();
+  function poolFor(https: boolean, allowPrivate: boolean): HttpAgent {
+    const key = `${https ? 'https' : 'http'}:${allowPrivate}`;
+    let agent = pools.get(key);
+    if (!agent) {
+      const options = { keepAlive: true, timeout: FREE_SOCKET_MS, scheduling: 'lifo' as const };
+      agent = https ? new HttpsAgent(options) : new HttpAgent(options);
+      pools.set(key, agent);
+    }
+    return agent;
   }
-  return agent;
+  return {
+    post: (url, init) => guardedPost(url, init, poolFor),
+    close() {
+      for (const agent of pools.values()) agent.destroy();
+      pools.clear();
+    },
+  };
 }
 
 export interface GuardedInit {
@@ -109,7 +129,11 @@ const STALE_CODES = new Set(['ECONNRESET', 'EPIPE']);
  * retry backoff. An error on a new connection, or after an answer began, is reported
  * as before.
  */
-export function guardedPost(url: string, init: GuardedInit): Promise<HttpAnswer> {
+function guardedPost(
+  url: string,
+  init: GuardedInit,
+  poolFor: (https: boolean, allowPrivate: boolean) => HttpAgent,
+): Promise<HttpAnswer> {
   const literal = init.allowPrivate ? undefined : literalTargetProblem(url);
   if (literal) return Promise.reject(new TargetRefusedError(literal));
   const u = new URL(url);

@@ -5,7 +5,7 @@
  * the credential.
  */
 import { fitText, SLACK_TEXT_MAX, TELEGRAM_TEXT_MAX } from './fit.js';
-import { guardedPost, TargetRefusedError, type HttpAnswer } from './guarded-post.js';
+import { createGuardedPost, TargetRefusedError, type GuardedPost, type HttpAnswer } from './guarded-post.js';
 import type { AlertMessage, ChannelTarget, SendResult } from './types.js';
 import { webhookBody } from './webhook-body.js';
 import { signWebhook } from './webhook-signature.js';
@@ -17,6 +17,12 @@ export interface SendOptions {
    * checked, but not what a host name resolves to (guarded-post.ts does that).
    */
   fetch?: typeof fetch;
+  /**
+   * The process's guarded POST and its keep-alive pools (the alert worker's
+   * dependencies hold one). Without it a webhook or Slack send makes a one-off one,
+   * closed after the send: a connection of its own, kept by nobody.
+   */
+  http?: GuardedPost;
   /**
    * ALERT_TARGETS_ALLOW_PRIVATE: whether a webhook or Slack URL may point at a
    * loopback, private, link-local or other non-public address. Default: false.
@@ -191,24 +197,25 @@ export async function sendToChannel(
     () => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')),
     timeoutMs,
   );
+  const oneOff = tenantUrl && !options.fetch && !options.http ? createGuardedPost() : undefined;
+  const http = tenantUrl && !options.fetch ? (options.http ?? oneOff) : undefined;
   let res: HttpAnswer;
   let text: string;
   try {
-    res =
-      tenantUrl && !options.fetch
-        ? await guardedPost(req.url, {
-            body: req.body,
-            headers: req.headers,
-            signal: controller.signal,
-            allowPrivate: options.allowPrivateTargets ?? false,
-          })
-        : await doFetch(req.url, {
-            method: 'POST',
-            body: req.body,
-            headers: req.headers,
-            signal: controller.signal,
-            redirect: 'manual',
-          });
+    res = http
+      ? await http.post(req.url, {
+          body: req.body,
+          headers: req.headers,
+          signal: controller.signal,
+          allowPrivate: options.allowPrivateTargets ?? false,
+        })
+      : await doFetch(req.url, {
+          method: 'POST',
+          body: req.body,
+          headers: req.headers,
+          signal: controller.signal,
+          redirect: 'manual',
+        });
     text = await res.text().catch(() => '');
   } catch (err) {
     const e = err as Error;
@@ -220,6 +227,7 @@ export async function sendToChannel(
     return { ok: false, retryable: true, error: reason };
   } finally {
     clearTimeout(timer);
+    oneOff?.close();
   }
   if (res.ok) return { ok: true, status: res.status };
   if (res.status === 429) {
