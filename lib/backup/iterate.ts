@@ -1,17 +1,28 @@
 /** Small async helpers for backups: a bounded map, and an iteration whose every step has a deadline. */
 import { withTimeout } from '../time.js';
 
-/** `fn` over `items` with at most `limit` calls in flight; results in input order; rejects on the first failure. */
+/**
+ * `fn` over `items` with at most `limit` calls in flight; results in input order. On the
+ * first failure no new call starts, and the promise rejects with that failure once the
+ * calls in flight have settled: a failed backup must not go on copying behind the
+ * caller's back (its cleanup, or the retry's, would race the late copies).
+ */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failure: { err: unknown } | undefined;
   const lane = async () => {
-    while (next < items.length) {
+    while (!failure && next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!);
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failure ??= { err };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.err;
   return out;
 }
 
