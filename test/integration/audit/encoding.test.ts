@@ -70,7 +70,10 @@ test('hard strings in every text and JSON column are stored exactly and the chai
       userAgent: s,
     }),
   );
-  const outcomes = await commitEntries(pool, entries.map(encodeEntry));
+  const outcomes = await commitEntries(
+    pool,
+    entries.map((e) => encodeEntry(e, { format: 1 })),
+  );
   assert.equal(
     outcomes.map((o) => o.status),
     HARD.map(() => 'written'),
