@@ -137,6 +137,8 @@ export function encodeEntry(source: PreparedEntry, options: EncodeOptions = {}):
 /** audit_personal_data's cells after (tenant_id, seq): salt, then the PD_MEMBERS values. */
 function personalCells(p: PersonalPart): string[] {
   const out = [arrayElement(p.salt)];
-  PD_MEMBERS.forEach(([, , isJson], i) => out.push(isJson ? jsonElement(p.values[i] ?? null) : arrayElement(p.values[i] ?? null)));
+  PD_MEMBERS.forEach(([, , isJson], i) =>
+    out.push(isJson ? jsonElement(p.values[i] ?? null) : arrayElement(p.values[i] ?? null)),
+  );
   return out;
 }

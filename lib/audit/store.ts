@@ -9,14 +9,7 @@ import type { TransactionClient } from '../clients/prisma.js';
 
 import { personalFieldsFor, type OptionalPersonalField } from '../privacy/fields.js';
 import { hashCanonical, joinCanonical } from './chain.js';
-import {
-  CHAIN_COLUMNS,
-  STATIC_COLUMNS,
-  arrayElement,
-  arrayLiteral,
-  encodeEntry,
-  type EncodedEntry,
-} from './encode.js';
+import { CHAIN_COLUMNS, STATIC_COLUMNS, arrayElement, arrayLiteral, encodeEntry, type EncodedEntry } from './encode.js';
 import { PD_MEMBERS, PD_TYPES } from './personal.js';
 
 export type CommitOutcome =
@@ -163,7 +156,10 @@ export async function appendEntries(
   // Format 2 splits by the tenant's personal fields, read here under the head's lock;
   // entries encoded by other fields (a tenant with additions: rare) are encoded again.
   const fieldsByTenant = new Map(
-    heads.map((h) => [h.tenant_id, personalFieldsFor({ privacy: { personalFields: Array.isArray(h.pf) ? h.pf : [] } })]),
+    heads.map((h) => [
+      h.tenant_id,
+      personalFieldsFor({ privacy: { personalFields: Array.isArray(h.pf) ? h.pf : [] } }),
+    ]),
   );
   encoded = encoded.map((x) => {
     const fields = fieldsByTenant.get(x.entry.tenantId);

@@ -44,7 +44,8 @@ export function contentProblem(
         ? erasureSignatureProblem(erasure!, keys)
         : null;
   if ((entry.format ?? 1) === 1) {
-    if (!erasure) return chainHash(entry, prevHash) === storedHash ? null : "stored hash does not match the entry's content";
+    if (!erasure)
+      return chainHash(entry, prevHash) === storedHash ? null : "stored hash does not match the entry's content";
     if (erasure.redactedHash === null) return 'the erasure record of a format-1 entry has no redacted hash';
     if (chainHash(entry, prevHash) !== erasure.redactedHash)
       return "the erased entry's remaining content does not match its erasure record";

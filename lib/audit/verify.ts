@@ -243,7 +243,14 @@ async function loadGaps(prisma: PrismaClient, tenantId: string): Promise<Map<big
 /** A tenant's erasure records by seq. */
 async function loadErasures(prisma: PrismaClient, tenantId: string): Promise<Map<string, ErasureRecord>> {
   const rows = await prisma.$queryRawUnsafe<
-    Array<{ seq: string; hash: string; redacted_hash: string | null; erased_at: Date; key_id: string; signature: string }>
+    Array<{
+      seq: string;
+      hash: string;
+      redacted_hash: string | null;
+      erased_at: Date;
+      key_id: string;
+      signature: string;
+    }>
   >(
     'SELECT seq::text, hash, redacted_hash, erased_at, key_id, signature FROM audit_erasures WHERE tenant_id = $1::uuid',
     tenantId,
