@@ -26,6 +26,8 @@ import { registerSettingsRoutes } from './routes/settings.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 import { registerChannelRoutes } from './routes/channels.js';
 import { registerRetentionRoutes } from './routes/retention.js';
+import { registerSubjectRoutes } from './routes/subjects.js';
+import { erasureKeys } from '../lib/privacy/erasure-record.js';
 import { registerSecurity, securityHeaderLines, setResponseHeaders, type SecurityOptions } from './security.js';
 
 export { requestIdFor } from './security.js';
@@ -190,6 +192,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
     targets: { allowPrivateTargets: config.alertTargetsAllowPrivate },
   });
   registerRetentionRoutes(app, { prisma: deps.prisma, guards, store: deps.storage });
+  registerSubjectRoutes(app, {
+    prisma: deps.prisma,
+    guards,
+    storage: deps.storage,
+    signer: erasureKeys(config).signer,
+  });
   return {
     guards,
     authenticator,
