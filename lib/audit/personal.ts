@@ -101,10 +101,23 @@ export function canonicalPersonal(values: ReadonlyArray<string | null>): string 
   return out + '}';
 }
 
-/** pd_digest = hex(SHA-256(UTF-8(canonical personal object) ‖ ASCII(salt))). */
+/**
+ * pd_digest = hex(SHA-256(UTF-8(canonical personal object) ‖ ASCII(salt))), fed piece
+ * by piece (the object's text is never built: it would copy the JSON members again).
+ */
 export function personalDigest(values: ReadonlyArray<string | null>, salt: string): string {
-  return createHash('sha256').update(canonicalPersonal(values), 'utf8').update(salt, 'ascii').digest('hex');
+  const h = createHash('sha256');
+  for (let i = 0; i < PD_MEMBERS.length; i++) {
+    const [, , isJson] = PD_MEMBERS[i]!;
+    const v = values[i] ?? null;
+    h.update(PD_KEYS[i]!, 'utf8');
+    h.update(v === null ? 'null' : isJson ? v : JSON.stringify(v), 'utf8');
+  }
+  return h.update('}', 'utf8').update(salt, 'ascii').digest('hex');
 }
+
+/** `{"actor_id":`, `,"after_state":`, …: the text before each member's value. */
+const PD_KEYS = PD_MEMBERS.map(([c], i) => `${i === 0 ? '{' : ','}"${c}":`);
 
 /** The nine values of a stored audit_personal_data row (JSON columns as parsed jsonb), canonicalised. */
 export function personalValuesOfRow(row: Record<string, unknown>): Array<string | null> {
