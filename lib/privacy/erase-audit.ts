@@ -12,7 +12,7 @@ import { PERSONAL_COLUMNS, type PersonalField } from './fields.js';
 import type { FoundEntry } from './find.js';
 
 /** Entries erased per transaction. */
-export const ERASE_BATCH = 2000;
+export const ERASE_BATCH = 5000;
 
 interface Format1Row {
   seq: string;
