@@ -1,13 +1,20 @@
-/** `bulwark subject erase|erasure-key`: data subjects' rights (the work: subject-work.ts, loaded when a command runs). */
+/**
+ * `bulwark subject …`: data subject rights (GDPR, issue 18). `erase` removes a subject's
+ * personal data, `erasure-key` prints the erasure records' public key (the work:
+ * subject-work.ts, loaded when a command runs). main's `export` goes beside them.
+ */
 import { command, defineGroup, TENANT } from '../command.js';
 
+/** The --subject flag every subject command takes: the person, as the tenant's data names them. */
+export const SUBJECT = { type: 'string', value: 'SUBJECT', required: true } as const;
+
 export default defineGroup({
-  section: 'Data subjects',
+  section: 'Data subject rights (GDPR)',
   commands: {
     erase: command({
       flags: {
         tenant: TENANT,
-        subject: { type: 'string', value: 'SUBJECT', required: true },
+        subject: SUBJECT,
         reason: { type: 'string', value: 'TEXT', required: true },
         'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
