@@ -27,6 +27,8 @@ import { registerTenantRoutes } from './routes/tenants.js';
 import { registerChannelRoutes } from './routes/channels.js';
 import { registerRetentionRoutes } from './routes/retention.js';
 import { registerPrivacyRoutes } from './routes/privacy.js';
+import { registerSubjectRoutes } from './routes/subjects.js';
+import { erasureKeys } from '../lib/privacy/erasure-record.js';
 import { registerSecurity, securityHeaderLines, setResponseHeaders, type SecurityOptions } from './security.js';
 
 export { requestIdFor } from './security.js';
@@ -192,6 +194,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): Api {
   });
   registerRetentionRoutes(app, { prisma: deps.prisma, guards, store: deps.storage });
   registerPrivacyRoutes(app, { prisma: deps.prisma, guards, config, storage: deps.storage, clock: deps.clock });
+  registerSubjectRoutes(app, {
+    prisma: deps.prisma,
+    guards,
+    storage: deps.storage,
+    signer: erasureKeys(config).signer,
+  });
   return {
     guards,
     authenticator,

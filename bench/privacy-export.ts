@@ -17,7 +17,11 @@ import { createPrisma } from '../lib/clients/prisma.js';
 import { createStorage, ensureBuckets } from '../lib/clients/storage.js';
 import { loadConfig } from '../lib/config.js';
 import { exportSubject } from '../lib/privacy/export.js';
-import { AUDIT_SUBJECT_CONDITION, subjectParams } from '../lib/privacy/subject-match.js';
+import { BUILT_IN_PERSONAL_FIELDS } from '../lib/privacy/fields.js';
+import { auditSubjectCondition, subjectParams } from '../lib/privacy/subject-match.js';
+
+// The raw export selects by the same rule as Bulwark's (the built-in personal-data fields).
+const AUDIT_SUBJECT_CONDITION = auditSubjectCondition(BUILT_IN_PERSONAL_FIELDS);
 import { createTenant } from '../lib/tenants/tenants.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { startS3Server } from '../test/helpers/s3.js';
@@ -64,9 +68,9 @@ async function seed(url: string, tenantId: string): Promise<number> {
     );
     await c.query('UPDATE audit_chain_heads SET last_seq = $2 WHERE tenant_id = $1', [tenantId, head + ENTRIES]);
     await c.query('ANALYZE audit_log');
-    const p = subjectParams(tenantId, SUBJECT);
+    const p = subjectParams('audit', tenantId, SUBJECT);
     return Number(
-      (await c.query(`SELECT count(*) FROM audit_log r WHERE ${AUDIT_SUBJECT_CONDITION}`, p)).rows[0].count,
+      (await c.query(`SELECT count(*) FROM audit_entries r WHERE ${AUDIT_SUBJECT_CONDITION}`, p)).rows[0].count,
     );
   } finally {
     await c.end();
@@ -79,8 +83,8 @@ async function rawExport(url: string, tenantId: string, put: (key: string, body:
   try {
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     await c.query(
-      `DECLARE raw NO SCROLL CURSOR FOR SELECT row_to_json(r)::text AS j FROM audit_log r WHERE ${AUDIT_SUBJECT_CONDITION} ORDER BY r.seq`,
-      subjectParams(tenantId, SUBJECT),
+      `DECLARE raw NO SCROLL CURSOR FOR SELECT row_to_json(r)::text AS j FROM audit_entries r WHERE ${AUDIT_SUBJECT_CONDITION} ORDER BY r.seq`,
+      subjectParams('audit', tenantId, SUBJECT),
     );
     const lines: string[] = [];
     for (;;) {

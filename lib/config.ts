@@ -138,6 +138,31 @@ const envSchema = z.object({
   /** Backup retention: newest backup of each of the N most recent UTC months that have one. Default: 12. */
   BACKUP_KEEP_MONTHLY: int(0, 1200).default(12),
   RETENTION_CRON: cron.default('0 2 * * *'),
+  /**
+   * The canonical form of new audit entries written by the audit-write worker: 2 keeps
+   * personal data apart so that it can be erased (docs/jobs/audit-write.md § Format 2),
+   * 1 the form from before. Entries already written keep verifying either way; entries
+   * Bulwark records inside its own transactions always use 2. Default: 2.
+   */
+  AUDIT_CHAIN_FORMAT: z.enum(['1', '2'], { error: 'must be 1 or 2' }).default('2'),
+  /**
+   * The Ed25519 private key that signs erasure records (docs/jobs/audit-write.md §
+   * Erased entries): 32 bytes in base64 or base64url (`bulwark audit checkpoints
+   * generate-key` makes one). Required by `bulwark subject erase`; verification checks
+   * erasure records with its public key. Never logged or echoed. Default: none.
+   */
+  ERASURE_SIGNING_KEY: z
+    .string()
+    .refine(isCheckpointKey, 'must be 32 bytes in base64 or base64url (`bulwark audit checkpoints generate-key`)')
+    .optional(),
+  /**
+   * Public keys of earlier erasure signing keys (rotation), comma-separated, each 32
+   * bytes in base64 or base64url: erasure records they signed still verify. Default: none.
+   */
+  ERASURE_PUBLIC_KEYS: z
+    .string()
+    .refine(isPublicKeyList, 'must be comma-separated public keys, each 32 bytes in base64 or base64url')
+    .optional(),
   /** Overrides the audit-write worker concurrency of the contract policy. */
   AUDIT_WRITE_CONCURRENCY: int(1, 1000).optional(),
   /** Most entries written in one group-commit transaction. Default: 2000. */
@@ -339,6 +364,12 @@ export interface Config {
   readonly backupKeep: { readonly daily: number; readonly weekly: number; readonly monthly: number };
   /** When the daily retention run starts, in UTC (cron). Default: `0 2 * * *` (02:00 UTC). */
   readonly retentionCron: string;
+  /** AUDIT_CHAIN_FORMAT: the canonical form new entries of the audit-write worker follow. */
+  readonly auditChainFormat: 1 | 2;
+  /** Raw ERASURE_SIGNING_KEY (Ed25519 seed); parsed by lib/privacy/erasure-keys.ts. Never log it. */
+  readonly erasureSigningKey: string | undefined;
+  /** Raw ERASURE_PUBLIC_KEYS (earlier keys' public halves). */
+  readonly erasurePublicKeys: string | undefined;
   readonly auditWriteConcurrency: number | undefined;
   readonly auditBatchMax: number;
   readonly auditEntriesInFlight: number;
@@ -419,6 +450,7 @@ export const SECRET_VARIABLES = [
   'BACKUP_SIGNING_KEY',
   'AUDIT_CHECKPOINT_KEY',
   'AUDIT_CHECKPOINT_WEBHOOK_URL',
+  'ERASURE_SIGNING_KEY',
   'REDIS_SENTINEL_PASSWORD',
 ] as const satisfies ReadonlyArray<keyof Env>;
 
@@ -469,6 +501,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       monthly: e.BACKUP_KEEP_MONTHLY,
     }),
     retentionCron: e.RETENTION_CRON,
+    auditChainFormat: e.AUDIT_CHAIN_FORMAT === '1' ? 1 : 2,
+    erasureSigningKey: e.ERASURE_SIGNING_KEY,
+    erasurePublicKeys: e.ERASURE_PUBLIC_KEYS,
     auditWriteConcurrency: e.AUDIT_WRITE_CONCURRENCY,
     auditBatchMax: e.AUDIT_BATCH_MAX,
     auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,

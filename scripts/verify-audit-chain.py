@@ -6,6 +6,12 @@ Written from docs/jobs/audit-write.md ("Canonical serialisation (normative)" and
 `psql` (no driver needed) and recomputes every hash.
 
     DATABASE_URL=postgresql://... python3 scripts/verify-audit-chain.py [--tenant ID]
+        [--erasure-public-keys KEY,...]   (default: $ERASURE_PUBLIC_KEYS)
+
+Both canonical forms are checked ("Format 2"), and erased entries through their signed
+erasure records ("Erased entries"): Ed25519 signatures need python3-cryptography and the
+public keys of the erasure signing keys (`bulwark subject erasure-key` prints the current
+one); without them an erased entry is reported broken.
 
 Output and exit codes follow `bulwark audit verify`: one line per tenant, then a summary;
 exit 0 when every chain is intact, 1 when at least one is broken, the tenant named does
@@ -142,15 +148,115 @@ MEMBERS = (
     "actor_id", "action", "resource_type", "resource_id", "before_state", "after_state",
     "metadata", "reason", "confidence", "request_id", "ip", "user_agent", "severity",
 )
+# Format 2 adds pd_digest (§ Format 2); v is 2.
+MEMBERS_2 = MEMBERS + ("pd_digest",)
+# The personal object's members (§ Format 2), all nine always present.
+PD_MEMBERS = ("actor_id", "after_state", "before_state", "ip", "metadata", "reason",
+              "request_id", "resource_id", "user_agent")
 
 
 def entry_hash(entry: dict[str, Any], prev_hash: str) -> str:
-    missing = [m for m in MEMBERS if m not in entry]
-    extra = [m for m in entry if m not in MEMBERS]
+    members = MEMBERS_2 if entry.get("v") == 2 else MEMBERS
+    missing = [m for m in members if m not in entry]
+    extra = [m for m in entry if m not in members]
     if missing or extra:
         raise ValueError(f"entry members wrong: missing {missing}, extra {extra}")
     text = canon(entry)
     return hashlib.sha256(text.encode("utf-8") + prev_hash.encode("ascii")).hexdigest()
+
+
+def personal_digest(personal: dict[str, Any]) -> str:
+    """pd_digest = hex(SHA-256(UTF-8(canonical personal object) || ASCII(salt)))."""
+    obj = {m: personal.get(m) for m in PD_MEMBERS}
+    return hashlib.sha256(canon(obj).encode("utf-8") + personal["salt"].encode("ascii")).hexdigest()
+
+
+def erasure_message(tenant: str, e: dict[str, Any]) -> bytes:
+    """The six lines an erasure record's signature covers (§ Erased entries)."""
+    return ("bulwark-audit-erasure v1\n"
+            f"tenant {tenant}\n"
+            f"seq {e['seq']}\n"
+            f"hash {e['hash']}\n"
+            f"redacted {e['redacted_hash'] or '-'}\n"
+            f"erased {e['erased_at']}\n").encode("utf-8")
+
+
+class ErasureKeys:
+    """Ed25519 public keys by key id (first 16 hex digits of SHA-256 of the raw key)."""
+
+    def __init__(self, texts: list[str]):
+        self.keys: dict[str, Any] = {}
+        self.error: str | None = None
+        if not texts:
+            return
+        try:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        except ImportError:
+            self.error = "python3-cryptography is not installed"
+            return
+        import base64
+        for t in texts:
+            t = t.strip()
+            raw = base64.b64decode(t.replace("-", "+").replace("_", "/") + "=" * (-len(t) % 4))
+            if len(raw) != 32:
+                raise ValueError("an erasure public key must be 32 bytes in base64")
+            self.keys[hashlib.sha256(raw).hexdigest()[:16]] = Ed25519PublicKey.from_public_bytes(raw)
+
+    def problem(self, tenant: str, e: dict[str, Any]) -> str | None:
+        if self.error:
+            return f"erasure record cannot be checked: {self.error}"
+        key = self.keys.get(e["key_id"])
+        if key is None:
+            return (f"erasure record signed by key {e['key_id']}, which is not among the erasure "
+                    "public keys given (--erasure-public-keys / ERASURE_PUBLIC_KEYS)")
+        import base64
+        from cryptography.exceptions import InvalidSignature
+        try:
+            key.verify(base64.b64decode(e["signature"]), erasure_message(tenant, e))
+        except (InvalidSignature, ValueError):
+            return "erasure record signature does not verify"
+        return None
+
+
+def content_problem(row: dict[str, Any], keys: ErasureKeys) -> tuple[str | None, bool]:
+    """Why an entry's content does not verify (or None), and whether it was erased."""
+    entry, prev_hash, stored = row["entry"], row["prev_hash"], row["hash"]
+    erasure, personal = row.get("erasure"), row.get("personal")
+    tenant = entry["tenant_id"]
+
+    def record_problem() -> str | None:
+        if erasure["hash"] != stored:
+            return "the erasure record's hash is not the entry's"
+        return keys.problem(tenant, erasure)
+
+    if row.get("format", 1) == 1:
+        entry["v"] = 1
+        if erasure is None:
+            return (None if entry_hash(entry, prev_hash) == stored
+                    else "stored hash does not match the entry's content"), False
+        if erasure["redacted_hash"] is None:
+            return "the erasure record of a format-1 entry has no redacted hash", False
+        if entry_hash(entry, prev_hash) != erasure["redacted_hash"]:
+            return "the erased entry's remaining content does not match its erasure record", False
+        return record_problem(), True
+    entry["v"] = 2
+    entry["pd_digest"] = row["pd_digest"]
+    if entry_hash(entry, prev_hash) != stored:
+        return "stored hash does not match the entry's content", False
+    digest = row["pd_digest"]
+    if personal is not None:
+        if digest is None:
+            return "personal data stored for an entry without pd_digest", False
+        if personal_digest(personal) != digest:
+            return "personal data does not match pd_digest", False
+        return None, False
+    if digest is None:
+        return None, False
+    if erasure is None:
+        return "personal data missing, and no erasure record says it was erased", False
+    if erasure["redacted_hash"] is not None:
+        return "the erasure record of a format-2 entry has a redacted hash", False
+    return record_problem(), True
 
 
 # ---------------------------------------------------------------------------
@@ -159,20 +265,40 @@ def entry_hash(entry: dict[str, Any], prev_hash: str) -> str:
 
 TS = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
 
+ENTRY_COLUMNS = f"""
+       'prev_hash', a.prev_hash, 'hash', a.hash,
+       'entry', json_build_object(
+           'tenant_id', a.tenant_id::text, 'seq', a.seq::text, 'event_id', a.event_id,
+           'occurred_at', to_char(a.occurred_at AT TIME ZONE 'UTC', {TS}),
+           'recorded_at', to_char(a.recorded_at AT TIME ZONE 'UTC', {TS}),
+           'actor_type', a.actor_type, 'actor_id', a.actor_id, 'action', a.action,
+           'resource_type', a.resource_type, 'resource_id', a.resource_id,
+           'before_state', a.before_state, 'after_state', a.after_state, 'metadata', a.metadata,
+           'reason', a.reason, 'confidence', a.confidence::text, 'request_id', a.request_id,
+           'ip', a.ip, 'user_agent', a.user_agent, 'severity', a.severity)"""
+
+# A database from before format 2 (no audit_personal_data yet) has format 1 only.
+ENTRY_SQL_1 = f"""
+SELECT json_build_object('kind', 'entry', 'format', 1, {ENTRY_COLUMNS})
+  FROM audit_log a {{where}}
+ ORDER BY a.tenant_id, a.seq
+"""
+
 ENTRY_SQL = f"""
-SELECT json_build_object(
-         'kind', 'entry', 'prev_hash', prev_hash, 'hash', hash,
-         'entry', json_build_object(
-           'v', 1, 'tenant_id', tenant_id::text, 'seq', seq::text, 'event_id', event_id,
-           'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', {TS}),
-           'recorded_at', to_char(recorded_at AT TIME ZONE 'UTC', {TS}),
-           'actor_type', actor_type, 'actor_id', actor_id, 'action', action,
-           'resource_type', resource_type, 'resource_id', resource_id,
-           'before_state', before_state, 'after_state', after_state, 'metadata', metadata,
-           'reason', reason, 'confidence', confidence::text, 'request_id', request_id,
-           'ip', ip, 'user_agent', user_agent, 'severity', severity))
-  FROM audit_log {{where}}
- ORDER BY tenant_id, seq
+SELECT json_build_object('kind', 'entry', 'format', a.format, 'pd_digest', a.pd_digest, {ENTRY_COLUMNS},
+       'personal', CASE WHEN p.salt IS NULL THEN NULL ELSE json_build_object(
+           'salt', p.salt, 'actor_id', p.actor_id, 'after_state', p.after_state,
+           'before_state', p.before_state, 'ip', p.ip, 'metadata', p.metadata, 'reason', p.reason,
+           'request_id', p.request_id, 'resource_id', p.resource_id, 'user_agent', p.user_agent) END,
+       'erasure', CASE WHEN e.seq IS NULL THEN NULL ELSE json_build_object(
+           'seq', e.seq::text, 'hash', e.hash, 'redacted_hash', e.redacted_hash,
+           'erased_at', to_char(e.erased_at AT TIME ZONE 'UTC', {TS}),
+           'key_id', e.key_id, 'signature', e.signature) END)
+  FROM audit_log a
+  LEFT JOIN audit_personal_data p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
+  LEFT JOIN audit_erasures e ON e.tenant_id = a.tenant_id AND e.seq = a.seq
+  {{where}}
+ ORDER BY a.tenant_id, a.seq
 """
 
 # Gap records (retention's purges, docs/jobs/audit-write.md "Purged entries"): seqs
@@ -238,8 +364,9 @@ def run_psql(url: str, tenant: str | None) -> Iterator[dict[str, Any]]:
     if tenant is not None:
         where_t = f"WHERE coalesce(t.id, h.tenant_id) = '{tenant}'::uuid"
         where_e = f"WHERE tenant_id = '{tenant}'::uuid"
+        where_a = f"WHERE a.tenant_id = '{tenant}'::uuid"
     else:
-        where_t = where_e = ""
+        where_t = where_e = where_a = ""
     script = "\n".join([
         "\\set ON_ERROR_STOP 1",
         "SET client_encoding = 'UTF8';",
@@ -250,7 +377,12 @@ def run_psql(url: str, tenant: str | None) -> Iterator[dict[str, Any]]:
         "\\if :has_gaps",
         f"COPY ({GAPS_SQL.format(where=where_e)}) TO STDOUT;",
         "\\endif",
-        f"COPY ({ENTRY_SQL.format(where=where_e)}) TO STDOUT;",
+        "SELECT to_regclass('audit_personal_data') IS NOT NULL AS has_pd \\gset",
+        "\\if :has_pd",
+        f"COPY ({ENTRY_SQL.format(where=where_a)}) TO STDOUT;",
+        "\\else",
+        f"COPY ({ENTRY_SQL_1.format(where=where_a)}) TO STDOUT;",
+        "\\endif",
         "COMMIT;",
     ])
     env = dict(os.environ, PGCLIENTENCODING="UTF8")
@@ -288,8 +420,10 @@ class TenantResult:
     detail counts all its rows in audit_log, those beyond the head too.
     """
 
-    def __init__(self, tenant_id: str, head: dict[str, Any]):
+    def __init__(self, tenant_id: str, head: dict[str, Any], keys: ErasureKeys | None = None):
         self.tenant_id = tenant_id
+        self.keys = keys or ErasureKeys([])
+        self.erased = 0
         self.has_row = bool(head["has_row"])
         self.rows = 0  # every row of this tenant in audit_log
         self.has_head = bool(head["has_head"])
@@ -342,13 +476,15 @@ class TenantResult:
             self.broken = (seq, "link", "prev_hash does not match the previous entry's hash")
             return
         try:
-            recomputed = entry_hash(entry, prev_hash)
+            problem, erased = content_problem(row, self.keys)
         except (ValueError, TypeError) as e:
             self.broken = (seq, "content", f"entry cannot be canonicalised: {e}")
             return
-        if recomputed != stored:
-            self.broken = (seq, "content", "stored hash does not match the entry's content")
+        if problem:
+            self.broken = (seq, "content", problem)
             return
+        if erased:
+            self.erased += 1
         self.entries += 1
         self.expected_seq = seq + 1
         self.prev_hash = stored
@@ -375,18 +511,18 @@ class TenantResult:
                            f"{self.beyond_head} entr{'y' if self.beyond_head == 1 else 'ies'} beyond the chain head's seq {self.head_seq}")
 
 
-def verify(url: str, tenant: str | None, out=sys.stdout) -> int:
+def verify(url: str, tenant: str | None, out=sys.stdout, keys: ErasureKeys | None = None) -> int:
     results: dict[str, TenantResult] = {}
     for row in run_psql(url, tenant):
         if row["kind"] == "tenant":
-            results[row["tenant_id"]] = TenantResult(row["tenant_id"], row)
+            results[row["tenant_id"]] = TenantResult(row["tenant_id"], row, keys)
         elif row["kind"] == "gap":
             if row["tenant_id"] in results:
                 results[row["tenant_id"]].gaps[int(row["first_seq"])] = row
         else:
             tid = row["entry"]["tenant_id"]
             if tid not in results:  # entries with neither a tenant row nor a head
-                results[tid] = TenantResult(tid, {"has_row": False, "has_head": False, "last_seq": None, "last_hash": None})
+                results[tid] = TenantResult(tid, {"has_row": False, "has_head": False, "last_seq": None, "last_hash": None}, keys)
             results[tid].check(row)
     # uuid order is the order of the lower-case text.
     order = sorted(results)
@@ -402,8 +538,10 @@ def verify(url: str, tenant: str | None, out=sys.stdout) -> int:
             seq, check, detail = r.broken
             print(f"BROKEN  tenant {tid}: seq {seq}: {check}: {detail}", file=out)
         else:
-            purged = f" ({r.purged} purged by retention)" if r.purged else ""
-            print(f"ok      tenant {tid}: {r.entries} entries{purged}, chain intact", file=out)
+            notes = ([f"{r.purged} purged by retention"] if r.purged else []) + \
+                ([f"{r.erased} erased"] if r.erased else [])
+            extra = f" ({', '.join(notes)})" if notes else ""
+            print(f"ok      tenant {tid}: {r.entries} entries{extra}, chain intact", file=out)
     if broken:
         print(f"{broken} of {len(order)} chain(s) broken", file=out)
         return 1
@@ -416,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tenant", help="verify one tenant only (a UUID)")
     ap.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                     help="Postgres URL (default: $DATABASE_URL)")
+    ap.add_argument("--erasure-public-keys", default=os.environ.get("ERASURE_PUBLIC_KEYS", ""),
+                    help="comma-separated Ed25519 public keys (base64) of erasure records (default: $ERASURE_PUBLIC_KEYS)")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
@@ -431,7 +571,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tenant = args.tenant.lower() if args.tenant else None
     try:
-        return verify(args.database_url, tenant)
+        keys = ErasureKeys([k for k in args.erasure_public_keys.split(",") if k.strip()])
+    except ValueError as e:
+        print(f"verify-audit-chain: --erasure-public-keys: {e}", file=sys.stderr)
+        return 2
+    try:
+        return verify(args.database_url, tenant, keys=keys)
     except RuntimeError as e:
         print(f"verify-audit-chain: {e}", file=sys.stderr)
         return 1

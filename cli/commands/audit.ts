@@ -26,10 +26,11 @@ export default defineGroup({
         const c = await config();
         if (f.since !== undefined && !f.checkpoints)
           throw new UsageError('--since goes with --checkpoints', 'audit verify');
-        const [{ verifyChains }, { listChainOwners }, { withPrisma }] = await Promise.all([
+        const [{ verifyChains }, { listChainOwners }, { withPrisma }, { erasureKeys }] = await Promise.all([
           import('../../lib/audit/verify.js'),
           import('../../lib/audit/verify-tenants.js'),
           import('./with-prisma.js'),
+          import('../../lib/privacy/erasure-record.js'),
         ]);
         // A large log takes minutes: a bar on a terminal (stderr), nothing in a pipe.
         let bar: ReturnType<typeof progressBar> | undefined;
@@ -44,6 +45,8 @@ export default defineGroup({
           });
         const options = {
           tenantId: f.tenant,
+          // Erased entries verify only through records signed by a configured key.
+          erasureKeys: erasureKeys(c).verifiers,
           onProgress: io.isTTY
             ? (done: number, total: number) => {
                 bar ??= progressBar(io, 'verifying', total);
@@ -59,7 +62,10 @@ export default defineGroup({
         } else report = await withPrisma(c, (p) => verifyChains(p, options));
         bar?.done();
         for (const t of report.tenants) {
-          if (t.ok) io.out(`ok      tenant ${t.tenantId}: ${t.entries} entries, chain intact`);
+          if (t.ok)
+            io.out(
+              `ok      tenant ${t.tenantId}: ${t.entries} entries${t.erased ? ` (${t.erased} erased)` : ''}, chain intact`,
+            );
           else
             io.out(
               `BROKEN  tenant ${t.tenantId}: seq ${t.firstBad!.seq}: ${t.firstBad!.problem}: ${t.firstBad!.detail}`,

@@ -26,6 +26,7 @@ export const GROUPS: readonly GroupEntry[] = [
   { group: 'alerts', load: () => import('./alerts.js') },
   { group: 'retention', load: () => import('./retention.js') },
   { group: 'hold', load: () => import('./hold.js') },
+  { group: 'subject', load: () => import('./subject.js') },
   { group: 'audit', load: () => import('./audit.js') },
   { group: 'audit checkpoints', load: () => import('./checkpoints.js') },
   { group: 'backup', load: () => import('./backup.js') },

@@ -6,7 +6,11 @@
 import { createHash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
+/** The first canonical form: every field in the entry (docs/jobs/audit-write.md § Canonical serialisation). */
 export const CHAIN_FORMAT_VERSION = 1;
+/** Canonical forms an entry's hash may follow: 2 keeps personal data apart (§ Format 2). */
+export const CHAIN_FORMATS = [1, 2] as const;
+export type ChainFormat = (typeof CHAIN_FORMATS)[number];
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -32,6 +36,10 @@ export interface ChainEntry {
   ip: string | null;
   userAgent: string | null;
   severity: string | null;
+  /** The canonical form; absent means 1. */
+  format?: ChainFormat;
+  /** Format 2: the salted digest of the personal data (null when the entry has none). */
+  pdDigest?: string | null;
 }
 
 /**
@@ -118,6 +126,8 @@ export function canonicalParts(
       jsonTexts.metadata ?? 'null',
       ',"occurred_at":',
       s(e.occurredAt),
+      // Format 2 only: between occurred_at and reason in key order.
+      e.format === 2 ? `,"pd_digest":${text(e.pdDigest)}` : '',
       ',"reason":',
       text(e.reason),
       ',"recorded_at":',
@@ -139,7 +149,7 @@ export function canonicalParts(
       ',"user_agent":',
       text(e.userAgent),
       ',"v":',
-      String(CHAIN_FORMAT_VERSION),
+      String(e.format ?? CHAIN_FORMAT_VERSION),
       '}',
     ].join(''),
   };

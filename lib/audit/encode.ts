@@ -7,8 +7,16 @@
  * entry. Measured on the bench: the serial part of a 2,000-entry commit spent 50-90 ms
  * in this work before.
  */
-import { canonicalJsonFields, canonicalParts, type CanonicalJsonFields, type CanonicalParts } from './chain.js';
+import { BUILT_IN_PERSONAL_FIELDS, type PersonalField } from '../privacy/fields.js';
+import {
+  canonicalJsonFields,
+  canonicalParts,
+  type CanonicalJsonFields,
+  type CanonicalParts,
+  type ChainFormat,
+} from './chain.js';
 import type { PreparedEntry } from './entry.js';
+import { PD_MEMBERS, splitPersonal, type PersonalPart } from './personal.js';
 
 /**
  * Columns whose values do not depend on the chain, in INSERT order, with their SQL
@@ -40,6 +48,8 @@ export const STATIC_COLUMNS: ReadonlyArray<
   ['ip', 'text', (e) => e.ip, 'text'],
   ['user_agent', 'text', (e) => e.userAgent, 'text'],
   ['severity', 'text', (e) => e.severity, 'text'],
+  ['format', 'smallint', (e) => String(e.format ?? 1), 'text'],
+  ['pd_digest', 'text', (e) => e.pdDigest ?? null, 'text'],
 ];
 
 /** Columns filled in by the commit, after the static ones. */
@@ -51,10 +61,28 @@ export const CHAIN_COLUMNS: ReadonlyArray<[column: string, type: string]> = [
 ];
 
 export interface EncodedEntry {
+  /** The entry as audit_log stores and hashes it (format 2: personal fields null). */
   entry: PreparedEntry;
   canonical: CanonicalParts;
   /** One array-literal element per STATIC_COLUMNS column. */
   cells: string[];
+  /** The entry as prepared, before any split: re-encoded when the tenant's fields differ. */
+  source: PreparedEntry;
+  format: ChainFormat;
+  /** Format 2: the personal fields it was split by. */
+  fields: readonly PersonalField[];
+  /** Format 2: its personal data, when it holds any. */
+  personal?: PersonalPart;
+  /** Its audit_personal_data cells: salt, then PD_MEMBERS order, as array-literal elements. */
+  personalCells?: string[];
+}
+
+/** How to encode. */
+export interface EncodeOptions {
+  /** The canonical form (AUDIT_CHAIN_FORMAT). Default: 2. */
+  format?: ChainFormat;
+  /** Format 2: the tenant's personal fields (personalFieldsFor). Default: the built-in ones. */
+  fields?: readonly PersonalField[];
 }
 
 /**
@@ -83,12 +111,34 @@ function jsonElement(jsonText: string | null): string {
   return jsonText === null ? 'NULL' : JSON.stringify(jsonText);
 }
 
-export function encodeEntry(entry: PreparedEntry): EncodedEntry {
-  const json = canonicalJsonFields(entry);
+export function encodeEntry(source: PreparedEntry, options: EncodeOptions = {}): EncodedEntry {
+  const format = options.format ?? 2;
+  const fields = options.fields ?? BUILT_IN_PERSONAL_FIELDS;
+  let entry = source;
+  let json = canonicalJsonFields(source);
+  let personal: PersonalPart | undefined;
+  if (format === 2) ({ entry, json, personal } = splitPersonal(source, json, fields));
   const cells = new Array<string>(STATIC_COLUMNS.length);
   for (let i = 0; i < STATIC_COLUMNS.length; i++) {
     const [, , pick, kind] = STATIC_COLUMNS[i]!;
     cells[i] = kind === 'json' ? jsonElement(pick(entry, json)) : arrayElement(pick(entry, json));
   }
-  return { entry, canonical: canonicalParts(entry, json), cells };
+  return {
+    entry,
+    canonical: canonicalParts(entry, json),
+    cells,
+    source,
+    format,
+    fields,
+    ...(personal ? { personal, personalCells: personalCells(personal) } : {}),
+  };
+}
+
+/** audit_personal_data's cells after (tenant_id, seq): salt, then the PD_MEMBERS values. */
+function personalCells(p: PersonalPart): string[] {
+  const out = [arrayElement(p.salt)];
+  PD_MEMBERS.forEach(([, , isJson], i) =>
+    out.push(isJson ? jsonElement(p.values[i] ?? null) : arrayElement(p.values[i] ?? null)),
+  );
+  return out;
 }

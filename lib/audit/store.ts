@@ -7,8 +7,10 @@
 import type pg from 'pg';
 import type { TransactionClient } from '../clients/prisma.js';
 
+import { personalFieldsFor, type OptionalPersonalField } from '../privacy/fields.js';
 import { hashCanonical, joinCanonical } from './chain.js';
-import { CHAIN_COLUMNS, STATIC_COLUMNS, arrayElement, arrayLiteral, type EncodedEntry } from './encode.js';
+import { CHAIN_COLUMNS, STATIC_COLUMNS, arrayElement, arrayLiteral, encodeEntry, type EncodedEntry } from './encode.js';
+import { PD_MEMBERS, PD_TYPES } from './personal.js';
 
 export type CommitOutcome =
   { status: 'written'; seq: string } | { status: 'duplicate'; seq: string } | { status: 'unknown_tenant' };
@@ -17,6 +19,8 @@ interface HeadRow {
   tenant_id: string;
   last_seq: string;
   last_hash: string;
+  /** The tenant's privacy.personalFields setting (format 2 splits by it). */
+  pf: OptionalPersonalField[] | null;
 }
 
 const key = (tenantId: string, eventId: string) => `${tenantId}\u0000${eventId}`;
@@ -27,6 +31,17 @@ const COLUMNS = [...STATIC_COLUMNS.map(([column, type]) => [column, type] as con
 const INSERT_SQL = `INSERT INTO audit_log (${COLUMNS.map((c) => c[0]).join(', ')})
 SELECT ${COLUMNS.map((c, i) => `u.c${i}::${c[1]}`).join(', ')}
   FROM unnest(${COLUMNS.map((_c, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${COLUMNS.map((_c, i) => `c${i}`).join(', ')})`;
+
+/** audit_personal_data's columns in insert order: tenant_id, seq, salt, then PD_MEMBERS. */
+const PD_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['tenant_id', 'uuid'],
+  ['seq', 'bigint'],
+  ['salt', 'text'],
+  ...PD_MEMBERS.map(([c]): [string, string] => [c, PD_TYPES[c]!]),
+];
+const PD_INSERT_SQL = `INSERT INTO audit_personal_data (${PD_COLUMNS.map((c) => c[0]).join(', ')})
+SELECT ${PD_COLUMNS.map((c, i) => `u.c${i}::${c[1]}`).join(', ')}
+  FROM unnest(${PD_COLUMNS.map((_c, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${PD_COLUMNS.map((_c, i) => `c${i}`).join(', ')})`;
 
 /**
  * Commit `entries` (any tenants, any order) and return one outcome per entry, in order.
@@ -130,14 +145,27 @@ export async function appendEntries(
    */
   options: { lookUpStored?: boolean } = {},
 ): Promise<CommitOutcome[]> {
-  const entries = encoded.map((x) => x.entry);
-  const tenants = [...new Set(entries.map((e) => e.tenantId))].sort();
+  const tenants = [...new Set(encoded.map((x) => x.entry.tenantId))].sort();
   const heads = await tx.query<HeadRow>(
-    `SELECT tenant_id::text, last_seq::text, last_hash FROM audit_chain_heads
-      WHERE tenant_id = ANY($1::uuid[]) ORDER BY tenant_id FOR UPDATE`,
+    `SELECT h.tenant_id::text, h.last_seq::text, h.last_hash, s.settings #> '{privacy,personalFields}' AS pf
+       FROM audit_chain_heads h LEFT JOIN tenant_settings s ON s.tenant_id = h.tenant_id
+      WHERE h.tenant_id = ANY($1::uuid[]) ORDER BY h.tenant_id FOR UPDATE OF h`,
     [tenants],
   );
   const headByTenant = new Map(heads.map((h) => [h.tenant_id, { seq: BigInt(h.last_seq), hash: h.last_hash }]));
+  // Format 2 splits by the tenant's personal fields, read here under the head's lock;
+  // entries encoded by other fields (a tenant with additions: rare) are encoded again.
+  const fieldsByTenant = new Map(
+    heads.map((h) => [
+      h.tenant_id,
+      personalFieldsFor({ privacy: { personalFields: Array.isArray(h.pf) ? h.pf : [] } }),
+    ]),
+  );
+  encoded = encoded.map((x) => {
+    const fields = fieldsByTenant.get(x.entry.tenantId);
+    return x.format === 2 && fields && !sameFields(fields, x.fields) ? encodeEntry(x.source, { format: 2, fields }) : x;
+  });
+  const entries = encoded.map((x) => x.entry);
   const known = entries.filter((e) => headByTenant.has(e.tenantId));
   const existing = new Map<string, string>();
   if (known.length > 0 && options.lookUpStored !== false) {
@@ -153,6 +181,7 @@ export async function appendEntries(
   const recordedAtCell = arrayElement(recordedAt);
   const outcomes: CommitOutcome[] = [];
   const columns: string[][] = COLUMNS.map(() => []);
+  const pdColumns: string[][] = PD_COLUMNS.map(() => []);
   const chainAt = STATIC_COLUMNS.length;
   for (const x of encoded) {
     const e = x.entry;
@@ -175,6 +204,11 @@ export async function appendEntries(
     columns[chainAt + 1]!.push(recordedAtCell);
     columns[chainAt + 2]!.push(head.hash);
     columns[chainAt + 3]!.push(hash);
+    if (x.personalCells) {
+      pdColumns[0]!.push(x.cells[0]!);
+      pdColumns[1]!.push(seq);
+      for (let i = 0; i < x.personalCells.length; i++) pdColumns[i + 2]!.push(x.personalCells[i]!);
+    }
     head.seq += 1n;
     head.hash = hash;
     existing.set(k, seq);
@@ -182,6 +216,7 @@ export async function appendEntries(
   }
   if (columns[0]!.length > 0) {
     await tx.execute(INSERT_SQL, columns.map(arrayLiteral));
+    if (pdColumns[0]!.length > 0) await tx.execute(PD_INSERT_SQL, pdColumns.map(arrayLiteral));
     const moved = tenants.filter((t) => headByTenant.has(t));
     await tx.execute(
       `UPDATE audit_chain_heads h SET last_seq = v.seq, last_hash = v.hash, updated_at = now()
@@ -191,4 +226,8 @@ export async function appendEntries(
     );
   }
   return outcomes;
+}
+
+function sameFields(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((f, i) => f === b[i]));
 }

@@ -14,7 +14,10 @@
  * the chain's new starting point. Entries stepped over are counted as `purged`.
  */
 import type { PrismaClient } from '../clients/prisma.js';
-import { GENESIS_HASH, chainHash, type ChainEntry } from './chain.js';
+import type { ErasurePublicKey, ErasureRecord } from '../privacy/erasure-record.js';
+import { GENESIS_HASH, type ChainEntry } from './chain.js';
+import { PD_MEMBERS } from './personal.js';
+import { contentProblem } from './verify-entry.js';
 import { countEntries, listChainOwners } from './verify-tenants.js';
 
 export type ChainProblem = 'tenant' | 'numbering' | 'link' | 'content' | 'head';
@@ -24,6 +27,8 @@ export interface TenantVerification {
   entries: number;
   /** Entries the walk stepped over through gap records (purged by retention). */
   purged?: number;
+  /** Entries whose personal data was erased (verified through their erasure records). */
+  erased?: number;
   ok: boolean;
   firstBad?: { seq: string; problem: ChainProblem; detail: string };
 }
@@ -55,6 +60,11 @@ interface Row {
   severity: string | null;
   prev_hash: string;
   hash: string;
+  format: number;
+  pd_digest: string | null;
+  /** audit_personal_data's salt, null when the entry has no personal data row. */
+  p_salt: string | null;
+  [pdColumn: `p_${string}`]: unknown;
 }
 
 function toEntry(r: Row): ChainEntry {
@@ -78,13 +88,22 @@ function toEntry(r: Row): ChainEntry {
     ip: r.ip,
     userAgent: r.user_agent,
     severity: r.severity,
+    format: r.format === 2 ? 2 : 1,
+    pdDigest: r.pd_digest,
   };
 }
 
-const PAGE_SQL = `SELECT seq::text, tenant_id::text, event_id, occurred_at, recorded_at, actor_type, actor_id, action,
-        resource_type, resource_id, before_state, after_state, metadata, reason, confidence::text AS confidence,
-        request_id, ip, user_agent, severity, prev_hash, hash
-   FROM audit_log WHERE tenant_id = $1::uuid AND seq > $2::bigint AND seq <= $3::bigint ORDER BY audit_log.seq LIMIT $4`;
+const personalOf = (r: Row) =>
+  r.p_salt === null
+    ? undefined
+    : { salt: r.p_salt, row: Object.fromEntries(PD_MEMBERS.map(([c]) => [c, r[`p_${c}`]])) };
+
+const PAGE_SQL = `SELECT a.seq::text, a.tenant_id::text, a.event_id, a.occurred_at, a.recorded_at, a.actor_type, a.actor_id,
+        a.action, a.resource_type, a.resource_id, a.before_state, a.after_state, a.metadata, a.reason,
+        a.confidence::text AS confidence, a.request_id, a.ip, a.user_agent, a.severity, a.prev_hash, a.hash,
+        a.format::int AS format, a.pd_digest, p.salt AS p_salt, ${PD_MEMBERS.map(([c]) => `p.${c} AS p_${c}`).join(', ')}
+   FROM audit_log a LEFT JOIN audit_personal_data p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
+  WHERE a.tenant_id = $1::uuid AND a.seq > $2::bigint AND a.seq <= $3::bigint ORDER BY a.seq LIMIT $4`;
 
 /**
  * Walk one tenant's chain. `onEntries` is told how many entries each page held, as
@@ -95,6 +114,7 @@ export async function verifyTenantChain(
   tenantId: string,
   pageSize = 5000,
   onEntries?: (n: number) => void,
+  erasureKeys?: readonly ErasurePublicKey[],
 ): Promise<TenantVerification> {
   // The head is read first: entries committed while we walk lie beyond it and are
   // left for the next run, instead of looking like a broken tail.
@@ -115,6 +135,9 @@ export async function verifyTenantChain(
   if (!head) return bad('1', 'head', 'the tenant has no chain head');
   const headSeq = BigInt(head.last_seq);
   const gaps = await loadGaps(prisma, tenantId);
+  const erasures = await loadErasures(prisma, tenantId);
+  const state = { erased: false };
+  let erased = 0;
   let purged = 0;
   /** Step over the gaps that start at `expected`, up to `before`; a problem's detail, else null. */
   const stepGaps = (before: bigint): string | null => {
@@ -142,8 +165,17 @@ export async function verifyTenantChain(
       if (BigInt(r.seq) !== expected)
         return bad(String(expected), 'numbering', `expected seq ${expected}, found ${r.seq}`);
       if (r.prev_hash !== prevHash) return bad(r.seq, 'link', "prev_hash does not match the previous entry's hash");
-      if (chainHash(toEntry(r), r.prev_hash) !== r.hash)
-        return bad(r.seq, 'content', "stored hash does not match the entry's content");
+      const problem = contentProblem(
+        toEntry(r),
+        r.prev_hash,
+        r.hash,
+        personalOf(r),
+        erasures.get(r.seq),
+        erasureKeys,
+        state,
+      );
+      if (problem) return bad(r.seq, 'content', problem);
+      if (state.erased) erased++;
       prevHash = r.hash;
       expected++;
     }
@@ -182,7 +214,7 @@ export async function verifyTenantChain(
       `${beyond.entries} entr${beyond.entries === 1 ? 'y' : 'ies'} beyond the chain head's seq ${at}`,
     );
   }
-  return { tenantId, entries: count, ...(purged ? { purged } : {}), ok: true };
+  return { tenantId, entries: count, ...(purged ? { purged } : {}), ...(erased ? { erased } : {}), ok: true };
 }
 
 interface Gap {
@@ -208,6 +240,37 @@ async function loadGaps(prisma: PrismaClient, tenantId: string): Promise<Map<big
   );
 }
 
+/** A tenant's erasure records by seq. */
+async function loadErasures(prisma: PrismaClient, tenantId: string): Promise<Map<string, ErasureRecord>> {
+  const rows = await prisma.$queryRawUnsafe<
+    Array<{
+      seq: string;
+      hash: string;
+      redacted_hash: string | null;
+      erased_at: Date;
+      key_id: string;
+      signature: string;
+    }>
+  >(
+    'SELECT seq::text, hash, redacted_hash, erased_at, key_id, signature FROM audit_erasures WHERE tenant_id = $1::uuid',
+    tenantId,
+  );
+  return new Map(
+    rows.map((e) => [
+      e.seq,
+      {
+        tenantId,
+        seq: e.seq,
+        hash: e.hash,
+        redactedHash: e.redacted_hash,
+        erasedAt: new Date(e.erased_at).toISOString(),
+        keyId: e.key_id,
+        signature: e.signature,
+      },
+    ]),
+  );
+}
+
 /**
  * Check 0, **tenant**: a chain whose tenants row is gone (its foreign keys were
  * bypassed) fails at seq 1 and is not walked, as a chain with no head is not: nothing
@@ -227,6 +290,12 @@ export interface VerifyOptions {
   tenantId?: string;
   /** Entries read per query. Default: 5000. */
   pageSize?: number;
+  /**
+   * The public keys erasure records may be signed with (erasureKeys(config).verifiers).
+   * Default: signatures are not checked, only the hashes an erasure record keeps;
+   * `bulwark audit verify` and the hourly job always pass the configured keys.
+   */
+  erasureKeys?: readonly ErasurePublicKey[];
   /**
    * Told, before the walk, how many entries the chain heads of the chains to be walked
    * hold in all (`total`; a chain without a tenants row is not walked, so not counted),
@@ -260,7 +329,7 @@ export async function verifyChains(prisma: PrismaClient, options: VerifyOptions 
   for (const o of owners) {
     tenants.push(
       o.hasRow || !o.hasChain
-        ? await verifyTenantChain(prisma, o.id, options.pageSize, onEntries)
+        ? await verifyTenantChain(prisma, o.id, options.pageSize, onEntries, options.erasureKeys)
         : await verifyOwnerlessChain(prisma, o.id),
     );
   }

@@ -6,7 +6,8 @@
  * the serial sequences are moved past the loaded ids, so the database can be written
  * to afterwards.
  *
- * Gap records (audit_chain_gaps) accept rows only from audit_purge(); the restore loads
+ * Gap records (audit_chain_gaps) accept rows only from audit_purge(), erasure records
+ * (audit_erasures) only from audit_erase_personal(); the restore loads
  * them with triggers off for that one statement (`session_replication_role = replica`,
  * which needs a superuser, as pg_restore of the same rows does).
  */
@@ -21,7 +22,7 @@ const q = pg.escapeIdentifier;
 /** Lines per INSERT; also bounded by bytes so a batch of wide rows stays small. */
 const BATCH_LINES = 500;
 const BATCH_BYTES = 4 * 1024 * 1024;
-const GUARDED = new Set(['audit_chain_gaps']);
+const GUARDED = new Set(['audit_chain_gaps', 'audit_erasures']);
 
 async function insertBatch(client: pg.ClientBase, table: string, lines: string[]): Promise<void> {
   if (lines.length === 0) return;

@@ -10,12 +10,13 @@
  * another person's data (GDPR art. 15(4)), not the subject's.
  */
 import type pg from 'pg';
-import { ALERT_SUBJECT_CONDITION, AUDIT_MATCHED_BY, AUDIT_SUBJECT_CONDITION, subjectParams } from './subject-match.js';
+import type { PersonalField } from './fields.js';
+import { ALERT_SUBJECT_CONDITION, auditMatchedBy, auditSubjectCondition, subjectParams } from './subject-match.js';
 
 /** Rows fetched per round trip. Default: 1,000. */
 export const EXPORT_BATCH_ROWS = 1000;
 
-const AUDIT_LINE = `json_build_object(
+const auditLine = (fields: readonly PersonalField[]) => `json_build_object(
   'seq', r.seq::text, 'eventId', r.event_id, 'occurredAt', r.occurred_at, 'recordedAt', r.recorded_at,
   'actorType', r.actor_type, 'actorId', r.actor_id, 'action', r.action,
   'resourceType', r.resource_type, 'resourceId', r.resource_id,
@@ -24,7 +25,7 @@ const AUDIT_LINE = `json_build_object(
   'ip', CASE WHEN r.actor_id = $2 THEN r.ip END,
   'userAgent', CASE WHEN r.actor_id = $2 THEN r.user_agent END,
   'severity', r.severity, 'prevHash', r.prev_hash, 'hash', r.hash,
-  'matchedBy', ${AUDIT_MATCHED_BY},
+  'matchedBy', ${auditMatchedBy(fields)},
   'withheld', CASE WHEN r.actor_id IS DISTINCT FROM $2 AND (r.ip IS NOT NULL OR r.user_agent IS NOT NULL)
                    THEN json_build_array('ip', 'userAgent') ELSE '[]'::json END
 )::text`;
@@ -40,25 +41,31 @@ const ALERT_LINE = `json_build_object(
 
 export type SubjectRowKind = 'audit' | 'alerts';
 
-const QUERIES: Record<SubjectRowKind, { from: string; where: string; line: string; order: string }> = {
-  // (tenant_id, seq) is unique: the cursor walks that index in chain order, no sort.
-  audit: { from: 'audit_log r', where: AUDIT_SUBJECT_CONDITION, line: AUDIT_LINE, order: 'r.seq' },
-  alerts: { from: 'alert_ledger r', where: ALERT_SUBJECT_CONDITION, line: ALERT_LINE, order: 'r.received_at, r.id' },
-};
+/** Which rows of one tenant an export reads: its subject, and the tenant's personal-data fields. */
+export interface SubjectQuery {
+  tenantId: string;
+  subject: string;
+  fields: readonly PersonalField[];
+}
+
+function queryOf(kind: SubjectRowKind, fields: readonly PersonalField[]) {
+  return kind === 'audit'
+    ? // (tenant_id, seq) is unique: the cursor walks that index in chain order, no sort.
+      { from: 'audit_entries r', where: auditSubjectCondition(fields), line: auditLine(fields), order: 'r.seq' }
+    : { from: 'alert_ledger r', where: ALERT_SUBJECT_CONDITION, line: ALERT_LINE, order: 'r.received_at, r.id' };
+}
 
 /** How many rows of each kind name the subject (in the client's snapshot). */
 export async function countSubjectRows(
   client: pg.ClientBase,
-  tenantId: string,
-  subject: string,
+  q: SubjectQuery,
 ): Promise<Record<SubjectRowKind, number>> {
-  const params = subjectParams(tenantId, subject);
   const count = async (k: SubjectRowKind) =>
     Number(
       (
         await client.query<{ n: string }>(
-          `SELECT count(*)::text AS n FROM ${QUERIES[k].from} WHERE ${QUERIES[k].where}`,
-          params,
+          `SELECT count(*)::text AS n FROM ${queryOf(k, q.fields).from} WHERE ${queryOf(k, q.fields).where}`,
+          subjectParams(k, q.tenantId, q.subject),
         )
       ).rows[0]!.n,
     );
@@ -72,16 +79,15 @@ export async function countSubjectRows(
 export async function* subjectRows(
   client: pg.ClientBase,
   kind: SubjectRowKind,
-  tenantId: string,
-  subject: string,
+  which: SubjectQuery,
   onRows: (n: number) => void = () => undefined,
   batch = EXPORT_BATCH_ROWS,
 ): AsyncGenerator<Buffer> {
-  const q = QUERIES[kind];
+  const q = queryOf(kind, which.fields);
   const cursor = `bulwark_subject_${kind}`;
   await client.query(
     `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${q.line} AS j FROM ${q.from} WHERE ${q.where} ORDER BY ${q.order}`,
-    subjectParams(tenantId, subject),
+    subjectParams(kind, which.tenantId, which.subject),
   );
   try {
     for (;;) {

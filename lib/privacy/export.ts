@@ -34,7 +34,9 @@ import {
 import { countSubjectRows, subjectRows } from './export-rows.js';
 import { tarStream, type TarFile, type TarMember } from './export-tar.js';
 import { openMultipart } from './export-upload.js';
+import { personalFieldsFor } from './fields.js';
 import { checkSubject } from './subject-match.js';
+import { tenantSettingsSchema } from '../tenants/settings.js';
 import { listSubjectObjects, type SubjectObject } from './subject-objects.js';
 
 export const EXPORT_CONTENT_TYPE = 'application/gzip';
@@ -87,8 +89,13 @@ export async function exportSubject(ctx: SubjectExportContext, r: SubjectExportR
   const subject = checkSubject(r.subject);
   const tenantId = keyTenantId(r.tenantId);
   const now = (ctx.clock ?? (() => new Date()))();
-  if (!(await ctx.prisma.tenant.findUnique({ where: { id: tenantId }, select: { id: true } })))
-    throw new NotFoundError(`no tenant with id ${tenantId}`);
+  const tenant = await ctx.prisma.tenant.findUnique({ where: { id: tenantId }, include: { settings: true } });
+  if (!tenant) throw new NotFoundError(`no tenant with id ${tenantId}`);
+  const which = {
+    tenantId,
+    subject,
+    fields: personalFieldsFor(tenantSettingsSchema.safeParse(tenant.settings?.settings ?? {}).data),
+  };
   await probeStorage(ctx.storage);
   const objects: SubjectObject[] = [];
   for await (const o of listSubjectObjects(ctx.storage, tenantId, subject)) objects.push(o);
@@ -103,7 +110,7 @@ export async function exportSubject(ctx: SubjectExportContext, r: SubjectExportR
       await client.query("SET LOCAL TIME ZONE 'UTC'");
       await assertTenant(client, tenantId);
       // Counting is a second scan of the tenant's entries: only for a progress bar.
-      const expected = r.onProgress ? await countSubjectRows(client, tenantId, subject) : { audit: 0, alerts: 0 };
+      const expected = r.onProgress ? await countSubjectRows(client, which) : { audit: 0, alerts: 0 };
       const total = expected.audit + expected.alerts + objects.length;
       const files: TarFile[] = [];
       const records = new Map<string, number>();
@@ -112,12 +119,12 @@ export async function exportSubject(ctx: SubjectExportContext, r: SubjectExportR
 
       async function* members(): AsyncGenerator<TarMember> {
         tell('audit entries');
-        const audit = subjectRows(client, 'audit', tenantId, subject, (n) => {
+        const audit = subjectRows(client, 'audit', which, (n) => {
           counts.auditEntries += n;
           tell('audit entries');
         });
         yield* ndjsonMembers('audit-entries', audit, records);
-        const alerts = subjectRows(client, 'alerts', tenantId, subject, (n) => {
+        const alerts = subjectRows(client, 'alerts', which, (n) => {
           counts.alerts += n;
           tell('alerts');
         });

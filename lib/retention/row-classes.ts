@@ -32,7 +32,9 @@ const audit = (security: boolean): RowClassSql => ({
   time: 'a.occurred_at',
   id: 'a.hash',
   deleteKey: 't.id = d.id',
-  holdMatch: `(h.scope = 'actor' AND h.actor_id = a.actor_id) OR (h.scope = 'resource' AND h.resource_type = a.resource_type AND h.resource_id = a.resource_id)`,
+  // A format-2 entry's actor and resource id may be in audit_personal_data (as audit_purge() reads them).
+  holdMatch: `(h.scope = 'actor' AND h.actor_id = coalesce(a.actor_id, (SELECT p.actor_id FROM audit_personal_data p WHERE p.tenant_id = a.tenant_id AND p.seq = a.seq)))
+    OR (h.scope = 'resource' AND h.resource_type = a.resource_type AND h.resource_id = coalesce(a.resource_id, (SELECT p.resource_id FROM audit_personal_data p WHERE p.tenant_id = a.tenant_id AND p.seq = a.seq)))`,
 });
 
 export const ROW_CLASS_SQL: Record<RowClass, RowClassSql> = {

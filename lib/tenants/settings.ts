@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { assertTimeZone } from '../alerts/quiet-hours.js';
 import { OBJECT_CLASSES, type ObjectClassSetting } from '../retention/classes.js';
+import { OPTIONAL_PERSONAL_FIELDS } from '../privacy/fields.js';
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -111,6 +112,22 @@ export const tenantSettingsSchema = z
           )
           .strict()
           .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    privacy: z
+      .object({
+        /**
+         * Entry fields this tenant treats as personal data besides the built-in ones
+         * (actorId, ip, userAgent, before, after, metadata): any of resourceId, reason,
+         * requestId (lib/privacy/fields.ts). Format-2 entries store them apart so that
+         * subject erasure can remove them. Default: none.
+         */
+        personalFields: z
+          .array(z.enum(OPTIONAL_PERSONAL_FIELDS, { error: `must be one of ${OPTIONAL_PERSONAL_FIELDS.join(', ')}` }))
+          .max(OPTIONAL_PERSONAL_FIELDS.length)
+          .refine((a) => new Set(a).size === a.length, 'must not name a field twice')
+          .default([]),
       })
       .strict()
       .prefault({}),

@@ -53,7 +53,7 @@ const ENTRY_2 = {
 
 /** The canonical text the worker hashes for `input` committed at `recordedAt` as `seq`. */
 function canonicalOf(input: unknown, recordedAt: string, seq: string): string {
-  const encoded = encodeEntry(prepareEntry(auditEntrySchema.parse(input)));
+  const encoded = encodeEntry(prepareEntry(auditEntrySchema.parse(input)), { format: 1 });
   return joinCanonical(encoded.canonical, recordedAt, seq);
 }
 

@@ -40,6 +40,7 @@ function auditWriteDeps({ ctx }: WorkerScope) {
     inFlight: createSemaphore(ctx.config.auditEntriesInFlight),
     logger: ctx.logger.child({ queue: AUDIT_WRITE_QUEUE }),
     metrics: ctx.metrics,
+    format: ctx.config.auditChainFormat,
     maxConcurrency,
     sizes: createConcurrencyTracker(ctx.config.auditEntriesInFlight, maxConcurrency),
   };

@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
 import { encodeEntry, type EncodedEntry } from '../../lib/audit/encode.js';
 import { prepareEntry } from '../../lib/audit/entry.js';
+import type { ChainFormat } from '../../lib/audit/chain.js';
 import type { Semaphore } from '../../lib/semaphore.js';
 import type { GroupCommitter } from './group-commit.js';
 
@@ -20,6 +21,8 @@ export interface AuditWriteContext {
   inFlight?: Semaphore;
   logger: Logger;
   metrics: Metrics;
+  /** The canonical form new entries follow (AUDIT_CHAIN_FORMAT). Default: 2. */
+  format?: ChainFormat;
 }
 
 /** How many entries a job payload says it carries, before it is validated (1 when it says nothing usable). */
@@ -49,7 +52,8 @@ async function processHeld(data: unknown, ctx: AuditWriteContext, job?: Pick<Job
     throw new UnrecoverableError(`invalid audit-write payload: ${fields.slice(0, 10).join('; ')}`);
   }
   const entries = parsed.data.entries.map(prepareEntry);
-  const outcomes = await ctx.committer.submit(entries.map(encodeEntry));
+  const encodeOptions = { format: ctx.format ?? 2 };
+  const outcomes = await ctx.committer.submit(entries.map((e) => encodeEntry(e, encodeOptions)));
   const result: AuditWriteResult = { written: 0, duplicates: 0, entries: [] };
   const unknown = new Set<string>();
   outcomes.forEach((o, i) => {

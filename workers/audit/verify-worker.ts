@@ -8,6 +8,7 @@ import { AUDIT_VERIFY_QUEUE, auditVerifyJob, type AuditVerifyJob } from '../../l
 import type { AppContext } from '../../lib/context.js';
 import { parsePayload } from '../registration.js';
 import { verifyChains, type VerifyReport } from '../../lib/audit/verify.js';
+import { erasureKeys } from '../../lib/privacy/erasure-record.js';
 import type { CheckpointStep } from './checkpoint-worker.js';
 
 export interface VerifySummary {
@@ -36,7 +37,10 @@ export async function runAuditVerify(
 ): Promise<VerifySummary> {
   // Heads read before the walk are walked by it: checkpoints sign only what was checked.
   const pending = await checkpoints?.readHeads(data.tenantId);
-  const report: VerifyReport = await verifyChains(ctx.prisma, { tenantId: data.tenantId });
+  const report: VerifyReport = await verifyChains(ctx.prisma, {
+    tenantId: data.tenantId,
+    erasureKeys: erasureKeys(ctx.config).verifiers,
+  });
   const broken = report.tenants
     .filter((t) => !t.ok && t.firstBad)
     .map((t) => ({ tenantId: t.tenantId, seq: t.firstBad!.seq, problem: t.firstBad!.problem }));

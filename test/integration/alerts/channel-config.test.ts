@@ -92,7 +92,7 @@ test('POST /v1/channels validates, refuses raw credentials and unknown secrets, 
   );
   const added = await superuserQuery(
     api.db.url,
-    `SELECT after_state FROM audit_log WHERE tenant_id = $1 AND action = 'channel:added'`,
+    `SELECT after_state FROM audit_entries WHERE tenant_id = $1 AND action = 'channel:added'`,
     [tenant.id],
   );
   assert.is(

@@ -57,7 +57,7 @@ test('more than 10 denials in an hour from one address raise one high-severity s
   const burst = await waitFor(async () => {
     const r = await superuserQuery(
       api.db.url,
-      `SELECT * FROM audit_log WHERE action = 'security:api-key-denial-burst'`,
+      `SELECT * FROM audit_entries WHERE action = 'security:api-key-denial-burst'`,
     );
     return r.rowCount ? r.rows : undefined;
   }, 'the burst entry');

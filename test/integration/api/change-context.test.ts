@@ -28,7 +28,7 @@ const entriesOf = async (tenantId: string) =>
   (
     await superuserQuery(
       api.db.url,
-      'SELECT action, actor_type, actor_id, request_id, ip, user_agent FROM audit_log WHERE tenant_id = $1 ORDER BY seq',
+      'SELECT action, actor_type, actor_id, request_id, ip, user_agent FROM audit_entries WHERE tenant_id = $1 ORDER BY seq',
       [tenantId],
     )
   ).rows as ContextRow[];

@@ -34,7 +34,7 @@ const storedEntry = (action: string, requestId: string) =>
   waitFor(async () => {
     const r = await superuserQuery(
       api.db.url,
-      `SELECT tenant_id::text, ip, metadata FROM audit_log WHERE action = $1 AND request_id = $2`,
+      `SELECT tenant_id::text, ip, metadata FROM audit_entries WHERE action = $1 AND request_id = $2`,
       [action, requestId],
     );
     return r.rows[0] as Stored | undefined;

@@ -49,7 +49,7 @@ async function refuse(key: string, ip: string): Promise<void> {
 
 async function rows(action: string, where: string, params: unknown[]): Promise<Row[]> {
   return (
-    await superuserQuery(api.db.url, `SELECT * FROM audit_log WHERE action = $1 AND ${where} ORDER BY seq`, [
+    await superuserQuery(api.db.url, `SELECT * FROM audit_entries WHERE action = $1 AND ${where} ORDER BY seq`, [
       action,
       ...params,
     ])
@@ -135,7 +135,7 @@ test('one key prefix refused from 11 addresses raises a burst counted by key, in
     2,
     'no address reached the threshold: one burst from the test above, one for the key',
   );
-  assert.not.match(JSON.stringify(await superuserQuery(api.db.url, 'SELECT * FROM audit_log')), key);
+  assert.not.match(JSON.stringify(await superuserQuery(api.db.url, 'SELECT * FROM audit_entries')), key);
 });
 
 test('IPv6 addresses rotating within one /64 count as one source; IPv4 neighbours do not', async () => {

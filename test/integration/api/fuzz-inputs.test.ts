@@ -299,7 +299,7 @@ test("a trusted proxy's X-Forwarded-For that is not an address: the denial is re
         (
           await superuserQuery(
             api.db.url,
-            `SELECT ip, metadata->>'ipUnparsed' AS unparsed FROM audit_log WHERE action = 'security:api-key-denied' AND request_id = $1`,
+            `SELECT ip, metadata->>'ipUnparsed' AS unparsed FROM audit_entries WHERE action = 'security:api-key-denied' AND request_id = $1`,
             [requestId],
           )
         ).rows[0] as { ip: string | null; unparsed: string | null } | undefined,

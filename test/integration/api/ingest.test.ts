@@ -14,7 +14,7 @@ let writer: string;
 
 const entry = { actorType: 'user', actorId: 'u-1', action: 'task:completed', resourceType: 'task', resourceId: 't-1' };
 const rows = async (where: string, params: unknown[]) =>
-  (await superuserQuery(api.db.url, `SELECT * FROM audit_log WHERE ${where}`, params)).rows;
+  (await superuserQuery(api.db.url, `SELECT * FROM audit_entries WHERE ${where}`, params)).rows;
 
 test.before(async () => {
   api = await startApi({ API_BODY_LIMIT_BYTES: '4096' });

@@ -48,7 +48,7 @@ async function deniedEntry(requestId: string): Promise<DeniedRow> {
   const rows = await waitFor(async () => {
     const r = await superuserQuery(
       api.db.url,
-      `SELECT * FROM audit_log WHERE action = 'security:api-key-denied' AND request_id = $1`,
+      `SELECT * FROM audit_entries WHERE action = 'security:api-key-denied' AND request_id = $1`,
       [requestId],
     );
     return r.rowCount ? (r.rows as DeniedRow[]) : undefined;

@@ -50,7 +50,7 @@ interface Entry {
 /** The system tenant's entries of `action`, from addresses matching the SQL LIKE `ipLike`, once every queued write is done. */
 const entries = async (action: string, ipLike: string): Promise<Entry[]> => {
   await queueIdle(audits);
-  const q = `SELECT severity, ip, reason, metadata FROM audit_log WHERE tenant_id = $1 AND action = $2 AND ip::text LIKE $3 ORDER BY seq`;
+  const q = `SELECT severity, ip, reason, metadata FROM audit_entries WHERE tenant_id = $1 AND action = $2 AND ip::text LIKE $3 ORDER BY seq`;
   return (await superuserQuery(api.db.url, q, [SYSTEM_TENANT_ID, action, ipLike])).rows as Entry[];
 };
 const wrong = (i: number, from?: string) => ({

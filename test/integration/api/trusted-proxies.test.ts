@@ -22,7 +22,7 @@ async function recordedAddress(api: ApiHarness): Promise<string> {
   return waitFor(async () => {
     const r = await superuserQuery(
       api.db.url,
-      `SELECT ip FROM audit_log WHERE action = 'security:api-key-denied' AND request_id = $1`,
+      `SELECT ip FROM audit_entries WHERE action = 'security:api-key-denied' AND request_id = $1`,
       [requestId],
     );
     return r.rows[0]?.ip as string | undefined;

@@ -47,7 +47,7 @@ const usesOf = async (keyId: string) =>
   (
     await superuserQuery(
       db.url,
-      `SELECT event_id, occurred_at, actor_id, resource_id, metadata FROM audit_log WHERE action = 'apikey:used' AND resource_id = $1 ORDER BY occurred_at`,
+      `SELECT event_id, occurred_at, actor_id, resource_id, metadata FROM audit_entries WHERE action = 'apikey:used' AND resource_id = $1 ORDER BY occurred_at`,
       [keyId],
     )
   ).rows as UseRow[];
@@ -148,7 +148,7 @@ test('a request through the HTTP API is audited as key use by the timed flush', 
         (
           await superuserQuery(
             api.db.url,
-            `SELECT actor_id, resource_id FROM audit_log WHERE action = 'apikey:used' AND tenant_id = $1`,
+            `SELECT actor_id, resource_id FROM audit_entries WHERE action = 'apikey:used' AND tenant_id = $1`,
             [t.id],
           )
         ).rows[0] as { actor_id: string } | undefined,

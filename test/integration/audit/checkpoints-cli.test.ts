@@ -44,7 +44,7 @@ test.before(
     // Rewritten as the database owner: every entry gone, then a new history through the writer.
     await superuserQuery(
       h.db.url,
-      `SET session_replication_role = replica; DELETE FROM audit_log WHERE tenant_id = '${rewritten}';
+      `SET session_replication_role = replica; DELETE FROM audit_log WHERE tenant_id = '${rewritten}'; DELETE FROM audit_personal_data WHERE tenant_id = '${rewritten}';
        UPDATE audit_chain_heads SET last_seq = 0, last_hash = '${'0'.repeat(64)}' WHERE tenant_id = '${rewritten}'`,
     );
     await h.addEntries(rewritten, 40);

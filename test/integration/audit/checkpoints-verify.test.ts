@@ -74,7 +74,7 @@ async function tamper(): Promise<void> {
   // through the normal writer: a chain consistent in itself, from seq 1.
   const t = h.tenants[REWRITE]!;
   await asOwner(
-    `DELETE FROM audit_log WHERE tenant_id = '${t}'; UPDATE audit_chain_heads SET last_seq = 0, last_hash = '${'0'.repeat(64)}' WHERE tenant_id = '${t}'`,
+    `DELETE FROM audit_log WHERE tenant_id = '${t}'; DELETE FROM audit_personal_data WHERE tenant_id = '${t}'; UPDATE audit_chain_heads SET last_seq = 0, last_hash = '${'0'.repeat(64)}' WHERE tenant_id = '${t}'`,
   );
   await h.addEntries(t, seqAt[REWRITE]![6]! + 5);
   // CUT: the entries after hour 3's checkpoint removed, the head moved back onto it.
@@ -82,6 +82,7 @@ async function tamper(): Promise<void> {
   const cut = seqAt[CUT]![3]!;
   await asOwner(
     `DELETE FROM audit_log WHERE tenant_id = '${c}' AND seq > ${cut};
+     DELETE FROM audit_personal_data WHERE tenant_id = '${c}' AND seq > ${cut};
      UPDATE audit_chain_heads SET last_seq = ${cut}, last_hash = (SELECT hash FROM audit_log WHERE tenant_id = '${c}' AND seq = ${cut}) WHERE tenant_id = '${c}'`,
   );
   // SIGS: hour 1 altered (another hash, same signature); hour 2 signed with another key;

@@ -847,7 +847,7 @@ test(`a few hundred nasty inputs (seed ${SEED}): every accepted one is stored wh
   const rows = await sql<AuditRow>(
     `SELECT tenant_id::text, event_id, (extract(epoch from occurred_at) * 1000)::bigint::text AS occurred_ms, actor_type, actor_id, action, resource_type, resource_id,
             before_state::text AS before_state, after_state::text AS after_state, metadata::text AS metadata, reason, confidence::text AS confidence,
-            request_id, ip, user_agent, severity FROM audit_log`,
+            request_id, ip, user_agent, severity FROM audit_entries`,
   );
   const byKey = new Map(rows.map((r) => [`${r.tenant_id}|${r.event_id}`, r]));
   const keyOf = (a: AcceptedAudit) => `${String(a.input.tenantId).toLowerCase()}|${a.eventId}`;

@@ -204,7 +204,7 @@ test('before, after or metadata over its limit only once redacted is refused nam
   const { eventId } = await producer.audit.write({ tenantId, ...entry, before: fits });
   await nothingFailed();
   const [row] = await sql<{ before: string }>(
-    `SELECT before_state::text AS before FROM audit_log WHERE event_id = $1`,
+    `SELECT before_state::text AS before FROM audit_entries WHERE event_id = $1`,
     [eventId],
   );
   const stored = JSON.parse(row!.before) as Record<string, unknown>;
@@ -221,7 +221,7 @@ test('a "__proto__" member of before, after and metadata (as JSON.parse makes it
   const { eventId } = await producer.audit.write({ tenantId, ...entry, before, after, metadata });
   await nothingFailed();
   const [row] = await sql<{ before: string; after: string; metadata: string }>(
-    `SELECT before_state::text AS before, after_state::text AS after, metadata::text AS metadata FROM audit_log WHERE event_id = $1`,
+    `SELECT before_state::text AS before, after_state::text AS after, metadata::text AS metadata FROM audit_entries WHERE event_id = $1`,
     [eventId],
   );
   assert.equal(
@@ -301,7 +301,7 @@ test('settings changes made at once all land, each audited against the one befor
   );
   // The audit entries chain: each one's before is the after of the one before it.
   const rows = await sql<{ before: unknown; after: unknown }>(
-    `SELECT before_state AS before, after_state AS after FROM audit_log WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`,
+    `SELECT before_state AS before, after_state AS after FROM audit_entries WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`,
     [t],
   );
   assert.is(rows.length, patches.length);

@@ -70,7 +70,10 @@ test('hard strings in every text and JSON column are stored exactly and the chai
       userAgent: s,
     }),
   );
-  const outcomes = await commitEntries(pool, entries.map(encodeEntry));
+  const outcomes = await commitEntries(
+    pool,
+    entries.map((e) => encodeEntry(e, { format: 1 })),
+  );
   assert.equal(
     outcomes.map((o) => o.status),
     HARD.map(() => 'written'),
@@ -78,7 +81,7 @@ test('hard strings in every text and JSON column are stored exactly and the chai
   const { rows } = await superuserQuery(
     db.url,
     `SELECT actor_id, resource_id, reason, request_id, user_agent, before_state, after_state, metadata, confidence::text AS confidence
-       FROM audit_log WHERE tenant_id = $1 AND action = 'task:completed' ORDER BY seq`,
+       FROM audit_entries WHERE tenant_id = $1 AND action = 'task:completed' ORDER BY seq`,
     [tenantId],
   );
   rows.forEach((r: Record<string, unknown>, i: number) => {
@@ -110,7 +113,7 @@ test('absent optional fields are stored as NULL, not as the text "NULL"', async 
   assert.is(outcome!.status, 'written');
   const { rows } = await superuserQuery(
     db.url,
-    `SELECT actor_id IS NULL AS a, before_state IS NULL AS b, confidence IS NULL AS c, severity IS NULL AS d FROM audit_log WHERE event_id = 'evt-absent'`,
+    `SELECT actor_id IS NULL AS a, before_state IS NULL AS b, confidence IS NULL AS c, severity IS NULL AS d FROM audit_entries WHERE event_id = 'evt-absent'`,
   );
   assert.equal(rows[0], { a: true, b: true, c: true, d: true });
   assert.ok((await verifyChains(prisma, { tenantId })).ok);

@@ -129,7 +129,7 @@ test('secret-looking fields are stored as [REDACTED]', async () => {
   );
   const row = await waitFor(
     async () =>
-      (await superuserQuery(db.url, 'SELECT before_state, metadata FROM audit_log WHERE event_id = $1', [eventId]))
+      (await superuserQuery(db.url, 'SELECT before_state, metadata FROM audit_entries WHERE event_id = $1', [eventId]))
         .rows[0],
     'the row',
   );
@@ -155,9 +155,11 @@ test('a job added straight to the queue (not through the producer) is normalised
   const result = (await job.waitUntilFinished(events, 20_000)) as { written: number };
   assert.is(result.written, 1);
   const row = (
-    await superuserQuery(db.url, 'SELECT tenant_id::text, before_state, metadata FROM audit_log WHERE event_id = $1', [
-      eventId,
-    ])
+    await superuserQuery(
+      db.url,
+      'SELECT tenant_id::text, before_state, metadata FROM audit_entries WHERE event_id = $1',
+      [eventId],
+    )
   ).rows[0];
   assert.is(row.tenant_id, tenantA, 'the upper-case tenant id was lower-cased');
   assert.equal(row.before_state, { password: '[REDACTED]', name: 'Ann' });

@@ -246,7 +246,8 @@ function nastyEntries(tenantId: string, tag: string): AuditEntryInput[] {
 test.before(
   setup(async () => {
     db = await createTestDatabase();
-    const config = testConfig(db.url);
+    // Format 1: these tampering checks change audit_log columns (format 2 is tested in privacy/).
+    const config = testConfig(db.url, { AUDIT_CHAIN_FORMAT: '1' });
     bulwark = await startBulwark(config, { http: false, scheduler: false });
     for (const name of Object.keys(tenants) as Array<keyof typeof tenants>) {
       tenants[name] = (await createTenant(bulwark.ctx.prisma, { name: `py-verify-${name}` })).id;
@@ -284,7 +285,7 @@ test('entries with hard content, written through the real path, verify in Python
   const numbers = (
     await superuserQuery(
       db.url,
-      `SELECT before_state->'n' AS n, before_state->'n'->>'big' AS big FROM audit_log WHERE event_id = 'alpha-numbers'`,
+      `SELECT before_state->'n' AS n, before_state->'n'->>'big' AS big FROM audit_entries WHERE event_id = 'alpha-numbers'`,
     )
   ).rows[0];
   assert.is(numbers.big, '1000000000000000000000', 'jsonb prints 1e21 in full; the canonical form writes 1e+21');
@@ -292,7 +293,7 @@ test('entries with hard content, written through the real path, verify in Python
   const keys = (
     await superuserQuery(
       db.url,
-      `SELECT before_state ? '\u{1F600}' AS grin, before_state ? '\uFB01' AS fi FROM audit_log WHERE event_id = 'alpha-keys'`,
+      `SELECT before_state ? '\u{1F600}' AS grin, before_state ? '\uFB01' AS fi FROM audit_entries WHERE event_id = 'alpha-keys'`,
     )
   ).rows[0];
   assert.equal(keys, { grin: true, fi: true });
@@ -316,13 +317,14 @@ test('entries with hard content, written through the real path, verify in Python
   const redacted = (
     await superuserQuery(
       db.url,
-      `SELECT before_state AS b, metadata AS m FROM audit_log WHERE event_id = 'alpha-redacted'`,
+      `SELECT before_state AS b, metadata AS m FROM audit_entries WHERE event_id = 'alpha-redacted'`,
     )
   ).rows[0];
   assert.is(redacted.b.password, '[REDACTED]');
   assert.is(redacted.b.url, 'https://user:[REDACTED]@example.com/path?q=1');
   assert.is(redacted.m.note, 'postgres://app:[REDACTED]@db:5432/x');
-  const ip = (await superuserQuery(db.url, `SELECT ip FROM audit_log WHERE event_id = 'alpha-sec-medium'`)).rows[0].ip;
+  const ip = (await superuserQuery(db.url, `SELECT ip FROM audit_entries WHERE event_id = 'alpha-sec-medium'`)).rows[0]
+    .ip;
   assert.is(ip, '2001:DB8::1', 'stored as given');
 
   const r = await bothVerify();

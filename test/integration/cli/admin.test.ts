@@ -131,7 +131,7 @@ test('tenant settings get and set, with validation', async () => {
   const audited = (
     await superuserQuery(
       db.url,
-      `SELECT actor_id, before_state, after_state FROM audit_log WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`,
+      `SELECT actor_id, before_state, after_state FROM audit_entries WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq`,
       [tenant],
     )
   ).rows;

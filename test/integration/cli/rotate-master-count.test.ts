@@ -167,7 +167,7 @@ test('two overlapping runs: their counts add up to exactly the secrets re-encryp
   const audited = (
     await superuserQuery(
       db.url,
-      `SELECT metadata FROM audit_log WHERE tenant_id = $1 AND action = 'secret:master-key-rotated'`,
+      `SELECT metadata FROM audit_entries WHERE tenant_id = $1 AND action = 'secret:master-key-rotated'`,
       [t.id],
     )
   ).rows as Array<{ metadata: { names: string[] } }>;

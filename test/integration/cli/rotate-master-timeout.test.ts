@@ -97,7 +97,7 @@ test(`the largest batch (--batch-size ${ROTATION_BATCH_MAX}) of one tenant's ${R
   const entries = (
     await superuserQuery(
       db.url,
-      `SELECT metadata FROM audit_log WHERE tenant_id = $1 AND action = 'secret:master-key-rotated' ORDER BY seq`,
+      `SELECT metadata FROM audit_entries WHERE tenant_id = $1 AND action = 'secret:master-key-rotated' ORDER BY seq`,
       [t.id],
     )
   ).rows as Array<{ metadata: { names: string[] } }>;

@@ -108,7 +108,7 @@ test('rotate-master on a terminal: progress bar to the final count, undecryptabl
   const rows = (
     await superuserQuery(
       db.url,
-      `SELECT * FROM audit_log WHERE action = 'secret:master-key-rotated' ORDER BY tenant_id, seq`,
+      `SELECT * FROM audit_entries WHERE action = 'secret:master-key-rotated' ORDER BY tenant_id, seq`,
     )
   ).rows as RotationEntry[];
   for (const e of rows) {
@@ -147,7 +147,7 @@ test('rotate-master on a terminal: progress bar to the final count, undecryptabl
   assert.equal(namesOf(tenantA), ['a.secret-0', 'a.secret-1', 'a.secret-2']);
   assert.equal(namesOf(tenantB), ['b.secret-0', 'b.secret-1']);
   // No value in any audit row (nor in what the command printed).
-  const everything = `${JSON.stringify((await superuserQuery(db.url, 'SELECT * FROM audit_log')).rows)}\n${r.out}\n${r.err}\n${r.progress}`;
+  const everything = `${JSON.stringify((await superuserQuery(db.url, 'SELECT * FROM audit_entries')).rows)}\n${r.out}\n${r.err}\n${r.progress}`;
   for (const v of [...VALUES.a, ...VALUES.b, 'lost-s3cret-x', 'lost-s3cret-y']) assert.not.match(everything, v);
   for (const t of [tenantA, tenantB]) assert.ok((await verifyChains(prisma, { tenantId: t })).ok, `chain of ${t}`);
 });

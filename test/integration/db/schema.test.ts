@@ -69,6 +69,8 @@ test('AuditLog: every column round-trips through the client; update is refused',
     severity: 'high',
     prevHash: '0'.repeat(64),
     hash: 'a'.repeat(64),
+    format: 2,
+    pdDigest: 'b'.repeat(64),
   };
   const row = await prisma.auditLog.create({ data });
   const read = await prisma.auditLog.findUniqueOrThrow({
@@ -103,6 +105,7 @@ test('AuditLog: every column round-trips through the client; update is refused',
       ip: null,
       userAgent: null,
       severity: null,
+      pdDigest: null,
     },
   });
   const nullsRead = await prisma.auditLog.findUniqueOrThrow({ where: { id: nulls.id } });
@@ -115,6 +118,7 @@ test('AuditLog: every column round-trips through the client; update is refused',
     'ip',
     'userAgent',
     'severity',
+    'pdDigest',
   ] as const)
     assert.is(nullsRead[col], null, col);
   try {
@@ -218,6 +222,63 @@ test('LegalHold and RetentionReceipt: create, read, update; AuditChainGap: read,
   } catch (err) {
     assert.match(String((err as Error).message), /written only by audit_purge/);
   }
+});
+
+test('AuditPersonalData, AuditErasure, SubjectErasure: round-trip; personal data and erasure records refuse changes', async () => {
+  const t = await prisma.tenant.create({ data: { name: 'schema-privacy' } });
+  const pd = {
+    tenantId: t.id,
+    seq: 99n,
+    salt: 'c'.repeat(32),
+    actorId: 'a-1',
+    ip: '10.0.0.1',
+    userAgent: 'ua',
+    beforeState: { a: 1 },
+    afterState: { b: [1, 'x'] },
+    metadata: { m: null },
+    resourceId: 'r-1',
+    reason: 'why',
+    requestId: 'req',
+  };
+  await prisma.auditPersonalData.create({ data: pd });
+  assert.equal(
+    await prisma.auditPersonalData.findUniqueOrThrow({ where: { tenantId_seq: { tenantId: t.id, seq: 99n } } }),
+    pd,
+  );
+  for (const change of [
+    () =>
+      prisma.auditPersonalData.update({ where: { tenantId_seq: { tenantId: t.id, seq: 99n } }, data: { ip: null } }),
+    () => prisma.auditPersonalData.delete({ where: { tenantId_seq: { tenantId: t.id, seq: 99n } } }),
+    () =>
+      prisma.auditErasure.create({
+        data: {
+          tenantId: t.id,
+          seq: 99n,
+          erasureId: t.id,
+          format: 2,
+          hash: 'a'.repeat(64),
+          erasedAt: new Date(),
+          keyId: 'k',
+          signature: 's',
+        },
+      }),
+  ]) {
+    try {
+      await change();
+      assert.unreachable('should be refused');
+    } catch (err) {
+      assert.match(String((err as Error).message), /insert-only|written only by audit_erase_personal/);
+    }
+  }
+  assert.equal(await prisma.auditErasure.findMany({ where: { tenantId: t.id } }), []);
+  const run = await prisma.subjectErasure.create({
+    data: { tenantId: t.id, subjectKey: 'd'.repeat(64), reason: 'r', status: 'running', requestedBy: 'user:x' },
+  });
+  const done = await prisma.subjectErasure.update({
+    where: { id: run.id },
+    data: { status: 'done', counts: { format2: 1 }, finishedAt: new Date() },
+  });
+  assert.equal((await prisma.subjectErasure.findUniqueOrThrow({ where: { id: run.id } })).counts, done.counts);
 });
 
 test.run();

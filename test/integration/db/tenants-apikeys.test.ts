@@ -119,7 +119,7 @@ test('only the hash and a display prefix of a key are stored', async () => {
     'default expiry is 90 days',
   );
   const entries = JSON.stringify(
-    (await superuserQuery(db.url, 'SELECT * FROM audit_log WHERE tenant_id = $1', [t.id])).rows,
+    (await superuserQuery(db.url, 'SELECT * FROM audit_entries WHERE tenant_id = $1', [t.id])).rows,
   );
   assert.not.match(entries, key);
 });

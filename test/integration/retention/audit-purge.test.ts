@@ -98,7 +98,7 @@ test('a real run deletes exactly those, leaves a receipt and an audit entry, and
   assert.ok(Number(receipt.held) > 0);
   const entry = await superuserQuery(
     db.url,
-    `SELECT metadata FROM audit_log WHERE tenant_id = $1 AND action = 'retention:purged' AND resource_id = $2`,
+    `SELECT metadata FROM audit_entries WHERE tenant_id = $1 AND action = 'retention:purged' AND resource_id = $2`,
     [tenant, receipt.id],
   );
   assert.is(entry.rows.length, 1);

@@ -89,7 +89,7 @@ test('retention TTLs of 0, negative, absurd or the wrong type are refused naming
   const ok = await run(['tenant', 'settings', 'set', '--tenant', tenant, 'retention.rotationHistoryDays=300']);
   assert.is(ok.code, 0, ok.err);
   const [entry] = await q(
-    `SELECT before_state, after_state FROM audit_log WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq DESC LIMIT 1`,
+    `SELECT before_state, after_state FROM audit_entries WHERE tenant_id = $1 AND action = 'settings:updated' ORDER BY seq DESC LIMIT 1`,
     [tenant],
   );
   assert.is(entry.before_state.retention.rotationHistoryDays, 365);
@@ -198,7 +198,7 @@ test('retention run deletes every expired row and object class, moving its bar p
   const rows = JSON.parse(receipts.out) as Array<{ class: string; deleted: number; status: string; digest: string }>;
   assert.ok(rows.every((x) => x.status === 'done'));
   assert.is(rows.find((x) => x.class === 'secret-rotations')!.deleted, 2);
-  const purged = await q(`SELECT metadata FROM audit_log WHERE tenant_id = $1 AND action = 'retention:purged'`, [
+  const purged = await q(`SELECT metadata FROM audit_entries WHERE tenant_id = $1 AND action = 'retention:purged'`, [
     tenant,
   ]);
   assert.equal(purged.map((p) => p.metadata.class).sort(), [

@@ -37,7 +37,7 @@ const deniedEntries = async () =>
   (
     await superuserQuery(
       api.db.url,
-      `SELECT reason, metadata FROM audit_log WHERE action = 'security:api-key-denied' ORDER BY seq`,
+      `SELECT reason, metadata FROM audit_entries WHERE action = 'security:api-key-denied' ORDER BY seq`,
     )
   ).rows as Array<{ reason: string; metadata: { count: number; aggregated?: boolean } }>;
 
@@ -65,7 +65,7 @@ test('100 bad-key requests from one address: 30 refused 401, then 429 before aut
   const bursts = await waitFor(async () => {
     const r = await superuserQuery(
       api.db.url,
-      `SELECT metadata->>'subject' AS subject FROM audit_log WHERE action = 'security:api-key-denial-burst' ORDER BY subject`,
+      `SELECT metadata->>'subject' AS subject FROM audit_entries WHERE action = 'security:api-key-denial-burst' ORDER BY subject`,
     );
     return r.rows.length >= 2 ? r.rows.map((x) => x.subject as string) : undefined;
   }, 'the burst entries');

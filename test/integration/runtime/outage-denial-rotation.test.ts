@@ -36,7 +36,7 @@ const deniedEntries = async () =>
   (
     await superuserQuery(
       api.db.url,
-      `SELECT reason, metadata FROM audit_log WHERE action = 'security:api-key-denied' ORDER BY seq`,
+      `SELECT reason, metadata FROM audit_entries WHERE action = 'security:api-key-denied' ORDER BY seq`,
     )
   ).rows as Array<{ reason: string; metadata: { count: number; aggregated?: boolean; aggregated_by?: string } }>;
 
