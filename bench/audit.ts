@@ -14,8 +14,10 @@
  *       and its CPU per entry (from /proc), which shows whether the worker is CPU-bound.
  * Then the chains are verified. Sizes: BENCH_N, BENCH_MANY_JOBS, BENCH_MANY_PER_JOB,
  * BENCH_TENANTS, BENCH_UNNEST_ROWS_PER_STATEMENT. BENCH_CPU_PROF=<dir> profiles the
- * worker child; BENCH_WORKER_NODE_ARGS adds Node flags to it. AUDIT_WRITE_CONCURRENCY and
- * AUDIT_BATCH_MAX apply to both sides. BENCH_STRICT=1 exits 1 when a target is missed.
+ * worker child; BENCH_WORKER_NODE_ARGS adds Node flags to it; BENCH_COLD_WORKER=1 leaves the
+ * load of Prisma's query compiler inside the measured window (bench/worker-child.ts).
+ * AUDIT_WRITE_CONCURRENCY and AUDIT_BATCH_MAX apply to both sides. BENCH_STRICT=1 exits 1
+ * when a target is missed.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
