@@ -65,7 +65,7 @@ test('201 with a link to a bundle whose manifest checks; the entry and the answe
   assert.equal(await listKeys(store.storage, `tenant/${a.id}/exports/`), [e.key]);
   const { rows } = await superuserQuery(
     api.db.url,
-    `SELECT row_to_json(x)::text AS j FROM audit_log x WHERE tenant_id = $1 AND action = 'privacy:subject-exported'`,
+    `SELECT row_to_json(x)::text AS j FROM audit_entries x WHERE tenant_id = $1 AND action = 'privacy:subject-exported'`,
     [a.id],
   );
   assert.is(rows.length, 1);

@@ -29,7 +29,7 @@ const exportedEntries = async (t: string) =>
   (
     await superuserQuery(
       db.url,
-      `SELECT row_to_json(a)::text AS j, a.metadata FROM audit_log a
+      `SELECT row_to_json(a)::text AS j, a.metadata FROM audit_entries a
         WHERE tenant_id = $1 AND action = 'privacy:subject-exported' ORDER BY seq`,
       [t],
     )
