@@ -156,6 +156,22 @@ const envSchema = z.object({
    * Default: 100.
    */
   HEAP_GROWING_PERCENT: int(0, 1000).default(100),
+  /**
+   * The API's producer charges audit-write and alert jobs to their tenants and parks a
+   * tenant's backlog so it cannot delay the others (docs/decisions/0010). Workers always
+   * release what is parked. Default: true.
+   */
+  FAIR_DISPATCH: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
+  /**
+   * Audit entries released to the workers and not yet committed, across every worker
+   * process: what a newly arriving tenant waits behind at most. About
+   * AUDIT_ENTRIES_IN_FLIGHT times the worker processes. Default: 8000.
+   */
+  FAIR_AUDIT_WINDOW: int(1, 1_000_000).default(8000),
+  /** Alert jobs released and not finished across every worker process. Default: 40. */
+  FAIR_ALERT_WINDOW: int(1, 100_000).default(40),
+  /** How often each worker process releases parked jobs besides on completions (rates refill). Default: 250 ms. */
+  FAIR_TICK_MS: int(10, 60_000).default(250),
   /** How long running jobs may take to finish on SIGTERM, after the drain (SHUTDOWN_DRAIN_MS). Default: 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
   /**
@@ -337,6 +353,8 @@ export interface Config {
   readonly auditBatchMax: number;
   readonly auditEntriesInFlight: number;
   readonly heapGrowingPercent: number;
+  /** FAIR_DISPATCH, FAIR_AUDIT_WINDOW, FAIR_ALERT_WINDOW, FAIR_TICK_MS (docs/decisions/0010). */
+  readonly fair: { readonly dispatch: boolean; readonly auditWindow: number; readonly alertWindow: number; readonly tickMs: number };
   readonly shutdownTimeoutMs: number;
   readonly shutdownDrainMs: number;
   readonly workerLockDurationMs: number;
@@ -465,6 +483,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditBatchMax: e.AUDIT_BATCH_MAX,
     auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
+    fair: Object.freeze({
+      dispatch: e.FAIR_DISPATCH === 'true',
+      auditWindow: e.FAIR_AUDIT_WINDOW,
+      alertWindow: e.FAIR_ALERT_WINDOW,
+      tickMs: e.FAIR_TICK_MS,
+    }),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     workerLockDurationMs: e.WORKER_LOCK_DURATION_MS,
