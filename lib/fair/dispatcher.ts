@@ -38,7 +38,7 @@ export interface FairDispatcher {
   /** Whether `queue`'s tenant jobs go through this dispatcher. */
   serves(queue: string): boolean;
   script(queue: string): FairScript;
-  /** Admit (added to BullMQ now) or park the job; resolves once it is safely in Redis. */
+  /** Admit (added to BullMQ now) or park the job and release what may go; resolves once it is safely in Redis. */
   enqueue(part: FairPart): Promise<'added' | 'parked'>;
   /** Park every part in one MULTI (both or neither), then dispatch. */
   parkTogether(parts: FairPart[]): Promise<void>;
@@ -129,7 +129,8 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
         await options.queues.get(part.queue)!.add(part.job.name, part.job.data, part.job.opts);
         return 'added';
       }
-      void kick(part.queue);
+      // Released now if there is room: the caller finds it in BullMQ when this resolves.
+      await kick(part.queue);
       return 'parked';
     },
     async parkTogether(parts) {
@@ -140,7 +141,7 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
       const failed = (results ?? []).find(([err]) => err);
       if (!results) throw new Error('the parking transaction was discarded');
       if (failed) throw failed[0]!;
-      for (const queue of new Set(parts.map((p) => p.queue))) void kick(queue);
+      await Promise.all([...new Set(parts.map((p) => p.queue))].map(kick));
     },
     kick,
     finished(queue, jobId) {

@@ -29,7 +29,12 @@ const job = (entries: number) => ({
   data: { v: 1, n: entries },
   opts: { jobId: randomUUID(), attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 10 } },
 });
-const part = (tenant: string, entries: number) => ({ queue: AUDIT_WRITE_QUEUE, tenant, job: job(entries), cost: entries });
+const part = (tenant: string, entries: number) => ({
+  queue: AUDIT_WRITE_QUEUE,
+  tenant,
+  job: job(entries),
+  cost: entries,
+});
 const meta = () => fair.script(AUDIT_WRITE_QUEUE).keys[6]!;
 const limits = () => fair.script(AUDIT_WRITE_QUEUE).keys[7]!;
 /** Tenants of the jobs in BullMQ's wait list, oldest first. */
