@@ -50,6 +50,19 @@ export interface FairDispatcher {
   settle(): Promise<void>;
 }
 
+/**
+ * A tenant's only job in flight goes to BullMQ's wait list, which workers take before
+ * any prioritized job; the jobs of a tenant with others in flight get a priority, so a
+ * light tenant's job passes a heavy one's queued work (each tenant's own order holds:
+ * its job goes ahead only when none of its own is in flight).
+ */
+function withLead(job: FairJob, lead: boolean): FairJob['opts'] {
+  return lead ? job.opts : { ...job.opts, priority: BACKLOG_PRIORITY };
+}
+
+/** BullMQ priority of a job released while its tenant has others in flight (1 is BullMQ's highest; all equal: FIFO). */
+const BACKLOG_PRIORITY = 1;
+
 export function createFairDispatcher(options: FairDispatcherOptions): FairDispatcher {
   const scripts = new Map<string, FairScript>();
   for (const kind of FAIR_KINDS)
@@ -77,7 +90,7 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
     for (;;) {
       const claimed = await s.dispatch();
       if (claimed.length === 0) return;
-      await handle.addBulk(claimed.map((c) => ({ name: c.job.name, data: c.job.data, opts: c.job.opts })));
+      await handle.addBulk(claimed.map((c) => ({ name: c.job.name, data: c.job.data, opts: withLead(c.job, c.lead) })));
       await s.ack(claimed.map((c) => c.member));
     }
   }
@@ -125,8 +138,9 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
     script: scriptOf,
     async enqueue(part) {
       const s = scriptOf(part.queue);
-      if (await s.enqueue(part.tenant, part.job, part.cost, true)) {
-        await options.queues.get(part.queue)!.add(part.job.name, part.job.data, part.job.opts);
+      const admitted = await s.enqueue(part.tenant, part.job, part.cost, true);
+      if (admitted) {
+        await options.queues.get(part.queue)!.add(part.job.name, part.job.data, withLead(part.job, admitted.lead));
         return 'added';
       }
       // Released now if there is room: the caller finds it in BullMQ when this resolves.

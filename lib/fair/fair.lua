@@ -23,12 +23,15 @@
 
   op "enqueue"  ARGV[5] tenant, ARGV[6] jobId, ARGV[7] cost, ARGV[8] job JSON,
                 ARGV[9] "1" it may go to BullMQ at once, "0" park it whatever the room
-                -> { 1 } admitted: the caller adds it to BullMQ now (its slot is taken);
+                -> { 1, lead } admitted: the caller adds it to BullMQ now (its slot is
+                   taken), lead "1" when it is the tenant's only job in flight (it goes
+                   to the wait list, ahead of prioritized jobs of busier tenants);
                    { 0 } parked
   op "dispatch" ARGV[5] most jobs, ARGV[6] quantum (cost a tenant may send per turn),
                 ARGV[7] stale ms (claims older than this are handed out again),
                 ARGV[8] most tenants visited
-                -> { member, job JSON, member, job JSON, ... } to add to BullMQ, then ack
+                -> { member, job JSON, lead, member, job JSON, lead, ... } to add to
+                   BullMQ (lead "0": with a priority, behind the leads), then ack
   op "ack"      ARGV[5..] members added to BullMQ -> how many were claimed
   op "finish"   ARGV[5..] jobIds that completed or failed for good -> how many freed a slot
   op "stats"    -> { tenants waiting, jobs parked, largest tenant's jobs, oldest parked
@@ -71,9 +74,12 @@ local function take(tenant, jobId, cost, rate)
   end
   -- The same job id released twice (an alert sent again) is one BullMQ job: one slot.
   if redis.call('HSETNX', jobs, jobId, tenant .. '|' .. cost .. '|' .. now) == 1 then
-    redis.call('HINCRBY', running, tenant, 1)
     redis.call('HINCRBY', meta, 'inflight', cost)
+    -- The tenant's only job in flight: "1", it goes to BullMQ's wait list, ahead of
+    -- the jobs of tenants with others in flight (prioritized). "0" otherwise.
+    return redis.call('HINCRBY', running, tenant, 1) == 1 and '1' or '0'
   end
+  return '0'
 end
 
 local function windowOf()
@@ -100,8 +106,7 @@ if op == 'enqueue' then
     local inflight = tonumber(redis.call('HGET', meta, 'inflight')) or 0
     local run = tonumber(redis.call('HGET', running, tenant)) or 0
     if run < maxRunning and (inflight == 0 or inflight + cost <= windowOf()) and rateAllows(tenant, cost, rate) then
-      take(tenant, jobId, cost, rate)
-      return { 1 }
+      return { 1, take(tenant, jobId, cost, rate) }
     end
   end
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
@@ -123,6 +128,7 @@ if op == 'dispatch' then
       redis.call('ZADD', claimed, now, m)
       out[#out + 1] = m
       out[#out + 1] = job
+      out[#out + 1] = '0'
     else
       redis.call('ZREM', claimed, m)
     end
@@ -130,7 +136,7 @@ if op == 'dispatch' then
   local window = windowOf()
   local inflight = tonumber(redis.call('HGET', meta, 'inflight')) or 0
   local visits, ringLen = 0, redis.call('LLEN', ring)
-  while #out < most * 2 and visits < math.min(ringLen, maxVisits) do
+  while #out < most * 3 and visits < math.min(ringLen, maxVisits) do
     local tenant = redis.call('LINDEX', ring, 0)
     if not tenant then break end
     visits = visits + 1
@@ -138,7 +144,7 @@ if op == 'dispatch' then
     local run = tonumber(redis.call('HGET', running, tenant)) or 0
     local deficit = (tonumber(redis.call('HGET', tenants, 'd:' .. tenant)) or 0) + quantum
     local sent, emptied, full = 0, false, false
-    while #out < most * 2 do
+    while #out < most * 3 do
       local m = headOf(tenant)
       if not m then
         emptied = true
@@ -151,12 +157,13 @@ if op == 'dispatch' then
         full = true
         break
       end
-      take(tenant, jobId, cost, rate)
+      local lead = take(tenant, jobId, cost, rate)
       redis.call('ZREM', parked, m)
       redis.call('ZADD', claimed, now, m)
       local left = redis.call('HINCRBY', tenants, 'n:' .. tenant, -1)
       out[#out + 1] = m
       out[#out + 1] = redis.call('HGET', items, m)
+      out[#out + 1] = lead
       deficit, run, inflight, sent = deficit - cost, run + 1, inflight + cost, sent + 1
       if left <= 0 then
         emptied = true

@@ -40,11 +40,14 @@ type Call = (...args: Array<string | number>) => Promise<unknown>;
 export interface FairScript {
   kind: FairKind;
   keys: string[];
-  /** Admit the job (true: the caller adds it to BullMQ now) or park it (false). */
-  enqueue(tenant: string, job: FairJob, cost: number, mayRun: boolean): Promise<boolean>;
+  /**
+   * Admit the job (the caller adds it to BullMQ now; `lead` when it is the tenant's only
+   * job in flight) or park it (undefined).
+   */
+  enqueue(tenant: string, job: FairJob, cost: number, mayRun: boolean): Promise<{ lead: boolean } | undefined>;
   /** The same enqueue, park only, queued on a MULTI (several queues parked atomically). */
   parkOn(multi: ChainableCommander, tenant: string, job: FairJob, cost: number): void;
-  dispatch(): Promise<Array<{ member: string; job: FairJob }>>;
+  dispatch(): Promise<Array<{ member: string; job: FairJob; lead: boolean }>>;
   ack(members: string[]): Promise<number>;
   finish(jobIds: string[]): Promise<number>;
   stats(): Promise<FairStats>;
@@ -60,10 +63,15 @@ export function fairScript(redis: RedisClient, queuePrefix: string, kind: FairKi
     kind,
     keys,
     async enqueue(tenant, job, cost, mayRun) {
-      const [admitted] = (await run('enqueue', tenant, job.opts.jobId, cost, JSON.stringify(job), mayRun ? 1 : 0)) as [
-        number,
-      ];
-      return admitted === 1;
+      const [admitted, lead] = (await run(
+        'enqueue',
+        tenant,
+        job.opts.jobId,
+        cost,
+        JSON.stringify(job),
+        mayRun ? 1 : 0,
+      )) as [number, string?];
+      return admitted === 1 ? { lead: lead === '1' } : undefined;
     },
     parkOn(multi, tenant, job, cost) {
       const m = multi as unknown as Record<string, Call>;
@@ -73,9 +81,9 @@ export function fairScript(redis: RedisClient, queuePrefix: string, kind: FairKi
       const flat = (await run('dispatch', DISPATCH_MAX_JOBS, kind.quantum, CLAIM_STALE_MS, DISPATCH_MAX_VISITS)) as
         | string[]
         | null;
-      const out: Array<{ member: string; job: FairJob }> = [];
-      for (let i = 0; i + 1 < (flat?.length ?? 0); i += 2)
-        out.push({ member: flat![i]!, job: JSON.parse(flat![i + 1]!) as FairJob });
+      const out: Array<{ member: string; job: FairJob; lead: boolean }> = [];
+      for (let i = 0; i + 2 < (flat?.length ?? 0); i += 3)
+        out.push({ member: flat![i]!, job: JSON.parse(flat![i + 1]!) as FairJob, lead: flat![i + 2] === '1' });
       return out;
     },
     async ack(members) {

@@ -37,11 +37,14 @@ const part = (tenant: string, entries: number) => ({
 });
 const meta = () => fair.script(AUDIT_WRITE_QUEUE).keys[6]!;
 const limits = () => fair.script(AUDIT_WRITE_QUEUE).keys[7]!;
-/** Tenants of the jobs in BullMQ's wait list, oldest first. */
+/** Tenants of the jobs waiting in BullMQ, in the order workers take them: wait list, then prioritized. */
 async function waiting(): Promise<string[]> {
-  const jobs = await queue.getWaiting(0, -1);
-  return jobs.reverse().map((j) => (j.data as { t: string }).t);
+  const wait = await queue.getJobs(['wait'], 0, -1, true);
+  const prioritized = await queue.getJobs(['prioritized'], 0, -1, true);
+  return [...wait, ...prioritized].map((j) => (j.data as { t: string }).t);
 }
+/** The ids of the jobs waiting in BullMQ (wait list and prioritized). */
+const waitingIds = async () => (await queue.getJobs(['waiting', 'prioritized'], 0, -1)).map((j) => String(j.id));
 
 test.before.each(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -72,8 +75,7 @@ test('with room and nobody parked a job is added at once; past the window it is 
   assert.is(await fair.enqueue(tagged(A, 1000)), 'parked');
   await fair.settle();
   assert.is(await queue.count(), 2);
-  const [first] = await queue.getWaiting(0, 0);
-  fair.finished(AUDIT_WRITE_QUEUE, String(first!.id));
+  fair.finished(AUDIT_WRITE_QUEUE, (await waitingIds())[0]!);
   await fair.settle();
   await waitFor(async () => (await queue.count()) === 3, 'the parked job to be released');
   const stats = await fair.script(AUDIT_WRITE_QUEUE).stats();
@@ -93,10 +95,10 @@ test("a tenant's backlog does not hold back another's: releases alternate by cos
   // Free each released job in turn and see who goes next.
   const order: string[] = [];
   for (let i = 0; i < 9; i++) {
-    const ids = (await queue.getWaiting(0, -1)).map((j) => String(j.id));
+    const ids = await waitingIds();
     for (const id of ids) fair.finished(AUDIT_WRITE_QUEUE, id);
     await fair.settle();
-    await queue.drain();
+    await queue.drain(true);
     const stats = await fair.script(AUDIT_WRITE_QUEUE).stats();
     if (stats.parkedJobs === 0 && ids.length === 0) break;
     order.push(...(await waiting()));
@@ -141,10 +143,10 @@ test('a claim never acked (its dispatcher died after claiming) is handed out aga
   await fair.enqueue(tagged(A, 1));
   await fair.enqueue(tagged(B, 1));
   await fair.settle();
-  const [first] = await queue.getWaiting(0, 0);
+  const first = (await waitingIds())[0];
   // A dispatcher that claims and dies: the script alone, no add, no ack.
   const script = fairScript(redis, prefix, fairKindOf(AUDIT_WRITE_QUEUE)!);
-  await script.finish([String(first!.id)]);
+  await script.finish([first!]);
   const claimed = await script.dispatch();
   assert.is(claimed.length, 1);
   assert.is(await queue.count(), 1, 'not added yet');
@@ -155,6 +157,12 @@ test('a claim never acked (its dispatcher died after claiming) is handed out aga
   await redis.zadd(script.keys[10]!, 0, claimed[0]!.member);
   await fair.kick(AUDIT_WRITE_QUEUE);
   assert.is(await queue.count(), 2, 'added once (by job id)');
+});
+
+test("a tenant's only job in flight goes to the wait list, ahead of a busier tenant's (prioritized)", async () => {
+  for (let i = 0; i < 3; i++) await fair.enqueue(tagged(A, 1));
+  await fair.enqueue(tagged(B, 1));
+  assert.equal(await waiting(), [A, B, A, A]);
 });
 
 test('a job and its companions parked together: all or none, each released to its own queue', async () => {
