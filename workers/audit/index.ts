@@ -29,6 +29,7 @@ export function createAuditCommitter(ctx: AppContext): GroupCommitter<EncodedEnt
     maxBatch: ctx.config.auditBatchMax,
     isTransient: isTransientDbError,
     onBatch: (size) => ctx.metrics.auditBatchSize.observe(size),
+    keyOf: (encoded) => encoded.entry.tenantId,
   });
 }
 
