@@ -29,6 +29,7 @@ export const GROUPS: readonly GroupEntry[] = [
   { group: 'audit', load: () => import('./audit.js') },
   { group: 'audit checkpoints', load: () => import('./checkpoints.js') },
   { group: 'backup', load: () => import('./backup.js') },
+  { group: 'fair', load: () => import('./fair.js') },
 ];
 
 /** A group's declaration with the words its commands start with. */
