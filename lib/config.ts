@@ -165,11 +165,11 @@ const envSchema = z.object({
   /**
    * Audit entries released to the workers and not yet committed, across every worker
    * process: what a newly arriving tenant waits behind at most. About
-   * AUDIT_ENTRIES_IN_FLIGHT times the worker processes. Default: 8000.
+   * four times AUDIT_ENTRIES_IN_FLIGHT per worker process. Default: 16000.
    */
-  FAIR_AUDIT_WINDOW: int(1, 1_000_000).default(8000),
-  /** Alert jobs released and not finished across every worker process. Default: 40. */
-  FAIR_ALERT_WINDOW: int(1, 100_000).default(40),
+  FAIR_AUDIT_WINDOW: int(1, 1_000_000).default(16000),
+  /** Alert jobs released and not finished across every worker process. Default: 100. */
+  FAIR_ALERT_WINDOW: int(1, 100_000).default(100),
   /** How often each worker process releases parked jobs besides on completions (rates refill). Default: 250 ms. */
   FAIR_TICK_MS: int(10, 60_000).default(250),
   /** How long running jobs may take to finish on SIGTERM, after the drain (SHUTDOWN_DRAIN_MS). Default: 10000 ms. */

@@ -24,8 +24,8 @@ export interface FairKind {
 }
 
 /** The window of audit-write (entries) and alert (jobs) by default; workers write theirs to Redis. */
-export const DEFAULT_AUDIT_WINDOW = 8000;
-export const DEFAULT_ALERT_WINDOW = 40;
+export const DEFAULT_AUDIT_WINDOW = 16000;
+export const DEFAULT_ALERT_WINDOW = 100;
 
 export const FAIR_KINDS: readonly FairKind[] = [
   {

@@ -114,8 +114,8 @@ export const tenantSettingsSchema = z
       .object({
         /** audit-write: 100 jobs at once, 20,000 entries/s. */
         auditWrite: jobLimits(100, 20_000),
-        /** alert: 20 alerts being decided at once, 100 alerts/s. */
-        alert: jobLimits(20, 100),
+        /** alert: 50 alerts released and not decided at once, 100 alerts/s. */
+        alert: jobLimits(50, 100),
         /** retention: one purge at once, no rate. */
         retention: jobLimits(1, 0),
       })
