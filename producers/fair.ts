@@ -54,7 +54,11 @@ export function createFairProducer(o: FairProducerOptions) {
       const audit: FairPart = {
         queue: AUDIT_WRITE_QUEUE,
         tenant: tenantOf(entries),
-        job: { name: AUDIT_WRITE_JOB, data: { v: 1, entries } satisfies AuditWriteJob, opts: { ...o.auditOptions, jobId } },
+        job: {
+          name: AUDIT_WRITE_JOB,
+          data: { v: 1, entries } satisfies AuditWriteJob,
+          opts: { ...o.auditOptions, jobId },
+        },
         cost: entries.length,
       };
       if (alerts.length === 0) await dispatcher.enqueue(audit);

@@ -52,22 +52,22 @@ export interface FairDispatcher {
 
 /**
  * A tenant's only job in flight goes to BullMQ's wait list, which workers take before
- * any prioritized job; the jobs of a tenant with others in flight get a priority, so a
- * light tenant's job passes a heavy one's queued work (each tenant's own order holds:
- * its job goes ahead only when none of its own is in flight).
+ * any prioritized job; a job released while its tenant has n others in flight gets
+ * priority n (BullMQ takes lower first, equal ones in order). So a light tenant's job
+ * passes a busy tenant's released backlog, and tenants share the workers by how much
+ * each has in flight.
  */
-function withLead(job: FairJob, lead: boolean): FairJob['opts'] {
-  return lead ? job.opts : { ...job.opts, priority: BACKLOG_PRIORITY };
+function withPriority(job: FairJob, ahead: number): FairJob['opts'] {
+  return ahead <= 0 ? job.opts : { ...job.opts, priority: Math.min(ahead, MAX_PRIORITY) };
 }
 
-/** BullMQ priority of a job released while its tenant has others in flight (1 is BullMQ's highest; all equal: FIFO). */
-const BACKLOG_PRIORITY = 1;
+/** BullMQ's largest priority (2^21 - 1). */
+const MAX_PRIORITY = 2_097_151;
 
 export function createFairDispatcher(options: FairDispatcherOptions): FairDispatcher {
   const scripts = new Map<string, FairScript>();
   for (const kind of FAIR_KINDS)
-    if (options.queues.has(kind.queue))
-      scripts.set(kind.queue, fairScript(options.redis, options.queuePrefix, kind));
+    if (options.queues.has(kind.queue)) scripts.set(kind.queue, fairScript(options.redis, options.queuePrefix, kind));
   const state = new Map<string, { run: Promise<void> | undefined; again: boolean }>();
   const finishing = new Map<string, Set<string>>();
   const pending = new Set<Promise<unknown>>();
@@ -90,7 +90,9 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
     for (;;) {
       const claimed = await s.dispatch();
       if (claimed.length === 0) return;
-      await handle.addBulk(claimed.map((c) => ({ name: c.job.name, data: c.job.data, opts: withLead(c.job, c.lead) })));
+      await handle.addBulk(
+        claimed.map((c) => ({ name: c.job.name, data: c.job.data, opts: withPriority(c.job, c.ahead) })),
+      );
       await s.ack(claimed.map((c) => c.member));
     }
   }
@@ -140,7 +142,7 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
       const s = scriptOf(part.queue);
       const admitted = await s.enqueue(part.tenant, part.job, part.cost, true);
       if (admitted) {
-        await options.queues.get(part.queue)!.add(part.job.name, part.job.data, withLead(part.job, admitted.lead));
+        await options.queues.get(part.queue)!.add(part.job.name, part.job.data, withPriority(part.job, admitted.ahead));
         return 'added';
       }
       // Released now if there is room: the caller finds it in BullMQ when this resolves.

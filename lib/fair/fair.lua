@@ -23,15 +23,15 @@
 
   op "enqueue"  ARGV[5] tenant, ARGV[6] jobId, ARGV[7] cost, ARGV[8] job JSON,
                 ARGV[9] "1" it may go to BullMQ at once, "0" park it whatever the room
-                -> { 1, lead } admitted: the caller adds it to BullMQ now (its slot is
-                   taken), lead "1" when it is the tenant's only job in flight (it goes
-                   to the wait list, ahead of prioritized jobs of busier tenants);
+                -> { 1, ahead } admitted: the caller adds it to BullMQ now (its slot is
+                   taken); ahead: the tenant's jobs in flight before it (0: BullMQ's wait
+                   list, taken first; n: priority n, so lighter tenants go first);
                    { 0 } parked
   op "dispatch" ARGV[5] most jobs, ARGV[6] quantum (cost a tenant may send per turn),
                 ARGV[7] stale ms (claims older than this are handed out again),
                 ARGV[8] most tenants visited
-                -> { member, job JSON, lead, member, job JSON, lead, ... } to add to
-                   BullMQ (lead "0": with a priority, behind the leads), then ack
+                -> { member, job JSON, ahead, member, job JSON, ahead, ... } to add
+                   to BullMQ (ahead as for enqueue), then ack
   op "ack"      ARGV[5..] members added to BullMQ -> how many were claimed
   op "finish"   ARGV[5..] jobIds that completed or failed for good -> how many freed a slot
   op "stats"    -> { tenants waiting, jobs parked, largest tenant's jobs, oldest parked
@@ -75,11 +75,11 @@ local function take(tenant, jobId, cost, rate)
   -- The same job id released twice (an alert sent again) is one BullMQ job: one slot.
   if redis.call('HSETNX', jobs, jobId, tenant .. '|' .. cost .. '|' .. now) == 1 then
     redis.call('HINCRBY', meta, 'inflight', cost)
-    -- The tenant's only job in flight: "1", it goes to BullMQ's wait list, ahead of
-    -- the jobs of tenants with others in flight (prioritized). "0" otherwise.
-    return redis.call('HINCRBY', running, tenant, 1) == 1 and '1' or '0'
+    -- How many of the tenant's jobs were in flight before this one: 0 goes to BullMQ's
+    -- wait list, n to priority n, so a tenant with fewer in flight goes first.
+    return tostring(redis.call('HINCRBY', running, tenant, 1) - 1)
   end
-  return '0'
+  return tostring(tonumber(redis.call('HGET', running, tenant)) or 1)
 end
 
 local function windowOf()
@@ -128,7 +128,7 @@ if op == 'dispatch' then
       redis.call('ZADD', claimed, now, m)
       out[#out + 1] = m
       out[#out + 1] = job
-      out[#out + 1] = '0'
+      out[#out + 1] = '1'
     else
       redis.call('ZREM', claimed, m)
     end
@@ -157,13 +157,13 @@ if op == 'dispatch' then
         full = true
         break
       end
-      local lead = take(tenant, jobId, cost, rate)
+      local ahead = take(tenant, jobId, cost, rate)
       redis.call('ZREM', parked, m)
       redis.call('ZADD', claimed, now, m)
       local left = redis.call('HINCRBY', tenants, 'n:' .. tenant, -1)
       out[#out + 1] = m
       out[#out + 1] = redis.call('HGET', items, m)
-      out[#out + 1] = lead
+      out[#out + 1] = ahead
       deficit, run, inflight, sent = deficit - cost, run + 1, inflight + cost, sent + 1
       if left <= 0 then
         emptied = true

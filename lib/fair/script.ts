@@ -41,13 +41,13 @@ export interface FairScript {
   kind: FairKind;
   keys: string[];
   /**
-   * Admit the job (the caller adds it to BullMQ now; `lead` when it is the tenant's only
-   * job in flight) or park it (undefined).
+   * Admit the job (the caller adds it to BullMQ now; `ahead`: the tenant's jobs in flight
+   * before it) or park it (undefined).
    */
-  enqueue(tenant: string, job: FairJob, cost: number, mayRun: boolean): Promise<{ lead: boolean } | undefined>;
+  enqueue(tenant: string, job: FairJob, cost: number, mayRun: boolean): Promise<{ ahead: number } | undefined>;
   /** The same enqueue, park only, queued on a MULTI (several queues parked atomically). */
   parkOn(multi: ChainableCommander, tenant: string, job: FairJob, cost: number): void;
-  dispatch(): Promise<Array<{ member: string; job: FairJob; lead: boolean }>>;
+  dispatch(): Promise<Array<{ member: string; job: FairJob; ahead: number }>>;
   ack(members: string[]): Promise<number>;
   finish(jobIds: string[]): Promise<number>;
   stats(): Promise<FairStats>;
@@ -63,7 +63,7 @@ export function fairScript(redis: RedisClient, queuePrefix: string, kind: FairKi
     kind,
     keys,
     async enqueue(tenant, job, cost, mayRun) {
-      const [admitted, lead] = (await run(
+      const [admitted, ahead] = (await run(
         'enqueue',
         tenant,
         job.opts.jobId,
@@ -71,7 +71,7 @@ export function fairScript(redis: RedisClient, queuePrefix: string, kind: FairKi
         JSON.stringify(job),
         mayRun ? 1 : 0,
       )) as [number, string?];
-      return admitted === 1 ? { lead: lead === '1' } : undefined;
+      return admitted === 1 ? { ahead: Number(ahead ?? 0) } : undefined;
     },
     parkOn(multi, tenant, job, cost) {
       const m = multi as unknown as Record<string, Call>;
@@ -79,11 +79,10 @@ export function fairScript(redis: RedisClient, queuePrefix: string, kind: FairKi
     },
     async dispatch() {
       const flat = (await run('dispatch', DISPATCH_MAX_JOBS, kind.quantum, CLAIM_STALE_MS, DISPATCH_MAX_VISITS)) as
-        | string[]
-        | null;
-      const out: Array<{ member: string; job: FairJob; lead: boolean }> = [];
+        string[] | null;
+      const out: Array<{ member: string; job: FairJob; ahead: number }> = [];
       for (let i = 0; i + 2 < (flat?.length ?? 0); i += 3)
-        out.push({ member: flat![i]!, job: JSON.parse(flat![i + 1]!) as FairJob, lead: flat![i + 2] === '1' });
+        out.push({ member: flat![i]!, job: JSON.parse(flat![i + 1]!) as FairJob, ahead: Number(flat![i + 2]) });
       return out;
     },
     async ack(members) {
@@ -104,7 +103,8 @@ export function fairScript(redis: RedisClient, queuePrefix: string, kind: FairKi
           running: Number(r[i + 4]),
           held: Number(r[i + 5]) === 1,
         });
-      const [tenantsWaiting, parkedJobs, largestTenantJobs, oldestAgeMs, starvedWaitMs, inFlight, window] = r as number[];
+      const [tenantsWaiting, parkedJobs, largestTenantJobs, oldestAgeMs, starvedWaitMs, inFlight, window] =
+        r as number[];
       return {
         tenantsWaiting: tenantsWaiting!,
         parkedJobs: parkedJobs!,

@@ -99,7 +99,10 @@ export function startFairUpkeep(o: FairUpkeepOptions): { stop(): Promise<void> }
       }
       const freed = await script.finish(orphans);
       if (freed > 0) {
-        o.logger.warn({ event: 'fair_slots_reclaimed', queue: k.queue, count: freed }, 'fair slots of ended jobs freed');
+        o.logger.warn(
+          { event: 'fair_slots_reclaimed', queue: k.queue, count: freed },
+          'fair slots of ended jobs freed',
+        );
         await o.dispatcher.kick(k.queue);
       }
     }
