@@ -354,7 +354,12 @@ export interface Config {
   readonly auditEntriesInFlight: number;
   readonly heapGrowingPercent: number;
   /** FAIR_DISPATCH, FAIR_AUDIT_WINDOW, FAIR_ALERT_WINDOW, FAIR_TICK_MS (docs/decisions/0010). */
-  readonly fair: { readonly dispatch: boolean; readonly auditWindow: number; readonly alertWindow: number; readonly tickMs: number };
+  readonly fair: {
+    readonly dispatch: boolean;
+    readonly auditWindow: number;
+    readonly alertWindow: number;
+    readonly tickMs: number;
+  };
   readonly shutdownTimeoutMs: number;
   readonly shutdownDrainMs: number;
   readonly workerLockDurationMs: number;

@@ -52,10 +52,10 @@ export interface FairDispatcher {
 
 /**
  * A tenant's only job in flight goes to BullMQ's wait list, which workers take before
- * any prioritized job; a job released while its tenant has n others in flight gets
- * priority n (BullMQ takes lower first, equal ones in order). So a light tenant's job
- * passes a busy tenant's released backlog, and tenants share the workers by how much
- * each has in flight.
+ * any prioritized job; a job released while its tenant has a cost n in flight
+ * (entries for audit-write, jobs otherwise) gets priority n (BullMQ takes lower first,
+ * equal ones in order). So a light tenant's job passes a busy tenant's released
+ * backlog, and tenants share the workers by how much each has in flight.
  */
 function withPriority(job: FairJob, ahead: number): FairJob['opts'] {
   return ahead <= 0 ? job.opts : { ...job.opts, priority: Math.min(ahead, MAX_PRIORITY) };

@@ -10,7 +10,7 @@
   KEYS[2]  items    hash member -> the job as JSON ({ name, data, opts }), until acked
   KEYS[3]  ring     list of the tenants with parked jobs, in dispatch order
   KEYS[4]  tenants  hash "n:<tenant>" jobs parked, "d:<tenant>" deficit (deficit round robin)
-  KEYS[5]  running  hash tenant -> jobs released and not finished
+  KEYS[5]  running  hash tenant -> jobs released and not finished, "c:<tenant>" -> their cost
   KEYS[6]  jobs     hash jobId -> "<tenant>|<cost>|<ms released>" (released, not finished)
   KEYS[7]  meta     hash: seq (park counter), inflight (cost released, not finished), window
   KEYS[8]  limits   hash tenant -> "<maxRunning>|<perSecond>" (tenant settings; absent: defaults)
@@ -24,7 +24,7 @@
   op "enqueue"  ARGV[5] tenant, ARGV[6] jobId, ARGV[7] cost, ARGV[8] job JSON,
                 ARGV[9] "1" it may go to BullMQ at once, "0" park it whatever the room
                 -> { 1, ahead } admitted: the caller adds it to BullMQ now (its slot is
-                   taken); ahead: the tenant's jobs in flight before it (0: BullMQ's wait
+                   taken); ahead: the tenant's cost in flight before it (0: BullMQ's wait
                    list, taken first; n: priority n, so lighter tenants go first);
                    { 0 } parked
   op "dispatch" ARGV[5] most jobs, ARGV[6] quantum (cost a tenant may send per turn),
@@ -75,11 +75,12 @@ local function take(tenant, jobId, cost, rate)
   -- The same job id released twice (an alert sent again) is one BullMQ job: one slot.
   if redis.call('HSETNX', jobs, jobId, tenant .. '|' .. cost .. '|' .. now) == 1 then
     redis.call('HINCRBY', meta, 'inflight', cost)
-    -- How many of the tenant's jobs were in flight before this one: 0 goes to BullMQ's
-    -- wait list, n to priority n, so a tenant with fewer in flight goes first.
-    return tostring(redis.call('HINCRBY', running, tenant, 1) - 1)
+    redis.call('HINCRBY', running, tenant, 1)
+    -- The tenant's cost in flight before this job: 0 goes to BullMQ's wait list, n to
+    -- priority n, so the tenant with less in flight goes first.
+    return tostring(redis.call('HINCRBY', running, 'c:' .. tenant, cost) - cost)
   end
-  return tostring(tonumber(redis.call('HGET', running, tenant)) or 1)
+  return tostring(math.max(1, tonumber(redis.call('HGET', running, 'c:' .. tenant)) or 1))
 end
 
 local function windowOf()
@@ -204,6 +205,9 @@ if op == 'finish' then
       local tenant, cost = string.match(v, '^([^|]+)|(%d+)|')
       redis.call('HDEL', jobs, ARGV[i])
       if redis.call('HINCRBY', running, tenant, -1) <= 0 then redis.call('HDEL', running, tenant) end
+      if redis.call('HINCRBY', running, 'c:' .. tenant, -tonumber(cost)) <= 0 then
+        redis.call('HDEL', running, 'c:' .. tenant)
+      end
       if redis.call('HINCRBY', meta, 'inflight', -tonumber(cost)) < 0 then redis.call('HSET', meta, 'inflight', 0) end
       n = n + 1
     end

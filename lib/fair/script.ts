@@ -41,7 +41,7 @@ export interface FairScript {
   kind: FairKind;
   keys: string[];
   /**
-   * Admit the job (the caller adds it to BullMQ now; `ahead`: the tenant's jobs in flight
+   * Admit the job (the caller adds it to BullMQ now; `ahead`: the tenant's cost in flight
    * before it) or park it (undefined).
    */
   enqueue(tenant: string, job: FairJob, cost: number, mayRun: boolean): Promise<{ ahead: number } | undefined>;
