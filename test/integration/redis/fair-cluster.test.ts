@@ -50,8 +50,8 @@ test('the fair keys of every queue hash to the slot of the queues', async () => 
 });
 
 test('admit, park, release, the security MULTI and stats all run on the cluster; keys only in the queue slot', async () => {
-  // A backlog past the window (8,000 entries by default): some jobs are parked.
-  for (let j = 0; j < 12; j++)
+  // A backlog past the window (16,000 entries by default): some jobs are parked.
+  for (let j = 0; j < 20; j++)
     await producer.audit.writeMany(Array.from({ length: 1000 }, () => entry(tenant, { metadata: null })));
   await producer.audit.write(entry(tenant, { action: 'security:auth-failed', severity: 'critical' }));
   await producer.alert.send({ tenantId: tenant, type: 'disk.full', severity: 'high', title: 'Disk' });
