@@ -24,6 +24,7 @@ import { processApplicationName } from '../lib/db/pooler.js';
 import { stopWorkers } from './runtime/stop-workers.js';
 import type { Api } from '../api/index.js';
 import { createProducer } from '../producers/index.js';
+import { readFairStats } from '../lib/fair/status.js';
 import type { AlertWorkerOptions } from '../workers/alert/index.js';
 import { countStuckAlerts } from '../workers/alert/jobs/sweep.js';
 import { registry } from '../workers/registry.js';
@@ -158,6 +159,9 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
       'queue counts',
     ),
   );
+  ctx.metrics.setFairSource(() =>
+    withTimeout(readFairStats(ctx.redis, config.queuePrefix), config.apiRedisTimeoutMs, 'fair stats'),
+  );
   let accepting = true;
   // Everything below may fail half way (a port in use, a Redis that refuses the
   // scheduler): then what was opened is closed again, so a failed start exits.
@@ -261,6 +265,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
         connection: redis,
         queuePrefix: config.queuePrefix,
         clock: ctx.clock,
+        fair: config.fair.dispatch,
         // Security alerts raised from audit entries (denial bursts included) link to their runbook.
         runbookBaseUrl: config.runbookBaseUrl,
         onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),

@@ -17,6 +17,9 @@ import {
   type WorkerScope,
 } from '../workers/registration.js';
 import { createQueueWorker } from './runtime/queue-worker.js';
+import { createFairDispatcher } from '../lib/fair/dispatcher.js';
+import { fairKindOf } from '../lib/fair/kinds.js';
+import { startFairUpkeep } from '../lib/fair/upkeep.js';
 
 export interface ProcessWorkers {
   /** One per queue, in registry order. */
@@ -49,6 +52,23 @@ export function createWorkers(
     q.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: def.name, err }, 'queue connection error'));
     handles.set(def, q);
   }
+  // The fair queues' tenant jobs: released here as jobs end and on a timer (lib/fair/upkeep.ts).
+  const fairQueues = new Map([...handles].filter(([d]) => fairKindOf(d.name)).map(([d, q]) => [d.name, q]));
+  const fair = createFairDispatcher({
+    redis: ctx.redis,
+    queuePrefix: ctx.config.queuePrefix,
+    queues: fairQueues,
+    onError: (err, queue) => ctx.logger.warn({ event: 'fair_dispatch_failed', queue, err }, 'fair dispatch failed'),
+  });
+  const upkeep = startFairUpkeep({
+    dispatcher: fair,
+    redis: ctx.redis,
+    pg: ctx.pg,
+    queues: fairQueues,
+    windows: fairWindows(ctx, registry),
+    tickMs: ctx.config.fair.tickMs,
+    logger: ctx.logger,
+  });
   const made = new Map<unknown, unknown>();
   const scope: WorkerScope = {
     ctx,
@@ -62,6 +82,7 @@ export function createWorkers(
       if (!q) throw new Error(`queue ${def.name} has no registered job`);
       return q;
     },
+    enqueueFair: (part) => fair.enqueue(part),
   };
 
   const workers = [...handles.keys()].map((def) => {
@@ -81,6 +102,7 @@ export function createWorkers(
         const data = entry.reg.parsesItself ? job.data : parsePayload(entry.reg.job, job.data);
         return entry.run(data, job, token, worker);
       },
+      onEnded: (jobId) => fair.finished(def.name, jobId),
       onFinalFailure: (job, err) => {
         const own = job ? byName.get(job.name)?.reg : undefined;
         if (own) own.onFinalFailure?.(scope, job, err);
@@ -95,10 +117,28 @@ export function createWorkers(
     queues: [...handles.values()],
     queue: scope.queue,
     drain: async () => {
+      await upkeep.stop();
+      await fair.settle();
       for (const drain of distinct(registry.map((r) => r.drain))) await drain(scope);
     },
     abort: () => {
       for (const abort of distinct(registry.map((r) => r.abort))) abort(scope);
     },
   };
+}
+
+/** Each fair queue's window: FAIR_AUDIT_WINDOW, FAIR_ALERT_WINDOW, and twice the policy's concurrency for the rest. */
+function fairWindows(ctx: AppContext, registry: readonly Registration[]): Map<string, number> {
+  const windows = new Map<string, number>();
+  for (const def of queuesOf(registry)) {
+    if (!fairKindOf(def.name)) continue;
+    const w =
+      def.name === 'audit-write'
+        ? ctx.config.fair.auditWindow
+        : def.name === 'alert'
+          ? ctx.config.fair.alertWindow
+          : 2 * def.policy.concurrency;
+    windows.set(def.name, w);
+  }
+  return windows;
 }

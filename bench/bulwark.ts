@@ -58,8 +58,8 @@ export async function committedTotal(db: pg.Client): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-async function startChild(
-  options: PhaseOptions,
+export async function startChild(
+  options: Pick<PhaseOptions, 'label' | 'databaseUrl' | 'redisUrl' | 'masterKeys' | 'cpuProfDir'>,
   prefix: string,
 ): Promise<{ child: ChildProcess; started: Promise<number> }> {
   await ensureBuilt();
@@ -94,7 +94,7 @@ async function startChild(
   return { child, started };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // A child that crashed may have closed its IPC channel before its exit event.

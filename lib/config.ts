@@ -181,6 +181,22 @@ const envSchema = z.object({
    * Default: 100.
    */
   HEAP_GROWING_PERCENT: int(0, 1000).default(100),
+  /**
+   * The API's producer charges audit-write and alert jobs to their tenants and parks a
+   * tenant's backlog so it cannot delay the others (docs/decisions/0010). Workers always
+   * release what is parked. Default: true.
+   */
+  FAIR_DISPATCH: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
+  /**
+   * Audit entries released to the workers and not yet committed, across every worker
+   * process: what a newly arriving tenant waits behind at most. About
+   * four times AUDIT_ENTRIES_IN_FLIGHT per worker process. Default: 16000.
+   */
+  FAIR_AUDIT_WINDOW: int(1, 1_000_000).default(16000),
+  /** Alert jobs released and not finished across every worker process. Default: 100. */
+  FAIR_ALERT_WINDOW: int(1, 100_000).default(100),
+  /** How often each worker process releases parked jobs besides on completions (rates refill). Default: 250 ms. */
+  FAIR_TICK_MS: int(10, 60_000).default(250),
   /** How long running jobs may take to finish on SIGTERM, after the drain (SHUTDOWN_DRAIN_MS). Default: 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
   /**
@@ -374,6 +390,13 @@ export interface Config {
   readonly auditBatchMax: number;
   readonly auditEntriesInFlight: number;
   readonly heapGrowingPercent: number;
+  /** FAIR_DISPATCH, FAIR_AUDIT_WINDOW, FAIR_ALERT_WINDOW, FAIR_TICK_MS (docs/decisions/0010). */
+  readonly fair: {
+    readonly dispatch: boolean;
+    readonly auditWindow: number;
+    readonly alertWindow: number;
+    readonly tickMs: number;
+  };
   readonly shutdownTimeoutMs: number;
   readonly shutdownDrainMs: number;
   readonly workerLockDurationMs: number;
@@ -508,6 +531,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditBatchMax: e.AUDIT_BATCH_MAX,
     auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
+    fair: Object.freeze({
+      dispatch: e.FAIR_DISPATCH === 'true',
+      auditWindow: e.FAIR_AUDIT_WINDOW,
+      alertWindow: e.FAIR_ALERT_WINDOW,
+      tickMs: e.FAIR_TICK_MS,
+    }),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     workerLockDurationMs: e.WORKER_LOCK_DURATION_MS,

@@ -5,6 +5,7 @@
  * identifying data).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerFairGauges } from './fair/metrics.js';
 
 // No "paused" state: since BullMQ 5 the jobs of a paused queue stay "waiting" and the
 // pause is a flag on the queue, reported by bulwark_queue_paused instead.
@@ -64,6 +65,7 @@ export function createMetrics() {
       },
     });
   let objectStoreSource: (() => Promise<boolean>) | undefined;
+  const fairGauges = registerFairGauges(registry);
   let schedulerLeaderSource: (() => boolean) | undefined;
   // Both queue gauges are collected concurrently in one scrape; they share one read.
   let reading: ReturnType<QueueCountSource> | undefined;
@@ -331,6 +333,8 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    /** Where the bulwark_fair_* gauges read each fair queue's stats (lib/fair/status.ts). */
+    setFairSource: fairGauges.setFairSource,
     setQueueCountSource(source: QueueCountSource) {
       countSource = source;
     },

@@ -18,17 +18,42 @@ export interface Semaphore {
   readonly idle: boolean;
 }
 
-export function createSemaphore(capacity: number): Semaphore {
+export interface SemaphoreOptions {
+  /**
+   * Requests of at most this weight may pass a waiting larger one when they fit now, up
+   * to a quarter of the capacity in all while that one waits (so it is delayed by a
+   * bounded amount, never starved). Audit-write: one tenant's single entry does not wait
+   * behind another's prefetched 1,000-entry jobs (docs/decisions/0010). Default: 0 (strict
+   * order).
+   */
+  smallBypass?: number;
+}
+
+export function createSemaphore(capacity: number, options: SemaphoreOptions = {}): Semaphore {
   if (!Number.isSafeInteger(capacity) || capacity < 1)
     throw new RangeError(`capacity must be a whole number of at least 1 (got ${capacity})`);
   let inUse = 0;
   const waiting: Array<{ weight: number; grant: () => void }> = [];
+  const small = options.smallBypass ?? 0;
+  const bypassBudget = Math.floor(capacity / 4);
+  /** Units granted past the current head of the line while it waits. */
+  let bypassed = 0;
 
   function grantWaiters(): void {
     while (waiting.length > 0 && inUse + waiting[0]!.weight <= capacity) {
       const next = waiting.shift()!;
       inUse += next.weight;
+      bypassed = 0;
       next.grant();
+    }
+    if (small <= 0) return;
+    for (let i = 1; i < waiting.length && bypassed < bypassBudget; i++) {
+      const w = waiting[i]!;
+      if (w.weight > small || inUse + w.weight > capacity || bypassed + w.weight > bypassBudget) continue;
+      waiting.splice(i--, 1);
+      inUse += w.weight;
+      bypassed += w.weight;
+      w.grant();
     }
   }
 
@@ -43,7 +68,10 @@ export function createSemaphore(capacity: number): Semaphore {
       inUse -= w;
       grantWaiters();
     };
-    if (waiting.length === 0 && inUse + w <= capacity) {
+    // A small request may pass those waiting (within the bypass budget) when it fits now.
+    const passes = waiting.length === 0 || (w <= small && bypassed + w <= bypassBudget);
+    if (inUse + w <= capacity && passes) {
+      if (waiting.length > 0) bypassed += w;
       inUse += w;
       return Promise.resolve(release);
     }

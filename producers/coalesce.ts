@@ -5,7 +5,8 @@
  * Redis) far more than the entry itself, and under load a turn alone holds only one or
  * two calls; waiting for a job in flight lets batches grow with the load, while an idle
  * producer still sends at the end of the turn. A job holds at most
- * AUDIT_MAX_ENTRIES_PER_JOB entries and AUDIT_MAX_JOB_BYTES of JSON. Retries stay safe
+ * AUDIT_MAX_ENTRIES_PER_JOB entries and AUDIT_MAX_JOB_BYTES of JSON, all of one tenant
+ * (fair dispatch charges each job to its tenant: docs/decisions/0010). Retries stay safe
  * because each entry keeps its own eventId.
  */
 import { AUDIT_MAX_ENTRIES_PER_JOB, AUDIT_MAX_JOB_BYTES, type AuditEntry } from '../lib/contracts/audit.js';
@@ -34,7 +35,8 @@ interface Batch<R> {
 }
 
 export function createWriteCoalescer<R>(enqueue: (entries: AuditEntry[]) => Promise<R>): WriteCoalescer<R> {
-  let open: Batch<R> | undefined;
+  /** The batch being gathered, per tenant. */
+  const open = new Map<string, Batch<R>>();
   /** Full batches waiting for a slot, in order. */
   const full: Array<Batch<R>> = [];
   const inFlight = new Set<Promise<unknown>>();
@@ -52,9 +54,13 @@ export function createWriteCoalescer<R>(enqueue: (entries: AuditEntry[]) => Prom
 
   function dispatch(): void {
     while (inFlight.size < MAX_IN_FLIGHT) {
-      const batch = full.shift() ?? open;
-      if (!batch) return;
-      if (batch === open) open = undefined;
+      let batch = full.shift();
+      if (!batch) {
+        const first = open.entries().next();
+        if (first.done) return;
+        open.delete(first.value[0]);
+        batch = first.value[1];
+      }
       const sent = enqueue(batch.entries).then(batch.resolve, batch.reject);
       inFlight.add(sent);
       void sent.finally(() => {
@@ -67,14 +73,15 @@ export function createWriteCoalescer<R>(enqueue: (entries: AuditEntry[]) => Prom
   return {
     add(entry) {
       const bytes = jsonBytes(entry);
-      if (open && (open.entries.length >= AUDIT_MAX_ENTRIES_PER_JOB || open.bytes + bytes > AUDIT_MAX_JOB_BYTES)) {
-        full.push(open);
-        open = undefined;
+      let batch = open.get(entry.tenantId);
+      if (batch && (batch.entries.length >= AUDIT_MAX_ENTRIES_PER_JOB || batch.bytes + bytes > AUDIT_MAX_JOB_BYTES)) {
+        full.push(batch);
+        batch = undefined;
       }
-      open ??= newBatch();
-      open.entries.push(entry);
-      open.bytes += bytes;
-      const { done } = open;
+      if (!batch) open.set(entry.tenantId, (batch = newBatch()));
+      batch.entries.push(entry);
+      batch.bytes += bytes;
+      const { done } = batch;
       // The end of this turn, not at once: the rest of the turn's calls join the batch.
       if (!scheduled) {
         scheduled = true;
@@ -86,7 +93,7 @@ export function createWriteCoalescer<R>(enqueue: (entries: AuditEntry[]) => Prom
       return done;
     },
     async flush() {
-      while (open || full.length > 0 || inFlight.size > 0 || scheduled) {
+      while (open.size > 0 || full.length > 0 || inFlight.size > 0 || scheduled) {
         if (inFlight.size > 0) await Promise.race(inFlight);
         else await new Promise((r) => setImmediate(r));
       }

@@ -43,6 +43,7 @@ import { queuePrefixFor } from '../lib/redis-topology.js';
 import { refineRunbookBaseUrl, runbookUrlFor } from '../lib/runbooks.js';
 import { createWriteCoalescer, jsonBytes } from './coalesce.js';
 import { createStrictFlowProducer } from './strict-flows.js';
+import { createFairProducer } from './fair.js';
 import { createObjects } from './objects.js';
 import type { Storage } from '../lib/clients/storage.js';
 import { parseEachOrThrow, parseOrThrow } from './validate.js';
@@ -91,6 +92,14 @@ export interface ProducerOptions {
    * (lib/clients/storage.ts). Default: none, and `producer.objects` calls throw.
    */
   storage?: Storage;
+  /**
+   * Charge each job to its tenant and let the fair dispatcher hold a tenant's backlog
+   * back so it cannot delay other tenants' work (docs/decisions/0010): a job goes to
+   * BullMQ at once when there is room, else it is parked in Redis and released by
+   * Bulwark's workers (of this release or later). false adds every job to BullMQ
+   * directly, as before. Default: true.
+   */
+  fair?: boolean;
 }
 
 export interface EnqueuedAudit {
@@ -124,6 +133,7 @@ const optionsSchema = z
         'must be a Storage from createStorage',
       )
       .optional(),
+    fair: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .strict();
 
@@ -226,6 +236,18 @@ export function createProducer(options: ProducerOptions = {}) {
     defaultJobOptions: jobOptions(alertPolicy),
   });
   for (const q of [auditQueue, alertQueue]) q.on('error', (err) => opts.onError?.(err));
+  const fair =
+    opts.fair === false
+      ? undefined
+      : createFairProducer({
+          connection,
+          prefix,
+          auditQueue,
+          alertQueue,
+          auditOptions: jobOptions(auditWritePolicy),
+          alertOptions: jobOptions(alertPolicy),
+          ...(opts.onError ? { onError: opts.onError } : {}),
+        });
   // A connection we opened is ours to watch: without a listener ioredis reports its
   // errors as unhandled.
   if (!opts.connection) connection.on('error', (err: Error) => opts.onError?.(err));
@@ -273,6 +295,14 @@ export function createProducer(options: ProducerOptions = {}) {
       seen.add(key);
       return raisesSecurityAlert(e);
     });
+    if (fair) {
+      if (closed) throw closedError();
+      const alertJobs = alerts.map((e) => ({
+        data: securityAlertFor(e, opts.runbookBaseUrl),
+        jobId: stableJobId('security', e.tenantId, e.eventId),
+      }));
+      return { jobId: await fair.audit(entries, alertJobs), eventIds: entries.map((e) => e.eventId) };
+    }
     if (alerts.length === 0) {
       const job = await auditQueue.add(AUDIT_WRITE_JOB, { v: 1, entries });
       return { jobId: String(job.id), eventIds: entries.map((e) => e.eventId) };
@@ -354,12 +384,14 @@ export function createProducer(options: ProducerOptions = {}) {
         // The job id follows the tenant and alert id: sending the same alert twice enqueues
         // it once, and another tenant's alert that happens to carry the same id is not
         // taken for it (the worker refuses a second tenant's use of an id, see processor.ts).
-        const job = await alertQueue.add(
-          ALERT_JOB,
-          { v: 1, alert: { ...parsed, id: alertId, occurredAt: parsed.occurredAt ?? clock().toISOString() } },
-          { jobId: `alert-${parsed.tenantId}-${alertId}` },
-        );
-        return { jobId: String(job.id), alertId };
+        const data: AlertJob = {
+          v: 1,
+          alert: { ...parsed, id: alertId, occurredAt: parsed.occurredAt ?? clock().toISOString() },
+        };
+        const jobId = `alert-${parsed.tenantId}-${alertId}`;
+        if (fair) await fair.alert(data, jobId);
+        else await alertQueue.add(ALERT_JOB, data, { jobId });
+        return { jobId, alertId };
       },
     },
     /** Tenant files in the store's key layout (producers/objects.ts, docs/storage.md). */
@@ -368,6 +400,7 @@ export function createProducer(options: ProducerOptions = {}) {
     async close(): Promise<void> {
       await coalescer.flush();
       closed = true;
+      await fair?.settle();
       await Promise.all([auditQueue.close(), alertQueue.close(), flows?.close()]);
       if (!opts.connection) await connection.quit();
     },

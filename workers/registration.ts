@@ -8,6 +8,7 @@
 import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import type { z } from 'zod';
 import type { AppContext } from '../lib/context.js';
+import type { FairPart } from '../lib/fair/dispatcher.js';
 import type { JobDefinition, QueueDefinition } from '../lib/contracts/job.js';
 import { problemsFromZod } from '../lib/errors.js';
 import type { AlertWorkerOptions } from './alert/deps.js';
@@ -28,6 +29,8 @@ export interface WorkerScope {
   shared<T>(make: (scope: WorkerScope) => T): T;
   /** The process's one handle of a queue (to enqueue follow-up jobs on). */
   queue(def: QueueDefinition): Queue;
+  /** Enqueue a tenant's job of a fair queue through the process's fair dispatcher (docs/decisions/0010). */
+  enqueueFair(part: FairPart): Promise<'added' | 'parked'>;
 }
 
 /** Runs one job; `data` is already validated against the job's schema (unless parsesItself). */

@@ -15,6 +15,8 @@ export interface QueueWorkerOptions<D, R> {
   concurrency?: number;
   /** Called for a job that failed with no retry left, after it is counted and logged. */
   onFinalFailure?: (job: Job<D, R> | undefined, err: Error) => void;
+  /** Called once a job has completed or failed with no retry left (fair dispatch frees its slot). */
+  onEnded?: (jobId: string) => void;
 }
 
 /** Jobs each worker's processor is running now (a shutdown past its deadline reports them). */
@@ -53,6 +55,7 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
   metrics.jobsCompleted.inc({ queue: options.queue }, 0);
   for (const final of ['true', 'false']) metrics.jobsFailed.inc({ queue: options.queue, final }, 0);
   worker.on('completed', (job) => {
+    if (job.id) options.onEnded?.(job.id);
     metrics.jobsCompleted.inc({ queue: options.queue });
     if (job.processedOn && job.finishedOn) {
       metrics.jobDuration.observe({ queue: options.queue }, (job.finishedOn - job.processedOn) / 1000);
@@ -76,6 +79,7 @@ export function createQueueWorker<D, R>(ctx: AppContext, options: QueueWorkerOpt
       },
       'job attempt failed',
     );
+    if (final && job?.id) options.onEnded?.(job.id);
     if (final) options.onFinalFailure?.(job, err);
   });
   worker.on('error', (err) => log.error({ event: 'worker_error', err }, 'worker error'));

@@ -31,6 +31,7 @@ export const GROUPS: readonly GroupEntry[] = [
   { group: 'audit checkpoints', load: () => import('./checkpoints.js') },
   { group: 'backup', load: () => import('./backup.js') },
   { group: 'subject', load: () => import('./subject.js') },
+  { group: 'fair', load: () => import('./fair.js') },
 ];
 
 /** A group's declaration with the words its commands start with. */

@@ -30,6 +30,31 @@ export const RETENTION_DAYS = z
   .min(1, 'must be at least 1 day (0 would delete everything at the next run)')
   .max(3650, 'must be at most 3650 days (ten years)');
 
+/**
+ * One job kind's per-tenant limits, enforced across every worker process by the fair
+ * dispatcher (lib/fair/, docs/decisions/0010-fair-tenant-dispatch.md).
+ */
+const jobLimits = (maxRunning: number, perSecond: number) =>
+  z
+    .object({
+      /** Most jobs of the kind one tenant has released to the workers and not finished. */
+      maxRunning: z
+        .number({ error: 'must be a whole number from 1 to 10000' })
+        .int('must be a whole number from 1 to 10000')
+        .min(1, 'must be at least 1 (0 would stop the kind for the tenant for good)')
+        .max(10000, 'must be at most 10000')
+        .default(maxRunning),
+      /** Most cost units released per second (entries for audit-write, jobs otherwise); 0: no rate. */
+      perSecond: z
+        .number({ error: 'must be a whole number from 0 to 1000000' })
+        .int('must be a whole number from 0 to 1000000')
+        .min(0, 'must be 0 (no rate) or more')
+        .max(1_000_000, 'must be at most 1000000')
+        .default(perSecond),
+    })
+    .strict()
+    .prefault({});
+
 export const tenantSettingsSchema = z
   .object({
     alerts: z
@@ -79,6 +104,21 @@ export const tenantSettingsSchema = z
         /** Requests one API key may make per window (sliding). Default: 600 per 60 s. */
         requestsPerWindow: z.number().int().min(1).max(1_000_000).default(600),
         windowSeconds: z.number().int().min(1).max(86400).default(60),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Per-tenant limits of each job kind, across all worker processes; a change applies
+     * within seconds (the workers re-read the settings of tenants enqueuing now).
+     */
+    jobs: z
+      .object({
+        /** audit-write: 100 jobs at once, 20,000 entries/s. */
+        auditWrite: jobLimits(100, 20_000),
+        /** alert: 50 alerts released and not decided at once, 100 alerts/s. */
+        alert: jobLimits(50, 100),
+        /** retention: one purge at once, no rate. */
+        retention: jobLimits(1, 0),
       })
       .strict()
       .prefault({}),

@@ -2,7 +2,10 @@
  * Group commit: entries submitted by concurrently running jobs are written together.
  * While one transaction runs, new entries queue up; when it ends, everything queued
  * (up to maxBatch) goes in the next one. A lone entry is written at once, so latency
- * stays low when idle and batches grow by themselves under load.
+ * stays low when idle and batches grow by themselves under load. With more queued than
+ * one batch takes and `keyOf` given (the tenant), the tenants with the fewest queued go
+ * first, each tenant's items in order: one tenant's bulk import does not hold another's
+ * single entry for several transactions (docs/decisions/0010).
  */
 import type { CommitOutcome } from '../../lib/audit/store.js';
 
@@ -26,6 +29,8 @@ export interface GroupCommitOptions<I> {
   /** True for errors worth retrying the whole job for (database unreachable, deadlock…). */
   isTransient: (err: unknown) => boolean;
   onBatch?: (size: number) => void;
+  /** The fairness key of an item (its tenant); without it, batches take the queue in order. */
+  keyOf?: (item: I) => string;
 }
 
 interface Pending<I> {
@@ -54,6 +59,30 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
     }
   }
 
+  /** Up to maxBatch of the queue: in order, or the tenants with the fewest queued first (each one's items in order). */
+  function nextBatch(): Array<Pending<I>> {
+    const keyOf = options.keyOf;
+    if (!keyOf || queue.length <= options.maxBatch) return queue.splice(0, options.maxBatch);
+    const byKey = new Map<string, Array<Pending<I>>>();
+    for (const p of queue) {
+      const k = keyOf(p.item);
+      const list = byKey.get(k);
+      if (list) list.push(p);
+      else byKey.set(k, [p]);
+    }
+    const taken = new Set<Pending<I>>();
+    for (const list of [...byKey.values()].sort((a, b) => a.length - b.length)) {
+      for (const p of list) {
+        if (taken.size >= options.maxBatch) break;
+        taken.add(p);
+      }
+    }
+    const rest = queue.filter((p) => !taken.has(p));
+    queue.length = 0;
+    queue.push(...rest);
+    return [...taken];
+  }
+
   let scheduled = false;
   function pump(): void {
     if (aborted || running || scheduled || queue.length === 0) return;
@@ -63,7 +92,7 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
     setImmediate(() => {
       scheduled = false;
       if (running || queue.length === 0) return;
-      const batch = queue.splice(0, options.maxBatch);
+      const batch = nextBatch();
       running = writeBatch(batch).finally(() => {
         running = undefined;
         pump();

@@ -29,6 +29,7 @@ export function createAuditCommitter(ctx: AppContext): GroupCommitter<EncodedEnt
     maxBatch: ctx.config.auditBatchMax,
     isTransient: isTransientDbError,
     onBatch: (size) => ctx.metrics.auditBatchSize.observe(size),
+    keyOf: (encoded) => encoded.entry.tenantId,
   });
 }
 
@@ -37,7 +38,8 @@ function auditWriteDeps({ ctx }: WorkerScope) {
   const maxConcurrency = ctx.config.auditWriteConcurrency ?? auditWritePolicy.concurrency;
   return {
     committer: createAuditCommitter(ctx),
-    inFlight: createSemaphore(ctx.config.auditEntriesInFlight),
+    // A job of up to 10 entries may pass prefetched large ones (bounded): fair dispatch.
+    inFlight: createSemaphore(ctx.config.auditEntriesInFlight, { smallBypass: 10 }),
     logger: ctx.logger.child({ queue: AUDIT_WRITE_QUEUE }),
     metrics: ctx.metrics,
     format: ctx.config.auditChainFormat,

@@ -22,7 +22,7 @@ import { processRetentionRun, processRetentionTenant, type RetentionDeps } from 
 
 const DAY_MS = 86_400_000;
 
-function retentionDeps({ ctx, queue }: WorkerScope): RetentionDeps {
+function retentionDeps({ ctx, queue, enqueueFair }: WorkerScope): RetentionDeps {
   const q = queue(retentionQueue);
   void startUp(ctx, q);
   return {
@@ -31,7 +31,19 @@ function retentionDeps({ ctx, queue }: WorkerScope): RetentionDeps {
     metrics: ctx.metrics,
     clock: ctx.clock,
     store: ctx.storage,
-    enqueueTenants: (jobs) => q.addBulk(jobs.map((j) => jobOf(retentionTenantJob, j.data, j.opts))),
+    // Through the fair dispatcher: one tenant's long purge holds back no other's (docs/decisions/0010).
+    enqueueTenants: (jobs) =>
+      Promise.all(
+        jobs.map((j) => {
+          const job = jobOf(retentionTenantJob, j.data, j.opts);
+          return enqueueFair({
+            queue: retentionQueue.name,
+            tenant: j.data.tenantId,
+            job: { name: job.name, data: job.data, opts: { ...job.opts, jobId: j.opts.jobId } },
+            cost: 1,
+          });
+        }),
+      ),
   };
 }
 

@@ -2,7 +2,9 @@
 // Redis in ONE transaction (MULTI … EXEC), so a producer that dies or loses Redis
 // between them cannot leave a stored security entry that never alerts. Watched with
 // Redis's own MONITOR (read on a plain socket: test/helpers/redis-monitor.ts says why);
-// an entry that raises no alert still takes the single plain add.
+// an entry that raises no alert still takes the single plain add. This is the producer
+// without fair dispatch (`fair: false`); with it, the two are parked in one MULTI
+// (test/integration/fair/producer.test.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
@@ -30,7 +32,7 @@ test.before(
       if (source !== 'lua')
         seen.push([source, String(args[0]).toLowerCase(), args.find((a) => a.startsWith(`${prefix}:`)) ?? '']);
     });
-    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
+    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix, fair: false });
     connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   }),
 );
@@ -110,7 +112,7 @@ test("a job that Redis refuses inside the transaction fails the write (MULTI doe
   // (OOM under maxmemory, say): the other commands of the transaction still ran.
   for (const queue of [AUDIT_WRITE_QUEUE, ALERT_QUEUE]) {
     const own = randomPrefix('atomic-refused');
-    const other = createProducer({ redisUrl: REDIS_URL, queuePrefix: own });
+    const other = createProducer({ redisUrl: REDIS_URL, queuePrefix: own, fair: false });
     try {
       await connection.set(`${own}:${queue}:wait`, 'not a list');
       const error = await other.audit.write({ ...base, action: 'security:auth-failed', severity: 'high' }).then(

@@ -39,7 +39,8 @@ test.before(
   setup(async () => {
     db = await createTestDatabase();
     prisma = createPrisma({ databaseUrl: db.url }, { max: 2 });
-    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix });
+    // Without fair dispatch: its per-tenant maxRunning (100) would cap this one tenant's jobs first.
+    producer = createProducer({ redisUrl: REDIS_URL, queuePrefix: prefix, fair: false });
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   }),
 );

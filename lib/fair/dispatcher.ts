@@ -1,0 +1,179 @@
+/**
+ * The fair dispatcher of one process (docs/decisions/0010): enqueues tenant jobs of the
+ * fair queues (lib/fair/kinds.ts) through fair.lua, which admits a job at once when
+ * nobody is parked and the tenant and the queue have room, and parks it otherwise; and
+ * releases parked jobs into BullMQ's wait list, by deficit round robin over the
+ * tenants within their limits, whenever something may have made room: a job parked, a
+ * job finished, a tick. A release is claim, add (by job id, so a second add of the same
+ * job is a no-op), ack: a process that dies between claim and ack leaves a claim that
+ * any dispatcher hands out again after CLAIM_STALE_MS, so nothing parked is lost.
+ * Producers (API, application code) and workers each run one; nothing here starts a timer.
+ */
+import type { Queue } from 'bullmq';
+import type { RedisClient } from '../clients/redis.js';
+import { FAIR_KINDS } from './kinds.js';
+import { fairScript, type FairJob, type FairScript } from './script.js';
+
+export type { FairJob } from './script.js';
+
+export interface FairDispatcherOptions {
+  redis: RedisClient;
+  /** The BullMQ prefix (braced on a cluster): the fair keys sit in the queues' slot. */
+  queuePrefix: string;
+  /** Handles of the fair queues this process adds released jobs to, by queue name. */
+  queues: ReadonlyMap<string, Queue>;
+  /** A dispatch that failed (Redis away): what was claimed is handed out again later. Default: ignored. */
+  onError?: (err: Error, queue: string) => void;
+}
+
+/** One job of a call that must be parked with the others, all or none (parkTogether). */
+export interface FairPart {
+  queue: string;
+  tenant: string;
+  job: FairJob;
+  cost: number;
+}
+
+export interface FairDispatcher {
+  /** Whether `queue`'s tenant jobs go through this dispatcher. */
+  serves(queue: string): boolean;
+  script(queue: string): FairScript;
+  /** Admit (added to BullMQ now) or park the job and release what may go; resolves once it is safely in Redis. */
+  enqueue(part: FairPart): Promise<'added' | 'parked'>;
+  /** Park every part in one MULTI (both or neither), then dispatch. */
+  parkTogether(parts: FairPart[]): Promise<void>;
+  /** Release what may go now; concurrent kicks of a queue share one run (and one more after it). */
+  kick(queue: string): Promise<void>;
+  /** A job of `queue` completed or failed for good: its slot frees, and the next jobs go. */
+  finished(queue: string, jobId: string): void;
+  /** Wait for the dispatches under way. */
+  settle(): Promise<void>;
+}
+
+/**
+ * A tenant's only job in flight goes to BullMQ's wait list, which workers take before
+ * any prioritized job; a job released while its tenant has a cost n in flight
+ * (entries for audit-write, jobs otherwise) gets priority n (BullMQ takes lower first,
+ * equal ones in order). So a light tenant's job passes a busy tenant's released
+ * backlog, and tenants share the workers by how much each has in flight.
+ */
+function withPriority(job: FairJob, ahead: number): FairJob['opts'] {
+  return ahead <= 0 ? job.opts : { ...job.opts, priority: Math.min(ahead, MAX_PRIORITY) };
+}
+
+/** BullMQ's largest priority (2^21 - 1). */
+const MAX_PRIORITY = 2_097_151;
+
+export function createFairDispatcher(options: FairDispatcherOptions): FairDispatcher {
+  const scripts = new Map<string, FairScript>();
+  for (const kind of FAIR_KINDS)
+    if (options.queues.has(kind.queue)) scripts.set(kind.queue, fairScript(options.redis, options.queuePrefix, kind));
+  const state = new Map<string, { run: Promise<void> | undefined; again: boolean }>();
+  const finishing = new Map<string, Set<string>>();
+  const pending = new Set<Promise<unknown>>();
+
+  function scriptOf(queue: string): FairScript {
+    const s = scripts.get(queue);
+    if (!s) throw new Error(`queue ${queue} is not dispatched fairly here (no handle, or not a fair kind)`);
+    return s;
+  }
+
+  function track<T>(p: Promise<T>): Promise<T> {
+    pending.add(p);
+    void p.finally(() => pending.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  async function dispatchAll(queue: string): Promise<void> {
+    const s = scriptOf(queue);
+    const handle = options.queues.get(queue)!;
+    for (;;) {
+      const claimed = await s.dispatch();
+      if (claimed.length === 0) return;
+      await handle.addBulk(
+        claimed.map((c) => ({ name: c.job.name, data: c.job.data, opts: withPriority(c.job, c.ahead) })),
+      );
+      await s.ack(claimed.map((c) => c.member));
+    }
+  }
+
+  function kick(queue: string): Promise<void> {
+    let st = state.get(queue);
+    if (!st) state.set(queue, (st = { run: undefined, again: false }));
+    const s = st;
+    if (s.run) {
+      s.again = true;
+      return s.run;
+    }
+    const loop = async () => {
+      try {
+        do {
+          s.again = false;
+          await dispatchAll(queue);
+        } while (s.again);
+      } catch (err) {
+        options.onError?.(err as Error, queue);
+      } finally {
+        s.run = undefined;
+      }
+    };
+    s.run = track(loop());
+    return s.run;
+  }
+
+  function flushFinished(queue: string): void {
+    const ids = [...(finishing.get(queue) ?? [])];
+    finishing.delete(queue);
+    if (ids.length === 0) return;
+    void track(
+      scriptOf(queue)
+        .finish(ids)
+        .then(
+          () => kick(queue),
+          (err: unknown) => options.onError?.(err as Error, queue),
+        ),
+    );
+  }
+
+  return {
+    serves: (queue) => scripts.has(queue),
+    script: scriptOf,
+    async enqueue(part) {
+      const s = scriptOf(part.queue);
+      const admitted = await s.enqueue(part.tenant, part.job, part.cost, true);
+      if (admitted) {
+        await options.queues.get(part.queue)!.add(part.job.name, part.job.data, withPriority(part.job, admitted.ahead));
+        return 'added';
+      }
+      // Released now if there is room: the caller finds it in BullMQ when this resolves.
+      await kick(part.queue);
+      return 'parked';
+    },
+    async parkTogether(parts) {
+      const multi = options.redis.multi();
+      for (const p of parts) scriptOf(p.queue).parkOn(multi, p.tenant, p.job, p.cost);
+      const results = await multi.exec();
+      // MULTI does not roll back: a refusal inside it fails the call (the caller retries; ids dedupe).
+      const failed = (results ?? []).find(([err]) => err);
+      if (!results) throw new Error('the parking transaction was discarded');
+      if (failed) throw failed[0]!;
+      await Promise.all([...new Set(parts.map((p) => p.queue))].map(kick));
+    },
+    kick,
+    finished(queue, jobId) {
+      if (!scripts.has(queue)) return;
+      let ids = finishing.get(queue);
+      if (!ids) {
+        finishing.set(queue, (ids = new Set()));
+        setImmediate(() => flushFinished(queue));
+      }
+      ids.add(jobId);
+    },
+    async settle() {
+      while (pending.size > 0 || finishing.size > 0) {
+        if (finishing.size > 0) await new Promise((r) => setImmediate(r));
+        else await Promise.allSettled([...pending]);
+      }
+    },
+  };
+}
