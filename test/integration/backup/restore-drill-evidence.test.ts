@@ -87,7 +87,7 @@ test('drill evidence: no backup to drill is a failed drill, recorded, audited, c
 
   // The audit entry, chained in the system tenant's log, in the same transaction.
   const [entry] = (
-    await superuserQuery(db.url, `SELECT * FROM audit_log WHERE tenant_id = $1 AND action LIKE 'backup:%'`, [
+    await superuserQuery(db.url, `SELECT * FROM audit_entries WHERE tenant_id = $1 AND action LIKE 'backup:%'`, [
       SYSTEM_TENANT_ID,
     ])
   ).rows;
