@@ -110,7 +110,8 @@ test('restore drill: the newest database backup restores, passes every check, an
   assert.ok(record.backupAgeSeconds! >= 0 && record.backupAgeSeconds! < 600, `backup age ${record.backupAgeSeconds}`);
   assert.equal(await scratchLeft(), [], 'the scratch database is dropped');
 
-  const [entry] = (await superuserQuery(h.db.url, `SELECT * FROM audit_entries WHERE action = 'backup:drill-passed'`)).rows;
+  const [entry] = (await superuserQuery(h.db.url, `SELECT * FROM audit_entries WHERE action = 'backup:drill-passed'`))
+    .rows;
   assert.is(entry.resource_id, manifest.id);
   assert.is(entry.actor_id, 'bulwark-scheduler');
   assert.is(entry.metadata.drill_id, record.id);
