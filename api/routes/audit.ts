@@ -9,6 +9,7 @@ import type { Producer } from '../../producers/index.js';
 import type { Guards } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { QUERY_INSTANT, QUERY_LIMIT } from '../../lib/query-fields.js';
+import { auditListQuery } from '../audit-list-query.js';
 
 type Body = Record<string, unknown>;
 
@@ -159,38 +160,7 @@ interface EntryRow {
   hash: string;
 }
 
-/**
- * A page of a tenant's entries, newest first, with format-2 entries' personal data
- * (audit_personal_data, while not erased) where format-1 entries have it. A filter on
- * a personal field (actorId, resourceId) matches either place.
- */
 function listEntries(prisma: PrismaClient, tenantId: string, q: ListQuery): Promise<EntryRow[]> {
-  const params: unknown[] = [tenantId];
-  const where = ['a.tenant_id = $1::uuid'];
-  const add = (sql: (n: string) => string, value: unknown) => {
-    params.push(value);
-    where.push(sql(`$${params.length}`));
-  };
-  if (q.cursor) add((n) => `a.seq < ${n}::bigint`, q.cursor);
-  if (q.action) add((n) => `a.action = ${n}`, q.action);
-  if (q.actorType) add((n) => `a.actor_type = ${n}`, q.actorType);
-  if (q.actorId) add((n) => `(a.actor_id = ${n} OR p.actor_id = ${n})`, q.actorId);
-  if (q.resourceType) add((n) => `a.resource_type = ${n}`, q.resourceType);
-  if (q.resourceId) add((n) => `(a.resource_id = ${n} OR p.resource_id = ${n})`, q.resourceId);
-  if (q.since) add((n) => `a.occurred_at >= ${n}::timestamptz`, q.since);
-  if (q.until) add((n) => `a.occurred_at < ${n}::timestamptz`, q.until);
-  params.push(q.limit + 1);
-  const col = (c: string) => `coalesce(a.${c}, p.${c})`;
-  return prisma.$queryRawUnsafe<EntryRow[]>(
-    `SELECT a.seq, a.event_id AS "eventId", a.occurred_at AS "occurredAt", a.recorded_at AS "recordedAt",
-            a.actor_type AS "actorType", ${col('actor_id')} AS "actorId", a.action, a.resource_type AS "resourceType",
-            ${col('resource_id')} AS "resourceId", ${col('before_state')} AS "beforeState",
-            ${col('after_state')} AS "afterState", ${col('metadata')} AS metadata, ${col('reason')} AS reason,
-            a.confidence::text AS confidence, ${col('request_id')} AS "requestId", ${col('ip')} AS ip,
-            ${col('user_agent')} AS "userAgent", a.severity, a.hash
-       FROM audit_log a LEFT JOIN audit_personal_data p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
-      WHERE ${where.join(' AND ')}
-      ORDER BY a.seq DESC LIMIT $${params.length}`,
-    ...params,
-  );
+  const { sql, params } = auditListQuery(tenantId, q);
+  return prisma.$queryRawUnsafe<EntryRow[]>(sql, ...params);
 }

@@ -1,10 +1,12 @@
 // Issue 15 defect 9: GET /v1/audit's filters read an index range, not the tenant.
-// With 20,000 entries in one tenant and a filter matching none of them, each filter's
-// query (the one the route sends: tenant, filter, newest first, a page) is planned as a
-// scan of the index made for it, and no row is read only to be thrown away by a filter.
-// Before the indexes, Postgres walked (tenant_id, seq) backwards through every entry.
+// One tenant with 20,000 format-1 entries and 20,000 format-2 entries (personal fields in
+// audit_personal_data). For each filter matching none of them, the query the route sends
+// (auditListQuery, EXPLAINed as it is) reads the index made for that filter, and no row
+// is read only to be thrown away. Before the indexes, and again after format 2 when
+// actorId/resourceId were ORed across the join, Postgres walked every entry backwards.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { auditListQuery, type AuditListFilters } from '../../../api/audit-list-query.js';
 import { createTenant } from '../../../lib/tenants/tenants.js';
 import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../../helpers/db.js';
 import type { PrismaClient } from '../../../lib/clients/prisma.js';
@@ -19,15 +21,27 @@ test.before(
     ({ db, prisma } = await createTestDatabaseWithPrisma());
     tenantId = (await createTenant(prisma, { name: 'filters' })).id;
     // Rows straight in (the chain does not matter to the planner): 20 actors, 10 actions,
-    // 50 resources, all of actor type "user".
+    // 50 resources, all of actor type "user"; seqs above 21,000 are format 2, their actor
+    // and resource ids kept apart as a tenant with resourceId personal has them.
     await superuserQuery(
       db.url,
-      `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, actor_id, action, resource_type, resource_id, prev_hash, hash)
-       SELECT $1::uuid, 1000 + g, 'e' || g, now(), now(), 'user', 'actor-' || (g % 20), 'task:' || (g % 10), 'task', 'task-' || (g % 50), repeat('0', 64), repeat('0', 64)
-         FROM generate_series(1, 20000) AS g`,
+      `INSERT INTO audit_log (tenant_id, seq, event_id, occurred_at, recorded_at, actor_type, actor_id, action, resource_type, resource_id, prev_hash, hash, format, pd_digest)
+       SELECT $1::uuid, 1000 + g, 'e' || g, now(), now(), 'user',
+              CASE WHEN g <= 20000 THEN 'actor-' || (g % 20) END, 'task:' || (g % 10), 'task',
+              CASE WHEN g <= 20000 THEN 'task-' || (g % 50) END, repeat('0', 64), repeat('0', 64),
+              CASE WHEN g <= 20000 THEN 1 ELSE 2 END, CASE WHEN g > 20000 THEN repeat('0', 64) END
+         FROM generate_series(1, 40000) AS g`,
+      [tenantId],
+    );
+    await superuserQuery(
+      db.url,
+      `INSERT INTO audit_personal_data (tenant_id, seq, salt, actor_id, resource_id)
+       SELECT $1::uuid, 1000 + g, repeat('0', 32), 'actor-' || (g % 20), 'task-' || (g % 50)
+         FROM generate_series(20001, 40000) AS g`,
       [tenantId],
     );
     await superuserQuery(db.url, 'ANALYZE audit_log');
+    await superuserQuery(db.url, 'ANALYZE audit_personal_data');
   }),
 );
 
@@ -35,53 +49,86 @@ test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
 interface PlanNode {
   'Node Type': string;
+  'Relation Name'?: string;
   'Index Name'?: string;
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
   'Rows Removed by Filter'?: number;
   Plans?: PlanNode[];
 }
 const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
 
-const FILTERS: Array<[name: string, where: string, value: string]> = [
-  ['action', 'action = $2', 'nothing:matches'],
-  ['actorId', 'actor_id = $2', 'nobody'],
-  ['actorType', 'actor_type = $2', 'ai'],
-  ['resourceType', 'resource_type = $2', 'invoice'],
-  ['resourceId', 'resource_id = $2', 'no-such-resource'],
+async function plan(filters: Omit<AuditListFilters, 'limit'>): Promise<PlanNode[]> {
+  const { sql, params } = auditListQuery(tenantId, { ...filters, limit: 50 });
+  const res = await superuserQuery(db.url, `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
+  return nodes((res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
+}
+const describe = (all: PlanNode[]) =>
+  JSON.stringify(all.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name'], n['Actual Rows']]));
+/** Rows a scan node produced in all: what it read (index scans) or kept (seq scans). */
+const rowsOf = (n: PlanNode) => (n['Actual Rows'] ?? 0) * (n['Actual Loops'] ?? 1);
+
+const FILTERS: Array<[name: keyof AuditListFilters, value: string, index: RegExp]> = [
+  ['action', 'nothing:matches', /^audit_log_tenant_id_action_seq_idx$/],
+  ['actorId', 'nobody', /^audit_(log|personal_data)_tenant_id_actor_id_seq_idx$/],
+  ['actorType', 'ai', /^audit_log_tenant_id_actor_type_seq_idx$/],
+  ['resourceType', 'invoice', /^audit_log_tenant_id_resource_type_resource_id_seq_idx$/],
+  ['resourceId', 'no-such-resource', /^audit_(log|personal_data)_tenant_id_resource_id_seq_idx$/],
 ];
 
-for (const [name, where, value] of FILTERS) {
-  test(`a filter on ${name} matching nothing reads an index range, not the tenant's 20,000 entries`, async () => {
-    const res = await superuserQuery(
-      db.url,
-      `EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM audit_log WHERE tenant_id = $1 AND ${where} ORDER BY seq DESC LIMIT 51`,
-      [tenantId, value],
-    );
-    const plan = (res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan;
-    const all = nodes(plan);
-    const indexes = all.map((n) => n['Index Name']).filter(Boolean);
+for (const [name, value, index] of FILTERS) {
+  test(`the route's query filtered on ${name}, matching nothing, reads an index range, not the tenant's 40,000 entries`, async () => {
+    const all = await plan({ [name]: value });
     assert.ok(
-      indexes.some((i) => /^audit_log_tenant_id_.*_seq_idx$/.test(i!) && i !== 'audit_log_tenant_id_seq_key'),
-      `plan: ${JSON.stringify(all.map((n) => [n['Node Type'], n['Index Name']]))}`,
+      all.some((n) => index.test(n['Index Name'] ?? '')),
+      `no scan of ${index}: ${describe(all)}`,
     );
+    const seqScans = all.filter((n) => n['Node Type'] === 'Seq Scan');
+    assert.is(seqScans.length, 0, `sequential scan: ${describe(all)}`);
     const discarded = all.reduce((sum, n) => sum + (n['Rows Removed by Filter'] ?? 0), 0);
-    assert.is(discarded, 0, `rows read and discarded: ${discarded}`);
+    assert.is(discarded, 0, `rows read and discarded: ${discarded} (${describe(all)})`);
+    const read = all.filter((n) => n['Node Type'].includes('Index')).reduce((s, n) => s + rowsOf(n), 0);
+    assert.ok(read < 100, `rows read: ${read} (${describe(all)})`);
   });
 }
 
-test('the combined resource filter (type and id) uses the index on both', async () => {
-  const res = await superuserQuery(
-    db.url,
-    `EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM audit_log WHERE tenant_id = $1 AND resource_type = $2 AND resource_id = $3 ORDER BY seq DESC LIMIT 51`,
-    [tenantId, 'task', 'task-7'],
-  );
-  const all = nodes((res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
+test('a personal filter finds format-1 and format-2 entries alike, from both indexes', async () => {
+  // actor-7: seqs 1000 + g for g % 20 = 7, in both halves; the newest page comes from format 2.
+  const all = await plan({ actorId: 'actor-7' });
+  const used = new Set(all.map((n) => n['Index Name']).filter(Boolean));
   assert.ok(
-    all.some(
-      (n) =>
-        n['Index Name'] === 'audit_log_tenant_id_resource_type_resource_id_seq_idx' ||
-        n['Index Name'] === 'audit_log_tenant_id_resource_id_seq_idx',
+    used.has('audit_log_tenant_id_actor_id_seq_idx') && used.has('audit_personal_data_tenant_id_actor_id_seq_idx'),
+    describe(all),
+  );
+  const { sql, params } = auditListQuery(tenantId, { actorId: 'actor-7', cursor: '21000', limit: 3 });
+  const older = await superuserQuery(db.url, sql, params);
+  assert.equal(
+    older.rows.map((r: { seq: string; actorId: string }) => [String(r.seq), r.actorId]),
+    [
+      ['20987', 'actor-7'],
+      ['20967', 'actor-7'],
+      ['20947', 'actor-7'],
+      ['20927', 'actor-7'], // the one more row that says a next page exists
+    ],
+  );
+  const latest = auditListQuery(tenantId, { actorId: 'actor-7', limit: 1 });
+  const newest = await superuserQuery(db.url, latest.sql, latest.params);
+  assert.equal(
+    newest.rows.map((r: { seq: string; actorId: string }) => [String(r.seq), r.actorId]),
+    [
+      ['40987', 'actor-7'],
+      ['40967', 'actor-7'],
+    ],
+  );
+});
+
+test('the combined resource filter (type and id) uses an index on the id', async () => {
+  const all = await plan({ resourceType: 'task', resourceId: 'task-7' });
+  assert.ok(
+    all.some((n) =>
+      /^audit_(log|personal_data)_tenant_id_(resource_type_)?resource_id_seq_idx$/.test(n['Index Name'] ?? ''),
     ),
-    JSON.stringify(all.map((n) => n['Index Name'])),
+    describe(all),
   );
 });
 
