@@ -21,13 +21,14 @@ import { commitEntries } from '../lib/audit/store.js';
 import { verifyTenantChain } from '../lib/audit/verify.js';
 import { generateSigningKey } from '../lib/checkpoints/keys.js';
 import { createPrisma } from '../lib/clients/prisma.js';
-import { createStorage } from '../lib/clients/storage.js';
+import { createStorage, ensureBuckets } from '../lib/clients/storage.js';
 import { loadConfig } from '../lib/config.js';
 import { auditEntrySchema, type AuditEntry } from '../lib/contracts/audit.js';
 import { eraseSubject } from '../lib/privacy/erase.js';
 import { erasureKeys, requireErasureSigner } from '../lib/privacy/erasure-record.js';
 import { createTenant } from '../lib/tenants/tenants.js';
 import { createTestDatabase } from '../test/helpers/db.js';
+import { startS3Server, type S3Server } from '../test/helpers/s3.js';
 import { envInt, fmtInt, log } from './util.js';
 
 const BATCH = envInt('BENCH_BATCH', 2000);
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   const db = await createTestDatabase('bulwark_bench_privacy');
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const prisma = createPrisma({ databaseUrl: db.url }, { max: 2 });
+  let s3: S3Server | undefined;
   try {
     // 1. Write throughput, format 1 against format 2, alternating.
     const writer = (await createTenant(prisma, { name: 'bench-write' })).id;
@@ -103,8 +105,11 @@ async function main(): Promise<void> {
     const signer = requireErasureSigner(
       erasureKeys({ erasureSigningKey: generateSigningKey(), erasurePublicKeys: undefined }),
     );
-    const storage = createStorage(loadConfig({}).storage); // no object is named: never called
     if (process.env.BENCH_KEEP) return;
+    // An s3rver of its own, empty: erasure lists the tenant's objects and export bundles.
+    s3 = await startS3Server();
+    const storage = createStorage(loadConfig(s3.env).storage);
+    await ensureBuckets(storage);
     const t0 = Date.now();
     const r = await eraseSubject(
       { prisma, storage, signer },
@@ -121,6 +126,7 @@ async function main(): Promise<void> {
   } finally {
     await pool.end();
     await prisma.$disconnect();
+    await s3?.stop();
     if (!process.env.BENCH_KEEP) await db.drop();
     else log(`kept ${db.url}`);
   }

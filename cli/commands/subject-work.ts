@@ -21,8 +21,8 @@ export interface SubjectEraseArgs {
 /** One line saying what was erased (or would be); "nothing" said plainly. */
 export function eraseSummary(r: EraseResult): string {
   const entries = r.entries.format1 + r.entries.format2;
-  const total = entries + r.alerts + r.objects;
-  const what = `${entries} audit entr${entries === 1 ? 'y' : 'ies'} (${r.entries.format1} format 1, ${r.entries.format2} format 2), ${r.alerts} alert(s) with ${r.deliveries} delivery record(s), ${r.objects} object(s)`;
+  const total = entries + r.alerts + r.objects + r.exports;
+  const what = `${entries} audit entr${entries === 1 ? 'y' : 'ies'} (${r.entries.format1} format 1, ${r.entries.format2} format 2), ${r.alerts} alert(s) with ${r.deliveries} delivery record(s), ${r.objects} object(s), ${r.exports} earlier export bundle(s)`;
   if (r.dryRun)
     return total === 0
       ? 'dry run: nothing names this subject; nothing would be erased'

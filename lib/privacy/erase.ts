@@ -5,8 +5,9 @@
  * personal data). docs/DATA_MANAGEMENT.md § Subject erasure describes it for people.
  *
  * Order, so that a run killed anywhere is completed by the next one (same tenant and
- * subject): objects first (their keys are found through the entries that name them),
- * then alert rows, then audit entries in batches, then the closing entry. Each step
+ * subject): objects first (the subject's own, found by their token as the export finds
+ * them, those the entries name by key, and the subject's earlier export bundles), then
+ * alert rows, then audit entries in batches, then the closing entry. Each step
  * finds only what is left. The run's row in `subject_erasures` (found again by an HMAC
  * of the subject, never the subject) accumulates the counts across runs.
  */
@@ -15,7 +16,7 @@ import { z } from 'zod';
 import type { LegalHold } from '../../generated/prisma/client.js';
 import { actorFields, recordAuditInTx, type AuditActor } from '../audit/record.js';
 import type { PrismaClient } from '../clients/prisma.js';
-import type { Storage } from '../clients/storage.js';
+import { storeCall, StorageUnavailableError, type Storage } from '../clients/storage.js';
 import type { CheckpointSigner } from '../checkpoints/keys.js';
 import { TENANT_ID, TEXT } from '../contracts/common.js';
 import { ConflictError, NotFoundError, ValidationError, problemsFromZod } from '../errors.js';
@@ -26,6 +27,7 @@ import { eraseEntries } from './erase-audit.js';
 import { personalFieldsFor } from './fields.js';
 import { ALERT_MATCH_SQL, findAlerts, findEntries, type FoundEntry } from './find.js';
 import { heldMessage, holdsCovering, type HeldBy } from './holds.js';
+import { listSubjectExports, listSubjectObjects } from './subject-objects.js';
 
 export const eraseInputSchema = z
   .object({
@@ -47,7 +49,12 @@ export interface EraseResult {
   entries: { format1: number; format2: number };
   alerts: number;
   deliveries: number;
+  /** The subject's objects: those with its token in their id, and those its entries name by key. */
   objects: number;
+  /** The subject's earlier export bundles (class `exports`) still in the store. */
+  exports: number;
+  /** Dry run only: the keys of those objects and bundles, in key order (keys hold no personal data). */
+  objectKeys?: string[];
   /** The closing audit entry's eventId; absent for a dry run. */
   eventId?: string;
 }
@@ -73,7 +80,7 @@ function subjectKey(signer: CheckpointSigner, tenantId: string, subject: string)
 }
 
 /** Object keys of this tenant named by the entries' personal data. */
-function objectKeys(tenantId: string, entries: readonly FoundEntry[]): string[] {
+function namedKeys(tenantId: string, entries: readonly FoundEntry[]): string[] {
   const keys = new Set<string>();
   for (const e of entries)
     for (const s of e.strings) {
@@ -86,6 +93,34 @@ function objectKeys(tenantId: string, entries: readonly FoundEntry[]): string[] 
       }
     }
   return [...keys].sort();
+}
+
+/**
+ * Delete keys: one multi-object delete, then one request per key it did not delete (a
+ * key refused in its answer, or all of them when it failed as a whole: s3rver answers
+ * 500 to one that empties a folder). Deleting a key already gone succeeds, so a resumed
+ * run may send keys again.
+ * @throws StorageUnavailableError naming S3_ENDPOINT when the store refuses a key
+ */
+async function removeKeys(storage: Storage, keys: readonly string[]): Promise<void> {
+  let left: string[];
+  try {
+    const errors = await storeCall(
+      storage,
+      `delete ${keys.length} object(s)`,
+      () => storage.client.removeObjects(storage.bucket, [...keys]),
+      60_000,
+    );
+    // minio hands back the Error elements themselves, whatever its type says.
+    left = (errors as Array<{ Key?: string; Error?: { Key?: string } } | null | undefined>)
+      .map((e) => e?.Key ?? e?.Error?.Key)
+      .filter((k): k is string => typeof k === 'string');
+  } catch (err) {
+    if (!(err instanceof StorageUnavailableError)) throw err;
+    left = [...keys];
+  }
+  for (const key of left)
+    await storeCall(storage, `delete ${key}`, () => storage.client.removeObject(storage.bucket, key));
 }
 
 /**
@@ -103,7 +138,12 @@ export async function eraseSubject(ctx: EraseContext, input: EraseInput, actor: 
   const fields = personalFieldsFor(tenantSettingsSchema.safeParse(tenant.settings?.settings ?? {}).data);
   const entries = await findEntries(prisma, tenantId, subject, fields);
   const alerts = await findAlerts(prisma, tenantId, subject);
-  const keys = objectKeys(tenantId, entries);
+  const objectSet = new Set(namedKeys(tenantId, entries));
+  for await (const o of listSubjectObjects(ctx.storage, tenantId, subject)) objectSet.add(o.key);
+  const bundles: string[] = [];
+  for await (const o of listSubjectExports(ctx.storage, tenantId, subject)) bundles.push(o.key);
+  const objectKeys = [...objectSet].sort();
+  const keys = [...objectKeys, ...bundles];
   const holds: LegalHold[] = await activeHolds(prisma, tenantId);
   const held: HeldBy[] = holdsCovering(holds, tenantId, { entries, alerts, objects: keys });
   if (held.length > 0) throw new ConflictError(heldMessage(tenantId, held));
@@ -111,7 +151,16 @@ export async function eraseSubject(ctx: EraseContext, input: EraseInput, actor: 
     format1: entries.filter((e) => e.format === 1).length,
     format2: entries.filter((e) => e.format === 2).length,
   };
-  if (dryRun) return { dryRun, entries: found, alerts: alerts.length, deliveries: 0, objects: keys.length };
+  if (dryRun)
+    return {
+      dryRun,
+      entries: found,
+      alerts: alerts.length,
+      deliveries: 0,
+      objects: objectKeys.length,
+      exports: bundles.length,
+      objectKeys: [...keys].sort(),
+    };
 
   const key = subjectKey(ctx.signer, tenantId, subject);
   const running = await prisma.subjectErasure.findFirst({ where: { tenantId, subjectKey: key, status: 'running' } });
@@ -127,15 +176,26 @@ export async function eraseSubject(ctx: EraseContext, input: EraseInput, actor: 
         requestedBy: `${actor.type}:${actor.id}`,
       },
     }));
-  const counts = { format1: 0, format2: 0, alerts: 0, deliveries: 0, objects: 0, ...(run.counts as object) };
+  const counts = {
+    format1: 0,
+    format2: 0,
+    alerts: 0,
+    deliveries: 0,
+    objects: 0,
+    exports: 0,
+    ...(run.counts as object),
+  };
   const save = (tx: Pick<PrismaClient, 'subjectErasure'>) =>
     tx.subjectErasure.update({ where: { id: run.id }, data: { counts } });
 
   ctx.onProgress?.('objects', 0, keys.length);
   for (let i = 0; i < keys.length; i += 1000) {
     const batch = keys.slice(i, i + 1000);
-    await ctx.storage.client.removeObjects(ctx.storage.bucket, batch);
-    counts.objects += batch.length;
+    await removeKeys(ctx.storage, batch);
+    const inBatch = new Set(batch);
+    const nBundles = bundles.filter((k) => inBatch.has(k)).length;
+    counts.objects += batch.length - nBundles;
+    counts.exports += nBundles;
     await save(prisma);
     ctx.onProgress?.('objects', i + batch.length, keys.length);
   }
@@ -204,6 +264,7 @@ export async function eraseSubject(ctx: EraseContext, input: EraseInput, actor: 
     alerts: counts.alerts,
     deliveries: counts.deliveries,
     objects: counts.objects,
+    exports: counts.exports,
     eventId,
   };
 }

@@ -29,12 +29,16 @@ export interface MultipartSink {
 export async function openMultipart(
   storage: Storage,
   key: string,
-  o: { contentType: string; partBytes?: number },
+  o: {
+    contentType: string;
+    partBytes?: number;
+    /** More headers for the object (`x-amz-meta-…`). */ headers?: Record<string, string>;
+  },
 ): Promise<MultipartSink> {
   const { client, bucket } = storage;
   const partBytes = o.partBytes ?? EXPORT_PART_BYTES;
   const uploadId = await storeCall(storage, `start the upload of ${key}`, () =>
-    client.initiateNewMultipartUpload(bucket, key, { 'Content-Type': o.contentType }),
+    client.initiateNewMultipartUpload(bucket, key, { ...o.headers, 'Content-Type': o.contentType }),
   );
   const etags: Array<{ part: number; etag: string }> = [];
   const hash = createHash('sha256');

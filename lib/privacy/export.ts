@@ -2,7 +2,7 @@
  * The subject export (GDPR art. 15, issue 18 §1): everything a tenant holds about one
  * data subject, written as one bundle to the tenant's prefix in the object store
  * (`tenant/{id}/exports/{YYYY-MM-DD}/{exportId}.tgz`, export-bundle.ts says what is in
- * it) and answered with a presigned GET link that expires soon.
+ * it; its metadata carries the subject's token so an erasure finds it) and answered with a presigned GET link that expires soon.
  *
  * Order of work, so that nothing half-written is ever visible: the store is probed
  * first (503 before any work when it is down); the bundle streams into a multipart
@@ -37,7 +37,7 @@ import { openMultipart } from './export-upload.js';
 import { personalFieldsFor } from './fields.js';
 import { checkSubject } from './subject-match.js';
 import { tenantSettingsSchema } from '../tenants/settings.js';
-import { listSubjectObjects, type SubjectObject } from './subject-objects.js';
+import { exportTokenHeaders, listSubjectObjects, type SubjectObject } from './subject-objects.js';
 
 export const EXPORT_CONTENT_TYPE = 'application/gzip';
 
@@ -102,7 +102,12 @@ export async function exportSubject(ctx: SubjectExportContext, r: SubjectExportR
 
   const exportId = randomUUID();
   const key = objectKey({ tenantId, class: 'exports', at: now, id: exportId, contentType: EXPORT_CONTENT_TYPE });
-  const sink = await openMultipart(ctx.storage, key, { contentType: EXPORT_CONTENT_TYPE });
+  // The subject's token goes in the bundle's metadata, not its key (recorded in the audit
+  // entry): erasure finds the subject's bundles by it (listSubjectExports).
+  const sink = await openMultipart(ctx.storage, key, {
+    contentType: EXPORT_CONTENT_TYPE,
+    headers: exportTokenHeaders(tenantId, subject),
+  });
   const counts: BundleCounts = { auditEntries: 0, alerts: 0, objects: 0, objectBytes: 0 };
   let stored: { bytes: number; sha256: string };
   try {

@@ -10,12 +10,14 @@
  * Application code stores such an object with `producer.objects.put(tenantId, cls,
  * body, { id: subjectObjectId(tenantId, subject) })`. The token differs per tenant (the
  * same person in two tenants is not linkable by key), names no one by itself, and is
- * what a subject export (and an erasure) lists by. Anyone holding a subject can compute
- * its token: it hides the subject from readers of keys, not from a guess.
+ * what a subject export and an erasure list by (listSubjectObjects). Anyone holding a
+ * subject can compute its token: it hides the subject from readers of keys, not from a
+ * guess. Export bundles (class `exports`) carry the token in their metadata instead of
+ * their key (listSubjectExports), so erasure finds them too.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { BucketItem } from 'minio';
-import { storeErrorCode, StorageUnavailableError, type Storage } from '../clients/storage.js';
+import { storeCall, storeErrorCode, StorageUnavailableError, type Storage } from '../clients/storage.js';
 import { ValidationError } from '../errors.js';
 import { classPrefix, OBJECT_CLASS_NAMES, parseObjectKey, type ObjectClass, type ParsedKey } from '../storage/keys.js';
 import { checkSubject } from './subject-match.js';
@@ -52,8 +54,34 @@ export interface SubjectObject extends ParsedKey {
   size: number;
 }
 
+/** Every object of one class of the tenant that parses in the layout, in key order. */
+async function* listClass(storage: Storage, tenantId: string, cls: ObjectClass): AsyncGenerator<SubjectObject> {
+  const prefix = classPrefix(tenantId, cls);
+  const items = storage.client.listObjectsV2(storage.bucket, prefix, true) as unknown as AsyncIterable<BucketItem>;
+  try {
+    for await (const item of items) {
+      if (!item.name) continue;
+      let parsed: ParsedKey;
+      try {
+        parsed = parseObjectKey(item.name);
+      } catch {
+        continue; // not in the layout (written around Bulwark): not anyone's by this convention
+      }
+      yield { ...parsed, key: item.name, size: item.size };
+    }
+  } catch (err) {
+    if (err instanceof ValidationError) throw err;
+    const code = storeErrorCode(err);
+    throw new StorageUnavailableError(
+      `object store at ${storage.endpointUrl} (S3_ENDPOINT) failed to list ${prefix}: ${code}`,
+      code,
+    );
+  }
+}
+
 /**
- * Every object of the subject, class by class in key order. The store lists every key
+ * Every object of the subject, class by class in key order: the one rule both the
+ * subject export and the erasure find a subject's objects by. The store lists every key
  * of each class (S3 cannot list by the id part), so this costs one listing of the
  * tenant's objects; only the subject's are kept.
  * @throws StorageUnavailableError naming S3_ENDPOINT when the store fails
@@ -64,27 +92,48 @@ export async function* listSubjectObjects(
   subject: string,
 ): AsyncGenerator<SubjectObject> {
   const idPrefix = subjectIdPrefix(tenantId, subject);
-  for (const cls of SUBJECT_OBJECT_CLASSES) {
-    const prefix = classPrefix(tenantId, cls);
-    const items = storage.client.listObjectsV2(storage.bucket, prefix, true) as unknown as AsyncIterable<BucketItem>;
+  for (const cls of SUBJECT_OBJECT_CLASSES)
+    for await (const o of listClass(storage, tenantId, cls)) if (o.id.startsWith(idPrefix)) yield o;
+}
+
+/**
+ * The user metadata (`x-amz-meta-…`) an export bundle carries its subject's token in.
+ * A bundle's key stays a random UUID: keys are recorded in the `privacy:subject-exported`
+ * entry, which must hold nothing derived from the subject, and the token goes with the
+ * bundle when it is deleted.
+ */
+export const EXPORT_TOKEN_METADATA = 'bulwark-subject-token';
+
+/** The headers that mark an export bundle as the subject's (given when its upload starts). */
+export function exportTokenHeaders(tenantId: string, subject: string): Record<string, string> {
+  return { [`x-amz-meta-${EXPORT_TOKEN_METADATA}`]: subjectToken(tenantId, subject) };
+}
+
+/**
+ * The subject's earlier export bundles still in the store: each bundle of the tenant
+ * (class `exports`, kept 7 days by default) whose metadata holds the subject's token,
+ * so one HEAD per bundle of the tenant. Bundles written before bundles carried the
+ * token (Bulwark before this change) are not found; they leave with their retention.
+ * @throws StorageUnavailableError naming S3_ENDPOINT when the store fails
+ */
+export async function* listSubjectExports(
+  storage: Storage,
+  tenantId: string,
+  subject: string,
+): AsyncGenerator<SubjectObject> {
+  const token = subjectToken(tenantId, subject);
+  for await (const o of listClass(storage, tenantId, 'exports')) {
+    let meta: Record<string, unknown>;
     try {
-      for await (const item of items) {
-        if (!item.name) continue;
-        let parsed: ParsedKey;
-        try {
-          parsed = parseObjectKey(item.name);
-        } catch {
-          continue; // not in the layout (written around Bulwark): not anyone's by this convention
-        }
-        if (parsed.id.startsWith(idPrefix)) yield { ...parsed, key: item.name, size: item.size };
-      }
-    } catch (err) {
-      if (err instanceof ValidationError) throw err;
-      const code = storeErrorCode(err);
-      throw new StorageUnavailableError(
-        `object store at ${storage.endpointUrl} (S3_ENDPOINT) failed to list ${prefix}: ${code}`,
-        code,
+      const stat = await storeCall(storage, `read the metadata of ${o.key}`, () =>
+        storage.client.statObject(storage.bucket, o.key),
       );
+      meta = stat.metaData as Record<string, unknown>;
+    } catch (err) {
+      const code = err instanceof StorageUnavailableError ? err.storeCode : undefined;
+      if (code === 'NotFound' || code === 'NoSuchKey') continue; // gone since the listing
+      throw err;
     }
+    if (meta[EXPORT_TOKEN_METADATA] === token) yield o;
   }
 }

@@ -1,8 +1,8 @@
 // POST /v1/subjects/erase against a running Bulwark (real Postgres, its own s3rver):
 // admin scope only, the key's own tenant only, a dry run that counts and changes
 // nothing, the erasure itself (then nothing names the subject: a second call finds 0),
-// a legal hold refused with 409 naming it, bad bodies named, and 503 on a process
-// without ERASURE_SIGNING_KEY.
+// a legal hold refused with 409 naming it, bad bodies named, 503 on a process
+// without ERASURE_SIGNING_KEY, and 503 with Retry-After while the object store is down.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApiKey } from '../../../lib/apikeys/records.js';
@@ -28,6 +28,7 @@ interface EraseBody {
   alerts: number;
   deliveries: number;
   objects: number;
+  exports: number;
   erasureId?: string;
 }
 const erase = (key: string, body: unknown) => api.call('POST', '/v1/subjects/erase', { key, body });
@@ -130,6 +131,20 @@ test('bad bodies: 400 naming the field', async () => {
     assert.is(res.status, 400, `${JSON.stringify(body)}: ${await res.clone().text()}`);
     assert.match(await res.text(), field);
   }
+});
+
+test('the object store down: 503 object_store_unavailable with Retry-After, nothing erased', async () => {
+  await writeEntries(api.bulwark.ctx.prisma, a.id, [{ actorId: 'store-down@example.com', action: 'user:login' }]);
+  store.proxy.block();
+  try {
+    const res = await erase(a.adminKey, { subject: 'store-down@example.com', reason: 'DSR ticket 4413' });
+    assert.is(res.status, 503, await res.clone().text());
+    assert.ok(res.headers.get('retry-after'), 'Retry-After');
+    assert.match(await res.text(), 'object_store_unavailable');
+  } finally {
+    store.proxy.unblock();
+  }
+  assert.is(await named('store-down@example.com'), 1, 'nothing erased');
 });
 
 test('a process without ERASURE_SIGNING_KEY answers 503 erasure_unavailable', async () => {

@@ -1,9 +1,13 @@
 // Subject erasure end to end against real Postgres and s3rver: a subject named by
 // format-1 and format-2 entries (actor, inside JSON), an alert row with a delivery, and
-// an object its entry names. After `eraseSubject` both verifiers find every chain
-// intact, the subject's string is in no text or JSON column of any table, nor in a
-// pg_dump taken afterwards, and its object is gone; a second run and an unknown subject
-// find nothing; a subject a legal hold covers is refused, naming the hold, untouched.
+// an object its entry names, an object of its own (its token in the id, named by no
+// entry) and an earlier export bundle of it. After `eraseSubject` both verifiers find
+// every chain intact, the subject's string is in no text or JSON column of any table, nor
+// in a pg_dump taken afterwards, and its objects and bundle are gone (another subject's
+// stay); a second run and an unknown subject find nothing; a subject a legal hold covers
+// is refused, naming the hold, untouched. A tenant whose `privacy.personalFields` adds
+// resourceId (set through the settings route's function) has a subject named only as a
+// resource id erased, both verifiers still passing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
@@ -19,6 +23,10 @@ import { prepareEntry } from '../../../lib/audit/entry.js';
 import { commitEntries } from '../../../lib/audit/store.js';
 import { auditEntrySchema, type AuditEntryInput } from '../../../lib/contracts/audit.js';
 import { eraseSubject, type EraseContext } from '../../../lib/privacy/erase.js';
+import { exportSubject } from '../../../lib/privacy/export.js';
+import { subjectObjectId, subjectToken } from '../../../lib/privacy/subject-objects.js';
+import { objectKey as keyOf } from '../../../lib/storage/keys.js';
+import { updateTenantSettings } from '../../../lib/tenants/settings-store.js';
 import { erasureKeys, requireErasureSigner } from '../../../lib/privacy/erasure-record.js';
 import { addHold } from '../../../lib/retention/holds.js';
 import { createTenant } from '../../../lib/tenants/tenants.js';
@@ -42,13 +50,39 @@ const subject = `alice-${randomBytes(4).toString('hex')}@example.com`;
 const held = `bob-${randomBytes(4).toString('hex')}@example.com`;
 let objectKey = '';
 let otherKey = '';
+/** The subject's own object (its token in the id), the held subject's, and each one's export bundle. */
+let tokenKey = '';
+let heldTokenKey = '';
+let bundleKey = '';
+let heldBundleKey = '';
 
-async function write(format: 1 | 2, inputs: Array<Partial<AuditEntryInput>>): Promise<void> {
+/** Put a one-line report of `who` (its token in the id); returns its key. */
+async function putOwn(who: string): Promise<string> {
+  const key = keyOf({
+    tenantId,
+    class: 'reports',
+    at: new Date(),
+    id: subjectObjectId(tenantId, who),
+    contentType: 'text/csv',
+  });
+  await store.storage.client.putObject(store.storage.bucket, key, Buffer.from('a,b\n'), 4);
+  return key;
+}
+
+async function exportOf(who: string): Promise<string> {
+  const e = await exportSubject(
+    { prisma, storage: store.storage, databaseUrl: db.url },
+    { tenantId, subject: who, actor: ADMIN },
+  );
+  return e.key;
+}
+
+async function write(format: 1 | 2, inputs: Array<Partial<AuditEntryInput>>, tenant = tenantId): Promise<void> {
   const entries = inputs.map((i) =>
     encodeEntry(
       prepareEntry(
         auditEntrySchema.parse({
-          tenantId,
+          tenantId: tenant,
           eventId: randomUUID(),
           occurredAt: new Date().toISOString(),
           actorType: 'user',
@@ -143,6 +177,10 @@ test.before(
       },
     });
     await addHold(prisma, { tenantId, scope: 'actor', actorId: held, reason: 'case 2026-44' }, ADMIN);
+    tokenKey = await putOwn(subject);
+    heldTokenKey = await putOwn(held);
+    bundleKey = await exportOf(subject);
+    heldBundleKey = await exportOf(held);
   }),
 );
 
@@ -169,8 +207,18 @@ test('before: the subject is in the log, the ledger and a delivery; chains verif
 
 test('a dry run counts and changes nothing', async () => {
   const r = await eraseSubject(ctx, { tenantId, subject, reason: 'art. 17 request #12', dryRun: true }, ADMIN);
-  assert.equal(r, { dryRun: true, entries: { format1: 2, format2: 3 }, alerts: 1, deliveries: 0, objects: 1 });
+  assert.equal(r, {
+    dryRun: true,
+    entries: { format1: 2, format2: 3 },
+    alerts: 1,
+    deliveries: 0,
+    objects: 2,
+    exports: 1,
+    objectKeys: [objectKey, tokenKey, bundleKey].sort(),
+  });
   assert.ok((await whereFound(subject)).length > 0);
+  const keys = await listKeys(store.storage, `tenant/${tenantId}/`);
+  for (const k of [objectKey, tokenKey, bundleKey]) assert.ok(keys.includes(k), k);
 });
 
 test('erasure removes the subject everywhere; both verifiers exit 0; a pg_dump no longer holds it', async () => {
@@ -184,17 +232,20 @@ test('erasure removes the subject everywhere; both verifiers exit 0; a pg_dump n
       entries: { format1: 2, format2: 3 },
       alerts: 1,
       deliveries: 1,
-      objects: 1,
+      objects: 2,
+      exports: 1,
     },
   );
   assert.equal(await whereFound(subject), []);
+  assert.equal(await whereFound(subjectToken(tenantId, subject)), [], 'the token is in no column either');
   const dump = execFileSync('pg_dump', ['--dbname', db.url, '--format=plain'], {
     maxBuffer: 64 * 1024 * 1024,
   }).toString();
   assert.ok(!dump.includes(subject), 'the dump holds the subject');
   assert.ok(dump.includes(held), 'the dump holds the other subject (the check can see)');
   const keys = await listKeys(store.storage, `tenant/${tenantId}/`);
-  assert.ok(!keys.includes(objectKey) && keys.includes(otherKey), keys.join(','));
+  for (const k of [objectKey, tokenKey, bundleKey]) assert.ok(!keys.includes(k), `${k} is still there`);
+  for (const k of [otherKey, heldTokenKey, heldBundleKey]) assert.ok(keys.includes(k), `${k} is gone`);
   const v = await bulwarkVerify();
   assert.is(v.code, 0, v.out);
   assert.match(v.out, /\(5 erased\), chain intact/);
@@ -210,7 +261,7 @@ test('erasure removes the subject everywhere; both verifiers exit 0; a pg_dump n
   assert.is(closing.reason, 'art. 17 request #12');
   assert.equal(
     { ...closing.metadata },
-    { format1: 2, format2: 3, alerts: 1, deliveries: 1, objects: 1, resumed: false },
+    { format1: 2, format2: 3, alerts: 1, deliveries: 1, objects: 2, exports: 1, resumed: false },
   );
 });
 
@@ -245,6 +296,38 @@ test('a subject under a legal hold is refused, the hold named, nothing erased', 
   }
   assert.equal(await whereFound(held), before);
   assert.is((await bulwarkVerify()).code, 0);
+});
+
+test('privacy.personalFields set through the settings function: a subject named only as a resource id is erased', async () => {
+  const t2 = (await createTenant(prisma, { name: `erase-pf-${randomBytes(3).toString('hex')}` })).id;
+  const carol = `carol-${randomBytes(4).toString('hex')}@example.com`;
+  const asResource = (who: string): Partial<AuditEntryInput> => ({
+    actorId: 'admin-1',
+    action: 'user:updated',
+    resourceType: 'user',
+    resourceId: who,
+  });
+  await write(1, [asResource(carol), asResource('dave@example.com')], t2);
+  const dry = { tenantId: t2, subject: carol, reason: 'art. 17 request #15', dryRun: true };
+  // Without the setting a resource id is not personal data: nothing names carol.
+  assert.equal((await eraseSubject(ctx, dry, ADMIN)).entries, { format1: 0, format2: 0 });
+  // The function PATCH /v1/settings calls (api/routes/settings.ts).
+  const settings = await updateTenantSettings(prisma, t2, { privacy: { personalFields: ['resourceId'] } }, ADMIN);
+  assert.equal(settings.privacy.personalFields, ['resourceId']);
+  // Format 2 written after the setting keeps the resource id apart, in audit_personal_data.
+  await write(2, [asResource(carol), asResource('dave@example.com')], t2);
+  const before = await whereFound(carol);
+  for (const place of ['audit_log.resource_id', 'audit_personal_data.resource_id'])
+    assert.ok(before.includes(place), `${place} in ${before.join(', ')}`);
+  assert.equal((await eraseSubject(ctx, dry, ADMIN)).entries, { format1: 1, format2: 1 });
+  const r = await eraseSubject(ctx, { ...dry, dryRun: false }, ADMIN);
+  assert.equal(r.entries, { format1: 1, format2: 1 });
+  assert.equal(await whereFound(carol), []);
+  assert.ok((await whereFound('dave@example.com')).length > 0, 'the other resource id stays');
+  const v = await bulwarkVerify();
+  assert.is(v.code, 0, v.out);
+  const p = await python();
+  assert.is(p.code, 0, p.out);
 });
 
 test('tampering after an erasure still shows: a deleted personal-data row without a record', async () => {
