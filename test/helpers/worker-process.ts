@@ -130,7 +130,12 @@ export async function killWorker(w: WorkerProcess | undefined): Promise<void> {
 
 /** Sum of every sample of a metric (all label sets) on a /metrics page. */
 export async function scrapeMetric(baseUrl: string, name: string): Promise<number> {
-  const res = await fetch(`${baseUrl}/metrics`);
+  const res = await fetch(`${baseUrl}/metrics`).catch((err: unknown) => {
+    // undici says only "fetch failed": the cause tells a refused connection (the process
+    // is gone) from one closed under the request.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`GET ${baseUrl}/metrics failed: ${cause?.code ?? ''} ${cause?.message ?? String(err)}`);
+  });
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
   const text = await res.text();
   let sum = 0;
