@@ -53,6 +53,9 @@ test('SIGTERM while jobs run: running jobs finish, exit 0; a fresh worker drains
     AUDIT_BATCH_MAX: String(PER_JOB),
     SHUTDOWN_TIMEOUT_MS: '10000',
     LOG_LEVEL: 'info',
+    // Nothing here waits for a lock to lapse; the helpers' 2 s lock lapsed on a machine
+    // busy enough to hold back its renewal, and the job failed as stalled.
+    WORKER_LOCK_DURATION_MS: '10000',
   });
   const worker = await spawnWorker(env, { cli: true });
   spawned.push(worker);
@@ -89,7 +92,7 @@ test('SIGTERM while jobs run: running jobs finish, exit 0; a fresh worker drains
       assert.ok(stored.has(e.eventId), `event ${e.eventId} of job ${job.id}`);
   }
 
-  const fresh = await spawnWorker(workerEnv(db.url, prefix));
+  const fresh = await spawnWorker(workerEnv(db.url, prefix, { WORKER_LOCK_DURATION_MS: '10000' }));
   spawned.push(fresh);
   await waitFor(
     async () => {
@@ -100,7 +103,12 @@ test('SIGTERM while jobs run: running jobs finish, exit 0; a fresh worker drains
     120_000,
     100,
   );
-  assert.equal(await queue.getJobCounts('completed', 'failed'), { completed: JOBS, failed: 0 });
+  const failed = await queue.getFailed(0, 5);
+  assert.equal(
+    await queue.getJobCounts('completed', 'failed'),
+    { completed: JOBS, failed: 0 },
+    `failed jobs: ${JSON.stringify(failed.map((j) => [j.id, j.attemptsMade, j.failedReason]))}`,
+  );
   await assertExactChain(db.url, tenant, eventIds);
   assert.ok((await withTimeout(verifyChains(prisma, { tenantId: tenant }), 60_000, 'verifyChains')).ok);
 
