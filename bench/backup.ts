@@ -7,7 +7,11 @@
  * - peak RSS (VmHWM) of the backup process at a small and a large database;
  * - audit write p99 (one entry a transaction, ~40/s) while the large backup runs,
  *   against the same writes just before it;
- * - objects backup against a raw server-side copy loop of the same objects.
+ * - objects backup against a raw server-side copy loop of the same objects;
+ * - floors (bench/backup-floor.ts): what the required parts alone reach, nothing of
+ *   Bulwark: `pg_dump -Fc | age` uploaded as 16 MiB part objects, and the parts
+ *   downloaded through `age -d | pg_restore` into a new database with the checks done
+ *   raw (row counts, one chain walk); Bulwark's ratio to each.
  * The database is grown with chained audit entries (~1 KB, compressing ~2:1).
  *
  * Sizes: BENCH_BACKUP_MB (default 500), BENCH_BACKUP_SMALL_MB (100),
@@ -15,16 +19,19 @@
  * short run (60 / 20 MB, 8 MB of 64 KB objects).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import pg from 'pg';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { restoreBackup } from '../lib/backup/index.js';
+import { backupKeys } from '../lib/backup/keys.js';
 import { mapLimit } from '../lib/backup/iterate.js';
 import { pgEnv } from '../lib/backup/pg-tools.js';
 import { dropDatabase } from '../lib/backup/target.js';
 import { startBackupHarness } from '../test/helpers/backup.js';
 import { urlFor } from '../test/helpers/db.js';
+import { floorBackup, floorRestore, rowCounts } from './backup-floor.js';
 import { auditLatencies, growAuditTo, percentile, putObjects } from './backup-gen.js';
 import { envInt } from './util.js';
 import { ensureBuilt } from '../scripts/build.mjs';
@@ -68,7 +75,8 @@ const child = (kind: string): Promise<ChildResult> =>
     );
   });
 const dir = await mkdtemp(join(tmpdir(), 'bench-backup-'));
-const scratch = [`bench_rs_raw_${Date.now().toString(36)}`, `bench_rs_bw_${Date.now().toString(36)}`];
+const stamp = Date.now().toString(36);
+const scratch = [`bench_rs_raw_${stamp}`, `bench_rs_bw_${stamp}`, `bench_rs_floor_${stamp}`];
 try {
   const [t0, t1, t2] = h.tenants as [string, string, string];
   say(`growing the database to ${smallMb} MB`);
@@ -106,6 +114,23 @@ try {
   await client.completeMultipartUpload(backupBucket, key, uploadId, etags);
   const rawUploadS = secs(t);
 
+  say('backup floor: pg_dump -Fc | age, 16 MiB part objects');
+  const keys0 = await backupKeys(h.ctx.config);
+  const sourceCounts = await (async () => {
+    const c = new pg.Client({ connectionString: h.db.url });
+    await c.connect();
+    try {
+      return await rowCounts(c);
+    } finally {
+      await c.end();
+    }
+  })();
+  const floorB = await floorBackup(
+    h.db.url,
+    { client, bucket: backupBucket, prefix: `bench/floor-${stamp}` },
+    keys0.recipients[0]!,
+  );
+
   say('raw pg_restore, Bulwark restore');
   execFileSync('createdb', [scratch[0]!], { env: pgEnv(h.db.url) });
   t = performance.now();
@@ -114,6 +139,14 @@ try {
   });
   const rawRestoreS = secs(t);
   if (raw.status !== 0) throw new Error(String(raw.stderr));
+  say('restore floor: createdb, parts | age -d | pg_restore, raw row counts and chain walk');
+  const floorR = await floorRestore(
+    h.db.url,
+    scratch[2]!,
+    { client, bucket: backupBucket, keys: floorB.keys },
+    keys0.identities[0]!,
+    sourceCounts,
+  );
   t = performance.now();
   let loadedS = 0;
   const restored = await restoreBackup(h.ctx, big.id, {
@@ -139,6 +172,8 @@ try {
 
   const mbs = (bytes: number, s: number) => bytes / 1e6 / s;
   const slowerRaw = Math.min(mbs(dumpBytes, rawDumpS), mbs(dumpBytes, rawUploadS));
+  const bulwarkMBs = mbs(big.plainBytes, big.seconds);
+  const floorMBs = mbs(dumpBytes, floorB.seconds);
   const p99 = [percentile(quiet, 99), percentile(during, 99)] as const;
   const report = {
     quick,
@@ -146,9 +181,17 @@ try {
     backup: {
       rawPgDumpMBs: f1(mbs(dumpBytes, rawDumpS)),
       rawUploadMBs: f1(mbs(dumpBytes, rawUploadS)),
-      bulwarkBackupMBs: f1(mbs(big.plainBytes, big.seconds)),
+      slowerRawMBs: f1(slowerRaw),
+      bulwarkBackupMBs: f1(bulwarkMBs),
       bulwarkBackupS: f1(big.seconds),
-      ratioToSlowerRaw: f2(mbs(big.plainBytes, big.seconds) / slowerRaw),
+      ratioToSlowerRaw: f2(bulwarkMBs / slowerRaw),
+      target: 0.8,
+      // pg_dump | age | 16 MiB putObject parts, the same dump bytes.
+      floorMBs: f1(floorMBs),
+      floorS: f1(floorB.seconds),
+      floorParts: floorB.keys.length,
+      floorRatioToSlowerRaw: f2(floorMBs / slowerRaw),
+      ratioToFloor: f2(bulwarkMBs / floorMBs),
     },
     restore: {
       rawPgRestoreS: f1(rawRestoreS),
@@ -157,6 +200,14 @@ try {
       bulwarkLoadS: f1(loadedS),
       loadRatio: f2(rawRestoreS / loadedS),
       checks: restored.checks.length,
+      target: 0.8,
+      // createdb + parts | age -d | pg_restore + raw row counts + one chain walk.
+      floorS: f1(floorR.seconds),
+      floorLoadS: f1(floorR.loadSeconds),
+      floorChecksS: f1(floorR.seconds - floorR.loadSeconds),
+      floorEntriesWalked: floorR.entries,
+      floorRatio: f2(rawRestoreS / floorR.seconds),
+      ratioToFloor: f2(floorR.seconds / restoreS),
     },
     peakRss: { smallMB: f1(small.hwmMb), largeMB: f1(big.hwmMb), ratio: f2(big.hwmMb / small.hwmMb) },
     auditWrite: {
