@@ -28,7 +28,7 @@ import { readFairStats } from '../lib/fair/status.js';
 import type { AlertWorkerOptions } from '../workers/alert/index.js';
 import { countStuckAlerts } from '../workers/alert/jobs/sweep.js';
 import { registry } from '../workers/registry.js';
-import { createWorkers } from './workers.js';
+import { createWorkers, queuesOf } from './workers.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
@@ -160,7 +160,11 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     ),
   );
   ctx.metrics.setFairSource(() =>
-    withTimeout(readFairStats(ctx.redis, config.queuePrefix), config.apiRedisTimeoutMs, 'fair stats'),
+    withTimeout(
+      readFairStats(ctx.redis, config.queuePrefix, queuesOf(registry)),
+      config.apiRedisTimeoutMs,
+      'fair stats',
+    ),
   );
   let accepting = true;
   // Everything below may fail half way (a port in use, a Redis that refuses the

@@ -8,8 +8,14 @@
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { RedisClient } from '../lib/clients/redis.js';
-import { ALERT_JOB, ALERT_QUEUE, type AlertJob } from '../lib/contracts/alert.js';
-import { AUDIT_WRITE_JOB, AUDIT_WRITE_QUEUE, type AuditEntry, type AuditWriteJob } from '../lib/contracts/audit.js';
+import { ALERT_JOB, ALERT_QUEUE, alertQueue, type AlertJob } from '../lib/contracts/alert.js';
+import {
+  AUDIT_WRITE_JOB,
+  AUDIT_WRITE_QUEUE,
+  auditWriteQueue,
+  type AuditEntry,
+  type AuditWriteJob,
+} from '../lib/contracts/audit.js';
 import { createFairDispatcher, type FairPart } from '../lib/fair/dispatcher.js';
 
 /** The tenant a job of entries of several tenants (writeMany of mixed entries) is charged to. */
@@ -35,9 +41,9 @@ export function createFairProducer(o: FairProducerOptions) {
   const dispatcher = createFairDispatcher({
     redis: o.connection,
     queuePrefix: o.prefix,
-    queues: new Map<string, Queue>([
-      [AUDIT_WRITE_QUEUE, o.auditQueue as Queue],
-      [ALERT_QUEUE, o.alertQueue as Queue],
+    queues: new Map([
+      [auditWriteQueue, o.auditQueue as Queue],
+      [alertQueue, o.alertQueue as Queue],
     ]),
     onError: (err) => o.onError?.(err),
   });
