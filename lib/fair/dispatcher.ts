@@ -1,10 +1,10 @@
 /**
  * The fair dispatcher of one process (docs/decisions/0010): enqueues tenant jobs of the
- * fair queues (those whose definition declares `fair`: lib/fair/kinds.ts) through fair.lua, which admits a job at once when
- * nobody is parked and the tenant and the queue have room, and parks it otherwise; and
- * releases parked jobs into BullMQ's wait list, by deficit round robin over the
- * tenants within their limits, whenever something may have made room: a job parked, a
- * job finished, a tick. A release is claim, add (by job id, so a second add of the same
+ * fair queues (those whose definition declares `fair`: lib/fair/kinds.ts) through
+ * fair.lua, which admits a job at once when nobody is parked and the tenant and the
+ * queue have room, and parks it otherwise; and releases parked jobs into BullMQ's wait
+ * list, by deficit round robin over the tenants within their limits, whenever something
+ * may have made room: a job parked, a job finished, a tick. A release is claim, add (by job id, so a second add of the same
  * job is a no-op), ack: a process that dies between claim and ack leaves a claim that
  * any dispatcher hands out again after CLAIM_STALE_MS, so nothing parked is lost.
  * Producers (API, application code) and workers each run one; nothing here starts a timer.
