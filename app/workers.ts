@@ -40,6 +40,11 @@ export function queuesOf(registry: readonly Registration[]): QueueDefinition[] {
   return distinct(registry.map((r) => r.job.queue));
 }
 
+/** Every registration's gauges hook, each function once, in registry order (workers or not). */
+export function wireGauges(ctx: AppContext, registry: readonly Registration[], parts: { database: boolean }): void {
+  for (const gauges of distinct(registry.map((r) => r.gauges))) gauges(ctx, parts);
+}
+
 export function createWorkers(
   ctx: AppContext,
   registry: readonly Registration[],

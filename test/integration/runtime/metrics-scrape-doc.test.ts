@@ -71,6 +71,11 @@ test('every queue of the worker registry has its bulwark_queue_jobs and bulwark_
   assert.equal(values('bulwark_queue_paused', 'queue'), [...ALL_QUEUES].sort());
 });
 
+test("the registry's gauges hooks are wired: stuck alerts and restore drills are reported", () => {
+  for (const metric of ['bulwark_alerts_stuck', 'bulwark_restore_drill_last_run_timestamp_seconds'])
+    assert.ok((series.get(metric) ?? []).length > 0, `${metric} has a series`);
+});
+
 test('metrics scrape doc: every failure reason the process reports is in the AlertDeliveriesFailing runbook', () => {
   const runbook = read('docs/runbooks/alert-deliveries-failing.md');
   const table = [...runbook.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!);
