@@ -15,7 +15,6 @@ import { createStorage, probeStorage } from '../lib/clients/storage.js';
 import { survivesConnectionLoss } from '../lib/db/connection-loss.js';
 import { requireMasterKeys, type Config } from '../lib/config.js';
 import type { AppContext } from '../lib/context.js';
-import { readDrillGauges } from '../lib/backup/drill-record.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { systemClock, withTimeout, type Clock } from '../lib/time.js';
@@ -26,9 +25,8 @@ import type { Api } from '../api/index.js';
 import { createProducer } from '../producers/index.js';
 import { readFairStats } from '../lib/fair/status.js';
 import type { AlertWorkerOptions } from '../workers/alert/index.js';
-import { countStuckAlerts } from '../workers/alert/jobs/sweep.js';
 import { registry } from '../workers/registry.js';
-import { createWorkers } from './workers.js';
+import { createWorkers, queuesOf, wireGauges } from './workers.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
@@ -144,11 +142,8 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     ? createWorkers(ctx, registry, { ...(options.alerts ? { alerts: options.alerts } : {}) })
     : createQueueHandles(ctx, registry);
   const { workers, queues: countQueues } = jobs;
-  if (parts.database) {
-    ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
-    // Drill evidence is in Postgres: every process reports the newest drill, whoever ran it.
-    ctx.metrics.setDrillSource(() => readDrillGauges(ctx.pg));
-  }
+  // The job kinds' domain gauges (stuck alerts, restore drills), from their registry lines.
+  wireGauges(ctx, registry, { database: parts.database });
   // Bounded: with Redis away the counts would wait for it, and so would every scrape (it hung).
   ctx.metrics.setQueueCountSource(async () =>
     withTimeout(
@@ -160,7 +155,11 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     ),
   );
   ctx.metrics.setFairSource(() =>
-    withTimeout(readFairStats(ctx.redis, config.queuePrefix), config.apiRedisTimeoutMs, 'fair stats'),
+    withTimeout(
+      readFairStats(ctx.redis, config.queuePrefix, queuesOf(registry)),
+      config.apiRedisTimeoutMs,
+      'fair stats',
+    ),
   );
   let accepting = true;
   // Everything below may fail half way (a port in use, a Redis that refuses the

@@ -8,7 +8,7 @@
  */
 import { Queue, UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { AppContext } from '../lib/context.js';
-import type { QueueDefinition } from '../lib/contracts/job.js';
+import type { FairConfig, QueueDefinition } from '../lib/contracts/job.js';
 import {
   parsePayload,
   type JobProcessor,
@@ -18,7 +18,6 @@ import {
 } from '../workers/registration.js';
 import { createQueueWorker } from './runtime/queue-worker.js';
 import { createFairDispatcher } from '../lib/fair/dispatcher.js';
-import { fairKindOf } from '../lib/fair/kinds.js';
 import { startFairUpkeep } from '../lib/fair/upkeep.js';
 
 export interface ProcessWorkers {
@@ -41,6 +40,11 @@ export function queuesOf(registry: readonly Registration[]): QueueDefinition[] {
   return distinct(registry.map((r) => r.job.queue));
 }
 
+/** Every registration's gauges hook, each function once, in registry order (workers or not). */
+export function wireGauges(ctx: AppContext, registry: readonly Registration[], parts: { database: boolean }): void {
+  for (const gauges of distinct(registry.map((r) => r.gauges))) gauges(ctx, parts);
+}
+
 export function createWorkers(
   ctx: AppContext,
   registry: readonly Registration[],
@@ -52,20 +56,20 @@ export function createWorkers(
     q.on('error', (err) => ctx.logger.warn({ event: 'queue_error', queue: def.name, err }, 'queue connection error'));
     handles.set(def, q);
   }
-  // The fair queues' tenant jobs: released here as jobs end and on a timer (lib/fair/upkeep.ts).
-  const fairQueues = new Map([...handles].filter(([d]) => fairKindOf(d.name)).map(([d, q]) => [d.name, q]));
+  // The tenant jobs of the queues whose definition declares `fair`: released here as jobs
+  // end and on a timer (lib/fair/upkeep.ts).
   const fair = createFairDispatcher({
     redis: ctx.redis,
     queuePrefix: ctx.config.queuePrefix,
-    queues: fairQueues,
+    queues: handles,
     onError: (err, queue) => ctx.logger.warn({ event: 'fair_dispatch_failed', queue, err }, 'fair dispatch failed'),
   });
   const upkeep = startFairUpkeep({
     dispatcher: fair,
     redis: ctx.redis,
     pg: ctx.pg,
-    queues: fairQueues,
-    windows: fairWindows(ctx, registry),
+    queues: new Map([...handles].filter(([d]) => d.fair).map(([d, q]) => [d.name, q])),
+    windows: fairWindows(ctx.config, queuesOf(registry)),
     tickMs: ctx.config.fair.tickMs,
     logger: ctx.logger,
   });
@@ -127,18 +131,9 @@ export function createWorkers(
   };
 }
 
-/** Each fair queue's window: FAIR_AUDIT_WINDOW, FAIR_ALERT_WINDOW, and twice the policy's concurrency for the rest. */
-function fairWindows(ctx: AppContext, registry: readonly Registration[]): Map<string, number> {
+/** Each fair queue's window, as its definition declares it (FAIR_AUDIT_WINDOW, FAIR_ALERT_WINDOW, …). */
+export function fairWindows(config: FairConfig, queues: Iterable<QueueDefinition>): Map<string, number> {
   const windows = new Map<string, number>();
-  for (const def of queuesOf(registry)) {
-    if (!fairKindOf(def.name)) continue;
-    const w =
-      def.name === 'audit-write'
-        ? ctx.config.fair.auditWindow
-        : def.name === 'alert'
-          ? ctx.config.fair.alertWindow
-          : 2 * def.policy.concurrency;
-    windows.set(def.name, w);
-  }
+  for (const def of queues) if (def.fair) windows.set(def.name, def.fair.window(config, def.policy));
   return windows;
 }

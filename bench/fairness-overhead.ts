@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
+import { AUDIT_WRITE_QUEUE, auditWriteQueue } from '../lib/contracts/audit.js';
 import { createFairDispatcher } from '../lib/fair/dispatcher.js';
 import { dropPrefix } from './bulwark.js';
 import { pool, randomPrefix, rate } from './util.js';
@@ -26,7 +26,7 @@ export async function measureEnqueueOverhead(redisUrl: string, n: number): Promi
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const prefix = randomPrefix('fair-overhead');
   const queue = new Queue(AUDIT_WRITE_QUEUE, { connection: redis, prefix });
-  const fair = createFairDispatcher({ redis, queuePrefix: prefix, queues: new Map([[AUDIT_WRITE_QUEUE, queue]]) });
+  const fair = createFairDispatcher({ redis, queuePrefix: prefix, queues: new Map([[auditWriteQueue, queue]]) });
   const tenant = randomUUID();
   const data = () => ({
     v: 1,

@@ -6,10 +6,11 @@
  * was (strict-flows.ts), and each is released to its queue on its own.
  */
 import { randomUUID } from 'node:crypto';
-import type { JobsOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { RedisClient } from '../lib/clients/redis.js';
-import { ALERT_JOB, ALERT_QUEUE, type AlertJob } from '../lib/contracts/alert.js';
-import { AUDIT_WRITE_JOB, AUDIT_WRITE_QUEUE, type AuditEntry, type AuditWriteJob } from '../lib/contracts/audit.js';
+import { alertJob, type AlertJob } from '../lib/contracts/alert.js';
+import { auditWriteJob, type AuditEntry, type AuditWriteJob } from '../lib/contracts/audit.js';
+import { jobOf } from '../lib/contracts/enqueue.js';
 import { createFairDispatcher, type FairPart } from '../lib/fair/dispatcher.js';
 
 /** The tenant a job of entries of several tenants (writeMany of mixed entries) is charged to. */
@@ -20,8 +21,6 @@ export interface FairProducerOptions {
   prefix: string;
   auditQueue: Queue<AuditWriteJob>;
   alertQueue: Queue<AlertJob>;
-  auditOptions: JobsOptions;
-  alertOptions: JobsOptions;
   onError?: (err: Error) => void;
 }
 
@@ -35,16 +34,16 @@ export function createFairProducer(o: FairProducerOptions) {
   const dispatcher = createFairDispatcher({
     redis: o.connection,
     queuePrefix: o.prefix,
-    queues: new Map<string, Queue>([
-      [AUDIT_WRITE_QUEUE, o.auditQueue as Queue],
-      [ALERT_QUEUE, o.alertQueue as Queue],
+    queues: new Map([
+      [auditWriteJob.queue, o.auditQueue as Queue],
+      [alertJob.queue, o.alertQueue as Queue],
     ]),
     onError: (err) => o.onError?.(err),
   });
   const alertPart = (tenant: string, data: AlertJob, jobId: string): FairPart => ({
-    queue: ALERT_QUEUE,
+    queue: alertJob.queue.name,
     tenant,
-    job: { name: ALERT_JOB, data, opts: { ...o.alertOptions, jobId } },
+    job: jobOf(alertJob, data, { jobId }),
     cost: 1,
   });
   return {
@@ -52,13 +51,9 @@ export function createFairProducer(o: FairProducerOptions) {
     async audit(entries: AuditEntry[], alerts: Array<{ data: AlertJob; jobId: string }>): Promise<string> {
       const jobId = randomUUID();
       const audit: FairPart = {
-        queue: AUDIT_WRITE_QUEUE,
+        queue: auditWriteJob.queue.name,
         tenant: tenantOf(entries),
-        job: {
-          name: AUDIT_WRITE_JOB,
-          data: { v: 1, entries } satisfies AuditWriteJob,
-          opts: { ...o.auditOptions, jobId },
-        },
+        job: jobOf(auditWriteJob, { v: 1, entries }, { jobId }),
         cost: entries.length,
       };
       if (alerts.length === 0) await dispatcher.enqueue(audit);

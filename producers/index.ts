@@ -10,15 +10,13 @@
  *   await producer.close();
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Queue, type FlowProducer, type JobsOptions } from 'bullmq';
+import { Queue, type FlowProducer } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import {
-  ALERT_JOB,
-  ALERT_QUEUE,
   alertInputSchema,
+  alertJob,
   RESERVED_ALERT_ID_VERSION,
-  alertPolicy,
   type AlertInput,
   type AlertJob,
 } from '../lib/contracts/alert.js';
@@ -27,16 +25,15 @@ import {
   AUDIT_MAX_JOB_BYTES,
   AUDIT_METADATA_MAX_BYTES,
   AUDIT_STATE_MAX_BYTES,
-  AUDIT_WRITE_JOB,
-  AUDIT_WRITE_QUEUE,
   auditEntryInputSchema,
-  auditWritePolicy,
+  auditWriteJob,
   raisesSecurityAlert,
   type AuditEntry,
   type AuditEntryInput,
   type AuditWriteJob,
 } from '../lib/contracts/audit.js';
-import { jsonBytesOver, type QueuePolicy } from '../lib/contracts/common.js';
+import { jsonBytesOver } from '../lib/contracts/common.js';
+import { addJob, flowJobOf } from '../lib/contracts/enqueue.js';
 import { ValidationError, type FieldProblem } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
 import { queuePrefixFor } from '../lib/redis-topology.js';
@@ -137,15 +134,6 @@ const optionsSchema = z
   })
   .strict();
 
-function jobOptions(policy: QueuePolicy): JobsOptions {
-  return {
-    attempts: policy.attempts,
-    backoff: policy.backoff,
-    removeOnComplete: policy.removeOnComplete,
-    removeOnFail: policy.removeOnFail,
-  };
-}
-
 /** BullMQ job ids may not contain ":"; a digest keeps them short and unique. */
 function stableJobId(kind: string, ...parts: string[]): string {
   return `${kind}-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
@@ -225,15 +213,16 @@ export function createProducer(options: ProducerOptions = {}) {
     mode: connection instanceof Cluster ? 'cluster' : 'single',
   });
   const clock = opts.clock ?? (() => new Date());
-  const auditQueue = new Queue<AuditWriteJob>(AUDIT_WRITE_QUEUE, {
+  // The definitions' options are every job's defaults (the helpers of lib/contracts/enqueue.ts pass them too).
+  const auditQueue = new Queue<AuditWriteJob>(auditWriteJob.queue.name, {
     connection,
     prefix,
-    defaultJobOptions: jobOptions(auditWritePolicy),
+    defaultJobOptions: auditWriteJob.opts,
   });
-  const alertQueue = new Queue<AlertJob>(ALERT_QUEUE, {
+  const alertQueue = new Queue<AlertJob>(alertJob.queue.name, {
     connection,
     prefix,
-    defaultJobOptions: jobOptions(alertPolicy),
+    defaultJobOptions: alertJob.opts,
   });
   for (const q of [auditQueue, alertQueue]) q.on('error', (err) => opts.onError?.(err));
   const fair =
@@ -244,8 +233,6 @@ export function createProducer(options: ProducerOptions = {}) {
           prefix,
           auditQueue,
           alertQueue,
-          auditOptions: jobOptions(auditWritePolicy),
-          alertOptions: jobOptions(alertPolicy),
           ...(opts.onError ? { onError: opts.onError } : {}),
         });
   // A connection we opened is ours to watch: without a listener ioredis reports its
@@ -304,7 +291,7 @@ export function createProducer(options: ProducerOptions = {}) {
       return { jobId: await fair.audit(entries, alertJobs), eventIds: entries.map((e) => e.eventId) };
     }
     if (alerts.length === 0) {
-      const job = await auditQueue.add(AUDIT_WRITE_JOB, { v: 1, entries });
+      const job = await addJob(auditQueue as Queue, auditWriteJob, { v: 1, entries });
       return { jobId: String(job.id), eventIds: entries.map((e) => e.eventId) };
     }
     // The audit job and its alerts go to Redis in one MULTI (FlowProducer.addBulk, every
@@ -319,18 +306,12 @@ export function createProducer(options: ProducerOptions = {}) {
       flows.on('error', (err) => opts.onError?.(err));
     }
     const [audit] = await flows.addBulk([
-      {
-        name: AUDIT_WRITE_JOB,
-        queueName: AUDIT_WRITE_QUEUE,
-        data: { v: 1, entries } satisfies AuditWriteJob,
-        opts: jobOptions(auditWritePolicy),
-      },
-      ...alerts.map((e) => ({
-        name: ALERT_JOB,
-        queueName: ALERT_QUEUE,
-        data: securityAlertFor(e, opts.runbookBaseUrl),
-        opts: { ...jobOptions(alertPolicy), jobId: stableJobId('security', e.tenantId, e.eventId) },
-      })),
+      flowJobOf(auditWriteJob, { v: 1, entries }),
+      ...alerts.map((e) =>
+        flowJobOf(alertJob, securityAlertFor(e, opts.runbookBaseUrl), {
+          jobId: stableJobId('security', e.tenantId, e.eventId),
+        }),
+      ),
     ]);
     // addBulk answers nothing once the producer is closing: nothing was added.
     if (!audit) throw closedError();
@@ -390,7 +371,7 @@ export function createProducer(options: ProducerOptions = {}) {
         };
         const jobId = `alert-${parsed.tenantId}-${alertId}`;
         if (fair) await fair.alert(data, jobId);
-        else await alertQueue.add(ALERT_JOB, data, { jobId });
+        else await addJob(alertQueue as Queue, alertJob, data, { jobId });
         return { jobId, alertId };
       },
     },

@@ -56,6 +56,12 @@ export interface JobHandler<D> {
    * name the queue knows, or none at all, each distinct hook of the queue is called.
    */
   onFinalFailure?: (scope: WorkerScope, job: Job | undefined, err: Error) => void;
+  /**
+   * Points the kind's domain gauges at their source (read at scrape time), in every
+   * process that serves /metrics, with workers or without; `database`: the process has
+   * Postgres (not the scheduler role). Called once per function, at start.
+   */
+  gauges?: (ctx: AppContext, parts: { database: boolean }) => void;
 }
 
 // A registry holds handlers of every payload type side by side; `register` matches each to its job.

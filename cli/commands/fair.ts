@@ -16,13 +16,15 @@ export default defineGroup({
       ],
       async run(f, { config, io }) {
         const c = await config();
-        const [{ createRedis }, { readFairStats }] = await Promise.all([
+        // The fair queues are those the worker registry's definitions declare fair.
+        const [{ createRedis }, { readFairStats }, { registry }] = await Promise.all([
           import('../../lib/clients/redis.js'),
           import('../../lib/fair/status.js'),
+          import('../../workers/registry.js'),
         ]);
         const redis = createRedis(c, 'bulwark-cli');
         try {
-          const all = await readFairStats(redis, c.queuePrefix);
+          const all = await readFairStats(redis, c.queuePrefix, new Set(registry.map((r) => r.job.queue)));
           const top = f.top ?? 20;
           for (const q of all) q.stats.tenants = q.stats.tenants.sort((a, b) => b.jobs - a.jobs).slice(0, top);
           if (f.json === true) {

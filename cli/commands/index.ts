@@ -30,7 +30,6 @@ export const GROUPS: readonly GroupEntry[] = [
   { group: 'audit', load: () => import('./audit.js') },
   { group: 'audit checkpoints', load: () => import('./checkpoints.js') },
   { group: 'backup', load: () => import('./backup.js') },
-  { group: 'subject', load: () => import('./subject.js') },
   { group: 'fair', load: () => import('./fair.js') },
 ];
 

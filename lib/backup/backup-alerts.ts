@@ -8,13 +8,8 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { SYSTEM_TENANT_ID } from '../audit/record.js';
-import {
-  ALERT_JOB,
-  RESERVED_ALERT_ID_VERSION,
-  alertJobSchema,
-  alertPolicy,
-  type AlertJob,
-} from '../contracts/alert.js';
+import { RESERVED_ALERT_ID_VERSION, alertJob, alertJobSchema, type AlertJob } from '../contracts/alert.js';
+import { addJob } from '../contracts/enqueue.js';
 import { runbookUrlFor } from '../runbooks.js';
 
 /** The alert types raised here; each has its runbook page in lib/runbooks.ts. */
@@ -63,12 +58,6 @@ export async function raiseBackupAlert(
   runbookBaseUrl: string | undefined,
 ): Promise<AlertJob> {
   const job = backupAlertJob(alert, runbookBaseUrl);
-  await alertQueue.add(ALERT_JOB, job, {
-    jobId: `alert-${job.alert.tenantId}-${job.alert.id}`,
-    attempts: alertPolicy.attempts,
-    backoff: alertPolicy.backoff,
-    removeOnComplete: alertPolicy.removeOnComplete,
-    removeOnFail: alertPolicy.removeOnFail,
-  });
+  await addJob(alertQueue, alertJob, job, { jobId: `alert-${job.alert.tenantId}-${job.alert.id}` });
   return job;
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { INSTANT, isStorableText, JSON_OBJECT, TENANT_ID, TEXT, type QueuePolicy } from './common.js';
-import { defineJob } from './job.js';
+import { defineJob, type QueueDefinition } from './job.js';
 
 export const ALERT_QUEUE = 'alert';
 export const ALERT_JOB = 'alert';
@@ -153,7 +153,12 @@ export const alertPolicy: QueuePolicy = {
   removeOnFail: { count: 10000 },
 };
 
-export const alertQueue = { name: ALERT_QUEUE, policy: alertPolicy };
+/** Dispatched fairly by jobs: FAIR_ALERT_WINDOW alerts released and not decided, across every process. */
+export const alertQueue: QueueDefinition = {
+  name: ALERT_QUEUE,
+  policy: alertPolicy,
+  fair: { setting: 'alert', unit: 'jobs', quantum: 1, defaultWindow: 100, window: (config) => config.fair.alertWindow },
+};
 
 /** One alert to decide (and, when delivered at once, send inline). */
 export const alertJob = defineJob({ queue: alertQueue, name: ALERT_JOB, schema: alertJobSchema });

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { INSTANT, JSON_OBJECT, TENANT_ID, TEXT, type QueuePolicy } from './common.js';
-import { defineJob } from './job.js';
+import { defineJob, type QueueDefinition } from './job.js';
 
 export const AUDIT_WRITE_QUEUE = 'audit-write';
 export const AUDIT_VERIFY_QUEUE = 'audit-verify';
@@ -142,8 +142,19 @@ export const auditVerifyPolicy: QueuePolicy = {
   removeOnFail: { count: 100 },
 };
 
-export const auditWriteQueue = { name: AUDIT_WRITE_QUEUE, policy: auditWritePolicy };
-export const auditVerifyQueue = { name: AUDIT_VERIFY_QUEUE, policy: auditVerifyPolicy };
+/** Dispatched fairly by entries: a tenant's turn sends one full job; FAIR_AUDIT_WINDOW entries in flight. */
+export const auditWriteQueue: QueueDefinition = {
+  name: AUDIT_WRITE_QUEUE,
+  policy: auditWritePolicy,
+  fair: {
+    setting: 'auditWrite',
+    unit: 'entries',
+    quantum: AUDIT_MAX_ENTRIES_PER_JOB,
+    defaultWindow: 16000,
+    window: (config) => config.fair.auditWindow,
+  },
+};
+export const auditVerifyQueue: QueueDefinition = { name: AUDIT_VERIFY_QUEUE, policy: auditVerifyPolicy };
 
 /** One job of 1 to 1000 entries, enqueued by producers/index.ts. */
 export const auditWriteJob = defineJob({ queue: auditWriteQueue, name: AUDIT_WRITE_JOB, schema: auditWriteJobSchema });

@@ -7,3 +7,4 @@ export * from './job.js';
 export * from './retention.js';
 export * from './backup.js';
 export * from './checkpoint.js';
+export * from './enqueue.js';

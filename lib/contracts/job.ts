@@ -12,6 +12,30 @@ import type { QueuePolicy } from './common.js';
 export interface QueueDefinition {
   name: string;
   policy: QueuePolicy;
+  /** Its tenant jobs go through the fair dispatcher (lib/fair/, docs/decisions/0010); absent: added directly. */
+  fair?: FairPolicy;
+}
+
+/**
+ * The configuration a fair window may read: a structural subset of lib/config.ts's
+ * Config (FAIR_AUDIT_WINDOW, FAIR_ALERT_WINDOW), as ScheduleConfig is.
+ */
+export interface FairConfig {
+  fair: { auditWindow: number; alertWindow: number };
+}
+
+/** How a fair queue's tenant jobs are limited, charged and windowed (docs/decisions/0010). */
+export interface FairPolicy {
+  /** The tenant settings key under `jobs` holding a tenant's limits of the queue (lib/tenants/settings.ts). */
+  setting: 'auditWrite' | 'alert' | 'retention';
+  /** What the rate and the window count: `entries` (audit-write) or `jobs`. */
+  unit: 'entries' | 'jobs';
+  /** A job's largest cost: a tenant's turn of the round robin lets it send this much. */
+  quantum: number;
+  /** Cost in flight across every process until a worker process has written its window. */
+  defaultWindow: number;
+  /** The window the worker processes write: cost released to the workers and not finished, across every process. */
+  window: (config: FairConfig, policy: QueuePolicy) => number;
 }
 
 /** Options a job is added with (a subset of BullMQ's JobsOptions). */
@@ -44,7 +68,7 @@ export interface JobSchedule<D> {
 export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   queue: QueueDefinition;
   name: string;
-  /** Validates each job's payload before its processor runs (workers/dispatch.ts). */
+  /** Validates each job's payload before its processor runs (the generic dispatch of app/workers.ts). */
   schema: S;
   opts: JobOptions;
   schedule?: JobSchedule<z.input<S>>;

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { TENANT_ID, type QueuePolicy } from './common.js';
-import { defineJob } from './job.js';
+import { defineJob, type QueueDefinition } from './job.js';
 
 export const RETENTION_QUEUE = 'retention';
 export const RETENTION_RUN_JOB = 'run';
@@ -44,7 +44,12 @@ export function retentionTenantJobId(runId: string, tenantId: string): string {
   return `retention-${runId.replaceAll(':', '-')}-${tenantId}`;
 }
 
-export const retentionQueue = { name: RETENTION_QUEUE, policy: retentionPolicy };
+/** Dispatched fairly by jobs: a tenant's purges wait their turn; twice the concurrency in flight. */
+export const retentionQueue: QueueDefinition = {
+  name: RETENTION_QUEUE,
+  policy: retentionPolicy,
+  fair: { setting: 'retention', unit: 'jobs', quantum: 1, defaultWindow: 4, window: (_c, p) => 2 * p.concurrency },
+};
 
 /** The daily fan-out, on RETENTION_CRON in UTC. */
 export const retentionRunJob = defineJob({

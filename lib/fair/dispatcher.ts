@@ -1,17 +1,18 @@
 /**
  * The fair dispatcher of one process (docs/decisions/0010): enqueues tenant jobs of the
- * fair queues (lib/fair/kinds.ts) through fair.lua, which admits a job at once when
- * nobody is parked and the tenant and the queue have room, and parks it otherwise; and
- * releases parked jobs into BullMQ's wait list, by deficit round robin over the
- * tenants within their limits, whenever something may have made room: a job parked, a
- * job finished, a tick. A release is claim, add (by job id, so a second add of the same
+ * fair queues (those whose definition declares `fair`: lib/fair/kinds.ts) through
+ * fair.lua, which admits a job at once when nobody is parked and the tenant and the
+ * queue have room, and parks it otherwise; and releases parked jobs into BullMQ's wait
+ * list, by deficit round robin over the tenants within their limits, whenever something
+ * may have made room: a job parked, a job finished, a tick. A release is claim, add (by job id, so a second add of the same
  * job is a no-op), ack: a process that dies between claim and ack leaves a claim that
  * any dispatcher hands out again after CLAIM_STALE_MS, so nothing parked is lost.
  * Producers (API, application code) and workers each run one; nothing here starts a timer.
  */
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../clients/redis.js';
-import { FAIR_KINDS } from './kinds.js';
+import type { QueueDefinition } from '../contracts/job.js';
+import { fairKindOf, type FairKind } from './kinds.js';
 import { fairScript, type FairJob, type FairScript } from './script.js';
 
 export type { FairJob } from './script.js';
@@ -20,8 +21,11 @@ export interface FairDispatcherOptions {
   redis: RedisClient;
   /** The BullMQ prefix (braced on a cluster): the fair keys sit in the queues' slot. */
   queuePrefix: string;
-  /** Handles of the fair queues this process adds released jobs to, by queue name. */
-  queues: ReadonlyMap<string, Queue>;
+  /**
+   * The queues this process adds released jobs to, each definition with its handle: those
+   * whose definition declares `fair` are dispatched fairly, the others are ignored.
+   */
+  queues: ReadonlyMap<QueueDefinition, Queue>;
   /** A dispatch that failed (Redis away): what was claimed is handed out again later. Default: ignored. */
   onError?: (err: Error, queue: string) => void;
 }
@@ -35,6 +39,8 @@ export interface FairPart {
 }
 
 export interface FairDispatcher {
+  /** The fair kinds this dispatcher serves, in the order of its queues. */
+  kinds: readonly FairKind[];
   /** Whether `queue`'s tenant jobs go through this dispatcher. */
   serves(queue: string): boolean;
   script(queue: string): FairScript;
@@ -66,8 +72,15 @@ const MAX_PRIORITY = 2_097_151;
 
 export function createFairDispatcher(options: FairDispatcherOptions): FairDispatcher {
   const scripts = new Map<string, FairScript>();
-  for (const kind of FAIR_KINDS)
-    if (options.queues.has(kind.queue)) scripts.set(kind.queue, fairScript(options.redis, options.queuePrefix, kind));
+  const handles = new Map<string, Queue>();
+  const kinds: FairKind[] = [];
+  for (const [def, handle] of options.queues) {
+    const kind = fairKindOf(def);
+    if (!kind) continue;
+    kinds.push(kind);
+    handles.set(kind.queue, handle);
+    scripts.set(kind.queue, fairScript(options.redis, options.queuePrefix, kind));
+  }
   const state = new Map<string, { run: Promise<void> | undefined; again: boolean }>();
   const finishing = new Map<string, Set<string>>();
   const pending = new Set<Promise<unknown>>();
@@ -86,7 +99,7 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
 
   async function dispatchAll(queue: string): Promise<void> {
     const s = scriptOf(queue);
-    const handle = options.queues.get(queue)!;
+    const handle = handles.get(queue)!;
     for (;;) {
       const claimed = await s.dispatch();
       if (claimed.length === 0) return;
@@ -136,13 +149,14 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
   }
 
   return {
+    kinds,
     serves: (queue) => scripts.has(queue),
     script: scriptOf,
     async enqueue(part) {
       const s = scriptOf(part.queue);
       const admitted = await s.enqueue(part.tenant, part.job, part.cost, true);
       if (admitted) {
-        await options.queues.get(part.queue)!.add(part.job.name, part.job.data, withPriority(part.job, admitted.ahead));
+        await handles.get(part.queue)!.add(part.job.name, part.job.data, withPriority(part.job, admitted.ahead));
         return 'added';
       }
       // Released now if there is room: the caller finds it in BullMQ when this resolves.

@@ -3,6 +3,7 @@
  * park), dispatch (claim the next jobs by deficit round robin within the limits), ack,
  * finish and stats. Defined on the connection at the first call, never at import time.
  */
+import type { JobsOptions } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../clients/redis.js';
 import { defineScript } from '../redis-script.js';
@@ -20,7 +21,7 @@ const DISPATCH_MAX_VISITS = 1000;
 export interface FairJob {
   name: string;
   data: unknown;
-  opts: Record<string, unknown> & { jobId: string };
+  opts: JobsOptions & { jobId: string };
 }
 
 export interface FairStats {

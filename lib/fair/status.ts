@@ -1,17 +1,20 @@
 /**
  * What fair dispatch holds now, per fair queue: the gauges' source (lib/fair/metrics.ts)
- * and `bulwark fair status`. Read-only; one script call per queue.
+ * and `bulwark fair status`. Read-only; one script call per fair queue among `queues`
+ * (the worker registry's).
  */
 import type { RedisClient } from '../clients/redis.js';
-import { FAIR_KINDS } from './kinds.js';
+import type { QueueDefinition } from '../contracts/job.js';
+import { fairKindsOf } from './kinds.js';
 import { fairScript, type FairStats } from './script.js';
 
 export async function readFairStats(
   redis: RedisClient,
   queuePrefix: string,
+  queues: Iterable<QueueDefinition>,
 ): Promise<Array<{ queue: string; unit: 'entries' | 'jobs'; stats: FairStats }>> {
   return Promise.all(
-    FAIR_KINDS.map(async (kind) => ({
+    fairKindsOf(queues).map(async (kind) => ({
       queue: kind.queue,
       unit: kind.unit,
       stats: await fairScript(redis, queuePrefix, kind).stats(),

@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import { isUuid } from '../contracts/common.js';
 import { tenantSettingsSchema } from '../tenants/settings.js';
 import type { FairDispatcher } from './dispatcher.js';
-import { defaultLimits, FAIR_KINDS } from './kinds.js';
+import { defaultLimits } from './kinds.js';
 
 /** How often the limits of recently enqueuing tenants are read again. */
 export const FAIR_LIMITS_REFRESH_MS = 2000;
@@ -42,7 +42,7 @@ export interface FairUpkeepOptions {
 const jobsSchema = tenantSettingsSchema.shape.jobs;
 
 export function startFairUpkeep(o: FairUpkeepOptions): { stop(): Promise<void> } {
-  const kinds = FAIR_KINDS.filter((k) => o.dispatcher.serves(k.queue));
+  const kinds = o.dispatcher.kinds;
   let stopped = false;
   let lastLimits = 0;
   let lastReconcile = Date.now();

@@ -1,23 +1,12 @@
 /** Removing every BullMQ key a test created under its random queue prefix. */
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ALERT_QUEUE } from '../../lib/contracts/alert.js';
-import { ALERT_DELIVERY_QUEUE } from '../../lib/contracts/alert-delivery.js';
-import { AUDIT_VERIFY_QUEUE, AUDIT_WRITE_QUEUE } from '../../lib/contracts/audit.js';
-import { BACKUP_QUEUE } from '../../lib/contracts/backup.js';
-import { BACKUP_UPKEEP_QUEUE } from '../../lib/contracts/drill.js';
+import { queuesOf } from '../../app/workers.js';
+import { registry } from '../../workers/registry.js';
 import { REDIS_URL, waitFor } from './env.js';
 
-export const ALL_QUEUES = [
-  AUDIT_WRITE_QUEUE,
-  AUDIT_VERIFY_QUEUE,
-  ALERT_QUEUE,
-  ALERT_DELIVERY_QUEUE,
-  BACKUP_QUEUE,
-  BACKUP_UPKEEP_QUEUE,
-  RETENTION_QUEUE,
-];
-import { RETENTION_QUEUE } from '../../lib/contracts/retention.js';
+/** Every queue Bulwark runs, in registry order: derived from the worker registry, as the process does. */
+export const ALL_QUEUES: readonly string[] = queuesOf(registry).map((q) => q.name);
 
 /**
  * Resolves once `queue` has nothing waiting or running and no delayed job due within

@@ -122,6 +122,22 @@ test('architecture doc: every folder under lib/, producers/, api/, app/, workers
   assert.equal(unnamed, [], 'in the tree but not in docs/architecture.md');
 });
 
+test('architecture doc: the test/ line lists every integration folder, the docs/ line every page of docs/', () => {
+  const block = layoutBlock(doc, 'docs/architecture.md');
+  const entry = (top: string) => entriesOf(block).find((e) => e.dirs.includes(top))!.text;
+  const areas = /one folder per area: ([^)]*)\)/.exec(entry('test/'))?.[1]?.split(/,\s*/);
+  const dirsOf = (dir: string) =>
+    readdirSync(join(ROOT, dir)).filter((n) => statSync(join(ROOT, dir, n)).isDirectory());
+  assert.equal(areas?.sort(), dirsOf('test/integration').sort(), 'test/integration folders');
+  const pages = readdirSync(join(ROOT, 'docs')).filter((n) => n.endsWith('.md') && n !== 'architecture.md');
+  const docs = entry('docs/');
+  assert.equal(
+    pages.filter((p) => !docs.includes(p)),
+    [],
+    'docs/ pages the layout block does not name',
+  );
+});
+
 test("architecture doc: every file and folder docs/development.md's layout block names exists", () => {
   const devNamed = namesOf(layoutBlock(readFileSync(join(ROOT, 'docs/development.md'), 'utf8'), 'docs/development.md'));
   assert.ok(devNamed.length > 15, `docs/development.md's layout names files (${devNamed.length})`);

@@ -23,7 +23,7 @@ import { deliver, wasRecorded } from './jobs/delivery.js';
 import { sendDigest } from './jobs/digest.js';
 import { flushGroup } from './jobs/group-flush.js';
 import { decideAlert } from './jobs/processor.js';
-import { sweep } from './jobs/sweep.js';
+import { countStuckAlerts, sweep } from './jobs/sweep.js';
 import { createGuardedPost } from './sending/channels/guarded-post.js';
 import { createChannelPauses } from './sending/pause.js';
 import { createChannelSlots } from './sending/slots.js';
@@ -144,5 +144,11 @@ export const alertHandlers = {
   deliver: deliveryHandler<DeliverJob>((deps, data, job, token) => deliver(data, deps, job, token)),
   groupFlush: deliveryHandler<GroupFlushJob>((deps, data) => flushGroup(deps, data)),
   digest: deliveryHandler<DigestJob>((deps, data) => sendDigest(deps, data)),
-  sweep: deliveryHandler<unknown>((deps) => sweep(deps)),
+  // bulwark_alerts_stuck: what the sweep reports, counted from Postgres at each scrape.
+  sweep: {
+    ...deliveryHandler<unknown>((deps) => sweep(deps)),
+    gauges: (ctx, { database }) => {
+      if (database) ctx.metrics.setStuckAlertsSource(() => countStuckAlerts(ctx.pg, ctx.clock()));
+    },
+  } satisfies JobHandler<unknown>,
 };

@@ -23,7 +23,7 @@ import { checkpointKeys } from '../../lib/checkpoints/keys.js';
 import { readCheckpoint } from '../../lib/checkpoints/store.js';
 import { postCheckpoints } from '../../lib/checkpoints/webhook.js';
 import { readChainHeads, writeCheckpoints, type WriteResult } from '../../lib/checkpoints/write.js';
-import { jobOf } from '../enqueue.js';
+import { jobOf } from '../../lib/contracts/enqueue.js';
 import type { JobHandler, WorkerScope } from '../registration.js';
 
 /** The heads read before a walk, and when. */

@@ -9,15 +9,9 @@
  */
 import { FlowProducer } from 'bullmq';
 import type { RedisClient } from '../../lib/clients/redis.js';
-import { BACKUP_QUEUE, backupJob, backupPolicy, type BackupJob } from '../../lib/contracts/backup.js';
-import {
-  BACKUP_PRUNE_JOB,
-  BACKUP_UPKEEP_QUEUE,
-  backupUpkeepPolicy,
-  type BackupPruneJob,
-} from '../../lib/contracts/drill.js';
-
-export const NIGHTLY_BACKUP_JOB = 'nightly';
+import { backupJob, type BackupJob } from '../../lib/contracts/backup.js';
+import { backupPruneJob } from '../../lib/contracts/drill.js';
+import { flowJobOf } from '../../lib/contracts/enqueue.js';
 
 /**
  * Add tonight's backup-then-prune flow. `tick` (the scheduled time) makes the job ids,
@@ -31,21 +25,13 @@ export async function addNightlyFlow(
   const stamp = tick.toISOString().replace(/[-:.]/g, '');
   const flows = new FlowProducer({ connection, prefix });
   try {
-    const tree = await flows.add({
-      name: BACKUP_PRUNE_JOB,
-      queueName: BACKUP_UPKEEP_QUEUE,
-      data: { v: 1, dryRun: false } satisfies BackupPruneJob,
-      opts: {
-        jobId: `prune-after-${stamp}`,
-        attempts: backupUpkeepPolicy.attempts,
-        removeOnComplete: backupUpkeepPolicy.removeOnComplete,
-        removeOnFail: backupUpkeepPolicy.removeOnFail,
-      },
-      children: [
+    // Names, queues and options from the definitions (the prune's one attempt makes its backoff moot).
+    const tree = await flows.add(
+      flowJobOf(backupPruneJob, { v: 1, dryRun: false }, { jobId: `prune-after-${stamp}` }, [
         child({ v: 1, kind: 'database' }, `nightly-${stamp}`),
         child({ v: 1, kind: 'objects' }, `nightly-objects-${stamp}`),
-      ],
-    });
+      ]),
+    );
     const [database, objects] = tree.children!.map((c) => String(c.job.id));
     return { backupJobId: database!, objectsJobId: objects!, pruneJobId: String(tree.job.id) };
   } finally {
@@ -53,17 +39,5 @@ export async function addNightlyFlow(
   }
 }
 
-// Named as the catalogue names the backup job: a worker fails a job of any other name as unknown.
-const child = (data: BackupJob, jobId: string) => ({
-  name: backupJob.name,
-  queueName: BACKUP_QUEUE,
-  data,
-  opts: {
-    jobId,
-    attempts: backupPolicy.attempts,
-    backoff: backupPolicy.backoff,
-    removeOnComplete: backupPolicy.removeOnComplete,
-    removeOnFail: backupPolicy.removeOnFail,
-    failParentOnFailure: true,
-  },
-});
+/** A backup of tonight's flow: failing for good, it fails the prune above it. */
+const child = (data: BackupJob, jobId: string) => flowJobOf(backupJob, data, { jobId, failParentOnFailure: true });

@@ -7,6 +7,7 @@
 import type { Job } from 'bullmq';
 import type { BackupNightlyJob, BackupPruneJob, RestoreDrillJob } from '../../lib/contracts/drill.js';
 import { alertQueue } from '../../lib/contracts/alert.js';
+import { readDrillGauges } from '../../lib/backup/drill-record.js';
 import { drillBackupsOf } from '../../lib/backup/upkeep-adapters.js';
 import type { JobHandler } from '../registration.js';
 import { performRestoreDrill } from './drill.js';
@@ -77,6 +78,10 @@ const drill: JobHandler<RestoreDrillJob> = {
       );
       return { drillId: r.id, backupId: r.backupId, passed: r.passed, durationMs: r.durationMs, error: r.error };
     },
+  // Drill evidence is in Postgres: every process reports the newest drill, whoever ran it.
+  gauges: (ctx, { database }) => {
+    if (database) ctx.metrics.setDrillSource(() => readDrillGauges(ctx.pg));
+  },
 };
 
 export const upkeepHandlers = { nightly, prune: pruneHandler, drill };

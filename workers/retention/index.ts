@@ -16,7 +16,7 @@ import {
   type RetentionRunJob,
   type RetentionTenantJob,
 } from '../../lib/contracts/retention.js';
-import { jobOf } from '../enqueue.js';
+import { addJob, jobOf } from '../../lib/contracts/enqueue.js';
 import type { JobHandler, WorkerScope } from '../registration.js';
 import { processRetentionRun, processRetentionTenant, type RetentionDeps } from './processor.js';
 
@@ -34,15 +34,14 @@ function retentionDeps({ ctx, queue, enqueueFair }: WorkerScope): RetentionDeps 
     // Through the fair dispatcher: one tenant's long purge holds back no other's (docs/decisions/0010).
     enqueueTenants: (jobs) =>
       Promise.all(
-        jobs.map((j) => {
-          const job = jobOf(retentionTenantJob, j.data, j.opts);
-          return enqueueFair({
+        jobs.map((j) =>
+          enqueueFair({
             queue: retentionQueue.name,
             tenant: j.data.tenantId,
-            job: { name: job.name, data: job.data, opts: { ...job.opts, jobId: j.opts.jobId } },
+            job: jobOf(retentionTenantJob, j.data, j.opts),
             cost: 1,
-          });
-        }),
+          }),
+        ),
       ),
   };
 }
@@ -65,8 +64,7 @@ async function startUp(ctx: AppContext, queue: Queue): Promise<void> {
     }
     if (!scheduler?.next || scheduler.next - now < 3_600_000) return; // the scheduled run is due anyway
     const day = new Date(now).toISOString().slice(0, 10);
-    const job = jobOf(retentionRunJob, { v: 1 }, { jobId: `retention-catch-up-${day}` });
-    await queue.add(job.name, job.data, job.opts);
+    await addJob(queue, retentionRunJob, { v: 1 }, { jobId: `retention-catch-up-${day}` });
     ctx.logger.info(
       { event: 'retention_catch_up', last_success: last.at?.toISOString() ?? null },
       'retention missed a run: one run added now',

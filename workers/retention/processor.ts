@@ -10,7 +10,6 @@ import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { PrismaClient } from '../../lib/clients/prisma.js';
 import {
-  RETENTION_TENANT_JOB,
   retentionRunJobSchema,
   retentionTenantJobId,
   retentionTenantJobSchema,
@@ -25,10 +24,8 @@ export interface RetentionDeps {
   prisma: PrismaClient;
   logger: Logger;
   metrics: Pick<Metrics, 'retentionDeleted' | 'retentionLastSuccess' | 'retentionRuns'>;
-  /** Adds the tenant jobs (bulk, with their ids). */
-  enqueueTenants: (
-    jobs: Array<{ name: string; data: RetentionTenantJob; opts: { jobId: string } }>,
-  ) => Promise<unknown>;
+  /** Adds the tenant jobs (retentionTenantJob, with their ids). */
+  enqueueTenants: (jobs: Array<{ data: RetentionTenantJob; opts: { jobId: string } }>) => Promise<unknown>;
   /** The object store (ctx.storage); without one, object classes are skipped. */
   store?: ObjectStore;
   clock: () => Date;
@@ -69,7 +66,6 @@ export async function processRetentionRun(
     : await deps.prisma.tenant.findMany({ select: { id: true }, orderBy: { id: 'asc' } });
   await deps.enqueueTenants(
     tenants.map((t) => ({
-      name: RETENTION_TENANT_JOB,
       data: { v: 1, runId, tenantId: t.id },
       opts: { jobId: retentionTenantJobId(runId, t.id) },
     })),

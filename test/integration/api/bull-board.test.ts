@@ -1,15 +1,9 @@
 // Bull Board in a real headless Chromium: without credentials the page is refused;
-// with operator credentials every Bulwark queue is listed, read-only by default.
+// with operator credentials every queue of the worker registry is listed, read-only by default.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import {
-  ALERT_DELIVERY_QUEUE,
-  ALERT_QUEUE,
-  AUDIT_VERIFY_QUEUE,
-  AUDIT_WRITE_QUEUE,
-} from '../../../lib/contracts/index.js';
 import { ALL_QUEUES } from '../../helpers/queues.js';
 import { withTimeout } from '../../helpers/env.js';
 import { basic, OPERATOR, startApi, type ApiHarness } from '../../helpers/api.js';
@@ -52,7 +46,7 @@ test('without credentials the dashboard answers 401 and shows no queue', async (
   );
   assert.match(outcome, /status 401|ERR_INVALID_AUTH_CREDENTIALS/);
   const text = await page.textContent('body').catch(() => '');
-  assert.not.match(text ?? '', AUDIT_WRITE_QUEUE);
+  assert.not.match(text ?? '', ALL_QUEUES[0]!);
   await page.close();
   const wrong = await fetch(`${api.url}/admin/queues`, {
     headers: { authorization: basic(OPERATOR.username, 'not-the-password') },
@@ -69,7 +63,7 @@ test('with operator credentials every queue is listed in the browser', async () 
   const page = await context.newPage();
   const res = await page.goto(`${api.url}/admin/queues`);
   assert.is(res?.status(), 200);
-  for (const q of [AUDIT_WRITE_QUEUE, AUDIT_VERIFY_QUEUE, ALERT_QUEUE, ALERT_DELIVERY_QUEUE]) {
+  for (const q of ALL_QUEUES) {
     await withTimeout(page.getByText(q, { exact: true }).first().waitFor(), 15_000, `queue ${q} on the page`);
   }
   assert.match((await page.title()) ?? '', 'Bulwark (read-only)');
@@ -87,6 +81,7 @@ test("a tenant's admin key does not open the board (it shows every tenant's jobs
   });
   assert.is(res.status, 200);
   const body = (await res.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
+  // Every queue of the worker registry (ALL_QUEUES derives from it), and no other.
   assert.equal(body.queues.map((q) => q.name).sort(), [...ALL_QUEUES].sort());
   assert.ok(
     body.queues.every((q) => q.readOnlyMode),

@@ -21,7 +21,7 @@ import {
 import { putCheckpointOnce } from '../../../lib/checkpoints/store.js';
 import { readChainHeads } from '../../../lib/checkpoints/write.js';
 import { runAuditCheckpoint } from '../../../workers/audit/checkpoint-worker.js';
-import { addJob } from '../../../workers/enqueue.js';
+import { addJob } from '../../../lib/contracts/enqueue.js';
 import { superuserQuery } from '../../helpers/db.js';
 import { REDIS_URL, waitFor } from '../../helpers/env.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';

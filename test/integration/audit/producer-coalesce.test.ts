@@ -15,10 +15,11 @@ const tenant = '6f1c2a4e-0000-4000-8000-0000000000aa';
 const prefixes: string[] = [];
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 
+/** The audit jobs added: fair dispatch gives a tenant's jobs after its first a priority (prioritized, not waiting). */
 async function jobsOf(prefix: string) {
   const q = new Queue(AUDIT_WRITE_QUEUE, { connection: redis, prefix });
   try {
-    return await q.getJobs(['waiting']);
+    return await q.getJobs(['waiting', 'prioritized']);
   } finally {
     await q.close();
   }

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { listBackups } from '../../../lib/backup/index.js';
 import { backupJob, BACKUP_QUEUE, type BackupJobResult } from '../../../lib/contracts/backup.js';
-import { addJob } from '../../../workers/enqueue.js';
+import { addJob } from '../../../lib/contracts/enqueue.js';
 import { putTenantObjects, startBackupHarness, type BackupHarness } from '../../helpers/backup.js';
 import { REDIS_URL, waitFor } from '../../helpers/env.js';
 import { setup, cleanup } from '../../helpers/lifecycle.js';

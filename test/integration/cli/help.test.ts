@@ -80,6 +80,17 @@ test('every command has its usage, in the whole usage too; docs/cli.md names eac
   assert.match(reference, '`help', 'docs/cli.md names help');
 });
 
+test('every command is declared once and listed once in the whole usage', async () => {
+  const names = await commandNames();
+  const twice = names.filter((n, i) => names.indexOf(n) !== i);
+  assert.equal(twice, [], 'commands declared more than once (a group listed twice in cli/commands/index.ts?)');
+  const lines = (await run(['--help'])).out.split('\n');
+  for (const name of names) {
+    const listed = lines.filter((l) => l.startsWith(`  ${name} `) || l === `  ${name}`).length;
+    assert.is(listed, 1, `bulwark --help lists ${name} ${listed} times`);
+  }
+});
+
 test('a group without its command, or an unknown one, exits 2 naming the commands it has', async () => {
   const bare = await run(['apikey']);
   assert.is(bare.code, 2);

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AUDIT_WRITE_QUEUE } from '../../../lib/contracts/audit.js';
+import { AUDIT_WRITE_QUEUE, auditWriteQueue } from '../../../lib/contracts/audit.js';
 import { createFairDispatcher, type FairDispatcher } from '../../../lib/fair/dispatcher.js';
 import { fairKindOf } from '../../../lib/fair/kinds.js';
 import { fairScript } from '../../../lib/fair/script.js';
@@ -50,7 +50,7 @@ test.before.each(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   prefix = randomPrefix('fair');
   queue = new Queue(AUDIT_WRITE_QUEUE, { connection: redis, prefix });
-  fair = createFairDispatcher({ redis, queuePrefix: prefix, queues: new Map([[AUDIT_WRITE_QUEUE, queue]]) });
+  fair = createFairDispatcher({ redis, queuePrefix: prefix, queues: new Map([[auditWriteQueue, queue]]) });
 });
 
 test.after.each(
@@ -145,7 +145,7 @@ test('a claim never acked (its dispatcher died after claiming) is handed out aga
   await fair.settle();
   const first = (await waitingIds())[0];
   // A dispatcher that claims and dies: the script alone, no add, no ack.
-  const script = fairScript(redis, prefix, fairKindOf(AUDIT_WRITE_QUEUE)!);
+  const script = fairScript(redis, prefix, fairKindOf(auditWriteQueue)!);
   await script.finish([first!]);
   const claimed = await script.dispatch();
   assert.is(claimed.length, 1);

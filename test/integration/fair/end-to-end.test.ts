@@ -6,12 +6,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBulwark, type RunningBulwark } from '../../../app/main.js';
+import { queuesOf } from '../../../app/workers.js';
 import { verifyChains } from '../../../lib/audit/verify.js';
 import { AUDIT_WRITE_QUEUE } from '../../../lib/contracts/audit.js';
 import { fairKeys } from '../../../lib/fair/kinds.js';
 import { readFairStats } from '../../../lib/fair/status.js';
 import { updateTenantSettings } from '../../../lib/tenants/settings-store.js';
 import { createTenant } from '../../../lib/tenants/tenants.js';
+import { registry } from '../../../workers/registry.js';
 import { createProducer, type Producer } from '../../../producers/index.js';
 import { createTestDatabase, superuserQuery, type TestDatabase } from '../../helpers/db.js';
 import { captureLogs, testConfig, waitFor } from '../../helpers/env.js';
@@ -65,7 +67,7 @@ test("B's entries are committed while A's backlog is still being worked through;
   const perJob = 100;
   for (let j = 0; j < jobs; j++)
     await producer.audit.writeMany(Array.from({ length: perJob }, (_x, k) => entry(A, { eventId: `a-${j}-${k}` })));
-  const stats = (await readFairStats(bulwark.ctx.redis, bulwark.ctx.config.queuePrefix)).find(
+  const stats = (await readFairStats(bulwark.ctx.redis, bulwark.ctx.config.queuePrefix, queuesOf(registry))).find(
     (s) => s.queue === AUDIT_WRITE_QUEUE,
   )!.stats;
   assert.ok(stats.parkedJobs > 0, 'A has jobs parked');
@@ -76,12 +78,14 @@ test("B's entries are committed while A's backlog is still being worked through;
   await waitFor(async () => (await stored(A, 'a-%')) === jobs * perJob, "A's backlog to be committed", 120_000);
   const report = await verifyChains(bulwark.ctx.prisma);
   assert.ok(report.ok, JSON.stringify(report.tenants.filter((t) => !t.ok)));
-  const after = (await readFairStats(bulwark.ctx.redis, bulwark.ctx.config.queuePrefix)).find(
+  const after = (await readFairStats(bulwark.ctx.redis, bulwark.ctx.config.queuePrefix, queuesOf(registry))).find(
     (s) => s.queue === AUDIT_WRITE_QUEUE,
   )!.stats;
   assert.equal([after.parkedJobs, after.tenantsWaiting], [0, 0]);
   await waitFor(
-    async () => (await readFairStats(bulwark.ctx.redis, bulwark.ctx.config.queuePrefix))[0]!.stats.inFlight === 0,
+    async () =>
+      (await readFairStats(bulwark.ctx.redis, bulwark.ctx.config.queuePrefix, queuesOf(registry)))[0]!.stats
+        .inFlight === 0,
     'every slot freed',
   );
 });

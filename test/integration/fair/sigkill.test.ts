@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { createPrisma, type PrismaClient } from '../../../lib/clients/prisma.js';
 import { verifyChains } from '../../../lib/audit/verify.js';
-import { AUDIT_WRITE_QUEUE } from '../../../lib/contracts/audit.js';
+import { AUDIT_WRITE_QUEUE, auditWriteQueue } from '../../../lib/contracts/audit.js';
 import { fairKindOf } from '../../../lib/fair/kinds.js';
 import { fairScript } from '../../../lib/fair/script.js';
 import { readFairStats } from '../../../lib/fair/status.js';
@@ -80,7 +80,7 @@ test('producer and worker SIGKILLed mid-backlog, a dispatcher dead after its cla
   await waitFor(async () => (await stored()).n >= 50, 'some entries committed');
   await killWorker(workers.pop());
   // A dispatcher that claims and dies before adding (the script alone: claim, no add, no ack).
-  const script = fairScript(redis, prefix, fairKindOf(AUDIT_WRITE_QUEUE)!);
+  const script = fairScript(redis, prefix, fairKindOf(auditWriteQueue)!);
   await script.finish(Object.keys(await redis.hgetall(script.keys[5]!)));
   const claimed = await script.dispatch();
   assert.ok(claimed.length > 0, 'the dead dispatcher held a claim');
@@ -90,7 +90,9 @@ test('producer and worker SIGKILLed mid-backlog, a dispatcher dead after its cla
   await waitFor(
     async () => {
       const s = await stored();
-      const stats = (await readFairStats(redis, prefix)).find((x) => x.queue === AUDIT_WRITE_QUEUE)!.stats;
+      const stats = (await readFairStats(redis, prefix, [auditWriteQueue])).find(
+        (x) => x.queue === AUDIT_WRITE_QUEUE,
+      )!.stats;
       const left = await redis.zcard(script.keys[10]!);
       return s.n >= want && stats.parkedJobs === 0 && left === 0;
     },

@@ -9,9 +9,11 @@ import { Cluster } from 'ioredis';
 import { Queue } from 'bullmq';
 import { ALERT_QUEUE } from '../../../lib/contracts/alert.js';
 import { AUDIT_WRITE_QUEUE } from '../../../lib/contracts/audit.js';
-import { fairKeys } from '../../../lib/fair/kinds.js';
+import { queuesOf } from '../../../app/workers.js';
+import { fairKeys, fairKindsOf } from '../../../lib/fair/kinds.js';
 import { readFairStats } from '../../../lib/fair/status.js';
 import { createProducer, type Producer } from '../../../producers/index.js';
+import { registry } from '../../../workers/registry.js';
 import { entry } from '../../helpers/fixtures.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';
 import { startRedisCluster, type RedisClusterHandle } from '../../helpers/redis-cluster.js';
@@ -45,7 +47,7 @@ test.after(
 test('the fair keys of every queue hash to the slot of the queues', async () => {
   const slotOf = (key: string) => cluster.admin(cluster.nodes[0]!.port, (r) => r.cluster('KEYSLOT', key));
   const queueSlot = await slotOf(`${tagged}:${AUDIT_WRITE_QUEUE}:wait`);
-  for (const queue of [AUDIT_WRITE_QUEUE, ALERT_QUEUE, 'retention'])
+  for (const { queue } of fairKindsOf(queuesOf(registry)))
     for (const key of fairKeys(tagged, queue)) assert.is(await slotOf(key), queueSlot, key);
 });
 
@@ -55,7 +57,7 @@ test('admit, park, release, the security MULTI and stats all run on the cluster;
     await producer.audit.writeMany(Array.from({ length: 1000 }, () => entry(tenant, { metadata: null })));
   await producer.audit.write(entry(tenant, { action: 'security:auth-failed', severity: 'critical' }));
   await producer.alert.send({ tenantId: tenant, type: 'disk.full', severity: 'high', title: 'Disk' });
-  const stats = await readFairStats(connection, tagged);
+  const stats = await readFairStats(connection, tagged, queuesOf(registry));
   const audit = stats.find((s) => s.queue === AUDIT_WRITE_QUEUE)!.stats;
   assert.ok(audit.parkedJobs > 0, JSON.stringify(audit));
   assert.is(audit.tenantsWaiting, 1);

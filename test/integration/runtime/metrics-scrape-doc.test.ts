@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { startApi, type ApiHarness } from '../../helpers/api.js';
+import { ALL_QUEUES } from '../../helpers/queues.js';
 
 const read = (p: string) => readFileSync(new URL(`../../../${p}`, import.meta.url), 'utf8');
 const doc = read('docs/metrics.md');
@@ -63,6 +64,16 @@ test('metrics scrape doc: the queues, states and readiness checks docs/metrics.m
   // Jobs are counted per queue for every queue a worker takes.
   assert.equal(values('bulwark_jobs_completed_total', 'queue'), listed(queueJobs.meaning, 'Jobs per queue'));
   assert.equal(values('bulwark_jobs_failed_total', 'final'), ['false', 'true']);
+});
+
+test('every queue of the worker registry has its bulwark_queue_jobs and bulwark_queue_paused gauges', () => {
+  assert.equal(values('bulwark_queue_jobs', 'queue'), [...ALL_QUEUES].sort());
+  assert.equal(values('bulwark_queue_paused', 'queue'), [...ALL_QUEUES].sort());
+});
+
+test("the registry's gauges hooks are wired: stuck alerts and restore drills are reported", () => {
+  for (const metric of ['bulwark_alerts_stuck', 'bulwark_restore_drill_last_run_timestamp_seconds'])
+    assert.ok((series.get(metric) ?? []).length > 0, `${metric} has a series`);
 });
 
 test('metrics scrape doc: every failure reason the process reports is in the AlertDeliveriesFailing runbook', () => {

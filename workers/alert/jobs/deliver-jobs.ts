@@ -12,7 +12,7 @@ import {
   deliverJob as deliverDefinition,
   type DeliverJob,
 } from '../../../lib/contracts/alert-delivery.js';
-import { jobOf } from '../../enqueue.js';
+import { jobOf } from '../../../lib/contracts/enqueue.js';
 
 const { attempts, backoff, backoffJitter } = alertDeliveryPolicy;
 

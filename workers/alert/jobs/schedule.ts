@@ -7,14 +7,14 @@
  */
 import { digestJob, groupFlushJob } from '../../../lib/contracts/alert-delivery.js';
 import type { AlertDeps } from '../deps.js';
-import { addJob } from '../../enqueue.js';
+import { addJob } from '../../../lib/contracts/enqueue.js';
 
 type ScheduleDeps = Pick<AlertDeps, 'deliveries' | 'clock'>;
 
 const delayUntil = (ctx: ScheduleDeps, atMs: number) => Math.max(0, atMs - ctx.clock().getTime());
 
-export function scheduleDigest(ctx: ScheduleDeps, tenantId: string, until: Date): Promise<void> {
-  return addJob(
+export async function scheduleDigest(ctx: ScheduleDeps, tenantId: string, until: Date): Promise<void> {
+  await addJob(
     ctx.deliveries,
     digestJob,
     { v: 1, tenantId, until: until.toISOString() },
@@ -23,8 +23,13 @@ export function scheduleDigest(ctx: ScheduleDeps, tenantId: string, until: Date)
 }
 
 /** Members may join until flushAt; flush just after it. */
-export function scheduleFlush(ctx: ScheduleDeps, tenantId: string, groupId: string, flushAt: Date): Promise<void> {
-  return addJob(
+export async function scheduleFlush(
+  ctx: ScheduleDeps,
+  tenantId: string,
+  groupId: string,
+  flushAt: Date,
+): Promise<void> {
+  await addJob(
     ctx.deliveries,
     groupFlushJob,
     { v: 1, tenantId, groupId },

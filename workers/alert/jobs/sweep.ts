@@ -15,7 +15,7 @@
 import type pg from 'pg';
 import type { AlertDeps } from '../deps.js';
 import { digestJob, groupFlushJob } from '../../../lib/contracts/alert-delivery.js';
-import { jobOf } from '../../enqueue.js';
+import { jobOf } from '../../../lib/contracts/enqueue.js';
 import { deliverJob, enqueueDeliveries } from './deliver-jobs.js';
 import { settleFromChannelsSql } from '../stores/ledger-sql.js';
 
