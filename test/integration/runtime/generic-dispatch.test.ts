@@ -41,10 +41,10 @@ test.after(
 
 /** The job once it has failed: its attempts and reason. */
 async function failed(queue: Queue, job: Job): Promise<{ attemptsMade: number; reason: string }> {
-  const done = await waitFor(async () => {
-    const j = await queue.getJob(job.id!);
-    return (await j?.getState()) === 'failed' ? j : undefined;
-  }, `job ${job.id} failed`);
+  // The state first, then the job: a job read before its state turned failed is stale
+  // (no attempt counted yet).
+  await waitFor(async () => (await queue.getJobState(job.id!)) === 'failed', `job ${job.id} failed`);
+  const done = (await queue.getJob(job.id!))!;
   return { attemptsMade: done.attemptsMade, reason: done.failedReason };
 }
 
