@@ -55,10 +55,9 @@ test("another tenant's alert with an id already used is refused (409 over HTTP; 
     prefix: api.bulwark.ctx.config.queuePrefix,
   });
   try {
-    const failed = await waitFor(async () => {
-      const job = await queue.getJob(sent.jobId);
-      return job && (await job.getState()) === 'failed' ? job : undefined;
-    }, "tenant b's job failed");
+    // The state first, then the job: a job read just before it failed has no reason yet.
+    await waitFor(async () => (await queue.getJobState(sent.jobId)) === 'failed', "tenant b's job failed");
+    const failed = (await queue.getJob(sent.jobId))!;
     assert.match(failed.failedReason, `alert id ${id} is already used by another tenant's alert`);
     assert.is(failed.attemptsMade, 1, 'refused for good, not retried');
   } finally {
