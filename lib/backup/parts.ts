@@ -8,7 +8,7 @@
  * byte of it is handed on, so a bad part is refused by name before it is used.
  */
 import { createHash } from 'node:crypto';
-import { startEncryption, decrypt, AgeError, type AgeEncryption } from './age.js';
+import { startEncryption, decrypt, AgeError, cipherCapacity, type AgeEncryption } from './age.js';
 import type { BackupStore, OnProgress } from './context.js';
 import type { PartRecord } from './manifest.js';
 import { getBytes, putBytes } from './store.js';
@@ -42,9 +42,13 @@ export async function writeParts(
   let uploading: Promise<void> | undefined;
   let next = 1;
   let bytes = 0;
+  // Two ciphertext buffers, taken in turn: part n+2 starts only after close(n+1), which
+  // waited for part n's upload, so the buffer it reuses is free again.
+  const buffers: Buffer[] = [];
+  const bufferOf = (index: number) => (buffers[index % 2] ??= Buffer.allocUnsafe(cipherCapacity(o.partSize)));
   const start = (): OpenPart => ({
-    index: next++,
-    age: startEncryption(o.recipient),
+    index: next,
+    age: startEncryption(o.recipient, bufferOf(next++)),
     plain: createHash('sha256'),
     plainSize: 0,
   });
