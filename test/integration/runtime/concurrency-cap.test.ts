@@ -99,7 +99,9 @@ test('audit-write: a worker process holds at most the policy concurrency (200) j
     for (let i = 0; i < JOBS; i++) await producer.audit.writeMany([entry(tenant)]);
     assert.is(await queue.getWaitingCount(), JOBS);
 
-    const worker = await spawnWorker(workerEnv(db.url, prefix));
+    // Jobs stay active for a while here and nothing waits for a lock to lapse: a long job
+    // lock, so a renewal held back on a busy machine does not move a job back (stalled).
+    const worker = await spawnWorker(workerEnv(db.url, prefix, { WORKER_LOCK_DURATION_MS: '30000' }));
     spawned.push(worker);
     await waitFor(async () => (await queue.getActiveCount()) >= CAP, `${CAP} jobs active`, 60_000, 20);
     // Full, with JOBS - CAP still waiting: it stays exactly at the cap read after read,
