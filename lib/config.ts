@@ -139,6 +139,16 @@ const envSchema = z.object({
   BACKUP_KEEP_MONTHLY: int(0, 1200).default(12),
   RETENTION_CRON: cron.default('0 2 * * *'),
   /**
+   * Rows per batch (one transaction) and keys per batch (one multi-object delete, at most
+   * 1,000, the S3 limit) of the retention job. Default: 5,000 rows, 1,000 keys.
+   */
+  RETENTION_BATCH_SIZE: int(1, 100000).optional(),
+  /**
+   * How long one class of one tenant may purge in one run, in ms; it stops at the first
+   * batch boundary past it and the next run takes the rest. 0 stops after one batch. Default: 60000.
+   */
+  RETENTION_MAX_MS_PER_CLASS: int(0, 86_400_000).default(60000),
+  /**
    * The canonical form of new audit entries written by the audit-write worker: 2 keeps
    * personal data apart so that it can be erased (docs/jobs/audit-write.md § Format 2),
    * 1 the form from before. Entries already written keep verifying either way; entries
@@ -380,6 +390,10 @@ export interface Config {
   readonly backupKeep: { readonly daily: number; readonly weekly: number; readonly monthly: number };
   /** When the daily retention run starts, in UTC (cron). Default: `0 2 * * *` (02:00 UTC). */
   readonly retentionCron: string;
+  /** RETENTION_BATCH_SIZE: rows and keys (at most 1,000) per batch; undefined: 5,000 rows, 1,000 keys. */
+  readonly retentionBatchSize: number | undefined;
+  /** RETENTION_MAX_MS_PER_CLASS: time one class may take per tenant and run. */
+  readonly retentionMaxMsPerClass: number;
   /** AUDIT_CHAIN_FORMAT: the canonical form new entries of the audit-write worker follow. */
   readonly auditChainFormat: 1 | 2;
   /** Raw ERASURE_SIGNING_KEY (Ed25519 seed); parsed by lib/privacy/erasure-keys.ts. Never log it. */
@@ -524,6 +538,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       monthly: e.BACKUP_KEEP_MONTHLY,
     }),
     retentionCron: e.RETENTION_CRON,
+    retentionBatchSize: e.RETENTION_BATCH_SIZE,
+    retentionMaxMsPerClass: e.RETENTION_MAX_MS_PER_CLASS,
     auditChainFormat: e.AUDIT_CHAIN_FORMAT === '1' ? 1 : 2,
     erasureSigningKey: e.ERASURE_SIGNING_KEY,
     erasurePublicKeys: e.ERASURE_PUBLIC_KEYS,

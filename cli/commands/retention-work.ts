@@ -61,6 +61,8 @@ export async function runRetentionRun(config: Config, io: CliIO, a: RetentionRun
         dryRun: a.dryRun,
         runId,
         store,
+        batchSize: config.retentionBatchSize,
+        maxMsPerClass: config.retentionMaxMsPerClass,
         onDeleted: (_cls, n) => bar.update(Math.min((done += n), total)),
       });
       all.push({ tenantId, classes });

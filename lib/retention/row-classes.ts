@@ -1,8 +1,9 @@
 /**
  * The SQL of each row class: where its rows are, which time makes them expire, which
  * id goes into the receipt's digest, and which legal holds cover a row. $1 is always
- * the tenant id and $2 the cutoff. Every class is found through an index on its time
- * (migration 20261206500000), so a run reads what expired, not what is kept.
+ * the tenant id and $2 the cutoff. Every class is found through an index on its tenant
+ * and time (migration 20261206500000; secret rotations 20261209200000), so a run reads
+ * what expired, not what is kept.
  */
 import type { RowClass } from './classes.js';
 
@@ -64,8 +65,10 @@ export const ROW_CLASS_SQL: Record<RowClass, RowClassSql> = {
   },
   'secret-rotations': {
     table: 'secret_rotations',
+    // The rotation's own tenant_id, so (tenant_id, rotated_at) finds the expired ones; the
+    // secret is joined for the holds on it.
     from: 'secret_rotations a JOIN secrets s ON s.id = a.secret_id',
-    tenant: 's.tenant_id = $1::uuid',
+    tenant: 'a.tenant_id = $1::uuid',
     expired: 'a.rotated_at < $2::timestamptz',
     time: 'a.rotated_at',
     id: 'a.id::text',

@@ -20,6 +20,26 @@ export interface ClassMeasure {
   bytes?: number;
 }
 
+/** What a dry run and a receipt count: the expired, unheld rows of tenant $1 before $2, and their times. */
+export function measureSql(cls: RowClass): string {
+  const c = ROW_CLASS_SQL[cls];
+  return `SELECT count(*)::int AS n, min(${c.time}) AS oldest, max(${c.time}) AS newest FROM ${c.from} WHERE ${deletableWhere(c)}`;
+}
+
+/**
+ * One batch of a row class other than the audit ones: at most $3 expired, unheld rows of
+ * tenant $1 before $2, oldest first, deleted, returning their digest ids and times. The
+ * doomed ids are also given as an array: joined only, the planner (expecting $3 rows)
+ * took a hash join over a sequential scan of the whole table for the DELETE; the array
+ * makes it a primary-key lookup per row (test/integration/retention/secret-rotations-index.test.ts).
+ */
+export function rowBatchSql(cls: Exclude<RowClass, 'audit' | 'audit:security'>): string {
+  const c = ROW_CLASS_SQL[cls];
+  return `WITH doomed AS MATERIALIZED (SELECT a.id, ${c.id} AS rid, ${c.time} AS at FROM ${c.from} WHERE ${deletableWhere(c)} ORDER BY ${c.time} LIMIT $3)
+     DELETE FROM ${c.table} t USING doomed d WHERE ${c.deleteKey} AND t.id = ANY (ARRAY(SELECT id FROM doomed))
+     RETURNING d.rid AS id, d.at AS at`;
+}
+
 export async function measureRows(
   prisma: PrismaClient | TransactionClient,
   cls: RowClass,
@@ -28,7 +48,7 @@ export async function measureRows(
 ): Promise<ClassMeasure> {
   const c = ROW_CLASS_SQL[cls];
   const [go] = await prisma.$queryRawUnsafe<Array<{ n: number; oldest: Date | null; newest: Date | null }>>(
-    `SELECT count(*)::int AS n, min(${c.time}) AS oldest, max(${c.time}) AS newest FROM ${c.from} WHERE ${deletableWhere(c)}`,
+    measureSql(cls),
     tenantId,
     cutoff,
   );
@@ -78,14 +98,7 @@ export async function deleteRowBatch(
       seqs: rows.map((r) => BigInt(r.seq)),
     };
   }
-  const c = ROW_CLASS_SQL[cls];
-  const rows = await tx.$queryRawUnsafe<Array<{ id: string; at: Date }>>(
-    `WITH doomed AS (SELECT a.id, ${c.id} AS rid, ${c.time} AS at FROM ${c.from} WHERE ${deletableWhere(c)} ORDER BY ${c.time} LIMIT $3)
-     DELETE FROM ${c.table} t USING doomed d WHERE ${c.deleteKey} RETURNING d.rid AS id, d.at AS at`,
-    tenantId,
-    cutoff,
-    limit,
-  );
+  const rows = await tx.$queryRawUnsafe<Array<{ id: string; at: Date }>>(rowBatchSql(cls), tenantId, cutoff, limit);
   // RETURNING gives no order: the digest takes the ids oldest first, then by id.
   rows.sort((x, y) => x.at.getTime() - y.at.getTime() || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   return { ids: rows.map((r) => r.id), times: rows.map((r) => r.at) };

@@ -91,7 +91,13 @@ export async function setSecret(
       data: { encryptedValue: token, keyId: keys.current.id, version: existing.version + 1, rotatedAt: now },
     });
     await tx.secretRotation.create({
-      data: { secretId: existing.id, fromVersion: existing.version, toVersion: row.version, rotatedAt: now },
+      data: {
+        secretId: existing.id,
+        tenantId,
+        fromVersion: existing.version,
+        toVersion: row.version,
+        rotatedAt: now,
+      },
     });
     await recordAuditInTx(tx, {
       tenantId,

@@ -39,9 +39,10 @@ export async function fillTenant(url: string, tenantId: string): Promise<void> {
       `INSERT INTO secrets (id, tenant_id, name, encrypted_value, key_id) VALUES ($1, $2, $3, 'gAAAAA-fernet-ciphertext', 'k1')`,
       [secret, tenantId, `hook-${tag}`],
     );
-    await c.query(`INSERT INTO secret_rotations (secret_id, from_version, to_version) VALUES ($1, 1, 2), ($1, 2, 3)`, [
-      secret,
-    ]);
+    await c.query(
+      `INSERT INTO secret_rotations (secret_id, tenant_id, from_version, to_version) VALUES ($1, $2, 1, 2), ($1, $2, 2, 3)`,
+      [secret, tenantId],
+    );
     await c.query(
       `INSERT INTO api_keys (id, tenant_id, name, display_prefix, hash, scopes, expires_at)
        VALUES ($1, $2, $3, 'bw_live_x', $4, ARRAY['audit:write','admin'], now() + interval '30 days')`,

@@ -31,6 +31,8 @@ function retentionDeps({ ctx, queue, enqueueFair }: WorkerScope): RetentionDeps 
     metrics: ctx.metrics,
     clock: ctx.clock,
     store: ctx.storage,
+    batchSize: ctx.config.retentionBatchSize,
+    maxMsPerClass: ctx.config.retentionMaxMsPerClass,
     // Through the fair dispatcher: one tenant's long purge holds back no other's (docs/decisions/0010).
     enqueueTenants: (jobs) =>
       Promise.all(

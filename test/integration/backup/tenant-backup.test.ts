@@ -132,7 +132,10 @@ test('restore into a scratch database: every table of the tenant row for row, ch
     assert.ok(ids.includes(a) && !ids.includes(b));
     // The restored database takes writes: sequences are past the loaded ids.
     const s = (await c.query<{ id: string }>('SELECT id FROM secrets WHERE tenant_id = $1', [a])).rows[0]!.id;
-    await c.query('INSERT INTO secret_rotations (secret_id, from_version, to_version) VALUES ($1, 3, 4)', [s]);
+    await c.query(
+      'INSERT INTO secret_rotations (secret_id, tenant_id, from_version, to_version) VALUES ($1, $2, 3, 4)',
+      [s, a],
+    );
     const upd = await c.query('UPDATE audit_log SET action = $1 WHERE tenant_id = $2', ['x', a]).catch((e: Error) => e);
     assert.instance(upd, Error, 'the restored audit_log accepted an UPDATE');
   } finally {

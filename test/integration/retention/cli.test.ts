@@ -61,8 +61,8 @@ test.before(async () => {
   const [secret] = await q(`SELECT id FROM secrets WHERE tenant_id = $1`, [tenant]);
   for (const days of [400, 400, 1])
     await q(
-      `INSERT INTO secret_rotations (secret_id, from_version, to_version, rotated_at) VALUES ($1, 1, 2, now() - make_interval(days => $2))`,
-      [secret.id, days],
+      `INSERT INTO secret_rotations (secret_id, tenant_id, from_version, to_version, rotated_at) VALUES ($1, $3, 1, 2, now() - make_interval(days => $2))`,
+      [secret.id, days, tenant],
     );
 });
 test.after(
