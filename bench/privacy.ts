@@ -11,7 +11,8 @@
  *    raw way with a plain `pg` client and no Bulwark code (rawRound below), in the same
  *    batches, one transaction each: lock the chain head, one INSERT ... SELECT FROM
  *    unnest into audit_log (format-1 shape), plus one into audit_personal_data (format-2
- *    shape: audit_log's personal columns NULL, pd_digest set), the head update. Every
+ *    shape: audit_log's personal columns NULL, pd_digest set; also tried as one statement,
+ *    a data-modifying CTE, and the faster of the two counts), the head update. Every
  *    value (array literals, SHA-256 hashes and digests) is computed before the clock
  *    starts, so the floor is the database work the design requires, and its ratio is
  *    the best any implementation of that design can reach on this machine.
@@ -122,6 +123,9 @@ SELECT ${cols.map((c, i) => `u.c${i}::${c[1]}`).join(', ')}
   FROM unnest(${cols.map((_c, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${cols.map((_c, i) => `c${i}`).join(', ')})`;
 const RAW_LOG_INSERT = unnestInsert('audit_log', RAW_LOG_COLUMNS);
 const RAW_PD_INSERT = unnestInsert('audit_personal_data', RAW_PD_COLUMNS);
+// Format-2 shape in one statement: the personal rows inserted by a data-modifying CTE.
+const RAW_BOTH_INSERT = `WITH pd AS (${RAW_PD_INSERT.replace(/\$(\d+)/g, (_m, d: string) => `$${Number(d) + RAW_LOG_COLUMNS.length}`)})
+${RAW_LOG_INSERT}`;
 const RAW_HEAD_LOCK = 'SELECT last_seq::text AS seq FROM audit_chain_heads WHERE tenant_id = $1 FOR UPDATE';
 // The store's head update, as it is.
 const RAW_HEAD_UPDATE = `UPDATE audit_chain_heads h SET last_seq = v.seq, last_hash = v.hash, updated_at = now()
@@ -213,7 +217,13 @@ function rawBatches(chain: RawChain, format: 1 | 2, n: number): RawBatch[] {
 }
 
 /** One raw round: the batches are built first, then only the transactions are timed. */
-async function rawRound(client: pg.Client, chain: RawChain, format: 1 | 2, n: number): Promise<number> {
+async function rawRound(
+  client: pg.Client,
+  chain: RawChain,
+  format: 1 | 2,
+  n: number,
+  oneStatement = false,
+): Promise<number> {
   const firstSeq = String(chain.seq);
   const batches = rawBatches(chain, format, n);
   let expected = firstSeq;
@@ -226,8 +236,10 @@ async function rawRound(client: pg.Client, chain: RawChain, format: 1 | 2, n: nu
       values: [chain.tenantId],
     });
     if (head.rows[0]?.seq !== expected) throw new Error(`raw chain head moved: ${head.rows[0]?.seq} != ${expected}`);
-    await client.query({ name: 'raw-log', text: RAW_LOG_INSERT, values: b.log });
-    if (b.pd) await client.query({ name: 'raw-pd', text: RAW_PD_INSERT, values: b.pd });
+    if (b.pd && oneStatement)
+      await client.query({ name: 'raw-both', text: RAW_BOTH_INSERT, values: [...b.log, ...b.pd] });
+    else await client.query({ name: 'raw-log', text: RAW_LOG_INSERT, values: b.log });
+    if (b.pd && !oneStatement) await client.query({ name: 'raw-pd', text: RAW_PD_INSERT, values: b.pd });
     await client.query({
       name: 'raw-head',
       text: RAW_HEAD_UPDATE,
@@ -257,30 +269,33 @@ async function main(): Promise<void> {
     );
     const chain: RawChain = { tenantId: rawTenant, seq: BigInt(head.rows[0]!.seq), hash: head.rows[0]!.hash };
     const per = Math.ceil(WRITE_ENTRIES / ROUNDS);
-    type Kind = 'f1' | 'f2' | 'raw1' | 'raw2';
-    const secs: Record<Kind, number> = { f1: 0, f2: 0, raw1: 0, raw2: 0 };
+    type Kind = 'f1' | 'f2' | 'raw1' | 'raw2' | 'raw2cte';
+    const secs: Record<Kind, number> = { f1: 0, f2: 0, raw1: 0, raw2: 0, raw2cte: 0 };
     const run = (kind: Kind, n: number): Promise<number> =>
       kind === 'f1'
         ? writeRound(pool, writer, 1, n)
         : kind === 'f2'
           ? writeRound(pool, writer, 2, n)
-          : rawRound(rawClient!, chain, kind === 'raw1' ? 1 : 2, n);
+          : rawRound(rawClient!, chain, kind === 'raw1' ? 1 : 2, n, kind === 'raw2cte');
     // warm-up
-    for (const kind of ['f2', 'raw1', 'raw2'] as const) await run(kind, BATCH);
-    const order: Kind[] = ['f1', 'f2', 'raw1', 'raw2'];
+    for (const kind of ['f2', 'raw1', 'raw2', 'raw2cte'] as const) await run(kind, BATCH);
+    const order: Kind[] = ['f1', 'f2', 'raw1', 'raw2', 'raw2cte'];
     for (let r = 0; r < ROUNDS; r++)
       for (const kind of r % 2 ? [...order].reverse() : order) secs[kind] += await run(kind, per);
     const rate = (kind: Kind) => (per * ROUNDS) / secs[kind];
     log(`write format 1: ${fmtInt(rate('f1'))} entries/s; format 2: ${fmtInt(rate('f2'))} entries/s`);
     log(`write ratio format 2 / format 1: ${(rate('f2') / rate('f1')).toFixed(2)} (target >= 0.9)`);
+    // The floor's format-2 figure is the faster of its two shapes.
+    const raw2 = Math.max(rate('raw2'), rate('raw2cte'));
     log(
       `floor (raw pg, values precomputed, same batches): format-1 shape ${fmtInt(rate('raw1'))} entries/s; ` +
-        `format-2 shape ${fmtInt(rate('raw2'))} entries/s; ratio ${(rate('raw2') / rate('raw1')).toFixed(2)}`,
+        `format-2 shape ${fmtInt(rate('raw2'))} entries/s (two inserts), ${fmtInt(rate('raw2cte'))} (one, CTE); ` +
+        `ratio ${(raw2 / rate('raw1')).toFixed(2)}`,
     );
     log(
       `side by side (${fmtInt(per * ROUNDS)} entries each, batch ${fmtInt(BATCH)}): ` +
         `Bulwark ${fmtInt(rate('f1'))} / ${fmtInt(rate('f2'))} = ${(rate('f2') / rate('f1')).toFixed(2)}; ` +
-        `raw floor ${fmtInt(rate('raw1'))} / ${fmtInt(rate('raw2'))} = ${(rate('raw2') / rate('raw1')).toFixed(2)}`,
+        `raw floor ${fmtInt(rate('raw1'))} / ${fmtInt(raw2)} = ${(raw2 / rate('raw1')).toFixed(2)}`,
     );
 
     // 2. Erasure of one subject among ROWS entries.
