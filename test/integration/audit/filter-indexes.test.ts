@@ -6,6 +6,7 @@
 // actorId/resourceId were ORed across the join, Postgres walked every entry backwards.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { describePlan, explainAnalyze, rowsOf, type PlanNode } from '../../helpers/explain.js';
 import { auditListQuery, type AuditListFilters } from '../../../api/audit-list-query.js';
 import { createTenant } from '../../../lib/tenants/tenants.js';
 import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../../helpers/db.js';
@@ -47,26 +48,10 @@ test.before(
 
 test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-}
-const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
-
 async function plan(filters: Omit<AuditListFilters, 'limit'>): Promise<PlanNode[]> {
   const { sql, params } = auditListQuery(tenantId, { ...filters, limit: 50 });
-  const res = await superuserQuery(db.url, `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
-  return nodes((res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
+  return explainAnalyze(db.url, sql, params);
 }
-const describe = (all: PlanNode[]) =>
-  JSON.stringify(all.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name'], n['Actual Rows']]));
-/** Rows a scan node produced in all: what it read (index scans) or kept (seq scans). */
-const rowsOf = (n: PlanNode) => (n['Actual Rows'] ?? 0) * (n['Actual Loops'] ?? 1);
 
 const FILTERS: Array<[name: keyof AuditListFilters, value: string, index: RegExp]> = [
   ['action', 'nothing:matches', /^audit_log_tenant_id_action_seq_idx$/],
@@ -81,14 +66,14 @@ for (const [name, value, index] of FILTERS) {
     const all = await plan({ [name]: value });
     assert.ok(
       all.some((n) => index.test(n['Index Name'] ?? '')),
-      `no scan of ${index}: ${describe(all)}`,
+      `no scan of ${index}: ${describePlan(all)}`,
     );
     const seqScans = all.filter((n) => n['Node Type'] === 'Seq Scan');
-    assert.is(seqScans.length, 0, `sequential scan: ${describe(all)}`);
+    assert.is(seqScans.length, 0, `sequential scan: ${describePlan(all)}`);
     const discarded = all.reduce((sum, n) => sum + (n['Rows Removed by Filter'] ?? 0), 0);
-    assert.is(discarded, 0, `rows read and discarded: ${discarded} (${describe(all)})`);
+    assert.is(discarded, 0, `rows read and discarded: ${discarded} (${describePlan(all)})`);
     const read = all.filter((n) => n['Node Type'].includes('Index')).reduce((s, n) => s + rowsOf(n), 0);
-    assert.ok(read < 100, `rows read: ${read} (${describe(all)})`);
+    assert.ok(read < 100, `rows read: ${read} (${describePlan(all)})`);
   });
 }
 
@@ -98,7 +83,7 @@ test('a personal filter finds format-1 and format-2 entries alike, from both ind
   const used = new Set(all.map((n) => n['Index Name']).filter(Boolean));
   assert.ok(
     used.has('audit_log_tenant_id_actor_id_seq_idx') && used.has('audit_personal_data_tenant_id_actor_id_seq_idx'),
-    describe(all),
+    describePlan(all),
   );
   const { sql, params } = auditListQuery(tenantId, { actorId: 'actor-7', cursor: '21000', limit: 3 });
   const older = await superuserQuery(db.url, sql, params);
@@ -128,7 +113,7 @@ test('the combined resource filter (type and id) uses an index on the id', async
     all.some((n) =>
       /^audit_(log|personal_data)_tenant_id_(resource_type_)?resource_id_seq_idx$/.test(n['Index Name'] ?? ''),
     ),
-    describe(all),
+    describePlan(all),
   );
 });
 

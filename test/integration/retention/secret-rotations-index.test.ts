@@ -9,7 +9,7 @@
 // rotations through rotated_at, or A's kept ones through secret_id.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import pg from 'pg';
+import { describePlan, explainAnalyze, rowsOf, type PlanNode } from '../../helpers/explain.js';
 import type { PrismaClient } from '../../../lib/clients/prisma.js';
 import { measureSql, rowBatchSql } from '../../../lib/retention/rows.js';
 import { runTenantRetention } from '../../../lib/retention/run.js';
@@ -49,19 +49,6 @@ test.before(
 );
 test.after(cleanup(databaseTeardown(() => ({ db, prisma }))));
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-}
-const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
-const describe = (all: PlanNode[]) =>
-  JSON.stringify(all.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name'], n['Actual Rows']]));
-const rowsOf = (n: PlanNode) => (n['Actual Rows'] ?? 0) * (n['Actual Loops'] ?? 1);
 /** The scans of secret_rotations (heap, index or bitmap): what the query read of it. */
 const rotationScans = (all: PlanNode[]) =>
   all.filter(
@@ -70,20 +57,7 @@ const rotationScans = (all: PlanNode[]) =>
       (n['Relation Name'] === 'secret_rotations' || n['Index Name']?.startsWith('secret_rotations_')),
   );
 
-/** EXPLAIN ANALYZE of `sql` in a transaction rolled back after (the delete deletes nothing for good). */
-async function plan(sql: string, params: unknown[], before = ''): Promise<PlanNode[]> {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    await c.query('BEGIN');
-    if (before) await c.query(before);
-    const res = await c.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
-    return nodes((res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
-  } finally {
-    await c.query('ROLLBACK').catch(() => undefined);
-    await c.end();
-  }
-}
+const plan = (sql: string, params: unknown[], before = '') => explainAnalyze(db.url, sql, params, before);
 
 const QUERIES: Array<[what: string, sql: string, params: unknown[]]> = [
   ['a purge batch (rowBatchSql)', rowBatchSql('secret-rotations'), [CUTOFF, 5000]],
@@ -96,12 +70,12 @@ for (const [what, sql, rest] of QUERIES) {
     const scans = rotationScans(all);
     assert.ok(
       scans.some((n) => n['Index Name'] === INDEX),
-      `no scan of ${INDEX}: ${describe(all)}`,
+      `no scan of ${INDEX}: ${describePlan(all)}`,
     );
-    assert.is(scans.filter((n) => n['Node Type'] === 'Seq Scan').length, 0, `sequential scan: ${describe(all)}`);
+    assert.is(scans.filter((n) => n['Node Type'] === 'Seq Scan').length, 0, `sequential scan: ${describePlan(all)}`);
     const discarded = scans.reduce((sum, n) => sum + (n['Rows Removed by Filter'] ?? 0), 0);
-    assert.is(discarded, 0, `rows read and discarded: ${discarded} (${describe(all)})`);
-    for (const n of scans) assert.is(rowsOf(n), 5, `rotations read: ${describe(all)}`);
+    assert.is(discarded, 0, `rows read and discarded: ${discarded} (${describePlan(all)})`);
+    for (const n of scans) assert.is(rowsOf(n), 5, `rotations read: ${describePlan(all)}`);
   });
 }
 
@@ -109,7 +83,7 @@ test('without the index the same batch reads thousands of rotations (what the in
   const all = await plan(rowBatchSql('secret-rotations'), [a, CUTOFF, 5000], `DROP INDEX ${INDEX}`);
   const scans = rotationScans(all);
   const read = Math.max(...scans.map((n) => rowsOf(n) + (n['Rows Removed by Filter'] ?? 0)));
-  assert.ok(read >= 2000, `rotations read without the index: ${read} (${describe(all)})`);
+  assert.ok(read >= 2000, `rotations read without the index: ${read} (${describePlan(all)})`);
 });
 
 test('the purge deletes the 5 and only them', async () => {
