@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import { isBoardErrorBody, toApiShape } from './bull-board-errors.js';
 import { ApiError } from './errors.js';
+import { outageOf, unavailableError } from './unavailable.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
@@ -81,6 +82,21 @@ export async function registerBullBoard(app: FastifyInstance, options: BullBoard
     // Bull Board's own error bodies (its handlers and its error handler) in the API's shape.
     scope.addHook('preSerialization', async (request, reply, payload) => {
       if (reply.statusCode < 400 || !isBoardErrorBody(payload)) return payload;
+      // Redis away (its handles are on the API's connection, which refuses rather than
+      // waits): the same 503 + Retry-After as the rest of the API, not a 500.
+      const outage =
+        reply.statusCode >= 500 && typeof payload.message === 'string'
+          ? outageOf(
+              Object.assign(new Error(payload.message), {
+                name: /^[A-Z]+ /.test(payload.message) ? 'ReplyError' : 'Error',
+              }),
+            )
+          : undefined;
+      if (outage) {
+        const refusal = unavailableError(outage);
+        void reply.code(refusal.status).headers(refusal.headers ?? {});
+        return { error: { code: refusal.code, message: refusal.message, key: payload.error.key } };
+      }
       if (reply.statusCode >= 500) {
         request.log.error(
           { event: 'bull_board_error', status: reply.statusCode, key: payload.error.key, detail: payload.message },

@@ -3,8 +3,10 @@
  * out of memory is a 503 with Retry-After, never a 500 (api.md: 500 means a bug).
  *
  * What a 503 promises (docs/api.md "Outages"): a write answered 503 was not enqueued.
- * The API's Redis connection has no offline queue and retries nothing (lib/clients/redis.ts
- * `forApi`), so a command refused while Redis is unreachable was never sent.
+ * The API's Redis connection has no offline queue and retries nothing (createApiRedis in
+ * lib/clients/redis.ts), so a command refused while Redis is unreachable was never sent;
+ * and a write's storing script carries a deadline (lib/fair/deadline.ts), so one that
+ * Redis runs after the API gave up on it stores nothing.
  */
 import { codesOf, isTransientDbError } from '../lib/db/errors.js';
 import { ApiError } from './api-error.js';
@@ -67,8 +69,7 @@ export function outageOf(err: unknown): Outage | undefined {
 const MESSAGES: Record<Dependency, Record<OutageReason, string>> = {
   redis: {
     unreachable: 'the job store (Redis) cannot be reached; nothing was enqueued; retry later',
-    timeout:
-      'the job store (Redis) did not answer in time; retry later (with the same eventId, so a retry cannot duplicate)',
+    timeout: 'the job store (Redis) did not answer in time; nothing was enqueued; retry later',
     out_of_memory: 'the job store (Redis) is out of memory; nothing was enqueued; retry later',
   },
   postgres: {

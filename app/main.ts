@@ -22,7 +22,9 @@ import { cancelByApplicationName, cancelOwnStatements } from './runtime/cancel-s
 import { processApplicationName } from '../lib/db/pooler.js';
 import { stopWorkers } from './runtime/stop-workers.js';
 import type { Api } from '../api/index.js';
+import type { Queue } from 'bullmq';
 import { createProducer } from '../producers/index.js';
+import { StoredAfterRefusalError } from '../producers/enqueue-bound.js';
 import { readFairStats } from '../lib/fair/status.js';
 import type { AlertWorkerOptions } from '../workers/alert/index.js';
 import { registry } from '../workers/registry.js';
@@ -30,7 +32,7 @@ import { createWorkers, queuesOf, wireGauges } from './workers.js';
 import { createReadiness } from './runtime/readiness.js';
 import { refuseUnmigratedSchema } from './runtime/schema-check.js';
 import { startScheduler } from './runtime/scheduler.js';
-import { createQueueHandles } from './runtime/queue-handles.js';
+import { boardQueuesOn, createQueueHandles } from './runtime/queue-handles.js';
 import { partsOf, type ProcessRole } from './runtime/roles.js';
 
 /** A scrape waits at most this long for the object store (bulwark_object_store_up 0 past it). */
@@ -167,6 +169,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
   let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
   let apiRedis: ReturnType<typeof createApiRedis> | undefined;
   let producer: ReturnType<typeof createProducer> | undefined;
+  let boardQueues: Queue[] = [];
   let api: Api | undefined;
   let server: Awaited<ReturnType<typeof startHttp>> | undefined;
 
@@ -212,6 +215,7 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
     await Promise.all(countQueues.map((q) => q.close()));
     await server?.close();
     await api?.close();
+    await Promise.all(boardQueues.map((q) => q.close()));
     await producer?.close();
     await closeClients(ctx);
     await apiRedis?.quit().catch(() => apiRedis?.disconnect());
@@ -267,12 +271,19 @@ export async function startBulwark(config: Config, options: StartOptions = {}): 
         fair: config.fair.dispatch,
         // Security alerts raised from audit entries (denial bursts included) link to their runbook.
         runbookBaseUrl: config.runbookBaseUrl,
-        onError: (err) => logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error'),
+        // Refused within the bound, and then never stored (lib/fair/deadline.ts).
+        enqueueTimeoutMs: config.apiRedisTimeoutMs,
+        onError: (err) => {
+          if (err instanceof StoredAfterRefusalError) {
+            ctx.metrics.apiStoredAfterRefusal.inc();
+            logger.error({ event: 'enqueue_stored_after_refusal', component: 'producer', err }, err.message);
+          } else logger.warn({ event: 'queue_error', component: 'producer', err }, 'queue connection error');
+        },
       }));
       server = await startHttp(ctx, readiness, about, async (app, { registerApi, bullBoardCsp, registerBullBoard }) => {
         api = registerApi(app, { ...ctx, redis, producer: p, cspFor: bullBoardCsp });
         await registerBullBoard(app, {
-          queues: countQueues,
+          queues: (boardQueues = boardQueuesOn(redis, countQueues, config.queuePrefix, logger)),
           readOnly: config.bullBoardReadOnly,
           verifyOperator: api.guards.verifyOperator,
           operatorSet: config.operator !== undefined,

@@ -93,6 +93,23 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // Hung or saturated: connections stay open and Redis takes the commands, then runs
+    // them all at SIGCONT. A write answered 503 must not be among those that store.
+    name: 'Redis hung (SIGSTOP)',
+    async inject({ stack, holdMs }) {
+      const pid = stack.redis.pid();
+      if (pid === undefined) throw new Error('redis is not running');
+      const start = Date.now();
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await sleep(holdMs);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      return window(start);
+    },
+  },
+  {
     name: 'Postgres stopped',
     async inject({ stack, holdMs }) {
       const start = Date.now();

@@ -243,6 +243,11 @@ export function createMetrics() {
       labelNames: ['dependency', 'reason'] as const,
       registers: [registry],
     }),
+    apiStoredAfterRefusal: new Counter({
+      name: 'bulwark_api_stored_after_refusal_total',
+      help: 'Writes answered 503 (Redis did not answer within API_REDIS_TIMEOUT_MS) that were stored all the same: the answer came back later than half the bound after the deadline (docs/api.md, Outages); should stay 0',
+      registers: [registry],
+    }),
     redisOutOfMemory: new Counter({
       name: 'bulwark_redis_oom_total',
       help: 'Redis writes refused with OOM (maxmemory reached), by who met it (api: a request answered 503; readiness: the /readyz write probe)',

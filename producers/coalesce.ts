@@ -27,6 +27,8 @@ export interface WriteCoalescer<R> {
 }
 
 interface Batch<R> {
+  /** When its first call came (ms): the origin of the job's enqueue deadline, if any. */
+  startedAt: number;
   entries: AuditEntry[];
   bytes: number;
   done: Promise<R>;
@@ -34,7 +36,9 @@ interface Batch<R> {
   reject: (e: unknown) => void;
 }
 
-export function createWriteCoalescer<R>(enqueue: (entries: AuditEntry[]) => Promise<R>): WriteCoalescer<R> {
+export function createWriteCoalescer<R>(
+  enqueue: (entries: AuditEntry[], startedAt: number) => Promise<R>,
+): WriteCoalescer<R> {
   /** The batch being gathered, per tenant. */
   const open = new Map<string, Batch<R>>();
   /** Full batches waiting for a slot, in order. */
@@ -49,7 +53,7 @@ export function createWriteCoalescer<R>(enqueue: (entries: AuditEntry[]) => Prom
       resolve = res;
       reject = rej;
     });
-    return { entries: [], bytes: 0, done, resolve, reject };
+    return { startedAt: Date.now(), entries: [], bytes: 0, done, resolve, reject };
   }
 
   function dispatch(): void {
@@ -61,7 +65,7 @@ export function createWriteCoalescer<R>(enqueue: (entries: AuditEntry[]) => Prom
         open.delete(first.value[0]);
         batch = first.value[1];
       }
-      const sent = enqueue(batch.entries).then(batch.resolve, batch.reject);
+      const sent = enqueue(batch.entries, batch.startedAt).then(batch.resolve, batch.reject);
       inFlight.add(sent);
       void sent.finally(() => {
         inFlight.delete(sent);

@@ -2,7 +2,7 @@
  * The producer's side of fair dispatch (docs/decisions/0010): each audit-write or alert
  * job is charged to its tenant and goes through lib/fair's dispatcher, which adds it to
  * BullMQ at once when there is room and parks it otherwise. An audit job with security
- * alerts is parked together with them, in one MULTI: both or neither, as the flow add
+ * alerts is parked together with them, in one script call: both or neither, as the flow add
  * was (strict-flows.ts), and each is released to its queue on its own.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,6 +22,8 @@ export interface FairProducerOptions {
   auditQueue: Queue<AuditWriteJob>;
   alertQueue: Queue<AlertJob>;
   onError?: (err: Error) => void;
+  /** The producer's enqueueTimeoutMs: the dispatcher's deadline budget. */
+  deadlineBudgetMs?: number;
 }
 
 /** The one tenant of `entries`, or MIXED_TENANT. */
@@ -39,6 +41,7 @@ export function createFairProducer(o: FairProducerOptions) {
       [alertJob.queue, o.alertQueue as Queue],
     ]),
     onError: (err) => o.onError?.(err),
+    ...(o.deadlineBudgetMs ? { deadlineBudgetMs: o.deadlineBudgetMs } : {}),
   });
   const alertPart = (tenant: string, data: AlertJob, jobId: string): FairPart => ({
     queue: alertJob.queue.name,
@@ -47,8 +50,15 @@ export function createFairProducer(o: FairProducerOptions) {
     cost: 1,
   });
   return {
-    /** Enqueue one audit job (and the alerts its security entries raise); resolves with its job id. */
-    async audit(entries: AuditEntry[], alerts: Array<{ data: AlertJob; jobId: string }>): Promise<string> {
+    /**
+     * Enqueue one audit job (and the alerts its security entries raise); resolves with its
+     * job id. `startedAt`: when its first caller began waiting (the deadline's origin).
+     */
+    async audit(
+      entries: AuditEntry[],
+      alerts: Array<{ data: AlertJob; jobId: string }>,
+      startedAt?: number,
+    ): Promise<string> {
       const jobId = randomUUID();
       const audit: FairPart = {
         queue: auditWriteJob.queue.name,
@@ -56,14 +66,17 @@ export function createFairProducer(o: FairProducerOptions) {
         job: jobOf(auditWriteJob, { v: 1, entries }, { jobId }),
         cost: entries.length,
       };
-      if (alerts.length === 0) await dispatcher.enqueue(audit);
+      if (alerts.length === 0) await dispatcher.enqueue(audit, startedAt);
       else
-        await dispatcher.parkTogether([audit, ...alerts.map((a) => alertPart(a.data.alert.tenantId, a.data, a.jobId))]);
+        await dispatcher.parkTogether(
+          [audit, ...alerts.map((a) => alertPart(a.data.alert.tenantId, a.data, a.jobId))],
+          startedAt,
+        );
       return jobId;
     },
     /** Enqueue one alert under its job id. */
-    async alert(data: AlertJob, jobId: string): Promise<void> {
-      await dispatcher.enqueue(alertPart(data.alert.tenantId, data, jobId));
+    async alert(data: AlertJob, jobId: string, startedAt?: number): Promise<void> {
+      await dispatcher.enqueue(alertPart(data.alert.tenantId, data, jobId), startedAt);
     },
     /** Wait for dispatches under way (before the queues close). */
     settle: () => dispatcher.settle(),

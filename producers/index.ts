@@ -40,6 +40,7 @@ import { queuePrefixFor } from '../lib/redis-topology.js';
 import { refineRunbookBaseUrl, runbookUrlFor } from '../lib/runbooks.js';
 import { createWriteCoalescer, jsonBytes } from './coalesce.js';
 import { createStrictFlowProducer } from './strict-flows.js';
+import { createEnqueueBound } from './enqueue-bound.js';
 import { createFairProducer } from './fair.js';
 import { createObjects } from './objects.js';
 import type { Storage } from '../lib/clients/storage.js';
@@ -97,6 +98,15 @@ export interface ProducerOptions {
    * directly, as before. Default: true.
    */
   fair?: boolean;
+  /**
+   * For a caller that must answer within a bound (Bulwark's HTTP API passes its
+   * API_REDIS_TIMEOUT_MS): each write, writeMany and send rejects with a
+   * `RedisDeadlineError` if it is not safely in Redis within this many ms of the call,
+   * and then it never will be: the storing script refuses to run later than half of
+   * it (lib/fair/deadline.ts). Needs `fair` (the script is fair dispatch's); without it
+   * a refused call's command may still run. Default: none (wait as long as Redis takes).
+   */
+  enqueueTimeoutMs?: number;
 }
 
 export interface EnqueuedAudit {
@@ -131,6 +141,12 @@ const optionsSchema = z
       )
       .optional(),
     fair: z.boolean({ error: 'must be true or false' }).optional(),
+    enqueueTimeoutMs: z
+      .number({ error: 'must be a number of milliseconds' })
+      .int('must be a whole number of milliseconds')
+      .min(100, 'must be at least 100 ms')
+      .max(60_000, 'must be at most 60000 ms')
+      .optional(),
   })
   .strict();
 
@@ -234,7 +250,9 @@ export function createProducer(options: ProducerOptions = {}) {
           auditQueue,
           alertQueue,
           ...(opts.onError ? { onError: opts.onError } : {}),
+          ...(opts.enqueueTimeoutMs ? { deadlineBudgetMs: opts.enqueueTimeoutMs } : {}),
         });
+  const bounded = createEnqueueBound(opts.enqueueTimeoutMs, opts.onError);
   // A connection we opened is ours to watch: without a listener ioredis reports its
   // errors as unhandled.
   if (!opts.connection) connection.on('error', (err: Error) => opts.onError?.(err));
@@ -272,7 +290,7 @@ export function createProducer(options: ProducerOptions = {}) {
   let closed = false;
   const closedError = () => new Error('the producer is closed: the entries were not enqueued');
 
-  async function enqueueEntries(entries: AuditEntry[]): Promise<EnqueuedAudit> {
+  async function enqueueEntries(entries: AuditEntry[], startedAt = Date.now()): Promise<EnqueuedAudit> {
     // Of entries sharing an eventId the first is stored (the rest are duplicates): only
     // it may raise an alert, or a later namesake would alert about an entry never stored.
     const seen = new Set<string>();
@@ -288,7 +306,7 @@ export function createProducer(options: ProducerOptions = {}) {
         data: securityAlertFor(e, opts.runbookBaseUrl),
         jobId: stableJobId('security', e.tenantId, e.eventId),
       }));
-      return { jobId: await fair.audit(entries, alertJobs), eventIds: entries.map((e) => e.eventId) };
+      return { jobId: await fair.audit(entries, alertJobs, startedAt), eventIds: entries.map((e) => e.eventId) };
     }
     if (alerts.length === 0) {
       const job = await addJob(auditQueue as Queue, auditWriteJob, { v: 1, entries });
@@ -318,7 +336,9 @@ export function createProducer(options: ProducerOptions = {}) {
     return { jobId: String(audit.job.id), eventIds: entries.map((e) => e.eventId) };
   }
 
-  const coalescer = createWriteCoalescer(enqueueEntries);
+  const coalescer = createWriteCoalescer((entries, startedAt) =>
+    bounded(startedAt, enqueueEntries(entries, startedAt)),
+  );
 
   return {
     audit: {
@@ -327,7 +347,8 @@ export function createProducer(options: ProducerOptions = {}) {
         const parsed = complete(parseOrThrow(auditEntryInputSchema, entry, 'audit entry'));
         assertStoredSizes([parsed], 'audit entry', false);
         if (opts.coalesceWrites === false) {
-          const { jobId, eventIds } = await enqueueEntries([parsed]);
+          const startedAt = Date.now();
+          const { jobId, eventIds } = await bounded(startedAt, enqueueEntries([parsed], startedAt));
           return { jobId, eventId: eventIds[0]! };
         }
         const { jobId } = await coalescer.add(parsed);
@@ -354,7 +375,8 @@ export function createProducer(options: ProducerOptions = {}) {
             },
           ]);
         }
-        return enqueueEntries(parsed);
+        const startedAt = Date.now();
+        return bounded(startedAt, enqueueEntries(parsed, startedAt));
       },
     },
     alert: {
@@ -370,7 +392,8 @@ export function createProducer(options: ProducerOptions = {}) {
           alert: { ...parsed, id: alertId, occurredAt: parsed.occurredAt ?? clock().toISOString() },
         };
         const jobId = `alert-${parsed.tenantId}-${alertId}`;
-        if (fair) await fair.alert(data, jobId);
+        const startedAt = Date.now();
+        if (fair) await bounded(startedAt, fair.alert(data, jobId, startedAt));
         else await addJob(alertQueue as Queue, alertJob, data, { jobId });
         return { jobId, alertId };
       },

@@ -6,6 +6,7 @@
  * their blocking Redis connections.
  */
 import { Queue } from 'bullmq';
+import type { RedisClient } from '../../lib/clients/redis.js';
 import type { AppContext } from '../../lib/context.js';
 import type { QueueDefinition } from '../../lib/contracts/job.js';
 import type { Registration } from '../../workers/registration.js';
@@ -29,4 +30,22 @@ export function createQueueHandles(ctx: AppContext, registry: readonly Registrat
     drain: async () => undefined,
     abort: () => undefined,
   };
+}
+
+/**
+ * Bull Board's handles of `queues`, on the API's Redis connection (createApiRedis): with
+ * Redis away a dashboard request fails at once or within API_REDIS_TIMEOUT_MS and is
+ * answered 503, where the process's own connection would queue its commands and hang it.
+ */
+export function boardQueuesOn(
+  redis: RedisClient,
+  queues: readonly Queue[],
+  prefix: string,
+  logger: AppContext['logger'],
+): Queue[] {
+  return queues.map((q) => {
+    const board = new Queue(q.name, { connection: redis, prefix });
+    board.on('error', (err) => logger.debug({ event: 'queue_error', queue: q.name, err }, 'Bull Board queue error'));
+    return board;
+  });
 }

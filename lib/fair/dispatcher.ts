@@ -12,8 +12,9 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../clients/redis.js';
 import type { QueueDefinition } from '../contracts/job.js';
+import { createRedisDeadlines, EnqueueDeadlineError } from './deadline.js';
 import { fairKindOf, type FairKind } from './kinds.js';
-import { fairScript, type FairJob, type FairScript } from './script.js';
+import { fairScript, parkMany, type EnqueueOutcome, type FairJob, type FairScript } from './script.js';
 
 export type { FairJob } from './script.js';
 
@@ -28,6 +29,12 @@ export interface FairDispatcherOptions {
   queues: ReadonlyMap<QueueDefinition, Queue>;
   /** A dispatch that failed (Redis away): what was claimed is handed out again later. Default: ignored. */
   onError?: (err: Error, queue: string) => void;
+  /**
+   * For callers that answer someone within a bound (the HTTP API's API_REDIS_TIMEOUT_MS):
+   * an enqueue stores its job only if Redis runs it within half this many ms of the
+   * call's start, and resolves within the whole (lib/fair/deadline.ts). Default: none.
+   */
+  deadlineBudgetMs?: number;
 }
 
 /** One job of a call that must be parked with the others, all or none (parkTogether). */
@@ -44,10 +51,15 @@ export interface FairDispatcher {
   /** Whether `queue`'s tenant jobs go through this dispatcher. */
   serves(queue: string): boolean;
   script(queue: string): FairScript;
-  /** Admit (added to BullMQ now) or park the job and release what may go; resolves once it is safely in Redis. */
-  enqueue(part: FairPart): Promise<'added' | 'parked'>;
-  /** Park every part in one MULTI (both or neither), then dispatch. */
-  parkTogether(parts: FairPart[]): Promise<void>;
+  /**
+   * Admit (added to BullMQ now) or park the job and release what may go; resolves once
+   * it is safely in Redis. `startedAt` (ms): when the caller's wait began, the origin of
+   * its deadline (default: now); with a deadline budget, past it nothing is stored and
+   * this rejects with EnqueueDeadlineError.
+   */
+  enqueue(part: FairPart, startedAt?: number): Promise<'added' | 'parked'>;
+  /** Park every part in one script call (all or none), then dispatch. */
+  parkTogether(parts: FairPart[], startedAt?: number): Promise<void>;
   /** Release what may go now; concurrent kicks of a queue share one run (and one more after it). */
   kick(queue: string): Promise<void>;
   /** A job of `queue` completed or failed for good: its slot frees, and the next jobs go. */
@@ -83,7 +95,10 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
   }
   const state = new Map<string, { run: Promise<void> | undefined; again: boolean }>();
   const finishing = new Map<string, Set<string>>();
+  const acking = new Map<string, Set<string>>();
   const pending = new Set<Promise<unknown>>();
+  const budget = options.deadlineBudgetMs;
+  const deadlines = budget ? createRedisDeadlines(budget) : undefined;
 
   function scriptOf(queue: string): FairScript {
     const s = scripts.get(queue);
@@ -134,6 +149,57 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
     return s.run;
   }
 
+  /**
+   * Run a storing call under the deadline, if there is one. A refusal whose answer
+   * moved the clock offset came from the offset, not from a late run: sent once more.
+   */
+  async function decide<T extends EnqueueOutcome | { outcome: 'parked' | 'expired'; redisNow: number }>(
+    startedAt: number | undefined,
+    call: (deadline: number) => Promise<T>,
+  ): Promise<T> {
+    if (!deadlines || !budget) return call(0);
+    const origin = startedAt ?? Date.now();
+    for (let first = true; ; first = false) {
+      const sentAt = Date.now();
+      // Already late here: not even sent (the caller is about to be told "not stored").
+      if (sentAt > origin + budget / 2) throw new EnqueueDeadlineError(budget);
+      const r = await call(deadlines.deadlineFor(origin));
+      const moved = deadlines.observe(sentAt, Date.now(), r.redisNow);
+      if (r.outcome !== 'expired') return r;
+      if (!(moved && first)) throw new EnqueueDeadlineError(budget);
+    }
+  }
+
+  /** Wait for `work` (delivery of a job already stored) until the caller's bound, no longer. */
+  async function withinBudget(startedAt: number | undefined, work: Promise<unknown>): Promise<void> {
+    if (!budget) {
+      await work;
+      return;
+    }
+    // The caller's bound less a margin, so it is answered "stored" before its own timer fires.
+    const left = (startedAt ?? Date.now()) + budget - 50 - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const due = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, left))));
+    await Promise.race([work.catch(() => undefined), due]).finally(() => clearTimeout(timer));
+  }
+
+  /** Acks of admitted jobs, gathered per queue and sent once per turn. */
+  function ackLater(queue: string, member: string): void {
+    let members = acking.get(queue);
+    if (!members) {
+      acking.set(queue, (members = new Set()));
+      setImmediate(() => {
+        acking.delete(queue);
+        void track(
+          scriptOf(queue)
+            .ack([...members!])
+            .catch((err: unknown) => options.onError?.(err as Error, queue)),
+        );
+      });
+    }
+    members.add(member);
+  }
+
   function flushFinished(queue: string): void {
     const ids = [...(finishing.get(queue) ?? [])];
     finishing.delete(queue);
@@ -152,26 +218,33 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
     kinds,
     serves: (queue) => scripts.has(queue),
     script: scriptOf,
-    async enqueue(part) {
+    async enqueue(part, startedAt) {
       const s = scriptOf(part.queue);
-      const admitted = await s.enqueue(part.tenant, part.job, part.cost, true);
-      if (admitted) {
-        await handles.get(part.queue)!.add(part.job.name, part.job.data, withPriority(part.job, admitted.ahead));
+      const r = await decide(startedAt, (deadline) => s.enqueue(part.tenant, part.job, part.cost, true, deadline));
+      if (r.outcome === 'admitted') {
+        // Stored (claimed) already: an add that fails or never happens is handed out
+        // again by dispatch after CLAIM_STALE_MS, so its failure is only reported.
+        const added = handles
+          .get(part.queue)!
+          .add(part.job.name, part.job.data, withPriority(part.job, r.ahead))
+          .then(
+            () => ackLater(part.queue, r.member),
+            (err: unknown) => options.onError?.(err as Error, part.queue),
+          );
+        await withinBudget(startedAt, track(added));
         return 'added';
       }
       // Released now if there is room: the caller finds it in BullMQ when this resolves.
-      await kick(part.queue);
+      await withinBudget(startedAt, kick(part.queue));
       return 'parked';
     },
-    async parkTogether(parts) {
-      const multi = options.redis.multi();
-      for (const p of parts) scriptOf(p.queue).parkOn(multi, p.tenant, p.job, p.cost);
-      const results = await multi.exec();
-      // MULTI does not roll back: a refusal inside it fails the call (the caller retries; ids dedupe).
-      const failed = (results ?? []).find(([err]) => err);
-      if (!results) throw new Error('the parking transaction was discarded');
-      if (failed) throw failed[0]!;
-      await Promise.all([...new Set(parts.map((p) => p.queue))].map(kick));
+    async parkTogether(parts, startedAt) {
+      const withScripts = parts.map((p) => ({ ...p, script: scriptOf(p.queue) }));
+      await decide(startedAt, async (deadline) => {
+        const r = await parkMany(options.redis, withScripts, deadline);
+        return { outcome: r.parked ? ('parked' as const) : ('expired' as const), redisNow: r.redisNow };
+      });
+      await withinBudget(startedAt, Promise.all([...new Set(parts.map((p) => p.queue))].map(kick)));
     },
     kick,
     finished(queue, jobId) {
@@ -184,8 +257,8 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
       ids.add(jobId);
     },
     async settle() {
-      while (pending.size > 0 || finishing.size > 0) {
-        if (finishing.size > 0) await new Promise((r) => setImmediate(r));
+      while (pending.size > 0 || finishing.size > 0 || acking.size > 0) {
+        if (finishing.size > 0 || acking.size > 0) await new Promise((r) => setImmediate(r));
         else await Promise.allSettled([...pending]);
       }
     },

@@ -1,6 +1,7 @@
 --[[
   Fair dispatch of one queue's tenant jobs (lib/fair/, docs/decisions/0010). One script
-  over one queue's eleven keys, the operation chosen by ARGV[1]. Every key comes in KEYS
+  over one queue's eleven keys (parkMany: eleven per queue), the operation chosen by
+  ARGV[1]. Every key comes in KEYS
   and carries the queue prefix's hash tag, so on a Redis Cluster they share the slot of
   the BullMQ queues (decision 0007). Times are Redis's own (TIME), so producers and
   workers on hosts whose clocks differ agree.
@@ -22,11 +23,18 @@
   ARGV[4] default window (cost in flight for the queue, when meta has none)
 
   op "enqueue"  ARGV[5] tenant, ARGV[6] jobId, ARGV[7] cost, ARGV[8] job JSON,
-                ARGV[9] "1" it may go to BullMQ at once, "0" park it whatever the room
-                -> { 1, ahead } admitted: the caller adds it to BullMQ now (its slot is
-                   taken); ahead: the tenant's cost in flight before it (0: BullMQ's wait
+                ARGV[9] "1" it may go to BullMQ at once, "0" park it whatever the room,
+                ARGV[10] deadline (Redis ms; "0" none): past it, nothing is stored
+                -> { 1, ahead, member, now } admitted: its slot is taken and it is
+                   claimed under member (the caller adds it to BullMQ now, then acks;
+                   a caller that never acks leaves a claim dispatch hands out again);
+                   ahead: the tenant's cost in flight before it (0: BullMQ's wait
                    list, taken first; n: priority n, so lighter tenants go first);
-                   { 0 } parked
+                   { 0, now } parked; { -1, now } past the deadline: nothing stored
+  op "parkMany" KEYS: eleven per queue, queue after queue (all in one slot);
+                ARGV[5] deadline (as for enqueue), then five per job: queue's index
+                (0-based, in KEYS), tenant, jobId, cost, job JSON
+                -> { 0, now } every job parked, or { -1, now } none (past the deadline)
   op "dispatch" ARGV[5] most jobs, ARGV[6] quantum (cost a tenant may send per turn),
                 ARGV[7] stale ms (claims older than this are handed out again),
                 ARGV[8] most tenants visited
@@ -97,9 +105,31 @@ local function headOf(tenant)
   return head[1]
 end
 
+-- The callers that answer someone (the HTTP API) send a deadline: a call Redis runs after
+-- it stores nothing, so a caller that gave up on an answer can say "not stored" and be
+-- right (docs/api.md, Outages).
+local function expired(deadline)
+  deadline = tonumber(deadline) or 0
+  return deadline > 0 and now > deadline
+end
+
+local function nextMember(metaKey, tenant, cost, jobId)
+  local seq = redis.call('HINCRBY', metaKey, 'seq', 1)
+  return string.format('%s:%013d:%d:%d:%s', tenant, seq, now, cost, jobId)
+end
+
+-- Park a job on the queue whose keys start at KEYS[base + 1].
+local function parkAt(base, tenant, jobId, cost, job)
+  local member = nextMember(KEYS[base + 7], tenant, cost, jobId)
+  redis.call('ZADD', KEYS[base + 10], now, tenant)
+  redis.call('ZADD', KEYS[base + 1], 0, member)
+  redis.call('HSET', KEYS[base + 2], member, job)
+  if redis.call('HINCRBY', KEYS[base + 4], 'n:' .. tenant, 1) == 1 then redis.call('RPUSH', KEYS[base + 3], tenant) end
+end
+
 if op == 'enqueue' then
   local tenant, jobId, cost, job, mayRun = ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9]
-  redis.call('ZADD', seen, now, tenant)
+  if expired(ARGV[10]) then return { -1, now } end
   local maxRunning, rate = limitsOf(tenant)
   -- At once only when nobody is parked (else it would pass them), the tenant is under
   -- its caps and the queue has room.
@@ -107,15 +137,24 @@ if op == 'enqueue' then
     local inflight = tonumber(redis.call('HGET', meta, 'inflight')) or 0
     local run = tonumber(redis.call('HGET', running, tenant)) or 0
     if run < maxRunning and (inflight == 0 or inflight + cost <= windowOf()) and rateAllows(tenant, cost, rate) then
-      return { 1, take(tenant, jobId, cost, rate) }
+      redis.call('ZADD', seen, now, tenant)
+      -- Claimed as dispatch claims: stored here, whatever becomes of the caller's add.
+      local member = nextMember(meta, tenant, cost, jobId)
+      redis.call('HSET', items, member, job)
+      redis.call('ZADD', claimed, now, member)
+      return { 1, take(tenant, jobId, cost, rate), member, now }
     end
   end
-  local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  local member = string.format('%s:%013d:%d:%d:%s', tenant, seq, now, cost, jobId)
-  redis.call('ZADD', parked, 0, member)
-  redis.call('HSET', items, member, job)
-  if redis.call('HINCRBY', tenants, 'n:' .. tenant, 1) == 1 then redis.call('RPUSH', ring, tenant) end
-  return { 0 }
+  parkAt(0, tenant, jobId, cost, job)
+  return { 0, now }
+end
+
+if op == 'parkMany' then
+  if expired(ARGV[5]) then return { -1, now } end
+  for i = 6, #ARGV, 5 do
+    parkAt(tonumber(ARGV[i]) * 11, ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4])
+  end
+  return { 0, now }
 end
 
 if op == 'dispatch' then

@@ -4,12 +4,12 @@
  * finish and stats. Defined on the connection at the first call, never at import time.
  */
 import type { JobsOptions } from 'bullmq';
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../clients/redis.js';
 import { defineScript } from '../redis-script.js';
 import { defaultLimits, fairKeys, type FairKind } from './kinds.js';
 
-const SCRIPT = { name: 'bulwarkFair', file: new URL('./fair.lua', import.meta.url), numberOfKeys: 11 };
+// The key count comes first in each call: eleven per queue (parkMany takes several queues).
+const SCRIPT = { name: 'bulwarkFair', file: new URL('./fair.lua', import.meta.url) };
 
 /** Claims a dispatcher has not acked within this long are handed out again. */
 export const CLAIM_STALE_MS = 10_000;
@@ -38,16 +38,24 @@ export interface FairStats {
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
 
+/**
+ * What an enqueue did: admitted (stored claimed under `member`: add it to BullMQ, then
+ * ack), parked, or nothing (`expired`: Redis ran it after its deadline). `redisNow` is
+ * Redis's clock when it ran (lib/fair/deadline.ts keeps the offset to it).
+ */
+export type EnqueueOutcome =
+  | { outcome: 'admitted'; ahead: number; member: string; redisNow: number }
+  | { outcome: 'parked' | 'expired'; redisNow: number };
+
 export interface FairScript {
   kind: FairKind;
   keys: string[];
   /**
-   * Admit the job (the caller adds it to BullMQ now; `ahead`: the tenant's cost in flight
-   * before it) or park it (undefined).
+   * Admit the job (claimed: the caller adds it to BullMQ now, then acks its member;
+   * `ahead`: the tenant's cost in flight before it) or park it; past `deadline` (Redis
+   * ms, 0: none) store nothing.
    */
-  enqueue(tenant: string, job: FairJob, cost: number, mayRun: boolean): Promise<{ ahead: number } | undefined>;
-  /** The same enqueue, park only, queued on a MULTI (several queues parked atomically). */
-  parkOn(multi: ChainableCommander, tenant: string, job: FairJob, cost: number): void;
+  enqueue(tenant: string, job: FairJob, cost: number, mayRun: boolean, deadline?: number): Promise<EnqueueOutcome>;
   dispatch(): Promise<Array<{ member: string; job: FairJob; ahead: number }>>;
   ack(members: string[]): Promise<number>;
   finish(jobIds: string[]): Promise<number>;
@@ -59,24 +67,17 @@ export function fairScript(redis: RedisClient, queuePrefix: string, kind: FairKi
   const keys = fairKeys(queuePrefix, kind.queue);
   const limits = defaultLimits(kind);
   const head = [limits.maxRunning, limits.perSecond, kind.defaultWindow];
-  const run = (op: string, ...args: Array<string | number>) => call(...keys, op, ...head, ...args);
+  const run = (op: string, ...args: Array<string | number>) => call(keys.length, ...keys, op, ...head, ...args);
   return {
     kind,
     keys,
-    async enqueue(tenant, job, cost, mayRun) {
-      const [admitted, ahead] = (await run(
-        'enqueue',
-        tenant,
-        job.opts.jobId,
-        cost,
-        JSON.stringify(job),
-        mayRun ? 1 : 0,
-      )) as [number, string?];
-      return admitted === 1 ? { ahead: Number(ahead ?? 0) } : undefined;
-    },
-    parkOn(multi, tenant, job, cost) {
-      const m = multi as unknown as Record<string, Call>;
-      void m[SCRIPT.name]!(...keys, 'enqueue', ...head, tenant, job.opts.jobId, cost, JSON.stringify(job), 0);
+    async enqueue(tenant, job, cost, mayRun, deadline = 0) {
+      const r = (await run('enqueue', tenant, job.opts.jobId, cost, JSON.stringify(job), mayRun ? 1 : 0, deadline)) as [
+        number,
+        ...Array<string | number>,
+      ];
+      if (r[0] === 1) return { outcome: 'admitted', ahead: Number(r[1]), member: String(r[2]), redisNow: Number(r[3]) };
+      return { outcome: r[0] === 0 ? 'parked' : 'expired', redisNow: Number(r[1]) };
     },
     async dispatch() {
       const flat = (await run('dispatch', DISPATCH_MAX_JOBS, kind.quantum, CLAIM_STALE_MS, DISPATCH_MAX_VISITS)) as
@@ -118,4 +119,38 @@ export function fairScript(redis: RedisClient, queuePrefix: string, kind: FairKi
       };
     },
   };
+}
+
+/**
+ * Park jobs of one or more fair queues in one script call: every one or none (none when
+ * Redis runs it after `deadline`, Redis ms, 0: none). All the queues' keys share the
+ * prefix's slot, so one call may touch them all, on a cluster too.
+ */
+export async function parkMany(
+  redis: RedisClient,
+  parts: Array<{ script: FairScript; tenant: string; job: FairJob; cost: number }>,
+  deadline = 0,
+): Promise<{ parked: boolean; redisNow: number }> {
+  const call = defineScript<Array<string | number>, [number, number]>(redis, SCRIPT);
+  const groups: FairScript[] = [];
+  const args: Array<string | number> = [];
+  for (const p of parts) {
+    let g = groups.indexOf(p.script);
+    if (g < 0) g = groups.push(p.script) - 1;
+    args.push(g, p.tenant, p.job.opts.jobId, p.cost, JSON.stringify(p.job));
+  }
+  const keys = groups.flatMap((g) => g.keys);
+  // The defaults in ARGV[2..4] are the first queue's; parking reads none of them.
+  const limits = defaultLimits(groups[0]!.kind);
+  const [result, redisNow] = await call(
+    keys.length,
+    ...keys,
+    'parkMany',
+    limits.maxRunning,
+    limits.perSecond,
+    groups[0]!.kind.defaultWindow,
+    deadline,
+    ...args,
+  );
+  return { parked: Number(result) === 0, redisNow: Number(redisNow) };
 }

@@ -17,6 +17,12 @@ export interface OwnRedis {
   kill(): Promise<void>;
   /** Start it again on the same port (after kill). */
   start(): Promise<void>;
+  /**
+   * SIGSTOP the server: connections stay open and commands are accepted by the kernel,
+   * but nothing answers (a hung or saturated server) until resume() (SIGCONT).
+   */
+  pause(): void;
+  resume(): void;
   /** A short-lived admin connection (CONFIG SET, INFO …), closed after `fn`. */
   admin<T>(fn: (redis: Redis) => Promise<T>): Promise<T>;
   stop(): Promise<void>;
@@ -64,7 +70,7 @@ export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis>
 
   async function kill(): Promise<void> {
     const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    if (!c || c.exitCode !== null || (c.signalCode !== null && c.signalCode !== 'SIGSTOP')) return;
     const gone = new Promise((resolve) => c.once('exit', resolve));
     c.kill('SIGKILL');
     await gone;
@@ -77,6 +83,8 @@ export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis>
     kill,
     start,
     admin,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     async stop() {
       await kill();
       await rm(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { createPrisma, type PrismaClient } from '../../../lib/clients/prisma.js';
 import { createTenant } from '../../../lib/tenants/tenants.js';
 import { startBulwark, type RunningBulwark } from '../../../app/main.js';
+import { basic, OPERATOR } from '../../helpers/api.js';
 import { storedEventIds } from '../../helpers/audit-db.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { captureLogs, testConfig, waitFor, withTimeout } from '../../helpers/env.js';
@@ -30,10 +31,18 @@ test.before(
     const t = await createTenant(prisma, { name: 'redis-outage' });
     tenant = { id: t.id, key: t.adminKey.key };
     redis = await startOwnRedis();
-    bulwark = await startBulwark(testConfig(db.url, { REDIS_URL: redis.url, LOG_LEVEL: 'warn' }), {
-      scheduler: false,
-      logDestination: logs.stream,
-    });
+    bulwark = await startBulwark(
+      testConfig(db.url, {
+        REDIS_URL: redis.url,
+        LOG_LEVEL: 'warn',
+        OPERATOR_USERNAME: OPERATOR.username,
+        OPERATOR_PASSWORD: OPERATOR.password,
+      }),
+      {
+        scheduler: false,
+        logDestination: logs.stream,
+      },
+    );
   }),
 );
 
@@ -50,13 +59,14 @@ test.after(
 async function call(
   method: string,
   path: string,
-  options: { key?: string; body?: unknown } = {},
+  options: { key?: string; body?: unknown; authorization?: string } = {},
 ): Promise<{ status: number; retryAfter: string | null; body: string }> {
   const res = await withTimeout(
     fetch(`${bulwark.url}${path}`, {
       method,
       headers: {
         ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+        ...(options.authorization ? { authorization: options.authorization } : {}),
         ...(options.body ? { 'content-type': 'application/json' } : {}),
       },
       body: options.body ? JSON.stringify(options.body) : undefined,
@@ -95,6 +105,8 @@ test('Redis killed: every request answered 503 + Retry-After; none of the refuse
     })(),
     call('GET', '/v1/audit', { key: tenant.key }),
     call('GET', '/v1/audit', { key: `bwk_${'u'.repeat(43)}` }),
+    // Bull Board's data, on the API's connection: refused too, not hung.
+    call('GET', '/admin/queues/api/queues', { authorization: basic(OPERATOR.username, OPERATOR.password) }),
   ]);
   for (const a of answers) {
     assert.is(a.status, 503, a.body);
@@ -130,6 +142,72 @@ test('Redis killed: every request answered 503 + Retry-After; none of the refuse
   );
   const queued = await redis.admin(async (r) => (await r.keys('*')).join('\n'));
   for (const id of refused) assert.not.match(queued, id);
+});
+
+test('Redis hung (SIGSTOP): a write answered 503 is never stored, even once Redis runs what it was sent', async () => {
+  const before = await call('POST', '/v1/audit', { key: tenant.key, body: write(randomUUID()) });
+  assert.is(before.status, 202, before.body);
+
+  // Paused, the server takes the API's commands into its socket and runs them at SIGCONT:
+  // a write whose answer was 503 must not be among them.
+  redis.pause();
+  const pausedAt = Date.now();
+  // Bull Board's handles are on the API's connection too: bounded, not waiting for SIGCONT.
+  const board = call('GET', '/admin/queues/api/queues', { authorization: basic(OPERATOR.username, OPERATOR.password) });
+  const sent: Array<{ eventId: string; at: number; answer: Promise<{ status: number; ms: number; body: string }> }> =
+    [];
+  try {
+    while (Date.now() - pausedAt < 3000) {
+      const eventId = randomUUID();
+      const at = Date.now();
+      const answer = call('POST', '/v1/audit', { key: tenant.key, body: write(eventId) }).then((a) => ({
+        status: a.status,
+        body: a.body,
+        ms: Date.now() - at,
+      }));
+      sent.push({ eventId, at, answer });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    redis.resume();
+  }
+  const resumedAt = Date.now();
+  const answers = await Promise.all(sent.map(async (s) => ({ ...s, ...(await s.answer) })));
+  for (const a of answers) {
+    assert.ok([202, 503].includes(a.status), `${a.status} ${a.body}`);
+    // A hang detector: the bound is 2 s from the request (plus a busy machine's delays).
+    assert.ok(a.ms < 6000, `answered after ${a.ms} ms`);
+  }
+  const boardAnswer = await board;
+  assert.is(boardAnswer.status, 503, `Bull Board during the pause: ${boardAnswer.body}`);
+  // Sent more than the bound before SIGCONT: nothing could answer them in time.
+  const early = answers.filter((a) => a.at < resumedAt - 2500);
+  assert.ok(early.length > 0, 'writes sent early in the pause');
+  for (const a of early) assert.is(a.status, 503, `a write ${resumedAt - a.at} ms before SIGCONT: ${a.body}`);
+
+  const after = randomUUID();
+  await waitFor(
+    async () => (await call('POST', '/v1/audit', { key: tenant.key, body: write(after) })).status === 202,
+    'the API to accept writes again',
+    30_000,
+    250,
+  );
+  await waitFor(
+    async () => (await storedEventIds(db.url, tenant.id)).includes(after),
+    'the write after the pause to be stored',
+    30_000,
+    100,
+  );
+  const stored = await storedEventIds(db.url, tenant.id);
+  const refused = answers.filter((a) => a.status === 503).map((a) => a.eventId);
+  assert.equal(
+    refused.filter((id) => stored.includes(id)),
+    [],
+    'a write answered 503 was stored',
+  );
+  const queued = await redis.admin(async (r) => (await r.keys('*')).join('\n'));
+  for (const id of refused) assert.not.match(queued, id);
+  for (const a of answers.filter((x) => x.status === 202)) assert.ok(stored.includes(a.eventId), 'a 202 write stored');
 });
 
 test('Redis at maxmemory: 503 + Retry-After, /readyz not ready with reason out_of_memory, counted in a metric', async () => {
