@@ -3,8 +3,8 @@
 // between them cannot leave a stored security entry that never alerts. Watched with
 // Redis's own MONITOR (read on a plain socket: test/helpers/redis-monitor.ts says why);
 // an entry that raises no alert still takes the single plain add. This is the producer
-// without fair dispatch (`fair: false`); with it, the two are parked in one MULTI
-// (test/integration/fair/producer.test.ts).
+// without fair dispatch (`fair: false`); with it, the two are parked in one script call
+// (test/integration/fair/dispatch.test.ts, and fair/deadline.test.ts for none of them past the deadline).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
