@@ -28,7 +28,7 @@ import { subjectObjectId, subjectToken } from '../../../lib/privacy/subject-obje
 import { objectKey as keyOf } from '../../../lib/storage/keys.js';
 import { updateTenantSettings } from '../../../lib/tenants/settings-store.js';
 import { erasureKeys, requireErasureSigner } from '../../../lib/privacy/erasure-record.js';
-import { addHold } from '../../../lib/retention/holds.js';
+import { addHold, releaseHold } from '../../../lib/retention/holds.js';
 import { createTenant } from '../../../lib/tenants/tenants.js';
 import { createTestDatabaseWithPrisma, databaseTeardown, superuserQuery, type TestDatabase } from '../../helpers/db.js';
 import { cleanup, setup } from '../../helpers/lifecycle.js';
@@ -295,6 +295,39 @@ test('a subject under a legal hold is refused, the hold named, nothing erased', 
     );
   }
   assert.equal(await whereFound(held), before);
+  assert.is((await bulwarkVerify()).code, 0);
+});
+
+test('a --prefix hold over a subject\'s own object alone refuses the erasure, naming the hold and the object', async () => {
+  // Carol: one audit entry no hold covers, and her own report, which a prefix hold does.
+  const carol = `carol-${randomBytes(4).toString('hex')}@example.com`;
+  await write(2, [{ actorId: carol, ip: '10.9.9.9' }]);
+  const carolKey = await putOwn(carol);
+  const rel = carolKey.slice(`tenant/${tenantId}/`.length);
+  const hold = await addHold(prisma, { tenantId, scope: 'prefix', keyPrefix: rel, reason: 'case 2026-51' }, ADMIN);
+  try {
+    const before = await whereFound(carol);
+    assert.ok(before.length > 0, 'carol is in the log');
+    try {
+      await eraseSubject(ctx, { tenantId, subject: carol, reason: 'art. 17 request #15' }, ADMIN);
+      assert.unreachable('should be refused');
+    } catch (err) {
+      assert.is((err as Error).name, 'ConflictError', (err as Error).message);
+      assert.match(
+        (err as Error).message,
+        `hold ${hold.id} (prefix ${rel}: case 2026-51) covers 0 audit entries, 0 alert(s), 1 object(s)`,
+      );
+    }
+    assert.equal(await whereFound(carol), before, 'nothing erased from the database');
+    assert.ok((await listKeys(store.storage, `tenant/${tenantId}/`)).includes(carolKey), 'the object is kept');
+  } finally {
+    await releaseHold(prisma, hold.id, 'test over', ADMIN);
+  }
+  // Released, the same request erases her, the object included.
+  const out = await eraseSubject(ctx, { tenantId, subject: carol, reason: 'art. 17 request #15' }, ADMIN);
+  assert.is(out.objects, 1, JSON.stringify(out));
+  assert.not.ok((await listKeys(store.storage, `tenant/${tenantId}/`)).includes(carolKey), 'the object is gone');
+  assert.equal(await whereFound(carol), []);
   assert.is((await bulwarkVerify()).code, 0);
 });
 
