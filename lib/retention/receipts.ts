@@ -8,7 +8,7 @@
 import { actorFields, recordAuditInTx } from '../audit/record.js';
 import type { PrismaClient, TransactionClient } from '../clients/prisma.js';
 import { Prisma, type RetentionReceipt } from '../../generated/prisma/client.js';
-import { foldDigest } from './digest.js';
+import { foldDigestYielding } from './digest.js';
 import type { ClassPolicy } from './policy.js';
 
 export type { RetentionReceipt } from '../../generated/prisma/client.js';
@@ -54,7 +54,9 @@ export async function openReceipt(
 
 export interface BatchDone {
   ids: string[];
+  /** Times of the rows (or only the oldest and newest: the receipt keeps those). */
   times: Date[];
+  /** Seqs of the audit rows (or only the first and last). */
   seqs?: bigint[];
   bytes?: number;
 }
@@ -75,7 +77,7 @@ export async function advanceReceipt(
   if (batch.ids.length === 0) return digest;
   const times = batch.times.map((t) => t.getTime());
   const seqs = batch.seqs ?? [];
-  const next = foldDigest(digest, batch.ids);
+  const next = await foldDigestYielding(digest, batch.ids);
   const min = (xs: bigint[]) => xs.reduce((a, b) => (b < a ? b : a));
   const max = (xs: bigint[]) => xs.reduce((a, b) => (b > a ? b : a));
   const n = await db.$executeRawUnsafe(
