@@ -5,7 +5,9 @@
 // --force and gets a rollback backup first; live needs the name typed out.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createBackup, listBackups, restoreBackup, verifyBackup } from '../../../lib/backup/index.js';
+import { createBackup, listBackups, loadManifest, restoreBackup, verifyBackup } from '../../../lib/backup/index.js';
+import { RestoreCheckError } from '../../../lib/backup/restore.js';
+import { checkRestored } from '../../../lib/backup/restore-checks.js';
 import { ConflictError, ValidationError } from '../../../lib/errors.js';
 import { urlFor, superuserQuery } from '../../helpers/db.js';
 import { addAuditEntries, startBackupHarness, tableChecksums, type BackupHarness } from '../../helpers/backup.js';
@@ -94,6 +96,40 @@ test('restore into a fresh database: every table row for row, chains verified, a
     assert.ok(err, `${sql} was allowed on the restored audit_log`);
     assert.match(err!.message, 'append-only');
   }
+});
+
+test('the post-restore checks fail, each by name, on a restored database that differs from the manifest', async () => {
+  const target = scratchName('tampered');
+  await restoreBackup(h.ctx, backupId, { into: target });
+  const manifest = await loadManifest(h.ctx, backupId);
+  const clean = await checkRestored(urlFor(target), manifest);
+  assert.equal(clean.failed, [], 'a faithful restore passes');
+  // What a bad restore or a tampered database looks like: a trigger gone, a row more in a
+  // table, and one entry's hash rewritten (as superuser, with the row triggers off).
+  const tenant = h.tenants[1]!;
+  await superuserQuery(
+    urlFor(target),
+    `ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete;
+     ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete_statement;
+     UPDATE audit_log SET action = 'task:tampered' WHERE tenant_id = '${tenant}' AND seq = 5;
+     ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate;
+     INSERT INTO legal_holds (id, tenant_id, scope, reason, created_by) VALUES (gen_random_uuid(), '${tenant}', 'all', 'slipped in', 'test')`,
+  );
+  const report = await checkRestored(urlFor(target), manifest);
+  const failed = report.failed.join('\n');
+  assert.match(failed, 'rows: table legal_holds has 1 rows, the manifest says 0');
+  assert.match(
+    failed,
+    'audit_log is not append-only: trigger(s) audit_log_no_update_delete, audit_log_no_truncate, audit_log_no_update_delete_statement missing or disabled',
+  );
+  assert.match(failed, `audit chain of tenant ${tenant} broken at seq 5`);
+  assert.not.match(report.passed.join('\n'), 'audit chains:');
+  // Through restoreBackup the same differences fail the restore with RestoreCheckError.
+  assert.ok(report.failed.length >= 3, failed);
+  assert.is(
+    new RestoreCheckError(backupId, target, report.failed).message.split('\n  - ').length,
+    report.failed.length + 1,
+  );
 });
 
 test('a non-empty target is refused without --force; with it a rollback backup is taken first', async () => {
