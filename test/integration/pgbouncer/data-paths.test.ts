@@ -3,8 +3,9 @@
 // with DATABASE_URL on PgBouncer and DATABASE_POOLER=pgbouncer. Subject export and
 // erasure (the erasure's SECURITY DEFINER function and signed record), a retention run
 // (audit_purge() and the receipt), signed checkpoints written by the job's code and
-// verified by `audit verify --checkpoints`, a tenant backup, a secret rotated and the
-// master key rotated. Each must exit 0, and PgBouncer's counters show it served them.
+// verified by `audit verify --checkpoints`, a tenant backup (its snapshot goes to
+// DIRECT_DATABASE_URL, the rest of the command through PgBouncer), a secret rotated and
+// the master key rotated. Each must exit 0, and PgBouncer's counters show it served them.
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
