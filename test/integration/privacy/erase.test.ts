@@ -298,7 +298,7 @@ test('a subject under a legal hold is refused, the hold named, nothing erased', 
   assert.is((await bulwarkVerify()).code, 0);
 });
 
-test('a --prefix hold over a subject\'s own object alone refuses the erasure, naming the hold and the object', async () => {
+test("a --prefix hold over a subject's own object alone refuses the erasure, naming the hold and the object", async () => {
   // Carol: one audit entry no hold covers, and her own report, which a prefix hold does.
   const carol = `carol-${randomBytes(4).toString('hex')}@example.com`;
   await write(2, [{ actorId: carol, ip: '10.9.9.9' }]);
