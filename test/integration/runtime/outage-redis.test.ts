@@ -86,6 +86,27 @@ const write = (eventId: string) => ({
   resourceId: 't1',
 });
 
+/**
+ * Once Redis is back: wait until the API accepts a write and the workers have stored it
+ * (everything Redis held was before it), then every stored eventId of the tenant.
+ */
+async function storedOnceBack(what: string): Promise<string[]> {
+  const after = randomUUID();
+  await waitFor(
+    async () => (await call('POST', '/v1/audit', { key: tenant.key, body: write(after) })).status === 202,
+    'the API to accept writes again',
+    30_000,
+    250,
+  );
+  await waitFor(
+    async () => (await storedEventIds(db.url, tenant.id)).includes(after),
+    `the write after ${what} to be stored`,
+    30_000,
+    100,
+  );
+  return storedEventIds(db.url, tenant.id);
+}
+
 test('Redis killed: every request answered 503 + Retry-After; none of the refused writes is ever stored', async () => {
   const before = await call('POST', '/v1/audit', { key: tenant.key, body: write(randomUUID()) });
   assert.is(before.status, 202, before.body);
@@ -120,21 +141,8 @@ test('Redis killed: every request answered 503 + Retry-After; none of the refuse
 
   // Back: the API serves again by itself, and what it refused was never sent.
   await redis.start();
-  const after = randomUUID();
-  await waitFor(
-    async () => (await call('POST', '/v1/audit', { key: tenant.key, body: write(after) })).status === 202,
-    'the API to accept writes again',
-    30_000,
-    250,
-  );
-  await waitFor(
-    async () => (await storedEventIds(db.url, tenant.id)).includes(after),
-    'the write after the outage to be stored',
-    30_000,
-    100,
-  );
-  // The workers took everything Redis held (the refused writes would have been before `after`).
-  const stored = await storedEventIds(db.url, tenant.id);
+  // The workers took everything Redis held (the refused writes would have been before it).
+  const stored = await storedOnceBack('the outage');
   assert.equal(
     refused.filter((id) => stored.includes(id)),
     [],
@@ -185,20 +193,7 @@ test('Redis hung (SIGSTOP): a write answered 503 is never stored, even once Redi
   assert.ok(early.length > 0, 'writes sent early in the pause');
   for (const a of early) assert.is(a.status, 503, `a write ${resumedAt - a.at} ms before SIGCONT: ${a.body}`);
 
-  const after = randomUUID();
-  await waitFor(
-    async () => (await call('POST', '/v1/audit', { key: tenant.key, body: write(after) })).status === 202,
-    'the API to accept writes again',
-    30_000,
-    250,
-  );
-  await waitFor(
-    async () => (await storedEventIds(db.url, tenant.id)).includes(after),
-    'the write after the pause to be stored',
-    30_000,
-    100,
-  );
-  const stored = await storedEventIds(db.url, tenant.id);
+  const stored = await storedOnceBack('the pause');
   const refused = answers.filter((a) => a.status === 503).map((a) => a.eventId);
   assert.equal(
     refused.filter((id) => stored.includes(id)),
