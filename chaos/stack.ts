@@ -12,6 +12,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
+import { fairKeys } from '../lib/fair/kinds.js';
 import { generateFernetKey } from '../lib/crypto/fernet.js';
 import { bulwarkCommand, createBulwarkProcess, type BulwarkProcess } from './bulwark.js';
 import { startPrivatePostgres, type PrivatePostgres } from './services/postgres.js';
@@ -92,9 +93,19 @@ export async function startStack(options: { lockDurationMs?: number } = {}): Pro
     withDb,
     async queueCounts() {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
+      // Jobs fair dispatch still holds count too: parked ones, and claimed ones not yet in
+      // BullMQ (an admitted job whose add met a Redis restart goes once its claim is stale).
+      const fair = fairKeys(env.QUEUE_PREFIX!, AUDIT_WRITE_QUEUE);
+      const [parked, claimed] = await Promise.all([connection.zcard(fair[0]!), connection.zcard(fair[10]!)]);
       return {
         pending:
-          (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+          (c.waiting ?? 0) +
+          (c.active ?? 0) +
+          (c.delayed ?? 0) +
+          (c.prioritized ?? 0) +
+          (c['waiting-children'] ?? 0) +
+          parked +
+          claimed,
         failed: c.failed ?? 0,
       };
     },

@@ -159,6 +159,45 @@ test('a claim never acked (its dispatcher died after claiming) is handed out aga
   assert.is(await queue.count(), 2, 'added once (by job id)');
 });
 
+test('an admitted job whose add fails (Redis gone after the script) is stored claimed and added later by any dispatcher', async () => {
+  // This process's queue handle is on a Redis that is not there: the script call (on the
+  // live connection) admits and claims the job, the add then fails.
+  const dead = new Redis('redis://127.0.0.1:1', {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
+  dead.on('error', () => undefined);
+  const deadQueue = new Queue(AUDIT_WRITE_QUEUE, { connection: dead, prefix });
+  deadQueue.on('error', () => undefined);
+  const errors: Error[] = [];
+  const broken = createFairDispatcher({
+    redis,
+    queuePrefix: prefix,
+    queues: new Map([[auditWriteQueue, deadQueue]]),
+    onError: (err) => errors.push(err),
+  });
+  try {
+    const p = tagged(A, 1);
+    assert.is(await broken.enqueue(p), 'added', 'stored: the caller may be told so');
+    await broken.settle();
+    assert.ok(errors.length > 0, 'the failed add is reported');
+    assert.is(await queue.count(), 0, 'not in BullMQ yet');
+    const script = fairScript(redis, prefix, fairKindOf(auditWriteQueue)!);
+    const members = await redis.zrange(script.keys[10]!, 0, -1);
+    assert.is(members.length, 1, 'held as a claim');
+    // Stale at once (as after CLAIM_STALE_MS): a healthy dispatcher adds it.
+    await redis.zadd(script.keys[10]!, 0, members[0]!);
+    await fair.kick(AUDIT_WRITE_QUEUE);
+    assert.equal(await waitingIds(), [p.job.opts.jobId]);
+    assert.is(await redis.zcard(script.keys[10]!), 0, 'acked');
+  } finally {
+    await deadQueue.close().catch(() => undefined);
+    dead.disconnect();
+  }
+});
+
 test("a tenant's only job in flight goes to the wait list, ahead of a busier tenant's (prioritized)", async () => {
   for (let i = 0; i < 3; i++) await fair.enqueue(tagged(A, 1));
   await fair.enqueue(tagged(B, 1));
