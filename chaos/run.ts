@@ -127,12 +127,19 @@ export async function runScenario(
 
   // Drain: every acknowledged entry must reach the database by itself.
   const drainEnd = Date.now() + timing.drainMs;
-  let counts = { pending: -1, failed: 0 };
+  let counts = { pending: -1, failed: 0, fairHeld: 0 };
+  let held = 0;
+  const drainStart = Date.now();
   while (Date.now() < drainEnd) {
-    counts = await stack.queueCounts().catch(() => ({ pending: -1, failed: 0 }));
+    counts = await stack.queueCounts().catch(() => ({ pending: -1, failed: 0, fairHeld: 0 }));
+    held = Math.max(held, counts.fairHeld);
     if (counts.pending === 0) break;
     await sleep(250);
   }
+  if (held > 0)
+    w.notes.push(
+      `${held} job(s) held by fair dispatch (parked, or claimed and not yet in BullMQ) during the drain; drained in ${((Date.now() - drainStart) / 1000).toFixed(1)} s`,
+    );
   if (counts.pending !== 0)
     failures.push(`queue not drained after ${timing.drainMs / 1000} s (${counts.pending} jobs)`);
   const ledger = await stack.withDb((db) => reconcile(db, label, sent));

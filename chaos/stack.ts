@@ -36,7 +36,8 @@ export interface Stack {
   /** Run `fn` with a fresh connection to the private database (it may have been restarted). */
   withDb<T>(fn: (db: pg.Client) => Promise<T>): Promise<T>;
   /** audit-write jobs not finished (waiting, active, delayed), and failed ones. */
-  queueCounts(): Promise<{ pending: number; failed: number }>;
+  /** Jobs not yet done: BullMQ's, and (fairHeld, included in pending) those fair dispatch holds. */
+  queueCounts(): Promise<{ pending: number; failed: number; fairHeld: number }>;
   /** `bulwark audit verify`: undefined when every chain verified, else its output. */
   verifyChains(): Promise<string | undefined>;
   destroy(): Promise<void>;
@@ -107,6 +108,7 @@ export async function startStack(options: { lockDurationMs?: number } = {}): Pro
           parked +
           claimed,
         failed: c.failed ?? 0,
+        fairHeld: parked + claimed,
       };
     },
     async verifyChains() {
