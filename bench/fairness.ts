@@ -7,6 +7,10 @@
  *          against A alone; then the same A + B with fair dispatch off (plain BullMQ FIFO).
  *   alert  the same with BENCH_FAIR_ALERTS alerts from A, one alert from B every 10 ms
  *          (latency to the decided ledger row).
+ *   floor  each of the above once more on the raw parts with perfect isolation (a queue,
+ *          a worker and connections per tenant; fairness-floor.ts): what sharing the
+ *          machine alone costs B and A. A target the floor misses is out of reach here.
+ *          BENCH_FAIR_FLOOR=0 skips it.
  *   enqueue the producer's cost: raw BullMQ add against fair enqueue, admitted and parked.
  * Targets: B's p99 with A's backlog at most 3x its idle p99; A's throughput with B at
  * least 0.9 of A alone. Both tenants have no rate limit here (jobs.*.perSecond 0), so
@@ -21,6 +25,7 @@ import { updateTenantSettings } from '../lib/tenants/settings-store.js';
 import { createTenant } from '../lib/tenants/tenants.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { measureEnqueueOverhead } from './fairness-overhead.js';
+import { createFloorTable } from './fairness-floor.js';
 import { runFairPhase, type FairPhaseOptions } from './fairness-phase.js';
 import { envInt, fmtInt, log } from './util.js';
 
@@ -31,6 +36,8 @@ const B_EVERY_MS = envInt('BENCH_FAIR_B_EVERY_MS', 10);
 const B_IDLE_SENDS = envInt('BENCH_FAIR_B_IDLE_SENDS', 300);
 const OVERHEAD_N = envInt('BENCH_FAIR_ENQUEUE_N', 5000);
 const TIMEOUT_MS = envInt('BENCH_TIMEOUT_MS', 600_000);
+const SKIP_FLOOR = process.env.BENCH_FAIR_FLOOR === '0';
+const FLOOR_TABLE = 'bench_fair_floor';
 const config = loadConfig(process.env);
 const MASTER_KEYS = process.env.MASTER_KEYS || `bench:${randomBytes(32).toString('base64url')}=`;
 
@@ -40,46 +47,77 @@ const pct = (xs: number[], p: number) => {
 };
 const ms = (x: number) => `${x.toFixed(1)} ms`.padStart(9);
 
-async function scenario(base: Omit<FairPhaseOptions, 'label' | 'backlog' | 'bSends' | 'fair'>, backlog: number) {
-  const k = base.kind;
+type Base = Omit<FairPhaseOptions, 'label' | 'backlog' | 'bSends' | 'system'>;
+
+/** B alone, A alone, and both, on one system; B's sends in `both` last while A's backlog does. */
+async function trio(base: Base, backlog: number, system: 'fair' | 'floor') {
+  const k = `${base.kind}${system === 'floor' ? '-floor' : ''}`;
   log(`${k}: B alone (${B_IDLE_SENDS} sends, one every ${B_EVERY_MS} ms)`);
-  const idle = await runFairPhase({ ...base, label: `${k}-idle`, backlog: 0, bSends: B_IDLE_SENDS, fair: true });
+  const idle = await runFairPhase({ ...base, label: `${k}-idle`, backlog: 0, bSends: B_IDLE_SENDS, system });
   log(`    B p50 ${ms(pct(idle.bLatenciesMs, 50))}  p99 ${ms(pct(idle.bLatenciesMs, 99))}`);
   log(`${k}: A alone (${backlog})`);
-  const alone = await runFairPhase({ ...base, label: `${k}-alone`, backlog, bSends: 0, fair: true });
+  const alone = await runFairPhase({ ...base, label: `${k}-alone`, backlog, bSends: 0, system });
   log(`    A ${fmtInt(alone.aPerSec)} /s (${alone.aMs.toFixed(0)} ms)`);
-  log(`${k}: A's backlog and B, fair dispatch`);
-  const both = await runFairPhase({ ...base, label: `${k}-both`, backlog, bSends: 50, fair: true });
+  log(`${k}: A's backlog and B`);
+  const both = await runFairPhase({ ...base, label: `${k}-both`, backlog, bSends: 50, system });
   log(
     `    A ${fmtInt(both.aPerSec)} /s; B p50 ${ms(pct(both.bLatenciesMs, 50))}  p99 ${ms(pct(both.bLatenciesMs, 99))} (${both.bLatenciesMs.length} sends)`,
   );
-  log(`${k}: A's backlog and B, fair dispatch off (plain BullMQ FIFO)`);
-  const fifo = await runFairPhase({ ...base, label: `${k}-fifo`, backlog, bSends: 50, fair: false });
+  return { idle, alone, both };
+}
+
+async function scenario(base: Base, backlog: number) {
+  const fair = await trio(base, backlog, 'fair');
+  log(`${base.kind}: A's backlog and B, fair dispatch off (plain BullMQ FIFO)`);
+  const fifo = await runFairPhase({ ...base, label: `${base.kind}-fifo`, backlog, bSends: 50, system: 'fifo' });
   log(
     `    A ${fmtInt(fifo.aPerSec)} /s; B p50 ${ms(pct(fifo.bLatenciesMs, 50))}  p99 ${ms(pct(fifo.bLatenciesMs, 99))} (${fifo.bLatenciesMs.length} sends)`,
   );
-  return { idle, alone, both, fifo };
+  const floor = SKIP_FLOOR ? undefined : await trio(base, backlog, 'floor');
+  return { ...fair, fifo, floor };
 }
 
 type Scenario = Awaited<ReturnType<typeof scenario>>;
+type Trio = Awaited<ReturnType<typeof trio>>;
+
+const ratios = (t: Trio) => ({
+  p99: pct(t.both.bLatenciesMs, 99) / pct(t.idle.bLatenciesMs, 99),
+  a: t.both.aPerSec / t.alone.aPerSec,
+});
+
+/** "ok", or why not: a miss the floor also misses is out of reach on this machine. */
+function verdict(ok: boolean, floorOk: boolean | undefined): string {
+  if (ok) return 'ok';
+  if (floorOk === false) return 'MISS, out of reach (the floor misses it too)';
+  return floorOk === undefined ? 'MISS' : 'MISS (the floor meets it)';
+}
 
 function summarise(name: string, unit: string, s: Scenario): boolean[] {
   const idleP99 = pct(s.idle.bLatenciesMs, 99);
-  const p99Ratio = pct(s.both.bLatenciesMs, 99) / idleP99;
-  const aRatio = s.both.aPerSec / s.alone.aPerSec;
-  const checks = [p99Ratio <= 3, aRatio >= 0.9];
-  const mark = (ok: boolean) => (ok ? 'ok' : 'MISS');
+  const r = ratios(s);
+  const f = s.floor && ratios(s.floor);
+  const checks = [r.p99 <= 3, r.a >= 0.9];
+  const floorChecks = f && [f.p99 <= 3, f.a >= 0.9];
   log(`  ${name}`);
   log(`    B idle      p50 ${ms(pct(s.idle.bLatenciesMs, 50))}  p99 ${ms(idleP99)}`);
   log(
-    `    B with A    p50 ${ms(pct(s.both.bLatenciesMs, 50))}  p99 ${ms(pct(s.both.bLatenciesMs, 99))}  p99 ratio ${p99Ratio.toFixed(2)} (target <= 3)  ${mark(checks[0]!)}`,
+    `    B with A    p50 ${ms(pct(s.both.bLatenciesMs, 50))}  p99 ${ms(pct(s.both.bLatenciesMs, 99))}  p99 ratio ${r.p99.toFixed(2)} (target <= 3)  ${verdict(checks[0]!, floorChecks?.[0])}`,
   );
   log(
     `    B FIFO      p50 ${ms(pct(s.fifo.bLatenciesMs, 50))}  p99 ${ms(pct(s.fifo.bLatenciesMs, 99))}  p99 ratio ${(pct(s.fifo.bLatenciesMs, 99) / idleP99).toFixed(2)} (fair dispatch off)`,
   );
   log(
-    `    A alone ${fmtInt(s.alone.aPerSec)} ${unit}/s, with B ${fmtInt(s.both.aPerSec).trim()} ${unit}/s  ratio ${aRatio.toFixed(2)} (target >= 0.9)  ${mark(checks[1]!)}; FIFO ${fmtInt(s.fifo.aPerSec).trim()} ${unit}/s`,
+    `    A alone ${fmtInt(s.alone.aPerSec)} ${unit}/s, with B ${fmtInt(s.both.aPerSec).trim()} ${unit}/s  ratio ${r.a.toFixed(2)} (target >= 0.9)  ${verdict(checks[1]!, floorChecks?.[1])}; FIFO ${fmtInt(s.fifo.aPerSec).trim()} ${unit}/s`,
   );
+  if (s.floor && f) {
+    const fl = s.floor;
+    log(
+      `    floor       B idle p50 ${ms(pct(fl.idle.bLatenciesMs, 50))}  p99 ${ms(pct(fl.idle.bLatenciesMs, 99))}; with A p50 ${ms(pct(fl.both.bLatenciesMs, 50))}  p99 ${ms(pct(fl.both.bLatenciesMs, 99))}  p99 ratio ${f.p99.toFixed(2)}`,
+    );
+    log(
+      `    floor       A alone ${fmtInt(fl.alone.aPerSec).trim()} ${unit}/s, with B ${fmtInt(fl.both.aPerSec).trim()} ${unit}/s  ratio ${f.a.toFixed(2)}`,
+    );
+  }
   return checks;
 }
 
@@ -104,7 +142,9 @@ try {
     perJob: PER_JOB,
     bEveryMs: B_EVERY_MS,
     timeoutMs: TIMEOUT_MS,
+    floorTable: FLOOR_TABLE,
   };
+  await createFloorTable(client, FLOOR_TABLE);
   const audit = await scenario({ ...base, kind: 'audit' }, ENTRIES);
   const alert = await scenario({ ...base, kind: 'alert' }, ALERTS);
   log(`enqueue: ${OVERHEAD_N} single-entry jobs, 50 in flight, no workers`);

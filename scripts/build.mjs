@@ -33,7 +33,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
 const STAMP = join(DIST, '.build-stamp');
 const SOURCE_DIRS = ['lib', 'producers', 'api', 'app', 'workers', 'cli', 'generated'];
-const EXTRA_ENTRIES = ['bench/worker-child.ts', 'bench/backup-child.ts', 'bench/scale-raw-child.ts'];
+const EXTRA_ENTRIES = [
+  'bench/worker-child.ts',
+  'bench/backup-child.ts',
+  'bench/scale-raw-child.ts',
+  'bench/fairness-floor-child.ts',
+];
 /** Files read at run time next to the code that reads them. */
 const ASSET = /\.(lua)$/;
 
