@@ -79,6 +79,29 @@ function withPriority(job: FairJob, ahead: number): FairJob['opts'] {
   return ahead <= 0 ? job.opts : { ...job.opts, priority: Math.min(ahead, MAX_PRIORITY) };
 }
 
+/** Ids gathered per queue and handed to `flush` once per turn of the event loop. */
+function gatherPerTurn(flush: (queue: string, ids: string[]) => void) {
+  const gathering = new Map<string, Set<string>>();
+  return {
+    add(queue: string, id: string): void {
+      let ids = gathering.get(queue);
+      if (!ids) {
+        const gathered = (ids = new Set());
+        gathering.set(queue, gathered);
+        setImmediate(() => {
+          gathering.delete(queue);
+          flush(queue, [...gathered]);
+        });
+      }
+      ids.add(id);
+    },
+    /** Queues with ids not yet handed over. */
+    get size(): number {
+      return gathering.size;
+    },
+  };
+}
+
 /** BullMQ's largest priority (2^21 - 1). */
 const MAX_PRIORITY = 2_097_151;
 
@@ -94,8 +117,6 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
     scripts.set(kind.queue, fairScript(options.redis, options.queuePrefix, kind));
   }
   const state = new Map<string, { run: Promise<void> | undefined; again: boolean }>();
-  const finishing = new Map<string, Set<string>>();
-  const acking = new Map<string, Set<string>>();
   const pending = new Set<Promise<unknown>>();
   const budget = options.deadlineBudgetMs;
   const deadlines = budget ? createRedisDeadlines(budget) : undefined;
@@ -183,36 +204,18 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
     await Promise.race([work.catch(() => undefined), due]).finally(() => clearTimeout(timer));
   }
 
-  /** Acks of admitted jobs, gathered per queue and sent once per turn. */
-  function ackLater(queue: string, member: string): void {
-    let members = acking.get(queue);
-    if (!members) {
-      acking.set(queue, (members = new Set()));
-      setImmediate(() => {
-        acking.delete(queue);
-        void track(
-          scriptOf(queue)
-            .ack([...members!])
-            .catch((err: unknown) => options.onError?.(err as Error, queue)),
-        );
-      });
-    }
-    members.add(member);
-  }
-
-  function flushFinished(queue: string): void {
-    const ids = [...(finishing.get(queue) ?? [])];
-    finishing.delete(queue);
-    if (ids.length === 0) return;
-    void track(
-      scriptOf(queue)
-        .finish(ids)
-        .then(
-          () => kick(queue),
-          (err: unknown) => options.onError?.(err as Error, queue),
-        ),
-    );
-  }
+  const reportTo = (queue: string) => (err: unknown) => options.onError?.(err as Error, queue);
+  // Acks of admitted jobs, and jobs that finished (their slots freed, then a dispatch):
+  // one script call per queue and turn of the event loop, whatever the number of jobs.
+  const acks = gatherPerTurn((queue, members) => void track(scriptOf(queue).ack(members).catch(reportTo(queue))));
+  const finishes = gatherPerTurn(
+    (queue, ids) =>
+      void track(
+        scriptOf(queue)
+          .finish(ids)
+          .then(() => kick(queue), reportTo(queue)),
+      ),
+  );
 
   return {
     kinds,
@@ -227,10 +230,7 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
         const added = handles
           .get(part.queue)!
           .add(part.job.name, part.job.data, withPriority(part.job, r.ahead))
-          .then(
-            () => ackLater(part.queue, r.member),
-            (err: unknown) => options.onError?.(err as Error, part.queue),
-          );
+          .then(() => acks.add(part.queue, r.member), reportTo(part.queue));
         await withinBudget(startedAt, track(added));
         return 'added';
       }
@@ -248,17 +248,11 @@ export function createFairDispatcher(options: FairDispatcherOptions): FairDispat
     },
     kick,
     finished(queue, jobId) {
-      if (!scripts.has(queue)) return;
-      let ids = finishing.get(queue);
-      if (!ids) {
-        finishing.set(queue, (ids = new Set()));
-        setImmediate(() => flushFinished(queue));
-      }
-      ids.add(jobId);
+      if (scripts.has(queue)) finishes.add(queue, jobId);
     },
     async settle() {
-      while (pending.size > 0 || finishing.size > 0 || acking.size > 0) {
-        if (finishing.size > 0 || acking.size > 0) await new Promise((r) => setImmediate(r));
+      while (pending.size > 0 || finishes.size > 0 || acks.size > 0) {
+        if (finishes.size > 0 || acks.size > 0) await new Promise((r) => setImmediate(r));
         else await Promise.allSettled([...pending]);
       }
     },
