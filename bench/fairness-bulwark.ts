@@ -4,10 +4,35 @@
  * without it (plain BullMQ FIFO). Done: an audit row committed, an alert decided.
  */
 import type { ChildProcess } from 'node:child_process';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { ALERT_QUEUE } from '../lib/contracts/alert.js';
+import { AUDIT_WRITE_QUEUE } from '../lib/contracts/audit.js';
 import type pg from 'pg';
 import { createProducer } from '../producers/index.js';
 import { startChild, stopChild } from './bulwark.js';
-import type { FairLanes, FairPhaseOptions } from './fairness-phase.js';
+import type { BStages, FairLanes, FairPhaseOptions } from './fairness-phase.js';
+
+/** B's stages from the completed BullMQ jobs still kept (FairLanes.stagesB). */
+async function stagesOf(o: FairPhaseOptions, prefix: string, sentAt: Map<string, number>): Promise<BStages> {
+  const connection = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(o.kind === 'audit' ? AUDIT_WRITE_QUEUE : ALERT_QUEUE, { connection, prefix });
+  try {
+    const stages: BStages = { parked: [], waiting: [], running: [] };
+    for (const job of await queue.getJobs(['completed'], 0, 999)) {
+      const data = job.data as { entries?: Array<{ eventId?: string }>; alert?: { id?: string } };
+      const sent = sentAt.get(data.entries?.[0]?.eventId ?? data.alert?.id ?? '');
+      if (sent === undefined || !job.processedOn || !job.finishedOn) continue;
+      stages.parked.push(job.timestamp - sent);
+      stages.waiting.push(job.processedOn - job.timestamp);
+      stages.running.push(job.finishedOn - job.processedOn);
+    }
+    return stages;
+  } finally {
+    await queue.close();
+    await connection.quit();
+  }
+}
 
 export const benchAuditEntry = (tenantId: string, eventId: string) => ({
   tenantId,
@@ -67,6 +92,7 @@ export async function startBulwarkLanes(o: FairPhaseOptions, prefix: string): Pr
     },
     doneIdsB: () => doneIds(o.db, o.kind, o.b),
     doneCountA: () => doneCount(o.db, o.kind, o.a),
+    stagesB: (sentAt) => stagesOf(o, prefix, sentAt),
     close: async () => {
       await stopChild(worker);
       await producer.close();

@@ -36,10 +36,17 @@ export interface FairPhaseOptions {
   timeoutMs: number;
 }
 
+export interface BStages {
+  parked: number[];
+  waiting: number[];
+  running: number[];
+}
+
 export interface FairPhaseResult {
   aPerSec: number;
   aMs: number;
   bLatenciesMs: number[];
+  bStages?: BStages;
 }
 
 /** What a phase drives: A's backlog, B's sends, and how to see them done. */
@@ -52,6 +59,12 @@ export interface FairLanes {
   doneIdsB(): Promise<string[]>;
   /** How many of A's units (entries or alerts) are done. */
   doneCountA(): Promise<number>;
+  /**
+   * Where B's time went, from the BullMQ jobs still kept (the last 1,000 completed): sent
+   * to added (parked by fair dispatch), added to started (waiting in BullMQ), started to
+   * finished (the worker: room, parsing, the commit). `sentAt` is wall-clock ms by id.
+   */
+  stagesB?(sentAt: Map<string, number>): Promise<BStages>;
   close(): Promise<void>;
 }
 
@@ -78,13 +91,17 @@ export async function runFairPhase(o: FairPhaseOptions): Promise<FairPhaseResult
     })();
     // B: one send every bEveryMs while A's backlog lasts (at least bSends of them).
     const sentAt = new Map<string, number>();
+    const sentWall = new Map<string, number>();
     const latencies: number[] = [];
     let aFinished = o.backlog === 0;
     void aDone.finally(() => (aFinished = true)).catch(() => undefined);
     const bSends = (async () => {
       for (let i = 0; i < o.bSends || (!aFinished && o.bSends > 0); i++) {
         const at = performance.now();
-        sentAt.set(await l.sendB(i), at);
+        const wall = Date.now();
+        const id = await l.sendB(i);
+        sentAt.set(id, at);
+        sentWall.set(id, wall);
         await sleep(Math.max(0, o.bEveryMs - (performance.now() - at)));
       }
     })();
@@ -108,7 +125,8 @@ export async function runFairPhase(o: FairPhaseOptions): Promise<FairPhaseResult
     await bSends;
     await aDone;
     const aMs = aEnd - t0;
-    return { aPerSec: o.backlog === 0 ? 0 : (o.backlog * 1000) / aMs, aMs, bLatenciesMs: latencies };
+    const bStages = o.bSends > 0 ? await l.stagesB?.(sentWall) : undefined;
+    return { aPerSec: o.backlog === 0 ? 0 : (o.backlog * 1000) / aMs, aMs, bLatenciesMs: latencies, bStages };
   } finally {
     await lanes?.close();
     await dropPrefix(redis, prefix);

@@ -26,7 +26,7 @@ import { createTenant } from '../lib/tenants/tenants.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { measureEnqueueOverhead } from './fairness-overhead.js';
 import { createFloorTable } from './fairness-floor.js';
-import { runFairPhase, type FairPhaseOptions } from './fairness-phase.js';
+import { runFairPhase, type BStages, type FairPhaseOptions } from './fairness-phase.js';
 import { envInt, fmtInt, log } from './util.js';
 
 const ENTRIES = envInt('BENCH_FAIR_ENTRIES', 200_000);
@@ -47,6 +47,15 @@ const pct = (xs: number[], p: number) => {
 };
 const ms = (x: number) => `${x.toFixed(1)} ms`.padStart(9);
 
+/** Where B's time went (the last 1,000 completed jobs): p50 / p99 of each stage. */
+function logStages(st: BStages | undefined): void {
+  if (!st || st.parked.length === 0) return;
+  const two = (xs: number[]) => `${pct(xs, 50).toFixed(0)} / ${pct(xs, 99).toFixed(0)} ms`;
+  log(
+    `    B's stages (${st.parked.length} jobs, p50 / p99): parked ${two(st.parked)}, waiting in BullMQ ${two(st.waiting)}, in the worker ${two(st.running)}`,
+  );
+}
+
 type Base = Omit<FairPhaseOptions, 'label' | 'backlog' | 'bSends' | 'system'>;
 
 /** B alone, A alone, and both, on one system; B's sends in `both` last while A's backlog does. */
@@ -63,6 +72,7 @@ async function trio(base: Base, backlog: number, system: 'fair' | 'floor') {
   log(
     `    A ${fmtInt(both.aPerSec)} /s; B p50 ${ms(pct(both.bLatenciesMs, 50))}  p99 ${ms(pct(both.bLatenciesMs, 99))} (${both.bLatenciesMs.length} sends)`,
   );
+  logStages(both.bStages);
   return { idle, alone, both };
 }
 
@@ -73,6 +83,7 @@ async function scenario(base: Base, backlog: number) {
   log(
     `    A ${fmtInt(fifo.aPerSec)} /s; B p50 ${ms(pct(fifo.bLatenciesMs, 50))}  p99 ${ms(pct(fifo.bLatenciesMs, 99))} (${fifo.bLatenciesMs.length} sends)`,
   );
+  logStages(fifo.bStages);
   const floor = SKIP_FLOOR ? undefined : await trio(base, backlog, 'floor');
   return { ...fair, fifo, floor };
 }

@@ -178,6 +178,12 @@ const envSchema = z.object({
   /** Most entries written in one group-commit transaction. Default: 2000. */
   AUDIT_BATCH_MAX: int(1, 10000).default(2000),
   /**
+   * Most group-commit transactions a worker process runs at once, each for tenants no
+   * other running one holds: a tenant's entry is written beside another's large batch,
+   * not after it. Each takes a connection of DATABASE_POOL_SIZE. Default: 2.
+   */
+  AUDIT_COMMIT_LANES: int(1, 16).default(2),
+  /**
    * Most audit entries one worker process holds between picking up their job and
    * their commit. Bounds memory when jobs carry many entries (200 running jobs of
    * 1,000 entries would otherwise all be parsed at once). Default: 4000.
@@ -402,6 +408,7 @@ export interface Config {
   readonly erasurePublicKeys: string | undefined;
   readonly auditWriteConcurrency: number | undefined;
   readonly auditBatchMax: number;
+  readonly auditCommitLanes: number;
   readonly auditEntriesInFlight: number;
   readonly heapGrowingPercent: number;
   /** FAIR_DISPATCH, FAIR_AUDIT_WINDOW, FAIR_ALERT_WINDOW, FAIR_TICK_MS (docs/decisions/0010). */
@@ -545,6 +552,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     erasurePublicKeys: e.ERASURE_PUBLIC_KEYS,
     auditWriteConcurrency: e.AUDIT_WRITE_CONCURRENCY,
     auditBatchMax: e.AUDIT_BATCH_MAX,
+    auditCommitLanes: e.AUDIT_COMMIT_LANES,
     auditEntriesInFlight: e.AUDIT_ENTRIES_IN_FLIGHT,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     fair: Object.freeze({

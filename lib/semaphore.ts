@@ -12,7 +12,7 @@ export interface Semaphore {
    * units freed later go to the next waiter.
    */
   tryAcquire(weight: number, waitMs: number): Promise<(() => void) | undefined>;
-  /** Units held right now (for tests and metrics). */
+  /** Units held right now, the small reserve's included (for tests and metrics). */
   readonly inUse: number;
   /** Nothing held and nobody waiting. */
   readonly idle: boolean;
@@ -27,14 +27,27 @@ export interface SemaphoreOptions {
    * order).
    */
   smallBypass?: number;
+  /**
+   * Units held apart for requests of at most `smallBypass`, granted from when the
+   * capacity itself is taken: above the capacity, so at most capacity + smallReserve are
+   * held in all. Without it a small request still waits while large ones keep the
+   * capacity full, since every unit they free goes to the next large one in line.
+   * Audit-write: one tenant's single entry is not held while another's 1,000-entry jobs
+   * fill AUDIT_ENTRIES_IN_FLIGHT. Default: 0.
+   */
+  smallReserve?: number;
 }
 
 export function createSemaphore(capacity: number, options: SemaphoreOptions = {}): Semaphore {
   if (!Number.isSafeInteger(capacity) || capacity < 1)
     throw new RangeError(`capacity must be a whole number of at least 1 (got ${capacity})`);
   let inUse = 0;
-  const waiting: Array<{ weight: number; grant: () => void }> = [];
+  let reserveInUse = 0;
+  const waiting: Array<{ weight: number; grant: (fromReserve: boolean) => void }> = [];
   const small = options.smallBypass ?? 0;
+  const reserve = small > 0 ? (options.smallReserve ?? 0) : 0;
+  if (!Number.isSafeInteger(reserve) || reserve < 0)
+    throw new RangeError(`smallReserve must be a whole number of at least 0 (got ${reserve})`);
   const bypassBudget = Math.floor(capacity / 4);
   /** Units granted past the current head of the line while it waits. */
   let bypassed = 0;
@@ -44,7 +57,7 @@ export function createSemaphore(capacity: number, options: SemaphoreOptions = {}
       const next = waiting.shift()!;
       inUse += next.weight;
       bypassed = 0;
-      next.grant();
+      next.grant(false);
     }
     if (small <= 0) return;
     for (let i = 1; i < waiting.length && bypassed < bypassBudget; i++) {
@@ -53,7 +66,14 @@ export function createSemaphore(capacity: number, options: SemaphoreOptions = {}
       waiting.splice(i--, 1);
       inUse += w.weight;
       bypassed += w.weight;
-      w.grant();
+      w.grant(false);
+    }
+    for (let i = 0; i < waiting.length && reserveInUse < reserve; i++) {
+      const w = waiting[i]!;
+      if (w.weight > small || reserveInUse + w.weight > reserve) continue;
+      waiting.splice(i--, 1);
+      reserveInUse += w.weight;
+      w.grant(true);
     }
   }
 
@@ -61,27 +81,34 @@ export function createSemaphore(capacity: number, options: SemaphoreOptions = {}
     if (!Number.isSafeInteger(weight) || weight < 0)
       return Promise.reject(new RangeError(`weight must be a whole number of at least 0 (got ${weight})`));
     const w = Math.min(weight, capacity);
-    let released = false;
-    const release = () => {
-      if (released) return; // a second call must not free units another holder owns
-      released = true;
-      inUse -= w;
-      grantWaiters();
+    const releaser = (fromReserve: boolean) => {
+      let released = false;
+      return () => {
+        if (released) return; // a second call must not free units another holder owns
+        released = true;
+        if (fromReserve) reserveInUse -= w;
+        else inUse -= w;
+        grantWaiters();
+      };
     };
     // A small request may pass those waiting (within the bypass budget) when it fits now.
     const passes = waiting.length === 0 || (w <= small && bypassed + w <= bypassBudget);
     if (inUse + w <= capacity && passes) {
       if (waiting.length > 0) bypassed += w;
       inUse += w;
-      return Promise.resolve(release);
+      return Promise.resolve(releaser(false));
+    }
+    if (w <= small && reserveInUse + w <= reserve) {
+      reserveInUse += w;
+      return Promise.resolve(releaser(true));
     }
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter = {
         weight: w,
-        grant: () => {
+        grant: (fromReserve: boolean) => {
           if (timer) clearTimeout(timer);
-          resolve(release);
+          resolve(releaser(fromReserve));
         },
       };
       waiting.push(waiter);
@@ -98,10 +125,10 @@ export function createSemaphore(capacity: number, options: SemaphoreOptions = {}
 
   return {
     get inUse() {
-      return inUse;
+      return inUse + reserveInUse;
     },
     get idle() {
-      return inUse === 0 && waiting.length === 0;
+      return inUse + reserveInUse === 0 && waiting.length === 0;
     },
     acquire: (weight) => take(weight) as Promise<() => void>,
     tryAcquire: (weight, waitMs) => take(weight, waitMs),

@@ -95,6 +95,16 @@ local function windowOf()
   return tonumber(redis.call('HGET', meta, 'window')) or defWindow
 end
 
+-- A job of at most SMALL_COST (an audit job of a few entries, any alert) may also take a
+-- quarter of the window above it, so a light tenant's job is not parked while another's
+-- large jobs keep the window full; in flight stays under 1.25 x the window.
+local SMALL_COST = 10
+local function roomFor(inflight, cost)
+  local window = windowOf()
+  if inflight == 0 or inflight + cost <= window then return true end
+  return cost <= SMALL_COST and inflight + cost <= window + math.floor(window / 4)
+end
+
 local function parse(member)
   local tenant, ms, cost, jobId = string.match(member, '^([^:]+):%d+:(%d+):(%d+):(.+)$')
   return tenant, tonumber(ms), tonumber(cost), jobId
@@ -131,12 +141,15 @@ if op == 'enqueue' then
   local tenant, jobId, cost, job, mayRun = ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9]
   if expired(ARGV[10]) then return { -1, now } end
   local maxRunning, rate = limitsOf(tenant)
-  -- At once only when nobody is parked (else it would pass them), the tenant is under
-  -- its caps and the queue has room.
-  if mayRun == '1' and redis.call('LLEN', ring) == 0 then
+  -- At once only when nobody is parked (else it would pass them; a small job of a
+  -- tenant with nothing parked may: it takes the small jobs' room, not theirs), the
+  -- tenant is under its caps and the queue has room.
+  local passes = redis.call('LLEN', ring) == 0
+    or (cost <= SMALL_COST and not redis.call('HGET', tenants, 'n:' .. tenant))
+  if mayRun == '1' and passes then
     local inflight = tonumber(redis.call('HGET', meta, 'inflight')) or 0
     local run = tonumber(redis.call('HGET', running, tenant)) or 0
-    if run < maxRunning and (inflight == 0 or inflight + cost <= windowOf()) and rateAllows(tenant, cost, rate) then
+    if run < maxRunning and roomFor(inflight, cost) and rateAllows(tenant, cost, rate) then
       redis.call('ZADD', seen, now, tenant)
       -- Claimed as dispatch claims: stored here, whatever becomes of the caller's add.
       local member = nextMember(meta, tenant, cost, jobId)
@@ -173,7 +186,6 @@ if op == 'dispatch' then
       redis.call('ZREM', claimed, m)
     end
   end
-  local window = windowOf()
   local inflight = tonumber(redis.call('HGET', meta, 'inflight')) or 0
   local visits, ringLen = 0, redis.call('LLEN', ring)
   while #out < most * 3 and visits < math.min(ringLen, maxVisits) do
@@ -193,7 +205,7 @@ if op == 'dispatch' then
       local _, _, cost, jobId = parse(m)
       -- A job dearer than a quantum goes once a whole quantum is saved (the debt is repaid later).
       if math.min(cost, quantum) > deficit or run >= maxRunning or not rateAllows(tenant, cost, rate) then break end
-      if inflight > 0 and inflight + cost > window then
+      if not roomFor(inflight, cost) then
         full = true
         break
       end

@@ -32,4 +32,29 @@ test('without smallBypass the order is strict', async () => {
   held();
 });
 
+test('with smallReserve: small requests are granted above a capacity that large ones keep full, up to the reserve', async () => {
+  const s = createSemaphore(100, { smallBypass: 10, smallReserve: 25 });
+  const held = await s.acquire(100);
+  let large = false;
+  void s.acquire(100).then(() => (large = true));
+  const granted: number[] = [];
+  const releases: Array<() => void> = [];
+  for (let i = 0; i < 4; i++)
+    void s.acquire(10).then((r) => {
+      granted.push(i);
+      releases.push(r);
+    });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(granted, [0, 1], 'two of 10 within the reserve of 25; the third waits');
+  assert.is(s.inUse, 120);
+  releases[0]!();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(granted, [0, 1, 2], 'a freed reserve unit goes to the next small one');
+  assert.is(large, false);
+  held();
+  await new Promise((r) => setImmediate(r));
+  assert.is(large, true, 'the large one still gets the capacity when it frees');
+  assert.throws(() => createSemaphore(10, { smallBypass: 1, smallReserve: -1 }), /smallReserve/);
+});
+
 test.run();

@@ -5,7 +5,10 @@
  * stays low when idle and batches grow by themselves under load. With more queued than
  * one batch takes and `keyOf` given (the tenant), the tenants with the fewest queued go
  * first, each tenant's items in order: one tenant's bulk import does not hold another's
- * single entry for several transactions (docs/decisions/0010).
+ * single entry for several transactions (docs/decisions/0010). With `lanes` above 1, a
+ * transaction may start while others run, for keys that no running one holds: a tenant's
+ * single entry is then written beside another's 2,000-entry transaction, not after it,
+ * and each key's items still go one transaction at a time, in order.
  */
 import type { CommitOutcome } from '../../lib/audit/store.js';
 
@@ -31,6 +34,11 @@ export interface GroupCommitOptions<I> {
   onBatch?: (size: number) => void;
   /** The fairness key of an item (its tenant); without it, batches take the queue in order. */
   keyOf?: (item: I) => string;
+  /**
+   * Most transactions at once; above 1 needs `keyOf`, and no two running transactions
+   * hold items of one key (a tenant's chain is written in order). Default: 1.
+   */
+  lanes?: number;
 }
 
 interface Pending<I> {
@@ -40,8 +48,14 @@ interface Pending<I> {
 }
 
 export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCommitter<I> {
+  const lanes = options.lanes ?? 1;
+  if (!Number.isInteger(lanes) || lanes < 1) throw new RangeError(`lanes must be a whole number >= 1 (got ${lanes})`);
+  if (lanes > 1 && !options.keyOf)
+    throw new RangeError('lanes above 1 need keyOf: items of one key must stay in order');
   const queue: Array<Pending<I>> = [];
-  let running: Promise<void> | undefined;
+  const running = new Set<Promise<void>>();
+  // Keys held by a running transaction: their next items wait for it.
+  const busy = new Set<string>();
   let aborted: Error | undefined;
 
   async function writeBatch(batch: Array<Pending<I>>): Promise<void> {
@@ -59,24 +73,43 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
     }
   }
 
-  /** Up to maxBatch of the queue: in order, or the tenants with the fewest queued first (each one's items in order). */
-  function nextBatch(): Array<Pending<I>> {
+  /**
+   * Up to maxBatch of the queue's items whose key no running transaction holds: in
+   * order, or the keys with the fewest queued first (each one's items in order). With
+   * two lanes or more free, a key with more queued than all others is left for the next.
+   */
+  function nextBatch(lanesFree: number): Array<Pending<I>> {
     const keyOf = options.keyOf;
-    if (!keyOf || queue.length <= options.maxBatch) return queue.splice(0, options.maxBatch);
-    const byKey = new Map<string, Array<Pending<I>>>();
-    for (const p of queue) {
-      const k = keyOf(p.item);
-      const list = byKey.get(k);
-      if (list) list.push(p);
-      else byKey.set(k, [p]);
+    if (!keyOf) return queue.splice(0, options.maxBatch);
+    let free = busy.size === 0 ? queue : queue.filter((p) => !busy.has(keyOf(p.item)));
+    if (lanesFree >= 2) {
+      // Two lanes free and one key with more queued than all others together: it goes
+      // in a transaction of its own beside theirs, so their few do not wait for its many.
+      const counts = new Map<string, number>();
+      for (const p of free) counts.set(keyOf(p.item), (counts.get(keyOf(p.item)) ?? 0) + 1);
+      const [largest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
+      if (counts.size >= 2 && most > free.length - most) free = free.filter((p) => keyOf(p.item) !== largest);
     }
-    const taken = new Set<Pending<I>>();
-    for (const list of [...byKey.values()].sort((a, b) => a.length - b.length)) {
-      for (const p of list) {
-        if (taken.size >= options.maxBatch) break;
-        taken.add(p);
+    let taken: Set<Pending<I>>;
+    if (free.length <= options.maxBatch) taken = new Set(free);
+    else {
+      // More than one transaction takes: the keys with the fewest queued first.
+      const byKey = new Map<string, Array<Pending<I>>>();
+      for (const p of free) {
+        const k = keyOf(p.item);
+        const list = byKey.get(k);
+        if (list) list.push(p);
+        else byKey.set(k, [p]);
+      }
+      taken = new Set();
+      for (const list of [...byKey.values()].sort((x, y) => x.length - y.length)) {
+        for (const p of list) {
+          if (taken.size >= options.maxBatch) break;
+          taken.add(p);
+        }
       }
     }
+    if (taken.size === 0) return [];
     const rest = queue.filter((p) => !taken.has(p));
     queue.length = 0;
     queue.push(...rest);
@@ -85,18 +118,25 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
 
   let scheduled = false;
   function pump(): void {
-    if (aborted || running || scheduled || queue.length === 0) return;
+    if (aborted || scheduled || queue.length === 0 || running.size >= lanes) return;
     // Wait one turn of the event loop before starting: the jobs BullMQ hands over in
     // the same burst then share this transaction instead of a lone entry taking it.
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
-      if (running || queue.length === 0) return;
-      const batch = nextBatch();
-      running = writeBatch(batch).finally(() => {
-        running = undefined;
-        pump();
-      });
+      while (!aborted && running.size < lanes && queue.length > 0) {
+        const batch = nextBatch(lanes - running.size);
+        if (batch.length === 0) break;
+        const keyOf = options.keyOf;
+        const keys = lanes > 1 && keyOf ? new Set(batch.map((p) => keyOf(p.item))) : new Set<string>();
+        for (const k of keys) busy.add(k);
+        const run: Promise<void> = writeBatch(batch).finally(() => {
+          running.delete(run);
+          for (const k of keys) busy.delete(k);
+          pump();
+        });
+        running.add(run);
+      }
     });
   }
 
@@ -114,7 +154,9 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
       for (const p of queue.splice(0)) p.reject(reason);
     },
     async drain() {
-      while (running || scheduled || queue.length > 0) await (running ?? new Promise((r) => setImmediate(r)));
+      while (running.size > 0 || scheduled || queue.length > 0) {
+        await (running.size > 0 ? Promise.race(running) : new Promise((r) => setImmediate(r)));
+      }
     },
   };
 }

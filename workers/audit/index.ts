@@ -27,6 +27,7 @@ export function createAuditCommitter(ctx: AppContext): GroupCommitter<EncodedEnt
   return createGroupCommitter<EncodedEntry>({
     commit: (entries) => commitEntries(ctx.pg, entries, ctx.clock),
     maxBatch: ctx.config.auditBatchMax,
+    lanes: ctx.config.auditCommitLanes,
     isTransient: isTransientDbError,
     onBatch: (size) => ctx.metrics.auditBatchSize.observe(size),
     keyOf: (encoded) => encoded.entry.tenantId,
@@ -38,8 +39,12 @@ function auditWriteDeps({ ctx }: WorkerScope) {
   const maxConcurrency = ctx.config.auditWriteConcurrency ?? auditWritePolicy.concurrency;
   return {
     committer: createAuditCommitter(ctx),
-    // A job of up to 10 entries may pass prefetched large ones (bounded): fair dispatch.
-    inFlight: createSemaphore(ctx.config.auditEntriesInFlight, { smallBypass: 10 }),
+    // A job of up to 10 entries may pass prefetched large ones (bounded), and has a
+    // quarter of the cap above it for itself while they fill it: fair dispatch.
+    inFlight: createSemaphore(ctx.config.auditEntriesInFlight, {
+      smallBypass: 10,
+      smallReserve: Math.floor(ctx.config.auditEntriesInFlight / 4),
+    }),
     logger: ctx.logger.child({ queue: AUDIT_WRITE_QUEUE }),
     metrics: ctx.metrics,
     format: ctx.config.auditChainFormat,

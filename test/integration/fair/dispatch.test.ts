@@ -111,11 +111,14 @@ test("a tenant's backlog does not hold back another's: releases alternate by cos
 test("a tenant's maxRunning holds its own jobs only, and a change in Redis applies to the next dispatch", async () => {
   await redis.hset(limits(), A, '2|0');
   for (let i = 0; i < 4; i++) await fair.enqueue(tagged(A, 1));
-  assert.is(await fair.enqueue(tagged(B, 1)), 'parked', 'parked behind A (nobody passes the parked)');
+  // A small job of a tenant with nothing parked goes at once, past A's held ones.
+  assert.is(await fair.enqueue(tagged(B, 1)), 'added');
+  assert.is(await fair.enqueue(tagged(C, 500)), 'parked', 'a large job does not pass the parked');
   await fair.settle();
   const tenants = await waiting();
   assert.is(tenants.filter((t) => t === A).length, 2);
   assert.is(tenants.filter((t) => t === B).length, 1);
+  assert.is(tenants.filter((t) => t === C).length, 1, 'released by the dispatch');
   const stats = await fair.script(AUDIT_WRITE_QUEUE).stats();
   assert.equal(
     stats.tenants.map((t) => [t.tenant, t.jobs, t.held]),
@@ -125,6 +128,20 @@ test("a tenant's maxRunning holds its own jobs only, and a change in Redis appli
   await redis.hset(limits(), A, '10|0');
   await fair.kick(AUDIT_WRITE_QUEUE);
   assert.is((await waiting()).filter((t) => t === A).length, 4);
+});
+
+test("a light tenant's small job is admitted beside a window that large jobs keep full, up to a quarter above it", async () => {
+  await redis.hset(meta(), 'window', 2000);
+  assert.is(await fair.enqueue(tagged(A, 1000)), 'added');
+  assert.is(await fair.enqueue(tagged(A, 1000)), 'added');
+  assert.is(await fair.enqueue(tagged(A, 1000)), 'parked', 'the window is full for large jobs');
+  // B: small jobs, nothing of B's parked: admitted past A's parked job, within 500 above the window.
+  for (let i = 0; i < 50; i++) assert.is(await fair.enqueue(tagged(B, 10)), 'added');
+  assert.is(await fair.enqueue(tagged(B, 10)), 'parked', "the small jobs' room (a quarter of the window) is full");
+  assert.is(await fair.enqueue(tagged(B, 11)), 'parked');
+  await fair.settle();
+  const stats = await fair.script(AUDIT_WRITE_QUEUE).stats();
+  assert.is(stats.inFlight, 2500);
 });
 
 test('a rate admits a burst of one second, then the rest as tokens refill', async () => {
