@@ -16,7 +16,9 @@
  *
  * Sizes: BENCH_BACKUP_MB (default 500), BENCH_BACKUP_SMALL_MB (100),
  * BENCH_BACKUP_OBJECTS_MB (100), BENCH_BACKUP_OBJECT_KB (256); BENCH_QUICK=1 for a
- * short run (60 / 20 MB, 8 MB of 64 KB objects).
+ * short run (60 / 20 MB, 8 MB of 64 KB objects). BENCH_BACKUP_PART=rss: only the peak RSS
+ * of the small and the large backup (BENCH_MEM_TRACE=1 adds the peaks of
+ * process.memoryUsage(): V8's heap against buffers outside it).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import pg from 'pg';
@@ -37,6 +39,7 @@ import { envInt } from './util.js';
 import { ensureBuilt } from '../scripts/build.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
+const rssOnly = process.env.BENCH_BACKUP_PART === 'rss';
 const bigMb = envInt('BENCH_BACKUP_MB', quick ? 60 : 500);
 const smallMb = envInt('BENCH_BACKUP_SMALL_MB', quick ? 20 : 100);
 const objectsMb = envInt('BENCH_BACKUP_OBJECTS_MB', quick ? 8 : 100);
@@ -84,147 +87,155 @@ try {
   const small = await child('database');
   say(`small backup: ${small.seconds.toFixed(1)} s, peak RSS ${small.hwmMb.toFixed(0)} MB; growing to ${bigMb} MB`);
   const bigSize = await growAuditTo(h.db.url, [t0, t1], bigMb);
-
-  say('audit writes without a backup, then during one');
-  const quiet = await auditLatencies(h.db.url, t2, { ms: baselineMs });
-  const running = child('database');
-  const during = await auditLatencies(h.db.url, t2, { until: running });
-  const big = await running;
-
-  say('raw pg_dump, raw upload');
-  let t = performance.now();
-  execFileSync('sh', ['-c', 'pg_dump -Fc > /dev/null'], { env: pgEnv(h.db.url) });
-  const rawDumpS = secs(t);
-  const file = join(dir, 'dump');
-  execFileSync('sh', ['-c', `pg_dump -Fc > ${file}`], { env: pgEnv(h.db.url) });
-  const dumpBytes = (await stat(file)).size;
-  const { client, backupBucket } = h.ctx.storage;
-  const all = await readFile(file);
-  t = performance.now();
-  const key = 'bench/raw-upload';
-  const uploadId = await client.initiateNewMultipartUpload(backupBucket, key, {});
-  const etags: Array<{ part: number; etag: string }> = [];
-  for (let i = 0, part = 1; i < all.length; i += 16 * 1024 * 1024, part++) {
-    const r = await client.uploadPart(
-      { bucketName: backupBucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} },
-      all.subarray(i, i + 16 * 1024 * 1024),
+  if (rssOnly) {
+    // BENCH_BACKUP_PART=rss: the two backups' peak RSS alone, nothing else measured.
+    const bigRss = await child('database');
+    console.log(
+      JSON.stringify({ smallSize, bigSize, small, big: bigRss, ratio: f2(bigRss.hwmMb / small.hwmMb) }, null, 2),
     );
-    etags.push({ part, etag: r.etag });
-  }
-  await client.completeMultipartUpload(backupBucket, key, uploadId, etags);
-  const rawUploadS = secs(t);
+    process.exitCode = 0;
+  } else {
+    say('audit writes without a backup, then during one');
+    const quiet = await auditLatencies(h.db.url, t2, { ms: baselineMs });
+    const running = child('database');
+    const during = await auditLatencies(h.db.url, t2, { until: running });
+    const big = await running;
 
-  say('backup floor: pg_dump -Fc | age, 16 MiB part objects');
-  const keys0 = await backupKeys(h.ctx.config);
-  const sourceCounts = await (async () => {
-    const c = new pg.Client({ connectionString: h.db.url });
-    await c.connect();
-    try {
-      return await rowCounts(c);
-    } finally {
-      await c.end();
+    say('raw pg_dump, raw upload');
+    let t = performance.now();
+    execFileSync('sh', ['-c', 'pg_dump -Fc > /dev/null'], { env: pgEnv(h.db.url) });
+    const rawDumpS = secs(t);
+    const file = join(dir, 'dump');
+    execFileSync('sh', ['-c', `pg_dump -Fc > ${file}`], { env: pgEnv(h.db.url) });
+    const dumpBytes = (await stat(file)).size;
+    const { client, backupBucket } = h.ctx.storage;
+    const all = await readFile(file);
+    t = performance.now();
+    const key = 'bench/raw-upload';
+    const uploadId = await client.initiateNewMultipartUpload(backupBucket, key, {});
+    const etags: Array<{ part: number; etag: string }> = [];
+    for (let i = 0, part = 1; i < all.length; i += 16 * 1024 * 1024, part++) {
+      const r = await client.uploadPart(
+        { bucketName: backupBucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} },
+        all.subarray(i, i + 16 * 1024 * 1024),
+      );
+      etags.push({ part, etag: r.etag });
     }
-  })();
-  const floorB = await floorBackup(
-    h.db.url,
-    { client, bucket: backupBucket, prefix: `bench/floor-${stamp}` },
-    keys0.recipients[0]!,
-  );
+    await client.completeMultipartUpload(backupBucket, key, uploadId, etags);
+    const rawUploadS = secs(t);
 
-  say('raw pg_restore, Bulwark restore');
-  execFileSync('createdb', [scratch[0]!], { env: pgEnv(h.db.url) });
-  t = performance.now();
-  const raw = spawnSync('pg_restore', ['--single-transaction', '--exit-on-error', `--dbname=${scratch[0]}`, file], {
-    env: pgEnv(h.db.url),
-  });
-  const rawRestoreS = secs(t);
-  if (raw.status !== 0) throw new Error(String(raw.stderr));
-  say('restore floor: createdb, parts | age -d | pg_restore, raw row counts and chain walk');
-  const floorR = await floorRestore(
-    h.db.url,
-    scratch[2]!,
-    { client, bucket: backupBucket, keys: floorB.keys },
-    keys0.identities[0]!,
-    sourceCounts,
-  );
-  t = performance.now();
-  let loadedS = 0;
-  const restored = await restoreBackup(h.ctx, big.id, {
-    into: scratch[1]!,
-    // The checks (row counts, every chain walked) start when the data is in.
-    onProgress: (e) => void (e.phase === 'checking' && !loadedS && (loadedS = secs(t))),
-  });
-  const restoreS = secs(t);
+    say('backup floor: pg_dump -Fc | age, 16 MiB part objects');
+    const keys0 = await backupKeys(h.ctx.config);
+    const sourceCounts = await (async () => {
+      const c = new pg.Client({ connectionString: h.db.url });
+      await c.connect();
+      try {
+        return await rowCounts(c);
+      } finally {
+        await c.end();
+      }
+    })();
+    const floorB = await floorBackup(
+      h.db.url,
+      { client, bucket: backupBucket, prefix: `bench/floor-${stamp}` },
+      keys0.recipients[0]!,
+    );
 
-  say(`objects: ${objectsMb} MB of ${objectKb} KB objects`);
-  const objects = await putObjects(h.ctx, h.tenants, objectsMb, objectKb * 1024);
-  const keys: string[] = [];
-  for await (const item of client.listObjectsV2(h.ctx.storage.bucket, 'tenant/', true) as AsyncIterable<{
-    name?: string;
-  }>)
-    if (item.name) keys.push(item.name);
-  t = performance.now();
-  await mapLimit(keys, 4, (k) =>
-    client.copyObject(backupBucket, `bench/raw-copy/${k}`, `/${h.ctx.storage.bucket}/${k}`),
-  );
-  const rawCopyS = secs(t);
-  const obj = await child('objects');
+    say('raw pg_restore, Bulwark restore');
+    execFileSync('createdb', [scratch[0]!], { env: pgEnv(h.db.url) });
+    t = performance.now();
+    const raw = spawnSync('pg_restore', ['--single-transaction', '--exit-on-error', `--dbname=${scratch[0]}`, file], {
+      env: pgEnv(h.db.url),
+    });
+    const rawRestoreS = secs(t);
+    if (raw.status !== 0) throw new Error(String(raw.stderr));
+    say('restore floor: createdb, parts | age -d | pg_restore, raw row counts and chain walk');
+    const floorR = await floorRestore(
+      h.db.url,
+      scratch[2]!,
+      { client, bucket: backupBucket, keys: floorB.keys },
+      keys0.identities[0]!,
+      sourceCounts,
+    );
+    t = performance.now();
+    let loadedS = 0;
+    const restored = await restoreBackup(h.ctx, big.id, {
+      into: scratch[1]!,
+      // The checks (row counts, every chain walked) start when the data is in.
+      onProgress: (e) => void (e.phase === 'checking' && !loadedS && (loadedS = secs(t))),
+    });
+    const restoreS = secs(t);
 
-  const mbs = (bytes: number, s: number) => bytes / 1e6 / s;
-  const slowerRaw = Math.min(mbs(dumpBytes, rawDumpS), mbs(dumpBytes, rawUploadS));
-  const bulwarkMBs = mbs(big.plainBytes, big.seconds);
-  const floorMBs = mbs(dumpBytes, floorB.seconds);
-  const p99 = [percentile(quiet, 99), percentile(during, 99)] as const;
-  const report = {
-    quick,
-    database: { smallMB: f1(smallSize), largeMB: f1(bigSize), dumpMB: f1(dumpBytes / 1e6) },
-    backup: {
-      rawPgDumpMBs: f1(mbs(dumpBytes, rawDumpS)),
-      rawUploadMBs: f1(mbs(dumpBytes, rawUploadS)),
-      slowerRawMBs: f1(slowerRaw),
-      bulwarkBackupMBs: f1(bulwarkMBs),
-      bulwarkBackupS: f1(big.seconds),
-      ratioToSlowerRaw: f2(bulwarkMBs / slowerRaw),
-      target: 0.8,
-      // pg_dump | age | 16 MiB putObject parts, the same dump bytes.
-      floorMBs: f1(floorMBs),
-      floorS: f1(floorB.seconds),
-      floorParts: floorB.keys.length,
-      floorRatioToSlowerRaw: f2(floorMBs / slowerRaw),
-      ratioToFloor: f2(bulwarkMBs / floorMBs),
-    },
-    restore: {
-      rawPgRestoreS: f1(rawRestoreS),
-      bulwarkRestoreS: f1(restoreS),
-      ratio: f2(rawRestoreS / restoreS),
-      bulwarkLoadS: f1(loadedS),
-      loadRatio: f2(rawRestoreS / loadedS),
-      checks: restored.checks.length,
-      target: 0.8,
-      // createdb + parts | age -d | pg_restore + raw row counts + one chain walk.
-      floorS: f1(floorR.seconds),
-      floorLoadS: f1(floorR.loadSeconds),
-      floorChecksS: f1(floorR.seconds - floorR.loadSeconds),
-      floorEntriesWalked: floorR.entries,
-      floorRatio: f2(rawRestoreS / floorR.seconds),
-      ratioToFloor: f2(floorR.seconds / restoreS),
-    },
-    peakRss: { smallMB: f1(small.hwmMb), largeMB: f1(big.hwmMb), ratio: f2(big.hwmMb / small.hwmMb) },
-    auditWrite: {
-      withoutBackup: { n: quiet.length, p50ms: f1(percentile(quiet, 50)), p99ms: f1(p99[0]) },
-      duringBackup: { n: during.length, p50ms: f1(percentile(during, 50)), p99ms: f1(p99[1]) },
-      p99Ratio: f2(p99[1] / p99[0]),
-    },
-    objects: {
-      count: objects.count,
-      MB: f1(objects.bytes / 1e6),
-      rawCopyMBs: f1(mbs(objects.bytes, rawCopyS)),
-      bulwarkMBs: f1(mbs(obj.objects?.bytes ?? 0, obj.seconds)),
-      ratio: f2(rawCopyS / obj.seconds),
-      peakRssMB: f1(obj.hwmMb),
-    },
-  };
-  console.log(JSON.stringify(report, null, 2));
+    say(`objects: ${objectsMb} MB of ${objectKb} KB objects`);
+    const objects = await putObjects(h.ctx, h.tenants, objectsMb, objectKb * 1024);
+    const keys: string[] = [];
+    for await (const item of client.listObjectsV2(h.ctx.storage.bucket, 'tenant/', true) as AsyncIterable<{
+      name?: string;
+    }>)
+      if (item.name) keys.push(item.name);
+    t = performance.now();
+    await mapLimit(keys, 4, (k) =>
+      client.copyObject(backupBucket, `bench/raw-copy/${k}`, `/${h.ctx.storage.bucket}/${k}`),
+    );
+    const rawCopyS = secs(t);
+    const obj = await child('objects');
+
+    const mbs = (bytes: number, s: number) => bytes / 1e6 / s;
+    const slowerRaw = Math.min(mbs(dumpBytes, rawDumpS), mbs(dumpBytes, rawUploadS));
+    const bulwarkMBs = mbs(big.plainBytes, big.seconds);
+    const floorMBs = mbs(dumpBytes, floorB.seconds);
+    const p99 = [percentile(quiet, 99), percentile(during, 99)] as const;
+    const report = {
+      quick,
+      database: { smallMB: f1(smallSize), largeMB: f1(bigSize), dumpMB: f1(dumpBytes / 1e6) },
+      backup: {
+        rawPgDumpMBs: f1(mbs(dumpBytes, rawDumpS)),
+        rawUploadMBs: f1(mbs(dumpBytes, rawUploadS)),
+        slowerRawMBs: f1(slowerRaw),
+        bulwarkBackupMBs: f1(bulwarkMBs),
+        bulwarkBackupS: f1(big.seconds),
+        ratioToSlowerRaw: f2(bulwarkMBs / slowerRaw),
+        target: 0.8,
+        // pg_dump | age | 16 MiB putObject parts, the same dump bytes.
+        floorMBs: f1(floorMBs),
+        floorS: f1(floorB.seconds),
+        floorParts: floorB.keys.length,
+        floorRatioToSlowerRaw: f2(floorMBs / slowerRaw),
+        ratioToFloor: f2(bulwarkMBs / floorMBs),
+      },
+      restore: {
+        rawPgRestoreS: f1(rawRestoreS),
+        bulwarkRestoreS: f1(restoreS),
+        ratio: f2(rawRestoreS / restoreS),
+        bulwarkLoadS: f1(loadedS),
+        loadRatio: f2(rawRestoreS / loadedS),
+        checks: restored.checks.length,
+        target: 0.8,
+        // createdb + parts | age -d | pg_restore + raw row counts + one chain walk.
+        floorS: f1(floorR.seconds),
+        floorLoadS: f1(floorR.loadSeconds),
+        floorChecksS: f1(floorR.seconds - floorR.loadSeconds),
+        floorEntriesWalked: floorR.entries,
+        floorRatio: f2(rawRestoreS / floorR.seconds),
+        ratioToFloor: f2(floorR.seconds / restoreS),
+      },
+      peakRss: { smallMB: f1(small.hwmMb), largeMB: f1(big.hwmMb), ratio: f2(big.hwmMb / small.hwmMb) },
+      auditWrite: {
+        withoutBackup: { n: quiet.length, p50ms: f1(percentile(quiet, 50)), p99ms: f1(p99[0]) },
+        duringBackup: { n: during.length, p50ms: f1(percentile(during, 50)), p99ms: f1(p99[1]) },
+        p99Ratio: f2(p99[1] / p99[0]),
+      },
+      objects: {
+        count: objects.count,
+        MB: f1(objects.bytes / 1e6),
+        rawCopyMBs: f1(mbs(objects.bytes, rawCopyS)),
+        bulwarkMBs: f1(mbs(obj.objects?.bytes ?? 0, obj.seconds)),
+        ratio: f2(rawCopyS / obj.seconds),
+        peakRssMB: f1(obj.hwmMb),
+      },
+    };
+    console.log(JSON.stringify(report, null, 2));
+  }
 } finally {
   for (const name of scratch) await dropDatabase(urlFor(name)).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });

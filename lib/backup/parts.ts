@@ -45,10 +45,12 @@ export async function writeParts(
   // Two ciphertext buffers, taken in turn: part n+2 starts only after close(n+1), which
   // waited for part n's upload, so the buffer it reuses is free again.
   const buffers: Buffer[] = [];
-  const bufferOf = (index: number) => (buffers[index % 2] ??= Buffer.allocUnsafe(cipherCapacity(o.partSize)));
-  const start = (): OpenPart => ({
+  // Zero-filled, so every page is resident from the first part: the process takes its
+  // full size at once, whether the stream fills one part or a hundred.
+  const bufferOf = (index: number) => (buffers[index % 2] ??= Buffer.alloc(cipherCapacity(o.partSize)));
+  const start = async (): Promise<OpenPart> => ({
     index: next,
-    age: startEncryption(o.recipient, bufferOf(next++)),
+    age: await startEncryption(o.recipient, bufferOf(next++)),
     plain: createHash('sha256'),
     plainSize: 0,
   });
@@ -78,7 +80,7 @@ export async function writeParts(
     for await (const chunk of source) {
       let offset = 0;
       while (offset < chunk.length) {
-        open ??= start();
+        open ??= await start();
         const take = Math.min(o.partSize - open.plainSize, chunk.length - offset);
         const piece = chunk.subarray(offset, offset + take);
         open.plain.update(piece);
@@ -93,7 +95,7 @@ export async function writeParts(
       }
     }
     // An empty stream still gets one (empty) part, so every stream has a first part.
-    if (open || (parts.length === 0 && !uploading)) await close(open ?? start());
+    if (open || (parts.length === 0 && !uploading)) await close(open ?? (await start()));
     await uploading;
     return parts;
   } catch (err) {
@@ -109,7 +111,7 @@ export async function writeOnePart(
   plaintext: Buffer,
   o: { stream: string; index: number; key: string; recipient: string },
 ): Promise<PartRecord> {
-  const age = startEncryption(o.recipient);
+  const age = await startEncryption(o.recipient);
   try {
     await age.write(plaintext);
     const ciphertext = await age.finish();
