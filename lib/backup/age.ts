@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createNamedPipe } from './named-pipe.js';
+import { atBackupPriority } from './nice.js';
 
 /** A failure of the age command; `detail` is its stderr, which never holds key material. */
 export class AgeError extends Error {
@@ -79,9 +80,9 @@ function writeAll(child: ChildProcess, chunk: Buffer, exit: Promise<number | nul
  */
 async function startIntoBuffer(recipient: string, into: Buffer): Promise<AgeEncryption> {
   const pipe = await createNamedPipe();
-  const child = spawn('age', ['--encrypt', '--recipient', recipient, '--output', pipe.path], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const child = atBackupPriority(
+    spawn('age', ['--encrypt', '--recipient', recipient, '--output', pipe.path], { stdio: ['pipe', 'ignore', 'pipe'] }),
+  );
   const io = collect(child);
   io.exit.then(
     () => pipe.writerGone(),
@@ -137,7 +138,9 @@ async function startIntoBuffer(recipient: string, into: Buffer): Promise<AgeEncr
  */
 export async function startEncryption(recipient: string, into?: Buffer): Promise<AgeEncryption> {
   if (into) return startIntoBuffer(recipient, into);
-  const child = spawn('age', ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = atBackupPriority(
+    spawn('age', ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] }),
+  );
   const io = collect(child);
   let failed: Error | undefined;
   io.exit.catch((err: Error) => (failed = err));

@@ -7,6 +7,7 @@
 import type { BackupContext, OnProgress } from './context.js';
 import { partKey } from './layout.js';
 import { chunksOf, createNamedPipe } from './named-pipe.js';
+import { atBackupPriority } from './nice.js';
 import type { PartRecord } from './manifest.js';
 import { writeParts } from './parts.js';
 import { runTool } from './pg-tools.js';
@@ -35,6 +36,7 @@ export async function dumpDatabase(
       o.databaseUrl,
       ['ignore', 'ignore', 'pipe'],
     );
+    atBackupPriority(dump.child);
     dump.child.once('close', () => void pipe.writerGone());
     try {
       const [parts, facts] = await Promise.all([

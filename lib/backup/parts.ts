@@ -45,9 +45,9 @@ export async function writeParts(
   // Two ciphertext buffers, taken in turn: part n+2 starts only after close(n+1), which
   // waited for part n's upload, so the buffer it reuses is free again.
   const buffers: Buffer[] = [];
-  // Zero-filled, so every page is resident from the first part: the process takes its
-  // full size at once, whether the stream fills one part or a hundred.
-  const bufferOf = (index: number) => (buffers[index % 2] ??= Buffer.alloc(cipherCapacity(o.partSize)));
+  // Written through once, so every page is resident from the first part: the process
+  // takes its full size at once, whether the stream fills one part or a hundred.
+  const bufferOf = (index: number) => (buffers[index % 2] ??= Buffer.allocUnsafe(cipherCapacity(o.partSize)).fill(0));
   const start = async (): Promise<OpenPart> => ({
     index: next,
     age: await startEncryption(o.recipient, bufferOf(next++)),
