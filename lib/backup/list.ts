@@ -4,7 +4,7 @@
  * folder without one is an incomplete (or tampered) backup, shown as such and never
  * offered for restore.
  */
-import { BACKUP_ID } from '../contracts/backup.js';
+import { BACKUP_ID, BACKUP_KINDS } from '../contracts/backup.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { BackupContext } from './context.js';
 import { manifestKey } from './layout.js';
@@ -59,4 +59,25 @@ export async function newestBackup(
 ): Promise<Manifest | undefined> {
   const all = await listBackups(ctx);
   return all.reverse().find((b) => b.status === 'restorable' && b.manifest?.kind === kind)?.manifest;
+}
+
+/**
+ * The newest restorable backup of each kind: manifests read newest first, stopping once
+ * every kind is found, so a worker's start reads a few manifests, not every one.
+ */
+export async function newestOfEachKind(ctx: BackupContext): Promise<Map<Manifest['kind'], Manifest>> {
+  const found = new Map<Manifest['kind'], Manifest>();
+  const ids = (await listBackupIds(ctx.storage, ctx.config.env)).filter((id) => BACKUP_ID.safeParse(id).success);
+  for (const id of ids.reverse()) {
+    if (found.size === BACKUP_KINDS.length) break;
+    const bytes = await getBytes(ctx.storage, manifestKey(ctx.config.env, id));
+    if (!bytes) continue;
+    try {
+      const m = parseManifest(id, bytes, ctx.config);
+      if (!found.has(m.kind)) found.set(m.kind, m);
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+    }
+  }
+  return found;
 }

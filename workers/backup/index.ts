@@ -5,14 +5,19 @@
  * when a process builds the processor (database backups also take a Redis lock that
  * `bulwark backup create` shares: lib/backup/lock.ts). A job that can never succeed
  * (BACKUP_KEYS or BACKUP_SIGNING_KEY not configured, a tenant that does not exist) fails at once; any other failure
- * (store or database unreachable, lock busy) retries with the policy's backoff.
+ * (store or database unreachable, lock busy) retries with the policy's backoff. At start
+ * the backup gauges are read from the store (gauges.ts), so a restart does not empty them.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import { BACKUP_KINDS, backupPolicy, backupQueue, type BackupJob } from '../../lib/contracts/backup.js';
 import { ConfigError, NotFoundError } from '../../lib/errors.js';
 import { NotImplementedError } from '../../lib/backup/errors.js';
-import type { JobHandler } from '../registration.js';
+import type { JobHandler, WorkerScope } from '../registration.js';
+import { seedBackupGauges } from './gauges.js';
 import { processBackup } from './processor.js';
+
+/** Once per process: the gauges from the store's newest backups (gauges.ts). */
+const gaugeSeeding = (scope: WorkerScope) => seedBackupGauges(scope.ctx);
 
 export const backupHandlers = {
   backup: {
@@ -26,9 +31,11 @@ export const backupHandlers = {
         );
       const { metrics } = scope.ctx;
       for (const kind of BACKUP_KINDS) metrics.backupFailures.inc({ kind }, 0);
+      const gauges = scope.shared(gaugeSeeding);
       return async (data, job: Job) => {
         try {
           const result = await processBackup(data, scope.ctx, job);
+          gauges.setByJob.add(result.kind);
           metrics.backupLastSuccess.set({ kind: result.kind }, Date.now() / 1000);
           metrics.backupBytes.set({ kind: result.kind }, result.bytes);
           metrics.backupDuration.set({ kind: result.kind }, result.seconds);
@@ -41,6 +48,10 @@ export const backupHandlers = {
           throw err;
         }
       };
+    },
+    drain: (scope) => {
+      scope.shared(gaugeSeeding).stop();
+      return Promise.resolve();
     },
   } satisfies JobHandler<BackupJob>,
 };

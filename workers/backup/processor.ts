@@ -25,7 +25,8 @@ import { NotFoundError } from '../../lib/errors.js';
 
 type ProgressJob = Pick<Job, 'id' | 'progress' | 'updateProgress'> & Partial<Pick<Job, 'attemptsMade' | 'opts'>>;
 
-const resultOf = (m: Manifest): BackupJobResult => ({
+/** What a finished backup's manifest says of it: the job's result, and the gauges' values. */
+export const resultOf = (m: Manifest): BackupJobResult => ({
   backupId: m.id,
   kind: m.kind,
   parts: m.parts.length,

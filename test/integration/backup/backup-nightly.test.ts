@@ -146,4 +146,35 @@ test('backup schedules: the nightly flow backs up, then prunes by retention; the
   assert.equal((await listBackups(h.ctx)).map((b) => b.id).sort(), [newest, objectsId].sort());
 });
 
+test("a worker that starts reads the backup gauges from the store's newest backup of each kind (a restart does not empty them)", async () => {
+  await createBackup(h.ctx, { kind: 'database' });
+  // The newest restorable database backup by id (ids are start seconds, allocated ahead
+  // of the clock when several start within one second).
+  const made = (await listBackups(h.ctx))
+    .reverse()
+    .find((b) => b.status === 'restorable' && b.manifest?.kind === 'database')!.manifest!;
+  const fresh = createContext(testConfig(h.db.url, { ...h.env, LOG_LEVEL: 'silent' }));
+  const freshJobs = createWorkers(fresh, registry);
+  try {
+    const line = `bulwark_backup_last_success_timestamp_seconds{kind="database"} ${Date.parse(made.finishedAt) / 1000}`;
+    const text = await waitFor(async () => {
+      const t = await fresh.metrics.registry.metrics();
+      return t.includes(line) ? t : undefined;
+    }, 'the gauge read from the store').catch(async (err: Error) => {
+      const t = (await fresh.metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('bulwark_backup_'));
+      throw new Error(`${err.message}: expected ${line} in\n${t.join('\n')}`);
+    });
+    const bytes = made.parts.reduce((n, p) => n + p.size, 0);
+    assert.ok(text.includes(`bulwark_backup_bytes{kind="database"} ${bytes}`), text);
+    // The objects backup of the test before is there too (the newest of its kind).
+    assert.match(text, /bulwark_backup_last_success_timestamp_seconds\{kind="objects"\} \d{10}/);
+  } finally {
+    await Promise.all(freshJobs.workers.map((w) => w.close()));
+    await Promise.all(freshJobs.queues.map((q) => q.close()));
+    await fresh.prisma.$disconnect();
+    await fresh.pg.end();
+    await fresh.redis.quit();
+  }
+});
+
 test.run();
