@@ -23,6 +23,12 @@ const memTimer =
   process.env.BENCH_MEM_TRACE === '1'
     ? setInterval(() => {
         for (const [k, v] of Object.entries(process.memoryUsage())) memPeak[k] = Math.max(memPeak[k] ?? 0, v / 2 ** 20);
+        // Anonymous memory (heap, malloc) against file-backed pages (code) and shared memory.
+        const status = readFileSync('/proc/self/status', 'utf8');
+        for (const f of ['RssAnon', 'RssFile', 'RssShmem']) {
+          const kb = Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+          memPeak[f] = Math.max(memPeak[f] ?? 0, kb / 1024);
+        }
       }, 100)
     : undefined;
 const started = performance.now();
