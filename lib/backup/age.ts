@@ -106,6 +106,26 @@ async function startIntoBuffer(recipient: string, into: Buffer): Promise<AgeEncr
     }
   })();
   filled.catch(() => undefined);
+  const size = async () => {
+    const n = await filled;
+    return overflow.length ? Buffer.concat([into.subarray(0, n), ...overflow]) : into.subarray(0, n);
+  };
+  // The pipe is closed once the reader is done with it (age gone: it ends at once).
+  return encryption(child, io, size, () =>
+    filled.then(
+      () => pipe.close(),
+      () => pipe.close(),
+    ),
+  );
+}
+
+/** The AgeEncryption over a started `age --encrypt`: its output comes from `output` once it exits 0. */
+function encryption(
+  child: ChildProcess,
+  io: ReturnType<typeof collect>,
+  output: () => Promise<Buffer>,
+  release: () => Promise<void> = () => Promise.resolve(),
+): AgeEncryption {
   let failed: Error | undefined;
   io.exit.catch((err: Error) => (failed = err));
   return {
@@ -118,15 +138,14 @@ async function startIntoBuffer(recipient: string, into: Buffer): Promise<AgeEncr
         child.stdin!.end();
         const code = await io.exit;
         if (code !== 0) throw new AgeError(`age --encrypt failed (exit ${code})`, io.err());
-        const size = await filled;
-        return overflow.length ? Buffer.concat([into.subarray(0, size), ...overflow]) : into.subarray(0, size);
+        return await output();
       } finally {
-        await pipe.close();
+        await release();
       }
     },
     abort() {
       child.kill('SIGKILL');
-      void filled.finally(() => pipe.close());
+      void release();
     },
   };
 }
@@ -142,23 +161,7 @@ export async function startEncryption(recipient: string, into?: Buffer): Promise
     spawn('age', ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] }),
   );
   const io = collect(child);
-  let failed: Error | undefined;
-  io.exit.catch((err: Error) => (failed = err));
-  return {
-    async write(chunk) {
-      if (failed) throw failed;
-      await writeAll(child, chunk, io.exit);
-    },
-    async finish() {
-      child.stdin!.end();
-      const code = await io.exit;
-      if (code !== 0) throw new AgeError(`age --encrypt failed (exit ${code})`, io.err());
-      return io.out();
-    },
-    abort() {
-      child.kill('SIGKILL');
-    },
-  };
+  return encryption(child, io, () => Promise.resolve(io.out()));
 }
 
 /**

@@ -16,11 +16,12 @@ import { promisify } from 'node:util';
 export interface NamedPipe {
   /** Where the tool writes. */
   readonly path: string;
-  /** Read up to `length` bytes into `into` at `offset`; 0 once the writer has closed it. */
+  /** Read up to `length` bytes into `into` at `offset`; 0 once the writer has exited (writerGone) and all is read. */
   read(into: Buffer, offset: number, length: number): Promise<number>;
   /**
-   * The writer is gone (the tool exited): a read still waiting for it to open the pipe,
-   * as when the tool failed before opening it, ends with 0 instead of waiting forever.
+   * The writer is gone (the tool exited): from now on an empty read is the end, and a
+   * read still waiting for it to open the pipe (the tool failed before opening it) ends
+   * with 0 instead of waiting forever. Must be called when the tool exits.
    */
   writerGone(): Promise<void>;
   /** Close the read end and remove the directory. */
@@ -45,8 +46,16 @@ export async function createNamedPipe(): Promise<NamedPipe> {
   return {
     path,
     async read(into, offset, length) {
-      const { bytesRead } = await (await reader()).read(into, offset, length, null);
-      return bytesRead;
+      for (;;) {
+        // Whether the tool had exited before this read: then an empty read is the end.
+        const exited = gone;
+        const { bytesRead } = await (await reader()).read(into, offset, length, null);
+        // A pipe reads as ended whenever no writer has it open, as before the tool has
+        // opened it (a read that came first, seen under load as an empty age part):
+        // the end is the end only once the tool has exited. Until then, read again.
+        if (bytesRead > 0 || exited) return bytesRead;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
     },
     async writerGone() {
       gone = true;

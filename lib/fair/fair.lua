@@ -24,7 +24,10 @@
 
   op "enqueue"  ARGV[5] tenant, ARGV[6] jobId, ARGV[7] cost, ARGV[8] job JSON,
                 ARGV[9] "1" it may go to BullMQ at once, "0" park it whatever the room,
-                ARGV[10] deadline (Redis ms; "0" none): past it, nothing is stored
+                ARGV[10] deadline (Redis ms; "0" none): past it, nothing is stored;
+                admitted when nobody is parked, or when it is small (cost <= 10) and
+                its tenant has nothing parked (roomFor: small jobs may take a quarter
+                of the window above it)
                 -> { 1, ahead, member, now } admitted: its slot is taken and it is
                    claimed under member (the caller adds it to BullMQ now, then acks;
                    a caller that never acks leaves a claim dispatch hands out again);
