@@ -13,6 +13,9 @@ import type { BackupStore, OnProgress } from './context.js';
 import type { PartRecord } from './manifest.js';
 import { getBytes, putBytes } from './store.js';
 
+/** How every age file starts (the format's version line). */
+const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
+
 export interface WritePartsOptions {
   stream: string;
   /** The object key of part n (1-based). */
@@ -56,6 +59,13 @@ export async function writeParts(
   });
   const close = async (p: OpenPart) => {
     const ciphertext = await p.age.finish();
+    // Never upload a part that cannot hold its plaintext: age's header, then at least one
+    // 16-byte tag more than the plaintext. A short output (a lost read) fails the backup.
+    if (!ciphertext.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC) || ciphertext.length < p.plainSize + 16)
+      throw new AgeError(
+        `age output for part ${p.index} is short or not an age file (${ciphertext.length} bytes for ${p.plainSize})`,
+        '',
+      );
     const record: PartRecord = {
       stream: o.stream,
       index: p.index,
