@@ -10,7 +10,7 @@
  * is readable only by its own user, who already holds BACKUP_KEYS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createNamedPipe } from './named-pipe.js';
+import { once } from 'node:events';
 import { atBackupPriority } from './nice.js';
 
 /** A failure of the age command; `detail` is its stderr, which never holds key material. */
@@ -24,11 +24,27 @@ export class AgeError extends Error {
   }
 }
 
-/** What a process writes to stdout (if piped) and stderr, gathered as it comes, and its exit. */
-function collect(child: ChildProcess): { out: () => Buffer; err: () => string; exit: Promise<number | null> } {
+/**
+ * What a process writes to stdout, gathered as it comes. Into `into` when given (a
+ * buffer the caller reuses from part to part; the output is copied in and each chunk
+ * dropped at once), else as chunks joined at the end. Without reuse every part left two
+ * garbage copies of itself (the chunks and their join) for the GC to find, and the
+ * backup's peak RSS grew with the database's size.
+ */
+function collect(
+  child: ChildProcess,
+  into?: Buffer,
+): { out: () => Buffer; err: () => string; exit: Promise<number | null> } {
   const chunks: Buffer[] = [];
+  let filled = 0;
   let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => chunks.push(d));
+  child.stdout!.on('data', (d: Buffer) => {
+    // Past the buffer (it never should be, see cipherCapacity): the rest as chunks.
+    if (into && chunks.length === 0 && filled + d.length <= into.length) {
+      d.copy(into, filled);
+      filled += d.length;
+    } else chunks.push(d);
+  });
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-2000)));
   // A write to a process that already died (bad key) must fail the promise, not the process.
   child.stdin!.on('error', () => undefined);
@@ -36,7 +52,13 @@ function collect(child: ChildProcess): { out: () => Buffer; err: () => string; e
     child.on('error', reject);
     child.on('close', (code) => resolve(code));
   });
-  return { out: () => Buffer.concat(chunks), err: () => stderr.trim(), exit };
+  const out = () =>
+    !into
+      ? Buffer.concat(chunks)
+      : chunks.length
+        ? Buffer.concat([into.subarray(0, filled), ...chunks])
+        : into.subarray(0, filled);
+  return { out, err: () => stderr.trim(), exit };
 }
 
 /**
@@ -58,110 +80,28 @@ export interface AgeEncryption {
   abort(): void;
 }
 
-/**
- * Writes `chunk` to a child's stdin and resolves once it has been handed to the pipe, so
- * the caller may reuse the chunk's memory (named-pipe.ts: chunksOf). Rejects when the
- * child is gone (its exit is `exit`).
- */
-function writeAll(child: ChildProcess, chunk: Buffer, exit: Promise<number | null>): Promise<void> {
-  const written = new Promise<void>((resolve, reject) =>
-    child.stdin!.write(chunk, (err) => (err ? reject(err) : resolve())),
-  );
-  const died = exit.then((code) => {
-    throw new AgeError(`age exited (code ${code}) while reading its input`, '');
-  });
-  died.catch(() => undefined);
-  return Promise.race([written, died]);
-}
-
-/**
- * Ciphertext straight into `into` through a named pipe (`age --output`), with no Buffer
- * per read: the part buffers are the only memory the output takes.
- */
-async function startIntoBuffer(recipient: string, into: Buffer): Promise<AgeEncryption> {
-  const pipe = await createNamedPipe();
+export function startEncryption(recipient: string, into?: Buffer): AgeEncryption {
   const child = atBackupPriority(
-    spawn('age', ['--encrypt', '--recipient', recipient, '--output', pipe.path], { stdio: ['pipe', 'ignore', 'pipe'] }),
+    spawn('age', ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] }),
   );
-  const io = collect(child);
-  io.exit.then(
-    () => pipe.writerGone(),
-    () => pipe.writerGone(),
-  );
-  const overflow: Buffer[] = [];
-  const filled = (async () => {
-    let at = 0;
-    for (;;) {
-      // Past the buffer (it never should be, see cipherCapacity): the rest as chunks.
-      if (at === into.length) {
-        const extra = Buffer.allocUnsafe(65536);
-        const n = await pipe.read(extra, 0, extra.length);
-        if (n === 0) return at;
-        overflow.push(extra.subarray(0, n));
-        continue;
-      }
-      const n = await pipe.read(into, at, into.length - at);
-      if (n === 0) return at;
-      at += n;
-    }
-  })();
-  filled.catch(() => undefined);
-  const size = async () => {
-    const n = await filled;
-    return overflow.length ? Buffer.concat([into.subarray(0, n), ...overflow]) : into.subarray(0, n);
-  };
-  // The pipe is closed once the reader is done with it (age gone: it ends at once).
-  return encryption(child, io, size, () =>
-    filled.then(
-      () => pipe.close(),
-      () => pipe.close(),
-    ),
-  );
-}
-
-/** The AgeEncryption over a started `age --encrypt`: its output comes from `output` once it exits 0. */
-function encryption(
-  child: ChildProcess,
-  io: ReturnType<typeof collect>,
-  output: () => Promise<Buffer>,
-  release: () => Promise<void> = () => Promise.resolve(),
-): AgeEncryption {
+  const io = collect(child, into);
   let failed: Error | undefined;
   io.exit.catch((err: Error) => (failed = err));
   return {
     async write(chunk) {
       if (failed) throw failed;
-      await writeAll(child, chunk, io.exit);
+      if (!child.stdin!.write(chunk)) await Promise.race([once(child.stdin!, 'drain'), io.exit]);
     },
     async finish() {
-      try {
-        child.stdin!.end();
-        const code = await io.exit;
-        if (code !== 0) throw new AgeError(`age --encrypt failed (exit ${code})`, io.err());
-        return await output();
-      } finally {
-        await release();
-      }
+      child.stdin!.end();
+      const code = await io.exit;
+      if (code !== 0) throw new AgeError(`age --encrypt failed (exit ${code})`, io.err());
+      return io.out();
     },
     abort() {
       child.kill('SIGKILL');
-      void release();
     },
   };
-}
-
-/**
- * Start an encryption. With `into` (a buffer reused from part to part, of
- * cipherCapacity of the plaintext) the ciphertext lands in it; without, it is gathered
- * from age's stdout. Either way a write resolves once its chunk is in age's pipe.
- */
-export async function startEncryption(recipient: string, into?: Buffer): Promise<AgeEncryption> {
-  if (into) return startIntoBuffer(recipient, into);
-  const child = atBackupPriority(
-    spawn('age', ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] }),
-  );
-  const io = collect(child);
-  return encryption(child, io, () => Promise.resolve(io.out()));
 }
 
 /**

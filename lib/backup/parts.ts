@@ -51,9 +51,9 @@ export async function writeParts(
   // Written through once, so every page is resident from the first part: the process
   // takes its full size at once, whether the stream fills one part or a hundred.
   const bufferOf = (index: number) => (buffers[index % 2] ??= Buffer.allocUnsafe(cipherCapacity(o.partSize)).fill(0));
-  const start = async (): Promise<OpenPart> => ({
+  const start = (): OpenPart => ({
     index: next,
-    age: await startEncryption(o.recipient, bufferOf(next++)),
+    age: startEncryption(o.recipient, bufferOf(next++)),
     plain: createHash('sha256'),
     plainSize: 0,
   });
@@ -90,7 +90,7 @@ export async function writeParts(
     for await (const chunk of source) {
       let offset = 0;
       while (offset < chunk.length) {
-        open ??= await start();
+        open ??= start();
         const take = Math.min(o.partSize - open.plainSize, chunk.length - offset);
         const piece = chunk.subarray(offset, offset + take);
         open.plain.update(piece);
@@ -105,7 +105,7 @@ export async function writeParts(
       }
     }
     // An empty stream still gets one (empty) part, so every stream has a first part.
-    if (open || (parts.length === 0 && !uploading)) await close(open ?? (await start()));
+    if (open || (parts.length === 0 && !uploading)) await close(open ?? start());
     await uploading;
     return parts;
   } catch (err) {
@@ -121,7 +121,7 @@ export async function writeOnePart(
   plaintext: Buffer,
   o: { stream: string; index: number; key: string; recipient: string },
 ): Promise<PartRecord> {
-  const age = await startEncryption(o.recipient);
+  const age = startEncryption(o.recipient);
   try {
     await age.write(plaintext);
     const ciphertext = await age.finish();
