@@ -10,6 +10,7 @@
  * is readable only by its own user, who already holds BACKUP_KEYS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { atBackupPriority } from './nice.js';
 
@@ -29,16 +30,20 @@ export class AgeError extends Error {
  * buffer the caller reuses from part to part; the output is copied in and each chunk
  * dropped at once), else as chunks joined at the end. Without reuse every part left two
  * garbage copies of itself (the chunks and their join) for the GC to find, and the
- * backup's peak RSS grew with the database's size.
+ * backup's peak RSS grew with the database's size. With `digest`, every chunk is hashed
+ * as it comes: a 16 MiB part hashed at once held the event loop for tens of ms, and
+ * pg_dump's pipe stood full meanwhile.
  */
 function collect(
   child: ChildProcess,
   into?: Buffer,
+  digest?: Hash,
 ): { out: () => Buffer; err: () => string; exit: Promise<number | null> } {
   const chunks: Buffer[] = [];
   let filled = 0;
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => {
+    digest?.update(d);
     // Past the buffer (it never should be, see cipherCapacity): the rest as chunks.
     if (into && chunks.length === 0 && filled + d.length <= into.length) {
       d.copy(into, filled);
@@ -77,6 +82,8 @@ export const cipherCapacity = (plainSize: number) => plainSize + (Math.ceil(plai
 export interface AgeEncryption {
   write(chunk: Buffer): Promise<void>;
   finish(): Promise<Buffer>;
+  /** The ciphertext's SHA-256 (hex), hashed as it arrived; once, after finish(). */
+  sha256(): string;
   abort(): void;
 }
 
@@ -84,7 +91,8 @@ export function startEncryption(recipient: string, into?: Buffer): AgeEncryption
   const child = atBackupPriority(
     spawn('age', ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] }),
   );
-  const io = collect(child, into);
+  const digest = createHash('sha256');
+  const io = collect(child, into, digest);
   let failed: Error | undefined;
   io.exit.catch((err: Error) => (failed = err));
   return {
@@ -98,6 +106,7 @@ export function startEncryption(recipient: string, into?: Buffer): AgeEncryption
       if (code !== 0) throw new AgeError(`age --encrypt failed (exit ${code})`, io.err());
       return io.out();
     },
+    sha256: () => digest.digest('hex'),
     abort() {
       child.kill('SIGKILL');
     },

@@ -72,7 +72,7 @@ export async function writeParts(
       key: o.keyOf(p.index),
       size: ciphertext.length,
       plainSize: p.plainSize,
-      sha256: createHash('sha256').update(ciphertext).digest('hex'),
+      sha256: p.age.sha256(),
       plainSha256: p.plain.digest('hex'),
     };
     // One upload in flight: wait for the previous before starting this one.
@@ -131,7 +131,7 @@ export async function writeOnePart(
       key: o.key,
       size: ciphertext.length,
       plainSize: plaintext.length,
-      sha256: createHash('sha256').update(ciphertext).digest('hex'),
+      sha256: age.sha256(),
       plainSha256: createHash('sha256').update(plaintext).digest('hex'),
     };
     await putBytes(store, o.key, ciphertext);
