@@ -32,24 +32,36 @@ export async function loadManifest(ctx: BackupContext, backupId: string): Promis
   return parseManifest(backupId, bytes, ctx.config);
 }
 
+/** One backup's listing: its manifest read and checked, or why it is not restorable. */
+async function readListing(ctx: BackupContext, id: string): Promise<BackupListing> {
+  const bytes = await getBytes(ctx.storage, manifestKey(ctx.config.env, id));
+  if (!bytes) return { id, status: 'incomplete', problem: 'no manifest (unfinished, failed or in progress)' };
+  try {
+    return { id, status: 'restorable', manifest: parseManifest(id, bytes, ctx.config) };
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    return { id, status: 'invalid', problem: err.message };
+  }
+}
+
+/** The ids that are backup ids, oldest first. */
+async function backupIds(ctx: BackupContext): Promise<string[]> {
+  return (await listBackupIds(ctx.storage, ctx.config.env)).filter((id) => BACKUP_ID.safeParse(id).success);
+}
+
 /** Every backup of this environment, oldest first, each with its status. */
 export async function listBackups(ctx: BackupContext): Promise<BackupListing[]> {
   const out: BackupListing[] = [];
-  for (const id of await listBackupIds(ctx.storage, ctx.config.env)) {
-    if (!BACKUP_ID.safeParse(id).success) continue;
-    const bytes = await getBytes(ctx.storage, manifestKey(ctx.config.env, id));
-    if (!bytes) {
-      out.push({ id, status: 'incomplete', problem: 'no manifest (unfinished, failed or in progress)' });
-      continue;
-    }
-    try {
-      out.push({ id, status: 'restorable', manifest: parseManifest(id, bytes, ctx.config) });
-    } catch (err) {
-      if (!(err instanceof ManifestError)) throw err;
-      out.push({ id, status: 'invalid', problem: err.message });
-    }
-  }
+  for (const id of await backupIds(ctx)) out.push(await readListing(ctx, id));
   return out;
+}
+
+/** Restorable manifests, newest first, each read only when the caller asks for the next. */
+async function* restorableNewestFirst(ctx: BackupContext): AsyncGenerator<Manifest> {
+  for (const id of (await backupIds(ctx)).reverse()) {
+    const listing = await readListing(ctx, id);
+    if (listing.manifest) yield listing.manifest;
+  }
 }
 
 /** The newest restorable backup of a kind, if any (restore drills start from it). */
@@ -57,27 +69,19 @@ export async function newestBackup(
   ctx: BackupContext,
   kind: Manifest['kind'] = 'database',
 ): Promise<Manifest | undefined> {
-  const all = await listBackups(ctx);
-  return all.reverse().find((b) => b.status === 'restorable' && b.manifest?.kind === kind)?.manifest;
+  for await (const m of restorableNewestFirst(ctx)) if (m.kind === kind) return m;
+  return undefined;
 }
 
 /**
- * The newest restorable backup of each kind: manifests read newest first, stopping once
- * every kind is found, so a worker's start reads a few manifests, not every one.
+ * The newest restorable backup of each kind, reading manifests newest first and
+ * stopping once every kind is found, so a worker's start reads a few, not every one.
  */
 export async function newestOfEachKind(ctx: BackupContext): Promise<Map<Manifest['kind'], Manifest>> {
   const found = new Map<Manifest['kind'], Manifest>();
-  const ids = (await listBackupIds(ctx.storage, ctx.config.env)).filter((id) => BACKUP_ID.safeParse(id).success);
-  for (const id of ids.reverse()) {
+  for await (const m of restorableNewestFirst(ctx)) {
+    if (!found.has(m.kind)) found.set(m.kind, m);
     if (found.size === BACKUP_KINDS.length) break;
-    const bytes = await getBytes(ctx.storage, manifestKey(ctx.config.env, id));
-    if (!bytes) continue;
-    try {
-      const m = parseManifest(id, bytes, ctx.config);
-      if (!found.has(m.kind)) found.set(m.kind, m);
-    } catch (err) {
-      if (!(err instanceof ManifestError)) throw err;
-    }
   }
   return found;
 }

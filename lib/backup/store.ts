@@ -57,11 +57,13 @@ export async function guard<T>(key: string, action: string, fn: () => Promise<T>
  * One PUT of `body`, sent as it is. (minio's putObject turns a Buffer into a stream and
  * reads it back into a new Buffer before sending: a 16 MiB copy per part, garbage the
  * GC found late, which made the backup's resident memory grow with the database.)
- * Content-MD5 lets the store refuse a body damaged on the way.
+ * The store refuses a body damaged on the way: over http the request is signed with the
+ * body's SHA-256 (the client hashes it); over https it is not, so Content-MD5 is sent.
  */
 export const putBytes = (s: BackupStore, key: string, body: Buffer, contentType = 'application/octet-stream') =>
   guard(key, 'upload', async () => {
-    const headers = { 'Content-Type': contentType, 'Content-MD5': createHash('md5').update(body).digest('base64') };
+    const headers: Record<string, string> = { 'Content-Type': contentType };
+    if (!s.client.enableSHA256) headers['Content-MD5'] = createHash('md5').update(body).digest('base64');
     await s.client.makeRequestAsyncOmit({ method: 'PUT', bucketName: s.backupBucket, objectName: key, headers }, body);
   });
 

@@ -94,8 +94,11 @@ local function take(tenant, jobId, cost, rate)
   return tostring(math.max(1, tonumber(redis.call('HGET', running, 'c:' .. tenant)) or 1))
 end
 
+-- Read once per call (roomFor asks for it for every job a dispatch looks at).
+local windowCache
 local function windowOf()
-  return tonumber(redis.call('HGET', meta, 'window')) or defWindow
+  windowCache = windowCache or tonumber(redis.call('HGET', meta, 'window')) or defWindow
+  return windowCache
 end
 
 -- A job of at most SMALL_COST (an audit job of a few entries, any alert) may also take a

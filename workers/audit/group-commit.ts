@@ -81,39 +81,42 @@ export function createGroupCommitter<I>(options: GroupCommitOptions<I>): GroupCo
   function nextBatch(lanesFree: number): Array<Pending<I>> {
     const keyOf = options.keyOf;
     if (!keyOf) return queue.splice(0, options.maxBatch);
-    let free = busy.size === 0 ? queue : queue.filter((p) => !busy.has(keyOf(p.item)));
-    if (lanesFree >= 2) {
+    // The queued items of every key no running transaction holds, each key's in order.
+    const byKey = new Map<string, Array<Pending<I>>>();
+    let free = 0;
+    for (const p of queue) {
+      const k = keyOf(p.item);
+      if (busy.has(k)) continue;
+      const list = byKey.get(k);
+      if (list) list.push(p);
+      else byKey.set(k, [p]);
+      free++;
+    }
+    if (lanesFree >= 2 && byKey.size >= 2) {
       // Two lanes free and one key with more queued than all others together: it goes
       // in a transaction of its own beside theirs, so their few do not wait for its many.
-      const counts = new Map<string, number>();
-      for (const p of free) counts.set(keyOf(p.item), (counts.get(keyOf(p.item)) ?? 0) + 1);
-      const [largest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
-      if (counts.size >= 2 && most > free.length - most) free = free.filter((p) => keyOf(p.item) !== largest);
+      const [largest, items] = [...byKey].reduce((x, y) => (y[1].length > x[1].length ? y : x));
+      if (items.length > free - items.length) {
+        byKey.delete(largest);
+        free -= items.length;
+      }
     }
-    let taken: Set<Pending<I>>;
-    if (free.length <= options.maxBatch) taken = new Set(free);
+    let batch: Array<Pending<I>>;
+    if (free <= options.maxBatch) batch = queue.filter((p) => byKey.has(keyOf(p.item)));
     else {
       // More than one transaction takes: the keys with the fewest queued first.
-      const byKey = new Map<string, Array<Pending<I>>>();
-      for (const p of free) {
-        const k = keyOf(p.item);
-        const list = byKey.get(k);
-        if (list) list.push(p);
-        else byKey.set(k, [p]);
-      }
-      taken = new Set();
+      batch = [];
       for (const list of [...byKey.values()].sort((x, y) => x.length - y.length)) {
-        for (const p of list) {
-          if (taken.size >= options.maxBatch) break;
-          taken.add(p);
-        }
+        batch.push(...list.slice(0, options.maxBatch - batch.length));
+        if (batch.length >= options.maxBatch) break;
       }
     }
-    if (taken.size === 0) return [];
+    if (batch.length === 0) return [];
+    const taken = new Set(batch);
     const rest = queue.filter((p) => !taken.has(p));
     queue.length = 0;
     queue.push(...rest);
-    return [...taken];
+    return batch;
   }
 
   let scheduled = false;

@@ -9,7 +9,6 @@
 import type { BackupContext } from '../../lib/backup/context.js';
 import { newestOfEachKind } from '../../lib/backup/list.js';
 import type { BackupKind } from '../../lib/contracts/backup.js';
-import { ConfigError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
 import { resultOf } from './processor.js';
@@ -44,7 +43,7 @@ export function seedBackupGauges(
         ctx.metrics.backupDuration.set({ kind }, r.seconds);
       }
     } catch (err) {
-      if (err instanceof ConfigError || stopped) return;
+      if (stopped) return;
       const last = n >= ATTEMPTS;
       ctx.logger.warn(
         { event: 'backup_gauges_unread', err, attempt: n, retry: !last },
